@@ -1,0 +1,177 @@
+//! Class names as the DevTools Summary view groups nodes, and each node's growth family.
+//!
+//! Rules (DevTools `HeapSnapshot.ts`, `calculateObjectNames`), with one deliberate change:
+//! - `object` and `native` nodes: the node name, i.e. the constructor name (`StreamEntry`,
+//!   `Map`, `system / Context`); DOM-like names `<div id=…>` are cut to the tag `<div>`.
+//! - `closure` nodes: **the function name followed by `()`** (`onConfigChanged()`), and
+//!   `Function` for anonymous ones. DevTools puts every function in one `Function` row, which
+//!   hides the listener or callback that piles up; the `()` keeps a constructor function
+//!   apart from its instances.
+//! - `hidden` → `(system)`, `code` → `(compiled code)`, `regexp` → `RegExp`, every other
+//!   type → `(type)`: `(array)`, `(string)`, `(concatenated string)`, `(sliced string)`,
+//!   `(number)`, `(symbol)`, `(bigint)`, `(object shape)`, `(synthetic)`.
+//! - Nodes with a self size of 0 (the synthetic roots) are left out of class totals, as in
+//!   DevTools.
+
+use std::collections::HashMap;
+
+use leaktrail_snapshot::{HeapSnapshot, NodeKind};
+
+use crate::family::Family;
+
+/// Each node's class and family, and the class names.
+#[derive(Debug)]
+pub struct Classification {
+    /// Class names, indexed by class id.
+    pub class_names: Vec<String>,
+    /// Class id of each node, by node index.
+    pub node_class: Vec<u32>,
+    /// Family of each node, by node index.
+    pub node_family: Vec<Family>,
+}
+
+const UNASSIGNED: u32 = u32::MAX;
+
+impl Classification {
+    /// Classifies every node of `snap`.
+    pub fn of(snap: &HeapSnapshot) -> Classification {
+        let n = snap.node_count();
+        let code_owned = code_owned_strings(snap);
+        let string_count = snap.strings().len();
+        // Class ids are assigned once per distinct name string, per kind of naming.
+        let mut by_object_name = vec![UNASSIGNED; string_count];
+        let mut by_closure_name = vec![UNASSIGNED; string_count];
+        let mut by_label: HashMap<String, u32> = HashMap::new();
+        let mut class_names: Vec<String> = Vec::new();
+        let mut intern = |label: String, names: &mut Vec<String>| -> u32 {
+            *by_label.entry(label).or_insert_with_key(|l| {
+                names.push(l.clone());
+                (names.len() - 1) as u32
+            })
+        };
+        let mut node_class = Vec::with_capacity(n);
+        let mut node_family = Vec::with_capacity(n);
+        let mut by_kind: HashMap<NodeKind, u32> = HashMap::new();
+        for i in 0..n as u32 {
+            let kind = snap.node_kind(i);
+            let name_index = snap.node_name_index(i) as usize;
+            let class = match kind {
+                NodeKind::Object | NodeKind::Native => {
+                    if by_object_name[name_index] == UNASSIGNED {
+                        let label = object_class_name(snap.node_name(i));
+                        by_object_name[name_index] = intern(label, &mut class_names);
+                    }
+                    by_object_name[name_index]
+                }
+                NodeKind::Closure => {
+                    if by_closure_name[name_index] == UNASSIGNED {
+                        let name = snap.node_name(i);
+                        let label = if name.is_empty() {
+                            "Function".to_owned()
+                        } else {
+                            format!("{name}()")
+                        };
+                        by_closure_name[name_index] = intern(label, &mut class_names);
+                    }
+                    by_closure_name[name_index]
+                }
+                NodeKind::Unknown => {
+                    let label = format!("({})", snap.node_type_name(i));
+                    intern(label, &mut class_names)
+                }
+                _ => match by_kind.get(&kind) {
+                    Some(&c) => c,
+                    None => {
+                        let c = intern(kind_class_name(kind).to_owned(), &mut class_names);
+                        by_kind.insert(kind, c);
+                        c
+                    }
+                },
+            };
+            node_class.push(class);
+            node_family.push(Family::of_node(
+                kind,
+                snap.node_name(i),
+                code_owned[i as usize],
+            ));
+        }
+        Classification {
+            class_names,
+            node_class,
+            node_family,
+        }
+    }
+}
+
+/// The class of a non-object, non-closure kind.
+fn kind_class_name(kind: NodeKind) -> &'static str {
+    match kind {
+        NodeKind::Hidden => "(system)",
+        NodeKind::Array => "(array)",
+        NodeKind::String => "(string)",
+        NodeKind::Code => "(compiled code)",
+        NodeKind::RegExp => "RegExp",
+        NodeKind::Number => "(number)",
+        NodeKind::Synthetic => "(synthetic)",
+        NodeKind::ConsString => "(concatenated string)",
+        NodeKind::SlicedString => "(sliced string)",
+        NodeKind::Symbol => "(symbol)",
+        NodeKind::BigInt => "(bigint)",
+        NodeKind::ObjectShape => "(object shape)",
+        NodeKind::WasmObject => "(wasm object)",
+        NodeKind::Object | NodeKind::Native | NodeKind::Closure | NodeKind::Unknown => "(unknown)",
+    }
+}
+
+/// An object's class: its name, with DOM-like `<tag attr…>` names cut to `<tag>`.
+fn object_class_name(name: &str) -> String {
+    let cut = |prefix_len: usize| -> Option<String> {
+        let space = name[prefix_len..].find(' ')? + prefix_len;
+        Some(format!("{}>", &name[..space]))
+    };
+    if name.starts_with('<') {
+        if let Some(c) = cut(1) {
+            return c;
+        }
+    } else if name.starts_with("Detached <") {
+        if let Some(c) = cut(10) {
+            return c;
+        }
+    }
+    if name.is_empty() {
+        "(anonymous object)".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Marks strings that code nodes (scripts, shared function infos) point to: script
+/// sources and function names. They grow with the module graph, not with data.
+fn code_owned_strings(snap: &HeapSnapshot) -> Vec<bool> {
+    let mut owned = vec![false; snap.node_count()];
+    for n in 0..snap.node_count() as u32 {
+        if snap.node_kind(n) != NodeKind::Code {
+            continue;
+        }
+        for e in snap.edges(n) {
+            let t = snap.edge_target(e);
+            if snap.node_kind(t).is_string() {
+                owned[t as usize] = true;
+            }
+        }
+    }
+    owned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dom_names_are_cut_to_the_tag() {
+        assert_eq!(object_class_name("<div id=\"a\">"), "<div>");
+        assert_eq!(object_class_name("Detached <div id=x>"), "Detached <div>");
+        assert_eq!(object_class_name("StreamEntry"), "StreamEntry");
+        assert_eq!(object_class_name(""), "(anonymous object)");
+    }
+}

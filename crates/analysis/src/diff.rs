@@ -1,0 +1,228 @@
+//! `diff`: what changed between two snapshots of one process, by class and by family,
+//! with objects new in the later snapshot and freed since the earlier one (by V8 node id,
+//! which is stable for an object within one process).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use leaktrail_snapshot::HeapSnapshot;
+
+use crate::class::Classification;
+use crate::family::Family;
+use crate::idset::IdSet;
+use crate::summary::{accumulate, main_family, ClassAcc, SnapshotInfo};
+use crate::verdict::GrowthVerdict;
+
+/// What `diff` keeps of a snapshot, so that the full graph can be dropped before the next
+/// one is parsed: about 13 bytes per node.
+pub struct SnapshotDigest {
+    /// The snapshot's facts.
+    pub info: SnapshotInfo,
+    classes: Classification,
+    ids: Vec<u32>,
+    sizes: Vec<u32>,
+}
+
+impl SnapshotDigest {
+    /// Digests a parsed snapshot read from `path`.
+    pub fn of(snap: HeapSnapshot, path: &str) -> SnapshotDigest {
+        let info = SnapshotInfo::of(&snap, path);
+        let classes = Classification::of(&snap);
+        let ids = snap.node_ids().to_vec();
+        let sizes = snap.self_sizes().to_vec();
+        SnapshotDigest {
+            info,
+            classes,
+            ids,
+            sizes,
+        }
+    }
+}
+
+/// How one class changed between two snapshots.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassDelta {
+    /// Class name.
+    pub class: String,
+    /// The family most of the class's bytes belong to (in the later snapshot if present).
+    pub family: Family,
+    /// Count in the earlier snapshot.
+    pub count_before: u64,
+    /// Count in the later snapshot.
+    pub count_after: u64,
+    /// `count_after - count_before`.
+    pub count_delta: i64,
+    /// Self size in the earlier snapshot, bytes.
+    pub size_before: u64,
+    /// Self size in the later snapshot, bytes.
+    pub size_after: u64,
+    /// `size_after - size_before`, bytes.
+    pub size_delta: i64,
+    /// Objects in the later snapshot whose id the earlier one lacks.
+    pub new_count: u64,
+    /// Their self size, bytes.
+    pub new_size: u64,
+    /// Objects of the earlier snapshot whose id the later one lacks.
+    pub freed_count: u64,
+    /// Their self size, bytes.
+    pub freed_size: u64,
+}
+
+/// How one family changed.
+#[derive(Clone, Debug, Serialize)]
+pub struct FamilyDelta {
+    /// The family.
+    pub family: Family,
+    /// Its label.
+    pub label: String,
+    /// Self size in the earlier snapshot, bytes.
+    pub size_before: u64,
+    /// Self size in the later snapshot, bytes.
+    pub size_after: u64,
+    /// `size_after - size_before`, bytes.
+    pub size_delta: i64,
+    /// Self size of new objects of this family, bytes.
+    pub new_size: u64,
+    /// Self size of freed objects of this family, bytes.
+    pub freed_size: u64,
+}
+
+/// The `diff` report.
+#[derive(Clone, Debug, Serialize)]
+pub struct SnapshotDiff {
+    /// The earlier snapshot.
+    pub before: SnapshotInfo,
+    /// The later snapshot.
+    pub after: SnapshotInfo,
+    /// Change in total self size, bytes.
+    pub total_delta: i64,
+    /// Every class that changed, largest size growth first.
+    pub classes: Vec<ClassDelta>,
+    /// Every family, in family order.
+    pub families: Vec<FamilyDelta>,
+    /// What the growth looks like.
+    pub verdict: GrowthVerdict,
+}
+
+impl SnapshotDiff {
+    /// Compares two digests; `before` is the earlier snapshot.
+    pub fn between(before: &SnapshotDigest, after: &SnapshotDigest) -> SnapshotDiff {
+        let (ids_before, ids_after) =
+            rayon::join(|| IdSet::new(&before.ids), || IdSet::new(&after.ids));
+        let ((all_b, freed_b), (all_a, new_a)) = rayon::join(
+            || {
+                (
+                    accumulate(&before.sizes, &before.classes, |_| true),
+                    accumulate(&before.sizes, &before.classes, |i| {
+                        !ids_after.contains(before.ids[i])
+                    }),
+                )
+            },
+            || {
+                (
+                    accumulate(&after.sizes, &after.classes, |_| true),
+                    accumulate(&after.sizes, &after.classes, |i| {
+                        !ids_before.contains(after.ids[i])
+                    }),
+                )
+            },
+        );
+        let mut rows: Vec<ClassDelta> = Vec::new();
+        let mut row_of: HashMap<&str, usize> = HashMap::new();
+        let empty = ClassAcc::default();
+        for (c, name) in after.classes.class_names.iter().enumerate() {
+            let (all, new) = (&all_a[c], &new_a[c]);
+            if all.count == 0 {
+                continue;
+            }
+            row_of.insert(name, rows.len());
+            rows.push(delta_row(name, &empty, &empty, all, new));
+        }
+        for (c, name) in before.classes.class_names.iter().enumerate() {
+            let (all, freed) = (&all_b[c], &freed_b[c]);
+            if all.count == 0 {
+                continue;
+            }
+            match row_of.get(name.as_str()) {
+                Some(&r) => {
+                    let row = &mut rows[r];
+                    row.count_before = all.count;
+                    row.size_before = all.size;
+                    row.freed_count = freed.count;
+                    row.freed_size = freed.size;
+                    row.count_delta = row.count_after as i64 - all.count as i64;
+                    row.size_delta = row.size_after as i64 - all.size as i64;
+                }
+                None => rows.push(delta_row(name, all, freed, &empty, &empty)),
+            }
+        }
+        rows.retain(|r| {
+            r.size_delta != 0 || r.count_delta != 0 || r.new_count != 0 || r.freed_count != 0
+        });
+        rows.sort_by(|a, b| b.size_delta.cmp(&a.size_delta).then(a.class.cmp(&b.class)));
+
+        let fam = |acc: &[ClassAcc]| {
+            let mut f = [0u64; 7];
+            for a in acc {
+                for (x, y) in f.iter_mut().zip(a.family_size) {
+                    *x += y;
+                }
+            }
+            f
+        };
+        let (fb, fa, ffreed, fnew) = (fam(&all_b), fam(&all_a), fam(&freed_b), fam(&new_a));
+        let families: Vec<FamilyDelta> = Family::ALL
+            .iter()
+            .map(|&f| {
+                let i = f.index();
+                FamilyDelta {
+                    family: f,
+                    label: f.label().to_owned(),
+                    size_before: fb[i],
+                    size_after: fa[i],
+                    size_delta: fa[i] as i64 - fb[i] as i64,
+                    new_size: fnew[i],
+                    freed_size: ffreed[i],
+                }
+            })
+            .collect();
+        let verdict = GrowthVerdict::from_families(&families, before.info.total_self_size);
+        SnapshotDiff {
+            total_delta: after.info.total_self_size as i64 - before.info.total_self_size as i64,
+            before: before.info.clone(),
+            after: after.info.clone(),
+            classes: rows,
+            families,
+            verdict,
+        }
+    }
+}
+
+fn delta_row(
+    name: &str,
+    before: &ClassAcc,
+    freed: &ClassAcc,
+    after: &ClassAcc,
+    new: &ClassAcc,
+) -> ClassDelta {
+    let family = if after.count > 0 {
+        main_family(&after.family_size)
+    } else {
+        main_family(&before.family_size)
+    };
+    ClassDelta {
+        class: name.to_owned(),
+        family,
+        count_before: before.count,
+        count_after: after.count,
+        count_delta: after.count as i64 - before.count as i64,
+        size_before: before.size,
+        size_after: after.size,
+        size_delta: after.size as i64 - before.size as i64,
+        new_count: new.count,
+        new_size: new.size,
+        freed_count: freed.count,
+        freed_size: freed.size,
+    }
+}

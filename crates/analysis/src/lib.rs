@@ -1,0 +1,29 @@
+//! Analyses of parsed V8 heap snapshots: what a heap holds and what grew.
+//!
+//! - [`Classification`] gives every node a DevTools-style class (`StreamEntry`,
+//!   `(string)`, `onConfigChanged()`) and a growth [`Family`].
+//! - [`Summary`] totals one snapshot by node type, family and class.
+//! - [`SnapshotDigest`] keeps what a diff needs of a snapshot (ids, sizes, classes) so that
+//!   the full graph can be dropped; [`SnapshotDiff::between`] compares two digests by class,
+//!   by family and by object id, and ends in a [`GrowthVerdict`]: module-graph growth,
+//!   external memory, or a runtime data leak.
+//! - [`lane::discover`] pairs the earliest and latest snapshot of each PID in a directory.
+//!
+//! All analysis types are plain data and `Serialize`; the JSON they produce is the
+//! documented output schema (`docs/json-schema.md`).
+
+mod class;
+mod diff;
+mod family;
+mod idset;
+pub mod lane;
+mod summary;
+pub mod units;
+mod verdict;
+
+pub use class::Classification;
+pub use diff::{ClassDelta, FamilyDelta, SnapshotDiff, SnapshotDigest};
+pub use family::Family;
+pub use idset::IdSet;
+pub use summary::{ClassStats, GroupTotal, SnapshotInfo, Summary};
+pub use verdict::{GrowthKind, GrowthVerdict};

@@ -1,0 +1,196 @@
+//! `summary`: totals of one snapshot by node type, by family and by class.
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use leaktrail_snapshot::HeapSnapshot;
+
+use crate::class::Classification;
+use crate::family::Family;
+
+/// Count and self size of one class in one snapshot.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassStats {
+    /// Class name (DevTools-style).
+    pub class: String,
+    /// The family most of the class's bytes belong to.
+    pub family: Family,
+    /// Number of nodes.
+    pub count: u64,
+    /// Sum of self sizes in bytes.
+    pub self_size: u64,
+}
+
+/// Count and self size of one node type or family.
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupTotal {
+    /// The node type (as written in the snapshot's meta) or the family label.
+    pub name: String,
+    /// Number of nodes.
+    pub count: u64,
+    /// Sum of self sizes in bytes.
+    pub self_size: u64,
+}
+
+/// Facts about a snapshot file, shared by all reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct SnapshotInfo {
+    /// The file, as given.
+    pub path: String,
+    /// File size in bytes.
+    pub file_size: u64,
+    /// Number of nodes.
+    pub node_count: u64,
+    /// Number of edges.
+    pub edge_count: u64,
+    /// Sum of all self sizes in bytes.
+    pub total_self_size: u64,
+}
+
+/// The `summary` report of one snapshot.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// The snapshot.
+    pub snapshot: SnapshotInfo,
+    /// Totals per node type, largest first.
+    pub by_type: Vec<GroupTotal>,
+    /// Totals per growth family, in family order.
+    pub by_family: Vec<GroupTotal>,
+    /// Every class with a non-zero self size, largest self size first.
+    pub classes: Vec<ClassStats>,
+    /// Self sizes of 4 GiB or more that were clamped when parsing.
+    pub clamped_sizes: u64,
+}
+
+/// Per-class accumulator: count, size and size per family.
+#[derive(Clone, Default)]
+pub(crate) struct ClassAcc {
+    pub count: u64,
+    pub size: u64,
+    pub family_size: [u64; 7],
+}
+
+/// Sums count and self size per class over the nodes for which `keep(node)` holds,
+/// skipping zero-size nodes as DevTools does. Runs in parallel over node ranges.
+pub(crate) fn accumulate(
+    sizes: &[u32],
+    classes: &Classification,
+    keep: impl Fn(usize) -> bool + Sync,
+) -> Vec<ClassAcc> {
+    let k = classes.class_names.len();
+    (0..sizes.len())
+        .into_par_iter()
+        .with_min_len(1 << 16)
+        .fold(
+            || vec![ClassAcc::default(); k],
+            |mut acc, i| {
+                let s = sizes[i];
+                if s != 0 && keep(i) {
+                    let a = &mut acc[classes.node_class[i] as usize];
+                    a.count += 1;
+                    a.size += s as u64;
+                    a.family_size[classes.node_family[i].index()] += s as u64;
+                }
+                acc
+            },
+        )
+        .reduce(
+            || vec![ClassAcc::default(); k],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    x.count += y.count;
+                    x.size += y.size;
+                    for (f, g) in x.family_size.iter_mut().zip(y.family_size) {
+                        *f += g;
+                    }
+                }
+                a
+            },
+        )
+}
+
+/// The family holding most of a class's bytes.
+pub(crate) fn main_family(family_size: &[u64; 7]) -> Family {
+    let best = (0..7)
+        .max_by_key(|&i| (family_size[i], std::cmp::Reverse(i)))
+        .unwrap_or(0);
+    Family::ALL[best]
+}
+
+impl SnapshotInfo {
+    /// Describes a parsed snapshot read from `path`.
+    pub fn of(snap: &HeapSnapshot, path: &str) -> SnapshotInfo {
+        SnapshotInfo {
+            path: path.to_owned(),
+            file_size: snap.file_size(),
+            node_count: snap.node_count() as u64,
+            edge_count: snap.edge_count() as u64,
+            total_self_size: snap.self_sizes().par_iter().map(|&s| s as u64).sum(),
+        }
+    }
+}
+
+impl Summary {
+    /// Builds the summary of `snap`, read from `path`.
+    pub fn of(snap: &HeapSnapshot, path: &str) -> Summary {
+        let classes = Classification::of(snap);
+        Summary::with_classes(snap, path, &classes)
+    }
+
+    /// Builds the summary from an existing classification.
+    pub fn with_classes(snap: &HeapSnapshot, path: &str, classes: &Classification) -> Summary {
+        let acc = accumulate(snap.self_sizes(), classes, |_| true);
+        let mut class_stats: Vec<ClassStats> = acc
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.count > 0)
+            .map(|(c, a)| ClassStats {
+                class: classes.class_names[c].clone(),
+                family: main_family(&a.family_size),
+                count: a.count,
+                self_size: a.size,
+            })
+            .collect();
+        class_stats.sort_by(|a, b| b.self_size.cmp(&a.self_size).then(a.class.cmp(&b.class)));
+
+        let type_names = &snap.meta().node_type_names;
+        let mut by_type = vec![(0u64, 0u64); type_names.len()];
+        let mut by_family = [(0u64, 0u64); 7];
+        for n in 0..snap.node_count() as u32 {
+            let s = snap.self_size(n) as u64;
+            let t = &mut by_type[snap.node_type_index(n)];
+            t.0 += 1;
+            t.1 += s;
+            let f = &mut by_family[classes.node_family[n as usize].index()];
+            f.0 += 1;
+            f.1 += s;
+        }
+        let mut by_type: Vec<GroupTotal> = by_type
+            .into_iter()
+            .zip(type_names)
+            .filter(|((count, _), _)| *count > 0)
+            .map(|((count, self_size), name)| GroupTotal {
+                name: name.clone(),
+                count,
+                self_size,
+            })
+            .collect();
+        by_type.sort_by_key(|t| std::cmp::Reverse(t.self_size));
+        let by_family = Family::ALL
+            .iter()
+            .zip(by_family)
+            .map(|(f, (count, self_size))| GroupTotal {
+                name: f.label().to_owned(),
+                count,
+                self_size,
+            })
+            .collect();
+        Summary {
+            snapshot: SnapshotInfo::of(snap, path),
+            by_type,
+            by_family,
+            classes: class_stats,
+            clamped_sizes: snap.clamped_sizes() as u64,
+        }
+    }
+}

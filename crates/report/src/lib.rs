@@ -1,0 +1,444 @@
+//! Renders leaktrail reports for people and for programs.
+//!
+//! Three [`Format`]s share one code path per report: `table` (a terminal table, coloured
+//! only when the caller says so: on a TTY and without `NO_COLOR`), `markdown` (the same
+//! tables in GitHub Markdown, for pasting into an issue) and `json` (the analysis types
+//! serialised in an envelope `{"schema": "leaktrail.<report>/1", ...}`, documented in
+//! `docs/json-schema.md`). Tables show human-readable sizes; JSON has exact bytes.
+
+use comfy_table::presets::{ASCII_MARKDOWN, UTF8_FULL_CONDENSED};
+use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
+use serde::Serialize;
+
+use leaktrail_analysis::units::{human_bytes, signed_bytes};
+use leaktrail_analysis::{GrowthKind, SnapshotDiff, SnapshotInfo, Summary};
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A table for a terminal.
+    Table,
+    /// Markdown for an issue or a PR.
+    Markdown,
+    /// JSON for programs.
+    Json,
+}
+
+/// How to render.
+#[derive(Clone, Copy, Debug)]
+pub struct RenderOptions {
+    /// The format.
+    pub format: Format,
+    /// Colour table output (ANSI).
+    pub color: bool,
+    /// Rows per class table.
+    pub top: usize,
+    /// Leave out classes whose size changed by less than this many bytes (diff).
+    pub min_bytes: u64,
+}
+
+/// The JSON envelope: a schema tag and the report.
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    schema: &'a str,
+    #[serde(flatten)]
+    report: &'a T,
+}
+
+fn json<T: Serialize>(schema: &str, report: &T) -> String {
+    let mut s = serde_json::to_string_pretty(&Envelope { schema, report }).unwrap_or_else(|e| {
+        // Serialising plain data structs cannot fail; say so rather than panic.
+        format!("{{\"error\":\"cannot serialise report: {e}\"}}")
+    });
+    s.push('\n');
+    s
+}
+
+/// Builds tables in the chosen format.
+struct Doc {
+    opts: RenderOptions,
+    out: String,
+}
+
+impl Doc {
+    fn new(opts: RenderOptions) -> Doc {
+        Doc {
+            opts,
+            out: String::new(),
+        }
+    }
+
+    fn heading(&mut self, text: &str) {
+        match self.opts.format {
+            Format::Markdown => self.out.push_str(&format!("\n### {text}\n\n")),
+            _ if self.opts.color => self.out.push_str(&format!("\n\x1b[1m{text}\x1b[0m\n")),
+            _ => self.out.push_str(&format!("\n{text}\n")),
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        self.out.push_str(text);
+        self.out.push('\n');
+    }
+
+    fn emphasis(&mut self, text: &str, alarm: bool) {
+        match self.opts.format {
+            Format::Markdown => self.line(&format!("**{text}**")),
+            _ if self.opts.color => {
+                let code = if alarm { "1;31" } else { "1;32" };
+                self.line(&format!("\x1b[{code}m{text}\x1b[0m"))
+            }
+            _ => self.line(text),
+        }
+    }
+
+    fn table(&mut self, header: &[&str], rows: Vec<Vec<Cell>>, right_from: usize) {
+        let mut t = Table::new();
+        if self.opts.format == Format::Markdown {
+            t.load_preset(ASCII_MARKDOWN);
+            t.force_no_tty();
+        } else {
+            t.load_preset(UTF8_FULL_CONDENSED);
+            t.set_content_arrangement(ContentArrangement::Disabled);
+            if self.opts.color {
+                t.enforce_styling();
+            } else {
+                t.force_no_tty();
+            }
+        }
+        t.set_header(header.iter().map(Cell::new));
+        for row in rows {
+            t.add_row(row);
+        }
+        for i in right_from..header.len() {
+            if let Some(c) = t.column_mut(i) {
+                c.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        self.out.push_str(&t.to_string());
+        self.out.push('\n');
+    }
+
+    /// A cell holding a signed size, red when it grew.
+    fn delta_cell(&self, d: i64) -> Cell {
+        let c = Cell::new(signed_bytes(d));
+        if self.opts.color && d > 0 {
+            c.fg(Color::Red)
+        } else if self.opts.color && d < 0 {
+            c.fg(Color::Green)
+        } else {
+            c
+        }
+    }
+}
+
+fn info_line(label: &str, s: &SnapshotInfo) -> String {
+    format!(
+        "{label}{} — {} file, {} nodes, {} edges, {} self size",
+        s.path,
+        human_bytes(s.file_size),
+        group_digits(s.node_count),
+        group_digits(s.edge_count),
+        human_bytes(s.total_self_size)
+    )
+}
+
+/// `1,234,567`.
+pub fn group_digits(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn signed_count(n: i64) -> String {
+    if n > 0 {
+        format!("+{}", group_digits(n as u64))
+    } else if n < 0 {
+        format!("-{}", group_digits(n.unsigned_abs()))
+    } else {
+        "0".to_owned()
+    }
+}
+
+fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "-".to_owned()
+    } else {
+        format!("{:.1} %", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+/// Renders a [`Summary`].
+pub fn render_summary(s: &Summary, opts: RenderOptions) -> String {
+    if opts.format == Format::Json {
+        return json("leaktrail.summary/1", s);
+    }
+    let mut d = Doc::new(opts);
+    if opts.format == Format::Markdown {
+        d.line(&format!("## Heap summary: `{}`\n", s.snapshot.path));
+    }
+    d.line(&info_line(
+        if opts.format == Format::Markdown {
+            ""
+        } else {
+            "Snapshot "
+        },
+        &s.snapshot,
+    ));
+    if s.clamped_sizes > 0 {
+        d.line(&format!(
+            "warning: {} self sizes of 4 GiB or more were clamped to 4 GiB",
+            s.clamped_sizes
+        ));
+    }
+    let total = s.snapshot.total_self_size;
+    d.heading("Self size by node type");
+    let rows = s
+        .by_type
+        .iter()
+        .map(|g| {
+            vec![
+                Cell::new(&g.name),
+                Cell::new(group_digits(g.count)),
+                Cell::new(human_bytes(g.self_size)),
+                Cell::new(percent(g.self_size, total)),
+            ]
+        })
+        .collect();
+    d.table(&["type", "count", "self size", "share"], rows, 1);
+    d.heading("Self size by family");
+    let rows = s
+        .by_family
+        .iter()
+        .filter(|g| g.count > 0)
+        .map(|g| {
+            vec![
+                Cell::new(&g.name),
+                Cell::new(group_digits(g.count)),
+                Cell::new(human_bytes(g.self_size)),
+                Cell::new(percent(g.self_size, total)),
+            ]
+        })
+        .collect();
+    d.table(&["family", "count", "self size", "share"], rows, 1);
+    let class_rows =
+        |classes: &mut dyn Iterator<Item = &leaktrail_analysis::ClassStats>| -> Vec<Vec<Cell>> {
+            classes
+                .map(|c| {
+                    vec![
+                        Cell::new(&c.class),
+                        Cell::new(c.family.label()),
+                        Cell::new(group_digits(c.count)),
+                        Cell::new(human_bytes(c.self_size)),
+                        Cell::new(percent(c.self_size, total)),
+                    ]
+                })
+                .collect()
+        };
+    d.heading(&format!(
+        "Top {} classes by self size (of {})",
+        opts.top.min(s.classes.len()),
+        s.classes.len()
+    ));
+    let rows = class_rows(&mut s.classes.iter().take(opts.top));
+    d.table(&["class", "family", "count", "self size", "share"], rows, 2);
+    let mut by_count: Vec<_> = s.classes.iter().collect();
+    by_count.sort_by(|a, b| b.count.cmp(&a.count).then(a.class.cmp(&b.class)));
+    d.heading(&format!(
+        "Top {} classes by count",
+        opts.top.min(s.classes.len())
+    ));
+    let rows = class_rows(&mut by_count.into_iter().take(opts.top));
+    d.table(&["class", "family", "count", "self size", "share"], rows, 2);
+    d.out
+}
+
+/// Renders one [`SnapshotDiff`]; `title` heads it (e.g. the PID of a lane).
+pub fn render_diff(diff: &SnapshotDiff, title: Option<&str>, opts: RenderOptions) -> String {
+    if opts.format == Format::Json {
+        return json("leaktrail.diff/1", diff);
+    }
+    let mut d = Doc::new(opts);
+    let md = opts.format == Format::Markdown;
+    let heading = match title {
+        Some(t) => format!("Heap diff: {t}"),
+        None => "Heap diff".to_owned(),
+    };
+    if md {
+        d.line(&format!("## {heading}\n"));
+        d.line(&format!("- before: {}", info_line("", &diff.before)));
+        d.line(&format!("- after: {}\n", info_line("", &diff.after)));
+    } else {
+        d.emphasis(&heading, false);
+        d.line(&info_line("before: ", &diff.before));
+        d.line(&info_line("after:  ", &diff.after));
+    }
+    d.line(&format!(
+        "Total self size {} → {} ({})",
+        human_bytes(diff.before.total_self_size),
+        human_bytes(diff.after.total_self_size),
+        signed_bytes(diff.total_delta)
+    ));
+    if !md {
+        d.line("");
+    }
+    let alarm = diff.verdict.kind != GrowthKind::NoSignificantGrowth;
+    d.emphasis(&diff.verdict.sentence, alarm);
+
+    d.heading("Growth by family");
+    let rows = diff
+        .families
+        .iter()
+        .filter(|f| f.size_before > 0 || f.size_after > 0)
+        .map(|f| {
+            vec![
+                Cell::new(&f.label),
+                Cell::new(human_bytes(f.size_before)),
+                Cell::new(human_bytes(f.size_after)),
+                d.delta_cell(f.size_delta),
+                Cell::new(human_bytes(f.new_size)),
+                Cell::new(human_bytes(f.freed_size)),
+            ]
+        })
+        .collect();
+    d.table(
+        &["family", "before", "after", "delta", "new", "freed"],
+        rows,
+        1,
+    );
+
+    let shown: Vec<_> = diff
+        .classes
+        .iter()
+        .filter(|c| c.size_delta.unsigned_abs() >= opts.min_bytes)
+        .take(opts.top)
+        .collect();
+    let filter_note = if opts.min_bytes > 0 {
+        format!(", |delta| ≥ {}", human_bytes(opts.min_bytes))
+    } else {
+        String::new()
+    };
+    d.heading(&format!(
+        "Top {} of {} changed classes by size delta{filter_note}",
+        shown.len(),
+        diff.classes.len()
+    ));
+    let rows = shown
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::new(&c.class),
+                Cell::new(c.family.label()),
+                Cell::new(signed_count(c.count_delta)),
+                d.delta_cell(c.size_delta),
+                Cell::new(format!(
+                    "{} / {}",
+                    group_digits(c.new_count),
+                    human_bytes(c.new_size)
+                )),
+                Cell::new(format!(
+                    "{} / {}",
+                    group_digits(c.freed_count),
+                    human_bytes(c.freed_size)
+                )),
+                Cell::new(format!(
+                    "{} / {}",
+                    group_digits(c.count_after),
+                    human_bytes(c.size_after)
+                )),
+            ]
+        })
+        .collect();
+    d.table(
+        &[
+            "class",
+            "family",
+            "Δ count",
+            "Δ size",
+            "new (count / size)",
+            "freed (count / size)",
+            "after (count / size)",
+        ],
+        rows,
+        2,
+    );
+    d.out
+}
+
+/// One lane's diff for [`render_lanes`].
+pub struct LaneDiff<'a> {
+    /// The PID, if the file names carry one.
+    pub pid: Option<u32>,
+    /// Number of snapshots of this PID.
+    pub snapshots: usize,
+    /// The diff of earliest vs latest, or `None` when there is only one snapshot.
+    pub diff: Option<&'a SnapshotDiff>,
+}
+
+#[derive(Serialize)]
+struct LaneJson<'a> {
+    pid: Option<u32>,
+    snapshots: usize,
+    diff: Option<&'a SnapshotDiff>,
+}
+
+/// Renders the diffs of a lane directory, one section per PID.
+pub fn render_lanes(dir: &str, lanes: &[LaneDiff<'_>], opts: RenderOptions) -> String {
+    if opts.format == Format::Json {
+        let list: Vec<LaneJson> = lanes
+            .iter()
+            .map(|l| LaneJson {
+                pid: l.pid,
+                snapshots: l.snapshots,
+                diff: l.diff,
+            })
+            .collect();
+        #[derive(Serialize)]
+        struct Lanes<'a> {
+            directory: &'a str,
+            lanes: Vec<LaneJson<'a>>,
+        }
+        return json(
+            "leaktrail.lanes/1",
+            &Lanes {
+                directory: dir,
+                lanes: list,
+            },
+        );
+    }
+    let mut out = String::new();
+    for l in lanes {
+        let pid = l.pid.map_or(
+            "unknown PID (ordered by modification time)".to_owned(),
+            |p| format!("PID {p}"),
+        );
+        match l.diff {
+            Some(diff) => {
+                out.push_str(&render_diff(
+                    diff,
+                    Some(&format!(
+                        "{pid}, earliest vs latest of {} snapshots",
+                        l.snapshots
+                    )),
+                    opts,
+                ));
+            }
+            None => {
+                let line = format!("{pid}: only one snapshot, nothing to compare.\n");
+                out.push_str(&if opts.format == Format::Markdown {
+                    format!("## {line}")
+                } else {
+                    line
+                });
+            }
+        }
+        out.push('\n');
+    }
+    out
+}

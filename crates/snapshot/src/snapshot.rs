@@ -1,0 +1,331 @@
+//! [`HeapSnapshot`]: the parsed graph as a struct of arrays.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::error::{Located, ParseError, ParseErrorKind};
+use crate::meta::{EdgeKind, NodeKind, SnapshotMeta};
+use crate::parse::{parse, RawSnapshot, Reader};
+use crate::strings::StringTable;
+
+/// A node's position in the snapshot (its ordinal, not its V8 id).
+pub type NodeIndex = u32;
+/// An edge's position in the snapshot.
+pub type EdgeIndex = u32;
+
+/// How a snapshot is loaded.
+#[derive(Default)]
+pub struct ParseOptions<'a> {
+    /// Called now and then with the number of bytes parsed so far.
+    pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+}
+
+/// A parsed V8 heap snapshot: nodes and edges as columns, strings stored once.
+///
+/// Memory is about 17 bytes per node and 9 per edge plus the strings.
+#[derive(Debug)]
+pub struct HeapSnapshot {
+    meta: SnapshotMeta,
+    node_kind_table: Vec<NodeKind>,
+    edge_kind_table: Vec<EdgeKind>,
+    node_type: Vec<u8>,
+    node_name: Vec<u32>,
+    node_id: Vec<u32>,
+    node_self_size: Vec<u32>,
+    /// CSR offsets: node `i` owns edges `first_edge[i]..first_edge[i + 1]`.
+    first_edge: Vec<u32>,
+    edge_type: Vec<u8>,
+    edge_name: Vec<u32>,
+    edge_to: Vec<u32>,
+    strings: StringTable,
+    clamped_sizes: usize,
+    file_size: u64,
+}
+
+/// The name of an edge: a string for properties and context variables, a number for
+/// elements and hidden edges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EdgeName<'a> {
+    /// A named edge.
+    Name(&'a str),
+    /// An indexed edge.
+    Index(u32),
+}
+
+impl std::fmt::Display for EdgeName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EdgeName::Name(s) => f.write_str(s),
+            EdgeName::Index(i) => write!(f, "[{i}]"),
+        }
+    }
+}
+
+impl HeapSnapshot {
+    /// Memory-maps and parses the snapshot at `path`.
+    pub fn open(path: &Path, options: &ParseOptions<'_>) -> Result<HeapSnapshot, ParseError> {
+        let in_file = |l: Located| l.in_file(path.to_path_buf());
+        let file = std::fs::File::open(path)
+            .map_err(|e| Located::anywhere(e.into()))
+            .map_err(in_file)?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Located::anywhere(e.into()))
+            .map_err(in_file)?;
+        if meta.is_dir() {
+            return Err(in_file(Located::anywhere(ParseErrorKind::NotASnapshot(
+                "is a directory".into(),
+            ))));
+        }
+        if meta.len() == 0 {
+            return Err(in_file(Located::anywhere(ParseErrorKind::Empty)));
+        }
+        // SAFETY: the map is read-only. If another process truncates the file while it is
+        // mapped, reads fault; snapshot files are written once and then left alone.
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .map_err(|e| Located::anywhere(e.into()))
+            .map_err(in_file)?;
+        let _ = map.advise(memmap2::Advice::Sequential);
+        let release = |range: Range<usize>| {
+            // Parsed pages are not read again: drop them from this process's RSS (they stay
+            // in the page cache). Failure only costs memory, so it is ignored.
+            if !range.is_empty() {
+                // SAFETY: the mapping is read-only and file-backed, so DONTNEED only
+                // discards page-table entries; a later read would fault the data back in.
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        range.start,
+                        range.len(),
+                    )
+                };
+            }
+        };
+        let no_progress = |_: u64| {};
+        let reader = Reader {
+            bytes: &map,
+            release: &release,
+            progress: options.progress.unwrap_or(&no_progress),
+        };
+        let raw = parse(&reader).map_err(in_file)?;
+        HeapSnapshot::from_raw(raw, meta.len()).map_err(in_file)
+    }
+
+    /// Parses a snapshot held in memory; `name` is used in error messages.
+    pub fn from_bytes(bytes: &[u8], name: &str) -> Result<HeapSnapshot, ParseError> {
+        let in_file = |l: Located| l.in_file(PathBuf::from(name));
+        let reader = Reader {
+            bytes,
+            release: &|_| {},
+            progress: &|_| {},
+        };
+        let raw = parse(&reader).map_err(in_file)?;
+        HeapSnapshot::from_raw(raw, bytes.len() as u64).map_err(in_file)
+    }
+
+    /// Checks what can only be checked across sections, and builds the CSR offsets.
+    fn from_raw(raw: RawSnapshot, file_size: u64) -> Result<HeapSnapshot, Located> {
+        let RawSnapshot {
+            meta,
+            nodes,
+            edges,
+            strings,
+        } = raw;
+        let mut first_edge = Vec::with_capacity(nodes.edge_count.len() + 1);
+        let mut sum: u64 = 0;
+        first_edge.push(0u32);
+        for &c in &nodes.edge_count {
+            sum += c as u64;
+            if sum > u32::MAX as u64 {
+                break;
+            }
+            first_edge.push(sum as u32);
+        }
+        if sum != edges.to.len() as u64 {
+            let actual = nodes.edge_count.iter().map(|&c| c as u64).sum::<u64>();
+            return Err(Located::anywhere(ParseErrorKind::CountMismatch {
+                what: "edges (sum of the nodes' edge_count)",
+                expected: edges.to.len(),
+                actual: actual.min(usize::MAX as u64) as usize,
+            }));
+        }
+        drop(nodes.edge_count);
+        let string_count = strings.len();
+        if let Some(index) = nodes
+            .name
+            .par_iter()
+            .position_any(|&s| s as usize >= string_count)
+        {
+            return Err(Located::anywhere(ParseErrorKind::StringIndexOutOfRange {
+                what: "node",
+                index,
+                value: nodes.name[index],
+                len: string_count,
+            }));
+        }
+        let edge_kind_table: Vec<EdgeKind> = meta
+            .edge_type_names
+            .iter()
+            .map(|n| EdgeKind::from_name(n))
+            .collect();
+        let named: Vec<bool> = edge_kind_table.iter().map(|k| !k.name_is_index()).collect();
+        if let Some(index) = (0..edges.name.len()).into_par_iter().position_any(|e| {
+            named[edges.kind[e] as usize] && edges.name[e] as usize >= string_count
+        }) {
+            return Err(Located::anywhere(ParseErrorKind::StringIndexOutOfRange {
+                what: "edge",
+                index,
+                value: edges.name[index],
+                len: string_count,
+            }));
+        }
+        let node_kind_table = meta
+            .node_type_names
+            .iter()
+            .map(|n| NodeKind::from_name(n))
+            .collect();
+        Ok(HeapSnapshot {
+            meta,
+            node_kind_table,
+            edge_kind_table,
+            node_type: nodes.kind,
+            node_name: nodes.name,
+            node_id: nodes.id,
+            node_self_size: nodes.self_size,
+            first_edge,
+            edge_type: edges.kind,
+            edge_name: edges.name,
+            edge_to: edges.to,
+            strings,
+            clamped_sizes: nodes.clamped_sizes,
+            file_size,
+        })
+    }
+
+    /// The header.
+    pub fn meta(&self) -> &SnapshotMeta {
+        &self.meta
+    }
+
+    /// Size of the file this snapshot was read from, in bytes.
+    pub fn file_size(&self) -> u64 {
+        self.file_size
+    }
+
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.node_id.len()
+    }
+
+    /// Number of edges.
+    pub fn edge_count(&self) -> usize {
+        self.edge_to.len()
+    }
+
+    /// Number of `self_size` values of 4 GiB or more that were clamped to `u32::MAX`.
+    pub fn clamped_sizes(&self) -> usize {
+        self.clamped_sizes
+    }
+
+    /// The strings table.
+    pub fn strings(&self) -> &StringTable {
+        &self.strings
+    }
+
+    /// What node `n` is.
+    #[inline]
+    pub fn node_kind(&self, n: NodeIndex) -> NodeKind {
+        self.node_kind_table[self.node_type[n as usize] as usize]
+    }
+
+    /// The raw `type` value of node `n`: an index into `meta().node_type_names`.
+    #[inline]
+    pub fn node_type_index(&self, n: NodeIndex) -> usize {
+        self.node_type[n as usize] as usize
+    }
+
+    /// The raw type name of node `n`, as written in the meta.
+    pub fn node_type_name(&self, n: NodeIndex) -> &str {
+        &self.meta.node_type_names[self.node_type[n as usize] as usize]
+    }
+
+    /// The name of node `n`: constructor name for objects, function name for closures,
+    /// contents for strings.
+    #[inline]
+    pub fn node_name(&self, n: NodeIndex) -> &str {
+        self.strings
+            .get(self.node_name[n as usize] as usize)
+            .unwrap_or("")
+    }
+
+    /// The strings-table index of node `n`'s name.
+    #[inline]
+    pub fn node_name_index(&self, n: NodeIndex) -> u32 {
+        self.node_name[n as usize]
+    }
+
+    /// V8's id of node `n`; stable for the same object across snapshots of one process.
+    #[inline]
+    pub fn node_id(&self, n: NodeIndex) -> u32 {
+        self.node_id[n as usize]
+    }
+
+    /// Shallow size of node `n` in bytes.
+    #[inline]
+    pub fn self_size(&self, n: NodeIndex) -> u32 {
+        self.node_self_size[n as usize]
+    }
+
+    /// The ids of all nodes, by node index.
+    pub fn node_ids(&self) -> &[u32] {
+        &self.node_id
+    }
+
+    /// The shallow sizes of all nodes, by node index.
+    pub fn self_sizes(&self) -> &[u32] {
+        &self.node_self_size
+    }
+
+    /// The outgoing edges of node `n`.
+    #[inline]
+    pub fn edges(&self, n: NodeIndex) -> Range<EdgeIndex> {
+        self.first_edge[n as usize]..self.first_edge[n as usize + 1]
+    }
+
+    /// What edge `e` is.
+    #[inline]
+    pub fn edge_kind(&self, e: EdgeIndex) -> EdgeKind {
+        self.edge_kind_table[self.edge_type[e as usize] as usize]
+    }
+
+    /// The node edge `e` points to.
+    #[inline]
+    pub fn edge_target(&self, e: EdgeIndex) -> NodeIndex {
+        self.edge_to[e as usize]
+    }
+
+    /// The name or index of edge `e`.
+    pub fn edge_name(&self, e: EdgeIndex) -> EdgeName<'_> {
+        let raw = self.edge_name[e as usize];
+        if self.edge_kind(e).name_is_index() {
+            EdgeName::Index(raw)
+        } else {
+            EdgeName::Name(self.strings.get(raw as usize).unwrap_or(""))
+        }
+    }
+
+    /// Bytes of memory the parsed form takes.
+    pub fn heap_bytes(&self) -> usize {
+        self.node_type.capacity()
+            + 4 * (self.node_name.capacity()
+                + self.node_id.capacity()
+                + self.node_self_size.capacity()
+                + self.first_edge.capacity()
+                + self.edge_name.capacity()
+                + self.edge_to.capacity())
+            + self.edge_type.capacity()
+            + self.strings.heap_bytes()
+    }
+}

@@ -1,0 +1,337 @@
+//! The parser on crafted snapshots: layouts it must accept and every error it must report.
+
+use leaktrail_snapshot::{EdgeKind, EdgeName, HeapSnapshot, NodeKind, ParseErrorKind};
+
+const NODE_TYPES: &str = r#"["hidden","array","string","object","code","closure","regexp","number","native","synthetic","concatenated string","sliced string","symbol","bigint","object shape"]"#;
+const EDGE_TYPES: &str =
+    r#"["context","element","property","internal","hidden","shortcut","weak"]"#;
+
+/// A snapshot text with the given node fields; `nodes` and `edges` are raw integer lists.
+fn snapshot(
+    node_fields: &[&str],
+    node_count: usize,
+    nodes: &str,
+    edge_count: usize,
+    edges: &str,
+    strings: &str,
+) -> String {
+    let fields: Vec<String> = node_fields.iter().map(|f| format!("\"{f}\"")).collect();
+    let node_types: Vec<String> = node_fields
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            if i == 0 {
+                NODE_TYPES.to_owned()
+            } else {
+                "\"number\"".to_owned()
+            }
+        })
+        .collect();
+    format!(
+        r#"{{"snapshot":{{"meta":{{"node_fields":[{}],"node_types":[{}],"edge_fields":["type","name_or_index","to_node"],"edge_types":[{EDGE_TYPES},"string_or_number","node"],"location_fields":["object_index","script_id","line","column"]}},"node_count":{node_count},"edge_count":{edge_count},"trace_function_count":0}},
+"nodes":[{nodes}],
+"edges":[{edges}],
+"trace_function_infos":[],"trace_tree":[],"samples":[],"locations":[1,2,3,4],
+"strings":[{strings}]}}"#,
+        fields.join(","),
+        node_types.join(",")
+    )
+}
+
+const V8_FIELDS: [&str; 7] = [
+    "type",
+    "name",
+    "id",
+    "self_size",
+    "edge_count",
+    "trace_node_id",
+    "detachedness",
+];
+
+/// Root (synthetic) -> Holder object -(property "items")-> array -(element 0)-> string.
+fn good() -> String {
+    snapshot(
+        &V8_FIELDS,
+        4,
+        "9,0,1,0,1,0,0\n,3,1,3,32,1,0,0\n,1,2,5,16,1,0,0\n,2,3,7,24,0,0,0",
+        3,
+        "1,0,7\n,2,4,14\n,1,0,21",
+        r#""","Holder","(object elements)","hello \u00e9\ud83d\ude00","items""#,
+    )
+}
+
+fn parse(text: &str) -> Result<HeapSnapshot, leaktrail_snapshot::ParseError> {
+    HeapSnapshot::from_bytes(text.as_bytes(), "crafted.heapsnapshot")
+}
+
+fn err(text: &str) -> leaktrail_snapshot::ParseError {
+    match parse(text) {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn parses_a_v8_layout() {
+    let s = parse(&good()).expect("parses");
+    assert_eq!(s.node_count(), 4);
+    assert_eq!(s.edge_count(), 3);
+    assert_eq!(s.node_kind(0), NodeKind::Synthetic);
+    assert_eq!(s.node_kind(1), NodeKind::Object);
+    assert_eq!(s.node_name(1), "Holder");
+    assert_eq!(s.node_id(1), 3);
+    assert_eq!(s.self_size(3), 24);
+    assert_eq!(s.node_name(3), "hello é😀");
+    assert_eq!(s.edges(1), 1..2);
+    assert_eq!(s.edge_kind(1), EdgeKind::Property);
+    assert_eq!(s.edge_name(1), EdgeName::Name("items"));
+    assert_eq!(s.edge_target(1), 2);
+    assert_eq!(s.edge_name(2), EdgeName::Index(0));
+    assert_eq!(s.edge_target(2), 3);
+}
+
+#[test]
+fn parses_other_field_orders_and_extra_fields() {
+    // No trace_node_id/detachedness, an unknown extra field, fields reordered.
+    let fields = ["id", "type", "extra", "name", "edge_count", "self_size"];
+    let text = snapshot(
+        &fields,
+        2,
+        "1,9,77,0,1,0,3,3,77,1,0,40",
+        1,
+        "2,1,6",
+        r#""","Thing""#,
+    );
+    let s = parse(&text).expect("parses");
+    assert_eq!(s.node_kind(1), NodeKind::Object);
+    assert_eq!(s.node_name(1), "Thing");
+    assert_eq!(s.self_size(1), 40);
+    assert_eq!(s.node_id(1), 3);
+    assert_eq!(s.edge_target(0), 1);
+}
+
+#[test]
+fn parses_compact_json_without_newlines() {
+    let text = good().replace('\n', "");
+    assert_eq!(parse(&text).expect("parses").node_count(), 4);
+}
+
+#[test]
+fn truncated_files_are_reported() {
+    let text = good();
+    for cut in [
+        10,
+        text.find("\"nodes\"").unwrap_or(0) + 12,
+        text.find("\"edges\"").unwrap_or(0) + 12,
+        text.len() - 5,
+    ] {
+        let e = err(&text[..cut]);
+        assert!(
+            matches!(
+                e.kind,
+                ParseErrorKind::Truncated(_)
+                    | ParseErrorKind::Syntax { .. }
+                    | ParseErrorKind::BadMeta(_)
+            ),
+            "cut at {cut}: {e}"
+        );
+        assert!(e.to_string().starts_with("crafted.heapsnapshot: "), "{e}");
+    }
+}
+
+#[test]
+fn not_a_snapshot() {
+    assert!(matches!(err("").kind, ParseErrorKind::Empty));
+    assert!(matches!(err("hello").kind, ParseErrorKind::NotASnapshot(_)));
+    assert!(matches!(
+        err("{\"a\":1}").kind,
+        ParseErrorKind::NotASnapshot(_)
+    ));
+    assert!(matches!(
+        err("[1,2,3]").kind,
+        ParseErrorKind::NotASnapshot(_)
+    ));
+    let e = err("{\"snapshot\":{\"meta\":{}}}");
+    assert!(matches!(e.kind, ParseErrorKind::BadMeta(_)), "{e}");
+}
+
+#[test]
+fn missing_meta_field() {
+    let text = snapshot(&["type", "name", "id", "edge_count"], 0, "", 0, "", r#""""#);
+    let e = err(&text);
+    assert!(e.to_string().contains("self_size"), "{e}");
+}
+
+#[test]
+fn node_count_disagrees_with_array() {
+    let text = good().replace("\"node_count\":4", "\"node_count\":5");
+    let e = err(&text);
+    assert!(
+        matches!(
+            e.kind,
+            ParseErrorKind::CountMismatch {
+                what: "nodes",
+                expected: 5,
+                actual: 4
+            }
+        ),
+        "{e}"
+    );
+    let text = good().replace("\"node_count\":4", "\"node_count\":3");
+    let e = err(&text);
+    assert!(
+        matches!(
+            e.kind,
+            ParseErrorKind::CountMismatch {
+                what: "nodes",
+                expected: 3,
+                actual: 4
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.offset.is_some());
+}
+
+#[test]
+fn edge_count_disagrees() {
+    let text = good().replace("\"edge_count\":3", "\"edge_count\":2");
+    assert!(matches!(
+        err(&text).kind,
+        ParseErrorKind::CountMismatch { what: "edges", .. }
+    ));
+    // Header and array agree, but the nodes' edge_count fields sum to something else.
+    let text = good().replace("9,0,1,0,1,0,0", "9,0,1,0,2,0,0");
+    let e = err(&text);
+    assert!(
+        matches!(e.kind, ParseErrorKind::CountMismatch { .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn edge_pointing_past_the_end() {
+    let text = good().replace("1,0,21", "1,0,28");
+    let e = err(&text);
+    assert!(
+        matches!(
+            e.kind,
+            ParseErrorKind::EdgeTargetOutOfRange {
+                edge: 2,
+                value: 28,
+                node_count: 4
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.offset.is_some());
+    // Not on a node boundary.
+    let text = good().replace("1,0,21", "1,0,22");
+    assert!(matches!(
+        err(&text).kind,
+        ParseErrorKind::EdgeTargetOutOfRange { .. }
+    ));
+}
+
+#[test]
+fn string_index_out_of_range() {
+    let text = good().replace(",3,1,3,32,", ",3,9,3,32,");
+    let e = err(&text);
+    assert!(
+        matches!(
+            e.kind,
+            ParseErrorKind::StringIndexOutOfRange {
+                what: "node",
+                index: 1,
+                value: 9,
+                len: 5
+            }
+        ),
+        "{e}"
+    );
+    let text = good().replace("2,4,14", "2,40,14");
+    let e = err(&text);
+    assert!(
+        matches!(
+            e.kind,
+            ParseErrorKind::StringIndexOutOfRange { what: "edge", .. }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn type_out_of_range() {
+    let text = good().replace(",3,1,3,32,", ",99,1,3,32,");
+    assert!(matches!(
+        err(&text).kind,
+        ParseErrorKind::TypeOutOfRange { what: "node", .. }
+    ));
+}
+
+#[test]
+fn garbage_in_integer_arrays() {
+    for bad in [
+        "9,0,1,0,1,0,x",
+        "9,0,1,,1,0,0",
+        "9,0,1,0 1,1,0,0",
+        "9,0,1,0,1,0,-1",
+    ] {
+        let text = good().replace("9,0,1,0,1,0,0", bad);
+        let e = err(&text);
+        assert!(e.offset.is_some(), "{bad}: {e}");
+    }
+    let text = good().replace("9,0,1,0,1,0,0", "9,0,1,99999999999999999999999,1,0,0");
+    assert!(matches!(err(&text).kind, ParseErrorKind::Overflow(_)));
+}
+
+#[test]
+fn missing_sections() {
+    let text = good().replace("\"strings\"", "\"strangs\"");
+    assert!(matches!(
+        err(&text).kind,
+        ParseErrorKind::MissingSection("strings")
+    ));
+    let text = good().replace("\"edges\"", "\"edgez\"");
+    assert!(matches!(
+        err(&text).kind,
+        ParseErrorKind::MissingSection("edges")
+    ));
+}
+
+#[test]
+fn unreadable_path() {
+    let e = HeapSnapshot::open(
+        "/nonexistent/dir/x.heapsnapshot".as_ref(),
+        &Default::default(),
+    )
+    .expect_err("fails");
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/dir/x.heapsnapshot: cannot read"),
+        "{e}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let e = HeapSnapshot::open(dir.path(), &Default::default()).expect_err("fails");
+    assert!(e.to_string().contains("directory"), "{e}");
+}
+
+/// Cheap stand-in for the cargo-fuzz target: every prefix and many byte flips of a valid
+/// snapshot must give a result or an error, never a panic.
+#[test]
+fn mutations_never_panic() {
+    let base = good().into_bytes();
+    for cut in 0..base.len() {
+        let _ = HeapSnapshot::from_bytes(&base[..cut], "m");
+    }
+    let replacements = [
+        b'0', b'9', b',', b']', b'[', b'"', b'\\', b'{', b'}', b' ', 0xff,
+    ];
+    for i in 0..base.len() {
+        for &r in &replacements {
+            let mut m = base.clone();
+            m[i] = r;
+            let _ = HeapSnapshot::from_bytes(&m, "m");
+        }
+    }
+}

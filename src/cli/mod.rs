@@ -1,0 +1,112 @@
+//! Command-line flags and dispatch.
+
+mod diff;
+mod load;
+mod summary;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use leaktrail_report::{Format, RenderOptions};
+
+/// Find memory leaks in long-running services (Node.js/V8 first).
+#[derive(Parser, Debug)]
+#[command(name = "leaktrail", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Table)]
+    format: FormatArg,
+
+    /// When to colour table output; `auto` colours on a terminal unless NO_COLOR is set.
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+
+    /// Never show a progress bar.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Totals of one heap snapshot by node type, family and class.
+    Summary(summary::SummaryArgs),
+    /// What grew between two snapshots of one process, or per PID in a lane directory.
+    Diff(diff::DiffArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FormatArg {
+    /// A table for the terminal.
+    Table,
+    /// JSON (schema in docs/json-schema.md).
+    Json,
+    /// GitHub Markdown, for an issue or PR.
+    Markdown,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Settings every subcommand shares.
+pub struct Common {
+    /// How to render the report.
+    pub render: RenderOptions,
+    /// Whether a progress bar may be shown on stderr.
+    pub progress: bool,
+}
+
+impl Cli {
+    fn common(&self, top: usize, min_bytes: u64) -> Common {
+        let color = match self.color {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => {
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        };
+        let format = match self.format {
+            FormatArg::Table => Format::Table,
+            FormatArg::Json => Format::Json,
+            FormatArg::Markdown => Format::Markdown,
+        };
+        Common {
+            render: RenderOptions {
+                format,
+                color: color && format == Format::Table,
+                top,
+                min_bytes,
+            },
+            progress: !self.quiet && std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+/// Parses the command line and runs the subcommand.
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    let report = match &cli.command {
+        Command::Summary(args) => summary::run(args, &cli.common(args.top, 0))?,
+        Command::Diff(args) => diff::run(args, &cli.common(args.top, args.min_kb * 1024))?,
+    };
+    write_stdout(&report)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the report; a closed pipe (`| head`) is not an error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}

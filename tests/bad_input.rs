@@ -1,0 +1,89 @@
+//! Bad input through the CLI: one line naming the file and the problem, exit code 2.
+
+mod common;
+
+use common::*;
+
+fn expect_error(args: &[&str], needles: &[&str]) {
+    let out = leaktrail(args);
+    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "{n:?} not in {err}");
+    }
+}
+
+#[test]
+fn errors_name_the_file_and_the_problem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    node_eval(
+        dir.path(),
+        "require('v8').writeHeapSnapshot('real.heapsnapshot')",
+    );
+    let real = dir.path().join("real.heapsnapshot");
+    let bytes = std::fs::read(&real).expect("read");
+
+    let truncated = dir.path().join("truncated.heapsnapshot");
+    std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 3]).expect("write");
+    expect_error(&["summary", s(&truncated)], &[s(&truncated), "truncated"]);
+
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "hello, world\n").expect("write");
+    expect_error(
+        &["summary", s(&text)],
+        &[s(&text), "not a V8 heap snapshot"],
+    );
+
+    let json = dir.path().join("package.json");
+    std::fs::write(&json, "{\"name\": \"x\", \"version\": \"1.0.0\"}").expect("write");
+    expect_error(
+        &["summary", s(&json)],
+        &[s(&json), "no \"snapshot\" header"],
+    );
+
+    let empty = dir.path().join("empty.heapsnapshot");
+    std::fs::write(&empty, "").expect("write");
+    expect_error(&["summary", s(&empty)], &[s(&empty), "empty"]);
+
+    // node_count raised by one: the header disagrees with the nodes array.
+    let header_end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .expect("newline after header");
+    let header = String::from_utf8_lossy(&bytes[..header_end]).into_owned();
+    let count: u64 = header
+        .split("\"node_count\":")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .expect("node_count");
+    let bad_header = header.replace(
+        &format!("\"node_count\":{count}"),
+        &format!("\"node_count\":{}", count + 1),
+    );
+    let mut bad = bad_header.into_bytes();
+    bad.extend_from_slice(&bytes[header_end..]);
+    let mismatch = dir.path().join("mismatch.heapsnapshot");
+    std::fs::write(&mismatch, bad).expect("write");
+    expect_error(
+        &["summary", s(&mismatch)],
+        &[
+            s(&mismatch),
+            &format!("header says {} nodes", count + 1),
+            "at byte",
+        ],
+    );
+
+    let missing = dir.path().join("missing.heapsnapshot");
+    expect_error(
+        &["diff", s(&real), s(&missing)],
+        &[s(&missing), "cannot read"],
+    );
+    expect_error(&["summary", s(dir.path())], &["directory"]);
+
+    // Usage errors are exit 2 as well (clap).
+    let out = leaktrail(&["diff", s(&real)]);
+    assert_eq!(out.status.code(), Some(2));
+}
