@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use leaktrail_analysis::{lane, SnapshotDiff, SnapshotDigest};
+use leaktrail_analysis::{lane, Classification, SnapshotDiff, SnapshotDigest};
 use leaktrail_report::LaneDiff;
 
 use super::{load, Common};
@@ -36,7 +36,7 @@ pub struct DiffArgs {
 
 /// Parses a snapshot and keeps only what a diff needs.
 fn digest(path: &Path, common: &Common) -> anyhow::Result<SnapshotDigest> {
-    let snap = load::snapshot(path, common.progress)?;
+    let snap = load::snapshot(path, common.progress, Some(Classification::EDGES_NEEDED))?;
     Ok(SnapshotDigest::of(snap, &path.display().to_string()))
 }
 

@@ -4,13 +4,18 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
+use leaktrail_snapshot::{EdgeFilter, HeapSnapshot, ParseOptions};
 
 /// Files above this size get a progress bar (when stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 100 << 20;
 
-/// Parses the snapshot at `path`, showing progress on stderr for large files.
-pub fn snapshot(path: &Path, progress: bool) -> anyhow::Result<HeapSnapshot> {
+/// Parses the snapshot at `path`, keeping the edges `edge_filter` accepts (all when
+/// `None`), showing progress on stderr for large files.
+pub fn snapshot(
+    path: &Path,
+    progress: bool,
+    edge_filter: Option<EdgeFilter>,
+) -> anyhow::Result<HeapSnapshot> {
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let bar = if progress && size >= PROGRESS_MIN_BYTES {
         let bar = ProgressBar::new(size);
@@ -29,6 +34,7 @@ pub fn snapshot(path: &Path, progress: bool) -> anyhow::Result<HeapSnapshot> {
     let tick = |bytes: u64| bar.set_position(bytes);
     let options = ParseOptions {
         progress: Some(&tick),
+        edge_filter,
     };
     let snap = HeapSnapshot::open(path, &options);
     bar.finish_and_clear();

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use leaktrail_analysis::Summary;
+use leaktrail_analysis::{Classification, Summary};
 
 use super::{load, Common};
 
@@ -21,7 +21,11 @@ pub struct SummaryArgs {
 
 /// Runs `summary` and returns the rendered report.
 pub fn run(args: &SummaryArgs, common: &Common) -> anyhow::Result<String> {
-    let snap = load::snapshot(&args.snapshot, common.progress)?;
+    let snap = load::snapshot(
+        &args.snapshot,
+        common.progress,
+        Some(Classification::EDGES_NEEDED),
+    )?;
     let summary = Summary::of(&snap, &args.snapshot.display().to_string());
     Ok(leaktrail_report::render_summary(&summary, common.render))
 }

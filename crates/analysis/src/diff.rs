@@ -29,8 +29,7 @@ impl SnapshotDigest {
     pub fn of(snap: HeapSnapshot, path: &str) -> SnapshotDigest {
         let info = SnapshotInfo::of(&snap, path);
         let classes = Classification::of(&snap);
-        let ids = snap.node_ids().to_vec();
-        let sizes = snap.self_sizes().to_vec();
+        let (ids, sizes) = snap.into_ids_and_sizes();
         SnapshotDigest {
             info,
             classes,

@@ -50,7 +50,7 @@ impl Family {
         }
     }
 
-    /// Position in [`Family::ALL`].
+    /// Position in [`Family::ALL`] (the declaration order, so `ALL[f as usize] == f`).
     pub fn index(self) -> usize {
         self as usize
     }
@@ -167,6 +167,13 @@ fn is_code_array(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_is_in_declaration_order() {
+        for (i, f) in Family::ALL.iter().enumerate() {
+            assert_eq!(f.index(), i);
+        }
+    }
 
     #[test]
     fn families_of_typical_nodes() {

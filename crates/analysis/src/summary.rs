@@ -124,7 +124,7 @@ impl SnapshotInfo {
             path: path.to_owned(),
             file_size: snap.file_size(),
             node_count: snap.node_count() as u64,
-            edge_count: snap.edge_count() as u64,
+            edge_count: snap.file_edge_count() as u64,
             total_self_size: snap.self_sizes().par_iter().map(|&s| s as u64).sum(),
         }
     }

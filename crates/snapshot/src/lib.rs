@@ -35,5 +35,5 @@ mod strings;
 
 pub use error::{ParseError, ParseErrorKind};
 pub use meta::{EdgeKind, NodeKind, SnapshotMeta};
-pub use snapshot::{EdgeIndex, EdgeName, HeapSnapshot, NodeIndex, ParseOptions};
+pub use snapshot::{EdgeFilter, EdgeIndex, EdgeName, HeapSnapshot, NodeIndex, ParseOptions};
 pub use strings::StringTable;

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use crate::error::{Located, ParseError, ParseErrorKind};
 use crate::meta::{EdgeKind, NodeKind, SnapshotMeta};
-use crate::parse::{parse, RawSnapshot, Reader};
+use crate::parse::{csr_offsets, parse, RawSnapshot, Reader};
 use crate::strings::StringTable;
 
 /// A node's position in the snapshot (its ordinal, not its V8 id).
@@ -15,11 +15,19 @@ pub type NodeIndex = u32;
 /// An edge's position in the snapshot.
 pub type EdgeIndex = u32;
 
+/// Decides which edges a parse keeps, from the kinds of the source node, the edge and
+/// the target node. Analyses that need only a few edges (a summary needs the edges from
+/// code to strings) keep memory to the nodes and those edges.
+pub type EdgeFilter = fn(from: NodeKind, edge: EdgeKind, to: NodeKind) -> bool;
+
 /// How a snapshot is loaded.
 #[derive(Default)]
 pub struct ParseOptions<'a> {
     /// Called now and then with the number of bytes parsed so far.
     pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    /// Keep only the edges this accepts; `None` keeps the whole graph. Every edge is still
+    /// read and checked.
+    pub edge_filter: Option<EdgeFilter>,
 }
 
 /// A parsed V8 heap snapshot: nodes and edges as columns, strings stored once.
@@ -42,6 +50,8 @@ pub struct HeapSnapshot {
     strings: StringTable,
     clamped_sizes: usize,
     file_size: u64,
+    /// Whether an [`EdgeFilter`] dropped edges at parse time.
+    edges_filtered: bool,
 }
 
 /// The name of an edge: a string for properties and context variables, a number for
@@ -108,6 +118,7 @@ impl HeapSnapshot {
             bytes: &map,
             release: &release,
             progress: options.progress.unwrap_or(&no_progress),
+            edge_filter: options.edge_filter,
         };
         let raw = parse(&reader).map_err(in_file)?;
         HeapSnapshot::from_raw(raw, meta.len()).map_err(in_file)
@@ -115,11 +126,21 @@ impl HeapSnapshot {
 
     /// Parses a snapshot held in memory; `name` is used in error messages.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<HeapSnapshot, ParseError> {
+        HeapSnapshot::from_bytes_with(bytes, name, &ParseOptions::default())
+    }
+
+    /// Parses a snapshot held in memory with options; `name` is used in error messages.
+    pub fn from_bytes_with(
+        bytes: &[u8],
+        name: &str,
+        options: &ParseOptions<'_>,
+    ) -> Result<HeapSnapshot, ParseError> {
         let in_file = |l: Located| l.in_file(PathBuf::from(name));
         let reader = Reader {
             bytes,
             release: &|_| {},
-            progress: &|_| {},
+            progress: options.progress.unwrap_or(&|_| {}),
+            edge_filter: options.edge_filter,
         };
         let raw = parse(&reader).map_err(in_file)?;
         HeapSnapshot::from_raw(raw, bytes.len() as u64).map_err(in_file)
@@ -130,27 +151,14 @@ impl HeapSnapshot {
         let RawSnapshot {
             meta,
             nodes,
-            edges,
+            mut edges,
             strings,
         } = raw;
-        let mut first_edge = Vec::with_capacity(nodes.edge_count.len() + 1);
-        let mut sum: u64 = 0;
-        first_edge.push(0u32);
-        for &c in &nodes.edge_count {
-            sum += c as u64;
-            if sum > u32::MAX as u64 {
-                break;
-            }
-            first_edge.push(sum as u32);
-        }
-        if sum != edges.to.len() as u64 {
-            let actual = nodes.edge_count.iter().map(|&c| c as u64).sum::<u64>();
-            return Err(Located::anywhere(ParseErrorKind::CountMismatch {
-                what: "edges (sum of the nodes' edge_count)",
-                expected: edges.to.len(),
-                actual: actual.min(usize::MAX as u64) as usize,
-            }));
-        }
+        let edges_filtered = edges.first_edge.is_some();
+        let first_edge = match edges.first_edge.take() {
+            Some(kept) => kept,
+            None => csr_offsets(&nodes.edge_count, edges.to.len())?,
+        };
         drop(nodes.edge_count);
         let string_count = strings.len();
         if let Some(index) = nodes
@@ -164,6 +172,16 @@ impl HeapSnapshot {
                 value: nodes.name[index],
                 len: string_count,
             }));
+        }
+        if let Some((value, index)) = edges.max_name {
+            if value as usize >= string_count {
+                return Err(Located::anywhere(ParseErrorKind::StringIndexOutOfRange {
+                    what: "edge",
+                    index,
+                    value,
+                    len: string_count,
+                }));
+            }
         }
         let edge_kind_table: Vec<EdgeKind> = meta
             .edge_type_names
@@ -201,6 +219,7 @@ impl HeapSnapshot {
             strings,
             clamped_sizes: nodes.clamped_sizes,
             file_size,
+            edges_filtered,
         })
     }
 
@@ -219,9 +238,19 @@ impl HeapSnapshot {
         self.node_id.len()
     }
 
-    /// Number of edges.
+    /// Number of edges held (fewer than the file's when an [`EdgeFilter`] was used).
     pub fn edge_count(&self) -> usize {
         self.edge_to.len()
+    }
+
+    /// Number of edges in the file, as declared by its header and checked by the parser.
+    pub fn file_edge_count(&self) -> usize {
+        self.meta.edge_count
+    }
+
+    /// True when an [`EdgeFilter`] dropped edges at parse time, so the graph is partial.
+    pub fn edges_filtered(&self) -> bool {
+        self.edges_filtered
     }
 
     /// Number of `self_size` values of 4 GiB or more that were clamped to `u32::MAX`.
@@ -276,6 +305,12 @@ impl HeapSnapshot {
     #[inline]
     pub fn self_size(&self, n: NodeIndex) -> u32 {
         self.node_self_size[n as usize]
+    }
+
+    /// Consumes the snapshot, returning the ids and the self sizes of all nodes (by node
+    /// index) without copying them.
+    pub fn into_ids_and_sizes(self) -> (Vec<u32>, Vec<u32>) {
+        (self.node_id, self.node_self_size)
     }
 
     /// The ids of all nodes, by node index.

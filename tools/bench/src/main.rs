@@ -1,1 +1,330 @@
-fn main() {}
+//! End-to-end benchmark of `leaktrail summary` and `diff` on large snapshots.
+//!
+//! ```sh
+//! cargo build --release && cargo run --release -p leaktrail-bench
+//! ```
+//!
+//! Generates (once, into `bench-data/`) snapshots of the stream-registry scenario from
+//! `../shared/scenarios` at 12,500, 51,500 and 54,000 iterations — about 120 MB, 490 MB and
+//! 500 MB — then measures, in the same run and on the same files:
+//! - floors: reading the file once, and one single-threaded pass that parses every
+//!   integer in it (the least work any parser must do);
+//! - `leaktrail summary` on each file and `leaktrail diff` of the two large ones;
+//! - memlab's `analyze object-size` (parse, dominators, retained sizes) when memlab is
+//!   installed (`--memlab PATH`, or `memlab` on the PATH).
+//!
+//! It prints wall time (median of `--runs`) and peak RSS (from `wait4`) of each, with
+//! ratios to the floor, to the file size and to memlab. Machines are noisy: compare the
+//! ratios within one run, not seconds across runs.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+/// Benchmark leaktrail against floors and memlab on generated snapshots.
+#[derive(Parser)]
+struct Args {
+    /// Where snapshots are generated and kept.
+    #[arg(long, default_value = "bench-data")]
+    data: PathBuf,
+    /// The leaktrail binary.
+    #[arg(long, default_value = "target/release/leaktrail")]
+    leaktrail: PathBuf,
+    /// The memlab CLI (default: `memlab` on the PATH, if any).
+    #[arg(long)]
+    memlab: Option<PathBuf>,
+    /// Runs per measurement (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// The shared scenarios folder.
+    #[arg(long, default_value = "../shared/scenarios")]
+    scenarios: PathBuf,
+    /// Iteration counts at which snapshots are taken: small, large-before, large-after.
+    #[arg(long, value_delimiter = ',', default_value = "12500,51500,54000")]
+    at: Vec<u32>,
+}
+
+/// One measured command.
+struct Measured {
+    wall: f64,
+    peak_rss: u64,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.at.len() != 3 {
+        bail!("--at takes three iteration counts: small, large-before, large-after");
+    }
+    let snaps = ensure_snapshots(&args)?;
+    let leaktrail = args.leaktrail.canonicalize().with_context(|| {
+        format!(
+            "{}: build it first with `cargo build --release`",
+            args.leaktrail.display()
+        )
+    })?;
+    let memlab = args.memlab.clone().or_else(|| which("memlab"));
+    println!(
+        "leaktrail benchmark — {} runs each, median wall time, peak RSS of the process",
+        args.runs
+    );
+    println!(
+        "machine: {} cores; memlab: {}",
+        cores(),
+        memlab
+            .as_ref()
+            .map_or("not installed".into(), |p| p.display().to_string())
+    );
+    println!();
+    println!("| task | file | wall | peak RSS | RSS / file | × read floor | × intscan floor | × memlab |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (i, snap) in [&snaps[0], &snaps[2]].into_iter().enumerate() {
+        let size = std::fs::metadata(snap)?.len();
+        let mb = size as f64 / 1e6;
+        let read = median_of(args.runs, || floor_read(snap))?;
+        let scan = median_of(args.runs, || floor_intscan(snap))?;
+        row("floor: read once", mb, &read, size, None, None, None);
+        row(
+            "floor: intscan (1 core)",
+            mb,
+            &scan,
+            size,
+            Some(&read),
+            None,
+            None,
+        );
+        let summary = median_of(args.runs, || {
+            run(Command::new(&leaktrail)
+                .args(["summary", "--quiet", "--format", "json"])
+                .arg(snap))
+        })?;
+        let memlab_run = match &memlab {
+            Some(m) => Some(run(Command::new(m)
+                .args(["analyze", "object-size", "--snapshot"])
+                .arg(snap))?),
+            None => None,
+        };
+        row(
+            "leaktrail summary",
+            mb,
+            &summary,
+            size,
+            Some(&read),
+            Some(&scan),
+            memlab_run.as_ref(),
+        );
+        if let Some(m) = &memlab_run {
+            row(
+                "memlab analyze object-size",
+                mb,
+                m,
+                size,
+                Some(&read),
+                Some(&scan),
+                None,
+            );
+        }
+        if i == 1 {
+            let diff = median_of(args.runs, || {
+                run(Command::new(&leaktrail)
+                    .args(["diff", "--quiet", "--format", "json"])
+                    .arg(&snaps[1])
+                    .arg(&snaps[2]))
+            })?;
+            let floor2 = Measured {
+                wall: read.wall * 2.0,
+                peak_rss: read.peak_rss,
+            };
+            let scan2 = Measured {
+                wall: scan.wall * 2.0,
+                peak_rss: scan.peak_rss,
+            };
+            row(
+                "leaktrail diff (two files)",
+                mb,
+                &diff,
+                size,
+                Some(&floor2),
+                Some(&scan2),
+                None,
+            );
+        }
+    }
+    println!();
+    println!("Targets (issue 2): summary of ~500 MB ≤ 1.5 s and peak RSS ≤ 0.6 × file; diff of two ≤ 3 s.");
+    Ok(())
+}
+
+fn row(
+    task: &str,
+    mb: f64,
+    m: &Measured,
+    size: u64,
+    read: Option<&Measured>,
+    scan: Option<&Measured>,
+    memlab: Option<&Measured>,
+) {
+    let ratio = |r: Option<&Measured>, inverse: bool| match r {
+        Some(r) if inverse => format!("{:.1}× faster", r.wall / m.wall),
+        Some(r) => format!("{:.2}", m.wall / r.wall),
+        None => "-".into(),
+    };
+    println!(
+        "| {task} | {mb:.0} MB | {:.2} s | {:.0} MiB | {:.2} | {} | {} | {} |",
+        m.wall,
+        m.peak_rss as f64 / (1 << 20) as f64,
+        m.peak_rss as f64 / size as f64,
+        ratio(read, false),
+        ratio(scan, false),
+        ratio(memlab, true),
+    );
+}
+
+fn median_of(runs: usize, mut f: impl FnMut() -> Result<Measured>) -> Result<Measured> {
+    let mut all = (0..runs.max(1)).map(|_| f()).collect::<Result<Vec<_>>>()?;
+    all.sort_by(|a, b| a.wall.total_cmp(&b.wall));
+    let peak = all.iter().map(|m| m.peak_rss).max().unwrap_or(0);
+    let mid = all.swap_remove(all.len() / 2);
+    Ok(Measured {
+        wall: mid.wall,
+        peak_rss: peak,
+    })
+}
+
+/// Runs a command to completion; wall time and peak RSS from `wait4`.
+fn run(cmd: &mut Command) -> Result<Measured> {
+    let start = Instant::now();
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("{cmd:?}"))?;
+    let pid = child.id() as libc::pid_t;
+    let mut stderr = child.stderr;
+    let mut err_text = String::new();
+    if let Some(e) = stderr.as_mut() {
+        let _ = e.read_to_string(&mut err_text);
+    }
+    let mut status = 0;
+    // SAFETY: plain syscall on our own child; rusage is a plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed().as_secs_f64();
+    if rc < 0 {
+        bail!("wait4 failed for {cmd:?}");
+    }
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        bail!("{cmd:?} failed: {err_text}");
+    }
+    Ok(Measured {
+        wall,
+        peak_rss: usage.ru_maxrss as u64 * 1024,
+    })
+}
+
+/// Floor 1: read the file once through a 1 MiB buffer.
+fn floor_read(path: &Path) -> Result<Measured> {
+    let start = Instant::now();
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut sum = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        sum = sum.wrapping_add(buf[n - 1] as u64);
+    }
+    std::hint::black_box(sum);
+    Ok(Measured {
+        wall: start.elapsed().as_secs_f64(),
+        peak_rss: 1 << 20,
+    })
+}
+
+/// Floor 2: parse every integer in the file on one core (no storage).
+fn floor_intscan(path: &Path) -> Result<Measured> {
+    let start = Instant::now();
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut acc, mut total, mut count) = (0u64, 0u64, 0u64);
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        for &b in &buf[..n] {
+            let d = b.wrapping_sub(b'0');
+            if d < 10 {
+                acc = acc * 10 + d as u64;
+            } else if b == b',' {
+                total = total.wrapping_add(acc);
+                count += 1;
+                acc = 0;
+            }
+        }
+    }
+    std::hint::black_box((total, count));
+    Ok(Measured {
+        wall: start.elapsed().as_secs_f64(),
+        peak_rss: 1 << 20,
+    })
+}
+
+/// Generates the snapshots with Node if they are not there yet.
+fn ensure_snapshots(args: &Args) -> Result<Vec<PathBuf>> {
+    let name = |n: u32| {
+        args.data
+            .join(format!("stream-registry-no-ttl-{n}.heapsnapshot"))
+    };
+    let paths: Vec<PathBuf> = args.at.iter().map(|&n| name(n)).collect();
+    if paths.iter().all(|p| p.exists()) {
+        return Ok(paths);
+    }
+    std::fs::create_dir_all(&args.data)?;
+    let at = args
+        .at
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let last = args.at.iter().max().copied().unwrap_or(0);
+    eprintln!(
+        "generating snapshots at iterations {at} in {} (a few minutes, once)…",
+        args.data.display()
+    );
+    let status = Command::new("node")
+        .arg("--expose-gc")
+        .arg(args.scenarios.join("runner.js"))
+        .arg(args.scenarios.join("stream-registry-no-ttl.js"))
+        .args([
+            "--iterations",
+            &last.to_string(),
+            "--snapshot-at",
+            &at,
+            "--snapshot-dir",
+        ])
+        .arg(&args.data)
+        .stdout(Stdio::null())
+        .status()
+        .context("running node")?;
+    if !status.success() {
+        bail!("the scenario runner failed ({status})");
+    }
+    Ok(paths)
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
