@@ -1,7 +1,9 @@
 //! Command-line flags and dispatch.
 
 mod diff;
+mod leaks;
 mod load;
+mod retainers;
 mod summary;
 
 use std::io::{IsTerminal, Write};
@@ -37,6 +39,11 @@ enum Command {
     Summary(summary::SummaryArgs),
     /// What grew between two snapshots of one process, or per PID in a lane directory.
     Diff(diff::DiffArgs),
+    /// Objects allocated between the first snapshots that are still alive in the last,
+    /// clustered by retainer path (exit 1 when a leak is found).
+    Leaks(leaks::LeaksArgs),
+    /// Retainer paths from the GC roots to an object (--id) or a class's instances (--class).
+    Retainers(retainers::RetainersArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -94,12 +101,30 @@ impl Cli {
 /// Parses the command line and runs the subcommand.
 pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    let report = match &cli.command {
-        Command::Summary(args) => summary::run(args, &cli.common(args.top, 0))?,
-        Command::Diff(args) => diff::run(args, &cli.common(args.top, args.min_kb * 1024))?,
+    let (report, code) = match &cli.command {
+        Command::Summary(args) => (
+            summary::run(args, &cli.common(args.top, 0))?,
+            ExitCode::SUCCESS,
+        ),
+        Command::Diff(args) => (
+            diff::run(args, &cli.common(args.top, args.min_kb * 1024))?,
+            ExitCode::SUCCESS,
+        ),
+        Command::Leaks(args) => {
+            let (report, leak) = leaks::run(args, &cli.common(args.top, 0))?;
+            (
+                report,
+                if leak {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                },
+            )
+        }
+        Command::Retainers(args) => (retainers::run(args, &cli.common(25, 0))?, ExitCode::SUCCESS),
     };
     write_stdout(&report)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 /// Writes the report; a closed pipe (`| head`) is not an error.

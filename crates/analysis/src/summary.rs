@@ -7,6 +7,8 @@ use leaktrail_snapshot::HeapSnapshot;
 
 use crate::class::Classification;
 use crate::family::Family;
+use crate::handles::Handles;
+use crate::heap::{HeapAnalysis, ObjectView, StepView};
 
 /// Count and self size of one class in one snapshot.
 #[derive(Clone, Debug, Serialize)]
@@ -19,6 +21,17 @@ pub struct ClassStats {
     pub count: u64,
     /// Sum of self sizes in bytes.
     pub self_size: u64,
+    /// Retained size in bytes, counting nested instances once (null without the graph).
+    pub retained_size: Option<u64>,
+}
+
+/// One of the largest objects, with its shortest retainer path.
+#[derive(Clone, Debug, Serialize)]
+pub struct LargeObject {
+    /// The object.
+    pub object: ObjectView,
+    /// Its shortest path from the GC roots, top-down.
+    pub path: Vec<StepView>,
 }
 
 /// Count and self size of one node type or family.
@@ -60,6 +73,10 @@ pub struct Summary {
     pub classes: Vec<ClassStats>,
     /// Self sizes of 4 GiB or more that were clamped when parsing.
     pub clamped_sizes: u64,
+    /// The largest objects by retained size (empty without the graph).
+    pub largest_objects: Vec<LargeObject>,
+    /// Timers, workers and listeners (null without the graph).
+    pub handles: Option<Handles>,
 }
 
 /// Per-class accumulator: count, size and size per family.
@@ -149,6 +166,7 @@ impl Summary {
                 family: main_family(&a.family_size),
                 count: a.count,
                 self_size: a.size,
+                retained_size: None,
             })
             .collect();
         class_stats.sort_by(|a, b| b.self_size.cmp(&a.self_size).then(a.class.cmp(&b.class)));
@@ -191,6 +209,35 @@ impl Summary {
             by_family,
             classes: class_stats,
             clamped_sizes: snap.clamped_sizes() as u64,
+            largest_objects: Vec::new(),
+            handles: None,
         }
+    }
+
+    /// Builds the summary with retained sizes per class, the `largest` biggest objects with
+    /// their paths, and the handle counts.
+    pub fn with_graph(a: &HeapAnalysis<'_>, path: &str, largest: usize) -> Summary {
+        let mut summary = Summary::with_classes(a.snap, path, &a.classes);
+        let retained = a.class_retained();
+        let id_of: std::collections::HashMap<&str, usize> = a
+            .classes
+            .class_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        for c in &mut summary.classes {
+            c.retained_size = id_of.get(c.class.as_str()).map(|&i| retained[i]);
+        }
+        summary.largest_objects = a
+            .largest_objects(largest)
+            .into_iter()
+            .map(|n| LargeObject {
+                object: a.object(n),
+                path: a.shortest_path(n),
+            })
+            .collect();
+        summary.handles = Some(Handles::of(a.snap, &a.classes));
+        summary
     }
 }

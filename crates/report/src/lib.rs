@@ -11,7 +11,10 @@ use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
 use serde::Serialize;
 
 use leaktrail_analysis::units::{human_bytes, signed_bytes};
-use leaktrail_analysis::{GrowthKind, SnapshotDiff, SnapshotInfo, Summary};
+use leaktrail_analysis::{
+    ClassRetainers, GrowthKind, LeakReport, ObjectRetainers, ObjectView, SnapshotDiff,
+    SnapshotInfo, StepView, Summary,
+};
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +76,30 @@ impl Doc {
             Format::Markdown => self.out.push_str(&format!("\n### {text}\n\n")),
             _ if self.opts.color => self.out.push_str(&format!("\n\x1b[1m{text}\x1b[0m\n")),
             _ => self.out.push_str(&format!("\n{text}\n")),
+        }
+    }
+
+    /// A retainer path, top-down, one step per line.
+    fn path(&mut self, steps: &[StepView]) {
+        let md = self.opts.format == Format::Markdown;
+        if md {
+            self.out.push_str("```\n");
+        }
+        if steps.is_empty() {
+            self.out
+                .push_str("  (no path: held only by weak references)\n");
+        }
+        for (i, st) in steps.iter().enumerate() {
+            let indent = "  ".repeat(i.min(12) + 1);
+            self.out.push_str(&format!(
+                "{indent}--{}--> {} ({} retained)\n",
+                st.edge,
+                object_label(&st.object),
+                human_bytes(st.object.retained_size)
+            ));
+        }
+        if md {
+            self.out.push_str("```\n");
         }
     }
 
@@ -227,27 +254,36 @@ pub fn render_summary(s: &Summary, opts: RenderOptions) -> String {
         })
         .collect();
     d.table(&["family", "count", "self size", "share"], rows, 1);
+    let with_retained = s.classes.iter().any(|c| c.retained_size.is_some());
     let class_rows =
         |classes: &mut dyn Iterator<Item = &leaktrail_analysis::ClassStats>| -> Vec<Vec<Cell>> {
             classes
                 .map(|c| {
-                    vec![
+                    let mut row = vec![
                         Cell::new(&c.class),
                         Cell::new(c.family.label()),
                         Cell::new(group_digits(c.count)),
                         Cell::new(human_bytes(c.self_size)),
                         Cell::new(percent(c.self_size, total)),
-                    ]
+                    ];
+                    if with_retained {
+                        row.push(Cell::new(c.retained_size.map_or("-".into(), human_bytes)));
+                    }
+                    row
                 })
                 .collect()
         };
+    let mut class_header = vec!["class", "family", "count", "self size", "share"];
+    if with_retained {
+        class_header.push("retained");
+    }
     d.heading(&format!(
         "Top {} classes by self size (of {})",
         opts.top.min(s.classes.len()),
         s.classes.len()
     ));
     let rows = class_rows(&mut s.classes.iter().take(opts.top));
-    d.table(&["class", "family", "count", "self size", "share"], rows, 2);
+    d.table(&class_header, rows, 2);
     let mut by_count: Vec<_> = s.classes.iter().collect();
     by_count.sort_by(|a, b| b.count.cmp(&a.count).then(a.class.cmp(&b.class)));
     d.heading(&format!(
@@ -255,8 +291,72 @@ pub fn render_summary(s: &Summary, opts: RenderOptions) -> String {
         opts.top.min(s.classes.len())
     ));
     let rows = class_rows(&mut by_count.into_iter().take(opts.top));
-    d.table(&["class", "family", "count", "self size", "share"], rows, 2);
+    d.table(&class_header, rows, 2);
+    if with_retained {
+        let mut by_retained: Vec<_> = s.classes.iter().collect();
+        by_retained.sort_by(|a, b| {
+            b.retained_size
+                .cmp(&a.retained_size)
+                .then(a.class.cmp(&b.class))
+        });
+        d.heading(&format!(
+            "Top {} classes by retained size",
+            opts.top.min(s.classes.len())
+        ));
+        let rows = class_rows(&mut by_retained.into_iter().take(opts.top));
+        d.table(&class_header, rows, 2);
+    }
+    if !s.largest_objects.is_empty() {
+        d.heading("Largest objects (retained size) and their shortest retainer path");
+        for o in &s.largest_objects {
+            d.line(&format!(
+                "{} — {} retained",
+                object_label(&o.object),
+                human_bytes(o.object.retained_size)
+            ));
+            d.path(&o.path);
+        }
+    }
+    if let Some(h) = &s.handles {
+        d.heading("Timers, workers and listeners");
+        d.line(&format!(
+            "Timeout {}, Immediate {}, Worker {}, MessagePort {}",
+            group_digits(h.timeouts),
+            group_digits(h.immediates),
+            group_digits(h.workers),
+            group_digits(h.message_ports)
+        ));
+        if !h.listeners.is_empty() {
+            let rows = h
+                .listeners
+                .iter()
+                .take(opts.top.min(10))
+                .map(|l| {
+                    vec![
+                        Cell::new(&l.emitter_class),
+                        Cell::new(&l.event),
+                        Cell::new(group_digits(l.listeners)),
+                        Cell::new(group_digits(l.emitters)),
+                    ]
+                })
+                .collect();
+            d.table(
+                &["emitter class", "event", "listeners", "emitters"],
+                rows,
+                2,
+            );
+        }
+    }
     d.out
+}
+
+/// `StreamEntry @123` or `(string) "abc" @5`.
+fn object_label(o: &ObjectView) -> String {
+    if o.name.is_empty() {
+        format!("{} @{}", o.class, o.id)
+    } else {
+        format!("{} {:?} @{}", o.class, o.name, o.id)
+    }
 }
 
 /// Renders one [`SnapshotDiff`]; `title` heads it (e.g. the PID of a lane).
@@ -441,4 +541,129 @@ pub fn render_lanes(dir: &str, lanes: &[LaneDiff<'_>], opts: RenderOptions) -> S
         out.push('\n');
     }
     out
+}
+
+/// Renders the retainers of one object.
+pub fn render_object_retainers(r: &ObjectRetainers, opts: RenderOptions) -> String {
+    if opts.format == Format::Json {
+        return json("leaktrail.retainers/1", r);
+    }
+    let mut d = Doc::new(opts);
+    d.emphasis(
+        &format!(
+            "{} — self {}, retained {}: {} retainer path{}",
+            object_label(&r.object),
+            human_bytes(r.object.self_size),
+            human_bytes(r.object.retained_size),
+            r.paths.len(),
+            if r.paths.len() == 1 { "" } else { "s" }
+        ),
+        false,
+    );
+    if r.paths.is_empty() {
+        d.line("No path from the GC roots: only weak references hold it; it goes at the next GC.");
+    }
+    for (i, p) in r.paths.iter().enumerate() {
+        d.heading(&format!("Path {} ({} steps)", i + 1, p.len()));
+        d.path(p);
+    }
+    d.out
+}
+
+/// Renders the retainer paths of a class's instances, grouped by shape.
+pub fn render_class_retainers(r: &ClassRetainers, opts: RenderOptions) -> String {
+    if opts.format == Format::Json {
+        return json("leaktrail.class-retainers/1", r);
+    }
+    let mut d = Doc::new(opts);
+    d.emphasis(
+        &format!(
+            "{}: {} instances in {} path shape{}{}",
+            r.class,
+            group_digits(r.instances),
+            r.groups.len(),
+            if r.groups.len() == 1 { "" } else { "s" },
+            if r.unreachable > 0 {
+                format!(", {} held only weakly", r.unreachable)
+            } else {
+                String::new()
+            }
+        ),
+        false,
+    );
+    for (i, g) in r.groups.iter().enumerate() {
+        d.heading(&format!(
+            "{}. {} instances, {} retained",
+            i + 1,
+            group_digits(g.count),
+            human_bytes(g.retained_size)
+        ));
+        d.path(&g.path);
+    }
+    d.out
+}
+
+/// Renders a [`LeakReport`].
+pub fn render_leaks(r: &LeakReport, opts: RenderOptions) -> String {
+    if opts.format == Format::Json {
+        return json("leaktrail.leaks/1", r);
+    }
+    let mut d = Doc::new(opts);
+    if opts.format == Format::Markdown {
+        d.line("## Leaks\n");
+    }
+    for (i, s) in r.snapshots.iter().enumerate() {
+        d.line(&info_line(&format!("snapshot {}: ", i + 1), s));
+    }
+    d.line("");
+    d.emphasis(&r.summary, !r.clusters.is_empty());
+    if !r.clusters.is_empty() {
+        let rows = r
+            .clusters
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                vec![
+                    Cell::new(i + 1),
+                    Cell::new(&c.class),
+                    Cell::new(group_digits(c.count)),
+                    Cell::new(human_bytes(c.retained_size)),
+                    Cell::new(&c.holder),
+                    Cell::new(
+                        c.class_counts
+                            .iter()
+                            .map(|n| group_digits(*n))
+                            .collect::<Vec<_>>()
+                            .join(" → "),
+                    ),
+                ]
+            })
+            .collect();
+        d.heading("Leak clusters (objects allocated after the first snapshot, still alive, of classes that kept growing)");
+        d.table(
+            &[
+                "#",
+                "class",
+                "objects",
+                "retained",
+                "accumulates in",
+                "instances per snapshot",
+            ],
+            rows,
+            2,
+        );
+        for (i, c) in r.clusters.iter().enumerate() {
+            d.heading(&format!("{}. {}", i + 1, c.sentence));
+            d.path(&c.path);
+        }
+    }
+    d.line(&format!(
+        "\n{} leak roots ({} retained) in all; {} cluster{} dismissed ({} retained) because their class did not grow in every interval.",
+        group_digits(r.leak_roots),
+        human_bytes(r.leak_roots_retained),
+        group_digits(r.dismissed_clusters),
+        if r.dismissed_clusters == 1 { "" } else { "s" },
+        human_bytes(r.dismissed_retained)
+    ));
+    d.out
 }

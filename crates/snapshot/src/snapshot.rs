@@ -329,6 +329,17 @@ impl HeapSnapshot {
         self.first_edge[n as usize]..self.first_edge[n as usize + 1]
     }
 
+    /// The node edge `e` comes from (a binary search over the CSR offsets).
+    pub fn edge_source(&self, e: EdgeIndex) -> NodeIndex {
+        (self.first_edge.partition_point(|&o| o <= e) - 1) as NodeIndex
+    }
+
+    /// The raw `type` value of edge `e`: an index into `meta().edge_type_names`.
+    #[inline]
+    pub fn edge_type_index(&self, e: EdgeIndex) -> usize {
+        self.edge_type[e as usize] as usize
+    }
+
     /// What edge `e` is.
     #[inline]
     pub fn edge_kind(&self, e: EdgeIndex) -> EdgeKind {

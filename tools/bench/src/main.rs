@@ -5,13 +5,16 @@
 //! ```
 //!
 //! Generates (once, into `bench-data/`) snapshots of the stream-registry scenario from
-//! `../shared/scenarios` at 12,500, 51,500 and 54,000 iterations — about 120 MB, 490 MB and
-//! 500 MB — then measures, in the same run and on the same files:
+//! `../shared/scenarios` at 12,500, 49,000, 51,500 and 54,000 iterations — about 120 MB and
+//! three of 460–500 MB — then measures, in the same run and on the same files:
 //! - floors: reading the file once, and one single-threaded pass that parses every
 //!   integer in it (the least work any parser must do);
-//! - `leaktrail summary` on each file and `leaktrail diff` of the two large ones;
-//! - memlab's `analyze object-size` (parse, dominators, retained sizes) when memlab is
-//!   installed (`--memlab PATH`, or `memlab` on the PATH).
+//! - `leaktrail summary --shallow` (classes only) on the small and the last large file,
+//!   and `leaktrail diff` of the last two;
+//! - `leaktrail summary` with the graph (dominators, retained sizes, paths) and
+//!   `leaktrail leaks` on the three large files;
+//! - memlab's `analyze object-size` and `find-leaks` on the same files when memlab is
+//!   installed (`--memlab PATH`, `memlab` on the PATH, or `tools/memlab/node_modules`).
 //!
 //! It prints wall time (median of `--runs`) and peak RSS (from `wait4`) of each, with
 //! ratios to the floor, to the file size and to memlab. Machines are noisy: compare the
@@ -43,9 +46,12 @@ struct Args {
     /// The shared scenarios folder.
     #[arg(long, default_value = "../shared/scenarios")]
     scenarios: PathBuf,
-    /// Iteration counts at which snapshots are taken: small, large-before, large-after.
-    #[arg(long, value_delimiter = ',', default_value = "12500,51500,54000")]
+    /// Iteration counts at which snapshots are taken: one small, then three large.
+    #[arg(long, value_delimiter = ',', default_value = "12500,49000,51500,54000")]
     at: Vec<u32>,
+    /// Skip memlab even when it is installed.
+    #[arg(long)]
+    no_memlab: bool,
 }
 
 /// One measured command.
@@ -56,8 +62,8 @@ struct Measured {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    if args.at.len() != 3 {
-        bail!("--at takes three iteration counts: small, large-before, large-after");
+    if args.at.len() != 4 {
+        bail!("--at takes four iteration counts: one small snapshot, then three large ones");
     }
     let snaps = ensure_snapshots(&args)?;
     let leaktrail = args.leaktrail.canonicalize().with_context(|| {
@@ -66,7 +72,15 @@ fn main() -> Result<()> {
             args.leaktrail.display()
         )
     })?;
-    let memlab = args.memlab.clone().or_else(|| which("memlab"));
+    let local_memlab = PathBuf::from("tools/memlab/node_modules/.bin/memlab");
+    let memlab = if args.no_memlab {
+        None
+    } else {
+        args.memlab
+            .clone()
+            .or_else(|| which("memlab"))
+            .or_else(|| local_memlab.is_file().then_some(local_memlab))
+    };
     println!(
         "leaktrail benchmark — {} runs each, median wall time, peak RSS of the process",
         args.runs
@@ -81,7 +95,15 @@ fn main() -> Result<()> {
     println!();
     println!("| task | file | wall | peak RSS | RSS / file | × read floor | × intscan floor | × memlab |");
     println!("|---|---|---|---|---|---|---|---|");
-    for (i, snap) in [&snaps[0], &snaps[2]].into_iter().enumerate() {
+    let lt = |sub: &[&str], files: &[&PathBuf]| {
+        let mut cmd = Command::new(&leaktrail);
+        cmd.args(sub)
+            .args(["--quiet", "--format", "json"])
+            .args(files);
+        cmd
+    };
+    let mut floors = Vec::new();
+    for snap in [&snaps[0], &snaps[3]] {
         let size = std::fs::metadata(snap)?.len();
         let mb = size as f64 / 1e6;
         let read = median_of(args.runs, || floor_read(snap))?;
@@ -96,27 +118,35 @@ fn main() -> Result<()> {
             None,
             None,
         );
-        let summary = median_of(args.runs, || {
-            run(Command::new(&leaktrail)
-                .args(["summary", "--quiet", "--format", "json"])
-                .arg(snap))
+        let shallow = median_of(args.runs, || {
+            run(&mut lt(&["summary", "--shallow"], &[snap]))
         })?;
-        let memlab_run = match &memlab {
+        let object_size = match &memlab {
             Some(m) => Some(run(Command::new(m)
                 .args(["analyze", "object-size", "--snapshot"])
                 .arg(snap))?),
             None => None,
         };
         row(
-            "leaktrail summary",
+            "leaktrail summary --shallow",
             mb,
-            &summary,
+            &shallow,
             size,
             Some(&read),
             Some(&scan),
-            memlab_run.as_ref(),
+            object_size.as_ref(),
         );
-        if let Some(m) = &memlab_run {
+        let full = median_of(args.runs, || run(&mut lt(&["summary"], &[snap])))?;
+        row(
+            "leaktrail summary (graph)",
+            mb,
+            &full,
+            size,
+            Some(&read),
+            Some(&scan),
+            object_size.as_ref(),
+        );
+        if let Some(m) = &object_size {
             row(
                 "memlab analyze object-size",
                 mb,
@@ -127,34 +157,70 @@ fn main() -> Result<()> {
                 None,
             );
         }
-        if i == 1 {
-            let diff = median_of(args.runs, || {
-                run(Command::new(&leaktrail)
-                    .args(["diff", "--quiet", "--format", "json"])
-                    .arg(&snaps[1])
-                    .arg(&snaps[2]))
-            })?;
-            let floor2 = Measured {
-                wall: read.wall * 2.0,
-                peak_rss: read.peak_rss,
-            };
-            let scan2 = Measured {
-                wall: scan.wall * 2.0,
-                peak_rss: scan.peak_rss,
-            };
-            row(
-                "leaktrail diff (two files)",
-                mb,
-                &diff,
-                size,
-                Some(&floor2),
-                Some(&scan2),
-                None,
-            );
-        }
+        floors.push((size, mb, read, scan));
+    }
+    let (size, mb, read, scan) = &floors[1];
+    let twice = |m: &Measured| Measured {
+        wall: m.wall * 2.0,
+        peak_rss: m.peak_rss,
+    };
+    let thrice = |m: &Measured| Measured {
+        wall: m.wall * 3.0,
+        peak_rss: m.peak_rss,
+    };
+    let diff = median_of(args.runs, || {
+        run(&mut lt(&["diff"], &[&snaps[2], &snaps[3]]))
+    })?;
+    row(
+        "leaktrail diff (two files)",
+        *mb,
+        &diff,
+        *size,
+        Some(&twice(read)),
+        Some(&twice(scan)),
+        None,
+    );
+    let leaks = median_of(args.runs, || {
+        run_allowing(
+            &mut lt(&["leaks"], &[&snaps[1], &snaps[2], &snaps[3]]),
+            &[0, 1],
+        )
+    })?;
+    let find_leaks = match &memlab {
+        Some(m) => Some(run(Command::new(m)
+            .args(["find-leaks", "--trace-all-objects", "--baseline"])
+            .arg(&snaps[1])
+            .arg("--target")
+            .arg(&snaps[2])
+            .arg("--final")
+            .arg(&snaps[3]))?),
+        None => None,
+    };
+    row(
+        "leaktrail leaks (three files)",
+        *mb,
+        &leaks,
+        *size,
+        Some(&thrice(read)),
+        Some(&thrice(scan)),
+        find_leaks.as_ref(),
+    );
+    if let Some(m) = &find_leaks {
+        row(
+            "memlab find-leaks --trace-all-objects",
+            *mb,
+            m,
+            *size,
+            Some(&thrice(read)),
+            Some(&thrice(scan)),
+            None,
+        );
     }
     println!();
-    println!("Targets (issue 2): summary of ~500 MB ≤ 1.5 s and peak RSS ≤ 0.6 × file; diff of two ≤ 3 s.");
+    println!("Targets: summary --shallow of ~500 MB ≤ 1.5 s and peak RSS ≤ 0.6 × file; diff of two ≤ 3 s (issue 2);");
+    println!(
+        "summary with the graph ≤ 4 s and peak RSS ≤ 1.0 × file; leaks on three ≤ 10 s (issue 3)."
+    );
     Ok(())
 }
 
@@ -194,8 +260,13 @@ fn median_of(runs: usize, mut f: impl FnMut() -> Result<Measured>) -> Result<Mea
     })
 }
 
-/// Runs a command to completion; wall time and peak RSS from `wait4`.
+/// Runs a command that must exit 0; wall time and peak RSS from `wait4`.
 fn run(cmd: &mut Command) -> Result<Measured> {
+    run_allowing(cmd, &[0])
+}
+
+/// Runs a command that must exit with one of `codes`.
+fn run_allowing(cmd: &mut Command, codes: &[i32]) -> Result<Measured> {
     let start = Instant::now();
     let child = cmd
         .stdout(Stdio::null())
@@ -216,7 +287,7 @@ fn run(cmd: &mut Command) -> Result<Measured> {
     if rc < 0 {
         bail!("wait4 failed for {cmd:?}");
     }
-    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+    if !libc::WIFEXITED(status) || !codes.contains(&libc::WEXITSTATUS(status)) {
         bail!("{cmd:?} failed: {err_text}");
     }
     Ok(Measured {

@@ -1,0 +1,323 @@
+//! `leaks`: memlab's three-snapshot method, made to ignore one-time allocations.
+//!
+//! With snapshots BASE, TARGET and FINAL of one process (ids are stable within a process):
+//! 1. **Leaked** objects are those allocated between BASE and TARGET (id in TARGET, not in
+//!    BASE) and still alive in FINAL, held by at least one non-weak path. With more than
+//!    three snapshots, BASE is the first, TARGET the second to last and FINAL the last.
+//! 2. Only **leak roots** are reported: leaked objects that no other leaked object
+//!    dominates. Everything a leak root dominates is in its retained size, so a
+//!    `StreamEntry` counts once with its ring buffer and events. V8's internal structures
+//!    — backing arrays, hash tables, compiled code, hidden objects, shapes, heap numbers —
+//!    are never leak roots themselves: a `Map`'s table that was reallocated after BASE
+//!    would otherwise swallow every entry it holds.
+//! 3. Leak roots are **clustered by the shape of their shortest retainer path**: the same
+//!    sequence of edge labels and holder classes (element indices folded to `[]`) and the
+//!    same class.
+//! 4. A cluster is kept only if its class **kept growing**: its instance count rose in
+//!    every interval between consecutive snapshots. Objects allocated once after BASE
+//!    (lazy initialisation, a cache still filling before TARGET then flat) fail this test;
+//!    memlab's `--trace-all-objects` reports them, which is why it flags clean programs.
+//! 5. Clusters are ranked by the retained size of their leak roots in FINAL; clusters
+//!    smaller than [`MIN_CLUSTER_BYTES`] or [`MIN_CLUSTER_SHARE`] of FINAL's heap are
+//!    noise (V8 keeps compiling and caching as a program runs).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use leaktrail_snapshot::{EdgeKind, HeapSnapshot, NodeIndex, NodeKind};
+
+/// Clusters retaining less than this are noise.
+pub const MIN_CLUSTER_BYTES: u64 = 64 << 10;
+/// Clusters retaining less than this share of FINAL's total self size are noise.
+pub const MIN_CLUSTER_SHARE: f64 = 0.001;
+
+use crate::heap::{HeapAnalysis, ObjectView, StepView};
+use crate::idset::IdSet;
+use crate::summary::SnapshotInfo;
+use crate::units::human_bytes;
+
+/// What `leaks` keeps of an earlier snapshot: its ids and its count per class.
+pub struct EarlierSnapshot {
+    /// The snapshot's facts.
+    pub info: SnapshotInfo,
+    ids: Vec<u32>,
+    class_counts: HashMap<String, u64>,
+}
+
+impl EarlierSnapshot {
+    /// Digests a snapshot (parsed with at least `Classification::EDGES_NEEDED`).
+    pub fn of(snap: HeapSnapshot, path: &str) -> EarlierSnapshot {
+        let info = SnapshotInfo::of(&snap, path);
+        let classes = crate::Classification::of(&snap);
+        let class_counts = class_counts(&classes, snap.self_sizes());
+        let (ids, _) = snap.into_ids_and_sizes();
+        EarlierSnapshot {
+            info,
+            ids,
+            class_counts,
+        }
+    }
+}
+
+fn class_counts(classes: &crate::Classification, sizes: &[u32]) -> HashMap<String, u64> {
+    let mut counts = vec![0u64; classes.class_names.len()];
+    for (i, &c) in classes.node_class.iter().enumerate() {
+        if sizes[i] != 0 {
+            counts[c as usize] += 1;
+        }
+    }
+    classes
+        .class_names
+        .iter()
+        .cloned()
+        .zip(counts)
+        .filter(|(_, c)| *c > 0)
+        .collect()
+}
+
+/// One group of leak roots that share a retainer path shape and a class.
+#[derive(Clone, Debug, Serialize)]
+pub struct LeakCluster {
+    /// Class of the leak roots.
+    pub class: String,
+    /// Number of leak roots.
+    pub count: u64,
+    /// Their retained size in FINAL, bytes.
+    pub retained_size: u64,
+    /// Where they accumulate, e.g. "`streams` (Map) of StreamRegistry".
+    pub holder: String,
+    /// Instance count of the class in each snapshot, in order.
+    pub class_counts: Vec<u64>,
+    /// The cluster in one sentence.
+    pub sentence: String,
+    /// The shortest path of the cluster's largest member, top-down.
+    pub path: Vec<StepView>,
+    /// The largest member.
+    pub example: ObjectView,
+}
+
+/// The `leaks` report.
+#[derive(Clone, Debug, Serialize)]
+pub struct LeakReport {
+    /// The snapshots, in order.
+    pub snapshots: Vec<SnapshotInfo>,
+    /// Leak roots before the growth test.
+    pub leak_roots: u64,
+    /// Their retained size in FINAL, bytes.
+    pub leak_roots_retained: u64,
+    /// Clusters whose class kept growing, largest first.
+    pub clusters: Vec<LeakCluster>,
+    /// Clusters left out because their class did not grow in every interval, or because
+    /// they are below the noise floor.
+    pub dismissed_clusters: u64,
+    /// Their retained size, bytes.
+    pub dismissed_retained: u64,
+    /// A sentence on the result.
+    pub summary: String,
+}
+
+#[derive(Default)]
+struct Acc {
+    count: u64,
+    retained: u64,
+    best: Option<NodeIndex>,
+}
+
+impl LeakReport {
+    /// Finds leaks; `earlier` are the snapshots before FINAL (at least two), in order;
+    /// `final_snap` is FINAL analysed with its graph.
+    pub fn find(
+        earlier: &[EarlierSnapshot],
+        final_analysis: &HeapAnalysis<'_>,
+        final_path: &str,
+        top: usize,
+    ) -> LeakReport {
+        let a = final_analysis;
+        let snap = a.snap;
+        let base = IdSet::new(&earlier[0].ids);
+        let target = IdSet::new(&earlier[earlier.len() - 1].ids);
+        let n = snap.node_count();
+        // Objects a program allocates (not V8's internal structures) that are leaked.
+        let leaked: Vec<bool> = (0..n as u32)
+            .map(|v| {
+                let id = snap.node_id(v);
+                is_reportable(snap, v)
+                    && snap.self_size(v) != 0
+                    && target.contains(id)
+                    && !base.contains(id)
+                    && a.distances().distance(v).is_some()
+            })
+            .collect();
+        // inside[v]: a strict dominator of v is leaked. Dominators come first in `order`.
+        let mut inside = vec![false; n];
+        for &v in a.dominators.order() {
+            let d = a.dominators.idom(v);
+            if d != v {
+                inside[v as usize] = inside[d as usize] || leaked[d as usize];
+            }
+        }
+        let final_counts = class_counts(&a.classes, snap.self_sizes());
+        let heap_total: u64 = snap.self_sizes().iter().map(|&s| s as u64).sum();
+        let min_bytes = MIN_CLUSTER_BYTES.max((heap_total as f64 * MIN_CLUSTER_SHARE) as u64);
+        let mut clusters: HashMap<String, Acc> = HashMap::new();
+        let (mut roots, mut roots_retained) = (0u64, 0u64);
+        for v in 0..n as u32 {
+            if !leaked[v as usize] || inside[v as usize] {
+                continue;
+            }
+            roots += 1;
+            roots_retained += a.retained[v as usize];
+            let key = path_shape(a, v);
+            let acc = clusters.entry(key).or_default();
+            acc.count += 1;
+            acc.retained += a.retained[v as usize];
+            if acc
+                .best
+                .is_none_or(|b| a.retained[b as usize] < a.retained[v as usize])
+            {
+                acc.best = Some(v);
+            }
+        }
+        let mut kept = Vec::new();
+        let (mut dismissed, mut dismissed_retained) = (0u64, 0u64);
+        let mut ranked: Vec<Acc> = clusters.into_values().collect();
+        ranked.sort_by_key(|c| std::cmp::Reverse(c.retained));
+        for c in ranked {
+            let Some(best) = c.best else { continue };
+            let class = a.class_name(best).to_owned();
+            let counts: Vec<u64> = earlier
+                .iter()
+                .map(|e| e.class_counts.get(&class).copied().unwrap_or(0))
+                .chain(std::iter::once(
+                    final_counts.get(&class).copied().unwrap_or(0),
+                ))
+                .collect();
+            if !counts.windows(2).all(|w| w[1] > w[0]) || c.retained < min_bytes {
+                dismissed += 1;
+                dismissed_retained += c.retained;
+                continue;
+            }
+            if kept.len() >= top {
+                continue;
+            }
+            let path = a.shortest_path(best);
+            let holder = holder_of(&path);
+            let trend = counts
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(" → ");
+            let sentence = format!(
+                "{} {} objects ({} retained) accumulate in {}; {} instances went {} across the snapshots.",
+                c.count,
+                class,
+                human_bytes(c.retained),
+                holder,
+                class,
+                trend
+            );
+            kept.push(LeakCluster {
+                class,
+                count: c.count,
+                retained_size: c.retained,
+                holder,
+                class_counts: counts,
+                sentence,
+                example: a.object(best),
+                path,
+            });
+        }
+        let mut snapshots: Vec<SnapshotInfo> = earlier.iter().map(|e| e.info.clone()).collect();
+        snapshots.push(SnapshotInfo::of(snap, final_path));
+        let summary = match kept.first() {
+            Some(c) => format!("Leak: {}", c.sentence),
+            None if roots == 0 => "No leak: nothing allocated between the first snapshots is still alive in the last.".to_owned(),
+            None => format!(
+                "No leak: {} objects allocated after the first snapshot are still alive ({} retained), but none forms a cluster of a class that grew in every interval above the noise floor — one-time allocations, or a cache that filled and stopped.",
+                roots,
+                human_bytes(roots_retained)
+            ),
+        };
+        LeakReport {
+            snapshots,
+            leak_roots: roots,
+            leak_roots_retained: roots_retained,
+            clusters: kept,
+            dismissed_clusters: dismissed,
+            dismissed_retained,
+            summary,
+        }
+    }
+}
+
+/// True for what a program allocates: objects, closures, strings, regexps, embedder
+/// objects. V8's own structures are transparent.
+fn is_reportable(snap: &HeapSnapshot, v: NodeIndex) -> bool {
+    match snap.node_kind(v) {
+        NodeKind::Object => !snap.node_name(v).starts_with("system / "),
+        NodeKind::Closure
+        | NodeKind::String
+        | NodeKind::ConsString
+        | NodeKind::SlicedString
+        | NodeKind::RegExp
+        | NodeKind::Native => true,
+        _ => false,
+    }
+}
+
+/// The cluster key: edge labels (indices folded to `[]`) and holder classes along the
+/// shortest path, then the object's class.
+pub(crate) fn path_shape(a: &HeapAnalysis<'_>, v: NodeIndex) -> String {
+    let snap = a.snap;
+    let mut key = String::new();
+    if let Some(path) = a.distances().path_to(snap, v) {
+        for step in &path.steps {
+            let label = crate::heap::edge_label(snap, step.edge);
+            // Indices, and the numbered entries of hash tables, differ per member.
+            let numeric = label.bytes().all(|b| b.is_ascii_digit());
+            match snap.edge_kind(step.edge) {
+                EdgeKind::Element | EdgeKind::Hidden => key.push_str("[]"),
+                _ if numeric => key.push_str("[]"),
+                _ => key.push_str(&label),
+            }
+            key.push('\u{1}');
+            key.push_str(a.class_name(step.node));
+            key.push('\u{2}');
+        }
+    }
+    key
+}
+
+/// Describes where a path's object accumulates: the nearest named property or variable
+/// above it, with the collection it leads to and that collection's owner.
+fn holder_of(path: &[StepView]) -> String {
+    // Skip the object itself, then element/internal hops inside the collection.
+    let named = |s: &StepView| {
+        matches!(s.edge_type.as_str(), "property" | "context" | "shortcut")
+            && !s.edge.starts_with('[')
+    };
+    let last = path.len().saturating_sub(1);
+    for i in (0..last).rev() {
+        let step = &path[i];
+        if named(step) {
+            // `_events.change`: one more name when the holder is a plain object.
+            let (mut name, mut top) = (step.edge.clone(), i);
+            if i > 0 && path[i - 1].object.class == "Object" && named(&path[i - 1]) {
+                name = format!("{}.{}", path[i - 1].edge, name);
+                top = i - 1;
+            }
+            let owner = if top > 0 {
+                path[top - 1].object.class.as_str()
+            } else {
+                "(GC roots)"
+            };
+            return format!("`{}` ({}) of {}", name, step.object.class, owner);
+        }
+    }
+    if path.len() >= 2 {
+        let step = &path[path.len() - 2];
+        return format!("{} @{}", step.object.class, step.object.id);
+    }
+    "(GC roots)".to_owned()
+}

@@ -1,0 +1,108 @@
+//! `retainers`: who keeps an object, or the objects of a class, alive.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use leaktrail_graph::RetainerIndex;
+use leaktrail_snapshot::NodeIndex;
+
+use crate::heap::{HeapAnalysis, ObjectView, StepView};
+use crate::leaks::path_shape;
+
+/// Expansions the K-shortest-paths search may make before it gives up.
+const MAX_SEARCH_STEPS: usize = 2_000_000;
+
+/// Paths of one object.
+#[derive(Clone, Debug, Serialize)]
+pub struct ObjectRetainers {
+    /// The object.
+    pub object: ObjectView,
+    /// Its shortest distinct retainer paths, shortest first, top-down.
+    pub paths: Vec<Vec<StepView>>,
+}
+
+/// The instances of a class that share one path shape.
+#[derive(Clone, Debug, Serialize)]
+pub struct PathGroup {
+    /// Instances with this path shape.
+    pub count: u64,
+    /// Their retained size, bytes (nested instances counted once each).
+    pub retained_size: u64,
+    /// The path of the largest of them.
+    pub path: Vec<StepView>,
+}
+
+/// The paths of a class's instances, grouped by shape.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassRetainers {
+    /// The class.
+    pub class: String,
+    /// Instances found.
+    pub instances: u64,
+    /// Instances only weak edges reach (they go at the next GC).
+    pub unreachable: u64,
+    /// Groups, largest retained first.
+    pub groups: Vec<PathGroup>,
+}
+
+impl ObjectRetainers {
+    /// The `k` shortest distinct paths to the node with V8 id `id`, or `None` when no node
+    /// has that id.
+    pub fn find(a: &HeapAnalysis<'_>, id: u32, k: usize) -> Option<ObjectRetainers> {
+        let n = (0..a.snap.node_count() as u32).find(|&v| a.snap.node_id(v) == id)?;
+        let index = RetainerIndex::new(a.snap);
+        let paths = index
+            .k_shortest(a.snap, a.distances(), n, k, MAX_SEARCH_STEPS)
+            .iter()
+            .map(|p| a.path(p))
+            .collect();
+        Some(ObjectRetainers {
+            object: a.object(n),
+            paths,
+        })
+    }
+}
+
+impl ClassRetainers {
+    /// Groups the shortest paths of every instance of `class` by shape; the `k` largest
+    /// groups are kept. `None` when the snapshot has no such class.
+    pub fn find(a: &HeapAnalysis<'_>, class: &str, k: usize) -> Option<ClassRetainers> {
+        let c = a.classes.class_names.iter().position(|n| n == class)? as u32;
+        let mut groups: HashMap<String, (u64, u64, NodeIndex)> = HashMap::new();
+        let (mut instances, mut unreachable) = (0u64, 0u64);
+        for v in 0..a.snap.node_count() as u32 {
+            if a.classes.node_class[v as usize] != c || a.snap.self_size(v) == 0 {
+                continue;
+            }
+            instances += 1;
+            if a.distances().distance(v).is_none() {
+                unreachable += 1;
+                continue;
+            }
+            let g = groups.entry(path_shape(a, v)).or_insert((0, 0, v));
+            g.0 += 1;
+            g.1 += a.retained[v as usize];
+            if a.retained[g.2 as usize] < a.retained[v as usize] {
+                g.2 = v;
+            }
+        }
+        let mut list: Vec<(u64, u64, NodeIndex)> = groups.into_values().collect();
+        list.sort_by_key(|g| std::cmp::Reverse((g.1, g.0)));
+        let groups = list
+            .into_iter()
+            .take(k)
+            .map(|(count, retained_size, best)| PathGroup {
+                count,
+                retained_size,
+                path: a.shortest_path(best),
+            })
+            .collect();
+        Some(ClassRetainers {
+            class: class.to_owned(),
+            instances,
+            unreachable,
+            groups,
+        })
+    }
+}

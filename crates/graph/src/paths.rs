@@ -1,0 +1,247 @@
+//! Distances from the GC roots and retainer paths.
+//!
+//! Distances follow DevTools (`calculateDistances`): a first breadth-first search starts at
+//! the *user roots* — the root's non-synthetic children, i.e. the global objects V8 links
+//! from the root by shortcut edges — at distance 1; a second one from the root reaches what
+//! only the VM's own roots (`(GC roots)` and its sub-roots: handles, the compilation cache,
+//! …) hold, at distances from [`SYSTEM_DISTANCE`] on. So an object's shortest path runs
+//! through application code whenever there is one, as in DevTools and memlab. Weak edges
+//! are never followed.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::collections::VecDeque;
+
+use leaktrail_snapshot::{EdgeIndex, HeapSnapshot, NodeIndex, NodeKind};
+
+use crate::rules::{on_path, ROOT};
+
+/// Distances at or above this were reached only through the VM's own roots.
+pub const SYSTEM_DISTANCE: u32 = 100_000_000;
+const UNREACHED: u32 = u32::MAX;
+
+/// BFS distance of every node from the roots, and the node it was first reached from.
+pub struct Distances {
+    dist: Vec<u32>,
+    parent: Vec<u32>,
+}
+
+/// One step of a retainer path: the edge into `node` (from the previous step's node).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathStep {
+    /// The edge from the previous node (from the synthetic root for the first step).
+    pub edge: EdgeIndex,
+    /// The node reached.
+    pub node: NodeIndex,
+}
+
+/// A path from the synthetic root (excluded) down to an object, top-down.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetainerPath {
+    /// The steps, the target last.
+    pub steps: Vec<PathStep>,
+}
+
+impl Distances {
+    /// Runs the two breadth-first searches.
+    pub fn compute(snap: &HeapSnapshot) -> Distances {
+        let n = snap.node_count();
+        let mut dist = vec![UNREACHED; n];
+        let mut parent = vec![UNREACHED; n];
+        if n == 0 {
+            return Distances { dist, parent };
+        }
+        let mut queue = VecDeque::new();
+        for e in snap.edges(ROOT) {
+            let t = snap.edge_target(e);
+            if on_path(snap, ROOT, e)
+                && snap.node_kind(t) != NodeKind::Synthetic
+                && dist[t as usize] == UNREACHED
+            {
+                dist[t as usize] = 1;
+                parent[t as usize] = ROOT;
+                queue.push_back(t);
+            }
+        }
+        let bfs = |queue: &mut VecDeque<u32>, dist: &mut Vec<u32>, parent: &mut Vec<u32>| {
+            while let Some(v) = queue.pop_front() {
+                let d = dist[v as usize] + 1;
+                for e in snap.edges(v) {
+                    let t = snap.edge_target(e);
+                    if dist[t as usize] == UNREACHED && on_path(snap, v, e) {
+                        dist[t as usize] = d;
+                        parent[t as usize] = v;
+                        queue.push_back(t);
+                    }
+                }
+            }
+        };
+        bfs(&mut queue, &mut dist, &mut parent);
+        dist[ROOT as usize] = SYSTEM_DISTANCE;
+        queue.push_back(ROOT);
+        bfs(&mut queue, &mut dist, &mut parent);
+        dist[ROOT as usize] = 0;
+        Distances { dist, parent }
+    }
+
+    /// The distance of `n` from the roots, `None` when only weak edges reach it.
+    pub fn distance(&self, n: NodeIndex) -> Option<u32> {
+        let d = self.dist[n as usize];
+        (d != UNREACHED).then_some(d)
+    }
+
+    /// True when `n` is held only through the VM's own roots.
+    pub fn is_system(&self, n: NodeIndex) -> bool {
+        self.distance(n).is_none_or(|d| d >= SYSTEM_DISTANCE)
+    }
+
+    /// The shortest retainer path of `n`, or `None` when only weak edges reach it.
+    pub fn path_to(&self, snap: &HeapSnapshot, n: NodeIndex) -> Option<RetainerPath> {
+        self.distance(n)?;
+        let mut steps = Vec::new();
+        let mut v = n;
+        while v != ROOT {
+            let p = self.parent[v as usize];
+            if p == UNREACHED {
+                return None;
+            }
+            let edge = snap
+                .edges(p)
+                .find(|&e| snap.edge_target(e) == v && on_path(snap, p, e))?;
+            steps.push(PathStep { edge, node: v });
+            v = p;
+        }
+        steps.reverse();
+        Some(RetainerPath { steps })
+    }
+}
+
+/// Who points at each node: the reverse of the path edges, for finding several paths.
+pub struct RetainerIndex {
+    first: Vec<u32>,
+    edges: Vec<u32>,
+}
+
+impl RetainerIndex {
+    /// Indexes the path edges of `snap` by target.
+    pub fn new(snap: &HeapSnapshot) -> RetainerIndex {
+        let n = snap.node_count();
+        let mut first = vec![0u32; n + 1];
+        for v in 0..n as u32 {
+            for e in snap.edges(v) {
+                if on_path(snap, v, e) {
+                    first[snap.edge_target(e) as usize + 1] += 1;
+                }
+            }
+        }
+        for i in 0..n {
+            first[i + 1] += first[i];
+        }
+        let mut fill = first.clone();
+        let mut edges = vec![0u32; first[n] as usize];
+        for v in 0..n as u32 {
+            for e in snap.edges(v) {
+                if on_path(snap, v, e) {
+                    let slot = &mut fill[snap.edge_target(e) as usize];
+                    edges[*slot as usize] = e;
+                    *slot += 1;
+                }
+            }
+        }
+        RetainerIndex { first, edges }
+    }
+
+    /// The path edges into `n`.
+    pub fn retaining_edges(&self, n: NodeIndex) -> &[EdgeIndex] {
+        &self.edges[self.first[n as usize] as usize..self.first[n as usize + 1] as usize]
+    }
+
+    /// Up to `k` shortest distinct retainer paths of `target`, shortest first; paths
+    /// through application roots come before paths that only the VM's roots give.
+    ///
+    /// A best-first search backwards from the target, ordered by the length so far plus
+    /// the node's distance from the roots (exact for the application part, so paths come
+    /// out in order of length). It gives up after `max_steps` expansions.
+    pub fn k_shortest(
+        &self,
+        snap: &HeapSnapshot,
+        dist: &Distances,
+        target: NodeIndex,
+        k: usize,
+        max_steps: usize,
+    ) -> Vec<RetainerPath> {
+        struct Partial {
+            node: u32,
+            edge: u32,
+            prev: u32,
+            len: u32,
+        }
+        let mut arena = vec![Partial {
+            node: target,
+            edge: u32::MAX,
+            prev: u32::MAX,
+            len: 0,
+        }];
+        let mut heap = BinaryHeap::new();
+        let Some(d) = dist.distance(target) else {
+            return Vec::new();
+        };
+        heap.push(Reverse((d as u64, 0u32)));
+        let mut found = Vec::new();
+        let mut steps = 0usize;
+        while let Some(Reverse((_, idx))) = heap.pop() {
+            steps += 1;
+            if steps > max_steps {
+                break;
+            }
+            let (node, len) = (arena[idx as usize].node, arena[idx as usize].len);
+            if node == ROOT {
+                let mut path = Vec::new();
+                let mut i = idx;
+                // Walk from the root end towards the target: each entry's edge leads from
+                // its node to the previous entry's node.
+                while arena[i as usize].prev != u32::MAX {
+                    let p = &arena[i as usize];
+                    path.push(PathStep {
+                        edge: p.edge,
+                        node: arena[p.prev as usize].node,
+                    });
+                    i = p.prev;
+                }
+                found.push(RetainerPath { steps: path });
+                if found.len() == k {
+                    break;
+                }
+                continue;
+            }
+            for &e in self.retaining_edges(node) {
+                let s = snap.edge_source(e);
+                let Some(ds) = dist.distance(s) else { continue };
+                // Simple paths only: skip sources already on this partial path.
+                let mut i = idx;
+                let mut cycle = false;
+                while i != u32::MAX {
+                    if arena[i as usize].node == s {
+                        cycle = true;
+                        break;
+                    }
+                    i = arena[i as usize].prev;
+                }
+                if cycle {
+                    continue;
+                }
+                arena.push(Partial {
+                    node: s,
+                    edge: e,
+                    prev: idx,
+                    len: len + 1,
+                });
+                heap.push(Reverse((
+                    len as u64 + 1 + ds as u64,
+                    (arena.len() - 1) as u32,
+                )));
+            }
+        }
+        found
+    }
+}

@@ -1,0 +1,251 @@
+//! `leaks`, `retainers` and the graph part of `summary` on real snapshots written by Node
+//! during the test run.
+
+mod common;
+
+use common::*;
+
+/// Classes compare without the `()` leaktrail puts after function names.
+fn bare(class: &str) -> &str {
+    class.strip_suffix("()").unwrap_or(class)
+}
+
+fn path_edges(path: &serde_json::Value) -> Vec<String> {
+    path.as_array()
+        .expect("path")
+        .iter()
+        .map(|s| s["edge"].as_str().expect("edge").to_owned())
+        .collect()
+}
+
+fn leaks_of(scenario: &str) -> (std::process::Output, serde_json::Value) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let snaps = scenario_snapshots(dir.path(), scenario, &[200, 1200, 2000]);
+    let out = leaktrail(&[
+        "leaks",
+        s(&snaps[0]),
+        s(&snaps[1]),
+        s(&snaps[2]),
+        "--format",
+        "json",
+    ]);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{scenario}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out, report)
+}
+
+/// For a js-heap leak, the first cluster is a manifest culprit and its path goes through
+/// the retainer the manifest names.
+fn assert_leak_found(scenario: &str) {
+    let spec = manifest(&format!("{scenario}.js"));
+    assert_eq!(spec.kind, "js-heap");
+    let (out, report) = leaks_of(scenario);
+    assert_eq!(out.status.code(), Some(1), "{scenario}: exit 1 on a leak");
+    assert_eq!(report["schema"], "leaktrail.leaks/1");
+    let first = &report["clusters"][0];
+    let class = first["class"].as_str().expect("class");
+    assert!(
+        spec.culprit_classes.iter().any(|c| c == bare(class)),
+        "{scenario}: first cluster {class} not in {:?}",
+        spec.culprit_classes
+    );
+    let hint = spec.retainer_hint.expect("hint");
+    let edges = path_edges(&first["path"]);
+    assert!(
+        edges.iter().any(|e| e == &hint),
+        "{scenario}: path {edges:?} lacks {hint}"
+    );
+    assert!(
+        first["holder"].as_str().expect("holder").contains(&hint),
+        "{scenario}: {}",
+        first["holder"]
+    );
+    assert!(
+        first["count"].as_u64().expect("count") >= 500,
+        "{scenario}: {first}"
+    );
+    let counts: Vec<u64> = first["class_counts"]
+        .as_array()
+        .expect("counts")
+        .iter()
+        .map(|c| c.as_u64().expect("n"))
+        .collect();
+    assert!(counts.windows(2).all(|w| w[1] > w[0]), "{counts:?}");
+    assert!(report["summary"]
+        .as_str()
+        .expect("summary")
+        .starts_with("Leak: "));
+}
+
+#[test]
+fn leaks_finds_the_stream_registry() {
+    assert_leak_found("stream-registry-no-ttl");
+}
+
+#[test]
+fn leaks_finds_the_unbounded_event_store() {
+    assert_leak_found("event-store-unbounded");
+}
+
+#[test]
+fn leaks_finds_accumulating_listeners() {
+    assert_leak_found("listener-accumulation");
+}
+
+#[test]
+fn leaks_finds_closures_holding_buffers() {
+    assert_leak_found("closure-holds-buffer");
+}
+
+/// Clean programs report no cluster: documented noise floor is 64 KiB or 0.1 % of the heap.
+#[test]
+fn leaks_stays_quiet_on_clean_programs() {
+    for scenario in ["lru-cache-bounded", "ring-buffer", "churn-noise"] {
+        let (out, report) = leaks_of(scenario);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{scenario}: {}",
+            report["summary"]
+        );
+        assert!(
+            report["clusters"].as_array().expect("clusters").is_empty(),
+            "{scenario}: {}",
+            report["clusters"]
+        );
+        assert!(report["summary"]
+            .as_str()
+            .expect("summary")
+            .starts_with("No leak"));
+    }
+}
+
+#[test]
+fn summary_has_retained_sizes_paths_and_listeners() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let snaps = scenario_snapshots(dir.path(), "listener-accumulation", &[400]);
+    let sum = leaktrail_json(&["summary", s(&snaps[0]), "--largest", "5"]);
+    let classes = sum["classes"].as_array().expect("classes");
+    assert!(
+        classes.iter().all(|c| c["retained_size"].is_u64()),
+        "every class has a retained size"
+    );
+    let ctx = classes
+        .iter()
+        .find(|c| c["class"] == "RequestContext")
+        .expect("RequestContext");
+    assert!(ctx["retained_size"].as_u64() >= ctx["self_size"].as_u64());
+    let largest = sum["largest_objects"].as_array().expect("largest");
+    assert!(!largest.is_empty() && largest.len() <= 5);
+    for o in largest {
+        assert!(!o["path"].as_array().expect("path").is_empty(), "{o}");
+        let last = o["path"]
+            .as_array()
+            .and_then(|p| p.last())
+            .expect("last step");
+        assert_eq!(
+            last["object"]["id"], o["object"]["id"],
+            "a path ends at its object"
+        );
+    }
+    let listeners = sum["handles"]["listeners"].as_array().expect("listeners");
+    let config = listeners
+        .iter()
+        .find(|l| l["event"] == "config-changed")
+        .expect("config-changed listeners");
+    assert!(config["listeners"].as_u64().expect("n") >= 400, "{config}");
+    assert_eq!(config["emitter_class"], "ConfigService");
+
+    // --shallow skips the graph.
+    let shallow = leaktrail_json(&["summary", s(&snaps[0]), "--shallow"]);
+    assert!(shallow["classes"][0]["retained_size"].is_null());
+    assert!(shallow["handles"].is_null());
+}
+
+#[test]
+fn retainers_by_class_and_by_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let snaps = scenario_snapshots(dir.path(), "stream-registry-no-ttl", &[300]);
+    let by_class = leaktrail_json(&[
+        "retainers",
+        s(&snaps[0]),
+        "--class",
+        "StreamEntry",
+        "--paths",
+        "3",
+    ]);
+    assert_eq!(by_class["instances"], 300);
+    let group = &by_class["groups"][0];
+    assert!(group["count"].as_u64().expect("count") >= 290, "{group}");
+    let edges = path_edges(&group["path"]);
+    assert!(edges.contains(&"streams".to_owned()), "{edges:?}");
+    let entry_id = group["path"]
+        .as_array()
+        .and_then(|p| p.last())
+        .expect("last")["object"]["id"]
+        .as_u64()
+        .expect("id");
+
+    let by_id = leaktrail_json(&[
+        "retainers",
+        s(&snaps[0]),
+        "--id",
+        &entry_id.to_string(),
+        "--paths",
+        "3",
+    ]);
+    assert_eq!(by_id["object"]["class"], "StreamEntry");
+    let paths = by_id["paths"].as_array().expect("paths");
+    assert!(!paths.is_empty() && paths.len() <= 3);
+    let lengths: Vec<usize> = paths
+        .iter()
+        .map(|p| p.as_array().expect("path").len())
+        .collect();
+    assert!(
+        lengths.windows(2).all(|w| w[0] <= w[1]),
+        "shortest first: {lengths:?}"
+    );
+    assert!(paths
+        .iter()
+        .all(|p| p.as_array().and_then(|p| p.last()).expect("last")["object"]["id"] == entry_id));
+    assert!(paths.iter().all(|p| p
+        .as_array()
+        .expect("path")
+        .iter()
+        .all(|s| s["edge_type"] != "weak")));
+    let distinct: std::collections::HashSet<String> = paths.iter().map(|p| p.to_string()).collect();
+    assert_eq!(distinct.len(), paths.len(), "paths are distinct");
+
+    let out = leaktrail(&["retainers", s(&snaps[0]), "--class", "NoSuchClass"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no class named"));
+}
+
+/// A linked list a million nodes long: dominators, retained sizes and paths without
+/// recursion.
+#[test]
+fn deep_linked_list() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    node_eval(
+        dir.path(),
+        "class ListNode { constructor(next) { this.next = next; } } \
+         let head = null; for (let i = 0; i < 1000000; i++) head = new ListNode(head); \
+         globalThis.chain = head; require('v8').writeHeapSnapshot('deep.heapsnapshot');",
+    );
+    let snap = dir.path().join("deep.heapsnapshot");
+    let sum = leaktrail_json(&["summary", s(&snap), "--largest", "1"]);
+    let nodes = sum["classes"]
+        .as_array()
+        .expect("classes")
+        .iter()
+        .find(|c| c["class"] == "ListNode")
+        .expect("ListNode");
+    assert_eq!(nodes["count"], 1_000_000);
+    // The head retains the whole list: the class's retained size is the head's, which holds
+    // every node's self size (nested instances are counted once).
+    let top = &sum["largest_objects"][0];
+    assert_eq!(top["object"]["class"], "ListNode");
+    assert_eq!(top["object"]["retained_size"], nodes["retained_size"]);
+    assert!(nodes["retained_size"].as_u64() >= nodes["self_size"].as_u64());
+    assert!(path_edges(&top["path"]).contains(&"chain".to_owned()));
+}
