@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use leaktrail_graph::{Distances, Dominators, HeapGraph, RetainerPath};
+use leaktrail_graph::{Distances, Dominators, HeapGraph, RetainedSizes, RetainerPath};
 use leaktrail_snapshot::{EdgeKind, EdgeName, HeapSnapshot, NodeIndex, NodeKind};
 
 use crate::class::Classification;
@@ -17,7 +17,7 @@ pub struct HeapAnalysis<'s> {
     /// The dominator tree.
     pub dominators: Dominators,
     /// Retained size of every node, bytes.
-    pub retained: Vec<u64>,
+    pub retained: RetainedSizes,
     /// Distances from the roots and shortest-path parents, computed on first use (after
     /// the per-class work, to keep the peak memory down).
     distances: std::sync::OnceLock<Distances>,
@@ -55,7 +55,7 @@ impl<'s> HeapAnalysis<'s> {
     /// its working memory is the peak of the whole analysis, and everything else is
     /// allocated after it is freed.
     pub fn new(snap: &'s HeapSnapshot) -> HeapAnalysis<'s> {
-        let dominators = HeapGraph::new(snap).dominators();
+        let mut dominators = HeapGraph::new(snap).dominators();
         let classes = Classification::of(snap);
         let retained = dominators.retained_sizes(|n| snap.self_size(n) as u64);
         HeapAnalysis {
@@ -93,7 +93,7 @@ impl<'s> HeapAnalysis<'s> {
             class: self.class_name(n).to_owned(),
             name,
             self_size: self.snap.self_size(n) as u64,
-            retained_size: self.retained[n as usize],
+            retained_size: self.retained.get(n),
         }
     }
 
@@ -135,7 +135,7 @@ impl<'s> HeapAnalysis<'s> {
             if counts(n) {
                 let c = self.classes.node_class[n as usize] as usize;
                 if open[c] == 0 {
-                    total[c] += self.retained[n as usize];
+                    total[c] += self.retained.get(n);
                 }
                 open[c] += 1;
             }
@@ -165,29 +165,25 @@ impl<'s> HeapAnalysis<'s> {
         let n = self.snap.node_count() as u32;
         let mut candidates: Vec<NodeIndex> = (0..n)
             .filter(|&v| {
-                self.snap.node_kind(v) != NodeKind::Synthetic
-                    && self.distances().distance(v).is_some()
+                self.snap.node_kind(v) != NodeKind::Synthetic && self.distances().is_reachable(v)
             })
             .collect();
         let keep = (limit * 8).min(candidates.len());
         if keep < candidates.len() && keep > 0 {
-            candidates.select_nth_unstable_by_key(keep - 1, |&v| {
-                std::cmp::Reverse(self.retained[v as usize])
-            });
+            candidates
+                .select_nth_unstable_by_key(keep - 1, |&v| std::cmp::Reverse(self.retained.get(v)));
             candidates.truncate(keep);
         }
-        candidates.sort_by_key(|&v| std::cmp::Reverse(self.retained[v as usize]));
+        candidates.sort_by_key(|&v| std::cmp::Reverse(self.retained.get(v)));
         let mut picked: Vec<NodeIndex> = Vec::new();
         for v in candidates {
             if picked.len() == limit {
                 break;
             }
-            let size = self.retained[v as usize];
+            let size = self.retained.get(v);
             let mut a = self.dominators.idom(v);
             let mut same_blob = false;
-            while a != self.dominators.root()
-                && self.retained[a as usize] as f64 <= size as f64 * 1.1
-            {
+            while a != self.dominators.root() && self.retained.get(a) as f64 <= size as f64 * 1.1 {
                 if picked.contains(&a) {
                     same_blob = true;
                     break;

@@ -146,17 +146,17 @@ impl LeakReport {
                     && snap.self_size(v) != 0
                     && target.contains(id)
                     && !base.contains(id)
-                    && a.distances().distance(v).is_some()
+                    && a.distances().is_reachable(v)
             })
             .collect();
-        // inside[v]: a strict dominator of v is leaked. Dominators come first in `order`.
+        // inside[v]: a strict dominator of v is leaked (dominators come first in preorder).
         let mut inside = vec![false; n];
-        for &v in a.dominators.order() {
+        a.dominators.preorder(|v| {
             let d = a.dominators.idom(v);
             if d != v {
                 inside[v as usize] = inside[d as usize] || leaked[d as usize];
             }
-        }
+        });
         let final_counts = class_counts(&a.classes, snap.self_sizes());
         let heap_total: u64 = snap.self_sizes().iter().map(|&s| s as u64).sum();
         let min_bytes = MIN_CLUSTER_BYTES.max((heap_total as f64 * MIN_CLUSTER_SHARE) as u64);
@@ -167,14 +167,14 @@ impl LeakReport {
                 continue;
             }
             roots += 1;
-            roots_retained += a.retained[v as usize];
+            roots_retained += a.retained.get(v);
             let key = path_shape(a, v);
             let acc = clusters.entry(key).or_default();
             acc.count += 1;
-            acc.retained += a.retained[v as usize];
+            acc.retained += a.retained.get(v);
             if acc
                 .best
-                .is_none_or(|b| a.retained[b as usize] < a.retained[v as usize])
+                .is_none_or(|b| a.retained.get(b) < a.retained.get(v))
             {
                 acc.best = Some(v);
             }

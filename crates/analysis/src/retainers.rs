@@ -76,14 +76,14 @@ impl ClassRetainers {
                 continue;
             }
             instances += 1;
-            if a.distances().distance(v).is_none() {
+            if !a.distances().is_reachable(v) {
                 unreachable += 1;
                 continue;
             }
             let g = groups.entry(path_shape(a, v)).or_insert((0, 0, v));
             g.0 += 1;
-            g.1 += a.retained[v as usize];
-            if a.retained[g.2 as usize] < a.retained[v as usize] {
+            g.1 += a.retained.get(v);
+            if a.retained.get(g.2) < a.retained.get(v) {
                 g.2 = v;
             }
         }

@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let snap = HeapSnapshot::open(path.as_ref(), &ParseOptions::default())?;
     let parsed = t.elapsed();
     hwm("after parse");
-    let dom = HeapGraph::new(&snap).dominators();
+    let mut dom = HeapGraph::new(&snap).dominators();
     hwm("after dominators");
     let retained = dom.retained_sizes(|n| snap.self_size(n) as u64);
     eprintln!(
@@ -32,15 +32,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut nodes: Vec<u32> = (1..snap.node_count() as u32)
         .filter(|&n| snap.node_kind(n) != NodeKind::Synthetic)
         .collect();
-    nodes.sort_by_key(|&n| std::cmp::Reverse(retained[n as usize]));
+    nodes.sort_by_key(|&n| std::cmp::Reverse(retained.get(n)));
     for &n in nodes.iter().take(top) {
         println!(
             "{{\"id\":{},\"name\":{:?},\"retained\":{}}}",
             snap.node_id(n),
             snap.node_name(n).chars().take(40).collect::<String>(),
-            retained[n as usize]
+            retained.get(n)
         );
     }
-    eprintln!("root retained {}", retained[0]);
+    eprintln!("root retained {}", retained.get(0));
     Ok(())
 }

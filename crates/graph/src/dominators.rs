@@ -173,20 +173,18 @@ impl Dominators {
         self.idom[n as usize]
     }
 
-    /// Every node, each after its immediate dominator.
-    pub fn order(&self) -> &[u32] {
-        &self.order
-    }
-
-    /// Retained sizes: each node's `self_size` plus what it dominates.
-    pub fn retained_sizes(&self, self_size: impl Fn(u32) -> u64) -> Vec<u64> {
-        let mut retained: Vec<u64> = (0..self.idom.len() as u32).map(&self_size).collect();
+    /// Retained sizes: each node's `self_size` plus what it dominates. Consumes the DFS
+    /// order, which nothing needs afterwards ([`Dominators::children`] gives a
+    /// dominator-tree traversal), to keep memory down.
+    pub fn retained_sizes(&mut self, self_size: impl Fn(u32) -> u64) -> RetainedSizes {
+        let mut retained = RetainedSizes::new(self.idom.len(), self_size);
         for &v in self.order.iter().skip(1).rev() {
             let d = self.idom[v as usize];
             if d != v {
-                retained[d as usize] += retained[v as usize];
+                retained.add(d, retained.get(v));
             }
         }
+        self.order = Vec::new();
         retained
     }
 
@@ -204,8 +202,7 @@ impl Dominators {
         }
         let mut fill = first.clone();
         let mut list = vec![0u32; first[n] as usize];
-        // In DFS order, so children come out in a stable order.
-        for &v in &self.order {
+        for v in 0..n as u32 {
             if v != self.root {
                 let d = self.idom[v as usize] as usize;
                 list[fill[d] as usize] = v;
@@ -213,6 +210,75 @@ impl Dominators {
             }
         }
         (first, list)
+    }
+
+    /// Calls `f` with every node in a preorder of the dominator tree (each node after its
+    /// immediate dominator), iteratively.
+    pub fn preorder(&self, mut f: impl FnMut(u32)) {
+        let (first, children) = self.children();
+        let mut stack = vec![self.root];
+        while let Some(v) = stack.pop() {
+            f(v);
+            stack.extend_from_slice(
+                &children[first[v as usize] as usize..first[v as usize + 1] as usize],
+            );
+        }
+    }
+}
+
+/// Retained sizes in 4 bytes a node: the few that reach 4 GiB (the root and the holders of
+/// a huge structure) are kept apart.
+#[derive(Debug)]
+pub struct RetainedSizes {
+    small: Vec<u32>,
+    big: HashMap<u32, u64>,
+}
+
+impl RetainedSizes {
+    fn new(n: usize, self_size: impl Fn(u32) -> u64) -> RetainedSizes {
+        let mut r = RetainedSizes {
+            small: vec![0; n],
+            big: HashMap::new(),
+        };
+        for v in 0..n as u32 {
+            r.set(v, self_size(v));
+        }
+        r
+    }
+
+    /// The retained size of `n`, bytes.
+    #[inline]
+    pub fn get(&self, n: u32) -> u64 {
+        match self.small[n as usize] {
+            u32::MAX => self.big.get(&n).copied().unwrap_or(u32::MAX as u64),
+            s => s as u64,
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, n: u32, value: u64) {
+        if value >= u32::MAX as u64 {
+            self.small[n as usize] = u32::MAX;
+            self.big.insert(n, value);
+        } else {
+            self.small[n as usize] = value as u32;
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, n: u32, value: u64) {
+        let sum = self.get(n) + value;
+        self.set(n, sum);
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.small.len()
+    }
+
+    /// True when there are no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.small.is_empty()
     }
 }
 
@@ -372,26 +438,46 @@ mod tests {
     fn diamond_and_chain() {
         // 0 -> 1 -> 2 -> 4, 0 -> 3 -> 4, 4 -> 5
         let g = Adj(vec![vec![1, 3], vec![2], vec![4], vec![4], vec![5], vec![]]);
-        let d = Dominators::compute(&g, 0);
+        let mut d = Dominators::compute(&g, 0);
         assert_eq!(
             (1..6).map(|v| d.idom(v)).collect::<Vec<_>>(),
             vec![0, 1, 0, 0, 4]
         );
         let r = d.retained_sizes(|_| 10);
-        assert_eq!(r, vec![60, 20, 10, 10, 20, 10]);
+        assert_eq!(
+            (0..6).map(|v| r.get(v)).collect::<Vec<_>>(),
+            vec![60, 20, 10, 10, 20, 10]
+        );
+        let mut seen = Vec::new();
+        d.preorder(|v| seen.push(v));
+        assert_eq!(seen.len(), 6);
+        for v in 1..6u32 {
+            let pos = |x: u32| seen.iter().position(|&s| s == x);
+            assert!(pos(d.idom(v)) < pos(v), "dominator of {v} first");
+        }
+    }
+
+    #[test]
+    fn retained_sizes_beyond_4_gib() {
+        let g = Adj(vec![vec![1, 2], vec![], vec![]]);
+        let mut d = Dominators::compute(&g, 0);
+        let r = d.retained_sizes(|v| [0, 3 << 30, u32::MAX as u64][v as usize]);
+        assert_eq!(r.get(1), 3 << 30);
+        assert_eq!(r.get(2), u32::MAX as u64);
+        assert_eq!(r.get(0), (3u64 << 30) + u32::MAX as u64);
     }
 
     #[test]
     fn cycles_and_unreachable_nodes() {
         // 0 -> 1 <-> 2; 3 <-> 4 unreachable from 0; 5 -> 1.
         let g = Adj(vec![vec![1], vec![2], vec![1], vec![4], vec![3], vec![1]]);
-        let d = Dominators::compute(&g, 0);
+        let mut d = Dominators::compute(&g, 0);
         assert_eq!(d.idom(2), 1);
         assert_eq!(d.idom(3), 0, "unreachable nodes hang off the root");
         // 1 is reachable from the root and from the unreachable 5: only the root dominates.
         assert_eq!(d.idom(1), 0);
         let r = d.retained_sizes(|_| 1);
-        assert_eq!(r[0], 6, "the root retains everything");
+        assert_eq!(r.get(0), 6, "the root retains everything");
     }
 
     /// 0 -> 1 -> … -> n-1.
@@ -413,11 +499,11 @@ mod tests {
     fn a_million_node_chain_needs_no_recursion() {
         let n = 1_000_000u32;
         let g = Chain(n);
-        let d = Dominators::compute(&g, 0);
+        let mut d = Dominators::compute(&g, 0);
         assert_eq!(d.idom(n - 1), n - 2);
         let r = d.retained_sizes(|_| 1);
-        assert_eq!(r[0], n as u64);
-        assert_eq!(r[(n / 2) as usize], (n - n / 2) as u64);
+        assert_eq!(r.get(0), n as u64);
+        assert_eq!(r.get(n / 2), (n - n / 2) as u64);
     }
 
     proptest! {

@@ -13,7 +13,7 @@
 //! use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
 //! let snap = HeapSnapshot::open("app.heapsnapshot".as_ref(), &ParseOptions::default())?;
 //! let graph = HeapGraph::new(&snap);
-//! let dom = graph.dominators();
+//! let mut dom = graph.dominators();
 //! let retained = dom.retained_sizes(|n| snap.self_size(n) as u64);
 //! # Ok::<(), leaktrail_snapshot::ParseError>(())
 //! ```
@@ -22,7 +22,7 @@ mod dominators;
 mod paths;
 pub mod rules;
 
-pub use dominators::{Dominators, Graph};
+pub use dominators::{Dominators, Graph, RetainedSizes};
 pub use paths::{Distances, PathStep, RetainerIndex, RetainerPath};
 
 use leaktrail_snapshot::HeapSnapshot;

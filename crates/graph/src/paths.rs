@@ -20,10 +20,13 @@ use crate::rules::{on_path, ROOT};
 pub const SYSTEM_DISTANCE: u32 = 100_000_000;
 const UNREACHED: u32 = u32::MAX;
 
-/// BFS distance of every node from the roots, and the node it was first reached from.
+/// The node each node was first reached from by the breadth-first searches; distances
+/// are the lengths of those parent chains. Only the parents are stored (4 bytes a node):
+/// a distance is computed by walking the chain when asked for.
 pub struct Distances {
-    dist: Vec<u32>,
     parent: Vec<u32>,
+    /// The root's non-synthetic children (global objects), sorted.
+    user_roots: Vec<u32>,
 }
 
 /// One step of a retainer path: the edge into `node` (from the previous step's node).
@@ -46,58 +49,77 @@ impl Distances {
     /// Runs the two breadth-first searches.
     pub fn compute(snap: &HeapSnapshot) -> Distances {
         let n = snap.node_count();
-        let mut dist = vec![UNREACHED; n];
         let mut parent = vec![UNREACHED; n];
         if n == 0 {
-            return Distances { dist, parent };
+            return Distances {
+                parent,
+                user_roots: Vec::new(),
+            };
         }
+        parent[ROOT as usize] = ROOT;
         let mut queue = VecDeque::new();
         for e in snap.edges(ROOT) {
             let t = snap.edge_target(e);
             if on_path(snap, ROOT, e)
                 && snap.node_kind(t) != NodeKind::Synthetic
-                && dist[t as usize] == UNREACHED
+                && parent[t as usize] == UNREACHED
             {
-                dist[t as usize] = 1;
                 parent[t as usize] = ROOT;
                 queue.push_back(t);
             }
         }
-        let bfs = |queue: &mut VecDeque<u32>, dist: &mut Vec<u32>, parent: &mut Vec<u32>| {
+        let mut user_roots: Vec<u32> = queue.iter().copied().collect();
+        user_roots.sort_unstable();
+        let bfs = |queue: &mut VecDeque<u32>, parent: &mut Vec<u32>| {
             while let Some(v) = queue.pop_front() {
-                let d = dist[v as usize] + 1;
                 for e in snap.edges(v) {
                     let t = snap.edge_target(e);
-                    if dist[t as usize] == UNREACHED && on_path(snap, v, e) {
-                        dist[t as usize] = d;
+                    if parent[t as usize] == UNREACHED && on_path(snap, v, e) {
                         parent[t as usize] = v;
                         queue.push_back(t);
                     }
                 }
             }
         };
-        bfs(&mut queue, &mut dist, &mut parent);
-        dist[ROOT as usize] = SYSTEM_DISTANCE;
+        bfs(&mut queue, &mut parent);
+        // Then what only the VM's own roots hold, through the synthetic sub-roots.
         queue.push_back(ROOT);
-        bfs(&mut queue, &mut dist, &mut parent);
-        dist[ROOT as usize] = 0;
-        Distances { dist, parent }
+        bfs(&mut queue, &mut parent);
+        Distances { parent, user_roots }
     }
 
-    /// The distance of `n` from the roots, `None` when only weak edges reach it.
+    /// True when a non-weak path from the roots reaches `n`.
+    #[inline]
+    pub fn is_reachable(&self, n: NodeIndex) -> bool {
+        self.parent[n as usize] != UNREACHED
+    }
+
+    /// The distance of `n` from the roots (at least [`SYSTEM_DISTANCE`] when only the VM's
+    /// roots hold it), `None` when only weak edges reach it. Walks the parent chain.
     pub fn distance(&self, n: NodeIndex) -> Option<u32> {
-        let d = self.dist[n as usize];
-        (d != UNREACHED).then_some(d)
-    }
-
-    /// True when `n` is held only through the VM's own roots.
-    pub fn is_system(&self, n: NodeIndex) -> bool {
-        self.distance(n).is_none_or(|d| d >= SYSTEM_DISTANCE)
+        if !self.is_reachable(n) {
+            return None;
+        }
+        let (mut steps, mut v, mut top) = (0u32, n, n);
+        while v != ROOT {
+            top = v;
+            v = self.parent[v as usize];
+            steps += 1;
+        }
+        // Application paths start at a user root; system ones at a synthetic sub-root.
+        let system = steps > 0 && self.user_roots.binary_search(&top).is_err();
+        Some(if system {
+            SYSTEM_DISTANCE + steps
+        } else {
+            steps
+        })
     }
 
     /// The shortest retainer path of `n`, or `None` when only weak edges reach it.
     pub fn path_to(&self, snap: &HeapSnapshot, n: NodeIndex) -> Option<RetainerPath> {
-        self.distance(n)?;
+        if !self.is_reachable(n) {
+            return None;
+        }
         let mut steps = Vec::new();
         let mut v = n;
         while v != ROOT {

@@ -91,6 +91,27 @@ fn parses_a_v8_layout() {
 }
 
 #[test]
+fn huge_element_indices_survive_packing() {
+    // Element edges carry their index; indices of 2^28 and more are stored apart.
+    let text = good()
+        .replace("1,0,7\n", "1,268435460,7\n")
+        .replace("\n,1,0,21", "\n,1,4294967295,21");
+    let s = parse(&text).expect("parses");
+    assert_eq!(s.edge_name(0), EdgeName::Index(268_435_460));
+    assert_eq!(s.edge_name(2), EdgeName::Index(u32::MAX));
+    assert_eq!(s.edge_kind(0), EdgeKind::Element);
+    assert_eq!(s.edge_name(1), EdgeName::Name("items"));
+}
+
+#[test]
+fn too_many_edge_types() {
+    let many: Vec<String> = (0..17).map(|i| format!("\"t{i}\"")).collect();
+    let text = good().replace(EDGE_TYPES, &format!("[{}]", many.join(",")));
+    let e = err(&text);
+    assert!(e.to_string().contains("edge types"), "{e}");
+}
+
+#[test]
 fn parses_other_field_orders_and_extra_fields() {
     // No trace_node_id/detachedness, an unknown extra field, fields reordered.
     let fields = ["id", "type", "extra", "name", "edge_count", "self_size"];
