@@ -249,3 +249,56 @@ fn deep_linked_list() {
     assert!(nodes["retained_size"].as_u64() >= nodes["self_size"].as_u64());
     assert!(path_edges(&top["path"]).contains(&"chain".to_owned()));
 }
+
+/// With four snapshots, collections that gained entries in every interval are listed (the
+/// per-session `events` arrays), and a bounded LRU Map is not.
+#[test]
+fn leaks_follows_growing_collections_through_four_snapshots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let snaps = scenario_snapshots(dir.path(), "event-store-unbounded", &[200, 700, 1200, 2000]);
+    let args: Vec<&str> = ["leaks"]
+        .into_iter()
+        .chain(snaps.iter().map(|p| s(p)))
+        .chain(["--format", "json"])
+        .collect();
+    let out = leaktrail(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let grown = report["growing_collections"]
+        .as_array()
+        .expect("collections");
+    assert!(!grown.is_empty(), "{}", report["summary"]);
+    let first = &grown[0];
+    let entries: Vec<u64> = first["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e.as_u64().expect("n"))
+        .collect();
+    assert_eq!(entries.len(), 4);
+    assert!(entries.windows(2).all(|w| w[1] > w[0]), "{entries:?}");
+    assert!(
+        path_edges(&first["path"]).contains(&"events".to_owned()),
+        "{}",
+        first["path"]
+    );
+    assert!(first["retained_growth"].as_i64().expect("growth") > 0);
+
+    let clean = tempfile::tempdir().expect("tempdir");
+    let snaps = scenario_snapshots(clean.path(), "lru-cache-bounded", &[800, 1200, 1600, 2000]);
+    let args: Vec<&str> = ["leaks"]
+        .into_iter()
+        .chain(snaps.iter().map(|p| s(p)))
+        .chain(["--format", "json"])
+        .collect();
+    let out = leaktrail(&args);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(out.status.code(), Some(0), "{}", report["summary"]);
+    assert!(report["growing_collections"]
+        .as_array()
+        .expect("collections")
+        .is_empty());
+    let md = leaktrail(&[&args[..args.len() - 2], &["--format", "markdown"]].concat());
+    assert!(String::from_utf8_lossy(&md.stdout)
+        .contains("None: no Map, Set, Array or dictionary object"));
+}

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use leaktrail_analysis::{Classification, EarlierSnapshot, HeapAnalysis, LeakReport};
+use leaktrail_analysis::{
+    growing_collections, Classification, CollectionCensus, EarlierSnapshot, HeapAnalysis,
+    LeakReport,
+};
 
 use super::{load, Common};
 
@@ -26,14 +29,31 @@ pub fn run(args: &LeaksArgs, common: &Common) -> anyhow::Result<(String, bool)> 
         .snapshots
         .split_last()
         .ok_or_else(|| anyhow::anyhow!("leaks needs three snapshots"))?;
+    // With four or more snapshots, collections are followed through every one of them,
+    // which needs each graph; with three, the earlier ones need only ids and classes.
+    let follow_collections = args.snapshots.len() >= 4;
     let mut earlier = Vec::with_capacity(earlier_paths.len());
-    for p in earlier_paths {
-        let snap = load::snapshot(p, common.progress, Some(Classification::EDGES_NEEDED))?;
+    let mut censuses = Vec::new();
+    for (i, p) in earlier_paths.iter().enumerate() {
+        let filter = (!follow_collections).then_some(Classification::EDGES_NEEDED);
+        let snap = load::snapshot(p, common.progress, filter)?;
+        if follow_collections {
+            // Retained sizes are needed only in the first, for the growth since then.
+            let census = if i == 0 {
+                CollectionCensus::of(&snap, Some(&HeapAnalysis::new(&snap)))
+            } else {
+                CollectionCensus::of(&snap, None)
+            };
+            censuses.push(census);
+        }
         earlier.push(EarlierSnapshot::of(snap, &p.display().to_string()));
     }
     let snap = load::snapshot(last, common.progress, None)?;
     let analysis = HeapAnalysis::new(&snap);
-    let report = LeakReport::find(&earlier, &analysis, &last.display().to_string(), args.top);
-    let leak = !report.clusters.is_empty();
+    let mut report = LeakReport::find(&earlier, &analysis, &last.display().to_string(), args.top);
+    if follow_collections {
+        report.growing_collections = growing_collections(&censuses, &analysis, args.top);
+    }
+    let leak = !report.clusters.is_empty() || !report.growing_collections.is_empty();
     Ok((leaktrail_report::render_leaks(&report, common.render), leak))
 }

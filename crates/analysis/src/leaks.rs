@@ -113,6 +113,9 @@ pub struct LeakReport {
     pub dismissed_clusters: u64,
     /// Their retained size, bytes.
     pub dismissed_retained: u64,
+    /// With four or more snapshots: collections whose entry count grew in every interval,
+    /// largest retained growth first (empty with three).
+    pub growing_collections: Vec<crate::collections::GrowingCollection>,
     /// A sentence on the result.
     pub summary: String,
 }
@@ -246,6 +249,7 @@ impl LeakReport {
             clusters: kept,
             dismissed_clusters: dismissed,
             dismissed_retained,
+            growing_collections: Vec::new(),
             summary,
         }
     }

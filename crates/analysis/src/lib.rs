@@ -13,6 +13,7 @@
 //! documented output schema (`docs/json-schema.md`).
 
 mod class;
+mod collections;
 mod diff;
 mod family;
 mod handles;
@@ -26,6 +27,9 @@ pub mod units;
 mod verdict;
 
 pub use class::Classification;
+pub use collections::{
+    collection_entries, growing_collections, CollectionCensus, GrowingCollection,
+};
 pub use diff::{ClassDelta, FamilyDelta, SnapshotDiff, SnapshotDigest};
 pub use family::Family;
 pub use handles::{Handles, ListenerCount};

@@ -70,9 +70,17 @@ impl Dominators {
         dfs(graph, root, &mut pre, |_, p| parent.push(p));
 
         // 2. Predecessors in DFS numbers (a reverse CSR).
+        // Tree edges (parent → child) are left out: the parent is always a candidate
+        // semidominator, so step 3 starts from it instead (one edge less per node).
         let mut first = vec![0u32; n + 1];
         for v in 0..n as u32 {
-            graph.for_each_successor(v, |t| first[pre[t as usize] as usize + 1] += 1);
+            let pv = pre[v as usize];
+            graph.for_each_successor(v, |t| {
+                let pt = pre[t as usize] as usize;
+                if parent[pt] != pv || pt == 0 {
+                    first[pt + 1] += 1;
+                }
+            });
         }
         for i in 0..n {
             first[i + 1] += first[i];
@@ -82,9 +90,12 @@ impl Dominators {
         for v in 0..n as u32 {
             let pv = pre[v as usize];
             graph.for_each_successor(v, |t| {
-                let slot = &mut fill[pre[t as usize] as usize];
-                preds[*slot as usize] = pv;
-                *slot += 1;
+                let pt = pre[t as usize] as usize;
+                if parent[pt] != pv || pt == 0 {
+                    let slot = &mut fill[pt];
+                    preds[*slot as usize] = pv;
+                    *slot += 1;
+                }
             });
         }
         drop(fill);
@@ -116,7 +127,8 @@ impl Dominators {
                 u8::MAX => big_degree[&(w as u32)] as usize,
                 d => d as usize,
             };
-            let mut s = semi[w];
+            // The DFS parent (a predecessor, unlinked, so eval gives itself).
+            let mut s = parent[w];
             for &v in &preds[end - d..end] {
                 let u = eval(v, &mut ancestor, &mut label, &semi, &mut path);
                 s = s.min(semi[u as usize]);

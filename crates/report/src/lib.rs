@@ -593,9 +593,10 @@ pub fn render_class_retainers(r: &ClassRetainers, opts: RenderOptions) -> String
     );
     for (i, g) in r.groups.iter().enumerate() {
         d.heading(&format!(
-            "{}. {} instances, {} retained",
+            "{}. {} instance{}, {} retained",
             i + 1,
             group_digits(g.count),
+            if g.count == 1 { "" } else { "s" },
             human_bytes(g.retained_size)
         ));
         d.path(&g.path);
@@ -626,9 +627,9 @@ pub fn render_leaks(r: &LeakReport, opts: RenderOptions) -> String {
                 vec![
                     Cell::new(i + 1),
                     Cell::new(&c.class),
+                    Cell::new(&c.holder),
                     Cell::new(group_digits(c.count)),
                     Cell::new(human_bytes(c.retained_size)),
-                    Cell::new(&c.holder),
                     Cell::new(
                         c.class_counts
                             .iter()
@@ -644,16 +645,28 @@ pub fn render_leaks(r: &LeakReport, opts: RenderOptions) -> String {
             &[
                 "#",
                 "class",
+                "accumulates in",
                 "objects",
                 "retained",
-                "accumulates in",
                 "instances per snapshot",
             ],
             rows,
-            2,
+            3,
         );
         for (i, c) in r.clusters.iter().enumerate() {
             d.heading(&format!("{}. {}", i + 1, c.sentence));
+            d.path(&c.path);
+        }
+    }
+    if r.snapshots.len() >= 4 {
+        d.heading("Collections that grew in every interval");
+        if r.growing_collections.is_empty() {
+            d.line(
+                "None: no Map, Set, Array or dictionary object gained entries in every interval.",
+            );
+        }
+        for c in &r.growing_collections {
+            d.line(&c.sentence);
             d.path(&c.path);
         }
     }

@@ -95,6 +95,15 @@ fn main() -> Result<()> {
     println!();
     println!("| task | file | wall | peak RSS | RSS / file | × read floor | × intscan floor | × memlab |");
     println!("|---|---|---|---|---|---|---|---|");
+    // memlab's launcher uses `#!/usr/bin/env node --expose-gc …`, which Linux's env does not
+    // split; run its script with node directly.
+    let memlab_cmd = |m: &PathBuf| {
+        let script = m.canonicalize().unwrap_or_else(|_| m.clone());
+        let mut cmd = Command::new("node");
+        cmd.args(["--expose-gc", "--max-old-space-size=8192"])
+            .arg(script);
+        cmd
+    };
     let lt = |sub: &[&str], files: &[&PathBuf]| {
         let mut cmd = Command::new(&leaktrail);
         cmd.args(sub)
@@ -122,7 +131,7 @@ fn main() -> Result<()> {
             run(&mut lt(&["summary", "--shallow"], &[snap]))
         })?;
         let object_size = match &memlab {
-            Some(m) => Some(run(Command::new(m)
+            Some(m) => Some(run(memlab_cmd(m)
                 .args(["analyze", "object-size", "--snapshot"])
                 .arg(snap))?),
             None => None,
@@ -187,7 +196,7 @@ fn main() -> Result<()> {
         )
     })?;
     let find_leaks = match &memlab {
-        Some(m) => Some(run(Command::new(m)
+        Some(m) => Some(run(memlab_cmd(m)
             .args(["find-leaks", "--trace-all-objects", "--baseline"])
             .arg(&snaps[1])
             .arg("--target")

@@ -1,0 +1,153 @@
+//! Growing collections across many snapshots (BLeak's idea): a leak is a collection that
+//! gains entries in every interval.
+//!
+//! Collections are recognised in the V8 graph as:
+//! - `Map`/`Set`: the object's `table` (an `OrderedHashMap`/`OrderedHashSet`) holds one
+//!   numbered edge per key and per value, so entries are numbered edges / 2 for a Map, / 1
+//!   for a Set;
+//! - `Array`: element edges of the array object;
+//! - plain `Object`s used as dictionaries: property edges (without `__proto__`), counted
+//!   only from [`DICTIONARY_MIN_KEYS`] keys on, so ordinary objects stay out.
+//!
+//! The same collection is followed across snapshots by its node id.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use leaktrail_snapshot::{EdgeKind, EdgeName, HeapSnapshot, NodeIndex, NodeKind};
+
+use crate::heap::{HeapAnalysis, ObjectView, StepView};
+use crate::units::signed_bytes;
+
+/// Plain objects with fewer keys are not treated as dictionaries.
+pub const DICTIONARY_MIN_KEYS: u64 = 16;
+
+/// Entry counts (and retained sizes) of every collection of one snapshot, by node id.
+pub struct CollectionCensus {
+    entries: HashMap<u32, (u64, u64)>,
+}
+
+/// A collection whose entry count grew in every interval.
+#[derive(Clone, Debug, Serialize)]
+pub struct GrowingCollection {
+    /// `Map`, `Set`, `Array` or `Object` (a dictionary).
+    pub kind: String,
+    /// The collection in the last snapshot.
+    pub object: ObjectView,
+    /// Entries in each snapshot, in order.
+    pub entries: Vec<u64>,
+    /// Retained size in the last snapshot minus in the first, bytes.
+    pub retained_growth: i64,
+    /// Its shortest retainer path in the last snapshot.
+    pub path: Vec<StepView>,
+    /// One sentence.
+    pub sentence: String,
+}
+
+/// What kind of collection `v` is, and how many entries it has.
+pub fn collection_entries(snap: &HeapSnapshot, v: NodeIndex) -> Option<(&'static str, u64)> {
+    if snap.node_kind(v) != NodeKind::Object {
+        return None;
+    }
+    let numbered = |n: NodeIndex| {
+        snap.edges(n)
+            .filter(|&e| match snap.edge_name(e) {
+                EdgeName::Index(_) => snap.edge_kind(e) == EdgeKind::Element,
+                EdgeName::Name(s) => !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()),
+            })
+            .count() as u64
+    };
+    let table = || {
+        snap.edges(v)
+            .find(|&e| snap.edge_name(e) == EdgeName::Name("table"))
+            .map(|e| snap.edge_target(e))
+    };
+    match snap.node_name(v) {
+        "Map" => table().map(|t| ("Map", numbered(t) / 2)),
+        "Set" => table().map(|t| ("Set", numbered(t))),
+        "Array" => Some((
+            "Array",
+            snap.edges(v)
+                .filter(|&e| snap.edge_kind(e) == EdgeKind::Element)
+                .count() as u64,
+        )),
+        "Object" => {
+            let keys = snap
+                .edges(v)
+                .filter(|&e| {
+                    snap.edge_kind(e) == EdgeKind::Property
+                        && snap.edge_name(e) != EdgeName::Name("__proto__")
+                })
+                .count() as u64;
+            (keys >= DICTIONARY_MIN_KEYS).then_some(("Object", keys))
+        }
+        _ => None,
+    }
+}
+
+impl CollectionCensus {
+    /// Counts the entries of every collection; `retained` gives retained sizes when the
+    /// snapshot was analysed (else 0).
+    pub fn of(snap: &HeapSnapshot, retained: Option<&HeapAnalysis<'_>>) -> CollectionCensus {
+        let mut entries = HashMap::new();
+        for v in 0..snap.node_count() as u32 {
+            if let Some((_, n)) = collection_entries(snap, v) {
+                let r = retained.map_or(0, |a| a.retained.get(v));
+                entries.insert(snap.node_id(v), (n, r));
+            }
+        }
+        CollectionCensus { entries }
+    }
+}
+
+/// Collections of the last snapshot (`last`) whose entries grew in every interval of
+/// `earlier` then `last`, largest retained growth first.
+pub fn growing_collections(
+    earlier: &[CollectionCensus],
+    last: &HeapAnalysis<'_>,
+    top: usize,
+) -> Vec<GrowingCollection> {
+    let snap = last.snap;
+    let mut found: Vec<(NodeIndex, &'static str, Vec<u64>, i64)> = Vec::new();
+    for v in 0..snap.node_count() as u32 {
+        let Some((kind, now)) = collection_entries(snap, v) else {
+            continue;
+        };
+        let id = snap.node_id(v);
+        let mut series = Vec::with_capacity(earlier.len() + 1);
+        for c in earlier {
+            match c.entries.get(&id) {
+                Some(&(n, _)) => series.push(n),
+                None => break,
+            }
+        }
+        if series.len() != earlier.len() {
+            continue;
+        }
+        series.push(now);
+        if series.windows(2).all(|w| w[1] > w[0]) {
+            let first = earlier
+                .first()
+                .and_then(|c| c.entries.get(&id))
+                .map_or(0, |&(_, r)| r);
+            found.push((v, kind, series, last.retained.get(v) as i64 - first as i64));
+        }
+    }
+    found.sort_by_key(|f| std::cmp::Reverse(f.3));
+    found
+        .into_iter()
+        .take(top)
+        .map(|(v, kind, entries, growth)| {
+            let path = last.shortest_path(v);
+            let name = path.last().map_or(String::new(), |s| format!(" `{}`", s.edge));
+            let sentence = format!(
+                "{kind}{name} @{} grew in every interval: {} entries; retained {} since the first snapshot.",
+                snap.node_id(v),
+                entries.iter().map(u64::to_string).collect::<Vec<_>>().join(" → "),
+                signed_bytes(growth)
+            );
+            GrowingCollection { kind: kind.to_owned(), object: last.object(v), entries, retained_growth: growth, path, sentence }
+        })
+        .collect()
+}
