@@ -302,3 +302,38 @@ fn leaks_follows_growing_collections_through_four_snapshots() {
     assert!(String::from_utf8_lossy(&md.stdout)
         .contains("None: no Map, Set, Array or dictionary object"));
 }
+
+/// Listener growth shows in `diff --listeners` and in `leaks`; without the flag `diff`
+/// says listeners were not counted rather than reporting zero.
+#[test]
+fn diff_and_leaks_count_listener_growth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let snaps = scenario_snapshots(dir.path(), "listener-accumulation", &[200, 1200, 2000]);
+    let diff = leaktrail_json(&["diff", s(&snaps[0]), s(&snaps[1]), "--listeners"]);
+    let h = &diff["handles"];
+    assert_eq!(h["listeners_measured"], true);
+    let first = &h["listeners"][0];
+    assert_eq!(first["event"], "config-changed");
+    assert_eq!(first["emitter_class"], "ConfigService");
+    assert_eq!(first["delta"], 1000, "{first}");
+
+    let plain = leaktrail_json(&["diff", s(&snaps[0]), s(&snaps[1])]);
+    assert_eq!(plain["handles"]["listeners_measured"], false);
+    assert!(plain["handles"]["listeners"]
+        .as_array()
+        .expect("listeners")
+        .is_empty());
+
+    let out = leaktrail(&[
+        "leaks",
+        s(&snaps[0]),
+        s(&snaps[1]),
+        s(&snaps[2]),
+        "--format",
+        "json",
+    ]);
+    let leaks: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let first = &leaks["handles"]["listeners"][0];
+    assert_eq!(first["event"], "config-changed");
+    assert_eq!(first["delta"], 1800, "{first}");
+}

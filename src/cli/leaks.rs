@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use leaktrail_analysis::{
-    growing_collections, Classification, CollectionCensus, EarlierSnapshot, HeapAnalysis,
-    LeakReport,
+    growing_collections, CollectionCensus, EarlierSnapshot, HeapAnalysis, LeakReport,
+    SnapshotDigest,
 };
 
 use super::{load, Common};
@@ -35,7 +35,7 @@ pub fn run(args: &LeaksArgs, common: &Common) -> anyhow::Result<(String, bool)> 
     let mut earlier = Vec::with_capacity(earlier_paths.len());
     let mut censuses = Vec::new();
     for (i, p) in earlier_paths.iter().enumerate() {
-        let filter = (!follow_collections).then_some(Classification::EDGES_NEEDED);
+        let filter = (!follow_collections).then_some(SnapshotDigest::EDGES_NEEDED);
         let snap = load::snapshot(p, common.progress, filter)?;
         if follow_collections {
             // Retained sizes are needed only in the first, for the growth since then.

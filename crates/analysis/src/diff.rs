@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use leaktrail_snapshot::HeapSnapshot;
+use leaktrail_snapshot::{EdgeFilter, EdgeKind, HeapSnapshot, NodeKind};
+
+use crate::handles::{Handles, HandlesDelta};
 
 use crate::class::Classification;
 use crate::family::Family;
@@ -20,23 +22,37 @@ pub struct SnapshotDigest {
     /// The snapshot's facts.
     pub info: SnapshotInfo,
     classes: Classification,
+    /// Timers, workers and listeners.
+    pub handles: Handles,
     ids: Vec<u32>,
     sizes: Vec<u32>,
 }
 
 impl SnapshotDigest {
-    /// Digests a parsed snapshot read from `path`.
+    /// The edges a digest reads: those of [`Classification::EDGES_NEEDED`] and of
+    /// [`Handles::EDGES_NEEDED`]. Parse with this to keep memory low.
+    pub const EDGES_NEEDED: EdgeFilter = digest_edges;
+
+    /// Digests a parsed snapshot read from `path`. Listeners are counted only when the
+    /// snapshot was parsed with [`SnapshotDigest::EDGES_NEEDED`] (or whole); with
+    /// [`Classification::EDGES_NEEDED`] alone they are marked as not measured.
     pub fn of(snap: HeapSnapshot, path: &str) -> SnapshotDigest {
         let info = SnapshotInfo::of(&snap, path);
         let classes = Classification::of(&snap);
+        let handles = Handles::of(&snap, &classes);
         let (ids, sizes) = snap.into_ids_and_sizes();
         SnapshotDigest {
             info,
             classes,
+            handles,
             ids,
             sizes,
         }
     }
+}
+
+fn digest_edges(from: NodeKind, edge: EdgeKind, to: NodeKind) -> bool {
+    (Classification::EDGES_NEEDED)(from, edge, to) || (Handles::EDGES_NEEDED)(from, edge, to)
 }
 
 /// How one class changed between two snapshots.
@@ -102,6 +118,8 @@ pub struct SnapshotDiff {
     pub families: Vec<FamilyDelta>,
     /// What the growth looks like.
     pub verdict: GrowthVerdict,
+    /// How timers, workers and listeners changed.
+    pub handles: HandlesDelta,
 }
 
 impl SnapshotDiff {
@@ -194,6 +212,7 @@ impl SnapshotDiff {
             classes: rows,
             families,
             verdict,
+            handles: HandlesDelta::between(&before.handles, &after.handles),
         }
     }
 }

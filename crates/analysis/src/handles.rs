@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use leaktrail_snapshot::{EdgeKind, EdgeName, HeapSnapshot, NodeIndex, NodeKind};
+use leaktrail_snapshot::{EdgeFilter, EdgeKind, EdgeName, HeapSnapshot, NodeIndex, NodeKind};
 
 use crate::class::Classification;
 
@@ -28,6 +28,9 @@ pub struct Handles {
     pub message_ports: u64,
     /// Listeners per emitter class and event, most first.
     pub listeners: Vec<ListenerCount>,
+    /// False when the snapshot was parsed without the edges listeners need, so
+    /// `listeners` is empty for want of data, not of listeners.
+    pub listeners_measured: bool,
 }
 
 /// The listeners of one event on the emitters of one class.
@@ -43,10 +46,110 @@ pub struct ListenerCount {
     pub emitters: u64,
 }
 
+/// How the handle counts of two snapshots differ.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct HandlesDelta {
+    /// Counts in the earlier snapshot.
+    pub before: HandleTotals,
+    /// Counts in the later snapshot.
+    pub after: HandleTotals,
+    /// Listener counts that changed, largest growth first.
+    pub listeners: Vec<ListenerDelta>,
+    /// False when either snapshot was read without the edges listeners need.
+    pub listeners_measured: bool,
+}
+
+/// Timer and worker counts of one snapshot.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct HandleTotals {
+    /// `Timeout` objects.
+    pub timeouts: u64,
+    /// `Immediate` objects.
+    pub immediates: u64,
+    /// `Worker` objects.
+    pub workers: u64,
+    /// `MessagePort` objects.
+    pub message_ports: u64,
+    /// Listeners of all events.
+    pub listeners: u64,
+}
+
+/// The change of one event's listeners.
+#[derive(Clone, Debug, Serialize)]
+pub struct ListenerDelta {
+    /// Class of the emitters.
+    pub emitter_class: String,
+    /// Event name.
+    pub event: String,
+    /// Listeners before.
+    pub before: u64,
+    /// Listeners after.
+    pub after: u64,
+    /// `after - before`.
+    pub delta: i64,
+}
+
+impl HandlesDelta {
+    /// Compares the handles of an earlier and a later snapshot.
+    pub fn between(before: &Handles, after: &Handles) -> HandlesDelta {
+        let mut map: HashMap<(&str, &str), (u64, u64)> = HashMap::new();
+        for l in &before.listeners {
+            map.entry((&l.emitter_class, &l.event)).or_default().0 += l.listeners;
+        }
+        for l in &after.listeners {
+            map.entry((&l.emitter_class, &l.event)).or_default().1 += l.listeners;
+        }
+        let mut listeners: Vec<ListenerDelta> = map
+            .into_iter()
+            .filter(|(_, (b, a))| a != b)
+            .map(|((c, e), (b, a))| ListenerDelta {
+                emitter_class: c.to_owned(),
+                event: e.to_owned(),
+                before: b,
+                after: a,
+                delta: a as i64 - b as i64,
+            })
+            .collect();
+        listeners.sort_by(|a, b| b.delta.cmp(&a.delta).then(a.event.cmp(&b.event)));
+        HandlesDelta {
+            before: before.totals(),
+            after: after.totals(),
+            listeners,
+            listeners_measured: before.listeners_measured && after.listeners_measured,
+        }
+    }
+
+    /// True when nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.before == self.after && self.listeners.is_empty()
+    }
+}
+
 impl Handles {
-    /// Counts handles in a snapshot parsed with all its edges.
+    /// The edges handle counting reads: properties between objects (`_events` and the
+    /// event names) and edges from objects to functions (listeners, also inside arrays).
+    pub const EDGES_NEEDED: EdgeFilter = handle_edges;
+
+    /// The totals.
+    pub fn totals(&self) -> HandleTotals {
+        HandleTotals {
+            timeouts: self.timeouts,
+            immediates: self.immediates,
+            workers: self.workers,
+            message_ports: self.message_ports,
+            listeners: self.listeners.iter().map(|l| l.listeners).sum(),
+        }
+    }
+
+    /// Counts handles in a snapshot parsed with all its edges, or at least with
+    /// [`Handles::EDGES_NEEDED`].
     pub fn of(snap: &HeapSnapshot, classes: &Classification) -> Handles {
-        let mut h = Handles::default();
+        let mut h = Handles {
+            // A filtered parse that kept no object-to-object property edges cannot see
+            // `_events`.
+            listeners_measured: !snap.edges_filtered() || snap.keeps_edges(Handles::EDGES_NEEDED),
+            ..Handles::default()
+        };
         let class_of =
             |n: NodeIndex| classes.class_names[classes.node_class[n as usize] as usize].as_str();
         let mut per_event: HashMap<(String, String), (u64, u64)> = HashMap::new();
@@ -102,6 +205,15 @@ impl Handles {
             .sort_by(|a, b| b.listeners.cmp(&a.listeners).then(a.event.cmp(&b.event)));
         h
     }
+}
+
+fn handle_edges(from: NodeKind, edge: EdgeKind, to: NodeKind) -> bool {
+    from == NodeKind::Object
+        && match to {
+            NodeKind::Object => edge == EdgeKind::Property,
+            NodeKind::Closure => matches!(edge, EdgeKind::Property | EdgeKind::Element),
+            _ => false,
+        }
 }
 
 /// The target of `n`'s property `name`.

@@ -41,19 +41,23 @@ use crate::units::human_bytes;
 pub struct EarlierSnapshot {
     /// The snapshot's facts.
     pub info: SnapshotInfo,
+    /// Timers, workers and listeners.
+    pub handles: crate::handles::Handles,
     ids: Vec<u32>,
     class_counts: HashMap<String, u64>,
 }
 
 impl EarlierSnapshot {
-    /// Digests a snapshot (parsed with at least `Classification::EDGES_NEEDED`).
+    /// Digests a snapshot (parsed with at least `SnapshotDigest::EDGES_NEEDED`).
     pub fn of(snap: HeapSnapshot, path: &str) -> EarlierSnapshot {
         let info = SnapshotInfo::of(&snap, path);
         let classes = crate::Classification::of(&snap);
+        let handles = crate::handles::Handles::of(&snap, &classes);
         let class_counts = class_counts(&classes, snap.self_sizes());
         let (ids, _) = snap.into_ids_and_sizes();
         EarlierSnapshot {
             info,
+            handles,
             ids,
             class_counts,
         }
@@ -116,6 +120,8 @@ pub struct LeakReport {
     /// With four or more snapshots: collections whose entry count grew in every interval,
     /// largest retained growth first (empty with three).
     pub growing_collections: Vec<crate::collections::GrowingCollection>,
+    /// How timers, workers and listeners changed from the first snapshot to the last.
+    pub handles: crate::handles::HandlesDelta,
     /// A sentence on the result.
     pub summary: String,
 }
@@ -250,6 +256,10 @@ impl LeakReport {
             dismissed_clusters: dismissed,
             dismissed_retained,
             growing_collections: Vec::new(),
+            handles: crate::handles::HandlesDelta::between(
+                &earlier[0].handles,
+                &crate::handles::Handles::of(snap, &a.classes),
+            ),
             summary,
         }
     }

@@ -32,7 +32,7 @@ pub use collections::{
 };
 pub use diff::{ClassDelta, FamilyDelta, SnapshotDiff, SnapshotDigest};
 pub use family::Family;
-pub use handles::{Handles, ListenerCount};
+pub use handles::{HandleTotals, Handles, HandlesDelta, ListenerCount, ListenerDelta};
 pub use heap::{edge_label, HeapAnalysis, ObjectView, StepView};
 pub use idset::IdSet;
 pub use leaks::{EarlierSnapshot, LeakCluster, LeakReport};

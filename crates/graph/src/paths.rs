@@ -115,6 +115,11 @@ impl Distances {
         })
     }
 
+    /// True when only the VM's own roots hold `n` (or nothing but weak edges).
+    pub fn is_system(&self, n: NodeIndex) -> bool {
+        self.distance(n).is_none_or(|d| d >= SYSTEM_DISTANCE)
+    }
+
     /// The shortest retainer path of `n`, or `None` when only weak edges reach it.
     pub fn path_to(&self, snap: &HeapSnapshot, n: NodeIndex) -> Option<RetainerPath> {
         if !self.is_reachable(n) {

@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use leaktrail_analysis::units::{human_bytes, signed_bytes};
 use leaktrail_analysis::{
-    ClassRetainers, GrowthKind, LeakReport, ObjectRetainers, ObjectView, SnapshotDiff,
-    SnapshotInfo, StepView, Summary,
+    ClassRetainers, GrowthKind, HandlesDelta, LeakReport, ObjectRetainers, ObjectView,
+    SnapshotDiff, SnapshotInfo, StepView, Summary,
 };
 
 /// Output format.
@@ -350,6 +350,51 @@ pub fn render_summary(s: &Summary, opts: RenderOptions) -> String {
     d.out
 }
 
+impl Doc {
+    /// Timers, workers and listeners before and after.
+    fn handles_delta(&mut self, h: &HandlesDelta) {
+        self.heading("Timers, workers and listeners");
+        let (b, a) = (&h.before, &h.after);
+        let pair = |x: u64, y: u64| {
+            if x == y {
+                group_digits(y)
+            } else {
+                format!("{} → {}", group_digits(x), group_digits(y))
+            }
+        };
+        let mut line = format!(
+            "Timeout {}, Immediate {}, Worker {}, MessagePort {}",
+            pair(b.timeouts, a.timeouts),
+            pair(b.immediates, a.immediates),
+            pair(b.workers, a.workers),
+            pair(b.message_ports, a.message_ports)
+        );
+        if h.listeners_measured {
+            line.push_str(&format!(", listeners {}", pair(b.listeners, a.listeners)));
+        } else {
+            line.push_str("; listeners not counted (diff --listeners counts them)");
+        }
+        self.line(&line);
+        if !h.listeners.is_empty() {
+            let rows = h
+                .listeners
+                .iter()
+                .take(self.opts.top.min(10))
+                .map(|l| {
+                    vec![
+                        Cell::new(&l.emitter_class),
+                        Cell::new(&l.event),
+                        Cell::new(group_digits(l.before)),
+                        Cell::new(group_digits(l.after)),
+                        Cell::new(signed_count(l.delta)),
+                    ]
+                })
+                .collect();
+            self.table(&["emitter class", "event", "before", "after", "Δ"], rows, 2);
+        }
+    }
+}
+
 /// `StreamEntry @123` or `(string) "abc" @5`.
 fn object_label(o: &ObjectView) -> String {
     if o.name.is_empty() {
@@ -468,6 +513,7 @@ pub fn render_diff(diff: &SnapshotDiff, title: Option<&str>, opts: RenderOptions
         rows,
         2,
     );
+    d.handles_delta(&diff.handles);
     d.out
 }
 
@@ -658,6 +704,7 @@ pub fn render_leaks(r: &LeakReport, opts: RenderOptions) -> String {
             d.path(&c.path);
         }
     }
+    d.handles_delta(&r.handles);
     if r.snapshots.len() >= 4 {
         d.heading("Collections that grew in every interval");
         if r.growing_collections.is_empty() {

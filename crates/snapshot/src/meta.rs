@@ -64,6 +64,27 @@ pub enum NodeKind {
 }
 
 impl NodeKind {
+    /// Every kind.
+    pub const ALL: [NodeKind; 17] = [
+        NodeKind::Hidden,
+        NodeKind::Array,
+        NodeKind::String,
+        NodeKind::Object,
+        NodeKind::Code,
+        NodeKind::Closure,
+        NodeKind::RegExp,
+        NodeKind::Number,
+        NodeKind::Native,
+        NodeKind::Synthetic,
+        NodeKind::ConsString,
+        NodeKind::SlicedString,
+        NodeKind::Symbol,
+        NodeKind::BigInt,
+        NodeKind::ObjectShape,
+        NodeKind::WasmObject,
+        NodeKind::Unknown,
+    ];
+
     /// Maps a `node_types` entry to its kind.
     pub fn from_name(name: &str) -> NodeKind {
         match name {
@@ -119,6 +140,18 @@ pub enum EdgeKind {
 }
 
 impl EdgeKind {
+    /// Every kind.
+    pub const ALL: [EdgeKind; 8] = [
+        EdgeKind::Context,
+        EdgeKind::Element,
+        EdgeKind::Property,
+        EdgeKind::Internal,
+        EdgeKind::Hidden,
+        EdgeKind::Shortcut,
+        EdgeKind::Weak,
+        EdgeKind::Unknown,
+    ];
+
     /// Maps an `edge_types` entry to its kind.
     pub fn from_name(name: &str) -> EdgeKind {
         match name {

@@ -58,8 +58,8 @@ pub struct HeapSnapshot {
     strings: StringTable,
     clamped_sizes: usize,
     file_size: u64,
-    /// Whether an [`EdgeFilter`] dropped edges at parse time.
-    edges_filtered: bool,
+    /// The [`EdgeFilter`] used at parse time, if any.
+    edge_filter: Option<EdgeFilter>,
 }
 
 /// The name of an edge: a string for properties and context variables, a number for
@@ -129,7 +129,9 @@ impl HeapSnapshot {
             edge_filter: options.edge_filter,
         };
         let raw = parse(&reader).map_err(in_file)?;
-        HeapSnapshot::from_raw(raw, meta.len()).map_err(in_file)
+        let mut snap = HeapSnapshot::from_raw(raw, meta.len()).map_err(in_file)?;
+        snap.edge_filter = options.edge_filter;
+        Ok(snap)
     }
 
     /// Parses a snapshot held in memory; `name` is used in error messages.
@@ -151,7 +153,9 @@ impl HeapSnapshot {
             edge_filter: options.edge_filter,
         };
         let raw = parse(&reader).map_err(in_file)?;
-        HeapSnapshot::from_raw(raw, bytes.len() as u64).map_err(in_file)
+        let mut snap = HeapSnapshot::from_raw(raw, bytes.len() as u64).map_err(in_file)?;
+        snap.edge_filter = options.edge_filter;
+        Ok(snap)
     }
 
     /// Checks what can only be checked across sections, and builds the CSR offsets.
@@ -162,7 +166,7 @@ impl HeapSnapshot {
             mut edges,
             strings,
         } = raw;
-        let edges_filtered = edges.first_edge.is_some();
+
         let first_edge = match edges.first_edge.take() {
             Some(kept) => kept,
             None => csr_offsets(&nodes.edge_count, edges.to.len())?,
@@ -244,7 +248,7 @@ impl HeapSnapshot {
             strings,
             clamped_sizes: nodes.clamped_sizes,
             file_size,
-            edges_filtered,
+            edge_filter: None,
         })
     }
 
@@ -275,7 +279,21 @@ impl HeapSnapshot {
 
     /// True when an [`EdgeFilter`] dropped edges at parse time, so the graph is partial.
     pub fn edges_filtered(&self) -> bool {
-        self.edges_filtered
+        self.edge_filter.is_some()
+    }
+
+    /// True when every edge `wanted` accepts was kept (always, for a whole graph).
+    pub fn keeps_edges(&self, wanted: EdgeFilter) -> bool {
+        let Some(kept) = self.edge_filter else {
+            return true;
+        };
+        NodeKind::ALL.iter().all(|&from| {
+            EdgeKind::ALL.iter().all(|&edge| {
+                NodeKind::ALL
+                    .iter()
+                    .all(|&to| !wanted(from, edge, to) || kept(from, edge, to))
+            })
+        })
     }
 
     /// Number of `self_size` values of 4 GiB or more that were clamped to `u32::MAX`.
