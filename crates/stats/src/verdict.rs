@@ -1,0 +1,291 @@
+//! [`decide`]: leak, no leak, or not yet known.
+//!
+//! Rules, on the samples after the warm-up (given, or found by [`warmup_end`]):
+//! 1. fewer than [`MIN_SAMPLES`] samples: **inconclusive**;
+//! 2. the slope's interval reaches above the floor, but the last third's whole interval
+//!    is at or below it and clearly below the earlier slope: **saturating** growth (a
+//!    cache filling to its cap) — **no leak**;
+//! 3. the Mann–Kendall trend is significant at `alpha` *and* the whole confidence interval
+//!    of the Theil–Sen slope is above the floor: **leak**;
+//! 4. the whole confidence interval is at or below the floor: **no leak** (it may grow, but
+//!    less than the floor: significance alone never makes a leak);
+//! 5. otherwise **inconclusive**, with an estimate of how many more samples would narrow
+//!    the interval enough to decide (assuming its width shrinks like 1/n, which is
+//!    conservative for autocorrelated samples).
+
+use serde::Serialize;
+
+use crate::trend::{mann_kendall, theil_sen, warmup_end, SlopeEstimate, TrendTest};
+
+/// Fewer steady samples than this decide nothing.
+pub const MIN_SAMPLES: usize = 8;
+
+/// What counts as a leak.
+#[derive(Clone, Copy, Debug)]
+pub struct GrowthPolicy {
+    /// The practical floor: growth per unit of x (bytes per iteration, per second) at or
+    /// below which memory is not leaking, however significant the trend.
+    pub max_growth: f64,
+    /// Significance level of the trend test and `1 - alpha` the interval's coverage.
+    pub alpha: f64,
+    /// Samples to drop at the start; `None` finds the warm-up from the series.
+    pub warmup: Option<usize>,
+}
+
+/// The three outcomes (exit codes 0, 1 and 3 of `leaktrail run`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Memory does not grow beyond the floor.
+    NoLeak,
+    /// Memory grows, significantly and beyond the floor.
+    Leak,
+    /// The samples do not decide yet.
+    Inconclusive,
+}
+
+/// The decision and what it rests on.
+#[derive(Clone, Debug, Serialize)]
+pub struct GrowthVerdict {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Theil–Sen slope of the steady samples, with its interval.
+    pub slope: SlopeEstimate,
+    /// Mann–Kendall test of the steady samples.
+    pub trend: TrendTest,
+    /// Samples dropped as warm-up.
+    pub warmup_samples: usize,
+    /// Whether the warm-up was found from the series (not given).
+    pub warmup_detected: bool,
+    /// Growth that flattens out: early slope above the floor, the last third below.
+    pub saturating: bool,
+    /// Slope of the last third, when computed.
+    pub tail_slope: Option<SlopeEstimate>,
+    /// Samples after the warm-up.
+    pub samples_used: usize,
+    /// When inconclusive: about how many more samples would decide.
+    pub more_samples_needed: Option<usize>,
+    /// Why, in a few words.
+    pub reason: String,
+}
+
+/// Decides whether `y` (memory) grows with `x` (iterations or seconds).
+pub fn decide(x: &[f64], y: &[f64], policy: &GrowthPolicy) -> GrowthVerdict {
+    let n = x.len().min(y.len());
+    let (warmup_samples, warmup_detected) = match policy.warmup {
+        Some(w) => (w.min(n), false),
+        None => match warmup_end(&x[..n], &y[..n]) {
+            Some(k) => (k, true),
+            None => (0, false),
+        },
+    };
+    let (xs, ys) = (&x[warmup_samples..n], &y[warmup_samples..n]);
+    let m = xs.len();
+    let slope = theil_sen(xs, ys, policy.alpha);
+    let trend = mann_kendall(xs, ys);
+    let mut v = GrowthVerdict {
+        outcome: Outcome::Inconclusive,
+        slope,
+        trend,
+        warmup_samples,
+        warmup_detected,
+        saturating: false,
+        tail_slope: None,
+        samples_used: m,
+        more_samples_needed: None,
+        reason: String::new(),
+    };
+    if m < MIN_SAMPLES {
+        v.more_samples_needed = Some(MIN_SAMPLES - m);
+        v.reason = format!("only {m} samples after the warm-up");
+        return v;
+    }
+    let floor = policy.max_growth;
+    if slope.high > floor && m >= 3 * MIN_SAMPLES {
+        let tail = theil_sen(&xs[2 * m / 3..], &ys[2 * m / 3..], policy.alpha);
+        let early = theil_sen(&xs[..2 * m / 3], &ys[..2 * m / 3], policy.alpha);
+        v.tail_slope = Some(tail);
+        if tail.high <= floor && early.low > tail.high {
+            v.saturating = true;
+            v.outcome = Outcome::NoLeak;
+            v.reason = "growth is saturating: the last third stays below the floor".into();
+            return v;
+        }
+    }
+    let significant = trend.p_value < policy.alpha;
+    if significant && slope.low > floor {
+        v.outcome = Outcome::Leak;
+        v.reason = "significant trend and the whole slope interval is above the floor".into();
+    } else if slope.high <= floor {
+        v.outcome = Outcome::NoLeak;
+        v.reason = if significant && slope.slope > 0.0 {
+            "grows, but the whole slope interval is at or below the floor".into()
+        } else {
+            "no growth beyond the floor".into()
+        };
+    } else {
+        let half = (slope.high - slope.low) / 2.0;
+        let needed = (slope.slope - floor).abs().max(half * 0.1);
+        let factor = (half / needed).clamp(1.0, 100.0);
+        v.more_samples_needed = Some(((m as f64) * (factor - 1.0)).ceil().max(1.0) as usize);
+        v.reason = if significant {
+            "significant trend, but the slope interval straddles the floor".into()
+        } else {
+            "no significant trend yet, and the slope interval reaches above the floor".into()
+        };
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic noise source (xorshift), uniform in [-1, 1).
+    struct Noise(u64);
+
+    impl Noise {
+        fn next(&mut self) -> f64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        }
+    }
+
+    fn series(n: usize, f: impl Fn(f64) -> f64, noise: f64, seed: u64) -> (Vec<f64>, Vec<f64>) {
+        let mut r = Noise(seed);
+        let x: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let y = x.iter().map(|&t| f(t) + noise * r.next()).collect();
+        (x, y)
+    }
+
+    fn policy(max_growth: f64) -> GrowthPolicy {
+        GrowthPolicy {
+            max_growth,
+            alpha: 0.01,
+            warmup: None,
+        }
+    }
+
+    #[test]
+    fn linear_growth_is_a_leak() {
+        // 5 KB per sample over a 50 MB heap with ±200 KB of GC noise.
+        let (x, y) = series(200, |t| 50e6 + 5_000.0 * t, 200_000.0, 1);
+        let v = decide(&x, &y, &policy(1_000.0));
+        assert_eq!(v.outcome, Outcome::Leak, "{v:?}");
+        assert!((v.slope.slope - 5_000.0).abs() < 500.0, "{v:?}");
+        assert!(v.slope.low <= 5_000.0 && 5_000.0 <= v.slope.high);
+    }
+
+    #[test]
+    fn noise_alone_is_no_leak() {
+        for seed in 1..6 {
+            let (x, y) = series(300, |_| 50e6, 300_000.0, seed);
+            let v = decide(&x, &y, &policy(1_000.0));
+            assert_eq!(v.outcome, Outcome::NoLeak, "seed {seed}: {v:?}");
+        }
+    }
+
+    #[test]
+    fn saturating_cache_is_no_leak() {
+        // A cache filling towards its cap: 1 − e^(−t/40).
+        let (x, y) = series(400, |t| 50e6 + 3e6 * (1.0 - (-t / 40.0).exp()), 20_000.0, 3);
+        let v = decide(&x, &y, &policy(1_000.0));
+        assert_eq!(v.outcome, Outcome::NoLeak, "{v:?}");
+        assert!(v.warmup_detected || v.saturating, "{v:?}");
+    }
+
+    #[test]
+    fn warmup_then_flat_is_no_leak_and_the_warmup_is_found() {
+        let (x, y) = series(300, |t| 50e6 + 20_000.0 * t.min(60.0), 10_000.0, 4);
+        let v = decide(&x, &y, &policy(1_000.0));
+        assert_eq!(v.outcome, Outcome::NoLeak, "{v:?}");
+        assert!(v.warmup_detected);
+        assert!((40..=80).contains(&v.warmup_samples), "{v:?}");
+    }
+
+    #[test]
+    fn sawtooth_without_net_growth_is_no_leak() {
+        // GC-like sawtooth: climbs 1 MB over 20 samples, then drops back.
+        let (x, y) = series(400, |t| 50e6 + 50_000.0 * (t % 20.0), 5_000.0, 5);
+        let v = decide(&x, &y, &policy(1_000.0));
+        assert_eq!(v.outcome, Outcome::NoLeak, "{v:?}");
+    }
+
+    #[test]
+    fn sawtooth_on_a_leak_is_a_leak() {
+        let (x, y) = series(
+            400,
+            |t| 50e6 + 50_000.0 * (t % 20.0) + 4_000.0 * t,
+            5_000.0,
+            6,
+        );
+        let v = decide(&x, &y, &policy(1_000.0));
+        assert_eq!(v.outcome, Outcome::Leak, "{v:?}");
+    }
+
+    #[test]
+    fn one_step_is_not_a_trend() {
+        // A one-time allocation halfway (a lazily built table): flat before and after.
+        let (x, y) = series(
+            300,
+            |t| 50e6 + if t < 150.0 { 0.0 } else { 2e6 },
+            50_000.0,
+            7,
+        );
+        let v = decide(
+            &x,
+            &y,
+            &GrowthPolicy {
+                max_growth: 20_000.0,
+                alpha: 0.01,
+                warmup: Some(0),
+            },
+        );
+        assert_ne!(v.outcome, Outcome::Leak, "{v:?}");
+    }
+
+    #[test]
+    fn slow_growth_below_the_floor_is_no_leak_and_short_runs_are_inconclusive() {
+        let (x, y) = series(300, |t| 50e6 + 100.0 * t, 1_000.0, 8);
+        let v = decide(&x, &y, &policy(1_000.0));
+        assert_eq!(v.outcome, Outcome::NoLeak, "significant but tiny: {v:?}");
+
+        let (x, y) = series(12, |t| 50e6 + 1_500.0 * t, 200_000.0, 9);
+        let v = decide(
+            &x,
+            &y,
+            &GrowthPolicy {
+                max_growth: 1_000.0,
+                alpha: 0.01,
+                warmup: Some(0),
+            },
+        );
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{v:?}");
+        assert!(v.more_samples_needed.is_some_and(|m| m > 0));
+    }
+
+    #[test]
+    fn autocorrelated_random_walk_is_not_called_a_leak() {
+        // A random walk has long excursions that an uncorrected Mann–Kendall calls trends.
+        let mut wrong = 0;
+        for seed in 11..31 {
+            let mut r = Noise(seed);
+            let x: Vec<f64> = (0..300).map(|i| i as f64).collect();
+            let mut level = 50e6;
+            let y: Vec<f64> = x
+                .iter()
+                .map(|_| {
+                    level += 2_000.0 * r.next();
+                    level
+                })
+                .collect();
+            let v = decide(&x, &y, &policy(1_000.0));
+            if v.outcome == Outcome::Leak {
+                wrong += 1;
+            }
+        }
+        assert!(wrong <= 2, "{wrong} of 20 random walks called leaks");
+    }
+}
