@@ -1,0 +1,275 @@
+//! A small Chrome DevTools Protocol (CDP) client for Node's inspector.
+//!
+//! Node started with `--inspect=127.0.0.1:0` prints `Debugger listening on ws://…` on
+//! stderr ([`listening_url`] reads that line, which avoids racing for a port). An
+//! [`Inspector`] connects to that URL over a WebSocket and speaks JSON-RPC: each command
+//! `{"id", "method", "params"}` gets a response with the same `id`; events (no `id`) arrive
+//! in between. leaktrail needs a handful of methods, each with its own plain type:
+//!
+//! | method | use |
+//! |---|---|
+//! | `HeapProfiler.collectGarbage` | a full GC before each sample |
+//! | `Runtime.getHeapUsage` | V8 heap used and total ([`HeapUsage`]) |
+//! | `Runtime.evaluate` | `process.memoryUsage()` for external and array-buffer memory |
+//! | `HeapProfiler.takeHeapSnapshot` | a snapshot, streamed as `addHeapSnapshotChunk` events straight to a 0600 file |
+//!
+//! A generated CDP crate (chromiumoxide) models browsers and targets and fails on Node
+//! (see `shared/research/rust-ecosystem.md` §4), hence this thin client. It is synchronous:
+//! the harness samples one process at a time.
+
+use std::fs::File;
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+/// What can go wrong talking to an inspector.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectorError {
+    /// The WebSocket could not be opened or broke.
+    #[error("inspector connection: {0}")]
+    Socket(#[from] tungstenite::Error),
+    /// The inspector answered with an error.
+    #[error("inspector error in {method}: {message}")]
+    Protocol {
+        /// The command.
+        method: String,
+        /// Its error message.
+        message: String,
+    },
+    /// The answer did not have the expected shape.
+    #[error("unexpected inspector answer to {method}: {detail}")]
+    BadAnswer {
+        /// The command.
+        method: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Writing a snapshot failed.
+    #[error("writing {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The inspector closed the connection (the process exited?).
+    #[error("the inspector closed the connection")]
+    Closed,
+}
+
+/// V8 heap usage, from `Runtime.getHeapUsage`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HeapUsage {
+    /// Bytes used by live objects (after a GC: the live heap).
+    pub used_size: u64,
+    /// Bytes the heap has reserved.
+    pub total_size: u64,
+}
+
+/// `process.memoryUsage()` of the target, read with `Runtime.evaluate`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessMemory {
+    /// Resident set size.
+    pub rss: u64,
+    /// V8 heap used.
+    pub heap_used: u64,
+    /// Memory of C++ objects bound to JS objects (Buffers, ArrayBuffers…).
+    pub external: u64,
+    /// ArrayBuffer and SharedArrayBuffer backing stores (part of `external`).
+    #[serde(default)]
+    pub array_buffers: u64,
+}
+
+/// Finds the WebSocket URL in a line Node prints on stderr:
+/// `Debugger listening on ws://127.0.0.1:9229/0f2c…`.
+pub fn listening_url(line: &str) -> Option<&str> {
+    let rest = line.split("Debugger listening on ").nth(1)?;
+    let url = rest.split_whitespace().next()?;
+    url.starts_with("ws://").then_some(url)
+}
+
+/// A connection to one inspector.
+pub struct Inspector {
+    socket: WebSocket<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+}
+
+impl Inspector {
+    /// Connects to `url` (`ws://host:port/uuid`).
+    pub fn connect(url: &str) -> Result<Inspector, InspectorError> {
+        let (socket, _) = tungstenite::connect(url)?;
+        if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
+            // A dead target must not hang the harness forever.
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(600)));
+        }
+        Ok(Inspector { socket, next_id: 1 })
+    }
+
+    /// Sends a command and waits for its answer, passing events to `on_event`.
+    pub fn call_with_events(
+        &mut self,
+        method: &str,
+        params: Value,
+        mut on_event: impl FnMut(&str, &Value) -> Result<(), InspectorError>,
+    ) -> Result<Value, InspectorError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = json!({ "id": id, "method": method, "params": params });
+        self.socket.send(Message::text(msg.to_string()))?;
+        loop {
+            let text = match self.socket.read() {
+                Ok(Message::Text(t)) => t,
+                Ok(Message::Close(_)) => return Err(InspectorError::Closed),
+                Ok(_) => continue,
+                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                    return Err(InspectorError::Closed)
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let value: Value =
+                serde_json::from_str(text.as_str()).map_err(|e| InspectorError::BadAnswer {
+                    method: method.to_owned(),
+                    detail: e.to_string(),
+                })?;
+            match value.get("id").and_then(Value::as_u64) {
+                Some(got) if got == id => {
+                    if let Some(err) = value.get("error") {
+                        return Err(InspectorError::Protocol {
+                            method: method.to_owned(),
+                            message: err
+                                .get("message")
+                                .and_then(Value::as_str)
+                                .unwrap_or("unknown")
+                                .to_owned(),
+                        });
+                    }
+                    return Ok(value.get("result").cloned().unwrap_or(Value::Null));
+                }
+                Some(_) => continue,
+                None => {
+                    if let Some(event) = value.get("method").and_then(Value::as_str) {
+                        on_event(event, value.get("params").unwrap_or(&Value::Null))?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a command and waits for its answer, ignoring events.
+    pub fn call(&mut self, method: &str, params: Value) -> Result<Value, InspectorError> {
+        self.call_with_events(method, params, |_, _| Ok(()))
+    }
+
+    /// Forces a full garbage collection.
+    pub fn collect_garbage(&mut self) -> Result<(), InspectorError> {
+        self.call("HeapProfiler.collectGarbage", json!({}))
+            .map(|_| ())
+    }
+
+    /// The V8 heap's used and total size.
+    pub fn heap_usage(&mut self) -> Result<HeapUsage, InspectorError> {
+        let v = self.call("Runtime.getHeapUsage", json!({}))?;
+        serde_json::from_value(v).map_err(|e| InspectorError::BadAnswer {
+            method: "Runtime.getHeapUsage".into(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// `process.memoryUsage()` of the target (evaluated in it, returned by value).
+    pub fn process_memory(&mut self) -> Result<ProcessMemory, InspectorError> {
+        let v = self.call(
+            "Runtime.evaluate",
+            json!({ "expression": "process.memoryUsage()", "returnByValue": true, "silent": true }),
+        )?;
+        let value = v
+            .get("result")
+            .and_then(|r| r.get("value"))
+            .cloned()
+            .ok_or_else(|| InspectorError::BadAnswer {
+                method: "Runtime.evaluate".into(),
+                detail: format!("no value in {v}"),
+            })?;
+        serde_json::from_value(value).map_err(|e| InspectorError::BadAnswer {
+            method: "Runtime.evaluate".into(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Takes a heap snapshot and streams it to `path`, created with mode 0600 (heap
+    /// snapshots hold secrets). Returns the bytes written. A snapshot cut off by the
+    /// connection dropping leaves no file behind.
+    pub fn take_heap_snapshot(&mut self, path: &Path) -> Result<u64, InspectorError> {
+        let io = |source| InspectorError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = create_private(path).map_err(io)?;
+        let mut written = 0u64;
+        let mut failed: Option<std::io::Error> = None;
+        let result = self.call_with_events(
+            "HeapProfiler.takeHeapSnapshot",
+            json!({ "reportProgress": false }),
+            |event, params| {
+                if event == "HeapProfiler.addHeapSnapshotChunk" && failed.is_none() {
+                    let chunk = params.get("chunk").and_then(Value::as_str).unwrap_or("");
+                    match file.write_all(chunk.as_bytes()) {
+                        Ok(()) => written += chunk.len() as u64,
+                        Err(e) => failed = Some(e),
+                    }
+                }
+                Ok(())
+            },
+        );
+        let finish = match (result, failed) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Some(e)) => Err(io(e)),
+            (Ok(_), None) => file.flush().and_then(|_| file.sync_all()).map_err(io),
+        };
+        if let Err(e) = finish {
+            drop(file);
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
+        Ok(written)
+    }
+}
+
+/// Creates a file only its owner can read.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_url() {
+        assert_eq!(
+            listening_url(
+                "Debugger listening on ws://127.0.0.1:40123/0f2c9a1e-4b1d-4c59-9c3e-2c0c9c7e1a11"
+            ),
+            Some("ws://127.0.0.1:40123/0f2c9a1e-4b1d-4c59-9c3e-2c0c9c7e1a11")
+        );
+        assert_eq!(
+            listening_url("For help, see: https://nodejs.org/en/docs/inspector"),
+            None
+        );
+        assert_eq!(listening_url("Debugger listening on "), None);
+    }
+}

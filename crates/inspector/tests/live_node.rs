@@ -1,0 +1,64 @@
+//! Against a real `node --inspect=127.0.0.1:0`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use leaktrail_inspector::{listening_url, Inspector};
+use leaktrail_snapshot::{HeapSnapshot, NodeKind, ParseOptions};
+
+#[test]
+fn heap_usage_gc_and_a_snapshot_from_a_live_node() {
+    let mut child = Command::new("node")
+        .arg("--inspect=127.0.0.1:0")
+        .arg("-e")
+        .arg("class Marker { constructor(i) { this.i = i; } } globalThis.keep = []; for (let i = 0; i < 1000; i++) keep.push(new Marker(i)); setInterval(() => {}, 1000);")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("node starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut url = None;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.expect("line");
+        if let Some(u) = listening_url(&line) {
+            url = Some(u.to_owned());
+            break;
+        }
+    }
+    let url = url.expect("Node printed its inspector URL");
+    let result = (|| -> Result<(), Box<dyn std::error::Error>> {
+        let mut inspector = Inspector::connect(&url)?;
+        inspector.collect_garbage()?;
+        let heap = inspector.heap_usage()?;
+        assert!(
+            heap.used_size > 1 << 20 && heap.total_size >= heap.used_size,
+            "{heap:?}"
+        );
+        let mem = inspector.process_memory()?;
+        assert!(mem.rss > heap.used_size && mem.heap_used > 0, "{mem:?}");
+
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("live.heapsnapshot");
+        let bytes = inspector.take_heap_snapshot(&path)?;
+        assert_eq!(std::fs::metadata(&path)?.len(), bytes);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path)?.permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        let snap = HeapSnapshot::open(&path, &ParseOptions::default())?;
+        let markers = (0..snap.node_count() as u32)
+            .filter(|&n| snap.node_kind(n) == NodeKind::Object && snap.node_name(n) == "Marker")
+            .count();
+        assert_eq!(markers, 1000);
+        // The connection stays usable after a snapshot.
+        inspector.collect_garbage()?;
+        Ok(())
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result.expect("inspector session");
+}
