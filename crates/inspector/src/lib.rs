@@ -31,9 +31,9 @@ use tungstenite::{Message, WebSocket};
 /// What can go wrong talking to an inspector.
 #[derive(Debug, thiserror::Error)]
 pub enum InspectorError {
-    /// The WebSocket could not be opened or broke.
+    /// The WebSocket could not be opened or broke (boxed: the error is large).
     #[error("inspector connection: {0}")]
-    Socket(#[from] tungstenite::Error),
+    Socket(Box<tungstenite::Error>),
     /// The inspector answered with an error.
     #[error("inspector error in {method}: {message}")]
     Protocol {
@@ -61,6 +61,12 @@ pub enum InspectorError {
     /// The inspector closed the connection (the process exited?).
     #[error("the inspector closed the connection")]
     Closed,
+}
+
+impl From<tungstenite::Error> for InspectorError {
+    fn from(e: tungstenite::Error) -> InspectorError {
+        InspectorError::Socket(Box::new(e))
+    }
 }
 
 /// V8 heap usage, from `Runtime.getHeapUsage`.
