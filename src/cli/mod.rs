@@ -4,6 +4,7 @@ mod diff;
 mod leaks;
 mod load;
 mod retainers;
+mod run;
 mod summary;
 
 use std::io::{IsTerminal, Write};
@@ -44,6 +45,9 @@ enum Command {
     Leaks(leaks::LeaksArgs),
     /// Retainer paths from the GC roots to an object (--id) or a class's instances (--class).
     Retainers(retainers::RetainersArgs),
+    /// Run a workload, sample its memory from outside and decide whether it leaks (exit 0
+    /// no leak, 1 leak, 2 fault, 3 inconclusive).
+    Run(run::RunArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -122,6 +126,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
             )
         }
         Command::Retainers(args) => (retainers::run(args, &cli.common(25, 0))?, ExitCode::SUCCESS),
+        Command::Run(args) => {
+            let (report, code) = run::run(args, &cli.common(10, 0))?;
+            (report, ExitCode::from(code))
+        }
     };
     write_stdout(&report)?;
     Ok(code)

@@ -112,11 +112,33 @@ impl Inspector {
     /// Connects to `url` (`ws://host:port/uuid`).
     pub fn connect(url: &str) -> Result<Inspector, InspectorError> {
         let (socket, _) = tungstenite::connect(url)?;
-        if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
-            // A dead target must not hang the harness forever.
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(600)));
+        let mut inspector = Inspector { socket, next_id: 1 };
+        // A stuck target must not hang the harness: a full GC of a multi-GB heap takes
+        // seconds, snapshot chunks arrive continuously, so a minute of silence is a fault.
+        inspector.set_timeout(Duration::from_secs(60));
+        Ok(inspector)
+    }
+
+    /// How long to wait for any message before giving up.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        if let MaybeTlsStream::Plain(stream) = self.socket.get_ref() {
+            let _ = stream.set_read_timeout(Some(timeout));
         }
-        Ok(Inspector { socket, next_id: 1 })
+    }
+
+    /// A handle that can cut the connection from another thread (a blocked call then
+    /// returns [`InspectorError::Closed`] or a socket error at once).
+    pub fn interrupt_handle(&self) -> Option<TcpStream> {
+        match self.socket.get_ref() {
+            MaybeTlsStream::Plain(stream) => stream.try_clone().ok(),
+            _ => None,
+        }
+    }
+
+    /// Closes the session, so that a Node process that is exiting does not wait for it.
+    pub fn disconnect(mut self) {
+        let _ = self.socket.close(None);
+        let _ = self.socket.flush();
     }
 
     /// Sends a command and waits for its answer, passing events to `on_event`.

@@ -727,3 +727,121 @@ pub fn render_leaks(r: &LeakReport, opts: RenderOptions) -> String {
     ));
     d.out
 }
+
+/// Renders the result of `leaktrail run`: the culprit first when there is one, the
+/// verdict, the series, and what sampling cost.
+pub fn render_run(
+    result: &leaktrail_harness::RunResult,
+    assessment: &leaktrail_harness::Assessment,
+    culprit: Option<&LeakReport>,
+    fault: Option<&str>,
+    opts: RenderOptions,
+) -> String {
+    if opts.format == Format::Json {
+        #[derive(Serialize)]
+        struct RunJson<'a> {
+            fault: Option<&'a str>,
+            assessment: &'a leaktrail_harness::Assessment,
+            culprit: Option<&'a LeakReport>,
+            run: &'a leaktrail_harness::RunResult,
+        }
+        return json(
+            "leaktrail.run/1",
+            &RunJson {
+                fault,
+                assessment,
+                culprit,
+                run: result,
+            },
+        );
+    }
+    let mut d = Doc::new(opts);
+    if opts.format == Format::Markdown {
+        d.line("## Leak test\n");
+    }
+    if let Some(f) = fault {
+        d.emphasis(&format!("Fault: {f}. What was collected is below."), true);
+        if !result.stderr_tail.is_empty() {
+            d.line("Last lines on stderr:");
+            d.path_text(&result.stderr_tail);
+        }
+    }
+    let top_cluster = culprit.and_then(|c| c.clusters.first());
+    if let Some(c) = top_cluster {
+        d.emphasis(&format!("Culprit: {}", c.sentence), true);
+    }
+    let leak = assessment.outcome == leaktrail_stats::Outcome::Leak;
+    d.emphasis(&assessment.sentence, leak);
+    let unit = &assessment.unit;
+    let rows = std::iter::once(&assessment.primary)
+        .chain(
+            assessment
+                .components
+                .iter()
+                .filter(|c| c.series != assessment.primary.series),
+        )
+        .map(|s| {
+            let v = &s.verdict;
+            vec![
+                Cell::new(&s.series),
+                Cell::new(format!("{:?}", v.outcome).to_lowercase()),
+                Cell::new(format!("{}/{unit}", signed_bytes(v.slope.slope as i64))),
+                Cell::new(format!(
+                    "{} … {}",
+                    signed_bytes(v.slope.low as i64),
+                    signed_bytes(v.slope.high as i64)
+                )),
+                Cell::new(format!("{:.1e}", v.trend.p_value)),
+                Cell::new(v.warmup_samples),
+                Cell::new(v.samples_used),
+            ]
+        })
+        .collect();
+    d.heading("Series (slope by Theil–Sen, trend by Mann–Kendall corrected for autocorrelation)");
+    d.table(
+        &[
+            "series", "verdict", "slope", "interval", "p", "warm-up", "samples",
+        ],
+        rows,
+        2,
+    );
+    let overhead = if result.wall_seconds > 0.0 {
+        100.0 * result.sampling_seconds / result.wall_seconds
+    } else {
+        0.0
+    };
+    d.line(&format!(
+        "{} samples in {:.1} s; sampling (forced GC, heap, /proc) took {:.2} s ({overhead:.1} % of the run), {} snapshot{} {:.2} s.",
+        result.samples.len(),
+        result.wall_seconds,
+        result.sampling_seconds,
+        result.snapshots.len(),
+        if result.snapshots.len() == 1 { "" } else { "s" },
+        result.snapshot_seconds
+    ));
+    if let Some(c) = top_cluster {
+        d.heading("Where the culprit accumulates");
+        d.path(&c.path);
+    } else if let Some(c) = culprit {
+        d.line(&c.summary);
+    }
+    d.out
+}
+
+impl Doc {
+    /// Lines of text in a code block (Markdown) or indented.
+    fn path_text(&mut self, lines: &[String]) {
+        let md = self.opts.format == Format::Markdown;
+        if md {
+            self.out.push_str("```\n");
+        }
+        for l in lines {
+            self.out.push_str(if md { "" } else { "  " });
+            self.out.push_str(l);
+            self.out.push('\n');
+        }
+        if md {
+            self.out.push_str("```\n");
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! [`assess`]: the verdict of a run, and which memory grows.
+
+use serde::Serialize;
+
+use leaktrail_stats::{decide, GrowthPolicy, GrowthVerdict, Outcome};
+
+use crate::floor::{GrowthFloor, Per};
+use crate::run::{RunResult, Sample};
+
+/// Which memory grows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryKind {
+    /// Objects on the V8 heap.
+    V8Heap,
+    /// ArrayBuffer/Buffer backing stores and other external memory of a Node process.
+    External,
+    /// Resident memory of a process that is not Node (or whose heap is flat).
+    Native,
+}
+
+/// The verdict on one series.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeriesVerdict {
+    /// `heap+external`, `heap`, `external` or `rss`.
+    pub series: String,
+    /// The decision.
+    pub verdict: GrowthVerdict,
+}
+
+/// The assessment of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Assessment {
+    /// The outcome (exit 0, 1 or 3).
+    pub outcome: Outcome,
+    /// The series the outcome is decided on.
+    pub primary: SeriesVerdict,
+    /// The parts, to say which memory grows.
+    pub components: Vec<SeriesVerdict>,
+    /// Which memory grows, for a leak.
+    pub grows: Option<MemoryKind>,
+    /// The floor.
+    pub floor_bytes: f64,
+    /// `iteration` or `s`.
+    pub unit: String,
+    /// Threads at the first and the last sample.
+    pub threads: (u64, u64),
+    /// One paragraph for the reader.
+    pub sentence: String,
+}
+
+/// Decides on the samples of a run. `warmup` is in the floor's unit (iterations or
+/// seconds); `None` finds the warm-up from the series.
+pub fn assess(
+    result: &RunResult,
+    floor: GrowthFloor,
+    warmup: Option<f64>,
+    alpha: f64,
+) -> Assessment {
+    let samples = &result.samples;
+    let by_iteration = floor.per == Per::Iteration && samples.iter().all(|s| s.iteration.is_some());
+    let x_of = |s: &Sample| {
+        if by_iteration {
+            s.iteration.unwrap_or(0) as f64
+        } else {
+            s.t
+        }
+    };
+    let x: Vec<f64> = samples.iter().map(x_of).collect();
+    let warmup_samples = warmup.map(|w| x.iter().take_while(|&&v| v < w).count());
+    let policy = GrowthPolicy {
+        max_growth: floor.bytes,
+        alpha,
+        warmup: warmup_samples,
+    };
+    let series = |name: &str, f: &dyn Fn(&Sample) -> f64| {
+        let y: Vec<f64> = samples.iter().map(f).collect();
+        SeriesVerdict {
+            series: name.to_owned(),
+            verdict: decide(&x, &y, &policy),
+        }
+    };
+    let node = samples.iter().any(|s| s.heap_used.is_some());
+    let rss = series("rss", &|s| s.rss as f64);
+    let (primary, components) = if node {
+        let total = series("heap+external", &|s| {
+            (s.heap_used.unwrap_or(0) + s.external.unwrap_or(0)) as f64
+        });
+        let heap = series("heap", &|s| s.heap_used.unwrap_or(0) as f64);
+        let external = series("external", &|s| s.external.unwrap_or(0) as f64);
+        (total, vec![heap, external, rss])
+    } else {
+        (rss.clone(), vec![rss])
+    };
+    let outcome = primary.verdict.outcome;
+    let grows = (outcome == Outcome::Leak).then(|| {
+        if !node {
+            return MemoryKind::Native;
+        }
+        // The part with the larger slope is the one that grows.
+        let slope = |name: &str| {
+            components
+                .iter()
+                .find(|c| c.series == name)
+                .map_or(0.0, |c| c.verdict.slope.slope)
+        };
+        if slope("external") > slope("heap") {
+            MemoryKind::External
+        } else {
+            MemoryKind::V8Heap
+        }
+    });
+    let unit = if by_iteration { "iteration" } else { "s" }.to_owned();
+    let threads = (
+        samples.first().map_or(0, |s| s.threads),
+        samples.last().map_or(0, |s| s.threads),
+    );
+    let sentence = sentence(
+        &primary,
+        &components,
+        grows,
+        floor.bytes,
+        &unit,
+        node,
+        threads,
+    );
+    Assessment {
+        outcome,
+        primary,
+        components,
+        grows,
+        floor_bytes: floor.bytes,
+        unit,
+        threads,
+        sentence,
+    }
+}
+
+fn bytes(b: f64) -> String {
+    let a = b.abs();
+    let sign = if b < 0.0 { "-" } else { "" };
+    if a >= 1024.0 * 1024.0 {
+        format!("{sign}{:.1} MiB", a / 1024.0 / 1024.0)
+    } else if a >= 1024.0 {
+        format!("{sign}{:.1} KiB", a / 1024.0)
+    } else {
+        format!("{sign}{a:.0} B")
+    }
+}
+
+fn sentence(
+    primary: &SeriesVerdict,
+    components: &[SeriesVerdict],
+    grows: Option<MemoryKind>,
+    floor: f64,
+    unit: &str,
+    node: bool,
+    threads: (u64, u64),
+) -> String {
+    let v = &primary.verdict;
+    let what = if node {
+        "the live V8 heap plus external memory (after a forced GC)"
+    } else {
+        "the resident memory (RSS) of the process tree"
+    };
+    let slope = format!(
+        "{}/{unit} (CI {} to {})",
+        bytes(v.slope.slope),
+        bytes(v.slope.low),
+        bytes(v.slope.high)
+    );
+    let warm = if v.warmup_samples > 0 {
+        format!(
+            " after a warm-up of {} samples{}",
+            v.warmup_samples,
+            if v.warmup_detected {
+                " (found in the series)"
+            } else {
+                ""
+            }
+        )
+    } else {
+        String::new()
+    };
+    let mut s = match v.outcome {
+        Outcome::Leak => format!(
+            "Leak: {what} grows {slope} over {} samples{warm}, above the floor of {}/{unit} (trend p = {:.1e}).",
+            v.samples_used,
+            bytes(floor),
+            v.trend.p_value
+        ),
+        Outcome::NoLeak if v.saturating => format!(
+            "No leak: {what} grew at first but levels off (a cache filling to its cap?); the last third grows less than {}/{unit}.",
+            bytes(floor)
+        ),
+        Outcome::NoLeak => format!(
+            "No leak: {what} changes {slope} over {} samples{warm}, at or below the floor of {}/{unit}.",
+            v.samples_used,
+            bytes(floor)
+        ),
+        Outcome::Inconclusive => format!(
+            "Inconclusive: {what} changes {slope} over {} samples{warm}; {}. About {} more samples would decide.",
+            v.samples_used,
+            v.reason,
+            v.more_samples_needed.unwrap_or(0)
+        ),
+    };
+    match grows {
+        Some(MemoryKind::V8Heap) => s.push_str(" It is the V8 heap that grows: objects are being kept."),
+        Some(MemoryKind::External) => s.push_str(" It is external memory that grows (Buffer/ArrayBuffer backing stores), the heap much less."),
+        Some(MemoryKind::Native) => s.push_str(" It is native (resident) memory that grows."),
+        None => {}
+    }
+    if node && primary.verdict.outcome != Outcome::Leak {
+        if let Some(rss) = components
+            .iter()
+            .find(|c| c.series == "rss" && c.verdict.outcome == Outcome::Leak)
+        {
+            s.push_str(&format!(
+                " Note: RSS grows {}/{unit} while the heap does not — native memory, or V8 still growing its heap.",
+                bytes(rss.verdict.slope.slope)
+            ));
+        }
+    }
+    if threads.1 > threads.0 {
+        s.push_str(&format!(
+            " Threads went from {} to {} (workers not terminated?).",
+            threads.0, threads.1
+        ));
+    }
+    s
+}

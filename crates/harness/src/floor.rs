@@ -1,0 +1,105 @@
+//! `--max-growth`: the practical floor, like `1KB/iter` or `10KB/s`.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// What the floor is per.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Per {
+    /// Per iteration of the workload.
+    Iteration,
+    /// Per second of wall time.
+    Second,
+}
+
+/// Growth at or below this is not a leak, however steady.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GrowthFloor {
+    /// Bytes.
+    pub bytes: f64,
+    /// Per what.
+    pub per: Per,
+}
+
+impl FromStr for GrowthFloor {
+    type Err = String;
+
+    /// `512B/iter`, `1KB/iter`, `2KiB/iteration`, `10KB/s`, `1MB/min`.
+    fn from_str(s: &str) -> Result<GrowthFloor, String> {
+        let bad = || format!("{s:?}: expected a size per unit, like 1KB/iter or 10KB/s");
+        let (size, unit) = s.split_once('/').ok_or_else(bad)?;
+        let size = size.trim();
+        let digits = size
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(size.len());
+        let value: f64 = size[..digits].parse().map_err(|_| bad())?;
+        let scale = match size[digits..].trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1.0,
+            "kb" | "kib" | "k" => 1024.0,
+            "mb" | "mib" | "m" => 1024.0 * 1024.0,
+            "gb" | "gib" | "g" => 1024.0 * 1024.0 * 1024.0,
+            _ => return Err(bad()),
+        };
+        let (per, divisor) = match unit.trim().to_ascii_lowercase().as_str() {
+            "iter" | "iteration" | "it" => (Per::Iteration, 1.0),
+            "s" | "sec" | "second" => (Per::Second, 1.0),
+            "min" | "minute" => (Per::Second, 60.0),
+            "h" | "hour" => (Per::Second, 3600.0),
+            _ => return Err(bad()),
+        };
+        Ok(GrowthFloor {
+            bytes: value * scale / divisor,
+            per,
+        })
+    }
+}
+
+impl fmt::Display for GrowthFloor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = match self.per {
+            Per::Iteration => "iteration",
+            Per::Second => "s",
+        };
+        write!(f, "{} B/{unit}", self.bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses() {
+        assert_eq!(
+            "1KB/iter".parse(),
+            Ok(GrowthFloor {
+                bytes: 1024.0,
+                per: Per::Iteration
+            })
+        );
+        assert_eq!(
+            "512B/iteration".parse(),
+            Ok(GrowthFloor {
+                bytes: 512.0,
+                per: Per::Iteration
+            })
+        );
+        assert_eq!(
+            "10KB/s".parse(),
+            Ok(GrowthFloor {
+                bytes: 10240.0,
+                per: Per::Second
+            })
+        );
+        assert_eq!(
+            "6MB/min".parse(),
+            Ok(GrowthFloor {
+                bytes: 6.0 * 1024.0 * 1024.0 / 60.0,
+                per: Per::Second
+            })
+        );
+        assert!("1KB".parse::<GrowthFloor>().is_err());
+        assert!("1XB/s".parse::<GrowthFloor>().is_err());
+        assert!("x/s".parse::<GrowthFloor>().is_err());
+    }
+}

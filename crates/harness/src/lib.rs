@@ -1,0 +1,21 @@
+//! The leak-test harness: run a workload, sample its memory from outside, decide.
+//!
+//! [`run`] starts the command in its own process group, with `--inspect=127.0.0.1:0` added
+//! to `NODE_OPTIONS` for Node targets, reads the inspector URL from stderr and the
+//! iteration numbers from stdout, and at every sample point takes:
+//! - the process tree's RSS, anonymous memory and threads ([`leaktrail_sampler`]);
+//! - for Node, after a forced full GC over the inspector, the V8 heap in use and
+//!   `process.memoryUsage().external` ([`leaktrail_inspector`]).
+//!
+//! Nothing is added to the workload's code. [`assess`] then decides with
+//! [`leaktrail_stats::decide`] on the series that matters — the live V8 heap plus external
+//! memory for Node (RSS keeps rising for thousands of iterations while V8 grows its heap,
+//! so it decides nothing there), RSS otherwise — and says which memory grows.
+
+mod assess;
+mod floor;
+mod run;
+
+pub use assess::{assess, Assessment, MemoryKind, SeriesVerdict};
+pub use floor::{GrowthFloor, Per};
+pub use run::{run, ExitInfo, HarnessError, RunConfig, RunResult, Sample};

@@ -1,0 +1,500 @@
+//! Starting the workload and sampling it.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+use serde::Serialize;
+
+use leaktrail_inspector::{listening_url, Inspector, InspectorError};
+use leaktrail_sampler::ProcessTree;
+
+/// How to run and sample.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// The command and its arguments.
+    pub command: Vec<String>,
+    /// Iteration lines on stdout (first capture group: the number); `None` samples by time.
+    pub iteration_pattern: Option<Regex>,
+    /// Stop after this many iterations.
+    pub iterations: Option<u64>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Time between samples when sampling by time.
+    pub interval: Duration,
+    /// Add `--inspect=127.0.0.1:0` to `NODE_OPTIONS` and sample the V8 heap.
+    pub inspect: bool,
+    /// How long to wait for Node's inspector URL.
+    pub inspector_timeout: Duration,
+    /// Take heap snapshots at these fractions of the run (0 to 1]; needs `iterations` or
+    /// `duration` to place them, and the inspector.
+    pub snapshot_at: Vec<f64>,
+    /// Where snapshots go.
+    pub snapshot_dir: Option<PathBuf>,
+}
+
+/// One sample.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Sample {
+    /// Seconds since the start.
+    pub t: f64,
+    /// The workload's iteration count, when sampling by iteration.
+    pub iteration: Option<u64>,
+    /// V8 heap in use after a full GC, bytes.
+    pub heap_used: Option<u64>,
+    /// V8 heap reserved, bytes.
+    pub heap_total: Option<u64>,
+    /// `process.memoryUsage().external`, bytes.
+    pub external: Option<u64>,
+    /// RSS of the process tree, bytes.
+    pub rss: u64,
+    /// Anonymous RSS of the process tree, bytes.
+    pub anon: u64,
+    /// Threads in the process tree.
+    pub threads: u64,
+    /// Processes in the tree.
+    pub processes: usize,
+}
+
+/// How the workload ended.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ExitInfo {
+    /// Its exit code, if it exited.
+    pub code: Option<i32>,
+    /// The signal that ended it, if any.
+    pub signal: Option<i32>,
+    /// True when leaktrail stopped it (the iteration or time bound was reached).
+    pub stopped_by_harness: bool,
+}
+
+/// Everything a run collected.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunResult {
+    /// The samples, in order.
+    pub samples: Vec<Sample>,
+    /// How the workload ended.
+    pub exit: ExitInfo,
+    /// The last lines it wrote on stderr.
+    pub stderr_tail: Vec<String>,
+    /// The inspector it was sampled through.
+    pub inspector_url: Option<String>,
+    /// Heap snapshots taken, in order.
+    pub snapshots: Vec<PathBuf>,
+    /// Wall time of the run, seconds.
+    pub wall_seconds: f64,
+    /// Time spent in sampling calls (GC, heap usage, /proc), seconds.
+    pub sampling_seconds: f64,
+    /// Time spent taking snapshots, seconds.
+    pub snapshot_seconds: f64,
+    /// What went wrong during the run (the inspector dropped), if anything; the samples
+    /// collected until then are kept.
+    pub fault: Option<String>,
+    /// The highest iteration the workload reported (sampled or not).
+    pub last_iteration: Option<u64>,
+}
+
+/// A run that could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// The command could not be started.
+    #[error("cannot start `{command}`: {source}")]
+    Spawn {
+        /// The command.
+        command: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Node's inspector did not appear.
+    #[error("`{command}` printed no \"Debugger listening on ws://…\" line within {seconds} s (is it a Node program? --no-inspector samples RSS only)")]
+    NoInspector {
+        /// The command.
+        command: String,
+        /// How long we waited.
+        seconds: u64,
+    },
+    /// The inspector failed.
+    #[error("inspector of `{command}`: {source}")]
+    Inspector {
+        /// The command.
+        command: String,
+        /// The cause.
+        source: InspectorError,
+    },
+}
+
+enum Event {
+    Iteration(u64),
+    Url(String),
+    Stderr(String),
+    StdoutClosed,
+}
+
+/// Runs the workload, calling `on_sample` after each sample.
+pub fn run(
+    config: &RunConfig,
+    mut on_sample: impl FnMut(&Sample),
+) -> Result<RunResult, HarnessError> {
+    let command_line = config.command.join(" ");
+    let (program, args) = config
+        .command
+        .split_first()
+        .ok_or_else(|| HarnessError::Spawn {
+            command: command_line.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command given"),
+        })?;
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
+    // Its own process group, so that the whole tree can be stopped.
+    cmd.process_group(0);
+    if config.inspect {
+        let mut options = std::env::var("NODE_OPTIONS").unwrap_or_default();
+        options.push_str(" --inspect=127.0.0.1:0");
+        cmd.env("NODE_OPTIONS", options.trim());
+    }
+    let start = Instant::now();
+    let mut child = cmd.spawn().map_err(|source| HarnessError::Spawn {
+        command: command_line.clone(),
+        source,
+    })?;
+    let (events, rx) = channel();
+    if let Some(out) = child.stdout.take() {
+        let events = events.clone();
+        let pattern = config.iteration_pattern.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Some(n) = pattern
+                    .as_ref()
+                    .and_then(|p| p.captures(&line))
+                    .and_then(|c| c.get(1)?.as_str().parse().ok())
+                {
+                    if events.send(Event::Iteration(n)).is_err() {
+                        return;
+                    }
+                }
+            }
+            let _ = events.send(Event::StdoutClosed);
+        });
+    }
+    // Node waits at exit for an attached debugger, and a sample in flight then never gets
+    // its answer: the stderr reader cuts the connection when Node says so.
+    let exiting = Arc::new(AtomicBool::new(false));
+    let cut: Arc<Mutex<Option<TcpStream>>> = Arc::new(Mutex::new(None));
+    if let Some(err) = child.stderr.take() {
+        let events = events.clone();
+        let (exiting, cut) = (exiting.clone(), cut.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if line.contains("Waiting for the debugger to disconnect") {
+                    exiting.store(true, Ordering::SeqCst);
+                    if let Some(stream) = cut.lock().ok().and_then(|mut c| c.take()) {
+                        let _ = stream.shutdown(std::net::Shutdown::Both);
+                    }
+                }
+                let event = match listening_url(&line) {
+                    Some(url) => Event::Url(url.to_owned()),
+                    None => Event::Stderr(line),
+                };
+                if events.send(event).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    drop(events);
+    let mut session = Session {
+        config,
+        command_line,
+        start,
+        tree: ProcessTree::new(child.id() as i32),
+        inspector: None,
+        url: None,
+        result: RunResult {
+            samples: Vec::new(),
+            exit: ExitInfo::default(),
+            stderr_tail: Vec::new(),
+            inspector_url: None,
+            snapshots: Vec::new(),
+            wall_seconds: 0.0,
+            sampling_seconds: 0.0,
+            snapshot_seconds: 0.0,
+            fault: None,
+            last_iteration: None,
+        },
+        next_snapshot: 0,
+        cut,
+    };
+    let outcome = match session.drive(&mut child, &rx, &mut on_sample) {
+        // The workload reached its end while a sample was in flight: a normal end.
+        Err(HarnessError::Inspector { .. }) if exiting.load(Ordering::SeqCst) => Ok(()),
+        // The inspector dropped mid-run: keep what was collected and say so.
+        Err(HarnessError::Inspector { command, source }) => {
+            session.result.fault = Some(format!("the inspector of `{command}` failed: {source}"));
+            Ok(())
+        }
+        other => other,
+    };
+    if let Some(inspector) = session.inspector.take() {
+        inspector.disconnect();
+    }
+    if exiting.load(Ordering::SeqCst) {
+        // Released from waiting for the debugger, Node finishes exiting by itself.
+        let _ = wait_exit(&mut child, Duration::from_secs(5));
+    }
+    stop(&mut child);
+    session.result.exit = exit_info(&mut child, session.result.exit.stopped_by_harness);
+    // Drain what is left on stderr for the report.
+    while let Ok(e) = rx.recv_timeout(Duration::from_millis(50)) {
+        if let Event::Stderr(line) = e {
+            session.remember(line);
+        }
+    }
+    session.result.wall_seconds = start.elapsed().as_secs_f64();
+    session.result.inspector_url = session.url.clone();
+    outcome.map(|_| session.result)
+}
+
+struct Session<'a> {
+    config: &'a RunConfig,
+    command_line: String,
+    start: Instant,
+    tree: ProcessTree,
+    inspector: Option<Inspector>,
+    url: Option<String>,
+    result: RunResult,
+    next_snapshot: usize,
+    /// Where the stderr reader finds the connection to cut when Node exits.
+    cut: Arc<Mutex<Option<TcpStream>>>,
+}
+
+impl Session<'_> {
+    fn remember(&mut self, line: String) {
+        self.result.stderr_tail.push(line);
+        if self.result.stderr_tail.len() > 20 {
+            self.result.stderr_tail.remove(0);
+        }
+    }
+
+    fn drive(
+        &mut self,
+        child: &mut Child,
+        rx: &Receiver<Event>,
+        on_sample: &mut impl FnMut(&Sample),
+    ) -> Result<(), HarnessError> {
+        let by_time = self.config.iteration_pattern.is_none();
+        let mut next_tick = self.start;
+        loop {
+            if let Some(d) = self.config.duration {
+                if self.start.elapsed() >= d {
+                    self.result.exit.stopped_by_harness = true;
+                    return Ok(());
+                }
+            }
+            if self.config.inspect
+                && self.inspector.is_none()
+                && self.start.elapsed() > self.config.inspector_timeout
+            {
+                return Err(HarnessError::NoInspector {
+                    command: self.command_line.clone(),
+                    seconds: self.config.inspector_timeout.as_secs(),
+                });
+            }
+            let wait = if by_time {
+                next_tick.saturating_duration_since(Instant::now())
+            } else {
+                Duration::from_millis(200)
+            };
+            match rx.recv_timeout(wait) {
+                Ok(Event::Url(url)) => {
+                    if self.inspector.is_none() {
+                        let inspector =
+                            Inspector::connect(&url).map_err(|source| HarnessError::Inspector {
+                                command: self.command_line.clone(),
+                                source,
+                            })?;
+                        if let Ok(mut cut) = self.cut.lock() {
+                            *cut = inspector.interrupt_handle();
+                        }
+                        self.inspector = Some(inspector);
+                        self.url = Some(url);
+                    }
+                }
+                Ok(Event::Stderr(line)) => {
+                    // Node waits at exit for an attached debugger: let it go.
+                    let exiting = line.contains("Waiting for the debugger to disconnect");
+                    self.remember(line);
+                    if exiting {
+                        if let Some(inspector) = self.inspector.take() {
+                            inspector.disconnect();
+                        }
+                        let _ = wait_exit(child, Duration::from_secs(5));
+                        return Ok(());
+                    }
+                }
+                Ok(Event::Iteration(n)) => {
+                    self.result.last_iteration = self.result.last_iteration.max(Some(n));
+                    if self.config.inspect && self.inspector.is_none() {
+                        continue;
+                    }
+                    self.sample(Some(n), on_sample)?;
+                    if self.config.iterations.is_some_and(|limit| n >= limit) {
+                        self.result.exit.stopped_by_harness = true;
+                        return Ok(());
+                    }
+                }
+                Ok(Event::StdoutClosed) => {
+                    // Give the process a moment to exit so that its status is known.
+                    let _ = wait_exit(child, Duration::from_secs(5));
+                    return Ok(());
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Ok(Some(_)) = child.try_wait() {
+                        return Ok(());
+                    }
+                    if by_time && Instant::now() >= next_tick {
+                        if !(self.config.inspect && self.inspector.is_none()) {
+                            self.sample(None, on_sample)?;
+                        }
+                        next_tick += self.config.interval;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+        }
+    }
+
+    fn sample(
+        &mut self,
+        iteration: Option<u64>,
+        on_sample: &mut impl FnMut(&Sample),
+    ) -> Result<(), HarnessError> {
+        let began = Instant::now();
+        let mut s = Sample {
+            t: self.start.elapsed().as_secs_f64(),
+            iteration,
+            ..Sample::default()
+        };
+        if let Some(inspector) = self.inspector.as_mut() {
+            let wrap = |source| HarnessError::Inspector {
+                command: self.command_line.clone(),
+                source,
+            };
+            inspector.collect_garbage().map_err(wrap)?;
+            let heap = inspector.heap_usage().map_err(wrap)?;
+            let mem = inspector.process_memory().map_err(wrap)?;
+            s.heap_used = Some(heap.used_size);
+            s.heap_total = Some(heap.total_size);
+            s.external = Some(mem.external);
+        }
+        if let Some(tree) = self.tree.sample(false) {
+            s.rss = tree.rss;
+            s.anon = tree.anon;
+            s.threads = tree.threads;
+            s.processes = tree.processes.len();
+        }
+        self.result.sampling_seconds += began.elapsed().as_secs_f64();
+        on_sample(&s);
+        let progress = self.progress(&s);
+        self.result.samples.push(s);
+        self.maybe_snapshot(progress)
+    }
+
+    /// How far the run is, 0 to 1, when a bound is known.
+    fn progress(&self, s: &Sample) -> Option<f64> {
+        if let (Some(limit), Some(n)) = (self.config.iterations, s.iteration) {
+            return Some(n as f64 / limit.max(1) as f64);
+        }
+        self.config
+            .duration
+            .map(|d| s.t / d.as_secs_f64().max(1e-9))
+    }
+
+    fn maybe_snapshot(&mut self, progress: Option<f64>) -> Result<(), HarnessError> {
+        let (Some(p), Some(dir), Some(inspector)) = (
+            progress,
+            self.config.snapshot_dir.as_ref(),
+            self.inspector.as_mut(),
+        ) else {
+            return Ok(());
+        };
+        let Some(&at) = self.config.snapshot_at.get(self.next_snapshot) else {
+            return Ok(());
+        };
+        if p + 1e-9 < at {
+            return Ok(());
+        }
+        self.next_snapshot += 1;
+        let began = Instant::now();
+        let path = dir.join(format!(
+            "snapshot-{}.heapsnapshot",
+            self.result.snapshots.len() + 1
+        ));
+        match inspector.take_heap_snapshot(&path) {
+            Ok(_) => self.result.snapshots.push(path),
+            Err(InspectorError::Closed) => {
+                return Err(HarnessError::Inspector {
+                    command: self.command_line.clone(),
+                    source: InspectorError::Closed,
+                })
+            }
+            // A snapshot cut off mid-stream is dropped (the client removes the file); the
+            // run goes on.
+            Err(e) => self.remember(format!("leaktrail: snapshot discarded: {e}")),
+        }
+        self.result.snapshot_seconds += began.elapsed().as_secs_f64();
+        Ok(())
+    }
+}
+
+/// Stops the workload's process group: SIGTERM, then SIGKILL after two seconds.
+fn stop(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let pid = rustix::process::Pid::from_raw(child.id() as i32);
+    if let Some(pid) = pid {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::TERM);
+    }
+    if wait_exit(child, Duration::from_secs(2)).is_none() {
+        if let Some(pid) = pid {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+        let _ = child.kill();
+    }
+}
+
+fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let until = Instant::now() + timeout;
+    while Instant::now() < until {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn exit_info(child: &mut Child, stopped_by_harness: bool) -> ExitInfo {
+    use std::os::unix::process::ExitStatusExt;
+    match child.wait() {
+        Ok(status) => ExitInfo {
+            code: status.code(),
+            signal: status.signal(),
+            stopped_by_harness,
+        },
+        Err(_) => ExitInfo {
+            code: None,
+            signal: None,
+            stopped_by_harness,
+        },
+    }
+}

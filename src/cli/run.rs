@@ -1,0 +1,276 @@
+//! `leaktrail run [options] -- CMD ARGS…`: the leak-test harness.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+
+use leaktrail_analysis::{EarlierSnapshot, HeapAnalysis, LeakReport, SnapshotDigest};
+use leaktrail_harness::{assess, GrowthFloor, Per, RunConfig};
+use leaktrail_stats::Outcome;
+
+use super::{load, Common};
+
+/// Arguments of `run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The workload and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<String>,
+
+    /// Sample at each stdout line matching this (first group: the iteration number).
+    #[arg(long, default_value = r"iteration=(\d+)")]
+    iteration_pattern: String,
+
+    /// Sample by time, every this many seconds, instead of by iteration.
+    #[arg(long, value_name = "SECONDS")]
+    interval: Option<f64>,
+
+    /// Stop the workload after this many iterations.
+    #[arg(long)]
+    iterations: Option<u64>,
+
+    /// Stop the workload after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<f64>,
+
+    /// Drop the first N iterations (seconds when sampling by time); found from the series
+    /// when not given.
+    #[arg(long, value_name = "N")]
+    warmup: Option<f64>,
+
+    /// Growth at or below this is no leak: `1KB/iter` (default by iteration), `10KB/s`
+    /// (default by time).
+    #[arg(long, value_name = "SIZE/UNIT")]
+    max_growth: Option<GrowthFloor>,
+
+    /// Significance level of the trend test.
+    #[arg(long, default_value_t = 0.01)]
+    alpha: f64,
+
+    /// Heap snapshots to take over the run for the culprit (default 3 for Node when
+    /// --iterations or --duration is given; kept only for a leak unless asked for).
+    #[arg(long, value_name = "K")]
+    snapshots: Option<usize>,
+
+    /// Do not start Node's inspector: judge by RSS only.
+    #[arg(long)]
+    no_inspector: bool,
+
+    /// Treat the command as Node even if it is not called `node` (e.g. a script).
+    #[arg(long, conflicts_with = "no_inspector")]
+    node: bool,
+
+    /// Write samples (CSV, JSON), report.md and the snapshots here (created private).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// Runs the harness; returns the report and the exit code (0 no leak, 1 leak,
+/// 2 fault, 3 inconclusive).
+pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
+    let is_node = args.node
+        || (!args.no_inspector
+            && Path::new(&args.command[0])
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("node")));
+    let by_time = args.interval.is_some();
+    let floor = args.max_growth.unwrap_or(if by_time {
+        GrowthFloor {
+            bytes: 10.0 * 1024.0,
+            per: Per::Second,
+        }
+    } else {
+        GrowthFloor {
+            bytes: 1024.0,
+            per: Per::Iteration,
+        }
+    });
+    let bounded = args.iterations.is_some() || args.duration.is_some();
+    let snapshots = if is_node && bounded {
+        args.snapshots.unwrap_or(3)
+    } else {
+        0
+    };
+    let out_dir = match &args.out {
+        Some(d) => Some(private_dir(d)?),
+        None => None,
+    };
+    let temp = tempfile::Builder::new()
+        .prefix("leaktrail-run-")
+        .tempdir()?;
+    let snapshot_dir = out_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let snapshot_at: Vec<f64> = match snapshots {
+        0 => Vec::new(),
+        1 => vec![1.0],
+        // Spread over the steady part, the last just before the end (a workload that
+        // stops by itself at the bound may already be exiting at the last iteration).
+        k => (0..k)
+            .map(|i| 0.4 + 0.55 * i as f64 / (k - 1) as f64)
+            .collect(),
+    };
+    let config = RunConfig {
+        command: args.command.clone(),
+        iteration_pattern: if by_time {
+            None
+        } else {
+            Some(regex::Regex::new(&args.iteration_pattern)?)
+        },
+        iterations: args.iterations,
+        duration: args.duration.map(Duration::from_secs_f64),
+        interval: Duration::from_secs_f64(args.interval.unwrap_or(1.0).max(0.01)),
+        inspect: is_node,
+        inspector_timeout: Duration::from_secs(20),
+        snapshot_at,
+        snapshot_dir: Some(snapshot_dir),
+    };
+    let result = leaktrail_harness::run(&config, |_| {})?;
+    let assessment = assess(&result, floor, args.warmup, args.alpha);
+    let exit = &result.exit;
+    let reached = args
+        .iterations
+        .is_none_or(|n| result.last_iteration.is_some_and(|i| i >= n));
+    let fault = if let Some(f) = &result.fault {
+        Some(f.clone())
+    } else if exit.stopped_by_harness {
+        None
+    } else if exit.code != Some(0) {
+        Some(format!(
+            "the workload ended with {}",
+            describe_exit(exit.code, exit.signal)
+        ))
+    } else if !reached {
+        Some(format!(
+            "the workload exited after {} samples, before the {} iterations asked for",
+            result.samples.len(),
+            args.iterations.unwrap_or(0)
+        ))
+    } else {
+        None
+    };
+    let culprit = if result.snapshots.len() >= 3
+        && (assessment.outcome == Outcome::Leak || args.snapshots.is_some())
+    {
+        Some(culprit(&result.snapshots, common)?)
+    } else {
+        None
+    };
+    if culprit.is_none() && args.snapshots.is_none() {
+        for s in &result.snapshots {
+            let _ = std::fs::remove_file(s);
+        }
+    }
+    let report = leaktrail_report::render_run(
+        &result,
+        &assessment,
+        culprit.as_ref(),
+        fault.as_deref(),
+        common.render,
+    );
+    if let Some(dir) = &out_dir {
+        write_outputs(
+            dir,
+            &result,
+            &assessment,
+            culprit.as_ref(),
+            fault.as_deref(),
+        )?;
+    }
+    let code = match (fault, assessment.outcome) {
+        (Some(_), _) => 2,
+        (None, Outcome::NoLeak) => 0,
+        (None, Outcome::Leak) => 1,
+        (None, Outcome::Inconclusive) => 3,
+    };
+    Ok((report, code))
+}
+
+fn describe_exit(code: Option<i32>, signal: Option<i32>) -> String {
+    match (code, signal) {
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(9)) => "signal 9 (SIGKILL: out of memory?)".to_owned(),
+        (None, Some(s)) => format!("signal {s}"),
+        (None, None) => "an unknown status".to_owned(),
+    }
+}
+
+/// The `leaks` analysis of the run's snapshots.
+fn culprit(snapshots: &[PathBuf], common: &Common) -> anyhow::Result<LeakReport> {
+    let (last, earlier_paths) = snapshots
+        .split_last()
+        .ok_or_else(|| anyhow::anyhow!("no snapshots"))?;
+    let mut earlier = Vec::new();
+    for p in earlier_paths {
+        let snap = load::snapshot(p, common.progress, Some(SnapshotDigest::EDGES_NEEDED))?;
+        earlier.push(EarlierSnapshot::of(snap, &p.display().to_string()));
+    }
+    let snap = load::snapshot(last, common.progress, None)?;
+    let analysis = HeapAnalysis::new(&snap);
+    Ok(LeakReport::find(
+        &earlier,
+        &analysis,
+        &last.display().to_string(),
+        5,
+    ))
+}
+
+/// Creates `dir` (and parents) readable by its owner only: it will hold heap snapshots.
+fn private_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| anyhow::anyhow!("{}: cannot make private: {e}", dir.display()))?;
+    }
+    Ok(dir.to_path_buf())
+}
+
+fn write_outputs(
+    dir: &Path,
+    result: &leaktrail_harness::RunResult,
+    assessment: &leaktrail_harness::Assessment,
+    culprit: Option<&LeakReport>,
+    fault: Option<&str>,
+) -> anyhow::Result<()> {
+    let write = |name: &str, text: &str| {
+        std::fs::write(dir.join(name), text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join(name).display()))
+    };
+    let mut csv = String::from(
+        "t_seconds,iteration,heap_used,heap_total,external,rss,anon,threads,processes\n",
+    );
+    let opt = |v: Option<u64>| v.map_or(String::new(), |v| v.to_string());
+    for s in &result.samples {
+        csv.push_str(&format!(
+            "{:.3},{},{},{},{},{},{},{},{}\n",
+            s.t,
+            opt(s.iteration),
+            opt(s.heap_used),
+            opt(s.heap_total),
+            opt(s.external),
+            s.rss,
+            s.anon,
+            s.threads,
+            s.processes
+        ));
+    }
+    write("samples.csv", &csv)?;
+    let json = serde_json::json!({ "schema": "leaktrail.run/1", "run": result, "assessment": assessment, "culprit": culprit, "fault": fault });
+    write("samples.json", &serde_json::to_string_pretty(&json)?)?;
+    let md = leaktrail_report::render_run(
+        result,
+        assessment,
+        culprit,
+        fault,
+        leaktrail_report::RenderOptions {
+            format: leaktrail_report::Format::Markdown,
+            color: false,
+            top: 10,
+            min_bytes: 0,
+        },
+    );
+    write("report.md", &md)
+}

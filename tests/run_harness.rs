@@ -1,0 +1,140 @@
+//! `leaktrail run` on real workloads: Node scenarios through the inspector, a crash, and a
+//! process that is not Node.
+
+mod common;
+
+use common::*;
+
+fn runner_args(scenario: &str) -> Vec<String> {
+    let dir = scenarios_dir();
+    vec![
+        "node".into(),
+        "--expose-gc".into(),
+        dir.join("runner.js").display().to_string(),
+        dir.join(format!("{scenario}.js")).display().to_string(),
+        "--forever".into(),
+        "--print-every".into(),
+        "25".into(),
+    ]
+}
+
+fn run_json(args: &[&str], command: &[String]) -> (Option<i32>, serde_json::Value) {
+    let mut all: Vec<&str> = vec!["run", "--format", "json"];
+    all.extend_from_slice(args);
+    all.push("--");
+    all.extend(command.iter().map(String::as_str));
+    let out = leaktrail(&all);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), report)
+}
+
+#[test]
+fn a_leaking_scenario_fails_with_its_culprit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let (code, report) = run_json(
+        &["--iterations", "2000", "--out", s(&out)],
+        &runner_args("stream-registry-no-ttl"),
+    );
+    assert_eq!(code, Some(1), "{}", report["assessment"]["sentence"]);
+    assert_eq!(report["assessment"]["grows"], "v8_heap");
+    let culprit = &report["culprit"]["clusters"][0];
+    let spec = manifest("stream-registry-no-ttl.js");
+    assert!(
+        spec.culprit_classes
+            .iter()
+            .any(|c| c == culprit["class"].as_str().unwrap_or("")),
+        "{culprit}"
+    );
+    // The outputs are written, private where they hold heap contents.
+    for f in ["samples.csv", "samples.json", "report.md"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let csv = std::fs::read_to_string(out.join("samples.csv")).expect("csv");
+    assert!(csv.lines().count() > 50, "one line per sample");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&out).expect("dir").permissions().mode() & 0o777,
+            0o700
+        );
+        let snaps: Vec<_> = std::fs::read_dir(&out)
+            .expect("dir")
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "heapsnapshot"))
+            .collect();
+        assert_eq!(snaps.len(), 3);
+        for s in snaps {
+            assert_eq!(
+                s.metadata().expect("meta").permissions().mode() & 0o777,
+                0o600
+            );
+        }
+    }
+}
+
+#[test]
+fn a_bounded_cache_passes() {
+    let (code, report) = run_json(&["--iterations", "3000"], &runner_args("lru-cache-bounded"));
+    assert_eq!(code, Some(0), "{}", report["assessment"]["sentence"]);
+    assert_eq!(report["assessment"]["outcome"], "no_leak");
+}
+
+#[test]
+fn a_crash_is_a_fault_with_its_status_and_stderr() {
+    let command: Vec<String> = [
+        "node",
+        "-e",
+        "let i = 0; const t = setInterval(() => { i++; console.log('iteration=' + i); if (i === 30) { console.error('boom: out of widgets'); process.exit(7); } }, 2);",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (code, report) = run_json(&["--iterations", "1000"], &command);
+    assert_eq!(code, Some(2));
+    let fault = report["fault"].as_str().expect("fault");
+    assert!(fault.contains("exit status 7"), "{fault}");
+    let stderr: Vec<String> = report["run"]["stderr_tail"]
+        .as_array()
+        .expect("tail")
+        .iter()
+        .map(|l| l.as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(
+        stderr.iter().any(|l| l.contains("boom: out of widgets")),
+        "{stderr:?}"
+    );
+    assert!(
+        !report["run"]["samples"]
+            .as_array()
+            .expect("samples")
+            .is_empty(),
+        "what was collected is kept"
+    );
+}
+
+#[test]
+fn a_process_that_is_not_node_is_judged_by_rss() {
+    // A shell-free Python program that keeps 256 KiB per iteration.
+    let script = "import sys, time\nkeep = []\nfor i in range(1, 100000):\n    keep.append(bytearray(262144))\n    keep[-1][::4096] = b'x' * 64\n    print(f'iteration={i}', flush=True)\n    time.sleep(0.005)\n";
+    let command: Vec<String> = ["python3", "-c", script]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let (code, report) = run_json(
+        &["--iterations", "120", "--max-growth", "64KB/iter"],
+        &command,
+    );
+    assert_eq!(code, Some(1), "{}", report["assessment"]["sentence"]);
+    assert_eq!(report["assessment"]["grows"], "native");
+    assert!(
+        report["run"]["samples"][0]["heap_used"].is_null(),
+        "no inspector for a non-Node process"
+    );
+    let slope = report["assessment"]["primary"]["verdict"]["slope"]["slope"]
+        .as_f64()
+        .expect("slope");
+    assert!(slope > 200.0 * 1024.0 && slope < 330.0 * 1024.0, "{slope}");
+}
