@@ -18,20 +18,24 @@ fn path_edges(path: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// Runs `leaks --format json` on `snaps`.
+fn leaks_json(snaps: &[std::path::PathBuf]) -> (std::process::Output, serde_json::Value) {
+    let mut args = vec!["leaks"];
+    args.extend(snaps.iter().map(|p| s(p)));
+    args.extend(["--format", "json"]);
+    let out = leaktrail(&args);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out, report)
+}
+
 fn leaks_of(scenario: &str) -> (std::process::Output, serde_json::Value) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let snaps = scenario_snapshots(dir.path(), scenario, &[200, 1200, 2000]);
-    let out = leaktrail(&[
-        "leaks",
-        s(&snaps[0]),
-        s(&snaps[1]),
-        s(&snaps[2]),
-        "--format",
-        "json",
-    ]);
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{scenario}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
-    (out, report)
+    leaks_json(&scenario_snapshots(
+        dir.path(),
+        scenario,
+        &[200, 1200, 2000],
+    ))
 }
 
 /// For a js-heap leak, the first cluster is a manifest culprit and its path goes through
@@ -256,14 +260,8 @@ fn deep_linked_list() {
 fn leaks_follows_growing_collections_through_four_snapshots() {
     let dir = tempfile::tempdir().expect("tempdir");
     let snaps = scenario_snapshots(dir.path(), "event-store-unbounded", &[200, 700, 1200, 2000]);
-    let args: Vec<&str> = ["leaks"]
-        .into_iter()
-        .chain(snaps.iter().map(|p| s(p)))
-        .chain(["--format", "json"])
-        .collect();
-    let out = leaktrail(&args);
+    let (out, report) = leaks_json(&snaps);
     assert_eq!(out.status.code(), Some(1));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let grown = report["growing_collections"]
         .as_array()
         .expect("collections");
@@ -286,19 +284,16 @@ fn leaks_follows_growing_collections_through_four_snapshots() {
 
     let clean = tempfile::tempdir().expect("tempdir");
     let snaps = scenario_snapshots(clean.path(), "lru-cache-bounded", &[800, 1200, 1600, 2000]);
-    let args: Vec<&str> = ["leaks"]
-        .into_iter()
-        .chain(snaps.iter().map(|p| s(p)))
-        .chain(["--format", "json"])
-        .collect();
-    let out = leaktrail(&args);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let (out, report) = leaks_json(&snaps);
     assert_eq!(out.status.code(), Some(0), "{}", report["summary"]);
     assert!(report["growing_collections"]
         .as_array()
         .expect("collections")
         .is_empty());
-    let md = leaktrail(&[&args[..args.len() - 2], &["--format", "markdown"]].concat());
+    let mut md_args = vec!["leaks"];
+    md_args.extend(snaps.iter().map(|p| s(p)));
+    md_args.extend(["--format", "markdown"]);
+    let md = leaktrail(&md_args);
     assert!(String::from_utf8_lossy(&md.stdout)
         .contains("None: no Map, Set, Array or dictionary object"));
 }

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use leaktrail_analysis::units::{human_bytes, signed_bytes};
 use leaktrail_stats::{decide, GrowthPolicy, GrowthVerdict, Outcome};
 
 use crate::floor::{GrowthFloor, Per};
@@ -136,15 +137,13 @@ pub fn assess(
     }
 }
 
+/// A size in bytes, signed, for sentences.
 fn bytes(b: f64) -> String {
-    let a = b.abs();
-    let sign = if b < 0.0 { "-" } else { "" };
-    if a >= 1024.0 * 1024.0 {
-        format!("{sign}{:.1} MiB", a / 1024.0 / 1024.0)
-    } else if a >= 1024.0 {
-        format!("{sign}{:.1} KiB", a / 1024.0)
+    let rounded = b.round() as i64;
+    if rounded < 0 {
+        signed_bytes(rounded)
     } else {
-        format!("{sign}{a:.0} B")
+        human_bytes(rounded as u64)
     }
 }
 
