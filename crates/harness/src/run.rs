@@ -154,8 +154,17 @@ pub fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .stdin(Stdio::null());
-    // Its own process group, so that the whole tree can be stopped.
+    // Its own process group, so that the whole tree can be stopped; and killed if
+    // leaktrail dies (Ctrl-C reaches leaktrail's group, not the workload's).
     cmd.process_group(0);
+    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no memory of the
+    // parent; it is the only thing done between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+                .map_err(std::io::Error::from)
+        });
+    }
     if config.inspect {
         let mut options = std::env::var("NODE_OPTIONS").unwrap_or_default();
         options.push_str(" --inspect=127.0.0.1:0");
