@@ -39,7 +39,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     warmup: Option<f64>,
 
-    /// Growth at or below this is no leak: `1KB/iter` (default by iteration), `10KB/s`
+    /// Growth at or below this is no leak: `256B/iter` (default by iteration), `10KB/s`
     /// (default by time).
     #[arg(long, value_name = "SIZE/UNIT")]
     max_growth: Option<GrowthFloor>,
@@ -83,7 +83,7 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         }
     } else {
         GrowthFloor {
-            bytes: 1024.0,
+            bytes: 256.0,
             per: Per::Iteration,
         }
     });
