@@ -53,6 +53,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "K")]
     snapshots: Option<usize>,
 
+    /// Keep the time spent sampling (forced GCs, /proc) below this percentage of the run by
+    /// skipping sample points; fewer samples may need a longer run to decide.
+    #[arg(long, value_name = "PERCENT")]
+    max_overhead: Option<f64>,
+
     /// Do not start Node's inspector: judge by RSS only.
     #[arg(long)]
     no_inspector: bool,
@@ -124,6 +129,7 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         inspector_timeout: Duration::from_secs(20),
         snapshot_at,
         snapshot_dir: Some(snapshot_dir),
+        max_overhead: args.max_overhead.map(|p| p / 100.0),
     };
     let result = leaktrail_harness::run(&config, |_| {})?;
     let assessment = assess(&result, floor, args.warmup, args.alpha);

@@ -38,6 +38,9 @@ pub struct RunConfig {
     pub snapshot_at: Vec<f64>,
     /// Where snapshots go.
     pub snapshot_dir: Option<PathBuf>,
+    /// Keep sampling time below this share of the elapsed time (0.05 = 5 %) by skipping
+    /// sample points; `None` samples at every point.
+    pub max_overhead: Option<f64>,
 }
 
 /// One sample.
@@ -354,6 +357,10 @@ impl Session<'_> {
                     if self.config.inspect && self.inspector.is_none() {
                         continue;
                     }
+                    let last = self.config.iterations.is_some_and(|limit| n >= limit);
+                    if !last && self.over_budget() {
+                        continue;
+                    }
                     self.sample(Some(n), on_sample)?;
                     if self.config.iterations.is_some_and(|limit| n >= limit) {
                         self.result.exit.stopped_by_harness = true;
@@ -370,7 +377,8 @@ impl Session<'_> {
                         return Ok(());
                     }
                     if by_time && Instant::now() >= next_tick {
-                        if !(self.config.inspect && self.inspector.is_none()) {
+                        if !(self.config.inspect && self.inspector.is_none()) && !self.over_budget()
+                        {
                             self.sample(None, on_sample)?;
                         }
                         next_tick += self.config.interval;
@@ -379,6 +387,15 @@ impl Session<'_> {
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
         }
+    }
+
+    /// True when sampling now would take more than the overhead budget allows.
+    fn over_budget(&self) -> bool {
+        let Some(budget) = self.config.max_overhead else {
+            return false;
+        };
+        !self.result.samples.is_empty()
+            && self.result.sampling_seconds > budget * self.start.elapsed().as_secs_f64()
     }
 
     fn sample(

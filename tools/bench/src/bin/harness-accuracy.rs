@@ -1,0 +1,154 @@
+//! Accuracy and overhead of `leaktrail run` on every scenario of `../shared/scenarios`.
+//!
+//! ```sh
+//! cargo build --release && cargo run --release -p leaktrail-bench --bin harness-accuracy -- --runs 5
+//! ```
+//!
+//! Each scenario runs `--runs` times under `leaktrail run --iterations N` (the runner with
+//! `--forever --print-every K`), and once alone for `N` iterations as the reference. It
+//! prints, per scenario: the expected answer (manifest `leaks`), the verdicts (exit codes),
+//! the culprit named (for js-heap leaks: is it a manifest class?), the share of the run
+//! spent sampling (forced GCs and /proc, as leaktrail measures it) and the slowdown of the
+//! workload against running alone in the same session.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+/// Runs every scenario through `leaktrail run` and prints a table.
+#[derive(Parser)]
+struct Args {
+    /// Runs per scenario.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Iterations per run.
+    #[arg(long, default_value_t = 3000)]
+    iterations: u64,
+    /// The runner prints an iteration line every this many iterations.
+    #[arg(long, default_value_t = 50)]
+    print_every: u64,
+    /// Passed to `leaktrail run --max-overhead` (percent).
+    #[arg(long)]
+    max_overhead: Option<f64>,
+    /// The shared scenarios folder.
+    #[arg(long, default_value = "../shared/scenarios")]
+    scenarios: PathBuf,
+    /// The leaktrail binary.
+    #[arg(long, default_value = "target/release/leaktrail")]
+    leaktrail: PathBuf,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(args.scenarios.join("manifest.json")).context("manifest.json")?,
+    )?;
+    let runner = args.scenarios.join("runner.js");
+    println!(
+        "leaktrail run — {} runs × {} iterations per scenario, iteration line every {}{}",
+        args.runs,
+        args.iterations,
+        args.print_every,
+        args.max_overhead
+            .map_or(String::new(), |o| format!(", --max-overhead {o}"))
+    );
+    println!();
+    println!("| scenario | leaks | verdicts (exit) | right | culprit named | sampling share | slowdown vs alone |");
+    println!("|---|---|---|---|---|---|---|");
+    let (mut right_total, mut runs_total) = (0, 0);
+    for entry in manifest.as_array().context("manifest is an array")? {
+        let file = entry["file"].as_str().context("file")?;
+        let leaks = entry["leaks"].as_bool().unwrap_or(false);
+        let js_heap = entry["kind"] == "js-heap";
+        let culprits: Vec<&str> = entry["culprit_classes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
+            .unwrap_or_default();
+        let scenario = args.scenarios.join(file);
+        // The reference: the workload alone, same iterations.
+        let started = Instant::now();
+        let status = Command::new("node")
+            .arg("--expose-gc")
+            .arg(&runner)
+            .arg(&scenario)
+            .args(["--iterations", &args.iterations.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "{file} failed alone");
+        let alone = started.elapsed().as_secs_f64();
+        let (mut codes, mut right, mut named, mut shares, mut slowdowns) =
+            (Vec::new(), 0, 0, Vec::new(), Vec::new());
+        for _ in 0..args.runs {
+            let mut cmd = Command::new(&args.leaktrail);
+            cmd.args([
+                "run",
+                "--format",
+                "json",
+                "--iterations",
+                &args.iterations.to_string(),
+            ]);
+            if let Some(o) = args.max_overhead {
+                cmd.args(["--max-overhead", &o.to_string()]);
+            }
+            cmd.arg("--")
+                .arg("node")
+                .arg("--expose-gc")
+                .arg(&runner)
+                .arg(&scenario)
+                .args(["--forever", "--print-every", &args.print_every.to_string()]);
+            let out = cmd.stderr(Stdio::null()).output()?;
+            let code = out.status.code().unwrap_or(-1);
+            codes.push(code);
+            if code == i32::from(leaks) {
+                right += 1;
+            }
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            let class = report["culprit"]["clusters"][0]["class"]
+                .as_str()
+                .unwrap_or("");
+            let bare = class.strip_suffix("()").unwrap_or(class);
+            if !class.is_empty() && culprits.contains(&bare) {
+                named += 1;
+            }
+            let run = &report["run"];
+            let wall = run["wall_seconds"].as_f64().unwrap_or(0.0);
+            let sampling = run["sampling_seconds"].as_f64().unwrap_or(0.0);
+            let snapshots = run["snapshot_seconds"].as_f64().unwrap_or(0.0);
+            if wall > 0.0 {
+                shares.push(100.0 * sampling / wall);
+                // The workload's own time under leaktrail, snapshots excluded.
+                slowdowns.push(100.0 * ((wall - snapshots) / alone - 1.0));
+            }
+        }
+        right_total += right;
+        runs_total += args.runs;
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        };
+        let named_cell = if leaks && js_heap {
+            format!("{named}/{}", args.runs)
+        } else {
+            "-".into()
+        };
+        println!(
+            "| {file} | {} | {} | {right}/{} | {named_cell} | {:.1} % | {:+.0} % |",
+            if leaks { "yes" } else { "no" },
+            codes
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+            args.runs,
+            median(&mut shares),
+            median(&mut slowdowns),
+        );
+    }
+    println!();
+    println!("Right verdicts: {right_total}/{runs_total}. Target: every leak exits 1 and every clean scenario 0 in all runs; sampling overhead ≤ 5 %.");
+    Ok(())
+}
