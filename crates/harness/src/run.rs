@@ -377,8 +377,8 @@ impl Session<'_> {
                         return Ok(());
                     }
                     if by_time && Instant::now() >= next_tick {
-                        if !(self.config.inspect && self.inspector.is_none()) && !self.over_budget()
-                        {
+                        let waiting = self.config.inspect && self.inspector.is_none();
+                        if !(waiting || self.over_budget()) {
                             self.sample(None, on_sample)?;
                         }
                         next_tick += self.config.interval;
