@@ -48,9 +48,25 @@ fn a_leaking_scenario_fails_with_its_culprit() {
         "{culprit}"
     );
     // The outputs are written, private where they hold heap contents.
-    for f in ["samples.csv", "samples.json", "report.md"] {
+    for f in [
+        "samples.csv",
+        "samples.json",
+        "report.md",
+        "report.html",
+        "junit.xml",
+    ] {
         assert!(out.join(f).exists(), "{f}");
     }
+    let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit");
+    assert!(
+        junit.contains("failures=\"1\"") && junit.contains("<failure message=\"Leak:"),
+        "{junit}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).expect("html");
+    assert!(
+        html.contains("<svg") && html.contains("<polyline") && html.contains("Culprit:"),
+        "html report"
+    );
     let csv = std::fs::read_to_string(out.join("samples.csv")).expect("csv");
     assert!(csv.lines().count() > 50, "one line per sample");
     #[cfg(unix)]

@@ -177,6 +177,7 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
     if let Some(dir) = &out_dir {
         write_outputs(
             dir,
+            &args.command.join(" "),
             &result,
             &assessment,
             culprit.as_ref(),
@@ -236,14 +237,28 @@ fn private_dir(dir: &Path) -> anyhow::Result<PathBuf> {
 
 fn write_outputs(
     dir: &Path,
+    command: &str,
     result: &leaktrail_harness::RunResult,
     assessment: &leaktrail_harness::Assessment,
     culprit: Option<&LeakReport>,
     fault: Option<&str>,
 ) -> anyhow::Result<()> {
-    let write = |name: &str, text: &str| {
-        std::fs::write(dir.join(name), text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join(name).display()))
+    // Reports quote heap contents (string values on retainer paths): owner-only, like the
+    // snapshots beside them.
+    let write = |name: &str, text: &str| -> anyhow::Result<()> {
+        use std::io::Write;
+        let path = dir.join(name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        options
+            .open(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     };
     let mut csv = String::from(
         "t_seconds,iteration,heap_used,heap_total,external,rss,anon,threads,processes\n",
@@ -278,5 +293,13 @@ fn write_outputs(
             min_bytes: 0,
         },
     );
-    write("report.md", &md)
+    write("report.md", &md)?;
+    write(
+        "report.html",
+        &leaktrail_report::render_run_html(result, assessment, culprit, fault),
+    )?;
+    write(
+        "junit.xml",
+        &leaktrail_report::render_run_junit(command, result, assessment, fault),
+    )
 }

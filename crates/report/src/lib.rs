@@ -845,3 +845,178 @@ impl Doc {
         }
     }
 }
+
+/// Escapes text for HTML and XML.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A self-contained HTML report of a `run`: the verdict, a chart of the decided series with
+/// the warm-up cut and the fitted slope, and the series table. No scripts, no external
+/// files: it opens anywhere, offline.
+pub fn render_run_html(
+    result: &leaktrail_harness::RunResult,
+    assessment: &leaktrail_harness::Assessment,
+    culprit: Option<&LeakReport>,
+    fault: Option<&str>,
+) -> String {
+    let primary = &assessment.primary;
+    let by_iteration = assessment.unit == "iteration";
+    let points: Vec<(f64, f64)> = result
+        .samples
+        .iter()
+        .map(|s| {
+            let x = if by_iteration {
+                s.iteration.unwrap_or(0) as f64
+            } else {
+                s.t
+            };
+            let y = if primary.series == "rss" {
+                s.rss as f64
+            } else {
+                (s.heap_used.unwrap_or(0) + s.external.unwrap_or(0)) as f64
+            };
+            (x, y)
+        })
+        .collect();
+    let (w, h, pad) = (760.0, 320.0, 50.0);
+    let (x0, x1) = points
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (y0, y1) = points
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let sx = |x: f64| pad + (x - x0) / (x1 - x0).max(1e-9) * (w - 2.0 * pad);
+    let sy = |y: f64| h - pad - (y - y0) / (y1 - y0).max(1.0) * (h - 2.0 * pad);
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="memory series">"#
+    );
+    svg.push_str(&format!(
+        r##"<rect x="{pad}" y="{pad}" width="{}" height="{}" fill="none" stroke="#ccc"/>"##,
+        w - 2.0 * pad,
+        h - 2.0 * pad
+    ));
+    let line: Vec<String> = points
+        .iter()
+        .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
+        .collect();
+    svg.push_str(&format!(
+        r##"<polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="{}"/>"##,
+        line.join(" ")
+    ));
+    let v = &primary.verdict;
+    if let Some(&(cut, _)) = points.get(v.warmup_samples) {
+        if v.warmup_samples > 0 {
+            svg.push_str(&format!(
+                r##"<line x1="{0:.1}" x2="{0:.1}" y1="{pad}" y2="{1:.1}" stroke="#999" stroke-dasharray="4 3"/><text x="{2:.1}" y="{3:.1}" font-size="11" fill="#666">end of warm-up</text>"##,
+                sx(cut),
+                h - pad,
+                sx(cut) + 4.0,
+                pad + 12.0
+            ));
+        }
+        let fit = |x: f64| v.slope.intercept + v.slope.slope * x;
+        svg.push_str(&format!(
+            r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#d62728" stroke-width="1.5"/>"##,
+            sx(cut),
+            sy(fit(cut)),
+            sx(x1),
+            sy(fit(x1))
+        ));
+    }
+    svg.push_str(&format!(
+        r##"<text x="{pad}" y="{:.1}" font-size="11">{}</text><text x="{pad}" y="{:.1}" font-size="11">{}</text><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="end">{} {}</text></svg>"##,
+        pad - 8.0,
+        escape(&human_bytes(y1.max(0.0) as u64)),
+        h - pad + 14.0,
+        escape(&human_bytes(y0.max(0.0) as u64)),
+        w - pad,
+        h - pad + 14.0,
+        x1.max(0.0).round(),
+        if by_iteration { "iterations" } else { "s" }
+    ));
+    let rows: String = std::iter::once(primary)
+        .chain(assessment.components.iter().filter(|c| c.series != primary.series))
+        .map(|s| {
+            let v = &s.verdict;
+            format!(
+                "<tr><td>{}</td><td>{:?}</td><td>{}/{}</td><td>{} … {}</td><td>{:.1e}</td><td>{}</td><td>{}</td></tr>",
+                escape(&s.series),
+                v.outcome,
+                escape(&signed_bytes(v.slope.slope as i64)),
+                escape(&assessment.unit),
+                escape(&signed_bytes(v.slope.low as i64)),
+                escape(&signed_bytes(v.slope.high as i64)),
+                v.trend.p_value,
+                v.warmup_samples,
+                v.samples_used
+            )
+        })
+        .collect();
+    let mut body = String::new();
+    if let Some(f) = fault {
+        body.push_str(&format!("<p class=\"bad\"><b>Fault:</b> {}</p>", escape(f)));
+    }
+    if let Some(c) = culprit.and_then(|c| c.clusters.first()) {
+        let path: Vec<String> = c
+            .path
+            .iter()
+            .map(|s| {
+                format!(
+                    "--{}--&gt; {} @{}",
+                    escape(&s.edge),
+                    escape(&s.object.class),
+                    s.object.id
+                )
+            })
+            .collect();
+        body.push_str(&format!(
+            "<p class=\"bad\"><b>Culprit:</b> {}</p><pre>{}</pre>",
+            escape(&c.sentence),
+            path.join("\n")
+        ));
+    }
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>leaktrail run</title><style>body{{font:14px system-ui,sans-serif;margin:2em;max-width:60em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:.3em .6em;text-align:right}}td:first-child{{text-align:left}}.bad{{color:#a00}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head><body><h1>Leak test</h1>{body}<p>{}</p>{svg}<table><tr><th>series</th><th>verdict</th><th>slope</th><th>interval</th><th>p</th><th>warm-up</th><th>samples</th></tr>{rows}</table><p>{} samples in {:.1} s; sampling took {:.2} s.</p></body></html>\n",
+        escape(&assessment.sentence),
+        result.samples.len(),
+        result.wall_seconds,
+        result.sampling_seconds
+    )
+}
+
+/// A JUnit XML report of a `run`, for CI systems: a leak is a failure, a fault an error,
+/// an inconclusive run is skipped.
+pub fn render_run_junit(
+    command: &str,
+    result: &leaktrail_harness::RunResult,
+    assessment: &leaktrail_harness::Assessment,
+    fault: Option<&str>,
+) -> String {
+    use leaktrail_stats::Outcome;
+    let (failures, errors, skipped) = match (fault, assessment.outcome) {
+        (Some(_), _) => (0, 1, 0),
+        (None, Outcome::Leak) => (1, 0, 0),
+        (None, Outcome::Inconclusive) => (0, 0, 1),
+        (None, Outcome::NoLeak) => (0, 0, 0),
+    };
+    let inner = match (fault, assessment.outcome) {
+        (Some(f), _) => format!("<error message=\"{}\"/>", escape(f)),
+        (None, Outcome::Leak) => format!("<failure message=\"{}\"/>", escape(&assessment.sentence)),
+        (None, Outcome::Inconclusive) => {
+            format!("<skipped message=\"{}\"/>", escape(&assessment.sentence))
+        }
+        (None, Outcome::NoLeak) => {
+            format!("<system-out>{}</system-out>", escape(&assessment.sentence))
+        }
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites><testsuite name=\"leaktrail\" tests=\"1\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\"><testcase classname=\"leaktrail.run\" name=\"memory does not grow: {}\" time=\"{:.3}\">{inner}</testcase></testsuite></testsuites>\n",
+        result.wall_seconds,
+        escape(command),
+        result.wall_seconds
+    )
+}
