@@ -131,7 +131,9 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         snapshot_dir: Some(snapshot_dir),
         max_overhead: args.max_overhead.map(|p| p / 100.0),
     };
-    let result = leaktrail_harness::run(&config, |_| {})?;
+    let mut status = LiveStatus::new(common.progress, !by_time);
+    let result = leaktrail_harness::run(&config, |s| status.update(s))?;
+    status.finish();
     let assessment = assess(&result, floor, args.warmup, args.alpha);
     let exit = &result.exit;
     let reached = args
@@ -302,4 +304,62 @@ fn write_outputs(
         "junit.xml",
         &leaktrail_report::render_run_junit(command, result, assessment, fault),
     )
+}
+
+/// The one-line status on a terminal: iteration, heap, RSS and the slope so far.
+struct LiveStatus {
+    enabled: bool,
+    by_iteration: bool,
+    xs: Vec<f64>,
+    ys: Vec<f64>,
+}
+
+impl LiveStatus {
+    fn new(enabled: bool, by_iteration: bool) -> LiveStatus {
+        LiveStatus {
+            enabled,
+            by_iteration,
+            xs: Vec::new(),
+            ys: Vec::new(),
+        }
+    }
+
+    fn update(&mut self, s: &leaktrail_harness::Sample) {
+        if !self.enabled {
+            return;
+        }
+        use leaktrail_analysis::units::{human_bytes, signed_bytes};
+        let y = match s.heap_used {
+            Some(h) => h + s.external.unwrap_or(0),
+            None => s.rss,
+        };
+        let x = if self.by_iteration {
+            s.iteration.unwrap_or(0) as f64
+        } else {
+            s.t
+        };
+        self.xs.push(x);
+        self.ys.push(y as f64);
+        let slope = if self.xs.len() >= 5 {
+            let est = leaktrail_stats::theil_sen(&self.xs, &self.ys, 0.05);
+            let unit = if self.by_iteration { "iteration" } else { "s" };
+            format!("  slope {}/{unit}", signed_bytes(est.slope as i64))
+        } else {
+            String::new()
+        };
+        let at = match s.iteration {
+            Some(n) => format!("iteration {n}"),
+            None => format!("{:.0} s", s.t),
+        };
+        let heap = s
+            .heap_used
+            .map_or(String::new(), |h| format!("  heap {}", human_bytes(h)));
+        eprint!("\r\x1b[2K{at}{heap}  RSS {}{slope}", human_bytes(s.rss));
+    }
+
+    fn finish(&self) {
+        if self.enabled && !self.xs.is_empty() {
+            eprint!("\r\x1b[2K");
+        }
+    }
 }
