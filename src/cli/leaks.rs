@@ -25,13 +25,21 @@ pub struct LeaksArgs {
 
 /// Runs `leaks`; returns the report and whether a leak was found.
 pub fn run(args: &LeaksArgs, common: &Common) -> anyhow::Result<(String, bool)> {
-    let (last, earlier_paths) = args
-        .snapshots
+    let report = analyse(&args.snapshots, args.top, common)?;
+    let leak = !report.clusters.is_empty() || !report.growing_collections.is_empty();
+    Ok((leaktrail_report::render_leaks(&report, common.render), leak))
+}
+
+/// The leaks analysis of snapshots of one process, oldest first (also the culprit step
+/// of `run`).
+pub fn analyse(snapshots: &[PathBuf], top: usize, common: &Common) -> anyhow::Result<LeakReport> {
+    let (last, earlier_paths) = snapshots
         .split_last()
+        .filter(|(_, earlier)| earlier.len() >= 2)
         .ok_or_else(|| anyhow::anyhow!("leaks needs three snapshots"))?;
     // With four or more snapshots, collections are followed through every one of them,
     // which needs each graph; with three, the earlier ones need only ids and classes.
-    let follow_collections = args.snapshots.len() >= 4;
+    let follow_collections = snapshots.len() >= 4;
     let mut earlier = Vec::with_capacity(earlier_paths.len());
     let mut censuses = Vec::new();
     for (i, p) in earlier_paths.iter().enumerate() {
@@ -50,10 +58,9 @@ pub fn run(args: &LeaksArgs, common: &Common) -> anyhow::Result<(String, bool)> 
     }
     let snap = load::snapshot(last, common.progress, None)?;
     let analysis = HeapAnalysis::new(&snap);
-    let mut report = LeakReport::find(&earlier, &analysis, &last.display().to_string(), args.top);
+    let mut report = LeakReport::find(&earlier, &analysis, &last.display().to_string(), top);
     if follow_collections {
-        report.growing_collections = growing_collections(&censuses, &analysis, args.top);
+        report.growing_collections = growing_collections(&censuses, &analysis, top);
     }
-    let leak = !report.clusters.is_empty() || !report.growing_collections.is_empty();
-    Ok((leaktrail_report::render_leaks(&report, common.render), leak))
+    Ok(report)
 }

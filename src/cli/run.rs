@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use clap::Args;
 
-use leaktrail_analysis::{EarlierSnapshot, HeapAnalysis, LeakReport, SnapshotDigest};
+use leaktrail_analysis::LeakReport;
 use leaktrail_harness::{assess, GrowthFloor, Per, RunConfig};
 use leaktrail_stats::Outcome;
 
-use super::{load, Common};
+use super::Common;
 
 /// Arguments of `run`.
 #[derive(Args, Debug)]
@@ -160,7 +160,7 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
     let culprit = if result.snapshots.len() >= 3
         && (assessment.outcome == Outcome::Leak || args.snapshots.is_some())
     {
-        Some(culprit(&result.snapshots, common)?)
+        Some(super::leaks::analyse(&result.snapshots, 5, common)?)
     } else {
         None
     };
@@ -202,26 +202,6 @@ fn describe_exit(code: Option<i32>, signal: Option<i32>) -> String {
         (None, Some(s)) => format!("signal {s}"),
         (None, None) => "an unknown status".to_owned(),
     }
-}
-
-/// The `leaks` analysis of the run's snapshots.
-fn culprit(snapshots: &[PathBuf], common: &Common) -> anyhow::Result<LeakReport> {
-    let (last, earlier_paths) = snapshots
-        .split_last()
-        .ok_or_else(|| anyhow::anyhow!("no snapshots"))?;
-    let mut earlier = Vec::new();
-    for p in earlier_paths {
-        let snap = load::snapshot(p, common.progress, Some(SnapshotDigest::EDGES_NEEDED))?;
-        earlier.push(EarlierSnapshot::of(snap, &p.display().to_string()));
-    }
-    let snap = load::snapshot(last, common.progress, None)?;
-    let analysis = HeapAnalysis::new(&snap);
-    Ok(LeakReport::find(
-        &earlier,
-        &analysis,
-        &last.display().to_string(),
-        5,
-    ))
 }
 
 /// Creates `dir` (and parents) readable by its owner only: it will hold heap snapshots.

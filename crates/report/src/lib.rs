@@ -81,22 +81,31 @@ impl Doc {
 
     /// A retainer path, top-down, one step per line.
     fn path(&mut self, steps: &[StepView]) {
-        let md = self.opts.format == Format::Markdown;
-        if md {
-            self.out.push_str("```\n");
-        }
+        let mut lines = Vec::with_capacity(steps.len().max(1));
         if steps.is_empty() {
-            self.out
-                .push_str("  (no path: held only by weak references)\n");
+            lines.push("  (no path: held only by weak references)".to_owned());
         }
         for (i, st) in steps.iter().enumerate() {
             let indent = "  ".repeat(i.min(12) + 1);
-            self.out.push_str(&format!(
-                "{indent}--{}--> {} ({} retained)\n",
+            lines.push(format!(
+                "{indent}--{}--> {} ({} retained)",
                 st.edge,
                 object_label(&st.object),
                 human_bytes(st.object.retained_size)
             ));
+        }
+        self.block(&lines);
+    }
+
+    /// Lines as they are, fenced as a code block in Markdown.
+    fn block(&mut self, lines: &[String]) {
+        let md = self.opts.format == Format::Markdown;
+        if md {
+            self.out.push_str("```\n");
+        }
+        for l in lines {
+            self.out.push_str(l);
+            self.out.push('\n');
         }
         if md {
             self.out.push_str("```\n");
@@ -763,7 +772,17 @@ pub fn render_run(
         d.emphasis(&format!("Fault: {f}. What was collected is below."), true);
         if !result.stderr_tail.is_empty() {
             d.line("Last lines on stderr:");
-            d.path_text(&result.stderr_tail);
+            let indent = if opts.format == Format::Markdown {
+                ""
+            } else {
+                "  "
+            };
+            let lines: Vec<String> = result
+                .stderr_tail
+                .iter()
+                .map(|l| format!("{indent}{l}"))
+                .collect();
+            d.block(&lines);
         }
     }
     let top_cluster = culprit.and_then(|c| c.clusters.first());
@@ -826,24 +845,6 @@ pub fn render_run(
         d.line(&c.summary);
     }
     d.out
-}
-
-impl Doc {
-    /// Lines of text in a code block (Markdown) or indented.
-    fn path_text(&mut self, lines: &[String]) {
-        let md = self.opts.format == Format::Markdown;
-        if md {
-            self.out.push_str("```\n");
-        }
-        for l in lines {
-            self.out.push_str(if md { "" } else { "  " });
-            self.out.push_str(l);
-            self.out.push('\n');
-        }
-        if md {
-            self.out.push_str("```\n");
-        }
-    }
 }
 
 /// Escapes text for HTML and XML.
