@@ -7,11 +7,14 @@
 //!   the full graph can be dropped; [`SnapshotDiff::between`] compares two digests by class,
 //!   by family and by object id, and ends in a [`GrowthVerdict`]: module-graph growth,
 //!   external memory, or a runtime data leak.
+//! - [`SnapshotCensus`] is the compact record of one snapshot that a watcher stores and
+//!   trends are computed from.
 //! - [`lane::discover`] pairs the earliest and latest snapshot of each PID in a directory.
 //!
 //! All analysis types are plain data and `Serialize`; the JSON they produce is the
 //! documented output schema (`docs/json-schema.md`).
 
+mod census;
 mod class;
 mod collections;
 mod diff;
@@ -26,6 +29,7 @@ mod summary;
 pub mod units;
 mod verdict;
 
+pub use census::{CensusLimits, CollectionRecord, SnapshotCensus};
 pub use class::Classification;
 pub use collections::{
     collection_entries, growing_collections, CollectionCensus, GrowingCollection,
