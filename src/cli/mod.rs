@@ -5,7 +5,9 @@ mod leaks;
 mod load;
 mod retainers;
 mod run;
+mod serve;
 mod summary;
+mod trend;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -48,6 +50,11 @@ enum Command {
     /// Run a workload, sample its memory from outside and decide whether it leaks (exit 0
     /// no leak, 1 leak, 2 fault, 3 inconclusive).
     Run(run::RunArgs),
+    /// Is a watched service leaking? Per class, collection and memory series, over a store
+    /// or a directory of snapshots (exit 0 stable/growing/insufficient data, 1 leaking).
+    Trend(trend::TrendArgs),
+    /// Serve a store over HTTP: JSON API, Markdown trend, Prometheus /metrics, dashboard.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -129,6 +136,14 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Run(args) => {
             let (report, code) = run::run(args, &cli.common(10, 0))?;
             (report, ExitCode::from(code))
+        }
+        Command::Trend(args) => {
+            let (report, leaking) = trend::run(args, &cli.common(args.top, 0))?;
+            (report, ExitCode::from(u8::from(leaking)))
+        }
+        Command::Serve(args) => {
+            serve::run(args)?;
+            (String::new(), ExitCode::SUCCESS)
         }
     };
     write_stdout(&report)?;

@@ -13,6 +13,9 @@
 //! | **stable** | neither |
 //! | **insufficient** | fewer than 8 points after the warm-up: nothing is decided |
 //!
+//! The memory series are the V8 heap (`heap_used+external`, Node) and RSS from the samples;
+//! without samples (snapshots only) it is each snapshot's total self size.
+//!
 //! Floors: the memory series (V8 heap for Node, else RSS) and each class use
 //! [`TrendPolicy::floor_per_hour`]; a class or collection must also have grown by
 //! [`TrendPolicy::min_growth_bytes`] or 0.5 % of the heap over the window, so that a class
@@ -175,7 +178,7 @@ pub struct TimeToOom {
 /// The trend of a memory series (samples).
 #[derive(Clone, Debug, Serialize)]
 pub struct MemoryTrend {
-    /// `heap_used`, `heap_used+external` or `rss`.
+    /// `heap_used+external`, `rss`, or `snapshot self size` (snapshots without samples).
     pub series: String,
     /// Samples used (after warm-up).
     pub samples: usize,
@@ -281,6 +284,22 @@ impl TrendReport {
             .or(input.snapshots.first().map(|s| s.0.t))
             .unwrap_or(0);
         let secs = |t: i64| (t - t0) as f64 / 1000.0;
+        if input.samples.is_empty() {
+            // Snapshots without samples (a directory of snapshot files): the memory series
+            // is each snapshot's total self size.
+            let pts: Vec<(f64, f64)> = input
+                .snapshots
+                .iter()
+                .map(|(s, c)| (secs(s.t), c.info.total_self_size as f64))
+                .collect();
+            let limit = incarnation.as_ref().and_then(|i| i.heap_limit);
+            memory.extend(memory_trend(
+                "snapshot self size",
+                &pts,
+                &gp,
+                limit.map(|l| ("v8 heap limit", l as u64)),
+            ));
+        }
         if is_node {
             let pts: Vec<(f64, f64)> = input
                 .samples
@@ -550,7 +569,7 @@ fn sentence(r: &TrendReport) -> String {
                 .first()
                 .map(|m| {
                     format!(
-                        " {} {} at {}/h",
+                        " {} {} at {}/h.",
                         m.series,
                         human_bytes(m.current),
                         human_bytes(m.rate.slope.max(0.0) as u64)
