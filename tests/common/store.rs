@@ -107,7 +107,12 @@ pub fn build_store(root: &Path, scenario: &str, iterations: u32, at: &[u32]) -> 
         ])
         .output()
         .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<i64>().ok());
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<i64>()
+                .ok()
+        });
     assert!(heap_limit.is_some(), "node printed its heap limit");
     store.set_limits(inc, heap_limit, None).expect("limits");
 

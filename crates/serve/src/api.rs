@@ -17,7 +17,7 @@ use leaktrail_report::{render_trend, utc_stamp, Format, RenderOptions, TrendCont
 use leaktrail_store::{
     create_private_dir, now_ms, SampleRecord, SnapshotRecord, Store, StoreError, Target,
 };
-use leaktrail_trend::{TrendInput, TrendReport};
+use leaktrail_trend::TrendReport;
 
 use crate::diff::CensusDiff;
 use crate::metrics::{Exposition, CONTENT_TYPE};
@@ -402,6 +402,16 @@ async fn diff_analysis(
     Ok(Json(json!({ "schema": "leaktrail.diff-analysis/1", "diffs": diffs })).into_response())
 }
 
+impl Shared {
+    /// The trend of one target, through the cache.
+    fn trend(&self, store: &Store, target: &Target) -> Result<TrendReport, StoreError> {
+        self.trends
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .report(store, target, &self.policy)
+    }
+}
+
 /// Trend reports of the targets named (all by default).
 fn trends(
     shared: &Shared,
@@ -411,8 +421,7 @@ fn trends(
     let targets = select_targets(store, name)?;
     let mut reports = Vec::with_capacity(targets.len());
     for t in &targets {
-        let input = TrendInput::from_store(store, t)?;
-        reports.push(TrendReport::assess(&input, &shared.policy));
+        reports.push(shared.trend(store, t)?);
     }
     let context = TrendContext {
         source: "store".to_owned(),
@@ -558,8 +567,7 @@ async fn metrics(
             let latest = store.samples(t.id, 0, 1)?.pop();
             let incarnations = store.incarnations(t.id)?;
             let running = incarnations.last().is_some_and(|i| i.ended_at.is_none());
-            let input = TrendInput::from_store(store, &t)?;
-            let report = TrendReport::assess(&input, &shared.policy);
+            let report = shared.trend(store, &t)?;
             rows.push((t.name, latest, running, report));
         }
         Ok(exposition(&rows))

@@ -27,7 +27,10 @@
 //!   the database, reports are written under a name the server makes.
 //!
 //! The store is read through a few pooled connections on tokio's blocking threads; the
-//! watcher writes at the same time (WAL mode and a busy timeout make that safe).
+//! watcher writes at the same time (WAL mode and a busy timeout make that safe). Class and
+//! collection trends are kept between requests and recomputed only when a snapshot is
+//! added ([`TrendCache`]), so the dashboard's refresh every 5 s reads samples, not
+//! censuses.
 
 mod api;
 mod diff;
@@ -39,7 +42,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use leaktrail_store::{Store, StoreError};
-use leaktrail_trend::TrendPolicy;
+use leaktrail_trend::{TrendCache, TrendPolicy};
 
 pub use diff::{CensusClassDelta, CensusDiff, CensusFamilyDelta};
 pub use metrics::Exposition;
@@ -228,6 +231,8 @@ pub(crate) struct Shared {
     pub(crate) dir: PathBuf,
     pub(crate) token: Option<String>,
     pub(crate) policy: TrendPolicy,
+    /// Class and collection trends kept between requests (recomputed on a new snapshot).
+    pub(crate) trends: Mutex<TrendCache>,
     pool: Mutex<Vec<Store>>,
 }
 
@@ -239,6 +244,7 @@ fn shared(config: &ServeConfig) -> Arc<Shared> {
         dir: config.store_dir.clone(),
         token: config.token.clone(),
         policy: config.policy,
+        trends: Mutex::new(TrendCache::new()),
         pool: Mutex::new(Vec::new()),
     })
 }

@@ -585,21 +585,34 @@ impl Store {
             )
             .map_err(sql(p))?;
         let rows = st
-            .query_map(params![target, since, limit as i64], |r| {
-                Ok(SampleRecord {
-                    incarnation_id: r.get(0)?,
-                    t: r.get(1)?,
-                    rss: r.get(2)?,
-                    anon: r.get(3)?,
-                    pss: r.get(4)?,
-                    threads: r.get(5)?,
-                    heap_used: r.get(6)?,
-                    heap_total: r.get(7)?,
-                    external: r.get(8)?,
-                })
-            })
+            .query_map(params![target, since, limit as i64], sample_row)
             .map_err(sql(p))?;
         rows.collect::<Result<_, _>>().map_err(sql(p))
+    }
+
+    /// Samples of one incarnation taken at or after `since` (ms), oldest first, at most
+    /// `limit` (the most recent ones when there are more). Reads the `(incarnation, t)`
+    /// index backwards: no sort.
+    pub fn incarnation_samples(
+        &self,
+        incarnation: IncarnationId,
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<SampleRecord>, StoreError> {
+        let p = &self.db_path;
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT incarnation_id, t, rss, anon, pss, threads, heap_used, heap_total, external
+                 FROM samples WHERE incarnation_id = ?1 AND t >= ?2 ORDER BY t DESC LIMIT ?3",
+            )
+            .map_err(sql(p))?;
+        let rows = st
+            .query_map(params![incarnation, since, limit as i64], sample_row)
+            .map_err(sql(p))?;
+        let mut out: Vec<SampleRecord> = rows.collect::<Result<_, _>>().map_err(sql(p))?;
+        out.reverse();
+        Ok(out)
     }
 
     /// The snapshot index of `target`, oldest first.
@@ -723,6 +736,20 @@ impl Store {
             collections,
         })
     }
+}
+
+fn sample_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SampleRecord> {
+    Ok(SampleRecord {
+        incarnation_id: r.get(0)?,
+        t: r.get(1)?,
+        rss: r.get(2)?,
+        anon: r.get(3)?,
+        pss: r.get(4)?,
+        threads: r.get(5)?,
+        heap_used: r.get(6)?,
+        heap_total: r.get(7)?,
+        external: r.get(8)?,
+    })
 }
 
 fn snapshot_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotRecord> {
@@ -887,6 +914,20 @@ mod tests {
             s.samples(t[0].id, 0, 1).expect("limit")[0].t,
             1020,
             "a limit keeps the newest"
+        );
+        assert_eq!(
+            s.incarnation_samples(inc[0].id, 1005, 1)
+                .expect("by incarnation")[0]
+                .t,
+            1020
+        );
+        assert_eq!(
+            s.incarnation_samples(inc[0].id, 0, 10)
+                .expect("by incarnation")
+                .iter()
+                .map(|s| s.t)
+                .collect::<Vec<_>>(),
+            [1000, 1010, 1020]
         );
         let snaps = s.snapshots(t[0].id).expect("snaps");
         assert_eq!(snaps[0].file_deleted_at, Some(2000));
