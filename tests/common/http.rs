@@ -20,14 +20,19 @@ impl Drop for ServeProcess {
     }
 }
 
-/// Starts `leaktrail serve --store STORE --listen 127.0.0.1:0 EXTRA…` and waits for the
-/// address it prints.
+/// Starts `leaktrail serve --store STORE EXTRA…` (on `127.0.0.1:0` unless EXTRA has a
+/// `--listen`) and waits for the address it prints.
 pub fn serve(store: &Path, extra: &[&str]) -> ServeProcess {
+    let listen: &[&str] = if extra.contains(&"--listen") {
+        &[]
+    } else {
+        &["--listen", "127.0.0.1:0"]
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
         .arg("serve")
         .arg("--store")
         .arg(store)
-        .args(["--listen", "127.0.0.1:0"])
+        .args(listen)
         .args(extra)
         .env_remove("LEAKTRAIL_TOKEN")
         .stdout(Stdio::null())
