@@ -52,10 +52,7 @@ fn a_store_of_a_leaking_service_is_leaking() {
     ]);
     let v: serde_json::Value = serde_json::from_slice(&one.stdout).expect("JSON");
     assert_eq!(v["targets"].as_array().map(Vec::len), Some(1));
-    assert_eq!(
-        v["targets"][0]["incarnation"]["pid"].as_i64().is_some(),
-        true
-    );
+    assert!(v["targets"][0]["incarnation"]["pid"].as_i64().is_some());
     let ghost = leaktrail(&["trend", "--store", s(&f.dir), "--target", "ghost"]);
     assert_eq!(ghost.status.code(), Some(2));
     let err = String::from_utf8_lossy(&ghost.stderr);
