@@ -6,6 +6,7 @@ mod load;
 mod retainers;
 mod run;
 mod summary;
+mod watch;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -48,6 +49,9 @@ enum Command {
     /// Run a workload, sample its memory from outside and decide whether it leaks (exit 0
     /// no leak, 1 leak, 2 fault, 3 inconclusive).
     Run(run::RunArgs),
+    /// Watch a running service (or start one) into a bounded store: memory samples, heap
+    /// snapshots turned into summaries, restarts.
+    Watch(watch::WatchArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -128,6 +132,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Retainers(args) => (retainers::run(args, &cli.common(25, 0))?, ExitCode::SUCCESS),
         Command::Run(args) => {
             let (report, code) = run::run(args, &cli.common(10, 0))?;
+            (report, ExitCode::from(code))
+        }
+        Command::Watch(args) => {
+            let (report, code) = watch::run(args, cli.quiet)?;
             (report, ExitCode::from(code))
         }
     };

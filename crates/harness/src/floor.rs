@@ -28,18 +28,7 @@ impl FromStr for GrowthFloor {
     fn from_str(s: &str) -> Result<GrowthFloor, String> {
         let bad = || format!("{s:?}: expected a size per unit, like 1KB/iter or 10KB/s");
         let (size, unit) = s.split_once('/').ok_or_else(bad)?;
-        let size = size.trim();
-        let digits = size
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(size.len());
-        let value: f64 = size[..digits].parse().map_err(|_| bad())?;
-        let scale = match size[digits..].trim().to_ascii_lowercase().as_str() {
-            "" | "b" => 1.0,
-            "kb" | "kib" | "k" => 1024.0,
-            "mb" | "mib" | "m" => 1024.0 * 1024.0,
-            "gb" | "gib" | "g" => 1024.0 * 1024.0 * 1024.0,
-            _ => return Err(bad()),
-        };
+        let bytes = parse_size(size).map_err(|_| bad())?;
         let (per, divisor) = match unit.trim().to_ascii_lowercase().as_str() {
             "iter" | "iteration" | "it" => (Per::Iteration, 1.0),
             "s" | "sec" | "second" => (Per::Second, 1.0),
@@ -48,10 +37,29 @@ impl FromStr for GrowthFloor {
             _ => return Err(bad()),
         };
         Ok(GrowthFloor {
-            bytes: value * scale / divisor,
+            bytes: bytes / divisor,
             per,
         })
     }
+}
+
+/// A size like `512`, `64KB`, `1.5GiB` (powers of 1024), in bytes.
+pub fn parse_size(s: &str) -> Result<f64, String> {
+    let bad = || format!("{s:?}: expected a size like 512MB or 2GB");
+    let size = s.trim();
+    let digits = size
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(size.len());
+    let value: f64 = size[..digits].parse().map_err(|_| bad())?;
+    let scale = match size[digits..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "kib" | "k" => 1024.0,
+        "mb" | "mib" | "m" => 1024.0 * 1024.0,
+        "gb" | "gib" | "g" => 1024.0 * 1024.0 * 1024.0,
+        "tb" | "tib" | "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    Ok(value * scale)
 }
 
 impl fmt::Display for GrowthFloor {
@@ -101,5 +109,7 @@ mod tests {
         assert!("1KB".parse::<GrowthFloor>().is_err());
         assert!("1XB/s".parse::<GrowthFloor>().is_err());
         assert!("x/s".parse::<GrowthFloor>().is_err());
+        assert_eq!(parse_size("2GB"), Ok(2.0 * 1024.0 * 1024.0 * 1024.0));
+        assert!(parse_size("2 parsecs").is_err());
     }
 }

@@ -15,7 +15,9 @@
 mod assess;
 mod floor;
 mod run;
+mod workload;
 
 pub use assess::{assess, Assessment, MemoryKind, SeriesVerdict};
-pub use floor::{GrowthFloor, Per};
+pub use floor::{parse_size, GrowthFloor, Per};
 pub use run::{run, ExitInfo, HarnessError, RunConfig, RunResult, Sample};
+pub use workload::{spawn_workload, stop_workload, wait_exit};

@@ -1,10 +1,10 @@
 //! Starting the workload and sampling it.
 
+use crate::workload::{spawn_workload, stop_workload, wait_exit};
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -145,36 +145,14 @@ pub fn run(
     mut on_sample: impl FnMut(&Sample),
 ) -> Result<RunResult, HarnessError> {
     let command_line = config.command.join(" ");
-    let (program, args) = config
-        .command
-        .split_first()
-        .ok_or_else(|| HarnessError::Spawn {
-            command: command_line.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command given"),
-        })?;
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdin(Stdio::null());
-    // Its own process group, so that the whole tree can be stopped; and killed if
-    // leaktrail dies (Ctrl-C reaches leaktrail's group, not the workload's).
-    cmd.process_group(0);
-    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no memory of the
-    // parent; it is the only thing done between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
-                .map_err(std::io::Error::from)
-        });
-    }
-    if config.inspect {
-        let mut options = std::env::var("NODE_OPTIONS").unwrap_or_default();
-        options.push_str(" --inspect=127.0.0.1:0");
-        cmd.env("NODE_OPTIONS", options.trim());
-    }
     let start = Instant::now();
-    let mut child = cmd.spawn().map_err(|source| HarnessError::Spawn {
+    let mut child = spawn_workload(
+        &config.command,
+        config.inspect,
+        Stdio::piped(),
+        Stdio::piped(),
+    )
+    .map_err(|source| HarnessError::Spawn {
         command: command_line.clone(),
         source,
     })?;
@@ -483,30 +461,7 @@ impl Session<'_> {
 
 /// Stops the workload's process group: SIGTERM, then SIGKILL after two seconds.
 fn stop(child: &mut Child) {
-    if let Ok(Some(_)) = child.try_wait() {
-        return;
-    }
-    let pid = rustix::process::Pid::from_raw(child.id() as i32);
-    if let Some(pid) = pid {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::TERM);
-    }
-    if wait_exit(child, Duration::from_secs(2)).is_none() {
-        if let Some(pid) = pid {
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-        }
-        let _ = child.kill();
-    }
-}
-
-fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
-    let until = Instant::now() + timeout;
-    while Instant::now() < until {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
+    stop_workload(child, Duration::from_secs(2));
 }
 
 fn exit_info(child: &mut Child, stopped_by_harness: bool) -> ExitInfo {

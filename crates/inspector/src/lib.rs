@@ -17,6 +17,10 @@
 //! (see `shared/research/rust-ecosystem.md` §4), hence this thin client. It is synchronous:
 //! the harness samples one process at a time.
 
+mod discover;
+
+pub use discover::url_on_port;
+
 use std::fs::File;
 use std::io::Write;
 use std::net::TcpStream;
@@ -213,22 +217,42 @@ impl Inspector {
 
     /// `process.memoryUsage()` of the target (evaluated in it, returned by value).
     pub fn process_memory(&mut self) -> Result<ProcessMemory, InspectorError> {
+        self.evaluate("process.memoryUsage()")
+    }
+
+    /// V8's heap size limit (`v8.getHeapStatistics().heap_size_limit`), bytes: where the
+    /// heap dies with "JavaScript heap out of memory".
+    pub fn heap_size_limit(&mut self) -> Result<u64, InspectorError> {
+        self.evaluate(
+            "(process.getBuiltinModule ? process.getBuiltinModule('v8') : require('v8'))\
+             .getHeapStatistics().heap_size_limit",
+        )
+    }
+
+    /// Evaluates `expression` in the target (with the console's command-line API, so
+    /// `require` works) and returns its value, deserialized.
+    pub fn evaluate<T: serde::de::DeserializeOwned>(
+        &mut self,
+        expression: &str,
+    ) -> Result<T, InspectorError> {
         let v = self.call(
             "Runtime.evaluate",
-            json!({ "expression": "process.memoryUsage()", "returnByValue": true, "silent": true }),
+            json!({ "expression": expression, "returnByValue": true, "silent": true,
+                    "includeCommandLineAPI": true }),
         )?;
+        let bad = |detail: String| InspectorError::BadAnswer {
+            method: "Runtime.evaluate".into(),
+            detail,
+        };
+        if let Some(e) = v.get("exceptionDetails") {
+            return Err(bad(format!("`{expression}` threw: {e}")));
+        }
         let value = v
             .get("result")
             .and_then(|r| r.get("value"))
             .cloned()
-            .ok_or_else(|| InspectorError::BadAnswer {
-                method: "Runtime.evaluate".into(),
-                detail: format!("no value in {v}"),
-            })?;
-        serde_json::from_value(value).map_err(|e| InspectorError::BadAnswer {
-            method: "Runtime.evaluate".into(),
-            detail: e.to_string(),
-        })
+            .ok_or_else(|| bad(format!("no value in {v}")))?;
+        serde_json::from_value(value).map_err(|e| bad(e.to_string()))
     }
 
     /// Takes a heap snapshot and streams it to `path`, created with mode 0600 (heap

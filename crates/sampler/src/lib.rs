@@ -136,6 +136,75 @@ pub fn sample_process(pid: i32, ppid: i32, with_pss: bool) -> Option<ProcessMemo
     })
 }
 
+/// TCP ports on which `pid` listens on the loopback address (IPv4 or IPv6), found by
+/// matching the socket inodes of its open files against `/proc/net/tcp{,6}`. Used to find
+/// an inspector that was opened with `SIGUSR1`, whose port the process only tells its own
+/// stderr.
+pub fn loopback_listening_ports(pid: i32) -> Vec<u16> {
+    use procfs::process::FDTarget;
+    let Ok(p) = Process::new(pid) else {
+        return Vec::new();
+    };
+    let inodes: std::collections::HashSet<u64> = match p.fd() {
+        Ok(fds) => fds
+            .flatten()
+            .filter_map(|fd| match fd.target {
+                FDTarget::Socket(inode) => Some(inode),
+                _ => None,
+            })
+            .collect(),
+        Err(_) => return Vec::new(),
+    };
+    let mut ports: Vec<u16> = Vec::new();
+    let tables = [p.tcp(), p.tcp6()];
+    for table in tables.into_iter().flatten() {
+        for e in table {
+            if e.state == procfs::net::TcpState::Listen
+                && e.local_address.ip().is_loopback()
+                && inodes.contains(&e.inode)
+            {
+                ports.push(e.local_address.port());
+            }
+        }
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// The memory limit of the cgroup (v2 `memory.max`, or v1 `memory.limit_in_bytes`) that
+/// `pid` runs in, the tightest along its ancestors; `None` when unlimited or unknown.
+pub fn cgroup_memory_limit(pid: i32) -> Option<u64> {
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let mut best: Option<u64> = None;
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let (root, file) = if controllers.is_empty() {
+            ("/sys/fs/cgroup", "memory.max")
+        } else if controllers.split(',').any(|c| c == "memory") {
+            ("/sys/fs/cgroup/memory", "memory.limit_in_bytes")
+        } else {
+            continue;
+        };
+        let mut dir = std::path::PathBuf::from(format!("{root}{path}"));
+        loop {
+            if let Ok(text) = std::fs::read_to_string(dir.join(file)) {
+                // v1 writes a huge number for "no limit".
+                if let Ok(v) = text.trim().parse::<u64>() {
+                    if v < (1 << 60) {
+                        best = Some(best.map_or(v, |b| b.min(v)));
+                    }
+                }
+            }
+            if dir.as_os_str().len() <= root.len() || !dir.pop() {
+                break;
+            }
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
