@@ -12,6 +12,8 @@
 //! | `Runtime.getHeapUsage` | V8 heap used and total ([`HeapUsage`]) |
 //! | `Runtime.evaluate` | `process.memoryUsage()` for external and array-buffer memory |
 //! | `HeapProfiler.takeHeapSnapshot` | a snapshot, streamed as `addHeapSnapshotChunk` events straight to a 0600 file |
+//! | `Profiler.enable`, `.setSamplingInterval`, `.start`, `.stop` | a CPU profile ([`profiler`]) |
+//! | `HeapProfiler.startSampling`, `.stopSampling` | a sampling heap profile ([`profiler`]) |
 //!
 //! A generated CDP crate (chromiumoxide) models browsers and targets and fails on Node
 //! (see `shared/research/rust-ecosystem.md` §4), hence this thin client. It is synchronous:
@@ -27,6 +29,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
+
+pub mod profiler;
 
 /// What can go wrong talking to an inspector.
 #[derive(Debug, thiserror::Error)]
@@ -270,8 +274,9 @@ impl Inspector {
     }
 }
 
-/// Creates a file only its owner can read.
-fn create_private(path: &Path) -> std::io::Result<File> {
+/// Creates (or truncates) a file only its owner can read and write: snapshots, profiles
+/// and reports may hold heap contents, URLs and paths.
+pub fn create_private(path: &Path) -> std::io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -279,7 +284,14 @@ fn create_private(path: &Path) -> std::io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path)
+    let file = options.open(path)?;
+    // The mode above applies only to a new file; an existing one is made private too.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
 }
 
 #[cfg(test)]
