@@ -82,3 +82,56 @@ fn cpu_and_allocation_profiles_of_a_live_node() {
     let _ = child.wait();
     result.expect("profiling session");
 }
+
+#[test]
+fn profiles_survive_a_node_that_is_exiting() {
+    // Ends by itself after 300 ms; with a debugger attached Node then waits for it.
+    let mut child = Command::new("node")
+        .arg("--inspect=127.0.0.1:0")
+        .arg("-e")
+        .arg("function spin() { const end = Date.now() + 300; while (Date.now() < end); } setTimeout(spin, 10);")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("node starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr"))
+        .lines()
+        .map_while(Result::ok);
+    let url = lines
+        .by_ref()
+        .find_map(|line| listening_url(&line).map(str::to_owned))
+        .expect("inspector URL");
+    let result = (|| -> Result<(), Box<dyn std::error::Error>> {
+        let mut inspector = Inspector::connect(&url)?;
+        inspector.start_cpu_profile(Duration::from_millis(1))?;
+        let exiting = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        inspector.set_abort_flag(Some(exiting.clone()));
+        assert!(
+            lines.any(|l| l.contains("Waiting for the debugger to disconnect")),
+            "Node waits for the debugger at exit"
+        );
+        exiting.store(true, std::sync::atomic::Ordering::SeqCst);
+        // An exiting Node never answers a forced GC: the call gives up instead of hanging.
+        let began = std::time::Instant::now();
+        let gc = inspector.collect_garbage();
+        assert!(
+            matches!(
+                gc,
+                Err(leaktrail_inspector::InspectorError::Abandoned { .. })
+            ),
+            "{gc:?}"
+        );
+        assert!(began.elapsed() < Duration::from_secs(2));
+        // The session is still there, and so is its profile.
+        inspector.set_abort_flag(None);
+        let profile = Profile::from_value(inspector.profiler_stop()?, "Profiler.stop")?;
+        let folded = profile.fold();
+        let spin = folded.weight_through(|f| f.starts_with("spin ("));
+        assert!(spin > 200_000, "spin has {spin} µs:\n{folded}");
+        inspector.disconnect();
+        Ok(())
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result.expect("session at exit");
+}
