@@ -1,6 +1,7 @@
 //! Command-line flags and dispatch.
 
 mod diff;
+mod flame;
 mod leaks;
 mod load;
 mod retainers;
@@ -48,6 +49,9 @@ enum Command {
     /// Run a workload, sample its memory from outside and decide whether it leaks (exit 0
     /// no leak, 1 leak, 2 fault, 3 inconclusive).
     Run(run::RunArgs),
+    /// Flame-graph SVGs from V8 CPU profiles and sampling heap profiles (node --cpu-prof,
+    /// --heap-prof).
+    Flame(flame::FlameArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -130,6 +134,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             let (report, code) = run::run(args, &cli.common(10, 0))?;
             (report, ExitCode::from(code))
         }
+        Command::Flame(args) => (flame::run(args, &cli.common(10, 0))?, ExitCode::SUCCESS),
     };
     write_stdout(&report)?;
     Ok(code)

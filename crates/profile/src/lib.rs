@@ -263,7 +263,7 @@ fn parse_value(value: Value, source_name: &str) -> Result<Profile, ProfileError>
             found: if keys.is_empty() {
                 "an empty object".to_owned()
             } else {
-                format!("an object with {}", keys.join(", "))
+                format!("an object with keys {}", keys.join(", "))
             },
         })
     }
@@ -325,7 +325,7 @@ mod tests {
         let err = Profile::from_slice(br#"{"version": 1, "data": []}"#, "x.json").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "x.json: not a V8 profile: expected a CPU profile (\"nodes\", \"samples\") or a sampling heap profile (\"head\"), found an object with data, version"
+            "x.json: not a V8 profile: expected a CPU profile (\"nodes\", \"samples\") or a sampling heap profile (\"head\"), found an object with keys data, version"
         );
         let err = Profile::from_slice(b"[1, 2]", "x.json").unwrap_err();
         assert!(err.to_string().ends_with("found a JSON array"), "{err}");
