@@ -1,6 +1,7 @@
 //! Command-line flags and dispatch.
 
 mod diff;
+mod flame;
 mod leaks;
 mod load;
 mod retainers;
@@ -52,6 +53,9 @@ enum Command {
     /// Watch a running service (or start one) into a bounded store: memory samples, heap
     /// snapshots turned into summaries, restarts.
     Watch(watch::WatchArgs),
+    /// Flame-graph SVGs from V8 CPU profiles and sampling heap profiles (node --cpu-prof,
+    /// --heap-prof).
+    Flame(flame::FlameArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -138,6 +142,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             let (report, code) = watch::run(args, cli.quiet)?;
             (report, ExitCode::from(code))
         }
+        Command::Flame(args) => (flame::run(args, &cli.common(10, 0))?, ExitCode::SUCCESS),
     };
     write_stdout(&report)?;
     Ok(code)

@@ -16,6 +16,8 @@ use serde::Serialize;
 use leaktrail_inspector::{listening_url, Inspector, InspectorError};
 use leaktrail_sampler::ProcessTree;
 
+use crate::profile::{ProfileRequest, Profiling, RecordedProfiles};
+
 /// How to run and sample.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
@@ -41,6 +43,8 @@ pub struct RunConfig {
     /// Keep sampling time below this share of the elapsed time (0.05 = 5 %) by skipping
     /// sample points; `None` samples at every point.
     pub max_overhead: Option<f64>,
+    /// CPU and allocation profiles to record over the inspector.
+    pub profiles: Option<ProfileRequest>,
 }
 
 /// One sample.
@@ -101,6 +105,8 @@ pub struct RunResult {
     pub fault: Option<String>,
     /// The highest iteration the workload reported (sampled or not).
     pub last_iteration: Option<u64>,
+    /// CPU and allocation profiles written (`--cpu-profile`, `--alloc-profile`).
+    pub profiles: RecordedProfiles,
 }
 
 /// A run that could not be carried out.
@@ -219,9 +225,11 @@ pub fn run(
             snapshot_seconds: 0.0,
             fault: None,
             last_iteration: None,
+            profiles: RecordedProfiles::default(),
         },
         next_snapshot: 0,
         cut,
+        profiling: Profiling::new(config.profiles.clone(), exiting.clone()),
     };
     let outcome = match session.drive(&mut child, &rx, &mut on_sample) {
         // The workload reached its end while a sample was in flight: a normal end.
@@ -233,6 +241,7 @@ pub fn run(
         }
         other => other,
     };
+    session.stop_profiles();
     if let Some(inspector) = session.inspector.take() {
         inspector.disconnect();
     }
@@ -264,9 +273,16 @@ struct Session<'a> {
     next_snapshot: usize,
     /// Where the stderr reader finds the connection to cut when Node exits.
     cut: Arc<Mutex<Option<TcpStream>>>,
+    profiling: Profiling,
 }
 
 impl Session<'_> {
+    /// Stops the profilers, if any run, and writes their files.
+    fn stop_profiles(&mut self) {
+        self.profiling
+            .stop(self.inspector.as_mut(), &mut self.result.profiles);
+    }
+
     fn remember(&mut self, line: String) {
         self.result.stderr_tail.push(line);
         if self.result.stderr_tail.len() > 20 {
@@ -316,6 +332,10 @@ impl Session<'_> {
                         }
                         self.inspector = Some(inspector);
                         self.url = Some(url);
+                        if let Some(inspector) = self.inspector.as_mut() {
+                            self.profiling
+                                .start(inspector, &self.cut, &mut self.result.profiles);
+                        }
                     }
                 }
                 Ok(Event::Stderr(line)) => {
@@ -323,6 +343,7 @@ impl Session<'_> {
                     let exiting = line.contains("Waiting for the debugger to disconnect");
                     self.remember(line);
                     if exiting {
+                        self.stop_profiles();
                         if let Some(inspector) = self.inspector.take() {
                             inspector.disconnect();
                         }
