@@ -31,12 +31,30 @@ pub fn url_on_port(port: u16) -> Result<Option<String>, InspectorError> {
         "GET /json/list HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
     )
     .map_err(io)?;
-    // The inspector sends Content-Length and closes; read at most 1 MiB either way.
+    // Node's inspector answers with a Content-Length but may keep the connection open:
+    // read until the body is complete, not until the peer closes.
     let mut raw = Vec::new();
-    stream.take(1 << 20).read_to_end(&mut raw).map_err(io)?;
-    let text = String::from_utf8_lossy(&raw);
-    let Some((head, body)) = text.split_once("\r\n\r\n") else {
-        return Ok(None);
+    let mut buf = [0u8; 8192];
+    let (head, body) = loop {
+        let n = stream.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break split_response(&raw).unwrap_or_default();
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if raw.len() > 1 << 20 {
+            return Ok(None);
+        }
+        if let Some((head, body)) = split_response(&raw) {
+            let length = head.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().ok())
+                    .flatten()
+            });
+            if length.is_some_and(|len| body.len() >= len) {
+                break (head, body);
+            }
+        }
     };
     if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
         return Ok(None);
@@ -46,4 +64,11 @@ pub fn url_on_port(port: u16) -> Result<Option<String>, InspectorError> {
         Err(_) => return Ok(None),
     };
     Ok(entries.into_iter().find_map(|e| e.url))
+}
+
+/// Splits an HTTP response into its head and body, once the head is complete.
+fn split_response(raw: &[u8]) -> Option<(String, String)> {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    Some((head.to_owned(), body.to_owned()))
 }

@@ -249,6 +249,14 @@ mod tests {
     }
 
     #[test]
+    fn finds_a_listening_port() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let ports = loopback_listening_ports(std::process::id() as i32);
+        assert!(ports.contains(&port), "{port} not in {ports:?}");
+    }
+
+    #[test]
     fn this_process() {
         let me = sample_process(std::process::id() as i32, 0, false).expect("self");
         assert!(me.rss > 0 && me.anon > 0 && me.threads >= 1 && me.pss.is_none());
