@@ -302,3 +302,52 @@ fn the_store_survives_kill_9_of_the_watcher() {
     let store = Store::open(&store_dir).expect("reopens");
     assert_eq!(store.incarnations(target.id).expect("incs").len(), 2);
 }
+
+#[test]
+fn a_process_started_with_heapsnapshot_signal_gets_that_signal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let diag = dir.path().join("diag");
+    std::fs::create_dir(&diag).expect("diag dir");
+    let mut service = Command::new(node())
+        .arg("--heapsnapshot-signal=SIGUSR2")
+        .arg(format!("--diagnostic-dir={}", diag.display()))
+        .args(&runner("event-store-unbounded")[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node starts");
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = service.id().to_string();
+    let out = leaktrail(&[
+        "watch",
+        "--store",
+        s(&store_dir),
+        "--quiet",
+        "--pid",
+        &pid,
+        "--no-inspector",
+        "--sample-every",
+        "200ms",
+        "--snapshot-every",
+        "2s",
+        "--duration",
+        "5s",
+    ]);
+    let _ = service.kill();
+    let _ = service.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = Store::open(&store_dir).expect("the store opens");
+    let target = &store.targets().expect("targets")[0];
+    let snapshots = store.snapshots(target.id).expect("snapshots");
+    assert!(snapshots.len() >= 2, "{snapshots:?}");
+    let samples = store.samples(target.id, 0, 1000).expect("samples");
+    assert!(samples.iter().all(|s| s.heap_used.is_none()), "no inspector asked for");
+    // Node's files were moved into the store, none left behind.
+    let left: Vec<_> = std::fs::read_dir(&diag).expect("diag").flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
