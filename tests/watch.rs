@@ -346,7 +346,10 @@ fn a_process_started_with_heapsnapshot_signal_gets_that_signal() {
     let snapshots = store.snapshots(target.id).expect("snapshots");
     assert!(snapshots.len() >= 2, "{snapshots:?}");
     let samples = store.samples(target.id, 0, 1000).expect("samples");
-    assert!(samples.iter().all(|s| s.heap_used.is_none()), "no inspector asked for");
+    assert!(
+        samples.iter().all(|s| s.heap_used.is_none()),
+        "no inspector asked for"
+    );
     // Node's files were moved into the store, none left behind.
     let left: Vec<_> = std::fs::read_dir(&diag).expect("diag").flatten().collect();
     assert!(left.is_empty(), "{left:?}");

@@ -309,6 +309,8 @@ struct Incarnation {
     stderr_tail: Arc<Mutex<Vec<String>>>,
     url: Option<Receiver<String>>,
     exiting: Arc<AtomicBool>,
+    /// Where the stderr reader finds the inspector's socket to cut when Node exits.
+    cut: Arc<Mutex<Option<std::net::TcpStream>>>,
     oom_kills_at_start: Option<u64>,
     seq: u32,
     /// Snapshots sent to the analyser whose census has not come back.
@@ -330,6 +332,7 @@ impl Incarnation {
     ) -> Result<Incarnation, WatchError> {
         let stderr_tail = Arc::new(Mutex::new(Vec::new()));
         let exiting = Arc::new(AtomicBool::new(false));
+        let cut: Arc<Mutex<Option<std::net::TcpStream>>> = Arc::new(Mutex::new(None));
         let (pid, child, url) = match &config.target {
             WatchTarget::Pid(pid) => {
                 if node_process::cmdline(*pid).is_none() {
@@ -352,6 +355,7 @@ impl Incarnation {
                 if let Some(err) = child.stderr.take() {
                     let tail = stderr_tail.clone();
                     let exiting = exiting.clone();
+                    let cut = cut.clone();
                     std::thread::spawn(move || {
                         let mut own = std::io::stderr();
                         for line in BufReader::new(err).lines().map_while(Result::ok) {
@@ -366,7 +370,11 @@ impl Incarnation {
                                 continue;
                             }
                             if line.contains("Waiting for the debugger to disconnect") {
+                                // Node answers no GC request now: cut a call in flight.
                                 exiting.store(true, Ordering::SeqCst);
+                                if let Some(s) = cut.lock().ok().and_then(|mut c| c.take()) {
+                                    let _ = s.shutdown(std::net::Shutdown::Both);
+                                }
                                 continue;
                             }
                             // The service's own log goes on to ours.
@@ -404,6 +412,7 @@ impl Incarnation {
             stderr_tail,
             url,
             exiting,
+            cut,
             oom_kills_at_start: node_process::oom_kills(pid),
             seq: 0,
             in_analysis: 0,
@@ -478,6 +487,9 @@ impl Incarnation {
         };
         match Inspector::connect(&url) {
             Ok(i) => {
+                if let Ok(mut cut) = self.cut.lock() {
+                    *cut = i.interrupt_handle();
+                }
                 self.inspector = Some(i);
                 self.snapshots = SnapshotMethod::Inspector;
             }
