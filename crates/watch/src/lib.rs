@@ -313,6 +313,8 @@ struct Incarnation {
     cut: Arc<Mutex<Option<std::net::TcpStream>>>,
     oom_kills_at_start: Option<u64>,
     seq: u32,
+    /// Whether V8's heap limit is in the store.
+    heap_limit_known: bool,
     /// Snapshots sent to the analyser whose census has not come back.
     in_analysis: usize,
     file_prefix: String,
@@ -415,6 +417,7 @@ impl Incarnation {
             cut,
             oom_kills_at_start: node_process::oom_kills(pid),
             seq: 0,
+            heap_limit_known: false,
             in_analysis: 0,
             file_prefix: format!("{safe}-{id}"),
             samples: Vec::new(),
@@ -435,18 +438,27 @@ impl Incarnation {
             }
         }
         let memory_limit = cgroup_memory_limit(pid).map(|l| l as i64);
-        let heap_limit = run
-            .inspector
-            .as_mut()
-            .and_then(|i| i.heap_size_limit().ok())
-            .map(|l| l as i64);
-        store.set_limits(id, heap_limit, memory_limit)?;
+        store.set_limits(id, None, memory_limit)?;
+        run.read_heap_limit(store)?;
         on_event(&WatchEvent::Started {
             pid,
             incarnation: id,
             inspector: run.inspector.is_some(),
         });
         Ok(run)
+    }
+
+    /// Reads V8's heap limit once, when the inspector answers (a process just starting may
+    /// not yet).
+    fn read_heap_limit(&mut self, store: &mut Store) -> Result<(), WatchError> {
+        if self.heap_limit_known {
+            return Ok(());
+        }
+        if let Some(limit) = self.inspector.as_mut().and_then(|i| i.heap_size_limit().ok()) {
+            store.set_limits(self.id, Some(limit as i64), None)?;
+            self.heap_limit_known = true;
+        }
+        Ok(())
     }
 
     /// Connects to the inspector: the URL a started command printed, or one found on (or
@@ -535,6 +547,7 @@ impl Incarnation {
                 continue;
             };
             store.add_sample(&sample)?;
+            self.read_heap_limit(store)?;
             summary.samples += 1;
             on_event(&WatchEvent::Sample(sample));
             if let Some(reason) = self.snapshot_due(config) {
