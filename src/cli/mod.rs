@@ -6,6 +6,7 @@ mod load;
 mod retainers;
 mod run;
 mod summary;
+mod trace;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -48,6 +49,10 @@ enum Command {
     /// Run a workload, sample its memory from outside and decide whether it leaks (exit 0
     /// no leak, 1 leak, 2 fault, 3 inconclusive).
     Run(run::RunArgs),
+    /// Run a command (a test suite) and follow every process it forks: RSS per PID and
+    /// lane, heap snapshots per Node worker, growth per test file (exit status: the
+    /// command's).
+    Trace(trace::TraceArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -128,6 +133,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Retainers(args) => (retainers::run(args, &cli.common(25, 0))?, ExitCode::SUCCESS),
         Command::Run(args) => {
             let (report, code) = run::run(args, &cli.common(10, 0))?;
+            (report, ExitCode::from(code))
+        }
+        Command::Trace(args) => {
+            let (report, code) = trace::run(args, &cli.common(args.top, 0))?;
             (report, ExitCode::from(code))
         }
     };

@@ -104,8 +104,7 @@ mod tests {
 
     #[test]
     fn signals_reach_the_group() {
-        let mut child =
-            spawn_in_group(Command::new("sleep").arg("30")).expect("sleep starts");
+        let mut child = spawn_in_group(Command::new("sleep").arg("30")).expect("sleep starts");
         signal_group(&child, 15).expect("signal sent");
         let status = wait_exit(&mut child, Duration::from_secs(5)).expect("sleep ends");
         assert_eq!(status.signal(), Some(15));
