@@ -10,6 +10,16 @@ use std::process::Output;
 
 use common::*;
 
+/// The tests here run whole process trees; on a small machine, parallel trees slow heap
+/// snapshots down by seconds. One at a time.
+static ONE_TREE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_TREE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A lane script: forks one worker per scenario, lets them run, stops them, writes a
 /// Jest-style JSON report of the "files" it ran, and exits 7.
 const PARENT: &str = r#"
@@ -74,12 +84,18 @@ fn command_of(p: &serde_json::Value) -> String {
 
 #[test]
 fn a_forking_lane_is_followed_per_pid_with_snapshot_verdicts() {
+    let _tree = one_at_a_time();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     std::fs::write(dir.join("parent.js"), PARENT).expect("write parent");
     let out_dir = dir.join("out");
     let report_file = dir.join("report.json");
     let scenarios = scenarios_dir();
+    assert!(
+        scenarios.join("runner.js").is_file(),
+        "{}: no runner.js (set LEAKTRAIL_SCENARIOS to the shared scenarios folder)",
+        scenarios.display()
+    );
     let node = node();
     let (out, report) = trace(
         &[
@@ -96,7 +112,7 @@ fn a_forking_lane_is_followed_per_pid_with_snapshot_verdicts() {
             "parent.js",
             s(&scenarios),
             s(&report_file),
-            "10000",
+            "12000",
         ],
         dir,
     );
@@ -248,6 +264,7 @@ test('fails', async () => {
 
 #[test]
 fn node_test_runner_files_and_exit_status() {
+    let _tree = one_at_a_time();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     std::fs::write(dir.join("grows.test.js"), GROWING_TEST).expect("write");
@@ -363,6 +380,7 @@ process.exit(r.status === null ? 100 : r.status);
 
 #[test]
 fn tap_files_node_options_and_processes_without_a_handler() {
+    let _tree = one_at_a_time();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     std::fs::write(dir.join("tap.js"), TAP_AND_BARE_CHILD).expect("write");
@@ -426,12 +444,47 @@ fn tap_files_node_options_and_processes_without_a_handler() {
 
 #[test]
 fn signals_bad_commands_and_bad_input() {
+    let _tree = one_at_a_time();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     // Death by a signal is passed through as 128 + N.
     let (out, report) = trace(&["--", "sh", "-c", "kill -TERM $$"], dir);
     assert_eq!(out.status.code(), Some(143));
     assert_eq!(report["exit"]["signal"], 15);
+
+    // Ctrl-C reaches leaktrail, not the command's own process group: it is passed on, and
+    // the report still comes.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args([
+            "trace",
+            "--format",
+            "json",
+            "--interval",
+            "100ms",
+            "--",
+            "sleep",
+            "30",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("leaktrail starts");
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let out = child.wait_with_output().expect("leaktrail ends");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["signals_forwarded"], serde_json::json!([2]));
+    assert_eq!(report["exit"]["signal"], 2);
 
     let out = leaktrail(&["trace", "--", "/nonexistent/leaktrail-no-such-command"]);
     assert_eq!(out.status.code(), Some(2));

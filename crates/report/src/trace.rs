@@ -67,10 +67,15 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
         .map_or("no snapshots".to_owned(), |s| {
             format!("snapshots every {s} s")
         });
+    let exit = exit_text(r);
     d.line(&format!(
-        "{}{} after {:.1} s; {} process{} in {} lane{}, tree peak RSS {}; sampled every {} s, {snapshots}.",
-        if md { String::new() } else { format!("Trace of `{command}`: ") },
-        exit_text(r),
+        "{} after {:.1} s; {} process{} in {} lane{}, tree peak RSS {}; sampled every {} s, {snapshots}.",
+        if md {
+            let mut c = exit.chars();
+            c.next().map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+        } else {
+            format!("Trace of `{command}`: {exit}")
+        },
         r.wall_seconds,
         r.process_count,
         if r.process_count == 1 { "" } else { "es" },
@@ -226,9 +231,12 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
         }
     }
     if let Some(dir) = &r.out_dir {
-        d.line(&format!(
-            "\nSnapshots (DIR/<lane>/<pid>-<n>.heapsnapshot), trace.json and report.md are in {dir}; `leaktrail diff --lane-dir {dir}/<lane>` compares them again."
-        ));
+        let snapshots = r.processes().any(|p| !p.process.snapshots.is_empty());
+        d.line(&if snapshots {
+            format!("\nKept in {dir}: trace.json, report.md and the snapshots as <lane>/<pid>-<n>.heapsnapshot (`leaktrail diff --lane-dir {dir}/<lane>` compares a lane's again).")
+        } else {
+            format!("\nKept in {dir}: trace.json and report.md.")
+        });
     }
     d.out
 }
@@ -258,6 +266,9 @@ fn heap_section(d: &mut Doc, lane: &str, p: &ProcessSummary) {
         &diff.verdict.sentence,
         diff.verdict.kind != GrowthKind::NoSignificantGrowth,
     );
+    if d.opts.format == Format::Markdown {
+        d.line("");
+    }
     let rows = diff
         .classes
         .iter()

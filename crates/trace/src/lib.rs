@@ -9,9 +9,10 @@
 //!
 //! With `snapshot_every`, Node processes get `--heapsnapshot-signal=SIGUSR2` and a private
 //! `--diagnostic-dir` through `NODE_OPTIONS`; each Node process of the tree is sent
-//! `SIGUSR2` each time it has lived another `snapshot_every` (only when `/proc` shows it
-//! handles the signal, which by default would kill it), and the files it writes are moved,
-//! once complete, into `<out>/<lane>/<pid>-<n>.heapsnapshot` ([`snapshots`], [`lane`]).
+//! `SIGUSR2` once it has run `snapshot_every`, and again `snapshot_every` after each
+//! snapshot is written (only when `/proc` shows it handles the signal, which by default
+//! would kill it), and the files it writes are moved, once complete, into
+//! `<out>/<lane>/<pid>-<n>.heapsnapshot` ([`snapshots`], [`lane`]).
 //!
 //! [`TraceReport::build`] then summarises per lane and PID: peak RSS, growth over the
 //! process's life, a Theil–Sen slope ([`leaktrail_stats`]), and the earliest-vs-latest

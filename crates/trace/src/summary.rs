@@ -284,10 +284,11 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution]) -> Vec<String> {
                 .collect();
             if !few.is_empty() {
                 out.push(format!(
-                    "Heap diff: Node PIDs with fewer than two snapshots (a process is snapshotted each time it has lived another {every} s, and cannot be after it exits): {}.",
+                    "Heap diff: Node PIDs with fewer than two snapshots (a process is snapshotted once it has run {every} s and again {every} s after each snapshot is written; not after it exits): {}.",
                     few.join(", ")
                 ));
             }
+            out.push("RSS with snapshots on includes the memory V8 takes to build each snapshot: growth figures are higher than without --snapshot-every.".to_owned());
             let others = run.processes.iter().filter(|p| !p.node).count();
             if others > 0 {
                 out.push(format!(
