@@ -1,5 +1,6 @@
 //! `leaktrail trace [options] -- CMD ARGS…`: every process of a test run, per PID and lane.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -81,7 +82,10 @@ pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         stop_grace: Duration::from_secs(2),
     };
     // The report owns stdout; the command's stdout goes to stderr, line by line.
-    let run = leaktrail_trace::trace(&config, |line| eprintln!("{line}"))?;
+    // A closed stderr is no reason to stop the command (eprintln! would panic).
+    let run = leaktrail_trace::trace(&config, |line| {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    })?;
     let reporter = args
         .files_from
         .as_ref()

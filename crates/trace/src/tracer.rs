@@ -226,7 +226,13 @@ pub fn trace(
     let signals = SignalForwarding::install();
     let started = SystemTime::now();
     let start = Instant::now();
-    let mut child = leaktrail_harness::spawn_in_group(&mut cmd).map_err(spawn_error)?;
+    let mut child = match leaktrail_harness::spawn_in_group(&mut cmd) {
+        Ok(child) => child,
+        Err(e) => {
+            signals.disarm();
+            return Err(spawn_error(e));
+        }
+    };
     let (tx, rx) = channel();
     if let Some(out) = child.stdout.take() {
         std::thread::spawn(move || {
