@@ -7,6 +7,7 @@ mod load;
 mod retainers;
 mod run;
 mod summary;
+mod trace;
 mod watch;
 
 use std::io::{IsTerminal, Write};
@@ -56,6 +57,10 @@ enum Command {
     /// Flame-graph SVGs from V8 CPU profiles and sampling heap profiles (node --cpu-prof,
     /// --heap-prof).
     Flame(flame::FlameArgs),
+    /// Run a command (a test suite) and follow every process it forks: RSS per PID and
+    /// lane, heap snapshots per Node worker, growth per test file (exit status: the
+    /// command's).
+    Trace(trace::TraceArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -143,6 +148,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
             (report, ExitCode::from(code))
         }
         Command::Flame(args) => (flame::run(args, &cli.common(10, 0))?, ExitCode::SUCCESS),
+        Command::Trace(args) => {
+            let (report, code) = trace::run(args, &cli.common(args.top, 0))?;
+            (report, ExitCode::from(code))
+        }
     };
     write_stdout(&report)?;
     Ok(code)

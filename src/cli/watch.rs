@@ -11,6 +11,7 @@ use clap::Args;
 
 use leaktrail_analysis::units::human_bytes;
 use leaktrail_analysis::CensusLimits;
+use leaktrail_harness::ByteSize;
 use leaktrail_watch::{watch, WatchConfig, WatchEvent, WatchTarget};
 
 /// Arguments of `watch`.
@@ -46,8 +47,8 @@ pub struct WatchArgs {
     keep: usize,
 
     /// Disk for raw snapshot files, e.g. 2GB (the oldest are deleted; summaries stay).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    max_disk: Option<u64>,
+    #[arg(long, value_name = "SIZE")]
+    max_disk: Option<ByteSize>,
 
     /// Start the command again when it dies (each run is recorded apart).
     #[arg(long, requires = "command")]
@@ -68,16 +69,12 @@ pub struct WatchArgs {
 
     /// Growth per hour of the heap (RSS for other processes) that triggers an early
     /// snapshot when the recent samples show it significantly.
-    #[arg(long, value_name = "SIZE", default_value = "16MB", value_parser = parse_size)]
-    snapshot_on_growth: u64,
+    #[arg(long, value_name = "SIZE", default_value = "16MB")]
+    snapshot_on_growth: ByteSize,
 
     /// The command to start (after `--`).
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
-}
-
-fn parse_size(s: &str) -> Result<u64, String> {
-    leaktrail_harness::parse_size(s).map(|b| b as u64)
 }
 
 /// Runs `watch` until the process ends, the duration is over, or SIGINT/SIGTERM; returns
@@ -96,13 +93,13 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
         snapshot_every: args.snapshot_every,
         min_snapshot_gap: args.min_snapshot_gap,
         keep: Some(args.keep),
-        max_disk: args.max_disk,
+        max_disk: args.max_disk.map(|b| b.0),
         restart: args.restart,
         duration: args.duration,
         inspector: !args.no_inspector,
         gc_before_sample: args.gc,
         pss_every: 6,
-        growth_trigger_per_hour: args.snapshot_on_growth as f64,
+        growth_trigger_per_hour: args.snapshot_on_growth.0 as f64,
         census: CensusLimits::default(),
     };
     let stop = Arc::new(AtomicBool::new(false));

@@ -1,6 +1,6 @@
 //! Starting the workload and sampling it.
 
-use crate::workload::{spawn_workload, stop_workload, wait_exit};
+use crate::spawn::{spawn_workload, stop_group, wait_exit};
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -482,7 +482,7 @@ impl Session<'_> {
 
 /// Stops the workload's process group: SIGTERM, then SIGKILL after two seconds.
 fn stop(child: &mut Child) {
-    stop_workload(child, Duration::from_secs(2));
+    stop_group(child, Duration::from_secs(2));
 }
 
 fn exit_info(child: &mut Child, stopped_by_harness: bool) -> ExitInfo {

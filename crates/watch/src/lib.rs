@@ -454,7 +454,11 @@ impl Incarnation {
         if self.heap_limit_known {
             return Ok(());
         }
-        if let Some(limit) = self.inspector.as_mut().and_then(|i| i.heap_size_limit().ok()) {
+        if let Some(limit) = self
+            .inspector
+            .as_mut()
+            .and_then(|i| i.heap_size_limit().ok())
+        {
             store.set_limits(self.id, Some(limit as i64), None)?;
             self.heap_limit_known = true;
         }
@@ -791,7 +795,7 @@ impl Incarnation {
         match self.child.as_mut() {
             Some(child) => {
                 use std::os::unix::process::ExitStatusExt;
-                leaktrail_harness::stop_workload(child, Duration::from_secs(5));
+                leaktrail_harness::stop_group(child, Duration::from_secs(5));
                 let status = child.wait().ok();
                 IncarnationEnd {
                     ended_at: now_ms(),
