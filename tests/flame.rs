@@ -8,23 +8,7 @@ use std::process::Command;
 use common::*;
 
 /// Burns CPU in `hotLoop` (line 2) and keeps what `allocateBlocks` (line 9) allocates.
-const SCRIPT: &str = r#"
-function hotLoop(n) {
-  let x = 0;
-  // A fixed amount of work, not of wall time: on a busy machine it still dominates.
-  for (let i = 0; i < n; i++) x += Math.sqrt(x + i);
-  return x;
-}
-const kept = [];
-function allocateBlocks(count) {
-  for (let i = 0; i < count; i++) kept.push(new Array(1024).fill(i));
-}
-hotLoop(1e8);
-allocateBlocks(3000);
-// Exit explicitly: a script that ends by itself has its objects released before Node
-// writes the --heap-prof profile.
-process.exit(0);
-"#;
+const SCRIPT: &str = include_str!("../crates/profile/tests/fixtures/work.js");
 
 /// Runs the script under Node with `flags DIR` and returns the one `.extension` file it
 /// wrote there.
