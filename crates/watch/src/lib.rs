@@ -148,7 +148,7 @@ pub enum WatchError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The command could not be started.
-    #[error("cannot start `{command}`: {source}")]
+    #[error("cannot start `{command}`")]
     Spawn {
         /// The command line.
         command: String,
