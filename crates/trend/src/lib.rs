@@ -212,6 +212,8 @@ pub struct TrendReport {
     pub overall: Assessment,
     /// One sentence.
     pub sentence: String,
+    /// The nearer of the memory series' projections (V8 heap limit, cgroup limit).
+    pub time_to_oom: Option<TimeToOom>,
     /// Memory series: the V8 heap (Node) and RSS.
     pub memory: Vec<MemoryTrend>,
     /// Classes, leaking first, then by growth.
@@ -443,7 +445,12 @@ impl TrendReport {
                 .zip(input.snapshots.last())
                 .map(|(a, b)| (a.0.t, b.0.t)),
         };
+        let time_to_oom = memory
+            .iter()
+            .filter_map(|m| m.time_to_oom.clone())
+            .min_by(|a, b| a.seconds.total_cmp(&b.seconds));
         let mut report = TrendReport {
+            time_to_oom,
             target: input.target.name.clone(),
             incarnation,
             restarts,
@@ -574,7 +581,7 @@ fn sentence(r: &TrendReport) -> String {
             human_bytes(c.rate.slope.max(0.0) as u64)
         ));
     }
-    if let Some(t) = r.memory.iter().find_map(|m| m.time_to_oom.as_ref()) {
+    if let Some(t) = &r.time_to_oom {
         out.push_str(&format!(
             " Reaches the {} ({}) in about {} ({} – {}).",
             t.limit_kind,
