@@ -26,6 +26,8 @@
 //! from the slope's confidence interval (the low slope gives the late end; a low slope at
 //! or below zero leaves the late end open).
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use leaktrail_analysis::SnapshotCensus;
@@ -329,20 +331,18 @@ impl TrendReport {
             .map_or(0, |(_, c)| c.info.total_self_size);
         let min_growth = policy.min_growth_bytes.max(heap_last / 200) as f64;
         let mut classes: Vec<ClassTrend> = Vec::new();
-        let mut names: Vec<&str> = Vec::new();
-        for (_, c) in &input.snapshots {
-            for k in &c.classes {
-                names.push(&k.class);
-            }
-        }
+        // One index per snapshot: 400 classes × 200 snapshots must not be a nested scan.
+        let by_name: Vec<HashMap<&str, &leaktrail_analysis::ClassStats>> = input
+            .snapshots
+            .iter()
+            .map(|(_, c)| c.classes.iter().map(|k| (k.class.as_str(), k)).collect())
+            .collect();
+        let mut names: Vec<&str> = by_name.iter().flat_map(|m| m.keys().copied()).collect();
         names.sort_unstable();
         names.dedup();
         for name in names {
-            let rows: Vec<Option<&leaktrail_analysis::ClassStats>> = input
-                .snapshots
-                .iter()
-                .map(|(_, c)| c.classes.iter().find(|k| k.class == name))
-                .collect();
+            let rows: Vec<Option<&leaktrail_analysis::ClassStats>> =
+                by_name.iter().map(|m| m.get(name).copied()).collect();
             let ys: Vec<f64> = rows
                 .iter()
                 .map(|r| r.map_or(0.0, |k| k.self_size as f64))
