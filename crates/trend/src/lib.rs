@@ -16,7 +16,8 @@
 //! Floors: the memory series (V8 heap for Node, else RSS) and each class use
 //! [`TrendPolicy::floor_per_hour`]; a class or collection must also have grown by
 //! [`TrendPolicy::min_growth_bytes`] or 0.5 % of the heap over the window, so that a class
-//! of a few kilobytes does not make a leak. The overall assessment is the worst of the
+//! of a few kilobytes does not make a leak; classes whose size moved by less than a quarter
+//! of that are left out of the report (stable). The overall assessment is the worst of the
 //! memory series and the classes; restarts are reported beside it (a crash loop keeps
 //! each incarnation short, so its series never grow long — the restart count is the
 //! alarm then).
@@ -351,6 +352,14 @@ impl TrendReport {
                 continue;
             };
             let first = rows.first().copied().flatten();
+            // A class that moved less than a quarter of the noise floor cannot leak: it is
+            // left out (stable), which also keeps hundreds of classes cheap to assess.
+            let (lo, hi) = ys
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(lo, hi), &y| (lo.min(y), hi.max(y)));
+            if hi - lo < min_growth / 4.0 {
+                continue;
+            }
             let v = decide(&xs, &ys, &gp);
             let grown = ys.last().copied().unwrap_or(0.0) - ys.first().copied().unwrap_or(0.0);
             let assessment = assessment_of(&v, policy.alpha, grown >= min_growth);
