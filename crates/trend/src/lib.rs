@@ -706,12 +706,12 @@ mod tests {
         assert_eq!(r.overall, Assessment::Leaking, "{}", r.sentence);
         assert_eq!(r.classes[0].class, "StreamEntry");
         assert_eq!(r.classes[0].assessment, Assessment::Leaking);
-        let session = r
-            .classes
-            .iter()
-            .find(|c| c.class == "Session")
-            .expect("session");
-        assert_eq!(session.assessment, Assessment::Stable);
+        // Session only wobbles (by far less than the noise floor): left out as stable.
+        assert!(
+            r.classes.iter().all(|c| c.class != "Session"),
+            "{:?}",
+            r.classes
+        );
         let heap = &r.memory[0];
         assert!(
             (heap.rate.slope - 20.0 * 1048576.0).abs() < 2.0 * 1048576.0,
