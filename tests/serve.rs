@@ -522,3 +522,80 @@ fn dashboard_shows_the_store_in_chromium() {
         let _ = std::fs::copy(&shot, PathBuf::from(dir).join("dashboard.png"));
     }
 }
+
+#[test]
+fn watch_a_scenario_and_serve_it_while_it_runs() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let store = root.path().join("store");
+    let scenarios = common::scenarios_dir();
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args(["watch", "--store", s(&store), "--quiet", "--gc"])
+        .args(["--sample-every", "200ms", "--snapshot-every", "2s"])
+        .args([
+            "--min-snapshot-gap",
+            "2s",
+            "--keep",
+            "2",
+            "--duration",
+            "14s",
+        ])
+        .arg("--")
+        .arg(common::node())
+        .arg(scenarios.join("runner.js"))
+        .arg(scenarios.join("stream-registry-no-ttl.js"))
+        .arg("--forever")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("watch starts");
+    // The server needs the store's database: wait for the watcher to create it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !store.join("leaktrail.db").exists() {
+        assert!(std::time::Instant::now() < deadline, "no store after 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // A floor for seconds (the default 1 MB/h is for hours).
+    let server = serve(&store, &["--floor", "100MB/h"]);
+    let count = |addr: &str| {
+        let v = request(addr, "GET", "/api/memory/samples", None);
+        assert_eq!(v.status, 200, "{}", v.body);
+        v.json()["targets"][0]["samples"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    // Served while the watcher writes: the samples keep coming.
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        seen.push(count(&server.addr));
+        let m = request(&server.addr, "GET", "/metrics", None);
+        assert_eq!(m.status, 200, "{}", m.body);
+        let t = request(&server.addr, "GET", "/api/memory/trend", None);
+        assert_eq!(t.status, 200, "{}", t.body);
+    }
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    let status = watcher.wait().expect("watch ends");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut watcher.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr");
+    assert!(status.success(), "watch: {err}");
+
+    let trend = request(&server.addr, "GET", "/api/memory/trend", None).json();
+    let t = &trend["targets"][0];
+    assert!(t["snapshots"].as_u64() >= Some(2), "{t}");
+    assert_eq!(t["overall"], "leaking", "{}", t["sentence"]);
+    let snaps = request(&server.addr, "GET", "/api/memory/snapshots", None).json();
+    let snaps = snaps["snapshots"].as_array().expect("index").clone();
+    assert!(snaps.len() >= 2);
+    // Raw files deleted under --keep 2 stay in the index, marked as gone.
+    assert!(snaps.iter().filter(|e| e["file_on_disk"] == true).count() <= 2);
+    let diff = request(&server.addr, "GET", "/api/memory/diff-analysis", None).json();
+    let classes = diff["diffs"][0]["classes"].as_array().expect("classes");
+    let entry = classes
+        .iter()
+        .find(|c| c["class"] == "StreamEntry")
+        .expect("StreamEntry grew between the first and last snapshot");
+    assert!(entry["count_delta"].as_i64() > Some(100), "{entry}");
+    let md = request(&server.addr, "GET", "/api/memory/trend.md", None);
+    assert!(md.body.contains("leaking"), "{}", md.body);
+}

@@ -11,11 +11,18 @@
 //! [`leaktrail_stats::decide`] on the series that matters — the live V8 heap plus external
 //! memory for Node (RSS keeps rising for thousands of iterations while V8 grows its heap,
 //! so it decides nothing there), RSS otherwise — and says which memory grows.
+//!
+//! [`spawn_in_group`] and [`stop_group`] start and stop a workload's whole process tree;
+//! `leaktrail trace` uses them too.
 
 mod assess;
 mod floor;
+mod profile;
 mod run;
+mod spawn;
 
 pub use assess::{assess, Assessment, MemoryKind, SeriesVerdict};
-pub use floor::{GrowthFloor, Per};
+pub use floor::{ByteSize, GrowthFloor, Per};
+pub use profile::{ProfileRequest, RecordedProfiles, ALLOC_PROFILE_FILE, CPU_PROFILE_FILE};
 pub use run::{run, ExitInfo, HarnessError, RunConfig, RunResult, Sample};
+pub use spawn::{signal_group, spawn_in_group, spawn_workload, stop_group, wait_exit};

@@ -1,10 +1,10 @@
 //! Starting the workload and sampling it.
 
+use crate::spawn::{spawn_workload, stop_group, wait_exit};
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -15,6 +15,8 @@ use serde::Serialize;
 
 use leaktrail_inspector::{listening_url, Inspector, InspectorError};
 use leaktrail_sampler::ProcessTree;
+
+use crate::profile::{ProfileRequest, Profiling, RecordedProfiles};
 
 /// How to run and sample.
 #[derive(Clone, Debug)]
@@ -41,6 +43,8 @@ pub struct RunConfig {
     /// Keep sampling time below this share of the elapsed time (0.05 = 5 %) by skipping
     /// sample points; `None` samples at every point.
     pub max_overhead: Option<f64>,
+    /// CPU and allocation profiles to record over the inspector.
+    pub profiles: Option<ProfileRequest>,
 }
 
 /// One sample.
@@ -101,6 +105,8 @@ pub struct RunResult {
     pub fault: Option<String>,
     /// The highest iteration the workload reported (sampled or not).
     pub last_iteration: Option<u64>,
+    /// CPU and allocation profiles written (`--cpu-profile`, `--alloc-profile`).
+    pub profiles: RecordedProfiles,
 }
 
 /// A run that could not be carried out.
@@ -145,36 +151,14 @@ pub fn run(
     mut on_sample: impl FnMut(&Sample),
 ) -> Result<RunResult, HarnessError> {
     let command_line = config.command.join(" ");
-    let (program, args) = config
-        .command
-        .split_first()
-        .ok_or_else(|| HarnessError::Spawn {
-            command: command_line.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command given"),
-        })?;
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdin(Stdio::null());
-    // Its own process group, so that the whole tree can be stopped; and killed if
-    // leaktrail dies (Ctrl-C reaches leaktrail's group, not the workload's).
-    cmd.process_group(0);
-    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no memory of the
-    // parent; it is the only thing done between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
-                .map_err(std::io::Error::from)
-        });
-    }
-    if config.inspect {
-        let mut options = std::env::var("NODE_OPTIONS").unwrap_or_default();
-        options.push_str(" --inspect=127.0.0.1:0");
-        cmd.env("NODE_OPTIONS", options.trim());
-    }
     let start = Instant::now();
-    let mut child = cmd.spawn().map_err(|source| HarnessError::Spawn {
+    let mut child = spawn_workload(
+        &config.command,
+        config.inspect,
+        Stdio::piped(),
+        Stdio::piped(),
+    )
+    .map_err(|source| HarnessError::Spawn {
         command: command_line.clone(),
         source,
     })?;
@@ -241,9 +225,11 @@ pub fn run(
             snapshot_seconds: 0.0,
             fault: None,
             last_iteration: None,
+            profiles: RecordedProfiles::default(),
         },
         next_snapshot: 0,
         cut,
+        profiling: Profiling::new(config.profiles.clone(), exiting.clone()),
     };
     let outcome = match session.drive(&mut child, &rx, &mut on_sample) {
         // The workload reached its end while a sample was in flight: a normal end.
@@ -255,6 +241,7 @@ pub fn run(
         }
         other => other,
     };
+    session.stop_profiles();
     if let Some(inspector) = session.inspector.take() {
         inspector.disconnect();
     }
@@ -286,9 +273,16 @@ struct Session<'a> {
     next_snapshot: usize,
     /// Where the stderr reader finds the connection to cut when Node exits.
     cut: Arc<Mutex<Option<TcpStream>>>,
+    profiling: Profiling,
 }
 
 impl Session<'_> {
+    /// Stops the profilers, if any run, and writes their files.
+    fn stop_profiles(&mut self) {
+        self.profiling
+            .stop(self.inspector.as_mut(), &mut self.result.profiles);
+    }
+
     fn remember(&mut self, line: String) {
         self.result.stderr_tail.push(line);
         if self.result.stderr_tail.len() > 20 {
@@ -338,6 +332,10 @@ impl Session<'_> {
                         }
                         self.inspector = Some(inspector);
                         self.url = Some(url);
+                        if let Some(inspector) = self.inspector.as_mut() {
+                            self.profiling
+                                .start(inspector, &self.cut, &mut self.result.profiles);
+                        }
                     }
                 }
                 Ok(Event::Stderr(line)) => {
@@ -345,6 +343,7 @@ impl Session<'_> {
                     let exiting = line.contains("Waiting for the debugger to disconnect");
                     self.remember(line);
                     if exiting {
+                        self.stop_profiles();
                         if let Some(inspector) = self.inspector.take() {
                             inspector.disconnect();
                         }
@@ -483,30 +482,7 @@ impl Session<'_> {
 
 /// Stops the workload's process group: SIGTERM, then SIGKILL after two seconds.
 fn stop(child: &mut Child) {
-    if let Ok(Some(_)) = child.try_wait() {
-        return;
-    }
-    let pid = rustix::process::Pid::from_raw(child.id() as i32);
-    if let Some(pid) = pid {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::TERM);
-    }
-    if wait_exit(child, Duration::from_secs(2)).is_none() {
-        if let Some(pid) = pid {
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-        }
-        let _ = child.kill();
-    }
-}
-
-fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
-    let until = Instant::now() + timeout;
-    while Instant::now() < until {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
+    stop_group(child, Duration::from_secs(2));
 }
 
 fn exit_info(child: &mut Child, stopped_by_harness: bool) -> ExitInfo {

@@ -10,6 +10,10 @@ use comfy_table::presets::{ASCII_MARKDOWN, UTF8_FULL_CONDENSED};
 use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
 use serde::Serialize;
 
+mod trace;
+
+pub use trace::render_trace;
+
 use leaktrail_analysis::units::{human_bytes, signed_bytes};
 use leaktrail_analysis::{
     ClassRetainers, GrowthKind, HandlesDelta, LeakReport, ObjectRetainers, ObjectView,

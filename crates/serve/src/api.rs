@@ -86,7 +86,14 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        ApiError::internal(format!("store: {e}"))
+        // The path, then each cause (SQLite's or the system's word).
+        let mut message = format!("store: {e}");
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            message.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        ApiError::internal(message)
     }
 }
 
@@ -700,12 +707,7 @@ fn exposition(rows: &[(String, Option<SampleRecord>, bool, TrendReport)]) -> Str
         "Projected seconds until memory reaches its limit at the fitted slope (absent when not growing or no limit is known).",
     );
     for (target, _, _, r) in rows {
-        if let Some(t) = r
-            .memory
-            .iter()
-            .filter_map(|m| m.time_to_oom.as_ref())
-            .min_by(|a, b| a.seconds.total_cmp(&b.seconds))
-        {
+        if let Some(t) = &r.time_to_oom {
             e.sample(
                 "leaktrail_time_to_oom_seconds",
                 &[("target", target), ("limit", &t.limit_kind)],

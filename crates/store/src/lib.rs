@@ -53,7 +53,7 @@ pub const DB_FILE: &str = "leaktrail.db";
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The directory or a file in it could not be used.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The path.
         path: String,
@@ -61,13 +61,16 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// SQLite refused.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Sql {
         /// The database file.
         path: String,
         /// The cause.
         source: rusqlite::Error,
     },
+    /// The store path exists and is not a directory.
+    #[error("{0}: not a directory (a store is a directory)")]
+    NotADirectory(String),
     /// No store at this path.
     #[error(
         "{0}: no leaktrail store here (no {DB_FILE}); start one with `leaktrail watch --store DIR`"
@@ -810,6 +813,9 @@ pub fn now_ms() -> i64 {
 
 /// Creates `dir` (and parents) with mode 0700 when missing.
 pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(StoreError::NotADirectory(dir.display().to_string()));
+    }
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
