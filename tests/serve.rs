@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use common::http::{request, serve};
+use common::http::{request, request_with, serve};
 use common::store::{build_store, StoreFixture};
 use common::{leaktrail, s};
 
@@ -598,4 +598,58 @@ fn watch_a_scenario_and_serve_it_while_it_runs() {
     assert!(entry["count_delta"].as_i64() > Some(100), "{entry}");
     let md = request(&server.addr, "GET", "/api/memory/trend.md", None);
     assert!(md.body.contains("leaking"), "{}", md.body);
+}
+
+#[test]
+fn pages_of_other_sites_are_turned_away() {
+    let f = fixture();
+    let server = serve(&f.dir, &[]);
+    let port = server.addr.rsplit(':').next().expect("port").to_owned();
+    // DNS rebinding: a site whose name now points at 127.0.0.1 reads nothing.
+    let rebound = request_with(
+        &server.addr,
+        "GET",
+        "/api/memory/samples",
+        &[("Host", &format!("attacker.example:{port}"))],
+    );
+    assert_eq!(rebound.status, 403, "{}", rebound.body);
+    assert!(rebound.json()["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("attacker.example")));
+    for host in [
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        server.addr.clone(),
+    ] {
+        let ok = request_with(&server.addr, "GET", "/metrics", &[("Host", &host)]);
+        assert_eq!(ok.status, 200, "{host}");
+    }
+    // A cross-site form cannot save reports; the dashboard's own origin can.
+    let csrf = request_with(
+        &server.addr,
+        "POST",
+        "/api/memory/trend/save",
+        &[("Origin", "http://attacker.example")],
+    );
+    assert_eq!(csrf.status, 403, "{}", csrf.body);
+    let own = request_with(
+        &server.addr,
+        "POST",
+        "/api/memory/trend/save",
+        &[("Origin", &format!("http://{}", server.addr))],
+    );
+    assert_eq!(own.status, 201, "{}", own.body);
+    // With a token, other names may reach it (a real host name), with the token.
+    let token = "s3cret-token-of-24-chars";
+    let guarded = serve(&f.dir, &["--token", token]);
+    let named = request_with(
+        &guarded.addr,
+        "GET",
+        "/metrics",
+        &[
+            ("Host", "leaktrail.internal:7878"),
+            ("Authorization", &format!("Bearer {token}")),
+        ],
+    );
+    assert_eq!(named.status, 200);
 }

@@ -79,16 +79,30 @@ impl Reply {
 
 /// Sends one request (`Connection: close`) and reads the whole answer.
 pub fn request(addr: &str, method: &str, path: &str, token: Option<&str>) -> Reply {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth
+        .as_deref()
+        .map(|a| ("Authorization", a))
+        .into_iter()
+        .collect();
+    request_with(addr, method, path, &headers)
+}
+
+/// Sends one request with these headers (a `Host` among them replaces the default one).
+pub fn request_with(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
     let mut stream = TcpStream::connect(addr).expect("server reachable");
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Length: 0\r\n\r\n"
-    )
-    .expect("request sent");
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("Connection: close\r\nContent-Length: 0\r\n\r\n");
+    stream.write_all(head.as_bytes()).expect("request sent");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).expect("answer read");
     let split = raw

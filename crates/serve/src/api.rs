@@ -50,6 +50,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(data)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), browser_guard))
         .layer(middleware::map_response(common_headers))
         .with_state(state)
 }
@@ -204,6 +205,70 @@ async fn require_token(State(state): State<AppState>, req: Request, next: Next) 
         }
     }
     next.run(req).await
+}
+
+/// What a web page in the user's browser must not do to a server on loopback:
+/// - read it through DNS rebinding (a site whose name now resolves to 127.0.0.1): without a
+///   token, only requests addressed to a loopback name (`Host: localhost`, `127.x.x.x`,
+///   `[::1]`) are answered;
+/// - write through it from another site (a cross-site form posting to
+///   `/api/memory/trend/save`): a request that changes something and carries an `Origin`
+///   must come from this server's own origin.
+async fn browser_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match refused_from_browser(&state, &req) {
+        Some(error) => error.into_response(),
+        None => next.run(req).await,
+    }
+}
+
+fn refused_from_browser(state: &Shared, req: &Request) -> Option<ApiError> {
+    let header_text = |name| {
+        req.headers()
+            .get(name)
+            .map(|v: &HeaderValue| v.to_str().unwrap_or("\u{fffd}").to_owned())
+    };
+    let host = header_text(header::HOST);
+    if let (None, Some(h)) = (&state.token, &host) {
+        if !is_loopback_host(h) {
+            return Some(ApiError {
+                status: StatusCode::FORBIDDEN,
+                message: format!(
+                    "Host {h:?} is not a loopback name: this server answers only requests to localhost (a guard against DNS rebinding; serve with --token to be reached by other names)"
+                ),
+            });
+        }
+    }
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let origin = header_text(header::ORIGIN)?;
+    let same = origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| host.as_deref() == Some(rest));
+    (!safe && !same).then(|| ApiError {
+        status: StatusCode::FORBIDDEN,
+        message: format!(
+            "{} from origin {origin:?}: only this server's own pages may change the store",
+            req.method()
+        ),
+    })
+}
+
+/// `localhost`, `127.0.0.1`, `[::1]`, with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(n, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                n
+            } else {
+                host
+            }
+        })
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Compares without stopping at the first difference, so the time taken does not tell
@@ -745,6 +810,32 @@ fn exposition(rows: &[(String, Option<SampleRecord>, bool, TrendReport)]) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for ok in [
+            "localhost",
+            "LOCALHOST:7878",
+            "127.0.0.1",
+            "127.0.0.1:7878",
+            "127.9.9.9:1",
+            "[::1]",
+            "[::1]:7878",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:7878",
+            "localhost.evil.example",
+            "10.0.0.1:7878",
+            "[::2]:7878",
+            "127.0.0.1.nip.io",
+            "",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn constant_time_comparison() {

@@ -13,7 +13,8 @@
 //! | `GET /metrics` | Prometheus text format 0.0.4: per target heap, RSS, growth, assessment, time to OOM, restarts |
 //!
 //! Errors are JSON `{"error": "..."}`: 400 for a bad or unknown parameter, 401 without the
-//! bearer token, 404 for an unknown target, snapshot or route, 500 when the store fails.
+//! bearer token, 403 for what a web page of another site must not do (below), 404 for an
+//! unknown target, snapshot or route, 405 for a wrong method, 500 when the store fails.
 //!
 //! ## Security
 //!
@@ -22,6 +23,10 @@
 //!   `Authorization: Bearer TOKEN`, compared in constant time. `/` is a static page holding
 //!   no data: it asks for the token (or reads it from the URL fragment `#token=…`, which the
 //!   browser never sends) and sends it with each request.
+//! - A browser on the same machine is a way in: without a token only requests addressed to
+//!   a loopback name (`Host: localhost`, `127.x.x.x`, `[::1]`) are answered, so a site
+//!   whose name is rebound to 127.0.0.1 (DNS rebinding) reads nothing; a request that
+//!   writes (`POST`) and carries another site's `Origin` is refused (cross-site forms).
 //! - No route serves a raw snapshot (they hold the heap's strings: tokens, secrets), and no
 //!   parameter is a path: snapshots are named by integer id, targets by name looked up in
 //!   the database, reports are written under a name the server makes.
