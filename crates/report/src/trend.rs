@@ -279,6 +279,7 @@ fn target_section(d: &mut Doc, r: &TrendReport) {
             .map(|c| {
                 vec![
                     Cell::new(format!("{} @{}", c.kind, c.id)),
+                    Cell::new(&c.path),
                     Cell::new(format!(
                         "{} → {}",
                         group_digits(c.entries_first),
@@ -287,21 +288,20 @@ fn target_section(d: &mut Doc, r: &TrendReport) {
                     Cell::new(human_bytes(c.retained_last)),
                     Cell::new(format!("{:+.0}", c.rate.slope)),
                     assessment_cell(d, c.assessment),
-                    Cell::new(&c.path),
                 ]
             })
             .collect();
         d.table(
             &[
                 "collection",
+                "retainer path",
                 "entries",
                 "retained (last)",
                 "entries/h",
                 "assessment",
-                "retainer path",
             ],
             rows,
-            1,
+            2,
         );
     }
 
