@@ -85,12 +85,17 @@ impl TrendCache {
                 (snapshots, trends)
             }
             None => {
-                let mut snapshots = Vec::with_capacity(index.len());
-                for s in index {
-                    let census = store.census(&s)?;
-                    snapshots.push((s, census));
-                }
+                let snapshots = match latest {
+                    Some(latest) => store.incarnation_censuses(latest)?,
+                    None => Vec::new(),
+                };
                 let trends = SnapshotTrends::assess(&snapshots, policy);
+                // Keyed by the snapshots read (the watcher may have added one since the
+                // index was listed).
+                let key = Key {
+                    snapshots: snapshots.iter().map(|(s, _)| s.id).collect(),
+                    ..key
+                };
                 self.entries.insert(target.id, (key, trends.clone()));
                 (snapshots, trends)
             }

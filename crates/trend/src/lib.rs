@@ -256,12 +256,7 @@ impl TrendInput {
         let mut snapshots = Vec::new();
         if let Some(latest) = latest {
             samples = store.incarnation_samples(latest, 0, MAX_TREND_SAMPLES)?;
-            for s in store.snapshots(target.id)? {
-                if s.incarnation_id == latest {
-                    let census = store.census(&s)?;
-                    snapshots.push((s, census));
-                }
-            }
+            snapshots = store.incarnation_censuses(latest)?;
         }
         Ok(TrendInput {
             target: target.clone(),
