@@ -2,6 +2,7 @@
 # Soak test of `leaktrail watch --serve`: is the watcher's own memory flat over time?
 #
 #   tools/soak/soak.sh [MINUTES] [OUT_DIR]        (default 60 minutes, ./soak-out)
+#   LEAKTRAIL_BIN=path/to/leaktrail tools/soak/soak.sh …   (another build)
 #
 # Starts `leaktrail watch --serve` on a clean scenario run with --forever (samples every
 # second, a snapshot every 2 minutes, each parsed into a summary), polls every API route
@@ -12,7 +13,7 @@ set -euo pipefail
 minutes="${1:-60}"
 out="${2:-soak-out}"
 here="$(cd "$(dirname "$0")/../.." && pwd)"
-bin="$here/target/release/leaktrail"
+bin="${LEAKTRAIL_BIN:-$here/target/release/leaktrail}"
 scenarios="${LEAKTRAIL_SCENARIOS:-$here/../shared/scenarios}"
 port="${SOAK_PORT:-7879}"
 [ -x "$bin" ] || (cd "$here" && cargo build --release --locked)
