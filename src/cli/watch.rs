@@ -62,6 +62,11 @@ pub struct WatchArgs {
     #[arg(long)]
     no_inspector: bool,
 
+    /// Sample the process alone, without the processes it started (by default the whole
+    /// tree counts: a service's workers are its memory too).
+    #[arg(long)]
+    process_only: bool,
+
     /// Force a full GC before each heap sample: precise heap figures, but every sample
     /// pauses the service (for staging and CI, not production).
     #[arg(long)]
@@ -117,6 +122,7 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
         duration: args.duration,
         inspector: !args.no_inspector,
         gc_before_sample: args.gc,
+        process_only: args.process_only,
         pss_every: 6,
         growth_trigger_per_hour: args.snapshot_on_growth.0 as f64,
         census: CensusLimits::default(),

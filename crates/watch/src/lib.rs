@@ -82,6 +82,8 @@ pub struct WatchConfig {
     /// Force a full GC before each heap sample (precise, but pauses the service: for
     /// staging and tests, not production).
     pub gc_before_sample: bool,
+    /// Sample the process alone, not its descendants.
+    pub process_only: bool,
     /// Read PSS every this many samples (0: never).
     pub pss_every: u32,
     /// Growth per hour that triggers an early snapshot, bytes.
@@ -574,15 +576,21 @@ impl Incarnation {
 
     fn sample(&mut self, config: &WatchConfig) -> Option<SampleRecord> {
         let with_pss = config.pss_every > 0 && self.sample_count % config.pss_every as u64 == 0;
-        let tree = self.tree.sample(with_pss)?;
+        let (rss, anon, pss, threads) = if config.process_only {
+            let p = leaktrail_sampler::sample_process(self.pid, 0, with_pss)?;
+            (p.rss, p.anon, p.pss, p.threads)
+        } else {
+            let t = self.tree.sample(with_pss)?;
+            (t.rss, t.anon, t.pss, t.threads)
+        };
         self.sample_count += 1;
         let mut s = SampleRecord {
             incarnation_id: self.id,
             t: now_ms(),
-            rss: tree.rss as i64,
-            anon: Some(tree.anon as i64),
-            pss: tree.pss.map(|p| p as i64),
-            threads: tree.threads as i64,
+            rss: rss as i64,
+            anon: Some(anon as i64),
+            pss: pss.map(|p| p as i64),
+            threads: threads as i64,
             ..SampleRecord::default()
         };
         if let Some(inspector) = self.inspector.as_mut() {
