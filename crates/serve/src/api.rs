@@ -476,7 +476,7 @@ async fn diff_analysis(
 
 impl Shared {
     /// The trend of one target, through the cache.
-    fn trend(&self, store: &Store, target: &Target) -> Result<TrendReport, StoreError> {
+    pub(crate) fn trend(&self, store: &Store, target: &Target) -> Result<TrendReport, StoreError> {
         self.trends
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

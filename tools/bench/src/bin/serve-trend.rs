@@ -136,7 +136,7 @@ fn main() -> Result<()> {
         route / TARGET_MS
     );
     println!(
-        "| GET /api/memory/trend, cold (new server: class trends computed) | {cold:.1} ms | {:.2}× the target |",
+        "| GET /api/memory/trend, cold (a new server's first request: class trends computed on the spot; a running server does this in the background after each snapshot) | {cold:.1} ms | {:.2}× the target |",
         cold / TARGET_MS
     );
     println!(
