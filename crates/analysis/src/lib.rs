@@ -8,6 +8,7 @@
 //!   by family and by object id, and ends in a [`GrowthVerdict`]: module-graph growth,
 //!   external memory, or a runtime data leak.
 //! - [`lane::discover`] pairs the earliest and latest snapshot of each PID in a directory.
+//! - [`ClassSurvivors`] counts the live objects of one class, with the path of one.
 //!
 //! All analysis types are plain data and `Serialize`; the JSON they produce is the
 //! documented output schema (`docs/json-schema.md`).
@@ -23,6 +24,7 @@ pub mod lane;
 mod leaks;
 mod retainers;
 mod summary;
+mod survivors;
 pub mod units;
 mod verdict;
 
@@ -38,4 +40,5 @@ pub use idset::IdSet;
 pub use leaks::{EarlierSnapshot, LeakCluster, LeakReport};
 pub use retainers::{ClassRetainers, ObjectRetainers, PathGroup};
 pub use summary::{ClassStats, GroupTotal, LargeObject, SnapshotInfo, Summary};
+pub use survivors::ClassSurvivors;
 pub use verdict::{GrowthKind, GrowthVerdict};

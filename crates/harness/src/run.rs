@@ -1,5 +1,11 @@
 //! Starting the workload and sampling it.
 
+mod budget;
+mod end;
+
+pub use budget::PssMode;
+pub use end::EndSnapshot;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
@@ -41,6 +47,10 @@ pub struct RunConfig {
     /// Keep sampling time below this share of the elapsed time (0.05 = 5 %) by skipping
     /// sample points; `None` samples at every point.
     pub max_overhead: Option<f64>,
+    /// Take a heap snapshot at the end of the run, here (for `--expect-freed`).
+    pub end_snapshot: Option<PathBuf>,
+    /// When to read PSS (slow on large processes).
+    pub pss: PssMode,
 }
 
 /// One sample.
@@ -60,6 +70,8 @@ pub struct Sample {
     pub rss: u64,
     /// Anonymous RSS of the process tree, bytes.
     pub anon: u64,
+    /// PSS of the process tree, bytes, on the samples where it was read (it is slow).
+    pub pss: Option<u64>,
     /// Threads in the process tree.
     pub threads: u64,
     /// Processes in the tree.
@@ -101,6 +113,14 @@ pub struct RunResult {
     pub fault: Option<String>,
     /// The highest iteration the workload reported (sampled or not).
     pub last_iteration: Option<u64>,
+    /// Sample points skipped to keep within the overhead budget.
+    pub skipped_samples: u64,
+    /// Time spent reading PSS (part of `sampling_seconds`), seconds.
+    pub pss_seconds: f64,
+    /// The overhead budget the run kept to (share of wall time), if any.
+    pub overhead_budget: Option<f64>,
+    /// The heap snapshot taken at the end, when asked for.
+    pub end_snapshot: Option<EndSnapshot>,
 }
 
 /// A run that could not be carried out.
@@ -241,9 +261,15 @@ pub fn run(
             snapshot_seconds: 0.0,
             fault: None,
             last_iteration: None,
+            skipped_samples: 0,
+            pss_seconds: 0.0,
+            overhead_budget: config.max_overhead,
+            end_snapshot: None,
         },
         next_snapshot: 0,
         cut,
+        budget: budget::Budget::new(config.max_overhead, config.pss),
+        end_session: None,
     };
     let outcome = match session.drive(&mut child, &rx, &mut on_sample) {
         // The workload reached its end while a sample was in flight: a normal end.
@@ -255,6 +281,12 @@ pub fn run(
         }
         other => other,
     };
+    if outcome.is_ok() && session.result.exit.stopped_by_harness {
+        session.end_snapshot_before_stop(&rx);
+    } else if exiting.load(Ordering::SeqCst) {
+        session.end_snapshot_at_exit();
+    }
+    session.close_end_session();
     if let Some(inspector) = session.inspector.take() {
         inspector.disconnect();
     }
@@ -272,6 +304,8 @@ pub fn run(
     }
     session.result.wall_seconds = start.elapsed().as_secs_f64();
     session.result.inspector_url = session.url.clone();
+    session.result.skipped_samples = session.budget.skipped;
+    session.result.pss_seconds = session.budget.pss_spent();
     outcome.map(|_| session.result)
 }
 
@@ -286,6 +320,11 @@ struct Session<'a> {
     next_snapshot: usize,
     /// Where the stderr reader finds the connection to cut when Node exits.
     cut: Arc<Mutex<Option<TcpStream>>>,
+    /// What samples cost, and whether the next fits.
+    budget: budget::Budget,
+    /// A second inspector session kept for the snapshot at the end (the sampling one is
+    /// cut when Node exits, and Node waits only while a session is attached).
+    end_session: Option<Inspector>,
 }
 
 impl Session<'_> {
@@ -337,6 +376,7 @@ impl Session<'_> {
                             *cut = inspector.interrupt_handle();
                         }
                         self.inspector = Some(inspector);
+                        self.open_end_session(&url)?;
                         self.url = Some(url);
                     }
                 }
@@ -348,6 +388,7 @@ impl Session<'_> {
                         if let Some(inspector) = self.inspector.take() {
                             inspector.disconnect();
                         }
+                        self.end_snapshot_at_exit();
                         let _ = wait_exit(child, Duration::from_secs(5));
                         return Ok(());
                     }
@@ -359,9 +400,10 @@ impl Session<'_> {
                     }
                     let last = self.config.iterations.is_some_and(|limit| n >= limit);
                     if !last && self.over_budget() {
+                        self.budget.skip();
                         continue;
                     }
-                    self.sample(Some(n), on_sample)?;
+                    self.sample(Some(n), last, on_sample)?;
                     if self.config.iterations.is_some_and(|limit| n >= limit) {
                         self.result.exit.stopped_by_harness = true;
                         return Ok(());
@@ -378,8 +420,16 @@ impl Session<'_> {
                     }
                     if by_time && Instant::now() >= next_tick {
                         let waiting = self.config.inspect && self.inspector.is_none();
-                        if !(waiting || self.over_budget()) {
-                            self.sample(None, on_sample)?;
+                        let last = self
+                            .config
+                            .duration
+                            .is_some_and(|d| self.start.elapsed() + self.config.interval >= d);
+                        if !waiting {
+                            if !last && self.over_budget() {
+                                self.budget.skip();
+                            } else {
+                                self.sample(None, last, on_sample)?;
+                            }
                         }
                         next_tick += self.config.interval;
                     }
@@ -389,18 +439,21 @@ impl Session<'_> {
         }
     }
 
-    /// True when sampling now would take more than the overhead budget allows.
+    /// True when taking a sample now would bring the time spent sampling above the
+    /// overhead budget (the first sample is always taken).
     fn over_budget(&self) -> bool {
-        let Some(budget) = self.config.max_overhead else {
-            return false;
-        };
         !self.result.samples.is_empty()
-            && self.result.sampling_seconds > budget * self.start.elapsed().as_secs_f64()
+            && !self.budget.allows(
+                self.result.sampling_seconds,
+                self.start.elapsed().as_secs_f64(),
+            )
     }
 
+    /// Takes a sample; `last` when it is the last of the run (PSS is read then).
     fn sample(
         &mut self,
         iteration: Option<u64>,
+        last: bool,
         on_sample: &mut impl FnMut(&Sample),
     ) -> Result<(), HarnessError> {
         let began = Instant::now();
@@ -426,6 +479,18 @@ impl Session<'_> {
             s.anon = tree.anon;
             s.threads = tree.threads;
             s.processes = tree.processes.len();
+            let cost = began.elapsed().as_secs_f64();
+            self.budget.record(cost);
+            let edge = last || self.result.samples.is_empty();
+            let elapsed = self.start.elapsed().as_secs_f64();
+            if self
+                .budget
+                .allows_pss(edge, self.result.sampling_seconds + cost, elapsed)
+            {
+                let read = Instant::now();
+                s.pss = leaktrail_sampler::tree_pss(&tree);
+                self.budget.record_pss(read.elapsed().as_secs_f64());
+            }
         }
         self.result.sampling_seconds += began.elapsed().as_secs_f64();
         on_sample(&s);

@@ -10,6 +10,8 @@ use comfy_table::presets::{ASCII_MARKDOWN, UTF8_FULL_CONDENSED};
 use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
 use serde::Serialize;
 
+mod run_checks;
+
 use leaktrail_analysis::units::{human_bytes, signed_bytes};
 use leaktrail_analysis::{
     ClassRetainers, GrowthKind, HandlesDelta, LeakReport, ObjectRetainers, ObjectView,
@@ -791,6 +793,7 @@ pub fn render_run(
     }
     let leak = assessment.outcome == leaktrail_stats::Outcome::Leak;
     d.emphasis(&assessment.sentence, leak);
+    d.run_checks(assessment);
     let unit = &assessment.unit;
     let rows = std::iter::once(&assessment.primary)
         .chain(
@@ -824,20 +827,10 @@ pub fn render_run(
         rows,
         2,
     );
-    let overhead = if result.wall_seconds > 0.0 {
-        100.0 * result.sampling_seconds / result.wall_seconds
-    } else {
-        0.0
-    };
-    d.line(&format!(
-        "{} samples in {:.1} s; sampling (forced GC, heap, /proc) took {:.2} s ({overhead:.1} % of the run), {} snapshot{} {:.2} s.",
-        result.samples.len(),
-        result.wall_seconds,
-        result.sampling_seconds,
-        result.snapshots.len(),
-        if result.snapshots.len() == 1 { "" } else { "s" },
-        result.snapshot_seconds
-    ));
+    if let Some(p) = &assessment.pss {
+        d.line(&p.sentence);
+    }
+    d.line(&run_checks::overhead_sentence(result));
     if let Some(c) = top_cluster {
         d.heading("Where the culprit accumulates");
         d.path(&c.path);
@@ -961,6 +954,11 @@ pub fn render_run_html(
     if let Some(f) = fault {
         body.push_str(&format!("<p class=\"bad\"><b>Fault:</b> {}</p>", escape(f)));
     }
+    let checks = run_checks::checks_html(assessment);
+    let pss = assessment
+        .pss
+        .as_ref()
+        .map_or(String::new(), |p| format!("<p>{}</p>", escape(&p.sentence)));
     if let Some(c) = culprit.and_then(|c| c.clusters.first()) {
         let path: Vec<String> = c
             .path
@@ -981,16 +979,14 @@ pub fn render_run_html(
         ));
     }
     format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>leaktrail run</title><style>body{{font:14px system-ui,sans-serif;margin:2em;max-width:60em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:.3em .6em;text-align:right}}td:first-child{{text-align:left}}.bad{{color:#a00}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head><body><h1>Leak test</h1>{body}<p>{}</p>{svg}<table><tr><th>series</th><th>verdict</th><th>slope</th><th>interval</th><th>p</th><th>warm-up</th><th>samples</th></tr>{rows}</table><p>{} samples in {:.1} s; sampling took {:.2} s.</p></body></html>\n",
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>leaktrail run</title><style>body{{font:14px system-ui,sans-serif;margin:2em;max-width:60em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:.3em .6em;text-align:right}}td:first-child{{text-align:left}}.bad{{color:#a00}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head><body><h1>Leak test</h1>{body}<p>{}</p>{checks}{svg}<table><tr><th>series</th><th>verdict</th><th>slope</th><th>interval</th><th>p</th><th>warm-up</th><th>samples</th></tr>{rows}</table>{pss}<p>{}</p></body></html>\n",
         escape(&assessment.sentence),
-        result.samples.len(),
-        result.wall_seconds,
-        result.sampling_seconds
+        escape(&run_checks::overhead_sentence(result)),
     )
 }
 
 /// A JUnit XML report of a `run`, for CI systems: a leak is a failure, a fault an error,
-/// an inconclusive run is skipped.
+/// an inconclusive run is skipped; each check is a test case of its own.
 pub fn render_run_junit(
     command: &str,
     result: &leaktrail_harness::RunResult,
@@ -1014,8 +1010,13 @@ pub fn render_run_junit(
             format!("<system-out>{}</system-out>", escape(&assessment.sentence))
         }
     };
+    let (checks, f, e, s) = run_checks::checks_junit(assessment, result.wall_seconds);
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites><testsuite name=\"leaktrail\" tests=\"1\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\"><testcase classname=\"leaktrail.run\" name=\"memory does not grow: {}\" time=\"{:.3}\">{inner}</testcase></testsuite></testsuites>\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites><testsuite name=\"leaktrail\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\"><testcase classname=\"leaktrail.run\" name=\"memory does not grow: {}\" time=\"{:.3}\">{inner}</testcase>{checks}</testsuite></testsuites>\n",
+        1 + assessment.checks.len(),
+        failures + f,
+        errors + e,
+        skipped + s,
         result.wall_seconds,
         escape(command),
         result.wall_seconds

@@ -22,4 +22,4 @@ mod verdict;
 
 pub use normal::normal_cdf;
 pub use trend::{mann_kendall, theil_sen, warmup_end, SlopeEstimate, TrendTest};
-pub use verdict::{decide, GrowthPolicy, GrowthVerdict, Outcome};
+pub use verdict::{decide, GrowthPolicy, GrowthVerdict, Outcome, MIN_SAMPLES};
