@@ -2,6 +2,7 @@
 
 mod budget;
 mod end;
+mod gc;
 
 pub use budget::PssMode;
 pub use end::EndSnapshot;
@@ -270,6 +271,7 @@ pub fn run(
         cut,
         budget: budget::Budget::new(config.max_overhead, config.pss),
         end_session: None,
+        gc: gc::GcMethod::default(),
     };
     let outcome = match session.drive(&mut child, &rx, &mut on_sample) {
         // The workload reached its end while a sample was in flight: a normal end.
@@ -325,6 +327,8 @@ struct Session<'a> {
     /// A second inspector session kept for the snapshot at the end (the sampling one is
     /// cut when Node exits, and Node waits only while a session is attached).
     end_session: Option<Inspector>,
+    /// How the full GC before each sample is forced.
+    gc: gc::GcMethod,
 }
 
 impl Session<'_> {
@@ -375,6 +379,8 @@ impl Session<'_> {
                         if let Ok(mut cut) = self.cut.lock() {
                             *cut = inspector.interrupt_handle();
                         }
+                        let mut inspector = inspector;
+                        self.gc = gc::GcMethod::detect(&mut inspector);
                         self.inspector = Some(inspector);
                         self.open_end_session(&url)?;
                         self.url = Some(url);
@@ -467,12 +473,10 @@ impl Session<'_> {
                 command: self.command_line.clone(),
                 source,
             };
-            inspector.collect_garbage().map_err(wrap)?;
-            let heap = inspector.heap_usage().map_err(wrap)?;
-            let mem = inspector.process_memory().map_err(wrap)?;
+            let (heap, external) = self.gc.sample(inspector).map_err(wrap)?;
             s.heap_used = Some(heap.used_size);
             s.heap_total = Some(heap.total_size);
-            s.external = Some(mem.external);
+            s.external = Some(external);
         }
         if let Some(tree) = self.tree.sample(false) {
             s.rss = tree.rss;
