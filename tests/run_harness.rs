@@ -70,7 +70,11 @@ fn a_leaking_scenario_fails_with_its_culprit() {
     let csv = std::fs::read_to_string(out.join("samples.csv")).expect("csv");
     let samples = report["run"]["samples"].as_array().map_or(0, Vec::len);
     assert!(samples >= 8, "{samples} samples");
-    assert_eq!(csv.lines().count(), samples + 1, "a header and one line per sample");
+    assert_eq!(
+        csv.lines().count(),
+        samples + 1,
+        "a header and one line per sample"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -211,14 +211,7 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
             fault.as_deref(),
         )?;
     }
-    let code = match (fault, assessment.outcome) {
-        (Some(_), _) => 2,
-        _ if assessment.check_errors().next().is_some() => 2,
-        (None, Outcome::Leak) => 1,
-        _ if assessment.failed_checks().next().is_some() => 1,
-        (None, Outcome::NoLeak) => 0,
-        (None, Outcome::Inconclusive) => 3,
-    };
+    let code = assessment.exit_code(fault.is_some());
     Ok((report, code))
 }
 

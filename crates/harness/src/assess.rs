@@ -74,6 +74,20 @@ impl Assessment {
             .iter()
             .filter(|c| c.status == CheckStatus::Error)
     }
+
+    /// The exit code of `run`: 2 for a fault (or a check that could not be carried out),
+    /// 1 for a leak or a failed check, 3 when the memory verdict is inconclusive, else 0.
+    pub fn exit_code(&self, fault: bool) -> u8 {
+        if fault || self.check_errors().next().is_some() {
+            2
+        } else if self.outcome == Outcome::Leak || self.failed_checks().next().is_some() {
+            1
+        } else if self.outcome == Outcome::Inconclusive {
+            3
+        } else {
+            0
+        }
+    }
 }
 
 /// Decides on the samples of a run. `warmup` is in the floor's unit (iterations or

@@ -484,7 +484,7 @@ impl Session<'_> {
             s.threads = tree.threads;
             s.processes = tree.processes.len();
             let cost = began.elapsed().as_secs_f64();
-            self.budget.record(cost);
+            self.budget.record(s.t, cost);
             let edge = last || self.result.samples.is_empty();
             let elapsed = self.start.elapsed().as_secs_f64();
             if self

@@ -57,15 +57,25 @@ pub(crate) fn overhead_sentence(result: &RunResult) -> String {
     } else {
         String::new()
     };
+    let snapshots = result.snapshots.len()
+        + result
+            .end_snapshot
+            .as_ref()
+            .map_or(0, |e| 1 + usize::from(e.earlier.is_some()));
+    let snapshots = match snapshots {
+        0 => String::new(),
+        n => format!(
+            "; {n} heap snapshot{} took {:.2} s more",
+            if n == 1 { "" } else { "s" },
+            result.snapshot_seconds
+        ),
+    };
     format!(
-        "Sampling overhead: {share:.1} % of the run — {:.2} s spent in leaktrail's own {what}{pss}, over {:.1} s of wall time{budget}. {} sample{}; {} snapshot{} took {:.2} s more.",
+        "Sampling overhead: {share:.1} % of the run — {:.2} s spent in leaktrail's own {what}{pss}, over {:.1} s of wall time{budget}. {} sample{}{snapshots}.",
         result.sampling_seconds,
         result.wall_seconds,
         result.samples.len(),
         if result.samples.len() == 1 { "" } else { "s" },
-        result.snapshots.len() + result.end_snapshot.as_ref().map_or(0, |e| 1 + usize::from(e.earlier.is_some())),
-        if result.snapshots.len() == 1 && result.end_snapshot.is_none() { "" } else { "s" },
-        result.snapshot_seconds
     )
 }
 

@@ -6,7 +6,9 @@
 //! next sample's cost is predicted as the median of the last few (a full GC costs about
 //! what the previous one did, the heap grows slowly) and the point is skipped when taking
 //! it would bring the share above the budget. Checking after the fact instead overshoots
-//! by a whole sample each time, which on a short run is several percent.
+//! by a whole sample each time, which on a short run is several percent. Samples are also
+//! paced: at most one per predicted cost ÷ budget seconds, so that they spread evenly
+//! instead of bunching after a pause (a heap snapshot) that left budget unspent.
 //!
 //! PSS is read on a budget of its own ([`PSS_SHARE`] of the run), only at samples taken,
 //! and always at the first and the last: about 45 ms on a 1.5 GB process, well under a
@@ -41,6 +43,8 @@ pub struct Budget {
     share: Option<f64>,
     /// Seconds of the last samples without PSS.
     recent: VecDeque<f64>,
+    /// When the last sample was taken (seconds into the run).
+    last_at: Option<f64>,
     /// Seconds of the last PSS reads.
     recent_pss: VecDeque<f64>,
     /// Seconds spent reading PSS so far.
@@ -80,13 +84,17 @@ impl Budget {
     }
 
     /// Whether a sample fits, given `spent` seconds of sampling so far and `elapsed`
-    /// seconds of run: the share after taking it must stay within the budget.
+    /// seconds of run: the share after taking it must stay within the budget, and the
+    /// last sample must be at least its cost ÷ budget ago.
     pub fn allows(&self, spent: f64, elapsed: f64) -> bool {
         let Some(share) = self.share else {
             return true;
         };
         let next = self.predicted();
-        spent + next <= share * (elapsed + next)
+        let paced = self
+            .last_at
+            .is_none_or(|last| elapsed - last >= next / share);
+        paced && spent + next <= share * (elapsed + next)
     }
 
     /// Counts a point skipped for the budget.
@@ -94,9 +102,10 @@ impl Budget {
         self.skipped += 1;
     }
 
-    /// Records what a sample cost, PSS left out.
-    pub fn record(&mut self, cost: f64) {
+    /// Records what a sample taken at `at` seconds into the run cost, PSS left out.
+    pub fn record(&mut self, at: f64, cost: f64) {
         remember(&mut self.recent, cost);
+        self.last_at = Some(at);
     }
 
     /// Whether to read PSS at this sample (in [`PssMode::Auto`]: always at the first and
@@ -137,12 +146,15 @@ mod tests {
     fn skips_a_point_that_would_go_over() {
         let mut b = Budget::new(Some(0.05), PssMode::Auto);
         for _ in 0..5 {
-            b.record(0.010);
+            b.record(0.5, 0.010);
         }
         // 40 ms spent over 1 s: one more 10 ms sample makes 50/1010 < 5 %.
         assert!(b.allows(0.040, 1.0));
         // 45 ms spent: 55/1010 > 5 %.
         assert!(!b.allows(0.045, 1.0));
+        // Paced: 10 ms at 5 % is one sample per 200 ms, however much budget is left.
+        assert!(!b.allows(0.0, 0.65));
+        assert!(b.allows(0.0, 0.71));
         // No budget: always.
         assert!(Budget::new(None, PssMode::Auto).allows(10.0, 1.0));
         assert!(Budget::new(Some(0.0), PssMode::Auto).allows(10.0, 1.0));
@@ -152,7 +164,7 @@ mod tests {
     fn predicts_from_the_median_not_an_outlier() {
         let mut b = Budget::new(Some(0.05), PssMode::Auto);
         for c in [0.010, 0.011, 0.500, 0.009, 0.010] {
-            b.record(c);
+            b.record(0.0, c);
         }
         assert!((b.predicted() - 0.010).abs() < 1e-9);
     }
