@@ -445,14 +445,18 @@ impl Session<'_> {
         }
     }
 
+    /// Seconds since the start: the overhead budget is a share of the run's wall time.
+    fn elapsed(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
     /// True when taking a sample now would bring the time spent sampling above the
     /// overhead budget (the first sample is always taken).
     fn over_budget(&self) -> bool {
         !self.result.samples.is_empty()
-            && !self.budget.allows(
-                self.result.sampling_seconds,
-                self.start.elapsed().as_secs_f64(),
-            )
+            && !self
+                .budget
+                .allows(self.result.sampling_seconds, self.elapsed())
     }
 
     /// Takes a sample; `last` when it is the last of the run (PSS is read then).
@@ -462,41 +466,49 @@ impl Session<'_> {
         last: bool,
         on_sample: &mut impl FnMut(&Sample),
     ) -> Result<(), HarnessError> {
-        let began = Instant::now();
         let mut s = Sample {
             t: self.start.elapsed().as_secs_f64(),
             iteration,
             ..Sample::default()
         };
+        // What the sample costs the workload: the time it is paused for the GC and the
+        // heap reads (measured inside it when it can be, else the calls' wall time), and
+        // the /proc reads.
+        let mut cost = 0.0;
         if let Some(inspector) = self.inspector.as_mut() {
             let wrap = |source| HarnessError::Inspector {
                 command: self.command_line.clone(),
                 source,
             };
-            let (heap, external) = self.gc.sample(inspector).map_err(wrap)?;
-            s.heap_used = Some(heap.used_size);
-            s.heap_total = Some(heap.total_size);
-            s.external = Some(external);
+            let began = Instant::now();
+            let heap = self.gc.sample(inspector).map_err(wrap)?;
+            cost += heap.paused.unwrap_or(began.elapsed().as_secs_f64());
+            s.heap_used = Some(heap.heap.used_size);
+            s.heap_total = Some(heap.heap.total_size);
+            s.external = Some(heap.external);
         }
+        let began = Instant::now();
         if let Some(tree) = self.tree.sample(false) {
             s.rss = tree.rss;
             s.anon = tree.anon;
             s.threads = tree.threads;
             s.processes = tree.processes.len();
-            let cost = began.elapsed().as_secs_f64();
-            self.budget.record(s.t, cost);
+            cost += began.elapsed().as_secs_f64();
+            self.budget.record(self.elapsed(), cost);
             let edge = last || self.result.samples.is_empty();
-            let elapsed = self.start.elapsed().as_secs_f64();
+            let elapsed = self.elapsed();
             if self
                 .budget
                 .allows_pss(edge, self.result.sampling_seconds + cost, elapsed)
             {
                 let read = Instant::now();
                 s.pss = leaktrail_sampler::tree_pss(&tree);
-                self.budget.record_pss(read.elapsed().as_secs_f64());
+                let pss = read.elapsed().as_secs_f64();
+                self.budget.record_pss(pss);
+                cost += pss;
             }
         }
-        self.result.sampling_seconds += began.elapsed().as_secs_f64();
+        self.result.sampling_seconds += cost;
         on_sample(&s);
         let progress = self.progress(&s);
         self.result.samples.push(s);

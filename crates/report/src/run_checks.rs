@@ -45,7 +45,7 @@ pub(crate) fn overhead_sentence(result: &RunResult) -> String {
         None => "; no budget".to_owned(),
     };
     let what = if result.samples.iter().any(|s| s.heap_used.is_some()) {
-        "forced GCs, heap reads and /proc reads (the workload's main thread is paused during the GCs and heap reads)"
+        "forced GCs, heap reads and /proc reads (the workload's main thread is paused during the GCs and heap reads; timed inside it when it runs with --expose-gc)"
     } else {
         "/proc reads"
     };

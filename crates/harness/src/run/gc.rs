@@ -4,14 +4,38 @@
 //! nothing more is freed, with compaction and bytecode flushing — about twice the cost of
 //! one full GC, and the workload then recompiles what was flushed. A workload started
 //! with `--expose-gc` has V8's own `gc()`, one full, precise GC: when it is there (and is
-//! V8's, not a function of the program's that happens to be called `gc`), samples use it,
-//! which halves their cost, so the overhead budget affords twice the samples; the GC and
-//! `process.memoryUsage()` then go in one round trip. Otherwise, the inspector's method;
-//! nothing is added to the workload either way.
+//! V8's, not a function of the program's that happens to be called `gc`), a sample is one
+//! `Runtime.evaluate` that runs `gc()`, a minor GC, then `process.memoryUsage()`:
+//!
+//! - the minor GC is there for `external`: V8 frees the backing stores of dead
+//!   ArrayBuffers (Buffers) in a sweep that runs concurrently after a full GC, and the
+//!   next GC, even a minor one (about a millisecond after a full GC), waits for it; read
+//!   at once, `external` still counts buffers just found dead, by hundreds of kilobytes;
+//! - at the end of the JavaScript running when the request arrives (a microtask): the
+//!   inspector dispatches requests by interrupting running code, and a GC in the middle of
+//!   a step counts the step's temporary objects — hundreds of kilobytes that come and go
+//!   from one sample to the next. At the end of the task they are garbage. (Objects an
+//!   asynchronous step holds across an `await` are still alive, as they are.)
+//! - nothing is allocated between the GC and the reading;
+//! - the time the workload is paused is measured inside it (`performance.now()` around
+//!   the GC and the reading), not the round trip, most of which it spends running.
+//!
+//! A workload that never lets its current task end (a synchronous loop) would never run
+//! the microtask: after [`BOUNDARY_WAIT`] without an answer, samples fall back to running
+//! at once, for the rest of the run. Without `--expose-gc`, the inspector's GC; nothing is
+//! added to the workload either way.
+
+use std::time::Duration;
 
 use serde_json::json;
 
-use leaktrail_inspector::{HeapUsage, Inspector, InspectorError, ProcessMemory};
+use leaktrail_inspector::{HeapUsage, Inspector, InspectorError};
+
+/// How long a sample waits for the workload's current task to end.
+pub const BOUNDARY_WAIT: Duration = Duration::from_secs(2);
+
+/// The inspector's usual silence limit, restored after a sample.
+const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How the full GC is forced.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -19,9 +43,25 @@ pub enum GcMethod {
     /// `HeapProfiler.collectGarbage`.
     #[default]
     Inspector,
-    /// The workload's own `gc()` (`--expose-gc`).
+    /// The workload's own `gc()` (`--expose-gc`), at the end of its current task.
     ExposedGc,
+    /// The workload's own `gc()`, at once (its tasks did not end in time).
+    ExposedGcAtOnce,
 }
+
+/// The heap figures of one sample.
+#[derive(Clone, Copy, Debug)]
+pub struct HeapSample {
+    /// Heap used and reserved.
+    pub heap: HeapUsage,
+    /// `process.memoryUsage().external`.
+    pub external: u64,
+    /// How long the workload was paused for it, seconds, when measured inside it.
+    pub paused: Option<f64>,
+}
+
+/// `gc()` then the figures, timed inside the workload; `{}` is where the call goes.
+const MEASURE: &str = "{ const t = performance.now(); gc(); gc({ type: 'minor' }); const m = process.memoryUsage(); return { heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, ms: performance.now() - t }; }";
 
 impl GcMethod {
     /// Finds out whether the workload has V8's `gc()`. Reads a global only: safe even
@@ -41,34 +81,86 @@ impl GcMethod {
         }
     }
 
-    /// Forces a full GC, then reads the heap (used and total) and `external`.
-    pub fn sample(self, inspector: &mut Inspector) -> Result<(HeapUsage, u64), InspectorError> {
-        if self == GcMethod::ExposedGc {
+    /// Forces a full GC, then reads the heap (used and total) and `external`. May switch
+    /// `self` to [`GcMethod::ExposedGcAtOnce`] (see the module doc).
+    pub fn sample(&mut self, inspector: &mut Inspector) -> Result<HeapSample, InspectorError> {
+        if *self == GcMethod::ExposedGc {
+            let expression = format!(
+                "new Promise((resolve) => queueMicrotask(() => resolve((() => {MEASURE})())))"
+            );
+            inspector.set_timeout(BOUNDARY_WAIT);
             let answer = inspector.call(
                 "Runtime.evaluate",
-                json!({
-                    "expression": "(gc(), process.memoryUsage())",
-                    "returnByValue": true,
-                    "silent": true
-                }),
-            )?;
-            let value = &answer["result"]["value"];
-            let field = |name: &str| value.get(name).and_then(serde_json::Value::as_u64);
-            // `process.memoryUsage()`'s heap figures are V8's, as Runtime.getHeapUsage's.
-            if let (Some(used), Some(total), Some(external)) =
-                (field("heapUsed"), field("heapTotal"), field("external"))
-            {
-                let heap = HeapUsage {
-                    used_size: used,
-                    total_size: total,
-                };
-                return Ok((heap, external));
+                json!({ "expression": expression, "awaitPromise": true, "returnByValue": true, "silent": true }),
+            );
+            inspector.set_timeout(TIMEOUT);
+            match answer {
+                Ok(v) => {
+                    if let Some(s) = parse(&v) {
+                        return Ok(s);
+                    }
+                    // An exception (the program replaced `gc` since): the inspector's way.
+                    *self = GcMethod::Inspector;
+                }
+                Err(e) if timed_out(&e) => {
+                    // The late answer, if it ever comes, is skipped by its id.
+                    *self = GcMethod::ExposedGcAtOnce;
+                }
+                Err(e) => return Err(e),
             }
-            // An exception (the program replaced `gc` since): the inspector's way.
+        }
+        if *self == GcMethod::ExposedGcAtOnce {
+            let answer = inspector.call(
+                "Runtime.evaluate",
+                json!({ "expression": format!("(() => {MEASURE})()"), "returnByValue": true, "silent": true }),
+            )?;
+            if let Some(s) = parse(&answer) {
+                return Ok(s);
+            }
+            *self = GcMethod::Inspector;
         }
         inspector.collect_garbage()?;
         let heap = inspector.heap_usage()?;
-        let mem: ProcessMemory = inspector.process_memory()?;
-        Ok((heap, mem.external))
+        let mem = inspector.process_memory()?;
+        Ok(HeapSample {
+            heap,
+            external: mem.external,
+            paused: None,
+        })
     }
+}
+
+/// The figures in an answer to [`MEASURE`], if it has them.
+fn parse(answer: &serde_json::Value) -> Option<HeapSample> {
+    let value = &answer["result"]["value"];
+    let field = |name: &str| value.get(name).and_then(serde_json::Value::as_u64);
+    // `process.memoryUsage()`'s heap figures are V8's, as Runtime.getHeapUsage's.
+    Some(HeapSample {
+        heap: HeapUsage {
+            used_size: field("heapUsed")?,
+            total_size: field("heapTotal")?,
+        },
+        external: field("external")?,
+        paused: value
+            .get("ms")
+            .and_then(serde_json::Value::as_f64)
+            .map(|ms| ms / 1000.0),
+    })
+}
+
+/// True when the call failed on a read that timed out (the socket error's source is an
+/// I/O error saying so).
+fn timed_out(e: &InspectorError) -> bool {
+    let InspectorError::Socket(socket) = e else {
+        return false;
+    };
+    let source = std::error::Error::source(socket.as_ref());
+    source
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            )
+        })
 }

@@ -153,6 +153,7 @@ fn main() -> Result<()> {
             let sampling = run["sampling_seconds"].as_f64().unwrap_or(0.0);
             let snapshots = run["snapshot_seconds"].as_f64().unwrap_or(0.0);
             if wall > 0.0 {
+                // As leaktrail measures it: over the run's wall time.
                 shares.push(100.0 * sampling / wall);
                 // The workload's own time under leaktrail, snapshots excluded.
                 under.push(wall - snapshots);
@@ -187,6 +188,6 @@ fn main() -> Result<()> {
     }
     println!();
     println!("Right verdicts: {right_total}/{runs_total}. Target: every leak exits 1 and every clean scenario 0 in all runs; sampling overhead ≤ 5 %.");
-    println!("Columns are medians over the runs. Sampling share: time in leaktrail's forced GCs, heap and /proc reads over the run's wall time. Slowdown: the workload's wall time under leaktrail (inspector start-up included, snapshots left out) over its wall time alone.");
+    println!("Columns are medians over the runs. Sampling share: time in leaktrail's forced GCs, heap and /proc reads over the run's wall time (heap snapshots included, as leaktrail's budget counts it). Slowdown: the workload's wall time under leaktrail (inspector start-up included, snapshots left out) over its wall time alone.");
     Ok(())
 }
