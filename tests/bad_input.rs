@@ -87,3 +87,36 @@ fn errors_name_the_file_and_the_problem() {
     let out = leaktrail(&["diff", s(&real)]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn watch_refuses_a_bad_store_or_target_and_keeps_what_is_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("afile");
+    std::fs::write(&file, "x").expect("write");
+    expect_error(
+        &["watch", "--store", s(&file), "--", "true"],
+        &[s(&file), "not a directory"],
+    );
+    let junk = dir.path().join("junk");
+    std::fs::create_dir(&junk).expect("dir");
+    let db = junk.join("leaktrail.db");
+    std::fs::write(&db, "not sqlite, and it must stay as it is").expect("write");
+    expect_error(
+        &["watch", "--store", s(&junk), "--", "true"],
+        &[s(&db), "not a database"],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&db).expect("read"),
+        "not sqlite, and it must stay as it is",
+        "nothing already stored is lost"
+    );
+    let store = dir.path().join("store");
+    expect_error(
+        &["watch", "--store", s(&store), "--pid", "2147483000"],
+        &["no process 2147483000"],
+    );
+    expect_error(
+        &["watch", "--store", s(&store), "--", "/nonexistent/program"],
+        &["cannot start `/nonexistent/program`"],
+    );
+}

@@ -2,11 +2,14 @@
 
 mod checks;
 mod diff;
+mod flame;
 mod leaks;
 mod load;
 mod retainers;
 mod run;
 mod summary;
+mod trace;
+mod watch;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -49,6 +52,16 @@ enum Command {
     /// Run a workload, sample its memory from outside and decide whether it leaks (exit 0
     /// no leak, 1 leak, 2 fault, 3 inconclusive).
     Run(run::RunArgs),
+    /// Watch a running service (or start one) into a bounded store: memory samples, heap
+    /// snapshots turned into summaries, restarts.
+    Watch(watch::WatchArgs),
+    /// Flame-graph SVGs from V8 CPU profiles and sampling heap profiles (node --cpu-prof,
+    /// --heap-prof).
+    Flame(flame::FlameArgs),
+    /// Run a command (a test suite) and follow every process it forks: RSS per PID and
+    /// lane, heap snapshots per Node worker, growth per test file (exit status: the
+    /// command's).
+    Trace(trace::TraceArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -129,6 +142,15 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Retainers(args) => (retainers::run(args, &cli.common(25, 0))?, ExitCode::SUCCESS),
         Command::Run(args) => {
             let (report, code) = run::run(args, &cli.common(10, 0))?;
+            (report, ExitCode::from(code))
+        }
+        Command::Watch(args) => {
+            let (report, code) = watch::run(args, cli.quiet)?;
+            (report, ExitCode::from(code))
+        }
+        Command::Flame(args) => (flame::run(args, &cli.common(10, 0))?, ExitCode::SUCCESS),
+        Command::Trace(args) => {
+            let (report, code) = trace::run(args, &cli.common(args.top, 0))?;
             (report, ExitCode::from(code))
         }
     };

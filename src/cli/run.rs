@@ -73,6 +73,16 @@ pub struct RunArgs {
     /// Write samples (CSV, JSON), report.md and the snapshots here (created private).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+
+    /// Record a CPU profile over the inspector for the whole run: `profile.cpuprofile`
+    /// and its flame graph `cpu-flame.svg` in --out.
+    #[arg(long, requires = "out")]
+    cpu_profile: bool,
+
+    /// Record where the memory still held at the end was allocated (V8's sampling heap
+    /// profiler): `alloc.heapprofile` and `alloc-flame.svg` in --out.
+    #[arg(long, requires = "out")]
+    alloc_profile: bool,
 }
 
 /// Runs the harness; returns the report and the exit code (0 no leak, 1 leak,
@@ -101,6 +111,12 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         "--expect-freed needs a Node target (it reads the heap over the inspector): `{}` is not run as Node (--node says it is)",
         args.command[0]
     );
+    if (args.cpu_profile || args.alloc_profile) && !is_node {
+        anyhow::bail!(
+            "--cpu-profile and --alloc-profile record over Node's inspector, and `{}` is not run as Node (--node says it is)",
+            args.command[0]
+        );
+    }
     let bounded = args.iterations.is_some() || args.duration.is_some();
     let snapshots = if is_node && bounded {
         args.snapshots.unwrap_or(3)
@@ -142,6 +158,11 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         end_snapshot: (!args.checks.expect_freed.is_empty())
             .then(|| snapshot_dir.join("end.heapsnapshot")),
         pss: args.checks.pss.into(),
+        profiles: super::flame::run_request(
+            args.cpu_profile,
+            args.alloc_profile,
+            out_dir.as_deref(),
+        ),
     };
     let mut status = LiveStatus::new(common.progress, !by_time);
     let result = leaktrail_harness::run(&config, |s| status.update(s))?;
@@ -194,7 +215,7 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
             }
         }
     }
-    let report = leaktrail_report::render_run(
+    let mut report = leaktrail_report::render_run(
         &result,
         &assessment,
         culprit.as_ref(),
@@ -210,6 +231,11 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
             culprit.as_ref(),
             fault.as_deref(),
         )?;
+        report.push_str(&super::flame::after_run(
+            dir,
+            &result.profiles,
+            common.render.format,
+        )?);
     }
     let code = assessment.exit_code(fault.is_some());
     Ok((report, code))

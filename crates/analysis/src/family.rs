@@ -2,10 +2,10 @@
 //! from "the service keeps more data".
 
 use leaktrail_snapshot::NodeKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A family of classes that grow together for one reason.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
     /// Code and the module graph: compiled code, bytecode, SharedFunctionInfos, Scripts and
@@ -48,6 +48,24 @@ impl Family {
             Family::Objects => "application objects",
             Family::System => "system",
         }
+    }
+
+    /// The snake-case key used in JSON and in the store (`code`, `objects`, …).
+    pub fn key(self) -> &'static str {
+        match self {
+            Family::Code => "code",
+            Family::Strings => "strings",
+            Family::Arrays => "arrays",
+            Family::Closures => "closures",
+            Family::External => "external",
+            Family::Objects => "objects",
+            Family::System => "system",
+        }
+    }
+
+    /// The family with this [`Family::key`].
+    pub fn from_key(key: &str) -> Option<Family> {
+        Family::ALL.into_iter().find(|f| f.key() == key)
     }
 
     /// Position in [`Family::ALL`] (the declaration order, so `ALL[f as usize] == f`).

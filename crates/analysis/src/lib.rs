@@ -7,12 +7,15 @@
 //!   the full graph can be dropped; [`SnapshotDiff::between`] compares two digests by class,
 //!   by family and by object id, and ends in a [`GrowthVerdict`]: module-graph growth,
 //!   external memory, or a runtime data leak.
+//! - [`SnapshotCensus`] is the compact record of one snapshot that a watcher stores and
+//!   trends are computed from.
 //! - [`lane::discover`] pairs the earliest and latest snapshot of each PID in a directory.
 //! - [`ClassSurvivors`] counts the live objects of one class, with the path of one.
 //!
 //! All analysis types are plain data and `Serialize`; the JSON they produce is the
 //! documented output schema (`docs/json-schema.md`).
 
+mod census;
 mod class;
 mod collections;
 mod diff;
@@ -28,6 +31,7 @@ mod survivors;
 pub mod units;
 mod verdict;
 
+pub use census::{CensusLimits, CollectionRecord, SnapshotCensus};
 pub use class::Classification;
 pub use collections::{
     collection_entries, growing_collections, CollectionCensus, GrowingCollection,

@@ -1,7 +1,7 @@
 //! `summary`: totals of one snapshot by node type, by family and by class.
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use leaktrail_snapshot::HeapSnapshot;
 
@@ -11,7 +11,7 @@ use crate::handles::Handles;
 use crate::heap::{HeapAnalysis, ObjectView, StepView};
 
 /// Count and self size of one class in one snapshot.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ClassStats {
     /// Class name (DevTools-style).
     pub class: String,
@@ -35,7 +35,7 @@ pub struct LargeObject {
 }
 
 /// Count and self size of one node type or family.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GroupTotal {
     /// The node type (as written in the snapshot's meta) or the family label.
     pub name: String,
@@ -46,7 +46,7 @@ pub struct GroupTotal {
 }
 
 /// Facts about a snapshot file, shared by all reports.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SnapshotInfo {
     /// The file, as given.
     pub path: String,

@@ -1,4 +1,5 @@
-//! `--max-growth`: the practical floor, like `1KB/iter` or `10KB/s`.
+//! `--max-growth`: the practical floor, like `1KB/iter` or `10KB/s`; and plain sizes
+//! (`200MB`), in powers of 1024.
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,6 +22,38 @@ pub struct GrowthFloor {
     pub per: Per,
 }
 
+/// `512`, `512B`, `1.5KB`, `2KiB`, `200MB`, `1G` in bytes (K, M, G are powers of 1024);
+/// `None` when it is not a size.
+fn size_bytes(size: &str) -> Option<f64> {
+    let size = size.trim();
+    let digits = size
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(size.len());
+    let value: f64 = size[..digits].parse().ok()?;
+    let scale = match size[digits..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "kib" | "k" => 1024.0,
+        "mb" | "mib" | "m" => 1024.0 * 1024.0,
+        "gb" | "gib" | "g" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some(value * scale)
+}
+
+/// A size in bytes, written like `200MB` or `1.5GiB` (powers of 1024).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ByteSize, String> {
+        size_bytes(s)
+            .map(|b| ByteSize(b as u64))
+            .ok_or_else(|| format!("{s:?}: expected a size, like 512KB, 200MB or 1.5GB"))
+    }
+}
+
 impl FromStr for GrowthFloor {
     type Err = String;
 
@@ -28,18 +61,7 @@ impl FromStr for GrowthFloor {
     fn from_str(s: &str) -> Result<GrowthFloor, String> {
         let bad = || format!("{s:?}: expected a size per unit, like 1KB/iter or 10KB/s");
         let (size, unit) = s.split_once('/').ok_or_else(bad)?;
-        let size = size.trim();
-        let digits = size
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(size.len());
-        let value: f64 = size[..digits].parse().map_err(|_| bad())?;
-        let scale = match size[digits..].trim().to_ascii_lowercase().as_str() {
-            "" | "b" => 1.0,
-            "kb" | "kib" | "k" => 1024.0,
-            "mb" | "mib" | "m" => 1024.0 * 1024.0,
-            "gb" | "gib" | "g" => 1024.0 * 1024.0 * 1024.0,
-            _ => return Err(bad()),
-        };
+        let bytes = size_bytes(size).ok_or_else(bad)?;
         let (per, divisor) = match unit.trim().to_ascii_lowercase().as_str() {
             "iter" | "iteration" | "it" => (Per::Iteration, 1.0),
             "s" | "sec" | "second" => (Per::Second, 1.0),
@@ -48,7 +70,7 @@ impl FromStr for GrowthFloor {
             _ => return Err(bad()),
         };
         Ok(GrowthFloor {
-            bytes: value * scale / divisor,
+            bytes: bytes / divisor,
             per,
         })
     }
@@ -101,5 +123,15 @@ mod tests {
         assert!("1KB".parse::<GrowthFloor>().is_err());
         assert!("1XB/s".parse::<GrowthFloor>().is_err());
         assert!("x/s".parse::<GrowthFloor>().is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!("200MB".parse(), Ok(ByteSize(200 << 20)));
+        assert_eq!("1.5 GiB".parse(), Ok(ByteSize(3 << 29)));
+        assert_eq!("512".parse(), Ok(ByteSize(512)));
+        assert!("200XB".parse::<ByteSize>().is_err());
+        assert!("MB".parse::<ByteSize>().is_err());
+        assert!("-5MB".parse::<ByteSize>().is_err());
     }
 }

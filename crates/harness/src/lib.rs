@@ -16,17 +16,24 @@
 //! beside RSS ([`PssComparison`]). [`check_threads`] and [`check_expect_freed`] add the
 //! checks that fail a run on their own: threads back to their baseline, and no object of
 //! a class left in the heap at the end.
+//!
+//! [`spawn_in_group`] and [`stop_group`] start and stop a workload's whole process tree;
+//! `leaktrail trace` uses them too.
 
 mod assess;
 mod checks;
 mod floor;
+mod profile;
 mod pss;
 mod run;
+mod spawn;
 
 pub use assess::{assess, Assessment, MemoryKind, SeriesVerdict};
 pub use checks::{
     check_expect_freed, check_threads, Check, CheckDetail, CheckStatus, FreedCheck, ThreadCheck,
 };
-pub use floor::{GrowthFloor, Per};
+pub use floor::{ByteSize, GrowthFloor, Per};
+pub use profile::{ProfileRequest, RecordedProfiles, ALLOC_PROFILE_FILE, CPU_PROFILE_FILE};
 pub use pss::PssComparison;
 pub use run::{run, EndSnapshot, ExitInfo, HarnessError, PssMode, RunConfig, RunResult, Sample};
+pub use spawn::{signal_group, spawn_in_group, spawn_workload, stop_group, wait_exit};

@@ -7,11 +7,11 @@ mod gc;
 pub use budget::PssMode;
 pub use end::EndSnapshot;
 
+use crate::spawn::{spawn_workload, stop_group, wait_exit};
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -22,6 +22,8 @@ use serde::Serialize;
 
 use leaktrail_inspector::{listening_url, Inspector, InspectorError};
 use leaktrail_sampler::ProcessTree;
+
+use crate::profile::{ProfileRequest, Profiling, RecordedProfiles};
 
 /// How to run and sample.
 #[derive(Clone, Debug)]
@@ -52,6 +54,8 @@ pub struct RunConfig {
     pub end_snapshot: Option<PathBuf>,
     /// When to read PSS (slow on large processes).
     pub pss: PssMode,
+    /// CPU and allocation profiles to record over the inspector.
+    pub profiles: Option<ProfileRequest>,
 }
 
 /// One sample.
@@ -122,6 +126,8 @@ pub struct RunResult {
     pub overhead_budget: Option<f64>,
     /// The heap snapshot taken at the end, when asked for.
     pub end_snapshot: Option<EndSnapshot>,
+    /// CPU and allocation profiles written (`--cpu-profile`, `--alloc-profile`).
+    pub profiles: RecordedProfiles,
 }
 
 /// A run that could not be carried out.
@@ -166,36 +172,14 @@ pub fn run(
     mut on_sample: impl FnMut(&Sample),
 ) -> Result<RunResult, HarnessError> {
     let command_line = config.command.join(" ");
-    let (program, args) = config
-        .command
-        .split_first()
-        .ok_or_else(|| HarnessError::Spawn {
-            command: command_line.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command given"),
-        })?;
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdin(Stdio::null());
-    // Its own process group, so that the whole tree can be stopped; and killed if
-    // leaktrail dies (Ctrl-C reaches leaktrail's group, not the workload's).
-    cmd.process_group(0);
-    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no memory of the
-    // parent; it is the only thing done between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
-                .map_err(std::io::Error::from)
-        });
-    }
-    if config.inspect {
-        let mut options = std::env::var("NODE_OPTIONS").unwrap_or_default();
-        options.push_str(" --inspect=127.0.0.1:0");
-        cmd.env("NODE_OPTIONS", options.trim());
-    }
     let start = Instant::now();
-    let mut child = cmd.spawn().map_err(|source| HarnessError::Spawn {
+    let mut child = spawn_workload(
+        &config.command,
+        config.inspect,
+        Stdio::piped(),
+        Stdio::piped(),
+    )
+    .map_err(|source| HarnessError::Spawn {
         command: command_line.clone(),
         source,
     })?;
@@ -266,12 +250,14 @@ pub fn run(
             pss_seconds: 0.0,
             overhead_budget: config.max_overhead,
             end_snapshot: None,
+            profiles: RecordedProfiles::default(),
         },
         next_snapshot: 0,
         cut,
         budget: budget::Budget::new(config.max_overhead, config.pss),
         end_session: None,
         gc: gc::GcMethod::default(),
+        profiling: Profiling::new(config.profiles.clone(), exiting.clone()),
     };
     let outcome = match session.drive(&mut child, &rx, &mut on_sample) {
         // The workload reached its end while a sample was in flight: a normal end.
@@ -283,6 +269,7 @@ pub fn run(
         }
         other => other,
     };
+    session.stop_profiles();
     if outcome.is_ok() && session.result.exit.stopped_by_harness {
         session.end_snapshot_before_stop(&rx);
     } else if exiting.load(Ordering::SeqCst) {
@@ -329,9 +316,16 @@ struct Session<'a> {
     end_session: Option<Inspector>,
     /// How the full GC before each sample is forced.
     gc: gc::GcMethod,
+    profiling: Profiling,
 }
 
 impl Session<'_> {
+    /// Stops the profilers, if any run, and writes their files.
+    fn stop_profiles(&mut self) {
+        self.profiling
+            .stop(self.inspector.as_mut(), &mut self.result.profiles);
+    }
+
     fn remember(&mut self, line: String) {
         self.result.stderr_tail.push(line);
         if self.result.stderr_tail.len() > 20 {
@@ -384,6 +378,10 @@ impl Session<'_> {
                         self.inspector = Some(inspector);
                         self.open_end_session(&url)?;
                         self.url = Some(url);
+                        if let Some(inspector) = self.inspector.as_mut() {
+                            self.profiling
+                                .start(inspector, &self.cut, &mut self.result.profiles);
+                        }
                     }
                 }
                 Ok(Event::Stderr(line)) => {
@@ -391,6 +389,7 @@ impl Session<'_> {
                     let exiting = line.contains("Waiting for the debugger to disconnect");
                     self.remember(line);
                     if exiting {
+                        self.stop_profiles();
                         if let Some(inspector) = self.inspector.take() {
                             inspector.disconnect();
                         }
@@ -564,30 +563,7 @@ impl Session<'_> {
 
 /// Stops the workload's process group: SIGTERM, then SIGKILL after two seconds.
 fn stop(child: &mut Child) {
-    if let Ok(Some(_)) = child.try_wait() {
-        return;
-    }
-    let pid = rustix::process::Pid::from_raw(child.id() as i32);
-    if let Some(pid) = pid {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::TERM);
-    }
-    if wait_exit(child, Duration::from_secs(2)).is_none() {
-        if let Some(pid) = pid {
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-        }
-        let _ = child.kill();
-    }
-}
-
-fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
-    let until = Instant::now() + timeout;
-    while Instant::now() < until {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
+    stop_group(child, Duration::from_secs(2));
 }
 
 fn exit_info(child: &mut Child, stopped_by_harness: bool) -> ExitInfo {

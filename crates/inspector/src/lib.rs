@@ -12,21 +12,31 @@
 //! | `Runtime.getHeapUsage` | V8 heap used and total ([`HeapUsage`]) |
 //! | `Runtime.evaluate` | `process.memoryUsage()` for external and array-buffer memory |
 //! | `HeapProfiler.takeHeapSnapshot` | a snapshot, streamed as `addHeapSnapshotChunk` events straight to a 0600 file |
+//! | `Profiler.enable`, `.setSamplingInterval`, `.start`, `.stop` | a CPU profile ([`profiler`]) |
+//! | `HeapProfiler.startSampling`, `.stopSampling` | a sampling heap profile ([`profiler`]) |
 //!
 //! A generated CDP crate (chromiumoxide) models browsers and targets and fails on Node
 //! (see `shared/research/rust-ecosystem.md` §4), hence this thin client. It is synchronous:
 //! the harness samples one process at a time.
 
+mod discover;
+
+pub use discover::url_on_port;
+
 use std::fs::File;
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
+
+pub mod profiler;
 
 /// What can go wrong talking to an inspector.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +71,13 @@ pub enum InspectorError {
     /// The inspector closed the connection (the process exited?).
     #[error("the inspector closed the connection")]
     Closed,
+    /// The call stopped waiting for its answer because the abort flag was set
+    /// ([`Inspector::set_abort_flag`]); the connection is still usable.
+    #[error("gave up waiting for the answer to {method}")]
+    Abandoned {
+        /// The command.
+        method: String,
+    },
 }
 
 impl From<tungstenite::Error> for InspectorError {
@@ -106,13 +123,25 @@ pub fn listening_url(line: &str) -> Option<&str> {
 pub struct Inspector {
     socket: WebSocket<MaybeTlsStream<TcpStream>>,
     next_id: u64,
+    /// Silence longer than this fails a call.
+    timeout: Duration,
+    /// When set (and true), a call waiting for its answer gives up.
+    abort: Option<Arc<AtomicBool>>,
 }
+
+/// How often a waiting call looks at the abort flag.
+const ABORT_POLL: Duration = Duration::from_millis(100);
 
 impl Inspector {
     /// Connects to `url` (`ws://host:port/uuid`).
     pub fn connect(url: &str) -> Result<Inspector, InspectorError> {
         let (socket, _) = tungstenite::connect(url)?;
-        let mut inspector = Inspector { socket, next_id: 1 };
+        let mut inspector = Inspector {
+            socket,
+            next_id: 1,
+            timeout: Duration::from_secs(60),
+            abort: None,
+        };
         // A stuck target must not hang the harness: a full GC of a multi-GB heap takes
         // seconds, snapshot chunks arrive continuously, so a minute of silence is a fault.
         inspector.set_timeout(Duration::from_secs(60));
@@ -121,6 +150,27 @@ impl Inspector {
 
     /// How long to wait for any message before giving up.
     pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+        self.apply_read_timeout();
+    }
+
+    /// While `flag` is true, a call that is waiting for its answer gives up within 0.1 s
+    /// with [`InspectorError::Abandoned`], and the connection stays usable (the late
+    /// answer is skipped). Unlike cutting the connection ([`Inspector::interrupt_handle`])
+    /// this keeps the session, and what lives in it, such as a running profiler: Node
+    /// that is exiting never answers a forced GC, but still answers `Profiler.stop`.
+    /// `None` removes the flag.
+    pub fn set_abort_flag(&mut self, flag: Option<Arc<AtomicBool>>) {
+        self.abort = flag;
+        self.apply_read_timeout();
+    }
+
+    fn apply_read_timeout(&self) {
+        // With an abort flag, reads wake up regularly to look at it.
+        let timeout = match self.abort {
+            Some(_) => self.timeout.min(ABORT_POLL),
+            None => self.timeout,
+        };
         if let MaybeTlsStream::Plain(stream) = self.socket.get_ref() {
             let _ = stream.set_read_timeout(Some(timeout));
         }
@@ -152,13 +202,41 @@ impl Inspector {
         self.next_id += 1;
         let msg = json!({ "id": id, "method": method, "params": params });
         self.socket.send(Message::text(msg.to_string()))?;
+        let mut last_heard = Instant::now();
         loop {
-            let text = match self.socket.read() {
+            let read = self.socket.read();
+            if read.is_ok() {
+                last_heard = Instant::now();
+            }
+            let text = match read {
                 Ok(Message::Text(t)) => t,
                 Ok(Message::Close(_)) => return Err(InspectorError::Closed),
                 Ok(_) => continue,
                 Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
                     return Err(InspectorError::Closed)
+                }
+                // A read that timed out only to look at the abort flag (tungstenite resumes
+                // a partly read frame on the next read).
+                Err(tungstenite::Error::Io(e))
+                    if self.abort.is_some()
+                        && matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                {
+                    if self
+                        .abort
+                        .as_ref()
+                        .is_some_and(|a| a.load(Ordering::SeqCst))
+                    {
+                        return Err(InspectorError::Abandoned {
+                            method: method.to_owned(),
+                        });
+                    }
+                    if last_heard.elapsed() < self.timeout {
+                        continue;
+                    }
+                    return Err(tungstenite::Error::Io(e).into());
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -213,22 +291,42 @@ impl Inspector {
 
     /// `process.memoryUsage()` of the target (evaluated in it, returned by value).
     pub fn process_memory(&mut self) -> Result<ProcessMemory, InspectorError> {
+        self.evaluate("process.memoryUsage()")
+    }
+
+    /// V8's heap size limit (`v8.getHeapStatistics().heap_size_limit`), bytes: where the
+    /// heap dies with "JavaScript heap out of memory".
+    pub fn heap_size_limit(&mut self) -> Result<u64, InspectorError> {
+        self.evaluate(
+            "(process.getBuiltinModule ? process.getBuiltinModule('v8') : require('v8'))\
+             .getHeapStatistics().heap_size_limit",
+        )
+    }
+
+    /// Evaluates `expression` in the target (with the console's command-line API, so
+    /// `require` works) and returns its value, deserialized.
+    pub fn evaluate<T: serde::de::DeserializeOwned>(
+        &mut self,
+        expression: &str,
+    ) -> Result<T, InspectorError> {
         let v = self.call(
             "Runtime.evaluate",
-            json!({ "expression": "process.memoryUsage()", "returnByValue": true, "silent": true }),
+            json!({ "expression": expression, "returnByValue": true, "silent": true,
+                    "includeCommandLineAPI": true }),
         )?;
+        let bad = |detail: String| InspectorError::BadAnswer {
+            method: "Runtime.evaluate".into(),
+            detail,
+        };
+        if let Some(e) = v.get("exceptionDetails") {
+            return Err(bad(format!("`{expression}` threw: {e}")));
+        }
         let value = v
             .get("result")
             .and_then(|r| r.get("value"))
             .cloned()
-            .ok_or_else(|| InspectorError::BadAnswer {
-                method: "Runtime.evaluate".into(),
-                detail: format!("no value in {v}"),
-            })?;
-        serde_json::from_value(value).map_err(|e| InspectorError::BadAnswer {
-            method: "Runtime.evaluate".into(),
-            detail: e.to_string(),
-        })
+            .ok_or_else(|| bad(format!("no value in {v}")))?;
+        serde_json::from_value(value).map_err(|e| bad(e.to_string()))
     }
 
     /// Takes a heap snapshot and streams it to `path`, created with mode 0600 (heap
@@ -270,8 +368,9 @@ impl Inspector {
     }
 }
 
-/// Creates a file only its owner can read.
-fn create_private(path: &Path) -> std::io::Result<File> {
+/// Creates (or truncates) a file only its owner can read and write: snapshots, profiles
+/// and reports may hold heap contents, URLs and paths.
+pub fn create_private(path: &Path) -> std::io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -279,7 +378,14 @@ fn create_private(path: &Path) -> std::io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path)
+    let file = options.open(path)?;
+    // The mode above applies only to a new file; an existing one is made private too.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
 }
 
 #[cfg(test)]

@@ -12,6 +12,9 @@ use serde::Serialize;
 
 mod chart;
 mod run_checks;
+mod trace;
+
+pub use trace::render_trace;
 
 use leaktrail_analysis::units::{human_bytes, signed_bytes};
 use leaktrail_analysis::{

@@ -11,8 +11,15 @@
 //! | PSS | `/proc/PID/smaps_rollup` | ~45 ms for a 1.5 GB Node process: it walks the page tables under the target's mmap lock, so ask for it rarely |
 //!
 //! Processes that exit between listing and reading are skipped, not errors.
+//!
+//! For following a tree as it forks (`leaktrail trace`), [`list_processes`] and
+//! [`descendants`] give the tree from several roots, [`process_info`] what a process runs
+//! (command line, executable, start time, caught signals) and [`holds_open`] whether a
+//! process still has a file open.
 
-use procfs::process::{all_processes, Process};
+use std::path::{Path, PathBuf};
+
+use procfs::process::{all_processes, FDTarget, Process};
 use serde::Serialize;
 
 /// Memory of one process.
@@ -60,28 +67,12 @@ impl ProcessTree {
 
     /// PIDs of the root and its living descendants, the root first.
     pub fn pids(&self) -> Vec<(i32, i32)> {
-        let mut parents: Vec<(i32, i32)> = Vec::new();
-        if let Ok(all) = all_processes() {
-            for p in all.flatten() {
-                if let Ok(stat) = p.stat() {
-                    parents.push((stat.pid, stat.ppid));
-                }
-            }
-        }
-        let mut tree = vec![(
-            self.root,
-            parents.iter().find(|p| p.0 == self.root).map_or(0, |p| p.1),
-        )];
-        let mut i = 0;
-        while i < tree.len() {
-            let parent = tree[i].0;
-            tree.extend(
-                parents
-                    .iter()
-                    .filter(|p| p.1 == parent && p.0 != parent)
-                    .copied(),
-            );
-            i += 1;
+        let mut tree: Vec<(i32, i32)> = descendants(&list_processes(), &[self.root])
+            .iter()
+            .map(|p| (p.pid, p.ppid))
+            .collect();
+        if tree.is_empty() {
+            tree.push((self.root, 0));
         }
         tree
     }
@@ -137,6 +128,110 @@ pub fn tree_pss(tree: &TreeSample) -> Option<u64> {
     Some(total)
 }
 
+/// A process as `/proc/PID/stat` lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcessEntry {
+    /// The process id.
+    pub pid: i32,
+    /// Its parent.
+    pub ppid: i32,
+    /// When it started, in clock ticks since boot ([`clock_ticks_per_second`]); with the
+    /// PID it names one process, since PIDs are reused.
+    pub start_ticks: u64,
+}
+
+/// Every process of the system.
+pub fn list_processes() -> Vec<ProcessEntry> {
+    let mut out = Vec::new();
+    if let Ok(all) = all_processes() {
+        for p in all.flatten() {
+            if let Ok(stat) = p.stat() {
+                out.push(ProcessEntry {
+                    pid: stat.pid,
+                    ppid: stat.ppid,
+                    start_ticks: stat.starttime,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The living `roots` (in their order) and then their descendants, breadth-first; each
+/// process once.
+pub fn descendants(all: &[ProcessEntry], roots: &[i32]) -> Vec<ProcessEntry> {
+    let mut tree: Vec<ProcessEntry> = Vec::new();
+    for r in roots {
+        if let Some(p) = all.iter().find(|p| p.pid == *r) {
+            if !tree.iter().any(|t| t.pid == p.pid) {
+                tree.push(*p);
+            }
+        }
+    }
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i].pid;
+        for p in all.iter().filter(|p| p.ppid == parent && p.pid != parent) {
+            if !tree.iter().any(|t| t.pid == p.pid) {
+                tree.push(*p);
+            }
+        }
+        i += 1;
+    }
+    tree
+}
+
+/// The kernel's clock ticks per second, the unit of [`ProcessEntry::start_ticks`].
+pub fn clock_ticks_per_second() -> u64 {
+    procfs::ticks_per_second()
+}
+
+/// What a process runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcessInfo {
+    /// Its command line (`/proc/PID/cmdline`); empty for kernel threads and zombies.
+    pub cmdline: Vec<String>,
+    /// Its executable (`/proc/PID/exe`), when readable.
+    pub exe: Option<PathBuf>,
+    /// Signals it catches (`SigCgt` of `/proc/PID/status`): bit `n - 1` for signal `n`.
+    pub caught_signals: u64,
+}
+
+impl ProcessInfo {
+    /// True when the process has a handler for signal `signal` (so sending it does not
+    /// run the default action, which for `SIGUSR2` is to terminate).
+    pub fn catches(&self, signal: i32) -> bool {
+        (1..=64).contains(&signal) && self.caught_signals & (1u64 << (signal - 1)) != 0
+    }
+}
+
+/// Reads what `pid` runs; `None` when it is gone.
+pub fn process_info(pid: i32) -> Option<ProcessInfo> {
+    let p = Process::new(pid).ok()?;
+    let status = p.status().ok()?;
+    Some(ProcessInfo {
+        cmdline: p.cmdline().unwrap_or_default(),
+        exe: p.exe().ok(),
+        caught_signals: status.sigcgt,
+    })
+}
+
+/// True when `pid`'s environment (as it was at its exec) has the variable `name`.
+pub fn has_env_var(pid: i32, name: &str) -> bool {
+    Process::new(pid)
+        .and_then(|p| p.environ())
+        .is_ok_and(|env| env.contains_key(std::ffi::OsStr::new(name)))
+}
+
+/// True when `pid` has `path` open (one of its `/proc/PID/fd` links points to it).
+pub fn holds_open(pid: i32, path: &Path) -> bool {
+    let Ok(fds) = Process::new(pid).and_then(|p| p.fd()) else {
+        return false;
+    };
+    fds.flatten()
+        .any(|fd| matches!(&fd.target, FDTarget::Path(p) if p == path))
+}
+
 /// Reads one process; `None` when it is gone.
 pub fn sample_process(pid: i32, ppid: i32, with_pss: bool) -> Option<ProcessMemory> {
     let p = Process::new(pid).ok()?;
@@ -150,6 +245,75 @@ pub fn sample_process(pid: i32, ppid: i32, with_pss: bool) -> Option<ProcessMemo
         pss,
         threads: status.threads,
     })
+}
+
+/// TCP ports on which `pid` listens on the loopback address (IPv4 or IPv6), found by
+/// matching the socket inodes of its open files against `/proc/net/tcp{,6}`. Used to find
+/// an inspector that was opened with `SIGUSR1`, whose port the process only tells its own
+/// stderr.
+pub fn loopback_listening_ports(pid: i32) -> Vec<u16> {
+    use procfs::process::FDTarget;
+    let Ok(p) = Process::new(pid) else {
+        return Vec::new();
+    };
+    let inodes: std::collections::HashSet<u64> = match p.fd() {
+        Ok(fds) => fds
+            .flatten()
+            .filter_map(|fd| match fd.target {
+                FDTarget::Socket(inode) => Some(inode),
+                _ => None,
+            })
+            .collect(),
+        Err(_) => return Vec::new(),
+    };
+    let mut ports: Vec<u16> = Vec::new();
+    let tables = [p.tcp(), p.tcp6()];
+    for table in tables.into_iter().flatten() {
+        for e in table {
+            if e.state == procfs::net::TcpState::Listen
+                && e.local_address.ip().is_loopback()
+                && inodes.contains(&e.inode)
+            {
+                ports.push(e.local_address.port());
+            }
+        }
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// The memory limit of the cgroup (v2 `memory.max`, or v1 `memory.limit_in_bytes`) that
+/// `pid` runs in, the tightest along its ancestors; `None` when unlimited or unknown.
+pub fn cgroup_memory_limit(pid: i32) -> Option<u64> {
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let mut best: Option<u64> = None;
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let (root, file) = if controllers.is_empty() {
+            ("/sys/fs/cgroup", "memory.max")
+        } else if controllers.split(',').any(|c| c == "memory") {
+            ("/sys/fs/cgroup/memory", "memory.limit_in_bytes")
+        } else {
+            continue;
+        };
+        let mut dir = std::path::PathBuf::from(format!("{root}{path}"));
+        loop {
+            if let Ok(text) = std::fs::read_to_string(dir.join(file)) {
+                // v1 writes a huge number for "no limit".
+                if let Ok(v) = text.trim().parse::<u64>() {
+                    if v < (1 << 60) {
+                        best = Some(best.map_or(v, |b| b.min(v)));
+                    }
+                }
+            }
+            if dir.as_os_str().len() <= root.len() || !dir.pop() {
+                break;
+            }
+        }
+    }
+    best
 }
 
 #[cfg(test)]
@@ -199,6 +363,62 @@ mod tests {
             tree.sample(false).is_none(),
             "a reaped root gives no sample"
         );
+    }
+
+    #[test]
+    fn finds_a_listening_port() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let ports = loopback_listening_ports(std::process::id() as i32);
+        assert!(ports.contains(&port), "{port} not in {ports:?}");
+    }
+
+    #[test]
+    fn follows_a_tree_from_several_roots() {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg("sleep 30 & wait")
+            .spawn()
+            .expect("sh starts");
+        let pid = child.id() as i32;
+        let mut found = None;
+        for _ in 0..100 {
+            let tree = descendants(&list_processes(), &[pid, -5]);
+            if tree.len() == 2 {
+                found = Some(tree);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let tree = found.expect("sh and its sleep");
+        assert_eq!(tree[0].pid, pid);
+        assert_eq!(tree[1].ppid, pid);
+        assert!(tree[1].start_ticks >= tree[0].start_ticks);
+        // The sleep as a root of its own: found once, first.
+        let again = descendants(&list_processes(), &[tree[1].pid, pid]);
+        assert_eq!(again[0].pid, tree[1].pid);
+        assert_eq!(again.len(), 2);
+        let info = process_info(tree[1].pid).expect("sleep is alive");
+        assert_eq!(info.cmdline, ["sleep", "30"]);
+        assert!(info.exe.is_some());
+        assert!(!info.catches(12), "sleep has no SIGUSR2 handler");
+        assert!(!has_env_var(tree[1].pid, "LEAKTRAIL_NO_SUCH_VARIABLE"));
+        assert!(has_env_var(tree[1].pid, "PATH"));
+        let _ = Command::new("kill").arg(tree[1].pid.to_string()).status();
+        let _ = child.wait();
+        assert!(process_info(pid).is_none(), "a reaped process has no info");
+    }
+
+    #[test]
+    fn sees_an_open_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("open.txt");
+        let me = std::process::id() as i32;
+        let file = std::fs::File::create(&path).expect("create");
+        assert!(holds_open(me, &path));
+        drop(file);
+        assert!(!holds_open(me, &path));
+        assert!(!holds_open(-1, &path));
     }
 
     #[test]

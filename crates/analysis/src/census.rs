@@ -1,0 +1,135 @@
+//! [`SnapshotCensus`]: the compact record a watcher keeps of each snapshot, so that trends
+//! over hundreds of snapshots need no raw file (the raw files are deleted under a disk
+//! budget; censuses never are).
+//!
+//! A census holds the snapshot's facts, its totals per growth family, the largest classes
+//! (by self size and by retained size) and the largest collections (`Map`, `Set`, `Array`,
+//! dictionary objects) with their V8 node ids — stable within one process, so the same
+//! collection can be followed from snapshot to snapshot — and their shortest retainer path
+//! written as one line.
+
+use serde::{Deserialize, Serialize};
+
+use crate::collections::collection_entries;
+use crate::heap::HeapAnalysis;
+use crate::summary::{ClassStats, GroupTotal, SnapshotInfo, Summary};
+
+/// How much of a snapshot a census keeps.
+#[derive(Clone, Copy, Debug)]
+pub struct CensusLimits {
+    /// Classes kept by self size (the largest first).
+    pub classes_by_self_size: usize,
+    /// Further classes kept by retained size.
+    pub classes_by_retained_size: usize,
+    /// Collections kept (the most entries first).
+    pub collections: usize,
+    /// Collections with fewer entries are left out.
+    pub min_collection_entries: u64,
+}
+
+impl Default for CensusLimits {
+    fn default() -> CensusLimits {
+        CensusLimits {
+            classes_by_self_size: 300,
+            classes_by_retained_size: 100,
+            collections: 50,
+            min_collection_entries: 64,
+        }
+    }
+}
+
+/// One collection of a snapshot.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CollectionRecord {
+    /// V8 node id (stable within one process).
+    pub id: u32,
+    /// `Map`, `Set`, `Array` or `Object` (a dictionary).
+    pub kind: String,
+    /// Entries (keys for a Map, elements for an Array).
+    pub entries: u64,
+    /// Retained size, bytes.
+    pub retained_size: u64,
+    /// Its shortest retainer path from the GC roots, as `edge → edge → …` with the class
+    /// of the holder of the last edge (`(GC roots) → … → StreamRegistry.streams`).
+    pub path: String,
+}
+
+/// What a watcher keeps of one snapshot.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SnapshotCensus {
+    /// The snapshot's facts.
+    pub info: SnapshotInfo,
+    /// Totals per growth family, in family order (the family key as name).
+    pub families: Vec<GroupTotal>,
+    /// The largest classes, with retained sizes.
+    pub classes: Vec<ClassStats>,
+    /// The largest collections.
+    pub collections: Vec<CollectionRecord>,
+}
+
+impl SnapshotCensus {
+    /// Takes the census of an analysed snapshot read from `path`.
+    pub fn of(a: &HeapAnalysis<'_>, path: &str, limits: &CensusLimits) -> SnapshotCensus {
+        let summary = Summary::with_graph(a, path, 0);
+        let families = crate::family::Family::ALL
+            .iter()
+            .zip(summary.by_family)
+            .map(|(f, t)| GroupTotal {
+                name: f.key().to_owned(),
+                ..t
+            })
+            .collect();
+        let mut classes = summary.classes;
+        // `classes` arrives largest self size first.
+        let (mut kept, mut rest): (Vec<_>, Vec<_>) = classes
+            .drain(..)
+            .enumerate()
+            .partition(|(i, _)| *i < limits.classes_by_self_size);
+        rest.sort_by_key(|(_, c)| std::cmp::Reverse(c.retained_size.unwrap_or(0)));
+        kept.extend(rest.into_iter().take(limits.classes_by_retained_size));
+        let classes: Vec<ClassStats> = kept.into_iter().map(|(_, c)| c).collect();
+
+        let snap = a.snap;
+        let mut found: Vec<(u32, &'static str, u64)> = (0..snap.node_count() as u32)
+            .filter_map(|v| collection_entries(snap, v).map(|(k, n)| (v, k, n)))
+            .filter(|&(_, _, n)| n >= limits.min_collection_entries)
+            .collect();
+        found.sort_by_key(|&(v, _, n)| (std::cmp::Reverse(n), v));
+        found.truncate(limits.collections);
+        let collections = found
+            .into_iter()
+            .map(|(v, kind, entries)| CollectionRecord {
+                id: snap.node_id(v),
+                kind: kind.to_owned(),
+                entries,
+                retained_size: a.retained.get(v),
+                path: path_line(a, v),
+            })
+            .collect();
+        SnapshotCensus {
+            info: summary.snapshot,
+            families,
+            classes,
+            collections,
+        }
+    }
+}
+
+/// A retainer path as one line: the edges from the roots, then the collection's holder
+/// class and the last edge (`(GC roots) → global → registry → StreamRegistry.streams`).
+fn path_line(a: &HeapAnalysis<'_>, v: u32) -> String {
+    let steps = a.shortest_path(v);
+    if steps.is_empty() {
+        return "(not reachable by strong edges)".to_owned();
+    }
+    let mut parts: Vec<String> = vec!["(GC roots)".to_owned()];
+    let n = steps.len();
+    for (i, s) in steps.iter().enumerate() {
+        if i + 1 == n && i > 0 {
+            parts.push(format!("{}.{}", steps[i - 1].object.class, s.edge));
+        } else {
+            parts.push(s.edge.clone());
+        }
+    }
+    parts.join(" → ")
+}

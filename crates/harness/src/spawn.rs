@@ -1,0 +1,137 @@
+//! Starting a workload so that it can be stopped whole, and stopping it.
+//!
+//! The command gets its own process group, so that the whole tree it forks can be signalled
+//! at once (Ctrl-C reaches leaktrail's group, not the workload's), and
+//! `PR_SET_PDEATHSIG(SIGKILL)`, so that it dies with leaktrail rather than running on as
+//! an orphan.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// Spawns `cmd` in a new process group whose leader is killed when leaktrail dies.
+pub fn spawn_in_group(cmd: &mut Command) -> std::io::Result<Child> {
+    cmd.process_group(0);
+    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no memory of the
+    // parent; it is the only thing done between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+                .map_err(std::io::Error::from)
+        });
+    }
+    cmd.spawn()
+}
+
+/// Starts `command` (program and arguments) with [`spawn_in_group`]. `inspect` appends
+/// `--inspect=127.0.0.1:0` to the `NODE_OPTIONS` it inherits (other programs ignore it);
+/// stdin is closed.
+pub fn spawn_workload(
+    command: &[String],
+    inspect: bool,
+    stdout: Stdio,
+    stderr: Stdio,
+) -> std::io::Result<Child> {
+    let (program, args) = command
+        .split_first()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command given"))?;
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdout(stdout)
+        .stderr(stderr)
+        .stdin(Stdio::null());
+    if inspect {
+        let mut options = std::env::var("NODE_OPTIONS").unwrap_or_default();
+        options.push_str(" --inspect=127.0.0.1:0");
+        cmd.env("NODE_OPTIONS", options.trim());
+    }
+    spawn_in_group(&mut cmd)
+}
+
+/// Sends `signal` (a signal number) to the process group led by `child`.
+pub fn signal_group(child: &Child, signal: i32) -> std::io::Result<()> {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32)
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let signal = rustix::process::Signal::from_named_raw(signal)
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    rustix::process::kill_process_group(pid, signal).map_err(std::io::Error::from)
+}
+
+/// Stops what is left of `child`'s process group: SIGTERM, then SIGKILL after `grace`.
+/// The group may outlive its leader (workers of an exited runner), so it is signalled even
+/// when `child` has exited; `child` is reaped.
+pub fn stop_group(child: &mut Child, grace: Duration) {
+    let leader_done = matches!(child.try_wait(), Ok(Some(_)));
+    let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) else {
+        return;
+    };
+    let group_alive = || rustix::process::test_kill_process_group(pid).is_ok();
+    if !group_alive() {
+        let _ = child.wait();
+        return;
+    }
+    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::TERM);
+    let until = Instant::now() + grace;
+    while Instant::now() < until && group_alive() {
+        if !leader_done {
+            let _ = child.try_wait();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if group_alive() {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    let _ = child.wait();
+}
+
+/// Waits up to `timeout` for `child` to exit.
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let until = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= until {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn stops_a_group_whose_leader_has_exited() {
+        // The leader exits at once; its child sleeps on in the same group.
+        let mut child = spawn_in_group(Command::new("sh").arg("-c").arg("sleep 30 & exit 0"))
+            .expect("sh starts");
+        let status = wait_exit(&mut child, Duration::from_secs(5)).expect("sh exits");
+        assert!(status.success());
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
+        assert!(
+            rustix::process::test_kill_process_group(pid).is_ok(),
+            "the sleep is still in the group"
+        );
+        stop_group(&mut child, Duration::from_secs(2));
+        let mut gone = false;
+        for _ in 0..100 {
+            if rustix::process::test_kill_process_group(pid).is_err() {
+                gone = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(gone, "the group is empty");
+    }
+
+    #[test]
+    fn signals_reach_the_group() {
+        let mut child = spawn_in_group(Command::new("sleep").arg("30")).expect("sleep starts");
+        signal_group(&child, 15).expect("signal sent");
+        let status = wait_exit(&mut child, Duration::from_secs(5)).expect("sleep ends");
+        assert_eq!(status.signal(), Some(15));
+    }
+}

@@ -1,0 +1,324 @@
+//! Renders a `leaktrail trace` report.
+
+use comfy_table::Cell;
+
+use leaktrail_analysis::units::{human_bytes, signed_bytes};
+use leaktrail_analysis::GrowthKind;
+use leaktrail_trace::files::Attribution;
+use leaktrail_trace::{ProcessSummary, TraceReport};
+
+use super::{group_digits, json, signed_count, Doc, Format, RenderOptions};
+
+/// A command line short enough for a table cell: paths by their file name, at most 60
+/// characters.
+fn short_command(args: &[String]) -> String {
+    let joined = args
+        .iter()
+        .map(|a| {
+            if a.starts_with('-') {
+                a.as_str()
+            } else {
+                a.rsplit('/').next().unwrap_or(a)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    if joined.chars().count() > 60 {
+        format!("{}…", joined.chars().take(59).collect::<String>())
+    } else {
+        joined
+    }
+}
+
+fn seconds(t: Option<f64>) -> String {
+    t.map_or("-".to_owned(), |t| format!("{t:.1} s"))
+}
+
+fn verdict_label(kind: GrowthKind) -> &'static str {
+    match kind {
+        GrowthKind::NoSignificantGrowth => "no significant growth",
+        GrowthKind::ModuleGraph => "module graph",
+        GrowthKind::ExternalMemory => "external memory",
+        GrowthKind::RuntimeData => "runtime data leak",
+    }
+}
+
+fn exit_text(r: &TraceReport) -> String {
+    match (r.exit.code, r.exit.signal) {
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(s)) => format!("signal {s} (status {})", r.exit.status),
+        (None, None) => "an unknown status".to_owned(),
+    }
+}
+
+/// Renders a [`TraceReport`].
+pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
+    if opts.format == Format::Json {
+        return json("leaktrail.trace/1", r);
+    }
+    let mut d = Doc::new(opts);
+    let md = opts.format == Format::Markdown;
+    let command = r.command.join(" ");
+    if md {
+        d.line(&format!("## Trace: `{command}`\n"));
+    }
+    let snapshots = r
+        .snapshot_every_seconds
+        .map_or("no snapshots".to_owned(), |s| {
+            format!("snapshots every {s} s")
+        });
+    let exit = exit_text(r);
+    d.line(&format!(
+        "{} after {:.1} s; {} process{} in {} lane{}, tree peak RSS {}; sampled every {} s, {snapshots}.",
+        if md {
+            let mut c = exit.chars();
+            c.next().map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+        } else {
+            format!("Trace of `{command}`: {exit}")
+        },
+        r.wall_seconds,
+        r.process_count,
+        if r.process_count == 1 { "" } else { "es" },
+        r.lanes.len(),
+        if r.lanes.len() == 1 { "" } else { "s" },
+        human_bytes(r.peak_tree_rss),
+        r.interval_seconds
+    ));
+    if !r.signals_forwarded.is_empty() {
+        let list: Vec<String> = r.signals_forwarded.iter().map(i32::to_string).collect();
+        d.line(&format!(
+            "Signals passed on to the command: {}.",
+            list.join(", ")
+        ));
+    }
+    if let Some(g) = &r.fail_on_growth {
+        let text = if g.exceeded.is_empty() {
+            format!(
+                "No process grew by more than {} (--fail-on-growth).",
+                human_bytes(g.limit)
+            )
+        } else {
+            let pids: Vec<String> = g.exceeded.iter().map(i32::to_string).collect();
+            format!(
+                "PID{} {} grew by more than {} (--fail-on-growth){}.",
+                if g.exceeded.len() == 1 { "" } else { "s" },
+                pids.join(", "),
+                human_bytes(g.limit),
+                if g.failed {
+                    ": trace fails (exit 1)"
+                } else {
+                    "; the command's own failing status is kept"
+                }
+            )
+        };
+        d.emphasis(&text, !g.exceeded.is_empty());
+    }
+
+    d.heading("Processes by lane (growth: peak RSS minus first sample; net: last minus first; slope: Theil–Sen)");
+    let mut rows = Vec::new();
+    for lane in &r.lanes {
+        for p in &lane.processes {
+            let pr = &p.process;
+            rows.push(vec![
+                Cell::new(&lane.lane),
+                Cell::new(pr.pid),
+                Cell::new(pr.ppid),
+                Cell::new(short_command(&pr.command)),
+                Cell::new(seconds(Some(pr.start))),
+                Cell::new(if pr.outlived_command {
+                    "outlived".to_owned()
+                } else {
+                    seconds(pr.end)
+                }),
+                Cell::new(pr.samples.len()),
+                Cell::new(human_bytes(pr.peak_rss)),
+                p.growth.map_or(Cell::new("-"), |g| d.delta_cell(g)),
+                p.net_growth.map_or(Cell::new("-"), |g| d.delta_cell(g)),
+                Cell::new(p.slope.map_or("-".to_owned(), |s| {
+                    format!("{}/s", signed_bytes(s.slope as i64))
+                })),
+                Cell::new(pr.snapshots.len()),
+                Cell::new(match (&p.heap, &p.heap_error) {
+                    (Some(h), _) => verdict_label(h.diff.verdict.kind).to_owned(),
+                    (None, Some(_)) => "diff failed".to_owned(),
+                    (None, None) => "-".to_owned(),
+                }),
+            ]);
+        }
+    }
+    d.table(
+        &[
+            "lane",
+            "PID",
+            "parent",
+            "command",
+            "start",
+            "end",
+            "samples",
+            "peak RSS",
+            "growth",
+            "net",
+            "slope",
+            "snapshots",
+            "heap",
+        ],
+        rows,
+        4,
+    );
+
+    for lane in &r.lanes {
+        for p in &lane.processes {
+            heap_section(&mut d, &lane.lane, p);
+        }
+    }
+
+    if !r.files.is_empty() {
+        d.heading(
+            "Test files (growth: own process, or the tree's RSS over the file's time window)",
+        );
+        let rows = r
+            .files
+            .iter()
+            .map(|f| {
+                vec![
+                    Cell::new(short_command(std::slice::from_ref(&f.span.file))),
+                    Cell::new(format!("{:?}", f.span.source).to_lowercase()),
+                    Cell::new(f.span.status.as_deref().unwrap_or("-")),
+                    Cell::new(match f.attribution {
+                        Attribution::OwnProcess => "own process".to_owned(),
+                        Attribution::Window => "time window".to_owned(),
+                        Attribution::WindowShared => {
+                            format!("window shared with {}", f.concurrent_files)
+                        }
+                        Attribution::TooShort => "shorter than a sample".to_owned(),
+                        Attribution::NoTimes => "no times".to_owned(),
+                    }),
+                    Cell::new(f.pid.map_or("-".to_owned(), |p| p.to_string())),
+                    Cell::new(seconds(f.span.start)),
+                    Cell::new(seconds(f.span.end)),
+                    f.rss_delta.map_or(Cell::new("-"), |g| d.delta_cell(g)),
+                    Cell::new(f.peak_rss.map_or("-".to_owned(), human_bytes)),
+                ]
+            })
+            .collect();
+        d.table(
+            &[
+                "file",
+                "source",
+                "status",
+                "attribution",
+                "PID",
+                "start",
+                "end",
+                "growth",
+                "peak RSS",
+            ],
+            rows,
+            4,
+        );
+    }
+
+    d.heading("Not measured");
+    let lines: Vec<String> = r.not_measured.iter().map(|l| format!("- {l}")).collect();
+    for l in lines {
+        d.line(&l);
+    }
+    if !r.warnings.is_empty() {
+        d.heading("Warnings");
+        let lines: Vec<String> = r.warnings.iter().map(|l| format!("- {l}")).collect();
+        for l in lines {
+            d.line(&l);
+        }
+    }
+    if let Some(dir) = &r.out_dir {
+        let snapshots = r.processes().any(|p| !p.process.snapshots.is_empty());
+        d.line(&if snapshots {
+            format!("\nKept in {dir}: trace.json, report.md and the snapshots as <lane>/<pid>-<n>.heapsnapshot (`leaktrail diff --lane-dir {dir}/<lane>` compares a lane's again).")
+        } else {
+            format!("\nKept in {dir}: trace.json and report.md.")
+        });
+    }
+    d.out
+}
+
+/// The heap diff of one process: verdict and top classes.
+fn heap_section(d: &mut Doc, lane: &str, p: &ProcessSummary) {
+    let pr = &p.process;
+    if let Some(e) = &p.heap_error {
+        d.heading(&format!("{lane} · PID {}: heap diff failed", pr.pid));
+        d.line(e);
+        return;
+    }
+    let Some(h) = &p.heap else { return };
+    let diff = &h.diff;
+    d.heading(&format!(
+        "{lane} · PID {} ({}): heap at {:.1} s vs {:.1} s, {} snapshots, {} → {} ({})",
+        pr.pid,
+        short_command(&pr.command),
+        h.before.t,
+        h.after.t,
+        pr.snapshots.len(),
+        human_bytes(diff.before.total_self_size),
+        human_bytes(diff.after.total_self_size),
+        signed_bytes(diff.total_delta)
+    ));
+    d.emphasis(
+        &diff.verdict.sentence,
+        diff.verdict.kind != GrowthKind::NoSignificantGrowth,
+    );
+    if d.opts.format == Format::Markdown {
+        d.line("");
+    }
+    let rows = diff
+        .classes
+        .iter()
+        .filter(|c| c.size_delta > 0)
+        .map(|c| {
+            vec![
+                Cell::new(&c.class),
+                Cell::new(c.family.label()),
+                Cell::new(signed_count(c.count_delta)),
+                d.delta_cell(c.size_delta),
+                Cell::new(format!(
+                    "{} / {}",
+                    group_digits(c.count_after),
+                    human_bytes(c.size_after)
+                )),
+            ]
+        })
+        .collect::<Vec<_>>();
+    if !rows.is_empty() {
+        d.table(
+            &[
+                "class",
+                "family",
+                "Δ count",
+                "Δ size",
+                "after (count / size)",
+            ],
+            rows,
+            2,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_commands() {
+        let args: Vec<String> = [
+            "/usr/bin/node",
+            "--expose-gc",
+            "/w/scenarios/runner.js",
+            "x.js",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(short_command(&args), "node --expose-gc runner.js x.js");
+        let long = vec!["a".repeat(100)];
+        assert_eq!(short_command(&long).chars().count(), 60);
+    }
+}

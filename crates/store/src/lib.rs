@@ -1,0 +1,928 @@
+//! The watcher's store: one directory with an embedded SQLite database (`leaktrail.db`, WAL
+//! mode) and the raw snapshot files (`snapshots/`), kept under a disk budget.
+//!
+//! ```text
+//! STORE/
+//!   leaktrail.db (+ -wal, -shm)   targets, incarnations, samples, snapshot index, censuses
+//!   snapshots/<target>-<incarnation>-<seq>.heapsnapshot   raw files, oldest deleted first
+//!   reports/trend-<time>.md       reports saved by `POST /api/memory/trend/save`
+//! ```
+//!
+//! The directory is created mode 0700 and every file 0600: snapshots hold the heap's
+//! strings (tokens, secrets), and samples say what runs where.
+//!
+//! ## Schema (version 1)
+//!
+//! | table | one row per | columns |
+//! |---|---|---|
+//! | `meta` | setting | `key`, `value` (`schema_version` = 1) |
+//! | `targets` | watched service | `id`, `name` (unique), `command`, `created_at` |
+//! | `incarnations` | process lifetime (a restart starts a new one) | `id`, `target_id`, `pid`, `started_at`, `ended_at`, `exit_code`, `signal`, `end_reason` (`exited`, `signal`, `oom-kill`, `v8-heap-oom`, `detached`), `heap_limit`, `memory_limit` |
+//! | `samples` | sample | `incarnation_id`, `t`, `rss`, `anon`, `pss`, `threads`, `heap_used`, `heap_total`, `external` |
+//! | `snapshots` | heap snapshot | `id`, `incarnation_id`, `t`, `file` (name under `snapshots/`), `file_size`, `file_deleted_at`, `node_count`, `edge_count`, `total_self_size`, `reason` |
+//! | `snapshot_families` | snapshot × family | `snapshot_id`, `family`, `count`, `self_size` |
+//! | `snapshot_classes` | snapshot × class kept | `snapshot_id`, `class`, `family`, `count`, `self_size`, `retained_size` |
+//! | `snapshot_collections` | snapshot × collection kept | `snapshot_id`, `node_id`, `kind`, `entries`, `retained_size`, `path` |
+//!
+//! Times are milliseconds since the Unix epoch; sizes are bytes; columns that were not
+//! measured are NULL. A store with a newer schema version than this build knows is refused.
+//!
+//! ## Crash safety
+//!
+//! Every sample and every snapshot census is its own transaction, in WAL mode with
+//! `synchronous = NORMAL`: a `kill -9` of the watcher at any moment leaves a database that
+//! opens, with at most the transaction in flight lost. (An OS crash may lose the last few
+//! transactions too; it cannot corrupt the file.)
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use leaktrail_analysis::{
+    ClassStats, CollectionRecord, Family, GroupTotal, SnapshotCensus, SnapshotInfo,
+};
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The database file's name inside the store directory.
+pub const DB_FILE: &str = "leaktrail.db";
+
+/// What can go wrong with a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The directory or a file in it could not be used.
+    #[error("{path}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// SQLite refused.
+    #[error("{path}")]
+    Sql {
+        /// The database file.
+        path: String,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+    /// The store path exists and is not a directory.
+    #[error("{0}: not a directory (a store is a directory)")]
+    NotADirectory(String),
+    /// No store at this path.
+    #[error(
+        "{0}: no leaktrail store here (no {DB_FILE}); start one with `leaktrail watch --store DIR`"
+    )]
+    Missing(String),
+    /// The store was written by a newer leaktrail.
+    #[error("{path}: store schema version {found}, this leaktrail reads up to {SCHEMA_VERSION}")]
+    TooNew {
+        /// The database file.
+        path: String,
+        /// Its version.
+        found: i64,
+    },
+    /// A stored value is not what this build expects.
+    #[error("{path}: {detail}")]
+    Corrupt {
+        /// The database file.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// A row id of `targets`.
+pub type TargetId = i64;
+/// A row id of `incarnations`.
+pub type IncarnationId = i64;
+/// A row id of `snapshots`.
+pub type SnapshotId = i64;
+
+/// A watched service.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Target {
+    /// Row id.
+    pub id: TargetId,
+    /// Its name (unique in the store).
+    pub name: String,
+    /// The command line, when leaktrail started it.
+    pub command: Option<String>,
+    /// When it was first watched, ms since the epoch.
+    pub created_at: i64,
+}
+
+/// One lifetime of a target's process.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Incarnation {
+    /// Row id.
+    pub id: IncarnationId,
+    /// The target.
+    pub target_id: TargetId,
+    /// Its process id.
+    pub pid: i64,
+    /// Start, ms since the epoch.
+    pub started_at: i64,
+    /// End, when it ended.
+    pub ended_at: Option<i64>,
+    /// Exit code, when it exited.
+    pub exit_code: Option<i64>,
+    /// Signal that killed it.
+    pub signal: Option<i64>,
+    /// How it ended: `exited`, `signal`, `oom-kill`, `v8-heap-oom`, `detached`.
+    pub end_reason: Option<String>,
+    /// The V8 heap limit (`heap_size_limit`), bytes.
+    pub heap_limit: Option<i64>,
+    /// The cgroup memory limit, bytes.
+    pub memory_limit: Option<i64>,
+}
+
+/// How an incarnation ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncarnationEnd {
+    /// When, ms since the epoch.
+    pub ended_at: i64,
+    /// Exit code.
+    pub exit_code: Option<i64>,
+    /// Killing signal.
+    pub signal: Option<i64>,
+    /// `exited`, `signal`, `oom-kill`, `v8-heap-oom` or `detached`.
+    pub reason: String,
+}
+
+/// One memory sample.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+pub struct SampleRecord {
+    /// The incarnation sampled.
+    pub incarnation_id: IncarnationId,
+    /// When, ms since the epoch.
+    pub t: i64,
+    /// RSS of the process tree, bytes.
+    pub rss: i64,
+    /// Anonymous RSS, bytes.
+    pub anon: Option<i64>,
+    /// PSS, bytes (read only now and then: it is slow).
+    pub pss: Option<i64>,
+    /// Threads of the tree.
+    pub threads: i64,
+    /// V8 heap in use, bytes (Node only).
+    pub heap_used: Option<i64>,
+    /// V8 heap reserved, bytes.
+    pub heap_total: Option<i64>,
+    /// `process.memoryUsage().external`, bytes.
+    pub external: Option<i64>,
+}
+
+/// One snapshot of the index.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SnapshotRecord {
+    /// Row id.
+    pub id: SnapshotId,
+    /// The incarnation it was taken of.
+    pub incarnation_id: IncarnationId,
+    /// When, ms since the epoch.
+    pub t: i64,
+    /// File name under `snapshots/`.
+    pub file: String,
+    /// File size, bytes.
+    pub file_size: i64,
+    /// When the raw file was deleted under the disk budget (the census stays).
+    pub file_deleted_at: Option<i64>,
+    /// Nodes.
+    pub node_count: i64,
+    /// Edges.
+    pub edge_count: i64,
+    /// Sum of self sizes, bytes.
+    pub total_self_size: i64,
+    /// Why it was taken: `schedule`, `growth`, `first`, `manual`.
+    pub reason: String,
+}
+
+/// An open store.
+pub struct Store {
+    dir: PathBuf,
+    db_path: String,
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens the store in `dir` for writing, creating the directory (0700) and the database
+    /// (0600) when missing.
+    pub fn create(dir: &Path) -> Result<Store, StoreError> {
+        create_private_dir(dir)?;
+        create_private_dir(&dir.join("snapshots"))?;
+        let db = dir.join(DB_FILE);
+        let db_path = db.display().to_string();
+        if !db.exists() {
+            // SQLite gives its -wal and -shm files the main file's mode, so creating that
+            // 0600 first keeps all three private.
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(false);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            options.open(&db).map_err(|source| StoreError::Io {
+                path: db_path.clone(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(&db).map_err(sql(&db_path))?;
+        let store = Store {
+            dir: dir.to_owned(),
+            db_path,
+            conn,
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing store for reading (and the few writes a server makes: none to the
+    /// database). Fails with [`StoreError::Missing`] when `dir` holds no store.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let db = dir.join(DB_FILE);
+        let db_path = db.display().to_string();
+        if !db.is_file() {
+            return Err(StoreError::Missing(dir.display().to_string()));
+        }
+        let conn = Connection::open_with_flags(
+            &db,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sql(&db_path))?;
+        let store = Store {
+            dir: dir.to_owned(),
+            db_path,
+            conn,
+        };
+        store.configure()?;
+        let version = store.schema_version()?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: store.db_path.clone(),
+                found: version,
+            });
+        }
+        if version == 0 {
+            return Err(StoreError::Corrupt {
+                path: store.db_path.clone(),
+                detail: "no schema version: not a leaktrail store".into(),
+            });
+        }
+        Ok(store)
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where raw snapshot files go.
+    pub fn snapshots_dir(&self) -> PathBuf {
+        self.dir.join("snapshots")
+    }
+
+    fn configure(&self) -> Result<(), StoreError> {
+        // A reader (serve) and the writer (watch) may work at once: wait for each other's
+        // short transactions instead of failing.
+        self.conn
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql(&self.db_path))?;
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(sql(&self.db_path))
+    }
+
+    fn schema_version(&self) -> Result<i64, StoreError> {
+        let has_meta: bool = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(sql(&self.db_path))?
+            > 0;
+        if !has_meta {
+            return Ok(0);
+        }
+        let v: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql(&self.db_path))?;
+        match v {
+            None => Ok(0),
+            Some(v) => v.parse().map_err(|_| StoreError::Corrupt {
+                path: self.db_path.clone(),
+                detail: format!("schema_version is {v:?}"),
+            }),
+        }
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let version = self.schema_version()?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: self.db_path.clone(),
+                found: version,
+            });
+        }
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch(SCHEMA_V1)
+            .map_err(sql(&self.db_path))
+    }
+
+    /// The target named `name`, created when new.
+    pub fn target(&mut self, name: &str, command: Option<&str>) -> Result<TargetId, StoreError> {
+        let p = self.db_path.clone();
+        self.conn
+            .execute(
+                "INSERT INTO targets(name, command, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET command = coalesce(excluded.command, command)",
+                params![name, command, now_ms()],
+            )
+            .map_err(sql(&p))?;
+        self.conn
+            .query_row("SELECT id FROM targets WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .map_err(sql(&p))
+    }
+
+    /// Records the start of a process of `target`.
+    pub fn start_incarnation(
+        &mut self,
+        target: TargetId,
+        pid: i64,
+        started_at: i64,
+    ) -> Result<IncarnationId, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO incarnations(target_id, pid, started_at) VALUES (?1, ?2, ?3)",
+                params![target, pid, started_at],
+            )
+            .map_err(sql(&self.db_path))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records the memory limits that apply to an incarnation.
+    pub fn set_limits(
+        &mut self,
+        id: IncarnationId,
+        heap_limit: Option<i64>,
+        memory_limit: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE incarnations SET heap_limit = coalesce(?2, heap_limit),
+                 memory_limit = coalesce(?3, memory_limit) WHERE id = ?1",
+                params![id, heap_limit, memory_limit],
+            )
+            .map(|_| ())
+            .map_err(sql(&self.db_path))
+    }
+
+    /// Records how an incarnation ended.
+    pub fn end_incarnation(
+        &mut self,
+        id: IncarnationId,
+        end: &IncarnationEnd,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE incarnations SET ended_at = ?2, exit_code = ?3, signal = ?4, end_reason = ?5
+                 WHERE id = ?1",
+                params![id, end.ended_at, end.exit_code, end.signal, end.reason],
+            )
+            .map(|_| ())
+            .map_err(sql(&self.db_path))
+    }
+
+    /// Appends a sample (its own transaction).
+    pub fn add_sample(&mut self, s: &SampleRecord) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO samples(incarnation_id, t, rss, anon, pss, threads, heap_used, heap_total, external)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    s.incarnation_id,
+                    s.t,
+                    s.rss,
+                    s.anon,
+                    s.pss,
+                    s.threads,
+                    s.heap_used,
+                    s.heap_total,
+                    s.external
+                ],
+            )
+            .map(|_| ())
+            .map_err(sql(&self.db_path))
+    }
+
+    /// Indexes a snapshot file (already under [`Store::snapshots_dir`]) with its census, in
+    /// one transaction.
+    pub fn add_snapshot(
+        &mut self,
+        incarnation: IncarnationId,
+        t: i64,
+        file: &str,
+        reason: &str,
+        census: &SnapshotCensus,
+    ) -> Result<SnapshotId, StoreError> {
+        let p = self.db_path.clone();
+        let tx = self.conn.transaction().map_err(sql(&p))?;
+        tx.execute(
+            "INSERT INTO snapshots(incarnation_id, t, file, file_size, node_count, edge_count, total_self_size, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                incarnation,
+                t,
+                file,
+                census.info.file_size as i64,
+                census.info.node_count as i64,
+                census.info.edge_count as i64,
+                census.info.total_self_size as i64,
+                reason
+            ],
+        )
+        .map_err(sql(&p))?;
+        let id = tx.last_insert_rowid();
+        {
+            let mut fam = tx
+                .prepare(
+                    "INSERT INTO snapshot_families(snapshot_id, family, count, self_size) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(sql(&p))?;
+            for f in &census.families {
+                fam.execute(params![id, f.name, f.count as i64, f.self_size as i64])
+                    .map_err(sql(&p))?;
+            }
+            let mut cls = tx
+                .prepare(
+                    "INSERT OR REPLACE INTO snapshot_classes(snapshot_id, class, family, count, self_size, retained_size)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(sql(&p))?;
+            for c in &census.classes {
+                cls.execute(params![
+                    id,
+                    c.class,
+                    c.family.key(),
+                    c.count as i64,
+                    c.self_size as i64,
+                    c.retained_size.map(|r| r as i64)
+                ])
+                .map_err(sql(&p))?;
+            }
+            let mut col = tx
+                .prepare(
+                    "INSERT INTO snapshot_collections(snapshot_id, node_id, kind, entries, retained_size, path)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(sql(&p))?;
+            for c in &census.collections {
+                col.execute(params![
+                    id,
+                    c.id as i64,
+                    c.kind,
+                    c.entries as i64,
+                    c.retained_size as i64,
+                    c.path
+                ])
+                .map_err(sql(&p))?;
+            }
+        }
+        tx.commit().map_err(sql(&p))?;
+        Ok(id)
+    }
+
+    /// Notes that a snapshot's raw file was deleted; its census stays.
+    pub fn mark_file_deleted(&mut self, id: SnapshotId, at: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE snapshots SET file_deleted_at = ?2 WHERE id = ?1",
+                params![id, at],
+            )
+            .map(|_| ())
+            .map_err(sql(&self.db_path))
+    }
+
+    /// Every target, oldest first.
+    pub fn targets(&self) -> Result<Vec<Target>, StoreError> {
+        let p = &self.db_path;
+        let mut st = self
+            .conn
+            .prepare("SELECT id, name, command, created_at FROM targets ORDER BY id")
+            .map_err(sql(p))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Target {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    command: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
+            })
+            .map_err(sql(p))?;
+        rows.collect::<Result<_, _>>().map_err(sql(p))
+    }
+
+    /// The incarnations of `target`, oldest first.
+    pub fn incarnations(&self, target: TargetId) -> Result<Vec<Incarnation>, StoreError> {
+        let p = &self.db_path;
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, target_id, pid, started_at, ended_at, exit_code, signal, end_reason, heap_limit, memory_limit
+                 FROM incarnations WHERE target_id = ?1 ORDER BY started_at, id",
+            )
+            .map_err(sql(p))?;
+        let rows = st
+            .query_map([target], |r| {
+                Ok(Incarnation {
+                    id: r.get(0)?,
+                    target_id: r.get(1)?,
+                    pid: r.get(2)?,
+                    started_at: r.get(3)?,
+                    ended_at: r.get(4)?,
+                    exit_code: r.get(5)?,
+                    signal: r.get(6)?,
+                    end_reason: r.get(7)?,
+                    heap_limit: r.get(8)?,
+                    memory_limit: r.get(9)?,
+                })
+            })
+            .map_err(sql(p))?;
+        rows.collect::<Result<_, _>>().map_err(sql(p))
+    }
+
+    /// Samples of `target` taken at or after `since` (ms), oldest first, at most `limit`
+    /// (the most recent ones when there are more).
+    pub fn samples(
+        &self,
+        target: TargetId,
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<SampleRecord>, StoreError> {
+        let p = &self.db_path;
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT * FROM (
+                   SELECT s.incarnation_id, s.t, s.rss, s.anon, s.pss, s.threads, s.heap_used, s.heap_total, s.external
+                   FROM samples s JOIN incarnations i ON i.id = s.incarnation_id
+                   WHERE i.target_id = ?1 AND s.t >= ?2 ORDER BY s.t DESC LIMIT ?3
+                 ) ORDER BY t",
+            )
+            .map_err(sql(p))?;
+        let rows = st
+            .query_map(params![target, since, limit as i64], |r| {
+                Ok(SampleRecord {
+                    incarnation_id: r.get(0)?,
+                    t: r.get(1)?,
+                    rss: r.get(2)?,
+                    anon: r.get(3)?,
+                    pss: r.get(4)?,
+                    threads: r.get(5)?,
+                    heap_used: r.get(6)?,
+                    heap_total: r.get(7)?,
+                    external: r.get(8)?,
+                })
+            })
+            .map_err(sql(p))?;
+        rows.collect::<Result<_, _>>().map_err(sql(p))
+    }
+
+    /// The snapshot index of `target`, oldest first.
+    pub fn snapshots(&self, target: TargetId) -> Result<Vec<SnapshotRecord>, StoreError> {
+        let p = &self.db_path;
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT s.id, s.incarnation_id, s.t, s.file, s.file_size, s.file_deleted_at,
+                        s.node_count, s.edge_count, s.total_self_size, s.reason
+                 FROM snapshots s JOIN incarnations i ON i.id = s.incarnation_id
+                 WHERE i.target_id = ?1 ORDER BY s.t, s.id",
+            )
+            .map_err(sql(p))?;
+        let rows = st.query_map([target], snapshot_row).map_err(sql(p))?;
+        rows.collect::<Result<_, _>>().map_err(sql(p))
+    }
+
+    /// Every snapshot whose raw file is still on disk, oldest first (for the disk budget).
+    pub fn snapshots_on_disk(&self) -> Result<Vec<SnapshotRecord>, StoreError> {
+        let p = &self.db_path;
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, incarnation_id, t, file, file_size, file_deleted_at,
+                        node_count, edge_count, total_self_size, reason
+                 FROM snapshots WHERE file_deleted_at IS NULL ORDER BY t, id",
+            )
+            .map_err(sql(p))?;
+        let rows = st.query_map([], snapshot_row).map_err(sql(p))?;
+        rows.collect::<Result<_, _>>().map_err(sql(p))
+    }
+
+    /// One snapshot of the index.
+    pub fn snapshot(&self, id: SnapshotId) -> Result<Option<SnapshotRecord>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id, incarnation_id, t, file, file_size, file_deleted_at,
+                        node_count, edge_count, total_self_size, reason
+                 FROM snapshots WHERE id = ?1",
+                [id],
+                snapshot_row,
+            )
+            .optional()
+            .map_err(sql(&self.db_path))
+    }
+
+    /// The census of a snapshot, as stored.
+    pub fn census(&self, snapshot: &SnapshotRecord) -> Result<SnapshotCensus, StoreError> {
+        let p = &self.db_path;
+        let corrupt = |detail: String| StoreError::Corrupt {
+            path: p.clone(),
+            detail,
+        };
+        let mut families = Vec::new();
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT family, count, self_size FROM snapshot_families WHERE snapshot_id = ?1",
+            )
+            .map_err(sql(p))?;
+        let mut rows = st.query([snapshot.id]).map_err(sql(p))?;
+        while let Some(r) = rows.next().map_err(sql(p))? {
+            families.push(GroupTotal {
+                name: r.get(0).map_err(sql(p))?,
+                count: r.get::<_, i64>(1).map_err(sql(p))? as u64,
+                self_size: r.get::<_, i64>(2).map_err(sql(p))? as u64,
+            });
+        }
+        let mut classes = Vec::new();
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT class, family, count, self_size, retained_size FROM snapshot_classes
+                 WHERE snapshot_id = ?1 ORDER BY self_size DESC",
+            )
+            .map_err(sql(p))?;
+        let mut rows = st.query([snapshot.id]).map_err(sql(p))?;
+        while let Some(r) = rows.next().map_err(sql(p))? {
+            let family: String = r.get(1).map_err(sql(p))?;
+            classes.push(ClassStats {
+                class: r.get(0).map_err(sql(p))?,
+                family: Family::from_key(&family)
+                    .ok_or_else(|| corrupt(format!("unknown family {family:?}")))?,
+                count: r.get::<_, i64>(2).map_err(sql(p))? as u64,
+                self_size: r.get::<_, i64>(3).map_err(sql(p))? as u64,
+                retained_size: r
+                    .get::<_, Option<i64>>(4)
+                    .map_err(sql(p))?
+                    .map(|v| v as u64),
+            });
+        }
+        let mut collections = Vec::new();
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT node_id, kind, entries, retained_size, path FROM snapshot_collections
+                 WHERE snapshot_id = ?1 ORDER BY entries DESC",
+            )
+            .map_err(sql(p))?;
+        let mut rows = st.query([snapshot.id]).map_err(sql(p))?;
+        while let Some(r) = rows.next().map_err(sql(p))? {
+            collections.push(CollectionRecord {
+                id: r.get::<_, i64>(0).map_err(sql(p))? as u32,
+                kind: r.get(1).map_err(sql(p))?,
+                entries: r.get::<_, i64>(2).map_err(sql(p))? as u64,
+                retained_size: r.get::<_, i64>(3).map_err(sql(p))? as u64,
+                path: r.get(4).map_err(sql(p))?,
+            });
+        }
+        Ok(SnapshotCensus {
+            info: SnapshotInfo {
+                path: snapshot.file.clone(),
+                file_size: snapshot.file_size as u64,
+                node_count: snapshot.node_count as u64,
+                edge_count: snapshot.edge_count as u64,
+                total_self_size: snapshot.total_self_size as u64,
+            },
+            families,
+            classes,
+            collections,
+        })
+    }
+}
+
+fn snapshot_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotRecord> {
+    Ok(SnapshotRecord {
+        id: r.get(0)?,
+        incarnation_id: r.get(1)?,
+        t: r.get(2)?,
+        file: r.get(3)?,
+        file_size: r.get(4)?,
+        file_deleted_at: r.get(5)?,
+        node_count: r.get(6)?,
+        edge_count: r.get(7)?,
+        total_self_size: r.get(8)?,
+        reason: r.get(9)?,
+    })
+}
+
+const SCHEMA_V1: &str = "
+BEGIN;
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS targets(
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, command TEXT, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS incarnations(
+  id INTEGER PRIMARY KEY, target_id INTEGER NOT NULL REFERENCES targets(id),
+  pid INTEGER NOT NULL, started_at INTEGER NOT NULL, ended_at INTEGER,
+  exit_code INTEGER, signal INTEGER, end_reason TEXT, heap_limit INTEGER, memory_limit INTEGER);
+CREATE TABLE IF NOT EXISTS samples(
+  incarnation_id INTEGER NOT NULL REFERENCES incarnations(id), t INTEGER NOT NULL,
+  rss INTEGER NOT NULL, anon INTEGER, pss INTEGER, threads INTEGER NOT NULL,
+  heap_used INTEGER, heap_total INTEGER, external INTEGER);
+CREATE INDEX IF NOT EXISTS samples_by_time ON samples(incarnation_id, t);
+CREATE TABLE IF NOT EXISTS snapshots(
+  id INTEGER PRIMARY KEY, incarnation_id INTEGER NOT NULL REFERENCES incarnations(id),
+  t INTEGER NOT NULL, file TEXT NOT NULL, file_size INTEGER NOT NULL, file_deleted_at INTEGER,
+  node_count INTEGER NOT NULL, edge_count INTEGER NOT NULL, total_self_size INTEGER NOT NULL,
+  reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshot_families(
+  snapshot_id INTEGER NOT NULL REFERENCES snapshots(id), family TEXT NOT NULL,
+  count INTEGER NOT NULL, self_size INTEGER NOT NULL, PRIMARY KEY(snapshot_id, family)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshot_classes(
+  snapshot_id INTEGER NOT NULL REFERENCES snapshots(id), class TEXT NOT NULL, family TEXT NOT NULL,
+  count INTEGER NOT NULL, self_size INTEGER NOT NULL, retained_size INTEGER,
+  PRIMARY KEY(snapshot_id, class)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshot_collections(
+  snapshot_id INTEGER NOT NULL REFERENCES snapshots(id), node_id INTEGER NOT NULL,
+  kind TEXT NOT NULL, entries INTEGER NOT NULL, retained_size INTEGER NOT NULL, path TEXT NOT NULL,
+  PRIMARY KEY(snapshot_id, node_id)) WITHOUT ROWID;
+INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '1');
+COMMIT;
+";
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Creates `dir` (and parents) with mode 0700 when missing.
+pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(StoreError::NotADirectory(dir.display().to_string()));
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|source| StoreError::Io {
+        path: dir.display().to_string(),
+        source,
+    })
+}
+
+fn sql(path: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError::Sql {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn census(n: u64) -> SnapshotCensus {
+        SnapshotCensus {
+            info: SnapshotInfo {
+                path: "x".into(),
+                file_size: 1000 + n,
+                node_count: 10,
+                edge_count: 20,
+                total_self_size: 500,
+            },
+            families: vec![GroupTotal {
+                name: "objects".into(),
+                count: 3,
+                self_size: 300,
+            }],
+            classes: vec![ClassStats {
+                class: "StreamEntry".into(),
+                family: Family::Objects,
+                count: n,
+                self_size: 64 * n,
+                retained_size: Some(100 * n),
+            }],
+            collections: vec![CollectionRecord {
+                id: 77,
+                kind: "Map".into(),
+                entries: n,
+                retained_size: 9,
+                path: "(GC roots) → StreamRegistry.streams".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips_and_reopens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store_dir = dir.path().join("store");
+        {
+            let mut s = Store::create(&store_dir).expect("create");
+            let t = s.target("api", Some("node server.js")).expect("target");
+            assert_eq!(s.target("api", None).expect("again"), t);
+            let i = s.start_incarnation(t, 42, 1000).expect("inc");
+            s.set_limits(i, Some(4 << 30), None).expect("limits");
+            for k in 0..3 {
+                s.add_sample(&SampleRecord {
+                    incarnation_id: i,
+                    t: 1000 + k * 10,
+                    rss: 100 + k,
+                    threads: 7,
+                    heap_used: Some(50 + k),
+                    ..SampleRecord::default()
+                })
+                .expect("sample");
+            }
+            let id = s
+                .add_snapshot(i, 1020, "a.heapsnapshot", "first", &census(5))
+                .expect("snap");
+            s.mark_file_deleted(id, 2000).expect("delete");
+            s.end_incarnation(
+                i,
+                &IncarnationEnd {
+                    ended_at: 3000,
+                    exit_code: None,
+                    signal: Some(9),
+                    reason: "oom-kill".into(),
+                },
+            )
+            .expect("end");
+        }
+        let s = Store::open(&store_dir).expect("open");
+        let t = s.targets().expect("targets");
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].command.as_deref(), Some("node server.js"));
+        let inc = s.incarnations(t[0].id).expect("incs");
+        assert_eq!(inc[0].end_reason.as_deref(), Some("oom-kill"));
+        assert_eq!(inc[0].heap_limit, Some(4 << 30));
+        let samples = s.samples(t[0].id, 1010, 10).expect("samples");
+        assert_eq!(
+            samples.iter().map(|s| s.t).collect::<Vec<_>>(),
+            [1010, 1020]
+        );
+        assert_eq!(
+            s.samples(t[0].id, 0, 1).expect("limit")[0].t,
+            1020,
+            "a limit keeps the newest"
+        );
+        let snaps = s.snapshots(t[0].id).expect("snaps");
+        assert_eq!(snaps[0].file_deleted_at, Some(2000));
+        assert!(s.snapshots_on_disk().expect("on disk").is_empty());
+        let c = s.census(&snaps[0]).expect("census");
+        assert_eq!(c.classes[0].count, 5);
+        assert_eq!(c.classes[0].retained_size, Some(500));
+        assert_eq!(c.collections, census(5).collections);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode(&store_dir), 0o700);
+            assert_eq!(mode(&store_dir.join(DB_FILE)), 0o600);
+        }
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(
+            Store::open(dir.path()),
+            Err(StoreError::Missing(_))
+        ));
+        std::fs::write(
+            dir.path().join(DB_FILE),
+            b"not a database at all, just text",
+        )
+        .expect("write");
+        let err = Store::open(dir.path()).err().expect("refused");
+        assert!(err.to_string().contains(DB_FILE), "{err}");
+    }
+}

@@ -1,0 +1,40 @@
+//! `leaktrail trace -- CMD`: the memory of every process of a test run, per PID and lane.
+//!
+//! A test suite that runs out of memory does so in one of its workers, and what matters is
+//! which worker grew, how, and while running which file. [`trace`] runs the command in its
+//! own process group and follows its whole tree as it forks: every `interval` it lists the
+//! descendants of the command (and of every process already seen, so that an orphan
+//! re-parented away from the tree stays followed) from `/proc` and records per PID the
+//! command line, parent, start and end, and an RSS timeline ([`leaktrail_sampler`]).
+//!
+//! With `snapshot_every`, Node processes get `--heapsnapshot-signal=SIGUSR2` and a private
+//! `--diagnostic-dir` through `NODE_OPTIONS`; each Node process of the tree is sent
+//! `SIGUSR2` once it has run `snapshot_every`, and again `snapshot_every` after each
+//! snapshot is written (only when `/proc` shows it handles the signal, which by default
+//! would kill it), and the files it writes are moved, once complete, into
+//! `<out>/<lane>/<pid>-<n>.heapsnapshot` ([`snapshots`], [`lane`]).
+//!
+//! [`TraceReport::build`] then summarises per lane and PID: peak RSS, growth over the
+//! process's life, a Theil–Sen slope ([`leaktrail_stats`]), and the earliest-vs-latest
+//! heap diff with its growth verdict — module graph or runtime objects
+//! ([`leaktrail_analysis::SnapshotDiff`]); it attributes growth to test files named in TAP,
+//! by a JSON reporter file or by `node --test`'s per-file processes ([`files`]); and
+//! decides the exit status (the command's, passed through, or `--fail-on-growth`).
+
+mod duration;
+pub mod files;
+pub mod lane;
+pub mod private;
+pub mod reporter;
+pub mod snapshots;
+mod summary;
+pub mod tap;
+mod tracer;
+
+pub use duration::parse_duration;
+pub use lane::LaneRule;
+pub use summary::{
+    GrowthGate, HeapGrowth, LaneSummary, ProcessSummary, SummaryOptions, TraceReport,
+    MIN_SLOPE_SAMPLES,
+};
+pub use tracer::{trace, CommandExit, ProcessRecord, RssPoint, TraceConfig, TraceError, TraceRun};

@@ -1,0 +1,283 @@
+//! Heap snapshots of Node processes by signal, collected into lane directories.
+//!
+//! Every Node process of the tree inherits, through `NODE_OPTIONS`,
+//! `--heapsnapshot-signal=SIGUSR2` and `--diagnostic-dir=<private dir>`. On `SIGUSR2` Node
+//! writes `Heap.<date>.<time>.<pid>.<tid>.<seq>.heapsnapshot` there, from its main thread,
+//! blocking JavaScript meanwhile.
+//!
+//! A file is complete when the writer no longer has it open (`/proc/PID/fd`) and it ends
+//! with the `]}` that closes the JSON; it is then moved (same file system: a rename) to
+//! `<out>/<lane>/<pid>-<n>.heapsnapshot`, mode 0600, `n` counting that process's snapshots
+//! from 1. A file still open is left for the next pass; one whose writer is gone while it
+//! is incomplete (the process exited or was killed while writing) is discarded.
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::private;
+
+/// `SIGUSR2`, the signal Node is told to snapshot on.
+pub const SNAPSHOT_SIGNAL: i32 = 12;
+
+/// One snapshot collected into a lane directory.
+#[derive(Clone, Debug, Serialize)]
+pub struct SnapshotFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Seconds from the command's start when it was found complete.
+    pub t: f64,
+    /// Seconds from the command's start when leaktrail sent the signal (null for a file
+    /// the process wrote on its own, e.g. near its heap limit).
+    pub requested_at: Option<f64>,
+    /// Its number among this process's snapshots, from 1.
+    pub seq: u32,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// What became of a file Node wrote.
+#[derive(Debug)]
+pub enum Collected {
+    /// Moved into its lane.
+    Snapshot {
+        /// The writer.
+        pid: i32,
+        /// The file.
+        file: SnapshotFile,
+    },
+    /// Incomplete and its writer gone: removed.
+    Discarded {
+        /// The writer.
+        pid: i32,
+        /// Why, for the report.
+        reason: String,
+    },
+}
+
+/// The private directory Node writes into, and the moves out of it.
+pub struct SignalSnapshots {
+    dir: tempfile::TempDir,
+    /// Its canonical path, as `/proc/PID/fd` shows it.
+    path: PathBuf,
+}
+
+impl SignalSnapshots {
+    /// Creates the private diagnostic directory inside `out` (which must exist), so that
+    /// moving a snapshot to its lane is a rename.
+    pub fn new(out: &Path) -> std::io::Result<SignalSnapshots> {
+        let dir = tempfile::Builder::new()
+            .prefix(".leaktrail-diag-")
+            .tempdir_in(out)?;
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700))?;
+        let path = fs::canonicalize(dir.path())?;
+        Ok(SignalSnapshots { dir, path })
+    }
+
+    /// `NODE_OPTIONS` with the snapshot options added after the user's own.
+    pub fn node_options(&self, existing: Option<&str>) -> String {
+        let dir = self.path.to_string_lossy();
+        // NODE_OPTIONS splits on spaces; a quoted value keeps them.
+        let dir = if dir.contains([' ', '"', '\\', '\t']) {
+            format!("\"{}\"", dir.replace('\\', "\\\\").replace('"', "\\\""))
+        } else {
+            dir.into_owned()
+        };
+        let ours = format!("--heapsnapshot-signal=SIGUSR2 --diagnostic-dir={dir}");
+        match existing.map(str::trim).filter(|e| !e.is_empty()) {
+            Some(e) => format!("{e} {ours}"),
+            None => ours,
+        }
+    }
+
+    /// Looks at the files Node wrote. `lane_of(pid)` names the lane of a traced process
+    /// and the number of snapshots it has so far (`None`: not a traced process);
+    /// `alive(pid)` says whether it still runs. With `last`, every remaining file is
+    /// settled: complete ones are moved, others removed.
+    pub fn collect(
+        &self,
+        t: f64,
+        out: &Path,
+        lane_of: impl Fn(i32) -> Option<(String, u32)>,
+        alive: impl Fn(i32) -> bool,
+        last: bool,
+    ) -> Vec<Collected> {
+        let Ok(entries) = fs::read_dir(&self.path) else {
+            return Vec::new();
+        };
+        let mut files: Vec<(i32, (u64, u64, u64), PathBuf)> = Vec::new();
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if let Some((pid, key)) = leaktrail_analysis::lane::parse_name(name) {
+                files.push((pid as i32, key, e.path()));
+            }
+        }
+        files.sort();
+        let mut out_events = Vec::new();
+        let mut taken: Vec<(i32, u32)> = Vec::new();
+        for (pid, _, path) in files {
+            let writing = leaktrail_sampler::holds_open(pid, &path);
+            let complete = !writing && ends_json(&path);
+            let Some((lane, count)) = lane_of(pid) else {
+                if last {
+                    let _ = fs::remove_file(&path);
+                }
+                continue;
+            };
+            if !complete {
+                if last || !alive(pid) {
+                    let _ = fs::remove_file(&path);
+                    out_events.push(Collected::Discarded {
+                        pid,
+                        reason: "its process ended while the snapshot was being written".to_owned(),
+                    });
+                }
+                continue;
+            }
+            let done = taken.iter().filter(|(p, _)| *p == pid).count() as u32;
+            match self.move_to_lane(&path, out, &lane, pid, count + done + 1) {
+                Ok((dest, seq)) => {
+                    taken.push((pid, seq));
+                    let size = fs::metadata(&dest).map_or(0, |m| m.len());
+                    out_events.push(Collected::Snapshot {
+                        pid,
+                        file: SnapshotFile {
+                            path: dest,
+                            t,
+                            requested_at: None,
+                            seq,
+                            size,
+                        },
+                    });
+                }
+                Err(e) => {
+                    let _ = fs::remove_file(&path);
+                    out_events.push(Collected::Discarded {
+                        pid,
+                        reason: format!("cannot move it into {}: {e}", out.join(&lane).display()),
+                    });
+                }
+            }
+        }
+        out_events
+    }
+
+    fn move_to_lane(
+        &self,
+        from: &Path,
+        out: &Path,
+        lane: &str,
+        pid: i32,
+        mut seq: u32,
+    ) -> std::io::Result<(PathBuf, u32)> {
+        let dir = out.join(lane);
+        private::create_dir(&dir)?;
+        // Never overwrite: an earlier trace into the same directory may have used the PID.
+        let mut dest = dir.join(format!("{pid}-{seq}.heapsnapshot"));
+        while dest.exists() {
+            seq += 1;
+            dest = dir.join(format!("{pid}-{seq}.heapsnapshot"));
+        }
+        fs::rename(from, &dest)?;
+        fs::set_permissions(&dest, fs::Permissions::from_mode(0o600))?;
+        Ok((dest, seq))
+    }
+
+    /// Removes the directory and whatever is left in it.
+    pub fn close(self) -> std::io::Result<()> {
+        self.dir.close()
+    }
+}
+
+/// True when the file ends with `]}` (after whitespace), as a finished snapshot does.
+fn ends_json(path: &Path) -> bool {
+    let Ok(mut f) = fs::File::open(path) else {
+        return false;
+    };
+    let Ok(len) = f.seek(SeekFrom::End(0)) else {
+        return false;
+    };
+    let back = len.min(64);
+    let mut tail = vec![0u8; back as usize];
+    if f.seek(SeekFrom::Start(len - back)).is_err() || f.read_exact(&mut tail).is_err() {
+        return false;
+    }
+    let end = tail.trim_ascii_end();
+    end.ends_with(b"]}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settles_files() {
+        let out = tempfile::tempdir().expect("tempdir");
+        let snaps = SignalSnapshots::new(out.path()).expect("diag dir");
+        let opts = snaps.node_options(Some(" --max-old-space-size=64 "));
+        assert!(opts.starts_with(
+            "--max-old-space-size=64 --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=/"
+        ));
+        let write = |name: &str, text: &str| std::fs::write(snaps.path.join(name), text);
+        write(
+            "Heap.20261125.101010.41.0.001.heapsnapshot",
+            "{\"nodes\":[1,2",
+        )
+        .expect("w");
+        write(
+            "Heap.20261125.101011.41.0.002.heapsnapshot",
+            "{\"snapshot\":{},\"strings\":[]}\n",
+        )
+        .expect("w");
+        write(
+            "Heap.20261125.101011.42.0.001.heapsnapshot",
+            "{\"snapshot\":{},\"str",
+        )
+        .expect("w");
+        write(
+            "Heap.20261125.101011.43.0.001.heapsnapshot",
+            "{\"snapshot\":{},\"str",
+        )
+        .expect("w");
+        write("Heap.20261125.101011.99.0.001.heapsnapshot", "{}").expect("w");
+        write("report.json", "{}").expect("w");
+        let lane_of = |pid: i32| (pid != 99).then(|| ("lane".to_owned(), 2));
+        // 41: the first file has no closing `]}` yet and 41 is alive: left for later.
+        let events = snaps.collect(1.5, out.path(), lane_of, |pid| pid != 42, false);
+        let summary: Vec<String> = events
+            .iter()
+            .map(|e| match e {
+                Collected::Snapshot { pid, file } => format!(
+                    "{pid} -> {}",
+                    file.path
+                        .strip_prefix(out.path())
+                        .expect("inside")
+                        .display()
+                ),
+                Collected::Discarded { pid, .. } => format!("{pid} discarded"),
+            })
+            .collect();
+        assert_eq!(summary, ["41 -> lane/41-3.heapsnapshot", "42 discarded"]);
+        let moved = out.path().join("lane/41-3.heapsnapshot");
+        assert_eq!(
+            std::fs::metadata(&moved)
+                .expect("moved")
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+        // The last pass settles everything.
+        let events = snaps.collect(2.0, out.path(), lane_of, |_| false, true);
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(std::fs::read_dir(&snaps.path)
+            .expect("dir")
+            .flatten()
+            .all(|e| e.file_name() == "report.json"));
+        snaps.close().expect("removed");
+    }
+}

@@ -1,0 +1,322 @@
+//! The end-of-run summary: per lane and PID, growth, slope, heap diff and verdict; per
+//! file, attributed growth; the `--fail-on-growth` gate and the exit status.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use leaktrail_analysis::{Classification, SnapshotDiff, SnapshotDigest};
+use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
+use leaktrail_stats::{theil_sen, SlopeEstimate};
+
+use crate::files::{attribute, FileAttribution, FileSpan};
+use crate::reporter::ReporterError;
+use crate::snapshots::SnapshotFile;
+use crate::tracer::{CommandExit, ProcessRecord, TraceRun};
+
+/// A slope needs at least this many samples.
+pub const MIN_SLOPE_SAMPLES: usize = 5;
+
+/// How to summarise.
+#[derive(Clone, Debug, Default)]
+pub struct SummaryOptions {
+    /// Classes kept per heap diff.
+    pub top: usize,
+    /// `--fail-on-growth`: fail when a process's RSS rose by more than this (peak minus
+    /// first sample), bytes.
+    pub fail_on_growth: Option<u64>,
+    /// Where lanes and reports are kept; `None` when snapshots went to a temporary
+    /// directory that is removed after the summary.
+    pub out_dir: Option<String>,
+}
+
+/// What the earliest and latest snapshot of a process say.
+#[derive(Clone, Debug, Serialize)]
+pub struct HeapGrowth {
+    /// The earliest snapshot.
+    pub before: SnapshotFile,
+    /// The latest snapshot.
+    pub after: SnapshotFile,
+    /// The diff (its `classes` cut to the top N by size growth).
+    pub diff: SnapshotDiff,
+}
+
+/// One process with what its samples and snapshots say.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProcessSummary {
+    /// The record.
+    #[serde(flatten)]
+    pub process: ProcessRecord,
+    /// First RSS sample, bytes.
+    pub first_rss: u64,
+    /// Last RSS sample, bytes.
+    pub last_rss: u64,
+    /// Peak minus first RSS, bytes; null with one sample.
+    pub growth: Option<i64>,
+    /// Last minus first RSS, bytes; null with one sample.
+    pub net_growth: Option<i64>,
+    /// Theil–Sen slope of RSS over time, bytes per second, with its 95 % interval; null
+    /// with fewer than [`MIN_SLOPE_SAMPLES`] samples.
+    pub slope: Option<SlopeEstimate>,
+    /// Earliest vs latest heap snapshot, with two or more.
+    pub heap: Option<HeapGrowth>,
+    /// Why there is no heap diff despite two snapshots.
+    pub heap_error: Option<String>,
+}
+
+/// The processes of one lane.
+#[derive(Clone, Debug, Serialize)]
+pub struct LaneSummary {
+    /// The lane (its directory name).
+    pub lane: String,
+    /// The highest RSS of any of its processes, bytes.
+    pub peak_rss: u64,
+    /// Its processes, in order of start.
+    pub processes: Vec<ProcessSummary>,
+}
+
+/// The `--fail-on-growth` check.
+#[derive(Clone, Debug, Serialize)]
+pub struct GrowthGate {
+    /// The limit, bytes.
+    pub limit: u64,
+    /// PIDs whose RSS grew by more.
+    pub exceeded: Vec<i32>,
+    /// True when it made trace fail (the command itself succeeded).
+    pub failed: bool,
+}
+
+/// The trace report.
+#[derive(Clone, Debug, Serialize)]
+pub struct TraceReport {
+    /// The command.
+    pub command: Vec<String>,
+    /// How it ended.
+    pub exit: CommandExit,
+    /// What trace exits with: the command's status; else 1 when `--fail-on-growth` was
+    /// exceeded; else 2 when `--files-from` could not be read; else 0.
+    pub exit_status: i32,
+    /// When it started, ms since the Unix epoch.
+    pub started_unix_ms: u64,
+    /// Seconds it ran.
+    pub wall_seconds: f64,
+    /// Seconds between samples.
+    pub interval_seconds: f64,
+    /// Seconds between snapshots of one process, when taken.
+    pub snapshot_every_seconds: Option<f64>,
+    /// The lane rule.
+    pub lane_rule: String,
+    /// Where lanes and reports are kept; null when nothing was kept.
+    pub out_dir: Option<String>,
+    /// Processes seen.
+    pub process_count: usize,
+    /// Highest RSS of the whole tree, bytes.
+    pub peak_tree_rss: u64,
+    /// Per lane, in order of their first process.
+    pub lanes: Vec<LaneSummary>,
+    /// Test files and their attributed growth.
+    pub files: Vec<FileAttribution>,
+    /// The `--fail-on-growth` check, when asked for.
+    pub fail_on_growth: Option<GrowthGate>,
+    /// Signals passed on to the command.
+    pub signals_forwarded: Vec<i32>,
+    /// Time spent sampling, seconds.
+    pub sampling_seconds: f64,
+    /// What this trace did not measure.
+    pub not_measured: Vec<String>,
+    /// What went wrong along the way.
+    pub warnings: Vec<String>,
+}
+
+/// Diffs the earliest and latest snapshot of a process.
+fn heap_growth(snapshots: &[SnapshotFile], top: usize) -> Result<Option<HeapGrowth>, String> {
+    let (Some(first), Some(last)) = (snapshots.first(), snapshots.last()) else {
+        return Ok(None);
+    };
+    if snapshots.len() < 2 {
+        return Ok(None);
+    }
+    let digest = |p: &Path| -> Result<SnapshotDigest, String> {
+        let options = ParseOptions {
+            progress: None,
+            edge_filter: Some(Classification::EDGES_NEEDED),
+        };
+        let snap = HeapSnapshot::open(p, &options).map_err(|e| e.to_string())?;
+        Ok(SnapshotDigest::of(snap, &p.display().to_string()))
+    };
+    let before = digest(&first.path)?;
+    let after = digest(&last.path)?;
+    let mut diff = SnapshotDiff::between(&before, &after);
+    diff.classes.truncate(top);
+    Ok(Some(HeapGrowth {
+        before: first.clone(),
+        after: last.clone(),
+        diff,
+    }))
+}
+
+fn summarise(p: ProcessRecord, top: usize) -> ProcessSummary {
+    let first_rss = p.samples.first().map_or(0, |s| s.rss);
+    let last_rss = p.samples.last().map_or(0, |s| s.rss);
+    let slope = (p.samples.len() >= MIN_SLOPE_SAMPLES).then(|| {
+        let (x, y): (Vec<f64>, Vec<f64>) = p.samples.iter().map(|s| (s.t, s.rss as f64)).unzip();
+        theil_sen(&x, &y, 0.05)
+    });
+    let (heap, heap_error) = match heap_growth(&p.snapshots, top) {
+        Ok(h) => (h, None),
+        Err(e) => (None, Some(e)),
+    };
+    ProcessSummary {
+        growth: p.growth(),
+        net_growth: p.net_growth(),
+        first_rss,
+        last_rss,
+        slope,
+        heap,
+        heap_error,
+        process: p,
+    }
+}
+
+impl TraceReport {
+    /// Summarises a run. `reporter` is the `--files-from` result, when one was given.
+    pub fn build(
+        run: TraceRun,
+        reporter: Option<Result<Vec<FileSpan>, ReporterError>>,
+        options: &SummaryOptions,
+    ) -> TraceReport {
+        let mut warnings = run.warnings.clone();
+        let mut spans = run.tap_files.clone();
+        let mut reporter_failed = false;
+        match reporter {
+            Some(Ok(files)) => spans.extend(files),
+            Some(Err(e)) => {
+                reporter_failed = true;
+                warnings.push(format!("--files-from: {e}"));
+            }
+            None => {}
+        }
+        let files = attribute(spans, &run.processes, &run.tree_rss);
+        let not_measured = not_measured(&run, &files);
+        let gate = options.fail_on_growth.map(|limit| {
+            let exceeded: Vec<i32> = run
+                .processes
+                .iter()
+                .filter(|p| p.growth().is_some_and(|g| g > limit as i64))
+                .map(|p| p.pid)
+                .collect();
+            GrowthGate {
+                limit,
+                failed: !exceeded.is_empty() && run.exit.status == 0,
+                exceeded,
+            }
+        });
+        let exit_status = if run.exit.status != 0 {
+            run.exit.status
+        } else if gate.as_ref().is_some_and(|g| g.failed) {
+            1
+        } else if reporter_failed {
+            2
+        } else {
+            0
+        };
+        let mut lanes: Vec<LaneSummary> = Vec::new();
+        let process_count = run.processes.len();
+        let mut processes = run.processes;
+        processes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pid.cmp(&b.pid)));
+        for p in processes {
+            let s = summarise(p, options.top);
+            match lanes.iter_mut().find(|l| l.lane == s.process.lane) {
+                Some(l) => {
+                    l.peak_rss = l.peak_rss.max(s.process.peak_rss);
+                    l.processes.push(s);
+                }
+                None => lanes.push(LaneSummary {
+                    lane: s.process.lane.clone(),
+                    peak_rss: s.process.peak_rss,
+                    processes: vec![s],
+                }),
+            }
+        }
+        TraceReport {
+            command: run.command,
+            exit: run.exit,
+            exit_status,
+            started_unix_ms: run.started_unix_ms,
+            wall_seconds: run.wall_seconds,
+            interval_seconds: run.interval_seconds,
+            snapshot_every_seconds: run.snapshot_every_seconds,
+            lane_rule: run.lane_rule,
+            out_dir: options.out_dir.clone(),
+            process_count,
+            peak_tree_rss: run.tree_rss.iter().map(|p| p.rss).max().unwrap_or(0),
+            lanes,
+            files,
+            fail_on_growth: gate,
+            signals_forwarded: run.signals_forwarded,
+            sampling_seconds: run.sampling_seconds,
+            not_measured,
+            warnings,
+        }
+    }
+
+    /// Every process, lane by lane.
+    pub fn processes(&self) -> impl Iterator<Item = &ProcessSummary> {
+        self.lanes.iter().flat_map(|l| l.processes.iter())
+    }
+}
+
+/// What the run could not see, in plain sentences.
+fn not_measured(run: &TraceRun, files: &[FileAttribution]) -> Vec<String> {
+    let mut out = Vec::new();
+    let interval = run.interval_seconds;
+    match run.snapshot_every_seconds {
+        None => out.push(
+            "Heap contents: snapshots are off (--snapshot-every not given), so there is no heap diff or module-graph/runtime verdict; RSS only."
+                .to_owned(),
+        ),
+        Some(every) => {
+            let few: Vec<String> = run
+                .processes
+                .iter()
+                .filter(|p| p.node && p.snapshots.len() < 2)
+                .map(|p| format!("{} ({} snapshot{})", p.pid, p.snapshots.len(), if p.snapshots.len() == 1 { "" } else { "s" }))
+                .collect();
+            if !few.is_empty() {
+                out.push(format!(
+                    "Heap diff: Node PIDs with fewer than two snapshots (a process is snapshotted once it has run {every} s and again {every} s after each snapshot is written; not after it exits): {}.",
+                    few.join(", ")
+                ));
+            }
+            out.push("RSS with snapshots on includes the memory V8 takes to build each snapshot: growth figures are higher than without --snapshot-every.".to_owned());
+            let others = run.processes.iter().filter(|p| !p.node).count();
+            if others > 0 {
+                out.push(format!(
+                    "Heap contents of the {others} non-Node process{}: RSS only.",
+                    if others == 1 { "" } else { "es" }
+                ));
+            }
+        }
+    }
+    let once = run.processes.iter().filter(|p| p.samples.len() < 2).count();
+    out.push(format!(
+        "Processes shorter than the {interval} s interval may have been missed entirely{}.",
+        if once > 0 {
+            format!("; {once} were sampled only once (no growth figure)")
+        } else {
+            String::new()
+        }
+    ));
+    out.push(
+        "Worker threads share their process's PID and RSS (and a signal snapshot holds only the main thread's heap): they are not separated."
+            .to_owned(),
+    );
+    out.push("RSS counts shared pages (the Node binary, shared libraries) in every process that maps them; the tree total overstates memory use.".to_owned());
+    if files.is_empty() {
+        out.push(
+            "Test files: none named (no file subtests in TAP on stdout, no node --test file processes, no --files-from)."
+                .to_owned(),
+        );
+    }
+    out
+}

@@ -1,0 +1,691 @@
+//! Running the command and following its process tree.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+
+use leaktrail_sampler::{
+    clock_ticks_per_second, descendants, has_env_var, list_processes, process_info, sample_process,
+    ProcessInfo,
+};
+
+use crate::files::FileSpan;
+use crate::lane::{node_script, LaneRule};
+use crate::snapshots::{Collected, SignalSnapshots, SnapshotFile, SNAPSHOT_SIGNAL};
+use crate::tap::TapFiles;
+
+/// What to run and how to watch it.
+#[derive(Clone, Debug)]
+pub struct TraceConfig {
+    /// The command and its arguments.
+    pub command: Vec<String>,
+    /// Time between samples of the tree.
+    pub interval: Duration,
+    /// Snapshot every Node process each time it has lived this much longer; `None`: no
+    /// snapshots (and `NODE_OPTIONS` is left alone).
+    pub snapshot_every: Option<Duration>,
+    /// Where lane directories go; must exist, and should be private (0700).
+    pub out_dir: PathBuf,
+    /// How processes are grouped into lanes.
+    pub lane_rule: LaneRule,
+    /// How long the processes left when the command exits get between SIGTERM and SIGKILL.
+    pub stop_grace: Duration,
+}
+
+/// One RSS sample.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct RssPoint {
+    /// Seconds from the command's start.
+    pub t: f64,
+    /// Resident set size, bytes.
+    pub rss: u64,
+}
+
+/// One process of the tree, from its first sample to its end.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProcessRecord {
+    /// The process id.
+    pub pid: i32,
+    /// Its parent when first seen.
+    pub ppid: i32,
+    /// Its command line (as it was after its last `exec`).
+    pub command: Vec<String>,
+    /// Its lane.
+    pub lane: String,
+    /// True for Node processes (by executable or program name).
+    pub node: bool,
+    /// The test file, for a process `node --test` started to run one.
+    pub test_file: Option<String>,
+    /// When it started, seconds from the command's start (from `/proc`, to 10 ms).
+    pub start: f64,
+    /// When it was first sampled.
+    pub first_seen: f64,
+    /// When it was first seen gone (within one interval of its real end); null when it
+    /// was still running as trace stopped.
+    pub end: Option<f64>,
+    /// It was still running when the command exited (and was then stopped by trace).
+    pub outlived_command: bool,
+    /// RSS over its life, one point per interval.
+    pub samples: Vec<RssPoint>,
+    /// The highest RSS sampled, bytes.
+    pub peak_rss: u64,
+    /// Heap snapshots collected, earliest first.
+    pub snapshots: Vec<SnapshotFile>,
+    /// What happened to its snapshots, when something did (no handler, lost, discarded).
+    pub notes: Vec<String>,
+    #[serde(skip)]
+    start_ticks: u64,
+    /// When the next snapshot is due, seconds from the command's start.
+    #[serde(skip)]
+    next_snapshot: f64,
+    /// When the snapshot being written was asked for.
+    #[serde(skip)]
+    pending: Option<f64>,
+}
+
+impl ProcessRecord {
+    /// How far its RSS rose: peak minus first sample; `None` with fewer than two samples.
+    /// The peak, not the last sample: a process that exits frees its heap while it tears
+    /// down, and the last sample may fall there.
+    pub fn growth(&self) -> Option<i64> {
+        match self.samples.first() {
+            Some(a) if self.samples.len() >= 2 => Some(self.peak_rss as i64 - a.rss as i64),
+            _ => None,
+        }
+    }
+
+    /// Last sample minus first; `None` with fewer than two samples.
+    pub fn net_growth(&self) -> Option<i64> {
+        match (self.samples.first(), self.samples.last()) {
+            (Some(a), Some(b)) if self.samples.len() >= 2 => Some(b.rss as i64 - a.rss as i64),
+            _ => None,
+        }
+    }
+}
+
+/// How the command ended.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CommandExit {
+    /// Its exit code, if it exited.
+    pub code: Option<i32>,
+    /// The signal that ended it, if any.
+    pub signal: Option<i32>,
+    /// The status a shell would report: the code, or 128 + the signal.
+    pub status: i32,
+}
+
+/// Everything a trace collected.
+#[derive(Clone, Debug, Serialize)]
+pub struct TraceRun {
+    /// The command.
+    pub command: Vec<String>,
+    /// How it ended.
+    pub exit: CommandExit,
+    /// When it started, milliseconds since the Unix epoch.
+    pub started_unix_ms: u64,
+    /// Seconds from its start until trace stopped.
+    pub wall_seconds: f64,
+    /// Seconds between samples.
+    pub interval_seconds: f64,
+    /// Seconds between snapshots of a process, when snapshots were taken.
+    pub snapshot_every_seconds: Option<f64>,
+    /// The lane rule, as given.
+    pub lane_rule: String,
+    /// Every process seen, in order of first sight.
+    pub processes: Vec<ProcessRecord>,
+    /// RSS of the whole tree at each sample.
+    pub tree_rss: Vec<RssPoint>,
+    /// Test files named in TAP on stdout.
+    pub tap_files: Vec<FileSpan>,
+    /// Signals leaktrail received and passed on to the command's process group.
+    pub signals_forwarded: Vec<i32>,
+    /// Time spent reading `/proc` and settling snapshot files, seconds.
+    pub sampling_seconds: f64,
+    /// What went wrong along the way without stopping the trace.
+    pub warnings: Vec<String>,
+}
+
+/// A trace that could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    /// The command could not be started.
+    #[error("cannot start `{command}`: {source}")]
+    Spawn {
+        /// The command.
+        command: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The snapshot directory could not be prepared.
+    #[error("{path}: cannot create the snapshot directory: {source}")]
+    SnapshotDir {
+        /// The output directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+enum Event {
+    Line(Instant, String),
+    Closed,
+}
+
+/// Signals that stop a run: passed on to the command the first time, fatal the second.
+const STOP_SIGNALS: [i32; 3] = [
+    signal_hook::consts::SIGINT,
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGHUP,
+];
+
+/// Runs the command and follows its tree until it exits. Each stdout line of the command
+/// is handed to `on_stdout` (and read for TAP); stderr is left to the terminal.
+///
+/// While it runs, SIGINT, SIGTERM and SIGHUP sent to leaktrail are passed on to the
+/// command's process group (which is not the terminal's: the command runs in a group of its
+/// own so that its whole tree can be stopped); a second one ends leaktrail at once.
+pub fn trace(
+    config: &TraceConfig,
+    mut on_stdout: impl FnMut(&str),
+) -> Result<TraceRun, TraceError> {
+    let command_line = config.command.join(" ");
+    let spawn_error = |source| TraceError::Spawn {
+        command: command_line.clone(),
+        source,
+    };
+    let (program, args) = config.command.split_first().ok_or_else(|| {
+        spawn_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "no command given",
+        ))
+    })?;
+    let snapshots = match config.snapshot_every {
+        Some(_) => Some(SignalSnapshots::new(&config.out_dir).map_err(|source| {
+            TraceError::SnapshotDir {
+                path: config.out_dir.clone(),
+                source,
+            }
+        })?),
+        None => None,
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(s) = &snapshots {
+        let existing = std::env::var("NODE_OPTIONS").ok();
+        cmd.env("NODE_OPTIONS", s.node_options(existing.as_deref()));
+    }
+    let signals = SignalForwarding::install();
+    let started = SystemTime::now();
+    let start = Instant::now();
+    let mut child = match leaktrail_harness::spawn_in_group(&mut cmd) {
+        Ok(child) => child,
+        Err(e) => {
+            signals.disarm();
+            return Err(spawn_error(e));
+        }
+    };
+    let (tx, rx) = channel();
+    if let Some(out) = child.stdout.take() {
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(out);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf);
+                        let line = line.trim_end_matches(['\n', '\r']).to_owned();
+                        if tx.send(Event::Line(Instant::now(), line)).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            let _ = tx.send(Event::Closed);
+        });
+    }
+    let mut tracer = Tracer {
+        config,
+        start,
+        root: child.id() as i32,
+        root_ticks: None,
+        hz: clock_ticks_per_second().max(1) as f64,
+        processes: Vec::new(),
+        tree_rss: Vec::new(),
+        tap: TapFiles::default(),
+        snapshots,
+        warnings: Vec::new(),
+        sampling_seconds: 0.0,
+        signals_forwarded: Vec::new(),
+    };
+    let status = tracer.follow(&mut child, &rx, &signals, &mut on_stdout);
+    // The command has exited. Read what it still printed, settle snapshots being written,
+    // then stop what is left of its group and look one last time.
+    tracer.drain(&rx, &mut on_stdout);
+    let t = tracer.now();
+    tracer.collect(t, false);
+    let outlived: Vec<i32> = tracer
+        .processes
+        .iter()
+        .filter(|p| p.end.is_none() && p.pid != tracer.root)
+        .map(|p| p.pid)
+        .collect();
+    leaktrail_harness::stop_group(&mut child, config.stop_grace);
+    let t = tracer.now();
+    tracer.scan(t);
+    tracer.collect(t, true);
+    let mut still_running = Vec::new();
+    for p in tracer.processes.iter_mut() {
+        if outlived.contains(&p.pid) {
+            p.outlived_command = true;
+        }
+        if p.end.is_none() {
+            still_running.push(p.pid.to_string());
+        }
+        if p.pending.take().is_some() {
+            p.notes
+                .push("it ended before writing the last snapshot asked for".to_owned());
+        }
+    }
+    if !still_running.is_empty() {
+        tracer.warnings.push(format!(
+            "PIDs {} left the command's process group and were still running when trace stopped; they were left alone",
+            still_running.join(", ")
+        ));
+    }
+    if let Some(s) = tracer.snapshots.take() {
+        if let Err(e) = s.close() {
+            tracer
+                .warnings
+                .push(format!("cannot remove the private snapshot directory: {e}"));
+        }
+    }
+    signals.disarm();
+    let exit = exit_of(status);
+    Ok(TraceRun {
+        command: config.command.clone(),
+        exit,
+        started_unix_ms: started
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+        wall_seconds: start.elapsed().as_secs_f64(),
+        interval_seconds: config.interval.as_secs_f64(),
+        snapshot_every_seconds: config.snapshot_every.map(|d| d.as_secs_f64()),
+        lane_rule: config.lane_rule.to_string(),
+        processes: tracer.processes,
+        tree_rss: tracer.tree_rss,
+        tap_files: tracer.tap.finish(),
+        signals_forwarded: tracer.signals_forwarded,
+        sampling_seconds: tracer.sampling_seconds,
+        warnings: tracer.warnings,
+    })
+}
+
+fn exit_of(status: Option<ExitStatus>) -> CommandExit {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Some(s) => CommandExit {
+            code: s.code(),
+            signal: s.signal(),
+            status: s.code().or(s.signal().map(|n| 128 + n)).unwrap_or(1),
+        },
+        None => CommandExit {
+            code: None,
+            signal: None,
+            status: 1,
+        },
+    }
+}
+
+/// Passes stop signals on to the command; the second one is fatal.
+struct SignalForwarding {
+    /// Set once a signal has been passed on (or the run is over): the next one ends us.
+    armed: Arc<AtomicBool>,
+    /// The last signal received, 0 when none is waiting.
+    received: Arc<AtomicUsize>,
+    /// The actions that record a signal for forwarding.
+    forwarding: Vec<signal_hook::SigId>,
+}
+
+impl SignalForwarding {
+    fn install() -> SignalForwarding {
+        let armed = Arc::new(AtomicBool::new(false));
+        let received = Arc::new(AtomicUsize::new(0));
+        let mut forwarding = Vec::new();
+        for sig in STOP_SIGNALS {
+            // Registered first, so it sees `armed` before this signal sets anything. It
+            // stays after the run: with no action left, a signal would be ignored.
+            let _ = signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, armed.clone());
+            if let Ok(id) = signal_hook::flag::register_usize(sig, received.clone(), sig as usize) {
+                forwarding.push(id);
+            }
+        }
+        SignalForwarding {
+            armed,
+            received,
+            forwarding,
+        }
+    }
+
+    /// The signal waiting to be passed on, if any.
+    fn take(&self) -> Option<i32> {
+        match self.received.swap(0, Ordering::SeqCst) {
+            0 => None,
+            s => {
+                self.armed.store(true, Ordering::SeqCst);
+                Some(s as i32)
+            }
+        }
+    }
+
+    /// The run is over: a stop signal from now on ends leaktrail (as it would have without
+    /// the handlers); the forwarding actions are removed.
+    fn disarm(self) {
+        self.armed.store(true, Ordering::SeqCst);
+        for id in self.forwarding {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
+struct Tracer<'a> {
+    config: &'a TraceConfig,
+    start: Instant,
+    root: i32,
+    root_ticks: Option<u64>,
+    hz: f64,
+    processes: Vec<ProcessRecord>,
+    tree_rss: Vec<RssPoint>,
+    tap: TapFiles,
+    snapshots: Option<SignalSnapshots>,
+    warnings: Vec<String>,
+    sampling_seconds: f64,
+    signals_forwarded: Vec<i32>,
+}
+
+/// True for a Node executable or program name: `node`, `nodejs`, `node20`.
+fn is_node_name(name: &str) -> bool {
+    name == "nodejs"
+        || name
+            .strip_prefix("node")
+            .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit() || c == '.'))
+}
+
+fn is_node(info: &ProcessInfo) -> bool {
+    let file_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    info.exe
+        .as_deref()
+        .and_then(file_name)
+        .is_some_and(|n| is_node_name(&n))
+        || info
+            .cmdline
+            .first()
+            .and_then(|c| file_name(Path::new(c)))
+            .is_some_and(|n| is_node_name(&n))
+}
+
+impl Tracer<'_> {
+    fn now(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    /// Samples, collects and snapshots every interval until the command exits; returns
+    /// its status.
+    fn follow(
+        &mut self,
+        child: &mut Child,
+        rx: &Receiver<Event>,
+        signals: &SignalForwarding,
+        on_stdout: &mut impl FnMut(&str),
+    ) -> Option<ExitStatus> {
+        let mut next_tick = self.start;
+        let mut stdout_open = true;
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            if stdout_open {
+                match rx.recv_timeout(wait) {
+                    Ok(Event::Line(at, line)) => {
+                        let t = at.duration_since(self.start).as_secs_f64();
+                        self.tap.feed(t, &line);
+                        on_stdout(&line);
+                    }
+                    Ok(Event::Closed) | Err(RecvTimeoutError::Disconnected) => stdout_open = false,
+                    Err(RecvTimeoutError::Timeout) => {}
+                }
+            } else {
+                std::thread::sleep(wait);
+            }
+            if Instant::now() < next_tick {
+                continue;
+            }
+            if let Some(sig) = signals.take() {
+                self.signals_forwarded.push(sig);
+                let _ = leaktrail_harness::signal_group(child, sig);
+            }
+            let t = self.now();
+            // Sample before reaping: a root that has just exited is still listed.
+            self.scan(t);
+            let exited = child.try_wait().ok().flatten();
+            self.collect(t, false);
+            if let Some(status) = exited {
+                return Some(status);
+            }
+            self.request_snapshots(t);
+            next_tick += self.config.interval;
+            let now = Instant::now();
+            if next_tick < now {
+                // Sampling fell behind (a slow /proc or a busy machine): skip, don't burst.
+                next_tick = now + self.config.interval;
+            }
+        }
+    }
+
+    /// Reads the lines the command printed before its pipe closed, for a short while.
+    fn drain(&mut self, rx: &Receiver<Event>, on_stdout: &mut impl FnMut(&str)) {
+        // Descendants may keep the pipe open; don't wait for them.
+        while let Ok(Event::Line(at, line)) = rx.recv_timeout(Duration::from_millis(200)) {
+            let t = at.duration_since(self.start).as_secs_f64();
+            self.tap.feed(t, &line);
+            on_stdout(&line);
+        }
+    }
+
+    /// One sample of the tree: new processes recorded, ended ones closed.
+    fn scan(&mut self, t: f64) {
+        let began = Instant::now();
+        let all = list_processes();
+        if self.root_ticks.is_none() {
+            self.root_ticks = all
+                .iter()
+                .find(|p| p.pid == self.root)
+                .map(|p| p.start_ticks);
+        }
+        // The root, and every process already known that still runs (same PID, same start
+        // time): a process whose parent exited is re-parented away from the tree, and is
+        // still followed.
+        let mut roots = vec![self.root];
+        roots.extend(
+            self.processes
+                .iter()
+                .filter(|r| r.end.is_none())
+                .filter(|r| {
+                    all.iter()
+                        .any(|p| p.pid == r.pid && p.start_ticks == r.start_ticks)
+                })
+                .map(|r| r.pid),
+        );
+        let tree = descendants(&all, &roots);
+        let mut seen = vec![false; self.processes.len()];
+        let mut total = 0u64;
+        for entry in tree {
+            let Some(mem) = sample_process(entry.pid, entry.ppid, false) else {
+                continue;
+            };
+            // Zombies and kernel threads have no RSS: not running.
+            if mem.rss == 0 {
+                continue;
+            }
+            let info = process_info(entry.pid).unwrap_or_default();
+            total += mem.rss;
+            let point = RssPoint { t, rss: mem.rss };
+            let known = self.processes.iter().position(|r| {
+                r.end.is_none() && r.pid == entry.pid && r.start_ticks == entry.start_ticks
+            });
+            match known {
+                Some(i) => {
+                    seen[i] = true;
+                    let r = &mut self.processes[i];
+                    r.samples.push(point);
+                    r.peak_rss = r.peak_rss.max(mem.rss);
+                    if !info.cmdline.is_empty() && info.cmdline != r.command {
+                        // It called exec since the last sample (a fork seen before its exec).
+                        self.describe(i, &info);
+                    }
+                }
+                None => {
+                    let start = match self.root_ticks {
+                        Some(root) => entry.start_ticks.saturating_sub(root) as f64 / self.hz,
+                        None => t,
+                    };
+                    self.processes.push(ProcessRecord {
+                        pid: entry.pid,
+                        ppid: entry.ppid,
+                        command: Vec::new(),
+                        lane: String::new(),
+                        node: false,
+                        test_file: None,
+                        start,
+                        first_seen: t,
+                        end: None,
+                        outlived_command: false,
+                        samples: vec![point],
+                        peak_rss: mem.rss,
+                        snapshots: Vec::new(),
+                        notes: Vec::new(),
+                        start_ticks: entry.start_ticks,
+                        next_snapshot: start
+                            + self.config.snapshot_every.map_or(0.0, |d| d.as_secs_f64()),
+                        pending: None,
+                    });
+                    seen.push(true);
+                    let i = self.processes.len() - 1;
+                    self.describe(i, &info);
+                }
+            }
+        }
+        for (r, seen) in self.processes.iter_mut().zip(seen) {
+            if !seen && r.end.is_none() {
+                r.end = Some(t);
+            }
+        }
+        self.tree_rss.push(RssPoint { t, rss: total });
+        self.sampling_seconds += began.elapsed().as_secs_f64();
+    }
+
+    /// Sets what record `i` runs: command, lane, Node or not, test file. The lane stays
+    /// once a snapshot is filed under it.
+    fn describe(&mut self, i: usize, info: &ProcessInfo) {
+        let r = &mut self.processes[i];
+        r.command = info.cmdline.clone();
+        r.node = is_node(info);
+        if r.snapshots.is_empty() {
+            r.lane = self.config.lane_rule.lane_of(r.pid, &r.command, r.node);
+        }
+        r.test_file = if r.node && has_env_var(r.pid, "NODE_TEST_CONTEXT") {
+            node_script(&r.command).map(str::to_owned)
+        } else {
+            None
+        };
+    }
+
+    /// Sends the snapshot signal to every Node process that is due and not writing one.
+    /// A process is due once it has run `snapshot_every`, and again `snapshot_every` after
+    /// each of its snapshots is written: writing one pauses it (for seconds, for a large
+    /// heap), and it must run between two snapshots for them to differ.
+    fn request_snapshots(&mut self, t: f64) {
+        if self.config.snapshot_every.is_none() {
+            return;
+        }
+        for r in self.processes.iter_mut() {
+            if !r.node || r.end.is_some() || r.pending.is_some() || t < r.next_snapshot {
+                continue;
+            }
+            // Without a handler SIGUSR2 terminates the process: check before sending.
+            let catches = process_info(r.pid).is_some_and(|i| i.catches(SNAPSHOT_SIGNAL));
+            if !catches {
+                r.notes.push("no SIGUSR2 handler (NODE_OPTIONS was not passed on to it, or was overridden): no snapshots".to_owned());
+                r.next_snapshot = f64::INFINITY;
+                continue;
+            }
+            let Some(pid) = rustix::process::Pid::from_raw(r.pid) else {
+                continue;
+            };
+            if rustix::process::kill_process(pid, rustix::process::Signal::USR2).is_ok() {
+                r.pending = Some(t);
+            }
+        }
+    }
+
+    /// Moves finished snapshots into their lanes.
+    fn collect(&mut self, t: f64, last: bool) {
+        let Some(snapshots) = &self.snapshots else {
+            return;
+        };
+        let began = Instant::now();
+        let processes = &self.processes;
+        let latest = |pid: i32| processes.iter().rev().find(|r| r.pid == pid);
+        let events = snapshots.collect(
+            t,
+            &self.config.out_dir,
+            |pid| latest(pid).map(|r| (r.lane.clone(), r.snapshots.len() as u32)),
+            |pid| latest(pid).is_some_and(|r| r.end.is_none()),
+            last,
+        );
+        for e in events {
+            let pid = match &e {
+                Collected::Snapshot { pid, .. } | Collected::Discarded { pid, .. } => *pid,
+            };
+            let Some(r) = self.processes.iter_mut().rev().find(|r| r.pid == pid) else {
+                continue;
+            };
+            let requested_at = r.pending.take();
+            r.next_snapshot = t + self.config.snapshot_every.map_or(0.0, |d| d.as_secs_f64());
+            match e {
+                Collected::Snapshot { mut file, .. } => {
+                    file.requested_at = requested_at;
+                    r.snapshots.push(file)
+                }
+                Collected::Discarded { reason, .. } => {
+                    let note = format!("a snapshot was discarded: {reason}");
+                    self.warnings.push(format!("PID {pid}: {note}"));
+                    r.notes.push(note);
+                }
+            }
+        }
+        self.sampling_seconds += began.elapsed().as_secs_f64();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_names() {
+        assert!(is_node_name("node"));
+        assert!(is_node_name("nodejs"));
+        assert!(is_node_name("node20"));
+        assert!(!is_node_name("nodemon"));
+        assert!(!is_node_name("sh"));
+    }
+}

@@ -1,0 +1,737 @@
+//! Is a watched service leaking? Trends over stored samples and snapshot censuses.
+//!
+//! [`TrendReport::assess`] looks at one target's latest incarnation (a restart starts a new
+//! heap, so series never cross incarnations) and answers per class, per collection and
+//! overall with an [`Assessment`]. Every series is judged by [`leaktrail_stats::decide`]
+//! (Theil–Sen slope with its confidence interval, Mann–Kendall with the autocorrelation
+//! correction, warm-up found from the series, saturation detected):
+//!
+//! | assessment | rule |
+//! |---|---|
+//! | **leaking** | `decide` says leak: a significant trend whose whole slope interval is above the floor, not saturating — and, for a class or collection, it grew by at least the noise floor over the window |
+//! | **growing** | not leaking, but the trend is significantly upward (slow growth below the floor, or growth that saturates) |
+//! | **stable** | neither |
+//! | **insufficient** | fewer than 8 points after the warm-up: nothing is decided |
+//!
+//! Floors: the memory series (V8 heap for Node, else RSS) and each class use
+//! [`TrendPolicy::floor_per_hour`]; a class or collection must also have grown by
+//! [`TrendPolicy::min_growth_bytes`] or 0.5 % of the heap over the window, so that a class
+//! of a few kilobytes does not make a leak; classes whose size moved by less than a quarter
+//! of that are left out of the report (stable). The overall assessment is the worst of the
+//! memory series and the classes; restarts are reported beside it (a crash loop keeps
+//! each incarnation short, so its series never grow long — the restart count is the
+//! alarm then).
+//!
+//! Time to OOM projects the memory series' slope against the nearer limit: the V8 heap
+//! limit (`heap_size_limit`) for the heap, the cgroup `memory.max` for RSS. Its range comes
+//! from the slope's confidence interval (the low slope gives the late end; a low slope at
+//! or below zero leaves the late end open).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use leaktrail_analysis::SnapshotCensus;
+use leaktrail_stats::{decide, GrowthPolicy, Outcome, SlopeEstimate};
+use leaktrail_store::{Incarnation, SampleRecord, SnapshotRecord, Store, StoreError, Target};
+
+/// What counts as a leak in production.
+#[derive(Clone, Copy, Debug)]
+pub struct TrendPolicy {
+    /// Growth per hour at or below which a series is not leaking, bytes.
+    pub floor_per_hour: f64,
+    /// Significance level of the trend test.
+    pub alpha: f64,
+    /// A class or collection must grow at least this much over the window to leak, bytes.
+    pub min_growth_bytes: u64,
+}
+
+impl Default for TrendPolicy {
+    fn default() -> TrendPolicy {
+        TrendPolicy {
+            floor_per_hour: 1024.0 * 1024.0,
+            alpha: 0.05,
+            min_growth_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// The answer for one series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assessment {
+    /// Too few points to decide.
+    Insufficient,
+    /// Flat (or falling).
+    Stable,
+    /// Significantly upward, but below the floor or saturating.
+    Growing,
+    /// Significantly upward beyond the floor.
+    Leaking,
+}
+
+impl Assessment {
+    /// The word reports print.
+    pub fn label(self) -> &'static str {
+        match self {
+            Assessment::Insufficient => "insufficient data",
+            Assessment::Stable => "stable",
+            Assessment::Growing => "growing",
+            Assessment::Leaking => "leaking",
+        }
+    }
+
+    /// A number for Prometheus: 0 stable (or insufficient), 1 growing, 2 leaking.
+    pub fn level(self) -> u8 {
+        match self {
+            Assessment::Insufficient | Assessment::Stable => 0,
+            Assessment::Growing => 1,
+            Assessment::Leaking => 2,
+        }
+    }
+}
+
+/// A slope per hour with its confidence interval.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct RatePerHour {
+    /// Theil–Sen slope, units per hour.
+    pub slope: f64,
+    /// Lower end of the interval.
+    pub low: f64,
+    /// Upper end of the interval.
+    pub high: f64,
+}
+
+impl RatePerHour {
+    fn from_per_second(s: &SlopeEstimate) -> RatePerHour {
+        RatePerHour {
+            slope: s.slope * 3600.0,
+            low: s.low * 3600.0,
+            high: s.high * 3600.0,
+        }
+    }
+}
+
+/// The trend of one class across the snapshots.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassTrend {
+    /// Class name.
+    pub class: String,
+    /// Its family key (`objects`, `code`, …).
+    pub family: String,
+    /// Instances in the first and last snapshot.
+    pub count_first: u64,
+    /// Instances in the last snapshot.
+    pub count_last: u64,
+    /// Self size in the first snapshot, bytes.
+    pub size_first: u64,
+    /// Self size in the last snapshot, bytes.
+    pub size_last: u64,
+    /// Retained size in the last snapshot, bytes.
+    pub retained_last: Option<u64>,
+    /// Self-size growth per hour.
+    pub rate: RatePerHour,
+    /// Mann–Kendall p-value.
+    pub p_value: f64,
+    /// The answer.
+    pub assessment: Assessment,
+}
+
+/// The trend of one collection (followed by its node id).
+#[derive(Clone, Debug, Serialize)]
+pub struct CollectionTrend {
+    /// V8 node id.
+    pub id: u32,
+    /// `Map`, `Set`, `Array` or `Object`.
+    pub kind: String,
+    /// Its retainer path in the last snapshot.
+    pub path: String,
+    /// Entries in the first and last snapshot it appears in.
+    pub entries_first: u64,
+    /// Entries in the last snapshot.
+    pub entries_last: u64,
+    /// Retained size in the last snapshot, bytes.
+    pub retained_last: u64,
+    /// Entries per hour.
+    pub rate: RatePerHour,
+    /// The answer.
+    pub assessment: Assessment,
+}
+
+/// When memory would reach its limit at the current rate.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimeToOom {
+    /// Which limit: `v8 heap limit` or `cgroup memory.max`.
+    pub limit_kind: String,
+    /// The limit, bytes.
+    pub limit: u64,
+    /// The latest value, bytes.
+    pub current: u64,
+    /// Seconds at the fitted slope.
+    pub seconds: f64,
+    /// Seconds at the high end of the slope's interval (the early end).
+    pub seconds_early: f64,
+    /// Seconds at the low end (the late end); `None` when the low end is flat or falling.
+    pub seconds_late: Option<f64>,
+}
+
+/// The trend of a memory series (samples).
+#[derive(Clone, Debug, Serialize)]
+pub struct MemoryTrend {
+    /// `heap_used`, `heap_used+external` or `rss`.
+    pub series: String,
+    /// Samples used (after warm-up).
+    pub samples: usize,
+    /// The latest value, bytes.
+    pub current: u64,
+    /// Growth per hour.
+    pub rate: RatePerHour,
+    /// Mann–Kendall p-value.
+    pub p_value: f64,
+    /// Whether the growth flattens out.
+    pub saturating: bool,
+    /// The answer.
+    pub assessment: Assessment,
+    /// Projection against the nearer limit, when growing and a limit is known.
+    pub time_to_oom: Option<TimeToOom>,
+}
+
+/// The trend report of one target.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrendReport {
+    /// The target's name.
+    pub target: String,
+    /// The incarnation assessed.
+    pub incarnation: Option<Incarnation>,
+    /// Restarts of the target (incarnations after the first).
+    pub restarts: u64,
+    /// How earlier incarnations ended, oldest first (`exited 1`, `oom-kill`, …).
+    pub endings: Vec<String>,
+    /// Snapshots of the incarnation used.
+    pub snapshots: usize,
+    /// First and last time covered, ms since the epoch.
+    pub window: Option<(i64, i64)>,
+    /// The worst of the memory series and the classes.
+    pub overall: Assessment,
+    /// One sentence.
+    pub sentence: String,
+    /// The nearer of the memory series' projections (V8 heap limit, cgroup limit).
+    pub time_to_oom: Option<TimeToOom>,
+    /// Memory series: the V8 heap (Node) and RSS.
+    pub memory: Vec<MemoryTrend>,
+    /// Classes, leaking first, then by growth.
+    pub classes: Vec<ClassTrend>,
+    /// Collections whose entries changed, leaking first.
+    pub collections: Vec<CollectionTrend>,
+}
+
+/// Everything a trend is computed from, for one target.
+pub struct TrendInput {
+    /// The target.
+    pub target: Target,
+    /// Its incarnations, oldest first.
+    pub incarnations: Vec<Incarnation>,
+    /// Samples of the latest incarnation, oldest first.
+    pub samples: Vec<SampleRecord>,
+    /// Snapshots of the latest incarnation with their censuses, oldest first.
+    pub snapshots: Vec<(SnapshotRecord, SnapshotCensus)>,
+}
+
+/// Samples read per trend (the most recent ones).
+pub const MAX_TREND_SAMPLES: usize = 20_000;
+
+impl TrendInput {
+    /// Reads the latest incarnation of `target` from the store.
+    pub fn from_store(store: &Store, target: &Target) -> Result<TrendInput, StoreError> {
+        let incarnations = store.incarnations(target.id)?;
+        let latest = incarnations.last().map(|i| i.id);
+        let mut samples = Vec::new();
+        let mut snapshots = Vec::new();
+        if let Some(latest) = latest {
+            samples = store.samples(target.id, 0, MAX_TREND_SAMPLES)?;
+            samples.retain(|s| s.incarnation_id == latest);
+            for s in store.snapshots(target.id)? {
+                if s.incarnation_id == latest {
+                    let census = store.census(&s)?;
+                    snapshots.push((s, census));
+                }
+            }
+        }
+        Ok(TrendInput {
+            target: target.clone(),
+            incarnations,
+            samples,
+            snapshots,
+        })
+    }
+}
+
+impl TrendReport {
+    /// Assesses one target.
+    pub fn assess(input: &TrendInput, policy: &TrendPolicy) -> TrendReport {
+        let incarnation = input.incarnations.last().cloned();
+        let floor_per_s = policy.floor_per_hour / 3600.0;
+        let gp = GrowthPolicy {
+            max_growth: floor_per_s,
+            alpha: policy.alpha,
+            warmup: None,
+        };
+
+        let mut memory = Vec::new();
+        let is_node = input.samples.iter().any(|s| s.heap_used.is_some());
+        let t0 = input
+            .samples
+            .first()
+            .map(|s| s.t)
+            .or(input.snapshots.first().map(|s| s.0.t))
+            .unwrap_or(0);
+        let secs = |t: i64| (t - t0) as f64 / 1000.0;
+        if is_node {
+            let pts: Vec<(f64, f64)> = input
+                .samples
+                .iter()
+                .filter_map(|s| {
+                    s.heap_used
+                        .map(|h| (secs(s.t), (h + s.external.unwrap_or(0)) as f64))
+                })
+                .collect();
+            let limit = incarnation.as_ref().and_then(|i| i.heap_limit);
+            memory.extend(memory_trend(
+                "heap_used+external",
+                &pts,
+                &gp,
+                limit.map(|l| ("v8 heap limit", l as u64)),
+            ));
+        }
+        let pts: Vec<(f64, f64)> = input
+            .samples
+            .iter()
+            .map(|s| (secs(s.t), s.rss as f64))
+            .collect();
+        let limit = incarnation.as_ref().and_then(|i| i.memory_limit);
+        if let Some(mut rss) = memory_trend(
+            "rss",
+            &pts,
+            &gp,
+            limit.map(|l| ("cgroup memory.max", l as u64)),
+        ) {
+            // For Node, RSS keeps rising while V8 grows its heap: it informs the time to
+            // OOM against the cgroup limit but does not make a leak on its own.
+            if is_node && rss.assessment == Assessment::Leaking {
+                rss.assessment = Assessment::Growing;
+            }
+            memory.push(rss);
+        }
+
+        // Classes across snapshots: a class missing from a census was below its cut-off,
+        // so it counts as 0 there.
+        let xs: Vec<f64> = input.snapshots.iter().map(|(s, _)| secs(s.t)).collect();
+        let heap_last = input
+            .snapshots
+            .last()
+            .map_or(0, |(_, c)| c.info.total_self_size);
+        let min_growth = policy.min_growth_bytes.max(heap_last / 200) as f64;
+        let mut classes: Vec<ClassTrend> = Vec::new();
+        // One index per snapshot: 400 classes × 200 snapshots must not be a nested scan.
+        let by_name: Vec<HashMap<&str, &leaktrail_analysis::ClassStats>> = input
+            .snapshots
+            .iter()
+            .map(|(_, c)| c.classes.iter().map(|k| (k.class.as_str(), k)).collect())
+            .collect();
+        let mut names: Vec<&str> = by_name.iter().flat_map(|m| m.keys().copied()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let rows: Vec<Option<&leaktrail_analysis::ClassStats>> =
+                by_name.iter().map(|m| m.get(name).copied()).collect();
+            let ys: Vec<f64> = rows
+                .iter()
+                .map(|r| r.map_or(0.0, |k| k.self_size as f64))
+                .collect();
+            let Some(last) = rows.iter().rev().flatten().next() else {
+                continue;
+            };
+            let first = rows.first().copied().flatten();
+            // A class that moved less than a quarter of the noise floor cannot leak: it is
+            // left out (stable), which also keeps hundreds of classes cheap to assess.
+            let (lo, hi) = ys
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(lo, hi), &y| (lo.min(y), hi.max(y)));
+            if hi - lo < min_growth / 4.0 {
+                continue;
+            }
+            let v = decide(&xs, &ys, &gp);
+            let grown = ys.last().copied().unwrap_or(0.0) - ys.first().copied().unwrap_or(0.0);
+            let assessment = assessment_of(&v, policy.alpha, grown >= min_growth);
+            classes.push(ClassTrend {
+                class: name.to_owned(),
+                family: last.family.key().to_owned(),
+                count_first: first.map_or(0, |k| k.count),
+                count_last: rows.last().copied().flatten().map_or(0, |k| k.count),
+                size_first: first.map_or(0, |k| k.self_size),
+                size_last: rows.last().copied().flatten().map_or(0, |k| k.self_size),
+                retained_last: rows.last().copied().flatten().and_then(|k| k.retained_size),
+                rate: RatePerHour::from_per_second(&v.slope),
+                p_value: v.trend.p_value,
+                assessment,
+            });
+        }
+        classes.sort_by(|a, b| {
+            b.assessment.cmp(&a.assessment).then(
+                (b.size_last as i64 - b.size_first as i64)
+                    .cmp(&(a.size_last as i64 - a.size_first as i64)),
+            )
+        });
+
+        // Collections, followed by node id; entries are judged against a floor of one
+        // entry per minute, and retained growth against the noise floor.
+        let mut ids: Vec<u32> = input
+            .snapshots
+            .iter()
+            .flat_map(|(_, c)| c.collections.iter().map(|r| r.id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut collections = Vec::new();
+        let entry_policy = GrowthPolicy {
+            max_growth: 1.0 / 60.0,
+            ..gp
+        };
+        for id in ids {
+            let pts: Vec<(f64, &leaktrail_analysis::CollectionRecord)> = input
+                .snapshots
+                .iter()
+                .zip(&xs)
+                .filter_map(|((_, c), &x)| {
+                    c.collections.iter().find(|r| r.id == id).map(|r| (x, r))
+                })
+                .collect();
+            let (Some(first), Some(last)) = (pts.first(), pts.last()) else {
+                continue;
+            };
+            if first.1.entries == last.1.entries {
+                continue;
+            }
+            let cx: Vec<f64> = pts.iter().map(|p| p.0).collect();
+            let cy: Vec<f64> = pts.iter().map(|p| p.1.entries as f64).collect();
+            let v = decide(&cx, &cy, &entry_policy);
+            let grown = last.1.retained_size as f64 - first.1.retained_size as f64;
+            collections.push(CollectionTrend {
+                id,
+                kind: last.1.kind.clone(),
+                path: last.1.path.clone(),
+                entries_first: first.1.entries,
+                entries_last: last.1.entries,
+                retained_last: last.1.retained_size,
+                rate: RatePerHour::from_per_second(&v.slope),
+                assessment: assessment_of(&v, policy.alpha, grown >= min_growth),
+            });
+        }
+        collections.sort_by(|a, b| {
+            b.assessment
+                .cmp(&a.assessment)
+                .then(b.retained_last.cmp(&a.retained_last))
+        });
+
+        let worst_memory = memory.iter().map(|m| m.assessment).max();
+        let worst_class = classes.iter().map(|c| c.assessment).max();
+        let overall = worst_memory
+            .into_iter()
+            .chain(worst_class)
+            .max()
+            .unwrap_or(Assessment::Insufficient);
+        let restarts = input.incarnations.len().saturating_sub(1) as u64;
+        let endings = input
+            .incarnations
+            .iter()
+            .filter_map(|i| i.end_reason.as_ref().map(|r| ending(i, r)))
+            .collect();
+        let window = match (input.samples.first(), input.samples.last()) {
+            (Some(a), Some(b)) => Some((a.t, b.t)),
+            _ => input
+                .snapshots
+                .first()
+                .zip(input.snapshots.last())
+                .map(|(a, b)| (a.0.t, b.0.t)),
+        };
+        let time_to_oom = memory
+            .iter()
+            .filter_map(|m| m.time_to_oom.clone())
+            .min_by(|a, b| a.seconds.total_cmp(&b.seconds));
+        let mut report = TrendReport {
+            time_to_oom,
+            target: input.target.name.clone(),
+            incarnation,
+            restarts,
+            endings,
+            snapshots: input.snapshots.len(),
+            window,
+            overall,
+            sentence: String::new(),
+            memory,
+            classes,
+            collections,
+        };
+        report.sentence = sentence(&report);
+        report
+    }
+}
+
+/// Maps a verdict to an assessment; `big_enough` says the series grew by the noise floor.
+fn assessment_of(v: &leaktrail_stats::GrowthVerdict, alpha: f64, big_enough: bool) -> Assessment {
+    let upward = v.trend.p_value < alpha && v.trend.s > 0.0;
+    match v.outcome {
+        Outcome::Leak if big_enough => Assessment::Leaking,
+        Outcome::Leak => Assessment::Growing,
+        _ if v.samples_used < leaktrail_stats::MIN_SAMPLES => Assessment::Insufficient,
+        _ if upward || v.saturating => Assessment::Growing,
+        _ => Assessment::Stable,
+    }
+}
+
+fn memory_trend(
+    series: &str,
+    pts: &[(f64, f64)],
+    gp: &GrowthPolicy,
+    limit: Option<(&str, u64)>,
+) -> Option<MemoryTrend> {
+    let last = pts.last()?;
+    let xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
+    let ys: Vec<f64> = pts.iter().map(|p| p.1).collect();
+    let v = decide(&xs, &ys, gp);
+    let assessment = assessment_of(&v, gp.alpha, true);
+    let current = last.1.max(0.0) as u64;
+    let time_to_oom = match (limit, assessment) {
+        (Some((kind, limit)), Assessment::Leaking | Assessment::Growing)
+            if v.slope.slope > 0.0 && limit > current =>
+        {
+            let room = (limit - current) as f64;
+            Some(TimeToOom {
+                limit_kind: kind.to_owned(),
+                limit,
+                current,
+                seconds: room / v.slope.slope,
+                seconds_early: room / v.slope.high.max(v.slope.slope),
+                seconds_late: (v.slope.low > 0.0).then(|| room / v.slope.low),
+            })
+        }
+        _ => None,
+    };
+    Some(MemoryTrend {
+        series: series.to_owned(),
+        samples: v.samples_used,
+        current,
+        rate: RatePerHour::from_per_second(&v.slope),
+        p_value: v.trend.p_value,
+        saturating: v.saturating,
+        assessment,
+        time_to_oom,
+    })
+}
+
+fn ending(i: &Incarnation, reason: &str) -> String {
+    match (reason, i.exit_code, i.signal) {
+        ("exited", Some(c), _) => format!("pid {} exited {c}", i.pid),
+        ("signal", _, Some(s)) => format!("pid {} killed by signal {s}", i.pid),
+        (r, _, _) => format!("pid {} {r}", i.pid),
+    }
+}
+
+/// Seconds as `3 h 20 min`, `45 min`, `12 s`.
+pub fn human_duration(secs: f64) -> String {
+    if !secs.is_finite() {
+        return "never".into();
+    }
+    let s = secs.max(0.0) as u64;
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        7200..=172_799 => format!("{} h {} min", s / 3600, s / 60 % 60),
+        _ => format!("{:.1} days", s as f64 / 86400.0),
+    }
+}
+
+fn sentence(r: &TrendReport) -> String {
+    use leaktrail_analysis::units::human_bytes;
+    let mut out = match r.overall {
+        Assessment::Insufficient => format!(
+            "{}: not enough data yet ({} snapshots, {} samples in the latest incarnation).",
+            r.target,
+            r.snapshots,
+            r.memory.first().map_or(0, |m| m.samples)
+        ),
+        a => {
+            let lead = r
+                .memory
+                .first()
+                .map(|m| {
+                    format!(
+                        " {} {} at {}/h",
+                        m.series,
+                        human_bytes(m.current),
+                        human_bytes(m.rate.slope.max(0.0) as u64)
+                    )
+                })
+                .unwrap_or_default();
+            format!("{}: {}.{}", r.target, a.label(), lead)
+        }
+    };
+    if let Some(c) = r
+        .classes
+        .first()
+        .filter(|c| c.assessment >= Assessment::Growing)
+    {
+        out.push_str(&format!(
+            " Top class: {} ({}, {} → {} instances, +{}/h).",
+            c.class,
+            c.assessment.label(),
+            c.count_first,
+            c.count_last,
+            human_bytes(c.rate.slope.max(0.0) as u64)
+        ));
+    }
+    if let Some(t) = &r.time_to_oom {
+        out.push_str(&format!(
+            " Reaches the {} ({}) in about {} ({} – {}).",
+            t.limit_kind,
+            human_bytes(t.limit),
+            human_duration(t.seconds),
+            human_duration(t.seconds_early),
+            t.seconds_late.map_or("never".into(), human_duration)
+        ));
+    }
+    if r.restarts > 0 {
+        out.push_str(&format!(" Restarted {} times.", r.restarts));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leaktrail_analysis::{ClassStats, Family, GroupTotal, SnapshotInfo};
+
+    fn census(t: u64, leak: u64) -> SnapshotCensus {
+        let class = |name: &str, count: u64, size: u64| ClassStats {
+            class: name.into(),
+            family: Family::Objects,
+            count,
+            self_size: size,
+            retained_size: Some(size),
+        };
+        SnapshotCensus {
+            info: SnapshotInfo {
+                path: format!("{t}"),
+                file_size: 0,
+                node_count: 0,
+                edge_count: 0,
+                total_self_size: 50_000_000 + leak,
+            },
+            families: vec![GroupTotal {
+                name: "objects".into(),
+                count: 0,
+                self_size: 0,
+            }],
+            classes: vec![
+                class("StreamEntry", leak / 100, leak),
+                // Steady, with noise.
+                class("Session", 500, 64_000 + (t * 7919 % 13) * 64),
+            ],
+            collections: vec![],
+        }
+    }
+
+    fn input(hours: u64, heap_limit: Option<i64>) -> TrendInput {
+        let target = Target {
+            id: 1,
+            name: "api".into(),
+            command: None,
+            created_at: 0,
+        };
+        let inc = Incarnation {
+            id: 1,
+            target_id: 1,
+            pid: 7,
+            started_at: 0,
+            ended_at: None,
+            exit_code: None,
+            signal: None,
+            end_reason: None,
+            heap_limit,
+            memory_limit: None,
+        };
+        let hour = 3_600_000i64;
+        let snapshots = (0..hours)
+            .map(|h| {
+                let t = h as i64 * hour;
+                let rec = SnapshotRecord {
+                    id: h as i64,
+                    incarnation_id: 1,
+                    t,
+                    file: String::new(),
+                    file_size: 0,
+                    file_deleted_at: None,
+                    node_count: 0,
+                    edge_count: 0,
+                    total_self_size: 0,
+                    reason: "schedule".into(),
+                };
+                (rec, census(h, (h * 20) << 20))
+            })
+            .collect();
+        let samples = (0..hours * 6)
+            .map(|k| SampleRecord {
+                incarnation_id: 1,
+                t: k as i64 * hour / 6,
+                rss: 200 << 20,
+                threads: 11,
+                // 20 MiB/h, with a GC sawtooth of 3 MiB.
+                heap_used: Some(
+                    (100 << 20) + (k as i64 * (20 << 20)) / 6 + (k as i64 % 3) * (1 << 20),
+                ),
+                ..SampleRecord::default()
+            })
+            .collect();
+        TrendInput {
+            target,
+            incarnations: vec![inc],
+            samples,
+            snapshots,
+        }
+    }
+
+    #[test]
+    fn a_growing_class_leaks_and_a_steady_one_does_not() {
+        let r = TrendReport::assess(&input(24, Some(2 << 30)), &TrendPolicy::default());
+        assert_eq!(r.overall, Assessment::Leaking, "{}", r.sentence);
+        assert_eq!(r.classes[0].class, "StreamEntry");
+        assert_eq!(r.classes[0].assessment, Assessment::Leaking);
+        // Session only wobbles (by far less than the noise floor): left out as stable.
+        assert!(
+            r.classes.iter().all(|c| c.class != "Session"),
+            "{:?}",
+            r.classes
+        );
+        let heap = &r.memory[0];
+        assert!(
+            (heap.rate.slope - 20.0 * 1048576.0).abs() < 2.0 * 1048576.0,
+            "{heap:?}"
+        );
+        // (2048 - ~580) MiB at 20 MiB/h: about 73 h.
+        let t = heap.time_to_oom.as_ref().expect("time to oom");
+        assert!((65.0..80.0).contains(&(t.seconds / 3600.0)), "{t:?}");
+        assert!(t.seconds_early <= t.seconds && t.seconds_late.is_some_and(|l| l >= t.seconds));
+        // RSS is flat here: stable.
+        assert_eq!(r.memory[1].assessment, Assessment::Stable);
+    }
+
+    #[test]
+    fn few_snapshots_decide_nothing() {
+        let r = TrendReport::assess(&input(4, None), &TrendPolicy::default());
+        assert!(r
+            .classes
+            .iter()
+            .all(|c| c.assessment == Assessment::Insufficient));
+        assert!(r.memory[0].time_to_oom.is_none());
+    }
+}

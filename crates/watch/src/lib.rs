@@ -1,0 +1,851 @@
+//! `watch`: follow a running service for hours into a bounded [`Store`].
+//!
+//! Every `sample_every` the watcher reads the process tree's RSS, anonymous memory and
+//! threads from `/proc` (PSS every few samples: it walks the page tables), and for Node the
+//! V8 heap in use and `external` memory over the inspector — without forcing a GC, which
+//! would pause a production service (unless `gc_before_sample` asks for it): the heap then
+//! includes garbage, a sawtooth that the trend's robust slope averages out over a window
+//! much longer than one GC cycle. Snapshots are always taken after a full GC.
+//!
+//! Heap snapshots are taken at the start, every `snapshot_every`, and sooner when the
+//! recent samples turn to significant growth (at most one per `min_snapshot_gap`). Each is
+//! parsed at once, on a worker thread, into a [`SnapshotCensus`] stored with it; raw files
+//! are then deleted oldest first to stay within `keep` files and `max_disk` bytes. Censuses
+//! are never deleted.
+//!
+//! Targets:
+//! - **a running process** (`--pid`): the inspector is found among the process's loopback
+//!   listening ports, or opened with `SIGUSR1` (Node's documented switch: it opens a
+//!   debugging port on 127.0.0.1:9229 or the `--inspect-port` given, for anyone on the
+//!   machine who can reach loopback). A process started with `--heapsnapshot-signal=SIG`
+//!   gets that signal for snapshots instead, and Node writes the file itself.
+//! - **a command** (`-- CMD`): started in its own process group with the inspector on a
+//!   free loopback port; with `restart` it is started again when it dies, each run a new
+//!   incarnation with how it ended (exit code, signal, OOM kill by the cgroup, V8 heap out of
+//!   memory).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use leaktrail_analysis::{CensusLimits, HeapAnalysis, SnapshotCensus};
+use leaktrail_inspector::{listening_url, url_on_port, Inspector};
+use leaktrail_sampler::{cgroup_memory_limit, loopback_listening_ports, ProcessTree};
+use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
+use leaktrail_stats::{decide, GrowthPolicy, Outcome};
+use leaktrail_store::{
+    now_ms, IncarnationEnd, IncarnationId, SampleRecord, Store, StoreError, TargetId,
+};
+
+mod node_process;
+
+pub use node_process::{heapsnapshot_signal, is_node};
+
+/// What to watch.
+#[derive(Clone, Debug)]
+pub enum WatchTarget {
+    /// A process that is already running.
+    Pid(i32),
+    /// A command to start (and restart).
+    Command(Vec<String>),
+}
+
+/// How to watch.
+#[derive(Clone, Debug)]
+pub struct WatchConfig {
+    /// The process.
+    pub target: WatchTarget,
+    /// The store directory.
+    pub store_dir: PathBuf,
+    /// The target's name in the store (default: the script or program name).
+    pub name: Option<String>,
+    /// Time between samples.
+    pub sample_every: Duration,
+    /// Time between scheduled snapshots.
+    pub snapshot_every: Duration,
+    /// Least time between two snapshots, however fast memory grows.
+    pub min_snapshot_gap: Duration,
+    /// Raw snapshot files kept (oldest deleted first).
+    pub keep: Option<usize>,
+    /// Bytes of raw snapshot files kept.
+    pub max_disk: Option<u64>,
+    /// Start the command again when it dies.
+    pub restart: bool,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Use the Node inspector (heap samples, snapshots).
+    pub inspector: bool,
+    /// Force a full GC before each heap sample (precise, but pauses the service: for
+    /// staging and tests, not production).
+    pub gc_before_sample: bool,
+    /// Read PSS every this many samples (0: never).
+    pub pss_every: u32,
+    /// Growth per hour that triggers an early snapshot, bytes.
+    pub growth_trigger_per_hour: f64,
+    /// What a census keeps.
+    pub census: CensusLimits,
+}
+
+/// What the watcher reports as it goes (for a status line or a log).
+#[derive(Clone, Debug)]
+pub enum WatchEvent {
+    /// A process is being watched.
+    Started {
+        /// Its PID.
+        pid: i32,
+        /// The incarnation's row id.
+        incarnation: IncarnationId,
+        /// Whether the V8 heap is sampled.
+        inspector: bool,
+    },
+    /// A sample was stored.
+    Sample(SampleRecord),
+    /// A snapshot's census was stored.
+    Snapshot {
+        /// File name under `snapshots/`.
+        file: String,
+        /// Why it was taken.
+        reason: String,
+        /// Seconds to take and analyse it.
+        seconds: f64,
+    },
+    /// A raw snapshot file was deleted under the budget.
+    FileDeleted(String),
+    /// Something failed that the watcher survives.
+    Warning(String),
+    /// The process ended.
+    Ended(IncarnationEnd),
+    /// The command will be started again.
+    Restarting {
+        /// After this long.
+        after: Duration,
+    },
+}
+
+/// Why the watcher stopped, and what it stored.
+#[derive(Clone, Debug, Default)]
+pub struct WatchSummary {
+    /// The target's name.
+    pub target: String,
+    /// Incarnations watched.
+    pub incarnations: u64,
+    /// Samples stored.
+    pub samples: u64,
+    /// Snapshot censuses stored.
+    pub snapshots: u64,
+    /// How the last incarnation ended.
+    pub last_end: Option<IncarnationEnd>,
+}
+
+/// What stops the watcher.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The command could not be started.
+    #[error("cannot start `{command}`")]
+    Spawn {
+        /// The command line.
+        command: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// No such process.
+    #[error("no process {0} (or it is not readable by this user)")]
+    NoProcess(i32),
+}
+
+/// Runs the watcher until the process ends (and is not restarted), `stop` is set, or the
+/// duration is over.
+pub fn watch(
+    config: &WatchConfig,
+    stop: &AtomicBool,
+    mut on_event: impl FnMut(&WatchEvent),
+) -> Result<WatchSummary, WatchError> {
+    let mut store = Store::create(&config.store_dir)?;
+    let (name, command) = match &config.target {
+        WatchTarget::Pid(pid) => {
+            let cmdline = node_process::cmdline(*pid).ok_or(WatchError::NoProcess(*pid))?;
+            (
+                config
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| node_process::default_name(&cmdline)),
+                cmdline.join(" "),
+            )
+        }
+        WatchTarget::Command(c) => (
+            config
+                .name
+                .clone()
+                .unwrap_or_else(|| node_process::default_name(c)),
+            c.join(" "),
+        ),
+    };
+    let target = store.target(&name, Some(&command))?;
+    let (census_tx, census_rx) = channel();
+    let analyser = Analyser::spawn(census_tx, config.census);
+    let started = Instant::now();
+    let mut summary = WatchSummary {
+        target: name.clone(),
+        ..WatchSummary::default()
+    };
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let incarnation_start = Instant::now();
+        let mut run = Incarnation::start(config, &mut store, target, &name, &mut on_event)?;
+        summary.incarnations += 1;
+        let end = run.follow(
+            config,
+            &mut store,
+            stop,
+            started,
+            &analyser,
+            &census_rx,
+            &mut summary,
+            &mut on_event,
+        )?;
+        // Censuses still being analysed belong to this incarnation.
+        run.drain_censuses(
+            &mut store,
+            &census_rx,
+            config,
+            &mut summary,
+            &mut on_event,
+            true,
+        )?;
+        store.end_incarnation(run.id, &end)?;
+        on_event(&WatchEvent::Ended(end.clone()));
+        summary.last_end = Some(end.clone());
+        let stopped = end.reason == "stopped" || end.reason == "detached";
+        let over = config.duration.is_some_and(|d| started.elapsed() >= d);
+        if !config.restart
+            || stopped
+            || over
+            || stop.load(Ordering::SeqCst)
+            || matches!(config.target, WatchTarget::Pid(_))
+        {
+            return Ok(summary);
+        }
+        // A crash loop backs off up to 30 s; a run that lived a minute resets it.
+        if incarnation_start.elapsed() > Duration::from_secs(60) {
+            backoff = Duration::from_secs(1);
+        }
+        on_event(&WatchEvent::Restarting { after: backoff });
+        let until = Instant::now() + backoff;
+        while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if stop.load(Ordering::SeqCst) {
+            return Ok(summary);
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// How snapshots are taken of this process.
+enum SnapshotMethod {
+    /// `HeapProfiler.takeHeapSnapshot` over the inspector.
+    Inspector,
+    /// Send this signal; Node writes `Heap.*.heapsnapshot` into `dir`.
+    Signal { signal: i32, dir: PathBuf },
+    /// None available.
+    None,
+}
+
+/// A snapshot waiting for its census.
+struct PendingSnapshot {
+    file: String,
+    t: i64,
+    reason: String,
+    taken_in: f64,
+    incarnation: IncarnationId,
+}
+
+/// The worker thread that parses snapshots into censuses.
+struct Analyser {
+    jobs: Sender<(PathBuf, PendingSnapshot)>,
+}
+
+type CensusResult = (PendingSnapshot, Result<SnapshotCensus, String>, f64);
+
+impl Analyser {
+    fn spawn(results: Sender<CensusResult>, limits: CensusLimits) -> Analyser {
+        let (jobs, rx) = channel::<(PathBuf, PendingSnapshot)>();
+        std::thread::spawn(move || {
+            for (path, pending) in rx {
+                let t = Instant::now();
+                let census = HeapSnapshot::open(&path, &ParseOptions::default())
+                    .map(|snap| {
+                        let analysis = HeapAnalysis::new(&snap);
+                        SnapshotCensus::of(&analysis, &pending.file, &limits)
+                    })
+                    .map_err(|e| e.to_string());
+                if results
+                    .send((pending, census, t.elapsed().as_secs_f64()))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Analyser { jobs }
+    }
+}
+
+/// One process being watched.
+struct Incarnation {
+    id: IncarnationId,
+    pid: i32,
+    child: Option<Child>,
+    tree: ProcessTree,
+    inspector: Option<Inspector>,
+    snapshots: SnapshotMethod,
+    stderr_tail: Arc<Mutex<Vec<String>>>,
+    url: Option<Receiver<String>>,
+    exiting: Arc<AtomicBool>,
+    /// Where the stderr reader finds the inspector's socket to cut when Node exits.
+    cut: Arc<Mutex<Option<std::net::TcpStream>>>,
+    oom_kills_at_start: Option<u64>,
+    seq: u32,
+    /// Whether V8's heap limit is in the store.
+    heap_limit_known: bool,
+    /// Snapshots sent to the analyser whose census has not come back.
+    in_analysis: usize,
+    file_prefix: String,
+    samples: Vec<(f64, f64)>,
+    last_snapshot: Option<Instant>,
+    next_scheduled: Instant,
+    sample_count: u64,
+}
+
+impl Incarnation {
+    fn start(
+        config: &WatchConfig,
+        store: &mut Store,
+        target: TargetId,
+        name: &str,
+        on_event: &mut impl FnMut(&WatchEvent),
+    ) -> Result<Incarnation, WatchError> {
+        let stderr_tail = Arc::new(Mutex::new(Vec::new()));
+        let exiting = Arc::new(AtomicBool::new(false));
+        let cut: Arc<Mutex<Option<std::net::TcpStream>>> = Arc::new(Mutex::new(None));
+        let (pid, child, url) = match &config.target {
+            WatchTarget::Pid(pid) => {
+                if node_process::cmdline(*pid).is_none() {
+                    return Err(WatchError::NoProcess(*pid));
+                }
+                (*pid, None, None)
+            }
+            WatchTarget::Command(command) => {
+                let mut child = leaktrail_harness::spawn_workload(
+                    command,
+                    config.inspector,
+                    Stdio::inherit(),
+                    Stdio::piped(),
+                )
+                .map_err(|source| WatchError::Spawn {
+                    command: command.join(" "),
+                    source,
+                })?;
+                let (url_tx, url_rx) = channel();
+                if let Some(err) = child.stderr.take() {
+                    let tail = stderr_tail.clone();
+                    let exiting = exiting.clone();
+                    let cut = cut.clone();
+                    std::thread::spawn(move || {
+                        let mut own = std::io::stderr();
+                        for line in BufReader::new(err).lines().map_while(Result::ok) {
+                            if let Some(url) = listening_url(&line) {
+                                let _ = url_tx.send(url.to_owned());
+                                continue;
+                            }
+                            if line.starts_with("Debugger attached")
+                                || line.starts_with("Debugger ending on")
+                                || line.starts_with("For help, see: https://nodejs.org")
+                            {
+                                continue;
+                            }
+                            if line.contains("Waiting for the debugger to disconnect") {
+                                // Node answers no GC request now: cut a call in flight.
+                                exiting.store(true, Ordering::SeqCst);
+                                if let Some(s) = cut.lock().ok().and_then(|mut c| c.take()) {
+                                    let _ = s.shutdown(std::net::Shutdown::Both);
+                                }
+                                continue;
+                            }
+                            // The service's own log goes on to ours.
+                            let _ = writeln!(own, "{line}");
+                            if let Ok(mut t) = tail.lock() {
+                                t.push(line);
+                                if t.len() > 50 {
+                                    t.remove(0);
+                                }
+                            }
+                        }
+                    });
+                }
+                (child.id() as i32, Some(child), Some(url_rx))
+            }
+        };
+        let id = store.start_incarnation(target, pid as i64, now_ms())?;
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let mut run = Incarnation {
+            id,
+            pid,
+            child,
+            tree: ProcessTree::new(pid),
+            inspector: None,
+            snapshots: SnapshotMethod::None,
+            stderr_tail,
+            url,
+            exiting,
+            cut,
+            oom_kills_at_start: node_process::oom_kills(pid),
+            seq: 0,
+            heap_limit_known: false,
+            in_analysis: 0,
+            file_prefix: format!("{safe}-{id}"),
+            samples: Vec::new(),
+            last_snapshot: None,
+            next_scheduled: Instant::now(),
+            sample_count: 0,
+        };
+        if config.inspector {
+            run.connect(config, on_event);
+        }
+        if let WatchTarget::Pid(pid) = config.target {
+            if let Some(signal) = heapsnapshot_signal(pid) {
+                run.snapshots = SnapshotMethod::Signal {
+                    signal,
+                    dir: node_process::diagnostic_dir(pid)
+                        .unwrap_or_else(|| PathBuf::from(format!("/proc/{pid}/cwd"))),
+                };
+            }
+        }
+        let memory_limit = cgroup_memory_limit(pid).map(|l| l as i64);
+        store.set_limits(id, None, memory_limit)?;
+        run.read_heap_limit(store)?;
+        on_event(&WatchEvent::Started {
+            pid,
+            incarnation: id,
+            inspector: run.inspector.is_some(),
+        });
+        Ok(run)
+    }
+
+    /// Reads V8's heap limit once, when the inspector answers (a process just starting may
+    /// not yet).
+    fn read_heap_limit(&mut self, store: &mut Store) -> Result<(), WatchError> {
+        if self.heap_limit_known {
+            return Ok(());
+        }
+        if let Some(limit) = self
+            .inspector
+            .as_mut()
+            .and_then(|i| i.heap_size_limit().ok())
+        {
+            store.set_limits(self.id, Some(limit as i64), None)?;
+            self.heap_limit_known = true;
+        }
+        Ok(())
+    }
+
+    /// Connects to the inspector: the URL a started command printed, or one found on (or
+    /// opened with SIGUSR1 for) a running process.
+    fn connect(&mut self, config: &WatchConfig, on_event: &mut impl FnMut(&WatchEvent)) {
+        let url = match (&self.url, &config.target) {
+            (Some(rx), _) => rx.recv_timeout(Duration::from_secs(10)).ok(),
+            (None, WatchTarget::Pid(pid)) => {
+                if !is_node(*pid) {
+                    return;
+                }
+                let find = || {
+                    loopback_listening_ports(*pid)
+                        .into_iter()
+                        .find_map(|port| url_on_port(port).ok().flatten())
+                };
+                let mut url = find();
+                if url.is_none() {
+                    if let Some(p) = rustix::process::Pid::from_raw(*pid) {
+                        let _ = rustix::process::kill_process(p, rustix::process::Signal::USR1);
+                    }
+                    let until = Instant::now() + Duration::from_secs(5);
+                    while url.is_none() && Instant::now() < until {
+                        std::thread::sleep(Duration::from_millis(100));
+                        url = find();
+                    }
+                }
+                url
+            }
+            _ => None,
+        };
+        let Some(url) = url else {
+            on_event(&WatchEvent::Warning(format!(
+                "no Node inspector for pid {}: sampling RSS only, no heap snapshots",
+                self.pid
+            )));
+            return;
+        };
+        match Inspector::connect(&url) {
+            Ok(i) => {
+                if let Ok(mut cut) = self.cut.lock() {
+                    *cut = i.interrupt_handle();
+                }
+                self.inspector = Some(i);
+                self.snapshots = SnapshotMethod::Inspector;
+            }
+            Err(e) => on_event(&WatchEvent::Warning(format!(
+                "cannot connect to the inspector {url}: {e}"
+            ))),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn follow(
+        &mut self,
+        config: &WatchConfig,
+        store: &mut Store,
+        stop: &AtomicBool,
+        started: Instant,
+        analyser: &Analyser,
+        census_rx: &Receiver<CensusResult>,
+        summary: &mut WatchSummary,
+        on_event: &mut impl FnMut(&WatchEvent),
+    ) -> Result<IncarnationEnd, WatchError> {
+        let mut next_sample = Instant::now();
+        loop {
+            self.drain_censuses(store, census_rx, config, summary, on_event, false)?;
+            if let Some(end) = self.ended() {
+                return Ok(end);
+            }
+            if stop.load(Ordering::SeqCst)
+                || config.duration.is_some_and(|d| started.elapsed() >= d)
+            {
+                return Ok(self.stop_watching());
+            }
+            let now = Instant::now();
+            if now < next_sample {
+                std::thread::sleep((next_sample - now).min(Duration::from_millis(100)));
+                continue;
+            }
+            next_sample += config.sample_every;
+            if next_sample < Instant::now() {
+                next_sample = Instant::now() + config.sample_every;
+            }
+            let Some(sample) = self.sample(config) else {
+                continue;
+            };
+            store.add_sample(&sample)?;
+            self.read_heap_limit(store)?;
+            summary.samples += 1;
+            on_event(&WatchEvent::Sample(sample));
+            if let Some(reason) = self.snapshot_due(config) {
+                self.take_snapshot(config, store, analyser, &reason, on_event);
+            }
+        }
+    }
+
+    fn sample(&mut self, config: &WatchConfig) -> Option<SampleRecord> {
+        let with_pss = config.pss_every > 0 && self.sample_count % config.pss_every as u64 == 0;
+        let tree = self.tree.sample(with_pss)?;
+        self.sample_count += 1;
+        let mut s = SampleRecord {
+            incarnation_id: self.id,
+            t: now_ms(),
+            rss: tree.rss as i64,
+            anon: Some(tree.anon as i64),
+            pss: tree.pss.map(|p| p as i64),
+            threads: tree.threads as i64,
+            ..SampleRecord::default()
+        };
+        if let Some(inspector) = self.inspector.as_mut() {
+            let gc = if config.gc_before_sample {
+                inspector.collect_garbage()
+            } else {
+                Ok(())
+            };
+            let read = gc
+                .and_then(|_| inspector.heap_usage())
+                .and_then(|h| inspector.process_memory().map(|m| (h, m)));
+            match read {
+                Ok((h, m)) => {
+                    s.heap_used = Some(h.used_size as i64);
+                    s.heap_total = Some(h.total_size as i64);
+                    s.external = Some(m.external as i64);
+                }
+                // Exiting, or the inspector went away: go on with /proc only.
+                Err(_) => self.inspector = None,
+            }
+        }
+        let y = s.heap_used.map_or(s.rss, |h| h + s.external.unwrap_or(0));
+        self.samples.push((s.t as f64 / 1000.0, y as f64));
+        if self.samples.len() > 360 {
+            self.samples.remove(0);
+        }
+        Some(s)
+    }
+
+    /// Whether a snapshot is due now, and why.
+    fn snapshot_due(&mut self, config: &WatchConfig) -> Option<String> {
+        if matches!(self.snapshots, SnapshotMethod::None) {
+            return None;
+        }
+        let now = Instant::now();
+        if self.last_snapshot.is_none() {
+            return Some("first".into());
+        }
+        if now >= self.next_scheduled {
+            return Some("schedule".into());
+        }
+        let gap_ok = self
+            .last_snapshot
+            .is_none_or(|t| now.duration_since(t) >= config.min_snapshot_gap);
+        if gap_ok && self.samples.len() >= 8 {
+            let (x, y): (Vec<f64>, Vec<f64>) = self.samples.iter().copied().unzip();
+            let v = decide(
+                &x,
+                &y,
+                &GrowthPolicy {
+                    max_growth: config.growth_trigger_per_hour / 3600.0,
+                    alpha: 0.05,
+                    warmup: None,
+                },
+            );
+            if v.outcome == Outcome::Leak {
+                return Some("growth".into());
+            }
+        }
+        None
+    }
+
+    fn take_snapshot(
+        &mut self,
+        config: &WatchConfig,
+        store: &Store,
+        analyser: &Analyser,
+        reason: &str,
+        on_event: &mut impl FnMut(&WatchEvent),
+    ) {
+        self.seq += 1;
+        let file = format!("{}-{}.heapsnapshot", self.file_prefix, self.seq);
+        let path = store.snapshots_dir().join(&file);
+        let t = now_ms();
+        let start = Instant::now();
+        let taken = match &self.snapshots {
+            SnapshotMethod::Inspector => match self.inspector.as_mut() {
+                Some(i) => i
+                    .take_heap_snapshot(&path)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                None => Err("the inspector is gone".into()),
+            },
+            SnapshotMethod::Signal { signal, dir } => {
+                node_process::snapshot_by_signal(self.pid, *signal, dir, &path)
+            }
+            SnapshotMethod::None => return,
+        };
+        let now = Instant::now();
+        self.last_snapshot = Some(now);
+        if reason != "growth" {
+            self.next_scheduled = now + config.snapshot_every;
+        }
+        match taken {
+            Ok(()) => {
+                self.in_analysis += 1;
+                let _ = analyser.jobs.send((
+                    path,
+                    PendingSnapshot {
+                        file,
+                        t,
+                        reason: reason.to_owned(),
+                        taken_in: start.elapsed().as_secs_f64(),
+                        incarnation: self.id,
+                    },
+                ));
+            }
+            Err(e) => on_event(&WatchEvent::Warning(format!(
+                "snapshot {file} failed and was discarded: {e}"
+            ))),
+        }
+    }
+
+    fn drain_censuses(
+        &mut self,
+        store: &mut Store,
+        rx: &Receiver<CensusResult>,
+        config: &WatchConfig,
+        summary: &mut WatchSummary,
+        on_event: &mut impl FnMut(&WatchEvent),
+        wait: bool,
+    ) -> Result<(), WatchError> {
+        loop {
+            let next = if wait && self.in_analysis > 0 {
+                // A census in flight belongs to this incarnation: wait for it (parsing a
+                // multi-GB snapshot takes a while).
+                rx.recv_timeout(Duration::from_secs(600)).ok()
+            } else {
+                rx.try_recv().ok()
+            };
+            let Some((pending, census, seconds)) = next else {
+                return Ok(());
+            };
+            self.in_analysis = self.in_analysis.saturating_sub(1);
+            let path = store.snapshots_dir().join(&pending.file);
+            match census {
+                Ok(census) => {
+                    store.add_snapshot(
+                        pending.incarnation,
+                        pending.t,
+                        &pending.file,
+                        &pending.reason,
+                        &census,
+                    )?;
+                    summary.snapshots += 1;
+                    on_event(&WatchEvent::Snapshot {
+                        file: pending.file,
+                        reason: pending.reason,
+                        seconds: pending.taken_in + seconds,
+                    });
+                    enforce_budget(store, config, on_event)?;
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&path);
+                    on_event(&WatchEvent::Warning(format!(
+                        "snapshot {} could not be analysed and was discarded: {e}",
+                        pending.file
+                    )));
+                }
+            }
+        }
+    }
+
+    /// How the process ended, when it has.
+    fn ended(&mut self) -> Option<IncarnationEnd> {
+        use std::os::unix::process::ExitStatusExt;
+        if self.exiting.load(Ordering::SeqCst) {
+            // Node waits for the debugger at exit: let it go.
+            if let Some(i) = self.inspector.take() {
+                i.disconnect();
+            }
+        }
+        match self.child.as_mut() {
+            Some(child) => {
+                let status = child.try_wait().ok().flatten()?;
+                let tail = self
+                    .stderr_tail
+                    .lock()
+                    .map(|t| t.clone())
+                    .unwrap_or_default();
+                let oom = node_process::oom_kills(self.pid)
+                    .zip(self.oom_kills_at_start)
+                    .is_some_and(|(now, then)| now > then);
+                let reason = if tail
+                    .iter()
+                    .any(|l| l.contains("JavaScript heap out of memory"))
+                {
+                    "v8-heap-oom"
+                } else if status.signal() == Some(9) && oom {
+                    "oom-kill"
+                } else if status.signal().is_some() {
+                    "signal"
+                } else {
+                    "exited"
+                };
+                Some(IncarnationEnd {
+                    ended_at: now_ms(),
+                    exit_code: status.code().map(i64::from),
+                    signal: status.signal().map(i64::from),
+                    reason: reason.into(),
+                })
+            }
+            None => {
+                if node_process::alive(self.pid) {
+                    return None;
+                }
+                Some(IncarnationEnd {
+                    ended_at: now_ms(),
+                    exit_code: None,
+                    signal: None,
+                    reason: "exited".into(),
+                })
+            }
+        }
+    }
+
+    /// Stops watching: a started command is stopped, a running process left alone.
+    fn stop_watching(&mut self) -> IncarnationEnd {
+        if let Some(i) = self.inspector.take() {
+            i.disconnect();
+        }
+        match self.child.as_mut() {
+            Some(child) => {
+                use std::os::unix::process::ExitStatusExt;
+                leaktrail_harness::stop_group(child, Duration::from_secs(5));
+                let status = child.wait().ok();
+                IncarnationEnd {
+                    ended_at: now_ms(),
+                    exit_code: status.and_then(|s| s.code()).map(i64::from),
+                    signal: status.and_then(|s| s.signal()).map(i64::from),
+                    reason: "stopped".into(),
+                }
+            }
+            None => IncarnationEnd {
+                ended_at: now_ms(),
+                exit_code: None,
+                signal: None,
+                reason: "detached".into(),
+            },
+        }
+    }
+}
+
+/// Deletes the oldest raw snapshot files until at most `keep` files and `max_disk` bytes
+/// remain. Censuses stay.
+fn enforce_budget(
+    store: &mut Store,
+    config: &WatchConfig,
+    on_event: &mut impl FnMut(&WatchEvent),
+) -> Result<(), WatchError> {
+    let on_disk = store.snapshots_on_disk()?;
+    let mut count = on_disk.len();
+    let mut bytes: u64 = on_disk.iter().map(|s| s.file_size.max(0) as u64).sum();
+    for s in on_disk {
+        let over_count = config.keep.is_some_and(|k| count > k);
+        let over_bytes = config.max_disk.is_some_and(|m| bytes > m);
+        if !over_count && !over_bytes {
+            break;
+        }
+        let path: &Path = &store.snapshots_dir().join(&s.file);
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                on_event(&WatchEvent::Warning(format!(
+                    "cannot delete {}: {e}",
+                    path.display()
+                )));
+                continue;
+            }
+        }
+        store.mark_file_deleted(s.id, now_ms())?;
+        count -= 1;
+        bytes = bytes.saturating_sub(s.file_size.max(0) as u64);
+        on_event(&WatchEvent::FileDeleted(s.file));
+    }
+    Ok(())
+}

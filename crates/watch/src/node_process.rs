@@ -1,0 +1,247 @@
+//! Facts about a running process read from `/proc`: is it Node, which snapshot signal did
+//! it get, where does it write diagnostics, has its cgroup OOM-killed anything.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The command line of `pid`, `None` when it is gone or unreadable.
+pub(crate) fn cmdline(pid: i32) -> Option<Vec<String>> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<String> = raw
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    (!args.is_empty()).then_some(args)
+}
+
+/// Whether `pid` still runs (a zombie does not).
+pub(crate) fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X'),
+        Err(_) => false,
+    }
+}
+
+/// A target's default name: the script of a `node script.js` command line, else the
+/// program's name.
+pub(crate) fn default_name(command: &[String]) -> String {
+    let base = |s: &str| {
+        Path::new(s)
+            .file_name()
+            .map_or(s.to_owned(), |f| f.to_string_lossy().into_owned())
+    };
+    let Some(first) = command.first() else {
+        return "target".into();
+    };
+    let program = base(first);
+    if program == "node" || program.starts_with("node") {
+        if let Some(script) = command[1..].iter().find(|a| !a.starts_with('-')) {
+            return base(script)
+                .trim_end_matches(".js")
+                .trim_end_matches(".mjs")
+                .trim_end_matches(".cjs")
+                .to_owned();
+        }
+    }
+    program
+}
+
+/// Whether `pid` runs Node (its executable is named `node*`).
+pub fn is_node(pid: i32) -> bool {
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .and_then(|p| {
+            p.file_name()
+                .map(|f| f.to_string_lossy().starts_with("node"))
+        })
+        .unwrap_or(false)
+}
+
+/// Node's options of `pid`: its arguments before the script and `NODE_OPTIONS`.
+fn node_options(pid: i32) -> Vec<String> {
+    let mut options: Vec<String> = cmdline(pid)
+        .unwrap_or_default()
+        .into_iter()
+        .skip(1)
+        .take_while(|a| a.starts_with('-'))
+        .collect();
+    if let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) {
+        for var in env.split(|&b| b == 0) {
+            if let Some(v) = var.strip_prefix(b"NODE_OPTIONS=") {
+                options.extend(
+                    String::from_utf8_lossy(v)
+                        .split_whitespace()
+                        .map(str::to_owned),
+                );
+            }
+        }
+    }
+    options
+}
+
+fn option_value(options: &[String], name: &str) -> Option<String> {
+    options.iter().enumerate().find_map(|(i, o)| {
+        if let Some(v) = o.strip_prefix(&format!("{name}=")) {
+            Some(v.to_owned())
+        } else if o == name {
+            options.get(i + 1).cloned()
+        } else {
+            None
+        }
+    })
+}
+
+/// The signal given with `--heapsnapshot-signal`, as a number.
+pub fn heapsnapshot_signal(pid: i32) -> Option<i32> {
+    let name = option_value(&node_options(pid), "--heapsnapshot-signal")?;
+    let name = name.trim_start_matches("SIG");
+    let number = match name {
+        "USR1" => 10,
+        "USR2" => 12,
+        "HUP" => 1,
+        "QUIT" => 3,
+        "TERM" => 15,
+        "INT" => 2,
+        "PIPE" => 13,
+        "ALRM" => 14,
+        "WINCH" => 28,
+        "PWR" => 30,
+        other => other.parse().ok()?,
+    };
+    Some(number)
+}
+
+/// The `--diagnostic-dir` of `pid`, resolved against its working directory.
+pub(crate) fn diagnostic_dir(pid: i32) -> Option<PathBuf> {
+    let dir = option_value(&node_options(pid), "--diagnostic-dir")?;
+    let dir = PathBuf::from(dir);
+    Some(if dir.is_absolute() {
+        dir
+    } else {
+        PathBuf::from(format!("/proc/{pid}/cwd")).join(dir)
+    })
+}
+
+/// The `oom_kill` count of the cgroup of `pid` (cgroup v2 `memory.events`).
+pub(crate) fn oom_kills(pid: i32) -> Option<u64> {
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = cgroups.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let events = std::fs::read_to_string(format!("/sys/fs/cgroup{path}/memory.events")).ok()?;
+    events
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Sends `signal` to a Node process started with `--heapsnapshot-signal`, waits for the
+/// snapshot it writes into `dir` (`Heap.<date>.<time>.<pid>.<tid>.<seq>.heapsnapshot`) to
+/// be complete, and moves it to `dest` (mode 0600).
+pub(crate) fn snapshot_by_signal(
+    pid: i32,
+    signal: i32,
+    dir: &Path,
+    dest: &Path,
+) -> Result<(), String> {
+    let listing = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name().is_some_and(|n| {
+                            let n = n.to_string_lossy();
+                            n.starts_with("Heap.")
+                                && n.ends_with(".heapsnapshot")
+                                && n.contains(&format!(".{pid}."))
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let before = listing(dir);
+    let sig = rustix::process::Signal::from_named_raw(signal)
+        .ok_or_else(|| format!("signal {signal} is not known"))?;
+    let p = rustix::process::Pid::from_raw(pid).ok_or("bad pid")?;
+    rustix::process::kill_process(p, sig).map_err(|e| format!("kill -{signal} {pid}: {e}"))?;
+    // The file appears at once and grows while V8 writes it; it is complete when it ends
+    // with the closing of the top-level object and has stopped growing.
+    let until = Instant::now() + Duration::from_secs(600);
+    let mut last_size = u64::MAX;
+    while Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(200));
+        let Some(file) = listing(dir).into_iter().find(|f| !before.contains(f)) else {
+            if !alive(pid) {
+                return Err("the process exited".into());
+            }
+            continue;
+        };
+        let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        if size == last_size && size > 2 && ends_complete(&file) {
+            if std::fs::rename(&file, dest).is_err() {
+                std::fs::copy(&file, dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+                let _ = std::fs::remove_file(&file);
+            }
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o600));
+            }
+            return Ok(());
+        }
+        last_size = size;
+    }
+    Err(format!(
+        "no complete snapshot appeared in {}",
+        dir.display()
+    ))
+}
+
+fn ends_complete(file: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(file) else {
+        return false;
+    };
+    let mut tail = [0u8; 16];
+    let Ok(len) = f.seek(SeekFrom::End(0)) else {
+        return false;
+    };
+    let n = len.min(16);
+    if f.seek(SeekFrom::End(-(n as i64))).is_err() || f.read_exact(&mut tail[..n as usize]).is_err()
+    {
+        return false;
+    }
+    tail[..n as usize]
+        .iter()
+        .rev()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_targets_by_script() {
+        let c = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            default_name(&c("/usr/bin/node --expose-gc /srv/api/server.js --port 80")),
+            "server"
+        );
+        assert_eq!(default_name(&c("python3 app.py")), "python3");
+    }
+
+    #[test]
+    fn reads_this_process() {
+        let me = std::process::id() as i32;
+        assert!(alive(me));
+        assert!(!is_node(me));
+        assert!(cmdline(me).is_some());
+        assert_eq!(heapsnapshot_signal(me), None);
+    }
+}

@@ -1,0 +1,122 @@
+//! `leaktrail trace [options] -- CMD ARGS…`: every process of a test run, per PID and lane.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use leaktrail_harness::ByteSize;
+use leaktrail_report::{Format, RenderOptions};
+use leaktrail_trace::reporter::read_reporter_file;
+use leaktrail_trace::{
+    parse_duration, private, LaneRule, SummaryOptions, TraceConfig, TraceReport,
+};
+
+use super::Common;
+
+/// Arguments of `trace`.
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    /// The command (a test runner, a lane script) and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<String>,
+
+    /// Time between samples of the process tree: 200ms, 1s, 2m.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
+    interval: Duration,
+
+    /// Heap-snapshot each Node process every time it has lived this much longer (60s);
+    /// off by default: a snapshot pauses the process and can make tests time out.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    snapshot_every: Option<Duration>,
+
+    /// Keep the snapshots (DIR/<lane>/<pid>-<n>.heapsnapshot), trace.json and report.md
+    /// here (created private); without it snapshots go to a temporary directory.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+
+    /// How processes are grouped into lanes: `script` (the script a Node process runs, or
+    /// the program), `pid`, or `regex:PATTERN` (its first group on the command line).
+    #[arg(long, default_value = "script", value_name = "RULE")]
+    lane_by: LaneRule,
+
+    /// A JSON report the command writes (Jest `--json --outputFile`, Vitest
+    /// `--reporter=json --outputFile`): test files with their start and end times.
+    #[arg(long, value_name = "FILE")]
+    files_from: Option<PathBuf>,
+
+    /// Exit 1 when a process's RSS grew by more than this over its life (200MB), if the
+    /// command itself succeeded.
+    #[arg(long, value_name = "SIZE")]
+    fail_on_growth: Option<ByteSize>,
+
+    /// Classes shown per heap diff.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+}
+
+/// Runs the trace; returns the report and the exit status (the command's, or 1 for
+/// --fail-on-growth, 2 for an unreadable --files-from).
+pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
+    let temp;
+    let (out_dir, kept) = match &args.out {
+        Some(dir) => {
+            private::create_dir(dir)
+                .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
+            (dir.clone(), true)
+        }
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("leaktrail-trace-")
+                .tempdir()?;
+            (temp.path().to_path_buf(), false)
+        }
+    };
+    let config = TraceConfig {
+        command: args.command.clone(),
+        interval: args.interval,
+        snapshot_every: args.snapshot_every,
+        out_dir: out_dir.clone(),
+        lane_rule: args.lane_by.clone(),
+        stop_grace: Duration::from_secs(2),
+    };
+    // The report owns stdout; the command's stdout goes to stderr, line by line.
+    // A closed stderr is no reason to stop the command (eprintln! would panic).
+    let run = leaktrail_trace::trace(&config, |line| {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    })?;
+    let reporter = args
+        .files_from
+        .as_ref()
+        .map(|f| read_reporter_file(f, run.started_unix_ms));
+    if let Some(Err(e)) = &reporter {
+        eprintln!("leaktrail: --files-from: {e}");
+    }
+    let report = TraceReport::build(
+        run,
+        reporter,
+        &SummaryOptions {
+            top: args.top,
+            fail_on_growth: args.fail_on_growth.map(|b| b.0),
+            out_dir: kept.then(|| out_dir.display().to_string()),
+        },
+    );
+    let text = leaktrail_report::render_trace(&report, common.render);
+    if kept {
+        let write = |name: &str, format: Format| {
+            let path = out_dir.join(name);
+            let opts = RenderOptions {
+                format,
+                color: false,
+                top: args.top,
+                min_bytes: 0,
+            };
+            private::write_file(&path, &leaktrail_report::render_trace(&report, opts))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        };
+        write("trace.json", Format::Json)?;
+        write("report.md", Format::Markdown)?;
+    }
+    Ok((text, report.exit_status.clamp(0, 255) as u8))
+}

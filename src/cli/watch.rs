@@ -1,0 +1,183 @@
+//! `leaktrail watch (--pid PID | -- CMD) --store DIR`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use leaktrail_analysis::units::human_bytes;
+use leaktrail_analysis::CensusLimits;
+use leaktrail_harness::ByteSize;
+use leaktrail_watch::{watch, WatchConfig, WatchEvent, WatchTarget};
+
+/// Arguments of `watch`.
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// A running process to watch (Node: its inspector is opened with SIGUSR1, which
+    /// listens on 127.0.0.1:9229 unless the process chose another port).
+    #[arg(long, conflicts_with = "command", required_unless_present = "command")]
+    pid: Option<i32>,
+
+    /// The store directory (created 0700 when missing).
+    #[arg(long, value_name = "DIR")]
+    store: PathBuf,
+
+    /// The target's name in the store (default: the script or program name).
+    #[arg(long)]
+    name: Option<String>,
+
+    /// Time between samples.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    sample_every: Duration,
+
+    /// Time between scheduled heap snapshots.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = humantime::parse_duration)]
+    snapshot_every: Duration,
+
+    /// Least time between two snapshots, also when memory grows fast.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    min_snapshot_gap: Duration,
+
+    /// Raw snapshot files to keep (the oldest are deleted; their summaries stay).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    keep: usize,
+
+    /// Disk for raw snapshot files, e.g. 2GB (the oldest are deleted; summaries stay).
+    #[arg(long, value_name = "SIZE")]
+    max_disk: Option<ByteSize>,
+
+    /// Start the command again when it dies (each run is recorded apart).
+    #[arg(long, requires = "command")]
+    restart: bool,
+
+    /// Stop watching after this long.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+
+    /// Do not use the Node inspector: RSS/PSS and threads only, no heap snapshots.
+    #[arg(long)]
+    no_inspector: bool,
+
+    /// Force a full GC before each heap sample: precise heap figures, but every sample
+    /// pauses the service (for staging and CI, not production).
+    #[arg(long)]
+    gc: bool,
+
+    /// Growth per hour of the heap (RSS for other processes) that triggers an early
+    /// snapshot when the recent samples show it significantly.
+    #[arg(long, value_name = "SIZE", default_value = "16MB")]
+    snapshot_on_growth: ByteSize,
+
+    /// The command to start (after `--`).
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+/// Runs `watch` until the process ends, the duration is over, or SIGINT/SIGTERM; returns
+/// the closing summary and the exit code.
+pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
+    let target = match (args.pid, args.command.is_empty()) {
+        (Some(pid), _) => WatchTarget::Pid(pid),
+        (None, false) => WatchTarget::Command(args.command.clone()),
+        (None, true) => anyhow::bail!("give --pid PID or a command after --"),
+    };
+    let config = WatchConfig {
+        target,
+        store_dir: args.store.clone(),
+        name: args.name.clone(),
+        sample_every: args.sample_every.max(Duration::from_millis(50)),
+        snapshot_every: args.snapshot_every,
+        min_snapshot_gap: args.min_snapshot_gap,
+        keep: Some(args.keep),
+        max_disk: args.max_disk.map(|b| b.0),
+        restart: args.restart,
+        duration: args.duration,
+        inspector: !args.no_inspector,
+        gc_before_sample: args.gc,
+        pss_every: 6,
+        growth_trigger_per_hour: args.snapshot_on_growth.0 as f64,
+        census: CensusLimits::default(),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone()).context("installing signal handlers")?;
+    }
+    let live = !quiet && std::io::stderr().is_terminal();
+    let log = |e: &WatchEvent| {
+        let line = match e {
+            WatchEvent::Started {
+                pid,
+                incarnation,
+                inspector,
+            } => format!(
+                "watching pid {pid} (incarnation {incarnation}){}",
+                if *inspector {
+                    ", V8 heap over the inspector"
+                } else {
+                    ", RSS only"
+                }
+            ),
+            WatchEvent::Sample(s) => {
+                if !live {
+                    return;
+                }
+                let heap = s
+                    .heap_used
+                    .map(|h| format!("heap {}  ", human_bytes(h as u64)))
+                    .unwrap_or_default();
+                eprint!(
+                    "\r\x1b[2K{heap}rss {}  threads {}",
+                    human_bytes(s.rss as u64),
+                    s.threads
+                );
+                return;
+            }
+            WatchEvent::Snapshot {
+                file,
+                reason,
+                seconds,
+            } => format!("snapshot {file} ({reason}) analysed in {seconds:.1} s"),
+            WatchEvent::FileDeleted(f) => format!("deleted raw snapshot {f} (its summary stays)"),
+            WatchEvent::Warning(w) => format!("warning: {w}"),
+            WatchEvent::Ended(end) => format!(
+                "process ended: {}{}{}",
+                end.reason,
+                end.exit_code
+                    .map(|c| format!(", exit code {c}"))
+                    .unwrap_or_default(),
+                end.signal
+                    .map(|s| format!(", signal {s}"))
+                    .unwrap_or_default()
+            ),
+            WatchEvent::Restarting { after } => {
+                format!("restarting in {}", humantime::format_duration(*after))
+            }
+        };
+        if live {
+            eprint!("\r\x1b[2K");
+        }
+        if !quiet {
+            eprintln!("leaktrail watch: {line}");
+        }
+    };
+    let summary = watch(&config, &stop, log)
+        .with_context(|| format!("watching into {}", args.store.display()))?;
+    let end = summary
+        .last_end
+        .as_ref()
+        .map(|e| e.reason.clone())
+        .unwrap_or_default();
+    let text = format!(
+        "{}: {} incarnation(s), {} samples, {} snapshot summaries stored in {}; last end: {end}.\n",
+        summary.target,
+        summary.incarnations,
+        summary.samples,
+        summary.snapshots,
+        args.store.display()
+    );
+    Ok((text, 0))
+}

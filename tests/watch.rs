@@ -1,0 +1,376 @@
+//! `leaktrail watch` on real Node processes: a started command, a running process found by
+//! PID, a crash loop, and a `kill -9` of the watcher in the middle of writing.
+
+mod common;
+
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use leaktrail_store::Store;
+use leaktrail_trend::{Assessment, TrendInput, TrendPolicy, TrendReport};
+
+fn runner(scenario: &str) -> Vec<String> {
+    let dir = scenarios_dir();
+    vec![
+        node().display().to_string(),
+        dir.join("runner.js").display().to_string(),
+        dir.join(format!("{scenario}.js")).display().to_string(),
+        "--forever".into(),
+    ]
+}
+
+fn watch(store: &std::path::Path, extra: &[&str], command: &[String]) -> std::process::Output {
+    let mut args = vec!["watch", "--store", s(store), "--quiet"];
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend(command.iter().map(String::as_str));
+    let out = leaktrail(&args);
+    assert!(
+        out.status.success(),
+        "watch failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Starts `node [node_args] runner.js SCENARIO --forever` on its own, waits for its first
+/// iteration, and watches it by PID for 5 s with `extra` flags. Returns the PID, whether it was
+/// still running when the watcher left, and the watcher's output.
+fn watch_running(
+    store: &std::path::Path,
+    node_args: &[String],
+    scenario: &str,
+    extra: &[&str],
+) -> (String, bool, std::process::Output) {
+    let mut service = Command::new(node())
+        .args(node_args)
+        .args(&runner(scenario)[1..])
+        .args(["--print-every", "50"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node starts");
+    // Signals sent before Node has set up its handlers would kill it: wait for the first
+    // iteration, then keep draining its output.
+    let mut lines = std::io::BufReader::new(service.stdout.take().expect("stdout")).lines();
+    assert!(
+        lines
+            .next()
+            .is_some_and(|l| l.is_ok_and(|l| l.starts_with("iteration="))),
+        "the scenario runs"
+    );
+    std::thread::spawn(move || lines.for_each(drop));
+    let pid = service.id().to_string();
+    let mut args = vec![
+        "watch",
+        "--store",
+        s(store),
+        "--quiet",
+        "--pid",
+        &pid,
+        "--sample-every",
+        "200ms",
+        "--snapshot-every",
+        "2s",
+        "--duration",
+        "5s",
+    ];
+    args.extend_from_slice(extra);
+    let out = leaktrail(&args);
+    let still_running = service.try_wait().expect("wait").is_none();
+    let _ = service.kill();
+    let _ = service.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (pid, still_running, out)
+}
+
+/// A trend policy scaled to a test that lasts seconds: the default floor (1 MiB per hour)
+/// is for services watched for hours.
+fn seconds_policy() -> TrendPolicy {
+    TrendPolicy {
+        floor_per_hour: 100.0 * 1024.0 * 1024.0,
+        ..TrendPolicy::default()
+    }
+}
+
+fn trend_of(store: &Store) -> TrendReport {
+    let targets = store.targets().expect("targets");
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    let input = TrendInput::from_store(store, &targets[0]).expect("read store");
+    TrendReport::assess(&input, &seconds_policy())
+}
+
+const FAST: &[&str] = &[
+    "--gc",
+    "--sample-every",
+    "200ms",
+    "--snapshot-every",
+    "3s",
+    "--min-snapshot-gap",
+    "3s",
+    "--keep",
+    "2",
+    "--duration",
+    "15s",
+];
+
+#[test]
+fn a_leaking_service_lands_in_the_store_and_trends_leaking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    watch(&store_dir, FAST, &runner("stream-registry-no-ttl"));
+
+    let store = Store::open(&store_dir).expect("the store opens");
+    let target = &store.targets().expect("targets")[0];
+    let incarnations = store.incarnations(target.id).expect("incarnations");
+    assert_eq!(incarnations.len(), 1);
+    assert_eq!(incarnations[0].end_reason.as_deref(), Some("stopped"));
+    assert!(
+        incarnations[0].heap_limit.is_some_and(|l| l > 100 << 20),
+        "V8 heap limit read: {:?}",
+        incarnations[0]
+    );
+    let samples = store.samples(target.id, 0, 10_000).expect("samples");
+    assert!(samples.len() >= 15, "{} samples", samples.len());
+    assert!(samples.iter().all(|s| s.heap_used.is_some() && s.rss > 0));
+    assert!(
+        samples.iter().any(|s| s.pss.is_some()),
+        "PSS read now and then"
+    );
+
+    let snapshots = store.snapshots(target.id).expect("snapshots");
+    assert!(snapshots.len() >= 2, "{snapshots:?}");
+    assert_eq!(snapshots[0].reason, "first");
+    // The budget: at most 2 raw files; the older ones deleted, their censuses kept.
+    let on_disk: Vec<_> = snapshots
+        .iter()
+        .filter(|s| s.file_deleted_at.is_none())
+        .collect();
+    assert!(on_disk.len() <= 2, "{on_disk:?}");
+    for s in &snapshots {
+        let path = store.snapshots_dir().join(&s.file);
+        assert_eq!(path.exists(), s.file_deleted_at.is_none(), "{}", s.file);
+        let census = store.census(s).expect("census");
+        assert!(
+            census.classes.len() > 50,
+            "{} classes",
+            census.classes.len()
+        );
+    }
+    let first = store.census(&snapshots[0]).expect("first");
+    let last = store.census(snapshots.last().expect("last")).expect("last");
+    let count = |c: &leaktrail_analysis::SnapshotCensus| {
+        c.classes
+            .iter()
+            .find(|k| k.class == "StreamEntry")
+            .map_or(0, |k| k.count)
+    };
+    assert!(count(&last) > count(&first) + 100, "StreamEntry grows");
+    assert!(
+        last.collections
+            .iter()
+            .any(|c| c.kind == "Map" && c.path.contains("streams")),
+        "the registry's Map is followed: {:?}",
+        last.collections
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for s in on_disk {
+            let mode = std::fs::metadata(store.snapshots_dir().join(&s.file))
+                .expect("file")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", s.file);
+        }
+    }
+
+    let trend = trend_of(&store);
+    assert_eq!(trend.overall, Assessment::Leaking, "{}", trend.sentence);
+    assert_eq!(trend.memory[0].assessment, Assessment::Leaking);
+}
+
+#[test]
+fn a_clean_service_does_not_trend_leaking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    watch(&store_dir, FAST, &runner("lru-cache-bounded"));
+    let store = Store::open(&store_dir).expect("the store opens");
+    let trend = trend_of(&store);
+    assert!(trend.memory[0].samples >= 8, "{trend:?}");
+    assert!(trend.overall < Assessment::Leaking, "{}", trend.sentence);
+    assert!(
+        trend
+            .classes
+            .iter()
+            .all(|c| c.assessment < Assessment::Leaking),
+        "{:?}",
+        trend.classes.first()
+    );
+}
+
+#[test]
+fn a_running_node_process_is_found_by_pid_and_left_running() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let (pid, still_running, _) = watch_running(&store_dir, &[], "listener-accumulation", &[]);
+    assert!(still_running, "watching a PID must not stop it");
+    let store = Store::open(&store_dir).expect("the store opens");
+    let target = &store.targets().expect("targets")[0];
+    assert_eq!(target.name, "runner");
+    let inc = &store.incarnations(target.id).expect("incarnations")[0];
+    assert_eq!(inc.pid.to_string(), pid);
+    assert_eq!(inc.end_reason.as_deref(), Some("detached"));
+    let samples = store.samples(target.id, 0, 1000).expect("samples");
+    assert!(
+        samples.iter().any(|s| s.heap_used.is_some()),
+        "the inspector was opened with SIGUSR1"
+    );
+    assert!(!store.snapshots(target.id).expect("snapshots").is_empty());
+}
+
+#[test]
+fn a_crash_loop_is_recorded_incarnation_by_incarnation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let oom = vec![
+        node().display().to_string(),
+        "--max-old-space-size=24".into(),
+        "-e".into(),
+        "const keep = []; setInterval(() => { for (let i = 0; i < 2000; i++) keep.push({ i, s: 'x'.repeat(64) + i }); }, 1);".into(),
+    ];
+    watch(
+        &store_dir,
+        &[
+            "--restart",
+            "--no-inspector",
+            "--sample-every",
+            "100ms",
+            "--duration",
+            "6s",
+        ],
+        &oom,
+    );
+    let store = Store::open(&store_dir).expect("the store opens");
+    let target = &store.targets().expect("targets")[0];
+    let incarnations = store.incarnations(target.id).expect("incarnations");
+    assert!(incarnations.len() >= 2, "{incarnations:?}");
+    let ended: Vec<_> = incarnations
+        .iter()
+        .filter(|i| i.end_reason.as_deref() != Some("stopped"))
+        .collect();
+    assert!(!ended.is_empty());
+    for i in ended {
+        assert_eq!(i.end_reason.as_deref(), Some("v8-heap-oom"), "{i:?}");
+        assert!(i.ended_at.is_some());
+    }
+    let trend = trend_of(&store);
+    assert_eq!(trend.restarts, incarnations.len() as u64 - 1);
+}
+
+#[test]
+fn the_store_survives_kill_9_of_the_watcher() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let mut args: Vec<String> = [
+        "watch",
+        "--quiet",
+        "--store",
+        s(&store_dir),
+        "--sample-every",
+        "20ms",
+        "--snapshot-every",
+        "1500ms",
+        "--min-snapshot-gap",
+        "1500ms",
+        "--",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    args.extend(runner("event-store-unbounded"));
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("watch starts");
+    // Kill it in the middle of its work: once samples and a snapshot summary are in.
+    let until = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let ready = Store::open(&store_dir).ok().and_then(|st| {
+            let t = st.targets().ok()?.into_iter().next()?;
+            let samples = st.samples(t.id, 0, 1000).ok()?.len();
+            let snapshots = st.snapshots(t.id).ok()?.len();
+            Some(samples >= 12 && snapshots >= 1)
+        });
+        if ready == Some(true) || std::time::Instant::now() > until {
+            break;
+        }
+    }
+    // One more sample period, so that a write is likely in flight.
+    std::thread::sleep(Duration::from_millis(30));
+    watcher.kill().expect("kill -9");
+    let _ = watcher.wait();
+
+    let store = Store::open(&store_dir).expect("the store opens after kill -9");
+    let target = &store.targets().expect("targets")[0];
+    let samples = store.samples(target.id, 0, 100_000).expect("samples");
+    assert!(samples.len() > 10, "{} samples", samples.len());
+    let snapshots = store.snapshots(target.id).expect("snapshots");
+    assert!(!snapshots.is_empty());
+    for s in &snapshots {
+        store.census(s).expect("every census reads back");
+    }
+    // And a new watcher appends to it.
+    watch(
+        &store_dir,
+        &[
+            "--no-inspector",
+            "--sample-every",
+            "100ms",
+            "--duration",
+            "1s",
+        ],
+        &runner("event-store-unbounded"),
+    );
+    let store = Store::open(&store_dir).expect("reopens");
+    assert_eq!(store.incarnations(target.id).expect("incs").len(), 2);
+}
+
+#[test]
+fn a_process_started_with_heapsnapshot_signal_gets_that_signal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let diag = dir.path().join("diag");
+    std::fs::create_dir(&diag).expect("diag dir");
+    let node_args = [
+        "--heapsnapshot-signal=SIGUSR2".to_string(),
+        format!("--diagnostic-dir={}", diag.display()),
+    ];
+    watch_running(
+        &store_dir,
+        &node_args,
+        "event-store-unbounded",
+        &["--no-inspector"],
+    );
+    let store = Store::open(&store_dir).expect("the store opens");
+    let target = &store.targets().expect("targets")[0];
+    let snapshots = store.snapshots(target.id).expect("snapshots");
+    assert!(snapshots.len() >= 2, "{snapshots:?}");
+    let samples = store.samples(target.id, 0, 1000).expect("samples");
+    assert!(
+        samples.iter().all(|s| s.heap_used.is_none()),
+        "no inspector asked for"
+    );
+    // Node's files were moved into the store, none left behind.
+    let left: Vec<_> = std::fs::read_dir(&diag).expect("diag").flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
