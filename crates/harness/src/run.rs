@@ -472,8 +472,10 @@ impl Session<'_> {
         };
         // What the sample costs the workload: the time it is paused for the GC and the
         // heap reads (measured inside it when it can be, else the calls' wall time), and
-        // the /proc reads.
+        // PSS reads (they hold its memory-map lock). The rest of the /proc reads run beside
+        // it: they count only for leaktrail's own pace (`busy`).
         let mut cost = 0.0;
+        let busy = Instant::now();
         if let Some(inspector) = self.inspector.as_mut() {
             let wrap = |source| HarnessError::Inspector {
                 command: self.command_line.clone(),
@@ -486,14 +488,13 @@ impl Session<'_> {
             s.heap_total = Some(heap.heap.total_size);
             s.external = Some(heap.external);
         }
-        let began = Instant::now();
         if let Some(tree) = self.tree.sample(false) {
             s.rss = tree.rss;
             s.anon = tree.anon;
             s.threads = tree.threads;
             s.processes = tree.processes.len();
-            cost += began.elapsed().as_secs_f64();
-            self.budget.record(self.elapsed(), cost);
+            self.budget
+                .record(self.elapsed(), cost, busy.elapsed().as_secs_f64());
             let edge = last || self.result.samples.is_empty();
             let elapsed = self.elapsed();
             if self

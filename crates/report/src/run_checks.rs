@@ -44,16 +44,15 @@ pub(crate) fn overhead_sentence(result: &RunResult) -> String {
         ),
         None => "; no budget".to_owned(),
     };
-    let what = if result.samples.iter().any(|s| s.heap_used.is_some()) {
-        "forced GCs, heap reads and /proc reads (the workload's main thread is paused during the GCs and heap reads; timed inside it when it runs with --expose-gc)"
-    } else {
-        "/proc reads"
+    let node = result.samples.iter().any(|s| s.heap_used.is_some());
+    let what = match (node, result.pss_seconds > 0.0) {
+        (true, true) => "forced GCs and heap reads (timed inside the workload when it runs with --expose-gc) and PSS reads (smaps_rollup holds its memory-map lock)",
+        (true, false) => "forced GCs and heap reads (timed inside the workload when it runs with --expose-gc)",
+        (false, true) => "PSS reads (smaps_rollup holds its memory-map lock)",
+        (false, false) => "nothing: /proc status reads do not stop it",
     };
-    let pss = if result.pss_seconds > 0.0 {
-        format!(
-            ", {:.2} s of it reading PSS (smaps_rollup holds the workload's memory-map lock)",
-            result.pss_seconds
-        )
+    let pss = if result.pss_seconds > 0.0 && node {
+        format!(", {:.2} s of it reading PSS", result.pss_seconds)
     } else {
         String::new()
     };
@@ -71,7 +70,7 @@ pub(crate) fn overhead_sentence(result: &RunResult) -> String {
         ),
     };
     format!(
-        "Sampling overhead: {share:.1} % of the run — {:.2} s spent in leaktrail's own {what}{pss}, over {:.1} s of wall time{budget}. {} sample{}{snapshots}.",
+        "Sampling overhead: {share:.1} % of the run — {:.2} s with the workload paused or blocked by leaktrail's {what}{pss}, over {:.1} s of wall time{budget}. {} sample{}{snapshots}.",
         result.sampling_seconds,
         result.wall_seconds,
         result.samples.len(),

@@ -1,15 +1,20 @@
 //! The sampling budget: which sample points to take, and when to read PSS.
 //!
 //! A sample costs the workload time: the forced full GC and the heap reads run on its main
-//! thread, and `/proc/PID/smaps_rollup` walks its page tables under its mmap lock. The
-//! budget keeps that cost below a share of the run's wall time *before* it is spent: the
+//! thread, and `/proc/PID/smaps_rollup` walks its page tables under its mmap lock. (Reading
+//! `/proc/PID/status` and listing the tree do neither: they run beside the workload, and
+//! count only for the pace below.) The budget keeps that cost below a share of the run's
+//! wall time *before* it is spent: the
 //! next sample's cost is predicted as the median of the last few (a full GC costs about
 //! what the previous one did, the heap grows slowly) and the point is skipped when taking
 //! it would bring the share above the budget. Checking after the fact instead overshoots
 //! by a whole sample each time, which on a short run is several percent. Samples are also
 //! paced, at most one per half the predicted cost ÷ budget seconds: at the budget's rate
 //! they come every cost ÷ budget seconds, and budget left unspent during a pause (a heap
-//! snapshot) is caught up at twice that rate instead of in one burst of samples.
+//! snapshot) is caught up at twice that rate instead of in one burst of samples. And
+//! leaktrail's own work for a sample (its wall time, `/proc` included) takes at most
+//! [`BUSY_SHARE`] of the time, so that it keeps up with the workload's output: a sample
+//! filed under an iteration line must be read soon after that line.
 //!
 //! PSS is read on a budget of its own ([`PSS_SHARE`] of the run), only at samples taken,
 //! and always at the first and the last: about 45 ms on a 1.5 GB process, well under a
@@ -40,13 +45,18 @@ const RECENT: usize = 7;
 /// The shortest gap between samples, as a fraction of cost ÷ budget (see the module doc).
 const PACE: f64 = 0.5;
 
+/// At most this share of the time goes to leaktrail's own work for samples.
+pub const BUSY_SHARE: f64 = 0.2;
+
 /// Remembers what samples cost and decides whether the next one fits.
 #[derive(Debug, Default)]
 pub struct Budget {
     /// The share of wall time sampling may take (0.05 = 5 %); `None` takes every point.
     share: Option<f64>,
-    /// Seconds of the last samples without PSS.
+    /// Seconds the workload was paused for the last samples (PSS left out).
     recent: VecDeque<f64>,
+    /// Wall seconds leaktrail spent on the last samples (PSS left out).
+    recent_busy: VecDeque<f64>,
     /// When the last sample was taken (seconds into the run).
     last_at: Option<f64>,
     /// Seconds of the last PSS reads.
@@ -95,9 +105,8 @@ impl Budget {
             return true;
         };
         let next = self.predicted();
-        let paced = self
-            .last_at
-            .is_none_or(|last| elapsed - last >= PACE * next / share);
+        let gap = (PACE * next / share).max(median(&self.recent_busy) / BUSY_SHARE);
+        let paced = self.last_at.is_none_or(|last| elapsed - last >= gap);
         paced && spent + next <= share * (elapsed + next)
     }
 
@@ -106,9 +115,11 @@ impl Budget {
         self.skipped += 1;
     }
 
-    /// Records what a sample taken at `at` seconds into the run cost, PSS left out.
-    pub fn record(&mut self, at: f64, cost: f64) {
-        remember(&mut self.recent, cost);
+    /// Records a sample taken at `at` seconds into the run, PSS left out: `paused`, the
+    /// seconds it cost the workload, and `busy`, the wall seconds leaktrail spent on it.
+    pub fn record(&mut self, at: f64, paused: f64, busy: f64) {
+        remember(&mut self.recent, paused);
+        remember(&mut self.recent_busy, busy);
         self.last_at = Some(at);
     }
 
@@ -150,7 +161,7 @@ mod tests {
     fn skips_a_point_that_would_go_over() {
         let mut b = Budget::new(Some(0.05), PssMode::Auto);
         for _ in 0..5 {
-            b.record(0.5, 0.010);
+            b.record(0.5, 0.010, 0.012);
         }
         // 40 ms spent over 1 s: one more 10 ms sample makes 50/1010 < 5 %.
         assert!(b.allows(0.040, 1.0));
@@ -166,10 +177,19 @@ mod tests {
     }
 
     #[test]
+    fn leaktrail_keeps_up_with_the_workload() {
+        // Nothing paused (not Node), 5 ms of /proc work per sample: at most one per 25 ms.
+        let mut b = Budget::new(Some(0.05), PssMode::Auto);
+        b.record(1.0, 0.0, 0.005);
+        assert!(!b.allows(0.0, 1.02));
+        assert!(b.allows(0.0, 1.026));
+    }
+
+    #[test]
     fn predicts_from_the_median_not_an_outlier() {
         let mut b = Budget::new(Some(0.05), PssMode::Auto);
         for c in [0.010, 0.011, 0.500, 0.009, 0.010] {
-            b.record(0.0, c);
+            b.record(0.0, c, c);
         }
         assert!((b.predicted() - 0.010).abs() < 1e-9);
     }
