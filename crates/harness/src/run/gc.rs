@@ -11,17 +11,19 @@
 //!   ArrayBuffers (Buffers) in a sweep that runs concurrently after a full GC, and the
 //!   next GC, even a minor one (about a millisecond after a full GC), waits for it; read
 //!   at once, `external` still counts buffers just found dead, by hundreds of kilobytes;
-//! - at the end of the JavaScript running when the request arrives (a microtask): the
-//!   inspector dispatches requests by interrupting running code, and a GC in the middle of
-//!   a step counts the step's temporary objects — hundreds of kilobytes that come and go
-//!   from one sample to the next. At the end of the task they are garbage. (Objects an
-//!   asynchronous step holds across an `await` are still alive, as they are.)
+//! - between the workload's tasks (a `setImmediate` callback, which runs once the current
+//!   turn of the event loop has run its timers and I/O callbacks): the inspector
+//!   dispatches requests by interrupting running code, and a GC in the middle of a step
+//!   counts the step's temporary objects — hundreds of kilobytes that come and go from one
+//!   sample to the next. A loop that yields with `setImmediate` between steps (as the
+//!   shared scenario runner does) is then sampled between two steps. (Objects a step holds
+//!   across an `await` of I/O still in flight are alive, as they are.)
 //! - nothing is allocated between the GC and the reading;
 //! - the time the workload is paused is measured inside it (`performance.now()` around
 //!   the GC and the reading), not the round trip, most of which it spends running.
 //!
-//! A workload that never lets its current task end (a synchronous loop) would never run
-//! the microtask: after [`BOUNDARY_WAIT`] without an answer, samples fall back to running
+//! A workload that never lets its event loop turn (a synchronous loop) would never run
+//! the callback: after [`BOUNDARY_WAIT`] without an answer, samples fall back to running
 //! at once, for the rest of the run. Without `--expose-gc`, the inspector's GC; nothing is
 //! added to the workload either way.
 
@@ -31,7 +33,7 @@ use serde_json::json;
 
 use leaktrail_inspector::{HeapUsage, Inspector, InspectorError};
 
-/// How long a sample waits for the workload's current task to end.
+/// How long a sample waits for the workload's event loop to turn.
 pub const BOUNDARY_WAIT: Duration = Duration::from_secs(2);
 
 /// The inspector's usual silence limit, restored after a sample.
@@ -43,9 +45,9 @@ pub enum GcMethod {
     /// `HeapProfiler.collectGarbage`.
     #[default]
     Inspector,
-    /// The workload's own `gc()` (`--expose-gc`), at the end of its current task.
+    /// The workload's own `gc()` (`--expose-gc`), between its tasks.
     ExposedGc,
-    /// The workload's own `gc()`, at once (its tasks did not end in time).
+    /// The workload's own `gc()`, at once (its event loop did not turn in time).
     ExposedGcAtOnce,
 }
 
@@ -86,7 +88,7 @@ impl GcMethod {
     pub fn sample(&mut self, inspector: &mut Inspector) -> Result<HeapSample, InspectorError> {
         if *self == GcMethod::ExposedGc {
             let expression = format!(
-                "new Promise((resolve) => queueMicrotask(() => resolve((() => {MEASURE})())))"
+                "new Promise((resolve) => setImmediate(() => resolve((() => {MEASURE})())))"
             );
             inspector.set_timeout(BOUNDARY_WAIT);
             let answer = inspector.call(
