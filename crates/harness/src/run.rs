@@ -257,6 +257,7 @@ pub fn run(
         budget: budget::Budget::new(config.max_overhead, config.pss),
         end_session: None,
         gc: gc::GcMethod::default(),
+        settle: 0,
         profiling: Profiling::new(config.profiles.clone(), exiting.clone()),
     };
     let outcome = match session.drive(&mut child, &rx, &mut on_sample) {
@@ -316,6 +317,8 @@ struct Session<'a> {
     end_session: Option<Inspector>,
     /// How the full GC before each sample is forced.
     gc: gc::GcMethod,
+    /// Sample points still to skip after a heap snapshot.
+    settle: u32,
     profiling: Profiling,
 }
 
@@ -404,8 +407,7 @@ impl Session<'_> {
                         continue;
                     }
                     let last = self.config.iterations.is_some_and(|limit| n >= limit);
-                    if !last && self.over_budget() {
-                        self.budget.skip();
+                    if !last && self.skip_point() {
                         continue;
                     }
                     self.sample(Some(n), last, on_sample)?;
@@ -430,9 +432,7 @@ impl Session<'_> {
                             .duration
                             .is_some_and(|d| self.start.elapsed() + self.config.interval >= d);
                         if !waiting {
-                            if !last && self.over_budget() {
-                                self.budget.skip();
-                            } else {
+                            if last || !self.skip_point() {
                                 self.sample(None, last, on_sample)?;
                             }
                         }
@@ -449,13 +449,23 @@ impl Session<'_> {
         self.start.elapsed().as_secs_f64()
     }
 
-    /// True when taking a sample now would bring the time spent sampling above the
-    /// overhead budget (the first sample is always taken).
-    fn over_budget(&self) -> bool {
-        !self.result.samples.is_empty()
+    /// True when this sample point is to be skipped: it would bring the time spent
+    /// sampling above the overhead budget (the first sample is always taken), or a heap
+    /// snapshot was just taken — V8 drops caches and compiled code when it takes one, and
+    /// the heap reads hundreds of kilobytes low until the workload has run a little.
+    fn skip_point(&mut self) -> bool {
+        if self.settle > 0 {
+            self.settle -= 1;
+            return true;
+        }
+        let over = !self.result.samples.is_empty()
             && !self
                 .budget
-                .allows(self.result.sampling_seconds, self.elapsed())
+                .allows(self.result.sampling_seconds, self.elapsed());
+        if over {
+            self.budget.skip();
+        }
+        over
     }
 
     /// Takes a sample; `last` when it is the last of the run (PSS is read then).
@@ -558,9 +568,13 @@ impl Session<'_> {
             Err(e) => self.remember(format!("leaktrail: snapshot discarded: {e}")),
         }
         self.result.snapshot_seconds += began.elapsed().as_secs_f64();
+        self.settle = SETTLE_POINTS;
         Ok(())
     }
 }
+
+/// Sample points skipped after a heap snapshot (see `Session::skip_point`).
+const SETTLE_POINTS: u32 = 2;
 
 /// Stops the workload's process group: SIGTERM, then SIGKILL after two seconds.
 fn stop(child: &mut Child) {

@@ -71,6 +71,8 @@ fn main() -> Result<()> {
     println!("| scenario | leaks | verdicts (exit) | right | culprit named | samples | sampling share | alone | under leaktrail | slowdown |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let (mut right_total, mut runs_total) = (0, 0);
+    // Why each wrong verdict was reached, printed after the table.
+    let mut wrong: Vec<String> = Vec::new();
     for entry in manifest.as_array().context("manifest is an array")? {
         let file = entry["file"].as_str().context("file")?;
         if args
@@ -141,6 +143,16 @@ fn main() -> Result<()> {
                 right += 1;
             }
             let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            if code != i32::from(leaks) {
+                wrong.push(format!(
+                    "{file}, run {}: exit {code}: {}",
+                    i + 1,
+                    report["assessment"]["sentence"]
+                        .as_str()
+                        .or(report["fault"].as_str())
+                        .unwrap_or("no report")
+                ));
+            }
             let class = report["culprit"]["clusters"][0]["class"]
                 .as_str()
                 .unwrap_or("");
@@ -187,6 +199,12 @@ fn main() -> Result<()> {
         );
     }
     println!();
+    for w in &wrong {
+        println!("- {w}");
+    }
+    if !wrong.is_empty() {
+        println!();
+    }
     println!("Right verdicts: {right_total}/{runs_total}. Target: every leak exits 1 and every clean scenario 0 in all runs; sampling overhead ≤ 5 %.");
     println!("Columns are medians over the runs. Sampling share: time in leaktrail's forced GCs, heap and /proc reads over the run's wall time (heap snapshots included, as leaktrail's budget counts it). Slowdown: the workload's wall time under leaktrail (inspector start-up included, snapshots left out) over its wall time alone.");
     Ok(())
