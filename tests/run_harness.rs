@@ -68,7 +68,13 @@ fn a_leaking_scenario_fails_with_its_culprit() {
         "html report"
     );
     let csv = std::fs::read_to_string(out.join("samples.csv")).expect("csv");
-    assert!(csv.lines().count() > 50, "one line per sample");
+    let samples = report["run"]["samples"].as_array().map_or(0, Vec::len);
+    assert!(samples >= 8, "{samples} samples");
+    assert_eq!(
+        csv.lines().count(),
+        samples + 1,
+        "a header and one line per sample"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -93,7 +99,12 @@ fn a_leaking_scenario_fails_with_its_culprit() {
 
 #[test]
 fn a_bounded_cache_passes() {
-    let (code, report) = run_json(&["--iterations", "3000"], &runner_args("lru-cache-bounded"));
+    // A short run: every sample point, so that the clean verdict does not depend on how
+    // many samples the overhead budget affords on a loaded machine.
+    let (code, report) = run_json(
+        &["--iterations", "3000", "--max-overhead", "none"],
+        &runner_args("lru-cache-bounded"),
+    );
     assert_eq!(code, Some(0), "{}", report["assessment"]["sentence"]);
     assert_eq!(report["assessment"]["outcome"], "no_leak");
 }
@@ -139,8 +150,11 @@ fn a_process_that_is_not_node_is_judged_by_rss() {
         .iter()
         .map(|s| s.to_string())
         .collect();
+    // Long enough for the overhead budget to afford a score of samples. (Sampling every
+    // line instead lets leaktrail fall behind the workload on a loaded machine: each RSS is
+    // then read iterations after the line it is filed under, which inflates the slope.)
     let (code, report) = run_json(
-        &["--iterations", "120", "--max-growth", "64KB/iter"],
+        &["--iterations", "400", "--max-growth", "64KB/iter"],
         &command,
     );
     assert_eq!(code, Some(1), "{}", report["assessment"]["sentence"]);

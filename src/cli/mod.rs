@@ -1,5 +1,6 @@
 //! Command-line flags and dispatch.
 
+mod checks;
 mod diff;
 mod flame;
 mod leaks;

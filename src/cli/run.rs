@@ -53,10 +53,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "K")]
     snapshots: Option<usize>,
 
-    /// Keep the time spent sampling (forced GCs, /proc) below this percentage of the run by
-    /// skipping sample points; fewer samples may need a longer run to decide.
-    #[arg(long, value_name = "PERCENT")]
-    max_overhead: Option<f64>,
+    /// Keep the time spent sampling (forced GCs, heap and /proc reads) below this
+    /// percentage of the run by skipping sample points whose predicted cost would exceed
+    /// it; `none` (or 0) samples at every point.
+    #[arg(long, value_name = "PERCENT", default_value = "5")]
+    max_overhead: super::checks::OverheadBudget,
+
+    #[command(flatten)]
+    checks: super::checks::CheckArgs,
 
     /// Do not start Node's inspector: judge by RSS only.
     #[arg(long)]
@@ -102,6 +106,11 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
             per: Per::Iteration,
         }
     });
+    anyhow::ensure!(
+        is_node || args.checks.expect_freed.is_empty(),
+        "--expect-freed needs a Node target (it reads the heap over the inspector): `{}` is not run as Node (--node says it is)",
+        args.command[0]
+    );
     if (args.cpu_profile || args.alloc_profile) && !is_node {
         anyhow::bail!(
             "--cpu-profile and --alloc-profile record over Node's inspector, and `{}` is not run as Node (--node says it is)",
@@ -144,8 +153,11 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         inspect: is_node,
         inspector_timeout: Duration::from_secs(20),
         snapshot_at,
-        snapshot_dir: Some(snapshot_dir),
-        max_overhead: args.max_overhead.map(|p| p / 100.0),
+        snapshot_dir: Some(snapshot_dir.clone()),
+        max_overhead: args.max_overhead.0,
+        end_snapshot: (!args.checks.expect_freed.is_empty())
+            .then(|| snapshot_dir.join("end.heapsnapshot")),
+        pss: args.checks.pss.into(),
         profiles: super::flame::run_request(
             args.cpu_profile,
             args.alloc_profile,
@@ -155,7 +167,8 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
     let mut status = LiveStatus::new(common.progress, !by_time);
     let result = leaktrail_harness::run(&config, |s| status.update(s))?;
     status.finish();
-    let assessment = assess(&result, floor, args.warmup, args.alpha);
+    let mut assessment = assess(&result, floor, args.warmup, args.alpha);
+    args.checks.apply(&result, &mut assessment, is_node);
     let exit = &result.exit;
     let reached = args
         .iterations
@@ -190,6 +203,18 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
             let _ = std::fs::remove_file(s);
         }
     }
+    // The end snapshots are kept only when something survived in them.
+    if let Some(end) = &result.end_snapshot {
+        if !assessment.checks.iter().any(|c| {
+            matches!(c.detail, leaktrail_harness::CheckDetail::ExpectFreed(_))
+                && c.status == leaktrail_harness::CheckStatus::Failed
+        }) {
+            let _ = std::fs::remove_file(&end.path);
+            if let Some(e) = &end.earlier {
+                let _ = std::fs::remove_file(e);
+            }
+        }
+    }
     let mut report = leaktrail_report::render_run(
         &result,
         &assessment,
@@ -212,12 +237,7 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
             common.render.format,
         )?);
     }
-    let code = match (fault, assessment.outcome) {
-        (Some(_), _) => 2,
-        (None, Outcome::NoLeak) => 0,
-        (None, Outcome::Leak) => 1,
-        (None, Outcome::Inconclusive) => 3,
-    };
+    let code = assessment.exit_code(fault.is_some());
     Ok((report, code))
 }
 
@@ -269,12 +289,12 @@ fn write_outputs(
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     };
     let mut csv = String::from(
-        "t_seconds,iteration,heap_used,heap_total,external,rss,anon,threads,processes\n",
+        "t_seconds,iteration,heap_used,heap_total,external,rss,anon,pss,threads,processes\n",
     );
     let opt = |v: Option<u64>| v.map_or(String::new(), |v| v.to_string());
     for s in &result.samples {
         csv.push_str(&format!(
-            "{:.3},{},{},{},{},{},{},{},{}\n",
+            "{:.3},{},{},{},{},{},{},{},{},{}\n",
             s.t,
             opt(s.iteration),
             opt(s.heap_used),
@@ -282,6 +302,7 @@ fn write_outputs(
             opt(s.external),
             s.rss,
             s.anon,
+            opt(s.pss),
             s.threads,
             s.processes
         ));

@@ -10,6 +10,7 @@
 //! - [`SnapshotCensus`] is the compact record of one snapshot that a watcher stores and
 //!   trends are computed from.
 //! - [`lane::discover`] pairs the earliest and latest snapshot of each PID in a directory.
+//! - [`ClassSurvivors`] counts the live objects of one class, with the path of one.
 //!
 //! All analysis types are plain data and `Serialize`; the JSON they produce is the
 //! documented output schema (`docs/json-schema.md`).
@@ -26,6 +27,7 @@ pub mod lane;
 mod leaks;
 mod retainers;
 mod summary;
+mod survivors;
 pub mod units;
 mod verdict;
 
@@ -42,4 +44,5 @@ pub use idset::IdSet;
 pub use leaks::{EarlierSnapshot, LeakCluster, LeakReport};
 pub use retainers::{ClassRetainers, ObjectRetainers, PathGroup};
 pub use summary::{ClassStats, GroupTotal, LargeObject, SnapshotInfo, Summary};
+pub use survivors::ClassSurvivors;
 pub use verdict::{GrowthKind, GrowthVerdict};

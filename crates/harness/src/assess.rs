@@ -5,7 +5,9 @@ use serde::Serialize;
 use leaktrail_analysis::units::{human_bytes, signed_bytes};
 use leaktrail_stats::{decide, GrowthPolicy, GrowthVerdict, Outcome};
 
+use crate::checks::{Check, CheckStatus};
 use crate::floor::{GrowthFloor, Per};
+use crate::pss::PssComparison;
 use crate::run::{RunResult, Sample};
 
 /// Which memory grows.
@@ -18,6 +20,9 @@ pub enum MemoryKind {
     External,
     /// Resident memory of a process that is not Node (or whose heap is flat).
     Native,
+    /// Threads: their count grows steadily (each holds a stack, a Node worker a whole
+    /// isolate).
+    Threads,
 }
 
 /// The verdict on one series.
@@ -46,8 +51,43 @@ pub struct Assessment {
     pub unit: String,
     /// Threads at the first and the last sample.
     pub threads: (u64, u64),
+    /// PSS next to RSS, when PSS was read.
+    pub pss: Option<PssComparison>,
+    /// The checks beside the memory verdict (threads, `--expect-freed`), added by
+    /// [`crate::check_threads`] and [`crate::check_expect_freed`].
+    pub checks: Vec<Check>,
     /// One paragraph for the reader.
     pub sentence: String,
+}
+
+impl Assessment {
+    /// The checks that failed.
+    pub fn failed_checks(&self) -> impl Iterator<Item = &Check> {
+        self.checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Failed)
+    }
+
+    /// The checks that could not be carried out.
+    pub fn check_errors(&self) -> impl Iterator<Item = &Check> {
+        self.checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Error)
+    }
+
+    /// The exit code of `run`: 2 for a fault (or a check that could not be carried out),
+    /// 1 for a leak or a failed check, 3 when the memory verdict is inconclusive, else 0.
+    pub fn exit_code(&self, fault: bool) -> u8 {
+        if fault || self.check_errors().next().is_some() {
+            2
+        } else if self.outcome == Outcome::Leak || self.failed_checks().next().is_some() {
+            1
+        } else if self.outcome == Outcome::Inconclusive {
+            3
+        } else {
+            0
+        }
+    }
 }
 
 /// Decides on the samples of a run. `warmup` is in the floor's unit (iterations or
@@ -83,6 +123,7 @@ pub fn assess(
     };
     let node = samples.iter().any(|s| s.heap_used.is_some());
     let rss = series("rss", &|s| s.rss as f64);
+    let rss_verdict = rss.verdict.clone();
     let (primary, components) = if node {
         let total = series("heap+external", &|s| {
             (s.heap_used.unwrap_or(0) + s.external.unwrap_or(0)) as f64
@@ -116,14 +157,15 @@ pub fn assess(
         samples.first().map_or(0, |s| s.threads),
         samples.last().map_or(0, |s| s.threads),
     );
-    let sentence = sentence(
-        &primary,
-        &components,
-        grows,
-        floor.bytes,
-        &unit,
-        node,
-        threads,
+    let sentence = sentence(&primary, &components, grows, floor.bytes, &unit, node);
+    let warmup_x = x.get(primary.verdict.warmup_samples).copied();
+    let pss = crate::pss::compare(
+        samples,
+        &x,
+        warmup_x.filter(|_| primary.verdict.warmup_samples > 0),
+        &policy,
+        &rss_verdict,
+        !node,
     );
     Assessment {
         outcome,
@@ -133,6 +175,8 @@ pub fn assess(
         floor_bytes: floor.bytes,
         unit,
         threads,
+        pss,
+        checks: Vec::new(),
         sentence,
     }
 }
@@ -154,7 +198,6 @@ fn sentence(
     floor: f64,
     unit: &str,
     node: bool,
-    threads: (u64, u64),
 ) -> String {
     let v = &primary.verdict;
     let what = if node {
@@ -208,6 +251,7 @@ fn sentence(
         Some(MemoryKind::V8Heap) => s.push_str(" It is the V8 heap that grows: objects are being kept."),
         Some(MemoryKind::External) => s.push_str(" It is external memory that grows (Buffer/ArrayBuffer backing stores), the heap much less."),
         Some(MemoryKind::Native) => s.push_str(" It is native (resident) memory that grows."),
+        Some(MemoryKind::Threads) => s.push_str(" It is threads that grow."),
         None => {}
     }
     if node && primary.verdict.outcome != Outcome::Leak {
@@ -220,12 +264,6 @@ fn sentence(
                 bytes(rss.verdict.slope.slope)
             ));
         }
-    }
-    if threads.1 > threads.0 {
-        s.push_str(&format!(
-            " Threads went from {} to {} (workers not terminated?).",
-            threads.0, threads.1
-        ));
     }
     s
 }

@@ -7,22 +7,33 @@
 //! - for Node, after a forced full GC over the inspector, the V8 heap in use and
 //!   `process.memoryUsage().external` ([`leaktrail_inspector`]).
 //!
-//! Nothing is added to the workload's code. [`assess`] then decides with
+//! Nothing is added to the workload's code; sampling stays within an overhead budget
+//! (skipping points whose predicted cost would exceed it), and PSS, slow to read, is read
+//! on a budget of its own. [`assess`] then decides with
 //! [`leaktrail_stats::decide`] on the series that matters — the live V8 heap plus external
 //! memory for Node (RSS keeps rising for thousands of iterations while V8 grows its heap,
-//! so it decides nothing there), RSS otherwise — and says which memory grows.
+//! so it decides nothing there), RSS otherwise — and says which memory grows, with PSS
+//! beside RSS ([`PssComparison`]). [`check_threads`] and [`check_expect_freed`] add the
+//! checks that fail a run on their own: threads back to their baseline, and no object of
+//! a class left in the heap at the end.
 //!
 //! [`spawn_in_group`] and [`stop_group`] start and stop a workload's whole process tree;
 //! `leaktrail trace` uses them too.
 
 mod assess;
+mod checks;
 mod floor;
 mod profile;
+mod pss;
 mod run;
 mod spawn;
 
 pub use assess::{assess, Assessment, MemoryKind, SeriesVerdict};
+pub use checks::{
+    check_expect_freed, check_threads, Check, CheckDetail, CheckStatus, FreedCheck, ThreadCheck,
+};
 pub use floor::{ByteSize, GrowthFloor, Per};
 pub use profile::{ProfileRequest, RecordedProfiles, ALLOC_PROFILE_FILE, CPU_PROFILE_FILE};
-pub use run::{run, ExitInfo, HarnessError, RunConfig, RunResult, Sample};
+pub use pss::PssComparison;
+pub use run::{run, EndSnapshot, ExitInfo, HarnessError, PssMode, RunConfig, RunResult, Sample};
 pub use spawn::{signal_group, spawn_in_group, spawn_workload, stop_group, wait_exit};

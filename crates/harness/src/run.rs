@@ -1,5 +1,12 @@
 //! Starting the workload and sampling it.
 
+mod budget;
+mod end;
+mod gc;
+
+pub use budget::PssMode;
+pub use end::EndSnapshot;
+
 use crate::spawn::{spawn_workload, stop_group, wait_exit};
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -43,6 +50,10 @@ pub struct RunConfig {
     /// Keep sampling time below this share of the elapsed time (0.05 = 5 %) by skipping
     /// sample points; `None` samples at every point.
     pub max_overhead: Option<f64>,
+    /// Take a heap snapshot at the end of the run, here (for `--expect-freed`).
+    pub end_snapshot: Option<PathBuf>,
+    /// When to read PSS (slow on large processes).
+    pub pss: PssMode,
     /// CPU and allocation profiles to record over the inspector.
     pub profiles: Option<ProfileRequest>,
 }
@@ -64,6 +75,8 @@ pub struct Sample {
     pub rss: u64,
     /// Anonymous RSS of the process tree, bytes.
     pub anon: u64,
+    /// PSS of the process tree, bytes, on the samples where it was read (it is slow).
+    pub pss: Option<u64>,
     /// Threads in the process tree.
     pub threads: u64,
     /// Processes in the tree.
@@ -105,6 +118,14 @@ pub struct RunResult {
     pub fault: Option<String>,
     /// The highest iteration the workload reported (sampled or not).
     pub last_iteration: Option<u64>,
+    /// Sample points skipped to keep within the overhead budget.
+    pub skipped_samples: u64,
+    /// Time spent reading PSS (part of `sampling_seconds`), seconds.
+    pub pss_seconds: f64,
+    /// The overhead budget the run kept to (share of wall time), if any.
+    pub overhead_budget: Option<f64>,
+    /// The heap snapshot taken at the end, when asked for.
+    pub end_snapshot: Option<EndSnapshot>,
     /// CPU and allocation profiles written (`--cpu-profile`, `--alloc-profile`).
     pub profiles: RecordedProfiles,
 }
@@ -225,10 +246,18 @@ pub fn run(
             snapshot_seconds: 0.0,
             fault: None,
             last_iteration: None,
+            skipped_samples: 0,
+            pss_seconds: 0.0,
+            overhead_budget: config.max_overhead,
+            end_snapshot: None,
             profiles: RecordedProfiles::default(),
         },
         next_snapshot: 0,
         cut,
+        budget: budget::Budget::new(config.max_overhead, config.pss),
+        end_session: None,
+        gc: gc::GcMethod::default(),
+        settle: 0,
         profiling: Profiling::new(config.profiles.clone(), exiting.clone()),
     };
     let outcome = match session.drive(&mut child, &rx, &mut on_sample) {
@@ -242,6 +271,12 @@ pub fn run(
         other => other,
     };
     session.stop_profiles();
+    if outcome.is_ok() && session.result.exit.stopped_by_harness {
+        session.end_snapshot_before_stop(&rx);
+    } else if exiting.load(Ordering::SeqCst) {
+        session.end_snapshot_at_exit();
+    }
+    session.close_end_session();
     if let Some(inspector) = session.inspector.take() {
         inspector.disconnect();
     }
@@ -259,6 +294,8 @@ pub fn run(
     }
     session.result.wall_seconds = start.elapsed().as_secs_f64();
     session.result.inspector_url = session.url.clone();
+    session.result.skipped_samples = session.budget.skipped;
+    session.result.pss_seconds = session.budget.pss_spent();
     outcome.map(|_| session.result)
 }
 
@@ -273,6 +310,15 @@ struct Session<'a> {
     next_snapshot: usize,
     /// Where the stderr reader finds the connection to cut when Node exits.
     cut: Arc<Mutex<Option<TcpStream>>>,
+    /// What samples cost, and whether the next fits.
+    budget: budget::Budget,
+    /// A second inspector session kept for the snapshot at the end (the sampling one is
+    /// cut when Node exits, and Node waits only while a session is attached).
+    end_session: Option<Inspector>,
+    /// How the full GC before each sample is forced.
+    gc: gc::GcMethod,
+    /// Sample points still to skip after a heap snapshot.
+    settle: u32,
     profiling: Profiling,
 }
 
@@ -330,7 +376,10 @@ impl Session<'_> {
                         if let Ok(mut cut) = self.cut.lock() {
                             *cut = inspector.interrupt_handle();
                         }
+                        let mut inspector = inspector;
+                        self.gc = gc::GcMethod::detect(&mut inspector);
                         self.inspector = Some(inspector);
+                        self.open_end_session(&url)?;
                         self.url = Some(url);
                         if let Some(inspector) = self.inspector.as_mut() {
                             self.profiling
@@ -347,6 +396,7 @@ impl Session<'_> {
                         if let Some(inspector) = self.inspector.take() {
                             inspector.disconnect();
                         }
+                        self.end_snapshot_at_exit();
                         let _ = wait_exit(child, Duration::from_secs(5));
                         return Ok(());
                     }
@@ -357,10 +407,10 @@ impl Session<'_> {
                         continue;
                     }
                     let last = self.config.iterations.is_some_and(|limit| n >= limit);
-                    if !last && self.over_budget() {
+                    if !last && self.skip_point() {
                         continue;
                     }
-                    self.sample(Some(n), on_sample)?;
+                    self.sample(Some(n), last, on_sample)?;
                     if self.config.iterations.is_some_and(|limit| n >= limit) {
                         self.result.exit.stopped_by_harness = true;
                         return Ok(());
@@ -377,8 +427,14 @@ impl Session<'_> {
                     }
                     if by_time && Instant::now() >= next_tick {
                         let waiting = self.config.inspect && self.inspector.is_none();
-                        if !(waiting || self.over_budget()) {
-                            self.sample(None, on_sample)?;
+                        let last = self
+                            .config
+                            .duration
+                            .is_some_and(|d| self.start.elapsed() + self.config.interval >= d);
+                        if !waiting {
+                            if last || !self.skip_point() {
+                                self.sample(None, last, on_sample)?;
+                            }
                         }
                         next_tick += self.config.interval;
                     }
@@ -388,45 +444,81 @@ impl Session<'_> {
         }
     }
 
-    /// True when sampling now would take more than the overhead budget allows.
-    fn over_budget(&self) -> bool {
-        let Some(budget) = self.config.max_overhead else {
-            return false;
-        };
-        !self.result.samples.is_empty()
-            && self.result.sampling_seconds > budget * self.start.elapsed().as_secs_f64()
+    /// Seconds since the start: the overhead budget is a share of the run's wall time.
+    fn elapsed(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
     }
 
+    /// True when this sample point is to be skipped: it would bring the time spent
+    /// sampling above the overhead budget (the first sample is always taken), or a heap
+    /// snapshot was just taken — V8 drops caches and compiled code when it takes one, and
+    /// the heap reads hundreds of kilobytes low until the workload has run a little.
+    fn skip_point(&mut self) -> bool {
+        if self.settle > 0 {
+            self.settle -= 1;
+            return true;
+        }
+        let over = !self.result.samples.is_empty()
+            && !self
+                .budget
+                .allows(self.result.sampling_seconds, self.elapsed());
+        if over {
+            self.budget.skip();
+        }
+        over
+    }
+
+    /// Takes a sample; `last` when it is the last of the run (PSS is read then).
     fn sample(
         &mut self,
         iteration: Option<u64>,
+        last: bool,
         on_sample: &mut impl FnMut(&Sample),
     ) -> Result<(), HarnessError> {
-        let began = Instant::now();
         let mut s = Sample {
             t: self.start.elapsed().as_secs_f64(),
             iteration,
             ..Sample::default()
         };
+        // What the sample costs the workload: the time it is paused for the GC and the
+        // heap reads (measured inside it when it can be, else the calls' wall time), and
+        // PSS reads (they hold its memory-map lock). The rest of the /proc reads run beside
+        // it: they count only for leaktrail's own pace (`busy`).
+        let mut cost = 0.0;
+        let busy = Instant::now();
         if let Some(inspector) = self.inspector.as_mut() {
             let wrap = |source| HarnessError::Inspector {
                 command: self.command_line.clone(),
                 source,
             };
-            inspector.collect_garbage().map_err(wrap)?;
-            let heap = inspector.heap_usage().map_err(wrap)?;
-            let mem = inspector.process_memory().map_err(wrap)?;
-            s.heap_used = Some(heap.used_size);
-            s.heap_total = Some(heap.total_size);
-            s.external = Some(mem.external);
+            let began = Instant::now();
+            let heap = self.gc.sample(inspector).map_err(wrap)?;
+            cost += heap.paused.unwrap_or(began.elapsed().as_secs_f64());
+            s.heap_used = Some(heap.heap.used_size);
+            s.heap_total = Some(heap.heap.total_size);
+            s.external = Some(heap.external);
         }
         if let Some(tree) = self.tree.sample(false) {
             s.rss = tree.rss;
             s.anon = tree.anon;
             s.threads = tree.threads;
             s.processes = tree.processes.len();
+            self.budget
+                .record(self.elapsed(), cost, busy.elapsed().as_secs_f64());
+            let edge = last || self.result.samples.is_empty();
+            let elapsed = self.elapsed();
+            if self
+                .budget
+                .allows_pss(edge, self.result.sampling_seconds + cost, elapsed)
+            {
+                let read = Instant::now();
+                s.pss = leaktrail_sampler::tree_pss(&tree);
+                let pss = read.elapsed().as_secs_f64();
+                self.budget.record_pss(pss);
+                cost += pss;
+            }
         }
-        self.result.sampling_seconds += began.elapsed().as_secs_f64();
+        self.result.sampling_seconds += cost;
         on_sample(&s);
         let progress = self.progress(&s);
         self.result.samples.push(s);
@@ -476,9 +568,13 @@ impl Session<'_> {
             Err(e) => self.remember(format!("leaktrail: snapshot discarded: {e}")),
         }
         self.result.snapshot_seconds += began.elapsed().as_secs_f64();
+        self.settle = SETTLE_POINTS;
         Ok(())
     }
 }
+
+/// Sample points skipped after a heap snapshot (see `Session::skip_point`).
+const SETTLE_POINTS: u32 = 2;
 
 /// Stops the workload's process group: SIGTERM, then SIGKILL after two seconds.
 fn stop(child: &mut Child) {

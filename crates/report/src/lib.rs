@@ -10,6 +10,8 @@ use comfy_table::presets::{ASCII_MARKDOWN, UTF8_FULL_CONDENSED};
 use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
 use serde::Serialize;
 
+mod chart;
+mod run_checks;
 mod trace;
 
 pub use trace::render_trace;
@@ -798,6 +800,7 @@ pub fn render_run(
     }
     let leak = assessment.outcome == leaktrail_stats::Outcome::Leak;
     d.emphasis(&assessment.sentence, leak);
+    d.run_checks(assessment);
     let unit = &assessment.unit;
     let rows = std::iter::once(&assessment.primary)
         .chain(
@@ -831,20 +834,10 @@ pub fn render_run(
         rows,
         2,
     );
-    let overhead = if result.wall_seconds > 0.0 {
-        100.0 * result.sampling_seconds / result.wall_seconds
-    } else {
-        0.0
-    };
-    d.line(&format!(
-        "{} samples in {:.1} s; sampling (forced GC, heap, /proc) took {:.2} s ({overhead:.1} % of the run), {} snapshot{} {:.2} s.",
-        result.samples.len(),
-        result.wall_seconds,
-        result.sampling_seconds,
-        result.snapshots.len(),
-        if result.snapshots.len() == 1 { "" } else { "s" },
-        result.snapshot_seconds
-    ));
+    if let Some(p) = &assessment.pss {
+        d.line(&p.sentence);
+    }
+    d.line(&run_checks::overhead_sentence(result));
     if let Some(c) = top_cluster {
         d.heading("Where the culprit accumulates");
         d.path(&c.path);
@@ -852,6 +845,15 @@ pub fn render_run(
         d.line(&c.summary);
     }
     d.out
+}
+
+/// `leak`, `no leak`, `inconclusive`.
+fn outcome_word(o: leaktrail_stats::Outcome) -> &'static str {
+    match o {
+        leaktrail_stats::Outcome::Leak => "leak",
+        leaktrail_stats::Outcome::NoLeak => "no leak",
+        leaktrail_stats::Outcome::Inconclusive => "inconclusive",
+    }
 }
 
 /// Escapes text for HTML and XML.
@@ -890,70 +892,42 @@ pub fn render_run_html(
             (x, y)
         })
         .collect();
-    let (w, h, pad) = (760.0, 320.0, 50.0);
-    let (x0, x1) = points
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
-    let (y0, y1) = points
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
-    let sx = |x: f64| pad + (x - x0) / (x1 - x0).max(1e-9) * (w - 2.0 * pad);
-    let sy = |y: f64| h - pad - (y - y0) / (y1 - y0).max(1.0) * (h - 2.0 * pad);
-    let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="memory series">"#
-    );
-    svg.push_str(&format!(
-        r##"<rect x="{pad}" y="{pad}" width="{}" height="{}" fill="none" stroke="#ccc"/>"##,
-        w - 2.0 * pad,
-        h - 2.0 * pad
-    ));
-    let line: Vec<String> = points
-        .iter()
-        .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
-        .collect();
-    svg.push_str(&format!(
-        r##"<polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="{}"/>"##,
-        line.join(" ")
-    ));
     let v = &primary.verdict;
-    if let Some(&(cut, _)) = points.get(v.warmup_samples) {
-        if v.warmup_samples > 0 {
-            svg.push_str(&format!(
-                r##"<line x1="{0:.1}" x2="{0:.1}" y1="{pad}" y2="{1:.1}" stroke="#999" stroke-dasharray="4 3"/><text x="{2:.1}" y="{3:.1}" font-size="11" fill="#666">end of warm-up</text>"##,
-                sx(cut),
-                h - pad,
-                sx(cut) + 4.0,
-                pad + 12.0
-            ));
-        }
-        let fit = |x: f64| v.slope.intercept + v.slope.slope * x;
-        svg.push_str(&format!(
-            r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#d62728" stroke-width="1.5"/>"##,
-            sx(cut),
-            sy(fit(cut)),
-            sx(x1),
-            sy(fit(x1))
-        ));
+    let y_title = if primary.series == "rss" {
+        "RSS of the process tree"
+    } else {
+        "V8 heap + external after a forced GC"
+    };
+    // Beside RSS, the PSS read on some samples: where the two part, shared pages explain it.
+    let pss: Vec<(f64, f64)> = result
+        .samples
+        .iter()
+        .zip(&points)
+        .filter_map(|(s, p)| s.pss.map(|v| (p.0, v as f64)))
+        .collect();
+    let svg = chart::SeriesChart {
+        beside: (primary.series == "rss" && pss.len() >= 2).then_some(("PSS", &pss[..])),
+        points: &points,
+        name: if primary.series == "rss" {
+            "RSS"
+        } else {
+            "heap + external"
+        },
+        y_title,
+        x_title: if by_iteration { "iteration" } else { "seconds" },
+        warmup: v.warmup_samples,
+        fit: (v.samples_used > 0).then_some((v.slope.intercept, v.slope.slope)),
+        per: &assessment.unit,
     }
-    svg.push_str(&format!(
-        r##"<text x="{pad}" y="{:.1}" font-size="11">{}</text><text x="{pad}" y="{:.1}" font-size="11">{}</text><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="end">{} {}</text></svg>"##,
-        pad - 8.0,
-        escape(&human_bytes(y1.max(0.0) as u64)),
-        h - pad + 14.0,
-        escape(&human_bytes(y0.max(0.0) as u64)),
-        w - pad,
-        h - pad + 14.0,
-        x1.max(0.0).round(),
-        if by_iteration { "iterations" } else { "s" }
-    ));
+    .svg();
     let rows: String = std::iter::once(primary)
         .chain(assessment.components.iter().filter(|c| c.series != primary.series))
         .map(|s| {
             let v = &s.verdict;
             format!(
-                "<tr><td>{}</td><td>{:?}</td><td>{}/{}</td><td>{} … {}</td><td>{:.1e}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}/{}</td><td>{} … {}</td><td>{:.1e}</td><td>{}</td><td>{}</td></tr>",
                 escape(&s.series),
-                v.outcome,
+                outcome_word(v.outcome),
                 escape(&signed_bytes(v.slope.slope as i64)),
                 escape(&assessment.unit),
                 escape(&signed_bytes(v.slope.low as i64)),
@@ -968,6 +942,11 @@ pub fn render_run_html(
     if let Some(f) = fault {
         body.push_str(&format!("<p class=\"bad\"><b>Fault:</b> {}</p>", escape(f)));
     }
+    let checks = run_checks::checks_html(assessment);
+    let pss = assessment
+        .pss
+        .as_ref()
+        .map_or(String::new(), |p| format!("<p>{}</p>", escape(&p.sentence)));
     if let Some(c) = culprit.and_then(|c| c.clusters.first()) {
         let path: Vec<String> = c
             .path
@@ -987,17 +966,23 @@ pub fn render_run_html(
             path.join("\n")
         ));
     }
+    let code = assessment.exit_code(fault.is_some());
+    let (badge, class) = match code {
+        0 => ("PASS", "good"),
+        1 => ("FAIL", "bad"),
+        3 => ("INCONCLUSIVE", "warn"),
+        _ => ("FAULT", "bad"),
+    };
     format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>leaktrail run</title><style>body{{font:14px system-ui,sans-serif;margin:2em;max-width:60em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:.3em .6em;text-align:right}}td:first-child{{text-align:left}}.bad{{color:#a00}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head><body><h1>Leak test</h1>{body}<p>{}</p>{svg}<table><tr><th>series</th><th>verdict</th><th>slope</th><th>interval</th><th>p</th><th>warm-up</th><th>samples</th></tr>{rows}</table><p>{} samples in {:.1} s; sampling took {:.2} s.</p></body></html>\n",
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>leaktrail run: {badge}</title><style>body{{font:14px system-ui,sans-serif;margin:2em auto;max-width:56em;padding:0 1em;color:#222}}h1{{font-size:1.6em;margin-bottom:.3em}}h2{{font-size:1.15em;margin-top:1.6em}}table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ddd;padding:.3em .6em;text-align:right}}td:first-child,th:first-child{{text-align:left}}th{{background:#f6f6f6}}.bad{{color:#a00}}.good{{color:#060}}.warn{{color:#8a5a00}}.badge{{display:inline-block;font-weight:bold;padding:.2em .7em;border-radius:4px;border:2px solid currentColor}}pre{{background:#f6f6f6;padding:.8em 1em;overflow:auto;color:#222}}ul.checks{{padding-left:1.2em}}ul.checks li{{margin:.5em 0}}.muted{{color:#666}}svg{{max-width:100%;height:auto}}</style></head><body><h1>Leak test</h1><p><span class=\"badge {class}\">{badge} — exit {code}</span></p>{body}<p class=\"{}\">{}</p>{checks}<h2>Series</h2>{svg}<table><tr><th>series</th><th>verdict</th><th>slope</th><th>interval</th><th>p</th><th>warm-up</th><th>samples</th></tr>{rows}</table>{pss}<p class=\"muted\">{}</p></body></html>\n",
+        if assessment.outcome == leaktrail_stats::Outcome::Leak { "bad" } else { "" },
         escape(&assessment.sentence),
-        result.samples.len(),
-        result.wall_seconds,
-        result.sampling_seconds
+        escape(&run_checks::overhead_sentence(result)),
     )
 }
 
 /// A JUnit XML report of a `run`, for CI systems: a leak is a failure, a fault an error,
-/// an inconclusive run is skipped.
+/// an inconclusive run is skipped; each check is a test case of its own.
 pub fn render_run_junit(
     command: &str,
     result: &leaktrail_harness::RunResult,
@@ -1021,8 +1006,13 @@ pub fn render_run_junit(
             format!("<system-out>{}</system-out>", escape(&assessment.sentence))
         }
     };
+    let (checks, f, e, s) = run_checks::checks_junit(assessment, result.wall_seconds);
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites><testsuite name=\"leaktrail\" tests=\"1\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\"><testcase classname=\"leaktrail.run\" name=\"memory does not grow: {}\" time=\"{:.3}\">{inner}</testcase></testsuite></testsuites>\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites><testsuite name=\"leaktrail\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\"><testcase classname=\"leaktrail.run\" name=\"memory does not grow: {}\" time=\"{:.3}\">{inner}</testcase>{checks}</testsuite></testsuites>\n",
+        1 + assessment.checks.len(),
+        failures + f,
+        errors + e,
+        skipped + s,
         result.wall_seconds,
         escape(command),
         result.wall_seconds

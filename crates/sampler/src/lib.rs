@@ -103,6 +103,31 @@ impl ProcessTree {
     }
 }
 
+/// PSS of one process, bytes (`/proc/PID/smaps_rollup`: slow, see the crate doc); `None`
+/// when it is gone or unreadable.
+pub fn pss(pid: i32) -> Option<u64> {
+    let rollup = Process::new(pid).ok()?.smaps_rollup().ok()?;
+    rollup
+        .memory_map_rollup
+        .0
+        .first()
+        .and_then(|m| m.extension.map.get("Pss").copied())
+}
+
+/// PSS of the processes of a tree sample, summed; `None` when the root's cannot be read.
+/// Processes that exited since the sample count for nothing.
+pub fn tree_pss(tree: &TreeSample) -> Option<u64> {
+    let mut total = 0;
+    for (i, p) in tree.processes.iter().enumerate() {
+        match pss(p.pid) {
+            Some(v) => total += v,
+            None if i == 0 => return None,
+            None => {}
+        }
+    }
+    Some(total)
+}
+
 /// A process as `/proc/PID/stat` lists it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProcessEntry {
@@ -211,16 +236,7 @@ pub fn holds_open(pid: i32, path: &Path) -> bool {
 pub fn sample_process(pid: i32, ppid: i32, with_pss: bool) -> Option<ProcessMemory> {
     let p = Process::new(pid).ok()?;
     let status = p.status().ok()?;
-    let pss = if with_pss {
-        p.smaps_rollup().ok().and_then(|r| {
-            r.memory_map_rollup
-                .0
-                .first()
-                .and_then(|m| m.extension.map.get("Pss").copied())
-        })
-    } else {
-        None
-    };
+    let pss = if with_pss { pss(pid) } else { None };
     Some(ProcessMemory {
         pid,
         ppid,
@@ -320,6 +336,12 @@ mod tests {
         for _ in 0..50 {
             let s = tree.sample(true).expect("root alive");
             if s.processes.len() >= 3 {
+                let pss = tree_pss(&s);
+                // Bytes, not kB: three processes map well over 64 KiB of their own.
+                assert!(
+                    pss.is_some_and(|p| p > 64 * 1024 && p <= s.rss),
+                    "{pss:?} {s:?}"
+                );
                 sample = Some(s);
                 break;
             }

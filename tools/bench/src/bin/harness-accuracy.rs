@@ -5,11 +5,14 @@
 //! ```
 //!
 //! Each scenario runs `--runs` times under `leaktrail run --iterations N` (the runner with
-//! `--forever --print-every K`), and once alone for `N` iterations as the reference. It
-//! prints, per scenario: the expected answer (manifest `leaks`), the verdicts (exit codes),
-//! the culprit named (for js-heap leaks: is it a manifest class?), the share of the run
-//! spent sampling (forced GCs and /proc, as leaktrail measures it) and the slowdown of the
-//! workload against running alone in the same session.
+//! `--forever --print-every K`, leaktrail's default overhead budget unless
+//! `--max-overhead` says otherwise), and `--alone-runs` times alone for `N` iterations as
+//! the reference, the two interleaved so that a change in the machine's load hits both.
+//! It prints, per scenario: the expected answer (manifest `leaks`), the verdicts (exit
+//! codes), the culprit named (for js-heap leaks: is it a manifest class?), the samples
+//! taken, the share of the run spent sampling (forced GCs, heap and /proc reads, as
+//! leaktrail measures it) and the slowdown: the median wall time of the workload under
+//! leaktrail (snapshot time left out) over its median alone, as a ratio.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -27,12 +30,20 @@ struct Args {
     /// Iterations per run.
     #[arg(long, default_value_t = 3000)]
     iterations: u64,
-    /// The runner prints an iteration line every this many iterations.
-    #[arg(long, default_value_t = 50)]
+    /// The runner prints an iteration line every this many iterations (each a candidate
+    /// sample point; the overhead budget picks among them).
+    #[arg(long, default_value_t = 25)]
     print_every: u64,
-    /// Passed to `leaktrail run --max-overhead` (percent).
+    /// Passed to `leaktrail run --max-overhead` (a percentage, or `none`); leaktrail's
+    /// default (5 %) when not given.
     #[arg(long)]
-    max_overhead: Option<f64>,
+    max_overhead: Option<String>,
+    /// Runs of each scenario alone, for the reference time.
+    #[arg(long, default_value_t = 5)]
+    alone_runs: usize,
+    /// Only the scenarios whose file name contains this.
+    #[arg(long)]
+    only: Option<String>,
     /// The shared scenarios folder.
     #[arg(long, default_value = "../shared/scenarios")]
     scenarios: PathBuf,
@@ -48,19 +59,29 @@ fn main() -> Result<()> {
     )?;
     let runner = args.scenarios.join("runner.js");
     println!(
-        "leaktrail run — {} runs × {} iterations per scenario, iteration line every {}{}",
+        "leaktrail run — {} runs × {} iterations per scenario, iteration line every {}, {}; {} runs alone per scenario",
         args.runs,
         args.iterations,
         args.print_every,
-        args.max_overhead
-            .map_or(String::new(), |o| format!(", --max-overhead {o}"))
+        args.max_overhead.as_ref()
+            .map_or("default overhead budget".to_owned(), |o| format!("--max-overhead {o}")),
+        args.alone_runs
     );
     println!();
-    println!("| scenario | leaks | verdicts (exit) | right | culprit named | sampling share | slowdown vs alone |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| scenario | leaks | verdicts (exit) | right | culprit named | samples | sampling share | alone | under leaktrail | slowdown |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let (mut right_total, mut runs_total) = (0, 0);
+    // Why each wrong verdict was reached, printed after the table.
+    let mut wrong: Vec<String> = Vec::new();
     for entry in manifest.as_array().context("manifest is an array")? {
         let file = entry["file"].as_str().context("file")?;
+        if args
+            .only
+            .as_ref()
+            .is_some_and(|o| !file.contains(o.as_str()))
+        {
+            continue;
+        }
         let leaks = entry["leaks"].as_bool().unwrap_or(false);
         let js_heap = entry["kind"] == "js-heap";
         let culprits: Vec<&str> = entry["culprit_classes"]
@@ -69,20 +90,35 @@ fn main() -> Result<()> {
             .unwrap_or_default();
         let scenario = args.scenarios.join(file);
         // The reference: the workload alone, same iterations.
-        let started = Instant::now();
-        let status = Command::new("node")
-            .arg("--expose-gc")
-            .arg(&runner)
-            .arg(&scenario)
-            .args(["--iterations", &args.iterations.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()?;
-        anyhow::ensure!(status.success(), "{file} failed alone");
-        let alone = started.elapsed().as_secs_f64();
-        let (mut codes, mut right, mut named, mut shares, mut slowdowns) =
-            (Vec::new(), 0, 0, Vec::new(), Vec::new());
-        for _ in 0..args.runs {
+        let alone_once = || -> Result<f64> {
+            let started = Instant::now();
+            let status = Command::new("node")
+                .arg("--expose-gc")
+                .arg(&runner)
+                .arg(&scenario)
+                .args(["--iterations", &args.iterations.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()?;
+            anyhow::ensure!(status.success(), "{file} failed alone");
+            Ok(started.elapsed().as_secs_f64())
+        };
+        let (mut codes, mut right, mut named, mut shares, mut under, mut alone, mut samples) = (
+            Vec::new(),
+            0,
+            0,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        for i in 0..args.runs.max(args.alone_runs) {
+            if i < args.alone_runs {
+                alone.push(alone_once()?);
+            }
+            if i >= args.runs {
+                continue;
+            }
             let mut cmd = Command::new(&args.leaktrail);
             cmd.args([
                 "run",
@@ -91,8 +127,8 @@ fn main() -> Result<()> {
                 "--iterations",
                 &args.iterations.to_string(),
             ]);
-            if let Some(o) = args.max_overhead {
-                cmd.args(["--max-overhead", &o.to_string()]);
+            if let Some(o) = &args.max_overhead {
+                cmd.args(["--max-overhead", o]);
             }
             cmd.arg("--")
                 .arg("node")
@@ -107,6 +143,16 @@ fn main() -> Result<()> {
                 right += 1;
             }
             let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            if code != i32::from(leaks) {
+                wrong.push(format!(
+                    "{file}, run {}: exit {code}: {}",
+                    i + 1,
+                    report["assessment"]["sentence"]
+                        .as_str()
+                        .or(report["fault"].as_str())
+                        .unwrap_or("no report")
+                ));
+            }
             let class = report["culprit"]["clusters"][0]["class"]
                 .as_str()
                 .unwrap_or("");
@@ -119,10 +165,12 @@ fn main() -> Result<()> {
             let sampling = run["sampling_seconds"].as_f64().unwrap_or(0.0);
             let snapshots = run["snapshot_seconds"].as_f64().unwrap_or(0.0);
             if wall > 0.0 {
+                // As leaktrail measures it: over the run's wall time.
                 shares.push(100.0 * sampling / wall);
                 // The workload's own time under leaktrail, snapshots excluded.
-                slowdowns.push(100.0 * ((wall - snapshots) / alone - 1.0));
+                under.push(wall - snapshots);
             }
+            samples.push(run["samples"].as_array().map_or(0, Vec::len) as f64);
         }
         right_total += right;
         runs_total += args.runs;
@@ -135,8 +183,9 @@ fn main() -> Result<()> {
         } else {
             "-".into()
         };
+        let (alone, under) = (median(&mut alone), median(&mut under));
         println!(
-            "| {file} | {} | {} | {right}/{} | {named_cell} | {:.1} % | {:+.0} % |",
+            "| {file} | {} | {} | {right}/{} | {named_cell} | {:.0} | {:.1} % | {alone:.2} s | {under:.2} s | ×{:.2} |",
             if leaks { "yes" } else { "no" },
             codes
                 .iter()
@@ -144,11 +193,19 @@ fn main() -> Result<()> {
                 .collect::<Vec<_>>()
                 .join(" "),
             args.runs,
+            median(&mut samples),
             median(&mut shares),
-            median(&mut slowdowns),
+            under / alone,
         );
     }
     println!();
+    for w in &wrong {
+        println!("- {w}");
+    }
+    if !wrong.is_empty() {
+        println!();
+    }
     println!("Right verdicts: {right_total}/{runs_total}. Target: every leak exits 1 and every clean scenario 0 in all runs; sampling overhead ≤ 5 %.");
+    println!("Columns are medians over the runs. Sampling share: time in leaktrail's forced GCs, heap and /proc reads over the run's wall time (heap snapshots included, as leaktrail's budget counts it). Slowdown: the workload's wall time under leaktrail (inspector start-up included, snapshots left out) over its wall time alone.");
     Ok(())
 }

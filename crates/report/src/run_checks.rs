@@ -1,0 +1,185 @@
+//! The parts of a `run` report beside the memory verdict: the checks (threads back to
+//! baseline, `--expect-freed`), PSS next to RSS, and what sampling cost.
+
+use leaktrail_analysis::units::human_bytes;
+use leaktrail_harness::{Assessment, Check, CheckDetail, CheckStatus, RunResult};
+
+use crate::{escape, Doc, Format};
+
+/// The mark and word for a status.
+fn status_word(s: CheckStatus) -> (&'static str, &'static str) {
+    match s {
+        CheckStatus::Passed => ("✔", "passed"),
+        CheckStatus::Failed => ("✘", "FAILED"),
+        CheckStatus::Skipped => ("–", "skipped"),
+        CheckStatus::Error => ("!", "not checked"),
+    }
+}
+
+/// Checks in reading order: failed and errors first.
+fn ordered(a: &Assessment) -> Vec<&Check> {
+    let mut checks: Vec<&Check> = a.checks.iter().collect();
+    checks.sort_by_key(|c| match c.status {
+        CheckStatus::Failed => 0,
+        CheckStatus::Error => 1,
+        CheckStatus::Passed => 2,
+        CheckStatus::Skipped => 3,
+    });
+    checks
+}
+
+/// How the overhead was measured, with the figure.
+pub(crate) fn overhead_sentence(result: &RunResult) -> String {
+    let share = if result.wall_seconds > 0.0 {
+        100.0 * result.sampling_seconds / result.wall_seconds
+    } else {
+        0.0
+    };
+    let budget = match result.overhead_budget {
+        Some(b) => format!(
+            "; budget {:.0} %, {} sample point{} skipped to keep it",
+            100.0 * b,
+            result.skipped_samples,
+            if result.skipped_samples == 1 { "" } else { "s" }
+        ),
+        None => "; no budget".to_owned(),
+    };
+    let node = result.samples.iter().any(|s| s.heap_used.is_some());
+    let what = match (node, result.pss_seconds > 0.0) {
+        (true, true) => "forced GCs and heap reads (timed inside the workload when it runs with --expose-gc) and PSS reads (smaps_rollup holds its memory-map lock)",
+        (true, false) => "forced GCs and heap reads (timed inside the workload when it runs with --expose-gc)",
+        (false, true) => "PSS reads (smaps_rollup holds its memory-map lock)",
+        (false, false) => "nothing: /proc status reads do not stop it",
+    };
+    let pss = if result.pss_seconds > 0.0 && node {
+        format!(", {:.2} s of it reading PSS", result.pss_seconds)
+    } else {
+        String::new()
+    };
+    let snapshots = result.snapshots.len()
+        + result
+            .end_snapshot
+            .as_ref()
+            .map_or(0, |e| 1 + usize::from(e.earlier.is_some()));
+    let snapshots = match snapshots {
+        0 => String::new(),
+        n => format!(
+            "; {n} heap snapshot{} took {:.2} s more",
+            if n == 1 { "" } else { "s" },
+            result.snapshot_seconds
+        ),
+    };
+    format!(
+        "Sampling overhead: {share:.1} % of the run — {:.2} s with the workload paused or blocked by leaktrail's {what}{pss}, over {:.1} s of wall time{budget}. {} sample{}{snapshots}.",
+        result.sampling_seconds,
+        result.wall_seconds,
+        result.samples.len(),
+        if result.samples.len() == 1 { "" } else { "s" },
+    )
+}
+
+impl Doc {
+    /// The checks, failed first, each with its finding (and a survivor's path).
+    pub(crate) fn run_checks(&mut self, a: &Assessment) {
+        if a.checks.is_empty() {
+            return;
+        }
+        self.heading("Checks");
+        for c in ordered(a) {
+            let (mark, word) = status_word(c.status);
+            let line = format!("{mark} {} — {word}: {}", c.name, c.finding);
+            let alarm = matches!(c.status, CheckStatus::Failed | CheckStatus::Error);
+            if alarm {
+                self.emphasis(&line, true);
+            } else if self.opts.format == Format::Markdown {
+                self.line(&format!("{line}  "));
+            } else {
+                self.line(&line);
+            }
+            if let CheckDetail::ExpectFreed(f) = &c.detail {
+                if let Some(path) = f
+                    .survivors
+                    .as_ref()
+                    .and_then(|s| s.example.as_ref())
+                    .and_then(|e| e.paths.first())
+                {
+                    self.path(path);
+                }
+            }
+        }
+    }
+}
+
+/// The checks as an HTML list.
+pub(crate) fn checks_html(a: &Assessment) -> String {
+    if a.checks.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<h2>Checks</h2><ul class=\"checks\">");
+    for c in ordered(a) {
+        let (mark, word) = status_word(c.status);
+        let class = match c.status {
+            CheckStatus::Failed | CheckStatus::Error => "bad",
+            CheckStatus::Passed => "good",
+            CheckStatus::Skipped => "",
+        };
+        out.push_str(&format!(
+            "<li class=\"{class}\"><b>{mark} {}</b> — {word}: {}",
+            escape(&c.name),
+            escape(&c.finding)
+        ));
+        if let CheckDetail::ExpectFreed(f) = &c.detail {
+            if let Some(path) = f
+                .survivors
+                .as_ref()
+                .and_then(|s| s.example.as_ref())
+                .and_then(|e| e.paths.first())
+            {
+                let steps: Vec<String> = path
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "--{}--&gt; {} @{} ({} retained)",
+                            escape(&s.edge),
+                            escape(&s.object.class),
+                            s.object.id,
+                            escape(&human_bytes(s.object.retained_size))
+                        )
+                    })
+                    .collect();
+                out.push_str(&format!("<pre>{}</pre>", steps.join("\n")));
+            }
+        }
+        out.push_str("</li>");
+    }
+    out.push_str("</ul>");
+    out
+}
+
+/// One JUnit test case per check, and the (failures, errors, skipped) they add.
+pub(crate) fn checks_junit(a: &Assessment, wall: f64) -> (String, usize, usize, usize) {
+    let (mut failures, mut errors, mut skipped) = (0, 0, 0);
+    let mut out = String::new();
+    for c in &a.checks {
+        let inner = match c.status {
+            CheckStatus::Passed => format!("<system-out>{}</system-out>", escape(&c.finding)),
+            CheckStatus::Failed => {
+                failures += 1;
+                format!("<failure message=\"{}\"/>", escape(&c.finding))
+            }
+            CheckStatus::Error => {
+                errors += 1;
+                format!("<error message=\"{}\"/>", escape(&c.finding))
+            }
+            CheckStatus::Skipped => {
+                skipped += 1;
+                format!("<skipped message=\"{}\"/>", escape(&c.finding))
+            }
+        };
+        out.push_str(&format!(
+            "<testcase classname=\"leaktrail.run\" name=\"{}\" time=\"{wall:.3}\">{inner}</testcase>",
+            escape(&c.name)
+        ));
+    }
+    (out, failures, errors, skipped)
+}
