@@ -431,10 +431,8 @@ impl Session<'_> {
                             .config
                             .duration
                             .is_some_and(|d| self.start.elapsed() + self.config.interval >= d);
-                        if !waiting {
-                            if last || !self.skip_point() {
-                                self.sample(None, last, on_sample)?;
-                            }
+                        if !waiting && (last || !self.skip_point()) {
+                            self.sample(None, last, on_sample)?;
                         }
                         next_tick += self.config.interval;
                     }
