@@ -200,6 +200,25 @@ pub struct SnapshotRecord {
     pub reason: String,
 }
 
+impl SnapshotRecord {
+    /// A census holding only what this index row says (the facts; no families, classes or
+    /// collections yet).
+    pub fn facts_only(&self) -> SnapshotCensus {
+        SnapshotCensus {
+            info: SnapshotInfo {
+                path: self.file.clone(),
+                file_size: self.file_size as u64,
+                node_count: self.node_count as u64,
+                edge_count: self.edge_count as u64,
+                total_self_size: self.total_self_size as u64,
+            },
+            families: Vec::new(),
+            classes: Vec::new(),
+            collections: Vec::new(),
+        }
+    }
+}
+
 /// An open store.
 pub struct Store {
     dir: PathBuf,
@@ -693,18 +712,7 @@ impl Store {
         let mut out: Vec<(SnapshotRecord, SnapshotCensus)> = records
             .into_iter()
             .map(|r| {
-                let census = SnapshotCensus {
-                    info: SnapshotInfo {
-                        path: r.file.clone(),
-                        file_size: r.file_size as u64,
-                        node_count: r.node_count as u64,
-                        edge_count: r.edge_count as u64,
-                        total_self_size: r.total_self_size as u64,
-                    },
-                    families: Vec::new(),
-                    classes: Vec::new(),
-                    collections: Vec::new(),
-                };
+                let census = r.facts_only();
                 (r, census)
             })
             .collect();
@@ -725,11 +733,7 @@ impl Store {
         let mut rows = st.query([incarnation]).map_err(sql(p))?;
         while let Some(r) = rows.next().map_err(sql(p))? {
             let i = slot(r.get(0).map_err(sql(p))?)?;
-            out[i].1.families.push(GroupTotal {
-                name: r.get(1).map_err(sql(p))?,
-                count: r.get::<_, i64>(2).map_err(sql(p))? as u64,
-                self_size: r.get::<_, i64>(3).map_err(sql(p))? as u64,
-            });
+            out[i].1.families.push(family_total(r, 1).map_err(sql(p))?);
         }
         let mut st = self
             .conn
@@ -742,18 +746,7 @@ impl Store {
         let mut rows = st.query([incarnation]).map_err(sql(p))?;
         while let Some(r) = rows.next().map_err(sql(p))? {
             let i = slot(r.get(0).map_err(sql(p))?)?;
-            let family: String = r.get(2).map_err(sql(p))?;
-            out[i].1.classes.push(ClassStats {
-                class: r.get(1).map_err(sql(p))?,
-                family: Family::from_key(&family)
-                    .ok_or_else(|| corrupt(format!("unknown family {family:?}")))?,
-                count: r.get::<_, i64>(3).map_err(sql(p))? as u64,
-                self_size: r.get::<_, i64>(4).map_err(sql(p))? as u64,
-                retained_size: r
-                    .get::<_, Option<i64>>(5)
-                    .map_err(sql(p))?
-                    .map(|v| v as u64),
-            });
+            out[i].1.classes.push(class_stats(r, 1, p)?);
         }
         let mut st = self
             .conn
@@ -766,13 +759,10 @@ impl Store {
         let mut rows = st.query([incarnation]).map_err(sql(p))?;
         while let Some(r) = rows.next().map_err(sql(p))? {
             let i = slot(r.get(0).map_err(sql(p))?)?;
-            out[i].1.collections.push(CollectionRecord {
-                id: r.get::<_, i64>(1).map_err(sql(p))? as u32,
-                kind: r.get(2).map_err(sql(p))?,
-                entries: r.get::<_, i64>(3).map_err(sql(p))? as u64,
-                retained_size: r.get::<_, i64>(4).map_err(sql(p))? as u64,
-                path: r.get(5).map_err(sql(p))?,
-            });
+            out[i]
+                .1
+                .collections
+                .push(collection_record(r, 1).map_err(sql(p))?);
         }
         // The order `census` gives: classes by self size, collections by entries, largest
         // first (ties as the table's key order, class name or node id).
@@ -791,11 +781,7 @@ impl Store {
     /// The census of a snapshot, as stored.
     pub fn census(&self, snapshot: &SnapshotRecord) -> Result<SnapshotCensus, StoreError> {
         let p = &self.db_path;
-        let corrupt = |detail: String| StoreError::Corrupt {
-            path: p.clone(),
-            detail,
-        };
-        let mut families = Vec::new();
+        let mut census = snapshot.facts_only();
         let mut st = self
             .conn
             .prepare_cached(
@@ -804,13 +790,8 @@ impl Store {
             .map_err(sql(p))?;
         let mut rows = st.query([snapshot.id]).map_err(sql(p))?;
         while let Some(r) = rows.next().map_err(sql(p))? {
-            families.push(GroupTotal {
-                name: r.get(0).map_err(sql(p))?,
-                count: r.get::<_, i64>(1).map_err(sql(p))? as u64,
-                self_size: r.get::<_, i64>(2).map_err(sql(p))? as u64,
-            });
+            census.families.push(family_total(r, 0).map_err(sql(p))?);
         }
-        let mut classes = Vec::new();
         let mut st = self
             .conn
             .prepare_cached(
@@ -820,20 +801,8 @@ impl Store {
             .map_err(sql(p))?;
         let mut rows = st.query([snapshot.id]).map_err(sql(p))?;
         while let Some(r) = rows.next().map_err(sql(p))? {
-            let family: String = r.get(1).map_err(sql(p))?;
-            classes.push(ClassStats {
-                class: r.get(0).map_err(sql(p))?,
-                family: Family::from_key(&family)
-                    .ok_or_else(|| corrupt(format!("unknown family {family:?}")))?,
-                count: r.get::<_, i64>(2).map_err(sql(p))? as u64,
-                self_size: r.get::<_, i64>(3).map_err(sql(p))? as u64,
-                retained_size: r
-                    .get::<_, Option<i64>>(4)
-                    .map_err(sql(p))?
-                    .map(|v| v as u64),
-            });
+            census.classes.push(class_stats(r, 0, p)?);
         }
-        let mut collections = Vec::new();
         let mut st = self
             .conn
             .prepare_cached(
@@ -843,27 +812,52 @@ impl Store {
             .map_err(sql(p))?;
         let mut rows = st.query([snapshot.id]).map_err(sql(p))?;
         while let Some(r) = rows.next().map_err(sql(p))? {
-            collections.push(CollectionRecord {
-                id: r.get::<_, i64>(0).map_err(sql(p))? as u32,
-                kind: r.get(1).map_err(sql(p))?,
-                entries: r.get::<_, i64>(2).map_err(sql(p))? as u64,
-                retained_size: r.get::<_, i64>(3).map_err(sql(p))? as u64,
-                path: r.get(4).map_err(sql(p))?,
-            });
+            census
+                .collections
+                .push(collection_record(r, 0).map_err(sql(p))?);
         }
-        Ok(SnapshotCensus {
-            info: SnapshotInfo {
-                path: snapshot.file.clone(),
-                file_size: snapshot.file_size as u64,
-                node_count: snapshot.node_count as u64,
-                edge_count: snapshot.edge_count as u64,
-                total_self_size: snapshot.total_self_size as u64,
-            },
-            families,
-            classes,
-            collections,
-        })
+        Ok(census)
     }
+}
+
+/// A `snapshot_families` row from column `at` on: `family, count, self_size`.
+fn family_total(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<GroupTotal> {
+    Ok(GroupTotal {
+        name: r.get(at)?,
+        count: r.get::<_, i64>(at + 1)? as u64,
+        self_size: r.get::<_, i64>(at + 2)? as u64,
+    })
+}
+
+/// A `snapshot_classes` row from column `at` on: `class, family, count, self_size,
+/// retained_size`; an unknown family key is a corrupt store (`db_path`).
+fn class_stats(r: &rusqlite::Row<'_>, at: usize, db_path: &str) -> Result<ClassStats, StoreError> {
+    let family: String = r.get(at + 1).map_err(sql(db_path))?;
+    Ok(ClassStats {
+        class: r.get(at).map_err(sql(db_path))?,
+        family: Family::from_key(&family).ok_or_else(|| StoreError::Corrupt {
+            path: db_path.to_owned(),
+            detail: format!("unknown family {family:?}"),
+        })?,
+        count: r.get::<_, i64>(at + 2).map_err(sql(db_path))? as u64,
+        self_size: r.get::<_, i64>(at + 3).map_err(sql(db_path))? as u64,
+        retained_size: r
+            .get::<_, Option<i64>>(at + 4)
+            .map_err(sql(db_path))?
+            .map(|v| v as u64),
+    })
+}
+
+/// A `snapshot_collections` row from column `at` on: `node_id, kind, entries,
+/// retained_size, path`.
+fn collection_record(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<CollectionRecord> {
+    Ok(CollectionRecord {
+        id: r.get::<_, i64>(at)? as u32,
+        kind: r.get(at + 1)?,
+        entries: r.get::<_, i64>(at + 2)? as u64,
+        retained_size: r.get::<_, i64>(at + 3)? as u64,
+        path: r.get(at + 4)?,
+    })
 }
 
 fn sample_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SampleRecord> {

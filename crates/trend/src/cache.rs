@@ -9,10 +9,7 @@
 
 use std::collections::HashMap;
 
-use leaktrail_analysis::SnapshotCensus;
-use leaktrail_store::{
-    IncarnationId, SnapshotId, SnapshotRecord, Store, StoreError, Target, TargetId,
-};
+use leaktrail_store::{IncarnationId, SnapshotId, Store, StoreError, Target, TargetId};
 
 use crate::{SnapshotTrends, TrendInput, TrendPolicy, TrendReport, MAX_TREND_SAMPLES};
 
@@ -78,7 +75,7 @@ impl TrendCache {
                 let snapshots = index
                     .into_iter()
                     .map(|s| {
-                        let census = facts_only(&s);
+                        let census = s.facts_only();
                         (s, census)
                     })
                     .collect();
@@ -110,26 +107,10 @@ impl TrendCache {
     }
 }
 
-/// A census holding only what the index row says (no classes, no collections).
-fn facts_only(s: &SnapshotRecord) -> SnapshotCensus {
-    SnapshotCensus {
-        info: leaktrail_analysis::SnapshotInfo {
-            path: s.file.clone(),
-            file_size: s.file_size as u64,
-            node_count: s.node_count as u64,
-            edge_count: s.edge_count as u64,
-            total_self_size: s.total_self_size as u64,
-        },
-        families: Vec::new(),
-        classes: Vec::new(),
-        collections: Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use leaktrail_analysis::{ClassStats, Family, SnapshotInfo};
+    use leaktrail_analysis::{ClassStats, Family, SnapshotCensus, SnapshotInfo};
     use leaktrail_store::SampleRecord;
 
     fn census(k: u64) -> SnapshotCensus {
