@@ -4,20 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use common::*;
-
-fn chromium() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("LEAKTRAIL_CHROMIUM").map(PathBuf::from),
-        Some(PathBuf::from("/usr/bin/chromium")),
-        Some(PathBuf::from("/usr/bin/chromium-browser")),
-        Some(PathBuf::from("/usr/bin/google-chrome")),
-    ];
-    candidates.into_iter().flatten().find(|p| p.exists())
-}
 
 #[test]
 fn the_chart_renders_with_a_dot_per_sample() {
@@ -58,18 +45,7 @@ fn the_chart_renders_with_a_dot_per_sample() {
     .expect("json");
     let n = samples["run"]["samples"].as_array().map_or(0, Vec::len);
     let profile = tempfile::tempdir().expect("profile dir");
-    let dom = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+    let dom = headless_chromium(&browser, profile.path())
         .arg("--dump-dom")
         .arg(format!("file://{}", out.join("report.html").display()))
         .output()

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use common::http::{request, request_with, serve};
 use common::store::{build_store, StoreFixture};
-use common::{leaktrail, s};
+use common::{headless_chromium, leaktrail, s};
 
 /// One store for every test here: stream-registry-no-ttl (leaks `StreamEntry` into a
 /// `Map`), sampled every 40 ms over 2000 iterations, with 10 snapshot censuses.
@@ -457,23 +457,9 @@ fn dashboard_shows_the_store_in_chromium() {
     let profile = tempfile::tempdir().expect("profile dir");
     let shot = profile.path().join("dashboard.png");
     let chromium = |extra: &[&str]| {
-        Command::new("/usr/bin/chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--virtual-time-budget=5000",
-                "--window-size=1200,1600",
-            ])
-            .arg(format!(
-                "--user-data-dir={}",
-                profile.path().join("chromium").display()
-            ))
+        let browser = common::chromium().expect("chromium (apt-get install chromium)");
+        headless_chromium(&browser, &profile.path().join("chromium"))
+            .args(["--virtual-time-budget=5000", "--window-size=1200,1600"])
             .args(extra)
             .arg(format!("http://{}/", server.addr))
             .output()

@@ -125,3 +125,32 @@ pub fn leaktrail_json(args: &[&str]) -> serde_json::Value {
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// A Chromium to drive headless: `$LEAKTRAIL_CHROMIUM`, else Debian's or Google's.
+pub fn chromium() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("LEAKTRAIL_CHROMIUM").map(PathBuf::from),
+        Some(PathBuf::from("/usr/bin/chromium")),
+        Some(PathBuf::from("/usr/bin/chromium-browser")),
+        Some(PathBuf::from("/usr/bin/google-chrome")),
+    ];
+    candidates.into_iter().flatten().find(|p| p.exists())
+}
+
+/// `browser` headless with a fresh profile in `profile`, and none of the background
+/// connections this machine's closed network refuses.
+pub fn headless_chromium(browser: &Path, profile: &Path) -> Command {
+    let mut cmd = Command::new(browser);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    cmd
+}
