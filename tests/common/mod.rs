@@ -55,12 +55,17 @@ pub fn manifest(file: &str) -> ScenarioSpec {
     }
 }
 
-/// Runs a scenario with the shared runner and returns its snapshots at `at`, in order.
-pub fn scenario_snapshots(dir: &Path, scenario: &str, at: &[u32]) -> Vec<PathBuf> {
+/// `node NODE_ARGS runner.js SCENARIO --iterations N --snapshot-at AT --snapshot-dir DIR`.
+pub fn snapshotting_runner(
+    node_args: &[&str],
+    scenario: &str,
+    iterations: u32,
+    at: &[u32],
+    dir: &Path,
+) -> Command {
     let list = at.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-    let iterations = at.iter().max().copied().unwrap_or(0).max(1);
-    let out = Command::new(node())
-        .arg("--expose-gc")
+    let mut cmd = Command::new(node());
+    cmd.args(node_args)
         .arg(scenarios_dir().join("runner.js"))
         .arg(scenarios_dir().join(format!("{scenario}.js")))
         .args([
@@ -70,7 +75,14 @@ pub fn scenario_snapshots(dir: &Path, scenario: &str, at: &[u32]) -> Vec<PathBuf
             &list,
             "--snapshot-dir",
         ])
-        .arg(dir)
+        .arg(dir);
+    cmd
+}
+
+/// Runs a scenario with the shared runner and returns its snapshots at `at`, in order.
+pub fn scenario_snapshots(dir: &Path, scenario: &str, at: &[u32]) -> Vec<PathBuf> {
+    let iterations = at.iter().max().copied().unwrap_or(0).max(1);
+    let out = snapshotting_runner(&["--expose-gc"], scenario, iterations, at, dir)
         .output()
         .expect("node runs");
     assert!(

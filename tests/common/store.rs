@@ -15,7 +15,7 @@ use leaktrail_sampler::ProcessTree;
 use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
 use leaktrail_store::{IncarnationEnd, SampleRecord, Store};
 
-use super::{node, scenarios_dir};
+use super::{node, snapshotting_runner};
 
 /// What [`build_store`] put in the store.
 pub struct StoreFixture {
@@ -37,23 +37,17 @@ pub struct StoreFixture {
 /// stores samples and snapshot censuses in a new store at `root/store`.
 pub fn build_store(root: &Path, scenario: &str, iterations: u32, at: &[u32]) -> StoreFixture {
     let snaps = root.join("raw");
-    let list = at.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-    let mut child = Command::new(node())
-        .args(["--inspect=127.0.0.1:0", "--expose-gc"])
-        .arg(scenarios_dir().join("runner.js"))
-        .arg(scenarios_dir().join(format!("{scenario}.js")))
-        .args([
-            "--iterations",
-            &iterations.to_string(),
-            "--snapshot-at",
-            &list,
-            "--snapshot-dir",
-        ])
-        .arg(&snaps)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node starts");
+    let mut child = snapshotting_runner(
+        &["--inspect=127.0.0.1:0", "--expose-gc"],
+        scenario,
+        iterations,
+        at,
+        &snaps,
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("node starts");
     // Node waits at exit for a connected debugger to leave: the runner's `done` line says
     // when to disconnect.
     let done = Arc::new(AtomicBool::new(false));
