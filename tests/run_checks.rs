@@ -7,18 +7,6 @@ use std::path::Path;
 
 use common::*;
 
-/// Runs `leaktrail run --format json ARGS -- COMMAND`; returns the exit code and the report.
-fn run_json(args: &[&str], command: &[&str]) -> (Option<i32>, serde_json::Value) {
-    let mut all: Vec<&str> = vec!["run", "--format", "json"];
-    all.extend_from_slice(args);
-    all.push("--");
-    all.extend_from_slice(command);
-    let out = leaktrail(&all);
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    (out.status.code(), report)
-}
-
 /// The check named `name` in a report.
 fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["assessment"]["checks"]

@@ -6,27 +6,7 @@ mod common;
 use common::*;
 
 fn runner_args(scenario: &str) -> Vec<String> {
-    let dir = scenarios_dir();
-    vec![
-        "node".into(),
-        "--expose-gc".into(),
-        dir.join("runner.js").display().to_string(),
-        dir.join(format!("{scenario}.js")).display().to_string(),
-        "--forever".into(),
-        "--print-every".into(),
-        "25".into(),
-    ]
-}
-
-fn run_json(args: &[&str], command: &[String]) -> (Option<i32>, serde_json::Value) {
-    let mut all: Vec<&str> = vec!["run", "--format", "json"];
-    all.extend_from_slice(args);
-    all.push("--");
-    all.extend(command.iter().map(String::as_str));
-    let out = leaktrail(&all);
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    (out.status.code(), report)
+    forever_runner(&["--expose-gc"], scenario, &["--print-every", "25"])
 }
 
 #[test]

@@ -6,16 +6,7 @@ use common::*;
 use leaktrail_profile::{Profile, ProfileKind};
 
 fn scenario(name: &str) -> Vec<String> {
-    let dir = scenarios_dir();
-    vec![
-        "node".into(),
-        "--expose-gc".into(),
-        dir.join("runner.js").display().to_string(),
-        dir.join(format!("{name}.js")).display().to_string(),
-        "--forever".into(),
-        "--print-every".into(),
-        "25".into(),
-    ]
+    forever_runner(&["--expose-gc"], name, &["--print-every", "25"])
 }
 
 #[test]

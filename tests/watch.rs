@@ -12,13 +12,7 @@ use leaktrail_store::Store;
 use leaktrail_trend::{Assessment, TrendInput, TrendPolicy, TrendReport};
 
 fn runner(scenario: &str) -> Vec<String> {
-    let dir = scenarios_dir();
-    vec![
-        node().display().to_string(),
-        dir.join("runner.js").display().to_string(),
-        dir.join(format!("{scenario}.js")).display().to_string(),
-        "--forever".into(),
-    ]
+    forever_runner(&[], scenario, &[])
 }
 
 fn watch(store: &std::path::Path, extra: &[&str], command: &[String]) -> std::process::Output {

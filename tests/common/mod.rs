@@ -166,3 +166,27 @@ pub fn headless_chromium(browser: &Path, profile: &Path) -> Command {
     .arg(format!("--user-data-dir={}", profile.display()));
     cmd
 }
+
+/// `node NODE_ARGS runner.js SCENARIO.js --forever RUNNER_ARGS`, as a command line.
+pub fn forever_runner(node_args: &[&str], scenario: &str, runner_args: &[&str]) -> Vec<String> {
+    let dir = scenarios_dir();
+    let mut cmd = vec![node().display().to_string()];
+    cmd.extend(node_args.iter().map(|a| a.to_string()));
+    cmd.push(dir.join("runner.js").display().to_string());
+    cmd.push(dir.join(format!("{scenario}.js")).display().to_string());
+    cmd.push("--forever".into());
+    cmd.extend(runner_args.iter().map(|a| a.to_string()));
+    cmd
+}
+
+/// Runs `leaktrail run --format json ARGS -- COMMAND`; returns the exit code and the report.
+pub fn run_json<S: AsRef<str>>(args: &[&str], command: &[S]) -> (Option<i32>, serde_json::Value) {
+    let mut all: Vec<&str> = vec!["run", "--format", "json"];
+    all.extend_from_slice(args);
+    all.push("--");
+    all.extend(command.iter().map(AsRef::as_ref));
+    let out = leaktrail(&all);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), report)
+}
