@@ -250,16 +250,11 @@ fn describe_exit(code: Option<i32>, signal: Option<i32>) -> String {
     }
 }
 
-/// Creates `dir` (and parents) readable by its owner only: it will hold heap snapshots.
+/// Creates `dir` readable by its owner only: it will hold heap snapshots.
 fn private_dir(dir: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| anyhow::anyhow!("{}: cannot make private: {e}", dir.display()))?;
-    }
+    leaktrail_trace::private::create_dir(dir).map_err(|e| {
+        anyhow::anyhow!("{}: cannot create a private directory: {e}", dir.display())
+    })?;
     Ok(dir.to_path_buf())
 }
 
@@ -274,18 +269,8 @@ fn write_outputs(
     // Reports quote heap contents (string values on retainer paths): owner-only, like the
     // snapshots beside them.
     let write = |name: &str, text: &str| -> anyhow::Result<()> {
-        use std::io::Write;
         let path = dir.join(name);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        options
-            .open(&path)
-            .and_then(|mut f| f.write_all(text.as_bytes()))
+        leaktrail_trace::private::write_file(&path, text)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     };
     let mut csv = String::from(
