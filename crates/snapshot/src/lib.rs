@@ -35,5 +35,8 @@ mod strings;
 
 pub use error::{ParseError, ParseErrorKind};
 pub use meta::{EdgeKind, NodeKind, SnapshotMeta};
-pub use snapshot::{EdgeFilter, EdgeIndex, EdgeName, HeapSnapshot, NodeIndex, ParseOptions};
+pub use snapshot::{
+    ends_like_a_complete_snapshot, EdgeFilter, EdgeIndex, EdgeName, HeapSnapshot, NodeIndex,
+    ParseOptions,
+};
 pub use strings::StringTable;

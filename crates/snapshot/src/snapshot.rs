@@ -424,3 +424,22 @@ impl HeapSnapshot {
             + self.strings.heap_bytes()
     }
 }
+
+/// Whether the file at `path` ends like a complete snapshot: with the `]}` that closes the
+/// JSON (after whitespace). A snapshot Node is still writing, or that was cut off, does
+/// not. A cheap check of the last bytes, for collecting files Node writes on a signal.
+pub fn ends_like_a_complete_snapshot(path: &std::path::Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let Ok(len) = f.seek(SeekFrom::End(0)) else {
+        return false;
+    };
+    let back = len.min(64);
+    let mut tail = vec![0u8; back as usize];
+    if f.seek(SeekFrom::Start(len - back)).is_err() || f.read_exact(&mut tail).is_err() {
+        return false;
+    }
+    tail.trim_ascii_end().ends_with(b"]}")
+}

@@ -12,7 +12,6 @@
 //! is incomplete (the process exited or was killed while writing) is discarded.
 
 use std::fs;
-use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -121,7 +120,7 @@ impl SignalSnapshots {
         let mut taken: Vec<(i32, u32)> = Vec::new();
         for (pid, _, path) in files {
             let writing = leaktrail_sampler::holds_open(pid, &path);
-            let complete = !writing && ends_json(&path);
+            let complete = !writing && leaktrail_snapshot::ends_like_a_complete_snapshot(&path);
             let Some((lane, count)) = lane_of(pid) else {
                 if last {
                     let _ = fs::remove_file(&path);
@@ -191,23 +190,6 @@ impl SignalSnapshots {
     pub fn close(self) -> std::io::Result<()> {
         self.dir.close()
     }
-}
-
-/// True when the file ends with `]}` (after whitespace), as a finished snapshot does.
-fn ends_json(path: &Path) -> bool {
-    let Ok(mut f) = fs::File::open(path) else {
-        return false;
-    };
-    let Ok(len) = f.seek(SeekFrom::End(0)) else {
-        return false;
-    };
-    let back = len.min(64);
-    let mut tail = vec![0u8; back as usize];
-    if f.seek(SeekFrom::Start(len - back)).is_err() || f.read_exact(&mut tail).is_err() {
-        return false;
-    }
-    let end = tail.trim_ascii_end();
-    end.ends_with(b"]}")
 }
 
 #[cfg(test)]

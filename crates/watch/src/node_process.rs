@@ -168,10 +168,10 @@ pub(crate) fn snapshot_by_signal(
         .ok_or_else(|| format!("signal {signal} is not known"))?;
     let p = rustix::process::Pid::from_raw(pid).ok_or("bad pid")?;
     rustix::process::kill_process(p, sig).map_err(|e| format!("kill -{signal} {pid}: {e}"))?;
-    // The file appears at once and grows while V8 writes it; it is complete when it ends
-    // with the closing of the top-level object and has stopped growing.
+    // The file appears at once and grows while V8 writes it; it is complete when Node no
+    // longer holds it open and it ends with the closing of the top-level object (the rule
+    // `leaktrail trace` collects by).
     let until = Instant::now() + Duration::from_secs(600);
-    let mut last_size = u64::MAX;
     while Instant::now() < until {
         std::thread::sleep(Duration::from_millis(200));
         let Some(file) = listing(dir).into_iter().find(|f| !before.contains(f)) else {
@@ -180,8 +180,9 @@ pub(crate) fn snapshot_by_signal(
             }
             continue;
         };
-        let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-        if size == last_size && size > 2 && ends_complete(&file) {
+        if !leaktrail_sampler::holds_open(pid, &file)
+            && leaktrail_snapshot::ends_like_a_complete_snapshot(&file)
+        {
             if std::fs::rename(&file, dest).is_err() {
                 std::fs::copy(&file, dest).map_err(|e| format!("{}: {e}", dest.display()))?;
                 let _ = std::fs::remove_file(&file);
@@ -193,33 +194,11 @@ pub(crate) fn snapshot_by_signal(
             }
             return Ok(());
         }
-        last_size = size;
     }
     Err(format!(
         "no complete snapshot appeared in {}",
         dir.display()
     ))
-}
-
-fn ends_complete(file: &Path) -> bool {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(file) else {
-        return false;
-    };
-    let mut tail = [0u8; 16];
-    let Ok(len) = f.seek(SeekFrom::End(0)) else {
-        return false;
-    };
-    let n = len.min(16);
-    if f.seek(SeekFrom::End(-(n as i64))).is_err() || f.read_exact(&mut tail[..n as usize]).is_err()
-    {
-        return false;
-    }
-    tail[..n as usize]
-        .iter()
-        .rev()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|&b| b == b'}')
 }
 
 #[cfg(test)]
