@@ -254,7 +254,15 @@ pub fn run(
         },
         next_snapshot: 0,
         cut,
-        budget: budget::Budget::new(config.max_overhead, config.pss),
+        budget: budget::Budget::new(
+            config.max_overhead,
+            config.pss,
+            if config.inspect {
+                budget::PSS_SHARE_NODE
+            } else {
+                budget::PSS_SHARE
+            },
+        ),
         end_session: None,
         gc: gc::GcMethod::default(),
         settle: 0,
@@ -431,10 +439,8 @@ impl Session<'_> {
                             .config
                             .duration
                             .is_some_and(|d| self.start.elapsed() + self.config.interval >= d);
-                        if !waiting {
-                            if last || !self.skip_point() {
-                                self.sample(None, last, on_sample)?;
-                            }
+                        if !waiting && (last || !self.skip_point()) {
+                            self.sample(None, last, on_sample)?;
                         }
                         next_tick += self.config.interval;
                     }
