@@ -72,6 +72,8 @@ pub struct Budget {
     pss: PssMode,
     /// The share of the run PSS reads may take in [`PssMode::Auto`].
     pss_share: f64,
+    /// Seconds not held against the budget: the first sample's.
+    exempt: f64,
     /// Points skipped to stay within the budget.
     pub skipped: u64,
 }
@@ -116,7 +118,15 @@ impl Budget {
         let next = self.predicted();
         let gap = (PACE * next / share).max(median(&self.recent_busy) / BUSY_SHARE);
         let paced = self.last_at.is_none_or(|last| elapsed - last >= gap);
-        paced && spent + next <= share * (elapsed + next)
+        paced && spent - self.exempt + next <= share * (elapsed + next)
+    }
+
+    /// Leaves `cost` out of the budget: the first sample's. It is always taken (it is the
+    /// baseline), often costs several times more than the next ones (the workload is
+    /// still starting), and counted, it would stop sampling for seconds on a short run.
+    /// (It still paces the next one: that sample, also early, tends to cost as much.)
+    pub fn exempt(&mut self, cost: f64) {
+        self.exempt += cost;
     }
 
     /// Counts a point skipped for the budget.
@@ -183,6 +193,18 @@ mod tests {
         // No budget: always.
         assert!(Budget::new(None, PssMode::Auto, PSS_SHARE).allows(10.0, 1.0));
         assert!(Budget::new(Some(0.0), PssMode::Auto, PSS_SHARE).allows(10.0, 1.0));
+    }
+
+    #[test]
+    fn the_first_sample_is_not_held_against_the_budget() {
+        let mut b = Budget::new(Some(0.05), PssMode::Auto, PSS_SHARE);
+        b.record(0.4, 0.150, 0.150);
+        b.record(0.8, 0.010, 0.012);
+        b.record(1.2, 0.010, 0.012);
+        // 170 ms spent by 1.5 s: over 5 % counted whole, within it without the first.
+        assert!(!b.allows(0.170, 1.5));
+        b.exempt(0.150);
+        assert!(b.allows(0.170, 1.5));
     }
 
     #[test]
