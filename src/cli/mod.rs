@@ -7,8 +7,10 @@ mod leaks;
 mod load;
 mod retainers;
 mod run;
+mod serve;
 mod summary;
 mod trace;
+mod trend;
 mod watch;
 
 use std::io::{IsTerminal, Write};
@@ -62,6 +64,11 @@ enum Command {
     /// lane, heap snapshots per Node worker, growth per test file (exit status: the
     /// command's).
     Trace(trace::TraceArgs),
+    /// Is a watched service leaking? Per class, collection and memory series, over a store
+    /// or a directory of snapshots (exit 0 stable/growing/insufficient data, 1 leaking).
+    Trend(trend::TrendArgs),
+    /// Serve a store over HTTP: JSON API, Markdown trend, Prometheus /metrics, dashboard.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -152,6 +159,14 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Trace(args) => {
             let (report, code) = trace::run(args, &cli.common(args.top, 0))?;
             (report, ExitCode::from(code))
+        }
+        Command::Trend(args) => {
+            let (report, leaking) = trend::run(args, &cli.common(args.top, 0))?;
+            (report, ExitCode::from(u8::from(leaking)))
+        }
+        Command::Serve(args) => {
+            serve::run(args)?;
+            (String::new(), ExitCode::SUCCESS)
         }
     };
     write_stdout(&report)?;

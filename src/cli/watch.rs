@@ -62,6 +62,11 @@ pub struct WatchArgs {
     #[arg(long)]
     no_inspector: bool,
 
+    /// Sample the process alone, without the processes it started (by default the whole
+    /// tree counts: a service's workers are its memory too).
+    #[arg(long)]
+    process_only: bool,
+
     /// Force a full GC before each heap sample: precise heap figures, but every sample
     /// pauses the service (for staging and CI, not production).
     #[arg(long)]
@@ -71,6 +76,25 @@ pub struct WatchArgs {
     /// snapshot when the recent samples show it significantly.
     #[arg(long, value_name = "SIZE", default_value = "16MB")]
     snapshot_on_growth: ByteSize,
+
+    /// Also serve the store over HTTP while watching (the API, dashboard and /metrics of
+    /// `leaktrail serve`).
+    #[arg(long)]
+    serve: bool,
+
+    /// With --serve: the address to listen on; anything but loopback needs --token.
+    #[arg(long, value_name = "ADDR", default_value = leaktrail_serve::DEFAULT_LISTEN, requires = "serve")]
+    listen: std::net::SocketAddr,
+
+    /// With --serve: the bearer token the API requires (at least 16 characters).
+    #[arg(
+        long,
+        env = "LEAKTRAIL_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        requires = "serve"
+    )]
+    token: Option<String>,
 
     /// The command to start (after `--`).
     #[arg(last = true, value_name = "CMD")]
@@ -98,9 +122,27 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
         duration: args.duration,
         inspector: !args.no_inspector,
         gc_before_sample: args.gc,
+        process_only: args.process_only,
         pss_every: 6,
         growth_trigger_per_hour: args.snapshot_on_growth.0 as f64,
         census: CensusLimits::default(),
+    };
+    // The server reads the store the watcher writes: create it first, so that a bad
+    // address or token is refused before anything starts.
+    let server = if args.serve {
+        leaktrail_store::Store::create(&args.store)
+            .with_context(|| format!("creating the store {}", args.store.display()))?;
+        let server = leaktrail_serve::spawn(leaktrail_serve::ServeConfig::new(
+            args.store.clone(),
+            args.listen,
+            args.token.clone(),
+        ))?;
+        if !quiet {
+            eprintln!("leaktrail watch: serving http://{}/", server.addr());
+        }
+        Some(server)
+    } else {
+        None
     };
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -166,6 +208,9 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
     };
     let summary = watch(&config, &stop, log)
         .with_context(|| format!("watching into {}", args.store.display()))?;
+    if let Some(server) = server {
+        server.shutdown()?;
+    }
     let end = summary
         .last_end
         .as_ref()

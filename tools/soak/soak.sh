@@ -2,17 +2,19 @@
 # Soak test of `leaktrail watch --serve`: is the watcher's own memory flat over time?
 #
 #   tools/soak/soak.sh [MINUTES] [OUT_DIR]        (default 60 minutes, ./soak-out)
+#   LEAKTRAIL_BIN=path/to/leaktrail tools/soak/soak.sh …   (another build)
 #
 # Starts `leaktrail watch --serve` on a clean scenario run with --forever (samples every
 # second, a snapshot every 2 minutes, each parsed into a summary), polls every API route
 # every 10 s like a dashboard and a Prometheus scraper would, and watches the watcher with
-# a second `leaktrail watch --pid` (RSS only, every 5 s). At the end `leaktrail trend`
+# a second `leaktrail watch --pid --process-only` (the watcher alone, without the service it
+# started; RSS only, every 5 s). At the end `leaktrail trend`
 # judges the watcher's RSS series: the slope per hour with its interval is the figure.
 set -euo pipefail
 minutes="${1:-60}"
 out="${2:-soak-out}"
 here="$(cd "$(dirname "$0")/../.." && pwd)"
-bin="$here/target/release/leaktrail"
+bin="${LEAKTRAIL_BIN:-$here/target/release/leaktrail}"
 scenarios="${LEAKTRAIL_SCENARIOS:-$here/../shared/scenarios}"
 port="${SOAK_PORT:-7879}"
 [ -x "$bin" ] || (cd "$here" && cargo build --release --locked)
@@ -35,7 +37,7 @@ sleep 3
   done ) &
 poller=$!
 
-"$bin" watch --quiet --pid "$watcher" --no-inspector --name leaktrail-watch \
+"$bin" watch --quiet --pid "$watcher" --no-inspector --process-only --name leaktrail-watch \
   --store "$out/self" --sample-every 5s --duration "${minutes}m"
 kill "$poller" 2>/dev/null || true
 kill "$watcher" 2>/dev/null || true

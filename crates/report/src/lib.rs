@@ -22,6 +22,9 @@ use leaktrail_analysis::{
     SnapshotDiff, SnapshotInfo, StepView, Summary,
 };
 
+mod trend;
+pub use trend::{overall as overall_trend, render_trend, utc_stamp, utc_time, TrendContext};
+
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

@@ -69,6 +69,12 @@ fn median(v: &mut [f64]) -> f64 {
 /// Theil–Sen slope of `y` over `x` with a `1 - alpha` confidence interval (Sen 1968,
 /// using the autocorrelation-corrected Mann–Kendall variance for the interval's width).
 pub fn theil_sen(x: &[f64], y: &[f64], alpha: f64) -> SlopeEstimate {
+    slope_and_trend(x, y, alpha).0
+}
+
+/// The Theil–Sen estimate and the Mann–Kendall test of one series, sharing the work: the
+/// test detrends by the same slope and the interval's width uses the test's variance.
+pub(crate) fn slope_and_trend(x: &[f64], y: &[f64], alpha: f64) -> (SlopeEstimate, TrendTest) {
     let (x, y) = thin(x, y);
     let n = x.len();
     let mut slopes = Vec::with_capacity(n * n.saturating_sub(1) / 2);
@@ -82,27 +88,58 @@ pub fn theil_sen(x: &[f64], y: &[f64], alpha: f64) -> SlopeEstimate {
     }
     if slopes.is_empty() {
         let level = median(&mut y.clone());
-        return SlopeEstimate {
+        let estimate = SlopeEstimate {
             slope: 0.0,
             intercept: level,
             low: 0.0,
             high: 0.0,
         };
+        return (estimate, trend_test(mk_core(&x, &y, 0.0)));
     }
-    slopes.sort_by(f64::total_cmp);
-    let slope = median(&mut slopes.clone());
+    // Order statistics by selection (O(n) each) rather than a full sort: with a few
+    // hundred points there are tens of thousands of slopes, for hundreds of classes.
+    let m = slopes.len();
+    let mid = m / 2;
+    let upper = kth(&mut slopes, mid);
+    // After the selection everything left of `mid` is ≤ it: the lower middle of an even
+    // count is their maximum.
+    let slope = if m % 2 == 1 {
+        upper
+    } else {
+        let lower = slopes[..mid]
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        0.5 * (lower + upper)
+    };
     let mut residuals: Vec<f64> = x.iter().zip(&y).map(|(a, b)| b - slope * a).collect();
     let intercept = median(&mut residuals);
-    let variance = mk_core(&x, &y, slope).2;
-    let c = normal_quantile(1.0 - alpha / 2.0) * variance.sqrt();
-    let m = slopes.len() as f64;
-    let lo_rank = ((m - c) / 2.0).floor().clamp(0.0, m - 1.0) as usize;
-    let hi_rank = ((m + c) / 2.0).ceil().clamp(0.0, m - 1.0) as usize;
-    SlopeEstimate {
+    let core = mk_core(&x, &y, slope);
+    let c = normal_quantile(1.0 - alpha / 2.0) * core.2.sqrt();
+    let mf = m as f64;
+    let lo_rank = ((mf - c) / 2.0).floor().clamp(0.0, mf - 1.0) as usize;
+    let hi_rank = ((mf + c) / 2.0).ceil().clamp(0.0, mf - 1.0) as usize;
+    let estimate = SlopeEstimate {
         slope,
         intercept,
-        low: slopes[lo_rank],
-        high: slopes[hi_rank],
+        low: rank_around(&mut slopes, mid, lo_rank),
+        high: rank_around(&mut slopes, mid, hi_rank),
+    };
+    (estimate, trend_test(core))
+}
+
+/// The `k`-th smallest value (0-based); reorders `v`.
+fn kth(v: &mut [f64], k: usize) -> f64 {
+    *v.select_nth_unstable_by(k, f64::total_cmp).1
+}
+
+/// The `k`-th smallest of `v` once `v` is partitioned around index `mid` (as [`kth`]
+/// leaves it): only the side holding `k` is searched.
+fn rank_around(v: &mut [f64], mid: usize, k: usize) -> f64 {
+    match k.cmp(&mid) {
+        std::cmp::Ordering::Less => kth(&mut v[..mid], k),
+        std::cmp::Ordering::Equal => v[mid],
+        std::cmp::Ordering::Greater => kth(&mut v[mid + 1..], k - mid - 1),
     }
 }
 
@@ -182,9 +219,11 @@ fn ranks(v: &[f64]) -> Vec<f64> {
 /// The Mann–Kendall test of a monotonic trend in `y` over `x`, with the tie correction and
 /// the Hamed–Rao autocorrelation correction.
 pub fn mann_kendall(x: &[f64], y: &[f64]) -> TrendTest {
-    let slope = theil_sen(x, y, 0.05).slope;
-    let (x, y) = thin(x, y);
-    let (s, variance, corrected) = mk_core(&x, &y, slope);
+    slope_and_trend(x, y, 0.05).1
+}
+
+/// The test from S and its variances.
+fn trend_test((s, variance, corrected): (f64, f64, f64)) -> TrendTest {
     if corrected <= 0.0 {
         return TrendTest {
             s,
@@ -235,7 +274,7 @@ pub fn warmup_end(x: &[f64], y: &[f64]) -> Option<usize> {
     }
     let fit = |lo: usize, hi: usize| -> (f64, f64) {
         let m = (hi - lo) as f64;
-        let s: Vec<f64> = (0..5).map(|k| p[hi][k] - p[lo][k]).collect();
+        let s: [f64; 5] = std::array::from_fn(|k| p[hi][k] - p[lo][k]);
         let sxx = s[2] - s[0] * s[0] / m;
         let sxy = s[3] - s[0] * s[1] / m;
         let syy = s[4] - s[1] * s[1] / m;
@@ -258,4 +297,59 @@ pub fn warmup_end(x: &[f64], y: &[f64]) -> Option<usize> {
     let explains = whole > 0.0 && err <= whole * (2.0 / 3.0);
     let steeper = s1 > 0.0 && s1 > 2.0 * s2.max(0.0);
     (explains && steeper).then_some(k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Theil–Sen by sorting every slope: what the selections must reproduce exactly.
+    fn sorted_estimate(x: &[f64], y: &[f64], alpha: f64) -> (f64, f64, f64) {
+        let mut slopes = Vec::new();
+        for i in 0..x.len() {
+            for j in i + 1..x.len() {
+                if x[j] != x[i] {
+                    slopes.push((y[j] - y[i]) / (x[j] - x[i]));
+                }
+            }
+        }
+        slopes.sort_by(f64::total_cmp);
+        let m = slopes.len();
+        let slope = if m % 2 == 1 {
+            slopes[m / 2]
+        } else {
+            0.5 * (slopes[m / 2 - 1] + slopes[m / 2])
+        };
+        let c = normal_quantile(1.0 - alpha / 2.0) * mk_core(x, y, slope).2.sqrt();
+        let mf = m as f64;
+        let lo = ((mf - c) / 2.0).floor().clamp(0.0, mf - 1.0) as usize;
+        let hi = ((mf + c) / 2.0).ceil().clamp(0.0, mf - 1.0) as usize;
+        (slope, slopes[lo], slopes[hi])
+    }
+
+    #[test]
+    fn selection_matches_a_full_sort() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut noise = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        // Odd and even slope counts, ties in x, flat and noisy series.
+        for n in [5usize, 8, 13, 40, 121, 200] {
+            for trend in [0.0, 3.0, -1.5] {
+                let x: Vec<f64> = (0..n)
+                    .map(|i| (i / 3 * 3) as f64 + (i % 3) as f64 * 0.5)
+                    .collect();
+                let y: Vec<f64> = x.iter().map(|&t| trend * t + 10.0 * noise()).collect();
+                let e = theil_sen(&x, &y, 0.05);
+                assert_eq!(
+                    (e.slope, e.low, e.high),
+                    sorted_estimate(&x, &y, 0.05),
+                    "n={n}"
+                );
+            }
+        }
+    }
 }

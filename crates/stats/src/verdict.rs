@@ -15,7 +15,7 @@
 
 use serde::Serialize;
 
-use crate::trend::{mann_kendall, theil_sen, warmup_end, SlopeEstimate, TrendTest};
+use crate::trend::{slope_and_trend, theil_sen, warmup_end, SlopeEstimate, TrendTest};
 
 /// Fewer steady samples than this decide nothing.
 pub const MIN_SAMPLES: usize = 8;
@@ -81,8 +81,7 @@ pub fn decide(x: &[f64], y: &[f64], policy: &GrowthPolicy) -> GrowthVerdict {
     };
     let (xs, ys) = (&x[warmup_samples..n], &y[warmup_samples..n]);
     let m = xs.len();
-    let slope = theil_sen(xs, ys, policy.alpha);
-    let trend = mann_kendall(xs, ys);
+    let (slope, trend) = slope_and_trend(xs, ys, policy.alpha);
     let mut v = GrowthVerdict {
         outcome: Outcome::Inconclusive,
         slope,

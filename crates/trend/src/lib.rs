@@ -13,6 +13,9 @@
 //! | **stable** | neither |
 //! | **insufficient** | fewer than 8 points after the warm-up: nothing is decided |
 //!
+//! The memory series are the V8 heap (`heap_used+external`, Node) and RSS from the samples;
+//! without samples (snapshots only) it is each snapshot's total self size.
+//!
 //! Floors: the memory series (V8 heap for Node, else RSS) and each class use
 //! [`TrendPolicy::floor_per_hour`]; a class or collection must also have grown by
 //! [`TrendPolicy::min_growth_bytes`] or 0.5 % of the heap over the window, so that a class
@@ -29,6 +32,10 @@
 
 use std::collections::HashMap;
 
+mod cache;
+pub use cache::TrendCache;
+
+use rayon::prelude::*;
 use serde::Serialize;
 
 use leaktrail_analysis::SnapshotCensus;
@@ -178,7 +185,7 @@ pub struct TimeToOom {
 /// The trend of a memory series (samples).
 #[derive(Clone, Debug, Serialize)]
 pub struct MemoryTrend {
-    /// `heap_used`, `heap_used+external` or `rss`.
+    /// `heap_used+external`, `rss`, or `snapshot self size` (snapshots without samples).
     pub series: String,
     /// Samples used (after warm-up).
     pub samples: usize,
@@ -248,14 +255,8 @@ impl TrendInput {
         let mut samples = Vec::new();
         let mut snapshots = Vec::new();
         if let Some(latest) = latest {
-            samples = store.samples(target.id, 0, MAX_TREND_SAMPLES)?;
-            samples.retain(|s| s.incarnation_id == latest);
-            for s in store.snapshots(target.id)? {
-                if s.incarnation_id == latest {
-                    let census = store.census(&s)?;
-                    snapshots.push((s, census));
-                }
-            }
+            samples = store.incarnation_samples(latest, 0, MAX_TREND_SAMPLES)?;
+            snapshots = store.incarnation_censuses(latest)?;
         }
         Ok(TrendInput {
             target: target.clone(),
@@ -266,9 +267,163 @@ impl TrendInput {
     }
 }
 
+/// The trends that come from the snapshots alone: classes and collections. They change
+/// only when a snapshot is added, so a server keeps them between requests
+/// ([`TrendCache`]).
+#[derive(Clone, Debug)]
+pub struct SnapshotTrends {
+    /// Classes, leaking first, then by growth.
+    pub classes: Vec<ClassTrend>,
+    /// Collections whose entries changed, leaking first.
+    pub collections: Vec<CollectionTrend>,
+}
+
+impl SnapshotTrends {
+    /// Assesses every class and collection across `snapshots` (oldest first).
+    pub fn assess(
+        snapshots: &[(SnapshotRecord, SnapshotCensus)],
+        policy: &TrendPolicy,
+    ) -> SnapshotTrends {
+        let gp = GrowthPolicy {
+            max_growth: policy.floor_per_hour / 3600.0,
+            alpha: policy.alpha,
+            warmup: None,
+        };
+        // Classes across snapshots: a class missing from a census was below its cut-off,
+        // so it counts as 0 there.
+        let t0 = snapshots.first().map_or(0, |s| s.0.t);
+        let xs: Vec<f64> = snapshots
+            .iter()
+            .map(|(s, _)| (s.t - t0) as f64 / 1000.0)
+            .collect();
+        let heap_last = snapshots.last().map_or(0, |(_, c)| c.info.total_self_size);
+        let min_growth = policy.min_growth_bytes.max(heap_last / 200) as f64;
+        // Each class's row in each census, found once (a census holds hundreds of classes).
+        type Rows<'a> = Vec<Option<&'a leaktrail_analysis::ClassStats>>;
+        let mut by_name: HashMap<&str, Rows<'_>> = HashMap::new();
+        for (i, (_, c)) in snapshots.iter().enumerate() {
+            for k in &c.classes {
+                let rows = by_name
+                    .entry(k.class.as_str())
+                    .or_insert_with(|| vec![None; snapshots.len()]);
+                rows[i].get_or_insert(k);
+            }
+        }
+        let mut names: Vec<(&str, Rows<'_>)> = by_name.into_iter().collect();
+        names.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        // Hundreds of classes, each a robust fit over every snapshot: in parallel (the
+        // order is kept, so the report is the same).
+        let mut classes: Vec<ClassTrend> = names
+            .par_iter()
+            .filter_map(|(name, rows)| {
+                let ys: Vec<f64> = rows
+                    .iter()
+                    .map(|r| r.map_or(0.0, |k| k.self_size as f64))
+                    .collect();
+                let last = rows.iter().rev().flatten().next()?;
+                let first = rows.first().copied().flatten();
+                // A class that moved less than a quarter of the noise floor cannot leak: it
+                // is left out (stable), which also keeps hundreds of classes cheap to assess.
+                let (lo, hi) = ys
+                    .iter()
+                    .fold((f64::MAX, f64::MIN), |(lo, hi), &y| (lo.min(y), hi.max(y)));
+                if hi - lo < min_growth / 4.0 {
+                    return None;
+                }
+                let v = decide(&xs, &ys, &gp);
+                let grown = ys.last().copied().unwrap_or(0.0) - ys.first().copied().unwrap_or(0.0);
+                let assessment = assessment_of(&v, policy.alpha, grown >= min_growth);
+                Some(ClassTrend {
+                    class: (*name).to_owned(),
+                    family: last.family.key().to_owned(),
+                    count_first: first.map_or(0, |k| k.count),
+                    count_last: rows.last().copied().flatten().map_or(0, |k| k.count),
+                    size_first: first.map_or(0, |k| k.self_size),
+                    size_last: rows.last().copied().flatten().map_or(0, |k| k.self_size),
+                    retained_last: rows.last().copied().flatten().and_then(|k| k.retained_size),
+                    rate: RatePerHour::from_per_second(&v.slope),
+                    p_value: v.trend.p_value,
+                    assessment,
+                })
+            })
+            .collect();
+        classes.sort_by(|a, b| {
+            b.assessment.cmp(&a.assessment).then(
+                (b.size_last as i64 - b.size_first as i64)
+                    .cmp(&(a.size_last as i64 - a.size_first as i64)),
+            )
+        });
+
+        // Collections, followed by node id; entries are judged against a floor of one
+        // entry per minute, and retained growth against the noise floor.
+        let mut ids: Vec<u32> = snapshots
+            .iter()
+            .flat_map(|(_, c)| c.collections.iter().map(|r| r.id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut collections = Vec::new();
+        let entry_policy = GrowthPolicy {
+            max_growth: 1.0 / 60.0,
+            ..gp
+        };
+        for id in ids {
+            let pts: Vec<(f64, &leaktrail_analysis::CollectionRecord)> = snapshots
+                .iter()
+                .zip(&xs)
+                .filter_map(|((_, c), &x)| {
+                    c.collections.iter().find(|r| r.id == id).map(|r| (x, r))
+                })
+                .collect();
+            let (Some(first), Some(last)) = (pts.first(), pts.last()) else {
+                continue;
+            };
+            if first.1.entries == last.1.entries {
+                continue;
+            }
+            let cx: Vec<f64> = pts.iter().map(|p| p.0).collect();
+            let cy: Vec<f64> = pts.iter().map(|p| p.1.entries as f64).collect();
+            let v = decide(&cx, &cy, &entry_policy);
+            let grown = last.1.retained_size as f64 - first.1.retained_size as f64;
+            collections.push(CollectionTrend {
+                id,
+                kind: last.1.kind.clone(),
+                path: last.1.path.clone(),
+                entries_first: first.1.entries,
+                entries_last: last.1.entries,
+                retained_last: last.1.retained_size,
+                rate: RatePerHour::from_per_second(&v.slope),
+                assessment: assessment_of(&v, policy.alpha, grown >= min_growth),
+            });
+        }
+        collections.sort_by(|a, b| {
+            b.assessment
+                .cmp(&a.assessment)
+                .then(b.retained_last.cmp(&a.retained_last))
+        });
+
+        SnapshotTrends {
+            classes,
+            collections,
+        }
+    }
+}
+
 impl TrendReport {
     /// Assesses one target.
     pub fn assess(input: &TrendInput, policy: &TrendPolicy) -> TrendReport {
+        let trends = SnapshotTrends::assess(&input.snapshots, policy);
+        TrendReport::assess_with(input, policy, trends)
+    }
+
+    /// Assesses one target with its class and collection trends already computed (from
+    /// the same snapshots: see [`TrendCache`]); `input.snapshots` then needs only each
+    /// census's facts.
+    pub fn assess_with(
+        input: &TrendInput,
+        policy: &TrendPolicy,
+        trends: SnapshotTrends,
+    ) -> TrendReport {
         let incarnation = input.incarnations.last().cloned();
         let floor_per_s = policy.floor_per_hour / 3600.0;
         let gp = GrowthPolicy {
@@ -286,6 +441,22 @@ impl TrendReport {
             .or(input.snapshots.first().map(|s| s.0.t))
             .unwrap_or(0);
         let secs = |t: i64| (t - t0) as f64 / 1000.0;
+        if input.samples.is_empty() {
+            // Snapshots without samples (a directory of snapshot files): the memory series
+            // is each snapshot's total self size.
+            let pts: Vec<(f64, f64)> = input
+                .snapshots
+                .iter()
+                .map(|(s, c)| (secs(s.t), c.info.total_self_size as f64))
+                .collect();
+            let limit = incarnation.as_ref().and_then(|i| i.heap_limit);
+            memory.extend(memory_trend(
+                "snapshot self size",
+                &pts,
+                &gp,
+                limit.map(|l| ("v8 heap limit", l as u64)),
+            ));
+        }
         if is_node {
             let pts: Vec<(f64, f64)> = input
                 .samples
@@ -323,115 +494,10 @@ impl TrendReport {
             memory.push(rss);
         }
 
-        // Classes across snapshots: a class missing from a census was below its cut-off,
-        // so it counts as 0 there.
-        let xs: Vec<f64> = input.snapshots.iter().map(|(s, _)| secs(s.t)).collect();
-        let heap_last = input
-            .snapshots
-            .last()
-            .map_or(0, |(_, c)| c.info.total_self_size);
-        let min_growth = policy.min_growth_bytes.max(heap_last / 200) as f64;
-        let mut classes: Vec<ClassTrend> = Vec::new();
-        // One index per snapshot: 400 classes × 200 snapshots must not be a nested scan.
-        let by_name: Vec<HashMap<&str, &leaktrail_analysis::ClassStats>> = input
-            .snapshots
-            .iter()
-            .map(|(_, c)| c.classes.iter().map(|k| (k.class.as_str(), k)).collect())
-            .collect();
-        let mut names: Vec<&str> = by_name.iter().flat_map(|m| m.keys().copied()).collect();
-        names.sort_unstable();
-        names.dedup();
-        for name in names {
-            let rows: Vec<Option<&leaktrail_analysis::ClassStats>> =
-                by_name.iter().map(|m| m.get(name).copied()).collect();
-            let ys: Vec<f64> = rows
-                .iter()
-                .map(|r| r.map_or(0.0, |k| k.self_size as f64))
-                .collect();
-            let Some(last) = rows.iter().rev().flatten().next() else {
-                continue;
-            };
-            let first = rows.first().copied().flatten();
-            // A class that moved less than a quarter of the noise floor cannot leak: it is
-            // left out (stable), which also keeps hundreds of classes cheap to assess.
-            let (lo, hi) = ys
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(lo, hi), &y| (lo.min(y), hi.max(y)));
-            if hi - lo < min_growth / 4.0 {
-                continue;
-            }
-            let v = decide(&xs, &ys, &gp);
-            let grown = ys.last().copied().unwrap_or(0.0) - ys.first().copied().unwrap_or(0.0);
-            let assessment = assessment_of(&v, policy.alpha, grown >= min_growth);
-            classes.push(ClassTrend {
-                class: name.to_owned(),
-                family: last.family.key().to_owned(),
-                count_first: first.map_or(0, |k| k.count),
-                count_last: rows.last().copied().flatten().map_or(0, |k| k.count),
-                size_first: first.map_or(0, |k| k.self_size),
-                size_last: rows.last().copied().flatten().map_or(0, |k| k.self_size),
-                retained_last: rows.last().copied().flatten().and_then(|k| k.retained_size),
-                rate: RatePerHour::from_per_second(&v.slope),
-                p_value: v.trend.p_value,
-                assessment,
-            });
-        }
-        classes.sort_by(|a, b| {
-            b.assessment.cmp(&a.assessment).then(
-                (b.size_last as i64 - b.size_first as i64)
-                    .cmp(&(a.size_last as i64 - a.size_first as i64)),
-            )
-        });
-
-        // Collections, followed by node id; entries are judged against a floor of one
-        // entry per minute, and retained growth against the noise floor.
-        let mut ids: Vec<u32> = input
-            .snapshots
-            .iter()
-            .flat_map(|(_, c)| c.collections.iter().map(|r| r.id))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut collections = Vec::new();
-        let entry_policy = GrowthPolicy {
-            max_growth: 1.0 / 60.0,
-            ..gp
-        };
-        for id in ids {
-            let pts: Vec<(f64, &leaktrail_analysis::CollectionRecord)> = input
-                .snapshots
-                .iter()
-                .zip(&xs)
-                .filter_map(|((_, c), &x)| {
-                    c.collections.iter().find(|r| r.id == id).map(|r| (x, r))
-                })
-                .collect();
-            let (Some(first), Some(last)) = (pts.first(), pts.last()) else {
-                continue;
-            };
-            if first.1.entries == last.1.entries {
-                continue;
-            }
-            let cx: Vec<f64> = pts.iter().map(|p| p.0).collect();
-            let cy: Vec<f64> = pts.iter().map(|p| p.1.entries as f64).collect();
-            let v = decide(&cx, &cy, &entry_policy);
-            let grown = last.1.retained_size as f64 - first.1.retained_size as f64;
-            collections.push(CollectionTrend {
-                id,
-                kind: last.1.kind.clone(),
-                path: last.1.path.clone(),
-                entries_first: first.1.entries,
-                entries_last: last.1.entries,
-                retained_last: last.1.retained_size,
-                rate: RatePerHour::from_per_second(&v.slope),
-                assessment: assessment_of(&v, policy.alpha, grown >= min_growth),
-            });
-        }
-        collections.sort_by(|a, b| {
-            b.assessment
-                .cmp(&a.assessment)
-                .then(b.retained_last.cmp(&a.retained_last))
-        });
+        let SnapshotTrends {
+            classes,
+            collections,
+        } = trends;
 
         let worst_memory = memory.iter().map(|m| m.assessment).max();
         let worst_class = classes.iter().map(|c| c.assessment).max();
@@ -566,7 +632,7 @@ fn sentence(r: &TrendReport) -> String {
                 .first()
                 .map(|m| {
                     format!(
-                        " {} {} at {}/h",
+                        " {} {} at {}/h.",
                         m.series,
                         human_bytes(m.current),
                         human_bytes(m.rate.slope.max(0.0) as u64)

@@ -82,6 +82,8 @@ pub struct WatchConfig {
     /// Force a full GC before each heap sample (precise, but pauses the service: for
     /// staging and tests, not production).
     pub gc_before_sample: bool,
+    /// Sample the process alone, not its descendants.
+    pub process_only: bool,
     /// Read PSS every this many samples (0: never).
     pub pss_every: u32,
     /// Growth per hour that triggers an early snapshot, bytes.
@@ -286,6 +288,7 @@ impl Analyser {
                         SnapshotCensus::of(&analysis, &pending.file, &limits)
                     })
                     .map_err(|e| e.to_string());
+                release_free_memory();
                 if results
                     .send((pending, census, t.elapsed().as_secs_f64()))
                     .is_err()
@@ -295,6 +298,17 @@ impl Analyser {
             }
         });
         Analyser { jobs }
+    }
+}
+
+/// Hands the memory freed after a snapshot's analysis (hundreds of MB for a big heap)
+/// back to the system: glibc keeps freed heap pages in its arenas otherwise, and the
+/// watcher's RSS would stay at its highest analysis for hours.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own free lists; it is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -562,15 +576,21 @@ impl Incarnation {
 
     fn sample(&mut self, config: &WatchConfig) -> Option<SampleRecord> {
         let with_pss = config.pss_every > 0 && self.sample_count % config.pss_every as u64 == 0;
-        let tree = self.tree.sample(with_pss)?;
+        let (rss, anon, pss, threads) = if config.process_only {
+            let p = leaktrail_sampler::sample_process(self.pid, 0, with_pss)?;
+            (p.rss, p.anon, p.pss, p.threads)
+        } else {
+            let t = self.tree.sample(with_pss)?;
+            (t.rss, t.anon, t.pss, t.threads)
+        };
         self.sample_count += 1;
         let mut s = SampleRecord {
             incarnation_id: self.id,
             t: now_ms(),
-            rss: tree.rss as i64,
-            anon: Some(tree.anon as i64),
-            pss: tree.pss.map(|p| p as i64),
-            threads: tree.threads as i64,
+            rss: rss as i64,
+            anon: Some(anon as i64),
+            pss: pss.map(|p| p as i64),
+            threads: threads as i64,
             ..SampleRecord::default()
         };
         if let Some(inspector) = self.inspector.as_mut() {

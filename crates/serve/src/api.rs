@@ -1,0 +1,847 @@
+//! The routes: parameters checked, the store read on a blocking thread, JSON or text out.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::json;
+
+use leaktrail_report::{render_trend, utc_stamp, Format, RenderOptions, TrendContext};
+use leaktrail_store::{
+    create_private_dir, now_ms, SampleRecord, SnapshotRecord, Store, StoreError, Target,
+};
+use leaktrail_trend::TrendReport;
+
+use crate::diff::CensusDiff;
+use crate::metrics::{Exposition, CONTENT_TYPE};
+use crate::Shared;
+
+type AppState = Arc<Shared>;
+
+/// The dashboard page.
+const DASHBOARD: &str = include_str!("dashboard.html");
+
+/// Samples per target when `limit` is not given, and the most a request may ask for.
+const DEFAULT_SAMPLES: i64 = 5000;
+const MAX_SAMPLES: i64 = 100_000;
+/// Classes per diff when `top` is not given.
+const DEFAULT_TOP: i64 = 50;
+
+/// The router of every route, with the token check on the data routes.
+pub(crate) fn router(state: AppState) -> Router {
+    let data = Router::new()
+        .route("/api/memory/snapshots", get(snapshots))
+        .route("/api/memory/diff-analysis", get(diff_analysis))
+        .route("/api/memory/trend", get(trend_json))
+        .route("/api/memory/trend.md", get(trend_markdown))
+        .route("/api/memory/trend/save", post(trend_save))
+        .route("/api/memory/samples", get(samples))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/", get(dashboard))
+        .merge(data)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), browser_guard))
+        .layer(middleware::map_response(common_headers))
+        .with_state(state)
+}
+
+/// A JSON error with its status.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+
+    fn internal(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        // The path, then each cause (SQLite's or the system's word).
+        let mut message = format!("store: {e}");
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            message.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        ApiError::internal(message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// Runs store work on a blocking thread with a pooled connection.
+async fn with_store<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Shared, &Store) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || state.with_store(|store| f(&state, store)))
+        .await
+        .map_err(|e| ApiError::internal(format!("request failed: {e}")))?
+}
+
+/// Query parameters, checked against the names a route takes.
+struct Params(HashMap<String, String>);
+
+impl Params {
+    fn parse(
+        query: Result<Query<HashMap<String, String>>, QueryRejection>,
+        allowed: &[&str],
+    ) -> Result<Params, ApiError> {
+        let Query(map) =
+            query.map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))?;
+        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(ApiError::bad_request(format!(
+                "unknown parameter {unknown:?} (this route takes {})",
+                if allowed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    allowed.join(", ")
+                }
+            )));
+        }
+        Ok(Params(map))
+    }
+
+    fn text(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        match self.0.get(name).map(String::as_str) {
+            Some("") => Err(ApiError::bad_request(format!("{name}: empty"))),
+            v => Ok(v),
+        }
+    }
+
+    /// An integer in `min..=max`.
+    fn int(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
+        let Some(v) = self.0.get(name) else {
+            return Ok(None);
+        };
+        let n: i64 = v
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("{name}={v:?}: expected an integer")))?;
+        if !(min..=max).contains(&n) {
+            return Err(ApiError::bad_request(format!(
+                "{name}={n}: expected {min} to {max}"
+            )));
+        }
+        Ok(Some(n))
+    }
+}
+
+/// The targets a request names: all of them, or the one called `name` (404 if none is).
+fn select_targets(store: &Store, name: Option<&str>) -> Result<Vec<Target>, ApiError> {
+    let mut targets = store.targets()?;
+    if let Some(name) = name {
+        let known: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+        targets.retain(|t| t.name == name);
+        if targets.is_empty() {
+            return Err(ApiError::not_found(format!(
+                "no target {name:?} in the store (targets: {})",
+                if known.is_empty() {
+                    "none yet".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        }
+    }
+    Ok(targets)
+}
+
+async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(expected) = &state.token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes())) {
+            let mut r = ApiError {
+                status: StatusCode::UNAUTHORIZED,
+                message: "this server needs Authorization: Bearer TOKEN".into(),
+            }
+            .into_response();
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return r;
+        }
+    }
+    next.run(req).await
+}
+
+/// What a web page in the user's browser must not do to a server on loopback:
+/// - read it through DNS rebinding (a site whose name now resolves to 127.0.0.1): without a
+///   token, only requests addressed to a loopback name (`Host: localhost`, `127.x.x.x`,
+///   `[::1]`) are answered;
+/// - write through it from another site (a cross-site form posting to
+///   `/api/memory/trend/save`): a request that changes something and carries an `Origin`
+///   must come from this server's own origin.
+async fn browser_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match refused_from_browser(&state, &req) {
+        Some(error) => error.into_response(),
+        None => next.run(req).await,
+    }
+}
+
+fn refused_from_browser(state: &Shared, req: &Request) -> Option<ApiError> {
+    let header_text = |name| {
+        req.headers()
+            .get(name)
+            .map(|v: &HeaderValue| v.to_str().unwrap_or("\u{fffd}").to_owned())
+    };
+    let host = header_text(header::HOST);
+    if let (None, Some(h)) = (&state.token, &host) {
+        if !is_loopback_host(h) {
+            return Some(ApiError {
+                status: StatusCode::FORBIDDEN,
+                message: format!(
+                    "Host {h:?} is not a loopback name: this server answers only requests to localhost (a guard against DNS rebinding; serve with --token to be reached by other names)"
+                ),
+            });
+        }
+    }
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let origin = header_text(header::ORIGIN)?;
+    let same = origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| host.as_deref() == Some(rest));
+    (!safe && !same).then(|| ApiError {
+        status: StatusCode::FORBIDDEN,
+        message: format!(
+            "{} from origin {origin:?}: only this server's own pages may change the store",
+            req.method()
+        ),
+    })
+}
+
+/// `localhost`, `127.0.0.1`, `[::1]`, with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(n, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                n
+            } else {
+                host
+            }
+        })
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Compares without stopping at the first difference, so the time taken does not tell
+/// how much of a guess was right (only whether its length was).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+async fn common_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: format!("{method} is not allowed on {}", uri.path()),
+    }
+}
+
+async fn dashboard() -> Response {
+    let mut r = Html(DASHBOARD).into_response();
+    // The page loads nothing from anywhere: scripts and styles are inline, data comes
+    // from this server.
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    r
+}
+
+/// One entry of the snapshot index.
+#[derive(Clone, Serialize)]
+struct SnapshotEntry {
+    id: i64,
+    target: String,
+    incarnation_id: i64,
+    pid: Option<i64>,
+    t: i64,
+    file: String,
+    file_size: i64,
+    file_on_disk: bool,
+    file_deleted_at: Option<i64>,
+    node_count: i64,
+    edge_count: i64,
+    total_self_size: i64,
+    reason: String,
+}
+
+impl SnapshotEntry {
+    fn of(s: &SnapshotRecord, target: &str, pid: Option<i64>) -> SnapshotEntry {
+        SnapshotEntry {
+            id: s.id,
+            target: target.to_owned(),
+            incarnation_id: s.incarnation_id,
+            pid,
+            t: s.t,
+            file: s.file.clone(),
+            file_size: s.file_size,
+            file_on_disk: s.file_deleted_at.is_none(),
+            file_deleted_at: s.file_deleted_at,
+            node_count: s.node_count,
+            edge_count: s.edge_count,
+            total_self_size: s.total_self_size,
+            reason: s.reason.clone(),
+        }
+    }
+}
+
+/// The index of `target`'s snapshots with the pid of each incarnation.
+fn index_of(store: &Store, target: &Target) -> Result<Vec<SnapshotEntry>, ApiError> {
+    let pids: HashMap<i64, i64> = store
+        .incarnations(target.id)?
+        .iter()
+        .map(|i| (i.id, i.pid))
+        .collect();
+    Ok(store
+        .snapshots(target.id)?
+        .iter()
+        .map(|s| SnapshotEntry::of(s, &target.name, pids.get(&s.incarnation_id).copied()))
+        .collect())
+}
+
+async fn snapshots(
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult {
+    let params = Params::parse(query, &["target"])?;
+    let name = params.text("target")?.map(str::to_owned);
+    let list = with_store(&state, move |_, store| {
+        let mut all = Vec::new();
+        for t in select_targets(store, name.as_deref())? {
+            all.extend(index_of(store, &t)?);
+        }
+        all.sort_by_key(|s| (s.t, s.id));
+        Ok(all)
+    })
+    .await?;
+    Ok(Json(json!({ "schema": "leaktrail.snapshots/1", "snapshots": list })).into_response())
+}
+
+/// One diff of `diff-analysis`.
+#[derive(Serialize)]
+struct DiffEntry {
+    target: String,
+    before: SnapshotEntry,
+    after: SnapshotEntry,
+    seconds: f64,
+    #[serde(flatten)]
+    diff: CensusDiff,
+    classes_changed: usize,
+}
+
+fn diff_entry(
+    store: &Store,
+    before: &SnapshotEntry,
+    after: &SnapshotEntry,
+    top: usize,
+) -> Result<DiffEntry, ApiError> {
+    let census = |e: &SnapshotEntry| -> Result<_, ApiError> {
+        let rec = store
+            .snapshot(e.id)?
+            .ok_or_else(|| ApiError::not_found(format!("no snapshot {}", e.id)))?;
+        Ok(store.census(&rec)?)
+    };
+    let mut diff = CensusDiff::between(&census(before)?, &census(after)?);
+    let changed = diff.classes.len();
+    diff.classes.truncate(top);
+    Ok(DiffEntry {
+        target: after.target.clone(),
+        before: before.clone(),
+        after: after.clone(),
+        seconds: (after.t - before.t) as f64 / 1000.0,
+        diff,
+        classes_changed: changed,
+    })
+}
+
+async fn diff_analysis(
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult {
+    let params = Params::parse(query, &["base", "target", "top"])?;
+    let base = params.int("base", 1, i64::MAX)?;
+    let target = params.int("target", 1, i64::MAX)?;
+    let top = params.int("top", 1, 100_000)?.unwrap_or(DEFAULT_TOP) as usize;
+    if base.is_some() != target.is_some() {
+        return Err(ApiError::bad_request(
+            "give both base and target (snapshot ids from /api/memory/snapshots), or neither",
+        ));
+    }
+    let diffs = with_store(&state, move |_, store| {
+        let targets = store.targets()?;
+        let mut index = Vec::new();
+        for t in &targets {
+            index.push(index_of(store, t)?);
+        }
+        let find = |id: i64| {
+            index
+                .iter()
+                .flatten()
+                .find(|e| e.id == id)
+                .ok_or_else(|| ApiError::not_found(format!("no snapshot {id} in the store")))
+        };
+        let mut diffs = Vec::new();
+        if let (Some(b), Some(t)) = (base, target) {
+            diffs.push(diff_entry(store, find(b)?, find(t)?, top)?);
+            return Ok(diffs);
+        }
+        // Oldest vs newest snapshot of each target's latest incarnation (a restart starts
+        // a new heap: comparing across it says nothing about a leak).
+        for list in &index {
+            let Some(latest) = list.iter().map(|e| e.incarnation_id).max() else {
+                continue;
+            };
+            let recent: Vec<&SnapshotEntry> =
+                list.iter().filter(|e| e.incarnation_id == latest).collect();
+            if let (Some(a), Some(b)) = (recent.first(), recent.last()) {
+                if recent.len() >= 2 {
+                    diffs.push(diff_entry(store, a, b, top)?);
+                }
+            }
+        }
+        Ok(diffs)
+    })
+    .await?;
+    Ok(Json(json!({ "schema": "leaktrail.diff-analysis/1", "diffs": diffs })).into_response())
+}
+
+impl Shared {
+    /// The trend of one target, through the cache.
+    pub(crate) fn trend(&self, store: &Store, target: &Target) -> Result<TrendReport, StoreError> {
+        self.trends
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .report(store, target, &self.policy)
+    }
+}
+
+/// Trend reports of the targets named (all by default).
+fn trends(
+    shared: &Shared,
+    store: &Store,
+    name: Option<&str>,
+) -> Result<(TrendContext, Vec<TrendReport>), ApiError> {
+    let targets = select_targets(store, name)?;
+    let mut reports = Vec::with_capacity(targets.len());
+    for t in &targets {
+        reports.push(shared.trend(store, t)?);
+    }
+    let context = TrendContext {
+        source: "store".to_owned(),
+        path: shared.dir.display().to_string(),
+        order: None,
+        generated_at: now_ms(),
+        floor_per_hour: shared.policy.floor_per_hour,
+        alpha: shared.policy.alpha,
+    };
+    Ok((context, reports))
+}
+
+fn options(format: Format) -> RenderOptions {
+    RenderOptions {
+        format,
+        color: false,
+        top: 20,
+        min_bytes: 0,
+    }
+}
+
+async fn trend_text(
+    state: &AppState,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    format: Format,
+) -> Result<String, ApiError> {
+    let params = Params::parse(query, &["target"])?;
+    let name = params.text("target")?.map(str::to_owned);
+    with_store(state, move |shared, store| {
+        let (context, reports) = trends(shared, store, name.as_deref())?;
+        Ok(render_trend(&context, &reports, options(format)))
+    })
+    .await
+}
+
+async fn trend_json(
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult {
+    let body = trend_text(&state, query, Format::Json).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+async fn trend_markdown(
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult {
+    let body = trend_text(&state, query, Format::Markdown).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+        body,
+    )
+        .into_response())
+}
+
+async fn trend_save(
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult {
+    let body = trend_text(&state, query, Format::Markdown).await?;
+    let dir = state.dir.join("reports");
+    let saved = tokio::task::spawn_blocking(move || save_report(&dir, &body))
+        .await
+        .map_err(|e| ApiError::internal(format!("request failed: {e}")))??;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "saved": format!("reports/{}", saved.0), "bytes": saved.1 })),
+    )
+        .into_response())
+}
+
+/// Writes `text` to a new file `trend-<UTC time>[-n].md` in `dir` (created 0700), mode
+/// 0600; returns its name and size.
+fn save_report(dir: &std::path::Path, text: &str) -> Result<(String, usize), ApiError> {
+    use std::io::Write;
+    create_private_dir(dir)?;
+    let stamp = utc_stamp(now_ms());
+    for n in 1..100 {
+        let name = if n == 1 {
+            format!("trend-{stamp}.md")
+        } else {
+            format!("trend-{stamp}-{n}.md")
+        };
+        let path = dir.join(&name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&path) {
+            Ok(mut f) => {
+                f.write_all(text.as_bytes())
+                    .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
+                return Ok((name, text.len()));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(ApiError::internal(format!("{}: {e}", path.display()))),
+        }
+    }
+    Err(ApiError::internal(
+        "too many reports saved within one second",
+    ))
+}
+
+/// The samples of one target.
+#[derive(Serialize)]
+struct TargetSamples {
+    target: String,
+    samples: Vec<SampleRecord>,
+}
+
+async fn samples(
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult {
+    let params = Params::parse(query, &["since", "target", "limit"])?;
+    let since = params.int("since", 0, i64::MAX)?.unwrap_or(0);
+    let limit = params
+        .int("limit", 1, MAX_SAMPLES)?
+        .unwrap_or(DEFAULT_SAMPLES) as usize;
+    let name = params.text("target")?.map(str::to_owned);
+    let list = with_store(&state, move |_, store| {
+        let mut out = Vec::new();
+        for t in select_targets(store, name.as_deref())? {
+            out.push(TargetSamples {
+                samples: store.samples(t.id, since, limit)?,
+                target: t.name,
+            });
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(json!({ "schema": "leaktrail.samples/1", "targets": list })).into_response())
+}
+
+async fn metrics(
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult {
+    Params::parse(query, &[])?;
+    let page = with_store(&state, |shared, store| {
+        let mut rows = Vec::new();
+        for t in store.targets()? {
+            let latest = store.samples(t.id, 0, 1)?.pop();
+            let incarnations = store.incarnations(t.id)?;
+            let running = incarnations.last().is_some_and(|i| i.ended_at.is_none());
+            let report = shared.trend(store, &t)?;
+            rows.push((t.name, latest, running, report));
+        }
+        Ok(exposition(&rows))
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], page).into_response())
+}
+
+/// The metrics page, family by family.
+fn exposition(rows: &[(String, Option<SampleRecord>, bool, TrendReport)]) -> String {
+    let mut e = Exposition::new();
+    type Latest = fn(&SampleRecord) -> Option<i64>;
+    let latest: [(&str, &str, Latest); 5] = [
+        (
+            "leaktrail_heap_used_bytes",
+            "V8 heap in use at the latest sample (Node targets).",
+            |s| s.heap_used,
+        ),
+        (
+            "leaktrail_heap_total_bytes",
+            "V8 heap reserved at the latest sample (Node targets).",
+            |s| s.heap_total,
+        ),
+        (
+            "leaktrail_external_bytes",
+            "Memory outside the V8 heap held by JS objects at the latest sample (Node targets).",
+            |s| s.external,
+        ),
+        (
+            "leaktrail_rss_bytes",
+            "Resident set size of the process tree at the latest sample.",
+            |s| Some(s.rss),
+        ),
+        (
+            "leaktrail_threads",
+            "Threads of the process tree at the latest sample.",
+            |s| Some(s.threads),
+        ),
+    ];
+    for (name, help, get) in latest {
+        e.family(name, "gauge", help);
+        for (target, sample, _, _) in rows {
+            if let Some(v) = sample.as_ref().and_then(get) {
+                e.sample(name, &[("target", target)], v as f64);
+            }
+        }
+    }
+    e.family(
+        "leaktrail_last_sample_timestamp_seconds",
+        "gauge",
+        "When the latest sample was taken, seconds since the Unix epoch.",
+    );
+    for (target, sample, _, _) in rows {
+        if let Some(s) = sample {
+            e.sample(
+                "leaktrail_last_sample_timestamp_seconds",
+                &[("target", target)],
+                s.t as f64 / 1000.0,
+            );
+        }
+    }
+    e.family(
+        "leaktrail_target_running",
+        "gauge",
+        "1 while the target's latest process runs, 0 after it ended.",
+    );
+    for (target, _, running, _) in rows {
+        e.sample(
+            "leaktrail_target_running",
+            &[("target", target)],
+            f64::from(u8::from(*running)),
+        );
+    }
+    e.family(
+        "leaktrail_memory_growth_bytes_per_hour",
+        "gauge",
+        "Theil-Sen slope of a memory series of the latest incarnation, bytes per hour.",
+    );
+    for (target, _, _, r) in rows {
+        for m in &r.memory {
+            e.sample(
+                "leaktrail_memory_growth_bytes_per_hour",
+                &[("target", target), ("series", &m.series)],
+                m.rate.slope,
+            );
+        }
+    }
+    e.family(
+        "leaktrail_memory_assessment_level",
+        "gauge",
+        "Assessment of a memory series: 0 stable or too little data, 1 growing, 2 leaking.",
+    );
+    for (target, _, _, r) in rows {
+        for m in &r.memory {
+            e.sample(
+                "leaktrail_memory_assessment_level",
+                &[("target", target), ("series", &m.series)],
+                f64::from(m.assessment.level()),
+            );
+        }
+    }
+    e.family(
+        "leaktrail_assessment_level",
+        "gauge",
+        "Overall assessment of the target (worst of memory series and classes): 0 stable or too little data, 1 growing, 2 leaking.",
+    );
+    for (target, _, _, r) in rows {
+        e.sample(
+            "leaktrail_assessment_level",
+            &[("target", target)],
+            f64::from(r.overall.level()),
+        );
+    }
+    e.family(
+        "leaktrail_leaking_classes",
+        "gauge",
+        "Classes assessed as leaking across the latest incarnation's snapshots.",
+    );
+    for (target, _, _, r) in rows {
+        let n = r
+            .classes
+            .iter()
+            .filter(|c| c.assessment == leaktrail_trend::Assessment::Leaking)
+            .count();
+        e.sample("leaktrail_leaking_classes", &[("target", target)], n as f64);
+    }
+    e.family(
+        "leaktrail_time_to_oom_seconds",
+        "gauge",
+        "Projected seconds until memory reaches its limit at the fitted slope (absent when not growing or no limit is known).",
+    );
+    for (target, _, _, r) in rows {
+        if let Some(t) = &r.time_to_oom {
+            e.sample(
+                "leaktrail_time_to_oom_seconds",
+                &[("target", target), ("limit", &t.limit_kind)],
+                t.seconds,
+            );
+        }
+    }
+    e.family(
+        "leaktrail_snapshots",
+        "gauge",
+        "Snapshot censuses of the latest incarnation.",
+    );
+    for (target, _, _, r) in rows {
+        e.sample(
+            "leaktrail_snapshots",
+            &[("target", target)],
+            r.snapshots as f64,
+        );
+    }
+    e.family(
+        "leaktrail_restarts_total",
+        "counter",
+        "Restarts of the target (processes after the first).",
+    );
+    for (target, _, _, r) in rows {
+        e.sample(
+            "leaktrail_restarts_total",
+            &[("target", target)],
+            r.restarts as f64,
+        );
+    }
+    e.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for ok in [
+            "localhost",
+            "LOCALHOST:7878",
+            "127.0.0.1",
+            "127.0.0.1:7878",
+            "127.9.9.9:1",
+            "[::1]",
+            "[::1]:7878",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:7878",
+            "localhost.evil.example",
+            "10.0.0.1:7878",
+            "[::2]:7878",
+            "127.0.0.1.nip.io",
+            "",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn constant_time_comparison() {
+        assert!(constant_time_eq(b"abcdef", b"abcdef"));
+        assert!(!constant_time_eq(b"abcdef", b"abcdeg"));
+        assert!(!constant_time_eq(b"abcdef", b"abcde"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}

@@ -1,0 +1,206 @@
+//! [`TrendCache`]: trend reports of a live store without re-assessing every class on
+//! every request.
+//!
+//! Class and collection trends come from the snapshot censuses, which change when a
+//! snapshot is added (every few minutes at most); the memory series come from samples,
+//! which change every few seconds. The cache keeps each target's [`SnapshotTrends`] with the
+//! snapshot ids and policy they were computed from, and recomputes them only when those
+//! differ. A request then reads the samples and the snapshot index, not the censuses.
+
+use std::collections::HashMap;
+
+use leaktrail_analysis::SnapshotCensus;
+use leaktrail_store::{
+    IncarnationId, SnapshotId, SnapshotRecord, Store, StoreError, Target, TargetId,
+};
+
+use crate::{SnapshotTrends, TrendInput, TrendPolicy, TrendReport, MAX_TREND_SAMPLES};
+
+/// What a cached [`SnapshotTrends`] was computed from.
+#[derive(PartialEq)]
+struct Key {
+    incarnation: Option<IncarnationId>,
+    snapshots: Vec<SnapshotId>,
+    policy: (u64, u64, u64),
+}
+
+/// Snapshot trends per target, kept between requests.
+#[derive(Default)]
+pub struct TrendCache {
+    entries: HashMap<TargetId, (Key, SnapshotTrends)>,
+}
+
+impl TrendCache {
+    /// An empty cache.
+    pub fn new() -> TrendCache {
+        TrendCache::default()
+    }
+
+    /// The trend report of `target`, as [`TrendReport::assess`] over
+    /// [`TrendInput::from_store`] gives it, re-assessing classes and collections only when
+    /// the latest incarnation's snapshots (or the policy) changed since the last call.
+    pub fn report(
+        &mut self,
+        store: &Store,
+        target: &Target,
+        policy: &TrendPolicy,
+    ) -> Result<TrendReport, StoreError> {
+        let incarnations = store.incarnations(target.id)?;
+        let latest = incarnations.last().map(|i| i.id);
+        let (samples, index) = match latest {
+            Some(latest) => {
+                let mut index = store.snapshots(target.id)?;
+                index.retain(|s| s.incarnation_id == latest);
+                (
+                    store.incarnation_samples(latest, 0, MAX_TREND_SAMPLES)?,
+                    index,
+                )
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let key = Key {
+            incarnation: latest,
+            snapshots: index.iter().map(|s| s.id).collect(),
+            policy: (
+                policy.floor_per_hour.to_bits(),
+                policy.alpha.to_bits(),
+                policy.min_growth_bytes,
+            ),
+        };
+        let cached = self
+            .entries
+            .get(&target.id)
+            .filter(|(k, _)| *k == key)
+            .map(|(_, t)| t.clone());
+        let (snapshots, trends) = match cached {
+            Some(trends) => {
+                // The report needs only each snapshot's facts beside the cached trends.
+                let snapshots = index
+                    .into_iter()
+                    .map(|s| {
+                        let census = facts_only(&s);
+                        (s, census)
+                    })
+                    .collect();
+                (snapshots, trends)
+            }
+            None => {
+                let snapshots = match latest {
+                    Some(latest) => store.incarnation_censuses(latest)?,
+                    None => Vec::new(),
+                };
+                let trends = SnapshotTrends::assess(&snapshots, policy);
+                // Keyed by the snapshots read (the watcher may have added one since the
+                // index was listed).
+                let key = Key {
+                    snapshots: snapshots.iter().map(|(s, _)| s.id).collect(),
+                    ..key
+                };
+                self.entries.insert(target.id, (key, trends.clone()));
+                (snapshots, trends)
+            }
+        };
+        let input = TrendInput {
+            target: target.clone(),
+            incarnations,
+            samples,
+            snapshots,
+        };
+        Ok(TrendReport::assess_with(&input, policy, trends))
+    }
+}
+
+/// A census holding only what the index row says (no classes, no collections).
+fn facts_only(s: &SnapshotRecord) -> SnapshotCensus {
+    SnapshotCensus {
+        info: leaktrail_analysis::SnapshotInfo {
+            path: s.file.clone(),
+            file_size: s.file_size as u64,
+            node_count: s.node_count as u64,
+            edge_count: s.edge_count as u64,
+            total_self_size: s.total_self_size as u64,
+        },
+        families: Vec::new(),
+        classes: Vec::new(),
+        collections: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leaktrail_analysis::{ClassStats, Family, SnapshotInfo};
+    use leaktrail_store::SampleRecord;
+
+    fn census(k: u64) -> SnapshotCensus {
+        SnapshotCensus {
+            info: SnapshotInfo {
+                path: String::new(),
+                file_size: 1,
+                node_count: 1,
+                edge_count: 1,
+                total_self_size: 10_000_000 + k * 400_000,
+            },
+            families: Vec::new(),
+            classes: vec![ClassStats {
+                class: "StreamEntry".into(),
+                family: Family::Objects,
+                count: k * 1000,
+                self_size: k * 400_000,
+                retained_size: None,
+            }],
+            collections: Vec::new(),
+        }
+    }
+
+    fn json(r: &TrendReport) -> String {
+        serde_json::to_string(r).expect("serialises")
+    }
+
+    #[test]
+    fn cached_reports_match_fresh_ones_and_follow_new_snapshots() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::create(dir.path()).expect("store");
+        let t = store.target("api", None).expect("target");
+        let inc = store.start_incarnation(t, 1, 0).expect("inc");
+        for k in 0..40 {
+            store
+                .add_sample(&SampleRecord {
+                    incarnation_id: inc,
+                    t: k * 60_000,
+                    rss: 100 << 20,
+                    threads: 4,
+                    heap_used: Some((50 << 20) + k * (1 << 20)),
+                    ..SampleRecord::default()
+                })
+                .expect("sample");
+        }
+        for k in 0..10 {
+            store
+                .add_snapshot(inc, k as i64 * 240_000, "s", "schedule", &census(k))
+                .expect("snapshot");
+        }
+        let target = store.targets().expect("targets").remove(0);
+        let policy = TrendPolicy::default();
+        let fresh = |store: &Store| {
+            TrendReport::assess(
+                &TrendInput::from_store(store, &target).expect("input"),
+                &policy,
+            )
+        };
+        let mut cache = TrendCache::new();
+        let first = cache.report(&store, &target, &policy).expect("first");
+        let second = cache.report(&store, &target, &policy).expect("cached");
+        assert_eq!(json(&first), json(&fresh(&store)));
+        assert_eq!(json(&second), json(&first));
+        assert_eq!(second.classes[0].count_last, 9000);
+        store
+            .add_snapshot(inc, 2_400_000, "s", "schedule", &census(20))
+            .expect("snapshot");
+        let third = cache
+            .report(&store, &target, &policy)
+            .expect("after a snapshot");
+        assert_eq!(third.classes[0].count_last, 20_000);
+        assert_eq!(json(&third), json(&fresh(&store)));
+    }
+}

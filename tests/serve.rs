@@ -1,0 +1,655 @@
+//! `leaktrail serve` on a real store: every route, bad parameters, the bearer token, the
+//! loopback rule, `/metrics` through Prometheus's own parser, the dashboard in Chromium.
+//!
+//! Needs `python3` with `prometheus_client` and `/usr/bin/chromium` (.ci/run installs both).
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use common::http::{request, request_with, serve};
+use common::store::{build_store, StoreFixture};
+use common::{leaktrail, s};
+
+/// One store for every test here: stream-registry-no-ttl (leaks `StreamEntry` into a
+/// `Map`), sampled every 40 ms over 2000 iterations, with 10 snapshot censuses.
+fn fixture() -> &'static StoreFixture {
+    static FIXTURE: OnceLock<StoreFixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("serve-fixture");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("fixture dir");
+        build_store(
+            &root,
+            "stream-registry-no-ttl",
+            2000,
+            &[0, 200, 400, 600, 800, 1000, 1200, 1400, 1600, 1800],
+        )
+    })
+}
+
+const TARGET: &str = "stream-registry-no-ttl";
+
+#[test]
+fn snapshots_are_the_index_sorted_by_time() {
+    let f = fixture();
+    let server = serve(&f.dir, &[]);
+    let r = request(&server.addr, "GET", "/api/memory/snapshots", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r
+        .header("content-type")
+        .is_some_and(|c| c.contains("application/json")));
+    let v = r.json();
+    assert_eq!(v["schema"], "leaktrail.snapshots/1");
+    let list = v["snapshots"].as_array().expect("list");
+    let ids: Vec<i64> = list.iter().map(|e| e["id"].as_i64().expect("id")).collect();
+    assert_eq!(ids, f.snapshot_ids);
+    let times: Vec<i64> = list.iter().map(|e| e["t"].as_i64().expect("t")).collect();
+    assert_eq!(times, f.snapshot_times);
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    for e in list {
+        assert_eq!(e["target"], TARGET);
+        assert_eq!(e["file_on_disk"], true);
+        assert!(e["node_count"].as_i64().expect("nodes") > 10_000);
+        // The index, not the file: no heap contents in the answer.
+        assert!(e.get("classes").is_none() && e.get("strings").is_none());
+    }
+    // The same for the one target named; an unknown one is a 404.
+    let named = request(
+        &server.addr,
+        "GET",
+        &format!("/api/memory/snapshots?target={TARGET}"),
+        None,
+    );
+    assert_eq!(named.json()["snapshots"].as_array().map(Vec::len), Some(10));
+    let unknown = request(
+        &server.addr,
+        "GET",
+        "/api/memory/snapshots?target=nope",
+        None,
+    );
+    assert_eq!(unknown.status, 404);
+    assert!(unknown.json()["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("nope") && e.contains(TARGET)));
+}
+
+#[test]
+fn diff_analysis_compares_stored_censuses() {
+    let f = fixture();
+    let server = serve(&f.dir, &[]);
+    let r = request(&server.addr, "GET", "/api/memory/diff-analysis", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["schema"], "leaktrail.diff-analysis/1");
+    let d = &v["diffs"][0];
+    assert_eq!(d["target"], TARGET);
+    assert_eq!(d["before"]["id"].as_i64(), f.snapshot_ids.first().copied());
+    assert_eq!(d["after"]["id"].as_i64(), f.snapshot_ids.last().copied());
+    assert_eq!(d["verdict"]["kind"], "runtime_data");
+    assert!(d["total_delta"].as_i64().expect("delta") > 5_000_000);
+    // 1800 streams registered, none removed: StreamEntry went 0 → 1800.
+    let classes = d["classes"].as_array().expect("classes");
+    let entry = classes
+        .iter()
+        .find(|c| c["class"] == "StreamEntry")
+        .expect("StreamEntry among the changed classes");
+    assert_eq!(entry["count_delta"], 1800);
+    assert!(classes.len() <= 50, "default top 50");
+    assert!(d["classes_changed"].as_u64().expect("changed") >= classes.len() as u64);
+    let objects = d["families"]
+        .as_array()
+        .expect("families")
+        .iter()
+        .find(|x| x["family"] == "objects")
+        .expect("objects family");
+    assert!(objects["size_delta"].as_i64().expect("delta") > 0);
+
+    // Two given ids, the other way round: the deltas turn negative.
+    let (first, last) = (f.snapshot_ids[0], f.snapshot_ids[9]);
+    let back = request(
+        &server.addr,
+        "GET",
+        &format!("/api/memory/diff-analysis?base={last}&target={first}&top=5"),
+        None,
+    )
+    .json();
+    let d = &back["diffs"][0];
+    assert_eq!(d["before"]["id"], last);
+    assert!(d["total_delta"].as_i64().expect("delta") < -5_000_000);
+    assert_eq!(d["classes"].as_array().map(Vec::len), Some(5));
+}
+
+#[test]
+fn trend_json_markdown_and_save_agree() {
+    let f = fixture();
+    let server = serve(&f.dir, &[]);
+    let r = request(&server.addr, "GET", "/api/memory/trend", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["schema"], "leaktrail.trend/1");
+    assert_eq!(v["source"], "store");
+    assert_eq!(v["overall"], "leaking");
+    let t = &v["targets"][0];
+    assert_eq!(t["target"], TARGET);
+    assert_eq!(t["snapshots"], 10);
+    assert_eq!(t["memory"][0]["series"], "heap_used+external");
+    assert_eq!(t["memory"][0]["assessment"], "leaking");
+    assert_eq!(
+        t["memory"][0]["samples"].as_u64().map(|n| n > 0),
+        Some(true)
+    );
+    assert_eq!(t["incarnation"]["heap_limit"].as_i64(), f.heap_limit);
+    // The same envelope as `leaktrail trend --store DIR --format json`.
+    let cli = leaktrail(&["trend", "--store", s(&f.dir), "--format", "json"]);
+    assert_eq!(cli.status.code(), Some(1), "leaking exits 1");
+    let cli: serde_json::Value = serde_json::from_slice(&cli.stdout).expect("JSON");
+    assert_eq!(cli["schema"], v["schema"]);
+    assert_eq!(cli["targets"][0]["classes"], t["classes"]);
+    assert_eq!(cli["targets"][0]["sentence"], t["sentence"]);
+
+    let md = request(&server.addr, "GET", "/api/memory/trend.md", None);
+    assert_eq!(md.status, 200);
+    assert!(md
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/markdown")));
+    assert!(md.body.starts_with("## Memory trend"), "{}", md.body);
+    assert!(md.body.contains(&format!("## {TARGET}")));
+    assert!(md.body.contains("| heap_used+external |"));
+    assert!(md.body.contains("StreamEntry"));
+
+    let saved = request(&server.addr, "POST", "/api/memory/trend/save", None);
+    assert_eq!(saved.status, 201, "{}", saved.body);
+    let name = saved.json()["saved"].as_str().expect("name").to_owned();
+    assert!(
+        name.starts_with("reports/trend-") && name.ends_with(".md"),
+        "{name}"
+    );
+    let path = f.dir.join(&name);
+    let text = std::fs::read_to_string(&path).expect("report written");
+    assert!(text.starts_with("## Memory trend") && text.contains("StreamEntry"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&f.dir.join("reports")), 0o700);
+    }
+    // A second save within the second does not overwrite the first.
+    let again = request(&server.addr, "POST", "/api/memory/trend/save", None).json();
+    assert_ne!(again["saved"].as_str(), Some(name.as_str()));
+    // Saving is a POST.
+    let get = request(&server.addr, "GET", "/api/memory/trend/save", None);
+    assert_eq!(get.status, 405);
+    assert!(get.json()["error"].is_string());
+}
+
+#[test]
+fn samples_since_and_limit() {
+    let f = fixture();
+    let server = serve(&f.dir, &[]);
+    let all = request(&server.addr, "GET", "/api/memory/samples?since=0", None);
+    assert_eq!(all.status, 200, "{}", all.body);
+    let v = all.json();
+    assert_eq!(v["schema"], "leaktrail.samples/1");
+    let got = v["targets"][0]["samples"].as_array().expect("samples");
+    assert_eq!(got.len(), f.samples.len());
+    assert_eq!(got[0]["t"], f.samples[0].t);
+    assert_eq!(got[0]["rss"], f.samples[0].rss);
+    assert_eq!(got[0]["heap_used"].as_i64(), f.samples[0].heap_used);
+
+    let k = f.samples.len() / 2;
+    let since = f.samples[k].t;
+    let later = request(
+        &server.addr,
+        "GET",
+        &format!("/api/memory/samples?since={since}&target={TARGET}"),
+        None,
+    )
+    .json();
+    let later = later["targets"][0]["samples"]
+        .as_array()
+        .expect("samples")
+        .clone();
+    let expected = f.samples.iter().filter(|s| s.t >= since).count();
+    assert_eq!(later.len(), expected);
+    assert!(later.iter().all(|s| s["t"].as_i64() >= Some(since)));
+
+    let newest = request(&server.addr, "GET", "/api/memory/samples?limit=3", None).json();
+    let newest: Vec<i64> = newest["targets"][0]["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .map(|s| s["t"].as_i64().expect("t"))
+        .collect();
+    let tail: Vec<i64> = f.samples[f.samples.len() - 3..]
+        .iter()
+        .map(|s| s.t)
+        .collect();
+    assert_eq!(newest, tail, "a limit keeps the newest, oldest first");
+}
+
+#[test]
+fn bad_parameters_are_json_errors() {
+    let f = fixture();
+    let server = serve(&f.dir, &[]);
+    let cases: &[(&str, &str, u16, &str)] = &[
+        ("GET", "/api/memory/samples?since=yesterday", 400, "since"),
+        ("GET", "/api/memory/samples?since=-5", 400, "since"),
+        ("GET", "/api/memory/samples?limit=0", 400, "limit"),
+        ("GET", "/api/memory/samples?limit=999999999", 400, "limit"),
+        ("GET", "/api/memory/samples?target=", 400, "target"),
+        ("GET", "/api/memory/samples?target=ghost", 404, "ghost"),
+        ("GET", "/api/memory/samples?sinse=0", 400, "sinse"),
+        ("GET", "/api/memory/diff-analysis?base=1", 400, "both"),
+        (
+            "GET",
+            "/api/memory/diff-analysis?base=1&target=abc",
+            400,
+            "target",
+        ),
+        (
+            "GET",
+            "/api/memory/diff-analysis?base=1&target=99999",
+            404,
+            "99999",
+        ),
+        (
+            "GET",
+            "/api/memory/diff-analysis?base=../../etc/passwd&target=1",
+            400,
+            "base",
+        ),
+        (
+            "GET",
+            "/api/memory/diff-analysis?base=1&target=2&top=0",
+            400,
+            "top",
+        ),
+        ("GET", "/api/memory/trend?target=ghost", 404, "ghost"),
+        ("GET", "/api/memory/trend.md?format=html", 400, "format"),
+        ("POST", "/api/memory/trend/save?target=ghost", 404, "ghost"),
+        ("GET", "/api/memory/snapshots?id=1", 400, "id"),
+        ("GET", "/metrics?x=1", 400, "x"),
+        ("GET", "/api/memory/snapshots/1/raw", 404, "no route"),
+        (
+            "GET",
+            "/snapshots/stream-registry-no-ttl-0.heapsnapshot",
+            404,
+            "no route",
+        ),
+        ("GET", "/api/memory/samples?since=%ZZ", 400, "since"),
+        ("DELETE", "/api/memory/trend", 405, "DELETE"),
+    ];
+    for (method, path, status, needle) in cases {
+        let r = request(&server.addr, method, path, None);
+        assert_eq!(r.status, *status, "{method} {path}: {}", r.body);
+        let error = r.json()["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path}: no error string in {}", r.body))
+            .to_owned();
+        assert!(error.contains(needle), "{method} {path}: {error}");
+    }
+    // Still serving after all that.
+    assert_eq!(request(&server.addr, "GET", "/metrics", None).status, 200);
+}
+
+#[test]
+fn a_token_guards_every_data_route() {
+    let f = fixture();
+    let token = "s3cret-token-of-24-chars";
+    let server = serve(&f.dir, &["--token", token]);
+    for path in [
+        "/api/memory/snapshots",
+        "/api/memory/diff-analysis",
+        "/api/memory/trend",
+        "/api/memory/trend.md",
+        "/api/memory/samples?since=0",
+        "/metrics",
+    ] {
+        let none = request(&server.addr, "GET", path, None);
+        assert_eq!(none.status, 401, "{path} without a token");
+        assert_eq!(none.header("www-authenticate"), Some("Bearer"));
+        assert!(none.json()["error"].is_string());
+        let wrong = request(&server.addr, "GET", path, Some("s3cret-token-of-24-charX"));
+        assert_eq!(wrong.status, 401, "{path} with a wrong token");
+        let short = request(&server.addr, "GET", path, Some("s3cret"));
+        assert_eq!(short.status, 401, "{path} with a prefix of the token");
+        let right = request(&server.addr, "GET", path, Some(token));
+        assert_eq!(right.status, 200, "{path} with the token: {}", right.body);
+    }
+    let save = request(&server.addr, "POST", "/api/memory/trend/save", None);
+    assert_eq!(save.status, 401);
+    // The page itself holds no data: it loads, then asks for the token.
+    let page = request(&server.addr, "GET", "/", None);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Bearer token"));
+}
+
+#[test]
+fn off_loopback_needs_a_token_and_a_store() {
+    let f = fixture();
+    let refused = leaktrail(&["serve", "--store", s(&f.dir), "--listen", "0.0.0.0:0"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("0.0.0.0:0") && err.contains("--token"),
+        "{err}"
+    );
+    let weak = leaktrail(&[
+        "serve",
+        "--store",
+        s(&f.dir),
+        "--listen",
+        "0.0.0.0:0",
+        "--token",
+        "short",
+    ]);
+    assert_eq!(weak.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("too short"));
+    // With a token it starts (queried over loopback only).
+    let server = serve(
+        &f.dir,
+        &["--listen", "0.0.0.0:0", "--token", "another-token-1234567"],
+    );
+    let port = server.addr.rsplit(':').next().expect("port");
+    let r = request(
+        &format!("127.0.0.1:{port}"),
+        "GET",
+        "/metrics",
+        Some("another-token-1234567"),
+    );
+    assert_eq!(r.status, 200);
+
+    let missing = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("no-store-here");
+    let out = leaktrail(&["serve", "--store", s(&missing)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no-store-here") && err.contains("no leaktrail store"),
+        "{err}"
+    );
+}
+
+#[test]
+fn metrics_parse_as_prometheus_text() {
+    let f = fixture();
+    let server = serve(&f.dir, &[]);
+    let r = request(&server.addr, "GET", "/metrics", None);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    // Prometheus's own Python parser reads it back: families, types, labels, values.
+    let script = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = {}
+for fam in text_string_to_metric_families(sys.stdin.read()):
+    out[fam.name] = {"type": fam.type, "help": fam.documentation,
+                     "samples": [[s.name, s.labels, s.value] for s in fam.samples]}
+print(json.dumps(out))
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(r.body.as_bytes())
+        .expect("metrics written");
+    let out = child.wait_with_output().expect("parser ran");
+    assert!(
+        out.status.success(),
+        "the Prometheus parser refused /metrics: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        r.body
+    );
+    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let value = |family: &str| -> f64 {
+        let samples = parsed[family]["samples"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{family} missing: {parsed}"));
+        let s = samples
+            .iter()
+            .find(|s| s[1]["target"] == TARGET)
+            .unwrap_or_else(|| panic!("{family} has no sample for {TARGET}"));
+        s[2].as_f64().expect("value")
+    };
+    let last = f.samples.last().expect("samples");
+    assert_eq!(value("leaktrail_rss_bytes"), last.rss as f64);
+    assert_eq!(
+        value("leaktrail_heap_used_bytes"),
+        last.heap_used.expect("heap") as f64
+    );
+    assert_eq!(value("leaktrail_assessment_level"), 2.0, "leaking");
+    assert!(value("leaktrail_memory_growth_bytes_per_hour") > 0.0);
+    assert_eq!(value("leaktrail_snapshots"), 10.0);
+    assert_eq!(value("leaktrail_target_running"), 0.0, "the scenario ended");
+    // Counters come back under their base name with the _total sample.
+    assert_eq!(parsed["leaktrail_restarts"]["type"], "counter");
+    assert_eq!(
+        parsed["leaktrail_restarts"]["samples"][0][0],
+        "leaktrail_restarts_total"
+    );
+    for (name, fam) in parsed.as_object().expect("families") {
+        assert!(name.starts_with("leaktrail_"), "{name}");
+        assert!(
+            !fam["help"].as_str().unwrap_or("").is_empty(),
+            "{name} has HELP"
+        );
+    }
+}
+
+#[test]
+fn dashboard_shows_the_store_in_chromium() {
+    let f = fixture();
+    let server = serve(&f.dir, &[]);
+    let profile = tempfile::tempdir().expect("profile dir");
+    let shot = profile.path().join("dashboard.png");
+    let chromium = |extra: &[&str]| {
+        Command::new("/usr/bin/chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--virtual-time-budget=5000",
+                "--window-size=1200,1600",
+            ])
+            .arg(format!(
+                "--user-data-dir={}",
+                profile.path().join("chromium").display()
+            ))
+            .args(extra)
+            .arg(format!("http://{}/", server.addr))
+            .output()
+            .expect("chromium runs (apt-get install chromium)")
+    };
+    let out = chromium(&["--dump-dom"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    // The script ran and filled the page from the API.
+    assert!(!dom.contains("class=\"error\""), "{dom}");
+    assert!(dom.contains("· updated "), "{dom}");
+    assert!(dom.contains(&format!("data-target=\"{TARGET}\"")), "{dom}");
+    assert!(dom.contains("class=\"badge leaking\""));
+    // Both charts carry one point per stored sample, and end at the last stored value.
+    let last = f.samples.last().expect("samples");
+    let heap_last = last.heap_used.expect("heap") + last.external.unwrap_or(0);
+    for (series, n, end) in [
+        ("heap", f.samples.len(), heap_last),
+        ("rss", f.samples.len(), last.rss),
+    ] {
+        let tag = dom
+            .split("<polyline")
+            .find(|t| t.contains(&format!("data-series=\"{series}\"")))
+            .unwrap_or_else(|| panic!("no {series} line in {dom}"));
+        assert!(
+            tag.contains(&format!("data-points=\"{n}\"")),
+            "{series}: {tag}"
+        );
+        assert!(
+            tag.contains(&format!("data-last=\"{end}\"")),
+            "{series}: {tag}"
+        );
+    }
+    // The trend table names the leak.
+    assert!(dom.contains("<td>StreamEntry</td>") || dom.contains("<td>StreamEvent</td>"));
+    assert!(dom.contains("heap_used+external"));
+    let out = chromium(&[&format!("--screenshot={}", shot.display())]);
+    assert!(out.status.success());
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000);
+    if let Some(dir) = std::env::var_os("LEAKTRAIL_SCREENSHOT_DIR") {
+        let _ = std::fs::copy(&shot, PathBuf::from(dir).join("dashboard.png"));
+    }
+}
+
+#[test]
+fn watch_a_scenario_and_serve_it_while_it_runs() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let store = root.path().join("store");
+    let scenarios = common::scenarios_dir();
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args(["watch", "--store", s(&store), "--quiet", "--gc"])
+        .args(["--sample-every", "200ms", "--snapshot-every", "2s"])
+        .args([
+            "--min-snapshot-gap",
+            "2s",
+            "--keep",
+            "2",
+            "--duration",
+            "14s",
+        ])
+        .arg("--")
+        .arg(common::node())
+        .arg(scenarios.join("runner.js"))
+        .arg(scenarios.join("stream-registry-no-ttl.js"))
+        .arg("--forever")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("watch starts");
+    // The server needs the store's database: wait for the watcher to create it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !store.join("leaktrail.db").exists() {
+        assert!(std::time::Instant::now() < deadline, "no store after 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // A floor for seconds (the default 1 MB/h is for hours).
+    let server = serve(&store, &["--floor", "100MB/h"]);
+    let count = |addr: &str| {
+        let v = request(addr, "GET", "/api/memory/samples", None);
+        assert_eq!(v.status, 200, "{}", v.body);
+        v.json()["targets"][0]["samples"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    // Served while the watcher writes: the samples keep coming.
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        seen.push(count(&server.addr));
+        let m = request(&server.addr, "GET", "/metrics", None);
+        assert_eq!(m.status, 200, "{}", m.body);
+        let t = request(&server.addr, "GET", "/api/memory/trend", None);
+        assert_eq!(t.status, 200, "{}", t.body);
+    }
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    let status = watcher.wait().expect("watch ends");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut watcher.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr");
+    assert!(status.success(), "watch: {err}");
+
+    let trend = request(&server.addr, "GET", "/api/memory/trend", None).json();
+    let t = &trend["targets"][0];
+    assert!(t["snapshots"].as_u64() >= Some(2), "{t}");
+    assert_eq!(t["overall"], "leaking", "{}", t["sentence"]);
+    let snaps = request(&server.addr, "GET", "/api/memory/snapshots", None).json();
+    let snaps = snaps["snapshots"].as_array().expect("index").clone();
+    assert!(snaps.len() >= 2);
+    // Raw files deleted under --keep 2 stay in the index, marked as gone.
+    assert!(snaps.iter().filter(|e| e["file_on_disk"] == true).count() <= 2);
+    let diff = request(&server.addr, "GET", "/api/memory/diff-analysis", None).json();
+    let classes = diff["diffs"][0]["classes"].as_array().expect("classes");
+    let entry = classes
+        .iter()
+        .find(|c| c["class"] == "StreamEntry")
+        .expect("StreamEntry grew between the first and last snapshot");
+    assert!(entry["count_delta"].as_i64() > Some(100), "{entry}");
+    let md = request(&server.addr, "GET", "/api/memory/trend.md", None);
+    assert!(md.body.contains("leaking"), "{}", md.body);
+}
+
+#[test]
+fn pages_of_other_sites_are_turned_away() {
+    let f = fixture();
+    let server = serve(&f.dir, &[]);
+    let port = server.addr.rsplit(':').next().expect("port").to_owned();
+    // DNS rebinding: a site whose name now points at 127.0.0.1 reads nothing.
+    let rebound = request_with(
+        &server.addr,
+        "GET",
+        "/api/memory/samples",
+        &[("Host", &format!("attacker.example:{port}"))],
+    );
+    assert_eq!(rebound.status, 403, "{}", rebound.body);
+    assert!(rebound.json()["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("attacker.example")));
+    for host in [
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        server.addr.clone(),
+    ] {
+        let ok = request_with(&server.addr, "GET", "/metrics", &[("Host", &host)]);
+        assert_eq!(ok.status, 200, "{host}");
+    }
+    // A cross-site form cannot save reports; the dashboard's own origin can.
+    let csrf = request_with(
+        &server.addr,
+        "POST",
+        "/api/memory/trend/save",
+        &[("Origin", "http://attacker.example")],
+    );
+    assert_eq!(csrf.status, 403, "{}", csrf.body);
+    let own = request_with(
+        &server.addr,
+        "POST",
+        "/api/memory/trend/save",
+        &[("Origin", &format!("http://{}", server.addr))],
+    );
+    assert_eq!(own.status, 201, "{}", own.body);
+    // With a token, other names may reach it (a real host name), with the token.
+    let token = "s3cret-token-of-24-chars";
+    let guarded = serve(&f.dir, &["--token", token]);
+    let named = request_with(
+        &guarded.addr,
+        "GET",
+        "/metrics",
+        &[
+            ("Host", "leaktrail.internal:7878"),
+            ("Authorization", &format!("Bearer {token}")),
+        ],
+    );
+    assert_eq!(named.status, 200);
+}
