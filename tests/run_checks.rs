@@ -72,8 +72,9 @@ fn worker_threads_left_running_fail_the_thread_check() {
         threads["detail"]["baseline"].as_u64().expect("baseline"),
         threads["detail"]["end"].as_u64().expect("end"),
     );
-    // 40 workers over the run, one thread each.
-    assert!(end >= baseline + 20, "{threads}");
+    // 40 workers over the run, one thread each; the baseline window (after the memory
+    // series' warm-up, which a loaded machine may make long) holds some of them.
+    assert!(end >= baseline + 10, "{threads}");
     assert_eq!(threads["detail"]["grows_steadily"], true);
     assert_eq!(report["assessment"]["grows"], "threads");
     // Its own line in each report.

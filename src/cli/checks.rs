@@ -20,8 +20,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "N")]
     pub max_thread_growth: Option<u64>,
 
-    /// When to read PSS (slow on large processes: ~45 ms per 1.5 GB): `auto` on 1 % of
-    /// the run and at the first and last sample, `always`, `never`.
+    /// When to read PSS (slow on large processes: ~45 ms per 1.5 GB): `auto` at the first
+    /// and last sample and on 1 % of the run (0.25 % for Node), `always`, `never`.
     #[arg(long, value_enum, default_value_t = PssArg::Auto)]
     pub pss: PssArg,
 }
@@ -29,7 +29,7 @@ pub struct CheckArgs {
 /// `--pss`.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum PssArg {
-    /// On 1 % of the run, and at the first and the last sample.
+    /// At the first and the last sample, and on 1 % of the run (0.25 % for Node).
     Auto,
     /// At every sample.
     Always,

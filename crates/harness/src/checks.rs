@@ -187,6 +187,9 @@ pub fn check_threads(result: &RunResult, assessment: &mut Assessment, tolerance:
     };
     if failed && grows_steadily && more_processes < more_threads {
         assessment.grows = Some(MemoryKind::Threads);
+        assessment.sentence.push_str(&format!(
+            " Threads grow too, steadily: {end} at the end vs {baseline} at the baseline — see the thread check."
+        ));
     }
     assessment.checks.push(Check {
         name,

@@ -254,7 +254,15 @@ pub fn run(
         },
         next_snapshot: 0,
         cut,
-        budget: budget::Budget::new(config.max_overhead, config.pss),
+        budget: budget::Budget::new(
+            config.max_overhead,
+            config.pss,
+            if config.inspect {
+                budget::PSS_SHARE_NODE
+            } else {
+                budget::PSS_SHARE
+            },
+        ),
         end_session: None,
         gc: gc::GcMethod::default(),
         settle: 0,
@@ -515,6 +523,9 @@ impl Session<'_> {
                 self.budget.record_pss(pss);
                 cost += pss;
             }
+        }
+        if self.result.samples.is_empty() {
+            self.budget.exempt(cost);
         }
         self.result.sampling_seconds += cost;
         on_sample(&s);

@@ -834,8 +834,11 @@ pub fn render_run(
         rows,
         2,
     );
+    // A blank line first: in Markdown a line right after a table would be a row of it.
+    d.line("");
     if let Some(p) = &assessment.pss {
         d.line(&p.sentence);
+        d.line("");
     }
     d.line(&run_checks::overhead_sentence(result));
     if let Some(c) = top_cluster {

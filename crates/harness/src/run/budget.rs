@@ -16,7 +16,8 @@
 //! [`BUSY_SHARE`] of the time, so that it keeps up with the workload's output: a sample
 //! filed under an iteration line must be read soon after that line.
 //!
-//! PSS is read on a budget of its own ([`PSS_SHARE`] of the run), only at samples taken,
+//! PSS is read on a budget of its own ([`PSS_SHARE`] of the run; [`PSS_SHARE_NODE`] for
+//! Node, where the verdict is on the heap and PSS is only reported), only at samples taken,
 //! and always at the first and the last: about 45 ms on a 1.5 GB process, well under a
 //! millisecond on a small one, so small processes get it often and large ones rarely.
 //! Its time counts in the time spent sampling, so the overall budget takes fewer samples
@@ -26,6 +27,10 @@ use std::collections::VecDeque;
 
 /// Share of the run's wall time PSS reads may take.
 pub const PSS_SHARE: f64 = 0.01;
+
+/// The same for Node targets: PSS is only reported there, and the overall budget is
+/// better spent on heap samples.
+pub const PSS_SHARE_NODE: f64 = 0.0025;
 
 /// When to read PSS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,6 +70,10 @@ pub struct Budget {
     pss_spent: f64,
     /// When to read PSS.
     pss: PssMode,
+    /// The share of the run PSS reads may take in [`PssMode::Auto`].
+    pss_share: f64,
+    /// Seconds not held against the budget: the first sample's.
+    exempt: f64,
     /// Points skipped to stay within the budget.
     pub skipped: u64,
 }
@@ -83,11 +92,13 @@ fn median(list: &VecDeque<f64>) -> f64 {
 }
 
 impl Budget {
-    /// A budget of `share` of the wall time (`None`: no limit), PSS read as `pss` says.
-    pub fn new(share: Option<f64>, pss: PssMode) -> Budget {
+    /// A budget of `share` of the wall time (`None`: no limit), PSS read as `pss` says
+    /// (in [`PssMode::Auto`], on `pss_share` of the run).
+    pub fn new(share: Option<f64>, pss: PssMode, pss_share: f64) -> Budget {
         Budget {
             share: share.filter(|s| *s > 0.0),
             pss,
+            pss_share,
             ..Budget::default()
         }
     }
@@ -107,7 +118,15 @@ impl Budget {
         let next = self.predicted();
         let gap = (PACE * next / share).max(median(&self.recent_busy) / BUSY_SHARE);
         let paced = self.last_at.is_none_or(|last| elapsed - last >= gap);
-        paced && spent + next <= share * (elapsed + next)
+        paced && spent - self.exempt + next <= share * (elapsed + next)
+    }
+
+    /// Leaves `cost` out of the budget: the first sample's. It is always taken (it is the
+    /// baseline), often costs several times more than the next ones (the workload is
+    /// still starting), and counted, it would stop sampling for seconds on a short run.
+    /// (It still paces the next one: that sample, also early, tends to cost as much.)
+    pub fn exempt(&mut self, cost: f64) {
+        self.exempt += cost;
     }
 
     /// Counts a point skipped for the budget.
@@ -134,7 +153,7 @@ impl Budget {
             PssMode::Auto => {}
         }
         let next = median(&self.recent_pss);
-        let own = self.pss_spent + next <= PSS_SHARE * (elapsed + next);
+        let own = self.pss_spent + next <= self.pss_share * (elapsed + next);
         let overall = self
             .share
             .is_none_or(|share| spent + next <= share * (elapsed + next));
@@ -159,7 +178,7 @@ mod tests {
 
     #[test]
     fn skips_a_point_that_would_go_over() {
-        let mut b = Budget::new(Some(0.05), PssMode::Auto);
+        let mut b = Budget::new(Some(0.05), PssMode::Auto, PSS_SHARE);
         for _ in 0..5 {
             b.record(0.5, 0.010, 0.012);
         }
@@ -172,14 +191,26 @@ mod tests {
         assert!(!b.allows(0.0, 0.58));
         assert!(b.allows(0.0, 0.61));
         // No budget: always.
-        assert!(Budget::new(None, PssMode::Auto).allows(10.0, 1.0));
-        assert!(Budget::new(Some(0.0), PssMode::Auto).allows(10.0, 1.0));
+        assert!(Budget::new(None, PssMode::Auto, PSS_SHARE).allows(10.0, 1.0));
+        assert!(Budget::new(Some(0.0), PssMode::Auto, PSS_SHARE).allows(10.0, 1.0));
+    }
+
+    #[test]
+    fn the_first_sample_is_not_held_against_the_budget() {
+        let mut b = Budget::new(Some(0.05), PssMode::Auto, PSS_SHARE);
+        b.record(0.4, 0.150, 0.150);
+        b.record(0.8, 0.010, 0.012);
+        b.record(1.2, 0.010, 0.012);
+        // 170 ms spent by 1.5 s: over 5 % counted whole, within it without the first.
+        assert!(!b.allows(0.170, 1.5));
+        b.exempt(0.150);
+        assert!(b.allows(0.170, 1.5));
     }
 
     #[test]
     fn leaktrail_keeps_up_with_the_workload() {
         // Nothing paused (not Node), 5 ms of /proc work per sample: at most one per 25 ms.
-        let mut b = Budget::new(Some(0.05), PssMode::Auto);
+        let mut b = Budget::new(Some(0.05), PssMode::Auto, PSS_SHARE);
         b.record(1.0, 0.0, 0.005);
         assert!(!b.allows(0.0, 1.02));
         assert!(b.allows(0.0, 1.026));
@@ -187,7 +218,7 @@ mod tests {
 
     #[test]
     fn predicts_from_the_median_not_an_outlier() {
-        let mut b = Budget::new(Some(0.05), PssMode::Auto);
+        let mut b = Budget::new(Some(0.05), PssMode::Auto, PSS_SHARE);
         for c in [0.010, 0.011, 0.500, 0.009, 0.010] {
             b.record(0.0, c, c);
         }
@@ -196,7 +227,7 @@ mod tests {
 
     #[test]
     fn pss_on_its_own_share() {
-        let mut b = Budget::new(Some(0.05), PssMode::Auto);
+        let mut b = Budget::new(Some(0.05), PssMode::Auto, PSS_SHARE);
         b.record_pss(0.045);
         // 45 ms of PSS in 2 s: another would make 90/2045 > 1 %.
         assert!(!b.allows_pss(false, 0.0, 2.0));
@@ -205,9 +236,9 @@ mod tests {
         assert!(b.allows_pss(false, 0.0, 10.0));
         assert!(!b.allows_pss(false, 0.5, 10.0));
         // Or as asked.
-        let mut always = Budget::new(Some(0.05), PssMode::Always);
+        let mut always = Budget::new(Some(0.05), PssMode::Always, PSS_SHARE);
         always.record_pss(10.0);
         assert!(always.allows_pss(false, 0.5, 1.0));
-        assert!(!Budget::new(None, PssMode::Never).allows_pss(true, 0.0, 1.0));
+        assert!(!Budget::new(None, PssMode::Never, PSS_SHARE).allows_pss(true, 0.0, 1.0));
     }
 }
