@@ -266,7 +266,7 @@ pub(crate) struct Shared {
 const TREND_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Idle connections kept open.
-const POOL_SIZE: usize = 4;
+const POOL_SIZE: usize = 2;
 
 fn shared(config: &ServeConfig) -> Arc<Shared> {
     Arc::new(Shared {

@@ -301,6 +301,9 @@ impl Analyser {
     }
 }
 
+/// How often the watch loop returns freed memory to the system.
+const TRIM_EVERY: Duration = Duration::from_secs(60);
+
 /// Hands the memory freed after a snapshot's analysis (hundreds of MB for a big heap)
 /// back to the system: glibc keeps freed heap pages in its arenas otherwise, and the
 /// watcher's RSS would stay at its highest analysis for hours.
@@ -542,8 +545,15 @@ impl Incarnation {
         on_event: &mut impl FnMut(&WatchEvent),
     ) -> Result<IncarnationEnd, WatchError> {
         let mut next_sample = Instant::now();
+        let mut last_trim = Instant::now();
         loop {
             self.drain_censuses(store, census_rx, config, summary, on_event, false)?;
+            // A watch runs for days: what the server's threads and SQLite free goes back
+            // to the system now and then, not only after an analysis.
+            if last_trim.elapsed() >= TRIM_EVERY {
+                release_free_memory();
+                last_trim = Instant::now();
+            }
             if let Some(end) = self.ended() {
                 return Ok(end);
             }
