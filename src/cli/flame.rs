@@ -149,7 +149,7 @@ pub fn draw(input: &Path, profile: &Profile, svg: &Path) -> anyhow::Result<Flame
             None,
         ),
     };
-    let mut file = leaktrail_inspector::create_private(svg)
+    let mut file = leaktrail_snapshot::private::create_file(svg)
         .with_context(|| format!("{}: cannot create", svg.display()))?;
     write_flame_graph(&folded, &title, Some(&subtitle), &mut file)
         .with_context(|| format!("{}: cannot draw {}", input.display(), svg.display()))?;

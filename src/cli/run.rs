@@ -252,7 +252,7 @@ fn describe_exit(code: Option<i32>, signal: Option<i32>) -> String {
 
 /// Creates `dir` readable by its owner only: it will hold heap snapshots.
 fn private_dir(dir: &Path) -> anyhow::Result<PathBuf> {
-    leaktrail_trace::private::create_dir(dir).map_err(|e| {
+    leaktrail_snapshot::private::create_dir(dir).map_err(|e| {
         anyhow::anyhow!("{}: cannot create a private directory: {e}", dir.display())
     })?;
     Ok(dir.to_path_buf())
@@ -270,7 +270,7 @@ fn write_outputs(
     // snapshots beside them.
     let write = |name: &str, text: &str| -> anyhow::Result<()> {
         let path = dir.join(name);
-        leaktrail_trace::private::write_file(&path, text)
+        leaktrail_snapshot::private::write_file(&path, text)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     };
     let mut csv = String::from(

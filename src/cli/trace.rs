@@ -9,9 +9,7 @@ use clap::Args;
 use leaktrail_harness::ByteSize;
 use leaktrail_report::{Format, RenderOptions};
 use leaktrail_trace::reporter::read_reporter_file;
-use leaktrail_trace::{
-    parse_duration, private, LaneRule, SummaryOptions, TraceConfig, TraceReport,
-};
+use leaktrail_trace::{parse_duration, LaneRule, SummaryOptions, TraceConfig, TraceReport};
 
 use super::Common;
 
@@ -62,7 +60,7 @@ pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
     let temp;
     let (out_dir, kept) = match &args.out {
         Some(dir) => {
-            private::create_dir(dir)
+            leaktrail_snapshot::private::create_dir(dir)
                 .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
             (dir.clone(), true)
         }
@@ -112,8 +110,11 @@ pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
                 top: args.top,
                 min_bytes: 0,
             };
-            private::write_file(&path, &leaktrail_report::render_trace(&report, opts))
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            leaktrail_snapshot::private::write_file(
+                &path,
+                leaktrail_report::render_trace(&report, opts),
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
         };
         write("trace.json", Format::Json)?;
         write("report.md", Format::Markdown)?;

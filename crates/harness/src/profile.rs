@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use leaktrail_inspector::{create_private, Inspector, InspectorError};
+use leaktrail_inspector::{Inspector, InspectorError};
+use leaktrail_snapshot::private::create_file;
 
 /// The CPU profile's file name in [`ProfileRequest::dir`].
 pub const CPU_PROFILE_FILE: &str = "profile.cpuprofile";
@@ -117,25 +118,25 @@ impl Profiling {
         };
         // Node answers these even while exiting: no reason to give up on them.
         inspector.set_abort_flag(None);
-        let mut save =
-            |what: &str, file: &str, answer: Result<serde_json::Value, InspectorError>| {
-                let path = request.dir.join(file);
-                let written = answer.map_err(|e| e.to_string()).and_then(|profile| {
-                    let mut f =
-                        create_private(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                    serde_json::to_writer(&mut f, &profile)
-                        .map_err(std::io::Error::from)
-                        .and_then(|_| f.flush())
-                        .map_err(|e| {
-                            let _ = std::fs::remove_file(&path);
-                            format!("{}: {e}", path.display())
-                        })
-                });
-                match written {
-                    Ok(()) => record.files.push(path),
-                    Err(e) => record.errors.push(format!("{what} lost: {e}")),
-                }
-            };
+        let mut save = |what: &str,
+                        file: &str,
+                        answer: Result<serde_json::Value, InspectorError>| {
+            let path = request.dir.join(file);
+            let written = answer.map_err(|e| e.to_string()).and_then(|profile| {
+                let mut f = create_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                serde_json::to_writer(&mut f, &profile)
+                    .map_err(std::io::Error::from)
+                    .and_then(|_| f.flush())
+                    .map_err(|e| {
+                        let _ = std::fs::remove_file(&path);
+                        format!("{}: {e}", path.display())
+                    })
+            });
+            match written {
+                Ok(()) => record.files.push(path),
+                Err(e) => record.errors.push(format!("{what} lost: {e}")),
+            }
+        };
         if std::mem::take(&mut self.cpu) {
             save("CPU profile", CPU_PROFILE_FILE, inspector.profiler_stop());
         }

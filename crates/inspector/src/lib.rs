@@ -23,7 +23,6 @@ mod discover;
 
 pub use discover::url_on_port;
 
-use std::fs::File;
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
@@ -337,7 +336,7 @@ impl Inspector {
             path: path.display().to_string(),
             source,
         };
-        let mut file = create_private(path).map_err(io)?;
+        let mut file = leaktrail_snapshot::private::create_file(path).map_err(io)?;
         let mut written = 0u64;
         let mut failed: Option<std::io::Error> = None;
         let result = self.call_with_events(
@@ -366,26 +365,6 @@ impl Inspector {
         }
         Ok(written)
     }
-}
-
-/// Creates (or truncates) a file only its owner can read and write: snapshots, profiles
-/// and reports may hold heap contents, URLs and paths.
-pub fn create_private(path: &Path) -> std::io::Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let file = options.open(path)?;
-    // The mode above applies only to a new file; an existing one is made private too.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(file)
 }
 
 #[cfg(test)]

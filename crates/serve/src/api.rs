@@ -578,11 +578,7 @@ fn save_report(dir: &std::path::Path, text: &str) -> Result<(String, usize), Api
             format!("trend-{stamp}-{n}.md")
         };
         let path = dir.join(&name);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(&path) {
+        match leaktrail_snapshot::private::create_new_file(&path) {
             Ok(mut f) => {
                 f.write_all(text.as_bytes())
                     .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;

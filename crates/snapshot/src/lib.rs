@@ -30,6 +30,7 @@
 mod error;
 pub mod meta;
 mod parse;
+pub mod private;
 mod snapshot;
 mod strings;
 

@@ -49,6 +49,9 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// The database file's name inside the store directory.
 pub const DB_FILE: &str = "leaktrail.db";
 
+/// Each connection's SQLite page cache, in KiB (the pragma takes a negative count for KiB).
+const PAGE_CACHE_KIB: i64 = 512;
+
 /// What can go wrong with a store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -237,14 +240,17 @@ impl Store {
         if !db.exists() {
             // SQLite gives its -wal and -shm files the main file's mode, so creating that
             // 0600 first keeps all three private.
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(false);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            options.open(&db).map_err(|source| StoreError::Io {
-                path: db_path.clone(),
-                source,
-            })?;
+            match leaktrail_snapshot::private::create_new_file(&db) {
+                Ok(_) => {}
+                // Another process created it just now: open that one.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(source) => {
+                    return Err(StoreError::Io {
+                        path: db_path.clone(),
+                        source,
+                    })
+                }
+            }
         }
         let conn = Connection::open(&db).map_err(sql(&db_path))?;
         let store = Store {
@@ -312,6 +318,13 @@ impl Store {
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
             )
+            .map_err(sql(&self.db_path))?;
+        // SQLite's default page cache is up to 2 MB per connection and fills as the
+        // database grows, so a long watch (the watcher's connection and the server's)
+        // would grow by megabytes for a cache its queries barely use: they read recent
+        // rows or one census at a time.
+        self.conn
+            .pragma_update(None, "cache_size", -PAGE_CACHE_KIB)
             .map_err(sql(&self.db_path))
     }
 
@@ -930,16 +943,13 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Creates `dir` (and parents) with mode 0700 when missing.
+/// Creates `dir` (and parents) owner-only, as [`leaktrail_snapshot::private::create_dir`]
+/// does, with the store's errors.
 pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     if dir.exists() && !dir.is_dir() {
         return Err(StoreError::NotADirectory(dir.display().to_string()));
     }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|source| StoreError::Io {
+    leaktrail_snapshot::private::create_dir(dir).map_err(|source| StoreError::Io {
         path: dir.display().to_string(),
         source,
     })

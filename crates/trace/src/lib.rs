@@ -24,7 +24,6 @@
 mod duration;
 pub mod files;
 pub mod lane;
-pub mod private;
 pub mod reporter;
 pub mod snapshots;
 mod summary;

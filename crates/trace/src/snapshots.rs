@@ -12,12 +12,11 @@
 //! is incomplete (the process exited or was killed while writing) is discarded.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::private;
+use leaktrail_snapshot::private;
 
 /// `SIGUSR2`, the signal Node is told to snapshot on.
 pub const SNAPSHOT_SIGNAL: i32 = 12;
@@ -71,7 +70,7 @@ impl SignalSnapshots {
         let dir = tempfile::Builder::new()
             .prefix(".leaktrail-diag-")
             .tempdir_in(out)?;
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700))?;
+        // tempfile makes it 0700.
         let path = fs::canonicalize(dir.path())?;
         Ok(SignalSnapshots { dir, path })
     }
@@ -182,7 +181,7 @@ impl SignalSnapshots {
             dest = dir.join(format!("{pid}-{seq}.heapsnapshot"));
         }
         fs::rename(from, &dest)?;
-        fs::set_permissions(&dest, fs::Permissions::from_mode(0o600))?;
+        private::restrict_file(&dest)?;
         Ok((dest, seq))
     }
 
@@ -195,6 +194,7 @@ impl SignalSnapshots {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn settles_files() {

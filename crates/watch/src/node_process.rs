@@ -187,11 +187,7 @@ pub(crate) fn snapshot_by_signal(
                 std::fs::copy(&file, dest).map_err(|e| format!("{}: {e}", dest.display()))?;
                 let _ = std::fs::remove_file(&file);
             }
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o600));
-            }
+            let _ = leaktrail_snapshot::private::restrict_file(dest);
             return Ok(());
         }
     }
