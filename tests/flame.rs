@@ -3,38 +3,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 
-/// Burns CPU in `hotLoop` (line 2) and keeps what `allocateBlocks` (line 9) allocates.
-const SCRIPT: &str = include_str!("../crates/profile/tests/fixtures/work.js");
+#[path = "../crates/profile/tests/fixtures/work.rs"]
+mod work;
 
-/// Runs the script under Node with `flags DIR` and returns the one `.extension` file it
-/// wrote there.
 fn node_profile(dir: &Path, flags: &[&str], extension: &str) -> PathBuf {
-    std::fs::create_dir_all(dir).expect("dir");
-    let script = dir.join("work.js");
-    std::fs::write(&script, SCRIPT).expect("script");
-    let out = Command::new(node())
-        .args(flags)
-        .arg(dir)
-        .arg(&script)
-        .output()
-        .expect("node runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("dir")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == extension))
-        .collect();
-    assert_eq!(found.len(), 1, "{found:?}");
-    found.into_iter().next().expect("profile")
+    work::node_profile(&node(), dir, flags, extension)
 }
 
 fn profiles(dir: &Path) -> (PathBuf, PathBuf) {

@@ -1,13 +1,11 @@
 //! Profiles that Node writes itself (`--cpu-prof`, `--heap-prof`), parsed and folded.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use leaktrail_profile::{write_flame_graph, CpuWeight, Profile, ProfileKind, Unit};
 
-/// A script that burns CPU in `hotLoop` (line 2) and keeps what `allocateBlocks` (line 9)
-/// allocates; shared with the CLI test `tests/flame.rs`.
-const SCRIPT: &str = include_str!("fixtures/work.js");
+#[path = "fixtures/work.rs"]
+mod work;
 
 fn node() -> PathBuf {
     std::env::var_os("LEAKTRAIL_NODE")
@@ -17,27 +15,7 @@ fn node() -> PathBuf {
 
 /// Runs the script with `flags` and returns the one profile it wrote in `dir`.
 fn profile_of(dir: &Path, flags: &[&str], extension: &str) -> PathBuf {
-    let script = dir.join("work.js");
-    std::fs::write(&script, SCRIPT).expect("script written");
-    let out = Command::new(node())
-        .args(flags)
-        .arg(dir)
-        .arg(&script)
-        .output()
-        .expect("node runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("dir")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == extension))
-        .collect();
-    assert_eq!(found.len(), 1, "{found:?}");
-    found.into_iter().next().expect("one profile")
+    work::node_profile(&node(), dir, flags, extension)
 }
 
 #[test]
