@@ -368,3 +368,52 @@ fn a_process_started_with_heapsnapshot_signal_gets_that_signal() {
     let left: Vec<_> = std::fs::read_dir(&diag).expect("diag").flatten().collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn a_server_that_cannot_start_leaves_no_store_behind() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken_addr = taken.local_addr().expect("addr").to_string();
+    for (listen, said) in [("0.0.0.0:0", "token"), (taken_addr.as_str(), "127.0.0.1")] {
+        let store = tmp.path().join("store");
+        let out = leaktrail(&[
+            "watch",
+            "--store",
+            s(&store),
+            "--quiet",
+            "--serve",
+            "--listen",
+            listen,
+            "--duration",
+            "2s",
+            "--",
+            "node",
+            "-e",
+            "setTimeout(() => {}, 5000)",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{listen}: {stderr}");
+        assert!(stderr.contains(said), "{listen}: {stderr}");
+        assert!(!store.exists(), "{listen}: the store was left behind");
+    }
+    // A store that was there before is kept, whatever the server does.
+    let store = tmp.path().join("kept");
+    Store::create(&store).expect("store");
+    let out = leaktrail(&[
+        "watch",
+        "--store",
+        s(&store),
+        "--quiet",
+        "--serve",
+        "--listen",
+        &taken_addr,
+        "--duration",
+        "2s",
+        "--",
+        "node",
+        "-e",
+        "setTimeout(() => {}, 5000)",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(Store::open(&store).is_ok(), "the existing store is kept");
+}

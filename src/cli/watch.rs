@@ -127,16 +127,25 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
         growth_trigger_per_hour: args.snapshot_on_growth.0 as f64,
         census: CensusLimits::default(),
     };
-    // The server reads the store the watcher writes: create it first, so that a bad
-    // address or token is refused before anything starts.
+    // The server reads the store the watcher writes, so the store comes first; a bad
+    // address or token is refused before it is made, and a store made here for a server
+    // that then cannot bind is taken away again.
     let server = if args.serve {
+        let serve_config =
+            leaktrail_serve::ServeConfig::new(args.store.clone(), args.listen, args.token.clone());
+        serve_config.check_access()?;
+        let new_store = !args.store.exists();
         leaktrail_store::Store::create(&args.store)
             .with_context(|| format!("creating the store {}", args.store.display()))?;
-        let server = leaktrail_serve::spawn(leaktrail_serve::ServeConfig::new(
-            args.store.clone(),
-            args.listen,
-            args.token.clone(),
-        ))?;
+        let server = match leaktrail_serve::spawn(serve_config) {
+            Ok(server) => server,
+            Err(e) => {
+                if new_store {
+                    let _ = std::fs::remove_dir_all(&args.store);
+                }
+                return Err(e.into());
+            }
+        };
         if !quiet {
             eprintln!("leaktrail watch: serving http://{}/", server.addr());
         }

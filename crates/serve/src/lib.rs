@@ -110,6 +110,14 @@ impl ServeConfig {
     /// Refuses what must not start: a non-loopback address without a token, a weak
     /// token, a directory that holds no store.
     pub fn check(&self) -> Result<(), ServeError> {
+        self.check_access()?;
+        Store::open(&self.store_dir)?;
+        Ok(())
+    }
+
+    /// The address and token part of [`ServeConfig::check`], for a caller that creates
+    /// the store only once they are known to be good.
+    pub fn check_access(&self) -> Result<(), ServeError> {
         match &self.token {
             None if !self.listen.ip().is_loopback() => {
                 return Err(ServeError::TokenRequired(self.listen))
@@ -127,7 +135,6 @@ impl ServeConfig {
             }
             _ => {}
         }
-        Store::open(&self.store_dir)?;
         Ok(())
     }
 }
