@@ -19,6 +19,19 @@ fn a_leaking_scenario_fails_with_its_culprit() {
     );
     assert_eq!(code, Some(1), "{}", report["assessment"]["sentence"]);
     assert_eq!(report["assessment"]["grows"], "v8_heap");
+    // A leak of 5 KB an iteration is clear long before 2000: where the verdict held is
+    // a sample's iteration within the run.
+    let decided = report["assessment"]["decided_after"]
+        .as_f64()
+        .expect("a decided run says where");
+    let iterations: Vec<f64> = report["run"]["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .filter_map(|s| s["iteration"].as_f64())
+        .collect();
+    assert!(iterations.contains(&decided), "{decided} {iterations:?}");
+    assert!(decided < 2000.0, "{decided}");
     let culprit = &report["culprit"]["clusters"][0];
     let spec = manifest("stream-registry-no-ttl.js");
     assert!(
@@ -41,6 +54,11 @@ fn a_leaking_scenario_fails_with_its_culprit() {
     assert!(
         junit.contains("failures=\"1\"") && junit.contains("<failure message=\"Leak:"),
         "{junit}"
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(
+        md.contains(&format!("The verdict held from iteration {decided} on")),
+        "{md}"
     );
     let html = std::fs::read_to_string(out.join("report.html")).expect("html");
     assert!(

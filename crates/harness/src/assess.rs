@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use leaktrail_analysis::units::{human_bytes, signed_bytes};
-use leaktrail_stats::{decide, GrowthPolicy, GrowthVerdict, Outcome};
+use leaktrail_stats::{decide, samples_needed, GrowthPolicy, GrowthVerdict, Outcome};
 
 use crate::checks::{Check, CheckStatus};
 use crate::floor::{GrowthFloor, Per};
@@ -56,6 +56,9 @@ pub struct Assessment {
     /// The checks beside the memory verdict (threads, `--expect-freed`), added by
     /// [`crate::check_threads`] and [`crate::check_expect_freed`].
     pub checks: Vec<Check>,
+    /// Where the verdict was first reached and then held (in `unit`): the run could have
+    /// stopped there. `None` while inconclusive.
+    pub decided_after: Option<f64>,
     /// One paragraph for the reader.
     pub sentence: String,
 }
@@ -124,10 +127,16 @@ pub fn assess(
     let node = samples.iter().any(|s| s.heap_used.is_some());
     let rss = series("rss", &|s| s.rss as f64);
     let rss_verdict = rss.verdict.clone();
+    let heap_and_external =
+        |s: &Sample| (s.heap_used.unwrap_or(0) + s.external.unwrap_or(0)) as f64;
+    let primary_y: Vec<f64> = if node {
+        samples.iter().map(heap_and_external).collect()
+    } else {
+        samples.iter().map(|s| s.rss as f64).collect()
+    };
+    let decided_after = samples_needed(&x, &primary_y, &policy).map(|k| x[k - 1]);
     let (primary, components) = if node {
-        let total = series("heap+external", &|s| {
-            (s.heap_used.unwrap_or(0) + s.external.unwrap_or(0)) as f64
-        });
+        let total = series("heap+external", &heap_and_external);
         let heap = series("heap", &|s| s.heap_used.unwrap_or(0) as f64);
         let external = series("external", &|s| s.external.unwrap_or(0) as f64);
         (total, vec![heap, external, rss])
@@ -177,6 +186,7 @@ pub fn assess(
         threads,
         pss,
         checks: Vec::new(),
+        decided_after,
         sentence,
     }
 }

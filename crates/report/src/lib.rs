@@ -840,6 +840,9 @@ pub fn render_run(
         d.line(&p.sentence);
         d.line("");
     }
+    if let Some(sentence) = decided_sentence(result, assessment) {
+        d.line(&sentence);
+    }
     d.line(&run_checks::overhead_sentence(result));
     if let Some(c) = top_cluster {
         d.heading("Where the culprit accumulates");
@@ -848,6 +851,26 @@ pub fn render_run(
         d.line(&c.summary);
     }
     d.out
+}
+
+/// Where the run's verdict was first reached and then held, against the run's length.
+fn decided_sentence(
+    result: &leaktrail_harness::RunResult,
+    assessment: &leaktrail_harness::Assessment,
+) -> Option<String> {
+    let at = assessment.decided_after?;
+    let last = result.samples.last()?;
+    let (at, end) = if assessment.unit == "iteration" {
+        (
+            format!("iteration {at:.0}"),
+            format!("{}", last.iteration.unwrap_or(0)),
+        )
+    } else {
+        (format!("{at:.1} s"), format!("{:.1} s", last.t))
+    };
+    Some(format!(
+        "The verdict held from {at} on (the run went to {end}): every longer part of the run decides the same."
+    ))
 }
 
 /// `leak`, `no leak`, `inconclusive`.
@@ -977,9 +1000,10 @@ pub fn render_run_html(
         _ => ("FAULT", "bad"),
     };
     format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>leaktrail run: {badge}</title><style>body{{font:14px system-ui,sans-serif;margin:2em auto;max-width:56em;padding:0 1em;color:#222}}h1{{font-size:1.6em;margin-bottom:.3em}}h2{{font-size:1.15em;margin-top:1.6em}}table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ddd;padding:.3em .6em;text-align:right}}td:first-child,th:first-child{{text-align:left}}th{{background:#f6f6f6}}.bad{{color:#a00}}.good{{color:#060}}.warn{{color:#8a5a00}}.badge{{display:inline-block;font-weight:bold;padding:.2em .7em;border-radius:4px;border:2px solid currentColor}}pre{{background:#f6f6f6;padding:.8em 1em;overflow:auto;color:#222}}ul.checks{{padding-left:1.2em}}ul.checks li{{margin:.5em 0}}.muted{{color:#666}}svg{{max-width:100%;height:auto}}</style></head><body><h1>Leak test</h1><p><span class=\"badge {class}\">{badge} — exit {code}</span></p>{body}<p class=\"{}\">{}</p>{checks}<h2>Series</h2>{svg}<table><tr><th>series</th><th>verdict</th><th>slope</th><th>interval</th><th>p</th><th>warm-up</th><th>samples</th></tr>{rows}</table>{pss}<p class=\"muted\">{}</p></body></html>\n",
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>leaktrail run: {badge}</title><style>body{{font:14px system-ui,sans-serif;margin:2em auto;max-width:56em;padding:0 1em;color:#222}}h1{{font-size:1.6em;margin-bottom:.3em}}h2{{font-size:1.15em;margin-top:1.6em}}table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ddd;padding:.3em .6em;text-align:right}}td:first-child,th:first-child{{text-align:left}}th{{background:#f6f6f6}}.bad{{color:#a00}}.good{{color:#060}}.warn{{color:#8a5a00}}.badge{{display:inline-block;font-weight:bold;padding:.2em .7em;border-radius:4px;border:2px solid currentColor}}pre{{background:#f6f6f6;padding:.8em 1em;overflow:auto;color:#222}}ul.checks{{padding-left:1.2em}}ul.checks li{{margin:.5em 0}}.muted{{color:#666}}svg{{max-width:100%;height:auto}}</style></head><body><h1>Leak test</h1><p><span class=\"badge {class}\">{badge} — exit {code}</span></p>{body}<p class=\"{}\">{}</p>{checks}<h2>Series</h2>{svg}<table><tr><th>series</th><th>verdict</th><th>slope</th><th>interval</th><th>p</th><th>warm-up</th><th>samples</th></tr>{rows}</table>{pss}<p class=\"muted\">{}{}</p></body></html>\n",
         if assessment.outcome == leaktrail_stats::Outcome::Leak { "bad" } else { "" },
         escape(&assessment.sentence),
+        decided_sentence(result, assessment).map_or(String::new(), |s| escape(&s) + "<br>"),
         escape(&run_checks::overhead_sentence(result)),
     )
 }

@@ -22,4 +22,4 @@ mod verdict;
 
 pub use normal::normal_cdf;
 pub use trend::{mann_kendall, theil_sen, warmup_end, SlopeEstimate, TrendTest};
-pub use verdict::{decide, GrowthPolicy, GrowthVerdict, Outcome, MIN_SAMPLES};
+pub use verdict::{decide, samples_needed, GrowthPolicy, GrowthVerdict, Outcome, MIN_SAMPLES};

@@ -136,6 +136,34 @@ pub fn decide(x: &[f64], y: &[f64], policy: &GrowthPolicy) -> GrowthVerdict {
     v
 }
 
+/// Prefix lengths [`samples_needed`] decides on, at most.
+const PREFIX_CHECKS: usize = 64;
+
+/// How many samples the verdict needed: the shortest prefix of the series from which
+/// every longer prefix reaches the series' own outcome (a run cut there would have been
+/// decided the same). `None` when the whole series is inconclusive. Long series are
+/// checked on a grid of at most 64 prefix lengths, so the answer may be up to 1/64 of the
+/// series late.
+pub fn samples_needed(x: &[f64], y: &[f64], policy: &GrowthPolicy) -> Option<usize> {
+    let n = x.len().min(y.len());
+    let outcome = decide(&x[..n], &y[..n], policy).outcome;
+    if outcome == Outcome::Inconclusive {
+        return None;
+    }
+    let step = (n.saturating_sub(MIN_SAMPLES) / PREFIX_CHECKS).max(1);
+    // From the whole series backwards: the first prefix that decides otherwise ends it.
+    let mut needed = n;
+    let mut k = n;
+    while k > step && k - step >= MIN_SAMPLES {
+        k -= step;
+        if decide(&x[..k], &y[..k], policy).outcome != outcome {
+            break;
+        }
+        needed = k;
+    }
+    Some(needed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +203,27 @@ mod tests {
         assert_eq!(v.outcome, Outcome::Leak, "{v:?}");
         assert!((v.slope.slope - 5_000.0).abs() < 500.0, "{v:?}");
         assert!(v.slope.low <= 5_000.0 && 5_000.0 <= v.slope.high);
+    }
+
+    #[test]
+    fn a_clear_leak_is_decided_long_before_the_end() {
+        let (x, y) = series(200, |t| 50e6 + 5_000.0 * t, 200_000.0, 1);
+        let p = policy(1_000.0);
+        let needed = samples_needed(&x, &y, &p).expect("decided");
+        assert!((MIN_SAMPLES..100).contains(&needed), "{needed}");
+        for k in (needed..=200).step_by(7) {
+            assert_eq!(decide(&x[..k], &y[..k], &p).outcome, Outcome::Leak, "{k}");
+        }
+        // Just before it, some prefix decided otherwise.
+        let step = (200 - MIN_SAMPLES) / PREFIX_CHECKS;
+        if needed > MIN_SAMPLES + step {
+            let k = needed - step;
+            assert_ne!(decide(&x[..k], &y[..k], &p).outcome, Outcome::Leak, "{k}");
+        }
+        // Nothing to say for a series that does not decide.
+        let (x, y) = series(20, |t| 50e6 + 1_000.0 * t, 400_000.0, 2);
+        assert_eq!(decide(&x, &y, &p).outcome, Outcome::Inconclusive);
+        assert_eq!(samples_needed(&x, &y, &p), None);
     }
 
     #[test]

@@ -68,8 +68,8 @@ fn main() -> Result<()> {
         args.alone_runs
     );
     println!();
-    println!("| scenario | leaks | verdicts (exit) | right | culprit named | samples | sampling share | alone | under leaktrail | slowdown |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| scenario | leaks | verdicts (exit) | right | iterations needed | culprit named | samples | sampling share | alone | under leaktrail | slowdown |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let (mut right_total, mut runs_total) = (0, 0);
     // Why each wrong verdict was reached, printed after the table.
     let mut wrong: Vec<String> = Vec::new();
@@ -112,6 +112,8 @@ fn main() -> Result<()> {
             Vec::new(),
             Vec::new(),
         );
+        // Where each right verdict was first reached and then held.
+        let mut needed: Vec<f64> = Vec::new();
         for i in 0..args.runs.max(args.alone_runs) {
             if i < args.alone_runs {
                 alone.push(alone_once()?);
@@ -139,10 +141,13 @@ fn main() -> Result<()> {
             let out = cmd.stderr(Stdio::null()).output()?;
             let code = out.status.code().unwrap_or(-1);
             codes.push(code);
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
             if code == i32::from(leaks) {
                 right += 1;
+                if let Some(at) = report["assessment"]["decided_after"].as_f64() {
+                    needed.push(at);
+                }
             }
-            let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
             if code != i32::from(leaks) {
                 wrong.push(format!(
                     "{file}, run {}: exit {code}: {}",
@@ -183,9 +188,15 @@ fn main() -> Result<()> {
         } else {
             "-".into()
         };
+        let needed_cell = if needed.is_empty() {
+            "-".to_owned()
+        } else {
+            let most = needed.iter().copied().fold(0.0, f64::max);
+            format!("{:.0} (max {most:.0})", median(&mut needed))
+        };
         let (alone, under) = (median(&mut alone), median(&mut under));
         println!(
-            "| {file} | {} | {} | {right}/{} | {named_cell} | {:.0} | {:.1} % | {alone:.2} s | {under:.2} s | ×{:.2} |",
+            "| {file} | {} | {} | {right}/{} | {needed_cell} | {named_cell} | {:.0} | {:.1} % | {alone:.2} s | {under:.2} s | ×{:.2} |",
             if leaks { "yes" } else { "no" },
             codes
                 .iter()
@@ -206,6 +217,6 @@ fn main() -> Result<()> {
         println!();
     }
     println!("Right verdicts: {right_total}/{runs_total}. Target: every leak exits 1 and every clean scenario 0 in all runs; sampling overhead ≤ 5 %.");
-    println!("Columns are medians over the runs. Sampling share: time in leaktrail's forced GCs, heap and /proc reads over the run's wall time (heap snapshots included, as leaktrail's budget counts it). Slowdown: the workload's wall time under leaktrail (inspector start-up included, snapshots left out) over its wall time alone.");
+    println!("Columns are medians over the runs. Iterations needed: the iteration from which a right verdict held on every longer part of the run (median, and the most over the runs). Sampling share: time in leaktrail's forced GCs, heap and /proc reads over the run's wall time (heap snapshots included, as leaktrail's budget counts it). Slowdown: the workload's wall time under leaktrail (inspector start-up included, snapshots left out) over its wall time alone.");
     Ok(())
 }
