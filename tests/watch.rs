@@ -374,12 +374,11 @@ fn a_server_that_cannot_start_leaves_no_store_behind() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let taken_addr = taken.local_addr().expect("addr").to_string();
-    for (listen, said) in [("0.0.0.0:0", "token"), (taken_addr.as_str(), "127.0.0.1")] {
-        let store = tmp.path().join("store");
-        let out = leaktrail(&[
+    let watch_serving = |store: &std::path::Path, listen: &str| {
+        leaktrail(&[
             "watch",
             "--store",
-            s(&store),
+            s(store),
             "--quiet",
             "--serve",
             "--listen",
@@ -390,7 +389,11 @@ fn a_server_that_cannot_start_leaves_no_store_behind() {
             "node",
             "-e",
             "setTimeout(() => {}, 5000)",
-        ]);
+        ])
+    };
+    for (listen, said) in [("0.0.0.0:0", "token"), (taken_addr.as_str(), "127.0.0.1")] {
+        let store = tmp.path().join("store");
+        let out = watch_serving(&store, listen);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{listen}: {stderr}");
         assert!(stderr.contains(said), "{listen}: {stderr}");
@@ -399,21 +402,7 @@ fn a_server_that_cannot_start_leaves_no_store_behind() {
     // A store that was there before is kept, whatever the server does.
     let store = tmp.path().join("kept");
     Store::create(&store).expect("store");
-    let out = leaktrail(&[
-        "watch",
-        "--store",
-        s(&store),
-        "--quiet",
-        "--serve",
-        "--listen",
-        &taken_addr,
-        "--duration",
-        "2s",
-        "--",
-        "node",
-        "-e",
-        "setTimeout(() => {}, 5000)",
-    ]);
+    let out = watch_serving(&store, &taken_addr);
     assert_eq!(out.status.code(), Some(2));
     assert!(Store::open(&store).is_ok(), "the existing store is kept");
 }
