@@ -12,7 +12,9 @@
 //! codes), the culprit named (for js-heap leaks: is it a manifest class?), the samples
 //! taken, the share of the run spent sampling (forced GCs, heap and /proc reads, as
 //! leaktrail measures it) and the slowdown: the median wall time of the workload under
-//! leaktrail (snapshot time left out) over its median alone, as a ratio.
+//! leaktrail (snapshot time left out) over its median alone, as a ratio — for the default
+//! run, and for one more run each with `--snapshots 0`, which is sampling's own cost
+//! (a heap snapshot leaves V8 tracking object ids, which slows later GCs).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -68,8 +70,8 @@ fn main() -> Result<()> {
         args.alone_runs
     );
     println!();
-    println!("| scenario | leaks | verdicts (exit) | right | iterations needed | culprit named | samples | sampling share | alone | under leaktrail | slowdown |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| scenario | leaks | verdicts (exit) | right | iterations needed | culprit named | samples | sampling share | alone | under leaktrail | slowdown | without snapshots |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let (mut right_total, mut runs_total) = (0, 0);
     // Why each wrong verdict was reached, printed after the table.
     let mut wrong: Vec<String> = Vec::new();
@@ -114,6 +116,8 @@ fn main() -> Result<()> {
         );
         // Where each right verdict was first reached and then held.
         let mut needed: Vec<f64> = Vec::new();
+        // Wall times of runs without snapshots.
+        let mut sampling_only: Vec<f64> = Vec::new();
         for i in 0..args.runs.max(args.alone_runs) {
             if i < args.alone_runs {
                 alone.push(alone_once()?);
@@ -121,24 +125,35 @@ fn main() -> Result<()> {
             if i >= args.runs {
                 continue;
             }
-            let mut cmd = Command::new(&args.leaktrail);
-            cmd.args([
-                "run",
-                "--format",
-                "json",
-                "--iterations",
-                &args.iterations.to_string(),
-            ]);
-            if let Some(o) = &args.max_overhead {
-                cmd.args(["--max-overhead", o]);
+            let leaktrail_run = |extra: &[&str]| {
+                let mut cmd = Command::new(&args.leaktrail);
+                cmd.args([
+                    "run",
+                    "--format",
+                    "json",
+                    "--iterations",
+                    &args.iterations.to_string(),
+                ]);
+                if let Some(o) = &args.max_overhead {
+                    cmd.args(["--max-overhead", o]);
+                }
+                cmd.args(extra)
+                    .arg("--")
+                    .arg("node")
+                    .arg("--expose-gc")
+                    .arg(&runner)
+                    .arg(&scenario)
+                    .args(["--forever", "--print-every", &args.print_every.to_string()]);
+                cmd.stderr(Stdio::null()).output()
+            };
+            // Sampling alone: the same run without heap snapshots, whose after-effects
+            // (V8 tracks object ids from the first one on) are not sampling's.
+            let bare = leaktrail_run(&["--snapshots", "0"])?;
+            let bare: serde_json::Value = serde_json::from_slice(&bare.stdout).unwrap_or_default();
+            if let Some(wall) = bare["run"]["wall_seconds"].as_f64().filter(|w| *w > 0.0) {
+                sampling_only.push(wall);
             }
-            cmd.arg("--")
-                .arg("node")
-                .arg("--expose-gc")
-                .arg(&runner)
-                .arg(&scenario)
-                .args(["--forever", "--print-every", &args.print_every.to_string()]);
-            let out = cmd.stderr(Stdio::null()).output()?;
+            let out = leaktrail_run(&[])?;
             let code = out.status.code().unwrap_or(-1);
             codes.push(code);
             let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
@@ -194,9 +209,13 @@ fn main() -> Result<()> {
             let most = needed.iter().copied().fold(0.0, f64::max);
             format!("{:.0} (max {most:.0})", median(&mut needed))
         };
-        let (alone, under) = (median(&mut alone), median(&mut under));
+        let (alone, under, bare) = (
+            median(&mut alone),
+            median(&mut under),
+            median(&mut sampling_only),
+        );
         println!(
-            "| {file} | {} | {} | {right}/{} | {needed_cell} | {named_cell} | {:.0} | {:.1} % | {alone:.2} s | {under:.2} s | ×{:.2} |",
+            "| {file} | {} | {} | {right}/{} | {needed_cell} | {named_cell} | {:.0} | {:.1} % | {alone:.2} s | {under:.2} s | ×{:.2} | ×{:.2} |",
             if leaks { "yes" } else { "no" },
             codes
                 .iter()
@@ -207,6 +226,7 @@ fn main() -> Result<()> {
             median(&mut samples),
             median(&mut shares),
             under / alone,
+            bare / alone,
         );
     }
     println!();
@@ -217,6 +237,6 @@ fn main() -> Result<()> {
         println!();
     }
     println!("Right verdicts: {right_total}/{runs_total}. Target: every leak exits 1 and every clean scenario 0 in all runs; sampling overhead ≤ 5 %.");
-    println!("Columns are medians over the runs. Iterations needed: the iteration from which a right verdict held on every longer part of the run (median, and the most over the runs). Sampling share: time in leaktrail's forced GCs, heap and /proc reads over the run's wall time (heap snapshots included, as leaktrail's budget counts it). Slowdown: the workload's wall time under leaktrail (inspector start-up included, snapshots left out) over its wall time alone.");
+    println!("Columns are medians over the runs. Iterations needed: the iteration from which a right verdict held on every longer part of the run (median, and the most over the runs). Sampling share: time in leaktrail's forced GCs, heap and /proc reads over the run's wall time (heap snapshots included, as leaktrail's budget counts it). Slowdown: the workload's wall time under leaktrail (inspector start-up included, snapshots left out) over its wall time alone; without snapshots: the same for a run with --snapshots 0 (sampling alone, with the inspector's start-up).");
     Ok(())
 }
