@@ -383,7 +383,7 @@ async fn snapshots(
         Ok(all)
     })
     .await?;
-    Ok(Json(json!({ "schema": "leaktrail.snapshots/1", "snapshots": list })).into_response())
+    Ok(Json(Listing::new("leaktrail.snapshots/1", "snapshots", &list)).into_response())
 }
 
 /// One diff of `diff-analysis`.
@@ -471,7 +471,7 @@ async fn diff_analysis(
         Ok(diffs)
     })
     .await?;
-    Ok(Json(json!({ "schema": "leaktrail.diff-analysis/1", "diffs": diffs })).into_response())
+    Ok(Json(Listing::new("leaktrail.diff-analysis/1", "diffs", &diffs)).into_response())
 }
 
 impl Shared {
@@ -593,6 +593,31 @@ fn save_report(dir: &std::path::Path, text: &str) -> Result<(String, usize), Api
     ))
 }
 
+/// A response body `{"schema": …, KEY: [items]}`, serialized straight into the response:
+/// `json!` would first build a `serde_json::Value` tree several times the size of the
+/// text (thousands of samples), and the server's threads would keep that high-water mark.
+struct Listing<'a, T> {
+    schema: &'static str,
+    key: &'static str,
+    items: &'a [T],
+}
+
+impl<'a, T: Serialize> Listing<'a, T> {
+    fn new(schema: &'static str, key: &'static str, items: &'a [T]) -> Self {
+        Listing { schema, key, items }
+    }
+}
+
+impl<T: Serialize> Serialize for Listing<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("schema", self.schema)?;
+        map.serialize_entry(self.key, self.items)?;
+        map.end()
+    }
+}
+
 /// The samples of one target.
 #[derive(Serialize)]
 struct TargetSamples {
@@ -621,7 +646,7 @@ async fn samples(
         Ok(out)
     })
     .await?;
-    Ok(Json(json!({ "schema": "leaktrail.samples/1", "targets": list })).into_response())
+    Ok(Json(Listing::new("leaktrail.samples/1", "targets", &list)).into_response())
 }
 
 async fn metrics(

@@ -42,8 +42,10 @@ use leaktrail_store::{
 };
 
 mod node_process;
+pub mod own_memory;
 
 pub use node_process::{heapsnapshot_signal, is_node};
+use own_memory::release_free_memory;
 
 /// What to watch.
 #[derive(Clone, Debug)]
@@ -303,17 +305,6 @@ impl Analyser {
 
 /// How often the watch loop returns freed memory to the system.
 const TRIM_EVERY: Duration = Duration::from_secs(60);
-
-/// Hands the memory freed after a snapshot's analysis (hundreds of MB for a big heap)
-/// back to the system: glibc keeps freed heap pages in its arenas otherwise, and the
-/// watcher's RSS would stay at its highest analysis for hours.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks glibc's own free lists; it is thread-safe.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
 
 /// One process being watched.
 struct Incarnation {
