@@ -13,6 +13,9 @@
 //! are then deleted oldest first to stay within `keep` files and `max_disk` bytes. Censuses
 //! are never deleted.
 //!
+//! The watcher keeps its own memory flat ([`own_memory`]): two malloc arenas, freed memory
+//! handed back after each analysis and every minute, a small SQLite page cache.
+//!
 //! Targets:
 //! - **a running process** (`--pid`): the inspector is found among the process's loopback
 //!   listening ports, or opened with `SIGUSR1` (Node's documented switch: it opens a
