@@ -154,7 +154,12 @@ fn objects_kept_in_a_global_array_fail_expect_freed_with_their_path() {
         &["node", &workload, "keep"],
     );
     let freed = check(&report, "ScanInput freed at the end");
-    assert_eq!(code, Some(1), "{freed}");
+    assert_eq!(
+        code,
+        Some(1),
+        "{freed}\nstderr: {}",
+        report["run"]["stderr_tail"]
+    );
     assert_eq!(freed["status"], "failed");
     let detail = &freed["detail"];
     assert_eq!(detail["at_exit"], true, "{freed}");

@@ -376,6 +376,10 @@ impl Session<'_> {
             match rx.recv_timeout(wait) {
                 Ok(Event::Url(url)) => {
                     if self.inspector.is_none() {
+                        // The end session first: a short workload may finish while the
+                        // sampling session is still being set up, and Node waits at exit
+                        // only for a debugger already attached.
+                        self.open_end_session(&url)?;
                         let inspector =
                             Inspector::connect(&url).map_err(|source| HarnessError::Inspector {
                                 command: self.command_line.clone(),
@@ -387,7 +391,6 @@ impl Session<'_> {
                         let mut inspector = inspector;
                         self.gc = gc::GcMethod::detect(&mut inspector);
                         self.inspector = Some(inspector);
-                        self.open_end_session(&url)?;
                         self.url = Some(url);
                         if let Some(inspector) = self.inspector.as_mut() {
                             self.profiling
