@@ -40,7 +40,7 @@ pub struct ServeArgs {
 
 /// Serves until killed.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    leaktrail_watch::own_memory::limit_arenas();
+    leaktrail_watch::own_memory::configure_allocator();
     let mut config = ServeConfig::new(args.store.clone(), args.listen, args.token.clone());
     config.policy = super::trend::policy(args.floor, args.alpha)?;
     let server = leaktrail_serve::spawn(config)?;

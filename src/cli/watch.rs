@@ -104,7 +104,7 @@ pub struct WatchArgs {
 /// Runs `watch` until the process ends, the duration is over, or SIGINT/SIGTERM; returns
 /// the closing summary and the exit code.
 pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
-    leaktrail_watch::own_memory::limit_arenas();
+    leaktrail_watch::own_memory::configure_allocator();
     let target = match (args.pid, args.command.is_empty()) {
         (Some(pid), _) => WatchTarget::Pid(pid),
         (None, false) => WatchTarget::Command(args.command.clone()),
