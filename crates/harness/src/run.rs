@@ -1,5 +1,6 @@
 //! Starting the workload and sampling it.
 
+mod aftermath;
 mod budget;
 mod end;
 mod gc;
@@ -122,6 +123,9 @@ pub struct RunResult {
     pub skipped_samples: u64,
     /// Time spent reading PSS (part of `sampling_seconds`), seconds.
     pub pss_seconds: f64,
+    /// The estimated after-effect of samples beyond their pauses (not part of
+    /// `sampling_seconds`), seconds: see the `aftermath` module.
+    pub aftermath_seconds: f64,
     /// The overhead budget the run kept to (share of wall time), if any.
     pub overhead_budget: Option<f64>,
     /// The heap snapshot taken at the end, when asked for.
@@ -160,7 +164,9 @@ pub enum HarnessError {
 }
 
 enum Event {
-    Iteration(u64),
+    /// An iteration line, and when it was read (the workload's pace, for the
+    /// after-effect of samples).
+    Iteration(u64, Instant),
     Url(String),
     Stderr(String),
     StdoutClosed,
@@ -194,7 +200,7 @@ pub fn run(
                     .and_then(|p| p.captures(&line))
                     .and_then(|c| c.get(1)?.as_str().parse().ok())
                 {
-                    if events.send(Event::Iteration(n)).is_err() {
+                    if events.send(Event::Iteration(n, Instant::now())).is_err() {
                         return;
                     }
                 }
@@ -248,6 +254,7 @@ pub fn run(
             last_iteration: None,
             skipped_samples: 0,
             pss_seconds: 0.0,
+            aftermath_seconds: 0.0,
             overhead_budget: config.max_overhead,
             end_snapshot: None,
             profiles: RecordedProfiles::default(),
@@ -263,6 +270,7 @@ pub fn run(
                 budget::PSS_SHARE
             },
         ),
+        aftermath: aftermath::Aftermath::default(),
         end_session: None,
         gc: gc::GcMethod::default(),
         settle: 0,
@@ -304,6 +312,7 @@ pub fn run(
     session.result.inspector_url = session.url.clone();
     session.result.skipped_samples = session.budget.skipped;
     session.result.pss_seconds = session.budget.pss_spent();
+    session.result.aftermath_seconds = session.aftermath.seconds();
     outcome.map(|_| session.result)
 }
 
@@ -320,6 +329,8 @@ struct Session<'a> {
     cut: Arc<Mutex<Option<TcpStream>>>,
     /// What samples cost, and whether the next fits.
     budget: budget::Budget,
+    /// What samples cost the workload after their pauses.
+    aftermath: aftermath::Aftermath,
     /// A second inspector session kept for the snapshot at the end (the sampling one is
     /// cut when Node exits, and Node waits only while a session is attached).
     end_session: Option<Inspector>,
@@ -412,7 +423,8 @@ impl Session<'_> {
                         return Ok(());
                     }
                 }
-                Ok(Event::Iteration(n)) => {
+                Ok(Event::Iteration(n, at)) => {
+                    self.aftermath.line(at);
                     self.result.last_iteration = self.result.last_iteration.max(Some(n));
                     if self.config.inspect && self.inspector.is_none() {
                         continue;
@@ -468,9 +480,11 @@ impl Session<'_> {
             return true;
         }
         let over = !self.result.samples.is_empty()
-            && !self
-                .budget
-                .allows(self.result.sampling_seconds, self.elapsed());
+            && !self.budget.allows(
+                self.result.sampling_seconds + self.aftermath.seconds(),
+                self.elapsed(),
+                self.aftermath.per_sample().unwrap_or(0.0),
+            );
         if over {
             self.budget.skip();
         }
@@ -530,6 +544,7 @@ impl Session<'_> {
         if self.result.samples.is_empty() {
             self.budget.exempt(cost);
         }
+        self.aftermath.sampled(Instant::now(), cost);
         self.result.sampling_seconds += cost;
         on_sample(&s);
         let progress = self.progress(&s);
@@ -581,6 +596,7 @@ impl Session<'_> {
         }
         self.result.snapshot_seconds += began.elapsed().as_secs_f64();
         self.settle = SETTLE_POINTS;
+        self.aftermath.disturbed();
         Ok(())
     }
 }

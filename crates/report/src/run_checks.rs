@@ -31,9 +31,17 @@ fn ordered(a: &Assessment) -> Vec<&Check> {
 /// How the overhead was measured, with the figure.
 pub(crate) fn overhead_sentence(result: &RunResult) -> String {
     let share = if result.wall_seconds > 0.0 {
-        100.0 * result.sampling_seconds / result.wall_seconds
+        100.0 * (result.sampling_seconds + result.aftermath_seconds) / result.wall_seconds
     } else {
         0.0
+    };
+    let aftermath = if result.aftermath_seconds >= 0.005 {
+        format!(
+            ", and an estimated {:.2} s more it ran slower right after samples (V8 recompiling code the forced GCs deoptimized; from the pace of its iteration lines)",
+            result.aftermath_seconds
+        )
+    } else {
+        String::new()
     };
     let budget = match result.overhead_budget {
         Some(b) => format!(
@@ -70,7 +78,7 @@ pub(crate) fn overhead_sentence(result: &RunResult) -> String {
         ),
     };
     format!(
-        "Sampling overhead: {share:.1} % of the run — {:.2} s with the workload paused or blocked by leaktrail's {what}{pss}, over {:.1} s of wall time{budget}. {} sample{}{snapshots}.",
+        "Sampling overhead: {share:.1} % of the run — {:.2} s with the workload paused or blocked by leaktrail's {what}{pss}{aftermath}, over {:.1} s of wall time{budget}. {} sample{}{snapshots}.",
         result.sampling_seconds,
         result.wall_seconds,
         result.samples.len(),

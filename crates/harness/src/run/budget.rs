@@ -16,6 +16,10 @@
 //! [`BUSY_SHARE`] of the time, so that it keeps up with the workload's output: a sample
 //! filed under an iteration line must be read soon after that line.
 //!
+//! A sample can cost the workload more after its pause than during it (V8 recompiling
+//! code the forced GC deoptimized): that after-effect, estimated from the workload's pace
+//! (see `aftermath`), counts in the time spent and in each sample's predicted cost.
+//!
 //! PSS is read on a budget of its own ([`PSS_SHARE`] of the run; [`PSS_SHARE_NODE`] for
 //! Node, where the verdict is on the heap and PSS is only reported), only at samples taken,
 //! and always at the first and the last: about 45 ms on a 1.5 GB process, well under a
@@ -108,14 +112,15 @@ impl Budget {
         median(&self.recent)
     }
 
-    /// Whether a sample fits, given `spent` seconds of sampling so far and `elapsed`
-    /// seconds of run: the share after taking it must stay within the budget, and the
-    /// last sample must be at least half its cost ÷ budget ago.
-    pub fn allows(&self, spent: f64, elapsed: f64) -> bool {
+    /// Whether a sample fits, given `spent` seconds of sampling so far (after-effects
+    /// included), `elapsed` seconds of run and `after`, a sample's after-effect beyond its
+    /// pause: the share after taking it must stay within the budget, and the last sample
+    /// must be at least half its cost ÷ budget ago.
+    pub fn allows(&self, spent: f64, elapsed: f64, after: f64) -> bool {
         let Some(share) = self.share else {
             return true;
         };
-        let next = self.predicted();
+        let next = self.predicted() + after;
         let gap = (PACE * next / share).max(median(&self.recent_busy) / BUSY_SHARE);
         let paced = self.last_at.is_none_or(|last| elapsed - last >= gap);
         paced && spent - self.exempt + next <= share * (elapsed + next)
@@ -183,16 +188,31 @@ mod tests {
             b.record(0.5, 0.010, 0.012);
         }
         // 40 ms spent over 1 s: one more 10 ms sample makes 50/1010 < 5 %.
-        assert!(b.allows(0.040, 1.0));
+        assert!(b.allows(0.040, 1.0, 0.0));
         // 45 ms spent: 55/1010 > 5 %.
-        assert!(!b.allows(0.045, 1.0));
+        assert!(!b.allows(0.045, 1.0, 0.0));
         // Paced: 10 ms at 5 % is one sample per 200 ms, caught up at most at twice that
         // rate however much budget is left.
-        assert!(!b.allows(0.0, 0.58));
-        assert!(b.allows(0.0, 0.61));
+        assert!(!b.allows(0.0, 0.58, 0.0));
+        assert!(b.allows(0.0, 0.61, 0.0));
         // No budget: always.
-        assert!(Budget::new(None, PssMode::Auto, PSS_SHARE).allows(10.0, 1.0));
-        assert!(Budget::new(Some(0.0), PssMode::Auto, PSS_SHARE).allows(10.0, 1.0));
+        assert!(Budget::new(None, PssMode::Auto, PSS_SHARE).allows(10.0, 1.0, 0.0));
+        assert!(Budget::new(Some(0.0), PssMode::Auto, PSS_SHARE).allows(10.0, 1.0, 0.0));
+    }
+
+    #[test]
+    fn an_after_effect_makes_samples_dearer() {
+        let mut b = Budget::new(Some(0.05), PssMode::Auto, PSS_SHARE);
+        for _ in 0..5 {
+            b.record(0.5, 0.010, 0.012);
+        }
+        // 10 ms paused: fits at 1 s with 40 ms spent; 30 ms more after each does not,
+        // and the pace stretches from 100 ms to 400 ms.
+        assert!(b.allows(0.040, 1.0, 0.0));
+        assert!(!b.allows(0.040, 1.0, 0.030));
+        assert!(b.allows(0.0, 0.61, 0.0));
+        assert!(!b.allows(0.0, 0.89, 0.030));
+        assert!(b.allows(0.0, 0.91, 0.030));
     }
 
     #[test]
@@ -202,9 +222,9 @@ mod tests {
         b.record(0.8, 0.010, 0.012);
         b.record(1.2, 0.010, 0.012);
         // 170 ms spent by 1.5 s: over 5 % counted whole, within it without the first.
-        assert!(!b.allows(0.170, 1.5));
+        assert!(!b.allows(0.170, 1.5, 0.0));
         b.exempt(0.150);
-        assert!(b.allows(0.170, 1.5));
+        assert!(b.allows(0.170, 1.5, 0.0));
     }
 
     #[test]
@@ -212,8 +232,8 @@ mod tests {
         // Nothing paused (not Node), 5 ms of /proc work per sample: at most one per 25 ms.
         let mut b = Budget::new(Some(0.05), PssMode::Auto, PSS_SHARE);
         b.record(1.0, 0.0, 0.005);
-        assert!(!b.allows(0.0, 1.02));
-        assert!(b.allows(0.0, 1.026));
+        assert!(!b.allows(0.0, 1.02, 0.0));
+        assert!(b.allows(0.0, 1.026, 0.0));
     }
 
     #[test]

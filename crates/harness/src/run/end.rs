@@ -105,7 +105,7 @@ impl Session<'_> {
         let mut lines = 0;
         loop {
             match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
-                Ok(Event::Iteration(_)) => {
+                Ok(Event::Iteration(..)) => {
                     lines += 1;
                     if lines >= 2 {
                         break;

@@ -182,7 +182,9 @@ fn main() -> Result<()> {
             }
             let run = &report["run"];
             let wall = run["wall_seconds"].as_f64().unwrap_or(0.0);
-            let sampling = run["sampling_seconds"].as_f64().unwrap_or(0.0);
+            // Pauses and the estimated after-effect, as leaktrail's budget counts them.
+            let sampling = run["sampling_seconds"].as_f64().unwrap_or(0.0)
+                + run["aftermath_seconds"].as_f64().unwrap_or(0.0);
             let snapshots = run["snapshot_seconds"].as_f64().unwrap_or(0.0);
             if wall > 0.0 {
                 // As leaktrail measures it: over the run's wall time.
@@ -237,6 +239,6 @@ fn main() -> Result<()> {
         println!();
     }
     println!("Right verdicts: {right_total}/{runs_total}. Target: every leak exits 1 and every clean scenario 0 in all runs; sampling overhead ≤ 5 %.");
-    println!("Columns are medians over the runs. Iterations needed: the iteration from which a right verdict held on every longer part of the run (median, and the most over the runs). Sampling share: time in leaktrail's forced GCs, heap and /proc reads over the run's wall time (heap snapshots included, as leaktrail's budget counts it). Slowdown: the workload's wall time under leaktrail (inspector start-up included, snapshots left out) over its wall time alone; without snapshots: the same for a run with --snapshots 0 (sampling alone, with the inspector's start-up).");
+    println!("Columns are medians over the runs. Iterations needed: the iteration from which a right verdict held on every longer part of the run (median, and the most over the runs). Sampling share: time in leaktrail's forced GCs, heap and PSS reads, plus the after-effect it estimates from the workload's pace, over the run's wall time (heap snapshots included), as leaktrail's budget counts it. Slowdown: the workload's wall time under leaktrail (inspector start-up included, snapshots left out) over its wall time alone; without snapshots: the same for a run with --snapshots 0 (sampling alone, with the inspector's start-up).");
     Ok(())
 }
