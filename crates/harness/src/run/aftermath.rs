@@ -18,6 +18,8 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use super::budget::median;
+
 /// Intervals without a sample remembered for the baseline.
 const BASELINE: usize = 15;
 
@@ -43,12 +45,6 @@ pub struct Aftermath {
     measured: u64,
     /// Intervals still to leave out (a heap snapshot was taken).
     left_out: u32,
-}
-
-fn median(list: &VecDeque<f64>) -> f64 {
-    let mut v: Vec<f64> = list.iter().copied().collect();
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 impl Aftermath {

@@ -89,7 +89,8 @@ fn remember(list: &mut VecDeque<f64>, cost: f64) {
     list.push_back(cost);
 }
 
-fn median(list: &VecDeque<f64>) -> f64 {
+/// The median of `list` (the upper one of an even count; 0 when empty).
+pub(super) fn median(list: &VecDeque<f64>) -> f64 {
     let mut v: Vec<f64> = list.iter().copied().collect();
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
