@@ -129,12 +129,6 @@ pub fn assess(
     let rss_verdict = rss.verdict.clone();
     let heap_and_external =
         |s: &Sample| (s.heap_used.unwrap_or(0) + s.external.unwrap_or(0)) as f64;
-    let primary_y: Vec<f64> = if node {
-        samples.iter().map(heap_and_external).collect()
-    } else {
-        samples.iter().map(|s| s.rss as f64).collect()
-    };
-    let decided_after = samples_needed(&x, &primary_y, &policy).map(|k| x[k - 1]);
     let (primary, components) = if node {
         let total = series("heap+external", &heap_and_external);
         let heap = series("heap", &|s| s.heap_used.unwrap_or(0) as f64);
@@ -144,6 +138,13 @@ pub fn assess(
         (rss.clone(), vec![rss])
     };
     let outcome = primary.verdict.outcome;
+    let primary_y: Vec<f64> = if node {
+        samples.iter().map(heap_and_external).collect()
+    } else {
+        samples.iter().map(|s| s.rss as f64).collect()
+    };
+    // From the primary verdict just made: the whole series is not decided again.
+    let decided_after = samples_needed(&x, &primary_y, &policy, outcome).map(|k| x[k - 1]);
     let grows = (outcome == Outcome::Leak).then(|| {
         if !node {
             return MemoryKind::Native;

@@ -140,13 +140,17 @@ pub fn decide(x: &[f64], y: &[f64], policy: &GrowthPolicy) -> GrowthVerdict {
 const PREFIX_CHECKS: usize = 64;
 
 /// How many samples the verdict needed: the shortest prefix of the series from which
-/// every longer prefix reaches the series' own outcome (a run cut there would have been
-/// decided the same). `None` when the whole series is inconclusive. Long series are
-/// checked on a grid of at most 64 prefix lengths, so the answer may be up to 1/64 of the
-/// series late.
-pub fn samples_needed(x: &[f64], y: &[f64], policy: &GrowthPolicy) -> Option<usize> {
+/// every longer prefix reaches `outcome`, the whole series' own (what [`decide`] gave for
+/// it: a run cut there would have been decided the same). `None` for an inconclusive
+/// series. Long series are checked on a grid of at most 64 prefix lengths, so the answer
+/// may be up to 1/64 of the series late.
+pub fn samples_needed(
+    x: &[f64],
+    y: &[f64],
+    policy: &GrowthPolicy,
+    outcome: Outcome,
+) -> Option<usize> {
     let n = x.len().min(y.len());
-    let outcome = decide(&x[..n], &y[..n], policy).outcome;
     if outcome == Outcome::Inconclusive {
         return None;
     }
@@ -209,7 +213,7 @@ mod tests {
     fn a_clear_leak_is_decided_long_before_the_end() {
         let (x, y) = series(200, |t| 50e6 + 5_000.0 * t, 200_000.0, 1);
         let p = policy(1_000.0);
-        let needed = samples_needed(&x, &y, &p).expect("decided");
+        let needed = samples_needed(&x, &y, &p, decide(&x, &y, &p).outcome).expect("decided");
         assert!((MIN_SAMPLES..100).contains(&needed), "{needed}");
         for k in (needed..=200).step_by(7) {
             assert_eq!(decide(&x[..k], &y[..k], &p).outcome, Outcome::Leak, "{k}");
@@ -223,7 +227,7 @@ mod tests {
         // Nothing to say for a series that does not decide.
         let (x, y) = series(20, |t| 50e6 + 1_000.0 * t, 400_000.0, 2);
         assert_eq!(decide(&x, &y, &p).outcome, Outcome::Inconclusive);
-        assert_eq!(samples_needed(&x, &y, &p), None);
+        assert_eq!(samples_needed(&x, &y, &p, Outcome::Inconclusive), None);
     }
 
     #[test]
