@@ -441,6 +441,11 @@ impl TrendReport {
             .or(input.snapshots.first().map(|s| s.0.t))
             .unwrap_or(0);
         let secs = |t: i64| (t - t0) as f64 / 1000.0;
+        // The heap series (snapshot totals or samples) run against V8's limit.
+        let heap_limit = incarnation
+            .as_ref()
+            .and_then(|i| i.heap_limit)
+            .map(|l| ("v8 heap limit", l as u64));
         if input.samples.is_empty() {
             // Snapshots without samples (a directory of snapshot files): the memory series
             // is each snapshot's total self size.
@@ -449,13 +454,7 @@ impl TrendReport {
                 .iter()
                 .map(|(s, c)| (secs(s.t), c.info.total_self_size as f64))
                 .collect();
-            let limit = incarnation.as_ref().and_then(|i| i.heap_limit);
-            memory.extend(memory_trend(
-                "snapshot self size",
-                &pts,
-                &gp,
-                limit.map(|l| ("v8 heap limit", l as u64)),
-            ));
+            memory.extend(memory_trend("snapshot self size", &pts, &gp, heap_limit));
         }
         if is_node {
             let pts: Vec<(f64, f64)> = input
@@ -466,13 +465,7 @@ impl TrendReport {
                         .map(|h| (secs(s.t), (h + s.external.unwrap_or(0)) as f64))
                 })
                 .collect();
-            let limit = incarnation.as_ref().and_then(|i| i.heap_limit);
-            memory.extend(memory_trend(
-                "heap_used+external",
-                &pts,
-                &gp,
-                limit.map(|l| ("v8 heap limit", l as u64)),
-            ));
+            memory.extend(memory_trend("heap_used+external", &pts, &gp, heap_limit));
         }
         let pts: Vec<(f64, f64)> = input
             .samples
