@@ -115,7 +115,11 @@ fn worker_threads_that_are_terminated_pass_the_thread_check() {
 
 /// A scan loop: each iteration builds a `ScanInput`, waits for its rows (1 ms) and scans
 /// it, so the input of the step in flight is alive; `keep` also stores every tenth in a
-/// global array. Runs 300 iterations and exits, or `forever`.
+/// global array. Runs 300 iterations and exits, or `forever`. It idles 300 ms before it
+/// exits: Node 20 sometimes dies of SIGSEGV when an inspector request (a sample) reaches
+/// it while it tears down (3 runs in 120 under load without the pause, none in 150 with
+/// it), which `run` reports as the workload's crash; these tests are about the heap at
+/// exit, not that race.
 const SCANS: &str = r#"
 class ScanInput { constructor(i) { this.rows = new Array(32).fill(i); } }
 globalThis.seenInputs = [];
@@ -133,6 +137,7 @@ async function step(i) {
     await step(i);
     if (i % 5 === 0) console.log('iteration=' + i);
   }
+  await new Promise((resolve) => setTimeout(resolve, 300));
 })();
 "#;
 
@@ -181,7 +186,10 @@ fn objects_kept_in_a_global_array_fail_expect_freed_with_their_path() {
     );
     let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit");
     assert!(
-        junit.contains("name=\"ScanInput freed at the end\"") && junit.contains("failures=\"1\""),
+        junit
+            .split("<testcase")
+            .any(|case| case.contains("name=\"ScanInput freed at the end\"")
+                && case.contains("<failure message=\"30 ScanInput objects survived")),
         "{junit}"
     );
     // The snapshot the survivors were found in is kept, private.

@@ -277,8 +277,11 @@ pub fn run(
         profiling: Profiling::new(config.profiles.clone(), exiting.clone()),
     };
     let outcome = match session.drive(&mut child, &rx, &mut on_sample) {
-        // The workload reached its end while a sample was in flight: a normal end.
-        Err(HarnessError::Inspector { .. }) if exiting.load(Ordering::SeqCst) => Ok(()),
+        // The workload reached its end while a sample was in flight: a normal end. The
+        // answer may come before the stderr reader has seen Node say so ("Cannot find
+        // context with specified id" once Node has destroyed its context): give it a
+        // moment.
+        Err(HarnessError::Inspector { .. }) if exiting_soon(&exiting) => Ok(()),
         // The inspector dropped mid-run: keep what was collected and say so.
         Err(HarnessError::Inspector { command, source }) => {
             session.result.fault = Some(format!("the inspector of `{command}` failed: {source}"));
@@ -314,6 +317,21 @@ pub fn run(
     session.result.pss_seconds = session.budget.pss_spent();
     session.result.aftermath_seconds = session.aftermath.seconds();
     outcome.map(|_| session.result)
+}
+
+/// How long an inspector failure waits for Node's exit line before it counts as a fault.
+const EXIT_LINE_WAIT: Duration = Duration::from_secs(1);
+
+/// True when Node says it is exiting now or within [`EXIT_LINE_WAIT`].
+fn exiting_soon(exiting: &AtomicBool) -> bool {
+    let until = Instant::now() + EXIT_LINE_WAIT;
+    while !exiting.load(Ordering::SeqCst) {
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
 }
 
 struct Session<'a> {
