@@ -44,6 +44,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let mut config = ServeConfig::new(args.store.clone(), args.listen, args.token.clone());
     config.policy = super::trend::policy(args.floor, args.alpha)?;
     let server = leaktrail_serve::spawn(config)?;
+    leaktrail_watch::own_memory::release_free_memory_periodically()?;
     eprintln!(
         "leaktrail serve: http://{}/ (store {}{})",
         server.addr(),

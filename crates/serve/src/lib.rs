@@ -286,12 +286,17 @@ fn shared(config: &ServeConfig) -> Arc<Shared> {
 }
 
 impl Shared {
-    /// Brings every target's cached trend up to date with the store (a no-op when no
-    /// snapshot was added since the last call). Errors are left to the next request.
+    /// Brings every target's cached class and collection trends up to date with the store
+    /// (reads only the snapshot index when no snapshot was added since the last call).
+    /// Errors are left to the next request.
     fn warm_trends(&self) {
         let _ = self.with_store(|store| -> Result<(), StoreError> {
+            let mut trends = self
+                .trends
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             for target in store.targets()? {
-                self.trend(store, &target)?;
+                trends.refresh(store, &target, &self.policy)?;
             }
             Ok(())
         });

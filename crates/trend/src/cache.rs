@@ -9,7 +9,10 @@
 
 use std::collections::HashMap;
 
-use leaktrail_store::{IncarnationId, SnapshotId, Store, StoreError, Target, TargetId};
+use leaktrail_analysis::SnapshotCensus;
+use leaktrail_store::{
+    IncarnationId, SnapshotId, SnapshotRecord, Store, StoreError, Target, TargetId,
+};
 
 use crate::{SnapshotTrends, TrendInput, TrendPolicy, TrendReport, MAX_TREND_SAMPLES};
 
@@ -44,16 +47,50 @@ impl TrendCache {
     ) -> Result<TrendReport, StoreError> {
         let incarnations = store.incarnations(target.id)?;
         let latest = incarnations.last().map(|i| i.id);
-        let (samples, index) = match latest {
+        let (snapshots, trends) = self.snapshot_trends(store, target, latest, policy)?;
+        let samples = match latest {
+            Some(latest) => store.incarnation_samples(latest, 0, MAX_TREND_SAMPLES)?,
+            None => Vec::new(),
+        };
+        let input = TrendInput {
+            target: target.clone(),
+            incarnations,
+            samples,
+            snapshots,
+        };
+        Ok(TrendReport::assess_with(&input, policy, trends))
+    }
+
+    /// Re-assesses the classes and collections of `target` if a snapshot was added since
+    /// the last call (what a server does in the background, so that no request waits for
+    /// it). Reads no samples: the memory series are assessed per request.
+    pub fn refresh(
+        &mut self,
+        store: &Store,
+        target: &Target,
+        policy: &TrendPolicy,
+    ) -> Result<(), StoreError> {
+        let latest = store.incarnations(target.id)?.last().map(|i| i.id);
+        self.snapshot_trends(store, target, latest, policy)
+            .map(|_| ())
+    }
+
+    /// The latest incarnation's snapshots (with their censuses, or only their facts when
+    /// the trends come from the cache) and the class and collection trends over them.
+    fn snapshot_trends(
+        &mut self,
+        store: &Store,
+        target: &Target,
+        latest: Option<IncarnationId>,
+        policy: &TrendPolicy,
+    ) -> Result<(Vec<(SnapshotRecord, SnapshotCensus)>, SnapshotTrends), StoreError> {
+        let index = match latest {
             Some(latest) => {
                 let mut index = store.snapshots(target.id)?;
                 index.retain(|s| s.incarnation_id == latest);
-                (
-                    store.incarnation_samples(latest, 0, MAX_TREND_SAMPLES)?,
-                    index,
-                )
+                index
             }
-            None => (Vec::new(), Vec::new()),
+            None => Vec::new(),
         };
         let key = Key {
             incarnation: latest,
@@ -69,41 +106,30 @@ impl TrendCache {
             .get(&target.id)
             .filter(|(k, _)| *k == key)
             .map(|(_, t)| t.clone());
-        let (snapshots, trends) = match cached {
-            Some(trends) => {
-                // The report needs only each snapshot's facts beside the cached trends.
-                let snapshots = index
-                    .into_iter()
-                    .map(|s| {
-                        let census = s.facts_only();
-                        (s, census)
-                    })
-                    .collect();
-                (snapshots, trends)
-            }
-            None => {
-                let snapshots = match latest {
-                    Some(latest) => store.incarnation_censuses(latest)?,
-                    None => Vec::new(),
-                };
-                let trends = SnapshotTrends::assess(&snapshots, policy);
-                // Keyed by the snapshots read (the watcher may have added one since the
-                // index was listed).
-                let key = Key {
-                    snapshots: snapshots.iter().map(|(s, _)| s.id).collect(),
-                    ..key
-                };
-                self.entries.insert(target.id, (key, trends.clone()));
-                (snapshots, trends)
-            }
+        if let Some(trends) = cached {
+            // The report needs only each snapshot's facts beside the cached trends.
+            let snapshots = index
+                .into_iter()
+                .map(|s| {
+                    let census = s.facts_only();
+                    (s, census)
+                })
+                .collect();
+            return Ok((snapshots, trends));
+        }
+        let snapshots = match latest {
+            Some(latest) => store.incarnation_censuses(latest)?,
+            None => Vec::new(),
         };
-        let input = TrendInput {
-            target: target.clone(),
-            incarnations,
-            samples,
-            snapshots,
+        let trends = SnapshotTrends::assess(&snapshots, policy);
+        // Keyed by the snapshots read (the watcher may have added one since the index was
+        // listed).
+        let key = Key {
+            snapshots: snapshots.iter().map(|(s, _)| s.id).collect(),
+            ..key
         };
-        Ok(TrendReport::assess_with(&input, policy, trends))
+        self.entries.insert(target.id, (key, trends.clone()));
+        Ok((snapshots, trends))
     }
 }
 
@@ -178,6 +204,11 @@ mod tests {
         store
             .add_snapshot(inc, 2_400_000, "s", "schedule", &census(20))
             .expect("snapshot");
+        // The background refresh re-assesses without reading samples; the report after it
+        // comes from the cache and follows the new snapshot.
+        cache.refresh(&store, &target, &policy).expect("refresh");
+        assert_eq!(cache.entries[&target.id].0.snapshots.len(), 11);
+        assert_eq!(cache.entries[&target.id].1.classes[0].count_last, 20_000);
         let third = cache
             .report(&store, &target, &policy)
             .expect("after a snapshot");

@@ -48,7 +48,7 @@ mod node_process;
 pub mod own_memory;
 
 pub use node_process::{heapsnapshot_signal, is_node};
-use own_memory::release_free_memory;
+use own_memory::{release_free_memory, TRIM_EVERY};
 
 /// What to watch.
 #[derive(Clone, Debug)]
@@ -305,9 +305,6 @@ impl Analyser {
         Analyser { jobs }
     }
 }
-
-/// How often the watch loop returns freed memory to the system.
-const TRIM_EVERY: Duration = Duration::from_secs(60);
 
 /// One process being watched.
 struct Incarnation {
