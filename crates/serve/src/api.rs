@@ -477,10 +477,7 @@ async fn diff_analysis(
 impl Shared {
     /// The trend of one target, through the cache.
     pub(crate) fn trend(&self, store: &Store, target: &Target) -> Result<TrendReport, StoreError> {
-        self.trends
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .report(store, target, &self.policy)
+        self.trend_cache().report(store, target, &self.policy)
     }
 }
 

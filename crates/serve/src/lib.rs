@@ -265,7 +265,7 @@ pub(crate) struct Shared {
     pub(crate) token: Option<String>,
     pub(crate) policy: TrendPolicy,
     /// Class and collection trends kept between requests (recomputed on a new snapshot).
-    pub(crate) trends: Mutex<TrendCache>,
+    trends: Mutex<TrendCache>,
     pool: Mutex<Vec<Store>>,
 }
 
@@ -291,15 +291,20 @@ impl Shared {
     /// Errors are left to the next request.
     fn warm_trends(&self) {
         let _ = self.with_store(|store| -> Result<(), StoreError> {
-            let mut trends = self
-                .trends
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut trends = self.trend_cache();
             for target in store.targets()? {
                 trends.refresh(store, &target, &self.policy)?;
             }
             Ok(())
         });
+    }
+
+    /// The trend cache, locked (a request that panicked holding it left it consistent:
+    /// entries are replaced whole).
+    pub(crate) fn trend_cache(&self) -> std::sync::MutexGuard<'_, TrendCache> {
+        self.trends
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `f` with a pooled store connection (opened when none is idle).
