@@ -1,5 +1,6 @@
 //! Command-line flags and dispatch.
 
+mod census;
 mod checks;
 mod diff;
 mod flame;
@@ -69,6 +70,10 @@ enum Command {
     Trend(trend::TrendArgs),
     /// Serve a store over HTTP: JSON API, Markdown trend, Prometheus /metrics, dashboard.
     Serve(serve::ServeArgs),
+    /// The census `watch` stores for one snapshot, as JSON (run by `watch` in a child
+    /// process).
+    #[command(hide = true)]
+    Census(census::CensusArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -168,6 +173,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             serve::run(args)?;
             (String::new(), ExitCode::SUCCESS)
         }
+        Command::Census(args) => (census::run(args)?, ExitCode::SUCCESS),
     };
     write_stdout(&report)?;
     Ok(code)

@@ -12,7 +12,7 @@ use clap::Args;
 use leaktrail_analysis::units::human_bytes;
 use leaktrail_analysis::CensusLimits;
 use leaktrail_harness::ByteSize;
-use leaktrail_watch::{watch, WatchConfig, WatchEvent, WatchTarget};
+use leaktrail_watch::{watch, CensusWorker, WatchConfig, WatchEvent, WatchTarget};
 
 /// Arguments of `watch`.
 #[derive(Args, Debug)]
@@ -127,6 +127,10 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
         pss_every: 6,
         growth_trigger_per_hour: args.snapshot_on_growth.0 as f64,
         census: CensusLimits::default(),
+        // This binary parses each snapshot in a child (`leaktrail census`). Through
+        // /proc/self/exe: it still runs if the binary is upgraded or deleted under a
+        // week-long watch.
+        census_worker: CensusWorker::Process("/proc/self/exe".into()),
     };
     // The server reads the store the watcher writes, so the store comes first; a bad
     // address or token is refused before it is made, and a store made here for a server

@@ -9,11 +9,13 @@
 //!
 //! Heap snapshots are taken at the start, every `snapshot_every`, and sooner when the
 //! recent samples turn to significant growth (at most one per `min_snapshot_gap`). Each is
-//! parsed at once, on a worker thread, into a [`SnapshotCensus`] stored with it; raw files
+//! parsed at once ([`CensusWorker`]: in a child process, or on a worker thread) into a
+//! [`SnapshotCensus`] stored with it; raw files
 //! are then deleted oldest first to stay within `keep` files and `max_disk` bytes. Censuses
 //! are never deleted.
 //!
-//! The watcher keeps its own memory flat ([`own_memory`]): two malloc arenas, freed memory
+//! The watcher keeps its own memory flat: snapshots parsed in a child process
+//! ([`CensusWorker::Process`]), and ([`own_memory`]) two malloc arenas, freed memory
 //! handed back after each analysis and every minute, a small SQLite page cache.
 //!
 //! Targets:
@@ -35,18 +37,19 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use leaktrail_analysis::{CensusLimits, HeapAnalysis, SnapshotCensus};
+use leaktrail_analysis::{CensusLimits, SnapshotCensus};
 use leaktrail_inspector::{listening_url, url_on_port, Inspector};
 use leaktrail_sampler::{cgroup_memory_limit, loopback_listening_ports, ProcessTree};
-use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
 use leaktrail_stats::{decide, GrowthPolicy, Outcome};
 use leaktrail_store::{
     now_ms, IncarnationEnd, IncarnationId, SampleRecord, Store, StoreError, TargetId,
 };
 
+mod census_worker;
 mod node_process;
 pub mod own_memory;
 
+pub use census_worker::{census_of_file, CensusWorker};
 pub use node_process::{heapsnapshot_signal, is_node};
 use own_memory::{release_free_memory, TRIM_EVERY};
 
@@ -95,6 +98,8 @@ pub struct WatchConfig {
     pub growth_trigger_per_hour: f64,
     /// What a census keeps.
     pub census: CensusLimits,
+    /// Where snapshots are parsed (a child process keeps the watcher's memory its own).
+    pub census_worker: CensusWorker,
 }
 
 /// What the watcher reports as it goes (for a status line or a log).
@@ -196,7 +201,7 @@ pub fn watch(
     };
     let target = store.target(&name, Some(&command))?;
     let (census_tx, census_rx) = channel();
-    let analyser = Analyser::spawn(census_tx, config.census);
+    let analyser = Analyser::spawn(census_tx, config.census, config.census_worker.clone());
     let started = Instant::now();
     let mut summary = WatchSummary {
         target: name.clone(),
@@ -282,17 +287,16 @@ struct Analyser {
 type CensusResult = (PendingSnapshot, Result<SnapshotCensus, String>, f64);
 
 impl Analyser {
-    fn spawn(results: Sender<CensusResult>, limits: CensusLimits) -> Analyser {
+    fn spawn(
+        results: Sender<CensusResult>,
+        limits: CensusLimits,
+        worker: CensusWorker,
+    ) -> Analyser {
         let (jobs, rx) = channel::<(PathBuf, PendingSnapshot)>();
         std::thread::spawn(move || {
             for (path, pending) in rx {
                 let t = Instant::now();
-                let census = HeapSnapshot::open(&path, &ParseOptions::default())
-                    .map(|snap| {
-                        let analysis = HeapAnalysis::new(&snap);
-                        SnapshotCensus::of(&analysis, &pending.file, &limits)
-                    })
-                    .map_err(|e| e.to_string());
+                let census = worker.census(&path, &pending.file, &limits);
                 release_free_memory();
                 if results
                     .send((pending, census, t.elapsed().as_secs_f64()))
