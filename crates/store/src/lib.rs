@@ -222,6 +222,40 @@ impl SnapshotRecord {
     }
 }
 
+/// One class row of a stored census, borrowed from the query that read it.
+#[derive(Clone, Copy, Debug)]
+pub struct ClassRowRef<'a> {
+    /// The snapshot whose census it is.
+    pub snapshot: SnapshotId,
+    /// Class name.
+    pub class: &'a str,
+    /// The class's growth family.
+    pub family: Family,
+    /// Objects.
+    pub count: u64,
+    /// Their self size, bytes.
+    pub self_size: u64,
+    /// Their retained size, bytes, when the census kept it.
+    pub retained_size: Option<u64>,
+}
+
+/// One collection row of a stored census, borrowed from the query that read it.
+#[derive(Clone, Copy, Debug)]
+pub struct CollectionRowRef<'a> {
+    /// The snapshot whose census it is.
+    pub snapshot: SnapshotId,
+    /// V8 node id.
+    pub id: u32,
+    /// Its kind (`Map`, `Array`, …).
+    pub kind: &'a str,
+    /// Entries.
+    pub entries: u64,
+    /// Retained size, bytes.
+    pub retained_size: u64,
+    /// Retainer path from a GC root.
+    pub path: &'a str,
+}
+
 /// An open store.
 pub struct Store {
     dir: PathBuf,
@@ -750,34 +784,29 @@ impl Store {
             let i = slot(r.get(0).map_err(sql(p))?)?;
             out[i].1.families.push(family_total(r, 1).map_err(sql(p))?);
         }
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT c.snapshot_id, c.class, c.family, c.count, c.self_size, c.retained_size
-                 FROM snapshots s JOIN snapshot_classes c ON c.snapshot_id = s.id
-                 WHERE s.incarnation_id = ?1",
-            )
-            .map_err(sql(p))?;
-        let mut rows = st.query([incarnation]).map_err(sql(p))?;
-        while let Some(r) = rows.next().map_err(sql(p))? {
-            let i = slot(r.get(0).map_err(sql(p))?)?;
-            out[i].1.classes.push(class_stats(r, 1, p)?);
-        }
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT c.snapshot_id, c.node_id, c.kind, c.entries, c.retained_size, c.path
-                 FROM snapshots s JOIN snapshot_collections c ON c.snapshot_id = s.id
-                 WHERE s.incarnation_id = ?1",
-            )
-            .map_err(sql(p))?;
-        let mut rows = st.query([incarnation]).map_err(sql(p))?;
-        while let Some(r) = rows.next().map_err(sql(p))? {
-            let i = slot(r.get(0).map_err(sql(p))?)?;
-            out[i]
-                .1
-                .collections
-                .push(collection_record(r, 1).map_err(sql(p))?);
+        let mut missing = None;
+        self.for_each_incarnation_class(incarnation, |row| match slot(row.snapshot) {
+            Ok(i) => out[i].1.classes.push(ClassStats {
+                class: row.class.to_owned(),
+                family: row.family,
+                count: row.count,
+                self_size: row.self_size,
+                retained_size: row.retained_size,
+            }),
+            Err(e) => missing = Some(e),
+        })?;
+        self.for_each_incarnation_collection(incarnation, |row| match slot(row.snapshot) {
+            Ok(i) => out[i].1.collections.push(CollectionRecord {
+                id: row.id,
+                kind: row.kind.to_owned(),
+                entries: row.entries,
+                retained_size: row.retained_size,
+                path: row.path.to_owned(),
+            }),
+            Err(e) => missing = Some(e),
+        })?;
+        if let Some(e) = missing {
+            return Err(e);
         }
         // The order `census` gives: classes by self size, collections by entries, largest
         // first (ties as the table's key order, class name or node id).
@@ -791,6 +820,76 @@ impl Store {
                 .sort_by(|a, b| b.entries.cmp(&a.entries).then_with(|| a.id.cmp(&b.id)));
         }
         Ok(out)
+    }
+
+    /// Calls `f` with every class row of every census of one incarnation, in no particular
+    /// order, borrowed from the query: a trend over hundreds of censuses reads hundreds of
+    /// thousands of rows, and a server that allocated a string for each would leave its
+    /// heap fragmented by every refresh.
+    pub fn for_each_incarnation_class(
+        &self,
+        incarnation: IncarnationId,
+        mut f: impl FnMut(ClassRowRef<'_>),
+    ) -> Result<(), StoreError> {
+        let p = &self.db_path;
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT c.snapshot_id, c.class, c.family, c.count, c.self_size, c.retained_size
+                 FROM snapshots s JOIN snapshot_classes c ON c.snapshot_id = s.id
+                 WHERE s.incarnation_id = ?1",
+            )
+            .map_err(sql(p))?;
+        let mut rows = st.query([incarnation]).map_err(sql(p))?;
+        while let Some(r) = rows.next().map_err(sql(p))? {
+            let family = text(r, 2, p)?;
+            f(ClassRowRef {
+                snapshot: r.get(0).map_err(sql(p))?,
+                class: text(r, 1, p)?,
+                family: Family::from_key(family).ok_or_else(|| StoreError::Corrupt {
+                    path: p.clone(),
+                    detail: format!("unknown family {family:?}"),
+                })?,
+                count: r.get::<_, i64>(3).map_err(sql(p))? as u64,
+                self_size: r.get::<_, i64>(4).map_err(sql(p))? as u64,
+                retained_size: r
+                    .get::<_, Option<i64>>(5)
+                    .map_err(sql(p))?
+                    .map(|v| v as u64),
+            });
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with every collection row of every census of one incarnation, in no
+    /// particular order, borrowed from the query (as
+    /// [`Store::for_each_incarnation_class`]).
+    pub fn for_each_incarnation_collection(
+        &self,
+        incarnation: IncarnationId,
+        mut f: impl FnMut(CollectionRowRef<'_>),
+    ) -> Result<(), StoreError> {
+        let p = &self.db_path;
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT c.snapshot_id, c.node_id, c.kind, c.entries, c.retained_size, c.path
+                 FROM snapshots s JOIN snapshot_collections c ON c.snapshot_id = s.id
+                 WHERE s.incarnation_id = ?1",
+            )
+            .map_err(sql(p))?;
+        let mut rows = st.query([incarnation]).map_err(sql(p))?;
+        while let Some(r) = rows.next().map_err(sql(p))? {
+            f(CollectionRowRef {
+                snapshot: r.get(0).map_err(sql(p))?,
+                id: r.get::<_, i64>(1).map_err(sql(p))? as u32,
+                kind: text(r, 2, p)?,
+                entries: r.get::<_, i64>(3).map_err(sql(p))? as u64,
+                retained_size: r.get::<_, i64>(4).map_err(sql(p))? as u64,
+                path: text(r, 5, p)?,
+            });
+        }
+        Ok(())
     }
 
     /// The census of a snapshot, as stored.
@@ -833,6 +932,13 @@ impl Store {
         }
         Ok(census)
     }
+}
+
+/// Column `at` of `r` as text borrowed from the row.
+fn text<'r>(r: &'r rusqlite::Row<'_>, at: usize, db_path: &str) -> Result<&'r str, StoreError> {
+    r.get_ref(at)
+        .and_then(|v| v.as_str().map_err(rusqlite::Error::from))
+        .map_err(sql(db_path))
 }
 
 /// A `snapshot_families` row from column `at` on: `family, count, self_size`.

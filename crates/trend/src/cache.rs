@@ -14,7 +14,7 @@ use leaktrail_store::{
     IncarnationId, SnapshotId, SnapshotRecord, Store, StoreError, Target, TargetId,
 };
 
-use crate::{SnapshotTrends, TrendInput, TrendPolicy, TrendReport, MAX_TREND_SAMPLES};
+use crate::{CensusTable, SnapshotTrends, TrendInput, TrendPolicy, TrendReport, MAX_TREND_SAMPLES};
 
 /// What a cached [`SnapshotTrends`] was computed from.
 #[derive(PartialEq)]
@@ -75,8 +75,8 @@ impl TrendCache {
             .map(|_| ())
     }
 
-    /// The latest incarnation's snapshots (with their censuses, or only their facts when
-    /// the trends come from the cache) and the class and collection trends over them.
+    /// The latest incarnation's snapshots (only their facts) and the class and collection
+    /// trends over them, assessed from a [`CensusTable`] when a snapshot was added.
     fn snapshot_trends(
         &mut self,
         store: &Store,
@@ -101,34 +101,26 @@ impl TrendCache {
                 policy.min_growth_bytes,
             ),
         };
-        let cached = self
-            .entries
-            .get(&target.id)
-            .filter(|(k, _)| *k == key)
-            .map(|(_, t)| t.clone());
-        if let Some(trends) = cached {
-            // The report needs only each snapshot's facts beside the cached trends.
-            let snapshots = index
-                .into_iter()
-                .map(|s| {
-                    let census = s.facts_only();
-                    (s, census)
-                })
-                .collect();
-            return Ok((snapshots, trends));
+        let fresh = self.entries.get(&target.id).is_some_and(|(k, _)| *k == key);
+        if !fresh {
+            let trends = {
+                let table = match latest {
+                    Some(latest) => CensusTable::from_store(store, latest, &index)?,
+                    None => CensusTable::default(),
+                };
+                SnapshotTrends::assess_table(&table, policy)
+            };
+            self.entries.insert(target.id, (key, trends));
         }
-        let snapshots = match latest {
-            Some(latest) => store.incarnation_censuses(latest)?,
-            None => Vec::new(),
-        };
-        let trends = SnapshotTrends::assess(&snapshots, policy);
-        // Keyed by the snapshots read (the watcher may have added one since the index was
-        // listed).
-        let key = Key {
-            snapshots: snapshots.iter().map(|(s, _)| s.id).collect(),
-            ..key
-        };
-        self.entries.insert(target.id, (key, trends.clone()));
+        let trends = self.entries[&target.id].1.clone();
+        // The report needs only each snapshot's facts beside the trends.
+        let snapshots = index
+            .into_iter()
+            .map(|s| {
+                let census = s.facts_only();
+                (s, census)
+            })
+            .collect();
         Ok((snapshots, trends))
     }
 }
@@ -136,7 +128,7 @@ impl TrendCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use leaktrail_analysis::{ClassStats, Family, SnapshotCensus, SnapshotInfo};
+    use leaktrail_analysis::{ClassStats, CollectionRecord, Family, SnapshotCensus, SnapshotInfo};
     use leaktrail_store::SampleRecord;
 
     fn census(k: u64) -> SnapshotCensus {
@@ -156,7 +148,13 @@ mod tests {
                 self_size: k * 400_000,
                 retained_size: None,
             }],
-            collections: Vec::new(),
+            collections: vec![CollectionRecord {
+                id: 7,
+                kind: "Map".into(),
+                entries: k * 10,
+                retained_size: k * 400_000,
+                path: "(GC roots) → StreamRegistry.streams".into(),
+            }],
         }
     }
 
@@ -213,6 +211,11 @@ mod tests {
             .report(&store, &target, &policy)
             .expect("after a snapshot");
         assert_eq!(third.classes[0].count_last, 20_000);
+        assert_eq!(third.collections[0].entries_last, 200);
+        assert_eq!(
+            third.collections[0].path,
+            "(GC roots) → StreamRegistry.streams"
+        );
         assert_eq!(json(&third), json(&fresh(&store)));
     }
 }

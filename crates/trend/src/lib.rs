@@ -30,10 +30,10 @@
 //! from the slope's confidence interval (the low slope gives the late end; a low slope at
 //! or below zero leaves the late end open).
 
-use std::collections::HashMap;
-
 mod cache;
+mod table;
 pub use cache::TrendCache;
+pub use table::CensusTable;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -284,44 +284,43 @@ impl SnapshotTrends {
         snapshots: &[(SnapshotRecord, SnapshotCensus)],
         policy: &TrendPolicy,
     ) -> SnapshotTrends {
+        SnapshotTrends::assess_table(&CensusTable::from_censuses(snapshots), policy)
+    }
+
+    /// Assesses every class and collection of `table`.
+    pub fn assess_table(table: &CensusTable, policy: &TrendPolicy) -> SnapshotTrends {
         let gp = GrowthPolicy {
             max_growth: policy.floor_per_hour / 3600.0,
             alpha: policy.alpha,
             warmup: None,
         };
-        // Classes across snapshots: a class missing from a census was below its cut-off,
-        // so it counts as 0 there.
-        let t0 = snapshots.first().map_or(0, |s| s.0.t);
-        let xs: Vec<f64> = snapshots
+        let n = table.len();
+        let t0 = table.times.first().copied().unwrap_or(0);
+        let xs: Vec<f64> = table
+            .times
             .iter()
-            .map(|(s, _)| (s.t - t0) as f64 / 1000.0)
+            .map(|t| (t - t0) as f64 / 1000.0)
             .collect();
-        let heap_last = snapshots.last().map_or(0, |(_, c)| c.info.total_self_size);
-        let min_growth = policy.min_growth_bytes.max(heap_last / 200) as f64;
-        // Each class's row in each census, found once (a census holds hundreds of classes).
-        type Rows<'a> = Vec<Option<&'a leaktrail_analysis::ClassStats>>;
-        let mut by_name: HashMap<&str, Rows<'_>> = HashMap::new();
-        for (i, (_, c)) in snapshots.iter().enumerate() {
-            for k in &c.classes {
-                let rows = by_name
-                    .entry(k.class.as_str())
-                    .or_insert_with(|| vec![None; snapshots.len()]);
-                rows[i].get_or_insert(k);
-            }
-        }
-        let mut names: Vec<(&str, Rows<'_>)> = by_name.into_iter().collect();
-        names.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        // Hundreds of classes, each a robust fit over every snapshot: in parallel (the
-        // order is kept, so the report is the same).
-        let mut classes: Vec<ClassTrend> = names
+        let min_growth = policy.min_growth_bytes.max(table.heap_last / 200) as f64;
+        // Classes across snapshots: a class missing from a census was below its cut-off,
+        // so it counts as 0 there. Hundreds of classes, each a robust fit over every
+        // snapshot: in parallel (the order is kept, so the report is the same).
+        let runs: Vec<&[table::ClassRow]> = table.class_runs().collect();
+        let mut classes: Vec<ClassTrend> = runs
             .par_iter()
-            .filter_map(|(name, rows)| {
+            .filter_map(|run| {
+                // Each census's row of the class (its first, should one list it twice).
+                let mut rows: Vec<Option<&table::ClassRow>> = vec![None; n];
+                for r in run.iter() {
+                    rows[r.snapshot as usize].get_or_insert(r);
+                }
                 let ys: Vec<f64> = rows
                     .iter()
                     .map(|r| r.map_or(0.0, |k| k.self_size as f64))
                     .collect();
                 let last = rows.iter().rev().flatten().next()?;
                 let first = rows.first().copied().flatten();
+                let newest = rows.last().copied().flatten();
                 // A class that moved less than a quarter of the noise floor cannot leak: it
                 // is left out (stable), which also keeps hundreds of classes cheap to assess.
                 let (lo, hi) = ys
@@ -334,13 +333,13 @@ impl SnapshotTrends {
                 let grown = ys.last().copied().unwrap_or(0.0) - ys.first().copied().unwrap_or(0.0);
                 let assessment = assessment_of(&v, policy.alpha, grown >= min_growth);
                 Some(ClassTrend {
-                    class: (*name).to_owned(),
+                    class: table.name(last.class).to_owned(),
                     family: last.family.key().to_owned(),
                     count_first: first.map_or(0, |k| k.count),
-                    count_last: rows.last().copied().flatten().map_or(0, |k| k.count),
+                    count_last: newest.map_or(0, |k| k.count),
                     size_first: first.map_or(0, |k| k.self_size),
-                    size_last: rows.last().copied().flatten().map_or(0, |k| k.self_size),
-                    retained_last: rows.last().copied().flatten().and_then(|k| k.retained_size),
+                    size_last: newest.map_or(0, |k| k.self_size),
+                    retained_last: newest.and_then(|k| k.retained_size),
                     rate: RatePerHour::from_per_second(&v.slope),
                     p_value: v.trend.p_value,
                     assessment,
@@ -356,42 +355,36 @@ impl SnapshotTrends {
 
         // Collections, followed by node id; entries are judged against a floor of one
         // entry per minute, and retained growth against the noise floor.
-        let mut ids: Vec<u32> = snapshots
-            .iter()
-            .flat_map(|(_, c)| c.collections.iter().map(|r| r.id))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
         let mut collections = Vec::new();
         let entry_policy = GrowthPolicy {
             max_growth: 1.0 / 60.0,
             ..gp
         };
-        for id in ids {
-            let pts: Vec<(f64, &leaktrail_analysis::CollectionRecord)> = snapshots
-                .iter()
-                .zip(&xs)
-                .filter_map(|((_, c), &x)| {
-                    c.collections.iter().find(|r| r.id == id).map(|r| (x, r))
-                })
-                .collect();
+        for run in table.collection_runs() {
+            // Each census's row of the collection (its first, should one list it twice).
+            let mut pts: Vec<&table::CollectionRow> = Vec::with_capacity(run.len());
+            for r in run {
+                if pts.last().is_none_or(|p| p.snapshot != r.snapshot) {
+                    pts.push(r);
+                }
+            }
             let (Some(first), Some(last)) = (pts.first(), pts.last()) else {
                 continue;
             };
-            if first.1.entries == last.1.entries {
+            if first.entries == last.entries {
                 continue;
             }
-            let cx: Vec<f64> = pts.iter().map(|p| p.0).collect();
-            let cy: Vec<f64> = pts.iter().map(|p| p.1.entries as f64).collect();
+            let cx: Vec<f64> = pts.iter().map(|p| xs[p.snapshot as usize]).collect();
+            let cy: Vec<f64> = pts.iter().map(|p| p.entries as f64).collect();
             let v = decide(&cx, &cy, &entry_policy);
-            let grown = last.1.retained_size as f64 - first.1.retained_size as f64;
+            let grown = last.retained_size as f64 - first.retained_size as f64;
             collections.push(CollectionTrend {
-                id,
-                kind: last.1.kind.clone(),
-                path: last.1.path.clone(),
-                entries_first: first.1.entries,
-                entries_last: last.1.entries,
-                retained_last: last.1.retained_size,
+                id: last.id,
+                kind: table.name(last.kind).to_owned(),
+                path: table.name(last.path).to_owned(),
+                entries_first: first.entries,
+                entries_last: last.entries,
+                retained_last: last.retained_size,
                 rate: RatePerHour::from_per_second(&v.slope),
                 assessment: assessment_of(&v, policy.alpha, grown >= min_growth),
             });
