@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use leaktrail_store::Store;
-use leaktrail_trend::{Assessment, TrendInput, TrendPolicy, TrendReport};
+use leaktrail_trend::{Assessment, TrendCache, TrendInput, TrendPolicy, TrendReport};
 
 fn runner(scenario: &str) -> Vec<String> {
     forever_runner(&[], scenario, &[])
@@ -97,7 +97,17 @@ fn trend_of(store: &Store) -> TrendReport {
     let targets = store.targets().expect("targets");
     assert_eq!(targets.len(), 1, "{targets:?}");
     let input = TrendInput::from_store(store, &targets[0]).expect("read store");
-    TrendReport::assess(&input, &seconds_policy())
+    let report = TrendReport::assess(&input, &seconds_policy());
+    // What `trend --store` and the server compute, from the compact census table, must be
+    // the same report as from every census read whole.
+    let compact = TrendCache::new()
+        .report(store, &targets[0], &seconds_policy())
+        .expect("read store");
+    assert_eq!(
+        serde_json::to_value(&compact).expect("JSON"),
+        serde_json::to_value(&report).expect("JSON")
+    );
+    report
 }
 
 const FAST: &[&str] = &[

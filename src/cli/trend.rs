@@ -10,7 +10,7 @@ use leaktrail_analysis::{CensusLimits, HeapAnalysis, SnapshotCensus};
 use leaktrail_harness::{GrowthFloor, Per};
 use leaktrail_report::TrendContext;
 use leaktrail_store::{now_ms, SnapshotRecord, Store, Target};
-use leaktrail_trend::{Assessment, TrendInput, TrendPolicy, TrendReport};
+use leaktrail_trend::{Assessment, TrendCache, TrendInput, TrendPolicy, TrendReport};
 
 use super::{load, Common};
 
@@ -102,10 +102,12 @@ fn from_store(
             );
         }
     }
+    // The server's path: classes and collections from the compact census table, so a
+    // store of thousands of censuses does not become a census object each.
+    let mut cache = TrendCache::new();
     let mut reports = Vec::with_capacity(targets.len());
     for t in &targets {
-        let input = TrendInput::from_store(&store, t)?;
-        reports.push(TrendReport::assess(&input, policy));
+        reports.push(cache.report(&store, t, policy)?);
     }
     Ok((context("store", dir, None, policy), reports))
 }

@@ -248,7 +248,9 @@ pub struct TrendInput {
 pub const MAX_TREND_SAMPLES: usize = 20_000;
 
 impl TrendInput {
-    /// Reads the latest incarnation of `target` from the store.
+    /// Reads the latest incarnation of `target` from the store, every census whole: the
+    /// reference [`TrendCache::report`] (what `trend --store` and the server use) is
+    /// checked against.
     pub fn from_store(store: &Store, target: &Target) -> Result<TrendInput, StoreError> {
         let incarnations = store.incarnations(target.id)?;
         let latest = incarnations.last().map(|i| i.id);
