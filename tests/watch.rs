@@ -346,7 +346,12 @@ fn the_store_survives_kill_9_of_the_watcher() {
         &runner("event-store-unbounded"),
     );
     let store = Store::open(&store_dir).expect("reopens");
-    assert_eq!(store.incarnations(target.id).expect("incs").len(), 2);
+    let incarnations = store.incarnations(target.id).expect("incs");
+    assert_eq!(incarnations.len(), 2);
+    // The first incarnation has no end (its watcher was killed): watching again is not a
+    // restart of the service, or every re-run of `watch` would look like a crash loop.
+    assert_eq!(incarnations[0].end_reason, None, "{incarnations:?}");
+    assert_eq!(leaktrail_trend::restarts(&incarnations), 0);
 }
 
 #[test]
@@ -415,4 +420,103 @@ fn a_server_that_cannot_start_leaves_no_store_behind() {
     let out = watch_serving(&store, &taken_addr);
     assert_eq!(out.status.code(), Some(2));
     assert!(Store::open(&store).is_ok(), "the existing store is kept");
+}
+
+/// A memory cgroup of its own for one test, removed when dropped.
+struct TestCgroup {
+    dir: std::path::PathBuf,
+}
+
+impl TestCgroup {
+    /// A cgroup v1 `memory` group (or a v2 group with the memory controller) limited to
+    /// `limit` bytes; `None` where this machine does not let the tests create one.
+    fn create(limit: u64) -> Option<TestCgroup> {
+        let name = format!("leaktrail-test-{}", std::process::id());
+        let v1 = std::path::Path::new("/sys/fs/cgroup/memory");
+        let v2 = std::path::Path::new("/sys/fs/cgroup");
+        let (dir, files): (_, &[&str]) = if v1.join("memory.limit_in_bytes").exists() {
+            (
+                v1.join(&name),
+                &["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"],
+            )
+        } else if std::fs::read_to_string(v2.join("cgroup.subtree_control"))
+            .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"))
+        {
+            (v2.join(&name), &["memory.max", "memory.swap.max"])
+        } else {
+            return None;
+        };
+        std::fs::create_dir(&dir).ok()?;
+        let group = TestCgroup { dir };
+        std::fs::write(group.dir.join(files[0]), limit.to_string()).ok()?;
+        // No swap to spill into (where the file exists): the limit must end in a kill.
+        let swap = if files[1].starts_with("memory.memsw") {
+            limit.to_string()
+        } else {
+            "0".to_owned()
+        };
+        let _ = std::fs::write(group.dir.join(files[1]), swap);
+        Some(group)
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        // Its processes are dead by now; the kernel may take a moment to let go.
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn a_service_killed_by_the_oom_killer_is_recorded_as_oom_kill() {
+    // 128 MiB; the service moves itself into the group, as a container's init would be.
+    let Some(group) = TestCgroup::create(128 << 20) else {
+        eprintln!("skipped: this machine does not let the tests create a memory cgroup");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    // Buffers outside V8's heap, touched page by page: only the cgroup limit stops them.
+    let grow = "const kept = []; setInterval(() => kept.push(Buffer.alloc(4 << 20, 1)), 50);";
+    let script = format!(
+        "echo $$ > {}/cgroup.procs && exec {} -e '{grow}'",
+        group.dir.display(),
+        node().display()
+    );
+    let started = std::time::Instant::now();
+    watch(
+        &store_dir,
+        &[
+            "--no-inspector",
+            "--sample-every",
+            "200ms",
+            "--duration",
+            "60s",
+        ],
+        &["sh".to_owned(), "-c".to_owned(), script],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "the service was not killed"
+    );
+    let store = Store::open(&store_dir).expect("the store opens");
+    let target = store.targets().expect("targets").remove(0);
+    let incarnations = store.incarnations(target.id).expect("incarnations");
+    let last = incarnations.last().expect("an incarnation");
+    assert_eq!(last.end_reason.as_deref(), Some("oom-kill"), "{last:?}");
+    assert_eq!(last.signal, Some(9), "{last:?}");
+    let samples = store
+        .incarnation_samples(last.id, 0, 1000)
+        .expect("samples");
+    assert!(
+        samples.iter().any(|s| s.rss > 64 << 20),
+        "the samples saw it grow: {:?}",
+        samples.iter().map(|s| s.rss >> 20).collect::<Vec<_>>()
+    );
+    drop(group);
 }

@@ -38,7 +38,8 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = humantime::parse_duration)]
     snapshot_every: Duration,
 
-    /// Least time between two snapshots, also when memory grows fast.
+    /// Least time between a snapshot taken early, because memory grows fast, and the one
+    /// before or after it.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
     min_snapshot_gap: Duration,
 
@@ -58,7 +59,8 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     duration: Option<Duration>,
 
-    /// Do not use the Node inspector: RSS/PSS and threads only, no heap snapshots.
+    /// Do not use the Node inspector: RSS/PSS and threads only, and heap snapshots only
+    /// from a process started with `--heapsnapshot-signal`.
     #[arg(long)]
     no_inspector: bool,
 

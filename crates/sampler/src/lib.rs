@@ -16,6 +16,9 @@
 //! [`descendants`] give the tree from several roots, [`process_info`] what a process runs
 //! (command line, executable, start time, caught signals) and [`holds_open`] whether a
 //! process still has a file open.
+//!
+//! [`MemoryCgroup`] is the memory cgroup a process runs in (v2, or v1 on older and hybrid
+//! hosts): its limit, the OOM kills counted in it, and [`system_oom_kills`] the machine's.
 
 use std::path::{Path, PathBuf};
 
@@ -283,43 +286,153 @@ pub fn loopback_listening_ports(pid: i32) -> Vec<u16> {
     ports
 }
 
-/// The memory limit of the cgroup (v2 `memory.max`, or v1 `memory.limit_in_bytes`) that
-/// `pid` runs in, the tightest along its ancestors; `None` when unlimited or unknown.
-pub fn cgroup_memory_limit(pid: i32) -> Option<u64> {
-    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    let mut best: Option<u64> = None;
-    for line in cgroups.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        let (root, file) = if controllers.is_empty() {
-            ("/sys/fs/cgroup", "memory.max")
-        } else if controllers.split(',').any(|c| c == "memory") {
-            ("/sys/fs/cgroup/memory", "memory.limit_in_bytes")
-        } else {
-            continue;
+/// The memory cgroup a process runs in, as mounted here: cgroup v2 (unified) or v1 (the
+/// `memory` controller's own hierarchy). Their files differ, not their meaning.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemoryCgroup {
+    /// A cgroup v2 directory under `/sys/fs/cgroup`.
+    V2(PathBuf),
+    /// A cgroup v1 directory under `/sys/fs/cgroup/memory`.
+    V1(PathBuf),
+}
+
+impl MemoryCgroup {
+    /// The memory cgroups `pid` is in (one per mounted hierarchy; usually one), from
+    /// `/proc/PID/cgroup`. Hybrid systems list both a v2 and a v1 line.
+    pub fn of(pid: i32) -> Vec<MemoryCgroup> {
+        let Ok(cgroups) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+            return Vec::new();
         };
-        let mut dir = std::path::PathBuf::from(format!("{root}{path}"));
+        cgroups
+            .lines()
+            .filter_map(|line| {
+                let mut parts = line.splitn(3, ':');
+                let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+                let under = |root: &str| match path.trim_start_matches('/') {
+                    "" => PathBuf::from(root),
+                    rel => Path::new(root).join(rel),
+                };
+                if controllers.is_empty() {
+                    Some(MemoryCgroup::V2(under("/sys/fs/cgroup")))
+                } else if controllers.split(',').any(|c| c == "memory") {
+                    Some(MemoryCgroup::V1(under("/sys/fs/cgroup/memory")))
+                } else {
+                    None
+                }
+            })
+            .filter(|c| c.dir().is_dir())
+            .collect()
+    }
+
+    /// The cgroup's directory.
+    pub fn dir(&self) -> &Path {
+        match self {
+            MemoryCgroup::V2(d) | MemoryCgroup::V1(d) => d,
+        }
+    }
+
+    /// Its hierarchy's root, above which the ancestors stop.
+    fn root(&self) -> &'static str {
+        match self {
+            MemoryCgroup::V2(_) => "/sys/fs/cgroup",
+            MemoryCgroup::V1(_) => "/sys/fs/cgroup/memory",
+        }
+    }
+
+    /// Its memory limit, the tightest along its ancestors (v2 `memory.max`, v1
+    /// `memory.limit_in_bytes`); `None` when unlimited.
+    pub fn limit(&self) -> Option<u64> {
+        let file = match self {
+            MemoryCgroup::V2(_) => "memory.max",
+            MemoryCgroup::V1(_) => "memory.limit_in_bytes",
+        };
+        let mut best: Option<u64> = None;
+        let mut dir = self.dir().to_owned();
         loop {
             if let Ok(text) = std::fs::read_to_string(dir.join(file)) {
-                // v1 writes a huge number for "no limit".
+                // v2 writes "max" and v1 a huge number for "no limit".
                 if let Ok(v) = text.trim().parse::<u64>() {
                     if v < (1 << 60) {
                         best = Some(best.map_or(v, |b| b.min(v)));
                     }
                 }
             }
-            if dir.as_os_str().len() <= root.len() || !dir.pop() {
+            if dir.as_os_str().len() <= self.root().len() || !dir.pop() {
                 break;
             }
         }
+        best
     }
-    best
+
+    /// How many processes of this cgroup the kernel's OOM killer has killed: the
+    /// `oom_kill` line of v2 `memory.events` or of v1 `memory.oom_control` (Linux 4.13+).
+    pub fn oom_kills(&self) -> Option<u64> {
+        let file = match self {
+            MemoryCgroup::V2(d) => d.join("memory.events"),
+            MemoryCgroup::V1(d) => d.join("memory.oom_control"),
+        };
+        oom_kill_line(&std::fs::read_to_string(file).ok()?)
+    }
+}
+
+/// The `oom_kill N` line of a cgroup's `memory.events`/`memory.oom_control` or of
+/// `/proc/vmstat` (the same spelling in all three).
+fn oom_kill_line(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// OOM kills on the whole machine so far (`oom_kill` in `/proc/vmstat`): the only count a
+/// process outside any limited cgroup leaves when the global OOM killer takes it.
+pub fn system_oom_kills() -> Option<u64> {
+    oom_kill_line(&std::fs::read_to_string("/proc/vmstat").ok()?)
+}
+
+/// The memory limit of the cgroup (v2 `memory.max`, or v1 `memory.limit_in_bytes`) that
+/// `pid` runs in, the tightest along its ancestors; `None` when unlimited or unknown.
+pub fn cgroup_memory_limit(pid: i32) -> Option<u64> {
+    MemoryCgroup::of(pid)
+        .iter()
+        .filter_map(MemoryCgroup::limit)
+        .min()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::process::{Command, Stdio};
+
+    #[test]
+    fn reads_limits_and_oom_kills_in_both_cgroup_versions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (v1, v2) = (dir.path().join("v1"), dir.path().join("v2"));
+        std::fs::create_dir_all(&v1).expect("v1");
+        std::fs::create_dir_all(&v2).expect("v2");
+        // The files as the kernel writes them.
+        std::fs::write(
+            v1.join("memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n",
+        )
+        .expect("write");
+        std::fs::write(v1.join("memory.limit_in_bytes"), "134217728\n").expect("write");
+        std::fs::write(
+            v2.join("memory.events"),
+            "low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n",
+        )
+        .expect("write");
+        std::fs::write(v2.join("memory.max"), "max\n").expect("write");
+        let (v1, v2) = (MemoryCgroup::V1(v1), MemoryCgroup::V2(v2));
+        assert_eq!(v1.oom_kills(), Some(3));
+        assert_eq!(v2.oom_kills(), Some(2));
+        assert_eq!(v1.limit(), Some(128 << 20));
+        assert_eq!(v2.limit(), None, "\"max\" is no limit");
+        // This process's own cgroups exist where /proc says they are.
+        for c in MemoryCgroup::of(std::process::id() as i32) {
+            assert!(c.dir().is_dir(), "{c:?}");
+        }
+        assert!(system_oom_kills().is_some(), "/proc/vmstat has oom_kill");
+    }
 
     #[test]
     fn samples_a_tree_of_processes() {
@@ -384,7 +497,11 @@ mod tests {
         let mut found = None;
         for _ in 0..100 {
             let tree = descendants(&list_processes(), &[pid, -5]);
-            if tree.len() == 2 {
+            // The forked child is `sh` until it has exec'd `sleep`.
+            let execd = |p: &ProcessEntry| {
+                process_info(p.pid).is_some_and(|i| i.cmdline == ["sleep", "30"])
+            };
+            if tree.len() == 2 && execd(&tree[1]) {
                 found = Some(tree);
                 break;
             }

@@ -17,7 +17,7 @@
 //! |---|---|---|
 //! | `meta` | setting | `key`, `value` (`schema_version` = 1) |
 //! | `targets` | watched service | `id`, `name` (unique), `command`, `created_at` |
-//! | `incarnations` | process lifetime (a restart starts a new one) | `id`, `target_id`, `pid`, `started_at`, `ended_at`, `exit_code`, `signal`, `end_reason` (`exited`, `signal`, `oom-kill`, `v8-heap-oom`, `detached`), `heap_limit`, `memory_limit` |
+//! | `incarnations` | process lifetime (a restart starts a new one) | `id`, `target_id`, `pid`, `started_at`, `ended_at`, `exit_code`, `signal`, `end_reason` (`exited`, `signal`, `oom-kill`, `v8-heap-oom`, `stopped`, `detached`; none while running or when the watcher was killed), `heap_limit`, `memory_limit` |
 //! | `samples` | sample | `incarnation_id`, `t`, `rss`, `anon`, `pss`, `threads`, `heap_used`, `heap_total`, `external` |
 //! | `snapshots` | heap snapshot | `id`, `incarnation_id`, `t`, `file` (name under `snapshots/`), `file_size`, `file_deleted_at`, `node_count`, `edge_count`, `total_self_size`, `reason` |
 //! | `snapshot_families` | snapshot × family | `snapshot_id`, `family`, `count`, `self_size` |
@@ -134,7 +134,8 @@ pub struct Incarnation {
     pub exit_code: Option<i64>,
     /// Signal that killed it.
     pub signal: Option<i64>,
-    /// How it ended: `exited`, `signal`, `oom-kill`, `v8-heap-oom`, `detached`.
+    /// How it ended: `exited`, `signal`, `oom-kill`, `v8-heap-oom`, `stopped` (by the
+    /// watcher), `detached` (left running); `None` while running or if the watcher died.
     pub end_reason: Option<String>,
     /// The V8 heap limit (`heap_size_limit`), bytes.
     pub heap_limit: Option<i64>,
@@ -151,7 +152,7 @@ pub struct IncarnationEnd {
     pub exit_code: Option<i64>,
     /// Killing signal.
     pub signal: Option<i64>,
-    /// `exited`, `signal`, `oom-kill`, `v8-heap-oom` or `detached`.
+    /// `exited`, `signal`, `oom-kill`, `v8-heap-oom`, `stopped` or `detached`.
     pub reason: String,
 }
 

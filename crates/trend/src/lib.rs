@@ -210,7 +210,7 @@ pub struct TrendReport {
     pub target: String,
     /// The incarnation assessed.
     pub incarnation: Option<Incarnation>,
-    /// Restarts of the target (incarnations after the first).
+    /// Restarts of the target: earlier incarnations that died (see [`restarts`]).
     pub restarts: u64,
     /// How earlier incarnations ended, oldest first (`exited 1`, `oom-kill`, …).
     pub endings: Vec<String>,
@@ -494,7 +494,7 @@ impl TrendReport {
             .chain(worst_class)
             .max()
             .unwrap_or(Assessment::Insufficient);
-        let restarts = input.incarnations.len().saturating_sub(1) as u64;
+        let restarts = restarts(&input.incarnations);
         let endings = input
             .incarnations
             .iter()
@@ -581,6 +581,23 @@ fn memory_trend(
         assessment,
         time_to_oom,
     })
+}
+
+/// Deaths that another incarnation followed: earlier incarnations that exited, were
+/// killed or ran out of memory. One the watcher stopped or left (`stopped`, `detached`), or
+/// whose watcher was itself killed (no end recorded), is not a restart of the service:
+/// re-running `watch` must not look like a crash loop.
+pub fn restarts(incarnations: &[Incarnation]) -> u64 {
+    let earlier = &incarnations[..incarnations.len().saturating_sub(1)];
+    earlier
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.end_reason.as_deref(),
+                Some("exited" | "signal" | "oom-kill" | "v8-heap-oom")
+            )
+        })
+        .count() as u64
 }
 
 fn ending(i: &Incarnation, reason: &str) -> String {
@@ -786,6 +803,25 @@ mod tests {
             .classes
             .iter()
             .all(|c| c.assessment == Assessment::Insufficient));
-        assert!(r.memory[0].time_to_oom.is_none());
+    }
+
+    #[test]
+    fn time_to_oom_is_against_the_nearer_limit() {
+        let mut input = input(24, Some(2 << 30));
+        // RSS climbs 4 MiB/h towards a cgroup limit of 320 MiB: hours away, where the
+        // heap is days from V8's limit.
+        input.incarnations[0].memory_limit = Some(320 << 20);
+        for (k, s) in input.samples.iter_mut().enumerate() {
+            s.rss = (200 << 20) + (k as i64 * (4 << 20)) / 6;
+        }
+        let r = TrendReport::assess(&input, &TrendPolicy::default());
+        let heap = r.memory[0].time_to_oom.as_ref().expect("heap time to oom");
+        assert_eq!(heap.limit_kind, "v8 heap limit");
+        let t = r.time_to_oom.as_ref().expect("time to oom");
+        assert_eq!(t.limit_kind, "cgroup memory.max", "{t:?}");
+        // (320 - ~296) MiB at 4 MiB/h: about 6 h.
+        assert!((5.0..7.0).contains(&(t.seconds / 3600.0)), "{t:?}");
+        assert!(t.seconds < heap.seconds);
+        assert!(r.sentence.contains("cgroup memory.max"), "{}", r.sentence);
     }
 }

@@ -39,7 +39,9 @@ use std::time::{Duration, Instant};
 
 use leaktrail_analysis::{CensusLimits, SnapshotCensus};
 use leaktrail_inspector::{listening_url, url_on_port, Inspector};
-use leaktrail_sampler::{cgroup_memory_limit, loopback_listening_ports, ProcessTree};
+use leaktrail_sampler::{
+    cgroup_memory_limit, loopback_listening_ports, system_oom_kills, MemoryCgroup, ProcessTree,
+};
 use leaktrail_stats::{decide, GrowthPolicy, Outcome};
 use leaktrail_store::{
     now_ms, IncarnationEnd, IncarnationId, SampleRecord, Store, StoreError, TargetId,
@@ -323,7 +325,7 @@ struct Incarnation {
     exiting: Arc<AtomicBool>,
     /// Where the stderr reader finds the inspector's socket to cut when Node exits.
     cut: Arc<Mutex<Option<std::net::TcpStream>>>,
-    oom_kills_at_start: Option<u64>,
+    oom: OomWitness,
     seq: u32,
     /// Whether V8's heap limit is in the store.
     heap_limit_known: bool,
@@ -427,7 +429,7 @@ impl Incarnation {
             url,
             exiting,
             cut,
-            oom_kills_at_start: node_process::oom_kills(pid),
+            oom: OomWitness::of(pid),
             seq: 0,
             heap_limit_known: false,
             in_analysis: 0,
@@ -589,6 +591,8 @@ impl Incarnation {
             (t.rss, t.anon, t.pss, t.threads)
         };
         self.sample_count += 1;
+        // The process may have moved to another cgroup (a wrapper that places itself).
+        self.oom = OomWitness::of(self.pid);
         let mut s = SampleRecord {
             incarnation_id: self.id,
             t: now_ms(),
@@ -688,6 +692,9 @@ impl Incarnation {
         self.last_snapshot = Some(now);
         if reason != "growth" {
             self.next_scheduled = now + config.snapshot_every;
+        } else {
+            // The schedule stands, but an early snapshot must not make two within the gap.
+            self.next_scheduled = self.next_scheduled.max(now + config.min_snapshot_gap);
         }
         match taken {
             Ok(()) => {
@@ -776,9 +783,7 @@ impl Incarnation {
                     .lock()
                     .map(|t| t.clone())
                     .unwrap_or_default();
-                let oom = node_process::oom_kills(self.pid)
-                    .zip(self.oom_kills_at_start)
-                    .is_some_and(|(now, then)| now > then);
+                let oom = self.oom.saw_a_kill();
                 let reason = if tail
                     .iter()
                     .any(|l| l.contains("JavaScript heap out of memory"))
@@ -802,11 +807,17 @@ impl Incarnation {
                 if node_process::alive(self.pid) {
                     return None;
                 }
+                // Not our child: no exit status, but the OOM killer leaves its count.
+                let reason = if self.oom.saw_a_kill() {
+                    "oom-kill"
+                } else {
+                    "exited"
+                };
                 Some(IncarnationEnd {
                     ended_at: now_ms(),
                     exit_code: None,
                     signal: None,
-                    reason: "exited".into(),
+                    reason: reason.into(),
                 })
             }
         }
@@ -873,4 +884,44 @@ fn enforce_budget(
         on_event(&WatchEvent::FileDeleted(s.file));
     }
     Ok(())
+}
+
+/// Tells an OOM kill from any other death: the kernel's `oom_kill` counts in the memory
+/// cgroups the process was last seen in (or the machine's, when none can be read), taken
+/// at each sample and compared once it has died. A process killed by the OOM killer dies
+/// of SIGKILL like one killed by hand; only this count tells them apart.
+struct OomWitness {
+    /// Each memory cgroup with its count when last read.
+    cgroups: Vec<(MemoryCgroup, u64)>,
+    /// The machine's count, for a process in no readable cgroup.
+    system: Option<u64>,
+}
+
+impl OomWitness {
+    /// The counts for `pid` now.
+    fn of(pid: i32) -> OomWitness {
+        let cgroups: Vec<(MemoryCgroup, u64)> = MemoryCgroup::of(pid)
+            .into_iter()
+            .filter_map(|c| c.oom_kills().map(|n| (c, n)))
+            .collect();
+        let system = if cgroups.is_empty() {
+            system_oom_kills()
+        } else {
+            None
+        };
+        OomWitness { cgroups, system }
+    }
+
+    /// Whether an OOM kill was counted since the last reading.
+    fn saw_a_kill(&self) -> bool {
+        let in_cgroup = self
+            .cgroups
+            .iter()
+            .any(|(c, then)| c.oom_kills().is_some_and(|now| now > *then));
+        let on_machine = self
+            .system
+            .zip(system_oom_kills())
+            .is_some_and(|(then, now)| now > then);
+        in_cgroup || on_machine
+    }
 }

@@ -126,17 +126,6 @@ pub(crate) fn diagnostic_dir(pid: i32) -> Option<PathBuf> {
     })
 }
 
-/// The `oom_kill` count of the cgroup of `pid` (cgroup v2 `memory.events`).
-pub(crate) fn oom_kills(pid: i32) -> Option<u64> {
-    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    let path = cgroups.lines().find_map(|l| l.strip_prefix("0::"))?;
-    let events = std::fs::read_to_string(format!("/sys/fs/cgroup{path}/memory.events")).ok()?;
-    events
-        .lines()
-        .find_map(|l| l.strip_prefix("oom_kill "))
-        .and_then(|v| v.trim().parse().ok())
-}
-
 /// Sends `signal` to a Node process started with `--heapsnapshot-signal`, waits for the
 /// snapshot it writes into `dir` (`Heap.<date>.<time>.<pid>.<tid>.<seq>.heapsnapshot`) to
 /// be complete, and moves it to `dest` (mode 0600).
