@@ -9,8 +9,8 @@
 //! | assessment | rule |
 //! |---|---|
 //! | **leaking** | `decide` says leak: a significant trend whose whole slope interval is above the floor, not saturating — and, for a class or collection, it grew by at least the noise floor over the window |
-//! | **growing** | not leaking, but the trend is significantly upward (slow growth below the floor, or growth that saturates) |
-//! | **stable** | neither |
+//! | **growing** | not leaking, but the trend is significantly upward and its slope interval reaches above the floor (not yet decided), or growth above the floor that saturates (a cache filling) |
+//! | **stable** | neither: no significant rise, or one whose whole slope interval is at or below the floor (what `run` calls no leak) |
 //! | **insufficient** | fewer than 8 points after the warm-up: nothing is decided |
 //!
 //! The memory series are the V8 heap (`heap_used+external`, Node) and RSS from the samples;
@@ -71,7 +71,7 @@ pub enum Assessment {
     Insufficient,
     /// Flat (or falling).
     Stable,
-    /// Significantly upward, but below the floor or saturating.
+    /// Significantly upward and possibly above the floor, or saturating.
     Growing,
     /// Significantly upward beyond the floor.
     Leaking,
@@ -538,7 +538,12 @@ fn assessment_of(v: &leaktrail_stats::GrowthVerdict, alpha: f64, big_enough: boo
         Outcome::Leak if big_enough => Assessment::Leaking,
         Outcome::Leak => Assessment::Growing,
         _ if v.samples_used < leaktrail_stats::MIN_SAMPLES => Assessment::Insufficient,
-        _ if upward || v.saturating => Assessment::Growing,
+        _ if v.saturating => Assessment::Growing,
+        // The slope's interval reaches above the floor: it may yet be a leak.
+        Outcome::Inconclusive if upward => Assessment::Growing,
+        // A rise whose whole interval is under the floor is no leak, however significant
+        // (a trend test finds the smallest steady rise with enough samples): a label for
+        // it would fire on every healthy service, as `run` would not.
         _ => Assessment::Stable,
     }
 }
