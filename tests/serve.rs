@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -638,4 +638,64 @@ fn pages_of_other_sites_are_turned_away() {
         ],
     );
     assert_eq!(named.status, 200);
+}
+
+#[test]
+fn watch_serve_answers_from_the_watcher_itself() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let store = root.path().join("store");
+    let scenarios = common::scenarios_dir();
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args(["watch", "--store", s(&store), "--quiet"])
+        .args(["--serve", "--listen", "127.0.0.1:0"])
+        .args(["--sample-every", "200ms", "--snapshot-every", "2s"])
+        .args(["--min-snapshot-gap", "2s", "--duration", "8s"])
+        .arg("--")
+        .arg(common::node())
+        .arg(scenarios.join("runner.js"))
+        .arg(scenarios.join("stream-registry-no-ttl.js"))
+        .arg("--forever")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("watch starts");
+    // The address the watcher's own server took, from its first line.
+    let mut lines = std::io::BufReader::new(watcher.stderr.take().expect("stderr")).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("leaktrail watch: serving http://")
+                .map(|a| a.trim_end_matches('/').to_owned())
+        })
+        .expect("watch --serve says where it serves");
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    let count = || {
+        let v = request(&addr, "GET", "/api/memory/samples", None);
+        assert_eq!(v.status, 200, "{}", v.body);
+        v.json()["targets"][0]["samples"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        seen.push(count());
+        let m = request(&addr, "GET", "/metrics", None);
+        assert_eq!(m.status, 200, "{}", m.body);
+        assert!(m.body.contains("leaktrail_rss_bytes{"), "{}", m.body);
+    }
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    let trend = request(&addr, "GET", "/api/memory/trend", None);
+    assert_eq!(trend.status, 200, "{}", trend.body);
+    assert!(trend.json()["targets"][0]["snapshots"].as_u64() >= Some(1));
+    let status = watcher.wait().expect("watch ends");
+    let err = rest.join().expect("stderr").join("\n");
+    assert!(status.success(), "watch: {err}");
+    // The server goes with the watcher.
+    assert!(
+        std::net::TcpStream::connect(&addr).is_err(),
+        "still serving"
+    );
 }

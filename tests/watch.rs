@@ -529,3 +529,61 @@ fn a_service_killed_by_the_oom_killer_is_recorded_as_oom_kill() {
     );
     drop(group);
 }
+
+#[test]
+fn growth_brings_snapshots_forward_and_max_disk_bounds_the_raw_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    // No scheduled snapshot after the first: every other one is growth's, at least 1 s
+    // apart; the disk budget (not the file count) decides what stays on disk.
+    watch(
+        &store_dir,
+        &[
+            "--sample-every",
+            "200ms",
+            "--snapshot-every",
+            "1h",
+            "--min-snapshot-gap",
+            "1s",
+            "--snapshot-on-growth",
+            "1MB",
+            "--keep",
+            "100",
+            "--max-disk",
+            "10MB",
+            "--duration",
+            "12s",
+        ],
+        &runner("event-store-unbounded"),
+    );
+    let store = Store::open(&store_dir).expect("the store opens");
+    let target = &store.targets().expect("targets")[0];
+    let snapshots = store.snapshots(target.id).expect("snapshots");
+    let reasons: Vec<&str> = snapshots.iter().map(|s| s.reason.as_str()).collect();
+    assert_eq!(reasons.first(), Some(&"first"), "{reasons:?}");
+    assert!(
+        reasons[1..].len() >= 2 && reasons[1..].iter().all(|r| *r == "growth"),
+        "{reasons:?}"
+    );
+    for pair in snapshots.windows(2) {
+        assert!(
+            pair[1].t - pair[0].t >= 1000,
+            "{:?}",
+            (pair[0].t, pair[1].t)
+        );
+    }
+    let on_disk = store.snapshots_on_disk().expect("on disk");
+    let bytes: i64 = on_disk.iter().map(|s| s.file_size).sum();
+    assert!(bytes <= 10 << 20, "{bytes} bytes kept over a 10MB budget");
+    assert!(on_disk.len() < snapshots.len(), "older raw files deleted");
+    for s in &snapshots {
+        let file = store.snapshots_dir().join(&s.file);
+        let kept = on_disk.iter().any(|d| d.id == s.id);
+        assert_eq!(file.exists(), kept, "{}", s.file);
+    }
+    // Every snapshot keeps its summary.
+    let censuses = store
+        .incarnation_censuses(snapshots[0].incarnation_id)
+        .expect("censuses");
+    assert_eq!(censuses.len(), snapshots.len());
+}

@@ -153,9 +153,8 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
                 return Err(e.into());
             }
         };
-        if !quiet {
-            eprintln!("leaktrail watch: serving http://{}/", server.addr());
-        }
+        // Also when quiet: with `--listen HOST:0` it is the only way to learn the port.
+        eprintln!("leaktrail watch: serving http://{}/", server.addr());
         Some(server)
     } else {
         None
