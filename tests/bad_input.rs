@@ -120,3 +120,32 @@ fn watch_refuses_a_bad_store_or_target_and_keeps_what_is_stored() {
         &["cannot start `/nonexistent/program`"],
     );
 }
+
+#[test]
+fn a_store_from_a_newer_leaktrail_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    leaktrail_store::Store::create(&store).expect("store");
+    let db = store.join("leaktrail.db");
+    {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        conn.execute(
+            "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+            [],
+        )
+        .expect("bump the version");
+    }
+    let before = std::fs::read(&db).expect("read");
+    for args in [
+        vec!["trend", "--store", s(&store)],
+        vec!["watch", "--store", s(&store), "--", "true"],
+        vec!["serve", "--store", s(&store)],
+    ] {
+        expect_error(&args, &[s(&db), "schema version 99"]);
+    }
+    assert_eq!(
+        std::fs::read(&db).expect("read"),
+        before,
+        "the store is untouched"
+    );
+}

@@ -193,6 +193,20 @@ fn a_leaking_service_lands_in_the_store_and_trends_leaking() {
                 .mode();
             assert_eq!(mode & 0o777, 0o600, "{}", s.file);
         }
+        // The database and SQLite's side files hold the censuses' strings too.
+        let mode = |p: &std::path::Path| {
+            std::fs::metadata(p)
+                .map(|m| m.permissions().mode() & 0o777)
+                .ok()
+        };
+        for dir in [store_dir.clone(), store.snapshots_dir().to_owned()] {
+            assert_eq!(mode(&dir), Some(0o700), "{}", dir.display());
+        }
+        for file in ["leaktrail.db", "leaktrail.db-wal", "leaktrail.db-shm"] {
+            let path = store_dir.join(file);
+            // The side files exist while a connection is open (ours is).
+            assert_eq!(mode(&path), Some(0o600), "{}", path.display());
+        }
     }
 
     let trend = trend_of(&store);
@@ -316,15 +330,21 @@ fn the_store_survives_kill_9_of_the_watcher() {
         .expect("watch starts");
     // Kill it in the middle of its work: once samples and a snapshot summary are in.
     let until = std::time::Instant::now() + Duration::from_secs(90);
+    let mut seen = 0;
     loop {
         std::thread::sleep(Duration::from_millis(300));
         let ready = Store::open(&store_dir).ok().and_then(|st| {
             let t = st.targets().ok()?.into_iter().next()?;
-            let samples = st.samples(t.id, 0, 1000).ok()?.len();
+            let samples = st.samples(t.id, 0, 100_000).ok()?.len();
             let snapshots = st.snapshots(t.id).ok()?.len();
-            Some(samples >= 12 && snapshots >= 1)
+            Some((samples, snapshots))
         });
-        if ready == Some(true) || std::time::Instant::now() > until {
+        if let Some((samples, _)) = ready {
+            seen = samples;
+        }
+        if ready.is_some_and(|(samples, snapshots)| samples >= 12 && snapshots >= 1)
+            || std::time::Instant::now() > until
+        {
             break;
         }
     }
@@ -337,6 +357,12 @@ fn the_store_survives_kill_9_of_the_watcher() {
     let target = &store.targets().expect("targets")[0];
     let samples = store.samples(target.id, 0, 100_000).expect("samples");
     assert!(samples.len() > 10, "{} samples", samples.len());
+    // Every sample another reader saw committed before the kill is still there.
+    assert!(
+        samples.len() >= seen,
+        "{} samples after, {seen} seen before",
+        samples.len()
+    );
     let snapshots = store.snapshots(target.id).expect("snapshots");
     assert!(!snapshots.is_empty());
     for s in &snapshots {
