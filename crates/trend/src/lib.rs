@@ -9,8 +9,8 @@
 //! | assessment | rule |
 //! |---|---|
 //! | **leaking** | `decide` says leak: a significant trend whose whole slope interval is above the floor, not saturating — and, for a class or collection, it grew by at least the noise floor over the window |
-//! | **growing** | not leaking, but the trend is significantly upward and its slope interval reaches above the floor (not yet decided), or growth above the floor that saturates (a cache filling) |
-//! | **stable** | neither: no significant rise, or one whose whole slope interval is at or below the floor (what `run` calls no leak) |
+//! | **growing** | not leaking, but the trend is significantly upward and its slope interval reaches above the floor (not yet decided), or growth above the floor that saturates (a cache filling); for a class or collection also any significant rise under the floor (a suspect: its share of the heap's growth can be small) |
+//! | **stable** | neither: no significant rise, or for a memory series one whose whole slope interval is at or below the floor (what `run` calls no leak) |
 //! | **insufficient** | fewer than 8 points after the warm-up: nothing is decided |
 //!
 //! The memory series are the V8 heap (`heap_used+external`, Node) and RSS from the samples;
@@ -21,7 +21,8 @@
 //! [`TrendPolicy::min_growth_bytes`] or 0.5 % of the heap over the window, so that a class
 //! of a few kilobytes does not make a leak; classes whose size moved by less than a quarter
 //! of that are left out of the report (stable). The overall assessment is the worst of the
-//! memory series and the classes; restarts are reported beside it (a crash loop keeps
+//! memory series, or *leaking* if a class leaks (a class merely growing is a suspect shown
+//! in the table, not an alarm); restarts are reported beside it (a crash loop keeps
 //! each incarnation short, so its series never grow long — the restart count is the
 //! alarm then).
 //!
@@ -333,7 +334,12 @@ impl SnapshotTrends {
                 }
                 let v = decide(&xs, &ys, &gp);
                 let grown = ys.last().copied().unwrap_or(0.0) - ys.first().copied().unwrap_or(0.0);
-                let assessment = assessment_of(&v, policy.alpha, grown >= min_growth);
+                let assessment = assessment_of(
+                    &v,
+                    policy.alpha,
+                    grown >= min_growth,
+                    RiseUnderFloor::Suspect,
+                );
                 Some(ClassTrend {
                     class: table.name(last.class).to_owned(),
                     family: last.family.key().to_owned(),
@@ -388,7 +394,12 @@ impl SnapshotTrends {
                 entries_last: last.entries,
                 retained_last: last.retained_size,
                 rate: RatePerHour::from_per_second(&v.slope),
-                assessment: assessment_of(&v, policy.alpha, grown >= min_growth),
+                assessment: assessment_of(
+                    &v,
+                    policy.alpha,
+                    grown >= min_growth,
+                    RiseUnderFloor::Suspect,
+                ),
             });
         }
         collections.sort_by(|a, b| {
@@ -488,7 +499,13 @@ impl TrendReport {
         } = trends;
 
         let worst_memory = memory.iter().map(|m| m.assessment).max();
-        let worst_class = classes.iter().map(|c| c.assessment).max();
+        // A class growing under the floor is a suspect to show, not an alarm: only one
+        // that leaks raises the overall assessment above the memory series'.
+        let worst_class = classes
+            .iter()
+            .map(|c| c.assessment)
+            .filter(|a| *a == Assessment::Leaking)
+            .max();
         let overall = worst_memory
             .into_iter()
             .chain(worst_class)
@@ -531,19 +548,33 @@ impl TrendReport {
     }
 }
 
+/// What a significant rise whose whole slope interval is under the floor is called.
+#[derive(Clone, Copy)]
+enum RiseUnderFloor {
+    /// Growing: a class or collection, whose share of the heap's growth can be far under
+    /// the heap's floor and still be the culprit.
+    Suspect,
+    /// Stable: a memory series, where a label for it would flag every healthy service (a
+    /// trend test finds the smallest steady rise given samples enough), as `run` would not.
+    NoLeak,
+}
+
 /// Maps a verdict to an assessment; `big_enough` says the series grew by the noise floor.
-fn assessment_of(v: &leaktrail_stats::GrowthVerdict, alpha: f64, big_enough: bool) -> Assessment {
+fn assessment_of(
+    v: &leaktrail_stats::GrowthVerdict,
+    alpha: f64,
+    big_enough: bool,
+    under_floor: RiseUnderFloor,
+) -> Assessment {
     let upward = v.trend.p_value < alpha && v.trend.s > 0.0;
-    match v.outcome {
-        Outcome::Leak if big_enough => Assessment::Leaking,
-        Outcome::Leak => Assessment::Growing,
+    match (v.outcome, under_floor) {
+        (Outcome::Leak, _) if big_enough => Assessment::Leaking,
+        (Outcome::Leak, _) => Assessment::Growing,
         _ if v.samples_used < leaktrail_stats::MIN_SAMPLES => Assessment::Insufficient,
         _ if v.saturating => Assessment::Growing,
         // The slope's interval reaches above the floor: it may yet be a leak.
-        Outcome::Inconclusive if upward => Assessment::Growing,
-        // A rise whose whole interval is under the floor is no leak, however significant
-        // (a trend test finds the smallest steady rise with enough samples): a label for
-        // it would fire on every healthy service, as `run` would not.
+        (Outcome::Inconclusive, _) if upward => Assessment::Growing,
+        (Outcome::NoLeak, RiseUnderFloor::Suspect) if upward => Assessment::Growing,
         _ => Assessment::Stable,
     }
 }
@@ -558,7 +589,7 @@ fn memory_trend(
     let xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
     let ys: Vec<f64> = pts.iter().map(|p| p.1).collect();
     let v = decide(&xs, &ys, gp);
-    let assessment = assessment_of(&v, gp.alpha, true);
+    let assessment = assessment_of(&v, gp.alpha, true, RiseUnderFloor::NoLeak);
     let current = last.1.max(0.0) as u64;
     let time_to_oom = match (limit, assessment) {
         (Some((kind, limit)), Assessment::Leaking | Assessment::Growing)
@@ -808,6 +839,24 @@ mod tests {
             .classes
             .iter()
             .all(|c| c.assessment == Assessment::Insufficient));
+    }
+
+    #[test]
+    fn a_rise_under_the_floor_is_stable_memory_and_a_suspect_class() {
+        // The heap and StreamEntry rise 20 MiB/h, significantly, under a 100 MiB/h floor.
+        let policy = TrendPolicy {
+            floor_per_hour: 100.0 * 1048576.0,
+            ..TrendPolicy::default()
+        };
+        let r = TrendReport::assess(&input(24, Some(2 << 30)), &policy);
+        let heap = &r.memory[0];
+        assert!(heap.p_value < 0.05 && heap.rate.high < policy.floor_per_hour);
+        assert_eq!(heap.assessment, Assessment::Stable, "{heap:?}");
+        assert!(heap.time_to_oom.is_none());
+        assert_eq!(r.classes[0].class, "StreamEntry");
+        assert_eq!(r.classes[0].assessment, Assessment::Growing);
+        // A suspect class is shown, but only a leaking one raises the overall assessment.
+        assert_eq!(r.overall, Assessment::Stable, "{}", r.sentence);
     }
 
     #[test]
