@@ -591,8 +591,12 @@ impl Incarnation {
             (t.rss, t.anon, t.pss, t.threads)
         };
         self.sample_count += 1;
-        // The process may have moved to another cgroup (a wrapper that places itself).
-        self.oom = OomWitness::of(self.pid);
+        // The process may have moved to another cgroup (a wrapper that places itself); one
+        // that died since its memory was read keeps the last cgroups it was seen in.
+        let oom = OomWitness::of(self.pid);
+        if !oom.cgroups.is_empty() || self.oom.cgroups.is_empty() {
+            self.oom = oom;
+        }
         let mut s = SampleRecord {
             incarnation_id: self.id,
             t: now_ms(),
