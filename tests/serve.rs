@@ -136,7 +136,7 @@ fn trend_json_markdown_and_save_agree() {
     let t = &v["targets"][0];
     assert_eq!(t["target"], TARGET);
     assert_eq!(t["snapshots"], 10);
-    assert_eq!(t["memory"][0]["series"], "heap_used+external");
+    assert_eq!(t["memory"][0]["series"], "heap_used");
     assert_eq!(t["memory"][0]["assessment"], "leaking");
     assert_eq!(
         t["memory"][0]["samples"].as_u64().map(|n| n > 0),
@@ -158,7 +158,7 @@ fn trend_json_markdown_and_save_agree() {
         .is_some_and(|c| c.starts_with("text/markdown")));
     assert!(md.body.starts_with("## Memory trend"), "{}", md.body);
     assert!(md.body.contains(&format!("## {TARGET}")));
-    assert!(md.body.contains("| heap_used+external |"));
+    assert!(md.body.contains("| heap_used |"));
     assert!(md.body.contains("StreamEntry"));
 
     let saved = request(&server.addr, "POST", "/api/memory/trend/save", None);
@@ -477,11 +477,15 @@ fn dashboard_shows_the_store_in_chromium() {
     assert!(dom.contains("· updated "), "{dom}");
     assert!(dom.contains(&format!("data-target=\"{TARGET}\"")), "{dom}");
     assert!(dom.contains("class=\"badge leaking\""));
-    // Both charts carry one point per stored sample, and end at the last stored value.
+    // Each chart carries one point per stored sample, and ends at the last stored value.
     let last = f.samples.last().expect("samples");
-    let heap_last = last.heap_used.expect("heap") + last.external.unwrap_or(0);
     for (series, n, end) in [
-        ("heap", f.samples.len(), heap_last),
+        ("heap", f.samples.len(), last.heap_used.expect("heap")),
+        (
+            "external",
+            f.samples.len(),
+            last.external.expect("external"),
+        ),
         ("rss", f.samples.len(), last.rss),
     ] {
         let tag = dom
@@ -499,7 +503,7 @@ fn dashboard_shows_the_store_in_chromium() {
     }
     // The trend table names the leak.
     assert!(dom.contains("<td>StreamEntry</td>") || dom.contains("<td>StreamEvent</td>"));
-    assert!(dom.contains("heap_used+external"));
+    assert!(dom.contains("<td>heap_used</td>"), "{dom}");
     let out = chromium(&[&format!("--screenshot={}", shot.display())]);
     assert!(out.status.success());
     let png = std::fs::read(&shot).expect("screenshot written");

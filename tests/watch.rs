@@ -224,7 +224,7 @@ fn a_clean_service_does_not_trend_leaking() {
     assert!(trend.memory[0].samples >= 8, "{trend:?}");
     // The heap (its cache fills within the first iterations) is stable; RSS of a Node
     // process seconds old may still be rising, which is at most *growing*.
-    assert_eq!(trend.memory[0].series, "heap_used+external");
+    assert_eq!(trend.memory[0].series, "heap_used");
     assert_eq!(
         trend.memory[0].assessment,
         Assessment::Stable,
@@ -612,4 +612,147 @@ fn growth_brings_snapshots_forward_and_max_disk_bounds_the_raw_files() {
         .incarnation_censuses(snapshots[0].incarnation_id)
         .expect("censuses");
     assert_eq!(censuses.len(), snapshots.len());
+}
+
+/// Whether `pid` runs (a zombie nobody reaped does not).
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X')
+    })
+}
+
+#[test]
+fn what_a_dead_command_left_in_its_group_is_stopped_before_the_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let pids = dir.path().join("pids");
+    // Each run leaves a background process behind (as a service's workers would) and dies.
+    let script = format!(
+        "sleep 300 & echo $! >> {}; sleep 0.5; exit 3",
+        pids.display()
+    );
+    watch(
+        &store_dir,
+        &[
+            "--restart",
+            "--no-inspector",
+            "--sample-every",
+            "100ms",
+            "--duration",
+            "4s",
+        ],
+        &["sh".into(), "-c".into(), script],
+    );
+    let left: Vec<i32> = std::fs::read_to_string(&pids)
+        .expect("pids written")
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert!(left.len() >= 2, "{left:?}");
+    let alive: Vec<i32> = left.iter().copied().filter(|&p| running(p)).collect();
+    for &p in &alive {
+        let _ = Command::new("kill").arg(p.to_string()).status();
+    }
+    assert!(alive.is_empty(), "left running: {alive:?} of {left:?}");
+    let store = Store::open(&store_dir).expect("the store opens");
+    let target = &store.targets().expect("targets")[0];
+    let incarnations = store.incarnations(target.id).expect("incarnations");
+    let died: Vec<_> = incarnations
+        .iter()
+        .filter(|i| i.end_reason.as_deref() == Some("exited"))
+        .collect();
+    assert!(!died.is_empty(), "{incarnations:?}");
+    assert!(died.iter().all(|i| i.exit_code == Some(3)), "{died:?}");
+}
+
+#[test]
+fn a_started_command_without_inspector_gets_snapshots_by_its_heapsnapshot_signal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let diag = dir.path().join("diag");
+    std::fs::create_dir(&diag).expect("diag dir");
+    let signal = "--heapsnapshot-signal=SIGUSR2".to_string();
+    let diagnostic = format!("--diagnostic-dir={}", diag.display());
+    let command = forever_runner(&[&signal, &diagnostic], "event-store-unbounded", &[]);
+    // The first snapshot is due at once: the signal must wait for Node's handler, or it
+    // would kill the process before it ran.
+    watch(
+        &store_dir,
+        &[
+            "--no-inspector",
+            "--sample-every",
+            "200ms",
+            "--snapshot-every",
+            "2s",
+            "--min-snapshot-gap",
+            "1s",
+            "--duration",
+            "6s",
+        ],
+        &command,
+    );
+    let store = Store::open(&store_dir).expect("the store opens");
+    let target = &store.targets().expect("targets")[0];
+    let incarnations = store.incarnations(target.id).expect("incarnations");
+    assert_eq!(incarnations.len(), 1, "{incarnations:?}");
+    assert_eq!(incarnations[0].end_reason.as_deref(), Some("stopped"));
+    let snapshots = store.snapshots(target.id).expect("snapshots");
+    assert!(snapshots.len() >= 2, "{snapshots:?}");
+    let left: Vec<_> = std::fs::read_dir(&diag).expect("diag").flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn an_exported_token_neither_stops_a_plain_watch_nor_reaches_the_service() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let out = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args(["watch", "--quiet", "--no-inspector", "--duration", "1s"])
+        .args(["--store", s(&store_dir), "--"])
+        .args([
+            "sh",
+            "-c",
+            "echo \"token:${LEAKTRAIL_TOKEN:-none}\"; sleep 5",
+        ])
+        .env("LEAKTRAIL_TOKEN", "a-bearer-token-of-32-characters!")
+        .output()
+        .expect("leaktrail runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("token:none"), "{stdout}");
+}
+
+#[test]
+fn a_raw_file_without_a_census_is_deleted_once_an_hour_old() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    drop(Store::create(&store_dir).expect("store"));
+    // What a watcher killed while writing or parsing leaves: files the index does not know.
+    let old = store_dir.join("snapshots").join("api-1-1.heapsnapshot");
+    let young = store_dir.join("snapshots").join("api-2-1.heapsnapshot");
+    for f in [&old, &young] {
+        std::fs::write(f, b"{\"snapshot\":").expect("write");
+    }
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .and_then(|f| f.set_modified(two_hours_ago))
+        .expect("age the file");
+    let out = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args(["watch", "--no-inspector", "--duration", "1s"])
+        .args(["--store", s(&store_dir), "--", "sleep", "5"])
+        .output()
+        .expect("leaktrail runs");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!old.exists(), "the leftover stays: {stderr}");
+    assert!(stderr.contains("api-1-1.heapsnapshot"), "{stderr}");
+    assert!(young.exists(), "a file possibly in flight was deleted");
 }

@@ -88,13 +88,13 @@ pub struct WatchArgs {
     #[arg(long, value_name = "ADDR", default_value = leaktrail_serve::DEFAULT_LISTEN, requires = "serve")]
     listen: std::net::SocketAddr,
 
-    /// With --serve: the bearer token the API requires (at least 16 characters).
+    /// With --serve: the bearer token the API requires (at least 16 characters); ignored
+    /// without --serve, so an exported LEAKTRAIL_TOKEN does not stop a plain watch.
     #[arg(
         long,
         env = "LEAKTRAIL_TOKEN",
         hide_env_values = true,
-        value_name = "TOKEN",
-        requires = "serve"
+        value_name = "TOKEN"
     )]
     token: Option<String>,
 

@@ -9,7 +9,9 @@
 # every 10 s like a dashboard and a Prometheus scraper would, and watches the watcher with
 # a second `leaktrail watch --pid --process-only` (the watcher alone, without the service it
 # started; RSS only, every 5 s). At the end `leaktrail trend`
-# judges the watcher's RSS series: the slope per hour with its interval is the figure.
+# judges the watcher's RSS series: the slope per hour with its interval is the figure;
+# `windows.py` adds the lowest and highest memory per 10 minutes (when python3 is there).
+# Run it alone: a build or test run beside it shows in the watcher's memory.
 set -euo pipefail
 minutes="${1:-60}"
 out="${2:-soak-out}"
@@ -43,4 +45,10 @@ kill "$poller" 2>/dev/null || true
 kill "$watcher" 2>/dev/null || true
 wait "$watcher" 2>/dev/null || true
 
-"$bin" trend --store "$out/self" --format markdown | tee "$out/self-trend.md"
+# trend's exit status (1 when leaking) is the script's, after the window table.
+verdict=0
+"$bin" trend --store "$out/self" --format markdown | tee "$out/self-trend.md" || verdict=$?
+if command -v python3 >/dev/null; then
+  python3 "$here/tools/soak/windows.py" "$out" | tee "$out/windows.md"
+fi
+exit "$verdict"

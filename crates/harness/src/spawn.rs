@@ -39,7 +39,9 @@ pub fn spawn_workload(
     cmd.args(args)
         .stdout(stdout)
         .stderr(stderr)
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        // The workload gets no bearer token of leaktrail's server: it is not its secret.
+        .env_remove("LEAKTRAIL_TOKEN");
     if inspect {
         let mut options = std::env::var("NODE_OPTIONS").unwrap_or_default();
         options.push_str(" --inspect=127.0.0.1:0");

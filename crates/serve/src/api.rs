@@ -813,7 +813,7 @@ fn exposition(rows: &[(String, Option<SampleRecord>, bool, TrendReport)]) -> Str
     e.family(
         "leaktrail_restarts_total",
         "counter",
-        "Restarts of the target (processes after the first).",
+        "Restarts of the target: deaths (exit, signal, OOM kill) another process followed.",
     );
     for (target, _, _, r) in rows {
         e.sample(

@@ -3,7 +3,7 @@
 //!
 //! | route | answers |
 //! |---|---|
-//! | `GET /` | the dashboard: one self-contained page (no external fetches) charting heap and RSS with the trend table, refreshed every 5 s |
+//! | `GET /` | the dashboard: one self-contained page (no external fetches) charting the V8 heap, external memory and RSS with the trend table, refreshed every 5 s |
 //! | `GET /api/memory/snapshots[?target=NAME]` | the snapshot index, sorted by time (`leaktrail.snapshots/1`); never the raw files |
 //! | `GET /api/memory/diff-analysis[?base=ID&target=ID][&top=N]` | class and family deltas between two stored censuses: the oldest and newest snapshot of each target's latest incarnation, or the two ids given (`leaktrail.diff-analysis/1`) |
 //! | `GET /api/memory/trend[?target=NAME]` | the trend report, as `leaktrail trend --format json` (`leaktrail.trend/1`) |

@@ -286,6 +286,17 @@ impl Store {
                     })
                 }
             }
+        } else {
+            // A store copied or restored with a wider mode is made private again: its
+            // censuses name the heap's classes and its snapshots hold the heap's strings.
+            // Best effort: a store this user cannot chmod, it cannot write either.
+            for file in [
+                DB_FILE,
+                &format!("{DB_FILE}-wal"),
+                &format!("{DB_FILE}-shm"),
+            ] {
+                let _ = leaktrail_snapshot::private::restrict_file(&dir.join(file));
+            }
         }
         let conn = Connection::open(&db).map_err(sql(&db_path))?;
         let store = Store {
@@ -1190,6 +1201,13 @@ mod tests {
             let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
             assert_eq!(mode(&store_dir), 0o700);
             assert_eq!(mode(&store_dir.join(DB_FILE)), 0o600);
+            // A store restored with a wider mode is made private again when written.
+            drop(s);
+            let db = store_dir.join(DB_FILE);
+            std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+            let s = Store::create(&store_dir).expect("reopen");
+            assert_eq!(mode(&db), 0o600);
+            assert_eq!(s.targets().expect("targets").len(), 1, "data kept");
         }
     }
 

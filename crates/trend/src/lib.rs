@@ -13,8 +13,11 @@
 //! | **stable** | neither: no significant rise, or for a memory series one whose whole slope interval is at or below the floor (what `run` calls no leak) |
 //! | **insufficient** | fewer than 8 points after the warm-up: nothing is decided |
 //!
-//! The memory series are the V8 heap (`heap_used+external`, Node) and RSS from the samples;
-//! without samples (snapshots only) it is each snapshot's total self size.
+//! The memory series are the V8 heap in use (`heap_used`, Node) and RSS from the samples;
+//! without samples (snapshots only) it is each snapshot's total self size. `external`
+//! memory (Buffers, ArrayBuffers) is not part of the heap series: V8's heap limit does not
+//! count it, so it would bring the heap's time to OOM forward; it grows RSS, whose series
+//! runs against the cgroup's limit.
 //!
 //! Floors: the memory series (V8 heap for Node, else RSS) and each class use
 //! [`TrendPolicy::floor_per_hour`]; a class or collection must also have grown by
@@ -186,7 +189,7 @@ pub struct TimeToOom {
 /// The trend of a memory series (samples).
 #[derive(Clone, Debug, Serialize)]
 pub struct MemoryTrend {
-    /// `heap_used+external`, `rss`, or `snapshot self size` (snapshots without samples).
+    /// `heap_used`, `rss`, or `snapshot self size` (snapshots without samples).
     pub series: String,
     /// Samples used (after warm-up).
     pub samples: usize,
@@ -466,12 +469,9 @@ impl TrendReport {
             let pts: Vec<(f64, f64)> = input
                 .samples
                 .iter()
-                .filter_map(|s| {
-                    s.heap_used
-                        .map(|h| (secs(s.t), (h + s.external.unwrap_or(0)) as f64))
-                })
+                .filter_map(|s| s.heap_used.map(|h| (secs(s.t), h as f64)))
                 .collect();
-            memory.extend(memory_trend("heap_used+external", &pts, &gp, heap_limit));
+            memory.extend(memory_trend("heap_used", &pts, &gp, heap_limit));
         }
         let pts: Vec<(f64, f64)> = input
             .samples

@@ -12,7 +12,8 @@
 //! parsed at once ([`CensusWorker`]: in a child process, or on a worker thread) into a
 //! [`SnapshotCensus`] stored with it; raw files
 //! are then deleted oldest first to stay within `keep` files and `max_disk` bytes. Censuses
-//! are never deleted.
+//! are never deleted; a raw file without a census (its watcher was killed while writing or
+//! parsing it) is deleted once it is an hour old.
 //!
 //! The watcher keeps its own memory flat: snapshots parsed in a child process
 //! ([`CensusWorker::Process`]), and ([`own_memory`]) two malloc arenas, freed memory
@@ -27,7 +28,8 @@
 //! - **a command** (`-- CMD`): started in its own process group with the inspector on a
 //!   free loopback port; with `restart` it is started again when it dies, each run a new
 //!   incarnation with how it ended (exit code, signal, OOM kill by the cgroup, V8 heap out of
-//!   memory).
+//!   memory). What a dead command left in its process group is stopped before the next
+//!   start. An inspector that fails is tried again every 10 s.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -40,7 +42,8 @@ use std::time::{Duration, Instant};
 use leaktrail_analysis::{CensusLimits, SnapshotCensus};
 use leaktrail_inspector::{listening_url, url_on_port, Inspector};
 use leaktrail_sampler::{
-    cgroup_memory_limit, loopback_listening_ports, system_oom_kills, MemoryCgroup, ProcessTree,
+    cgroup_memory_limit, loopback_listening_ports, process_info, system_oom_kills, MemoryCgroup,
+    ProcessTree,
 };
 use leaktrail_stats::{decide, GrowthPolicy, Outcome};
 use leaktrail_store::{
@@ -54,6 +57,17 @@ pub mod own_memory;
 pub use census_worker::{census_of_file, CensusWorker};
 pub use node_process::{heapsnapshot_signal, is_node};
 use own_memory::{release_free_memory, TRIM_EVERY};
+
+/// How long what a dead command left in its process group gets after SIGTERM.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(2);
+
+/// Time between attempts to reach an inspector that failed.
+const RECONNECT_EVERY: Duration = Duration::from_secs(10);
+
+/// Age from which a raw snapshot file the index does not know is a leftover: a watcher
+/// killed while it wrote or parsed the file. Younger ones may be another watcher's of the
+/// same store, still in flight.
+const STRAY_AFTER: Duration = Duration::from_secs(3600);
 
 /// What to watch.
 #[derive(Clone, Debug)]
@@ -182,6 +196,7 @@ pub fn watch(
     mut on_event: impl FnMut(&WatchEvent),
 ) -> Result<WatchSummary, WatchError> {
     let mut store = Store::create(&config.store_dir)?;
+    remove_stray_files(&store, &mut on_event)?;
     let (name, command) = match &config.target {
         WatchTarget::Pid(pid) => {
             let cmdline = node_process::cmdline(*pid).ok_or(WatchError::NoProcess(*pid))?;
@@ -321,7 +336,13 @@ struct Incarnation {
     inspector: Option<Inspector>,
     snapshots: SnapshotMethod,
     stderr_tail: Arc<Mutex<Vec<String>>>,
+    /// The thread copying the command's stderr: done once every holder of the pipe is.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
     url: Option<Receiver<String>>,
+    /// The inspector's address, to reconnect after a failed read.
+    inspector_url: Option<String>,
+    /// When to try the inspector again after it failed.
+    reconnect_at: Option<Instant>,
     exiting: Arc<AtomicBool>,
     /// Where the stderr reader finds the inspector's socket to cut when Node exits.
     cut: Arc<Mutex<Option<std::net::TcpStream>>>,
@@ -349,6 +370,7 @@ impl Incarnation {
         let stderr_tail = Arc::new(Mutex::new(Vec::new()));
         let exiting = Arc::new(AtomicBool::new(false));
         let cut: Arc<Mutex<Option<std::net::TcpStream>>> = Arc::new(Mutex::new(None));
+        let mut stderr_reader = None;
         let (pid, child, url) = match &config.target {
             WatchTarget::Pid(pid) => {
                 if node_process::cmdline(*pid).is_none() {
@@ -372,7 +394,7 @@ impl Incarnation {
                     let tail = stderr_tail.clone();
                     let exiting = exiting.clone();
                     let cut = cut.clone();
-                    std::thread::spawn(move || {
+                    stderr_reader = Some(std::thread::spawn(move || {
                         let mut own = std::io::stderr();
                         for line in BufReader::new(err).lines().map_while(Result::ok) {
                             if let Some(url) = listening_url(&line) {
@@ -402,7 +424,7 @@ impl Incarnation {
                                 }
                             }
                         }
-                    });
+                    }));
                 }
                 (child.id() as i32, Some(child), Some(url_rx))
             }
@@ -426,7 +448,10 @@ impl Incarnation {
             inspector: None,
             snapshots: SnapshotMethod::None,
             stderr_tail,
+            stderr_reader,
             url,
+            inspector_url: None,
+            reconnect_at: None,
             exiting,
             cut,
             oom: OomWitness::of(pid),
@@ -442,14 +467,19 @@ impl Incarnation {
         if config.inspector {
             run.connect(config, on_event);
         }
-        if let WatchTarget::Pid(pid) = config.target {
-            if let Some(signal) = heapsnapshot_signal(pid) {
-                run.snapshots = SnapshotMethod::Signal {
-                    signal,
-                    dir: node_process::diagnostic_dir(pid)
-                        .unwrap_or_else(|| PathBuf::from(format!("/proc/{pid}/cwd"))),
-                };
-            }
+        // A running process started with --heapsnapshot-signal gets that signal (Node writes
+        // the file itself, no debugger attached); a started command only without an
+        // inspector, as the inspector was opened for the watcher.
+        let by_signal = match config.target {
+            WatchTarget::Pid(_) => true,
+            WatchTarget::Command(_) => run.inspector.is_none(),
+        };
+        if let Some(signal) = heapsnapshot_signal(pid).filter(|_| by_signal) {
+            run.snapshots = SnapshotMethod::Signal {
+                signal,
+                dir: node_process::diagnostic_dir(pid)
+                    .unwrap_or_else(|| PathBuf::from(format!("/proc/{pid}/cwd"))),
+            };
         }
         let memory_limit = cgroup_memory_limit(pid).map(|l| l as i64);
         store.set_limits(id, None, memory_limit)?;
@@ -494,7 +524,9 @@ impl Incarnation {
                         .find_map(|port| url_on_port(port).ok().flatten())
                 };
                 let mut url = find();
-                if url.is_none() {
+                // SIGUSR1 only to a process that handles it: by default it terminates.
+                let catches_usr1 = || process_info(*pid).is_some_and(|i| i.catches(10));
+                if url.is_none() && catches_usr1() {
                     if let Some(p) = rustix::process::Pid::from_raw(*pid) {
                         let _ = rustix::process::kill_process(p, rustix::process::Signal::USR1);
                     }
@@ -526,6 +558,33 @@ impl Incarnation {
             Err(e) => on_event(&WatchEvent::Warning(format!(
                 "cannot connect to the inspector {url}: {e}"
             ))),
+        }
+        self.inspector_url = Some(url);
+    }
+
+    /// After a failed inspector read, connects again to the same address (every
+    /// [`RECONNECT_EVERY`]), unless the process is exiting: a dropped connection must not
+    /// end heap sampling and snapshots for the rest of a week-long run.
+    fn reconnect(&mut self, on_event: &mut impl FnMut(&WatchEvent)) {
+        let due = self.reconnect_at.is_some_and(|at| Instant::now() >= at);
+        if self.inspector.is_some() || !due || self.exiting.load(Ordering::SeqCst) {
+            return;
+        }
+        let Some(url) = self.inspector_url.as_deref() else {
+            return;
+        };
+        match Inspector::connect(url) {
+            Ok(i) => {
+                if let Ok(mut cut) = self.cut.lock() {
+                    *cut = i.interrupt_handle();
+                }
+                self.inspector = Some(i);
+                self.reconnect_at = None;
+                on_event(&WatchEvent::Warning(format!(
+                    "reconnected to the inspector {url}"
+                )));
+            }
+            Err(_) => self.reconnect_at = Some(Instant::now() + RECONNECT_EVERY),
         }
     }
 
@@ -568,7 +627,8 @@ impl Incarnation {
             if next_sample < Instant::now() {
                 next_sample = Instant::now() + config.sample_every;
             }
-            let Some(sample) = self.sample(config) else {
+            self.reconnect(on_event);
+            let Some(sample) = self.sample(config, on_event) else {
                 continue;
             };
             store.add_sample(&sample)?;
@@ -581,7 +641,11 @@ impl Incarnation {
         }
     }
 
-    fn sample(&mut self, config: &WatchConfig) -> Option<SampleRecord> {
+    fn sample(
+        &mut self,
+        config: &WatchConfig,
+        on_event: &mut impl FnMut(&WatchEvent),
+    ) -> Option<SampleRecord> {
         let with_pss = config.pss_every > 0 && self.sample_count % config.pss_every as u64 == 0;
         let (rss, anon, pss, threads) = if config.process_only {
             let p = leaktrail_sampler::sample_process(self.pid, 0, with_pss)?;
@@ -621,8 +685,17 @@ impl Incarnation {
                     s.heap_total = Some(h.total_size as i64);
                     s.external = Some(m.external as i64);
                 }
-                // Exiting, or the inspector went away: go on with /proc only.
-                Err(_) => self.inspector = None,
+                // Exiting, or the inspector went away: go on with /proc only, and try
+                // again later unless the process is exiting.
+                Err(e) => {
+                    self.inspector = None;
+                    if !self.exiting.load(Ordering::SeqCst) && node_process::alive(self.pid) {
+                        on_event(&WatchEvent::Warning(format!(
+                            "the inspector failed ({e}): sampling RSS only until it answers again"
+                        )));
+                        self.reconnect_at = Some(Instant::now() + RECONNECT_EVERY);
+                    }
+                }
             }
         }
         let y = s.heap_used.map_or(s.rss, |h| h + s.external.unwrap_or(0));
@@ -635,8 +708,16 @@ impl Incarnation {
 
     /// Whether a snapshot is due now, and why.
     fn snapshot_due(&mut self, config: &WatchConfig) -> Option<String> {
-        if matches!(self.snapshots, SnapshotMethod::None) {
-            return None;
+        match self.snapshots {
+            SnapshotMethod::None => return None,
+            // A command just started has not yet set up its handler: the signal would
+            // terminate it. Wait until its `SigCgt` shows the handler.
+            SnapshotMethod::Signal { signal, .. }
+                if !process_info(self.pid).is_some_and(|i| i.catches(signal)) =>
+            {
+                return None
+            }
+            _ => {}
         }
         let now = Instant::now();
         if self.last_snapshot.is_none() {
@@ -782,6 +863,17 @@ impl Incarnation {
         match self.child.as_mut() {
             Some(child) => {
                 let status = child.try_wait().ok().flatten()?;
+                // What the command left running in its group (workers, a `sh -c` child)
+                // goes with it: it may hold the service's port and fail the restart.
+                leaktrail_harness::stop_group(child, LEFTOVER_GRACE);
+                // The stderr reader ends when the pipe closes: its tail may still lack the
+                // last lines (a V8 out-of-memory report) when the exit is seen.
+                if let Some(reader) = self.stderr_reader.take() {
+                    let until = Instant::now() + Duration::from_secs(1);
+                    while !reader.is_finished() && Instant::now() < until {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
                 let tail = self
                     .stderr_tail
                     .lock()
@@ -886,6 +978,42 @@ fn enforce_budget(
         count -= 1;
         bytes = bytes.saturating_sub(s.file_size.max(0) as u64);
         on_event(&WatchEvent::FileDeleted(s.file));
+    }
+    remove_stray_files(store, on_event)
+}
+
+/// Deletes raw snapshot files that no census indexes and that have not changed for
+/// [`STRAY_AFTER`]: written by a watcher killed before their census was stored, they would
+/// sit outside the disk budget for good, with the heap's strings in them.
+fn remove_stray_files(
+    store: &Store,
+    on_event: &mut impl FnMut(&WatchEvent),
+) -> Result<(), WatchError> {
+    let Ok(entries) = std::fs::read_dir(store.snapshots_dir()) else {
+        return Ok(());
+    };
+    let indexed: std::collections::HashSet<String> = store
+        .snapshots_on_disk()?
+        .into_iter()
+        .map(|s| s.file)
+        .collect();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".heapsnapshot") || indexed.contains(&name) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age >= STRAY_AFTER);
+        if old && std::fs::remove_file(entry.path()).is_ok() {
+            on_event(&WatchEvent::Warning(format!(
+                "deleted {}: a raw snapshot without a census (its watcher was killed)",
+                entry.path().display()
+            )));
+        }
     }
     Ok(())
 }

@@ -38,7 +38,7 @@ pub(crate) fn default_name(command: &[String]) -> String {
         return "target".into();
     };
     let program = base(first);
-    if program == "node" || program.starts_with("node") {
+    if is_node_program(&program) {
         if let Some(script) = command[1..].iter().find(|a| !a.starts_with('-')) {
             return base(script)
                 .trim_end_matches(".js")
@@ -50,15 +50,20 @@ pub(crate) fn default_name(command: &[String]) -> String {
     program
 }
 
-/// Whether `pid` runs Node (its executable is named `node*`).
+/// Whether `pid` runs Node (its executable is `node`, `nodejs` or a versioned `node20`).
 pub fn is_node(pid: i32) -> bool {
     std::fs::read_link(format!("/proc/{pid}/exe"))
         .ok()
-        .and_then(|p| {
-            p.file_name()
-                .map(|f| f.to_string_lossy().starts_with("node"))
-        })
+        .and_then(|p| p.file_name().map(|f| is_node_program(&f.to_string_lossy())))
         .unwrap_or(false)
+}
+
+/// Whether a program's file name is Node's. Exact, because `watch --pid` sends a process
+/// it takes for Node SIGUSR1, which kills a program that does not handle it.
+fn is_node_program(name: &str) -> bool {
+    name.strip_prefix("node").is_some_and(|rest| {
+        rest.is_empty() || rest == "js" || rest.chars().all(|c| c.is_ascii_digit() || c == '.')
+    })
 }
 
 /// Node's options of `pid`: its arguments before the script and `NODE_OPTIONS`.
@@ -198,6 +203,16 @@ mod tests {
             "server"
         );
         assert_eq!(default_name(&c("python3 app.py")), "python3");
+    }
+
+    #[test]
+    fn knows_node_by_its_exact_name() {
+        for name in ["node", "nodejs", "node20", "node18.19"] {
+            assert!(is_node_program(name), "{name}");
+        }
+        for name in ["nodemon", "node_exporter", "nodered", "nod", "deno"] {
+            assert!(!is_node_program(name), "{name}");
+        }
     }
 
     #[test]
