@@ -320,6 +320,10 @@ fn a_token_guards_every_data_route() {
         assert_eq!(short.status, 401, "{path} with a prefix of the token");
         let right = request(&server.addr, "GET", path, Some(token));
         assert_eq!(right.status, 200, "{path} with the token: {}", right.body);
+        // The scheme's name is case-insensitive.
+        let lower = format!("bearer {token}");
+        let lower = request_with(&server.addr, "GET", path, &[("Authorization", &lower)]);
+        assert_eq!(lower.status, 200, "{path} with `bearer`: {}", lower.body);
     }
     let save = request(&server.addr, "POST", "/api/memory/trend/save", None);
     assert_eq!(save.status, 401);
@@ -654,6 +658,7 @@ fn watch_serve_answers_from_the_watcher_itself() {
         .args(["--serve", "--listen", "127.0.0.1:0"])
         .args(["--sample-every", "200ms", "--snapshot-every", "2s"])
         .args(["--min-snapshot-gap", "2s", "--duration", "8s"])
+        .args(["--floor", "2MB/h"])
         .arg("--")
         .arg(common::node())
         .arg(scenarios.join("runner.js"))
@@ -694,6 +699,13 @@ fn watch_serve_answers_from_the_watcher_itself() {
     let trend = request(&addr, "GET", "/api/memory/trend", None);
     assert_eq!(trend.status, 200, "{}", trend.body);
     assert!(trend.json()["targets"][0]["snapshots"].as_u64() >= Some(1));
+    // The trend is judged with the watcher's --floor.
+    assert_eq!(
+        trend.json()["floor_per_hour"].as_f64(),
+        Some(2.0 * 1024.0 * 1024.0),
+        "{}",
+        trend.body
+    );
     let status = watcher.wait().expect("watch ends");
     let err = rest.join().expect("stderr").join("\n");
     assert!(status.success(), "watch: {err}");

@@ -98,6 +98,15 @@ pub struct WatchArgs {
     )]
     token: Option<String>,
 
+    /// With --serve: growth at or below this is not a leak in the served trend (`1MB/h`,
+    /// default), as `serve --floor`.
+    #[arg(long, value_name = "SIZE/h", requires = "serve")]
+    floor: Option<leaktrail_harness::GrowthFloor>,
+
+    /// With --serve: significance level of the served trend test.
+    #[arg(long, default_value_t = 0.05, requires = "serve")]
+    alpha: f64,
+
     /// The command to start (after `--`).
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
@@ -138,8 +147,9 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
     // address or token is refused before it is made, and a store made here for a server
     // that then cannot bind is taken away again.
     let server = if args.serve {
-        let serve_config =
+        let mut serve_config =
             leaktrail_serve::ServeConfig::new(args.store.clone(), args.listen, args.token.clone());
+        serve_config.policy = super::trend::policy(args.floor, args.alpha)?;
         serve_config.check_access()?;
         let new_store = !args.store.exists();
         leaktrail_store::Store::create(&args.store)

@@ -117,8 +117,12 @@ fn interval(r: &RatePerHour) -> String {
     )
 }
 
+/// A p-value to two figures; one below 1e-16 (0 when the tail underflows) as `< 1e-16`,
+/// as the dashboard shows it.
 fn p_value(p: f64) -> String {
-    if p.is_finite() {
+    if p.is_finite() && p < 1e-16 {
+        "< 1e-16".to_owned()
+    } else if p.is_finite() {
         format!("{p:.1e}")
     } else {
         "-".to_owned()

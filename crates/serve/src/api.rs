@@ -191,8 +191,10 @@ async fn require_token(State(state): State<AppState>, req: Request, next: Next) 
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            // The scheme's name is case-insensitive (RFC 9110 §11.1): `bearer` too.
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
         if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes())) {
             let mut r = ApiError {
                 status: StatusCode::UNAUTHORIZED,
