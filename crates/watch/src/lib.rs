@@ -525,10 +525,11 @@ impl Incarnation {
                 };
                 let mut url = find();
                 // SIGUSR1 only to a process that handles it: by default it terminates.
-                let catches_usr1 = || process_info(*pid).is_some_and(|i| i.catches(10));
+                let usr1 = rustix::process::Signal::USR1;
+                let catches_usr1 = || process_info(*pid).is_some_and(|i| i.catches(usr1.as_raw()));
                 if url.is_none() && catches_usr1() {
                     if let Some(p) = rustix::process::Pid::from_raw(*pid) {
-                        let _ = rustix::process::kill_process(p, rustix::process::Signal::USR1);
+                        let _ = rustix::process::kill_process(p, usr1);
                     }
                     let until = Instant::now() + Duration::from_secs(5);
                     while url.is_none() && Instant::now() < until {
@@ -549,10 +550,7 @@ impl Incarnation {
         };
         match Inspector::connect(&url) {
             Ok(i) => {
-                if let Ok(mut cut) = self.cut.lock() {
-                    *cut = i.interrupt_handle();
-                }
-                self.inspector = Some(i);
+                self.attach(i);
                 self.snapshots = SnapshotMethod::Inspector;
             }
             Err(e) => on_event(&WatchEvent::Warning(format!(
@@ -560,6 +558,14 @@ impl Incarnation {
             ))),
         }
         self.inspector_url = Some(url);
+    }
+
+    /// Uses `inspector` from now on; the stderr reader can cut its socket when Node exits.
+    fn attach(&mut self, inspector: Inspector) {
+        if let Ok(mut cut) = self.cut.lock() {
+            *cut = inspector.interrupt_handle();
+        }
+        self.inspector = Some(inspector);
     }
 
     /// After a failed inspector read, connects again to the same address (every
@@ -570,15 +576,12 @@ impl Incarnation {
         if self.inspector.is_some() || !due || self.exiting.load(Ordering::SeqCst) {
             return;
         }
-        let Some(url) = self.inspector_url.as_deref() else {
+        let Some(url) = self.inspector_url.clone() else {
             return;
         };
-        match Inspector::connect(url) {
+        match Inspector::connect(&url) {
             Ok(i) => {
-                if let Ok(mut cut) = self.cut.lock() {
-                    *cut = i.interrupt_handle();
-                }
-                self.inspector = Some(i);
+                self.attach(i);
                 self.reconnect_at = None;
                 on_event(&WatchEvent::Warning(format!(
                     "reconnected to the inspector {url}"
@@ -698,6 +701,8 @@ impl Incarnation {
                 }
             }
         }
+        // The early-snapshot trigger counts `external` with the heap (unlike the trend's
+        // heap series, which runs against V8's limit): growing Buffers are worth a snapshot.
         let y = s.heap_used.map_or(s.rss, |h| h + s.external.unwrap_or(0));
         self.samples.push((s.t as f64 / 1000.0, y as f64));
         if self.samples.len() > 360 {
