@@ -32,7 +32,8 @@
 //! Every sample and every snapshot census is its own transaction, in WAL mode with
 //! `synchronous = NORMAL`: a `kill -9` of the watcher at any moment leaves a database that
 //! opens, with at most the transaction in flight lost. (An OS crash may lose the last few
-//! transactions too; it cannot corrupt the file.)
+//! transactions too; it cannot corrupt the file.) A new database is built beside its name
+//! and linked into place with its schema, so a reader never finds a half-made store.
 
 use std::path::{Path, PathBuf};
 
@@ -273,19 +274,7 @@ impl Store {
         let db = dir.join(DB_FILE);
         let db_path = db.display().to_string();
         if !db.exists() {
-            // SQLite gives its -wal and -shm files the main file's mode, so creating that
-            // 0600 first keeps all three private.
-            match leaktrail_snapshot::private::create_new_file(&db) {
-                Ok(_) => {}
-                // Another process created it just now: open that one.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(source) => {
-                    return Err(StoreError::Io {
-                        path: db_path.clone(),
-                        source,
-                    })
-                }
-            }
+            build_new_database(&db)?;
         } else {
             // A store copied or restored with a wider mode is made private again: its
             // censuses name the heap's classes and its snapshots hold the heap's strings.
@@ -327,7 +316,9 @@ impl Store {
             db_path,
             conn,
         };
-        store.configure()?;
+        // Read the version before `configure`, which writes (the journal mode): a SQLite
+        // file that is not a store is refused untouched.
+        store.wait_for_writer()?;
         let version = store.schema_version()?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::TooNew {
@@ -341,6 +332,7 @@ impl Store {
                 detail: "no schema version: not a leaktrail store".into(),
             });
         }
+        store.configure()?;
         Ok(store)
     }
 
@@ -354,12 +346,16 @@ impl Store {
         self.dir.join("snapshots")
     }
 
-    fn configure(&self) -> Result<(), StoreError> {
+    fn wait_for_writer(&self) -> Result<(), StoreError> {
         // A reader (serve) and the writer (watch) may work at once: wait for each other's
         // short transactions instead of failing.
         self.conn
             .busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(sql(&self.db_path))?;
+            .map_err(sql(&self.db_path))
+    }
+
+    fn configure(&self) -> Result<(), StoreError> {
+        self.wait_for_writer()?;
         self.conn
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
@@ -1056,6 +1052,42 @@ INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '1');
 COMMIT;
 ";
 
+/// Creates the database at `db` with its schema, so that it appears under its name only
+/// complete: a server started beside a starting watcher would otherwise open the empty
+/// file and refuse it as "not a leaktrail store". The schema is written to a private file
+/// beside it, which is then linked to `db` (link, unlike rename, never replaces a store
+/// another watcher created meanwhile).
+fn build_new_database(db: &Path) -> Result<(), StoreError> {
+    let building = db.with_file_name(format!("{DB_FILE}.new-{}", std::process::id()));
+    let building_path = building.display().to_string();
+    let io = |path: &str| {
+        let path = path.to_owned();
+        move |source| StoreError::Io { path, source }
+    };
+    // A leftover of a watcher with this pid killed while building (pids are reused).
+    let _ = std::fs::remove_file(&building);
+    // SQLite gives its -wal and -shm files the main file's mode, so creating that 0600
+    // first keeps all three private.
+    leaktrail_snapshot::private::create_new_file(&building).map_err(io(&building_path))?;
+    let built = (|| {
+        let conn = Connection::open(&building).map_err(sql(&building_path))?;
+        conn.execute_batch("PRAGMA journal_mode = WAL;")
+            .map_err(sql(&building_path))?;
+        conn.execute_batch(SCHEMA_V1).map_err(sql(&building_path))?;
+        // Closing checkpoints the WAL into the file and removes it.
+        conn.close().map_err(|(_, e)| sql(&building_path)(e))?;
+        match std::fs::hard_link(&building, db) {
+            Ok(()) => Ok(()),
+            // Another watcher created the store just now: use that one.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            // A file system without hard links: rename, which is as atomic for readers.
+            Err(_) => std::fs::rename(&building, db).map_err(io(&db.display().to_string())),
+        }
+    })();
+    let _ = std::fs::remove_file(&building);
+    built
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -1209,6 +1241,58 @@ mod tests {
             assert_eq!(mode(&db), 0o600);
             assert_eq!(s.targets().expect("targets").len(), 1, "data kept");
         }
+    }
+
+    #[test]
+    fn a_store_being_created_is_missing_or_whole_to_a_reader() {
+        // `serve` started beside a starting `watch` once read the new database before its
+        // schema was written and refused it as "not a leaktrail store".
+        let root = tempfile::tempdir().expect("tempdir");
+        let dirs: Vec<PathBuf> = (0..100).map(|i| root.path().join(i.to_string())).collect();
+        let writer_dirs = dirs.clone();
+        let writer = std::thread::spawn(move || {
+            for d in &writer_dirs {
+                Store::create(d).expect("create");
+            }
+        });
+        let mut whole = 0;
+        for d in &dirs {
+            loop {
+                match Store::open(d) {
+                    Ok(_) => {
+                        whole += 1;
+                        break;
+                    }
+                    Err(StoreError::Missing(_)) => std::thread::yield_now(),
+                    Err(e) => panic!("a reader saw a half-made store: {e}"),
+                }
+            }
+        }
+        writer.join().expect("writer");
+        assert_eq!(whole, dirs.len());
+        let leftovers: Vec<_> = std::fs::read_dir(&dirs[0])
+            .expect("read_dir")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".new-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn another_programs_database_is_refused_untouched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join(DB_FILE);
+        let other = Connection::open(&db).expect("open");
+        other
+            .execute_batch("CREATE TABLE notes(text TEXT); INSERT INTO notes VALUES ('mine');")
+            .expect("create");
+        drop(other);
+        let before = std::fs::read(&db).expect("read");
+        let err = Store::open(dir.path()).err().expect("refused");
+        assert!(err.to_string().contains("not a leaktrail store"), "{err}");
+        assert_eq!(std::fs::read(&db).expect("read"), before);
+        assert!(!dir.path().join(format!("{DB_FILE}-wal")).exists());
     }
 
     #[test]
