@@ -1064,8 +1064,7 @@ fn build_new_database(db: &Path) -> Result<(), StoreError> {
         let path = path.to_owned();
         move |source| StoreError::Io { path, source }
     };
-    // A leftover of a watcher with this pid killed while building (pids are reused).
-    let _ = std::fs::remove_file(&building);
+    remove_abandoned_builds(db);
     // SQLite gives its -wal and -shm files the main file's mode, so creating that 0600
     // first keeps all three private.
     leaktrail_snapshot::private::create_new_file(&building).map_err(io(&building_path))?;
@@ -1086,6 +1085,28 @@ fn build_new_database(db: &Path) -> Result<(), StoreError> {
     })();
     let _ = std::fs::remove_file(&building);
     built
+}
+
+/// Removes databases left half-built by a watcher killed while building one: a build
+/// takes milliseconds, so one a minute old is abandoned.
+fn remove_abandoned_builds(db: &Path) {
+    let Some(dir) = db.parent() else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!("{DB_FILE}.new-");
+    for entry in entries.filter_map(Result::ok) {
+        let abandoned = entry.file_name().to_string_lossy().starts_with(&prefix)
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(60));
+        if abandoned {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -1277,6 +1298,27 @@ mod tests {
             .filter(|n| n.contains(".new-"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn a_build_abandoned_by_a_killed_watcher_is_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = dir.path().join(format!("{DB_FILE}.new-999999"));
+        let fresh = dir.path().join(format!("{DB_FILE}.new-999998"));
+        for f in [&old, &fresh] {
+            std::fs::write(f, b"half a database").expect("write");
+        }
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .and_then(|f| f.set_modified(hour_ago))
+            .expect("set mtime");
+        Store::create(dir.path()).expect("create");
+        assert!(!old.exists(), "an hour-old build is abandoned");
+        // One being built right now by another watcher is left to it.
+        assert!(fresh.exists());
+        Store::open(dir.path()).expect("a whole store");
     }
 
     #[test]
