@@ -107,6 +107,12 @@ fn diff_analysis_compares_stored_censuses() {
         .find(|x| x["family"] == "objects")
         .expect("objects family");
     assert!(objects["size_delta"].as_i64().expect("delta") > 0);
+    assert_eq!(
+        d["caveats"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        d["caveats"]
+    );
 
     // Two given ids, the other way round: the deltas turn negative.
     let (first, last) = (f.snapshot_ids[0], f.snapshot_ids[9]);
@@ -120,6 +126,12 @@ fn diff_analysis_compares_stored_censuses() {
     let d = &back["diffs"][0];
     assert_eq!(d["before"]["id"], last);
     assert!(d["total_delta"].as_i64().expect("delta") < -5_000_000);
+    let caveats = d["caveats"].as_array().expect("caveats");
+    assert_eq!(caveats.len(), 1, "{caveats:?}");
+    assert!(
+        caveats[0].as_str().is_some_and(|c| c.contains("backwards")),
+        "{caveats:?}"
+    );
     assert_eq!(d["classes"].as_array().map(Vec::len), Some(5));
 }
 

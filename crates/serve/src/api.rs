@@ -395,9 +395,32 @@ struct DiffEntry {
     before: SnapshotEntry,
     after: SnapshotEntry,
     seconds: f64,
+    /// What makes this pair a doubtful leak comparison (empty when none).
+    caveats: Vec<String>,
     #[serde(flatten)]
     diff: CensusDiff,
     classes_changed: usize,
+}
+
+/// Why a difference between `before` and `after` may not measure a leak: the ids of
+/// `?base=&target=` are free, and a wrong pair still gives plausible numbers.
+fn pair_caveats(before: &SnapshotEntry, after: &SnapshotEntry) -> Vec<String> {
+    let mut caveats = Vec::new();
+    if before.target != after.target {
+        caveats.push(format!(
+            "base is a snapshot of {:?} and target of {:?}: the difference compares two services",
+            before.target, after.target
+        ));
+    } else if before.incarnation_id != after.incarnation_id {
+        caveats.push(
+            "base and target are of different processes (a restart between them starts a new heap)"
+                .to_owned(),
+        );
+    }
+    if before.t > after.t {
+        caveats.push("base was taken after target: the deltas read backwards".to_owned());
+    }
+    caveats
 }
 
 fn diff_entry(
@@ -420,6 +443,7 @@ fn diff_entry(
         before: before.clone(),
         after: after.clone(),
         seconds: (after.t - before.t) as f64 / 1000.0,
+        caveats: pair_caveats(before, after),
         diff,
         classes_changed: changed,
     })
@@ -830,6 +854,41 @@ fn exposition(rows: &[(String, Option<SampleRecord>, bool, TrendReport)]) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(id: i64, target: &str, incarnation_id: i64, t: i64) -> SnapshotEntry {
+        SnapshotEntry {
+            id,
+            target: target.to_owned(),
+            incarnation_id,
+            pid: None,
+            t,
+            file: String::new(),
+            file_size: 0,
+            file_on_disk: false,
+            file_deleted_at: None,
+            node_count: 0,
+            edge_count: 0,
+            total_self_size: 0,
+            reason: "schedule".to_owned(),
+        }
+    }
+
+    #[test]
+    fn doubtful_pairs_say_why() {
+        let a = entry(1, "api", 1, 1_000);
+        assert!(pair_caveats(&a, &entry(2, "api", 1, 2_000)).is_empty());
+        let other_service = pair_caveats(&a, &entry(3, "worker", 2, 2_000));
+        assert_eq!(other_service.len(), 1);
+        assert!(
+            other_service[0].contains("two services"),
+            "{other_service:?}"
+        );
+        let restarted = pair_caveats(&a, &entry(4, "api", 2, 2_000));
+        assert_eq!(restarted.len(), 1);
+        assert!(restarted[0].contains("restart"), "{restarted:?}");
+        let backwards = pair_caveats(&entry(4, "api", 2, 2_000), &a);
+        assert_eq!(backwards.len(), 2, "{backwards:?}");
+    }
 
     #[test]
     fn loopback_hosts() {
