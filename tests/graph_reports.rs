@@ -101,10 +101,76 @@ fn leaks_finds_closures_holding_buffers() {
     assert_leak_found("closure-holds-buffer");
 }
 
+/// A cache in a plain object keyed by a unique string: every entry hangs off its own
+/// property name, and the keys fold into one cluster.
+#[test]
+fn leaks_finds_a_cache_keyed_by_unique_strings() {
+    assert_leak_found("dictionary-cache");
+}
+
+/// Timers never cleared sit in Node's linked lists, each at its own depth: the links fold.
+#[test]
+fn leaks_finds_uncleared_timers_along_their_linked_list() {
+    assert_leak_found("uncleared-timers");
+    let (_, report) = leaks_of("uncleared-timers");
+    let first = &report["clusters"][0];
+    let linked = first["path"]
+        .as_array()
+        .expect("path")
+        .iter()
+        .find(|s| s["repeated"].as_u64().is_some_and(|n| n > 10))
+        .unwrap_or_else(|| panic!("a folded run of links: {first}"));
+    assert!(
+        first["holder"]
+            .as_str()
+            .is_some_and(|h| h.contains("linked list of Timeout")),
+        "{linked} {}",
+        first["holder"]
+    );
+}
+
+/// A string appended to at one place: no new object accumulates, the string grows.
+#[test]
+fn leaks_finds_a_growing_string() {
+    let spec = manifest("growing-string.js");
+    let (out, report) = leaks_of("growing-string");
+    assert_eq!(out.status.code(), Some(1), "{}", report["summary"]);
+    let grown = &report["growing_objects"][0];
+    let class = grown["class"].as_str().expect("class");
+    assert!(spec.culprit_classes.iter().any(|c| c == class), "{grown}");
+    let hint = spec.retainer_hint.expect("hint");
+    assert!(
+        grown["holder"].as_str().is_some_and(|h| h.contains(&hint)),
+        "{grown}"
+    );
+    let sizes: Vec<u64> = grown["sizes"]
+        .as_array()
+        .expect("sizes")
+        .iter()
+        .map(|v| v.as_u64().expect("size"))
+        .collect();
+    assert!(sizes.windows(2).all(|w| w[1] > w[0]), "{sizes:?}");
+    assert!(report["summary"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("Leak: The (concatenated string) at `log`")));
+}
+
+/// One small object an iteration, amid churn: a cluster of its own.
+#[test]
+fn leaks_finds_a_slow_leak() {
+    assert_leak_found("slow-leak");
+}
+
 /// Clean programs report no cluster: documented noise floor is 64 KiB or 0.1 % of the heap.
 #[test]
 fn leaks_stays_quiet_on_clean_programs() {
-    for scenario in ["lru-cache-bounded", "ring-buffer", "churn-noise"] {
+    for scenario in [
+        "lru-cache-bounded",
+        "ring-buffer",
+        "churn-noise",
+        "fast-loop-clean",
+        "npm/clean-npm-service",
+    ] {
         let (out, report) = leaks_of(scenario);
         assert_eq!(
             out.status.code(),
@@ -116,6 +182,14 @@ fn leaks_stays_quiet_on_clean_programs() {
             report["clusters"].as_array().expect("clusters").is_empty(),
             "{scenario}: {}",
             report["clusters"]
+        );
+        assert!(
+            report["growing_objects"]
+                .as_array()
+                .expect("growing objects")
+                .is_empty(),
+            "{scenario}: {}",
+            report["growing_objects"]
         );
         assert!(report["summary"]
             .as_str()

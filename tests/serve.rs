@@ -162,6 +162,18 @@ fn trend_json_markdown_and_save_agree() {
     assert_eq!(cli["schema"], v["schema"]);
     assert_eq!(cli["targets"][0]["classes"], t["classes"]);
     assert_eq!(cli["targets"][0]["sentence"], t["sentence"]);
+    // Collections come grouped by retainer-path shape too: the registry's one Map.
+    assert_eq!(
+        cli["targets"][0]["collection_groups"],
+        t["collection_groups"]
+    );
+    let streams = t["collection_groups"]
+        .as_array()
+        .expect("collection_groups")
+        .iter()
+        .find(|g| g["label"] == "`StreamRegistry.streams` (Map)")
+        .unwrap_or_else(|| panic!("{}", t["collection_groups"]));
+    assert_eq!(streams["count"], 1);
 
     let md = request(&server.addr, "GET", "/api/memory/trend.md", None);
     assert_eq!(md.status, 200);

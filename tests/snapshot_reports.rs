@@ -1,5 +1,5 @@
-//! `summary` and `diff` on real snapshots of the shared scenarios, written by Node during
-//! the test run.
+//! `summary` and `diff` on real snapshots of the repository's scenarios (`scenarios/`),
+//! written by Node during the test run.
 
 mod common;
 

@@ -93,7 +93,7 @@ fn a_forking_lane_is_followed_per_pid_with_snapshot_verdicts() {
     let scenarios = scenarios_dir();
     assert!(
         scenarios.join("runner.js").is_file(),
-        "{}: no runner.js (set LEAKTRAIL_SCENARIOS to the shared scenarios folder)",
+        "{}: no runner.js (the repository's scenarios/ folder, or LEAKTRAIL_SCENARIOS)",
         scenarios.display()
     );
     let node = node();
@@ -242,13 +242,16 @@ fn a_forking_lane_is_followed_per_pid_with_snapshot_verdicts() {
     assert_eq!(lanes["lanes"][0]["diff"]["verdict"]["kind"], "runtime_data");
 }
 
+/// Grows by 20 MiB for every second of the process's age until it is 4.5 s old: by age,
+/// not by timer ticks, so that a slow machine changes the number of ticks, not the growth
+/// after the 2 s settle time (about 50 MiB).
 const GROWING_TEST: &str = r#"
 const test = require('node:test');
 const keep = [];
-test('keeps 60 MB', async () => {
-  for (let i = 0; i < 30; i++) {
-    keep.push(Buffer.alloc(2 << 20, 1));
-    await new Promise((r) => setTimeout(r, 20));
+test('keeps growing', async () => {
+  while (process.uptime() < 4.5) {
+    while (keep.length < process.uptime() * 20) keep.push(Buffer.alloc(1 << 20, 1));
+    await new Promise((r) => setTimeout(r, 50));
   }
 });
 "#;
@@ -291,7 +294,7 @@ fn node_test_runner_files_and_exit_status() {
     let all = processes(&report);
     let files = report["files"].as_array().expect("files");
     assert_eq!(files.len(), 2, "{files:?}");
-    for (name, min_growth) in [("grows.test.js", 40 << 20), ("fails.test.js", i64::MIN)] {
+    for name in ["grows.test.js", "fails.test.js"] {
         let f = files
             .iter()
             .find(|f| f["file"].as_str().is_some_and(|n| n.ends_with(name)))
@@ -306,7 +309,11 @@ fn node_test_runner_files_and_exit_status() {
         assert!(command_of(p).ends_with(name), "{}", command_of(p));
         assert_eq!(p["test_file"], f["file"]);
         assert_eq!(p["lane"], name.trim_end_matches(".js"));
-        assert!(f["rss_delta"].as_i64().expect("growth") > min_growth, "{f}");
+        if name == "grows.test.js" {
+            // Its own process's growth after start-up: only what it kept after 2 s of age.
+            assert!(f["rss_delta"].as_i64().expect("growth") > 30 << 20, "{f}");
+            assert_eq!(p["baseline"]["rule"], "settled", "{p}");
+        }
     }
     let runner = all
         .iter()
@@ -357,6 +364,103 @@ fn node_test_runner_files_and_exit_status() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", report["fail_on_growth"]);
     assert_eq!(report["fail_on_growth"]["failed"], false);
+}
+
+/// Start-up that allocates (a 30 MiB fixture loaded at require time), then a test that
+/// stays flat for 3 s.
+const FLAT_AFTER_START_UP_TEST: &str = r#"
+const test = require('node:test');
+const fixture = [];
+for (let i = 0; i < 30; i++) fixture.push(Buffer.alloc(1 << 20, 1));
+test('flat', async () => {
+  for (let i = 0; i < 30; i++) await new Promise((r) => setTimeout(r, 100));
+  if (fixture.length !== 30) throw new Error('lost the fixture');
+});
+"#;
+
+const QUICK_TEST: &str = r#"
+const test = require('node:test');
+test('quick', () => {});
+"#;
+
+/// A plain script: 30 MiB at start-up, then flat until it is 4 s old.
+const FLAT_AFTER_START_UP: &str = r#"
+const keep = [];
+for (let i = 0; i < 30; i++) keep.push(Buffer.alloc(1 << 20, 1));
+setTimeout(() => {}, Math.max(0, 4000 - process.uptime() * 1000));
+"#;
+
+/// 30 MiB at start-up, then 20 MiB for every second of age until it is 5 s old (by age,
+/// so that a slow machine cannot shrink the growth): about 60 MiB after the settle time.
+const GROWING_AFTER_START_UP: &str = r#"
+const keep = [];
+for (let i = 0; i < 30; i++) keep.push(Buffer.alloc(1 << 20, 1));
+const target = () => 30 + Math.floor(process.uptime() * 20);
+const t = setInterval(() => {
+  while (keep.length < target()) keep.push(Buffer.alloc(1 << 20, 1));
+  if (process.uptime() >= 5) clearInterval(t);
+}, 50);
+"#;
+
+#[test]
+fn fail_on_growth_counts_from_after_start_up() {
+    let _tree = one_at_a_time();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    std::fs::write(dir.join("flat.test.js"), FLAT_AFTER_START_UP_TEST).expect("write");
+    std::fs::write(dir.join("quick.test.js"), QUICK_TEST).expect("write");
+    std::fs::write(dir.join("flat.js"), FLAT_AFTER_START_UP).expect("write");
+    std::fs::write(dir.join("grows.js"), GROWING_AFTER_START_UP).expect("write");
+    let node = node();
+    let gate = |args: &[&str]| {
+        let mut all = vec!["--interval", "100ms", "--fail-on-growth", "10MB", "--"];
+        all.extend_from_slice(args);
+        trace(&all, dir)
+    };
+
+    // A clean `node --test` run: the runner, a file that loads 30 MiB then stays flat,
+    // a file over in a moment. Node's start-up and the fixture are not growth.
+    let (out, report) = gate(&[s(&node), "--test", "flat.test.js", "quick.test.js"]);
+    assert_eq!(out.status.code(), Some(0), "{}", report["fail_on_growth"]);
+    assert_eq!(report["fail_on_growth"]["exceeded"], serde_json::json!([]));
+    assert_eq!(report["settle_seconds"], 2.0);
+    let all = processes(&report);
+    assert_eq!(all.len(), 3, "{all:?}");
+    for p in &all {
+        if let Some(g) = p["growth"].as_i64() {
+            assert!(g <= 10 << 20, "{p}");
+        }
+    }
+    let flat = all
+        .iter()
+        .find(|p| p["lane"] == "flat.test")
+        .expect("the flat file's process");
+    assert_eq!(flat["baseline"]["rule"], "settled", "{flat}");
+    // The fixture is in the baseline: a Node bootstrap plus 30 MiB.
+    assert!(
+        flat["baseline"]["rss"].as_u64().expect("baseline") > 50 << 20,
+        "{flat}"
+    );
+
+    // A plain script that allocates at start-up, then stays flat.
+    let (out, report) = gate(&[s(&node), "flat.js"]);
+    assert_eq!(out.status.code(), Some(0), "{}", report["fail_on_growth"]);
+    let p = processes(&report)[0];
+    assert_eq!(p["baseline"]["rule"], "settled", "{p}");
+    assert!(p["growth"].as_i64().expect("growth") <= 10 << 20, "{p}");
+
+    // The same start-up, then growth that goes on after it: trace fails.
+    let (out, report) = gate(&[s(&node), "grows.js"]);
+    assert_eq!(out.status.code(), Some(1), "{}", report["fail_on_growth"]);
+    assert_eq!(report["exit"]["code"], 0);
+    assert_eq!(report["fail_on_growth"]["failed"], true);
+    let p = processes(&report)[0];
+    assert_eq!(
+        report["fail_on_growth"]["exceeded"],
+        serde_json::json!([p["pid"]])
+    );
+    assert_eq!(p["baseline"]["rule"], "settled", "{p}");
+    assert!(p["growth"].as_i64().expect("growth") > 30 << 20, "{p}");
 }
 
 /// Prints TAP naming two files, growing in the first; then spawns a Node child with its

@@ -756,3 +756,122 @@ fn a_raw_file_without_a_census_is_deleted_once_an_hour_old() {
     assert!(stderr.contains("api-1-1.heapsnapshot"), "{stderr}");
     assert!(young.exists(), "a file possibly in flight was deleted");
 }
+
+/// Thirty sessions in a map, each appending to an `events` array of its own: one bug, thirty
+/// growing arrays.
+const SESSION_EVENTS: &str = r#"
+class Session {
+  constructor(id) { this.id = id; this.events = []; }
+}
+const sessions = new Map();
+for (let i = 0; i < 30; i++) sessions.set('s' + i, new Session('s' + i));
+let n = 0;
+setInterval(() => {
+  for (const s of sessions.values()) {
+    for (let k = 0; k < 10; k++) s.events.push({ at: n++, kind: 'click' });
+  }
+}, 50);
+"#;
+
+#[test]
+fn collections_held_the_same_way_trend_as_one_group() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("sessions.js");
+    std::fs::write(&script, SESSION_EVENTS).expect("write");
+    let store_dir = dir.path().join("store");
+    watch(
+        &store_dir,
+        &[
+            "--sample-every",
+            "200ms",
+            "--snapshot-every",
+            "1s",
+            "--min-snapshot-gap",
+            "1s",
+            "--keep",
+            "2",
+            "--duration",
+            "15s",
+        ],
+        &[node().display().to_string(), script.display().to_string()],
+    );
+    let store = Store::open(&store_dir).expect("the store opens");
+    let snapshots = store
+        .snapshots(store.targets().expect("targets")[0].id)
+        .expect("snapshots");
+    assert!(snapshots.len() >= 4, "{snapshots:?}");
+    // Every census names the thirty arrays one by one, all with the same path shape.
+    let last = store
+        .census(snapshots.last().expect("last"))
+        .expect("census");
+    let arrays: Vec<_> = last
+        .collections
+        .iter()
+        .filter(|c| c.path.ends_with("Session.events"))
+        .collect();
+    assert_eq!(arrays.len(), 30, "{:#?}", last.collections);
+    assert!(arrays
+        .iter()
+        .all(|c| c.shape.is_some() && c.shape == arrays[0].shape));
+
+    // The trend shows them as one group.
+    let trend = trend_of(&store);
+    let groups: Vec<_> = trend
+        .collection_groups
+        .iter()
+        .filter(|g| g.path.ends_with("Session.events"))
+        .collect();
+    assert_eq!(groups.len(), 1, "{:#?}", trend.collection_groups);
+    let g = groups[0];
+    assert_eq!(
+        g.label,
+        "`Session.events` (Array), one per entry of `sessions`"
+    );
+    assert_eq!((g.kind.as_str(), g.count, g.ids.len()), ("Array", 30, 30));
+    assert_eq!(
+        g.entries_last,
+        trend
+            .collections
+            .iter()
+            .filter(|c| g.ids.contains(&c.id))
+            .map(|c| c.entries_last)
+            .sum::<u64>()
+    );
+    // Each array gains 200 entries a second; between the first and last census (seconds
+    // apart) the thirty together gain thousands.
+    assert!(g.entries_growth > 30 * 400, "{g:#?}");
+    assert!(g.entries_per_hour > 0.0, "{g:#?}");
+    // With points enough to decide (8 after the warm-up), every one of them grows.
+    if snapshots.len() >= 10 {
+        assert_eq!(g.growing, 30, "{:#?}", trend.collections);
+    }
+
+    // `trend --store`: the same group in JSON, one row in the table.
+    // (It may exit 1: thirty growing arrays can make the heap leak.)
+    let out = leaktrail(&["trend", "--store", s(&store_dir), "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let groups = json["targets"][0]["collection_groups"]
+        .as_array()
+        .expect("collection_groups");
+    let g = groups
+        .iter()
+        .find(|g| {
+            g["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("Session.events"))
+        })
+        .expect("the group in JSON");
+    assert_eq!(g["count"], 30);
+    assert_eq!(g["ids"].as_array().map(Vec::len), Some(30));
+    let out = leaktrail(&["trend", "--store", s(&store_dir), "--color", "never"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("Session.events"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{text}");
+    assert!(
+        rows[0].contains("30 × Array") && rows[0].contains("one per entry of `sessions`"),
+        "{text}"
+    );
+}

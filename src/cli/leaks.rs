@@ -6,7 +6,6 @@ use clap::Args;
 
 use leaktrail_analysis::{
     growing_collections, CollectionCensus, EarlierSnapshot, HeapAnalysis, LeakReport,
-    SnapshotDigest,
 };
 
 use super::{load, Common};
@@ -26,7 +25,7 @@ pub struct LeaksArgs {
 /// Runs `leaks`; returns the report and whether a leak was found.
 pub fn run(args: &LeaksArgs, common: &Common) -> anyhow::Result<(String, bool)> {
     let report = analyse(&args.snapshots, args.top, common)?;
-    let leak = !report.clusters.is_empty() || !report.growing_collections.is_empty();
+    let leak = report.found_leak();
     Ok((leaktrail_report::render_leaks(&report, common.render), leak))
 }
 
@@ -37,14 +36,13 @@ pub fn analyse(snapshots: &[PathBuf], top: usize, common: &Common) -> anyhow::Re
         .split_last()
         .filter(|(_, earlier)| earlier.len() >= 2)
         .ok_or_else(|| anyhow::anyhow!("leaks needs three snapshots"))?;
-    // With four or more snapshots, collections are followed through every one of them,
-    // which needs each graph; with three, the earlier ones need only ids and classes.
+    // With four or more snapshots, collections are followed through every one of them by
+    // id. Every earlier snapshot is read whole: growing objects are found by their paths.
     let follow_collections = snapshots.len() >= 4;
     let mut earlier = Vec::with_capacity(earlier_paths.len());
     let mut censuses = Vec::new();
     for (i, p) in earlier_paths.iter().enumerate() {
-        let filter = (!follow_collections).then_some(SnapshotDigest::EDGES_NEEDED);
-        let snap = load::snapshot(p, common.progress, filter)?;
+        let snap = load::snapshot(p, common.progress, None)?;
         if follow_collections {
             // Retained sizes are needed only in the first, for the growth since then.
             let census = if i == 0 {

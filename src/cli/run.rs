@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 
 use leaktrail_analysis::LeakReport;
-use leaktrail_harness::{assess, GrowthFloor, Per, RunConfig};
+use leaktrail_harness::{assess, GrowthFloor, Per, RunConfig, SnapshotPlan};
 use leaktrail_stats::Outcome;
 
 use super::Common;
@@ -48,8 +48,10 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0.01)]
     alpha: f64,
 
-    /// Heap snapshots to take over the run for the culprit (default 3 for Node when
-    /// --iterations or --duration is given; kept only for a leak unless asked for).
+    /// Heap snapshots to take over the run for the culprit: with --iterations or
+    /// --duration, K spread over the run (default 3); without, the end is unknown and they
+    /// follow the run as it doubles (the last two and one at the workload's exit are
+    /// used). 0 takes none. Kept only for a leak unless asked for.
     #[arg(long, value_name = "K")]
     snapshots: Option<usize>,
 
@@ -118,11 +120,19 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         );
     }
     let bounded = args.iterations.is_some() || args.duration.is_some();
-    let snapshots = if is_node && bounded {
-        args.snapshots.unwrap_or(3)
-    } else {
-        0
+    let plan = match (is_node, bounded, args.snapshots) {
+        (false, _, _) | (_, _, Some(0)) => SnapshotPlan::None,
+        (true, true, k) => SnapshotPlan::AtFractions(match k.unwrap_or(3) {
+            1 => vec![1.0],
+            // Spread over the steady part, the last just before the end (a workload that
+            // stops by itself at the bound may already be exiting at the last iteration).
+            k => (0..k)
+                .map(|i| 0.4 + 0.55 * i as f64 / (k - 1) as f64)
+                .collect(),
+        }),
+        (true, false, _) => SnapshotPlan::Doubling,
     };
+    let doubling = plan == SnapshotPlan::Doubling;
     let out_dir = match &args.out {
         Some(d) => Some(private_dir(d)?),
         None => None,
@@ -131,15 +141,6 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         .prefix("leaktrail-run-")
         .tempdir()?;
     let snapshot_dir = out_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
-    let snapshot_at: Vec<f64> = match snapshots {
-        0 => Vec::new(),
-        1 => vec![1.0],
-        // Spread over the steady part, the last just before the end (a workload that
-        // stops by itself at the bound may already be exiting at the last iteration).
-        k => (0..k)
-            .map(|i| 0.4 + 0.55 * i as f64 / (k - 1) as f64)
-            .collect(),
-    };
     let config = RunConfig {
         command: args.command.clone(),
         iteration_pattern: if by_time {
@@ -152,10 +153,11 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         interval: Duration::from_secs_f64(args.interval.unwrap_or(1.0).max(0.01)),
         inspect: is_node,
         inspector_timeout: Duration::from_secs(20),
-        snapshot_at,
+        snapshots: plan,
         snapshot_dir: Some(snapshot_dir.clone()),
         max_overhead: args.max_overhead.0,
-        end_snapshot: (!args.checks.expect_freed.is_empty())
+        // Node lets a snapshot be taken at its exit: the FINAL of a doubling schedule.
+        end_snapshot: (!args.checks.expect_freed.is_empty() || doubling)
             .then(|| snapshot_dir.join("end.heapsnapshot")),
         pss: args.checks.pss.into(),
         profiles: super::flame::run_request(
@@ -191,24 +193,33 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
     } else {
         None
     };
-    let culprit = if result.snapshots.len() >= 3
-        && (assessment.outcome == Outcome::Leak || args.snapshots.is_some())
-    {
-        Some(super::leaks::analyse(&result.snapshots, 5, common)?)
+    // The snapshots are read whatever the bytes said: objects that grew in step with
+    // the run decide a slow leak, and nothing growing settles an inconclusive series.
+    let culprit_snapshots = leaktrail_harness::culprit_snapshots(&result, doubling);
+    let culprit = if culprit_snapshots.len() >= 3 {
+        let report =
+            super::leaks::analyse(&leaktrail_harness::paths(&culprit_snapshots), 5, common)?;
+        leaktrail_harness::weigh_objects(&mut assessment, &report, &culprit_snapshots);
+        Some(report)
     } else {
         None
     };
-    if culprit.is_none() && args.snapshots.is_none() {
+    let keep_snapshots =
+        args.snapshots.is_some() || (culprit.is_some() && assessment.outcome == Outcome::Leak);
+    if !keep_snapshots {
         for s in &result.snapshots {
-            let _ = std::fs::remove_file(s);
+            let _ = std::fs::remove_file(&s.path);
         }
     }
-    // The end snapshots are kept only when something survived in them.
+    // The end snapshots are kept when something survived in them, or for the culprit.
     if let Some(end) = &result.end_snapshot {
-        if !assessment.checks.iter().any(|c| {
-            matches!(c.detail, leaktrail_harness::CheckDetail::ExpectFreed(_))
-                && c.status == leaktrail_harness::CheckStatus::Failed
-        }) {
+        let culprit_end = keep_snapshots && culprit_snapshots.iter().any(|s| s.path == end.path);
+        if !culprit_end
+            && !assessment.checks.iter().any(|c| {
+                matches!(c.detail, leaktrail_harness::CheckDetail::ExpectFreed(_))
+                    && c.status == leaktrail_harness::CheckStatus::Failed
+            })
+        {
             let _ = std::fs::remove_file(&end.path);
             if let Some(e) = &end.earlier {
                 let _ = std::fs::remove_file(e);
@@ -314,7 +325,7 @@ fn write_outputs(
     )?;
     write(
         "junit.xml",
-        &leaktrail_report::render_run_junit(command, result, assessment, fault),
+        &leaktrail_report::render_run_junit(command, result, assessment, culprit, fault),
     )
 }
 

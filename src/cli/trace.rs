@@ -44,10 +44,19 @@ pub struct TraceArgs {
     #[arg(long, value_name = "FILE")]
     files_from: Option<PathBuf>,
 
-    /// Exit 1 when a process's RSS grew by more than this over its life (200MB), if the
-    /// command itself succeeded.
+    /// Exit 1 when a process's RSS grew by more than this after its start-up (200MB), if
+    /// the command itself succeeded. Growth is the peak minus the baseline: the RSS at the
+    /// first sample once the process has lived --settle; for a process that ends sooner,
+    /// the first sample after which its RSS stopped rising (a step of at most 1 MiB or
+    /// 2 %); one that rose at every sample until it ended has no growth figure.
     #[arg(long, value_name = "SIZE")]
     fail_on_growth: Option<ByteSize>,
+
+    /// How long a process's start-up lasts at most, from its start (Node's bootstrap,
+    /// the modules it loads first): growth is counted from the first sample after it.
+    /// Raise it for workers that take longer to start (Jest with a heavy environment).
+    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    settle: Duration,
 
     /// Classes shown per heap diff.
     #[arg(long, default_value_t = 5)]
@@ -97,6 +106,7 @@ pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         &SummaryOptions {
             top: args.top,
             fail_on_growth: args.fail_on_growth.map(|b| b.0),
+            settle_seconds: args.settle.as_secs_f64(),
             out_dir: kept.then(|| out_dir.display().to_string()),
         },
     );

@@ -1,5 +1,5 @@
-//! Test support: real snapshots written by Node from the shared scenarios, and a runner for
-//! the built `leaktrail` binary.
+//! Test support: real snapshots written by Node from the repository's scenarios
+//! (`scenarios/`), and a runner for the built `leaktrail` binary.
 
 #![allow(dead_code)]
 
@@ -9,13 +9,12 @@ pub mod store;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The shared scenarios folder (`../shared/scenarios` beside the repository, or
-/// `$LEAKTRAIL_SCENARIOS`).
+/// The scenarios folder: the repository's own `scenarios/`, or `$LEAKTRAIL_SCENARIOS`.
 pub fn scenarios_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("LEAKTRAIL_SCENARIOS") {
         return PathBuf::from(dir);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/scenarios")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
 
 /// The Node binary.
@@ -79,9 +78,12 @@ pub fn snapshotting_runner(
     cmd
 }
 
-/// Runs a scenario with the shared runner and returns its snapshots at `at`, in order.
+/// Runs a scenario with the scenarios' runner and returns its snapshots at `at`, in order.
+/// `scenario` is the file without `.js`, relative to the scenarios folder
+/// (`npm/clean-npm-service` too); the runner names snapshots after the file name alone.
 pub fn scenario_snapshots(dir: &Path, scenario: &str, at: &[u32]) -> Vec<PathBuf> {
     let iterations = at.iter().max().copied().unwrap_or(0).max(1);
+    let name = scenario.rsplit('/').next().unwrap_or(scenario);
     let out = snapshotting_runner(&["--expose-gc"], scenario, iterations, at, dir)
         .output()
         .expect("node runs");
@@ -91,7 +93,7 @@ pub fn scenario_snapshots(dir: &Path, scenario: &str, at: &[u32]) -> Vec<PathBuf
         String::from_utf8_lossy(&out.stderr)
     );
     at.iter()
-        .map(|n| dir.join(format!("{scenario}-{n}.heapsnapshot")))
+        .map(|n| dir.join(format!("{name}-{n}.heapsnapshot")))
         .collect()
 }
 

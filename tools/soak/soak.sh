@@ -17,7 +17,7 @@ minutes="${1:-60}"
 out="${2:-soak-out}"
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="${LEAKTRAIL_BIN:-$here/target/release/leaktrail}"
-scenarios="${LEAKTRAIL_SCENARIOS:-$here/../shared/scenarios}"
+scenarios="${LEAKTRAIL_SCENARIOS:-$here/scenarios}"
 port="${SOAK_PORT:-7879}"
 [ -x "$bin" ] || (cd "$here" && cargo build --release --locked)
 rm -rf "$out" && mkdir -p "$out"

@@ -6,12 +6,15 @@
 //! (by self size and by retained size) and the largest collections (`Map`, `Set`, `Array`,
 //! dictionary objects) with their V8 node ids — stable within one process, so the same
 //! collection can be followed from snapshot to snapshot — and their shortest retainer path
-//! written as one line.
+//! written as one line, with its shape ([`crate::shape`]): collections held the same way
+//! (an `events` array in every `Session` of a map) share a shape, which is how a trend
+//! shows them as one group ([`shape_label`] names it).
 
 use serde::{Deserialize, Serialize};
 
 use crate::collections::collection_entries;
 use crate::heap::HeapAnalysis;
+use crate::shape::PathShapes;
 use crate::summary::{ClassStats, GroupTotal, SnapshotInfo, Summary};
 
 /// How much of a snapshot a census keeps.
@@ -52,6 +55,11 @@ pub struct CollectionRecord {
     /// Its shortest retainer path from the GC roots, as `edge → edge → …` with the class
     /// of the holder of the last edge (`(GC roots) → … → StreamRegistry.streams`).
     pub path: String,
+    /// The shape of that path ([`PathShapes::key`]: element indices, dictionary keys and
+    /// linked-list runs folded); collections held the same way share it. `None` in
+    /// censuses taken before shapes were recorded, and for what no strong path reaches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<String>,
 }
 
 /// What a watcher keeps of one snapshot.
@@ -96,6 +104,7 @@ impl SnapshotCensus {
             .collect();
         found.sort_by_key(|&(v, _, n)| (std::cmp::Reverse(n), v));
         found.truncate(limits.collections);
+        let mut shapes = PathShapes::new(snap, &a.classes, a.distances());
         let collections = found
             .into_iter()
             .map(|(v, kind, entries)| CollectionRecord {
@@ -104,6 +113,7 @@ impl SnapshotCensus {
                 entries,
                 retained_size: a.retained.get(v),
                 path: path_line(a, v),
+                shape: Some(shapes.key(v)).filter(|k| !k.is_empty()),
             })
             .collect();
         SnapshotCensus {
@@ -132,4 +142,82 @@ fn path_line(a: &HeapAnalysis<'_>, v: u32) -> String {
         }
     }
     parts.join(" → ")
+}
+
+/// Edges V8 puts between a collection and its entries (a `Map`'s hash table, an object's
+/// element or property store): not what a reader calls the collection.
+const INTERNAL_EDGES: [&str; 3] = ["table", "elements", "properties"];
+
+/// A short name for the collections of one path shape ([`CollectionRecord::shape`]): the
+/// field that holds them and, for `many` of them, the collection whose entries they hang
+/// from (the last one the path goes through: the nearest container is the likeliest to
+/// tell them apart) — `` `Session.events` (Array), one per entry of `sessions` ``. A
+/// single collection's path may go through a container too (a timer list) without that
+/// saying anything about it, so it gets the field alone.
+pub fn shape_label(shape: &str, many: bool) -> String {
+    let steps: Vec<(&str, &str)> = shape
+        .split('\u{2}')
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.split_once('\u{1}'))
+        .collect();
+    let Some(&(edge, class)) = steps.last() else {
+        return "(no strong path)".to_owned();
+    };
+    let folded = |e: &str| matches!(e, "[]" | "{}" | "~");
+    let holder = steps
+        .len()
+        .checked_sub(2)
+        .map_or("(GC roots)", |i| steps[i].1);
+    let field = if folded(edge) {
+        format!("`{holder}{edge}`")
+    } else {
+        format!("`{holder}.{edge}`")
+    };
+    let mut label = format!("{field} ({class})");
+    // The entries of which collection the path passes through, last before the end.
+    let last = steps.len() - 1;
+    if !many {
+        return label;
+    }
+    if let Some(k) = steps[..last].iter().rposition(|&(e, _)| folded(e)) {
+        let owner = steps[..k]
+            .iter()
+            .rev()
+            .find(|&&(e, _)| !folded(e) && !INTERNAL_EDGES.contains(&e));
+        match owner {
+            Some(&(name, _)) => label.push_str(&format!(", one per entry of `{name}`")),
+            None => label.push_str(&format!(", one per {}", steps[k].1)),
+        }
+    }
+    label
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(steps: &[(&str, &str)]) -> String {
+        steps
+            .iter()
+            .map(|(e, c)| format!("{e}\u{1}{c}\u{2}"))
+            .collect()
+    }
+
+    #[test]
+    fn labels_say_what_holds_the_collections() {
+        let per_session = key(&[
+            ("sessions", "Map"),
+            ("table", "system / OrderedHashMap"),
+            ("[]", "Session"),
+            ("events", "Array"),
+        ]);
+        assert_eq!(
+            shape_label(&per_session, true),
+            "`Session.events` (Array), one per entry of `sessions`"
+        );
+        assert_eq!(shape_label(&per_session, false), "`Session.events` (Array)");
+        let single = key(&[("registry", "StreamRegistry"), ("streams", "Map")]);
+        assert_eq!(shape_label(&single, true), "`StreamRegistry.streams` (Map)");
+        assert_eq!(shape_label("", false), "(no strong path)");
+    }
 }

@@ -48,6 +48,11 @@ pub struct StepView {
     pub edge_type: String,
     /// The object reached.
     pub object: ObjectView,
+    /// When this step stands for a run of a linked structure (one edge name repeated into
+    /// one class, e.g. `_idleNext` from `Timeout` to `Timeout`): the run's length; the
+    /// object is the run's last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeated: Option<u64>,
 }
 
 impl<'s> HeapAnalysis<'s> {
@@ -106,6 +111,7 @@ impl<'s> HeapAnalysis<'s> {
                 edge_type: self.snap.meta().edge_type_names[self.snap.edge_type_index(s.edge)]
                     .clone(),
                 object: self.object(s.node),
+                repeated: None,
             })
             .collect()
     }

@@ -9,9 +9,12 @@
 //!    `StreamEntry` counts once with its ring buffer and events. V8's internal structures
 //!    — backing arrays, hash tables, compiled code, hidden objects, shapes, heap numbers —
 //!    are never leak roots themselves: a `Map`'s table that was reallocated after BASE
-//!    would otherwise swallow every entry it holds.
-//! 3. Leak roots are **clustered by the shape of their shortest retainer path**: the same
-//!    sequence of edge labels and holder classes (element indices folded to `[]`) and the
+//!    would otherwise swallow every entry it holds. Nor are collections with entries
+//!    (`Array`, `Map`, `Set`, dictionaries), for the same reason one level up: a library
+//!    that replaces its backing array as it grows. Nor are pieces of a larger string.
+//! 3. Leak roots are **clustered by the shape of their shortest retainer path**
+//!    ([`PathShapes`]): the same sequence of edge labels and holder classes — element
+//!    indices, keys of dictionary objects and the links of a linked list folded — and the
 //!    same class.
 //! 4. A cluster is kept only if its class **kept growing**: its instance count rose in
 //!    every interval between consecutive snapshots. Objects allocated once after BASE
@@ -20,20 +23,27 @@
 //! 5. Clusters are ranked by the retained size of their leak roots in FINAL; clusters
 //!    smaller than [`MIN_CLUSTER_BYTES`] or [`MIN_CLUSTER_SHARE`] of FINAL's heap are
 //!    noise (V8 keeps compiling and caching as a program runs).
+//!
+//! Beside the clusters, **growing objects** ([`crate::growing`]): one object at a stable
+//! place whose own size grew in every interval by as much as a cluster must retain — a
+//! string appended to, an array of numbers pushed to — which no new object betrays.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
-use leaktrail_snapshot::{EdgeKind, HeapSnapshot, NodeIndex, NodeKind};
+use leaktrail_graph::{Distances, RetainerPath};
+use leaktrail_snapshot::{HeapSnapshot, NodeIndex, NodeKind};
 
 /// Clusters retaining less than this are noise.
 pub const MIN_CLUSTER_BYTES: u64 = 64 << 10;
 /// Clusters retaining less than this share of FINAL's total self size are noise.
 pub const MIN_CLUSTER_SHARE: f64 = 0.001;
 
+use crate::growing::{growing_objects, GrowingObject, SizedObjects};
 use crate::heap::{HeapAnalysis, ObjectView, StepView};
 use crate::idset::IdSet;
+use crate::shape::{linked_run, PathShapes};
 use crate::summary::SnapshotInfo;
 use crate::units::human_bytes;
 
@@ -45,21 +55,25 @@ pub struct EarlierSnapshot {
     pub handles: crate::handles::Handles,
     ids: Vec<u32>,
     class_counts: HashMap<String, u64>,
+    sized: SizedObjects,
 }
 
 impl EarlierSnapshot {
-    /// Digests a snapshot (parsed with at least `SnapshotDigest::EDGES_NEEDED`).
+    /// Digests a snapshot parsed with all its edges (growing objects are found by their
+    /// retainer paths).
     pub fn of(snap: HeapSnapshot, path: &str) -> EarlierSnapshot {
         let info = SnapshotInfo::of(&snap, path);
         let classes = crate::Classification::of(&snap);
         let handles = crate::handles::Handles::of(&snap, &classes);
         let class_counts = class_counts(&classes, snap.self_sizes());
+        let sized = SizedObjects::of_earlier(&snap, &classes, &Distances::compute(&snap));
         let (ids, _) = snap.into_ids_and_sizes();
         EarlierSnapshot {
             info,
             handles,
             ids,
             class_counts,
+            sized,
         }
     }
 }
@@ -117,6 +131,15 @@ pub struct LeakReport {
     pub dismissed_clusters: u64,
     /// Their retained size, bytes.
     pub dismissed_retained: u64,
+    /// Of the dismissed clusters: those whose class did not grow in every interval.
+    pub dismissed_not_growing: u64,
+    /// Of the dismissed clusters: those of a growing class that retain less than the
+    /// noise floor.
+    pub dismissed_small: u64,
+    /// The noise floor a cluster (or a growing object's growth) must reach, bytes.
+    pub min_cluster_bytes: u64,
+    /// Objects at one place whose size grew in every interval, largest growth first.
+    pub growing_objects: Vec<GrowingObject>,
     /// With four or more snapshots: collections whose entry count grew in every interval,
     /// largest retained growth first (empty with three).
     pub growing_collections: Vec<crate::collections::GrowingCollection>,
@@ -134,6 +157,28 @@ struct Acc {
 }
 
 impl LeakReport {
+    /// The finding to name first, as a sentence and a path: the largest cluster, else the
+    /// largest growing object, else the growing collection with the most growth.
+    pub fn culprit(&self) -> Option<(&str, &[StepView])> {
+        if let Some(c) = self.clusters.first() {
+            return Some((&c.sentence, &c.path));
+        }
+        if let Some(g) = self.growing_objects.first() {
+            return Some((&g.sentence, &g.path));
+        }
+        self.growing_collections
+            .first()
+            .map(|c| (c.sentence.as_str(), c.path.as_slice()))
+    }
+
+    /// True when the report found a leak: a cluster, a growing collection or a growing
+    /// object.
+    pub fn found_leak(&self) -> bool {
+        !self.clusters.is_empty()
+            || !self.growing_collections.is_empty()
+            || !self.growing_objects.is_empty()
+    }
+
     /// Finds leaks; `earlier` are the snapshots before FINAL (at least two), in order;
     /// `final_snap` is FINAL analysed with its graph.
     pub fn find(
@@ -152,6 +197,8 @@ impl LeakReport {
             .map(|v| {
                 let id = snap.node_id(v);
                 is_reportable(snap, v)
+                    && !is_string_piece(snap, a.distances(), v)
+                    && !is_filled_collection(snap, v)
                     && snap.self_size(v) != 0
                     && target.contains(id)
                     && !base.contains(id)
@@ -171,13 +218,14 @@ impl LeakReport {
         let min_bytes = MIN_CLUSTER_BYTES.max((heap_total as f64 * MIN_CLUSTER_SHARE) as u64);
         let mut clusters: HashMap<String, Acc> = HashMap::new();
         let (mut roots, mut roots_retained) = (0u64, 0u64);
+        let mut shapes = PathShapes::new(snap, &a.classes, a.distances());
         for v in 0..n as u32 {
             if !leaked[v as usize] || inside[v as usize] {
                 continue;
             }
             roots += 1;
             roots_retained += a.retained.get(v);
-            let key = path_shape(a, v);
+            let key = shapes.key(v);
             let acc = clusters.entry(key).or_default();
             acc.count += 1;
             acc.retained += a.retained.get(v);
@@ -190,6 +238,7 @@ impl LeakReport {
         }
         let mut kept = Vec::new();
         let (mut dismissed, mut dismissed_retained) = (0u64, 0u64);
+        let (mut not_growing, mut small) = (0u64, 0u64);
         let mut ranked: Vec<Acc> = clusters.into_values().collect();
         ranked.sort_by_key(|c| std::cmp::Reverse(c.retained));
         for c in ranked {
@@ -202,15 +251,21 @@ impl LeakReport {
                     final_counts.get(&class).copied().unwrap_or(0),
                 ))
                 .collect();
-            if !counts.windows(2).all(|w| w[1] > w[0]) || c.retained < min_bytes {
+            let growing = counts.windows(2).all(|w| w[1] > w[0]);
+            if !growing || c.retained < min_bytes {
                 dismissed += 1;
                 dismissed_retained += c.retained;
+                if growing {
+                    small += 1;
+                } else {
+                    not_growing += 1;
+                }
                 continue;
             }
             if kept.len() >= top {
                 continue;
             }
-            let path = a.shortest_path(best);
+            let path = folded_path(a, best);
             let holder = holder_of(&path);
             let trend = counts
                 .iter()
@@ -239,13 +294,35 @@ impl LeakReport {
         }
         let mut snapshots: Vec<SnapshotInfo> = earlier.iter().map(|e| e.info.clone()).collect();
         snapshots.push(SnapshotInfo::of(snap, final_path));
-        let summary = match kept.first() {
-            Some(c) => format!("Leak: {}", c.sentence),
-            None if roots == 0 => "No leak: nothing allocated between the first snapshots is still alive in the last.".to_owned(),
-            None => format!(
-                "No leak: {} objects allocated after the first snapshot are still alive ({} retained), but none forms a cluster of a class that grew in every interval above the noise floor — one-time allocations, or a cache that filled and stopped.",
-                roots,
-                human_bytes(roots_retained)
+        let sized: Vec<&SizedObjects> = earlier.iter().map(|e| &e.sized).collect();
+        let growing = growing_objects(
+            &sized,
+            &SizedObjects::of_last(a, min_bytes),
+            a,
+            min_bytes,
+            top,
+        )
+        .into_iter()
+        // A collection whose entries are a cluster is that cluster's holder, said already.
+        .filter(|g| {
+            !kept.iter().any(|c: &LeakCluster| {
+                c.path[..c.path.len().saturating_sub(1)]
+                    .iter()
+                    .any(|s| s.object.id == g.object.id)
+            })
+        })
+        .collect::<Vec<_>>();
+        // A cluster of one object that is a growing object is said better as that.
+        kept.retain(|c| c.count > 1 || !growing.iter().any(|g| g.object.id == c.example.id));
+        let summary = match (kept.first(), growing.first()) {
+            (Some(c), _) => format!("Leak: {}", c.sentence),
+            (None, Some(g)) => format!("Leak: {}", g.sentence),
+            (None, None) if roots == 0 => "No leak: nothing allocated between the first snapshots is still alive in the last, and no object grew in every interval.".to_owned(),
+            (None, None) => format!(
+                "No leak: {} objects allocated after the first snapshot are still alive ({} retained), but {} — one-time allocations, or a cache that filled and stopped.",
+                group(roots),
+                human_bytes(roots_retained),
+                dismissal_cause(not_growing, small, min_bytes)
             ),
         };
         LeakReport {
@@ -255,6 +332,10 @@ impl LeakReport {
             clusters: kept,
             dismissed_clusters: dismissed,
             dismissed_retained,
+            dismissed_not_growing: not_growing,
+            dismissed_small: small,
+            min_cluster_bytes: min_bytes,
+            growing_objects: growing,
             growing_collections: Vec::new(),
             handles: crate::handles::HandlesDelta::between(
                 &earlier[0].handles,
@@ -263,6 +344,26 @@ impl LeakReport {
             summary,
         }
     }
+}
+
+/// True for a collection with entries (a `Map`, `Set`, `Array` or dictionary object).
+/// A program replaces a collection as it grows (a library's backing array, a copy on
+/// write): the new one must not swallow the entries it holds, which are the finding.
+/// A leak *of* collections still shows as their holders' cluster or as growing objects.
+fn is_filled_collection(snap: &HeapSnapshot, v: NodeIndex) -> bool {
+    crate::collections::collection_entries(snap, v).is_some_and(|(_, n)| n > 0)
+}
+
+/// True for a string that is a piece of a larger one (a cons string's `first` or
+/// `second`, a slice's parent): the whole string is what the program holds.
+fn is_string_piece(snap: &HeapSnapshot, distances: &Distances, v: NodeIndex) -> bool {
+    let string = |n| {
+        matches!(
+            snap.node_kind(n),
+            NodeKind::String | NodeKind::ConsString | NodeKind::SlicedString
+        )
+    };
+    string(v) && distances.parent(v).is_some_and(string)
 }
 
 /// True for what a program allocates: objects, closures, strings, regexps, embedder
@@ -280,27 +381,53 @@ fn is_reportable(snap: &HeapSnapshot, v: NodeIndex) -> bool {
     }
 }
 
-/// The cluster key: edge labels (indices folded to `[]`) and holder classes along the
-/// shortest path, then the object's class.
-pub(crate) fn path_shape(a: &HeapAnalysis<'_>, v: NodeIndex) -> String {
-    let snap = a.snap;
-    let mut key = String::new();
-    if let Some(path) = a.distances().path_to(snap, v) {
-        for step in &path.steps {
-            let label = crate::heap::edge_label(snap, step.edge);
-            // Indices, and the numbered entries of hash tables, differ per member.
-            let numeric = label.bytes().all(|b| b.is_ascii_digit());
-            match snap.edge_kind(step.edge) {
-                EdgeKind::Element | EdgeKind::Hidden => key.push_str("[]"),
-                _ if numeric => key.push_str("[]"),
-                _ => key.push_str(&label),
-            }
-            key.push('\u{1}');
-            key.push_str(a.class_name(step.node));
-            key.push('\u{2}');
-        }
+/// Why no cluster was kept, as a clause: "no class grew in every interval", or the
+/// clusters of growing classes were below the noise floor.
+fn dismissal_cause(not_growing: u64, small: u64, min_bytes: u64) -> String {
+    match (not_growing, small) {
+        (_, 0) => "the class of every cluster of them stopped growing in some interval".to_owned(),
+        (0, s) => format!(
+            "the {} cluster{} of growing classes retain{} less than the {} noise floor each",
+            group(s),
+            if s == 1 { "" } else { "s" },
+            if s == 1 { "s" } else { "" },
+            human_bytes(min_bytes)
+        ),
+        (g, s) => format!(
+            "{} cluster{} of growing classes retain{} less than the {} noise floor each, and the class of {} more stopped growing in some interval",
+            group(s),
+            if s == 1 { "" } else { "s" },
+            if s == 1 { "s" } else { "" },
+            human_bytes(min_bytes),
+            group(g)
+        ),
     }
-    key
+}
+
+fn group(n: u64) -> String {
+    crate::units::group_digits(n)
+}
+
+/// The shortest path of `v` as reports show it, each run of a linked structure (one edge
+/// name repeated into one class) shown as its first step, marked with the run's length.
+fn folded_path(a: &HeapAnalysis<'_>, v: NodeIndex) -> Vec<StepView> {
+    let Some(path) = a.distances().path_to(a.snap, v) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < path.steps.len() {
+        let run = linked_run(a.snap, &path.steps, i);
+        let mut step = a.path(&RetainerPath {
+            steps: vec![path.steps[i + run - 1]],
+        });
+        if let Some(mut s) = step.pop() {
+            s.repeated = (run > 1).then_some(run as u64);
+            out.push(s);
+        }
+        i += run;
+    }
+    out
 }
 
 /// Describes where a path's object accumulates: the nearest named property or variable
@@ -312,6 +439,22 @@ fn holder_of(path: &[StepView]) -> String {
             && !s.edge.starts_with('[')
     };
     let last = path.len().saturating_sub(1);
+    // The object is one link of a list: the list hangs off the step above the run.
+    if let Some(run) = path.last().and_then(|s| s.repeated) {
+        let list = &path[last];
+        let head = if last > 0 {
+            holder_of(&path[..last])
+        } else {
+            "(GC roots)".to_owned()
+        };
+        let head_class = last
+            .checked_sub(1)
+            .map_or("(GC roots)", |h| path[h].object.class.as_str());
+        return format!(
+            "a linked list of {} (`{}`, {} links deep) from {} under {}",
+            list.object.class, list.edge, run, head_class, head
+        );
+    }
     for i in (0..last).rev() {
         let step = &path[i];
         if named(step) {

@@ -20,24 +20,27 @@ mod class;
 mod collections;
 mod diff;
 mod family;
+mod growing;
 mod handles;
 mod heap;
 mod idset;
 pub mod lane;
 mod leaks;
 mod retainers;
+pub mod shape;
 mod summary;
 mod survivors;
 pub mod units;
 mod verdict;
 
-pub use census::{CensusLimits, CollectionRecord, SnapshotCensus};
+pub use census::{shape_label, CensusLimits, CollectionRecord, SnapshotCensus};
 pub use class::Classification;
 pub use collections::{
     collection_entries, growing_collections, CollectionCensus, GrowingCollection,
 };
 pub use diff::{ClassDelta, FamilyDelta, SnapshotDiff, SnapshotDigest};
 pub use family::Family;
+pub use growing::{GrowingObject, SizedObjects};
 pub use handles::{HandleTotals, Handles, HandlesDelta, ListenerCount, ListenerDelta};
 pub use heap::{edge_label, HeapAnalysis, ObjectView, StepView};
 pub use idset::IdSet;

@@ -8,7 +8,7 @@ use leaktrail_graph::RetainerIndex;
 use leaktrail_snapshot::NodeIndex;
 
 use crate::heap::{HeapAnalysis, ObjectView, StepView};
-use crate::leaks::path_shape;
+use crate::shape::PathShapes;
 
 /// Expansions the K-shortest-paths search may make before it gives up.
 const MAX_SEARCH_STEPS: usize = 2_000_000;
@@ -70,6 +70,7 @@ impl ClassRetainers {
     pub fn find(a: &HeapAnalysis<'_>, class: &str, k: usize) -> Option<ClassRetainers> {
         let c = a.classes.class_names.iter().position(|n| n == class)? as u32;
         let mut groups: HashMap<String, (u64, u64, NodeIndex)> = HashMap::new();
+        let mut shapes = PathShapes::new(a.snap, &a.classes, a.distances());
         let (mut instances, mut unreachable) = (0u64, 0u64);
         for v in 0..a.snap.node_count() as u32 {
             if a.classes.node_class[v as usize] != c || a.snap.self_size(v) == 0 {
@@ -80,7 +81,7 @@ impl ClassRetainers {
                 unreachable += 1;
                 continue;
             }
-            let g = groups.entry(path_shape(a, v)).or_insert((0, 0, v));
+            let g = groups.entry(shapes.key(v)).or_insert((0, 0, v));
             g.0 += 1;
             g.1 += a.retained.get(v);
             if a.retained.get(g.2) < a.retained.get(v) {

@@ -94,6 +94,14 @@ impl Distances {
         self.parent[n as usize] != UNREACHED
     }
 
+    /// The node `n` was first reached from on its shortest path (`None` for the root and
+    /// for what only weak edges reach).
+    #[inline]
+    pub fn parent(&self, n: NodeIndex) -> Option<NodeIndex> {
+        let p = self.parent[n as usize];
+        (p != UNREACHED && n != ROOT).then_some(p)
+    }
+
     /// The distance of `n` from the roots (at least [`SYSTEM_DISTANCE`] when only the VM's
     /// roots hold it), `None` when only weak edges reach it. Walks the parent chain.
     pub fn distance(&self, n: NodeIndex) -> Option<u32> {

@@ -23,7 +23,7 @@ use serde::Serialize;
 use leaktrail_analysis::units::human_bytes;
 use leaktrail_analysis::{ClassSurvivors, HeapAnalysis, IdSet};
 use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
-use leaktrail_stats::{mann_kendall, theil_sen};
+use leaktrail_stats::{mann_kendall, theil_sen, Outcome};
 
 use crate::assess::{Assessment, MemoryKind};
 use crate::run::RunResult;
@@ -186,10 +186,19 @@ pub fn check_threads(result: &RunResult, assessment: &mut Assessment, tolerance:
         )
     };
     if failed && grows_steadily && more_processes < more_threads {
+        if assessment.outcome == Outcome::Leak && assessment.grows != Some(MemoryKind::Native) {
+            assessment.sentence.push_str(&format!(
+                " Threads grow too, steadily: {end} at the end vs {baseline} at the baseline — see the thread check."
+            ));
+        } else {
+            // Threads piling up while the heap stays flat are the leak: said first.
+            assessment.sentence = format!(
+                "Leak of threads: {end} threads at the end vs {baseline} at the baseline, growing steadily (worker threads not terminated?), each with its own stack and, for a Node worker, its own V8 isolate. The memory: {}",
+                assessment.sentence
+            );
+            assessment.outcome = Outcome::Leak;
+        }
         assessment.grows = Some(MemoryKind::Threads);
-        assessment.sentence.push_str(&format!(
-            " Threads grow too, steadily: {end} at the end vs {baseline} at the baseline — see the thread check."
-        ));
     }
     assessment.checks.push(Check {
         name,

@@ -15,13 +15,17 @@
 //! so it decides nothing there), RSS otherwise — and says which memory grows, with PSS
 //! beside RSS ([`PssComparison`]). [`check_threads`] and [`check_expect_freed`] add the
 //! checks that fail a run on their own: threads back to their baseline, and no object of
-//! a class left in the heap at the end.
+//! a class left in the heap at the end. Threads or resident memory that grow while the
+//! heap does not are the headline: a leak of threads or native memory.
+//! [`weigh_objects`] weighs the culprit's snapshots into the verdict: objects that grew
+//! in step with the run decide a slow leak the bytes missed.
 //!
 //! [`spawn_in_group`] and [`stop_group`] start and stop a workload's whole process tree;
 //! `leaktrail trace` uses them too.
 
 mod assess;
 mod checks;
+mod evidence;
 mod floor;
 mod profile;
 mod pss;
@@ -32,8 +36,15 @@ pub use assess::{assess, Assessment, MemoryKind, SeriesVerdict};
 pub use checks::{
     check_expect_freed, check_threads, Check, CheckDetail, CheckStatus, FreedCheck, ThreadCheck,
 };
+pub use evidence::{culprit_snapshots, paths, weigh_objects, ObjectEvidence, IN_STEP_RATIO};
 pub use floor::{ByteSize, GrowthFloor, Per};
 pub use profile::{ProfileRequest, RecordedProfiles, ALLOC_PROFILE_FILE, CPU_PROFILE_FILE};
 pub use pss::PssComparison;
-pub use run::{run, EndSnapshot, ExitInfo, HarnessError, PssMode, RunConfig, RunResult, Sample};
-pub use spawn::{signal_group, spawn_in_group, spawn_workload, stop_group, wait_exit};
+pub use run::{
+    run, EndSnapshot, ExitInfo, HarnessError, PssMode, RunConfig, RunResult, RunSnapshot, Sample,
+    SnapshotPlan, DOUBLING_KEEP,
+};
+pub use spawn::{
+    signal_group, spawn_in_group, spawn_workload, stop_group, wait_exit, Hold, NodeStart,
+    HOLD_PRELOAD,
+};

@@ -4,11 +4,14 @@ mod aftermath;
 mod budget;
 mod end;
 mod gc;
+mod label;
+mod schedule;
 
 pub use budget::PssMode;
 pub use end::EndSnapshot;
+pub use schedule::{SnapshotPlan, DOUBLING_KEEP};
 
-use crate::spawn::{spawn_workload, stop_group, wait_exit};
+use crate::spawn::{spawn_workload, stop_group, wait_exit, Hold, NodeStart, HOLD_PRELOAD};
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -43,9 +46,8 @@ pub struct RunConfig {
     pub inspect: bool,
     /// How long to wait for Node's inspector URL.
     pub inspector_timeout: Duration,
-    /// Take heap snapshots at these fractions of the run (0 to 1]; needs `iterations` or
-    /// `duration` to place them, and the inspector.
-    pub snapshot_at: Vec<f64>,
+    /// When to take heap snapshots (needs the inspector).
+    pub snapshots: SnapshotPlan,
     /// Where snapshots go.
     pub snapshot_dir: Option<PathBuf>,
     /// Keep sampling time below this share of the elapsed time (0.05 = 5 %) by skipping
@@ -64,7 +66,8 @@ pub struct RunConfig {
 pub struct Sample {
     /// Seconds since the start.
     pub t: f64,
-    /// The workload's iteration count, when sampling by iteration.
+    /// The workload's iteration count when the heap was measured, when sampling by
+    /// iteration (interpolated between the lines around that moment: see `label`).
     pub iteration: Option<u64>,
     /// V8 heap in use after a full GC, bytes.
     pub heap_used: Option<u64>,
@@ -82,6 +85,22 @@ pub struct Sample {
     pub threads: u64,
     /// Processes in the tree.
     pub processes: usize,
+    /// True for the first sample after a heap snapshot: RSS then holds what V8 allocated
+    /// to build the snapshot, a step that is leaktrail's, not the workload's.
+    pub after_snapshot: bool,
+}
+
+/// A heap snapshot taken during a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSnapshot {
+    /// The file.
+    pub path: PathBuf,
+    /// The iteration of the sample it followed, when sampling by iteration.
+    pub iteration: Option<u64>,
+    /// The index of that sample.
+    pub sample: usize,
+    /// Seconds since the start.
+    pub t: f64,
 }
 
 /// How the workload ended.
@@ -106,8 +125,8 @@ pub struct RunResult {
     pub stderr_tail: Vec<String>,
     /// The inspector it was sampled through.
     pub inspector_url: Option<String>,
-    /// Heap snapshots taken, in order.
-    pub snapshots: Vec<PathBuf>,
+    /// Heap snapshots kept, in order (a doubling schedule removes older ones).
+    pub snapshots: Vec<RunSnapshot>,
     /// Wall time of the run, seconds.
     pub wall_seconds: f64,
     /// Time spent in sampling calls (GC, heap usage, /proc), seconds.
@@ -178,17 +197,39 @@ pub fn run(
     mut on_sample: impl FnMut(&Sample),
 ) -> Result<RunResult, HarnessError> {
     let command_line = config.command.join(" ");
+    // A Node workload is held at its start until the sampling session is attached: a
+    // short run would otherwise be half over before its first sample.
+    let preload = if config.inspect {
+        Some(write_hold_preload().map_err(|source| HarnessError::Spawn {
+            command: command_line.clone(),
+            source,
+        })?)
+    } else {
+        None
+    };
+    let preload_file = preload.as_ref().map(|dir| dir.path().join(HOLD_FILE));
+    let spawn_error = |source| HarnessError::Spawn {
+        command: command_line.clone(),
+        source,
+    };
+    let mut hold = match &preload_file {
+        Some(_) => Some(Hold::new().map_err(spawn_error)?),
+        None => None,
+    };
     let start = Instant::now();
     let mut child = spawn_workload(
         &config.command,
-        config.inspect,
+        match (&preload_file, &hold) {
+            (Some(file), Some(hold)) => NodeStart::InspectHeld(file, hold),
+            _ => NodeStart::Plain,
+        },
         Stdio::piped(),
         Stdio::piped(),
     )
-    .map_err(|source| HarnessError::Spawn {
-        command: command_line.clone(),
-        source,
-    })?;
+    .map_err(spawn_error)?;
+    if let Some(h) = hold.as_mut() {
+        h.started();
+    }
     let (events, rx) = channel();
     if let Some(out) = child.stdout.take() {
         let events = events.clone();
@@ -212,13 +253,18 @@ pub fn run(
     // its answer: the stderr reader cuts the connection when Node says so.
     let exiting = Arc::new(AtomicBool::new(false));
     let cut: Arc<Mutex<Option<TcpStream>>> = Arc::new(Mutex::new(None));
+    let at_exit: Arc<Mutex<end::AtExit>> = Arc::default();
     if let Some(err) = child.stderr.take() {
         let events = events.clone();
-        let (exiting, cut) = (exiting.clone(), cut.clone());
+        let (exiting, cut, at_exit) = (exiting.clone(), cut.clone(), at_exit.clone());
         std::thread::spawn(move || {
             for line in BufReader::new(err).lines().map_while(Result::ok) {
                 if line.contains("Waiting for the debugger to disconnect") {
                     exiting.store(true, Ordering::SeqCst);
+                    // Before the sampling session is cut: its closing clears V8's ids.
+                    if let Ok(mut at_exit) = at_exit.lock() {
+                        at_exit.take_now();
+                    }
                     if let Some(stream) = cut.lock().ok().and_then(|mut c| c.take()) {
                         let _ = stream.shutdown(std::net::Shutdown::Both);
                     }
@@ -259,7 +305,13 @@ pub fn run(
             end_snapshot: None,
             profiles: RecordedProfiles::default(),
         },
-        next_snapshot: 0,
+        schedule: schedule::Schedule::default(),
+        after_snapshot: false,
+        taken: 0,
+        labeller: label::Labeller::default(),
+        last_point: None,
+        hold: hold.take(),
+        backlog: std::collections::VecDeque::new(),
         cut,
         budget: budget::Budget::new(
             config.max_overhead,
@@ -271,7 +323,7 @@ pub fn run(
             },
         ),
         aftermath: aftermath::Aftermath::default(),
-        end_session: None,
+        at_exit,
         gc: gc::GcMethod::default(),
         settle: 0,
         profiling: Profiling::new(config.profiles.clone(), exiting.clone()),
@@ -305,18 +357,35 @@ pub fn run(
     }
     stop(&mut child);
     session.result.exit = exit_info(&mut child, session.result.exit.stopped_by_harness);
-    // Drain what is left on stderr for the report.
-    while let Ok(e) = rx.recv_timeout(Duration::from_millis(50)) {
-        if let Event::Stderr(line) = e {
-            session.remember(line);
+    // Drain what is left: stderr for the report, lines for the labels.
+    let backlog = std::mem::take(&mut session.backlog);
+    let rest = std::iter::from_fn(|| rx.recv_timeout(Duration::from_millis(50)).ok());
+    for e in backlog.into_iter().chain(rest) {
+        match e {
+            Event::Stderr(line) => session.remember(line),
+            Event::Iteration(n, at) => session.line_read(n, at),
+            _ => {}
         }
     }
+    session.finish_labels();
     session.result.wall_seconds = start.elapsed().as_secs_f64();
     session.result.inspector_url = session.url.clone();
     session.result.skipped_samples = session.budget.skipped;
     session.result.pss_seconds = session.budget.pss_spent();
     session.result.aftermath_seconds = session.aftermath.seconds();
     outcome.map(|_| session.result)
+}
+
+/// The preload's file name in its private directory.
+const HOLD_FILE: &str = "leaktrail-hold.js";
+
+/// Writes [`HOLD_PRELOAD`] into a new private directory.
+fn write_hold_preload() -> std::io::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix("leaktrail-hold-")
+        .tempdir()?;
+    leaktrail_snapshot::private::write_file(&dir.path().join(HOLD_FILE), HOLD_PRELOAD)?;
+    Ok(dir)
 }
 
 /// How long an inspector failure waits for Node's exit line before it counts as a fault.
@@ -342,7 +411,19 @@ struct Session<'a> {
     inspector: Option<Inspector>,
     url: Option<String>,
     result: RunResult,
-    next_snapshot: usize,
+    schedule: schedule::Schedule,
+    /// A snapshot was taken since the last sample.
+    after_snapshot: bool,
+    /// Snapshots taken so far (file names are numbered by it).
+    taken: usize,
+    /// Labels samples with the iteration they measured.
+    labeller: label::Labeller,
+    /// The progress (line number or seconds) of the last point sampled.
+    last_point: Option<f64>,
+    /// The pipe a workload is held on until the session is attached.
+    hold: Option<Hold>,
+    /// Events read ahead while looking for the newest iteration line.
+    backlog: std::collections::VecDeque<Event>,
     /// Where the stderr reader finds the connection to cut when Node exits.
     cut: Arc<Mutex<Option<TcpStream>>>,
     /// What samples cost, and whether the next fits.
@@ -350,8 +431,9 @@ struct Session<'a> {
     /// What samples cost the workload after their pauses.
     aftermath: aftermath::Aftermath,
     /// A second inspector session kept for the snapshot at the end (the sampling one is
-    /// cut when Node exits, and Node waits only while a session is attached).
-    end_session: Option<Inspector>,
+    /// cut when Node exits, and Node waits only while a session is attached), shared with
+    /// the stderr reader.
+    at_exit: Arc<Mutex<end::AtExit>>,
     /// How the full GC before each sample is forced.
     gc: gc::GcMethod,
     /// Sample points still to skip after a heap snapshot.
@@ -402,7 +484,11 @@ impl Session<'_> {
             } else {
                 Duration::from_millis(200)
             };
-            match rx.recv_timeout(wait) {
+            let event = match self.backlog.pop_front() {
+                Some(e) => Ok(e),
+                None => rx.recv_timeout(wait),
+            };
+            match event {
                 Ok(Event::Url(url)) => {
                     if self.inspector.is_none() {
                         // The end session first: a short workload may finish while the
@@ -418,6 +504,11 @@ impl Session<'_> {
                             *cut = inspector.interrupt_handle();
                         }
                         let mut inspector = inspector;
+                        // Attached: let a workload held at its start go (code is evaluated
+                        // in it only once it runs).
+                        if let Some(h) = self.hold.as_mut() {
+                            h.release();
+                        }
                         self.gc = gc::GcMethod::detect(&mut inspector);
                         self.inspector = Some(inspector);
                         self.url = Some(url);
@@ -442,13 +533,25 @@ impl Session<'_> {
                     }
                 }
                 Ok(Event::Iteration(n, at)) => {
-                    self.aftermath.line(at);
-                    self.result.last_iteration = self.result.last_iteration.max(Some(n));
+                    self.line_read(n, at);
+                    // A fast loop prints faster than points are sampled: the newest line
+                    // read is the point, not one left waiting in the queue.
+                    let mut n = n;
+                    while self.backlog.is_empty() {
+                        match rx.try_recv() {
+                            Ok(Event::Iteration(m, at)) => {
+                                self.line_read(m, at);
+                                n = n.max(m);
+                            }
+                            Ok(other) => self.backlog.push_back(other),
+                            Err(_) => break,
+                        }
+                    }
                     if self.config.inspect && self.inspector.is_none() {
                         continue;
                     }
                     let last = self.config.iterations.is_some_and(|limit| n >= limit);
-                    if !last && self.skip_point() {
+                    if !last && self.skip_point(n as f64) {
                         continue;
                     }
                     self.sample(Some(n), last, on_sample)?;
@@ -472,13 +575,34 @@ impl Session<'_> {
                             .config
                             .duration
                             .is_some_and(|d| self.start.elapsed() + self.config.interval >= d);
-                        if !waiting && (last || !self.skip_point()) {
+                        if !waiting && (last || !self.skip_point(self.elapsed())) {
                             self.sample(None, last, on_sample)?;
                         }
                         next_tick += self.config.interval;
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+        }
+    }
+
+    /// An iteration line, read at `at`.
+    fn line_read(&mut self, n: u64, at: Instant) {
+        self.aftermath.line(at);
+        for (i, label) in self.labeller.line(n, at) {
+            self.result.samples[i].iteration = Some(label);
+        }
+        self.result.last_iteration = self.result.last_iteration.max(Some(n));
+    }
+
+    /// Labels the samples no later line labelled, and the snapshots with their samples.
+    fn finish_labels(&mut self) {
+        for (i, label) in self.labeller.finish() {
+            self.result.samples[i].iteration = Some(label);
+        }
+        for snap in &mut self.result.snapshots {
+            if let Some(s) = self.result.samples.get(snap.sample) {
+                snap.iteration = s.iteration;
             }
         }
     }
@@ -492,10 +616,13 @@ impl Session<'_> {
     /// sampling above the overhead budget (the first sample is always taken), or a heap
     /// snapshot was just taken — V8 drops caches and compiled code when it takes one, and
     /// the heap reads hundreds of kilobytes low until the workload has run a little.
-    fn skip_point(&mut self) -> bool {
+    fn skip_point(&mut self, amount: f64) -> bool {
         if self.settle > 0 {
             self.settle -= 1;
             return true;
+        }
+        if label::density_due(self.last_point, amount) {
+            return false;
         }
         let over = !self.result.samples.is_empty()
             && !self.budget.allows(
@@ -519,6 +646,7 @@ impl Session<'_> {
         let mut s = Sample {
             t: self.start.elapsed().as_secs_f64(),
             iteration,
+            after_snapshot: std::mem::take(&mut self.after_snapshot),
             ..Sample::default()
         };
         // What the sample costs the workload: the time it is paused for the GC and the
@@ -533,8 +661,19 @@ impl Session<'_> {
                 source,
             };
             let began = Instant::now();
-            let heap = self.gc.sample(inspector).map_err(wrap)?;
-            cost += heap.paused.unwrap_or(began.elapsed().as_secs_f64());
+            let seq = self.result.samples.len() as u64;
+            let heap = self.gc.sample(inspector, seq).map_err(wrap)?;
+            let paused = heap.paused.unwrap_or(began.elapsed().as_secs_f64());
+            cost += paused;
+            if iteration.is_some() {
+                // The heap was read when the pause began, not when the answer came.
+                let measured = Instant::now()
+                    .checked_sub(Duration::from_secs_f64(paused))
+                    .unwrap_or(began)
+                    .max(began);
+                self.labeller
+                    .measured(self.result.samples.len(), measured, paused);
+            }
             s.heap_used = Some(heap.heap.used_size);
             s.heap_total = Some(heap.heap.total_size);
             s.external = Some(heap.external);
@@ -565,9 +704,15 @@ impl Session<'_> {
         self.aftermath.sampled(Instant::now(), cost);
         self.result.sampling_seconds += cost;
         on_sample(&s);
-        let progress = self.progress(&s);
+        let progress = schedule::Progress {
+            fraction: self.progress(&s),
+            amount: s.iteration.map_or(s.t, |n| n as f64),
+            samples: self.result.samples.len() + 1,
+        };
+        let (iteration, t) = (s.iteration, s.t);
+        self.last_point = Some(progress.amount);
         self.result.samples.push(s);
-        self.maybe_snapshot(progress)
+        self.maybe_snapshot(progress, iteration, t)
     }
 
     /// How far the run is, 0 to 1, when a bound is known.
@@ -580,28 +725,44 @@ impl Session<'_> {
             .map(|d| s.t / d.as_secs_f64().max(1e-9))
     }
 
-    fn maybe_snapshot(&mut self, progress: Option<f64>) -> Result<(), HarnessError> {
-        let (Some(p), Some(dir), Some(inspector)) = (
-            progress,
-            self.config.snapshot_dir.as_ref(),
-            self.inspector.as_mut(),
-        ) else {
+    fn maybe_snapshot(
+        &mut self,
+        progress: schedule::Progress,
+        iteration: Option<u64>,
+        t: f64,
+    ) -> Result<(), HarnessError> {
+        let (Some(dir), Some(inspector)) =
+            (self.config.snapshot_dir.as_ref(), self.inspector.as_mut())
+        else {
             return Ok(());
         };
-        let Some(&at) = self.config.snapshot_at.get(self.next_snapshot) else {
-            return Ok(());
-        };
-        if p + 1e-9 < at {
+        if !self.schedule.due(&self.config.snapshots, progress) {
             return Ok(());
         }
-        self.next_snapshot += 1;
+        self.taken += 1;
         let began = Instant::now();
-        let path = dir.join(format!(
-            "snapshot-{}.heapsnapshot",
-            self.result.snapshots.len() + 1
-        ));
-        match inspector.take_heap_snapshot(&path) {
-            Ok(_) => self.result.snapshots.push(path),
+        let path = dir.join(format!("snapshot-{}.heapsnapshot", self.taken));
+        let between = self.gc == gc::GcMethod::ExposedGc;
+        // Numbered apart from the samples' answers.
+        let seq = 1 << 40 | self.taken as u64;
+        let taken = match gc::snapshot_inside(inspector, &path, seq, between) {
+            Ok(true) => Ok(0),
+            Ok(false) => inspector.take_heap_snapshot(&path),
+            Err(e) => Err(e),
+        };
+        match taken {
+            Ok(_) => {
+                self.result.snapshots.push(RunSnapshot {
+                    path,
+                    iteration,
+                    sample: self.result.samples.len() - 1,
+                    t,
+                });
+                if self.result.snapshots.len() > schedule::Schedule::keep(&self.config.snapshots) {
+                    let old = self.result.snapshots.remove(0);
+                    let _ = std::fs::remove_file(old.path);
+                }
+            }
             Err(InspectorError::Closed) => {
                 return Err(HarnessError::Inspector {
                     command: self.command_line.clone(),
@@ -614,6 +775,7 @@ impl Session<'_> {
         }
         self.result.snapshot_seconds += began.elapsed().as_secs_f64();
         self.settle = SETTLE_POINTS;
+        self.after_snapshot = true;
         self.aftermath.disturbed();
         Ok(())
     }

@@ -23,12 +23,60 @@ pub fn spawn_in_group(cmd: &mut Command) -> std::io::Result<Child> {
     cmd.spawn()
 }
 
-/// Starts `command` (program and arguments) with [`spawn_in_group`]. `inspect` appends
-/// `--inspect=127.0.0.1:0` to the `NODE_OPTIONS` it inherits (other programs ignore it);
-/// stdin is closed.
+/// What a Node workload is started with.
+#[derive(Debug)]
+pub enum NodeStart<'a> {
+    /// Not as Node: `NODE_OPTIONS` untouched.
+    Plain,
+    /// `--inspect=127.0.0.1:0` appended to the `NODE_OPTIONS` it inherits.
+    Inspect,
+    /// As `Inspect`, and held at its start until leaktrail's session is attached, so that
+    /// a short workload is measured from its first iteration: the file (holding
+    /// [`HOLD_PRELOAD`]) is preloaded with `--require`, and the workload reads the
+    /// [`Hold`]'s pipe before its own code runs.
+    InspectHeld(&'a std::path::Path, &'a Hold),
+}
+
+/// The preload that holds a Node workload: it reads the pipe leaktrail passes it until
+/// leaktrail closes its end — once attached, or when it dies — so it can never wait
+/// forever. The variable is removed at once: a Node program the workload starts in turn
+/// must not wait too. The inspector's own thread accepts the session meanwhile.
+pub const HOLD_PRELOAD: &str = "{ const fd = Number(process.env.LEAKTRAIL_HOLD_FD); delete process.env.LEAKTRAIL_HOLD_FD; if (Number.isInteger(fd) && fd > 2) { const fs = require('fs'); try { while (fs.readSync(fd, Buffer.alloc(1)) > 0); } catch (e) {} try { fs.closeSync(fd); } catch (e) {} } }\n";
+
+/// The pipe a held workload waits on; [`Hold::release`] (or dropping it) lets it go.
+#[derive(Debug)]
+pub struct Hold {
+    read: Option<rustix::fd::OwnedFd>,
+    write: Option<rustix::fd::OwnedFd>,
+}
+
+impl Hold {
+    /// A new pipe: the read end is inherited by the workload, the write end kept here.
+    pub fn new() -> std::io::Result<Hold> {
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        Ok(Hold {
+            read: Some(read),
+            write: Some(write),
+        })
+    }
+
+    /// Lets the workload go.
+    pub fn release(&mut self) {
+        self.write = None;
+    }
+
+    /// Closes leaktrail's copy of the read end, once the workload is started with its own
+    /// (the workload would otherwise never see the pipe close).
+    pub fn started(&mut self) {
+        self.read = None;
+    }
+}
+
+/// Starts `command` (program and arguments) with [`spawn_in_group`], as Node or not
+/// ([`NodeStart`]; other programs ignore `NODE_OPTIONS`); stdin is closed.
 pub fn spawn_workload(
     command: &[String],
-    inspect: bool,
+    node: NodeStart<'_>,
     stdout: Stdio,
     stderr: Stdio,
 ) -> std::io::Result<Child> {
@@ -42,9 +90,19 @@ pub fn spawn_workload(
         .stdin(Stdio::null())
         // The workload gets no bearer token of leaktrail's server: it is not its secret.
         .env_remove("LEAKTRAIL_TOKEN");
-    if inspect {
+    if !matches!(node, NodeStart::Plain) {
         let mut options = std::env::var("NODE_OPTIONS").unwrap_or_default();
         options.push_str(" --inspect=127.0.0.1:0");
+        if let NodeStart::InspectHeld(preload, hold) = &node {
+            if let Some(read) = &hold.read {
+                // The read end is inherited across exec: it alone loses close-on-exec.
+                use rustix::fd::AsRawFd;
+                rustix::io::fcntl_setfd(read, rustix::io::FdFlags::empty())?;
+                cmd.env("LEAKTRAIL_HOLD_FD", read.as_raw_fd().to_string());
+                // NODE_OPTIONS takes a path with spaces only quoted.
+                options.push_str(&format!(" --require \"{}\"", preload.display()));
+            }
+        }
         cmd.env("NODE_OPTIONS", options.trim());
     }
     spawn_in_group(&mut cmd)

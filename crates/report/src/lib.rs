@@ -96,8 +96,11 @@ impl Doc {
         }
         for (i, st) in steps.iter().enumerate() {
             let indent = "  ".repeat(i.min(12) + 1);
+            let links = st
+                .repeated
+                .map_or(String::new(), |n| format!(" × {} links", group_digits(n)));
             lines.push(format!(
-                "{indent}--{}--> {} ({} retained)",
+                "{indent}--{}{links}--> {} ({} retained)",
                 st.edge,
                 object_label(&st.object),
                 human_bytes(st.object.retained_size)
@@ -188,18 +191,7 @@ fn info_line(label: &str, s: &SnapshotInfo) -> String {
     )
 }
 
-/// `1,234,567`.
-pub fn group_digits(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
+pub use leaktrail_analysis::units::group_digits;
 
 fn signed_count(n: i64) -> String {
     if n > 0 {
@@ -681,7 +673,7 @@ pub fn render_leaks(r: &LeakReport, opts: RenderOptions) -> String {
         d.line(&info_line(&format!("snapshot {}: ", i + 1), s));
     }
     d.line("");
-    d.emphasis(&r.summary, !r.clusters.is_empty());
+    d.emphasis(&r.summary, r.found_leak());
     if !r.clusters.is_empty() {
         let rows = r
             .clusters
@@ -722,6 +714,13 @@ pub fn render_leaks(r: &LeakReport, opts: RenderOptions) -> String {
             d.path(&c.path);
         }
     }
+    if !r.growing_objects.is_empty() {
+        d.heading("Objects that grew in every interval (one object at one place)");
+        for g in &r.growing_objects {
+            d.line(&g.sentence);
+            d.path(&g.path);
+        }
+    }
     d.handles_delta(&r.handles);
     if r.snapshots.len() >= 4 {
         d.heading("Collections that grew in every interval");
@@ -736,12 +735,15 @@ pub fn render_leaks(r: &LeakReport, opts: RenderOptions) -> String {
         }
     }
     d.line(&format!(
-        "\n{} leak roots ({} retained) in all; {} cluster{} dismissed ({} retained) because their class did not grow in every interval.",
+        "\n{} leak roots ({} retained) in all; {} cluster{} dismissed ({} retained): {} because their class did not grow in every interval, {} because they retain less than the {} noise floor.",
         group_digits(r.leak_roots),
         human_bytes(r.leak_roots_retained),
         group_digits(r.dismissed_clusters),
         if r.dismissed_clusters == 1 { "" } else { "s" },
-        human_bytes(r.dismissed_retained)
+        human_bytes(r.dismissed_retained),
+        group_digits(r.dismissed_not_growing),
+        group_digits(r.dismissed_small),
+        human_bytes(r.min_cluster_bytes)
     ));
     d.out
 }
@@ -794,9 +796,9 @@ pub fn render_run(
             d.block(&lines);
         }
     }
-    let top_cluster = culprit.and_then(|c| c.clusters.first());
-    if let Some(c) = top_cluster {
-        d.emphasis(&format!("Culprit: {}", c.sentence), true);
+    let top = culprit.and_then(|c| c.culprit());
+    if let Some((sentence, _)) = top {
+        d.emphasis(&format!("Culprit: {sentence}"), true);
     }
     let leak = assessment.outcome == leaktrail_stats::Outcome::Leak;
     d.emphasis(&assessment.sentence, leak);
@@ -844,9 +846,9 @@ pub fn render_run(
         d.line(&sentence);
     }
     d.line(&run_checks::overhead_sentence(result));
-    if let Some(c) = top_cluster {
+    if let Some((_, path)) = top {
         d.heading("Where the culprit accumulates");
-        d.path(&c.path);
+        d.path(path);
     } else if let Some(c) = culprit {
         d.line(&c.summary);
     }
@@ -973,9 +975,8 @@ pub fn render_run_html(
         .pss
         .as_ref()
         .map_or(String::new(), |p| format!("<p>{}</p>", escape(&p.sentence)));
-    if let Some(c) = culprit.and_then(|c| c.clusters.first()) {
-        let path: Vec<String> = c
-            .path
+    if let Some((sentence, path)) = culprit.and_then(|c| c.culprit()) {
+        let path: Vec<String> = path
             .iter()
             .map(|s| {
                 format!(
@@ -988,7 +989,7 @@ pub fn render_run_html(
             .collect();
         body.push_str(&format!(
             "<p class=\"bad\"><b>Culprit:</b> {}</p><pre>{}</pre>",
-            escape(&c.sentence),
+            escape(sentence),
             path.join("\n")
         ));
     }
@@ -1014,6 +1015,7 @@ pub fn render_run_junit(
     command: &str,
     result: &leaktrail_harness::RunResult,
     assessment: &leaktrail_harness::Assessment,
+    culprit: Option<&LeakReport>,
     fault: Option<&str>,
 ) -> String {
     use leaktrail_stats::Outcome;
@@ -1025,7 +1027,21 @@ pub fn render_run_junit(
     };
     let inner = match (fault, assessment.outcome) {
         (Some(f), _) => format!("<error message=\"{}\"/>", escape(f)),
-        (None, Outcome::Leak) => format!("<failure message=\"{}\"/>", escape(&assessment.sentence)),
+        // The culprit is the most useful line of a CI log: in the message, with its path.
+        (None, Outcome::Leak) => match culprit.and_then(|c| c.culprit()) {
+            Some((sentence, path)) => format!(
+                "<failure message=\"{}\">{}</failure>",
+                escape(&format!("{} Culprit: {sentence}", assessment.sentence)),
+                escape(
+                    &path
+                        .iter()
+                        .map(|s| format!("--{}--> {} @{}", s.edge, s.object.class, s.object.id))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            ),
+            None => format!("<failure message=\"{}\"/>", escape(&assessment.sentence)),
+        },
         (None, Outcome::Inconclusive) => {
             format!("<skipped message=\"{}\"/>", escape(&assessment.sentence))
         }

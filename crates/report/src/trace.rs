@@ -114,7 +114,10 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
         d.emphasis(&text, !g.exceeded.is_empty());
     }
 
-    d.heading("Processes by lane (growth: peak RSS minus first sample; net: last minus first; slope: Theil–Sen)");
+    d.heading(&format!(
+        "Processes by lane (baseline: RSS once start-up is over, at {} s of age or, for a shorter process, where its RSS levelled off; growth: peak from then on minus baseline; net: last minus baseline; slope: Theil–Sen)",
+        r.settle_seconds
+    ));
     let mut rows = Vec::new();
     for lane in &r.lanes {
         for p in &lane.processes {
@@ -132,6 +135,7 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
                 }),
                 Cell::new(pr.samples.len()),
                 Cell::new(human_bytes(pr.peak_rss)),
+                Cell::new(p.baseline.map_or("-".to_owned(), |b| human_bytes(b.rss))),
                 p.growth.map_or(Cell::new("-"), |g| d.delta_cell(g)),
                 p.net_growth.map_or(Cell::new("-"), |g| d.delta_cell(g)),
                 Cell::new(p.slope.map_or("-".to_owned(), |s| {
@@ -156,6 +160,7 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
             "end",
             "samples",
             "peak RSS",
+            "baseline",
             "growth",
             "net",
             "slope",

@@ -7,7 +7,7 @@ use serde::Serialize;
 use leaktrail_analysis::units::{human_bytes, signed_bytes};
 use leaktrail_trend::{human_duration, Assessment, RatePerHour, TrendReport};
 
-use crate::{group_digits, json, Doc, Format, RenderOptions};
+use crate::{group_digits, json, signed_count, Doc, Format, RenderOptions};
 
 /// Where a trend report comes from and how it was judged: the head of the report and of
 /// its JSON envelope.
@@ -271,41 +271,57 @@ fn target_section(d: &mut Doc, r: &TrendReport) {
         );
     }
 
-    if !r.collections.is_empty() {
-        let shown: Vec<_> = r.collections.iter().take(d.opts.top).collect();
+    if !r.collection_groups.is_empty() {
+        // One row per path shape: forty `events` arrays, one per session, are one finding.
+        let shown: Vec<_> = r.collection_groups.iter().take(d.opts.top).collect();
         d.heading(&format!(
-            "Collections whose entries changed (top {} of {})",
+            "Collections whose entries changed, grouped by retainer path (top {} of {} groups, {} collections)",
             shown.len(),
+            r.collection_groups.len(),
             r.collections.len()
         ));
         let rows = shown
             .iter()
-            .map(|c| {
+            .map(|g| {
+                let members = match (g.count, g.ids.first()) {
+                    (1, Some(id)) => format!("{} @{id}", g.kind),
+                    (n, _) => format!("{n} × {}", g.kind),
+                };
                 vec![
-                    Cell::new(format!("{} @{}", c.kind, c.id)),
-                    Cell::new(&c.path),
+                    Cell::new(members),
+                    Cell::new(&g.label),
+                    Cell::new(&g.path),
                     Cell::new(format!(
                         "{} → {}",
-                        group_digits(c.entries_first),
-                        group_digits(c.entries_last)
+                        group_digits(g.entries_first),
+                        group_digits(g.entries_last)
                     )),
-                    Cell::new(human_bytes(c.retained_last)),
-                    Cell::new(format!("{:+.0}", c.rate.slope)),
-                    assessment_cell(d, c.assessment),
+                    Cell::new(signed_count(g.entries_growth)),
+                    Cell::new(human_bytes(g.retained_last)),
+                    Cell::new(format!("{:+.0}", g.entries_per_hour)),
+                    Cell::new(match (g.count, g.growing) {
+                        (1, _) => "-".to_owned(),
+                        (n, k) if n == k => format!("all {n}"),
+                        (n, k) => format!("{k} of {n}"),
+                    }),
+                    assessment_cell(d, g.assessment),
                 ]
             })
             .collect();
         d.table(
             &[
-                "collection",
-                "retainer path",
+                "collections",
+                "held as",
+                "retainer path (largest)",
                 "entries",
+                "growth",
                 "retained (last)",
                 "entries/h",
+                "growing",
                 "assessment",
             ],
             rows,
-            2,
+            3,
         );
     }
 

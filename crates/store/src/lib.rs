@@ -11,21 +11,25 @@
 //! The directory is created mode 0700 and every file 0600: snapshots hold the heap's
 //! strings (tokens, secrets), and samples say what runs where.
 //!
-//! ## Schema (version 1)
+//! ## Schema (version 2)
 //!
 //! | table | one row per | columns |
 //! |---|---|---|
-//! | `meta` | setting | `key`, `value` (`schema_version` = 1) |
+//! | `meta` | setting | `key`, `value` (`schema_version` = 2) |
 //! | `targets` | watched service | `id`, `name` (unique), `command`, `created_at` |
 //! | `incarnations` | process lifetime (a restart starts a new one) | `id`, `target_id`, `pid`, `started_at`, `ended_at`, `exit_code`, `signal`, `end_reason` (`exited`, `signal`, `oom-kill`, `v8-heap-oom`, `stopped`, `detached`; none while running or when the watcher was killed), `heap_limit`, `memory_limit` |
 //! | `samples` | sample | `incarnation_id`, `t`, `rss`, `anon`, `pss`, `threads`, `heap_used`, `heap_total`, `external` |
 //! | `snapshots` | heap snapshot | `id`, `incarnation_id`, `t`, `file` (name under `snapshots/`), `file_size`, `file_deleted_at`, `node_count`, `edge_count`, `total_self_size`, `reason` |
 //! | `snapshot_families` | snapshot × family | `snapshot_id`, `family`, `count`, `self_size` |
 //! | `snapshot_classes` | snapshot × class kept | `snapshot_id`, `class`, `family`, `count`, `self_size`, `retained_size` |
-//! | `snapshot_collections` | snapshot × collection kept | `snapshot_id`, `node_id`, `kind`, `entries`, `retained_size`, `path` |
+//! | `snapshot_collections` | snapshot × collection kept | `snapshot_id`, `node_id`, `kind`, `entries`, `retained_size`, `path`, `shape` (the retainer path's shape: collections held the same way share it) |
 //!
 //! Times are milliseconds since the Unix epoch; sizes are bytes; columns that were not
 //! measured are NULL. A store with a newer schema version than this build knows is refused.
+//!
+//! Version 1 had no `shape`. A watcher opening a version 1 store adds the column (rows
+//! already there keep it NULL: their collections are listed one by one); a reader
+//! ([`Store::open`], which never writes the schema) reads `shape` as NULL from it.
 //!
 //! ## Crash safety
 //!
@@ -44,8 +48,8 @@ use leaktrail_analysis::{
     ClassStats, CollectionRecord, Family, GroupTotal, SnapshotCensus, SnapshotInfo,
 };
 
-/// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema version this build writes and reads (and it reads version 1 too).
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The database file's name inside the store directory.
 pub const DB_FILE: &str = "leaktrail.db";
@@ -256,6 +260,8 @@ pub struct CollectionRowRef<'a> {
     pub retained_size: u64,
     /// Retainer path from a GC root.
     pub path: &'a str,
+    /// The path's shape; `None` in rows written before shapes were recorded.
+    pub shape: Option<&'a str>,
 }
 
 /// An open store.
@@ -263,6 +269,8 @@ pub struct Store {
     dir: PathBuf,
     db_path: String,
     conn: Connection,
+    /// `snapshot_collections` has the `shape` column (version 2 on).
+    shapes: bool,
 }
 
 impl Store {
@@ -288,13 +296,16 @@ impl Store {
             }
         }
         let conn = Connection::open(&db).map_err(sql(&db_path))?;
-        let store = Store {
+        let mut store = Store {
             dir: dir.to_owned(),
             db_path,
             conn,
+            shapes: false,
         };
+        store.wait_for_writer()?;
         store.configure()?;
         store.migrate()?;
+        store.shapes = true;
         Ok(store)
     }
 
@@ -311,10 +322,11 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(sql(&db_path))?;
-        let store = Store {
+        let mut store = Store {
             dir: dir.to_owned(),
             db_path,
             conn,
+            shapes: false,
         };
         // Read the version before `configure`, which writes (the journal mode): a SQLite
         // file that is not a store is refused untouched.
@@ -333,6 +345,7 @@ impl Store {
             });
         }
         store.configure()?;
+        store.shapes = version >= 2;
         Ok(store)
     }
 
@@ -355,7 +368,6 @@ impl Store {
     }
 
     fn configure(&self) -> Result<(), StoreError> {
-        self.wait_for_writer()?;
         self.conn
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
@@ -414,9 +426,28 @@ impl Store {
         if version == SCHEMA_VERSION {
             return Ok(());
         }
+        if version == 0 {
+            return self.conn.execute_batch(SCHEMA).map_err(sql(&self.db_path));
+        }
+        // Version 1: add `shape`. Two watchers may open the store at once: the version is
+        // read again under the write lock, so the column is added once.
         self.conn
-            .execute_batch(SCHEMA_V1)
-            .map_err(sql(&self.db_path))
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(sql(&self.db_path))?;
+        let upgraded = (|| {
+            if self.schema_version()? == 1 {
+                self.conn
+                    .execute_batch(MIGRATE_V1_TO_V2)
+                    .map_err(sql(&self.db_path))?;
+            }
+            self.conn
+                .execute_batch("COMMIT")
+                .map_err(sql(&self.db_path))
+        })();
+        if upgraded.is_err() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        upgraded
     }
 
     /// The target named `name`, created when new.
@@ -564,8 +595,8 @@ impl Store {
             }
             let mut col = tx
                 .prepare(
-                    "INSERT INTO snapshot_collections(snapshot_id, node_id, kind, entries, retained_size, path)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO snapshot_collections(snapshot_id, node_id, kind, entries, retained_size, path, shape)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(sql(&p))?;
             for c in &census.collections {
@@ -575,7 +606,8 @@ impl Store {
                     c.kind,
                     c.entries as i64,
                     c.retained_size as i64,
-                    c.path
+                    c.path,
+                    c.shape
                 ])
                 .map_err(sql(&p))?;
             }
@@ -810,6 +842,7 @@ impl Store {
                 entries: row.entries,
                 retained_size: row.retained_size,
                 path: row.path.to_owned(),
+                shape: row.shape.map(str::to_owned),
             }),
             Err(e) => missing = Some(e),
         })?;
@@ -880,11 +913,12 @@ impl Store {
         let p = &self.db_path;
         let mut st = self
             .conn
-            .prepare_cached(
-                "SELECT c.snapshot_id, c.node_id, c.kind, c.entries, c.retained_size, c.path
+            .prepare_cached(&format!(
+                "SELECT c.snapshot_id, c.node_id, c.kind, c.entries, c.retained_size, c.path, {}
                  FROM snapshots s JOIN snapshot_collections c ON c.snapshot_id = s.id
                  WHERE s.incarnation_id = ?1",
-            )
+                self.shape_column("c.")
+            ))
             .map_err(sql(p))?;
         let mut rows = st.query([incarnation]).map_err(sql(p))?;
         while let Some(r) = rows.next().map_err(sql(p))? {
@@ -895,9 +929,23 @@ impl Store {
                 entries: r.get::<_, i64>(3).map_err(sql(p))? as u64,
                 retained_size: r.get::<_, i64>(4).map_err(sql(p))? as u64,
                 path: text(r, 5, p)?,
+                shape: r
+                    .get_ref(6)
+                    .and_then(|v| v.as_str_or_null().map_err(rusqlite::Error::from))
+                    .map_err(sql(p))?,
             });
         }
         Ok(())
+    }
+
+    /// The `shape` column as a query selects it: NULL from a version 1 store read without
+    /// being upgraded. `table` is the table's alias with its dot, or empty.
+    fn shape_column(&self, table: &str) -> String {
+        if self.shapes {
+            format!("{table}shape")
+        } else {
+            "NULL".to_owned()
+        }
     }
 
     /// The census of a snapshot, as stored.
@@ -927,10 +975,11 @@ impl Store {
         }
         let mut st = self
             .conn
-            .prepare_cached(
-                "SELECT node_id, kind, entries, retained_size, path FROM snapshot_collections
+            .prepare_cached(&format!(
+                "SELECT node_id, kind, entries, retained_size, path, {} FROM snapshot_collections
                  WHERE snapshot_id = ?1 ORDER BY entries DESC",
-            )
+                self.shape_column("")
+            ))
             .map_err(sql(p))?;
         let mut rows = st.query([snapshot.id]).map_err(sql(p))?;
         while let Some(r) = rows.next().map_err(sql(p))? {
@@ -978,7 +1027,7 @@ fn class_stats(r: &rusqlite::Row<'_>, at: usize, db_path: &str) -> Result<ClassS
 }
 
 /// A `snapshot_collections` row from column `at` on: `node_id, kind, entries,
-/// retained_size, path`.
+/// retained_size, path, shape`.
 fn collection_record(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<CollectionRecord> {
     Ok(CollectionRecord {
         id: r.get::<_, i64>(at)? as u32,
@@ -986,6 +1035,7 @@ fn collection_record(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Colle
         entries: r.get::<_, i64>(at + 2)? as u64,
         retained_size: r.get::<_, i64>(at + 3)? as u64,
         path: r.get(at + 4)?,
+        shape: r.get(at + 5)?,
     })
 }
 
@@ -1018,7 +1068,8 @@ fn snapshot_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotRecord> {
     })
 }
 
-const SCHEMA_V1: &str = "
+/// The current schema, for a new store.
+const SCHEMA: &str = "
 BEGIN;
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS targets(
@@ -1047,9 +1098,15 @@ CREATE TABLE IF NOT EXISTS snapshot_classes(
 CREATE TABLE IF NOT EXISTS snapshot_collections(
   snapshot_id INTEGER NOT NULL REFERENCES snapshots(id), node_id INTEGER NOT NULL,
   kind TEXT NOT NULL, entries INTEGER NOT NULL, retained_size INTEGER NOT NULL, path TEXT NOT NULL,
-  PRIMARY KEY(snapshot_id, node_id)) WITHOUT ROWID;
-INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '1');
+  shape TEXT, PRIMARY KEY(snapshot_id, node_id)) WITHOUT ROWID;
+INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '2');
 COMMIT;
+";
+
+/// Version 1 to 2, run inside a write transaction: collections get their path's shape.
+const MIGRATE_V1_TO_V2: &str = "
+ALTER TABLE snapshot_collections ADD COLUMN shape TEXT;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
 ";
 
 /// Creates the database at `db` with its schema, so that it appears under its name only
@@ -1060,10 +1117,6 @@ COMMIT;
 fn build_new_database(db: &Path) -> Result<(), StoreError> {
     let building = db.with_file_name(format!("{DB_FILE}.new-{}", std::process::id()));
     let building_path = building.display().to_string();
-    let io = |path: &str| {
-        let path = path.to_owned();
-        move |source| StoreError::Io { path, source }
-    };
     remove_abandoned_builds(db);
     // SQLite gives its -wal and -shm files the main file's mode, so creating that 0600
     // first keeps all three private.
@@ -1072,7 +1125,7 @@ fn build_new_database(db: &Path) -> Result<(), StoreError> {
         let conn = Connection::open(&building).map_err(sql(&building_path))?;
         conn.execute_batch("PRAGMA journal_mode = WAL;")
             .map_err(sql(&building_path))?;
-        conn.execute_batch(SCHEMA_V1).map_err(sql(&building_path))?;
+        conn.execute_batch(SCHEMA).map_err(sql(&building_path))?;
         // Closing checkpoints the WAL into the file and removes it.
         conn.close().map_err(|(_, e)| sql(&building_path)(e))?;
         match std::fs::hard_link(&building, db) {
@@ -1122,10 +1175,14 @@ pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     if dir.exists() && !dir.is_dir() {
         return Err(StoreError::NotADirectory(dir.display().to_string()));
     }
-    leaktrail_snapshot::private::create_dir(dir).map_err(|source| StoreError::Io {
-        path: dir.display().to_string(),
+    leaktrail_snapshot::private::create_dir(dir).map_err(io(&dir.display().to_string()))
+}
+
+fn io(path: &str) -> impl Fn(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
         source,
-    })
+    }
 }
 
 fn sql(path: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -1166,8 +1223,60 @@ mod tests {
                 entries: n,
                 retained_size: 9,
                 path: "(GC roots) → StreamRegistry.streams".into(),
+                shape: Some("registry\u{1}StreamRegistry\u{2}streams\u{1}Map\u{2}".into()),
             }],
         }
+    }
+
+    /// A store as version 1 wrote it: no `shape` column.
+    fn version_1_store(dir: &Path) {
+        create_private_dir(dir).expect("dir");
+        create_private_dir(&dir.join("snapshots")).expect("snapshots");
+        let v1 = SCHEMA
+            .replace("shape TEXT, ", "")
+            .replace("'schema_version', '2'", "'schema_version', '1'");
+        let conn = Connection::open(dir.join(DB_FILE)).expect("open");
+        conn.execute_batch(&v1).expect("v1 schema");
+        conn.execute_batch(
+            "INSERT INTO targets(id, name, created_at) VALUES (1, 'api', 0);
+             INSERT INTO incarnations(id, target_id, pid, started_at) VALUES (1, 1, 42, 0);
+             INSERT INTO snapshots(id, incarnation_id, t, file, file_size, node_count, edge_count, total_self_size, reason)
+               VALUES (1, 1, 10, 'a.heapsnapshot', 1, 1, 1, 1, 'first');
+             INSERT INTO snapshot_collections(snapshot_id, node_id, kind, entries, retained_size, path)
+               VALUES (1, 77, 'Map', 5, 9, '(GC roots) → StreamRegistry.streams');",
+        )
+        .expect("v1 rows");
+    }
+
+    #[test]
+    fn a_version_1_store_is_read_and_upgraded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store_dir = dir.path().join("store");
+        version_1_store(&store_dir);
+        // A reader leaves it as it is and reads no shapes.
+        {
+            let s = Store::open(&store_dir).expect("open v1");
+            assert_eq!(s.schema_version().expect("version"), 1);
+            let snaps = s.snapshots(1).expect("snaps");
+            let c = s.census(&snaps[0]).expect("census");
+            assert_eq!(c.collections[0].path, "(GC roots) → StreamRegistry.streams");
+            assert_eq!(c.collections[0].shape, None);
+            let batch = s.incarnation_censuses(1).expect("batch");
+            assert_eq!(batch[0].1.collections, c.collections);
+        }
+        // A writer upgrades it: old rows keep no shape, new ones have theirs.
+        let mut s = Store::create(&store_dir).expect("upgrade");
+        assert_eq!(s.schema_version().expect("version"), SCHEMA_VERSION);
+        s.add_snapshot(1, 20, "b.heapsnapshot", "second", &census(6))
+            .expect("snap");
+        drop(s);
+        // Opening it again for writing does not add the column twice.
+        drop(Store::create(&store_dir).expect("again"));
+        let s = Store::open(&store_dir).expect("open v2");
+        let batch = s.incarnation_censuses(1).expect("batch");
+        assert_eq!(batch.len(), 2);
+        assert_eq!(batch[0].1.collections[0].shape, None);
+        assert_eq!(batch[1].1.collections, census(6).collections);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!
 //! How growth is attributed, most direct first ([`Attribution`]):
 //! - `own_process`: the file ran in a process of its own: its growth is that process's
-//!   RSS rise (peak minus first sample) and its peak that process's peak.
+//!   RSS rise after start-up (peak minus its baseline, [`crate::baseline`]) and its peak
+//!   that process's peak.
 //! - `window`: the file's start and end times are known and no other file ran at the same
 //!   time: its growth is the change of the whole tree's RSS from the last sample at or
 //!   before its start to the last sample at or before its end.
@@ -97,11 +98,13 @@ fn tree_at(tree: &[RssPoint], t: f64) -> Option<u64> {
         .map(|p| p.rss)
 }
 
-/// Attributes growth to every named file; `spans` come from TAP and the reporter file.
+/// Attributes growth to every named file; `spans` come from TAP and the reporter file;
+/// `settle` is the settle time of a process's start-up, seconds.
 pub fn attribute(
     spans: Vec<FileSpan>,
     processes: &[ProcessRecord],
     tree: &[RssPoint],
+    settle: f64,
 ) -> Vec<FileAttribution> {
     let mut out: Vec<FileAttribution> = Vec::new();
     for p in processes {
@@ -116,7 +119,7 @@ pub fn attribute(
             },
             attribution: Attribution::OwnProcess,
             pid: Some(p.pid),
-            rss_delta: p.growth(),
+            rss_delta: p.growth(settle),
             peak_rss: Some(p.peak_rss),
             concurrent_files: 0,
         });
@@ -213,6 +216,7 @@ mod tests {
             ],
             &[],
             &tree(),
+            crate::DEFAULT_SETTLE_SECONDS,
         );
         let got: Vec<_> = files
             .iter()

@@ -14,13 +14,14 @@
 //! would kill it), and the files it writes are moved, once complete, into
 //! `<out>/<lane>/<pid>-<n>.heapsnapshot` ([`snapshots`], [`lane`]).
 //!
-//! [`TraceReport::build`] then summarises per lane and PID: peak RSS, growth over the
-//! process's life, a Theil–Sen slope ([`leaktrail_stats`]), and the earliest-vs-latest
+//! [`TraceReport::build`] then summarises per lane and PID: peak RSS, growth from a
+//! baseline taken once the process's start-up is over ([`baseline`]), a Theil–Sen slope ([`leaktrail_stats`]), and the earliest-vs-latest
 //! heap diff with its growth verdict — module graph or runtime objects
 //! ([`leaktrail_analysis::SnapshotDiff`]); it attributes growth to test files named in TAP,
 //! by a JSON reporter file or by `node --test`'s per-file processes ([`files`]); and
 //! decides the exit status (the command's, passed through, or `--fail-on-growth`).
 
+pub mod baseline;
 mod duration;
 pub mod files;
 pub mod lane;
@@ -30,6 +31,7 @@ mod summary;
 pub mod tap;
 mod tracer;
 
+pub use baseline::{Baseline, BaselineRule, DEFAULT_SETTLE_SECONDS};
 pub use duration::parse_duration;
 pub use lane::LaneRule;
 pub use summary::{

@@ -9,6 +9,7 @@ use leaktrail_analysis::{Classification, SnapshotDiff, SnapshotDigest};
 use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
 use leaktrail_stats::{theil_sen, SlopeEstimate};
 
+use crate::baseline::{Baseline, DEFAULT_SETTLE_SECONDS};
 use crate::files::{attribute, FileAttribution, FileSpan};
 use crate::reporter::ReporterError;
 use crate::snapshots::SnapshotFile;
@@ -18,16 +19,29 @@ use crate::tracer::{CommandExit, ProcessRecord, TraceRun};
 pub const MIN_SLOPE_SAMPLES: usize = 5;
 
 /// How to summarise.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct SummaryOptions {
     /// Classes kept per heap diff.
     pub top: usize,
-    /// `--fail-on-growth`: fail when a process's RSS rose by more than this (peak minus
-    /// first sample), bytes.
+    /// `--fail-on-growth`: fail when a process's RSS rose by more than this after its
+    /// start-up (peak minus baseline, [`Baseline`]), bytes.
     pub fail_on_growth: Option<u64>,
+    /// `--settle`: how long a process's start-up lasts at most, seconds ([`Baseline`]).
+    pub settle_seconds: f64,
     /// Where lanes and reports are kept; `None` when snapshots went to a temporary
     /// directory that is removed after the summary.
     pub out_dir: Option<String>,
+}
+
+impl Default for SummaryOptions {
+    fn default() -> SummaryOptions {
+        SummaryOptions {
+            top: 0,
+            fail_on_growth: None,
+            settle_seconds: DEFAULT_SETTLE_SECONDS,
+            out_dir: None,
+        }
+    }
 }
 
 /// What the earliest and latest snapshot of a process say.
@@ -51,9 +65,12 @@ pub struct ProcessSummary {
     pub first_rss: u64,
     /// Last RSS sample, bytes.
     pub last_rss: u64,
-    /// Peak minus first RSS, bytes; null with one sample.
+    /// The RSS growth is counted from, once start-up is over; null with one sample or
+    /// when start-up never levelled off before the process ended.
+    pub baseline: Option<Baseline>,
+    /// The highest RSS from the baseline on minus the baseline, bytes; null without one.
     pub growth: Option<i64>,
-    /// Last minus first RSS, bytes; null with one sample.
+    /// Last RSS minus the baseline, bytes; null without one.
     pub net_growth: Option<i64>,
     /// Theil–Sen slope of RSS over time, bytes per second, with its 95 % interval; null
     /// with fewer than [`MIN_SLOPE_SAMPLES`] samples.
@@ -104,6 +121,8 @@ pub struct TraceReport {
     pub interval_seconds: f64,
     /// Seconds between snapshots of one process, when taken.
     pub snapshot_every_seconds: Option<f64>,
+    /// The settle time: how long a process's start-up lasts at most, seconds.
+    pub settle_seconds: f64,
     /// The lane rule.
     pub lane_rule: String,
     /// Where lanes and reports are kept; null when nothing was kept.
@@ -155,7 +174,7 @@ fn heap_growth(snapshots: &[SnapshotFile], top: usize) -> Result<Option<HeapGrow
     }))
 }
 
-fn summarise(p: ProcessRecord, top: usize) -> ProcessSummary {
+fn summarise(p: ProcessRecord, top: usize, settle: f64) -> ProcessSummary {
     let first_rss = p.samples.first().map_or(0, |s| s.rss);
     let last_rss = p.samples.last().map_or(0, |s| s.rss);
     let slope = (p.samples.len() >= MIN_SLOPE_SAMPLES).then(|| {
@@ -166,9 +185,11 @@ fn summarise(p: ProcessRecord, top: usize) -> ProcessSummary {
         Ok(h) => (h, None),
         Err(e) => (None, Some(e)),
     };
+    let baseline = p.baseline(settle);
     ProcessSummary {
-        growth: p.growth(),
-        net_growth: p.net_growth(),
+        growth: baseline.map(|b| b.growth(&p.samples)),
+        net_growth: baseline.map(|b| b.net_growth(&p.samples)),
+        baseline,
         first_rss,
         last_rss,
         slope,
@@ -196,13 +217,14 @@ impl TraceReport {
             }
             None => {}
         }
-        let files = attribute(spans, &run.processes, &run.tree_rss);
-        let not_measured = not_measured(&run, &files);
+        let settle = options.settle_seconds;
+        let files = attribute(spans, &run.processes, &run.tree_rss, settle);
+        let not_measured = not_measured(&run, &files, settle);
         let gate = options.fail_on_growth.map(|limit| {
             let exceeded: Vec<i32> = run
                 .processes
                 .iter()
-                .filter(|p| p.growth().is_some_and(|g| g > limit as i64))
+                .filter(|p| p.growth(settle).is_some_and(|g| g > limit as i64))
                 .map(|p| p.pid)
                 .collect();
             GrowthGate {
@@ -225,7 +247,7 @@ impl TraceReport {
         let mut processes = run.processes;
         processes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pid.cmp(&b.pid)));
         for p in processes {
-            let s = summarise(p, options.top);
+            let s = summarise(p, options.top, settle);
             match lanes.iter_mut().find(|l| l.lane == s.process.lane) {
                 Some(l) => {
                     l.peak_rss = l.peak_rss.max(s.process.peak_rss);
@@ -246,6 +268,7 @@ impl TraceReport {
             wall_seconds: run.wall_seconds,
             interval_seconds: run.interval_seconds,
             snapshot_every_seconds: run.snapshot_every_seconds,
+            settle_seconds: settle,
             lane_rule: run.lane_rule,
             out_dir: options.out_dir.clone(),
             process_count,
@@ -267,7 +290,7 @@ impl TraceReport {
 }
 
 /// What the run could not see, in plain sentences.
-fn not_measured(run: &TraceRun, files: &[FileAttribution]) -> Vec<String> {
+fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<String> {
     let mut out = Vec::new();
     let interval = run.interval_seconds;
     match run.snapshot_every_seconds {
@@ -307,6 +330,18 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution]) -> Vec<String> {
             String::new()
         }
     ));
+    let unsettled: Vec<String> = run
+        .processes
+        .iter()
+        .filter(|p| p.samples.len() >= 2 && p.baseline(settle).is_none())
+        .map(|p| p.pid.to_string())
+        .collect();
+    if !unsettled.is_empty() {
+        out.push(format!(
+            "Growth of PIDs {}: each ended before the {settle} s settle time with its RSS rising at every sample, so its start-up and any growth cannot be told apart (no growth figure, not checked by --fail-on-growth; its peak is reported).",
+            unsettled.join(", ")
+        ));
+    }
     out.push(
         "Worker threads share their process's PID and RSS (and a signal snapshot holds only the main thread's heap): they are not separated."
             .to_owned(),

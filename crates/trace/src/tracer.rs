@@ -15,6 +15,7 @@ use leaktrail_sampler::{
     ProcessInfo,
 };
 
+use crate::baseline::Baseline;
 use crate::files::FileSpan;
 use crate::lane::{node_script, LaneRule};
 use crate::snapshots::{Collected, SignalSnapshots, SnapshotFile, SNAPSHOT_SIGNAL};
@@ -90,22 +91,22 @@ pub struct ProcessRecord {
 }
 
 impl ProcessRecord {
-    /// How far its RSS rose: peak minus first sample; `None` with fewer than two samples.
-    /// The peak, not the last sample: a process that exits frees its heap while it tears
-    /// down, and the last sample may fall there.
-    pub fn growth(&self) -> Option<i64> {
-        match self.samples.first() {
-            Some(a) if self.samples.len() >= 2 => Some(self.peak_rss as i64 - a.rss as i64),
-            _ => None,
-        }
+    /// The RSS its growth is counted from, once start-up is over (see [`Baseline`]);
+    /// `settle` is the settle time in seconds.
+    pub fn baseline(&self, settle: f64) -> Option<Baseline> {
+        Baseline::find(&self.samples, self.start, settle)
     }
 
-    /// Last sample minus first; `None` with fewer than two samples.
-    pub fn net_growth(&self) -> Option<i64> {
-        match (self.samples.first(), self.samples.last()) {
-            (Some(a), Some(b)) if self.samples.len() >= 2 => Some(b.rss as i64 - a.rss as i64),
-            _ => None,
-        }
+    /// How far its RSS rose after start-up: the peak from the baseline on minus the
+    /// baseline; `None` without a baseline. The peak, not the last sample: a process that
+    /// exits frees its heap while it tears down, and the last sample may fall there.
+    pub fn growth(&self, settle: f64) -> Option<i64> {
+        self.baseline(settle).map(|b| b.growth(&self.samples))
+    }
+
+    /// Last sample minus the baseline; `None` without a baseline.
+    pub fn net_growth(&self, settle: f64) -> Option<i64> {
+        self.baseline(settle).map(|b| b.net_growth(&self.samples))
     }
 }
 

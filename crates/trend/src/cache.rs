@@ -154,6 +154,7 @@ mod tests {
                 entries: k * 10,
                 retained_size: k * 400_000,
                 path: "(GC roots) → StreamRegistry.streams".into(),
+                shape: Some("registry\u{1}StreamRegistry\u{2}streams\u{1}Map\u{2}".into()),
             }],
         }
     }
@@ -215,6 +216,10 @@ mod tests {
         assert_eq!(
             third.collections[0].path,
             "(GC roots) → StreamRegistry.streams"
+        );
+        assert_eq!(
+            third.collection_groups[0].label,
+            "`StreamRegistry.streams` (Map)"
         );
         assert_eq!(json(&third), json(&fresh(&store)));
     }

@@ -167,6 +167,112 @@ pub struct CollectionTrend {
     pub rate: RatePerHour,
     /// The answer.
     pub assessment: Assessment,
+    /// The shape of its retainer path in the last snapshot, when the census recorded it
+    /// ([`leaktrail_analysis::CollectionRecord::shape`]); its group says it in words.
+    #[serde(skip)]
+    pub shape: Option<String>,
+}
+
+/// Collections held the same way — their retainer paths share a shape, as an `events`
+/// array in every `Session` of a map does — reported as one row: forty such arrays are one
+/// thing to fix, not forty.
+#[derive(Clone, Debug, Serialize)]
+pub struct CollectionGroup {
+    /// What they are (`` `Session.events` (Array), one per entry of `sessions` ``); a
+    /// collection whose census recorded no shape is a group of its own, `Array @123`.
+    pub label: String,
+    /// `Map`, `Set`, `Array` or `Object`.
+    pub kind: String,
+    /// The retainer path of its largest member in the last snapshot.
+    pub path: String,
+    /// Its members, the collections whose entries changed.
+    pub count: usize,
+    /// Members growing or leaking.
+    pub growing: usize,
+    /// Their node ids, in the order of the collections list (leaking, then largest, first).
+    pub ids: Vec<u32>,
+    /// Entries of all members, each in the first snapshot it appears in.
+    pub entries_first: u64,
+    /// Entries of all members in the last snapshot each appears in.
+    pub entries_last: u64,
+    /// Entries gained by all members together (last minus first).
+    pub entries_growth: i64,
+    /// Retained size of all members in the last snapshot, bytes.
+    pub retained_last: u64,
+    /// The members' slopes added up, entries per hour.
+    pub entries_per_hour: f64,
+    /// The worst of its members' answers.
+    pub assessment: Assessment,
+}
+
+impl CollectionGroup {
+    /// Groups `collections` (in their report order) by kind and path shape, the worst and
+    /// largest group first.
+    pub fn group(collections: &[CollectionTrend]) -> Vec<CollectionGroup> {
+        let mut groups: Vec<CollectionGroup> = Vec::new();
+        let mut by_shape: std::collections::HashMap<(&str, &str), usize> =
+            std::collections::HashMap::new();
+        for c in collections {
+            let slot = match &c.shape {
+                Some(shape) => by_shape.get(&(c.kind.as_str(), shape.as_str())).copied(),
+                None => None,
+            };
+            let i = match slot {
+                Some(i) => i,
+                None => {
+                    groups.push(CollectionGroup {
+                        // Named once its members are counted (below).
+                        label: String::new(),
+                        kind: c.kind.clone(),
+                        path: c.path.clone(),
+                        count: 0,
+                        growing: 0,
+                        ids: Vec::new(),
+                        entries_first: 0,
+                        entries_last: 0,
+                        entries_growth: 0,
+                        retained_last: 0,
+                        entries_per_hour: 0.0,
+                        assessment: c.assessment,
+                    });
+                    if let Some(shape) = &c.shape {
+                        by_shape.insert((c.kind.as_str(), shape.as_str()), groups.len() - 1);
+                    }
+                    groups.len() - 1
+                }
+            };
+            let g = &mut groups[i];
+            g.count += 1;
+            if c.assessment >= Assessment::Growing {
+                g.growing += 1;
+            }
+            g.ids.push(c.id);
+            g.entries_first += c.entries_first;
+            g.entries_last += c.entries_last;
+            g.entries_growth += c.entries_last as i64 - c.entries_first as i64;
+            g.retained_last += c.retained_last;
+            g.entries_per_hour += c.rate.slope;
+            g.assessment = g.assessment.max(c.assessment);
+        }
+        let mut shapes = by_shape
+            .into_iter()
+            .map(|((_, shape), i)| (i, shape))
+            .collect::<std::collections::HashMap<usize, &str>>();
+        for (i, g) in groups.iter_mut().enumerate() {
+            g.label = match (shapes.remove(&i), g.ids.first()) {
+                (Some(shape), _) => leaktrail_analysis::shape_label(shape, g.count > 1),
+                (None, Some(id)) => format!("{} @{id}", g.kind),
+                (None, None) => g.kind.clone(),
+            };
+        }
+        // Stable: groups of equal rank keep the collections' order.
+        groups.sort_by(|a, b| {
+            b.assessment
+                .cmp(&a.assessment)
+                .then(b.retained_last.cmp(&a.retained_last))
+        });
+        groups
+    }
 }
 
 /// When memory would reach its limit at the current rate.
@@ -234,6 +340,8 @@ pub struct TrendReport {
     pub classes: Vec<ClassTrend>,
     /// Collections whose entries changed, leaking first.
     pub collections: Vec<CollectionTrend>,
+    /// The same collections grouped by the shape of their retainer paths, leaking first.
+    pub collection_groups: Vec<CollectionGroup>,
 }
 
 /// Everything a trend is computed from, for one target.
@@ -282,6 +390,8 @@ pub struct SnapshotTrends {
     pub classes: Vec<ClassTrend>,
     /// Collections whose entries changed, leaking first.
     pub collections: Vec<CollectionTrend>,
+    /// The same, grouped by path shape ([`CollectionGroup::group`]).
+    pub collection_groups: Vec<CollectionGroup>,
 }
 
 impl SnapshotTrends {
@@ -403,6 +513,7 @@ impl SnapshotTrends {
                     grown >= min_growth,
                     RiseUnderFloor::Suspect,
                 ),
+                shape: last.shape.map(|s| table.name(s).to_owned()),
             });
         }
         collections.sort_by(|a, b| {
@@ -410,10 +521,12 @@ impl SnapshotTrends {
                 .cmp(&a.assessment)
                 .then(b.retained_last.cmp(&a.retained_last))
         });
+        let collection_groups = CollectionGroup::group(&collections);
 
         SnapshotTrends {
             classes,
             collections,
+            collection_groups,
         }
     }
 }
@@ -496,6 +609,7 @@ impl TrendReport {
         let SnapshotTrends {
             classes,
             collections,
+            collection_groups,
         } = trends;
 
         let worst_memory = memory.iter().map(|m| m.assessment).max();
@@ -542,6 +656,7 @@ impl TrendReport {
             memory,
             classes,
             collections,
+            collection_groups,
         };
         report.sentence = sentence(&report);
         report
@@ -717,6 +832,48 @@ fn sentence(r: &TrendReport) -> String {
 mod tests {
     use super::*;
     use leaktrail_analysis::{ClassStats, Family, GroupTotal, SnapshotInfo};
+
+    #[test]
+    fn collections_of_one_shape_are_one_group() {
+        let events =
+            "sessions\u{1}Map\u{2}table\u{1}system\u{2}[]\u{1}Session\u{2}events\u{1}Array\u{2}";
+        let trend =
+            |id: u32, shape: Option<&str>, first: u64, last: u64, a: Assessment| CollectionTrend {
+                id,
+                kind: "Array".into(),
+                path: format!("(GC roots) → sessions → table → {id} → Session.events"),
+                entries_first: first,
+                entries_last: last,
+                retained_last: last * 10,
+                rate: RatePerHour {
+                    slope: 100.0,
+                    low: 50.0,
+                    high: 150.0,
+                },
+                assessment: a,
+                shape: shape.map(str::to_owned),
+            };
+        let groups = CollectionGroup::group(&[
+            trend(1, Some(events), 100, 900, Assessment::Leaking),
+            trend(2, Some(events), 100, 800, Assessment::Growing),
+            trend(3, None, 500, 400, Assessment::Stable),
+            trend(4, Some(events), 100, 700, Assessment::Growing),
+        ]);
+        assert_eq!(groups.len(), 2);
+        let g = &groups[0];
+        assert_eq!(
+            g.label,
+            "`Session.events` (Array), one per entry of `sessions`"
+        );
+        assert_eq!((g.count, g.growing), (3, 3));
+        assert_eq!(g.ids, [1, 2, 4]);
+        assert_eq!((g.entries_first, g.entries_last), (300, 2400));
+        assert_eq!(g.entries_growth, 2100);
+        assert_eq!(g.entries_per_hour, 300.0);
+        assert_eq!(g.assessment, Assessment::Leaking);
+        assert_eq!(groups[1].label, "Array @3");
+        assert_eq!(groups[1].growing, 0);
+    }
 
     fn census(t: u64, leak: u64) -> SnapshotCensus {
         let class = |name: &str, count: u64, size: u64| ClassStats {

@@ -39,6 +39,8 @@ pub(crate) struct CollectionRow {
     pub(crate) kind: u32,
     /// Index into [`CensusTable::names`].
     pub(crate) path: u32,
+    /// Index into [`CensusTable::names`] of its path's shape, when recorded.
+    pub(crate) shape: Option<u32>,
     pub(crate) entries: u64,
     pub(crate) retained_size: u64,
 }
@@ -50,7 +52,7 @@ pub struct CensusTable {
     pub(crate) times: Vec<i64>,
     /// The newest snapshot's total self size, bytes.
     pub(crate) heap_last: u64,
-    /// Class names, collection kinds and paths, each once.
+    /// Class names, collection kinds, paths and shapes, each once.
     pub(crate) names: Vec<String>,
     /// Sorted by class name, then snapshot; one row per class and census.
     pub(crate) classes: Vec<ClassRow>,
@@ -87,6 +89,7 @@ impl CensusTable {
                         entries: r.entries,
                         retained_size: r.retained_size,
                         path: &r.path,
+                        shape: r.shape.as_deref(),
                     },
                 );
             }
@@ -188,11 +191,13 @@ impl Builder {
     fn collection(&mut self, snapshot: usize, row: CollectionRowRef<'_>) {
         let kind = self.intern(row.kind);
         let path = self.intern(row.path);
+        let shape = row.shape.map(|s| self.intern(s));
         self.table.collections.push(CollectionRow {
             id: row.id,
             snapshot: snapshot as u32,
             kind,
             path,
+            shape,
             entries: row.entries,
             retained_size: row.retained_size,
         });

@@ -381,7 +381,11 @@ impl Incarnation {
             WatchTarget::Command(command) => {
                 let mut child = leaktrail_harness::spawn_workload(
                     command,
-                    config.inspector,
+                    if config.inspector {
+                        leaktrail_harness::NodeStart::Inspect
+                    } else {
+                        leaktrail_harness::NodeStart::Plain
+                    },
                     Stdio::inherit(),
                     Stdio::piped(),
                 )

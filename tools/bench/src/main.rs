@@ -5,7 +5,7 @@
 //! ```
 //!
 //! Generates (once, into `bench-data/`) snapshots of the stream-registry scenario from
-//! `../shared/scenarios` at 12,500, 49,000, 51,500 and 54,000 iterations — about 120 MB and
+//! `scenarios/` at 12,500, 49,000, 51,500 and 54,000 iterations — about 120 MB and
 //! three of 460–500 MB — then measures, in the same run and on the same files:
 //! - floors: reading the file once, and one single-threaded pass that parses every
 //!   integer in it (the least work any parser must do);
@@ -43,8 +43,8 @@ struct Args {
     /// Runs per measurement (the median is reported).
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// The shared scenarios folder.
-    #[arg(long, default_value = "../shared/scenarios")]
+    /// The scenarios folder (the repository's own, when run from the repository root).
+    #[arg(long, default_value = "scenarios")]
     scenarios: PathBuf,
     /// Iteration counts at which snapshots are taken: one small, then three large.
     #[arg(long, value_delimiter = ',', default_value = "12500,49000,51500,54000")]

@@ -1,4 +1,4 @@
-//! The heap snapshot at the end of a run, for `--expect-freed`.
+//! The heap snapshot at the end of a run, for `--expect-freed` and the culprit.
 //!
 //! Two ends are possible, and they need different care:
 //! - **The workload ends by itself.** Node, with a debugger attached, stops at exit
@@ -11,7 +11,11 @@
 //!   `HeapProfiler.takeHeapSnapshot` is sent then: `collectGarbage` is never answered at
 //!   exit (V8 runs it as a task the exiting loop no longer pumps), and V8 collects all
 //!   garbage itself before it takes a snapshot. Nothing is evaluated in the workload: code
-//!   evaluated over the inspector can run in the middle of Node's own start-up.
+//!   evaluated over the inspector can run in the middle of Node's own start-up. The
+//!   snapshot is taken by the stderr reader the moment it reads Node's exit line,
+//!   **before** the sampling session is cut: when an inspector session closes, V8 forgets
+//!   every object id (the session's heap profiler agent clears them), and the culprit
+//!   compares this snapshot with earlier ones by id ([`AtExit`]).
 //! - **leaktrail stops it** (the iteration or time bound): the workload is in the middle
 //!   of a step, whose objects are alive. Two snapshots are taken, the second after the
 //!   workload has moved on (two more iteration lines, or one interval); only objects
@@ -42,40 +46,93 @@ pub struct EndSnapshot {
 /// How long to wait for the workload to move on between the two snapshots.
 const MOVE_ON_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The snapshot at the workload's exit, shared by the run and the stderr reader: whoever
+/// sees Node exiting first takes it, once.
+#[derive(Default)]
+pub(super) struct AtExit {
+    /// The idle session kept for it.
+    session: Option<Inspector>,
+    /// Where it goes.
+    path: Option<PathBuf>,
+    /// Its outcome once tried: the seconds it took, or why it failed.
+    taken: Option<Result<f64, String>>,
+}
+
+impl AtExit {
+    /// Takes the snapshot now, if there is a session for it and it was not tried yet,
+    /// then closes the session (Node, at exit, waits while one is attached).
+    pub(super) fn take_now(&mut self) {
+        if self.taken.is_none() {
+            if let (Some(session), Some(path)) = (self.session.as_mut(), self.path.as_ref()) {
+                let began = Instant::now();
+                self.taken = Some(
+                    session
+                        .take_heap_snapshot(path)
+                        .map(|_| began.elapsed().as_secs_f64())
+                        .map_err(|e| e.to_string()),
+                );
+            }
+        }
+        if let Some(session) = self.session.take() {
+            session.disconnect();
+        }
+    }
+}
+
 impl Session<'_> {
     /// Opens the session kept for the end snapshot, when one is asked for.
     pub(super) fn open_end_session(&mut self, url: &str) -> Result<(), HarnessError> {
-        if self.config.end_snapshot.is_some() && self.end_session.is_none() {
+        let Some(path) = self.config.end_snapshot.clone() else {
+            return Ok(());
+        };
+        let Ok(mut at_exit) = self.at_exit.lock() else {
+            return Ok(());
+        };
+        if at_exit.session.is_none() && at_exit.taken.is_none() {
             let session = Inspector::connect(url).map_err(|source| HarnessError::Inspector {
                 command: self.command_line.clone(),
                 source,
             })?;
-            self.end_session = Some(session);
+            at_exit.session = Some(session);
+            at_exit.path = Some(path);
         }
         Ok(())
     }
 
-    /// At Node's exit, while it waits for the debugger: the one snapshot needed. The end
-    /// session is closed after it, so that Node finishes exiting.
+    /// At Node's exit, while it waits for the debugger: the one snapshot needed (taken
+    /// here unless the stderr reader took it already). The end session is closed after
+    /// it, so that Node finishes exiting.
     pub(super) fn end_snapshot_at_exit(&mut self) {
-        if let (None, Some(path)) = (&self.result.end_snapshot, self.config.end_snapshot.clone()) {
-            let mut session = self.end_session.take();
-            if self.take(session.as_mut(), &path) {
+        let outcome = match self.at_exit.lock() {
+            Ok(mut at_exit) => {
+                if self.result.end_snapshot.is_none() {
+                    at_exit.take_now();
+                }
+                at_exit.session = None;
+                at_exit.taken.take()
+            }
+            Err(_) => None,
+        };
+        match (outcome, self.config.end_snapshot.clone()) {
+            (Some(Ok(seconds)), Some(path)) => {
+                self.result.snapshot_seconds += seconds;
                 self.result.end_snapshot = Some(EndSnapshot {
                     path,
                     earlier: None,
                     at_exit: true,
                 });
             }
-            self.end_session = session;
+            (Some(Err(e)), _) => self.remember(format!("leaktrail: end snapshot failed: {e}")),
+            _ => {}
         }
-        self.close_end_session();
     }
 
     /// Closes the end session (Node, at exit, waits while it is attached).
     pub(super) fn close_end_session(&mut self) {
-        if let Some(session) = self.end_session.take() {
-            session.disconnect();
+        if let Ok(mut at_exit) = self.at_exit.lock() {
+            if let Some(session) = at_exit.session.take() {
+                session.disconnect();
+            }
         }
     }
 

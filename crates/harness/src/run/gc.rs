@@ -20,7 +20,13 @@
 //!   across an `await` of I/O still in flight are alive, as they are.)
 //! - nothing is allocated between the GC and the reading;
 //! - the time the workload is paused is measured inside it (`performance.now()` around
-//!   the GC and the reading), not the round trip, most of which it spends running.
+//!   the GC and the reading), not the round trip, most of which it spends running;
+//! - the answer comes back through a **binding** (`Runtime.addBinding`: a global function
+//!   [`BINDING`] whose calls reach leaktrail as `Runtime.bindingCalled` events), not as the
+//!   answer to an evaluation awaiting a promise: the evaluation is answered at once, so no
+//!   request is left open in Node when the workload exits. Node 20 can crash (SIGSEGV)
+//!   sending the answer to a request that was open while it tore down — with a fast loop
+//!   that ends by itself, nearly every run had one open.
 //!
 //! A workload that never lets its event loop turn (a synchronous loop) would never run
 //! the callback: after [`BOUNDARY_WAIT`] without an answer, samples fall back to running
@@ -36,8 +42,16 @@ use leaktrail_inspector::{HeapUsage, Inspector, InspectorError};
 /// How long a sample waits for the workload's event loop to turn.
 pub const BOUNDARY_WAIT: Duration = Duration::from_secs(2);
 
+/// The binding the workload answers through (a global function while leaktrail is
+/// attached).
+pub const BINDING: &str = "__leaktrail_answer";
+
 /// The inspector's usual silence limit, restored after a sample.
 const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a snapshot written inside the workload may take: nothing is heard from it
+/// until the file is whole (a multi-gigabyte heap takes minutes).
+const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How the full GC is forced.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -66,8 +80,8 @@ pub struct HeapSample {
 const MEASURE: &str = "{ const t = performance.now(); gc(); gc({ type: 'minor' }); const m = process.memoryUsage(); return { heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, ms: performance.now() - t }; }";
 
 impl GcMethod {
-    /// Finds out whether the workload has V8's `gc()`. Reads a global only: safe even
-    /// while Node is still starting.
+    /// Finds out whether the workload has V8's `gc()`, and installs the binding it
+    /// answers through. Reads a global only: safe even while Node is still starting.
     pub fn detect(inspector: &mut Inspector) -> GcMethod {
         let answer = inspector.call(
             "Runtime.evaluate",
@@ -78,34 +92,41 @@ impl GcMethod {
             }),
         );
         match answer {
-            Ok(v) if v["result"]["value"] == true => GcMethod::ExposedGc,
+            Ok(v) if v["result"]["value"] == true => {
+                match inspector.call("Runtime.addBinding", json!({ "name": BINDING })) {
+                    Ok(_) => GcMethod::ExposedGc,
+                    // Without the binding, only at once: never an evaluation left open.
+                    Err(_) => GcMethod::ExposedGcAtOnce,
+                }
+            }
             _ => GcMethod::Inspector,
         }
     }
 
-    /// Forces a full GC, then reads the heap (used and total) and `external`. May switch
-    /// `self` to [`GcMethod::ExposedGcAtOnce`] (see the module doc).
-    pub fn sample(&mut self, inspector: &mut Inspector) -> Result<HeapSample, InspectorError> {
+    /// Forces a full GC, then reads the heap (used and total) and `external`; `seq`
+    /// tells this sample's answer from a late one. May switch `self` to
+    /// [`GcMethod::ExposedGcAtOnce`] (see the module doc).
+    pub fn sample(
+        &mut self,
+        inspector: &mut Inspector,
+        seq: u64,
+    ) -> Result<HeapSample, InspectorError> {
         if *self == GcMethod::ExposedGc {
-            let expression = format!(
-                "new Promise((resolve) => setImmediate(() => resolve((() => {MEASURE})())))"
-            );
-            inspector.set_timeout(BOUNDARY_WAIT);
-            let answer = inspector.call(
-                "Runtime.evaluate",
-                json!({ "expression": expression, "awaitPromise": true, "returnByValue": true, "silent": true }),
-            );
-            inspector.set_timeout(TIMEOUT);
-            match answer {
+            match between_tasks(
+                inspector,
+                seq,
+                &format!("(() => {MEASURE})()"),
+                BOUNDARY_WAIT,
+            ) {
                 Ok(v) => {
-                    if let Some(s) = parse(&v) {
+                    if let Some(s) = parse_value(&v) {
                         return Ok(s);
                     }
                     // An exception (the program replaced `gc` since): the inspector's way.
                     *self = GcMethod::Inspector;
                 }
                 Err(e) if timed_out(&e) => {
-                    // The late answer, if it ever comes, is skipped by its id.
+                    // The late answer, if it ever comes, is skipped by its number.
                     *self = GcMethod::ExposedGcAtOnce;
                 }
                 Err(e) => return Err(e),
@@ -134,7 +155,11 @@ impl GcMethod {
 
 /// The figures in an answer to [`MEASURE`], if it has them.
 fn parse(answer: &serde_json::Value) -> Option<HeapSample> {
-    let value = &answer["result"]["value"];
+    parse_value(&answer["result"]["value"])
+}
+
+/// The figures in [`MEASURE`]'s value, if it has them.
+fn parse_value(value: &serde_json::Value) -> Option<HeapSample> {
     let field = |name: &str| value.get(name).and_then(serde_json::Value::as_u64);
     // `process.memoryUsage()`'s heap figures are V8's, as Runtime.getHeapUsage's.
     Some(HeapSample {
@@ -148,6 +173,46 @@ fn parse(answer: &serde_json::Value) -> Option<HeapSample> {
             .and_then(serde_json::Value::as_f64)
             .map(|ms| ms / 1000.0),
     })
+}
+
+/// Runs `body` (an expression) in the workload in a `setImmediate` callback, between its
+/// tasks, and waits up to `wait` for its value, which comes back through [`BINDING`]
+/// (JSON, numbered `seq`). An exception in `body` is its value as `{ error }`: it must not
+/// reach the workload's event loop.
+fn between_tasks(
+    inspector: &mut Inspector,
+    seq: u64,
+    body: &str,
+    wait: Duration,
+) -> Result<serde_json::Value, InspectorError> {
+    let expression = format!(
+        "setImmediate(() => {{ let value; try {{ value = {body}; }} catch (e) {{ value = {{ error: String(e) }}; }} {BINDING}(JSON.stringify({{ seq: {seq}, value }})); }}); 0"
+    );
+    let answer_of = |params: &serde_json::Value| -> Option<serde_json::Value> {
+        if params["name"] != BINDING {
+            return None;
+        }
+        let payload: serde_json::Value = serde_json::from_str(params["payload"].as_str()?).ok()?;
+        (payload["seq"].as_u64() == Some(seq)).then(|| payload["value"].clone())
+    };
+    let mut early = None;
+    inspector.call_with_events(
+        "Runtime.evaluate",
+        json!({ "expression": expression, "returnByValue": true, "silent": true }),
+        |event, params| {
+            if event == "Runtime.bindingCalled" && early.is_none() {
+                early = answer_of(params);
+            }
+            Ok(())
+        },
+    )?;
+    if let Some(v) = early {
+        return Ok(v);
+    }
+    inspector.set_timeout(wait);
+    let answer = inspector.wait_event("Runtime.bindingCalled", |p| answer_of(p).is_some());
+    inspector.set_timeout(TIMEOUT);
+    answer.map(|p| answer_of(&p).unwrap_or_default())
 }
 
 /// True when the call failed on a read that timed out (the socket error's source is an
@@ -165,4 +230,71 @@ fn timed_out(e: &InspectorError) -> bool {
                 std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
             )
         })
+}
+
+/// Takes a heap snapshot to `path` **inside the workload**, between its tasks when its
+/// event loop turns (as samples are taken): `v8.writeHeapSnapshot`, through the
+/// inspector's command-line API (`require` there is Node's own, in CommonJS and ES
+/// modules alike). The workload is paused until the file is whole. Over the inspector
+/// (`HeapProfiler.takeHeapSnapshot`), V8 pauses it only while it serializes: the chunks
+/// are then queued for the socket and the workload runs on while leaktrail receives them
+/// — a fast loop is past its end before the file is written, and the snapshot no longer
+/// marks where the run was. The file is created 0600 first (Node keeps an existing
+/// file's mode). Returns `false` when the workload could not do it (the caller then takes
+/// it over the inspector); the file is then removed.
+pub fn snapshot_inside(
+    inspector: &mut Inspector,
+    path: &std::path::Path,
+    seq: u64,
+    between: bool,
+) -> Result<bool, InspectorError> {
+    let io = |source| InspectorError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    drop(leaktrail_snapshot::private::create_file(path).map_err(io)?);
+    // The workload's working directory may not be ours.
+    let absolute = std::path::absolute(path).map_err(io)?;
+    let target = serde_json::to_string(&absolute.display().to_string()).unwrap_or_default();
+    let answer = if between {
+        // `require` exists only while an evaluation runs: one that keeps it in a global
+        // for the callback.
+        let keep = format!("globalThis.{BINDING}_require = require; 0");
+        inspector
+            .call(
+                "Runtime.evaluate",
+                json!({ "expression": keep, "silent": true, "includeCommandLineAPI": true }),
+            )
+            .and_then(|_| {
+                between_tasks(
+                    inspector,
+                    seq,
+                    &format!("globalThis.{BINDING}_require('v8').writeHeapSnapshot({target})"),
+                    SNAPSHOT_TIMEOUT,
+                )
+            })
+            .map(|v| v.as_str().is_some())
+    } else {
+        inspector.set_timeout(SNAPSHOT_TIMEOUT);
+        let answer = inspector.call(
+            "Runtime.evaluate",
+            json!({ "expression": format!("require('v8').writeHeapSnapshot({target})"),
+                    "returnByValue": true, "silent": true, "includeCommandLineAPI": true }),
+        );
+        inspector.set_timeout(TIMEOUT);
+        answer
+            .map(|v| v["result"]["value"].as_str().is_some() && v.get("exceptionDetails").is_none())
+    };
+    let written = match answer {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
+    };
+    if !written || !leaktrail_snapshot::ends_like_a_complete_snapshot(path) {
+        let _ = std::fs::remove_file(path);
+        return Ok(false);
+    }
+    Ok(true)
 }

@@ -1,17 +1,22 @@
-//! Accuracy and overhead of `leaktrail run` on every scenario of `../shared/scenarios`.
+//! Accuracy and overhead of `leaktrail run` on every scenario of `scenarios/` (its
+//! `manifest.json`; the ones under `scenarios/npm/` need `npm ci` there first).
 //!
 //! ```sh
 //! cargo build --release && cargo run --release -p leaktrail-bench --bin harness-accuracy -- --runs 5
 //! ```
 //!
-//! Each scenario runs `--runs` times under `leaktrail run --iterations N` (the runner with
-//! `--forever --print-every K`, leaktrail's default overhead budget unless
-//! `--max-overhead` says otherwise), and `--alone-runs` times alone for `N` iterations as
-//! the reference, the two interleaved so that a change in the machine's load hits both.
+//! Each scenario runs `--runs` times under `leaktrail run` — by default ended by the
+//! workload itself (the runner with `--iterations N --print-every K`, no bound given to
+//! leaktrail, as a test in CI ends), with `--ended-by leaktrail` under `leaktrail run
+//! --iterations N` (the runner with `--forever`); leaktrail's default overhead budget
+//! unless `--max-overhead` says otherwise — and `--alone-runs` times alone for `N`
+//! iterations as the reference, the two interleaved so that a change in the machine's
+//! load hits both. `--load` runs a CPU-bound process beside everything (a busy CI runner
+//! on this 2-core machine).
 //! It prints, per scenario: the expected answer (manifest `leaks`), the verdicts (exit
 //! codes), the culprit named (for js-heap leaks: is it a manifest class?), the samples
-//! taken, the share of the run spent sampling (forced GCs, heap and /proc reads, as
-//! leaktrail measures it) and the slowdown: the median wall time of the workload under
+//! taken, the slope against the manifest's bytes per iteration, the share of the run spent
+//! sampling (forced GCs, heap and /proc reads, as leaktrail measures it) and the slowdown: the median wall time of the workload under
 //! leaktrail (snapshot time left out) over its median alone, as a ratio — for the default
 //! run, and for one more run each with `--snapshots 0`, which is sampling's own cost
 //! (a heap snapshot leaves V8 tracking object ids, which slows later GCs).
@@ -46,32 +51,91 @@ struct Args {
     /// Only the scenarios whose file name contains this.
     #[arg(long)]
     only: Option<String>,
-    /// The shared scenarios folder.
-    #[arg(long, default_value = "../shared/scenarios")]
+    /// The scenarios folder (the repository's own, when run from the repository root).
+    #[arg(long, default_value = "scenarios")]
     scenarios: PathBuf,
     /// The leaktrail binary.
     #[arg(long, default_value = "target/release/leaktrail")]
     leaktrail: PathBuf,
+    /// Who ends each run: the workload (`--iterations N` to the runner) or leaktrail
+    /// (`--iterations N` to leaktrail, the runner `--forever`).
+    #[arg(long, value_enum, default_value_t = EndedBy::Workload)]
+    ended_by: EndedBy,
+    /// Keep a CPU-bound process running beside the runs.
+    #[arg(long)]
+    load: bool,
+    /// Skip the extra run without snapshots per run (sampling's own cost).
+    #[arg(long)]
+    no_bare: bool,
+}
+
+/// Who ends a run.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum EndedBy {
+    Workload,
+    Leaktrail,
+}
+
+/// A CPU-bound process, stopped when dropped.
+struct Load(std::process::Child);
+
+impl Load {
+    fn start() -> Result<Load> {
+        Ok(Load(
+            Command::new("node")
+                .args(["-e", "for (;;) {}"])
+                .stdout(Stdio::null())
+                .spawn()
+                .context("starting the CPU-bound process")?,
+        ))
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The class the report names first (a cluster, else a growing object), without `()`.
+fn culprit_class(report: &serde_json::Value) -> String {
+    let c = &report["culprit"];
+    let class = c["clusters"][0]["class"]
+        .as_str()
+        .or(c["growing_objects"][0]["class"].as_str())
+        .unwrap_or("");
+    class.strip_suffix("()").unwrap_or(class).to_owned()
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    let _load = if args.load {
+        Some(Load::start()?)
+    } else {
+        None
+    };
     let manifest: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(args.scenarios.join("manifest.json")).context("manifest.json")?,
     )?;
     let runner = args.scenarios.join("runner.js");
     println!(
-        "leaktrail run — {} runs × {} iterations per scenario, iteration line every {}, {}; {} runs alone per scenario",
+        "leaktrail run — {} runs × {} iterations per scenario, ended by {}{}, iteration line every {}, {}; {} runs alone per scenario",
         args.runs,
         args.iterations,
+        match args.ended_by {
+            EndedBy::Workload => "the workload",
+            EndedBy::Leaktrail => "leaktrail",
+        },
+        if args.load { ", a CPU-bound process beside" } else { "" },
         args.print_every,
         args.max_overhead.as_ref()
             .map_or("default overhead budget".to_owned(), |o| format!("--max-overhead {o}")),
         args.alone_runs
     );
     println!();
-    println!("| scenario | leaks | verdicts (exit) | right | iterations needed | culprit named | samples | sampling share | alone | under leaktrail | slowdown | without snapshots |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| scenario | leaks | verdicts (exit) | right | iterations needed | culprit named | samples | slope / manifest | sampling share | alone | under leaktrail | slowdown | without snapshots |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let (mut right_total, mut runs_total) = (0, 0);
     // Why each wrong verdict was reached, printed after the table.
     let mut wrong: Vec<String> = Vec::new();
@@ -86,6 +150,8 @@ fn main() -> Result<()> {
         }
         let leaks = entry["leaks"].as_bool().unwrap_or(false);
         let js_heap = entry["kind"] == "js-heap";
+        let truth = entry["approx_bytes_per_iteration"].as_f64().unwrap_or(0.0);
+        let mut slopes: Vec<f64> = Vec::new();
         let culprits: Vec<&str> = entry["culprit_classes"]
             .as_array()
             .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
@@ -126,14 +192,12 @@ fn main() -> Result<()> {
                 continue;
             }
             let leaktrail_run = |extra: &[&str]| {
+                let n = args.iterations.to_string();
                 let mut cmd = Command::new(&args.leaktrail);
-                cmd.args([
-                    "run",
-                    "--format",
-                    "json",
-                    "--iterations",
-                    &args.iterations.to_string(),
-                ]);
+                cmd.args(["run", "--format", "json"]);
+                if args.ended_by == EndedBy::Leaktrail {
+                    cmd.args(["--iterations", &n]);
+                }
                 if let Some(o) = &args.max_overhead {
                     cmd.args(["--max-overhead", o]);
                 }
@@ -143,15 +207,22 @@ fn main() -> Result<()> {
                     .arg("--expose-gc")
                     .arg(&runner)
                     .arg(&scenario)
-                    .args(["--forever", "--print-every", &args.print_every.to_string()]);
+                    .args(["--print-every", &args.print_every.to_string()]);
+                match args.ended_by {
+                    EndedBy::Leaktrail => cmd.arg("--forever"),
+                    EndedBy::Workload => cmd.args(["--iterations", &n]),
+                };
                 cmd.stderr(Stdio::null()).output()
             };
             // Sampling alone: the same run without heap snapshots, whose after-effects
             // (V8 tracks object ids from the first one on) are not sampling's.
-            let bare = leaktrail_run(&["--snapshots", "0"])?;
-            let bare: serde_json::Value = serde_json::from_slice(&bare.stdout).unwrap_or_default();
-            if let Some(wall) = bare["run"]["wall_seconds"].as_f64().filter(|w| *w > 0.0) {
-                sampling_only.push(wall);
+            if !args.no_bare {
+                let bare = leaktrail_run(&["--snapshots", "0"])?;
+                let bare: serde_json::Value =
+                    serde_json::from_slice(&bare.stdout).unwrap_or_default();
+                if let Some(wall) = bare["run"]["wall_seconds"].as_f64().filter(|w| *w > 0.0) {
+                    sampling_only.push(wall);
+                }
             }
             let out = leaktrail_run(&[])?;
             let code = out.status.code().unwrap_or(-1);
@@ -173,12 +244,14 @@ fn main() -> Result<()> {
                         .unwrap_or("no report")
                 ));
             }
-            let class = report["culprit"]["clusters"][0]["class"]
-                .as_str()
-                .unwrap_or("");
-            let bare = class.strip_suffix("()").unwrap_or(class);
-            if !class.is_empty() && culprits.contains(&bare) {
+            let class = culprit_class(&report);
+            if !class.is_empty() && culprits.contains(&class.as_str()) {
                 named += 1;
+            }
+            if let Some(slope) =
+                report["assessment"]["primary"]["verdict"]["slope"]["slope"].as_f64()
+            {
+                slopes.push(slope);
             }
             let run = &report["run"];
             let wall = run["wall_seconds"].as_f64().unwrap_or(0.0);
@@ -216,8 +289,14 @@ fn main() -> Result<()> {
             median(&mut under),
             median(&mut sampling_only),
         );
+        // A clean scenario's manifest figure is noise: the ratio says nothing there.
+        let slope_cell = if leaks && truth >= 100.0 && entry["kind"] != "threads" {
+            format!("×{:.2}", median(&mut slopes) / truth)
+        } else {
+            format!("{:.0} B", median(&mut slopes))
+        };
         println!(
-            "| {file} | {} | {} | {right}/{} | {needed_cell} | {named_cell} | {:.0} | {:.1} % | {alone:.2} s | {under:.2} s | ×{:.2} | ×{:.2} |",
+            "| {file} | {} | {} | {right}/{} | {needed_cell} | {named_cell} | {:.0} | {slope_cell} | {:.1} % | {alone:.2} s | {under:.2} s | ×{:.2} | {} |",
             if leaks { "yes" } else { "no" },
             codes
                 .iter()
@@ -228,7 +307,7 @@ fn main() -> Result<()> {
             median(&mut samples),
             median(&mut shares),
             under / alone,
-            bare / alone,
+            if args.no_bare { "-".to_owned() } else { format!("×{:.2}", bare / alone) },
         );
     }
     println!();

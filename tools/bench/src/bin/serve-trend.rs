@@ -36,8 +36,8 @@ struct Args {
     /// Snapshot censuses in the store.
     #[arg(long, default_value_t = 200)]
     snapshots: usize,
-    /// The shared scenarios folder.
-    #[arg(long, default_value = "../shared/scenarios")]
+    /// The scenarios folder (the repository's own, when run from the repository root).
+    #[arg(long, default_value = "scenarios")]
     scenarios: PathBuf,
     /// Build the store here (default: a temporary directory).
     #[arg(long)]

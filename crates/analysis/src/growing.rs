@@ -1,0 +1,289 @@
+//! Growing objects: one object at a stable place whose size grew in every interval.
+//!
+//! Some leaks allocate no new objects that stay: an audit log built with `log += line`,
+//! an array of numbers that is pushed to and never cut, a `Map` of counters. V8 replaces
+//! a string (and an array's backing store) when it grows, so following the object by id
+//! finds nothing; following it by **where it is held** does. In each snapshot every
+//! object big enough to matter is keyed two ways: by its holder (the object it is reached
+//! from on its shortest path, by id, and the edge's name — `log` of the one `AuditTrail`)
+//! and by the shape of its shortest retainer path ([`PathShapes`]), for a holder that is
+//! itself replaced. The holder key is tried first: shortest paths from the roots change
+//! as a program runs (at its exit most of all), a holder's id does not. A place held by
+//! exactly one object in every snapshot whose *own size* rose in every interval is a
+//! finding.
+//!
+//! An object's own size is its self size plus the storage V8 keeps for it alone, reached
+//! through internal edges: a string's cons tree (`first`, `second`) or slice parent, an
+//! array's elements, an object's property store, a `Map`'s hash table. Entries are not
+//! counted (they are objects of their own, and the leak clusters follow those).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use leaktrail_graph::Distances;
+use leaktrail_snapshot::{EdgeKind, HeapSnapshot, NodeIndex, NodeKind};
+
+use crate::class::Classification;
+use crate::heap::{HeapAnalysis, ObjectView, StepView};
+use crate::shape::PathShapes;
+use crate::units::human_bytes;
+
+/// Objects below this own size are left out of earlier snapshots.
+const EARLIER_MIN_SIZE: u64 = 1 << 10;
+/// At most this many objects are keyed per earlier snapshot (the largest).
+const EARLIER_MAX_OBJECTS: usize = 20_000;
+/// At most this many objects are keyed in the last snapshot (the largest).
+const LAST_MAX_OBJECTS: usize = 2_000;
+
+/// The own size of the sizeable objects of one snapshot, by holder and by path shape.
+pub struct SizedObjects {
+    /// Shape → (own size, objects with that shape, the object when it is alone).
+    by_shape: HashMap<String, (u64, u32, NodeIndex)>,
+    /// (Holder id, edge name) → own size.
+    by_holder: HashMap<(u32, String), u64>,
+}
+
+/// Where an object is held, in both keys.
+struct Place {
+    holder: (u32, String),
+    shape: String,
+}
+
+/// An object at one place whose size grew in every interval.
+#[derive(Clone, Debug, Serialize)]
+pub struct GrowingObject {
+    /// Its class in the last snapshot (`(concatenated string)`, `Array`, …).
+    pub class: String,
+    /// The object in the last snapshot.
+    pub object: ObjectView,
+    /// Its own size in each snapshot, bytes (0 where it did not exist yet).
+    pub sizes: Vec<u64>,
+    /// Where it is held, e.g. "`log` of AuditTrail".
+    pub holder: String,
+    /// Its shortest retainer path in the last snapshot.
+    pub path: Vec<StepView>,
+    /// One sentence.
+    pub sentence: String,
+}
+
+impl SizedObjects {
+    /// Keys the largest objects of an earlier snapshot.
+    pub fn of_earlier(
+        snap: &HeapSnapshot,
+        classes: &Classification,
+        distances: &Distances,
+    ) -> SizedObjects {
+        Self::collect(
+            snap,
+            classes,
+            distances,
+            EARLIER_MIN_SIZE,
+            EARLIER_MAX_OBJECTS,
+        )
+    }
+
+    /// Keys the objects of the last snapshot of at least `min_size`.
+    pub fn of_last(a: &HeapAnalysis<'_>, min_size: u64) -> SizedObjects {
+        Self::collect(
+            a.snap,
+            &a.classes,
+            a.distances(),
+            min_size,
+            LAST_MAX_OBJECTS,
+        )
+    }
+
+    fn collect(
+        snap: &HeapSnapshot,
+        classes: &Classification,
+        distances: &Distances,
+        min_size: u64,
+        max_objects: usize,
+    ) -> SizedObjects {
+        let mut sized = own_sizes(snap, distances, min_size);
+        if sized.len() > max_objects {
+            sized.select_nth_unstable_by_key(max_objects - 1, |&(_, s)| std::cmp::Reverse(s));
+            sized.truncate(max_objects);
+        }
+        let mut shapes = PathShapes::new(snap, classes, distances);
+        let mut by_shape: HashMap<String, (u64, u32, NodeIndex)> = HashMap::new();
+        let mut by_holder = HashMap::new();
+        for (v, size) in sized {
+            // Objects only the VM's own roots hold are V8's business.
+            if distances.is_system(v) {
+                continue;
+            }
+            let Some(place) = place(snap, distances, &mut shapes, v) else {
+                continue;
+            };
+            let entry = by_shape.entry(place.shape).or_insert((0, 0, v));
+            entry.0 = entry.0.max(size);
+            entry.1 += 1;
+            by_holder.insert(place.holder, size);
+        }
+        SizedObjects {
+            by_shape,
+            by_holder,
+        }
+    }
+}
+
+/// Where `v` is held: its holder on its shortest path and that path's shape.
+fn place(
+    snap: &HeapSnapshot,
+    distances: &Distances,
+    shapes: &mut PathShapes<'_>,
+    v: NodeIndex,
+) -> Option<Place> {
+    let path = distances.path_to(snap, v)?;
+    let last = path.steps.last()?;
+    let holder = match path.steps.len() {
+        1 => leaktrail_graph::rules::ROOT,
+        n => path.steps[n - 2].node,
+    };
+    Some(Place {
+        holder: (
+            snap.node_id(holder),
+            crate::heap::edge_label(snap, last.edge),
+        ),
+        shape: shapes.key_of(&path),
+    })
+}
+
+fn is_string(k: NodeKind) -> bool {
+    matches!(
+        k,
+        NodeKind::String | NodeKind::ConsString | NodeKind::SlicedString
+    )
+}
+
+/// Objects and top strings (not part of another string) of own size `min_size` or more.
+fn own_sizes(snap: &HeapSnapshot, distances: &Distances, min_size: u64) -> Vec<(NodeIndex, u64)> {
+    let n = snap.node_count();
+    let mut claimed = vec![false; n];
+    let mut stack = Vec::new();
+    let mut out = Vec::new();
+    for v in 0..n as NodeIndex {
+        let kind = snap.node_kind(v);
+        let top_string = is_string(kind)
+            && distances
+                .parent(v)
+                .is_some_and(|p| !is_string(snap.node_kind(p)));
+        if !(kind == NodeKind::Object || top_string) || !distances.is_reachable(v) {
+            continue;
+        }
+        // Storage reached through internal edges belongs to the first object that
+        // claims it; strings are claimed top-down, so a cons tree counts once, whole.
+        let mut size = snap.self_size(v) as u64;
+        stack.push(v);
+        while let Some(u) = stack.pop() {
+            for e in snap.edges(u) {
+                if snap.edge_kind(e) != EdgeKind::Internal {
+                    continue;
+                }
+                let t = snap.edge_target(e);
+                let tk = snap.node_kind(t);
+                if claimed[t as usize] || !(tk == NodeKind::Array || is_string(tk)) {
+                    continue;
+                }
+                claimed[t as usize] = true;
+                size += snap.self_size(t) as u64;
+                stack.push(t);
+            }
+        }
+        if size >= min_size {
+            out.push((v, size));
+        }
+    }
+    out
+}
+
+/// Objects of `last` held alone at a place where every earlier snapshot had one object
+/// (or none yet, counted 0) of smaller size, growing in every interval by at least
+/// `min_growth` in all; largest growth first.
+pub fn growing_objects(
+    earlier: &[&SizedObjects],
+    last_sized: &SizedObjects,
+    last: &HeapAnalysis<'_>,
+    min_growth: u64,
+    top: usize,
+) -> Vec<GrowingObject> {
+    let mut found: Vec<(NodeIndex, Vec<u64>)> = Vec::new();
+    let snap = last.snap;
+    let mut shapes = PathShapes::new(snap, &last.classes, last.distances());
+    'shapes: for (key, &(size, count, v)) in &last_sized.by_shape {
+        if count != 1 {
+            continue;
+        }
+        let Some(place) = place(snap, last.distances(), &mut shapes, v) else {
+            continue;
+        };
+        // By holder where every earlier snapshot knows it, else by shape.
+        let by_holder: Option<Vec<u64>> = earlier
+            .iter()
+            .enumerate()
+            .map(|(i, e)| match e.by_holder.get(&place.holder) {
+                Some(&s) => Some(s),
+                None if i == 0 => Some(0),
+                None => None,
+            })
+            .collect();
+        let mut sizes = match by_holder {
+            Some(s) if s.iter().any(|&x| x > 0) => s,
+            _ => {
+                let mut sizes = Vec::with_capacity(earlier.len() + 1);
+                for e in earlier {
+                    match e.by_shape.get(key) {
+                        Some(&(s, 1, _)) => sizes.push(s),
+                        Some(_) => continue 'shapes,
+                        None => sizes.push(0),
+                    }
+                }
+                sizes
+            }
+        };
+        sizes.push(size);
+        let grew = sizes.windows(2).all(|w| w[1] > w[0]);
+        if grew && size - sizes[0] >= min_growth {
+            found.push((v, sizes));
+        }
+    }
+    found.sort_by_key(|(_, s)| std::cmp::Reverse(s[s.len() - 1] - s[0]));
+    found
+        .into_iter()
+        .take(top)
+        .map(|(v, sizes)| {
+            let path = last.shortest_path(v);
+            let holder = place_of(&path);
+            let class = last.class_name(v).to_owned();
+            let sentence = format!(
+                "The {} at {} grew in every interval: {}.",
+                class,
+                holder,
+                sizes
+                    .iter()
+                    .map(|&s| human_bytes(s))
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            );
+            GrowingObject {
+                class,
+                object: last.object(v),
+                sizes,
+                holder,
+                path,
+                sentence,
+            }
+        })
+        .collect()
+}
+
+/// "`log` of AuditTrail": the edge into the object and its holder's class.
+fn place_of(path: &[StepView]) -> String {
+    match path {
+        [] => "(no path)".to_owned(),
+        [only] => format!("`{}`", only.edge),
+        [.., holder, last] => format!("`{}` of {}", last.edge, holder.object.class),
+    }
+}

@@ -1,0 +1,236 @@
+//! Evidence from objects: what the culprit's snapshots say, weighed with the byte verdict.
+//!
+//! The byte verdict sees only a total. Three snapshots see objects, and the objects can
+//! settle what the total cannot:
+//! - a **slow leak** adds a few hundred bytes an iteration, under the byte floor or lost
+//!   in the noise of a busy machine, while one class gains the same number of instances
+//!   in every interval. A class, collection or object that grew in every interval **in
+//!   step with the run** (its rate per iteration or second alike in each interval, within
+//!   [`IN_STEP_RATIO`]) decides a leak that bytes left open or called no leak; both
+//!   numbers are said;
+//! - an **inconclusive** series whose snapshots show nothing that grew — no cluster, no
+//!   growing collection or object, not even one under the noise floor — is no leak: the
+//!   bytes that moved were V8's own (compiled code, the module graph, caches filling);
+//! - a **leak** in bytes with nothing behind it in the objects stays a leak (V8's own
+//!   structures can leak too: code generated at run time), and says so.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use leaktrail_analysis::units::group_digits;
+use leaktrail_analysis::LeakReport;
+use leaktrail_stats::Outcome;
+
+use crate::assess::{Assessment, MemoryKind};
+use crate::run::{RunResult, RunSnapshot};
+
+/// Growth rates of one finding may differ between intervals by this factor and still be
+/// in step with the run (a leak of one object per request with requests of varying size).
+pub const IN_STEP_RATIO: f64 = 4.0;
+
+/// What the snapshots said about the verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct ObjectEvidence {
+    /// The outcome of the byte series alone.
+    pub bytes_outcome: Outcome,
+    /// The outcome with the objects weighed in.
+    pub outcome: Outcome,
+    /// The finding in step with the run, if any: its counts (or sizes) per snapshot.
+    pub counts: Vec<u64>,
+    /// Where each snapshot lies on the run's axis (iterations or seconds).
+    pub at: Vec<f64>,
+    /// One sentence.
+    pub sentence: String,
+}
+
+/// The snapshots the culprit is found in: with a doubling schedule, the last two kept
+/// and the one at the workload's exit (else the last three kept); otherwise all.
+pub fn culprit_snapshots(result: &RunResult, doubling: bool) -> Vec<RunSnapshot> {
+    let kept = &result.snapshots;
+    if !doubling {
+        return kept.clone();
+    }
+    match result.end_snapshot.as_ref().filter(|e| e.at_exit) {
+        Some(end) if kept.len() >= 2 => {
+            let mut out = kept[kept.len() - 2..].to_vec();
+            out.push(RunSnapshot {
+                path: end.path.clone(),
+                iteration: result.last_iteration,
+                sample: result.samples.len().saturating_sub(1),
+                t: result.wall_seconds,
+            });
+            out
+        }
+        _ => kept[kept.len().saturating_sub(3)..].to_vec(),
+    }
+}
+
+/// The paths of `snapshots`.
+pub fn paths(snapshots: &[RunSnapshot]) -> Vec<PathBuf> {
+    snapshots.iter().map(|s| s.path.clone()).collect()
+}
+
+/// Weighs the culprit report of `snapshots` into `assessment`.
+pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots: &[RunSnapshot]) {
+    let by_iteration = assessment.unit == "iteration";
+    let at: Vec<f64> = snapshots
+        .iter()
+        .map(|s| match (by_iteration, s.iteration) {
+            (true, Some(n)) => n as f64,
+            _ => s.t,
+        })
+        .collect();
+    let unit = assessment.unit.clone();
+    let bytes_outcome = assessment.outcome;
+    let (counts, what) = in_step_finding(report, &at);
+    let mut evidence = ObjectEvidence {
+        bytes_outcome,
+        outcome: bytes_outcome,
+        counts: counts.clone().unwrap_or_default(),
+        at: at.clone(),
+        sentence: String::new(),
+    };
+    let axis = at
+        .iter()
+        .map(|x| {
+            if by_iteration {
+                group_digits(*x as u64)
+            } else {
+                format!("{x:.0} s")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" → ");
+    match (bytes_outcome, counts) {
+        (Outcome::Leak, Some(_)) => {
+            evidence.sentence = format!("The snapshots agree: {what}.");
+        }
+        (_, Some(c)) => {
+            let first = c[0] as f64;
+            let last = c[c.len() - 1] as f64;
+            let span = (at[at.len() - 1] - at[0]).max(1e-9);
+            evidence.outcome = Outcome::Leak;
+            evidence.sentence = format!(
+                "Leak, decided by the objects: {what}, at {axis} {} — about {:.2} per {} — while the bytes alone said {}.",
+                if by_iteration { "iterations" } else { "" },
+                (last - first) / span,
+                if by_iteration { "iteration" } else { "second" },
+                outcome_word(bytes_outcome)
+            )
+            .replace("  —", " —");
+            assessment.outcome = Outcome::Leak;
+            if assessment.grows.is_none() {
+                assessment.grows = Some(MemoryKind::V8Heap);
+            }
+            assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
+        }
+        (Outcome::Inconclusive, None) if nothing_grew(report) => {
+            evidence.outcome = Outcome::NoLeak;
+            evidence.sentence = format!(
+                "No leak, decided by the objects: in {} snapshots (at {axis} {unit}) no class, collection or object grew in every interval, while the bytes alone were inconclusive — the growth was V8's own (compiled code, the module graph, caches filling).",
+                at.len()
+            );
+            assessment.outcome = Outcome::NoLeak;
+            assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
+        }
+        (Outcome::Leak, None) if !report.found_leak() => {
+            evidence.sentence = "No class, collection or object of the program grew in every interval across the snapshots: what grows is V8's own (code generated at run time, compilation caches) or objects replaced as they grow.".to_owned();
+            assessment.sentence.push(' ');
+            assessment.sentence.push_str(&evidence.sentence);
+        }
+        _ => {}
+    }
+    assessment.objects = Some(evidence);
+}
+
+/// The largest finding of `report` that grew in step with the run, as its counts per
+/// snapshot and a clause.
+fn in_step_finding(report: &LeakReport, at: &[f64]) -> (Option<Vec<u64>>, String) {
+    if at.len() < 3 {
+        return (None, String::new());
+    }
+    for c in &report.clusters {
+        if c.class_counts.len() == at.len() && in_step(&c.class_counts, at) {
+            return (
+                Some(c.class_counts.clone()),
+                format!(
+                    "{} instances went {} in {}",
+                    c.class,
+                    join(&c.class_counts),
+                    c.holder
+                ),
+            );
+        }
+    }
+    for g in &report.growing_objects {
+        if g.sizes.len() == at.len() && in_step(&g.sizes, at) {
+            return (
+                Some(g.sizes.clone()),
+                format!(
+                    "the {} at {} grew {} bytes",
+                    g.class,
+                    g.holder,
+                    join(&g.sizes)
+                ),
+            );
+        }
+    }
+    for c in &report.growing_collections {
+        if c.entries.len() == at.len() && in_step(&c.entries, at) {
+            return (
+                Some(c.entries.clone()),
+                format!("{} entries went {}", c.kind, join(&c.entries)),
+            );
+        }
+    }
+    (None, String::new())
+}
+
+/// True when `counts` rose in every interval at rates within [`IN_STEP_RATIO`] of each
+/// other.
+fn in_step(counts: &[u64], at: &[f64]) -> bool {
+    let rates: Vec<f64> = counts
+        .windows(2)
+        .zip(at.windows(2))
+        .map(|(c, x)| (c[1] as f64 - c[0] as f64) / (x[1] - x[0]).max(1e-9))
+        .collect();
+    let min = rates.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = rates.iter().copied().fold(0.0, f64::max);
+    min > 0.0 && max <= min * IN_STEP_RATIO
+}
+
+/// True when the snapshots show nothing that grew, not even under the noise floor.
+fn nothing_grew(report: &LeakReport) -> bool {
+    !report.found_leak() && report.dismissed_small == 0
+}
+
+fn join(v: &[u64]) -> String {
+    v.iter()
+        .map(|n| group_digits(*n))
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
+fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Leak => "leak",
+        Outcome::NoLeak => "no leak",
+        Outcome::Inconclusive => "inconclusive",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steady_growth_is_in_step_and_a_filling_cache_is_not() {
+        let at = [1000.0, 2000.0, 4000.0];
+        assert!(in_step(&[1000, 2000, 4000], &at));
+        assert!(in_step(&[1000, 1300, 2200], &at));
+        // Filled in the first interval, nearly flat after.
+        assert!(!in_step(&[100, 5000, 5010], &at));
+        assert!(!in_step(&[100, 200, 200], &at));
+    }
+}

@@ -1,0 +1,136 @@
+//! Which iteration a sample measured, and how densely points are taken.
+//!
+//! A sample is triggered by an iteration line, but the heap is measured later: the
+//! request crosses the inspector, and with `--expose-gc` it waits for the workload's
+//! current step to end. A loop doing tens of thousands of iterations a second is then
+//! thousands of iterations past its line, and labelling the heap with the line's number
+//! inflates the slope many times (the heap at iteration 5,000 plotted at 3,000). So each
+//! sample is labelled with the iteration the workload was at **when it was measured**:
+//! interpolated between the last line read before that moment and the first line after
+//! it, the pause the sample itself caused taken out (the workload makes no progress while
+//! it is paused).
+//!
+//! Lines are stamped by the reader thread as they arrive (stdout to a pipe is written
+//! synchronously by Node, so a line arrives when it is printed).
+//!
+//! **Density.** The overhead budget skips points whose cost would exceed its share of the
+//! run. On a fast loop or a busy machine that can leave a handful of points for a whole
+//! run, and no verdict. Whatever the budget, a point is taken once the progress has grown
+//! by [`MIN_DENSITY`] since the last point taken: about 20 points per tenfold of the run
+//! (log-spaced), what they cost reported with the rest.
+
+use std::time::Instant;
+
+/// A point is always taken once progress has grown by this share since the last one.
+pub const MIN_DENSITY: f64 = 0.12;
+
+/// A sample waiting for the line after it.
+#[derive(Debug)]
+struct Pending {
+    sample: usize,
+    measured: Instant,
+    paused: f64,
+    before: Option<(Instant, u64)>,
+}
+
+/// Labels samples with the iteration they measured.
+#[derive(Debug, Default)]
+pub(super) struct Labeller {
+    last_line: Option<(Instant, u64)>,
+    pending: Vec<Pending>,
+}
+
+impl Labeller {
+    /// A sample (index `sample`) measured at `measured`, the workload paused `paused`
+    /// seconds by it.
+    pub fn measured(&mut self, sample: usize, measured: Instant, paused: f64) {
+        let before = self.last_line.filter(|(at, _)| *at <= measured);
+        self.pending.push(Pending {
+            sample,
+            measured,
+            paused,
+            before,
+        });
+    }
+
+    /// An iteration line read at `at`; returns the samples it labels, as
+    /// (sample index, iteration).
+    pub fn line(&mut self, n: u64, at: Instant) -> Vec<(usize, u64)> {
+        self.last_line = Some((at, n));
+        let mut done = Vec::new();
+        self.pending.retain_mut(|p| {
+            if at <= p.measured {
+                p.before = Some((at, n));
+                return true;
+            }
+            done.push((p.sample, interpolate(p, at, n)));
+            false
+        });
+        done
+    }
+
+    /// The run is over: samples with no line after them keep the last line before.
+    pub fn finish(&mut self) -> Vec<(usize, u64)> {
+        self.pending
+            .drain(..)
+            .filter_map(|p| p.before.map(|(_, n)| (p.sample, n)))
+            .collect()
+    }
+}
+
+fn interpolate(p: &Pending, after: Instant, n1: u64) -> u64 {
+    let Some((t0, n0)) = p.before else {
+        return n1;
+    };
+    let span = after.duration_since(t0).as_secs_f64() - p.paused;
+    let done = p.measured.duration_since(t0).as_secs_f64();
+    if span <= 0.0 || n1 <= n0 {
+        return n0;
+    }
+    let share = (done / span).clamp(0.0, 1.0);
+    n0 + ((n1 - n0) as f64 * share).round() as u64
+}
+
+/// True when a point at progress `amount` is due whatever the budget: it is
+/// [`MIN_DENSITY`] past the last point taken (at `last`).
+pub fn density_due(last: Option<f64>, amount: f64) -> bool {
+    last.is_some_and(|l| amount >= l * (1.0 + MIN_DENSITY) && amount > l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_sample_is_labelled_where_it_was_measured() {
+        let t0 = Instant::now();
+        let ms = |m: u64| t0 + Duration::from_millis(m);
+        let mut l = Labeller::default();
+        assert!(l.line(1000, ms(0)).is_empty());
+        // Measured at 100 ms, paused 20 ms; the next line (3,000) at 220 ms: the workload
+        // ran 200 ms between the lines, half of it before the measurement.
+        l.measured(0, ms(100), 0.020);
+        assert!(l.line(1500, ms(50)).is_empty());
+        let done = l.line(3000, ms(220));
+        // From the line at 50 ms (1,500): 50 ms of 150 ms of running → 2,000.
+        assert_eq!(done, vec![(0, 2000)]);
+    }
+
+    #[test]
+    fn a_sample_after_the_last_line_keeps_it() {
+        let t0 = Instant::now();
+        let mut l = Labeller::default();
+        l.line(400, t0);
+        l.measured(3, t0 + Duration::from_millis(5), 0.001);
+        assert_eq!(l.finish(), vec![(3, 400)]);
+    }
+
+    #[test]
+    fn density_forces_log_spaced_points() {
+        assert!(!density_due(None, 100.0));
+        assert!(!density_due(Some(1000.0), 1100.0));
+        assert!(density_due(Some(1000.0), 1120.0));
+        assert!(!density_due(Some(0.0), 0.0));
+    }
+}

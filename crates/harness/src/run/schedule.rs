@@ -1,0 +1,141 @@
+//! When the culprit's heap snapshots are taken.
+//!
+//! `leaks` needs three snapshots spread over the steady part of a run: BASE, TARGET and
+//! FINAL, far enough apart that a leak adds objects in both intervals. When leaktrail
+//! bounds the run (`--iterations`, `--duration`) it knows the end and places them at
+//! fractions of it. When the workload ends by itself — a test that stops when it is done,
+//! the usual case in CI — the end is unknown, so the snapshots follow the run
+//! **geometrically**: one once [`DOUBLING_AFTER_SAMPLES`] samples are taken (the series
+//! has its start, and the workload its warm-up), then one each time the progress
+//! (iterations, or seconds when sampling by time) has doubled, keeping only the last
+//! [`DOUBLING_KEEP`] files. A snapshot pauses the workload, so a fast loop gets its
+//! snapshots at the iterations they are due, however short the run. Whenever the run ends, the kept ones lie in the last
+//! three quarters of it, the newest in its second half — and the snapshot Node allows at
+//! its exit (see `end`) makes FINAL the very end. A snapshot costs one pause per doubling:
+//! about log₂ of the run's length in all.
+
+/// Snapshots a doubling schedule keeps (the oldest file is removed beyond this).
+pub const DOUBLING_KEEP: usize = 3;
+
+/// Samples taken before a doubling schedule's first snapshot: each snapshot costs the
+/// sample points after it (see `SETTLE_POINTS`), and early ones would starve a short
+/// run's series.
+pub const DOUBLING_AFTER_SAMPLES: usize = 8;
+
+/// When to take heap snapshots during a run.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum SnapshotPlan {
+    /// No snapshots.
+    #[default]
+    None,
+    /// At these fractions of the known bound, in (0, 1], ascending.
+    AtFractions(Vec<f64>),
+    /// The end is unknown: after [`DOUBLING_AFTER_SAMPLES`] samples, then each time the
+    /// progress doubles; the last [`DOUBLING_KEEP`] are kept.
+    Doubling,
+}
+
+/// Where a schedule is in a run.
+#[derive(Debug, Default)]
+pub(super) struct Schedule {
+    /// Fraction plans: the index of the next fraction.
+    next_fraction: usize,
+    /// Doubling plans: the progress at which the next snapshot is due.
+    next_progress: Option<f64>,
+}
+
+/// How far a run is when a sample is taken.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Progress {
+    /// Share of the known bound, 0 to 1, when there is one.
+    pub fraction: Option<f64>,
+    /// The iteration count, or seconds when sampling by time.
+    pub amount: f64,
+    /// Samples taken so far.
+    pub samples: usize,
+}
+
+impl Schedule {
+    /// True when a snapshot is due at `p`; the schedule then moves on.
+    pub fn due(&mut self, plan: &SnapshotPlan, p: Progress) -> bool {
+        match plan {
+            SnapshotPlan::None => false,
+            SnapshotPlan::AtFractions(at) => {
+                let (Some(f), Some(&next)) = (p.fraction, at.get(self.next_fraction)) else {
+                    return false;
+                };
+                if f + 1e-9 < next {
+                    return false;
+                }
+                self.next_fraction += 1;
+                true
+            }
+            SnapshotPlan::Doubling => {
+                let due = match self.next_progress {
+                    None => p.amount > 0.0 && p.samples >= DOUBLING_AFTER_SAMPLES,
+                    Some(next) => p.amount >= next,
+                };
+                if due {
+                    self.next_progress = Some(p.amount * 2.0);
+                }
+                due
+            }
+        }
+    }
+
+    /// How many snapshot files the plan keeps (older ones are removed).
+    pub fn keep(plan: &SnapshotPlan) -> usize {
+        match plan {
+            SnapshotPlan::Doubling => DOUBLING_KEEP,
+            _ => usize::MAX,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(amount: f64) -> Progress {
+        Progress {
+            fraction: None,
+            amount,
+            samples: DOUBLING_AFTER_SAMPLES,
+        }
+    }
+
+    #[test]
+    fn doubling_starts_after_some_samples_and_doubles() {
+        let plan = SnapshotPlan::Doubling;
+        let mut s = Schedule::default();
+        let early = Progress {
+            samples: DOUBLING_AFTER_SAMPLES - 1,
+            ..at(100.0)
+        };
+        assert!(!s.due(&plan, early));
+        assert!(!s.due(&plan, at(0.0)));
+        assert!(s.due(&plan, at(150.0)));
+        assert!(!s.due(&plan, at(299.0)));
+        assert!(s.due(&plan, at(300.0)));
+        assert!(!s.due(&plan, at(599.0)));
+        assert!(s.due(&plan, at(700.0)));
+        assert!(s.due(&plan, at(1400.0)));
+    }
+
+    #[test]
+    fn fractions_are_taken_in_order_once() {
+        let plan = SnapshotPlan::AtFractions(vec![0.4, 0.7, 0.95]);
+        let mut s = Schedule::default();
+        let f = |x: f64| Progress {
+            fraction: Some(x),
+            amount: x * 100.0,
+            samples: 0,
+        };
+        assert!(!s.due(&plan, f(0.3)));
+        assert!(s.due(&plan, f(0.45)));
+        assert!(!s.due(&plan, f(0.5)));
+        assert!(s.due(&plan, f(0.99)));
+        assert!(s.due(&plan, f(0.99)));
+        assert!(!s.due(&plan, f(1.0)));
+    }
+}

@@ -1,0 +1,165 @@
+//! Where a process's growth is counted from: its RSS once start-up is over.
+//!
+//! A Node process's RSS rises steeply while it starts: the runtime's own bootstrap (about
+//! 20–40 MB in some 100 ms), then the modules it loads before doing anything (a test
+//! runner, Jest's runtime, npm for `npx`: tens of MB over a second or two). None of that
+//! is growth, and counting it from the first sample fails every process of a clean suite
+//! on any useful `--fail-on-growth` limit. The baseline is therefore taken after
+//! start-up:
+//!
+//! - **settled**: a process that lives at least the settle time (`--settle`, default
+//!   [`DEFAULT_SETTLE_SECONDS`], counted from its start as `/proc` gives it, not from
+//!   when trace first saw it) is measured from its first sample at or after that age.
+//!   Time, not the shape of the curve, because start-up often comes in steps with flat
+//!   stretches between them (a Jest worker: bootstrap, wait for the first file, load the
+//!   test environment), and a shape rule would stop at the first flat stretch. A leak in
+//!   a long-lived process keeps growing after the settle time, so it is still seen.
+//! - **levelled**: a process that ends before the settle time (a `node --test` file
+//!   process, often well under a second) has no such sample. It is measured from the
+//!   first sample after which its RSS stopped rising: the next sample is at most
+//!   [`LEVEL_BYTES`] or [`LEVEL_FRACTION`] of its RSS higher. Its start-up rise is the
+//!   rise before that first level stretch, so it does not count, and growth after it does.
+//! - **none**: a short process whose RSS rose at every sample until it ended never
+//!   finished starting up as far as RSS can tell (two samples, mid-bootstrap and after it,
+//!   look exactly like this): start-up and growth cannot be told apart, so it has no
+//!   growth figure rather than a wrong one. Its peak is still reported.
+//!
+//! Growth is then the highest RSS from the baseline sample on minus the baseline (a peak
+//! during start-up is not growth), and net growth the last sample minus the baseline.
+
+use serde::Serialize;
+
+use crate::tracer::RssPoint;
+
+/// The default settle time, seconds: longer than Node's bootstrap on a loaded machine and
+/// than the module loading of the usual test workers.
+pub const DEFAULT_SETTLE_SECONDS: f64 = 2.0;
+
+/// A step of at most this many bytes between two samples counts as level: RSS moves by
+/// a few hundred KB while an idle Node process collects garbage.
+pub const LEVEL_BYTES: u64 = 1 << 20;
+
+/// …or at most this fraction of the RSS, for large processes whose heap breathes more.
+pub const LEVEL_FRACTION: f64 = 0.02;
+
+/// How the baseline was chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineRule {
+    /// The first sample once the process had lived the settle time.
+    Settled,
+    /// A process shorter than the settle time: the first sample its RSS levelled off at.
+    Levelled,
+}
+
+/// The RSS growth is counted from.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Baseline {
+    /// Which sample (index into the process's samples).
+    #[serde(skip)]
+    pub index: usize,
+    /// When, seconds from the command's start.
+    pub t: f64,
+    /// Its RSS, bytes.
+    pub rss: u64,
+    /// How it was chosen.
+    pub rule: BaselineRule,
+}
+
+impl Baseline {
+    /// Finds the baseline of a process that started at `start` (seconds from the
+    /// command's start) from its samples; `None` with fewer than two samples or when its
+    /// start-up never levelled off (see the module documentation).
+    pub fn find(samples: &[RssPoint], start: f64, settle: f64) -> Option<Baseline> {
+        if samples.len() < 2 {
+            return None;
+        }
+        let at = |index: usize, rule: BaselineRule| Baseline {
+            index,
+            t: samples[index].t,
+            rss: samples[index].rss,
+            rule,
+        };
+        // A small tolerance: /proc gives the start to 10 ms.
+        if let Some(i) = samples.iter().position(|s| s.t - start >= settle - 0.01) {
+            return Some(at(i, BaselineRule::Settled));
+        }
+        samples
+            .windows(2)
+            .position(|w| {
+                let level = LEVEL_BYTES.max((w[0].rss as f64 * LEVEL_FRACTION) as u64);
+                w[1].rss <= w[0].rss.saturating_add(level)
+            })
+            .map(|i| at(i, BaselineRule::Levelled))
+    }
+
+    /// The highest RSS from the baseline on minus the baseline.
+    pub fn growth(&self, samples: &[RssPoint]) -> i64 {
+        let peak = samples[self.index..]
+            .iter()
+            .map(|s| s.rss)
+            .max()
+            .unwrap_or(self.rss);
+        peak as i64 - self.rss as i64
+    }
+
+    /// The last sample minus the baseline.
+    pub fn net_growth(&self, samples: &[RssPoint]) -> i64 {
+        samples.last().map_or(0, |s| s.rss as i64 - self.rss as i64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MB: u64 = 1 << 20;
+
+    fn series(start_t: f64, step: f64, mb: &[u64]) -> Vec<RssPoint> {
+        mb.iter()
+            .enumerate()
+            .map(|(i, m)| RssPoint {
+                t: start_t + i as f64 * step,
+                rss: m * MB,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_long_process_is_measured_from_its_settle_time() {
+        // Bootstrap, a flat stretch, more start-up, then flat: only what follows 2 s counts.
+        let s = series(0.1, 0.5, &[20, 43, 43, 90, 92, 92, 93, 92]);
+        let b = Baseline::find(&s, 0.0, 2.0).expect("baseline");
+        assert_eq!(b.rule, BaselineRule::Settled);
+        assert_eq!(b.rss, 92 * MB);
+        assert_eq!(b.growth(&s), MB as i64);
+        assert_eq!(b.net_growth(&s), 0);
+    }
+
+    #[test]
+    fn a_short_process_is_measured_from_where_it_levelled() {
+        let s = series(0.05, 0.1, &[20, 43, 43, 55, 65, 75, 70]);
+        let b = Baseline::find(&s, 0.0, 2.0).expect("baseline");
+        assert_eq!(b.rule, BaselineRule::Levelled);
+        assert_eq!(b.rss, 43 * MB);
+        assert_eq!(b.growth(&s), 32 * MB as i64);
+        assert_eq!(b.net_growth(&s), 27 * MB as i64);
+    }
+
+    #[test]
+    fn a_process_still_rising_when_it_ends_has_no_baseline() {
+        assert_eq!(
+            Baseline::find(&series(0.05, 0.1, &[20, 43]), 0.0, 2.0),
+            None
+        );
+        assert_eq!(Baseline::find(&series(0.05, 0.1, &[43]), 0.0, 2.0), None);
+    }
+
+    #[test]
+    fn the_start_counts_not_the_first_sight() {
+        // First seen at 1.2 s, started at 0.1 s: settled from its second sample on.
+        let s = series(1.2, 1.0, &[60, 61, 80]);
+        let b = Baseline::find(&s, 0.1, 2.0).expect("baseline");
+        assert_eq!((b.rule, b.index), (BaselineRule::Settled, 1));
+    }
+}
