@@ -346,12 +346,15 @@ impl LeakReport {
     }
 }
 
-/// True for a collection with entries (a `Map`, `Set`, `Array` or dictionary object).
+/// True for a collection with 16 entries or more (a `Map`, `Set`, `Array` or dictionary
+/// object).
 /// A program replaces a collection as it grows (a library's backing array, a copy on
 /// write): the new one must not swallow the entries it holds, which are the finding.
 /// A leak *of* collections still shows as their holders' cluster or as growing objects.
 fn is_filled_collection(snap: &HeapSnapshot, v: NodeIndex) -> bool {
-    crate::collections::collection_entries(snap, v).is_some_and(|(_, n)| n > 0)
+    // Small ones (a pair `[a, b]`, a record of a few fields) are values, not collections.
+    crate::collections::collection_entries(snap, v)
+        .is_some_and(|(_, n)| n >= crate::collections::DICTIONARY_MIN_KEYS)
 }
 
 /// True for a string that is a piece of a larger one (a cons string's `first` or

@@ -7,9 +7,9 @@
 //! - **keys of dictionary objects** become `{}`: a cache in a plain object keyed by a
 //!   session id or URL holds every entry under its own property name. An object is a
 //!   dictionary when V8 keeps it in dictionary mode (its `properties` store references the
-//!   key strings, which a fast object's store never does) or when it has
-//!   [`DICTIONARY_MIN_KEYS`](crate::collections::DICTIONARY_MIN_KEYS) keys or more — the
-//!   rule the growing-collection census uses;
+//!   key strings, which a fast object's store never does) or when it is a plain `Object`
+//!   with [`DICTIONARY_MIN_KEYS`](crate::collections::DICTIONARY_MIN_KEYS) keys or more —
+//!   the rule the growing-collection census uses;
 //! - **linked structures**: consecutive steps that repeat one edge name into one class
 //!   (`_idleNext` → `Timeout` → `_idleNext` → `Timeout` …, `next`, `parent`) fold into one
 //!   step `~` whatever their number, so every node of a list has one shape, and a list
@@ -147,7 +147,9 @@ pub fn is_dictionary(snap: &HeapSnapshot, v: NodeIndex) -> bool {
             _ => {}
         }
     }
-    if keys >= DICTIONARY_MIN_KEYS {
+    // Many keys make a dictionary of a plain object only: an instance with many fields
+    // keeps its field names apart.
+    if keys >= DICTIONARY_MIN_KEYS && snap.node_name(v) == "Object" {
         return true;
     }
     // A dictionary-mode store holds each key beside its value; a fast object's store

@@ -134,7 +134,14 @@ pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots
             assessment.outcome = Outcome::NoLeak;
             assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
         }
-        (Outcome::Leak, None) if !report.found_leak() => {
+        // A leak of threads or native memory has nothing to show in the heap.
+        (Outcome::Leak, None)
+            if !report.found_leak()
+                && !matches!(
+                    assessment.grows,
+                    Some(MemoryKind::Threads | MemoryKind::Native)
+                ) =>
+        {
             evidence.sentence = "No class, collection or object of the program grew in every interval across the snapshots: what grows is V8's own (code generated at run time, compilation caches) or objects replaced as they grow.".to_owned();
             assessment.sentence.push(' ');
             assessment.sentence.push_str(&evidence.sentence);

@@ -377,7 +377,9 @@ pub fn run(
 }
 
 /// The preload's file name in its private directory.
-const HOLD_FILE: &str = "leaktrail-hold.js";
+/// `.cjs`: CommonJS whatever a `package.json` above the temporary directory or
+/// `--experimental-default-type` says.
+const HOLD_FILE: &str = "leaktrail-hold.cjs";
 
 /// Writes [`HOLD_PRELOAD`] into a new private directory.
 fn write_hold_preload() -> std::io::Result<tempfile::TempDir> {
@@ -663,12 +665,18 @@ impl Session<'_> {
             let began = Instant::now();
             let seq = self.result.samples.len() as u64;
             let heap = self.gc.sample(inspector, seq).map_err(wrap)?;
-            let paused = heap.paused.unwrap_or(began.elapsed().as_secs_f64());
+            let paused = heap
+                .paused
+                .filter(|p| p.is_finite() && *p >= 0.0)
+                .unwrap_or(began.elapsed().as_secs_f64());
             cost += paused;
             if iteration.is_some() {
                 // The heap was read when the pause began, not when the answer came.
+                // `paused` is the workload's own clock: a mocked one can say anything.
+                let pause =
+                    Duration::try_from_secs_f64(paused.clamp(0.0, 3600.0)).unwrap_or_default();
                 let measured = Instant::now()
-                    .checked_sub(Duration::from_secs_f64(paused))
+                    .checked_sub(pause)
                     .unwrap_or(began)
                     .max(began);
                 self.labeller

@@ -99,8 +99,13 @@ pub fn spawn_workload(
                 use rustix::fd::AsRawFd;
                 rustix::io::fcntl_setfd(read, rustix::io::FdFlags::empty())?;
                 cmd.env("LEAKTRAIL_HOLD_FD", read.as_raw_fd().to_string());
-                // NODE_OPTIONS takes a path with spaces only quoted.
-                options.push_str(&format!(" --require \"{}\"", preload.display()));
+                // NODE_OPTIONS takes a path with spaces only quoted, `"` and `\` escaped.
+                let quoted = preload
+                    .display()
+                    .to_string()
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"");
+                options.push_str(&format!(" --require \"{quoted}\""));
             }
         }
         cmd.env("NODE_OPTIONS", options.trim());

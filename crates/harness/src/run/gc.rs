@@ -116,7 +116,8 @@ impl GcMethod {
                 inspector,
                 seq,
                 &format!("(() => {MEASURE})()"),
-                BOUNDARY_WAIT,
+                TIMEOUT,
+                false,
             ) {
                 Ok(v) => {
                     if let Some(s) = parse_value(&v) {
@@ -175,44 +176,78 @@ fn parse_value(value: &serde_json::Value) -> Option<HeapSample> {
     })
 }
 
-/// Runs `body` (an expression) in the workload in a `setImmediate` callback, between its
-/// tasks, and waits up to `wait` for its value, which comes back through [`BINDING`]
-/// (JSON, numbered `seq`). An exception in `body` is its value as `{ error }`: it must not
-/// reach the workload's event loop.
+/// Runs `body` (an expression; `req` in it is Node's `require` when `with_require`) in the
+/// workload in a `setImmediate` callback, between its tasks, and returns its value, which
+/// comes back through [`BINDING`] (JSON, numbered `seq`). The callback first says it has
+/// started: if it has not within [`BOUNDARY_WAIT`] (the event loop did not turn), the wait
+/// ends with a time-out, and a callback that starts later does nothing — it checks a
+/// deadline set when the expression ran — so no late GC or snapshot happens behind
+/// leaktrail's back. Once started, its value may take `wait`. Nothing it does can throw
+/// into the workload's event loop: an exception in `body` is its value as `{ error }`, and
+/// a missing or replaced binding is left alone.
 fn between_tasks(
     inspector: &mut Inspector,
     seq: u64,
     body: &str,
     wait: Duration,
+    with_require: bool,
 ) -> Result<serde_json::Value, InspectorError> {
+    let start_ms = BOUNDARY_WAIT.as_millis();
     let expression = format!(
-        "setImmediate(() => {{ let value; try {{ value = {body}; }} catch (e) {{ value = {{ error: String(e) }}; }} {BINDING}(JSON.stringify({{ seq: {seq}, value }})); }}); 0"
+        "((req) => {{ const deadline = Date.now() + {start_ms}; setImmediate(() => {{ const answer = globalThis.{BINDING}; if (typeof answer !== 'function' || Date.now() > deadline) return; try {{ answer(JSON.stringify({{ seq: {seq}, started: true }})); }} catch (e) {{ return; }} let value; try {{ value = {body}; }} catch (e) {{ value = {{ error: String(e) }}; }} try {{ answer(JSON.stringify({{ seq: {seq}, value }})); }} catch (e) {{}} }}); return 0; }})(typeof require === 'function' ? require : undefined)"
     );
-    let answer_of = |params: &serde_json::Value| -> Option<serde_json::Value> {
+    // (started, value) of a message of this call's.
+    let message_of = |params: &serde_json::Value| -> Option<(bool, Option<serde_json::Value>)> {
         if params["name"] != BINDING {
             return None;
         }
         let payload: serde_json::Value = serde_json::from_str(params["payload"].as_str()?).ok()?;
-        (payload["seq"].as_u64() == Some(seq)).then(|| payload["value"].clone())
+        if payload["seq"].as_u64() != Some(seq) {
+            return None;
+        }
+        Some((payload["started"] == true, payload.get("value").cloned()))
     };
-    let mut early = None;
+    let (mut started, mut value) = (false, None);
     inspector.call_with_events(
         "Runtime.evaluate",
-        json!({ "expression": expression, "returnByValue": true, "silent": true }),
+        json!({ "expression": expression, "returnByValue": true, "silent": true,
+                "includeCommandLineAPI": with_require }),
         |event, params| {
-            if event == "Runtime.bindingCalled" && early.is_none() {
-                early = answer_of(params);
+            if event == "Runtime.bindingCalled" {
+                if let Some((s, v)) = message_of(params) {
+                    started |= s;
+                    value = value.take().or(v);
+                }
             }
             Ok(())
         },
     )?;
-    if let Some(v) = early {
-        return Ok(v);
+    // A little past the workload's own deadline: its clock started later than ours.
+    let phases = [
+        (BOUNDARY_WAIT + Duration::from_millis(500), true),
+        (wait, false),
+    ];
+    for (limit, for_start) in phases {
+        if value.is_some() || (for_start && started) {
+            continue;
+        }
+        inspector.set_timeout(limit);
+        let answer = inspector.wait_event("Runtime.bindingCalled", |p| {
+            message_of(p).is_some_and(|(s, v)| {
+                if for_start {
+                    s || v.is_some()
+                } else {
+                    v.is_some()
+                }
+            })
+        });
+        inspector.set_timeout(TIMEOUT);
+        if let Some((s, v)) = message_of(&answer?) {
+            started |= s;
+            value = v;
+        }
     }
-    inspector.set_timeout(wait);
-    let answer = inspector.wait_event("Runtime.bindingCalled", |p| answer_of(p).is_some());
-    inspector.set_timeout(TIMEOUT);
-    answer.map(|p| answer_of(&p).unwrap_or_default())
+    Ok(value.unwrap_or_default())
 }
 
 /// True when the call failed on a read that timed out (the socket error's source is an
@@ -257,23 +292,14 @@ pub fn snapshot_inside(
     let absolute = std::path::absolute(path).map_err(io)?;
     let target = serde_json::to_string(&absolute.display().to_string()).unwrap_or_default();
     let answer = if between {
-        // `require` exists only while an evaluation runs: one that keeps it in a global
-        // for the callback.
-        let keep = format!("globalThis.{BINDING}_require = require; 0");
-        inspector
-            .call(
-                "Runtime.evaluate",
-                json!({ "expression": keep, "silent": true, "includeCommandLineAPI": true }),
-            )
-            .and_then(|_| {
-                between_tasks(
-                    inspector,
-                    seq,
-                    &format!("globalThis.{BINDING}_require('v8').writeHeapSnapshot({target})"),
-                    SNAPSHOT_TIMEOUT,
-                )
-            })
-            .map(|v| v.as_str().is_some())
+        between_tasks(
+            inspector,
+            seq,
+            &format!("req('v8').writeHeapSnapshot({target})"),
+            SNAPSHOT_TIMEOUT,
+            true,
+        )
+        .map(|v| v.as_str().is_some())
     } else {
         inspector.set_timeout(SNAPSHOT_TIMEOUT);
         let answer = inspector.call(
@@ -287,6 +313,8 @@ pub fn snapshot_inside(
     };
     let written = match answer {
         Ok(w) => w,
+        // The event loop did not turn in time: the caller takes it over the inspector.
+        Err(e) if timed_out(&e) => false,
         Err(e) => {
             let _ = std::fs::remove_file(path);
             return Err(e);
