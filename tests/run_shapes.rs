@@ -8,6 +8,9 @@ use common::*;
 
 /// Runs `scenario` to its own end under `leaktrail run`; returns the exit code and report.
 fn run_to_its_end(scenario: &str) -> (Option<i32>, serde_json::Value) {
+    if scenario.starts_with("npm/") {
+        ensure_npm_scenarios();
+    }
     let dir = scenarios_dir();
     let command = vec![
         node().display().to_string(),

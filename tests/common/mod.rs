@@ -17,6 +17,34 @@ pub fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
 
+/// Installs the pinned packages of the npm scenarios (`scenarios/npm`, `npm ci`) once, if
+/// they are not there: a plain clone has no `node_modules`. Fails the test with npm's
+/// message when the registry cannot be reached.
+pub fn ensure_npm_scenarios() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let dir = scenarios_dir().join("npm");
+        if dir.join("node_modules").is_dir() {
+            return;
+        }
+        eprintln!(
+            "installing the npm scenarios' packages: npm ci in {}",
+            dir.display()
+        );
+        let out = Command::new("npm")
+            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .output()
+            .expect("npm runs (the npm scenarios need it)");
+        assert!(
+            out.status.success(),
+            "npm ci in {} failed: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
 /// The Node binary.
 pub fn node() -> PathBuf {
     std::env::var_os("LEAKTRAIL_NODE")
@@ -82,6 +110,9 @@ pub fn snapshotting_runner(
 /// `scenario` is the file without `.js`, relative to the scenarios folder
 /// (`npm/clean-npm-service` too); the runner names snapshots after the file name alone.
 pub fn scenario_snapshots(dir: &Path, scenario: &str, at: &[u32]) -> Vec<PathBuf> {
+    if scenario.starts_with("npm/") {
+        ensure_npm_scenarios();
+    }
     let iterations = at.iter().max().copied().unwrap_or(0).max(1);
     let name = scenario.rsplit('/').next().unwrap_or(scenario);
     let out = snapshotting_runner(&["--expose-gc"], scenario, iterations, at, dir)
