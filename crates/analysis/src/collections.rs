@@ -45,6 +45,16 @@ pub struct GrowingCollection {
     pub sentence: String,
 }
 
+/// The property keys of object `v`, `__proto__` left out.
+pub(crate) fn property_keys(snap: &HeapSnapshot, v: NodeIndex) -> u64 {
+    snap.edges(v)
+        .filter(|&e| {
+            snap.edge_kind(e) == EdgeKind::Property
+                && snap.edge_name(e) != EdgeName::Name("__proto__")
+        })
+        .count() as u64
+}
+
 /// What kind of collection `v` is, and how many entries it has.
 pub fn collection_entries(snap: &HeapSnapshot, v: NodeIndex) -> Option<(&'static str, u64)> {
     if snap.node_kind(v) != NodeKind::Object {
@@ -54,7 +64,7 @@ pub fn collection_entries(snap: &HeapSnapshot, v: NodeIndex) -> Option<(&'static
         snap.edges(n)
             .filter(|&e| match snap.edge_name(e) {
                 EdgeName::Index(_) => snap.edge_kind(e) == EdgeKind::Element,
-                EdgeName::Name(s) => !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()),
+                EdgeName::Name(s) => crate::shape::is_index_name(s),
             })
             .count() as u64
     };
@@ -73,13 +83,7 @@ pub fn collection_entries(snap: &HeapSnapshot, v: NodeIndex) -> Option<(&'static
                 .count() as u64,
         )),
         "Object" => {
-            let keys = snap
-                .edges(v)
-                .filter(|&e| {
-                    snap.edge_kind(e) == EdgeKind::Property
-                        && snap.edge_name(e) != EdgeName::Name("__proto__")
-                })
-                .count() as u64;
+            let keys = property_keys(snap, v);
             (keys >= DICTIONARY_MIN_KEYS).then_some(("Object", keys))
         }
         _ => None,

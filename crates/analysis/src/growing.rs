@@ -38,8 +38,8 @@ const LAST_MAX_OBJECTS: usize = 2_000;
 
 /// The own size of the sizeable objects of one snapshot, by holder and by path shape.
 pub struct SizedObjects {
-    /// Shape → (own size, objects with that shape, the object when it is alone).
-    by_shape: HashMap<String, (u64, u32, NodeIndex)>,
+    /// Shape → (own size, objects with that shape, the first object and its holder key).
+    by_shape: HashMap<String, (u64, u32, NodeIndex, (u32, String))>,
     /// (Holder id, edge name) → own size.
     by_holder: HashMap<(u32, String), u64>,
 }
@@ -107,7 +107,7 @@ impl SizedObjects {
             sized.truncate(max_objects);
         }
         let mut shapes = PathShapes::new(snap, classes, distances);
-        let mut by_shape: HashMap<String, (u64, u32, NodeIndex)> = HashMap::new();
+        let mut by_shape: HashMap<String, (u64, u32, NodeIndex, (u32, String))> = HashMap::new();
         let mut by_holder = HashMap::new();
         for (v, size) in sized {
             // Objects only the VM's own roots hold are V8's business.
@@ -117,7 +117,9 @@ impl SizedObjects {
             let Some(place) = place(snap, distances, &mut shapes, v) else {
                 continue;
             };
-            let entry = by_shape.entry(place.shape).or_insert((0, 0, v));
+            let entry = by_shape
+                .entry(place.shape)
+                .or_insert_with(|| (0, 0, v, place.holder.clone()));
             entry.0 = entry.0.max(size);
             entry.1 += 1;
             by_holder.insert(place.holder, size);
@@ -151,7 +153,8 @@ fn place(
     })
 }
 
-fn is_string(k: NodeKind) -> bool {
+/// True for the string kinds: flat, concatenated and sliced.
+pub(crate) fn is_string(k: NodeKind) -> bool {
     matches!(
         k,
         NodeKind::String | NodeKind::ConsString | NodeKind::SlicedString
@@ -210,20 +213,16 @@ pub fn growing_objects(
     top: usize,
 ) -> Vec<GrowingObject> {
     let mut found: Vec<(NodeIndex, Vec<u64>)> = Vec::new();
-    let snap = last.snap;
-    let mut shapes = PathShapes::new(snap, &last.classes, last.distances());
-    'shapes: for (key, &(size, count, v)) in &last_sized.by_shape {
-        if count != 1 {
+    'shapes: for (key, (size, count, v, holder)) in &last_sized.by_shape {
+        let (size, v) = (*size, *v);
+        if *count != 1 {
             continue;
         }
-        let Some(place) = place(snap, last.distances(), &mut shapes, v) else {
-            continue;
-        };
         // By holder where every earlier snapshot knows it, else by shape.
         let by_holder: Option<Vec<u64>> = earlier
             .iter()
             .enumerate()
-            .map(|(i, e)| match e.by_holder.get(&place.holder) {
+            .map(|(i, e)| match e.by_holder.get(holder) {
                 Some(&s) => Some(s),
                 None if i == 0 => Some(0),
                 None => None,
@@ -235,7 +234,7 @@ pub fn growing_objects(
                 let mut sizes = Vec::with_capacity(earlier.len() + 1);
                 for e in earlier {
                     match e.by_shape.get(key) {
-                        Some(&(s, 1, _)) => sizes.push(s),
+                        Some(&(s, 1, ..)) => sizes.push(s),
                         Some(_) => continue 'shapes,
                         None => sizes.push(0),
                     }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use leaktrail_graph::{Distances, Dominators, HeapGraph, RetainedSizes, RetainerPath};
+use leaktrail_graph::{Distances, Dominators, HeapGraph, PathStep, RetainedSizes, RetainerPath};
 use leaktrail_snapshot::{EdgeKind, EdgeName, HeapSnapshot, NodeIndex, NodeKind};
 
 use crate::class::Classification;
@@ -104,16 +104,17 @@ impl<'s> HeapAnalysis<'s> {
 
     /// How reports show a retainer path.
     pub fn path(&self, path: &RetainerPath) -> Vec<StepView> {
-        path.steps
-            .iter()
-            .map(|s| StepView {
-                edge: edge_label(self.snap, s.edge),
-                edge_type: self.snap.meta().edge_type_names[self.snap.edge_type_index(s.edge)]
-                    .clone(),
-                object: self.object(s.node),
-                repeated: None,
-            })
-            .collect()
+        path.steps.iter().map(|s| self.step(s)).collect()
+    }
+
+    /// How reports show one step of a retainer path.
+    pub fn step(&self, s: &PathStep) -> StepView {
+        StepView {
+            edge: edge_label(self.snap, s.edge),
+            edge_type: self.snap.meta().edge_type_names[self.snap.edge_type_index(s.edge)].clone(),
+            object: self.object(s.node),
+            repeated: None,
+        }
     }
 
     /// The shortest retainer path of `n`, as reports show it (empty when only weak

@@ -32,7 +32,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use leaktrail_graph::{Distances, RetainerPath};
+use leaktrail_graph::Distances;
 use leaktrail_snapshot::{HeapSnapshot, NodeIndex, NodeKind};
 
 /// Clusters retaining less than this are noise.
@@ -40,12 +40,12 @@ pub const MIN_CLUSTER_BYTES: u64 = 64 << 10;
 /// Clusters retaining less than this share of FINAL's total self size are noise.
 pub const MIN_CLUSTER_SHARE: f64 = 0.001;
 
-use crate::growing::{growing_objects, GrowingObject, SizedObjects};
+use crate::growing::{growing_objects, is_string, GrowingObject, SizedObjects};
 use crate::heap::{HeapAnalysis, ObjectView, StepView};
 use crate::idset::IdSet;
 use crate::shape::{linked_run, PathShapes};
 use crate::summary::SnapshotInfo;
-use crate::units::human_bytes;
+use crate::units::{group_digits as group, human_bytes};
 
 /// What `leaks` keeps of an earlier snapshot: its ids and its count per class.
 pub struct EarlierSnapshot {
@@ -360,12 +360,7 @@ fn is_filled_collection(snap: &HeapSnapshot, v: NodeIndex) -> bool {
 /// True for a string that is a piece of a larger one (a cons string's `first` or
 /// `second`, a slice's parent): the whole string is what the program holds.
 fn is_string_piece(snap: &HeapSnapshot, distances: &Distances, v: NodeIndex) -> bool {
-    let string = |n| {
-        matches!(
-            snap.node_kind(n),
-            NodeKind::String | NodeKind::ConsString | NodeKind::SlicedString
-        )
-    };
+    let string = |n| is_string(snap.node_kind(n));
     string(v) && distances.parent(v).is_some_and(string)
 }
 
@@ -407,10 +402,6 @@ fn dismissal_cause(not_growing: u64, small: u64, min_bytes: u64) -> String {
     }
 }
 
-fn group(n: u64) -> String {
-    crate::units::group_digits(n)
-}
-
 /// The shortest path of `v` as reports show it, each run of a linked structure (one edge
 /// name repeated into one class) shown as its first step, marked with the run's length.
 fn folded_path(a: &HeapAnalysis<'_>, v: NodeIndex) -> Vec<StepView> {
@@ -421,13 +412,9 @@ fn folded_path(a: &HeapAnalysis<'_>, v: NodeIndex) -> Vec<StepView> {
     let mut i = 0;
     while i < path.steps.len() {
         let run = linked_run(a.snap, &path.steps, i);
-        let mut step = a.path(&RetainerPath {
-            steps: vec![path.steps[i + run - 1]],
-        });
-        if let Some(mut s) = step.pop() {
-            s.repeated = (run > 1).then_some(run as u64);
-            out.push(s);
-        }
+        let mut step = a.step(&path.steps[i + run - 1]);
+        step.repeated = (run > 1).then_some(run as u64);
+        out.push(step);
         i += run;
     }
     out

@@ -24,7 +24,7 @@ use leaktrail_graph::{Distances, PathStep, RetainerPath};
 use leaktrail_snapshot::{EdgeKind, EdgeName, HeapSnapshot, NodeIndex, NodeKind};
 
 use crate::class::Classification;
-use crate::collections::DICTIONARY_MIN_KEYS;
+use crate::collections::{property_keys, DICTIONARY_MIN_KEYS};
 
 /// How one step of a path is folded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,9 +111,7 @@ impl<'a> PathShapes<'a> {
         }
         match snap.edge_name(e) {
             EdgeName::Index(_) => StepFold::Index,
-            EdgeName::Name(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-                StepFold::Index
-            }
+            EdgeName::Name(s) if is_index_name(s) => StepFold::Index,
             EdgeName::Name(_) => StepFold::Named,
         }
     }
@@ -137,16 +135,14 @@ pub fn is_dictionary(snap: &HeapSnapshot, v: NodeIndex) -> bool {
     if snap.node_kind(v) != NodeKind::Object {
         return false;
     }
-    let mut keys = 0u64;
-    let mut store = None;
-    for e in snap.edges(v) {
-        match (snap.edge_kind(e), snap.edge_name(e)) {
-            (EdgeKind::Property, EdgeName::Name("__proto__")) => {}
-            (EdgeKind::Property, _) => keys += 1,
-            (EdgeKind::Internal, EdgeName::Name("properties")) => store = Some(snap.edge_target(e)),
-            _ => {}
-        }
-    }
+    let keys = property_keys(snap, v);
+    let store = snap
+        .edges(v)
+        .find(|&e| {
+            snap.edge_kind(e) == EdgeKind::Internal
+                && snap.edge_name(e) == EdgeName::Name("properties")
+        })
+        .map(|e| snap.edge_target(e));
     // Many keys make a dictionary of a plain object only: an instance with many fields
     // keeps its field names apart.
     if keys >= DICTIONARY_MIN_KEYS && snap.node_name(v) == "Object" {
@@ -155,6 +151,12 @@ pub fn is_dictionary(snap: &HeapSnapshot, v: NodeIndex) -> bool {
     // A dictionary-mode store holds each key beside its value; a fast object's store
     // holds values only, never more than the object has properties.
     keys > 0 && store.is_some_and(|s| snap.edges(s).len() as u64 > keys)
+}
+
+/// True for a name that is a number: an index, or a numbered hash-table entry (they
+/// differ for every member of one collection).
+pub fn is_index_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The number of steps from `i` on that repeat one edge name into one class (at least 1).

@@ -203,7 +203,7 @@ pub fn assess(
         objects: None,
         sentence,
     }
-    .with_native_headline(&anon, anon_span, floor.bytes)
+    .with_native_headline(node, &anon, anon_span, floor.bytes)
 }
 
 /// Anonymous memory must grow this many times the floor, more than four times the heap
@@ -221,15 +221,15 @@ const NATIVE_MIN_SHARE: f64 = 0.25;
 
 impl Assessment {
     /// For Node: anonymous memory that grows while the heap does not is a leak of native
-    /// memory, said first (`anon` is the verdict on the process tree's anonymous memory).
+    /// memory, said first (`r` is the verdict on the process tree's anonymous memory,
+    /// `span` its first value and the run's length).
     fn with_native_headline(
         mut self,
-        anon: &GrowthVerdict,
+        node: bool,
+        r: &GrowthVerdict,
         span: (f64, f64),
         floor: f64,
     ) -> Assessment {
-        let node = self.primary.series != "rss";
-        let r = anon;
         let heap = &self.primary.verdict;
         // Growth over the run, from where the series started.
         let (start, length) = span;

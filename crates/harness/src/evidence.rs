@@ -81,7 +81,6 @@ pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots
             _ => s.t,
         })
         .collect();
-    let unit = assessment.unit.clone();
     let bytes_outcome = assessment.outcome;
     let (counts, what) = in_step_finding(report, &at);
     let mut evidence = ObjectEvidence {
@@ -91,17 +90,16 @@ pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots
         at: at.clone(),
         sentence: String::new(),
     };
-    let axis = at
-        .iter()
-        .map(|x| {
-            if by_iteration {
-                group_digits(*x as u64)
-            } else {
-                format!("{x:.0} s")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" → ");
+    // "850 → 1,700 → 3,000 iterations", "2 s → 4 s → 7 s".
+    let axis = if by_iteration {
+        let points: Vec<u64> = at.iter().map(|x| *x as u64).collect();
+        format!("{} iterations", join(&points))
+    } else {
+        at.iter()
+            .map(|x| format!("{x:.0} s"))
+            .collect::<Vec<_>>()
+            .join(" → ")
+    };
     match (bytes_outcome, counts) {
         (Outcome::Leak, Some(_)) => {
             evidence.sentence = format!("The snapshots agree: {what}.");
@@ -112,13 +110,11 @@ pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots
             let span = (at[at.len() - 1] - at[0]).max(1e-9);
             evidence.outcome = Outcome::Leak;
             evidence.sentence = format!(
-                "Leak, decided by the objects: {what}, at {axis} {} — about {:.2} per {} — while the bytes alone said {}.",
-                if by_iteration { "iterations" } else { "" },
+                "Leak, decided by the objects: {what}, at {axis} — about {:.2} per {} — while the bytes alone said {}.",
                 (last - first) / span,
                 if by_iteration { "iteration" } else { "second" },
-                outcome_word(bytes_outcome)
-            )
-            .replace("  —", " —");
+                bytes_outcome.word()
+            );
             assessment.outcome = Outcome::Leak;
             if assessment.grows.is_none() {
                 assessment.grows = Some(MemoryKind::V8Heap);
@@ -128,7 +124,7 @@ pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots
         (Outcome::Inconclusive, None) if nothing_grew(report) => {
             evidence.outcome = Outcome::NoLeak;
             evidence.sentence = format!(
-                "No leak, decided by the objects: in {} snapshots (at {axis} {unit}) no class, collection or object grew in every interval, while the bytes alone were inconclusive — the growth was V8's own (compiled code, the module graph, caches filling).",
+                "No leak, decided by the objects: in {} snapshots (at {axis}) no class, collection or object grew in every interval, while the bytes alone were inconclusive — the growth was V8's own (compiled code, the module graph, caches filling).",
                 at.len()
             );
             assessment.outcome = Outcome::NoLeak;
@@ -217,14 +213,6 @@ fn join(v: &[u64]) -> String {
         .map(|n| group_digits(*n))
         .collect::<Vec<_>>()
         .join(" → ")
-}
-
-fn outcome_word(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Leak => "leak",
-        Outcome::NoLeak => "no leak",
-        Outcome::Inconclusive => "inconclusive",
-    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ pub use budget::PssMode;
 pub use end::EndSnapshot;
 pub use schedule::{SnapshotPlan, DOUBLING_KEEP};
 
-use crate::spawn::{spawn_workload, stop_group, wait_exit, Hold, NodeStart, HOLD_PRELOAD};
+use crate::spawn::{spawn_workload, stop_group, wait_exit, Hold, NodeStart};
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -197,39 +197,28 @@ pub fn run(
     mut on_sample: impl FnMut(&Sample),
 ) -> Result<RunResult, HarnessError> {
     let command_line = config.command.join(" ");
-    // A Node workload is held at its start until the sampling session is attached: a
-    // short run would otherwise be half over before its first sample.
-    let preload = if config.inspect {
-        Some(write_hold_preload().map_err(|source| HarnessError::Spawn {
-            command: command_line.clone(),
-            source,
-        })?)
-    } else {
-        None
-    };
-    let preload_file = preload.as_ref().map(|dir| dir.path().join(HOLD_FILE));
     let spawn_error = |source| HarnessError::Spawn {
         command: command_line.clone(),
         source,
     };
-    let mut hold = match &preload_file {
-        Some(_) => Some(Hold::new().map_err(spawn_error)?),
-        None => None,
-    };
+    // A Node workload is held at its start until the sampling session is attached: a
+    // short run would otherwise be half over before its first sample.
+    let mut hold = config
+        .inspect
+        .then(Hold::new)
+        .transpose()
+        .map_err(spawn_error)?;
     let start = Instant::now();
     let mut child = spawn_workload(
         &config.command,
-        match (&preload_file, &hold) {
-            (Some(file), Some(hold)) => NodeStart::InspectHeld(file, hold),
-            _ => NodeStart::Plain,
+        match hold.as_mut() {
+            Some(hold) => NodeStart::InspectHeld(hold),
+            None => NodeStart::Plain,
         },
         Stdio::piped(),
         Stdio::piped(),
     )
     .map_err(spawn_error)?;
-    if let Some(h) = hold.as_mut() {
-        h.started();
-    }
     let (events, rx) = channel();
     if let Some(out) = child.stdout.take() {
         let events = events.clone();
@@ -374,20 +363,6 @@ pub fn run(
     session.result.pss_seconds = session.budget.pss_spent();
     session.result.aftermath_seconds = session.aftermath.seconds();
     outcome.map(|_| session.result)
-}
-
-/// The preload's file name in its private directory.
-/// `.cjs`: CommonJS whatever a `package.json` above the temporary directory or
-/// `--experimental-default-type` says.
-const HOLD_FILE: &str = "leaktrail-hold.cjs";
-
-/// Writes [`HOLD_PRELOAD`] into a new private directory.
-fn write_hold_preload() -> std::io::Result<tempfile::TempDir> {
-    let dir = tempfile::Builder::new()
-        .prefix("leaktrail-hold-")
-        .tempdir()?;
-    leaktrail_snapshot::private::write_file(&dir.path().join(HOLD_FILE), HOLD_PRELOAD)?;
-    Ok(dir)
 }
 
 /// How long an inspector failure waits for Node's exit line before it counts as a fault.

@@ -31,10 +31,9 @@ pub enum NodeStart<'a> {
     /// `--inspect=127.0.0.1:0` appended to the `NODE_OPTIONS` it inherits.
     Inspect,
     /// As `Inspect`, and held at its start until leaktrail's session is attached, so that
-    /// a short workload is measured from its first iteration: the file (holding
-    /// [`HOLD_PRELOAD`]) is preloaded with `--require`, and the workload reads the
-    /// [`Hold`]'s pipe before its own code runs.
-    InspectHeld(&'a std::path::Path, &'a Hold),
+    /// a short workload is measured from its first iteration: the [`Hold`]'s preload is
+    /// loaded with `--require` and reads its pipe before the workload's own code runs.
+    InspectHeld(&'a mut Hold),
 }
 
 /// The preload that holds a Node workload: it reads the pipe leaktrail passes it until
@@ -43,18 +42,31 @@ pub enum NodeStart<'a> {
 /// must not wait too. The inspector's own thread accepts the session meanwhile.
 pub const HOLD_PRELOAD: &str = "{ const fd = Number(process.env.LEAKTRAIL_HOLD_FD); delete process.env.LEAKTRAIL_HOLD_FD; if (Number.isInteger(fd) && fd > 2) { const fs = require('fs'); try { while (fs.readSync(fd, Buffer.alloc(1)) > 0); } catch (e) {} try { fs.closeSync(fd); } catch (e) {} } }\n";
 
-/// The pipe a held workload waits on; [`Hold::release`] (or dropping it) lets it go.
+/// The preload's file name in its private directory. `.cjs`: CommonJS whatever a
+/// `package.json` above the temporary directory or `--experimental-default-type` says.
+const HOLD_FILE: &str = "leaktrail-hold.cjs";
+
+/// What holds a Node workload at its start: [`HOLD_PRELOAD`] in a private temporary
+/// directory (removed with it) and the pipe it waits on; [`Hold::release`] (or dropping
+/// it) lets the workload go.
 #[derive(Debug)]
 pub struct Hold {
+    dir: tempfile::TempDir,
     read: Option<rustix::fd::OwnedFd>,
     write: Option<rustix::fd::OwnedFd>,
 }
 
 impl Hold {
-    /// A new pipe: the read end is inherited by the workload, the write end kept here.
+    /// Writes the preload and opens the pipe: its read end is inherited by the workload,
+    /// its write end kept here.
     pub fn new() -> std::io::Result<Hold> {
+        let dir = tempfile::Builder::new()
+            .prefix("leaktrail-hold-")
+            .tempdir()?;
+        leaktrail_snapshot::private::write_file(&dir.path().join(HOLD_FILE), HOLD_PRELOAD)?;
         let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         Ok(Hold {
+            dir,
             read: Some(read),
             write: Some(write),
         })
@@ -64,19 +76,13 @@ impl Hold {
     pub fn release(&mut self) {
         self.write = None;
     }
-
-    /// Closes leaktrail's copy of the read end, once the workload is started with its own
-    /// (the workload would otherwise never see the pipe close).
-    pub fn started(&mut self) {
-        self.read = None;
-    }
 }
 
 /// Starts `command` (program and arguments) with [`spawn_in_group`], as Node or not
 /// ([`NodeStart`]; other programs ignore `NODE_OPTIONS`); stdin is closed.
 pub fn spawn_workload(
     command: &[String],
-    node: NodeStart<'_>,
+    mut node: NodeStart<'_>,
     stdout: Stdio,
     stderr: Stdio,
 ) -> std::io::Result<Child> {
@@ -93,14 +99,17 @@ pub fn spawn_workload(
     if !matches!(node, NodeStart::Plain) {
         let mut options = std::env::var("NODE_OPTIONS").unwrap_or_default();
         options.push_str(" --inspect=127.0.0.1:0");
-        if let NodeStart::InspectHeld(preload, hold) = &node {
+        if let NodeStart::InspectHeld(hold) = &node {
             if let Some(read) = &hold.read {
                 // The read end is inherited across exec: it alone loses close-on-exec.
                 use rustix::fd::AsRawFd;
                 rustix::io::fcntl_setfd(read, rustix::io::FdFlags::empty())?;
                 cmd.env("LEAKTRAIL_HOLD_FD", read.as_raw_fd().to_string());
                 // NODE_OPTIONS takes a path with spaces only quoted, `"` and `\` escaped.
-                let quoted = preload
+                let quoted = hold
+                    .dir
+                    .path()
+                    .join(HOLD_FILE)
                     .display()
                     .to_string()
                     .replace('\\', "\\\\")
@@ -110,7 +119,13 @@ pub fn spawn_workload(
         }
         cmd.env("NODE_OPTIONS", options.trim());
     }
-    spawn_in_group(&mut cmd)
+    let child = spawn_in_group(&mut cmd)?;
+    // leaktrail's copy of the read end closes once the workload has its own: the workload
+    // would otherwise never see the pipe close.
+    if let NodeStart::InspectHeld(hold) = &mut node {
+        hold.read = None;
+    }
+    Ok(child)
 }
 
 /// Sends `signal` (a signal number) to the process group led by `child`.

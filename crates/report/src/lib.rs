@@ -875,13 +875,12 @@ fn decided_sentence(
     ))
 }
 
-/// `leak`, `no leak`, `inconclusive`.
-fn outcome_word(o: leaktrail_stats::Outcome) -> &'static str {
-    match o {
-        leaktrail_stats::Outcome::Leak => "leak",
-        leaktrail_stats::Outcome::NoLeak => "no leak",
-        leaktrail_stats::Outcome::Inconclusive => "inconclusive",
-    }
+/// A retainer path, one `--edge--> Class @id` line a step, for the HTML and JUnit reports.
+fn path_lines(path: &[StepView]) -> String {
+    path.iter()
+        .map(|s| format!("--{}--> {} @{}", s.edge, s.object.class, s.object.id))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Escapes text for HTML and XML.
@@ -955,7 +954,7 @@ pub fn render_run_html(
             format!(
                 "<tr><td>{}</td><td>{}</td><td>{}/{}</td><td>{} … {}</td><td>{:.1e}</td><td>{}</td><td>{}</td></tr>",
                 escape(&s.series),
-                outcome_word(v.outcome),
+                v.outcome.word(),
                 escape(&signed_bytes(v.slope.slope as i64)),
                 escape(&assessment.unit),
                 escape(&signed_bytes(v.slope.low as i64)),
@@ -976,21 +975,10 @@ pub fn render_run_html(
         .as_ref()
         .map_or(String::new(), |p| format!("<p>{}</p>", escape(&p.sentence)));
     if let Some((sentence, path)) = culprit.and_then(|c| c.culprit()) {
-        let path: Vec<String> = path
-            .iter()
-            .map(|s| {
-                format!(
-                    "--{}--&gt; {} @{}",
-                    escape(&s.edge),
-                    escape(&s.object.class),
-                    s.object.id
-                )
-            })
-            .collect();
         body.push_str(&format!(
             "<p class=\"bad\"><b>Culprit:</b> {}</p><pre>{}</pre>",
             escape(sentence),
-            path.join("\n")
+            escape(&path_lines(path))
         ));
     }
     let code = assessment.exit_code(fault.is_some());
@@ -1032,13 +1020,7 @@ pub fn render_run_junit(
             Some((sentence, path)) => format!(
                 "<failure message=\"{}\">{}</failure>",
                 escape(&format!("{} Culprit: {sentence}", assessment.sentence)),
-                escape(
-                    &path
-                        .iter()
-                        .map(|s| format!("--{}--> {} @{}", s.edge, s.object.class, s.object.id))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                )
+                escape(&path_lines(path))
             ),
             None => format!("<failure message=\"{}\"/>", escape(&assessment.sentence)),
         },

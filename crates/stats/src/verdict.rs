@@ -44,6 +44,17 @@ pub enum Outcome {
     Inconclusive,
 }
 
+impl Outcome {
+    /// `leak`, `no leak`, `inconclusive`: the outcome in a sentence.
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Leak => "leak",
+            Outcome::NoLeak => "no leak",
+            Outcome::Inconclusive => "inconclusive",
+        }
+    }
+}
+
 /// The decision and what it rests on.
 #[derive(Clone, Debug, Serialize)]
 pub struct GrowthVerdict {
