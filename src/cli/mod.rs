@@ -3,6 +3,7 @@
 mod census;
 mod checks;
 mod diff;
+mod duration;
 mod flame;
 mod leaks;
 mod load;

@@ -18,21 +18,28 @@ pub struct RunArgs {
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<String>,
 
-    /// Sample at each stdout line matching this (first group: the iteration number).
-    #[arg(long, default_value = r"iteration=(\d+)")]
-    iteration_pattern: String,
+    /// Sample at each stdout line matching this regular expression (its first capture
+    /// group: the iteration number).
+    #[arg(long, default_value = r"iteration=(\d+)", value_parser = parse_iteration_pattern)]
+    iteration_pattern: regex::Regex,
 
-    /// Sample by time, every this many seconds, instead of by iteration.
-    #[arg(long, value_name = "SECONDS")]
-    interval: Option<f64>,
+    /// Sample by time, every DURATION (`500ms`, `2s`), instead of by iteration.
+    #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_duration)]
+    interval: Option<Duration>,
 
     /// Stop the workload after this many iterations.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     iterations: Option<u64>,
 
-    /// Stop the workload after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    duration: Option<f64>,
+    /// Stop the workload after DURATION (`90s`, `10m`).
+    #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_duration)]
+    duration: Option<Duration>,
+
+    /// End the run with a fault (exit 2) when no new iteration number arrives for
+    /// DURATION; by default a minute for the first, then ten times the longest gap seen
+    /// between iterations (at least 10 s).
+    #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_duration)]
+    stall_timeout: Option<Duration>,
 
     /// Drop the first N iterations (seconds when sampling by time); found from the series
     /// when not given.
@@ -143,14 +150,14 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
     let snapshot_dir = out_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
     let config = RunConfig {
         command: args.command.clone(),
-        iteration_pattern: if by_time {
-            None
-        } else {
-            Some(regex::Regex::new(&args.iteration_pattern)?)
-        },
+        iteration_pattern: (!by_time).then(|| args.iteration_pattern.clone()),
         iterations: args.iterations,
-        duration: args.duration.map(Duration::from_secs_f64),
-        interval: Duration::from_secs_f64(args.interval.unwrap_or(1.0).max(0.01)),
+        duration: args.duration,
+        interval: args
+            .interval
+            .unwrap_or(Duration::from_secs(1))
+            .max(Duration::from_millis(10)),
+        stall_timeout: args.stall_timeout,
         inspect: is_node,
         inspector_timeout: Duration::from_secs(20),
         snapshots: plan,
@@ -171,28 +178,7 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
     status.finish();
     let mut assessment = assess(&result, floor, args.warmup, args.alpha);
     args.checks.apply(&result, &mut assessment, is_node);
-    let exit = &result.exit;
-    let reached = args
-        .iterations
-        .is_none_or(|n| result.last_iteration.is_some_and(|i| i >= n));
-    let fault = if let Some(f) = &result.fault {
-        Some(f.clone())
-    } else if exit.stopped_by_harness {
-        None
-    } else if exit.code != Some(0) {
-        Some(format!(
-            "the workload ended with {}",
-            describe_exit(exit.code, exit.signal)
-        ))
-    } else if !reached {
-        Some(format!(
-            "the workload exited after {} samples, before the {} iterations asked for",
-            result.samples.len(),
-            args.iterations.unwrap_or(0)
-        ))
-    } else {
-        None
-    };
+    let fault = result.fault(args.iterations);
     // The snapshots are read whatever the bytes said: objects that grew in step with
     // the run decide a slow leak, and nothing growing settles an inconclusive series.
     let culprit_snapshots = leaktrail_harness::culprit_snapshots(&result, doubling);
@@ -248,17 +234,34 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
             common.render.format,
         )?);
     }
-    let code = assessment.exit_code(fault.is_some());
+    // Stopped by a signal: the shell's convention, 128 + the signal.
+    let code = match result.interrupted {
+        Some(signal) => (128 + signal) as u8,
+        None => assessment.exit_code(fault.is_some()),
+    };
     Ok((report, code))
 }
 
-fn describe_exit(code: Option<i32>, signal: Option<i32>) -> String {
-    match (code, signal) {
-        (Some(c), _) => format!("exit status {c}"),
-        (None, Some(9)) => "signal 9 (SIGKILL: out of memory?)".to_owned(),
-        (None, Some(s)) => format!("signal {s}"),
-        (None, None) => "an unknown status".to_owned(),
+/// An iteration pattern: a regular expression with a capture group for the number.
+fn parse_iteration_pattern(s: &str) -> Result<regex::Regex, String> {
+    let re = regex::Regex::new(s).map_err(|e| {
+        // The regex crate's message spans lines (the pattern, a caret, the cause): keep the
+        // cause.
+        let cause = e.to_string();
+        let cause = cause
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim()
+            .trim_start_matches("error: ");
+        format!("{s:?} is not a regular expression: {cause}")
+    })?;
+    if re.captures_len() < 2 {
+        return Err(format!(
+            "{s:?} has no capture group for the iteration number: write it like `tick (\\d+)`"
+        ));
     }
+    Ok(re)
 }
 
 /// Creates `dir` readable by its owner only: it will hold heap snapshots.

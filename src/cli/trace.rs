@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::duration::parse_duration;
 use leaktrail_harness::ByteSize;
 use leaktrail_report::{Format, RenderOptions};
 use leaktrail_trace::reporter::read_reporter_file;
-use leaktrail_trace::{parse_duration, LaneRule, SummaryOptions, TraceConfig, TraceReport};
+use leaktrail_trace::{LaneRule, SummaryOptions, TraceConfig, TraceReport};
 
 use super::Common;
 

@@ -31,16 +31,16 @@ pub struct WatchArgs {
     name: Option<String>,
 
     /// Time between samples.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::duration::parse_duration)]
     sample_every: Duration,
 
     /// Time between scheduled heap snapshots.
-    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = super::duration::parse_duration)]
     snapshot_every: Duration,
 
     /// Least time between a snapshot taken early, because memory grows fast, and the one
     /// before or after it.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::duration::parse_duration)]
     min_snapshot_gap: Duration,
 
     /// Raw snapshot files to keep (the oldest are deleted; their summaries stay).
@@ -56,7 +56,7 @@ pub struct WatchArgs {
     restart: bool,
 
     /// Stop watching after this long.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_duration)]
     duration: Option<Duration>,
 
     /// Do not use the Node inspector: RSS/PSS and threads only, and heap snapshots only
@@ -221,7 +221,10 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
                     .unwrap_or_default()
             ),
             WatchEvent::Restarting { after } => {
-                format!("restarting in {}", humantime::format_duration(*after))
+                format!(
+                    "restarting in {}",
+                    leaktrail_analysis::units::human_duration(after.as_secs_f64())
+                )
             }
         };
         if live {

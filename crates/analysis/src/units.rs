@@ -1,4 +1,4 @@
-//! Human-readable byte sizes, shared by sentences and tables.
+//! Human-readable byte sizes and durations, shared by sentences and tables.
 
 const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
 
@@ -23,6 +23,28 @@ pub fn signed_bytes(b: i64) -> String {
         0 => "0 B".to_owned(),
         b if b > 0 => format!("+{}", human_bytes(b as u64)),
         b => format!("-{}", human_bytes(b.unsigned_abs())),
+    }
+}
+
+/// Seconds as `0.5 s`, `12 s`, `45 min`, `3 h 20 min`, `1.5 days`; `never` when infinite.
+pub fn human_duration(secs: f64) -> String {
+    if !secs.is_finite() {
+        return "never".into();
+    }
+    let secs = secs.max(0.0);
+    if secs < 9.95 {
+        // A short wait reads better with its tenths: `0.5 s`, not `0 s`.
+        return match format!("{secs:.1}") {
+            t if t.ends_with(".0") => format!("{} s", &t[..t.len() - 2]),
+            t => format!("{t} s"),
+        };
+    }
+    let s = secs.round() as u64;
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        7200..=172_799 => format!("{} h {} min", s / 3600, s / 60 % 60),
+        _ => format!("{:.1} days", s as f64 / 86400.0),
     }
 }
 

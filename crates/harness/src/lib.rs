@@ -27,9 +27,11 @@ mod assess;
 mod checks;
 mod evidence;
 mod floor;
+mod lines;
 mod profile;
 mod pss;
 mod run;
+mod signals;
 mod spawn;
 
 pub use assess::{assess, Assessment, MemoryKind, SeriesVerdict};
@@ -38,12 +40,14 @@ pub use checks::{
 };
 pub use evidence::{culprit_snapshots, paths, weigh_objects, ObjectEvidence, IN_STEP_RATIO};
 pub use floor::{ByteSize, GrowthFloor, Per};
+pub use lines::{for_each_line, MAX_LINE};
 pub use profile::{ProfileRequest, RecordedProfiles, ALLOC_PROFILE_FILE, CPU_PROFILE_FILE};
 pub use pss::PssComparison;
 pub use run::{
     run, EndSnapshot, ExitInfo, HarnessError, PssMode, RunConfig, RunResult, RunSnapshot, Sample,
     SnapshotPlan, DOUBLING_KEEP,
 };
+pub use signals::{signal_name, PendingSignal, StopSignals, STOP_SIGNALS};
 pub use spawn::{
     signal_group, spawn_in_group, spawn_workload, stop_group, wait_exit, Hold, NodeStart,
     HOLD_PRELOAD,

@@ -3,20 +3,24 @@
 mod aftermath;
 mod budget;
 mod end;
+mod fault;
 mod gc;
 mod label;
 mod schedule;
+mod stall;
 
 pub use budget::PssMode;
 pub use end::EndSnapshot;
 pub use schedule::{SnapshotPlan, DOUBLING_KEEP};
 
+use crate::lines::for_each_line;
+use crate::signals::StopSignals;
 use crate::spawn::{spawn_workload, stop_group, wait_exit, Hold, NodeStart};
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -59,6 +63,10 @@ pub struct RunConfig {
     pub pss: PssMode,
     /// CPU and allocation profiles to record over the inspector.
     pub profiles: Option<ProfileRequest>,
+    /// When sampling by iteration, end the run with a fault after this long without a new
+    /// iteration; `None` scales the wait to the pace seen: a minute for the first line, then ten
+    /// times the longest gap between iterations, at least ten seconds.
+    pub stall_timeout: Option<Duration>,
 }
 
 /// One sample.
@@ -123,6 +131,11 @@ pub struct RunResult {
     pub exit: ExitInfo,
     /// The last lines it wrote on stderr.
     pub stderr_tail: Vec<String>,
+    /// The last lines it wrote on stdout.
+    pub stdout_tail: Vec<String>,
+    /// The stop signal (SIGINT, SIGTERM, SIGHUP) that ended the run early, if one did:
+    /// the workload's tree was stopped and what was measured until then is kept.
+    pub interrupted: Option<i32>,
     /// The inspector it was sampled through.
     pub inspector_url: Option<String>,
     /// Heap snapshots kept, in order (a doubling schedule removes older ones).
@@ -219,22 +232,37 @@ pub fn run(
         Stdio::piped(),
     )
     .map_err(spawn_error)?;
+    let signals = StopSignals::install();
     let (events, rx) = channel();
+    let seen: Arc<Mutex<stall::StdoutSeen>> = Arc::default();
     if let Some(out) = child.stdout.take() {
         let events = events.clone();
         let pattern = config.iteration_pattern.clone();
+        let seen = seen.clone();
         std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Some(n) = pattern
-                    .as_ref()
-                    .and_then(|p| p.captures(&line))
-                    .and_then(|c| c.get(1)?.as_str().parse().ok())
-                {
-                    if events.send(Event::Iteration(n, Instant::now())).is_err() {
-                        return;
-                    }
+            // Read to the end whatever comes, or the workload dies of EPIPE.
+            let mut open = true;
+            for_each_line(BufReader::new(out), |line| {
+                let n = match pattern.as_ref().and_then(|p| p.captures(&line)) {
+                    Some(c) => match c.get(1).map(|g| g.as_str().parse::<u64>()) {
+                        Some(Ok(n)) => Some(n),
+                        _ => {
+                            if let Ok(mut seen) = seen.lock() {
+                                seen.unparsed = Some(line.to_string());
+                            }
+                            None
+                        }
+                    },
+                    None => None,
+                };
+                if let Ok(mut seen) = seen.lock() {
+                    seen.line(&line);
                 }
-            }
+                if let Some(n) = n {
+                    open = open && events.send(Event::Iteration(n, Instant::now())).is_ok();
+                }
+                true
+            });
             let _ = events.send(Event::StdoutClosed);
         });
     }
@@ -247,7 +275,8 @@ pub fn run(
         let events = events.clone();
         let (exiting, cut, at_exit) = (exiting.clone(), cut.clone(), at_exit.clone());
         std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
+            for_each_line(BufReader::new(err), |line| {
+                let line = line.into_owned();
                 if line.contains("Waiting for the debugger to disconnect") {
                     exiting.store(true, Ordering::SeqCst);
                     // Before the sampling session is cut: its closing clears V8's ids.
@@ -262,13 +291,39 @@ pub fn run(
                     Some(url) => Event::Url(url.to_owned()),
                     None => Event::Stderr(line),
                 };
-                if events.send(event).is_err() {
-                    return;
-                }
-            }
+                // Read on after the session stops listening, or the workload dies of
+                // EPIPE.
+                let _ = events.send(event);
+                true
+            });
         });
     }
     drop(events);
+    // The first stop signal stops the workload and keeps what was measured: the loop
+    // sees it within its wait, and a call in flight (a snapshot can take a minute) is
+    // cut.
+    let interrupted = Arc::new(AtomicI32::new(0));
+    let watching = Arc::new(AtomicBool::new(true));
+    {
+        let (pending, interrupted, watching, cut) = (
+            signals.pending(),
+            interrupted.clone(),
+            watching.clone(),
+            cut.clone(),
+        );
+        std::thread::spawn(move || {
+            while watching.load(Ordering::SeqCst) {
+                if let Some(sig) = pending.take() {
+                    interrupted.store(sig, Ordering::SeqCst);
+                    if let Some(stream) = cut.lock().ok().and_then(|mut c| c.take()) {
+                        let _ = stream.shutdown(std::net::Shutdown::Both);
+                    }
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+    }
     let mut session = Session {
         config,
         command_line,
@@ -280,6 +335,8 @@ pub fn run(
             samples: Vec::new(),
             exit: ExitInfo::default(),
             stderr_tail: Vec::new(),
+            stdout_tail: Vec::new(),
+            interrupted: None,
             inspector_url: None,
             snapshots: Vec::new(),
             wall_seconds: 0.0,
@@ -316,8 +373,13 @@ pub fn run(
         gc: gc::GcMethod::default(),
         settle: 0,
         profiling: Profiling::new(config.profiles.clone(), exiting.clone()),
+        stall: stall::StallWatch::new(config.stall_timeout),
+        seen: seen.clone(),
+        interrupted: interrupted.clone(),
     };
     let outcome = match session.drive(&mut child, &rx, &mut on_sample) {
+        // A stop signal cut the call in flight.
+        Err(HarnessError::Inspector { .. }) if session.interrupt().is_some() => Ok(()),
         // The workload reached its end while a sample was in flight: a normal end. The
         // answer may come before the stderr reader has seen Node say so ("Cannot find
         // context with specified id" once Node has destroyed its context): give it a
@@ -330,8 +392,14 @@ pub fn run(
         }
         other => other,
     };
+    session.result.interrupted = session.interrupt();
     session.stop_profiles();
-    if outcome.is_ok() && session.result.exit.stopped_by_harness {
+    if session.result.interrupted.is_some() {
+        // Asked to stop: no snapshot at the end.
+    } else if outcome.is_ok()
+        && session.result.exit.stopped_by_harness
+        && session.result.fault.is_none()
+    {
         session.end_snapshot_before_stop(&rx);
     } else if exiting.load(Ordering::SeqCst) {
         session.end_snapshot_at_exit();
@@ -357,6 +425,21 @@ pub fn run(
         }
     }
     session.finish_labels();
+    watching.store(false, Ordering::SeqCst);
+    signals.disarm();
+    if let Ok(seen) = seen.lock() {
+        session.result.stdout_tail = seen.tail.iter().cloned().collect();
+        let silent = session.result.samples.is_empty()
+            && session.result.last_iteration.is_none()
+            && session.result.fault.is_none()
+            && session.result.interrupted.is_none();
+        if let (true, Some(pattern)) = (silent, config.iteration_pattern.as_ref()) {
+            session.result.fault = Some(format!(
+                "the workload ended without printing a line that matches --iteration-pattern `{pattern}` ({} lines on stdout), so nothing was sampled",
+                seen.lines
+            ));
+        }
+    }
     session.result.wall_seconds = start.elapsed().as_secs_f64();
     session.result.inspector_url = session.url.clone();
     session.result.skipped_samples = session.budget.skipped;
@@ -416,9 +499,23 @@ struct Session<'a> {
     /// Sample points still to skip after a heap snapshot.
     settle: u32,
     profiling: Profiling,
+    /// Whether iterations still arrive.
+    stall: stall::StallWatch,
+    /// What stdout showed, for a stalled run's message.
+    seen: Arc<Mutex<stall::StdoutSeen>>,
+    /// The stop signal received, 0 when none.
+    interrupted: Arc<AtomicI32>,
 }
 
 impl Session<'_> {
+    /// The stop signal received, if any.
+    fn interrupt(&self) -> Option<i32> {
+        match self.interrupted.load(Ordering::SeqCst) {
+            0 => None,
+            s => Some(s),
+        }
+    }
+
     /// Stops the profilers, if any run, and writes their files.
     fn stop_profiles(&mut self) {
         self.profiling
@@ -426,6 +523,9 @@ impl Session<'_> {
     }
 
     fn remember(&mut self, line: String) {
+        if leaktrail_inspector::is_inspector_chatter(&line) {
+            return;
+        }
         self.result.stderr_tail.push(line);
         if self.result.stderr_tail.len() > 20 {
             self.result.stderr_tail.remove(0);
@@ -441,6 +541,24 @@ impl Session<'_> {
         let by_time = self.config.iteration_pattern.is_none();
         let mut next_tick = self.start;
         loop {
+            if self.interrupt().is_some() {
+                return Ok(());
+            }
+            let sampling = !(self.config.inspect && self.inspector.is_none());
+            if !by_time && sampling && self.stall.stalled(Instant::now()) {
+                let pattern = self
+                    .config
+                    .iteration_pattern
+                    .as_ref()
+                    .map_or(String::new(), |p| p.to_string());
+                let described = match self.seen.lock() {
+                    Ok(seen) => self.stall.describe(&pattern, &seen),
+                    Err(_) => "no new iteration arrived".to_owned(),
+                };
+                self.result.fault = Some(described);
+                self.result.exit.stopped_by_harness = true;
+                return Ok(());
+            }
             if let Some(d) = self.config.duration {
                 if self.start.elapsed() >= d {
                     self.result.exit.stopped_by_harness = true;
@@ -456,8 +574,11 @@ impl Session<'_> {
                     seconds: self.config.inspector_timeout.as_secs(),
                 });
             }
+            // Short waits: a stop signal or a stall is noticed within one.
             let wait = if by_time {
-                next_tick.saturating_duration_since(Instant::now())
+                next_tick
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(200))
             } else {
                 Duration::from_millis(200)
             };
@@ -486,6 +607,7 @@ impl Session<'_> {
                         if let Some(h) = self.hold.as_mut() {
                             h.release();
                         }
+                        self.stall.restart(Instant::now());
                         self.gc = gc::GcMethod::detect(&mut inspector);
                         self.inspector = Some(inspector);
                         self.url = Some(url);
@@ -566,6 +688,7 @@ impl Session<'_> {
     /// An iteration line, read at `at`.
     fn line_read(&mut self, n: u64, at: Instant) {
         self.aftermath.line(at);
+        self.stall.iteration(n, at);
         for (i, label) in self.labeller.line(n, at) {
             self.result.samples[i].iteration = Some(label);
         }
@@ -757,6 +880,8 @@ impl Session<'_> {
             Err(e) => self.remember(format!("leaktrail: snapshot discarded: {e}")),
         }
         self.result.snapshot_seconds += began.elapsed().as_secs_f64();
+        // The workload was paused for the snapshot: that is no stall of its own.
+        self.stall.restart(Instant::now());
         self.settle = SETTLE_POINTS;
         self.after_snapshot = true;
         self.aftermath.disturbed();

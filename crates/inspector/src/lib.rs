@@ -118,6 +118,15 @@ pub fn listening_url(line: &str) -> Option<&str> {
     url.starts_with("ws://").then_some(url)
 }
 
+/// True for what Node prints on stderr about the inspector leaktrail attached
+/// (`Debugger attached.`, `For help, see: …`): leaktrail's noise, not the workload's.
+pub fn is_inspector_chatter(line: &str) -> bool {
+    line.starts_with("Debugger attached")
+        || line.starts_with("Debugger ending on")
+        || line.starts_with("Debugger listening on")
+        || line.starts_with("For help, see: https://nodejs.org")
+}
+
 /// A connection to one inspector.
 pub struct Inspector {
     socket: WebSocket<MaybeTlsStream<TcpStream>>,

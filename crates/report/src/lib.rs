@@ -779,8 +779,25 @@ pub fn render_run(
     if opts.format == Format::Markdown {
         d.line("## Leak test\n");
     }
+    if let Some(stop) = stop_sentence(result) {
+        d.emphasis(&stop, true);
+    }
     if let Some(f) = fault {
         d.emphasis(&format!("Fault: {f}. What was collected is below."), true);
+        if !result.stdout_tail.is_empty() {
+            d.line("Last lines on stdout:");
+            let indent = if opts.format == Format::Markdown {
+                ""
+            } else {
+                "  "
+            };
+            let lines: Vec<String> = result
+                .stdout_tail
+                .iter()
+                .map(|l| format!("{indent}{l}"))
+                .collect();
+            d.block(&lines);
+        }
         if !result.stderr_tail.is_empty() {
             d.line("Last lines on stderr:");
             let indent = if opts.format == Format::Markdown {
@@ -795,6 +812,11 @@ pub fn render_run(
                 .collect();
             d.block(&lines);
         }
+    }
+    if fault.is_some() && result.samples.is_empty() {
+        // Nothing to judge: a verdict on no samples would only distract from the fault.
+        d.line("No sample was taken.");
+        return d.out;
     }
     let top = culprit.and_then(|c| c.culprit());
     if let Some((sentence, _)) = top {
@@ -966,6 +988,9 @@ pub fn render_run_html(
         })
         .collect();
     let mut body = String::new();
+    if let Some(stop) = stop_sentence(result) {
+        body.push_str(&format!("<p class=\"warn\"><b>{}</b></p>", escape(&stop)));
+    }
     if let Some(f) = fault {
         body.push_str(&format!("<p class=\"bad\"><b>Fault:</b> {}</p>", escape(f)));
     }
@@ -981,8 +1006,12 @@ pub fn render_run_html(
             escape(&path_lines(path))
         ));
     }
-    let code = assessment.exit_code(fault.is_some());
+    let code = match result.interrupted {
+        Some(signal) => (128 + signal) as u8,
+        None => assessment.exit_code(fault.is_some()),
+    };
     let (badge, class) = match code {
+        _ if result.interrupted.is_some() => ("STOPPED", "warn"),
         0 => ("PASS", "good"),
         1 => ("FAIL", "bad"),
         3 => ("INCONCLUSIVE", "warn"),
@@ -997,6 +1026,18 @@ pub fn render_run_html(
     )
 }
 
+/// The sentence of a run a stop signal ended, if one did.
+fn stop_sentence(result: &leaktrail_harness::RunResult) -> Option<String> {
+    result.interrupted.map(|signal| {
+        format!(
+            "Stopped: leaktrail received {} after {} and {} samples, and stopped the workload's processes; what follows is on what was measured until then.",
+            leaktrail_harness::signal_name(signal),
+            leaktrail_analysis::units::human_duration(result.wall_seconds),
+            result.samples.len()
+        )
+    })
+}
+
 /// A JUnit XML report of a `run`, for CI systems: a leak is a failure, a fault an error,
 /// an inconclusive run is skipped; each check is a test case of its own.
 pub fn render_run_junit(
@@ -1007,6 +1048,9 @@ pub fn render_run_junit(
     fault: Option<&str>,
 ) -> String {
     use leaktrail_stats::Outcome;
+    // A run stopped by a signal is an error of the run, like a fault: it did not finish.
+    let stop = stop_sentence(result);
+    let fault = fault.or(stop.as_deref());
     let (failures, errors, skipped) = match (fault, assessment.outcome) {
         (Some(_), _) => (0, 1, 0),
         (None, Outcome::Leak) => (1, 0, 0),

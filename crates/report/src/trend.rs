@@ -4,8 +4,9 @@
 use comfy_table::{Cell, Color};
 use serde::Serialize;
 
+use leaktrail_analysis::units::human_duration;
 use leaktrail_analysis::units::{human_bytes, signed_bytes};
-use leaktrail_trend::{human_duration, Assessment, RatePerHour, TrendReport};
+use leaktrail_trend::{Assessment, RatePerHour, TrendReport};
 
 use crate::{group_digits, json, signed_count, Doc, Format, RenderOptions};
 

@@ -22,7 +22,6 @@
 //! decides the exit status (the command's, passed through, or `--fail-on-growth`).
 
 pub mod baseline;
-mod duration;
 pub mod files;
 pub mod lane;
 pub mod reporter;
@@ -32,7 +31,6 @@ pub mod tap;
 mod tracer;
 
 pub use baseline::{Baseline, BaselineRule, DEFAULT_SETTLE_SECONDS};
-pub use duration::parse_duration;
 pub use lane::LaneRule;
 pub use summary::{
     GrowthGate, HeapGrowth, LaneSummary, ProcessSummary, SummaryOptions, TraceReport,

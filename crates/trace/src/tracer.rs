@@ -1,15 +1,14 @@
 //! Running the command and following its process tree.
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
+use leaktrail_harness::StopSignals;
 use leaktrail_sampler::{
     clock_ticks_per_second, descendants, has_env_var, list_processes, process_info, sample_process,
     ProcessInfo,
@@ -178,13 +177,6 @@ enum Event {
     Closed,
 }
 
-/// Signals that stop a run: passed on to the command the first time, fatal the second.
-const STOP_SIGNALS: [i32; 3] = [
-    signal_hook::consts::SIGINT,
-    signal_hook::consts::SIGTERM,
-    signal_hook::consts::SIGHUP,
-];
-
 /// Runs the command and follows its tree until it exits. Each stdout line of the command
 /// is handed to `on_stdout` (and read for TAP); stderr is left to the terminal.
 ///
@@ -224,7 +216,7 @@ pub fn trace(
         let existing = std::env::var("NODE_OPTIONS").ok();
         cmd.env("NODE_OPTIONS", s.node_options(existing.as_deref()));
     }
-    let signals = SignalForwarding::install();
+    let signals = StopSignals::install();
     let started = SystemTime::now();
     let start = Instant::now();
     let mut child = match leaktrail_harness::spawn_in_group(&mut cmd) {
@@ -237,21 +229,10 @@ pub fn trace(
     let (tx, rx) = channel();
     if let Some(out) = child.stdout.take() {
         std::thread::spawn(move || {
-            let mut reader = BufReader::new(out);
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                match reader.read_until(b'\n', &mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        let line = String::from_utf8_lossy(&buf);
-                        let line = line.trim_end_matches(['\n', '\r']).to_owned();
-                        if tx.send(Event::Line(Instant::now(), line)).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
+            leaktrail_harness::for_each_line(BufReader::new(out), |line| {
+                tx.send(Event::Line(Instant::now(), line.into_owned()))
+                    .is_ok()
+            });
             let _ = tx.send(Event::Closed);
         });
     }
@@ -348,57 +329,6 @@ fn exit_of(status: Option<ExitStatus>) -> CommandExit {
     }
 }
 
-/// Passes stop signals on to the command; the second one is fatal.
-struct SignalForwarding {
-    /// Set once a signal has been passed on (or the run is over): the next one ends us.
-    armed: Arc<AtomicBool>,
-    /// The last signal received, 0 when none is waiting.
-    received: Arc<AtomicUsize>,
-    /// The actions that record a signal for forwarding.
-    forwarding: Vec<signal_hook::SigId>,
-}
-
-impl SignalForwarding {
-    fn install() -> SignalForwarding {
-        let armed = Arc::new(AtomicBool::new(false));
-        let received = Arc::new(AtomicUsize::new(0));
-        let mut forwarding = Vec::new();
-        for sig in STOP_SIGNALS {
-            // Registered first, so it sees `armed` before this signal sets anything. It
-            // stays after the run: with no action left, a signal would be ignored.
-            let _ = signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, armed.clone());
-            if let Ok(id) = signal_hook::flag::register_usize(sig, received.clone(), sig as usize) {
-                forwarding.push(id);
-            }
-        }
-        SignalForwarding {
-            armed,
-            received,
-            forwarding,
-        }
-    }
-
-    /// The signal waiting to be passed on, if any.
-    fn take(&self) -> Option<i32> {
-        match self.received.swap(0, Ordering::SeqCst) {
-            0 => None,
-            s => {
-                self.armed.store(true, Ordering::SeqCst);
-                Some(s as i32)
-            }
-        }
-    }
-
-    /// The run is over: a stop signal from now on ends leaktrail (as it would have without
-    /// the handlers); the forwarding actions are removed.
-    fn disarm(self) {
-        self.armed.store(true, Ordering::SeqCst);
-        for id in self.forwarding {
-            signal_hook::low_level::unregister(id);
-        }
-    }
-}
-
 struct Tracer<'a> {
     config: &'a TraceConfig,
     start: Instant,
@@ -446,7 +376,7 @@ impl Tracer<'_> {
         &mut self,
         child: &mut Child,
         rx: &Receiver<Event>,
-        signals: &SignalForwarding,
+        signals: &StopSignals,
         on_stdout: &mut impl FnMut(&str),
     ) -> Option<ExitStatus> {
         let mut next_tick = self.start;

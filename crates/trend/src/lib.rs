@@ -42,6 +42,7 @@ pub use table::CensusTable;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use leaktrail_analysis::units::human_duration;
 use leaktrail_analysis::SnapshotCensus;
 use leaktrail_stats::{decide, GrowthPolicy, Outcome, SlopeEstimate};
 use leaktrail_store::{Incarnation, SampleRecord, SnapshotRecord, Store, StoreError, Target};
@@ -756,20 +757,6 @@ fn ending(i: &Incarnation, reason: &str) -> String {
         ("exited", Some(c), _) => format!("pid {} exited {c}", i.pid),
         ("signal", _, Some(s)) => format!("pid {} killed by signal {s}", i.pid),
         (r, _, _) => format!("pid {} {r}", i.pid),
-    }
-}
-
-/// Seconds as `3 h 20 min`, `45 min`, `12 s`.
-pub fn human_duration(secs: f64) -> String {
-    if !secs.is_finite() {
-        return "never".into();
-    }
-    let s = secs.max(0.0) as u64;
-    match s {
-        0..=119 => format!("{s} s"),
-        120..=7199 => format!("{} min", s / 60),
-        7200..=172_799 => format!("{} h {} min", s / 3600, s / 60 % 60),
-        _ => format!("{:.1} days", s as f64 / 86400.0),
     }
 }
 

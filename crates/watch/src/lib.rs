@@ -405,10 +405,7 @@ impl Incarnation {
                                 let _ = url_tx.send(url.to_owned());
                                 continue;
                             }
-                            if line.starts_with("Debugger attached")
-                                || line.starts_with("Debugger ending on")
-                                || line.starts_with("For help, see: https://nodejs.org")
-                            {
+                            if leaktrail_inspector::is_inspector_chatter(&line) {
                                 continue;
                             }
                             if line.contains("Waiting for the debugger to disconnect") {

@@ -1,0 +1,187 @@
+//! A run sampled by iteration that no longer progresses.
+//!
+//! Sample points are the workload's iteration lines: when no new number arrives (no line
+//! matches the pattern, the number does not parse, the same number again and again, the
+//! workload hangs), nothing is sampled and nothing ends the run. A CI job would then sit
+//! until its own timeout and keep nothing; instead the run ends with a fault that says
+//! what was seen on stdout.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// The stall limit before the first iteration line: Node start-up, module loading and a
+/// TypeScript build come first.
+pub const FIRST_LINE_WAIT: Duration = Duration::from_secs(60);
+/// The least stall limit once iterations arrive.
+pub const MIN_STALL: Duration = Duration::from_secs(10);
+/// Once iterations arrive, the limit is this many times the longest gap between them.
+pub const GAP_FACTOR: u32 = 10;
+/// Lines of stdout kept for the message.
+const TAIL: usize = 5;
+
+/// What the workload printed on stdout, as far as iterations are concerned.
+#[derive(Debug, Default)]
+pub struct StdoutSeen {
+    /// The last lines, whatever they said.
+    pub tail: VecDeque<String>,
+    /// Lines read.
+    pub lines: u64,
+    /// The last line that matched the pattern but whose number did not parse.
+    pub unparsed: Option<String>,
+}
+
+impl StdoutSeen {
+    /// Records a line read.
+    pub fn line(&mut self, line: &str) {
+        self.lines += 1;
+        if self.tail.len() == TAIL {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line.to_owned());
+    }
+}
+
+/// Watches the progress of iterations.
+#[derive(Debug)]
+pub struct StallWatch {
+    /// The limit given on the command line, if any.
+    fixed: Option<Duration>,
+    /// When progress was last seen (or the clock restarted).
+    since: Instant,
+    /// The highest iteration read.
+    highest: Option<u64>,
+    /// The longest time between two new iterations.
+    longest_gap: Option<Duration>,
+}
+
+impl StallWatch {
+    /// A watch whose clock starts now; `fixed` overrides the limit scaled to the pace.
+    pub fn new(fixed: Option<Duration>) -> StallWatch {
+        StallWatch {
+            fixed,
+            since: Instant::now(),
+            highest: None,
+            longest_gap: None,
+        }
+    }
+
+    /// Restarts the clock: the workload was held or paused by leaktrail until now.
+    pub fn restart(&mut self, now: Instant) {
+        self.since = self.since.max(now);
+    }
+
+    /// An iteration line read at `at`.
+    pub fn iteration(&mut self, n: u64, at: Instant) {
+        if self.highest.is_some_and(|h| n <= h) {
+            return;
+        }
+        if self.highest.is_some() {
+            let gap = at.saturating_duration_since(self.since);
+            self.longest_gap = Some(self.longest_gap.map_or(gap, |g| g.max(gap)));
+        }
+        self.highest = Some(n);
+        self.since = self.since.max(at);
+    }
+
+    /// How long without a new iteration counts as a stall: as given, or scaled to the
+    /// pace seen so far.
+    pub fn limit(&self) -> Duration {
+        if let Some(fixed) = self.fixed {
+            return fixed;
+        }
+        match self.longest_gap {
+            None if self.highest.is_none() => FIRST_LINE_WAIT,
+            None => MIN_STALL,
+            Some(gap) => (gap * GAP_FACTOR).max(MIN_STALL),
+        }
+    }
+
+    /// True when no new iteration arrived within the limit.
+    pub fn stalled(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.since) >= self.limit()
+    }
+
+    /// Why the run stalled, for the fault message: what stdout said, and what would fix it.
+    pub fn describe(&self, pattern: &str, seen: &StdoutSeen) -> String {
+        let waited = leaktrail_analysis::units::human_duration(self.limit().as_secs_f64());
+        let what = match (self.highest, &seen.unparsed) {
+            (Some(n), _) => format!(
+                "the iteration number stayed at {n} for {waited}{}",
+                self.longest_gap.map_or(String::new(), |g| format!(
+                    " (the longest gap between iterations before was {})",
+                    leaktrail_analysis::units::human_duration(g.as_secs_f64())
+                ))
+            ),
+            (None, Some(line)) => format!(
+                "lines matched --iteration-pattern `{pattern}` but its first group is not a whole number below 2^64 (`{}`), and no new iteration came for {waited}",
+                clip(line)
+            ),
+            (None, None) if seen.lines == 0 => {
+                format!("the workload printed nothing on stdout for {waited}")
+            }
+            (None, None) => format!(
+                "no stdout line matched --iteration-pattern `{pattern}` for {waited} ({} lines read, the last `{}`)",
+                seen.lines,
+                seen.tail.back().map_or(String::new(), |l| clip(l))
+            ),
+        };
+        format!(
+            "{what}; leaktrail stopped it (--stall-timeout sets how long to wait; a workload prints its iteration number on each pass, e.g. `iteration=42`, or --interval samples by time)"
+        )
+    }
+}
+
+/// A line cut for a message.
+fn clip(line: &str) -> String {
+    const MAX: usize = 120;
+    match line.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_follows_the_pace() {
+        let mut w = StallWatch::new(None);
+        let t0 = Instant::now();
+        assert_eq!(w.limit(), FIRST_LINE_WAIT);
+        w.iteration(1, t0);
+        assert_eq!(w.limit(), MIN_STALL);
+        w.iteration(2, t0 + Duration::from_secs(3));
+        assert_eq!(w.limit(), Duration::from_secs(30));
+        // The same number again is no progress.
+        w.iteration(2, t0 + Duration::from_secs(20));
+        assert!(!w.stalled(t0 + Duration::from_secs(32)));
+        assert!(w.stalled(t0 + Duration::from_secs(34)));
+        // A pause of leaktrail's own does not count.
+        w.restart(t0 + Duration::from_secs(33));
+        assert!(!w.stalled(t0 + Duration::from_secs(34)));
+    }
+
+    #[test]
+    fn a_fixed_limit_wins() {
+        let w = StallWatch::new(Some(Duration::from_millis(500)));
+        assert_eq!(w.limit(), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn says_what_stdout_showed() {
+        let w = StallWatch::new(Some(Duration::from_secs(2)));
+        let mut seen = StdoutSeen::default();
+        assert!(w
+            .describe("iteration=(\\d+)", &seen)
+            .starts_with("the workload printed nothing on stdout for 2 s"));
+        seen.line("step 1");
+        seen.line("step 2");
+        let m = w.describe("iteration=(\\d+)", &seen);
+        assert!(m.contains("no stdout line matched --iteration-pattern `iteration=(\\d+)`"));
+        assert!(m.contains("2 lines read, the last `step 2`"), "{m}");
+        seen.unparsed = Some("iteration=99999999999999999999999".into());
+        let m = w.describe("iteration=(\\d+)", &seen);
+        assert!(m.contains("not a whole number"), "{m}");
+    }
+}

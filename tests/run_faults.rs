@@ -1,0 +1,264 @@
+//! `run` against workloads that never progress, print garbage, or are stopped by a
+//! signal: it must end on its own with a message that says why, read any bytes, and on
+//! SIGINT/SIGTERM stop the whole tree and keep what it measured.
+
+mod common;
+
+use common::{leaktrail, node, run_json, s};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn node_e(script: &str) -> Vec<String> {
+    vec![node().display().to_string(), "-e".into(), script.into()]
+}
+
+/// Runs a stalled workload with `--stall-timeout 1s` and returns the fault and how long
+/// the run took.
+fn stalled(script: &str, extra: &[&str]) -> (String, Duration) {
+    let began = Instant::now();
+    let mut args = vec!["--stall-timeout", "1s"];
+    args.extend_from_slice(extra);
+    let (code, report) = run_json(&args, &node_e(script));
+    let took = began.elapsed();
+    assert_eq!(code, Some(2), "a stall is a fault: {report}");
+    let fault = report["fault"].as_str().expect("a fault").to_owned();
+    (fault, took)
+}
+
+#[test]
+fn a_run_without_new_iterations_ends_with_a_fault_that_says_why() {
+    // Each case in its own thread: they wait, they do not work.
+    let cases: Vec<(&str, &str, Vec<&str>)> = vec![
+        (
+            "setInterval(() => {}, 1000)",
+            "printed nothing on stdout for 1 s",
+            vec![],
+        ),
+        (
+            "let i = 0; setInterval(() => console.log('step ' + ++i), 20)",
+            "no stdout line matched --iteration-pattern `iteration=(\\d+)`",
+            vec![],
+        ),
+        (
+            "setInterval(() => console.log('iteration=99999999999999999999999'), 20)",
+            "is not a whole number",
+            vec![],
+        ),
+        (
+            "let i = 0; setInterval(() => console.log('iteration=' + Math.min(++i, 7)), 20)",
+            "the iteration number stayed at 7",
+            vec![],
+        ),
+        (
+            "let i = 0; setInterval(() => console.log('tick ' + Math.min(++i, 3)), 20)",
+            "stayed at 3",
+            vec!["--iteration-pattern", r"tick (\d+)"],
+        ),
+    ];
+    let handles: Vec<_> = cases
+        .into_iter()
+        .map(|(script, want, extra)| {
+            std::thread::spawn(move || {
+                let (fault, took) = stalled(script, &extra);
+                assert!(fault.contains(want), "want {want:?} in {fault:?}");
+                assert!(fault.contains("--stall-timeout"), "names the flag: {fault}");
+                // 1 s of stall, Node's start and the stop; not forever.
+                assert!(took < Duration::from_secs(30), "took {took:?}");
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("case passed");
+    }
+}
+
+#[test]
+fn the_default_stall_limit_follows_the_pace_of_the_workload() {
+    // 100 quick iterations, then silence: the limit is 10 times the longest gap, at
+    // least 10 s, not the minute given to the first line.
+    let began = Instant::now();
+    let (code, report) = run_json(
+        &[],
+        &node_e(
+            "let i = 0; const t = setInterval(() => { console.log('iteration=' + ++i); if (i === 100) clearInterval(t); }, 10); setInterval(() => {}, 1000);",
+        ),
+    );
+    let took = began.elapsed();
+    assert_eq!(code, Some(2), "{report}");
+    let fault = report["fault"].as_str().expect("fault");
+    assert!(fault.contains("stayed at 100"), "{fault}");
+    assert!(
+        took >= Duration::from_secs(10) && took < Duration::from_secs(40),
+        "took {took:?}"
+    );
+    assert!(
+        !report["run"]["samples"]
+            .as_array()
+            .expect("samples")
+            .is_empty(),
+        "what was measured is kept"
+    );
+}
+
+#[test]
+fn a_workload_that_ends_without_a_matching_line_is_a_fault_not_a_call_for_more_samples() {
+    let (code, report) = run_json(&[], &node_e("console.log('step 1'); console.log('step 2')"));
+    assert_eq!(code, Some(2), "{report}");
+    let fault = report["fault"].as_str().expect("fault");
+    assert!(
+        fault.contains("without printing a line that matches --iteration-pattern"),
+        "{fault}"
+    );
+    let tail = report["run"]["stdout_tail"]
+        .as_array()
+        .expect("stdout tail");
+    assert_eq!(tail.len(), 2, "{tail:?}");
+}
+
+#[test]
+fn bad_flags_are_refused_before_anything_runs() {
+    for (args, want) in [
+        (
+            vec!["--iteration-pattern", "tick"],
+            "has no capture group for the iteration number",
+        ),
+        (
+            vec!["--iteration-pattern", "iteration=(\\d+"],
+            "is not a regular expression",
+        ),
+        (vec!["--iterations", "0"], "--iterations"),
+        (vec!["--interval", "fast"], "expected a duration"),
+    ] {
+        let mut all = vec!["run"];
+        all.extend_from_slice(&args);
+        all.extend(["--", "/bin/false-never-started"]);
+        let out = leaktrail(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: want {want:?} in {err}");
+        if args[0] == "--iteration-pattern" {
+            assert!(err.contains("--iteration-pattern"), "names the flag: {err}");
+            assert!(err.trim().lines().count() <= 4, "short: {err}");
+        }
+    }
+}
+
+#[test]
+fn durations_take_the_same_syntax_as_every_command() {
+    let (code, report) = run_json(
+        &[
+            "--interval",
+            "200ms",
+            "--duration",
+            "1.5s",
+            "--no-inspector",
+        ],
+        &["sleep", "30"],
+    );
+    assert_ne!(code, Some(2), "{report}");
+    let n = report["run"]["samples"].as_array().expect("samples").len();
+    assert!((4..=9).contains(&n), "{n} samples at 200 ms over 1.5 s");
+}
+
+#[test]
+fn bytes_that_are_not_utf8_on_stdout_are_read_past() {
+    // Garbage first and between the lines, and a long line without a newline: the run
+    // reads on, the workload never sees EPIPE.
+    let (code, report) = run_json(
+        &["--snapshots", "0"],
+        &node_e(
+            "process.stdout.write(Buffer.from([0xff, 0xfe, 0x0a])); process.stdout.write(Buffer.alloc(200000, 0xc3)); process.stdout.write('\\n'); let i = 0; const t = setInterval(() => { process.stdout.write(Buffer.from([0x80])); console.log(' iteration=' + ++i); if (i === 300) clearInterval(t); }, 2);",
+        ),
+    );
+    assert!(report["fault"].is_null(), "no fault: {report}");
+    assert_ne!(code, Some(2));
+    assert_eq!(report["run"]["last_iteration"], 300);
+}
+
+/// True while `pid` is a live process (a zombie is dead: only its entry is left).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+fn stopped_by(signal: rustix::process::Signal, code: i32, name: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().join("out");
+    let pid_file = dir.path().join("grandchild.pid");
+    // A workload that never ends and leaves a grandchild of its own.
+    let script = format!(
+        "const c = require('child_process').spawn('sleep', ['300'], {{ stdio: 'ignore' }}); require('fs').writeFileSync({:?}, String(c.pid)); let i = 0; setInterval(() => console.log('iteration=' + ++i), 5);",
+        s(&pid_file)
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args(["run", "--quiet", "--out", s(&out_dir), "--"])
+        .args(node_e(&script))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("leaktrail starts");
+    // Let it sample a while.
+    let until = Instant::now() + Duration::from_secs(20);
+    while !pid_file.exists() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let grandchild: u32 = std::fs::read_to_string(&pid_file)
+        .expect("the workload wrote its child's pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    assert!(alive(grandchild));
+    let sent = Instant::now();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).expect("pid"),
+        signal,
+    )
+    .expect("signal sent");
+    let output = loop {
+        if let Some(_status) = child.try_wait().expect("wait") {
+            break child.wait_with_output().expect("output");
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(20),
+            "leaktrail did not stop within 20 s of {name}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("Stopped: leaktrail received {name}")),
+        "{stdout}"
+    );
+    let until = Instant::now() + Duration::from_secs(5);
+    while alive(grandchild) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(grandchild), "the workload's child outlived the run");
+    let csv = std::fs::read_to_string(out_dir.join("samples.csv")).expect("samples.csv written");
+    assert!(csv.lines().count() > 3, "what was measured is kept: {csv}");
+    let md = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md");
+    assert!(md.contains("Stopped: leaktrail received"), "{md}");
+    let junit = std::fs::read_to_string(out_dir.join("junit.xml")).expect("junit.xml");
+    assert!(junit.contains("errors=\"1\""), "{junit}");
+}
+
+#[test]
+fn sigint_stops_the_whole_tree_and_keeps_what_was_measured() {
+    stopped_by(rustix::process::Signal::INT, 130, "SIGINT");
+}
+
+#[test]
+fn sigterm_stops_the_whole_tree_and_keeps_what_was_measured() {
+    stopped_by(rustix::process::Signal::TERM, 143, "SIGTERM");
+}
