@@ -31,7 +31,7 @@
 //!   memory). What a dead command left in its process group is stopped before the next
 //!   start. An inspector that fails is tried again every 10 s.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -400,13 +400,15 @@ impl Incarnation {
                     let cut = cut.clone();
                     stderr_reader = Some(std::thread::spawn(move || {
                         let mut own = std::io::stderr();
-                        for line in BufReader::new(err).lines().map_while(Result::ok) {
+                        // Read as bytes to the end: a line that is not UTF-8 must not stop it.
+                        leaktrail_harness::for_each_line(BufReader::new(err), |line| {
+                            let line = line.into_owned();
                             if let Some(url) = listening_url(&line) {
                                 let _ = url_tx.send(url.to_owned());
-                                continue;
+                                return true;
                             }
                             if leaktrail_inspector::is_inspector_chatter(&line) {
-                                continue;
+                                return true;
                             }
                             if line.contains("Waiting for the debugger to disconnect") {
                                 // Node answers no GC request now: cut a call in flight.
@@ -414,7 +416,7 @@ impl Incarnation {
                                 if let Some(s) = cut.lock().ok().and_then(|mut c| c.take()) {
                                     let _ = s.shutdown(std::net::Shutdown::Both);
                                 }
-                                continue;
+                                return true;
                             }
                             // The service's own log goes on to ours.
                             let _ = writeln!(own, "{line}");
@@ -424,7 +426,8 @@ impl Incarnation {
                                     t.remove(0);
                                 }
                             }
-                        }
+                            true
+                        });
                     }));
                 }
                 (child.id() as i32, Some(child), Some(url_rx))
