@@ -12,13 +12,16 @@
 //!   growing collection or object, not even one under the noise floor — is no leak: the
 //!   bytes that moved were V8's own (compiled code, the module graph, caches filling);
 //! - a **leak** in bytes with nothing behind it in the objects stays a leak (V8's own
-//!   structures can leak too: code generated at run time), and says so.
+//!   structures can leak too: code generated at run time), and says so — unless the V8
+//!   heap is what grew and the snapshots' own totals grew under the floor: the snapshots
+//!   come later in the run than most samples, and growth that has slowed by then is
+//!   warm-up (V8 compiling code, caches filling), not a leak; the run is inconclusive.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use leaktrail_analysis::units::group_digits;
+use leaktrail_analysis::units::{group_digits, human_bytes, signed_bytes};
 use leaktrail_analysis::LeakReport;
 use leaktrail_stats::Outcome;
 
@@ -138,9 +141,30 @@ pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots
                     Some(MemoryKind::Threads | MemoryKind::Native)
                 ) =>
         {
-            evidence.sentence = "No class, collection or object of the program grew in every interval across the snapshots: what grows is V8's own (code generated at run time, compilation caches) or objects replaced as they grow.".to_owned();
-            assessment.sentence.push(' ');
-            assessment.sentence.push_str(&evidence.sentence);
+            let unit = if by_iteration { "iteration" } else { "s" };
+            match snapshot_rate(report, &at) {
+                // The snapshots are a second measure of the heap, later in the run: a
+                // steady leak grows them at its rate whatever it is made of; warm-up (V8
+                // compiling code, caches filling) has slowed by then.
+                Some(rate)
+                    if rate < assessment.floor_bytes
+                        && assessment.grows == Some(MemoryKind::V8Heap) =>
+                {
+                    evidence.outcome = Outcome::Inconclusive;
+                    evidence.sentence = format!(
+                        "Not decided: the heap snapshots (at {axis}) grew {}/{unit}, under the floor of {}/{unit}, and no class, collection or object of the program grew in every interval — the growth the series saw came early and has slowed, like warm-up (V8 compiling code, caches filling). A longer run decides.",
+                        signed_bytes(rate as i64),
+                        human_bytes(assessment.floor_bytes as u64)
+                    );
+                    assessment.outcome = Outcome::Inconclusive;
+                    assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
+                }
+                _ => {
+                    evidence.sentence = "No class, collection or object of the program grew in every interval across the snapshots: what grows is V8's own (code generated at run time, compilation caches) or objects replaced as they grow.".to_owned();
+                    assessment.sentence.push(' ');
+                    assessment.sentence.push_str(&evidence.sentence);
+                }
+            }
         }
         _ => {}
     }
@@ -201,6 +225,16 @@ fn in_step(counts: &[u64], at: &[f64]) -> bool {
     let min = rates.iter().copied().fold(f64::INFINITY, f64::min);
     let max = rates.iter().copied().fold(0.0, f64::max);
     min > 0.0 && max <= min * IN_STEP_RATIO
+}
+
+/// How fast the snapshots' total self size grew over their span, per unit of `at`.
+fn snapshot_rate(report: &LeakReport, at: &[f64]) -> Option<f64> {
+    let (first, last) = (report.snapshots.first()?, report.snapshots.last()?);
+    if report.snapshots.len() != at.len() || at.len() < 2 {
+        return None;
+    }
+    let span = at[at.len() - 1] - at[0];
+    (span > 0.0).then(|| (last.total_self_size as f64 - first.total_self_size as f64) / span)
 }
 
 /// True when the snapshots show nothing that grew, not even under the noise floor.
