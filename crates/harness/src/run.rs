@@ -649,6 +649,10 @@ impl Session<'_> {
                     if self.config.inspect && self.inspector.is_none() {
                         continue;
                     }
+                    // No new iteration, no new point (a line printed again and again).
+                    if self.last_point.is_some_and(|p| n as f64 <= p) {
+                        continue;
+                    }
                     let last = self.config.iterations.is_some_and(|limit| n >= limit);
                     if !last && self.skip_point(n as f64) {
                         continue;
