@@ -347,9 +347,12 @@ fn the_default_overhead_budget_is_five_percent_and_can_be_lifted() {
     // A forced GC costs milliseconds, an iteration one: the budget skips most lines.
     let (_, report) = run_json(&["--iterations", "300"], &command);
     assert_eq!(report["run"]["overhead_budget"], 0.05);
+    // Lines not sampled are skipped by the budget or, on a loaded machine, coalesced while
+    // a sample is in flight (only the newest is a point): either way most are not points.
+    let sampled = report["run"]["samples"].as_array().expect("samples").len();
     assert!(
-        report["run"]["skipped_samples"].as_u64() > Some(100),
-        "{}",
+        report["run"]["skipped_samples"].as_u64() > Some(10) && sampled < 100,
+        "{} skipped, {sampled} sampled",
         report["run"]["skipped_samples"]
     );
     let (_, report) = run_json(&["--iterations", "300", "--max-overhead", "none"], &command);

@@ -11,11 +11,14 @@
 //! - an **inconclusive** series whose snapshots show nothing that grew — no cluster, no
 //!   growing collection or object, not even one under the noise floor — is no leak: the
 //!   bytes that moved were V8's own (compiled code, the module graph, caches filling);
-//! - a **leak** in bytes with nothing behind it in the objects stays a leak (V8's own
-//!   structures can leak too: code generated at run time), and says so — unless the V8
-//!   heap is what grew and the snapshots' own totals grew under the floor: the snapshots
-//!   come later in the run than most samples, and growth that has slowed by then is
-//!   warm-up (V8 compiling code, caches filling), not a leak; the run is inconclusive.
+//! - the snapshots are a second measure of the V8 heap, later in the run than most
+//!   samples: when their totals grew under the floor **in every interval** and no object
+//!   of the program grew, the growth the byte series saw was warm-up (V8 compiling code,
+//!   caches filling) and the run is no leak; when only their overall rate is under the
+//!   floor, the run is inconclusive;
+//! - a **leak** in bytes with nothing behind it in the objects and snapshots that grew
+//!   at its rate stays a leak (V8's own structures can leak too: code generated at run
+//!   time), and says so.
 
 use std::path::PathBuf;
 
@@ -85,6 +88,9 @@ pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots
         })
         .collect();
     let bytes_outcome = assessment.outcome;
+    let floor = assessment.floor_bytes;
+    let unit = if by_iteration { "iteration" } else { "s" };
+    let rates = snapshot_rates(report, &at);
     let (counts, what) = in_step_finding(report, &at);
     let mut evidence = ObjectEvidence {
         bytes_outcome,
@@ -124,6 +130,30 @@ pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots
             }
             assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
         }
+        // The snapshots are a second measure of the heap, later in the run than most
+        // samples: a steady leak grows them at its rate whatever it is made of, while
+        // warm-up (V8 compiling code, caches filling) has slowed by then.
+        (Outcome::Leak | Outcome::Inconclusive, None)
+            if heap_judged(assessment)
+                && !report.found_leak()
+                && rates.as_ref().is_some_and(|r| r.iter().all(|x| *x < floor)) =>
+        {
+            let rates = rates.unwrap_or_default();
+            evidence.outcome = Outcome::NoLeak;
+            evidence.sentence = format!(
+                "No leak, decided by the snapshots: at {axis} the heap grew {} per {unit}, under the floor of {} in every interval, and no class, collection or object of the program grew in every interval, while the bytes alone said {} — the series' growth came from the early part of the run: warm-up (V8 compiling code, the module graph, caches filling).",
+                rates
+                    .iter()
+                    .map(|r| signed_bytes(*r as i64))
+                    .collect::<Vec<_>>()
+                    .join(" then "),
+                human_bytes(floor as u64),
+                bytes_outcome.word()
+            );
+            assessment.outcome = Outcome::NoLeak;
+            assessment.grows = None;
+            assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
+        }
         (Outcome::Inconclusive, None) if nothing_grew(report) => {
             evidence.outcome = Outcome::NoLeak;
             evidence.sentence = format!(
@@ -141,20 +171,21 @@ pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots
                     Some(MemoryKind::Threads | MemoryKind::Native)
                 ) =>
         {
-            let unit = if by_iteration { "iteration" } else { "s" };
-            match snapshot_rate(report, &at) {
-                // The snapshots are a second measure of the heap, later in the run: a
-                // steady leak grows them at its rate whatever it is made of; warm-up (V8
-                // compiling code, caches filling) has slowed by then.
-                Some(rate)
-                    if rate < assessment.floor_bytes
-                        && assessment.grows == Some(MemoryKind::V8Heap) =>
-                {
+            let overall = rates.as_ref().map(|r| {
+                let span = (at[at.len() - 1] - at[0]).max(1e-9);
+                r.iter()
+                    .zip(at.windows(2))
+                    .map(|(rate, x)| rate * (x[1] - x[0]))
+                    .sum::<f64>()
+                    / span
+            });
+            match overall {
+                Some(rate) if rate < floor && heap_judged(assessment) => {
                     evidence.outcome = Outcome::Inconclusive;
                     evidence.sentence = format!(
                         "Not decided: the heap snapshots (at {axis}) grew {}/{unit}, under the floor of {}/{unit}, and no class, collection or object of the program grew in every interval — the growth the series saw came early and has slowed, like warm-up (V8 compiling code, caches filling). A longer run decides.",
                         signed_bytes(rate as i64),
-                        human_bytes(assessment.floor_bytes as u64)
+                        human_bytes(floor as u64)
                     );
                     assessment.outcome = Outcome::Inconclusive;
                     assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
@@ -227,14 +258,40 @@ fn in_step(counts: &[u64], at: &[f64]) -> bool {
     min > 0.0 && max <= min * IN_STEP_RATIO
 }
 
-/// How fast the snapshots' total self size grew over their span, per unit of `at`.
-fn snapshot_rate(report: &LeakReport, at: &[f64]) -> Option<f64> {
-    let (first, last) = (report.snapshots.first()?, report.snapshots.last()?);
+/// How fast the snapshots' total self size grew in each interval, per unit of `at`.
+fn snapshot_rates(report: &LeakReport, at: &[f64]) -> Option<Vec<f64>> {
     if report.snapshots.len() != at.len() || at.len() < 2 {
         return None;
     }
-    let span = at[at.len() - 1] - at[0];
-    (span > 0.0).then(|| (last.total_self_size as f64 - first.total_self_size as f64) / span)
+    report
+        .snapshots
+        .windows(2)
+        .zip(at.windows(2))
+        .map(|(s, x)| {
+            let span = x[1] - x[0];
+            (span > 0.0).then(|| (s[1].total_self_size as f64 - s[0].total_self_size as f64) / span)
+        })
+        .collect()
+}
+
+/// True when the verdict is on the V8 heap (not external memory, native memory or
+/// threads): what heap snapshots measure.
+fn heap_judged(assessment: &Assessment) -> bool {
+    match assessment.grows {
+        Some(kind) => kind == MemoryKind::V8Heap,
+        // Undecided: the heap series, and external memory not rising on its own.
+        None => {
+            assessment.primary.series.starts_with("heap")
+                && assessment
+                    .components
+                    .iter()
+                    .filter(|c| c.series == "external")
+                    .all(|c| {
+                        c.verdict.outcome != Outcome::Leak
+                            && c.verdict.slope.slope < assessment.floor_bytes / 2.0
+                    })
+        }
+    }
 }
 
 /// True when the snapshots show nothing that grew, not even under the noise floor.
