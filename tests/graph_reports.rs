@@ -355,6 +355,25 @@ fn leaks_follows_growing_collections_through_four_snapshots() {
         first["path"]
     );
     assert!(first["retained_growth"].as_i64().expect("growth") > 0);
+    // An `events` array in every session is one finding, not one per session.
+    assert!(first["members"].as_u64() > Some(1), "{first}");
+    let label = first["label"].as_str().expect("label");
+    assert!(
+        label.contains(".events` (Array), one per entry of"),
+        "{label}"
+    );
+    assert!(
+        grown.iter().skip(1).all(|g| g["label"] != first["label"]),
+        "one row per shape: {grown:?}"
+    );
+    let sentence = first["sentence"].as_str().expect("sentence");
+    assert!(
+        sentence.contains(&format!(
+            "{} {label}, grew in every interval",
+            first["members"]
+        )),
+        "{sentence}"
+    );
 
     let clean = tempfile::tempdir().expect("tempdir");
     let snaps = scenario_snapshots(clean.path(), "lru-cache-bounded", &[800, 1200, 1600, 2000]);

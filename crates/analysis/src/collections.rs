@@ -17,8 +17,10 @@ use serde::Serialize;
 
 use leaktrail_snapshot::{EdgeKind, EdgeName, HeapSnapshot, NodeIndex, NodeKind};
 
+use crate::census::shape_label;
 use crate::heap::{HeapAnalysis, ObjectView, StepView};
-use crate::units::signed_bytes;
+use crate::shape::PathShapes;
+use crate::units::{group_digits, signed_bytes};
 
 /// Plain objects with fewer keys are not treated as dictionaries.
 pub const DICTIONARY_MIN_KEYS: u64 = 16;
@@ -28,18 +30,24 @@ pub struct CollectionCensus {
     entries: HashMap<u32, (u64, u64)>,
 }
 
-/// A collection whose entry count grew in every interval.
+/// Collections held the same way (one path shape) whose entry counts grew in every
+/// interval: one collection, or forty `events` arrays, one per session, reported once.
 #[derive(Clone, Debug, Serialize)]
 pub struct GrowingCollection {
     /// `Map`, `Set`, `Array` or `Object` (a dictionary).
     pub kind: String,
-    /// The collection in the last snapshot.
+    /// What they are, by their path shape ([`crate::census::shape_label`]):
+    /// `` `Session.events` (Array), one per entry of `sessions` ``.
+    pub label: String,
+    /// How many collections of this shape grew in every interval.
+    pub members: u64,
+    /// The member with the most retained growth, in the last snapshot.
     pub object: ObjectView,
-    /// Entries in each snapshot, in order.
+    /// Entries of all members in each snapshot, in order.
     pub entries: Vec<u64>,
-    /// Retained size in the last snapshot minus in the first, bytes.
+    /// Retained size of all members in the last snapshot minus in the first, bytes.
     pub retained_growth: i64,
-    /// Its shortest retainer path in the last snapshot.
+    /// The shortest retainer path of `object` in the last snapshot.
     pub path: Vec<StepView>,
     /// One sentence.
     pub sentence: String,
@@ -139,19 +147,72 @@ pub fn growing_collections(
         }
     }
     found.sort_by_key(|f| std::cmp::Reverse(f.3));
-    found
+    // One finding per path shape, in the order of its largest member.
+    let mut shapes = PathShapes::new(snap, &last.classes, last.distances());
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut by_shape: HashMap<(&'static str, String), usize> = HashMap::new();
+    for (i, &(v, kind, ..)) in found.iter().enumerate() {
+        let shape = shapes.key(v);
+        // No strong path, no shape to share: a group of its own.
+        let slot = (!shape.is_empty())
+            .then(|| by_shape.get(&(kind, shape.clone())).copied())
+            .flatten();
+        match slot {
+            Some(g) => groups[g].1.push(i),
+            None => {
+                if !shape.is_empty() {
+                    by_shape.insert((kind, shape.clone()), groups.len());
+                }
+                groups.push((shape, vec![i]));
+            }
+        }
+    }
+    groups
         .into_iter()
         .take(top)
-        .map(|(v, kind, entries, growth)| {
+        .map(|(shape, members)| {
+            let (v, kind, _, _) = found[members[0]];
+            let mut entries = vec![0u64; earlier.len() + 1];
+            let mut growth = 0i64;
+            for &m in &members {
+                for (sum, n) in entries.iter_mut().zip(&found[m].2) {
+                    *sum += n;
+                }
+                growth += found[m].3;
+            }
             let path = last.shortest_path(v);
-            let name = path.last().map_or(String::new(), |s| format!(" `{}`", s.edge));
-            let sentence = format!(
-                "{kind}{name} @{} grew in every interval: {} entries; retained {} since the first snapshot.",
-                snap.node_id(v),
-                entries.iter().map(u64::to_string).collect::<Vec<_>>().join(" → "),
-                signed_bytes(growth)
-            );
-            GrowingCollection { kind: kind.to_owned(), object: last.object(v), entries, retained_growth: growth, path, sentence }
+            let counts = entries
+                .iter()
+                .map(|n| group_digits(*n))
+                .collect::<Vec<_>>()
+                .join(" → ");
+            let label = shape_label(&shape, members.len() > 1);
+            let sentence = if members.len() == 1 {
+                let name = path.last().map_or(String::new(), |s| format!(" `{}`", s.edge));
+                format!(
+                    "{kind}{name} @{} grew in every interval: {counts} entries; retained {} since the first snapshot.",
+                    snap.node_id(v),
+                    signed_bytes(growth)
+                )
+            } else {
+                // The label may end in a clause of its own ("…, one per entry of `x`").
+                let comma = if label.contains(", one per") { "," } else { "" };
+                format!(
+                    "{} {label}{comma} grew in every interval: {counts} entries in all; retained {} since the first snapshot.",
+                    group_digits(members.len() as u64),
+                    signed_bytes(growth)
+                )
+            };
+            GrowingCollection {
+                kind: kind.to_owned(),
+                label,
+                members: members.len() as u64,
+                object: last.object(v),
+                entries,
+                retained_growth: growth,
+                path,
+                sentence,
+            }
         })
         .collect()
 }
