@@ -164,3 +164,18 @@ fn a_short_clean_loop_is_not_called_a_leak_for_its_warm_up() {
         );
     }
 }
+
+#[test]
+fn code_generated_at_run_time_is_called_code_and_named() {
+    assert_heap_leak_named("module-growth");
+    let (code, report) = run_to_its_end("module-growth");
+    let a = &report["assessment"];
+    assert_eq!(code, Some(1), "{}", a["sentence"]);
+    assert_eq!(a["grows"], "code", "{}", a["sentence"]);
+    let sentence = a["sentence"].as_str().expect("sentence");
+    assert!(
+        sentence.contains("It is code and the module graph that grow")
+            && sentence.contains("of what the snapshots gained is code"),
+        "{sentence}"
+    );
+}

@@ -40,6 +40,7 @@ pub const MIN_CLUSTER_BYTES: u64 = 64 << 10;
 /// Clusters retaining less than this share of FINAL's total self size are noise.
 pub const MIN_CLUSTER_SHARE: f64 = 0.001;
 
+use crate::family::Family;
 use crate::growing::{growing_objects, is_string, GrowingObject, SizedObjects};
 use crate::heap::{HeapAnalysis, ObjectView, StepView};
 use crate::idset::IdSet;
@@ -56,6 +57,7 @@ pub struct EarlierSnapshot {
     ids: Vec<u32>,
     class_counts: HashMap<String, u64>,
     sized: SizedObjects,
+    families: [u64; Family::ALL.len()],
 }
 
 impl EarlierSnapshot {
@@ -66,6 +68,7 @@ impl EarlierSnapshot {
         let classes = crate::Classification::of(&snap);
         let handles = crate::handles::Handles::of(&snap, &classes);
         let class_counts = class_counts(&classes, snap.self_sizes());
+        let families = family_sizes(&classes, snap.self_sizes());
         let sized = SizedObjects::of_earlier(&snap, &classes, &Distances::compute(&snap));
         let (ids, _) = snap.into_ids_and_sizes();
         EarlierSnapshot {
@@ -74,8 +77,27 @@ impl EarlierSnapshot {
             ids,
             class_counts,
             sized,
+            families,
         }
     }
+}
+
+/// Self size per growth family, in [`Family::ALL`] order.
+fn family_sizes(classes: &crate::Classification, sizes: &[u32]) -> [u64; Family::ALL.len()] {
+    let mut out = [0u64; Family::ALL.len()];
+    for (f, &size) in classes.node_family.iter().zip(sizes) {
+        out[f.index()] += u64::from(size);
+    }
+    out
+}
+
+/// The self size of one growth family in each snapshot.
+#[derive(Clone, Debug, Serialize)]
+pub struct FamilySizes {
+    /// The family.
+    pub family: Family,
+    /// Its self size in each snapshot, in order, bytes.
+    pub sizes: Vec<u64>,
 }
 
 fn class_counts(classes: &crate::Classification, sizes: &[u32]) -> HashMap<String, u64> {
@@ -120,6 +142,9 @@ pub struct LeakCluster {
 pub struct LeakReport {
     /// The snapshots, in order.
     pub snapshots: Vec<SnapshotInfo>,
+    /// Self size per growth family in each snapshot: what kind of memory grew (code and
+    /// the module graph, strings, …) when no object explains it.
+    pub families: Vec<FamilySizes>,
     /// Leak roots before the growth test.
     pub leak_roots: u64,
     /// Their retained size in FINAL, bytes.
@@ -169,6 +194,22 @@ impl LeakReport {
         self.growing_collections
             .first()
             .map(|c| (c.sentence.as_str(), c.path.as_slice()))
+    }
+
+    /// The share of what the snapshots gained (first to last, the growing families
+    /// added up) that is `family`, 0 to 1; `None` when nothing grew.
+    pub fn growth_share(&self, family: Family) -> Option<f64> {
+        let delta = |f: &FamilySizes| match (f.sizes.first(), f.sizes.last()) {
+            (Some(&a), Some(&b)) => b as i64 - a as i64,
+            _ => 0,
+        };
+        let grown: i64 = self.families.iter().map(|f| delta(f).max(0)).sum();
+        let of = self
+            .families
+            .iter()
+            .find(|f| f.family == family)
+            .map_or(0, |f| delta(f).max(0));
+        (grown > 0).then(|| of as f64 / grown as f64)
     }
 
     /// True when the report found a leak: a cluster, a growing collection or a growing
@@ -327,6 +368,20 @@ impl LeakReport {
         };
         LeakReport {
             snapshots,
+            families: {
+                let last = family_sizes(&a.classes, snap.self_sizes());
+                Family::ALL
+                    .iter()
+                    .map(|&family| FamilySizes {
+                        family,
+                        sizes: earlier
+                            .iter()
+                            .map(|e| e.families[family.index()])
+                            .chain([last[family.index()]])
+                            .collect(),
+                    })
+                    .collect()
+            },
             leak_roots: roots,
             leak_roots_retained: roots_retained,
             clusters: kept,

@@ -44,7 +44,7 @@ pub use growing::{GrowingObject, SizedObjects};
 pub use handles::{HandleTotals, Handles, HandlesDelta, ListenerCount, ListenerDelta};
 pub use heap::{edge_label, HeapAnalysis, ObjectView, StepView};
 pub use idset::IdSet;
-pub use leaks::{EarlierSnapshot, LeakCluster, LeakReport};
+pub use leaks::{EarlierSnapshot, FamilySizes, LeakCluster, LeakReport};
 pub use retainers::{ClassRetainers, ObjectRetainers, PathGroup};
 pub use summary::{ClassStats, GroupTotal, LargeObject, SnapshotInfo, Summary};
 pub use survivors::ClassSurvivors;

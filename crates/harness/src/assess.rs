@@ -23,6 +23,22 @@ pub enum MemoryKind {
     /// Threads: their count grows steadily (each holds a stack, a Node worker a whole
     /// isolate).
     Threads,
+    /// Code and the module graph on the V8 heap (compiled code, scripts and their sources,
+    /// shapes), as the snapshots show: code generated at run time, modules loaded again.
+    Code,
+}
+
+impl MemoryKind {
+    /// The sentence the verdict ends with, saying what grows.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            MemoryKind::V8Heap => "It is the V8 heap that grows: objects are being kept.",
+            MemoryKind::External => "It is external memory that grows (Buffer/ArrayBuffer backing stores), the heap much less.",
+            MemoryKind::Native => "It is native (resident) memory that grows.",
+            MemoryKind::Threads => "It is threads that grow.",
+            MemoryKind::Code => "It is code and the module graph that grow (compiled code, scripts and their sources), not data.",
+        }
+    }
 }
 
 /// The verdict on one series.
@@ -340,12 +356,9 @@ fn sentence(
             v.more_samples_needed.unwrap_or(0)
         ),
     };
-    match grows {
-        Some(MemoryKind::V8Heap) => s.push_str(" It is the V8 heap that grows: objects are being kept."),
-        Some(MemoryKind::External) => s.push_str(" It is external memory that grows (Buffer/ArrayBuffer backing stores), the heap much less."),
-        Some(MemoryKind::Native) => s.push_str(" It is native (resident) memory that grows."),
-        Some(MemoryKind::Threads) => s.push_str(" It is threads that grow."),
-        None => {}
+    if let Some(kind) = grows {
+        s.push(' ');
+        s.push_str(kind.phrase());
     }
     if node && primary.verdict.outcome != Outcome::Leak {
         if let Some(rss) = components

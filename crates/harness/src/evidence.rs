@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use leaktrail_analysis::units::{group_digits, human_bytes, signed_bytes};
-use leaktrail_analysis::LeakReport;
+use leaktrail_analysis::{Family, LeakReport};
 use leaktrail_stats::Outcome;
 
 use crate::assess::{Assessment, MemoryKind};
@@ -198,6 +198,21 @@ pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots
             }
         }
         _ => {}
+    }
+    // What kind of heap memory grew, from the snapshots: code is not data.
+    if assessment.outcome == Outcome::Leak && assessment.grows == Some(MemoryKind::V8Heap) {
+        if let Some(share) = report.growth_share(Family::Code).filter(|s| *s >= 0.5) {
+            let code = format!(
+                "{:.0} % of what the snapshots gained is code: generated at run time (`new Function`, `eval`, `vm.Script`) or modules loaded again and again, kept by whatever holds the functions.",
+                share * 100.0
+            );
+            assessment.sentence = assessment
+                .sentence
+                .replace(MemoryKind::V8Heap.phrase(), MemoryKind::Code.phrase());
+            assessment.sentence.push(' ');
+            assessment.sentence.push_str(&code);
+            assessment.grows = Some(MemoryKind::Code);
+        }
     }
     assessment.objects = Some(evidence);
 }
