@@ -161,8 +161,15 @@ impl Session<'_> {
             };
         let mut lines = 0;
         loop {
-            match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
-                Ok(Event::Iteration(..)) => {
+            // Events read ahead first: Node's exit line may be among them.
+            let event = match self.backlog.pop_front() {
+                Some(e) => Ok(e),
+                None => rx.recv_timeout(until.saturating_duration_since(Instant::now())),
+            };
+            match event {
+                Ok(Event::Iteration(n, at)) => {
+                    // Still the workload's progress: labels and the last iteration.
+                    self.line_read(n, at);
                     lines += 1;
                     if lines >= 2 {
                         break;
