@@ -149,3 +149,79 @@ fn a_store_from_a_newer_leaktrail_is_refused_and_left_alone() {
         "the store is untouched"
     );
 }
+
+/// Runs `args` and returns its stderr after checking the exit code.
+fn stderr_of(args: &[&str], code: i32) -> String {
+    let out = leaktrail(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+    err
+}
+
+#[test]
+fn a_missing_file_is_said_once_by_every_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    node_eval(
+        dir.path(),
+        "require('v8').writeHeapSnapshot('real.heapsnapshot')",
+    );
+    let real = dir.path().join("real.heapsnapshot");
+    let missing = dir.path().join("missing.heapsnapshot");
+    let missing_dir = dir.path().join("no-such-dir");
+    // The system's own words for a missing file, as this platform says them.
+    let enoent = std::fs::metadata(&missing)
+        .expect_err("missing")
+        .to_string();
+    let m = s(&missing);
+    let md = s(&missing_dir);
+    let cannot_read = format!("leaktrail: {m}: cannot read: {enoent}\n");
+    let cannot_list = format!("leaktrail: {md}: cannot read directory: {enoent}\n");
+    let cannot_start = format!("leaktrail: cannot start `/nonexistent/program`: {enoent}\n");
+    let store = dir.path().join("store");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["summary", m], &cannot_read),
+        (vec!["diff", s(&real), m], &cannot_read),
+        (vec!["leaks", m, s(&real), s(&real)], &cannot_read),
+        (vec!["retainers", m, "--id", "1"], &cannot_read),
+        (vec!["flame", m], &cannot_read),
+        (
+            vec![
+                "census",
+                m,
+                "--name",
+                "x",
+                "--classes",
+                "1",
+                "--retained-classes",
+                "1",
+                "--collections",
+                "1",
+                "--min-collection-entries",
+                "1",
+            ],
+            &cannot_read,
+        ),
+        (vec!["trend", md], &cannot_list),
+        (vec!["diff", "--lane-dir", md], &cannot_list),
+        (vec!["trace", "--", "/nonexistent/program"], &cannot_start),
+        (
+            vec!["watch", "--store", s(&store), "--", "/nonexistent/program"],
+            &cannot_start,
+        ),
+    ];
+    for (args, expected) in &cases {
+        assert_eq!(&stderr_of(args, 2), expected, "{args:?}");
+    }
+    let no_store = format!(
+        "leaktrail: {md}: no leaktrail store here (no leaktrail.db); start one with `leaktrail watch --store DIR`\n"
+    );
+    assert_eq!(stderr_of(&["trend", "--store", md], 2), no_store);
+    assert_eq!(stderr_of(&["serve", "--store", md], 2), no_store);
+    // Read after the command ran: a warning line, the report still printed.
+    let out = leaktrail(&["trace", "--files-from", m, "--", "true"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("leaktrail: --files-from: {m}: cannot read: {enoent}\n")
+    );
+    assert!(!out.stdout.is_empty());
+}

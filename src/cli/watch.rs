@@ -231,8 +231,8 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
             eprintln!("leaktrail watch: {line}");
         }
     };
-    let summary = watch(&config, &stop, log)
-        .with_context(|| format!("watching into {}", args.store.display()))?;
+    // No context: the store's errors name its file, the others the process or command.
+    let summary = watch(&config, &stop, log)?;
     if let Some(server) = server {
         server.shutdown()?;
     }

@@ -63,20 +63,21 @@ const PAGE_CACHE_KIB: i64 = 64;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The directory or a file in it could not be used.
-    #[error("{path}")]
+    #[error("{path}: {error}")]
     Io {
         /// The path.
         path: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, said in the message (not also a `source()`, which renderers of the
+        /// chain would say again).
+        error: std::io::Error,
     },
     /// SQLite refused.
-    #[error("{path}")]
+    #[error("{path}: {error}")]
     Sql {
         /// The database file.
         path: String,
-        /// The cause.
-        source: rusqlite::Error,
+        /// SQLite's words, said in the message (not also a `source()`).
+        error: rusqlite::Error,
     },
     /// The store path exists and is not a directory.
     #[error("{0}: not a directory (a store is a directory)")]
@@ -1264,16 +1265,16 @@ pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 fn io(path: &str) -> impl Fn(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
+    move |error| StoreError::Io {
         path: path.to_owned(),
-        source,
+        error,
     }
 }
 
 fn sql(path: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-    move |source| StoreError::Sql {
+    move |error| StoreError::Sql {
         path: path.to_owned(),
-        source,
+        error,
     }
 }
 

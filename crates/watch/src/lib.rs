@@ -176,12 +176,13 @@ pub enum WatchError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The command could not be started.
-    #[error("cannot start `{command}`")]
+    #[error("cannot start `{command}`: {error}")]
     Spawn {
         /// The command line.
         command: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, said in the message (not also a `source()`, which renderers of the
+        /// chain would say again).
+        error: std::io::Error,
     },
     /// No such process.
     #[error("no process {0} (or it is not readable by this user)")]
@@ -389,9 +390,9 @@ impl Incarnation {
                     Stdio::inherit(),
                     Stdio::piped(),
                 )
-                .map_err(|source| WatchError::Spawn {
+                .map_err(|error| WatchError::Spawn {
                     command: command.join(" "),
-                    source,
+                    error,
                 })?;
                 let (url_tx, url_rx) = channel();
                 if let Some(err) = child.stderr.take() {
