@@ -225,3 +225,41 @@ fn a_missing_file_is_said_once_by_every_command() {
     );
     assert!(!out.stdout.is_empty());
 }
+
+#[test]
+fn floor_suggestions_name_what_the_flag_takes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    for args in [
+        vec!["trend", "--floor", "5MB", s(dir.path())],
+        vec!["serve", "--store", s(&store), "--floor", "5MB"],
+        vec![
+            "watch",
+            "--store",
+            s(&store),
+            "--serve",
+            "--floor",
+            "5MB",
+            "--",
+            "true",
+        ],
+    ] {
+        let err = stderr_of(&args, 2);
+        assert!(err.contains("--floor"), "{args:?}: {err}");
+        assert!(err.contains("1MB/h"), "{args:?}: {err}");
+        assert!(
+            !err.contains("iter"),
+            "{args:?}: suggests what it refuses: {err}"
+        );
+    }
+    // Per iteration is refused, in the words the user wrote.
+    let err = stderr_of(&["trend", "--floor", "5KB/iter", s(dir.path())], 2);
+    assert!(err.contains("5KB/iter"), "{err}");
+    assert!(err.contains("1MB/h"), "{err}");
+    // What the suggestion names is taken.
+    for floor in ["1MB/h", "64KB/min", "10KB/s"] {
+        let err = stderr_of(&["trend", "--floor", floor, s(dir.path())], 2);
+        assert!(err.contains("no .heapsnapshot files"), "{floor}: {err}");
+    }
+    assert!(!store.exists());
+}

@@ -100,7 +100,7 @@ pub struct WatchArgs {
 
     /// With --serve: growth at or below this is not a leak in the served trend (`1MB/h`,
     /// default), as `serve --floor`.
-    #[arg(long, value_name = "SIZE/h", requires = "serve")]
+    #[arg(long, value_name = "SIZE/h", requires = "serve", value_parser = super::trend::parse_floor)]
     floor: Option<leaktrail_harness::GrowthFloor>,
 
     /// With --serve: significance level of the served trend test.
