@@ -263,3 +263,60 @@ fn floor_suggestions_name_what_the_flag_takes() {
     }
     assert!(!store.exists());
 }
+
+#[test]
+fn a_target_that_cannot_be_watched_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    let out = dir.path().join("out");
+    for (args, said) in [
+        (
+            vec!["watch", "--store", s(&store), "--pid", "999999"],
+            "no process 999999",
+        ),
+        (
+            vec![
+                "watch",
+                "--store",
+                s(&store),
+                "--pid",
+                "999999",
+                "--serve",
+                "--listen",
+                "127.0.0.1:0",
+            ],
+            "no process 999999",
+        ),
+        (
+            vec!["watch", "--store", s(&store), "--", "/nonexistent/program"],
+            "cannot start `/nonexistent/program`",
+        ),
+        (
+            vec![
+                "watch",
+                "--store",
+                s(&store),
+                "--",
+                "no-such-program-on-path-xyz",
+            ],
+            "cannot start `no-such-program-on-path-xyz`",
+        ),
+        (
+            vec!["trace", "--out", s(&out), "--", "/nonexistent/program"],
+            "cannot start `/nonexistent/program`",
+        ),
+    ] {
+        let err = stderr_of(&args, 2);
+        assert!(err.contains(said), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(!store.exists(), "{args:?}: the store was created");
+        assert!(!out.exists(), "{args:?}: --out was created");
+    }
+    // A directory that was there is left there.
+    std::fs::create_dir(&out).expect("mkdir");
+    stderr_of(
+        &["trace", "--out", s(&out), "--", "/nonexistent/program"],
+        2,
+    );
+    assert!(out.is_dir());
+}

@@ -143,6 +143,9 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
         // week-long watch.
         census_worker: CensusWorker::Process("/proc/self/exe".into()),
     };
+    // Before anything is made: a process that is not there, a program that cannot be
+    // started, leaves no store behind.
+    leaktrail_watch::check_target(&config.target)?;
     // The server reads the store the watcher writes, so the store comes first; a bad
     // address or token is refused before it is made, and a store made here for a server
     // that then cannot bind is taken away again.
