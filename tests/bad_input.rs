@@ -320,3 +320,51 @@ fn a_target_that_cannot_be_watched_leaves_nothing_behind() {
     );
     assert!(out.is_dir());
 }
+
+#[test]
+fn numbers_at_their_limits_are_no_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    node_eval(
+        dir.path(),
+        "require('v8').writeHeapSnapshot('real.heapsnapshot')",
+    );
+    let real = dir.path().join("real.heapsnapshot");
+    // KiB that overflow bytes: every class is below it.
+    let out = leaktrail(&[
+        "diff",
+        s(&real),
+        s(&real),
+        "--min-kb",
+        &u64::MAX.to_string(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // A duration longer than a Duration holds: refused, named.
+    let err = stderr_of(
+        &[
+            "trace",
+            "--interval",
+            "99999999999999999999999h",
+            "--",
+            "true",
+        ],
+        2,
+    );
+    assert!(err.contains("--interval"), "{err}");
+    assert!(err.contains("too long"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_node_file_name_with_an_impossible_date_is_no_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    node_eval(
+        dir.path(),
+        "require('v8').writeHeapSnapshot('Heap.18446744073709550101.000000.1.0.001.heapsnapshot')",
+    );
+    let out = leaktrail(&["trend", s(dir.path())]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -311,7 +311,15 @@ fn node_name_time(date: u64, time: u64) -> Option<i64> {
         (time / 100 % 100) as i64,
         (time % 100) as i64,
     );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+    // Node writes four-digit years; a name with more is not Node's (and its milliseconds
+    // would overflow): such a file is ordered by its modification time instead.
+    if !(1..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&d)
+        || hh > 23
+        || mm > 59
+        || ss > 60
+    {
         return None;
     }
     // Days from civil (Howard Hinnant).

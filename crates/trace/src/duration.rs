@@ -20,7 +20,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if !(seconds > 0.0 && seconds.is_finite()) {
         return Err(format!("{s:?}: must be more than zero"));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    // `from_secs_f64` panics beyond what a Duration holds (about 584 billion years).
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{s:?}: too long a duration"))
 }
 
 #[cfg(test)]
@@ -38,5 +39,8 @@ mod tests {
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("").is_err());
+        // Finite, yet more seconds than a Duration holds: an error, not a panic.
+        let huge = parse_duration("99999999999999999999999h");
+        assert!(huge.is_err_and(|e| e.contains("99999999999999999999999h")));
     }
 }
