@@ -149,3 +149,222 @@ fn a_store_from_a_newer_leaktrail_is_refused_and_left_alone() {
         "the store is untouched"
     );
 }
+
+/// Runs `args` and returns its stderr after checking the exit code.
+fn stderr_of(args: &[&str], code: i32) -> String {
+    let out = leaktrail(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+    err
+}
+
+#[test]
+fn a_missing_file_is_said_once_by_every_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    node_eval(
+        dir.path(),
+        "require('v8').writeHeapSnapshot('real.heapsnapshot')",
+    );
+    let real = dir.path().join("real.heapsnapshot");
+    let missing = dir.path().join("missing.heapsnapshot");
+    let missing_dir = dir.path().join("no-such-dir");
+    // The system's own words for a missing file, as this platform says them.
+    let enoent = std::fs::metadata(&missing)
+        .expect_err("missing")
+        .to_string();
+    let m = s(&missing);
+    let md = s(&missing_dir);
+    let cannot_read = format!("leaktrail: {m}: cannot read: {enoent}\n");
+    let cannot_list = format!("leaktrail: {md}: cannot read directory: {enoent}\n");
+    let cannot_start = format!("leaktrail: cannot start `/nonexistent/program`: {enoent}\n");
+    let store = dir.path().join("store");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["summary", m], &cannot_read),
+        (vec!["diff", s(&real), m], &cannot_read),
+        (vec!["leaks", m, s(&real), s(&real)], &cannot_read),
+        (vec!["retainers", m, "--id", "1"], &cannot_read),
+        (vec!["flame", m], &cannot_read),
+        (
+            vec![
+                "census",
+                m,
+                "--name",
+                "x",
+                "--classes",
+                "1",
+                "--retained-classes",
+                "1",
+                "--collections",
+                "1",
+                "--min-collection-entries",
+                "1",
+            ],
+            &cannot_read,
+        ),
+        (vec!["trend", md], &cannot_list),
+        (vec!["diff", "--lane-dir", md], &cannot_list),
+        (vec!["trace", "--", "/nonexistent/program"], &cannot_start),
+        (
+            vec!["watch", "--store", s(&store), "--", "/nonexistent/program"],
+            &cannot_start,
+        ),
+    ];
+    for (args, expected) in &cases {
+        assert_eq!(&stderr_of(args, 2), expected, "{args:?}");
+    }
+    let no_store = format!(
+        "leaktrail: {md}: no leaktrail store here (no leaktrail.db); start one with `leaktrail watch --store DIR`\n"
+    );
+    assert_eq!(stderr_of(&["trend", "--store", md], 2), no_store);
+    assert_eq!(stderr_of(&["serve", "--store", md], 2), no_store);
+    // Read after the command ran: a warning line, the report still printed.
+    let out = leaktrail(&["trace", "--files-from", m, "--", "true"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("leaktrail: --files-from: {m}: cannot read: {enoent}\n")
+    );
+    assert!(!out.stdout.is_empty());
+}
+
+#[test]
+fn floor_suggestions_name_what_the_flag_takes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    for args in [
+        vec!["trend", "--floor", "5MB", s(dir.path())],
+        vec!["serve", "--store", s(&store), "--floor", "5MB"],
+        vec![
+            "watch",
+            "--store",
+            s(&store),
+            "--serve",
+            "--floor",
+            "5MB",
+            "--",
+            "true",
+        ],
+    ] {
+        let err = stderr_of(&args, 2);
+        assert!(err.contains("--floor"), "{args:?}: {err}");
+        assert!(err.contains("1MB/h"), "{args:?}: {err}");
+        assert!(
+            !err.contains("iter"),
+            "{args:?}: suggests what it refuses: {err}"
+        );
+    }
+    // Per iteration is refused, in the words the user wrote.
+    let err = stderr_of(&["trend", "--floor", "5KB/iter", s(dir.path())], 2);
+    assert!(err.contains("5KB/iter"), "{err}");
+    assert!(err.contains("1MB/h"), "{err}");
+    // What the suggestion names is taken.
+    for floor in ["1MB/h", "64KB/min", "10KB/s"] {
+        let err = stderr_of(&["trend", "--floor", floor, s(dir.path())], 2);
+        assert!(err.contains("no .heapsnapshot files"), "{floor}: {err}");
+    }
+    assert!(!store.exists());
+}
+
+#[test]
+fn a_target_that_cannot_be_watched_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    let out = dir.path().join("out");
+    for (args, said) in [
+        (
+            vec!["watch", "--store", s(&store), "--pid", "999999"],
+            "no process 999999",
+        ),
+        (
+            vec![
+                "watch",
+                "--store",
+                s(&store),
+                "--pid",
+                "999999",
+                "--serve",
+                "--listen",
+                "127.0.0.1:0",
+            ],
+            "no process 999999",
+        ),
+        (
+            vec!["watch", "--store", s(&store), "--", "/nonexistent/program"],
+            "cannot start `/nonexistent/program`",
+        ),
+        (
+            vec![
+                "watch",
+                "--store",
+                s(&store),
+                "--",
+                "no-such-program-on-path-xyz",
+            ],
+            "cannot start `no-such-program-on-path-xyz`",
+        ),
+        (
+            vec!["trace", "--out", s(&out), "--", "/nonexistent/program"],
+            "cannot start `/nonexistent/program`",
+        ),
+    ] {
+        let err = stderr_of(&args, 2);
+        assert!(err.contains(said), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(!store.exists(), "{args:?}: the store was created");
+        assert!(!out.exists(), "{args:?}: --out was created");
+    }
+    // A directory that was there is left there.
+    std::fs::create_dir(&out).expect("mkdir");
+    stderr_of(
+        &["trace", "--out", s(&out), "--", "/nonexistent/program"],
+        2,
+    );
+    assert!(out.is_dir());
+}
+
+#[test]
+fn numbers_at_their_limits_are_no_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    node_eval(
+        dir.path(),
+        "require('v8').writeHeapSnapshot('real.heapsnapshot')",
+    );
+    let real = dir.path().join("real.heapsnapshot");
+    // KiB that overflow bytes: every class is below it.
+    let out = leaktrail(&[
+        "diff",
+        s(&real),
+        s(&real),
+        "--min-kb",
+        &u64::MAX.to_string(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // A duration longer than a Duration holds: refused, named.
+    let err = stderr_of(
+        &[
+            "trace",
+            "--interval",
+            "99999999999999999999999h",
+            "--",
+            "true",
+        ],
+        2,
+    );
+    assert!(err.contains("--interval"), "{err}");
+    assert!(err.contains("too long"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_node_file_name_with_an_impossible_date_is_no_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    node_eval(
+        dir.path(),
+        "require('v8').writeHeapSnapshot('Heap.18446744073709550101.000000.1.0.001.heapsnapshot')",
+    );
+    let out = leaktrail(&["trend", s(dir.path())]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

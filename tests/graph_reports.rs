@@ -425,3 +425,27 @@ fn diff_and_leaks_count_listener_growth() {
     assert_eq!(first["event"], "config-changed");
     assert_eq!(first["delta"], 1800, "{first}");
 }
+
+#[test]
+fn the_root_is_said_to_be_the_root() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    node_eval(
+        dir.path(),
+        "require('v8').writeHeapSnapshot('a.heapsnapshot')",
+    );
+    let snap = dir.path().join("a.heapsnapshot");
+    // V8 gives the synthetic root id 1.
+    let json = leaktrail_json(&["retainers", s(&snap), "--id", "1"]);
+    assert_eq!(json["held"], "root", "{json}");
+    assert_eq!(json["paths"], serde_json::json!([]), "{json}");
+    let out = leaktrail(&["retainers", s(&snap), "--id", "1"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("the snapshot's root"), "{text}");
+    assert!(!text.contains("weak"), "{text}");
+    // A GC root category has its one step from the root.
+    let json = leaktrail_json(&["retainers", s(&snap), "--id", "3"]);
+    assert_eq!(json["object"]["name"], "(GC roots)", "{json}");
+    assert_eq!(json["held"], "strongly", "{json}");
+    assert_eq!(json["paths"][0].as_array().map(Vec::len), Some(1), "{json}");
+}

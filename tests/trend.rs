@@ -235,7 +235,7 @@ fn bad_input_is_a_clear_error() {
 
     for (flags, needle) in [
         (vec!["--floor", "1KB/iter"], "per hour"),
-        (vec!["--floor", "lots"], "expected a size per unit"),
+        (vec!["--floor", "lots"], "like 1MB/h, 64KB/min or 10KB/s"),
         (vec!["--alpha", "2"], "--alpha"),
     ] {
         let mut args = vec!["trend", s(&empty)];

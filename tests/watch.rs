@@ -419,6 +419,77 @@ fn a_process_started_with_heapsnapshot_signal_gets_that_signal() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// The bytes, journal mode and tables of the SQLite file at `db`, and its directory's
+/// listing: all that `watch` must leave as it found them in a file that is not its store.
+fn sqlite_state(db: &std::path::Path) -> (Vec<u8>, String, Vec<String>, Vec<String>) {
+    let bytes = std::fs::read(db).expect("read");
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open read-only");
+    let journal: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("journal mode");
+    let mut names = conn
+        .prepare("SELECT name FROM sqlite_master ORDER BY name")
+        .expect("prepare");
+    let tables = names
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<Vec<String>, _>>()
+        .expect("names");
+    let mut listing: Vec<String> = std::fs::read_dir(db.parent().expect("dir"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    listing.sort();
+    (bytes, journal, tables, listing)
+}
+
+#[test]
+fn another_programs_database_is_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("app");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let db = dir.join(leaktrail_store::DB_FILE);
+    // Another program's database, in SQLite's default (rollback journal) mode.
+    rusqlite::Connection::open(&db)
+        .and_then(|c| {
+            c.execute_batch(
+                "CREATE TABLE orders(id INTEGER PRIMARY KEY, total REAL);
+                 INSERT INTO orders(total) VALUES (9.5), (12.0);",
+            )
+        })
+        .expect("another program's database");
+    let before = sqlite_state(&db);
+    assert_eq!(before.1, "delete");
+    let idle = ["node", "-e", "setTimeout(() => {}, 5000)"];
+    let serving: &[&str] = &["--serve", "--listen", "127.0.0.1:0"];
+    for extra in [&[][..], serving] {
+        let mut args = vec!["watch", "--store", s(&dir), "--quiet", "--duration", "2s"];
+        args.extend_from_slice(extra);
+        args.push("--");
+        args.extend_from_slice(&idle);
+        let out = leaktrail(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
+        assert!(
+            stderr.contains(s(&db)),
+            "{extra:?}: names the file: {stderr}"
+        );
+        assert!(
+            stderr.contains("not a leaktrail store"),
+            "{extra:?}: says what is wrong: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(sqlite_state(&db), before, "{extra:?}: the file was changed");
+    }
+    // `trend` and `serve` refuse it the same way.
+    let out = leaktrail(&["trend", "--store", s(&dir)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a leaktrail store"));
+    assert_eq!(sqlite_state(&db), before);
+}
+
 #[test]
 fn a_server_that_cannot_start_leaves_no_store_behind() {
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
 use leaktrail_analysis::CensusLimits;
@@ -39,8 +38,8 @@ pub fn run(args: &CensusArgs) -> anyhow::Result<String> {
         collections: args.collections,
         min_collection_entries: args.min_collection_entries,
     };
+    // The parse error names the file already.
     let census = leaktrail_watch::census_of_file(&args.file, &args.name, &limits)
-        .map_err(anyhow::Error::msg)
-        .with_context(|| args.file.display().to_string())?;
+        .map_err(anyhow::Error::msg)?;
     Ok(serde_json::to_string(&census)?)
 }

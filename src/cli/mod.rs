@@ -138,7 +138,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS,
         ),
         Command::Diff(args) => (
-            diff::run(args, &cli.common(args.top, args.min_kb * 1024))?,
+            // Saturating: KiB beyond what bytes count hide every class, as asked.
+            diff::run(
+                args,
+                &cli.common(args.top, args.min_kb.saturating_mul(1024)),
+            )?,
             ExitCode::SUCCESS,
         ),
         Command::Leaks(args) => {

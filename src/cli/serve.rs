@@ -29,8 +29,9 @@ pub struct ServeArgs {
     )]
     token: Option<String>,
 
-    /// Growth at or below this is not a leak: `1MB/h` (default).
-    #[arg(long, value_name = "SIZE/h")]
+    /// Growth at or below this is not a leak, per hour, minute or second: `1MB/h`
+    /// (default), `64KB/min`.
+    #[arg(long, value_name = "SIZE/h", value_parser = super::trend::parse_floor)]
     floor: Option<GrowthFloor>,
 
     /// Significance level of the trend test.

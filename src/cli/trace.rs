@@ -68,6 +68,8 @@ pub struct TraceArgs {
 /// --fail-on-growth, 2 for an unreadable --files-from).
 pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
     let temp;
+    // An --out made here for a command that then cannot start is taken away again.
+    let made_out = args.out.as_ref().is_some_and(|dir| !dir.exists());
     let (out_dir, kept) = match &args.out {
         Some(dir) => {
             leaktrail_snapshot::private::create_dir(dir)
@@ -93,7 +95,18 @@ pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
     // A closed stderr is no reason to stop the command (eprintln! would panic).
     let run = leaktrail_trace::trace(&config, |line| {
         let _ = writeln!(std::io::stderr().lock(), "{line}");
-    })?;
+    });
+    // `trace` fails only before the command runs (it could not start, or the snapshot
+    // directory could not be made): nothing was measured into --out.
+    let run = match run {
+        Ok(run) => run,
+        Err(e) => {
+            if made_out {
+                let _ = std::fs::remove_dir_all(&out_dir);
+            }
+            return Err(e.into());
+        }
+    };
     let reporter = args
         .files_from
         .as_ref()

@@ -33,9 +33,9 @@ pub struct TrendArgs {
     #[arg(long, value_name = "NAME", requires = "store")]
     target: Option<String>,
 
-    /// Growth at or below this is not a leak, per hour or per minute: `1MB/h` (default),
-    /// `64KB/min`.
-    #[arg(long, value_name = "SIZE/h")]
+    /// Growth at or below this is not a leak, per hour, minute or second: `1MB/h`
+    /// (default), `64KB/min`.
+    #[arg(long, value_name = "SIZE/h", value_parser = parse_floor)]
     floor: Option<GrowthFloor>,
 
     /// Significance level of the trend test.
@@ -62,6 +62,24 @@ pub fn run(args: &TrendArgs, common: &Common) -> anyhow::Result<(String, bool)> 
     ))
 }
 
+/// What `--floor` of `trend`, `serve` and `watch --serve` takes, said by its errors.
+const FLOOR_TAKES: &str =
+    "expected a growth per hour, minute or second, like 1MB/h, 64KB/min or 10KB/s";
+
+/// Parses `--floor` of `trend`, `serve` and `watch --serve`: a growth per unit of time.
+/// The floor type also takes a growth per iteration (`run --max-growth 1KB/iter`), which a
+/// watched service does not have: it is refused here, and the suggestion names only what
+/// these commands take.
+pub fn parse_floor(s: &str) -> Result<GrowthFloor, String> {
+    match s.parse::<GrowthFloor>() {
+        Ok(floor) if floor.per == Per::Second => Ok(floor),
+        Ok(_) => Err(format!(
+            "{s:?}: a growth per iteration, which only `run` counts; {FLOOR_TAKES}"
+        )),
+        Err(_) => Err(format!("{s:?}: {FLOOR_TAKES}")),
+    }
+}
+
 /// The trend policy from the flags.
 pub fn policy(floor: Option<GrowthFloor>, alpha: f64) -> anyhow::Result<TrendPolicy> {
     if !(alpha > 0.0 && alpha < 1.0) {
@@ -72,8 +90,9 @@ pub fn policy(floor: Option<GrowthFloor>, alpha: f64) -> anyhow::Result<TrendPol
         ..TrendPolicy::default()
     };
     if let Some(f) = floor {
+        // `parse_floor` lets no other through; a caller building the floor itself might.
         if f.per != Per::Second {
-            anyhow::bail!("--floor {f}: expected a size per hour or per minute, like 1MB/h");
+            anyhow::bail!("--floor {f}: {FLOOR_TAKES}");
         }
         policy.floor_per_hour = f.bytes * 3600.0;
     }
@@ -292,7 +311,15 @@ fn node_name_time(date: u64, time: u64) -> Option<i64> {
         (time / 100 % 100) as i64,
         (time % 100) as i64,
     );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+    // Node writes four-digit years; a name with more is not Node's (and its milliseconds
+    // would overflow): such a file is ordered by its modification time instead.
+    if !(1..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&d)
+        || hh > 23
+        || mm > 59
+        || ss > 60
+    {
         return None;
     }
     // Days from civil (Howard Hinnant).

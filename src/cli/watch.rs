@@ -100,7 +100,7 @@ pub struct WatchArgs {
 
     /// With --serve: growth at or below this is not a leak in the served trend (`1MB/h`,
     /// default), as `serve --floor`.
-    #[arg(long, value_name = "SIZE/h", requires = "serve")]
+    #[arg(long, value_name = "SIZE/h", requires = "serve", value_parser = super::trend::parse_floor)]
     floor: Option<leaktrail_harness::GrowthFloor>,
 
     /// With --serve: significance level of the served trend test.
@@ -143,6 +143,9 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
         // week-long watch.
         census_worker: CensusWorker::Process("/proc/self/exe".into()),
     };
+    // Before anything is made: a process that is not there, a program that cannot be
+    // started, leaves no store behind.
+    leaktrail_watch::check_target(&config.target)?;
     // The server reads the store the watcher writes, so the store comes first; a bad
     // address or token is refused before it is made, and a store made here for a server
     // that then cannot bind is taken away again.
@@ -234,8 +237,8 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
             eprintln!("leaktrail watch: {line}");
         }
     };
-    let summary = watch(&config, &stop, log)
-        .with_context(|| format!("watching into {}", args.store.display()))?;
+    // No context: the store's errors name its file, the others the process or command.
+    let summary = watch(&config, &stop, log)?;
     if let Some(server) = server {
         server.shutdown()?;
     }

@@ -18,12 +18,13 @@ use serde::Serialize;
 #[derive(Debug, thiserror::Error)]
 pub enum LaneError {
     /// The directory cannot be listed.
-    #[error("{path}: cannot read directory: {source}")]
+    #[error("{path}: cannot read directory: {error}")]
     Io {
         /// The directory.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, said in the message (not also a `source()`, which renderers of the
+        /// chain would say again).
+        error: std::io::Error,
     },
     /// No `.heapsnapshot` file in it.
     #[error("{0}: no .heapsnapshot files in this directory")]
@@ -93,9 +94,9 @@ pub fn parse_name(name: &str) -> Option<(u32, (u64, u64, u64))> {
 /// Finds the lanes in `dir`, optionally only the one of `pid`. Lanes are sorted by PID,
 /// the PID-less group last.
 pub fn discover(dir: &Path, pid: Option<u32>) -> Result<Vec<Lane>, LaneError> {
-    let io = |source| LaneError::Io {
+    let io = |error| LaneError::Io {
         path: dir.to_path_buf(),
-        source,
+        error,
     };
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {

@@ -45,7 +45,7 @@ pub use handles::{HandleTotals, Handles, HandlesDelta, ListenerCount, ListenerDe
 pub use heap::{edge_label, HeapAnalysis, ObjectView, StepView};
 pub use idset::IdSet;
 pub use leaks::{EarlierSnapshot, FamilySizes, LeakCluster, LeakReport};
-pub use retainers::{ClassRetainers, ObjectRetainers, PathGroup};
+pub use retainers::{ClassRetainers, Held, ObjectRetainers, PathGroup};
 pub use summary::{ClassStats, GroupTotal, LargeObject, SnapshotInfo, Summary};
 pub use survivors::ClassSurvivors;
 pub use verdict::{GrowthKind, GrowthVerdict};

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use leaktrail_graph::rules::ROOT;
 use leaktrail_graph::RetainerIndex;
 use leaktrail_snapshot::NodeIndex;
 
@@ -13,12 +14,28 @@ use crate::shape::PathShapes;
 /// Expansions the K-shortest-paths search may make before it gives up.
 const MAX_SEARCH_STEPS: usize = 2_000_000;
 
+/// How an object is held, which says what an empty list of paths means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Held {
+    /// It is the snapshot's root, which every GC root hangs from: nothing holds it, so it
+    /// has no retainer path (not for want of strong references).
+    Root,
+    /// Strong edges reach it from the root: it has paths.
+    Strongly,
+    /// Only weak edges reach it: no path, it goes at the next GC.
+    Weakly,
+}
+
 /// Paths of one object.
 #[derive(Clone, Debug, Serialize)]
 pub struct ObjectRetainers {
     /// The object.
     pub object: ObjectView,
-    /// Its shortest distinct retainer paths, shortest first, top-down.
+    /// How it is held.
+    pub held: Held,
+    /// Its shortest distinct retainer paths, shortest first, top-down (none for the root
+    /// and for an object held only weakly).
     pub paths: Vec<Vec<StepView>>,
 }
 
@@ -51,14 +68,26 @@ impl ObjectRetainers {
     /// has that id.
     pub fn find(a: &HeapAnalysis<'_>, id: u32, k: usize) -> Option<ObjectRetainers> {
         let n = (0..a.snap.node_count() as u32).find(|&v| a.snap.node_id(v) == id)?;
-        let index = RetainerIndex::new(a.snap);
-        let paths = index
-            .k_shortest(a.snap, a.distances(), n, k, MAX_SEARCH_STEPS)
-            .iter()
-            .map(|p| a.path(p))
-            .collect();
+        let held = if n == ROOT {
+            Held::Root
+        } else if a.distances().is_reachable(n) {
+            Held::Strongly
+        } else {
+            Held::Weakly
+        };
+        // The root's one "path" would be the empty one: no step leads to it.
+        let paths = if held == Held::Strongly {
+            RetainerIndex::new(a.snap)
+                .k_shortest(a.snap, a.distances(), n, k, MAX_SEARCH_STEPS)
+                .iter()
+                .map(|p| a.path(p))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Some(ObjectRetainers {
             object: a.object(n),
+            held,
             paths,
         })
     }

@@ -170,12 +170,13 @@ pub struct RunResult {
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
     /// The command could not be started.
-    #[error("cannot start `{command}`: {source}")]
+    #[error("cannot start `{command}`: {error}")]
     Spawn {
         /// The command.
         command: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, said in the message (not also a `source()`, which renderers of the
+        /// chain would say again).
+        error: std::io::Error,
     },
     /// Node's inspector did not appear.
     #[error("`{command}` printed no \"Debugger listening on ws://…\" line within {seconds} s (is it a Node program? --no-inspector samples RSS only)")]
@@ -186,12 +187,12 @@ pub enum HarnessError {
         seconds: u64,
     },
     /// The inspector failed.
-    #[error("inspector of `{command}`: {source}")]
+    #[error("inspector of `{command}`: {error}")]
     Inspector {
         /// The command.
         command: String,
-        /// The cause.
-        source: InspectorError,
+        /// The cause, said in the message (not also a `source()`).
+        error: InspectorError,
     },
 }
 
@@ -210,9 +211,9 @@ pub fn run(
     mut on_sample: impl FnMut(&Sample),
 ) -> Result<RunResult, HarnessError> {
     let command_line = config.command.join(" ");
-    let spawn_error = |source| HarnessError::Spawn {
+    let spawn_error = |error| HarnessError::Spawn {
         command: command_line.clone(),
-        source,
+        error,
     };
     // A Node workload is held at its start until the sampling session is attached: a
     // short run would otherwise be half over before its first sample.
@@ -386,8 +387,8 @@ pub fn run(
         // moment.
         Err(HarnessError::Inspector { .. }) if exiting_soon(&exiting) => Ok(()),
         // The inspector dropped mid-run: keep what was collected and say so.
-        Err(HarnessError::Inspector { command, source }) => {
-            session.result.fault = Some(format!("the inspector of `{command}` failed: {source}"));
+        Err(HarnessError::Inspector { command, error }) => {
+            session.result.fault = Some(format!("the inspector of `{command}` failed: {error}"));
             Ok(())
         }
         other => other,
@@ -594,9 +595,9 @@ impl Session<'_> {
                         // only for a debugger already attached.
                         self.open_end_session(&url)?;
                         let inspector =
-                            Inspector::connect(&url).map_err(|source| HarnessError::Inspector {
+                            Inspector::connect(&url).map_err(|error| HarnessError::Inspector {
                                 command: self.command_line.clone(),
-                                source,
+                                error,
                             })?;
                         if let Ok(mut cut) = self.cut.lock() {
                             *cut = inspector.interrupt_handle();
@@ -760,9 +761,9 @@ impl Session<'_> {
         let mut cost = 0.0;
         let busy = Instant::now();
         if let Some(inspector) = self.inspector.as_mut() {
-            let wrap = |source| HarnessError::Inspector {
+            let wrap = |error| HarnessError::Inspector {
                 command: self.command_line.clone(),
-                source,
+                error,
             };
             let began = Instant::now();
             let seq = self.result.samples.len() as u64;
@@ -876,7 +877,7 @@ impl Session<'_> {
             Err(InspectorError::Closed) => {
                 return Err(HarnessError::Inspector {
                     command: self.command_line.clone(),
-                    source: InspectorError::Closed,
+                    error: InspectorError::Closed,
                 })
             }
             // A snapshot cut off mid-stream is dropped (the client removes the file); the

@@ -38,13 +38,15 @@ use tungstenite::{Message, WebSocket};
 pub mod profiler;
 
 /// What can go wrong talking to an inspector.
-#[derive(Debug, thiserror::Error)]
+///
+/// Display and `Error` are written out rather than derived: `Io`'s field is named `source`
+/// (callers build it by that name), which the derive would also return as `source()`, and
+/// its message already says it; a renderer of the chain would say it twice.
+#[derive(Debug)]
 pub enum InspectorError {
     /// The WebSocket could not be opened or broke (boxed: the error is large).
-    #[error("inspector connection: {0}")]
     Socket(Box<tungstenite::Error>),
     /// The inspector answered with an error.
-    #[error("inspector error in {method}: {message}")]
     Protocol {
         /// The command.
         method: String,
@@ -52,7 +54,6 @@ pub enum InspectorError {
         message: String,
     },
     /// The answer did not have the expected shape.
-    #[error("unexpected inspector answer to {method}: {detail}")]
     BadAnswer {
         /// The command.
         method: String,
@@ -60,24 +61,43 @@ pub enum InspectorError {
         detail: String,
     },
     /// Writing a snapshot failed.
-    #[error("writing {path}: {source}")]
     Io {
         /// The file.
         path: String,
-        /// The cause.
+        /// The cause, said in the message.
         source: std::io::Error,
     },
     /// The inspector closed the connection (the process exited?).
-    #[error("the inspector closed the connection")]
     Closed,
     /// The call stopped waiting for its answer because the abort flag was set
     /// ([`Inspector::set_abort_flag`]); the connection is still usable.
-    #[error("gave up waiting for the answer to {method}")]
     Abandoned {
         /// The command.
         method: String,
     },
 }
+
+impl std::fmt::Display for InspectorError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InspectorError::Socket(e) => write!(f, "inspector connection: {e}"),
+            InspectorError::Protocol { method, message } => {
+                write!(f, "inspector error in {method}: {message}")
+            }
+            InspectorError::BadAnswer { method, detail } => {
+                write!(f, "unexpected inspector answer to {method}: {detail}")
+            }
+            InspectorError::Io { path, source } => write!(f, "writing {path}: {source}"),
+            InspectorError::Closed => f.write_str("the inspector closed the connection"),
+            InspectorError::Abandoned { method } => {
+                write!(f, "gave up waiting for the answer to {method}")
+            }
+        }
+    }
+}
+
+// No `source()`: each message says its cause.
+impl std::error::Error for InspectorError {}
 
 impl From<tungstenite::Error> for InspectorError {
     fn from(e: tungstenite::Error) -> InspectorError {

@@ -18,7 +18,7 @@ pub use trace::render_trace;
 
 use leaktrail_analysis::units::{human_bytes, signed_bytes};
 use leaktrail_analysis::{
-    ClassRetainers, GrowthKind, HandlesDelta, LeakReport, ObjectRetainers, ObjectView,
+    ClassRetainers, GrowthKind, HandlesDelta, Held, LeakReport, ObjectRetainers, ObjectView,
     SnapshotDiff, SnapshotInfo, StepView, Summary,
 };
 
@@ -605,19 +605,35 @@ pub fn render_object_retainers(r: &ObjectRetainers, opts: RenderOptions) -> Stri
         return json("leaktrail.retainers/1", r);
     }
     let mut d = Doc::new(opts);
-    d.emphasis(
-        &format!(
-            "{} — self {}, retained {}: {} retainer path{}",
-            object_label(&r.object),
-            human_bytes(r.object.self_size),
-            human_bytes(r.object.retained_size),
+    let what = match r.held {
+        Held::Root => "the snapshot's root".to_owned(),
+        _ => format!(
+            "{} retainer path{}",
             r.paths.len(),
             if r.paths.len() == 1 { "" } else { "s" }
         ),
+    };
+    d.emphasis(
+        &format!(
+            "{} — self {}, retained {}: {what}",
+            object_label(&r.object),
+            human_bytes(r.object.self_size),
+            human_bytes(r.object.retained_size),
+        ),
         false,
     );
-    if r.paths.is_empty() {
-        d.line("No path from the GC roots: only weak references hold it; it goes at the next GC.");
+    match r.held {
+        Held::Root => d.line(
+            "This is the snapshot's root, which every GC root hangs from: nothing retains it, so it has no retainer path.",
+        ),
+        Held::Weakly => d.line(
+            "No path from the GC roots: only weak references hold it; it goes at the next GC.",
+        ),
+        // Strong edges reach it, yet the search gave up (a step limit) before a path.
+        Held::Strongly if r.paths.is_empty() => d.line(
+            "Strong references reach it, but no retainer path was found within the search's step limit.",
+        ),
+        Held::Strongly => {}
     }
     for (i, p) in r.paths.iter().enumerate() {
         d.heading(&format!("Path {} ({} steps)", i + 1, p.len()));

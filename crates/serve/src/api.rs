@@ -87,14 +87,8 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        // The path, then each cause (SQLite's or the system's word).
-        let mut message = format!("store: {e}");
-        let mut cause = std::error::Error::source(&e);
-        while let Some(c) = cause {
-            message.push_str(&format!(": {c}"));
-            cause = c.source();
-        }
-        ApiError::internal(message)
+        // A store error names the path and says its cause (SQLite's or the system's words).
+        ApiError::internal(format!("store: {e}"))
     }
 }
 

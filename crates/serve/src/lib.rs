@@ -81,19 +81,26 @@ pub enum ServeError {
     #[error("--token: {0}")]
     BadToken(String),
     /// The address cannot be bound.
-    #[error("{addr}: cannot listen: {source}")]
+    #[error("{addr}: cannot listen: {error}")]
     Bind {
         /// The address.
         addr: SocketAddr,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, said in the message (not also a `source()`, which renderers of the
+        /// chain would say again).
+        error: std::io::Error,
     },
     /// The store cannot be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The server failed while running.
+    /// The server failed while running (the cause is in the message, not a `source()`).
     #[error("server: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for ServeError {
+    fn from(e: std::io::Error) -> ServeError {
+        ServeError::Io(e)
+    }
 }
 
 impl ServeConfig {
@@ -144,9 +151,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     config.check()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| ServeError::Bind {
+        .map_err(|error| ServeError::Bind {
             addr: config.listen,
-            source,
+            error,
         })?;
     serve_on(listener, shared(&config), std::future::pending()).await
 }
@@ -226,9 +233,9 @@ impl Drop for Server {
 /// `leaktrail serve` and `leaktrail watch --serve`.
 pub fn spawn(config: ServeConfig) -> Result<Server, ServeError> {
     config.check()?;
-    let bind_err = |source| ServeError::Bind {
+    let bind_err = |error| ServeError::Bind {
         addr: config.listen,
-        source,
+        error,
     };
     let listener = std::net::TcpListener::bind(config.listen).map_err(bind_err)?;
     listener.set_nonblocking(true).map_err(bind_err)?;

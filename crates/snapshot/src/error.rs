@@ -17,9 +17,10 @@ pub struct ParseError {
 /// What is wrong with a snapshot file.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseErrorKind {
-    /// The file could not be opened or read.
+    /// The file could not be opened or read. The system's words are in the message, so the
+    /// error is not also returned as `source()`: a renderer of the chain would say it twice.
     #[error("cannot read: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     /// The file is empty.
     #[error("file is empty, not a heap snapshot")]
     Empty,
@@ -102,14 +103,8 @@ impl fmt::Display for ParseError {
     }
 }
 
-impl std::error::Error for ParseError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
-            ParseErrorKind::Io(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+// No `source()`: every cause, the system's I/O error too, is in the message already.
+impl std::error::Error for ParseError {}
 
 /// A parse error located at a byte offset but not yet tied to a file.
 #[derive(Debug)]

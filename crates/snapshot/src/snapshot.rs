@@ -86,11 +86,11 @@ impl HeapSnapshot {
     pub fn open(path: &Path, options: &ParseOptions<'_>) -> Result<HeapSnapshot, ParseError> {
         let in_file = |l: Located| l.in_file(path.to_path_buf());
         let file = std::fs::File::open(path)
-            .map_err(|e| Located::anywhere(e.into()))
+            .map_err(|e| Located::anywhere(ParseErrorKind::Io(e)))
             .map_err(in_file)?;
         let meta = file
             .metadata()
-            .map_err(|e| Located::anywhere(e.into()))
+            .map_err(|e| Located::anywhere(ParseErrorKind::Io(e)))
             .map_err(in_file)?;
         if meta.is_dir() {
             return Err(in_file(Located::anywhere(ParseErrorKind::NotASnapshot(
@@ -103,7 +103,7 @@ impl HeapSnapshot {
         // SAFETY: the map is read-only. If another process truncates the file while it is
         // mapped, reads fault; snapshot files are written once and then left alone.
         let map = unsafe { memmap2::Mmap::map(&file) }
-            .map_err(|e| Located::anywhere(e.into()))
+            .map_err(|e| Located::anywhere(ParseErrorKind::Io(e)))
             .map_err(in_file)?;
         let _ = map.advise(memmap2::Advice::Sequential);
         let release = |range: Range<usize>| {

@@ -25,7 +25,9 @@
 //! | `snapshot_collections` | snapshot × collection kept | `snapshot_id`, `node_id`, `kind`, `entries`, `retained_size`, `path`, `shape` (the retainer path's shape: collections held the same way share it) |
 //!
 //! Times are milliseconds since the Unix epoch; sizes are bytes; columns that were not
-//! measured are NULL. A store with a newer schema version than this build knows is refused.
+//! measured are NULL. A store with a newer schema version than this build knows is refused,
+//! and so is a SQLite file that is not a store (another program's, at `DIR/leaktrail.db`): by
+//! the writer ([`Store::create`]) as by readers, before anything in it or beside it is changed.
 //!
 //! Version 1 had no `shape`. A watcher opening a version 1 store adds the column (rows
 //! already there keep it NULL: their collections are listed one by one); a reader
@@ -61,20 +63,21 @@ const PAGE_CACHE_KIB: i64 = 64;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The directory or a file in it could not be used.
-    #[error("{path}")]
+    #[error("{path}: {error}")]
     Io {
         /// The path.
         path: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, said in the message (not also a `source()`, which renderers of the
+        /// chain would say again).
+        error: std::io::Error,
     },
     /// SQLite refused.
-    #[error("{path}")]
+    #[error("{path}: {error}")]
     Sql {
         /// The database file.
         path: String,
-        /// The cause.
-        source: rusqlite::Error,
+        /// SQLite's words, said in the message (not also a `source()`).
+        error: rusqlite::Error,
     },
     /// The store path exists and is not a directory.
     #[error("{0}: not a directory (a store is a directory)")]
@@ -276,12 +279,24 @@ pub struct Store {
 impl Store {
     /// Opens the store in `dir` for writing, creating the directory (0700) and the database
     /// (0600) when missing.
+    /// A database already there is refused, before anything in `dir` is created or
+    /// changed, unless it is a store this build can write (or a database without a single
+    /// table, which holds nothing to lose).
     pub fn create(dir: &Path) -> Result<Store, StoreError> {
-        create_private_dir(dir)?;
-        create_private_dir(&dir.join("snapshots"))?;
+        if dir.exists() && !dir.is_dir() {
+            return Err(StoreError::NotADirectory(dir.display().to_string()));
+        }
         let db = dir.join(DB_FILE);
         let db_path = db.display().to_string();
-        if !db.exists() {
+        // `exists` follows symbolic links: a dangling one is no database, and building
+        // one would write through it, so it counts as there and the check refuses it.
+        let there = db.exists() || db.symlink_metadata().is_ok();
+        if there {
+            check_writable_store(&db, &db_path)?;
+        }
+        create_private_dir(dir)?;
+        create_private_dir(&dir.join("snapshots"))?;
+        if !there {
             build_new_database(&db)?;
         } else {
             // A store copied or restored with a wider mode is made private again: its
@@ -339,10 +354,7 @@ impl Store {
             });
         }
         if version == 0 {
-            return Err(StoreError::Corrupt {
-                path: store.db_path.clone(),
-                detail: "no schema version: not a leaktrail store".into(),
-            });
+            return Err(not_a_store(&store.db_path, &store.schema_objects()?));
         }
         store.configure()?;
         store.shapes = version >= 2;
@@ -413,6 +425,19 @@ impl Store {
                 detail: format!("schema_version is {v:?}"),
             }),
         }
+    }
+
+    /// The names in `sqlite_master` (tables, indexes, views, triggers), sorted.
+    fn schema_objects(&self) -> Result<Vec<String>, StoreError> {
+        let mut names = self
+            .conn
+            .prepare("SELECT name FROM sqlite_master ORDER BY name")
+            .map_err(sql(&self.db_path))?;
+        let names = names
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+            .map_err(sql(&self.db_path))?;
+        Ok(names)
     }
 
     fn migrate(&self) -> Result<(), StoreError> {
@@ -1162,6 +1187,67 @@ fn remove_abandoned_builds(db: &Path) {
     }
 }
 
+/// Refuses the existing database at `db` unless the writer may use it: a store of a
+/// schema this build knows, or a database without a single table (what a watcher of an
+/// older build, which made the database in place, left when killed before its schema).
+/// The connection is read-only, so what is refused is left byte for byte as it was: no
+/// journal mode switched, no table added, no file mode narrowed.
+fn check_writable_store(db: &Path, db_path: &str) -> Result<(), StoreError> {
+    let conn = Connection::open_with_flags(
+        db,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sql(db_path))?;
+    let probe = Store {
+        dir: PathBuf::new(),
+        db_path: db_path.to_owned(),
+        conn,
+        shapes: false,
+    };
+    probe.wait_for_writer()?;
+    let version = probe.schema_version()?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: db_path.to_owned(),
+            found: version,
+        });
+    }
+    if version == 0 {
+        let objects = probe.schema_objects()?;
+        if !objects.is_empty() {
+            return Err(not_a_store(db_path, &objects));
+        }
+    }
+    Ok(())
+}
+
+/// The refusal of a SQLite file that is not a store, naming what it holds so the user
+/// can tell whose it is.
+fn not_a_store(db_path: &str, objects: &[String]) -> StoreError {
+    const SHOWN: usize = 5;
+    let holds = if objects.is_empty() {
+        "no tables".to_owned()
+    } else {
+        let mut names = objects
+            .iter()
+            .take(SHOWN)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if objects.len() > SHOWN {
+            names.push_str(&format!(" and {} more", objects.len() - SHOWN));
+        }
+        format!("tables of its own: {names}")
+    };
+    StoreError::Corrupt {
+        path: db_path.to_owned(),
+        detail: format!(
+            "not a leaktrail store (a SQLite database with no leaktrail schema version, {holds}); \
+             left untouched: give --store a directory of its own"
+        ),
+    }
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -1179,16 +1265,16 @@ pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 fn io(path: &str) -> impl Fn(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
+    move |error| StoreError::Io {
         path: path.to_owned(),
-        source,
+        error,
     }
 }
 
 fn sql(path: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-    move |source| StoreError::Sql {
+    move |error| StoreError::Sql {
         path: path.to_owned(),
-        source,
+        error,
     }
 }
 
@@ -1444,6 +1530,109 @@ mod tests {
         assert!(err.to_string().contains("not a leaktrail store"), "{err}");
         assert_eq!(std::fs::read(&db).expect("read"), before);
         assert!(!dir.path().join(format!("{DB_FILE}-wal")).exists());
+    }
+
+    /// What `Store::create` must leave as it found it: the file's bytes and mode, the
+    /// directory's mode and listing, the journal mode and the tables.
+    #[cfg(unix)]
+    fn foreign_state(dir: &Path) -> (Vec<u8>, u32, u32, Vec<String>, String, Vec<String>) {
+        use std::os::unix::fs::PermissionsExt;
+        let db = dir.join(DB_FILE);
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode();
+        let mut listing: Vec<String> = std::fs::read_dir(dir)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        listing.sort();
+        let bytes = std::fs::read(&db).expect("read");
+        let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open read-only");
+        let journal: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("journal mode");
+        let mut tables = conn
+            .prepare("SELECT name FROM sqlite_master ORDER BY name")
+            .expect("prepare");
+        let tables = tables
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<Vec<String>, _>>()
+            .expect("names");
+        (bytes, mode(&db), mode(dir), listing, journal, tables)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_writer_refuses_another_programs_database_untouched() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join(DB_FILE);
+        let other = Connection::open(&db).expect("open");
+        other
+            .execute_batch(
+                "CREATE TABLE notes(text TEXT); INSERT INTO notes VALUES ('mine');
+                 CREATE INDEX notes_text ON notes(text);",
+            )
+            .expect("create");
+        drop(other);
+        // Modes a store would narrow: refusing must not narrow them either.
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let before = foreign_state(dir.path());
+        assert_eq!(before.4, "delete");
+        let err = Store::create(dir.path()).err().expect("refused");
+        let said = err.to_string();
+        assert!(said.contains("not a leaktrail store"), "{said}");
+        assert!(said.contains(&db.display().to_string()), "{said}");
+        assert!(
+            said.contains("notes"),
+            "it names what the file holds: {said}"
+        );
+        assert_eq!(foreign_state(dir.path()), before);
+    }
+
+    #[test]
+    fn the_writer_refuses_a_newer_store_untouched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Store::create(dir.path()).expect("create");
+        let db = dir.path().join(DB_FILE);
+        Connection::open(&db)
+            .and_then(|c| {
+                c.execute_batch("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+            })
+            .expect("bump");
+        let before = std::fs::read(&db).expect("read");
+        let err = Store::create(dir.path()).err().expect("refused");
+        assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+        assert_eq!(std::fs::read(&db).expect("read"), before);
+    }
+
+    #[test]
+    fn the_writer_refuses_a_file_that_is_not_sqlite_untouched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join(DB_FILE);
+        std::fs::write(&db, b"not a database at all, just text").expect("write");
+        let err = Store::create(dir.path()).err().expect("refused");
+        assert!(err.to_string().contains(DB_FILE), "{err}");
+        assert_eq!(
+            std::fs::read(&db).expect("read"),
+            b"not a database at all, just text"
+        );
+        assert!(!dir.path().join("snapshots").exists());
+    }
+
+    #[test]
+    fn the_writer_takes_an_empty_database_for_its_store() {
+        // What a watcher of a build before stores were built beside their name left when
+        // killed before its schema: a database without a single table.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join(DB_FILE);
+        Connection::open(&db)
+            .and_then(|c| c.execute_batch("PRAGMA journal_mode = WAL;"))
+            .expect("empty database");
+        Store::create(dir.path()).expect("an empty database becomes the store");
+        Store::open(dir.path()).expect("a whole store");
     }
 
     #[test]

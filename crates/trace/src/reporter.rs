@@ -14,20 +14,21 @@ use crate::files::{FileSource, FileSpan};
 #[derive(Debug, thiserror::Error)]
 pub enum ReporterError {
     /// It cannot be read.
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, said in the message (not also a `source()`, which renderers of the
+        /// chain would say again).
+        error: std::io::Error,
     },
     /// It is not JSON.
-    #[error("{path}: not JSON: {source}")]
+    #[error("{path}: not JSON: {error}")]
     Json {
         /// The file.
         path: PathBuf,
-        /// The cause, with line and column.
-        source: serde_json::Error,
+        /// The cause, with line and column, said in the message (not also a `source()`).
+        error: serde_json::Error,
     },
     /// It is JSON of another shape.
     #[error("{path}: {what} (expected a Jest or Vitest JSON report: {{\"testResults\": [{{\"name\", \"startTime\", \"endTime\"}}]}})")]
@@ -45,14 +46,14 @@ pub fn read_reporter_file(
     path: &Path,
     started_unix_ms: u64,
 ) -> Result<Vec<FileSpan>, ReporterError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReporterError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| ReporterError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|source| ReporterError::Json {
+        serde_json::from_str(&text).map_err(|error| ReporterError::Json {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
     let shape = |what: String| ReporterError::Shape {
         path: path.to_path_buf(),

@@ -155,20 +155,22 @@ pub struct TraceRun {
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
     /// The command could not be started.
-    #[error("cannot start `{command}`: {source}")]
+    #[error("cannot start `{command}`: {error}")]
     Spawn {
         /// The command.
         command: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, said in the message (not also a `source()`, which renderers of the
+        /// chain would say again).
+        error: std::io::Error,
     },
     /// The snapshot directory could not be prepared.
-    #[error("{path}: cannot create the snapshot directory: {source}")]
+    #[error("{path}: cannot create the snapshot directory: {error}")]
     SnapshotDir {
         /// The output directory.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, said in the message (not also a `source()`, which renderers of the
+        /// chain would say again).
+        error: std::io::Error,
     },
 }
 
@@ -188,9 +190,9 @@ pub fn trace(
     mut on_stdout: impl FnMut(&str),
 ) -> Result<TraceRun, TraceError> {
     let command_line = config.command.join(" ");
-    let spawn_error = |source| TraceError::Spawn {
+    let spawn_error = |error| TraceError::Spawn {
         command: command_line.clone(),
-        source,
+        error,
     };
     let (program, args) = config.command.split_first().ok_or_else(|| {
         spawn_error(std::io::Error::new(
@@ -199,10 +201,10 @@ pub fn trace(
         ))
     })?;
     let snapshots = match config.snapshot_every {
-        Some(_) => Some(SignalSnapshots::new(&config.out_dir).map_err(|source| {
+        Some(_) => Some(SignalSnapshots::new(&config.out_dir).map_err(|error| {
             TraceError::SnapshotDir {
                 path: config.out_dir.clone(),
-                source,
+                error,
             }
         })?),
         None => None,

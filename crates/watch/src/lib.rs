@@ -176,16 +176,72 @@ pub enum WatchError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The command could not be started.
-    #[error("cannot start `{command}`")]
+    #[error("cannot start `{command}`: {error}")]
     Spawn {
         /// The command line.
         command: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, said in the message (not also a `source()`, which renderers of the
+        /// chain would say again).
+        error: std::io::Error,
     },
     /// No such process.
     #[error("no process {0} (or it is not readable by this user)")]
     NoProcess(i32),
+}
+
+/// Checks that `target` can be watched: the process is there, or the command's program is
+/// an executable file. Done before the store is made, so that a typo leaves nothing behind.
+pub fn check_target(target: &WatchTarget) -> Result<(), WatchError> {
+    match target {
+        WatchTarget::Pid(pid) => match node_process::cmdline(*pid) {
+            Some(_) => Ok(()),
+            None => Err(WatchError::NoProcess(*pid)),
+        },
+        WatchTarget::Command(command) => {
+            let spawn_error = |error| WatchError::Spawn {
+                command: command.join(" "),
+                error,
+            };
+            let program = command.first().ok_or_else(|| {
+                spawn_error(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "no command given",
+                ))
+            })?;
+            find_program(program).map_err(spawn_error)
+        }
+    }
+}
+
+/// Whether `program` can be started as `Command::new(program)` would: a path (with a
+/// `/`) to an executable file, or a name found in `PATH`. A start can still fail for what
+/// this does not see (an interpreter line naming a missing program); that failure comes
+/// after the store is made, as it would with a program deleted between check and start.
+fn find_program(program: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &Path| -> std::io::Result<()> {
+        let meta = std::fs::metadata(path)?;
+        if meta.is_dir() {
+            return Err(std::io::Error::from_raw_os_error(libc::EISDIR));
+        }
+        if meta.permissions().mode() & 0o111 == 0 {
+            return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+        }
+        Ok(())
+    };
+    if program.contains('/') {
+        return executable(Path::new(program));
+    }
+    // The child's search path is this process's PATH (the watcher does not change it);
+    // without one, the C library's default.
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into());
+    if std::env::split_paths(&path).any(|dir| executable(&dir.join(program)).is_ok()) {
+        return Ok(());
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        "no such program in PATH",
+    ))
 }
 
 /// Runs the watcher until the process ends (and is not restarted), `stop` is set, or the
@@ -195,6 +251,7 @@ pub fn watch(
     stop: &AtomicBool,
     mut on_event: impl FnMut(&WatchEvent),
 ) -> Result<WatchSummary, WatchError> {
+    check_target(&config.target)?;
     let mut store = Store::create(&config.store_dir)?;
     remove_stray_files(&store, &mut on_event)?;
     let (name, command) = match &config.target {
@@ -389,9 +446,9 @@ impl Incarnation {
                     Stdio::inherit(),
                     Stdio::piped(),
                 )
-                .map_err(|source| WatchError::Spawn {
+                .map_err(|error| WatchError::Spawn {
                     command: command.join(" "),
-                    source,
+                    error,
                 })?;
                 let (url_tx, url_rx) = channel();
                 if let Some(err) = child.stderr.take() {

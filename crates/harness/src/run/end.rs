@@ -89,9 +89,9 @@ impl Session<'_> {
             return Ok(());
         };
         if at_exit.session.is_none() && at_exit.taken.is_none() {
-            let session = Inspector::connect(url).map_err(|source| HarnessError::Inspector {
+            let session = Inspector::connect(url).map_err(|error| HarnessError::Inspector {
                 command: self.command_line.clone(),
-                source,
+                error,
             })?;
             at_exit.session = Some(session);
             at_exit.path = Some(path);
