@@ -33,9 +33,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         seconds += value * unit;
         rest = rest[unit_len..].trim_start();
     }
-    if !(seconds > 0.0 && seconds.is_finite() && seconds < 1e9) {
+    if seconds.is_nan() || seconds <= 0.0 {
+        return Err(format!("{s:?}: must be more than zero"));
+    }
+    if seconds >= 1e9 {
         return Err(format!(
-            "{s:?}: must be more than zero (and less than 30 years)"
+            "{s:?}: too long a duration (the most is about 30 years)"
         ));
     }
     Ok(Duration::from_secs_f64(seconds))

@@ -403,7 +403,11 @@ struct Incarnation {
     exiting: Arc<AtomicBool>,
     /// Where the stderr reader finds the inspector's socket to cut when Node exits.
     cut: Arc<Mutex<Option<std::net::TcpStream>>>,
+    /// The OOM counts one sample before the latest: the latest reading may come after the
+    /// kill (the process is dying, not yet reaped), and would then hide it.
     oom: OomWitness,
+    /// The latest OOM counts.
+    oom_latest: OomWitness,
     seq: u32,
     /// Whether V8's heap limit is in the store.
     heap_limit_known: bool,
@@ -516,6 +520,7 @@ impl Incarnation {
             exiting,
             cut,
             oom: OomWitness::of(pid),
+            oom_latest: OomWitness::of(pid),
             seq: 0,
             heap_limit_known: false,
             in_analysis: 0,
@@ -722,8 +727,8 @@ impl Incarnation {
         // The process may have moved to another cgroup (a wrapper that places itself); one
         // that died since its memory was read keeps the last cgroups it was seen in.
         let oom = OomWitness::of(self.pid);
-        if !oom.cgroups.is_empty() || self.oom.cgroups.is_empty() {
-            self.oom = oom;
+        if !oom.cgroups.is_empty() || self.oom_latest.cgroups.is_empty() {
+            self.oom = std::mem::replace(&mut self.oom_latest, oom);
         }
         let mut s = SampleRecord {
             incarnation_id: self.id,
