@@ -5,12 +5,14 @@
 
 mod common;
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-use common::http::{request, request_with, serve};
+use common::http::{request, request_with, serve, serve_with_nofile};
 use common::store::{build_store, StoreFixture};
 use common::{headless_chromium, leaktrail, s};
 
@@ -738,4 +740,205 @@ fn watch_serve_answers_from_the_watcher_itself() {
         std::net::TcpStream::connect(&addr).is_err(),
         "still serving"
     );
+}
+
+/// Raises this test process's own soft open-file limit to `want` (or the hard limit), so
+/// that it can hold the sockets it opens whatever the host's default.
+fn raise_own_open_files(want: u64) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current.is_some_and(|c| c < want) {
+        let current = Some(limit.maximum.map_or(want, |max| max.min(want)));
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current,
+                maximum: limit.maximum,
+            },
+        );
+    }
+}
+
+/// One `GET` on a new connection within `limit` (connecting, sending, reading): its
+/// status, or why it failed.
+fn get_within(addr: &str, path: &str, limit: Duration) -> Result<u16, String> {
+    let sock: SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    let mut c = TcpStream::connect_timeout(&sock, limit).map_err(|e| format!("connect: {e}"))?;
+    c.set_read_timeout(Some(limit)).map_err(|e| e.to_string())?;
+    c.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .map_err(|e| format!("send: {e}"))?;
+    let mut answer = Vec::new();
+    c.read_to_end(&mut answer)
+        .map_err(|e| format!("read: {e}"))?;
+    let head = String::from_utf8_lossy(&answer);
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("no status line in {head:?}"))
+}
+
+/// Whether the server closed this connection (end of stream or reset), reading and
+/// dropping whatever it sent first.
+fn closed_by_server(mut c: &TcpStream) -> bool {
+    if c.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let mut buf = [0u8; 4096];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Half a request: the line and one header, never the blank line that ends them.
+const HALF_REQUEST: &[u8] = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+
+/// #16 item 8: 1,000 connections that send half a request and wait (slowloris), against a
+/// server with 256 open files (a common default, where 300 such connections used to stop
+/// every other request): normal requests are still answered promptly, no more slow
+/// connections are held than the cap, and every one is closed once the header timeout
+/// has passed.
+#[test]
+fn a_thousand_slow_clients_do_not_starve_the_others() {
+    let f = fixture();
+    raise_own_open_files(4096);
+    let timeout = Duration::from_secs(2);
+    let server = serve_with_nofile(&f.dir, &["--header-timeout", "2s"], 256);
+    let sock: SocketAddr = server.addr.parse().expect("address");
+    let mut slow: Vec<TcpStream> = Vec::new();
+    let mut failed = 0;
+    for _ in 0..1000 {
+        match TcpStream::connect_timeout(&sock, Duration::from_millis(500)) {
+            Ok(mut c) => {
+                if c.write_all(HALF_REQUEST).is_ok() {
+                    slow.push(c);
+                }
+            }
+            // A server that stopped accepting: give up early rather than wait for each.
+            Err(_) => {
+                failed += 1;
+                if failed > 50 {
+                    break;
+                }
+            }
+        }
+    }
+    let opened = Instant::now();
+    // Normal requests while the slow ones wait.
+    let mut latencies = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let status = get_within(&server.addr, "/metrics", Duration::from_secs(5));
+        assert_eq!(
+            status,
+            Ok(200),
+            "a normal request under 1,000 slow connections (after {} answered)",
+            latencies.len()
+        );
+        latencies.push(t.elapsed());
+    }
+    latencies.sort();
+    let worst = latencies[latencies.len() - 1];
+    assert!(
+        worst < Duration::from_secs(1),
+        "normal requests took up to {worst:?}: {latencies:?}"
+    );
+    assert!(
+        slow.len() >= 990,
+        "only {} slow connections made",
+        slow.len()
+    );
+    // The cap (256 open files less a reserve) holds: the longest-waiting were closed to
+    // make room.
+    let open = slow.iter().filter(|c| !closed_by_server(c)).count();
+    assert!(open <= 256, "{open} slow connections held at once");
+    // And the rest go when the header timeout ends.
+    let deadline = opened + timeout + Duration::from_secs(5);
+    loop {
+        let open = slow.iter().filter(|c| !closed_by_server(c)).count();
+        if open == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{open} slow connections still open {:?} after they were made (header timeout 2 s)",
+            opened.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        get_within(&server.addr, "/metrics", Duration::from_secs(5)),
+        Ok(200)
+    );
+}
+
+/// #16 item 8, one connection at a time: half a request, and a connection that sends
+/// nothing, are closed when the header timeout ends (not before); a request whose body
+/// never comes is answered and closed, not held waiting for the body.
+#[test]
+fn slow_headers_and_bodies_are_not_waited_for() {
+    let f = fixture();
+    let server = serve(&f.dir, &["--header-timeout", "1s"]);
+    let connect = || TcpStream::connect(&server.addr).expect("connect");
+    let start = Instant::now();
+    let mut half = connect();
+    half.write_all(HALF_REQUEST).expect("half a request");
+    let silent = connect();
+    let mut body = connect();
+    body.write_all(
+        format!(
+            "GET /metrics HTTP/1.1\r\nHost: {}\r\nContent-Length: 100000\r\n\r\n0123456789",
+            server.addr
+        )
+        .as_bytes(),
+    )
+    .expect("a head and the start of a body");
+    // The body is not waited for: the answer comes, then the end of the connection.
+    body.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut answer = Vec::new();
+    body.read_to_end(&mut answer)
+        .expect("answered and closed, not held for the body");
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200 "),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!closed_by_server(&half), "closed before its header timeout");
+    assert!(
+        !closed_by_server(&silent),
+        "closed before its header timeout"
+    );
+    let mut closed = [None; 2];
+    while closed.iter().any(Option::is_none) {
+        for (i, c) in [&half, &silent].into_iter().enumerate() {
+            if closed[i].is_none() && closed_by_server(c) {
+                closed[i] = Some(start.elapsed());
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "still open after 5 s (half a request, nothing sent): {closed:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for (what, t) in [("half a request", closed[0]), ("nothing sent", closed[1])] {
+        let t = t.unwrap_or_default();
+        assert!(
+            t >= Duration::from_millis(900) && t < Duration::from_secs(3),
+            "{what}: closed after {t:?} (header timeout 1 s)"
+        );
+    }
 }

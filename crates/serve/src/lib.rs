@@ -38,6 +38,7 @@
 //! censuses.
 
 mod api;
+mod conn;
 mod diff;
 mod metrics;
 
@@ -49,6 +50,9 @@ use std::thread::JoinHandle;
 use leaktrail_store::{Store, StoreError};
 use leaktrail_trend::{TrendCache, TrendPolicy};
 
+pub use conn::{
+    connections_open_files_allow, ConnectionLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+};
 pub use diff::{CensusClassDelta, CensusDiff, CensusFamilyDelta};
 pub use metrics::Exposition;
 
@@ -69,6 +73,8 @@ pub struct ServeConfig {
     pub token: Option<String>,
     /// How trends are judged.
     pub policy: TrendPolicy,
+    /// What clients may hold: connections at once, time to send a request's headers.
+    pub limits: ConnectionLimits,
 }
 
 /// Why the server cannot start or stopped.
@@ -104,6 +110,7 @@ impl ServeConfig {
             listen,
             token,
             policy: TrendPolicy::default(),
+            limits: ConnectionLimits::default(),
         }
     }
 
@@ -148,7 +155,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             addr: config.listen,
             source,
         })?;
-    serve_on(listener, shared(&config), std::future::pending()).await
+    serve_on(
+        listener,
+        shared(&config),
+        config.limits,
+        std::future::pending(),
+    )
+    .await
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, with the background task that
@@ -157,6 +170,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
 async fn serve_on(
     listener: tokio::net::TcpListener,
     state: Arc<Shared>,
+    limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let warm = state.clone();
@@ -169,11 +183,9 @@ async fn serve_on(
             let _ = tokio::task::spawn_blocking(move || shared.warm_trends()).await;
         }
     });
-    let served = axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    conn::serve_connections(listener, api::router(state), limits, shutdown).await;
     warmer.abort();
-    Ok(served?)
+    Ok(())
 }
 
 /// A server running on a background thread (see [`spawn`]).
@@ -235,6 +247,7 @@ pub fn spawn(config: ServeConfig) -> Result<Server, ServeError> {
     let addr = listener.local_addr().map_err(bind_err)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let state = shared(&config);
+    let limits = config.limits;
     let thread = std::thread::Builder::new()
         .name("leaktrail-serve".into())
         .spawn(move || -> Result<(), ServeError> {
@@ -246,7 +259,7 @@ pub fn spawn(config: ServeConfig) -> Result<Server, ServeError> {
                 .build()?;
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener)?;
-                serve_on(listener, state, async move {
+                serve_on(listener, state, limits, async move {
                     let _ = stopped.await;
                 })
                 .await
