@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::http::{request, request_with, serve, serve_with_nofile};
+use common::http::{request, request_raw, request_with, serve, serve_with_nofile};
 use common::store::{build_store, StoreFixture};
 use common::{headless_chromium, leaktrail, s};
 
@@ -941,4 +941,104 @@ fn slow_headers_and_bodies_are_not_waited_for() {
             "{what}: closed after {t:?} (header timeout 1 s)"
         );
     }
+}
+
+/// Asserts `r` is the API's JSON error with this status, naming `needle`.
+fn json_error(r: &common::http::Reply, status: u16, needle: &str, what: &str) {
+    assert_eq!(r.status, status, "{what}: {}", r.body);
+    assert!(
+        r.header("content-type")
+            .is_some_and(|c| c.starts_with("application/json")),
+        "{what}: {:?}",
+        r.headers
+    );
+    let error = r.json()["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: no error string in {}", r.body))
+        .to_owned();
+    assert!(error.contains(needle), "{what}: {error}");
+}
+
+/// #16 item 9: what HTTP/1.1 requires of the host a request is addressed to (present,
+/// once, a name), and one of each header the server decides by, checked before anything
+/// else.
+#[test]
+fn host_and_deciding_headers_follow_http_rules() {
+    let f = fixture();
+    let server = serve(&f.dir, &[]);
+    let addr = &server.addr;
+    let no_host = request_raw(addr, b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n");
+    json_error(&no_host, 400, "Host", "no Host");
+    let old_no_host = request_raw(addr, b"GET /metrics HTTP/1.0\r\n\r\n");
+    json_error(&old_no_host, 400, "Host", "HTTP/1.0 without Host");
+    for hosts in [
+        "Host: localhost\r\nHost: attacker.example\r\n",
+        "Host: attacker.example\r\nHost: localhost\r\n",
+    ] {
+        let two = request_raw(
+            addr,
+            format!("GET /metrics HTTP/1.1\r\n{hosts}Connection: close\r\n\r\n").as_bytes(),
+        );
+        json_error(&two, 400, "Host", hosts);
+    }
+    let bad_host = request_raw(
+        addr,
+        b"GET /metrics HTTP/1.1\r\nHost: local host\r\nConnection: close\r\n\r\n",
+    );
+    json_error(&bad_host, 400, "Host", "a Host that is not a name");
+    // An absolute URL names the host instead of the Host header (RFC 9112 §3.2.2).
+    let absolute = request_raw(
+        addr,
+        format!(
+            "GET http://attacker.example/metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    json_error(
+        &absolute,
+        403,
+        "attacker.example",
+        "absolute-form to another host",
+    );
+    let own = request_raw(
+        addr,
+        format!("GET http://{addr}/metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(own.status, 200, "{}", own.body);
+    // Two of a header the server decides by: refused, not the first taken.
+    let two_origins = request_with(
+        addr,
+        "POST",
+        "/api/memory/trend/save",
+        &[
+            ("Origin", &format!("http://{addr}")),
+            ("Origin", "http://attacker.example"),
+        ],
+    );
+    json_error(&two_origins, 400, "Origin", "two Origin headers");
+    // With a token the name is free, but HTTP/1.1's rules are not.
+    let token = "s3cret-token-of-24-chars";
+    let guarded = serve(&f.dir, &["--token", token]);
+    let two = request_raw(
+        &guarded.addr,
+        format!(
+            "GET /metrics HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    json_error(&two, 400, "Host", "two Host headers with a token");
+    let two_tokens = request_raw(
+        &guarded.addr,
+        format!(
+            "GET /metrics HTTP/1.1\r\nHost: a.example\r\nAuthorization: Bearer {token}\r\nAuthorization: Bearer wrong-token-000000000\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    json_error(
+        &two_tokens,
+        400,
+        "Authorization",
+        "two Authorization headers",
+    );
 }

@@ -209,7 +209,11 @@ async fn require_token(State(state): State<AppState>, req: Request, next: Next) 
     next.run(req).await
 }
 
-/// What a web page in the user's browser must not do to a server on loopback:
+/// Refuses what HTTP/1.1 forbids in the headers the server decides by, then what a web
+/// page in the user's browser must not do to a server on loopback:
+/// - a request without the host it is addressed to, or with two `Host`, `Origin` or
+///   `Authorization` headers (400): the checks below and the token check read one, and a
+///   second could say otherwise;
 /// - read it through DNS rebinding (a site whose name now resolves to 127.0.0.1): without a
 ///   token, only requests addressed to a loopback name (`Host: localhost`, `127.x.x.x`,
 ///   `[::1]`) are answered;
@@ -217,34 +221,47 @@ async fn require_token(State(state): State<AppState>, req: Request, next: Next) 
 ///   `/api/memory/trend/save`): a request that changes something and carries an `Origin`
 ///   must come from this server's own origin.
 async fn browser_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match refused_from_browser(&state, &req) {
+    match refused_request(&state, &req) {
         Some(error) => error.into_response(),
         None => next.run(req).await,
     }
 }
 
-fn refused_from_browser(state: &Shared, req: &Request) -> Option<ApiError> {
-    let header_text = |name| {
-        req.headers()
-            .get(name)
-            .map(|v: &HeaderValue| v.to_str().unwrap_or("\u{fffd}").to_owned())
-    };
-    let host = header_text(header::HOST);
-    if let (None, Some(h)) = (&state.token, &host) {
-        if !is_loopback_host(h) {
-            return Some(ApiError {
-                status: StatusCode::FORBIDDEN,
-                message: format!(
-                    "Host {h:?} is not a loopback name: this server answers only requests to localhost (a guard against DNS rebinding; serve with --token to be reached by other names)"
-                ),
-            });
+/// The headers that decide whether a request is answered: one of each at most.
+const DECIDING_HEADERS: [(header::HeaderName, &str); 3] = [
+    (header::HOST, "Host"),
+    (header::ORIGIN, "Origin"),
+    (header::AUTHORIZATION, "Authorization"),
+];
+
+fn refused_request(state: &Shared, req: &Request) -> Option<ApiError> {
+    for (name, shown) in &DECIDING_HEADERS {
+        if req.headers().get_all(name).iter().nth(1).is_some() {
+            return Some(ApiError::bad_request(format!(
+                "two {shown} headers: a request carries one (RFC 9110), and this server will not guess which to believe"
+            )));
         }
     }
+    let host = match addressed_to(req) {
+        Ok(host) => host,
+        Err(e) => return Some(e),
+    };
+    if state.token.is_none() && !is_loopback_host(&host) {
+        return Some(ApiError {
+            status: StatusCode::FORBIDDEN,
+            message: format!(
+                "the request is addressed to {host:?}, not a loopback name: this server answers only requests to localhost (a guard against DNS rebinding; serve with --token to be reached by other names)"
+            ),
+        });
+    }
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let origin = header_text(header::ORIGIN)?;
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned())?;
     let same = origin
         .split_once("://")
-        .is_some_and(|(_, rest)| host.as_deref() == Some(rest));
+        .is_some_and(|(_, rest)| rest == host);
     (!safe && !same).then(|| ApiError {
         status: StatusCode::FORBIDDEN,
         message: format!(
@@ -252,6 +269,33 @@ fn refused_from_browser(state: &Shared, req: &Request) -> Option<ApiError> {
             req.method()
         ),
     })
+}
+
+/// The host (and port) a request is addressed to: an absolute URL's (`GET http://name/…`,
+/// which overrides `Host`, RFC 9112 §3.2.2), else the `Host` header's, which HTTP/1.1
+/// requires (§3.2) and every browser sends — without it the rebinding guard could not
+/// tell where the request was sent.
+fn addressed_to(req: &Request) -> Result<String, ApiError> {
+    if let Some(authority) = req.uri().authority() {
+        return Ok(authority.as_str().to_owned());
+    }
+    let value = req.headers().get(header::HOST).ok_or_else(|| {
+        ApiError::bad_request(
+            "no Host header: HTTP/1.1 requires one (RFC 9112 §3.2), and this server checks it",
+        )
+    })?;
+    value
+        .to_str()
+        .ok()
+        // A name and port only: `user@` has no place in Host.
+        .filter(|h| !h.contains('@') && h.parse::<axum::http::uri::Authority>().is_ok())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Host {:?} is not a host name with an optional port",
+                String::from_utf8_lossy(value.as_bytes())
+            ))
+        })
 }
 
 /// `localhost`, `127.0.0.1`, `[::1]`, with or without a port.
