@@ -1042,3 +1042,29 @@ fn host_and_deciding_headers_follow_http_rules() {
         "two Authorization headers",
     );
 }
+
+/// #16 item 9: the server's own refusals, before any route sees the request (a request it
+/// cannot parse, a long URL, too many headers), in the same JSON shape as every other
+/// error, not an empty body.
+#[test]
+fn refusals_before_any_route_are_json_too() {
+    let f = fixture();
+    let server = serve(&f.dir, &[]);
+    let addr = &server.addr;
+    let long = format!("/api/memory/samples?target={}", "a".repeat(70_000));
+    let r = request(addr, "GET", &long, None);
+    json_error(&r, 414, "URL", "a 70,000-byte URL");
+    let many: String = (0..120).map(|i| format!("X-Filler-{i}: {i}\r\n")).collect();
+    let r = request_raw(
+        addr,
+        format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n{many}Connection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    json_error(&r, 431, "header", "120 headers");
+    let r = request_raw(
+        addr,
+        format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nno colon here\r\n\r\n").as_bytes(),
+    );
+    json_error(&r, 400, "HTTP", "a header line without a colon");
+    assert_eq!(request(addr, "GET", "/metrics", None).status, 200);
+}

@@ -1,5 +1,5 @@
-//! Connections: accepting them, hyper's header-read timeout and a cap on how many are
-//! held.
+//! Connections: accepting them, hyper's header-read timeout, a cap on how many are held,
+//! and hyper's own refusals rewritten in the API's JSON shape.
 //!
 //! `axum::serve` configures nothing: without a timer hyper's header-read timeout never
 //! fires, and nothing bounds the connections held, so a client that sent half a request
@@ -9,15 +9,17 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -153,7 +155,7 @@ async fn connection(
             response
         }
     });
-    let conn = http.serve_connection(TokioIo::new(tcp), service);
+    let conn = http.serve_connection(TokioIo::new(JsonRefusals::new(tcp)), service);
     let mut conn = pin!(conn);
     // The guard `wait_for` returns is not `Send`: dropped here, before any other await.
     let stop = async move {
@@ -330,9 +332,161 @@ impl Drop for Answering {
     }
 }
 
+/// A connection's socket with hyper's own refusals rewritten. hyper answers a request it
+/// cannot parse before any route sees it — `400` (a malformed request line or header),
+/// `414` (a URL over 65,534 bytes), `431` (over 100 headers, or a head over its buffer)
+/// — with an empty body, and has no hook to change that. The routes never answer with an
+/// empty `400`, nor ever `414` or `431` (their errors are JSON), so a write that is
+/// exactly such a head, alone, is hyper's, and goes out as the API's `{"error": …}`.
+/// hyper writes a head in one piece here: this socket says it takes no vectored writes,
+/// so hyper gathers head and body into one buffer.
+struct JsonRefusals<T> {
+    inner: T,
+    /// The rewritten answer being sent, and how much of hyper's buffer it stands for.
+    replacing: Option<Replacement>,
+}
+
+struct Replacement {
+    bytes: Vec<u8>,
+    sent: usize,
+    stands_for: usize,
+}
+
+impl<T> JsonRefusals<T> {
+    fn new(inner: T) -> Self {
+        JsonRefusals {
+            inner,
+            replacing: None,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for JsonRefusals<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for JsonRefusals<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        if this.replacing.is_none() {
+            if let Some(bytes) = json_refusal(buf) {
+                this.replacing = Some(Replacement {
+                    bytes,
+                    sent: 0,
+                    stands_for: buf.len(),
+                });
+            }
+        }
+        let Some(r) = &mut this.replacing else {
+            return Pin::new(&mut this.inner).poll_write(cx, buf);
+        };
+        // hyper calls again with the same buffer while this is pending.
+        while r.sent < r.bytes.len() {
+            let n = ready!(Pin::new(&mut this.inner).poll_write(cx, &r.bytes[r.sent..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+            }
+            r.sent += n;
+        }
+        let stands_for = r.stands_for;
+        this.replacing = None;
+        Poll::Ready(Ok(stands_for))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The JSON answer standing for `head` when it is one of hyper's own empty refusals.
+fn json_refusal(head: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(head).ok()?;
+    // A head alone: it ends at the first blank line.
+    if text.find("\r\n\r\n")? + 4 != text.len() {
+        return None;
+    }
+    let (status, reason, message) = match text.strip_prefix("HTTP/1.1 ")?.get(..4)? {
+        "400 " => (
+            400,
+            "Bad Request",
+            "the request is not valid HTTP/1.1: a malformed request line or header",
+        ),
+        "414 " => (
+            414,
+            "URI Too Long",
+            "the URL is too long: at most 65,534 bytes",
+        ),
+        "431 " => (
+            431,
+            "Request Header Fields Too Large",
+            "too many request headers (at most 100), or too large",
+        ),
+        _ => return None,
+    };
+    let mut lines = text.split("\r\n");
+    if !lines.any(|l| l.eq_ignore_ascii_case("content-length: 0")) {
+        return None;
+    }
+    let date = text.split("\r\n").find(|l| {
+        l.as_bytes()
+            .get(..5)
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"date:"))
+    });
+    let body = serde_json::json!({ "error": message }).to_string();
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nx-content-type-options: nosniff\r\ncache-control: no-store\r\n",
+        body.len()
+    );
+    if let Some(date) = date {
+        out.push_str(date);
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    out.push_str(&body);
+    Some(out.into_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_hypers_empty_refusals_are_rewritten() {
+        let hyper = b"HTTP/1.1 414 URI Too Long\r\nconnection: close\r\ncontent-length: 0\r\ndate: Sun, 06 Dec 2026 13:37:19 GMT\r\n\r\n";
+        let out = String::from_utf8(json_refusal(hyper).expect("rewritten")).expect("text");
+        assert!(out.starts_with("HTTP/1.1 414 URI Too Long\r\n"), "{out}");
+        assert!(
+            out.contains("\r\ndate: Sun, 06 Dec 2026 13:37:19 GMT\r\n"),
+            "{out}"
+        );
+        let (head, body) = out.split_once("\r\n\r\n").expect("head and body");
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        let v: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        assert!(v["error"].as_str().is_some_and(|e| e.contains("URL")));
+        // A route's own answers pass: a JSON 400, a head followed by its body, a 404.
+        for ours in [
+            &b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 12\r\n\r\n"[..],
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\nmore",
+            b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
+            b"trend-\r\n\r\n",
+        ] {
+            assert!(json_refusal(ours).is_none(), "{}", String::from_utf8_lossy(ours));
+        }
+    }
 
     #[test]
     fn the_cap_closes_the_longest_waiting_never_one_being_answered() {
