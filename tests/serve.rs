@@ -309,6 +309,13 @@ fn bad_parameters_are_json_errors() {
         ),
         ("GET", "/api/memory/samples?since=%ZZ", 400, "since"),
         ("DELETE", "/api/memory/trend", 405, "DELETE"),
+        ("GET", "/api/memory/samples?limit=3&limit=5", 400, "limit"),
+        (
+            "GET",
+            "/api/memory/samples?target=a&since=0&target=b",
+            400,
+            "target",
+        ),
     ];
     for (method, path, status, needle) in cases {
         let r = request(&server.addr, method, path, None);

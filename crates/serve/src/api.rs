@@ -117,25 +117,35 @@ async fn with_store<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("request failed: {e}")))?
 }
 
+/// A query string as its name-value pairs in order: a map would keep only the last of a
+/// repeated name, silently.
+type RawQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
 /// Query parameters, checked against the names a route takes.
 struct Params(HashMap<String, String>);
 
 impl Params {
-    fn parse(
-        query: Result<Query<HashMap<String, String>>, QueryRejection>,
-        allowed: &[&str],
-    ) -> Result<Params, ApiError> {
-        let Query(map) =
+    fn parse(query: RawQuery, allowed: &[&str]) -> Result<Params, ApiError> {
+        let Query(pairs) =
             query.map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))?;
-        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(ApiError::bad_request(format!(
-                "unknown parameter {unknown:?} (this route takes {})",
-                if allowed.is_empty() {
-                    "none".to_owned()
-                } else {
-                    allowed.join(", ")
-                }
-            )));
+        let mut map = HashMap::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            if !allowed.contains(&name.as_str()) {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter {name:?} (this route takes {})",
+                    if allowed.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        allowed.join(", ")
+                    }
+                )));
+            }
+            if map.contains_key(&name) {
+                return Err(ApiError::bad_request(format!(
+                    "parameter {name:?} given more than once: give it once"
+                )));
+            }
+            map.insert(name, value);
         }
         Ok(Params(map))
     }
@@ -414,10 +424,7 @@ fn index_of(store: &Store, target: &Target) -> Result<Vec<SnapshotEntry>, ApiErr
         .collect())
 }
 
-async fn snapshots(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult {
+async fn snapshots(State(state): State<AppState>, query: RawQuery) -> ApiResult {
     let params = Params::parse(query, &["target"])?;
     let name = params.text("target")?.map(str::to_owned);
     let list = with_store(&state, move |_, store| {
@@ -493,10 +500,7 @@ fn diff_entry(
     })
 }
 
-async fn diff_analysis(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult {
+async fn diff_analysis(State(state): State<AppState>, query: RawQuery) -> ApiResult {
     let params = Params::parse(query, &["base", "target", "top"])?;
     let base = params.int("base", 1, i64::MAX)?;
     let target = params.int("target", 1, i64::MAX)?;
@@ -582,11 +586,7 @@ fn options(format: Format) -> RenderOptions {
     }
 }
 
-async fn trend_text(
-    state: &AppState,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-    format: Format,
-) -> Result<String, ApiError> {
+async fn trend_text(state: &AppState, query: RawQuery, format: Format) -> Result<String, ApiError> {
     let params = Params::parse(query, &["target"])?;
     let name = params.text("target")?.map(str::to_owned);
     with_store(state, move |shared, store| {
@@ -596,18 +596,12 @@ async fn trend_text(
     .await
 }
 
-async fn trend_json(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult {
+async fn trend_json(State(state): State<AppState>, query: RawQuery) -> ApiResult {
     let body = trend_text(&state, query, Format::Json).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-async fn trend_markdown(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult {
+async fn trend_markdown(State(state): State<AppState>, query: RawQuery) -> ApiResult {
     let body = trend_text(&state, query, Format::Markdown).await?;
     Ok((
         [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
@@ -616,10 +610,7 @@ async fn trend_markdown(
         .into_response())
 }
 
-async fn trend_save(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult {
+async fn trend_save(State(state): State<AppState>, query: RawQuery) -> ApiResult {
     let body = trend_text(&state, query, Format::Markdown).await?;
     let dir = state.dir.join("reports");
     let saved = tokio::task::spawn_blocking(move || save_report(&dir, &body))
@@ -692,10 +683,7 @@ struct TargetSamples {
     samples: Vec<SampleRecord>,
 }
 
-async fn samples(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult {
+async fn samples(State(state): State<AppState>, query: RawQuery) -> ApiResult {
     let params = Params::parse(query, &["since", "target", "limit"])?;
     let since = params.int("since", 0, i64::MAX)?.unwrap_or(0);
     let limit = params
@@ -716,10 +704,7 @@ async fn samples(
     Ok(Json(Listing::new("leaktrail.samples/1", "targets", &list)).into_response())
 }
 
-async fn metrics(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult {
+async fn metrics(State(state): State<AppState>, query: RawQuery) -> ApiResult {
     Params::parse(query, &[])?;
     let page = with_store(&state, |shared, store| {
         let mut rows = Vec::new();
