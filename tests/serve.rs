@@ -1075,3 +1075,53 @@ fn refusals_before_any_route_are_json_too() {
     json_error(&r, 400, "HTTP", "a header line without a colon");
     assert_eq!(request(addr, "GET", "/metrics", None).status, 200);
 }
+
+/// #16 item 9: `POST /api/memory/trend/save` keeps the newest 100 reports it wrote,
+/// removing older ones (and saying which), and never a file it did not write.
+#[test]
+fn saved_reports_are_capped() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("store");
+    leaktrail_store::Store::create(&dir).expect("an empty store");
+    std::fs::create_dir_all(dir.join("reports")).expect("reports dir");
+    std::fs::write(dir.join("reports/notes.md"), "mine").expect("a file of the user's");
+    std::fs::write(dir.join("reports/trend-notes.md"), "mine too").expect("a file of the user's");
+    let server = serve(&dir, &[]);
+    let mut saved = Vec::new();
+    let mut removed = Vec::new();
+    for _ in 0..105 {
+        let r = request(&server.addr, "POST", "/api/memory/trend/save", None);
+        assert_eq!(r.status, 201, "{}", r.body);
+        let v = r.json();
+        saved.push(v["saved"].as_str().expect("saved").to_owned());
+        removed.extend(
+            v["removed"]
+                .as_array()
+                .expect("removed")
+                .iter()
+                .map(|n| n.as_str().expect("name").to_owned()),
+        );
+    }
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("reports"))
+        .expect("reports")
+        .map(|e| {
+            format!(
+                "reports/{}",
+                e.expect("entry").file_name().to_string_lossy()
+            )
+        })
+        .collect();
+    names.sort();
+    let mut kept: Vec<String> = saved[5..].to_vec();
+    kept.extend([
+        "reports/notes.md".to_owned(),
+        "reports/trend-notes.md".to_owned(),
+    ]);
+    kept.sort();
+    assert_eq!(names, kept, "the newest 100 and the user's own files");
+    assert_eq!(
+        removed,
+        saved[..5].to_vec(),
+        "the oldest five, named as they went"
+    );
+}
