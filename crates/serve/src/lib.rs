@@ -8,13 +8,26 @@
 //! | `GET /api/memory/diff-analysis[?base=ID&target=ID][&top=N]` | class and family deltas between two stored censuses: the oldest and newest snapshot of each target's latest incarnation, or the two ids given (`leaktrail.diff-analysis/1`) |
 //! | `GET /api/memory/trend[?target=NAME]` | the trend report, as `leaktrail trend --format json` (`leaktrail.trend/1`) |
 //! | `GET /api/memory/trend.md[?target=NAME]` | the same in Markdown |
-//! | `POST /api/memory/trend/save[?target=NAME]` | writes the Markdown report to `STORE/reports/trend-<UTC time>.md` (0600) and returns its name |
+//! | `POST /api/memory/trend/save[?target=NAME]` | writes the Markdown report to `STORE/reports/trend-<UTC time>.md` (0600) and returns its name; keeps the newest 100 it wrote, naming those it removed |
 //! | `GET /api/memory/samples[?since=MS][&target=NAME][&limit=N]` | samples per target, oldest first, the newest `limit` (default 5000) at or after `since` (`leaktrail.samples/1`) |
 //! | `GET /metrics` | Prometheus text format 0.0.4: per target heap, RSS, growth, assessment, time to OOM, restarts |
 //!
-//! Errors are JSON `{"error": "..."}`: 400 for a bad or unknown parameter, 401 without the
-//! bearer token, 403 for what a web page of another site must not do (below), 404 for an
-//! unknown target, snapshot or route, 405 for a wrong method, 500 when the store fails.
+//! Errors are JSON `{"error": "..."}`: 400 for a bad, unknown or repeated parameter, a
+//! request without `Host` or with two `Host`, `Origin` or `Authorization` headers, or one
+//! that is not HTTP; 401 without the bearer token, 403 for what a web page of another site
+//! must not do (below), 404 for an unknown target, snapshot or route, 405 for a wrong
+//! method, 414 for a URL over 65,534 bytes, 431 for over 100 headers, 500 when the store
+//! fails, 503 when every connection held is being answered.
+//!
+//! ## Connections
+//!
+//! A client has [`ConnectionLimits::header_timeout`] (10 s) to send a request's line and
+//! headers, from when it connects or its previous answer was sent; then the connection is
+//! closed. At most [`ConnectionLimits::max_connections`] (512, fewer when the open-file
+//! limit leaves no room for them) are held: a new one beyond that closes the one that has
+//! waited longest for a request, never one being answered, so clients that send half a
+//! request and wait cannot keep others out. No route reads a request body, and a body is
+//! not waited for: the answer is sent and the connection closed.
 //!
 //! ## Security
 //!
