@@ -256,6 +256,11 @@ pub fn spawn(config: ServeConfig) -> Result<Server, ServeError> {
         source,
     };
     let listener = std::net::TcpListener::bind(config.listen).map_err(bind_err)?;
+    // std listens with a backlog of 128: a burst of connections (a flood the cap then
+    // sheds) overflows it, and the kernel drops the attempts beyond, each retried by its
+    // client only a second later. tokio's own bind asks for 1024; Linux takes a new
+    // backlog on a socket already listening.
+    let _ = rustix::net::listen(&listener, LISTEN_BACKLOG);
     listener.set_nonblocking(true).map_err(bind_err)?;
     let addr = listener.local_addr().map_err(bind_err)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -300,6 +305,9 @@ const TREND_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Idle connections kept open.
 const POOL_SIZE: usize = 2;
+
+/// Connections the kernel completes and queues before the server accepts them.
+const LISTEN_BACKLOG: i32 = 1024;
 
 fn shared(config: &ServeConfig) -> Arc<Shared> {
     Arc::new(Shared {
