@@ -2,11 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
 use leaktrail_harness::GrowthFloor;
-use leaktrail_serve::ServeConfig;
+use leaktrail_serve::{ConnectionLimits, ServeConfig};
 
 /// Arguments of `serve`.
 #[derive(Args, Debug)]
@@ -37,6 +38,21 @@ pub struct ServeArgs {
     /// Significance level of the trend test.
     #[arg(long, default_value_t = 0.05)]
     alpha: f64,
+
+    /// Connections held at once; a new one beyond it closes the one that has waited
+    /// longest for a request. Lowered to what the open-file limit leaves room for.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = leaktrail_serve::DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    max_connections: usize,
+
+    /// How long a client may take to send a request's headers (and an idle keep-alive
+    /// connection stays open) before it is closed: `10s` by default.
+    #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_duration)]
+    header_timeout: Option<Duration>,
 }
 
 /// Serves until killed.
@@ -44,16 +60,33 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     leaktrail_watch::own_memory::configure_allocator();
     let mut config = ServeConfig::new(args.store.clone(), args.listen, args.token.clone());
     config.policy = super::trend::policy(args.floor, args.alpha)?;
+    config.limits = ConnectionLimits {
+        max_connections: args.max_connections,
+        header_timeout: args
+            .header_timeout
+            .unwrap_or(leaktrail_serve::DEFAULT_HEADER_TIMEOUT),
+    };
+    let limits = config.limits;
     let server = leaktrail_serve::spawn(config)?;
     leaktrail_watch::own_memory::release_free_memory_periodically()?;
+    // One line: whoever reads where the server is may stop reading after it.
+    let cap = limits.effective_max_connections();
     eprintln!(
-        "leaktrail serve: http://{}/ (store {}{})",
+        "leaktrail serve: http://{}/ (store {}{}{})",
         server.addr(),
         args.store.display(),
         if args.token.is_some() {
             ", bearer token required"
         } else {
             ""
+        },
+        if cap < args.max_connections {
+            format!(
+                "; at most {cap} connections, not {}: the open-file limit leaves room for no more",
+                args.max_connections
+            )
+        } else {
+            String::new()
         }
     );
     server.wait()?;

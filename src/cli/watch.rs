@@ -1,6 +1,7 @@
 //! `leaktrail watch (--pid PID | -- CMD) --store DIR`.
 
 use std::io::IsTerminal;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -199,7 +200,9 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
                     .heap_used
                     .map(|h| format!("heap {}  ", human_bytes(h as u64)))
                     .unwrap_or_default();
-                eprint!(
+                // Written, not printed: a closed stderr must not stop the watcher.
+                let _ = write!(
+                    std::io::stderr(),
                     "\r\x1b[2K{heap}rss {}  threads {}",
                     human_bytes(s.rss as u64),
                     s.threads
@@ -230,11 +233,12 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
                 )
             }
         };
+        let mut err = std::io::stderr();
         if live {
-            eprint!("\r\x1b[2K");
+            let _ = write!(err, "\r\x1b[2K");
         }
         if !quiet {
-            eprintln!("leaktrail watch: {line}");
+            let _ = writeln!(err, "leaktrail watch: {line}");
         }
     };
     // No context: the store's errors name its file, the others the process or command.

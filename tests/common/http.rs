@@ -23,12 +23,26 @@ impl Drop for ServeProcess {
 /// Starts `leaktrail serve --store STORE EXTRA…` (on `127.0.0.1:0` unless EXTRA has a
 /// `--listen`) and waits for the address it prints.
 pub fn serve(store: &Path, extra: &[&str]) -> ServeProcess {
+    start(Command::new(env!("CARGO_BIN_EXE_leaktrail")), store, extra)
+}
+
+/// [`serve`] with the server's open-file limit lowered to `nofile` (`ulimit -n` in a
+/// shell that then becomes the server), as on a host whose default is low.
+pub fn serve_with_nofile(store: &Path, extra: &[&str], nofile: u32) -> ServeProcess {
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_leaktrail"));
+    start(sh, store, extra)
+}
+
+fn start(mut command: Command, store: &Path, extra: &[&str]) -> ServeProcess {
     let listen: &[&str] = if extra.contains(&"--listen") {
         &[]
     } else {
         &["--listen", "127.0.0.1:0"]
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+    let mut child = command
         .arg("serve")
         .arg("--store")
         .arg(store)
@@ -40,9 +54,10 @@ pub fn serve(store: &Path, extra: &[&str]) -> ServeProcess {
         .spawn()
         .expect("leaktrail serve starts");
     let mut line = String::new();
-    BufReader::new(child.stderr.take().expect("stderr"))
-        .read_line(&mut line)
-        .expect("stderr readable");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    stderr.read_line(&mut line).expect("stderr readable");
+    // Drained to the end: a server writing to a pipe nobody reads would block or fail.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     let addr = line
         .split("http://")
         .nth(1)
@@ -90,10 +105,6 @@ pub fn request(addr: &str, method: &str, path: &str, token: Option<&str>) -> Rep
 
 /// Sends one request with these headers (a `Host` among them replaces the default one).
 pub fn request_with(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut stream = TcpStream::connect(addr).expect("server reachable");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
     let mut head = format!("{method} {path} HTTP/1.1\r\n");
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         head.push_str(&format!("Host: {addr}\r\n"));
@@ -102,7 +113,17 @@ pub fn request_with(addr: &str, method: &str, path: &str, headers: &[(&str, &str
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("Connection: close\r\nContent-Length: 0\r\n\r\n");
-    stream.write_all(head.as_bytes()).expect("request sent");
+    request_raw(addr, head.as_bytes())
+}
+
+/// Sends these bytes as they are (a request the helpers above would not write: no
+/// `Host`, two of them) and reads the whole answer.
+pub fn request_raw(addr: &str, request: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(addr).expect("server reachable");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    stream.write_all(request).expect("request sent");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).expect("answer read");
     let split = raw

@@ -111,25 +111,35 @@ async fn with_store<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("request failed: {e}")))?
 }
 
+/// A query string as its name-value pairs in order: a map would keep only the last of a
+/// repeated name, silently.
+type RawQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
 /// Query parameters, checked against the names a route takes.
 struct Params(HashMap<String, String>);
 
 impl Params {
-    fn parse(
-        query: Result<Query<HashMap<String, String>>, QueryRejection>,
-        allowed: &[&str],
-    ) -> Result<Params, ApiError> {
-        let Query(map) =
+    fn parse(query: RawQuery, allowed: &[&str]) -> Result<Params, ApiError> {
+        let Query(pairs) =
             query.map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))?;
-        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(ApiError::bad_request(format!(
-                "unknown parameter {unknown:?} (this route takes {})",
-                if allowed.is_empty() {
-                    "none".to_owned()
-                } else {
-                    allowed.join(", ")
-                }
-            )));
+        let mut map = HashMap::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            if !allowed.contains(&name.as_str()) {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter {name:?} (this route takes {})",
+                    if allowed.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        allowed.join(", ")
+                    }
+                )));
+            }
+            if map.contains_key(&name) {
+                return Err(ApiError::bad_request(format!(
+                    "parameter {name:?} given more than once: give it once"
+                )));
+            }
+            map.insert(name, value);
         }
         Ok(Params(map))
     }
@@ -203,7 +213,11 @@ async fn require_token(State(state): State<AppState>, req: Request, next: Next) 
     next.run(req).await
 }
 
-/// What a web page in the user's browser must not do to a server on loopback:
+/// Refuses what HTTP/1.1 forbids in the headers the server decides by, then what a web
+/// page in the user's browser must not do to a server on loopback:
+/// - a request without the host it is addressed to, or with two `Host`, `Origin` or
+///   `Authorization` headers (400): the checks below and the token check read one, and a
+///   second could say otherwise;
 /// - read it through DNS rebinding (a site whose name now resolves to 127.0.0.1): without a
 ///   token, only requests addressed to a loopback name (`Host: localhost`, `127.x.x.x`,
 ///   `[::1]`) are answered;
@@ -211,34 +225,47 @@ async fn require_token(State(state): State<AppState>, req: Request, next: Next) 
 ///   `/api/memory/trend/save`): a request that changes something and carries an `Origin`
 ///   must come from this server's own origin.
 async fn browser_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match refused_from_browser(&state, &req) {
+    match refused_request(&state, &req) {
         Some(error) => error.into_response(),
         None => next.run(req).await,
     }
 }
 
-fn refused_from_browser(state: &Shared, req: &Request) -> Option<ApiError> {
-    let header_text = |name| {
-        req.headers()
-            .get(name)
-            .map(|v: &HeaderValue| v.to_str().unwrap_or("\u{fffd}").to_owned())
-    };
-    let host = header_text(header::HOST);
-    if let (None, Some(h)) = (&state.token, &host) {
-        if !is_loopback_host(h) {
-            return Some(ApiError {
-                status: StatusCode::FORBIDDEN,
-                message: format!(
-                    "Host {h:?} is not a loopback name: this server answers only requests to localhost (a guard against DNS rebinding; serve with --token to be reached by other names)"
-                ),
-            });
+/// The headers that decide whether a request is answered: one of each at most.
+const DECIDING_HEADERS: [(header::HeaderName, &str); 3] = [
+    (header::HOST, "Host"),
+    (header::ORIGIN, "Origin"),
+    (header::AUTHORIZATION, "Authorization"),
+];
+
+fn refused_request(state: &Shared, req: &Request) -> Option<ApiError> {
+    for (name, shown) in &DECIDING_HEADERS {
+        if req.headers().get_all(name).iter().nth(1).is_some() {
+            return Some(ApiError::bad_request(format!(
+                "two {shown} headers: a request carries one (RFC 9110), and this server will not guess which to believe"
+            )));
         }
     }
+    let host = match addressed_to(req) {
+        Ok(host) => host,
+        Err(e) => return Some(e),
+    };
+    if state.token.is_none() && !is_loopback_host(&host) {
+        return Some(ApiError {
+            status: StatusCode::FORBIDDEN,
+            message: format!(
+                "the request is addressed to {host:?}, not a loopback name: this server answers only requests to localhost (a guard against DNS rebinding; serve with --token to be reached by other names)"
+            ),
+        });
+    }
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let origin = header_text(header::ORIGIN)?;
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned())?;
     let same = origin
         .split_once("://")
-        .is_some_and(|(_, rest)| host.as_deref() == Some(rest));
+        .is_some_and(|(_, rest)| rest == host);
     (!safe && !same).then(|| ApiError {
         status: StatusCode::FORBIDDEN,
         message: format!(
@@ -246,6 +273,33 @@ fn refused_from_browser(state: &Shared, req: &Request) -> Option<ApiError> {
             req.method()
         ),
     })
+}
+
+/// The host (and port) a request is addressed to: an absolute URL's (`GET http://name/…`,
+/// which overrides `Host`, RFC 9112 §3.2.2), else the `Host` header's, which HTTP/1.1
+/// requires (§3.2) and every browser sends — without it the rebinding guard could not
+/// tell where the request was sent.
+fn addressed_to(req: &Request) -> Result<String, ApiError> {
+    if let Some(authority) = req.uri().authority() {
+        return Ok(authority.as_str().to_owned());
+    }
+    let value = req.headers().get(header::HOST).ok_or_else(|| {
+        ApiError::bad_request(
+            "no Host header: HTTP/1.1 requires one (RFC 9112 §3.2), and this server checks it",
+        )
+    })?;
+    value
+        .to_str()
+        .ok()
+        // A name and port only: `user@` has no place in Host.
+        .filter(|h| !h.contains('@') && h.parse::<axum::http::uri::Authority>().is_ok())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Host {:?} is not a host name with an optional port",
+                String::from_utf8_lossy(value.as_bytes())
+            ))
+        })
 }
 
 /// `localhost`, `127.0.0.1`, `[::1]`, with or without a port.
@@ -364,10 +418,7 @@ fn index_of(store: &Store, target: &Target) -> Result<Vec<SnapshotEntry>, ApiErr
         .collect())
 }
 
-async fn snapshots(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult {
+async fn snapshots(State(state): State<AppState>, query: RawQuery) -> ApiResult {
     let params = Params::parse(query, &["target"])?;
     let name = params.text("target")?.map(str::to_owned);
     let list = with_store(&state, move |_, store| {
@@ -443,10 +494,7 @@ fn diff_entry(
     })
 }
 
-async fn diff_analysis(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult {
+async fn diff_analysis(State(state): State<AppState>, query: RawQuery) -> ApiResult {
     let params = Params::parse(query, &["base", "target", "top"])?;
     let base = params.int("base", 1, i64::MAX)?;
     let target = params.int("target", 1, i64::MAX)?;
@@ -532,11 +580,7 @@ fn options(format: Format) -> RenderOptions {
     }
 }
 
-async fn trend_text(
-    state: &AppState,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-    format: Format,
-) -> Result<String, ApiError> {
+async fn trend_text(state: &AppState, query: RawQuery, format: Format) -> Result<String, ApiError> {
     let params = Params::parse(query, &["target"])?;
     let name = params.text("target")?.map(str::to_owned);
     with_store(state, move |shared, store| {
@@ -546,18 +590,12 @@ async fn trend_text(
     .await
 }
 
-async fn trend_json(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult {
+async fn trend_json(State(state): State<AppState>, query: RawQuery) -> ApiResult {
     let body = trend_text(&state, query, Format::Json).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-async fn trend_markdown(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult {
+async fn trend_markdown(State(state): State<AppState>, query: RawQuery) -> ApiResult {
     let body = trend_text(&state, query, Format::Markdown).await?;
     Ok((
         [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
@@ -566,48 +604,133 @@ async fn trend_markdown(
         .into_response())
 }
 
-async fn trend_save(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult {
+async fn trend_save(State(state): State<AppState>, query: RawQuery) -> ApiResult {
     let body = trend_text(&state, query, Format::Markdown).await?;
     let dir = state.dir.join("reports");
     let saved = tokio::task::spawn_blocking(move || save_report(&dir, &body))
         .await
         .map_err(|e| ApiError::internal(format!("request failed: {e}")))??;
+    let in_reports = |name: &str| format!("reports/{name}");
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "saved": format!("reports/{}", saved.0), "bytes": saved.1 })),
+        Json(json!({
+            "saved": in_reports(&saved.name),
+            "bytes": saved.bytes,
+            "removed": saved.removed.iter().map(|n| in_reports(n)).collect::<Vec<_>>(),
+        })),
     )
         .into_response())
 }
 
+/// Reports `POST /api/memory/trend/save` keeps: each save removes the oldest it wrote
+/// beyond these, so that a script saving on a schedule (or in a loop) cannot fill the
+/// disk, as `watch --keep` does for snapshots. Files it did not write stay.
+pub(crate) const KEPT_REPORTS: usize = 100;
+
+/// What a save wrote and removed.
+struct Saved {
+    name: String,
+    bytes: usize,
+    removed: Vec<String>,
+}
+
+/// A report name this server writes, `trend-<UTC stamp>[-n].md`, as its sort key: the
+/// stamp (fixed width, so text order is time order), then `n` (1 when absent) for those
+/// saved within the same second.
+fn report_key(name: &str) -> Option<(&str, u32)> {
+    let rest = name.strip_prefix("trend-")?.strip_suffix(".md")?;
+    // `20261206T133719Z`
+    let stamp = rest.get(..16)?;
+    let b = stamp.as_bytes();
+    let is_stamp =
+        b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit) && b[8] == b'T' && b[15] == b'Z';
+    if !is_stamp {
+        return None;
+    }
+    match &rest[16..] {
+        "" => Some((stamp, 1)),
+        more => {
+            let n: u32 = more.strip_prefix('-')?.parse().ok()?;
+            (n >= 2 && !more.starts_with("-0")).then_some((stamp, n))
+        }
+    }
+}
+
+fn report_name(stamp: &str, n: u32) -> String {
+    if n == 1 {
+        format!("trend-{stamp}.md")
+    } else {
+        format!("trend-{stamp}-{n}.md")
+    }
+}
+
+/// The reports this server wrote in `dir`, oldest first.
+fn saved_reports(dir: &std::path::Path) -> Result<Vec<String>, ApiError> {
+    let listing = std::fs::read_dir(dir)
+        .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))?;
+    let mut names: Vec<String> = listing
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| report_key(n).is_some())
+        .collect();
+    names.sort_by(|a, b| report_key(a).cmp(&report_key(b)));
+    Ok(names)
+}
+
 /// Writes `text` to a new file `trend-<UTC time>[-n].md` in `dir` (created 0700), mode
-/// 0600; returns its name and size.
-fn save_report(dir: &std::path::Path, text: &str) -> Result<(String, usize), ApiError> {
+/// 0600, then removes the oldest reports written here beyond [`KEPT_REPORTS`].
+fn save_report(dir: &std::path::Path, text: &str) -> Result<Saved, ApiError> {
     use std::io::Write;
     create_private_dir(dir)?;
     let stamp = utc_stamp(now_ms());
-    for n in 1..100 {
-        let name = if n == 1 {
-            format!("trend-{stamp}.md")
-        } else {
-            format!("trend-{stamp}-{n}.md")
-        };
+    // Numbered after those saved within this second, so that names keep time order (a
+    // number freed by a removal is not used again).
+    let mut n = saved_reports(dir)?
+        .iter()
+        .filter_map(|name| report_key(name))
+        .filter(|(s, _)| *s == stamp)
+        .map(|(_, n)| n + 1)
+        .max()
+        .unwrap_or(1);
+    let mut written = None;
+    // Another save at the same moment may take a name first: the next number then.
+    for _ in 0..1000 {
+        let name = report_name(&stamp, n);
         let path = dir.join(&name);
         match leaktrail_snapshot::private::create_new_file(&path) {
             Ok(mut f) => {
                 f.write_all(text.as_bytes())
                     .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
-                return Ok((name, text.len()));
+                written = Some(name);
+                break;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
             Err(e) => return Err(ApiError::internal(format!("{}: {e}", path.display()))),
         }
     }
-    Err(ApiError::internal(
-        "too many reports saved within one second",
-    ))
+    let name = written.ok_or_else(|| ApiError::internal("too many reports saved at once"))?;
+    let mut removed = Vec::new();
+    let reports = saved_reports(dir)?;
+    let excess = reports.len().saturating_sub(KEPT_REPORTS);
+    // Never the one just written, though a clock set back can make it sort first.
+    for old in reports.into_iter().filter(|r| *r != name).take(excess) {
+        match std::fs::remove_file(dir.join(&old)) {
+            Ok(()) => removed.push(old),
+            // Removed by a save at the same moment.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(ApiError::internal(format!(
+                    "{}: {e}",
+                    dir.join(&old).display()
+                )))
+            }
+        }
+    }
+    Ok(Saved {
+        name,
+        bytes: text.len(),
+        removed,
+    })
 }
 
 /// A response body `{"schema": …, KEY: [items]}`, serialized straight into the response:
@@ -642,10 +765,7 @@ struct TargetSamples {
     samples: Vec<SampleRecord>,
 }
 
-async fn samples(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult {
+async fn samples(State(state): State<AppState>, query: RawQuery) -> ApiResult {
     let params = Params::parse(query, &["since", "target", "limit"])?;
     let since = params.int("since", 0, i64::MAX)?.unwrap_or(0);
     let limit = params
@@ -666,10 +786,7 @@ async fn samples(
     Ok(Json(Listing::new("leaktrail.samples/1", "targets", &list)).into_response())
 }
 
-async fn metrics(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult {
+async fn metrics(State(state): State<AppState>, query: RawQuery) -> ApiResult {
     Params::parse(query, &[])?;
     let page = with_store(&state, |shared, store| {
         let mut rows = Vec::new();
@@ -908,6 +1025,46 @@ mod tests {
         ] {
             assert!(!is_loopback_host(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn report_names_sort_by_time_then_number() {
+        assert_eq!(
+            report_key("trend-20261206T133719Z.md"),
+            Some(("20261206T133719Z", 1))
+        );
+        assert_eq!(
+            report_key("trend-20261206T133719Z-12.md"),
+            Some(("20261206T133719Z", 12))
+        );
+        for not_ours in [
+            "trend-notes.md",
+            "trend-20261206T133719Z.txt",
+            "trend-20261206T133719Z-1.md",
+            "trend-20261206T133719Z-02.md",
+            "trend-20261206T133719Z-x.md",
+            "trend-2026120XT133719Z.md",
+            "notes.md",
+            "trend-.md",
+        ] {
+            assert_eq!(report_key(not_ours), None, "{not_ours}");
+        }
+        let mut names = vec![
+            "trend-20261206T133720Z.md",
+            "trend-20261206T133719Z-10.md",
+            "trend-20261206T133719Z-2.md",
+            "trend-20261206T133719Z.md",
+        ];
+        names.sort_by(|a, b| report_key(a).cmp(&report_key(b)));
+        assert_eq!(
+            names,
+            [
+                "trend-20261206T133719Z.md",
+                "trend-20261206T133719Z-2.md",
+                "trend-20261206T133719Z-10.md",
+                "trend-20261206T133720Z.md",
+            ]
+        );
     }
 
     #[test]

@@ -8,13 +8,26 @@
 //! | `GET /api/memory/diff-analysis[?base=ID&target=ID][&top=N]` | class and family deltas between two stored censuses: the oldest and newest snapshot of each target's latest incarnation, or the two ids given (`leaktrail.diff-analysis/1`) |
 //! | `GET /api/memory/trend[?target=NAME]` | the trend report, as `leaktrail trend --format json` (`leaktrail.trend/1`) |
 //! | `GET /api/memory/trend.md[?target=NAME]` | the same in Markdown |
-//! | `POST /api/memory/trend/save[?target=NAME]` | writes the Markdown report to `STORE/reports/trend-<UTC time>.md` (0600) and returns its name |
+//! | `POST /api/memory/trend/save[?target=NAME]` | writes the Markdown report to `STORE/reports/trend-<UTC time>.md` (0600) and returns its name; keeps the newest 100 it wrote, naming those it removed |
 //! | `GET /api/memory/samples[?since=MS][&target=NAME][&limit=N]` | samples per target, oldest first, the newest `limit` (default 5000) at or after `since` (`leaktrail.samples/1`) |
 //! | `GET /metrics` | Prometheus text format 0.0.4: per target heap, RSS, growth, assessment, time to OOM, restarts |
 //!
-//! Errors are JSON `{"error": "..."}`: 400 for a bad or unknown parameter, 401 without the
-//! bearer token, 403 for what a web page of another site must not do (below), 404 for an
-//! unknown target, snapshot or route, 405 for a wrong method, 500 when the store fails.
+//! Errors are JSON `{"error": "..."}`: 400 for a bad, unknown or repeated parameter, a
+//! request without `Host` or with two `Host`, `Origin` or `Authorization` headers, or one
+//! that is not HTTP; 401 without the bearer token, 403 for what a web page of another site
+//! must not do (below), 404 for an unknown target, snapshot or route, 405 for a wrong
+//! method, 414 for a URL over 65,534 bytes, 431 for over 100 headers, 500 when the store
+//! fails, 503 when every connection held is being answered.
+//!
+//! ## Connections
+//!
+//! A client has [`ConnectionLimits::header_timeout`] (10 s) to send a request's line and
+//! headers, from when it connects or its previous answer was sent; then the connection is
+//! closed. At most [`ConnectionLimits::max_connections`] (512, fewer when the open-file
+//! limit leaves no room for them) are held: a new one beyond that closes the one that has
+//! waited longest for a request, never one being answered, so clients that send half a
+//! request and wait cannot keep others out. No route reads a request body, and a body is
+//! not waited for: the answer is sent and the connection closed.
 //!
 //! ## Security
 //!
@@ -38,6 +51,7 @@
 //! censuses.
 
 mod api;
+mod conn;
 mod diff;
 mod metrics;
 
@@ -49,6 +63,9 @@ use std::thread::JoinHandle;
 use leaktrail_store::{Store, StoreError};
 use leaktrail_trend::{TrendCache, TrendPolicy};
 
+pub use conn::{
+    connections_open_files_allow, ConnectionLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+};
 pub use diff::{CensusClassDelta, CensusDiff, CensusFamilyDelta};
 pub use metrics::Exposition;
 
@@ -69,6 +86,8 @@ pub struct ServeConfig {
     pub token: Option<String>,
     /// How trends are judged.
     pub policy: TrendPolicy,
+    /// What clients may hold: connections at once, time to send a request's headers.
+    pub limits: ConnectionLimits,
 }
 
 /// Why the server cannot start or stopped.
@@ -111,6 +130,7 @@ impl ServeConfig {
             listen,
             token,
             policy: TrendPolicy::default(),
+            limits: ConnectionLimits::default(),
         }
     }
 
@@ -155,7 +175,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             addr: config.listen,
             error,
         })?;
-    serve_on(listener, shared(&config), std::future::pending()).await
+    serve_on(
+        listener,
+        shared(&config),
+        config.limits,
+        std::future::pending(),
+    )
+    .await
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, with the background task that
@@ -164,6 +190,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
 async fn serve_on(
     listener: tokio::net::TcpListener,
     state: Arc<Shared>,
+    limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let warm = state.clone();
@@ -176,11 +203,9 @@ async fn serve_on(
             let _ = tokio::task::spawn_blocking(move || shared.warm_trends()).await;
         }
     });
-    let served = axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    conn::serve_connections(listener, api::router(state), limits, shutdown).await;
     warmer.abort();
-    Ok(served?)
+    Ok(())
 }
 
 /// A server running on a background thread (see [`spawn`]).
@@ -238,10 +263,16 @@ pub fn spawn(config: ServeConfig) -> Result<Server, ServeError> {
         error,
     };
     let listener = std::net::TcpListener::bind(config.listen).map_err(bind_err)?;
+    // std listens with a backlog of 128: a burst of connections (a flood the cap then
+    // sheds) overflows it, and the kernel drops the attempts beyond, each retried by its
+    // client only a second later. tokio's own bind asks for 1024; Linux takes a new
+    // backlog on a socket already listening.
+    let _ = rustix::net::listen(&listener, LISTEN_BACKLOG);
     listener.set_nonblocking(true).map_err(bind_err)?;
     let addr = listener.local_addr().map_err(bind_err)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let state = shared(&config);
+    let limits = config.limits;
     let thread = std::thread::Builder::new()
         .name("leaktrail-serve".into())
         .spawn(move || -> Result<(), ServeError> {
@@ -253,7 +284,7 @@ pub fn spawn(config: ServeConfig) -> Result<Server, ServeError> {
                 .build()?;
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener)?;
-                serve_on(listener, state, async move {
+                serve_on(listener, state, limits, async move {
                     let _ = stopped.await;
                 })
                 .await
@@ -281,6 +312,9 @@ const TREND_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Idle connections kept open.
 const POOL_SIZE: usize = 2;
+
+/// Connections the kernel completes and queues before the server accepts them.
+const LISTEN_BACKLOG: i32 = 1024;
 
 fn shared(config: &ServeConfig) -> Arc<Shared> {
     Arc::new(Shared {
