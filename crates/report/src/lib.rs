@@ -193,7 +193,7 @@ fn info_line(label: &str, s: &SnapshotInfo) -> String {
 
 pub use leaktrail_analysis::units::group_digits;
 
-fn signed_count(n: i64) -> String {
+pub(crate) fn signed_count(n: i64) -> String {
     if n > 0 {
         format!("+{}", group_digits(n as u64))
     } else if n < 0 {

@@ -299,7 +299,7 @@ fn target_section(d: &mut Doc, r: &TrendReport) {
                     )),
                     Cell::new(signed_count(g.entries_growth)),
                     Cell::new(human_bytes(g.retained_last)),
-                    Cell::new(format!("{:+.0}", g.entries_per_hour)),
+                    Cell::new(crate::signed_count(g.entries_per_hour.round() as i64)),
                     Cell::new(match (g.count, g.growing) {
                         (1, _) => "-".to_owned(),
                         (n, k) if n == k => format!("all {n}"),

@@ -682,7 +682,9 @@ fn assessment_of(
     big_enough: bool,
     under_floor: RiseUnderFloor,
 ) -> Assessment {
-    let upward = v.trend.p_value < alpha && v.trend.s > 0.0;
+    // A significant rank trend with a median slope of zero (steps among flat stretches)
+    // is no growth to report: "growing at 0 B/h" says nothing.
+    let upward = v.trend.p_value < alpha && v.trend.s > 0.0 && v.slope.slope > 0.0;
     match (v.outcome, under_floor) {
         (Outcome::Leak, _) if big_enough => Assessment::Leaking,
         (Outcome::Leak, _) => Assessment::Growing,

@@ -705,7 +705,7 @@ impl Incarnation {
             summary.samples += 1;
             on_event(&WatchEvent::Sample(sample));
             if let Some(reason) = self.snapshot_due(config) {
-                self.take_snapshot(config, store, analyser, &reason, on_event);
+                self.take_snapshot(config, store, analyser, &reason, stop, on_event);
             }
         }
     }
@@ -824,6 +824,7 @@ impl Incarnation {
         store: &Store,
         analyser: &Analyser,
         reason: &str,
+        stop: &AtomicBool,
         on_event: &mut impl FnMut(&WatchEvent),
     ) {
         self.seq += 1;
@@ -866,6 +867,10 @@ impl Incarnation {
                     },
                 ));
             }
+            // A stop signal interrupts the snapshot in flight: that is the stop, not a fault.
+            Err(_) if stop.load(Ordering::SeqCst) => on_event(&WatchEvent::Warning(format!(
+                "snapshot {file} left unfinished: stopping"
+            ))),
             Err(e) => on_event(&WatchEvent::Warning(format!(
                 "snapshot {file} failed and was discarded: {e}"
             ))),
