@@ -30,7 +30,7 @@
 //!
 //! A workload that never lets its event loop turn (a synchronous loop) would never run
 //! the callback: after [`BOUNDARY_WAIT`] without an answer, samples fall back to running
-//! at once, for the rest of the run. Without `--expose-gc`, the inspector's GC; nothing is
+//! at once for a few samples, then try between tasks again. Without `--expose-gc`, the inspector's GC; nothing is
 //! added to the workload either way.
 
 use std::time::Duration;
@@ -61,9 +61,16 @@ pub enum GcMethod {
     Inspector,
     /// The workload's own `gc()` (`--expose-gc`), between its tasks.
     ExposedGc,
-    /// The workload's own `gc()`, at once (its event loop did not turn in time).
-    ExposedGcAtOnce,
+    /// The workload's own `gc()`, at once (its event loop did not turn in time), for this
+    /// many more samples before between its tasks is tried again (`None`: for good — no
+    /// binding to answer through).
+    ExposedGcAtOnce(Option<u32>),
 }
+
+/// Samples taken at once after the event loop did not turn in time, before the next try
+/// between tasks: one long step (a batch at start-up) must not cost the rest of the run
+/// its quieter samples.
+const AT_ONCE_SAMPLES: u32 = 8;
 
 /// The heap figures of one sample.
 #[derive(Clone, Copy, Debug)]
@@ -96,7 +103,7 @@ impl GcMethod {
                 match inspector.call("Runtime.addBinding", json!({ "name": BINDING })) {
                     Ok(_) => GcMethod::ExposedGc,
                     // Without the binding, only at once: never an evaluation left open.
-                    Err(_) => GcMethod::ExposedGcAtOnce,
+                    Err(_) => GcMethod::ExposedGcAtOnce(None),
                 }
             }
             _ => GcMethod::Inspector,
@@ -105,7 +112,7 @@ impl GcMethod {
 
     /// Forces a full GC, then reads the heap (used and total) and `external`; `seq`
     /// tells this sample's answer from a late one. May switch `self` to
-    /// [`GcMethod::ExposedGcAtOnce`] (see the module doc).
+    /// [`GcMethod::ExposedGcAtOnce`] for a few samples (see the module doc).
     pub fn sample(
         &mut self,
         inspector: &mut Inspector,
@@ -128,12 +135,17 @@ impl GcMethod {
                 }
                 Err(e) if timed_out(&e) => {
                     // The late answer, if it ever comes, is skipped by its number.
-                    *self = GcMethod::ExposedGcAtOnce;
+                    *self = GcMethod::ExposedGcAtOnce(Some(AT_ONCE_SAMPLES));
                 }
                 Err(e) => return Err(e),
             }
         }
-        if *self == GcMethod::ExposedGcAtOnce {
+        if let GcMethod::ExposedGcAtOnce(left) = *self {
+            *self = match left {
+                Some(0) => GcMethod::ExposedGc,
+                Some(n) => GcMethod::ExposedGcAtOnce(Some(n - 1)),
+                None => GcMethod::ExposedGcAtOnce(None),
+            };
             let answer = inspector.call(
                 "Runtime.evaluate",
                 json!({ "expression": format!("(() => {MEASURE})()"), "returnByValue": true, "silent": true }),
