@@ -262,3 +262,27 @@ fn sigint_stops_the_whole_tree_and_keeps_what_was_measured() {
 fn sigterm_stops_the_whole_tree_and_keeps_what_was_measured() {
     stopped_by(rustix::process::Signal::TERM, 143, "SIGTERM");
 }
+
+#[test]
+fn a_workload_that_blocks_its_event_loop_for_seconds_is_still_sampled() {
+    // A 3 s synchronous step at iteration 100: the sample waiting to run between tasks
+    // times out, samples are taken at once for a while, then between tasks again.
+    let script = "let i = 0; function step() { i++; if (i === 100) { const t = Date.now(); while (Date.now() - t < 3000) {} } console.log('iteration=' + i); if (i < 600) setTimeout(step, 5); } step();";
+    let command = [
+        node().display().to_string(),
+        "--expose-gc".into(),
+        "-e".into(),
+        script.into(),
+    ];
+    let (code, report) = run_json(&["--max-overhead", "none"], &command);
+    assert!(report["fault"].is_null(), "{report}");
+    assert!(code == Some(0) || code == Some(3), "exit {code:?}");
+    let after: Vec<u64> = report["run"]["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .filter_map(|s| s["iteration"].as_u64())
+        .filter(|&n| n > 100)
+        .collect();
+    assert!(after.len() > 20, "sampled after the block: {after:?}");
+}
