@@ -167,7 +167,7 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         end_snapshot: (!args.checks.expect_freed.is_empty() || doubling)
             .then(|| snapshot_dir.join("end.heapsnapshot")),
         pss: args.checks.pss.into(),
-        profiles: super::flame::run_request(
+        profiles: super::flamegraphs::run_request(
             args.cpu_profile,
             args.alloc_profile,
             out_dir.as_deref(),
@@ -183,8 +183,11 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
     // the run decide a slow leak, and nothing growing settles an inconclusive series.
     let culprit_snapshots = leaktrail_harness::culprit_snapshots(&result, doubling);
     let culprit = if culprit_snapshots.len() >= 3 {
-        let report =
-            super::leaks::analyse(&leaktrail_harness::paths(&culprit_snapshots), 5, common)?;
+        let report = super::leak_analysis::leak_report(
+            &leaktrail_harness::paths(&culprit_snapshots),
+            5,
+            common.progress,
+        )?;
         leaktrail_harness::weigh_objects(&mut assessment, &report, &culprit_snapshots);
         Some(report)
     } else {
@@ -228,7 +231,7 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
             culprit.as_ref(),
             fault.as_deref(),
         )?;
-        report.push_str(&super::flame::after_run(
+        report.push_str(&super::flamegraphs::after_run(
             dir,
             &result.profiles,
             common.render.format,

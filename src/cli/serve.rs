@@ -32,7 +32,7 @@ pub struct ServeArgs {
 
     /// Growth at or below this is not a leak, per hour, minute or second: `1MB/h`
     /// (default), `64KB/min`.
-    #[arg(long, value_name = "SIZE/h", value_parser = super::trend::parse_floor)]
+    #[arg(long, value_name = "SIZE/h", value_parser = super::policy::parse_floor)]
     floor: Option<GrowthFloor>,
 
     /// Significance level of the trend test.
@@ -59,7 +59,7 @@ pub struct ServeArgs {
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     leaktrail_watch::own_memory::configure_allocator();
     let mut config = ServeConfig::new(args.store.clone(), args.listen, args.token.clone());
-    config.policy = super::trend::policy(args.floor, args.alpha)?;
+    config.policy = super::policy::policy(args.floor, args.alpha)?;
     config.limits = ConnectionLimits {
         max_connections: args.max_connections,
         header_timeout: args

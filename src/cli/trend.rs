@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use leaktrail_analysis::{CensusLimits, HeapAnalysis, SnapshotCensus};
-use leaktrail_harness::{GrowthFloor, Per};
+use leaktrail_harness::GrowthFloor;
 use leaktrail_report::TrendContext;
 use leaktrail_store::{now_ms, SnapshotRecord, Store, Target};
 use leaktrail_trend::{Assessment, TrendCache, TrendInput, TrendPolicy, TrendReport};
@@ -35,7 +35,7 @@ pub struct TrendArgs {
 
     /// Growth at or below this is not a leak, per hour, minute or second: `1MB/h`
     /// (default), `64KB/min`.
-    #[arg(long, value_name = "SIZE/h", value_parser = parse_floor)]
+    #[arg(long, value_name = "SIZE/h", value_parser = super::policy::parse_floor)]
     floor: Option<GrowthFloor>,
 
     /// Significance level of the trend test.
@@ -49,7 +49,7 @@ pub struct TrendArgs {
 
 /// Runs `trend`; returns the report and whether a target is leaking.
 pub fn run(args: &TrendArgs, common: &Common) -> anyhow::Result<(String, bool)> {
-    let policy = policy(args.floor, args.alpha)?;
+    let policy = super::policy::policy(args.floor, args.alpha)?;
     let (context, reports) = match (&args.store, &args.dir) {
         (Some(store), _) => from_store(store, args.target.as_deref(), &policy)?,
         (None, Some(dir)) => from_directory(dir, &policy, common)?,
@@ -60,43 +60,6 @@ pub fn run(args: &TrendArgs, common: &Common) -> anyhow::Result<(String, bool)> 
         leaktrail_report::render_trend(&context, &reports, common.render),
         leaking,
     ))
-}
-
-/// What `--floor` of `trend`, `serve` and `watch --serve` takes, said by its errors.
-const FLOOR_TAKES: &str =
-    "expected a growth per hour, minute or second, like 1MB/h, 64KB/min or 10KB/s";
-
-/// Parses `--floor` of `trend`, `serve` and `watch --serve`: a growth per unit of time.
-/// The floor type also takes a growth per iteration (`run --max-growth 1KB/iter`), which a
-/// watched service does not have: it is refused here, and the suggestion names only what
-/// these commands take.
-pub fn parse_floor(s: &str) -> Result<GrowthFloor, String> {
-    match s.parse::<GrowthFloor>() {
-        Ok(floor) if floor.per == Per::Second => Ok(floor),
-        Ok(_) => Err(format!(
-            "{s:?}: a growth per iteration, which only `run` counts; {FLOOR_TAKES}"
-        )),
-        Err(_) => Err(format!("{s:?}: {FLOOR_TAKES}")),
-    }
-}
-
-/// The trend policy from the flags.
-pub fn policy(floor: Option<GrowthFloor>, alpha: f64) -> anyhow::Result<TrendPolicy> {
-    if !(alpha > 0.0 && alpha < 1.0) {
-        anyhow::bail!("--alpha {alpha}: expected a significance level between 0 and 1");
-    }
-    let mut policy = TrendPolicy {
-        alpha,
-        ..TrendPolicy::default()
-    };
-    if let Some(f) = floor {
-        // `parse_floor` lets no other through; a caller building the floor itself might.
-        if f.per != Per::Second {
-            anyhow::bail!("--floor {f}: {FLOOR_TAKES}");
-        }
-        policy.floor_per_hour = f.bytes * 3600.0;
-    }
-    Ok(policy)
 }
 
 fn from_store(

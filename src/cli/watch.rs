@@ -101,7 +101,7 @@ pub struct WatchArgs {
 
     /// With --serve: growth at or below this is not a leak in the served trend (`1MB/h`,
     /// default), as `serve --floor`.
-    #[arg(long, value_name = "SIZE/h", requires = "serve", value_parser = super::trend::parse_floor)]
+    #[arg(long, value_name = "SIZE/h", requires = "serve", value_parser = super::policy::parse_floor)]
     floor: Option<leaktrail_harness::GrowthFloor>,
 
     /// With --serve: significance level of the served trend test.
@@ -153,7 +153,7 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
     let server = if args.serve {
         let mut serve_config =
             leaktrail_serve::ServeConfig::new(args.store.clone(), args.listen, args.token.clone());
-        serve_config.policy = super::trend::policy(args.floor, args.alpha)?;
+        serve_config.policy = super::policy::policy(args.floor, args.alpha)?;
         serve_config.check_access()?;
         let new_store = !args.store.exists();
         leaktrail_store::Store::create(&args.store)
