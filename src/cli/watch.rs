@@ -27,7 +27,9 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DIR")]
     store: PathBuf,
 
-    /// The target's name in the store (default: the script or program name).
+    /// The target's name in the store and the `target` label of its metrics (default: the
+    /// script's file name without `.js`, `node -e` for code on the command line, else the
+    /// program's name).
     #[arg(long)]
     name: Option<String>,
 
