@@ -156,6 +156,7 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
         let mut serve_config =
             leaktrail_serve::ServeConfig::new(args.store.clone(), args.listen, args.token.clone());
         serve_config.policy = super::trend::policy(args.floor, args.alpha)?;
+        serve_config.build = super::build_info();
         serve_config.check_access()?;
         let new_store = !args.store.exists();
         leaktrail_store::Store::create(&args.store)
