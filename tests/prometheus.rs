@@ -233,7 +233,28 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
             }
             i += 1;
         } else if c == '{' {
-            i = close(i, '{', '}');
+            let end = close(i, '{', '}');
+            // A selector by name in the matchers: `{__name__="x"}` selects x. A regular
+            // expression (`=~`) is kept as written, which no metric is called: a query the
+            // check cannot follow fails it rather than passing unseen.
+            let matchers: String = chars[i..end].iter().collect();
+            if let Some(at) = matchers.find("__name__") {
+                let rest = matchers[at + "__name__".len()..].trim_start();
+                match rest.strip_prefix('=').filter(|v| !v.starts_with('~')) {
+                    Some(quoted) => {
+                        let quoted = quoted.trim_start();
+                        let name = quoted
+                            .get(1..)
+                            .and_then(|v| v.split(['"', '\'', '`']).next())
+                            .unwrap_or(quoted);
+                        names.insert(name.to_owned());
+                    }
+                    None => {
+                        names.insert(format!("__name__{rest}"));
+                    }
+                }
+            }
+            i = end;
         } else if c == '[' {
             i = close(i, '[', ']');
         } else if c == '#' {
@@ -283,7 +304,15 @@ fn the_promql_lexer_finds_metric_names() {
         names("count(up == 0) or vector(0) + time() - c unless d > bool 2e3"),
         ["c", "d", "up"]
     );
-    assert_eq!(names(r#"{__name__="x"} * max without(a) (e)"#), ["e"]);
+    assert_eq!(
+        names(r#"{__name__="x", job="j"} * max without(a) (e)"#),
+        ["e", "x"]
+    );
+    // A name matched by a regular expression is not one the check can confirm.
+    assert_eq!(
+        names(r#"{__name__=~"leaktrail_.*"}"#),
+        [r#"__name__=~"leaktrail_.*"}"#]
+    );
     assert_eq!(
         names("leaktrail_x:rate5m # a comment naming nothing_else"),
         ["leaktrail_x:rate5m"]
