@@ -469,7 +469,26 @@ print(json.dumps(out))
         last.heap_used.expect("heap") as f64
     );
     assert_eq!(value("leaktrail_assessment_level"), 2.0, "leaking");
-    assert!(value("leaktrail_memory_growth_bytes_per_hour") > 0.0);
+    // Per second, Prometheus's base unit: the trend report's slope per hour / 3600.
+    let trend = request(&server.addr, "GET", "/api/memory/trend", None).json();
+    let per_hour = trend["targets"][0]["memory"][0]["rate"]["slope"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no slope in {trend}"));
+    let per_second = value("leaktrail_memory_growth_bytes_per_second");
+    assert!(per_second > 0.0);
+    assert!(
+        (per_second * 3600.0 - per_hour).abs() <= per_hour.abs() * 1e-9,
+        "{per_second}/s against {per_hour}/h"
+    );
+    // Which build serves: this one, with the commit build.rs found (a git checkout).
+    let build = &parsed["leaktrail_build_info"]["samples"][0];
+    assert_eq!(build[2], 1.0, "{build}");
+    assert_eq!(build[1]["version"], env!("CARGO_PKG_VERSION"), "{build}");
+    assert_eq!(
+        build[1]["commit"].as_str(),
+        option_env!("LEAKTRAIL_COMMIT"),
+        "{build}"
+    );
     assert_eq!(value("leaktrail_snapshots"), 10.0);
     assert_eq!(value("leaktrail_target_running"), 0.0, "the scenario ended");
     // Counters come back under their base name with the _total sample.

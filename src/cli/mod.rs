@@ -195,3 +195,12 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
         other => Ok(other?),
     }
 }
+
+/// This binary's version and the commit it was built from (`build.rs`), for the servers'
+/// `leaktrail_build_info`.
+fn build_info() -> leaktrail_serve::BuildInfo {
+    leaktrail_serve::BuildInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        commit: option_env!("LEAKTRAIL_COMMIT"),
+    }
+}

@@ -60,6 +60,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     leaktrail_watch::own_memory::configure_allocator();
     let mut config = ServeConfig::new(args.store.clone(), args.listen, args.token.clone());
     config.policy = super::policy::policy(args.floor, args.alpha)?;
+    config.build = super::build_info();
     config.limits = ConnectionLimits {
         max_connections: args.max_connections,
         header_timeout: args

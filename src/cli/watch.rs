@@ -27,7 +27,9 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DIR")]
     store: PathBuf,
 
-    /// The target's name in the store (default: the script or program name).
+    /// The target's name in the store and the `target` label of its metrics (default: the
+    /// script's file name without `.js`, `node -e` for code on the command line, else the
+    /// program's name).
     #[arg(long)]
     name: Option<String>,
 
@@ -154,6 +156,7 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
         let mut serve_config =
             leaktrail_serve::ServeConfig::new(args.store.clone(), args.listen, args.token.clone());
         serve_config.policy = super::policy::policy(args.floor, args.alpha)?;
+        serve_config.build = super::build_info();
         serve_config.check_access()?;
         let new_store = !args.store.exists();
         leaktrail_store::Store::create(&args.store)

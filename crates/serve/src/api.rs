@@ -21,7 +21,7 @@ use leaktrail_trend::TrendReport;
 
 use crate::diff::CensusDiff;
 use crate::metrics::{Exposition, CONTENT_TYPE};
-use crate::Shared;
+use crate::{BuildInfo, Shared};
 
 type AppState = Arc<Shared>;
 
@@ -797,15 +797,29 @@ async fn metrics(State(state): State<AppState>, query: RawQuery) -> ApiResult {
             let report = shared.trend(store, &t)?;
             rows.push((t.name, latest, running, report));
         }
-        Ok(exposition(&rows))
+        Ok(exposition(&shared.build, &rows))
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], page).into_response())
 }
 
-/// The metrics page, family by family.
-fn exposition(rows: &[(String, Option<SampleRecord>, bool, TrendReport)]) -> String {
+/// The metrics page, family by family. Rates are per second, Prometheus's base unit
+/// (`rate()` and `deriv()` answer in it), though reports say them per hour.
+fn exposition(
+    build: &BuildInfo,
+    rows: &[(String, Option<SampleRecord>, bool, TrendReport)],
+) -> String {
     let mut e = Exposition::new();
+    e.family(
+        "leaktrail_build_info",
+        "gauge",
+        "Always 1; the labels say which leaktrail build serves these metrics.",
+    );
+    let mut labels = vec![("version", build.version)];
+    if let Some(commit) = build.commit {
+        labels.push(("commit", commit));
+    }
+    e.sample("leaktrail_build_info", &labels, 1.0);
     type Latest = fn(&SampleRecord) -> Option<i64>;
     let latest: [(&str, &str, Latest); 5] = [
         (
@@ -869,16 +883,16 @@ fn exposition(rows: &[(String, Option<SampleRecord>, bool, TrendReport)]) -> Str
         );
     }
     e.family(
-        "leaktrail_memory_growth_bytes_per_hour",
+        "leaktrail_memory_growth_bytes_per_second",
         "gauge",
-        "Theil-Sen slope of a memory series of the latest incarnation, bytes per hour.",
+        "Theil-Sen slope of a memory series of the latest incarnation, bytes per second.",
     );
     for (target, _, _, r) in rows {
         for m in &r.memory {
             e.sample(
-                "leaktrail_memory_growth_bytes_per_hour",
+                "leaktrail_memory_growth_bytes_per_second",
                 &[("target", target), ("series", &m.series)],
-                m.rate.slope,
+                m.rate.slope / 3600.0,
             );
         }
     }

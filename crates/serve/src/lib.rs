@@ -10,7 +10,7 @@
 //! | `GET /api/memory/trend.md[?target=NAME]` | the same in Markdown |
 //! | `POST /api/memory/trend/save[?target=NAME]` | writes the Markdown report to `STORE/reports/trend-<UTC time>.md` (0600) and returns its name; keeps the newest 100 it wrote, naming those it removed |
 //! | `GET /api/memory/samples[?since=MS][&target=NAME][&limit=N]` | samples per target, oldest first, the newest `limit` (default 5000) at or after `since` (`leaktrail.samples/1`) |
-//! | `GET /metrics` | Prometheus text format 0.0.4: per target heap, RSS, growth, assessment, time to OOM, restarts |
+//! | `GET /metrics` | Prometheus text format 0.0.4: per target heap, RSS, growth per second, assessment, time to OOM, restarts, sample age; the build |
 //!
 //! Errors are JSON `{"error": "..."}`: 400 for a bad, unknown or repeated parameter, a
 //! request without `Host` or with two `Host`, `Origin` or `Authorization` headers, or one
@@ -88,6 +88,28 @@ pub struct ServeConfig {
     pub policy: TrendPolicy,
     /// What clients may hold: connections at once, time to send a request's headers.
     pub limits: ConnectionLimits,
+    /// What built the server, for `leaktrail_build_info`.
+    pub build: BuildInfo,
+}
+
+/// The build a server reports in `leaktrail_build_info{version, commit}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BuildInfo {
+    /// The release, `CARGO_PKG_VERSION` of the binary.
+    pub version: &'static str,
+    /// The commit it was built from, when known (a build from a git checkout).
+    pub commit: Option<&'static str>,
+}
+
+impl Default for BuildInfo {
+    /// This crate's version and no commit: the binary that embeds the server knows better
+    /// and says so in [`ServeConfig::build`].
+    fn default() -> BuildInfo {
+        BuildInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            commit: None,
+        }
+    }
 }
 
 /// Why the server cannot start or stopped.
@@ -131,6 +153,7 @@ impl ServeConfig {
             token,
             policy: TrendPolicy::default(),
             limits: ConnectionLimits::default(),
+            build: BuildInfo::default(),
         }
     }
 
@@ -302,6 +325,7 @@ pub(crate) struct Shared {
     pub(crate) dir: PathBuf,
     pub(crate) token: Option<String>,
     pub(crate) policy: TrendPolicy,
+    pub(crate) build: BuildInfo,
     /// Class and collection trends kept between requests (recomputed on a new snapshot).
     trends: Mutex<TrendCache>,
     pool: Mutex<Vec<Store>>,
@@ -321,6 +345,7 @@ fn shared(config: &ServeConfig) -> Arc<Shared> {
         dir: config.store_dir.clone(),
         token: config.token.clone(),
         policy: config.policy,
+        build: config.build,
         trends: Mutex::new(TrendCache::new()),
         pool: Mutex::new(Vec::new()),
     })

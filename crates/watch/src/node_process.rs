@@ -26,8 +26,10 @@ pub(crate) fn alive(pid: i32) -> bool {
     }
 }
 
-/// A target's default name: the script of a `node script.js` command line, else the
-/// program's name.
+/// A target's default name, short because it is the `target` label of every metric: the
+/// script's file name without `.js`/`.mjs`/`.cjs` for `node [options] script.js`, `node -e`
+/// or `node -p` for code given on the command line (the code itself would be a label as
+/// long as the program), `node` for a REPL, else the program's file name.
 pub(crate) fn default_name(command: &[String]) -> String {
     let base = |s: &str| {
         Path::new(s)
@@ -38,17 +40,82 @@ pub(crate) fn default_name(command: &[String]) -> String {
         return "target".into();
     };
     let program = base(first);
-    if is_node_program(&program) {
-        if let Some(script) = command[1..].iter().find(|a| !a.starts_with('-')) {
-            return base(script)
-                .trim_end_matches(".js")
-                .trim_end_matches(".mjs")
-                .trim_end_matches(".cjs")
-                .to_owned();
+    if !is_node_program(&program) {
+        return program;
+    }
+    let mut args = command[1..].iter();
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            break;
+        }
+        // Code on the command line: Node runs no script file then, whatever follows.
+        match arg.split_once('=').map_or(arg.as_str(), |(name, _)| name) {
+            "-e" | "--eval" => return "node -e".into(),
+            "-p" | "--print" | "-pe" => return "node -p".into(),
+            _ => {}
+        }
+        if !arg.starts_with('-') {
+            return script_name(&base(arg));
+        }
+        // An option given its value in the next argument: that value is not the script.
+        if !arg.contains('=') && NODE_OPTIONS_WITH_VALUE.contains(&arg.as_str()) {
+            args.next();
         }
     }
-    program
+    match args.next() {
+        Some(script) => script_name(&base(script)),
+        None => "node".into(),
+    }
 }
+
+/// A script's file name without the extension Node gives a script.
+fn script_name(file: &str) -> String {
+    [".js", ".mjs", ".cjs"]
+        .iter()
+        .find_map(|ext| file.strip_suffix(ext).filter(|s| !s.is_empty()))
+        .unwrap_or(file)
+        .to_owned()
+}
+
+/// Node's options that take their value as the next argument (`--require ./x`) when not
+/// written `--require=./x`: the ones seen before a script on service command lines.
+const NODE_OPTIONS_WITH_VALUE: &[&str] = &[
+    "-r",
+    "--require",
+    "--import",
+    "--loader",
+    "--experimental-loader",
+    "-C",
+    "--conditions",
+    "--env-file",
+    "--env-file-if-exists",
+    "--input-type",
+    "--inspect-port",
+    "--debug-port",
+    "--title",
+    "--heapsnapshot-signal",
+    "--heapsnapshot-near-heap-limit",
+    "--diagnostic-dir",
+    "--report-dir",
+    "--report-directory",
+    "--report-filename",
+    "--report-signal",
+    "--redirect-warnings",
+    "--disable-warning",
+    "--unhandled-rejections",
+    "--max-old-space-size",
+    "--max-semi-space-size",
+    "--stack-size",
+    "--icu-data-dir",
+    "--openssl-config",
+    "--secure-heap",
+    "--secure-heap-min",
+    "--watch-path",
+    "--cpu-prof-dir",
+    "--cpu-prof-name",
+    "--heap-prof-dir",
+    "--heap-prof-name",
+];
 
 /// Whether `pid` runs Node (its executable is `node`, `nodejs` or a versioned `node20`).
 pub fn is_node(pid: i32) -> bool {
@@ -203,6 +270,33 @@ mod tests {
             "server"
         );
         assert_eq!(default_name(&c("python3 app.py")), "python3");
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // Code on the command line is not the name, however long it is.
+        let code = "const http = require('http'); http.createServer(() => {}).listen(8080)";
+        assert_eq!(default_name(&args(&["node", "-e", code])), "node -e");
+        assert_eq!(
+            default_name(&args(&["node", "--expose-gc", "--eval", code, "x.js"])),
+            "node -e"
+        );
+        assert_eq!(default_name(&args(&["nodejs", "-p", "1+1"])), "node -p");
+        assert_eq!(default_name(&args(&["node", "--print=1+1"])), "node -p");
+        // An option's value in the next argument is not the script.
+        assert_eq!(
+            default_name(&c(
+                "node -r dotenv/config --import ./otel.mjs dist/main.mjs"
+            )),
+            "main"
+        );
+        assert_eq!(
+            default_name(&c(
+                "node --max-old-space-size=512 --require=./a.js srv/app.cjs"
+            )),
+            "app"
+        );
+        assert_eq!(default_name(&c("node --inspect -- ./-dash.js")), "-dash");
+        assert_eq!(default_name(&c("node --expose-gc")), "node");
+        assert_eq!(default_name(&c("/usr/local/bin/node bin/www")), "www");
+        assert_eq!(default_name(&c("node .js")), ".js");
     }
 
     #[test]
