@@ -185,7 +185,7 @@ fn alive(pid: u32) -> bool {
     }
 }
 
-fn stopped_by(signal: rustix::process::Signal, code: i32, name: &str) {
+fn stopped_by(signal: rustix::process::Signal, code: i32, name: &str, twice: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out_dir = dir.path().join("out");
     let pid_file = dir.path().join("grandchild.pid");
@@ -219,6 +219,15 @@ fn stopped_by(signal: rustix::process::Signal, code: i32, name: &str) {
         signal,
     )
     .expect("signal sent");
+    if twice {
+        // As systemd or `timeout` and a wrapper deliver one stop: twice within moments.
+        std::thread::sleep(Duration::from_millis(20));
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(child.id() as i32).expect("pid"),
+            signal,
+        )
+        .expect("signal sent again");
+    }
     let output = loop {
         if let Some(_status) = child.try_wait().expect("wait") {
             break child.wait_with_output().expect("output");
@@ -255,12 +264,17 @@ fn stopped_by(signal: rustix::process::Signal, code: i32, name: &str) {
 
 #[test]
 fn sigint_stops_the_whole_tree_and_keeps_what_was_measured() {
-    stopped_by(rustix::process::Signal::INT, 130, "SIGINT");
+    stopped_by(rustix::process::Signal::INT, 130, "SIGINT", false);
 }
 
 #[test]
 fn sigterm_stops_the_whole_tree_and_keeps_what_was_measured() {
-    stopped_by(rustix::process::Signal::TERM, 143, "SIGTERM");
+    stopped_by(rustix::process::Signal::TERM, 143, "SIGTERM", false);
+}
+
+#[test]
+fn one_stop_delivered_twice_is_one_stop() {
+    stopped_by(rustix::process::Signal::TERM, 143, "SIGTERM", true);
 }
 
 #[test]

@@ -5,8 +5,8 @@
 //! which is not the terminal's: Ctrl-C reaches leaktrail only. Without handlers leaktrail
 //! would die at once and leave the workload running and nothing written. With them, the
 //! first signal is recorded for the run to act on (`run` stops the tree and writes what
-//! it measured; `trace` passes the signal on); a second ends leaktrail with 128 + signal,
-//! as the default action would have.
+//! it measured; `trace` passes the signal on); a second, from half a second on, ends
+//! leaktrail with 128 + signal, as the default action would have.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,6 +17,9 @@ pub const STOP_SIGNALS: [i32; 3] = [
     signal_hook::consts::SIGTERM,
     signal_hook::consts::SIGHUP,
 ];
+
+/// A second stop signal this soon after the first is the same stop delivered twice.
+pub const SAME_SIGNAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The handlers of the stop signals for the time of one run.
 pub struct StopSignals {
@@ -80,12 +83,19 @@ impl StopSignals {
 }
 
 impl PendingSignal {
-    /// The signal waiting to be acted on, if any; once one is taken, the next is fatal.
+    /// The signal waiting to be acted on, if any; once one is taken, the next is fatal —
+    /// from [`SAME_SIGNAL`] on: a process manager that signals the whole group (systemd's
+    /// default, coreutils `timeout`) and a wrapper that passes the signal on deliver one
+    /// stop twice within milliseconds, and it must not kill leaktrail before its report.
     pub fn take(&self) -> Option<i32> {
         match self.received.swap(0, Ordering::SeqCst) {
             0 => None,
             s => {
-                self.armed.store(true, Ordering::SeqCst);
+                let armed = self.armed.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(SAME_SIGNAL);
+                    armed.store(true, Ordering::SeqCst);
+                });
                 Some(s as i32)
             }
         }
