@@ -16,11 +16,11 @@ fn snapshot(
     strings: &str,
 ) -> String {
     let fields: Vec<String> = node_fields.iter().map(|f| format!("\"{f}\"")).collect();
+    // `node_types` describes the fields one for one: the enum table goes where `type` is.
     let node_types: Vec<String> = node_fields
         .iter()
-        .enumerate()
-        .map(|(i, _)| {
-            if i == 0 {
+        .map(|&f| {
+            if f == "type" {
                 NODE_TYPES.to_owned()
             } else {
                 "\"number\"".to_owned()
@@ -129,6 +129,47 @@ fn parses_other_field_orders_and_extra_fields() {
     assert_eq!(s.self_size(1), 40);
     assert_eq!(s.node_id(1), 3);
     assert_eq!(s.edge_target(0), 1);
+}
+
+/// Node and edge fields in another order than V8's, each list with a field leaktrail does
+/// not know, the type tables where the `type` fields are and the data in that order: the
+/// same graph as [`good`].
+#[test]
+fn any_field_order_gives_the_same_graph() {
+    let text = format!(
+        r#"{{"snapshot":{{"meta":{{"node_fields":["edge_count","self_size","extra","id","name","trace_node_id","detachedness","type"],"node_types":["number","number","number","number","string","number","number",{NODE_TYPES}],"edge_fields":["to_node","weight","name_or_index","type"],"edge_types":["node","number","string_or_number",{EDGE_TYPES}]}},"node_count":4,"edge_count":3}},
+"nodes":[1,0,99,1,0,0,0,9,1,32,99,3,1,0,0,3,1,16,99,5,2,0,0,1,0,24,99,7,3,0,0,2],
+"edges":[8,5,0,1,16,5,4,2,24,5,0,1],
+"strings":["","Holder","(object elements)","hello \u00e9\ud83d\ude00","items"]}}"#
+    );
+    let s = parse(&text).expect("parses");
+    let g = parse(&good()).expect("parses");
+    assert_eq!(s.node_count(), g.node_count());
+    assert_eq!(s.edge_count(), g.edge_count());
+    for n in 0..g.node_count() as u32 {
+        assert_eq!(s.node_kind(n), g.node_kind(n), "node {n}");
+        assert_eq!(s.node_name(n), g.node_name(n), "node {n}");
+        assert_eq!(s.node_id(n), g.node_id(n), "node {n}");
+        assert_eq!(s.self_size(n), g.self_size(n), "node {n}");
+        assert_eq!(s.edges(n), g.edges(n), "node {n}");
+    }
+    for e in 0..g.edge_count() as u32 {
+        assert_eq!(s.edge_kind(e), g.edge_kind(e), "edge {e}");
+        assert_eq!(s.edge_name(e), g.edge_name(e), "edge {e}");
+        assert_eq!(s.edge_target(e), g.edge_target(e), "edge {e}");
+    }
+
+    // A needed field missing is refused by name, in either list.
+    let e = err(&text.replace(r#""to_node","weight""#, r#""to_nodes","weight""#));
+    assert!(e.to_string().contains(r#"edge_fields has no "to_node" field"#), "{e}");
+    let e = err(&text.replace(r#""extra","id""#, r#""extra","ident""#));
+    assert!(e.to_string().contains(r#"node_fields has no "id" field"#), "{e}");
+    // The type table must be where the `type` field is.
+    let e = err(&text.replace(
+        &format!(r#""number",{NODE_TYPES}]"#),
+        &format!(r#"{NODE_TYPES},"number"]"#),
+    ));
+    assert!(e.to_string().contains("node_types[7]"), "{e}");
 }
 
 #[test]
