@@ -800,7 +800,7 @@ fn scan_array<S: RecordSink, T: Send>(
         let batch_start = pos;
         let mut chunks = Vec::with_capacity(batch_chunks);
         while chunks.len() < batch_chunks && end.is_none() {
-            let chunk = next_chunk(src, batch_start, pos, width, what, chunk_bytes)?;
+            let chunk = next_chunk(src, batch_start, pos, pos > start, width, what, chunk_bytes)?;
             pos = chunk.end;
             if chunk.last {
                 end = Some(chunk.end);
@@ -903,11 +903,14 @@ fn count_rest(src: &mut Source<'_>, pos: usize) -> Result<usize, Located> {
 
 /// Finds the next chunk of about `chunk_bytes` from `pos`: it ends just after a comma on a
 /// record boundary, or at the array's closing `]` (then it is the last). Integer arrays
-/// hold no `]`, so the first one closes the array. Bytes before `keep` may be dropped.
+/// hold no `]`, so the first one closes the array. Bytes before `keep` may be dropped;
+/// `after_comma` says the previous chunk ended with a comma.
+#[allow(clippy::too_many_arguments)]
 fn next_chunk(
     src: &mut Source<'_>,
     keep: usize,
     pos: usize,
+    after_comma: bool,
     width: usize,
     what: &'static str,
     chunk_bytes: usize,
@@ -946,7 +949,19 @@ fn next_chunk(
             }
         }
     };
-    let ints = count_ints(&src.window(pos)?[..close - pos], true);
+    let text = &src.window(pos)?[..close - pos];
+    if after_comma && text.iter().all(|&b| is_json_space(b)) {
+        // `1,2,]`: the comma that ended the previous chunk is the array's last byte. The
+        // scanner cannot see it, as it looks at one chunk at a time (found by the fuzzer).
+        return Err(Located::at(
+            close as u64,
+            ParseErrorKind::Syntax {
+                found: "the end of the array after a comma".into(),
+                context: what,
+            },
+        ));
+    }
+    let ints = count_ints(text, true);
     if ints % width != 0 {
         return Err(Located::at(
             close as u64,
@@ -1001,6 +1016,8 @@ fn scan_chunk<S: RecordSink>(
         )
     };
     let mut i = 0usize;
+    // A comma was the last thing read: the array must not end here (`1, ]`).
+    let mut after_comma = false;
     while i < n {
         while i < n && is_json_space(t[i]) {
             i += 1;
@@ -1021,10 +1038,10 @@ fn scan_chunk<S: RecordSink>(
         if i == start {
             return Err(unexpected(i));
         }
+        after_comma = false;
         // JSON has no leading zeros (`007`): whatever wrote one is not V8. 19 digits always
         // fit a u64; the sinks reject whatever exceeds their field. Both tests are folded
-        // into one branch that is never taken on a good file: a branch on the digit count
-        // alone would be mispredicted on about every other number.
+        // into one branch, which a good file never takes.
         let digits = i - start;
         if (digits > 19) | ((t[start] == b'0') & (digits > 1)) {
             if digits > 19 {
@@ -1064,9 +1081,10 @@ fn scan_chunk<S: RecordSink>(
             return Err(unexpected(i));
         }
         i += 1;
-        if i == n && chunk.last {
-            return Err(unexpected(i));
-        }
+        after_comma = true;
+    }
+    if after_comma && chunk.last {
+        return Err(unexpected(n));
     }
     if field != 0 || record != chunk.records {
         return Err(fail(

@@ -496,6 +496,31 @@ fn any_block_size_parses_the_same_graph() {
 }
 
 #[test]
+fn a_comma_before_the_closing_bracket_is_refused_in_any_block_size() {
+    // The fuzzer found it accepted when a chunk boundary fell between the comma and `]`.
+    for (from, to) in [
+        ("1,0,21]", "1,0,21, ]"),
+        (",2,3,7,24,0,0,0]", ",2,3,7,24,0,0,0,\n]"),
+    ] {
+        let text = good().replace(from, to);
+        for block in 1..=64 {
+            let options = ParseOptions {
+                block_bytes: Some(block),
+                ..Default::default()
+            };
+            let e = HeapSnapshot::from_bytes_with(text.as_bytes(), "m", &options)
+                .map(|_| ())
+                .expect_err("a trailing comma");
+            assert!(
+                matches!(e.kind, ParseErrorKind::Syntax { .. }),
+                "block {block}: {e}"
+            );
+        }
+        assert!(matches!(err(&text).kind, ParseErrorKind::Syntax { .. }));
+    }
+}
+
+#[test]
 fn only_white_space_may_follow_the_object() {
     let text = good();
     assert_eq!(
