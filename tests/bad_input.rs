@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use std::process::Command;
 
 fn expect_error(args: &[&str], needles: &[&str]) {
     let out = leaktrail(args);
@@ -367,4 +368,209 @@ fn a_node_file_name_with_an_impossible_date_is_no_panic() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// A snapshot of `n` objects in a chain, in V8's layout (a few MB for a million).
+fn chain_snapshot(n: usize) -> Vec<u8> {
+    use std::fmt::Write;
+    let mut t = String::from(
+        r#"{"snapshot":{"meta":{"node_fields":["type","name","id","self_size","edge_count","trace_node_id","detachedness"],"node_types":[["hidden","array","string","object","code","closure","regexp","number","native","synthetic"],"string","number","number","number","number","number"],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["context","element","property","internal","hidden","shortcut","weak"],"string_or_number","node"]},"#,
+    );
+    let _ = write!(
+        t,
+        "\"node_count\":{n},\"edge_count\":{}}},\n\"nodes\":[",
+        n - 1
+    );
+    for i in 0..n {
+        let sep = if i == 0 { "" } else { "," };
+        let _ = writeln!(
+            t,
+            "{sep}3,1,{},{},{},0,0",
+            2 * i + 1,
+            16 + i % 64,
+            u8::from(i + 1 < n)
+        );
+    }
+    t.push_str("],\n\"edges\":[");
+    for i in 1..n {
+        let sep = if i == 1 { "" } else { "," };
+        let _ = writeln!(t, "{sep}2,2,{}", 7 * i);
+    }
+    t.push_str("],\n\"strings\":[\"\",\"Link\",\"next\"]}\n");
+    t.into_bytes()
+}
+
+#[test]
+fn header_counts_are_checked_before_allocating_under_a_memory_limit() {
+    // 2^32 - 1 nodes would ask for about 70 GB of columns at once; under `ulimit -v` that
+    // aborted every command with SIGABRT and a backtrace.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = String::from_utf8(chain_snapshot(1000)).expect("utf-8");
+    let huge_nodes = dir.path().join("huge-nodes.heapsnapshot");
+    std::fs::write(
+        &huge_nodes,
+        text.replace("\"node_count\":1000", "\"node_count\":4294967295"),
+    )
+    .expect("write");
+    let huge_edges = dir.path().join("huge-edges.heapsnapshot");
+    std::fs::write(
+        &huge_edges,
+        text.replace("\"edge_count\":999", "\"edge_count\":4294967295"),
+    )
+    .expect("write");
+    let limited = |args: &[&str]| {
+        Command::new("bash")
+            .arg("-c")
+            .arg("ulimit -v 4000000 && exec \"$@\"")
+            .arg("bash")
+            .arg(env!("CARGO_BIN_EXE_leaktrail"))
+            .args(args)
+            .output()
+            .expect("bash runs")
+    };
+    let h = s(&huge_nodes);
+    for args in [
+        vec!["summary", h],
+        vec!["summary", "--shallow", h],
+        vec!["diff", h, h],
+        vec!["leaks", h, h, h],
+        vec!["retainers", h, "--id", "1"],
+    ] {
+        let out = limited(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(
+            err.contains(&format!("{h}: header says node_count 4294967295")),
+            "{args:?}: {err}"
+        );
+    }
+    let out = limited(&["summary", s(&huge_edges)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("header says edge_count 4294967295"), "{err}");
+}
+
+#[test]
+fn a_snapshot_truncated_while_read_is_an_error_not_sigbus() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("growing.heapsnapshot");
+    let text = chain_snapshot(1_500_000);
+    let mut changed = 0;
+    // Cut at different moments of the parse: before it, during it (the most), after it.
+    for delay_ms in [0u64, 10, 20, 40, 60, 80, 120, 160, 240, 320] {
+        std::fs::write(&path, &text).expect("write");
+        let child = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+            .args(["summary", "--shallow", s(&path)])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("leaktrail runs");
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_len(text.len() as u64 / 3))
+            .expect("truncate");
+        let out = child.wait_with_output().expect("waits");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.signal(),
+            None,
+            "killed by a signal after {delay_ms} ms: {err}"
+        );
+        match out.status.code() {
+            Some(0) => {}
+            Some(2) => {
+                assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+                assert!(err.contains(s(&path)), "{err}");
+                if err.contains("changed size while being read") {
+                    changed += 1;
+                }
+            }
+            other => panic!("exit {other:?} after {delay_ms} ms: {err}"),
+        }
+    }
+    assert!(changed > 0, "no cut fell during a parse");
+}
+
+#[test]
+fn not_quite_snapshots_are_refused_and_any_field_order_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = String::from_utf8(chain_snapshot(100)).expect("utf-8");
+
+    let trailing = dir.path().join("trailing.heapsnapshot");
+    std::fs::write(&trailing, format!("{text}{{}}\n")).expect("write");
+    expect_error(
+        &["summary", s(&trailing)],
+        &[
+            s(&trailing),
+            "after the end of the snapshot's JSON object",
+            &format!("(at byte {})", text.len()),
+        ],
+    );
+
+    let zero = dir.path().join("zero.heapsnapshot");
+    let bad = text.replacen("\n,3,1,3,", "\n,3,1,003,", 1);
+    std::fs::write(&zero, &bad).expect("write");
+    let at = bad.find(",003,").expect("there") + 2;
+    expect_error(
+        &["summary", s(&zero)],
+        &[s(&zero), "leading zero", &format!("(at byte {at})")],
+    );
+
+    // The same graph with the fields in another order and an unknown one in each list.
+    let reordered = text
+        .replace(
+            r#""node_fields":["type","name","id","self_size","edge_count","trace_node_id","detachedness"],"node_types":[["hidden","array","string","object","code","closure","regexp","number","native","synthetic"],"string","number","number","number","number","number"]"#,
+            r#""node_fields":["id","extra","edge_count","self_size","name","type"],"node_types":["number","number","number","number","string",["hidden","array","string","object","code","closure","regexp","number","native","synthetic"]]"#,
+        )
+        .replace(
+            r#""edge_fields":["type","name_or_index","to_node"],"edge_types":[["context","element","property","internal","hidden","shortcut","weak"],"string_or_number","node"]"#,
+            r#""edge_fields":["to_node","type","name_or_index","extra"],"edge_types":["node",["context","element","property","internal","hidden","shortcut","weak"],"string_or_number","number"]"#,
+        );
+    let nodes_start = reordered.find("\"nodes\":[").expect("nodes") + 9;
+    let edges_start = reordered.find("\"edges\":[").expect("edges") + 9;
+    let strings_start = reordered.find("],\n\"strings\"").expect("strings");
+    let records = |from: usize, to: usize| -> Vec<Vec<u64>> {
+        reordered[from..to]
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|t| !t.is_empty())
+            .map(|t| t.parse().expect("integer"))
+            .collect::<Vec<u64>>()
+            .chunks(if from == nodes_start { 7 } else { 3 })
+            .map(<[u64]>::to_vec)
+            .collect()
+    };
+    let nodes_end = reordered[..edges_start].rfind(']').expect("end of nodes");
+    let nodes: Vec<String> = records(nodes_start, nodes_end)
+        .iter()
+        .map(|n| format!("{},42,{},{},{},{}", n[2], n[4], n[3], n[1], n[0]))
+        .collect();
+    let edges: Vec<String> = records(edges_start, strings_start)
+        .iter()
+        // to_node counts integers: nodes are 6 wide now instead of 7.
+        .map(|e| format!("{},{},{},9", e[2] / 7 * 6, e[0], e[1]))
+        .collect();
+    let reordered = format!(
+        "{}{}],\n\"edges\":[{}{}",
+        &reordered[..nodes_start],
+        nodes.join(",\n"),
+        edges.join(",\n"),
+        &reordered[strings_start..]
+    );
+    let a = dir.path().join("v8-order.heapsnapshot");
+    let b = dir.path().join("other-order.heapsnapshot");
+    std::fs::write(&a, &text).expect("write");
+    std::fs::write(&b, &reordered).expect("write");
+    let summary = |p: &std::path::Path| {
+        let mut v = leaktrail_json(&["summary", s(p)]);
+        // All but the file's name and size (the extra field makes it longer).
+        let file = v["snapshot"].as_object_mut().expect("object");
+        file.remove("path");
+        file.remove("file_size");
+        v
+    };
+    assert_eq!(summary(&a), summary(&b));
 }

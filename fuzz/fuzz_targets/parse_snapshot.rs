@@ -1,11 +1,10 @@
-//! Any bytes: the parser returns a snapshot or an error, never panics; a snapshot it
-//! accepts can be summarised.
+//! Any bytes through what the commands do: `open` (whole and in small blocks, which must
+//! agree), then summary, diff, leaks, retainers and the census on what it accepts. Never
+//! a panic, never a hang.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(snap) = leaktrail_snapshot::HeapSnapshot::from_bytes(data, "fuzz.heapsnapshot") {
-        let _ = leaktrail_analysis::Summary::of(&snap, "fuzz.heapsnapshot");
-    }
-});
+include!("../exercise.rs");
+
+fuzz_target!(|data: &[u8]| exercise(data));

@@ -35,6 +35,7 @@ pub fn snapshot(
     let options = ParseOptions {
         progress: Some(&tick),
         edge_filter,
+        ..Default::default()
     };
     let snap = HeapSnapshot::open(path, &options);
     bar.finish_and_clear();

@@ -29,6 +29,7 @@ fn filtered_parse_classifies_like_the_full_graph() {
         &ParseOptions {
             progress: None,
             edge_filter: Some(Classification::EDGES_NEEDED),
+            ..Default::default()
         },
     )
     .expect("parses");

@@ -80,6 +80,7 @@ fn kept_instances_survive_with_their_path_and_constructors_do_not_count() {
         &ParseOptions {
             progress: None,
             edge_filter: Some(|_, _, _| false),
+            ..Default::default()
         },
     )
     .expect("parses");

@@ -271,6 +271,7 @@ fn survivors(
             let options = ParseOptions {
                 progress: None,
                 edge_filter: Some(|_, _, _| false),
+                ..Default::default()
             };
             let snap = HeapSnapshot::open(p, &options).map_err(|e| e.to_string())?;
             Some(IdSet::new(snap.node_ids()))

@@ -26,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = ParseOptions {
         progress: None,
         edge_filter: if all { None } else { Some(filter) },
+        ..Default::default()
     };
     let snap = HeapSnapshot::open(path.as_ref(), &opts)?;
     eprintln!(

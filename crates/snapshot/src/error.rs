@@ -44,6 +44,39 @@ pub enum ParseErrorKind {
     /// A number too large for its field.
     #[error("number too large in {0}")]
     Overflow(&'static str),
+    /// Something other than white space follows the snapshot's closing `}`.
+    #[error("{found} after the end of the snapshot's JSON object")]
+    TrailingBytes {
+        /// A printable rendering of the first such byte.
+        found: String,
+    },
+    /// A header count is more records than the file's size can hold, so it is refused
+    /// before anything is allocated from it.
+    #[error("header says {field} {declared}, but a file of {file_size} bytes holds at most {fits} ({per_record} integers each): the file is cut short or its header is wrong")]
+    CountTooLarge {
+        /// `node_count` or `edge_count`.
+        field: &'static str,
+        /// What the header declares.
+        declared: u64,
+        /// The most records of that kind the rest of the file could hold.
+        fits: u64,
+        /// Integers per record.
+        per_record: usize,
+        /// The file's size in bytes.
+        file_size: u64,
+    },
+    /// The file got shorter or longer while it was read (still being written, truncated,
+    /// rotated).
+    #[error("changed size while being read: {was} bytes when opened, {now} now")]
+    ChangedSize {
+        /// Size when the file was opened.
+        was: u64,
+        /// Size seen later (where reading stopped, when the file is gone).
+        now: u64,
+    },
+    /// The file was written to while it was read, without changing size.
+    #[error("was modified while being read")]
+    Modified,
     /// A required top-level section is absent.
     #[error("no \"{0}\" array in the file")]
     MissingSection(&'static str),

@@ -11,14 +11,16 @@
 //! | `trace_function_infos`, `trace_tree`, `samples`, `locations` | allocation tracking and source locations: skipped |
 //! | `strings` | every string the other sections refer to by index |
 //!
-//! [`HeapSnapshot::open`] memory-maps the file, scans the integer arrays in parallel with a
-//! hand-written scanner straight into columns (`Vec<u8>`/`Vec<u32>` per field, about 17
-//! bytes per node and 9 per edge), and releases the mapped pages as it goes, so peak memory
-//! stays near the size of the columns rather than the file. Edges become a CSR: node `i`
-//! owns edges [`HeapSnapshot::edges`]`(i)`, and `to_node` is stored as a node index.
-//! Every inconsistency (truncation, counts that disagree with the header, an edge pointing
-//! past the end, a string index out of range) is a [`ParseError`] naming the file and,
-//! where known, the byte offset.
+//! [`HeapSnapshot::open`] reads the file block by block (a few MB held at a time, never the
+//! whole file, never memory-mapped: a mapped file truncated by another process would kill
+//! the reader with SIGBUS), scans the integer arrays in parallel with a hand-written scanner
+//! straight into columns (`Vec<u8>`/`Vec<u32>` per field, about 17 bytes per node and 9 per
+//! edge), so peak memory stays near the size of the columns rather than the file. Edges
+//! become a CSR: node `i` owns edges [`HeapSnapshot::edges`]`(i)`, and `to_node` is stored
+//! as a node index. Every inconsistency (truncation, counts that disagree with the header
+//! or that the file is too small to hold, an edge pointing past the end, a string index out
+//! of range, anything that is not strict JSON, a file that changes while it is read) is a
+//! [`ParseError`] naming the file and, where known, the byte offset.
 //!
 //! ```no_run
 //! use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
@@ -28,10 +30,12 @@
 //! ```
 
 mod error;
+mod json;
 pub mod meta;
 mod parse;
 pub mod private;
 mod snapshot;
+mod source;
 mod strings;
 
 pub use error::{ParseError, ParseErrorKind};

@@ -14,10 +14,11 @@
 //!
 //! The `nodes` array is `node_count` records of `node_fields.len()` integers; the `edges`
 //! array is `edge_count` records of `edge_fields.len()` integers, grouped by source node in
-//! node order (each node owns the next `edge_count` edges). The first entry of
-//! `node_types`/`edge_types` is the enum table for the `type` field. Field positions differ
-//! between V8 versions (`trace_node_id` and `detachedness` come and go), so they are always
-//! looked up by name, never hard-coded.
+//! node order (each node owns the next `edge_count` edges). `node_types`/`edge_types`
+//! describe the fields one for one; the entry for the `type` field (the first, in V8's
+//! order) is its enum table. Field positions differ between V8 versions (`trace_node_id` and
+//! `detachedness` come and go) and the format names its fields, so they are always looked up
+//! by name, never hard-coded; unknown fields are carried along and ignored.
 
 use serde::Deserialize;
 
@@ -243,8 +244,6 @@ impl SnapshotMeta {
     pub(crate) fn from_json(text: &[u8]) -> Result<SnapshotMeta, ParseErrorKind> {
         let raw: RawHeader = serde_json::from_slice(text)
             .map_err(|e| ParseErrorKind::BadMeta(format!("snapshot header: {e}")))?;
-        let node_type_names = type_table(&raw.meta.node_types, "node_types")?;
-        let edge_type_names = type_table(&raw.meta.edge_types, "edge_types")?;
         let field = |fields: &[String], list: &str, name: &str| {
             fields
                 .iter()
@@ -267,6 +266,10 @@ impl SnapshotMeta {
             name_or_index: field(ef, "edge_fields", "name_or_index")?,
             to_node: field(ef, "edge_fields", "to_node")?,
         };
+        // `node_types[i]` describes `node_fields[i]`: the enum table of the type names is
+        // the entry at the position of the `type` field, wherever that is.
+        let node_type_names = type_table(&raw.meta.node_types, node_layout.kind, "node_types")?;
+        let edge_type_names = type_table(&raw.meta.edge_types, edge_layout.kind, "edge_types")?;
         let too_big = |n: u64, what: &str| {
             u32::try_from(n)
                 .map(|v| v as usize)
@@ -285,20 +288,26 @@ impl SnapshotMeta {
     }
 }
 
-/// The first entry of `node_types`/`edge_types` is the list of type names.
-fn type_table(types: &[serde_json::Value], what: &str) -> Result<Vec<String>, ParseErrorKind> {
-    let names = types
-        .first()
-        .and_then(|v| v.as_array())
-        .ok_or_else(|| ParseErrorKind::BadMeta(format!("{what}[0] is not a list of type names")))?;
+/// The entry of `node_types`/`edge_types` at `at`, the position of the `type` field, is
+/// the list of type names.
+fn type_table(
+    types: &[serde_json::Value],
+    at: usize,
+    what: &str,
+) -> Result<Vec<String>, ParseErrorKind> {
+    let names = types.get(at).and_then(|v| v.as_array()).ok_or_else(|| {
+        ParseErrorKind::BadMeta(format!(
+            "{what}[{at}] (for the \"type\" field) is not a list of type names"
+        ))
+    })?;
     let names: Vec<String> = names
         .iter()
         .map(|v| v.as_str().map(str::to_owned))
         .collect::<Option<_>>()
-        .ok_or_else(|| ParseErrorKind::BadMeta(format!("{what}[0] holds a non-string")))?;
+        .ok_or_else(|| ParseErrorKind::BadMeta(format!("{what}[{at}] holds a non-string")))?;
     if names.is_empty() || names.len() > 255 {
         return Err(ParseErrorKind::BadMeta(format!(
-            "{what}[0] has {} type names (expected 1 to 255)",
+            "{what}[{at}] has {} type names (expected 1 to 255)",
             names.len()
         )));
     }

@@ -7,31 +7,40 @@
 //! `shared/research/rust-ecosystem.md` §1). The arrays are cut into chunks that start on a
 //! record boundary (found by counting commas, which `memchr` does at several GB/s) and the
 //! chunks of a batch are scanned in parallel with rayon, each into its own disjoint slice of
-//! every column. After each batch the mapped pages are released, so the file's pages do not
-//! pile up in the process's RSS.
+//! every column. The file is read through a [`Source`] that holds about one batch at a time,
+//! so the file's bytes never pile up in memory.
+//!
+//! The file must be one JSON object and nothing else: the sections leaktrail skips are
+//! validated as JSON too, numbers with a leading zero are refused everywhere, and only white
+//! space may follow the closing `}`.
 
 use rayon::prelude::*;
 
 use crate::error::{describe_byte, Located, ParseErrorKind};
+use crate::json::{value_end, Skipper};
 use crate::meta::{EdgeKind, EdgeLayout, NodeKind, NodeLayout, SnapshotMeta};
+use crate::source::Source;
 use crate::strings::{decode_json_string, StringTable};
 
-/// Bytes of array text per parallel chunk. A batch of chunks is resident at a time, so this
-/// bounds the mapped pages in RSS too.
-const CHUNK_BYTES: usize = 4 << 20;
+/// Bytes of array text per parallel chunk. A batch of chunks is held in memory at a time:
+/// 1 MiB chunks (4 MiB a batch on two cores) parse as fast as the 4 MiB ones that suited
+/// the memory map, and keep peak memory where the mapping's released pages kept it.
+pub(crate) const CHUNK_BYTES: usize = 1 << 20;
+/// With many threads the chunks shrink so that a batch stays under this size.
+const BATCH_BYTES: usize = 32 << 20;
+/// Chunks do not shrink below this: the per-chunk work must outweigh the batch's barrier.
+const MIN_CHUNK_BYTES: usize = 256 << 10;
 /// Most integers a record may have; V8 writes 7 per node and 3 per edge.
 pub(crate) const MAX_FIELDS: usize = 32;
 
-/// Hooks the parser calls while it works through the file.
-pub(crate) struct Reader<'a> {
-    /// The whole file.
-    pub bytes: &'a [u8],
-    /// Called with a byte range that will not be read again (releases mapped pages).
-    pub release: &'a (dyn Fn(std::ops::Range<usize>) + Sync),
+/// What the parser is asked to do besides parsing.
+pub(crate) struct Hooks<'a> {
     /// Called with the number of bytes processed so far.
     pub progress: &'a (dyn Fn(u64) + Sync),
     /// Keep only the edges this accepts (see [`crate::EdgeFilter`]); `None` keeps all.
     pub edge_filter: Option<crate::EdgeFilter>,
+    /// Bytes per parallel chunk; `None` picks from the thread count.
+    pub chunk_bytes: Option<usize>,
 }
 
 /// Column storage for nodes, filled by the scanner.
@@ -250,62 +259,62 @@ fn narrow(v: u64, what: &'static str) -> Result<u32, ParseErrorKind> {
     u32::try_from(v).map_err(|_| ParseErrorKind::Overflow(what))
 }
 
-/// Parses a whole snapshot file.
-pub(crate) fn parse(r: &Reader<'_>) -> Result<RawSnapshot, Located> {
-    let bytes = r.bytes;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Located::anywhere(ParseErrorKind::Empty));
+/// Parses a whole snapshot.
+pub(crate) fn parse(src: &mut Source<'_>, hooks: &Hooks<'_>) -> Result<RawSnapshot, Located> {
+    let mut pos = skip_ws(src, 0)?;
+    match src.byte(pos)? {
+        None => return Err(Located::anywhere(ParseErrorKind::Empty)),
+        Some(b'{') => pos += 1,
+        Some(b) => {
+            return Err(Located::at(
+                pos as u64,
+                ParseErrorKind::NotASnapshot(format!(
+                    "expected a JSON object, found {}",
+                    describe_byte(b)
+                )),
+            ))
+        }
     }
-    let mut pos = skip_ws(bytes, 0);
-    if bytes[pos] != b'{' {
-        return Err(Located::at(
-            pos as u64,
-            ParseErrorKind::NotASnapshot(format!(
-                "expected a JSON object, found {}",
-                describe_byte(bytes[pos])
-            )),
-        ));
-    }
-    pos += 1;
     let mut meta: Option<SnapshotMeta> = None;
     let mut nodes: Option<NodeColumns> = None;
     let mut edges: Option<EdgeColumns> = None;
     let mut strings: Option<StringTable> = None;
     let mut key = Vec::new();
+    let truncated = |pos: usize| {
+        Located::at(
+            pos as u64,
+            ParseErrorKind::Truncated("the top-level object"),
+        )
+    };
+    let mut first = true;
     loop {
-        pos = skip_ws(bytes, pos);
-        match bytes.get(pos) {
-            None => {
-                return Err(Located::at(
-                    pos as u64,
-                    ParseErrorKind::Truncated("the top-level object"),
-                ))
-            }
-            Some(b'}') => break,
+        pos = skip_ws(src, pos)?;
+        match src.byte(pos)? {
+            None => return Err(truncated(pos)),
+            // `{}` is an object, but `{"a":1,}` is not.
+            Some(b'}') if first => break,
             Some(b'"') => {}
-            Some(&b) => return Err(syntax(pos, b, "the top-level object")),
+            Some(b) => return Err(syntax(pos, b, "the top-level object")),
         }
-        key.clear();
-        pos = decode_json_string(bytes, pos + 1, &mut key)
-            .map_err(|(p, k)| Located::at(p as u64, k))?;
-        pos = skip_ws(bytes, pos);
-        match bytes.get(pos) {
+        first = false;
+        pos += src.token(pos, |text, _| {
+            key.clear();
+            decode_json_string(text, 1, &mut key)
+        })?;
+        pos = skip_ws(src, pos)?;
+        match src.byte(pos)? {
             Some(b':') => pos += 1,
-            Some(&b) => return Err(syntax(pos, b, "the top-level object")),
-            None => {
-                return Err(Located::at(
-                    pos as u64,
-                    ParseErrorKind::Truncated("the top-level object"),
-                ))
-            }
+            Some(b) => return Err(syntax(pos, b, "the top-level object")),
+            None => return Err(truncated(pos)),
         }
-        pos = skip_ws(bytes, pos);
-        let value_start = pos;
+        pos = skip_ws(src, pos)?;
         match key.as_slice() {
             b"snapshot" => {
-                let end = skip_value(bytes, pos, r.release)?;
-                let m = SnapshotMeta::from_json(&bytes[pos..end])
-                    .map_err(|k| Located::at(pos as u64, k))?;
+                let (m, end) = src.token(pos, |text, _| {
+                    let end = value_end(text, "the snapshot header")?;
+                    let m = SnapshotMeta::from_json(&text[..end]).map_err(|k| (0, k))?;
+                    Ok((m, end))
+                })?;
                 if m.node_layout.width > MAX_FIELDS || m.edge_layout.width > MAX_FIELDS {
                     return Err(Located::at(
                         pos as u64,
@@ -314,8 +323,9 @@ pub(crate) fn parse(r: &Reader<'_>) -> Result<RawSnapshot, Located> {
                         )),
                     ));
                 }
+                pos += end;
+                check_counts(&m, src.len(), pos).map_err(|k| Located::at(pos as u64, k))?;
                 meta = Some(m);
-                pos = end;
             }
             b"nodes" | b"edges" => {
                 let Some(m) = meta.as_ref() else {
@@ -326,13 +336,13 @@ pub(crate) fn parse(r: &Reader<'_>) -> Result<RawSnapshot, Located> {
                         ),
                     ));
                 };
-                let start = array_start(bytes, pos)?;
+                let start = array_start(src, pos)?;
                 let end;
                 if key == b"nodes" {
-                    let (cols, e) = parse_nodes(r, m, start)?;
+                    let (cols, e) = parse_nodes(src, hooks, m, start)?;
                     nodes = Some(cols);
                     end = e;
-                } else if let Some(filter) = r.edge_filter {
+                } else if let Some(filter) = hooks.edge_filter {
                     let Some(n) = nodes.as_ref() else {
                         return Err(Located::at(
                             pos as u64,
@@ -341,39 +351,45 @@ pub(crate) fn parse(r: &Reader<'_>) -> Result<RawSnapshot, Located> {
                             ),
                         ));
                     };
-                    let (cols, e) = parse_edges_filtered(r, m, start, n, filter)?;
+                    let (cols, e) = parse_edges_filtered(src, hooks, m, start, n, filter)?;
                     edges = Some(cols);
                     end = e;
                 } else {
-                    let (cols, e) = parse_edges(r, m, start)?;
+                    let (cols, e) = parse_edges(src, hooks, m, start)?;
                     edges = Some(cols);
                     end = e;
                 }
                 pos = end + 1;
             }
             b"strings" => {
-                let (table, end) = parse_strings(r, pos)?;
+                let (table, end) = parse_strings(src, pos)?;
                 strings = Some(table);
                 pos = end;
             }
             // locations, samples, trace_function_infos, trace_tree and anything newer.
-            _ => pos = skip_value(bytes, pos, r.release)?,
+            _ => pos = skip_value(src, pos)?,
         }
-        (r.release)(value_start..pos);
-        (r.progress)(pos as u64);
-        pos = skip_ws(bytes, pos);
-        match bytes.get(pos) {
+        (hooks.progress)(pos as u64);
+        pos = skip_ws(src, pos)?;
+        match src.byte(pos)? {
             Some(b',') => pos += 1,
             Some(b'}') => break,
-            Some(&b) => return Err(syntax(pos, b, "the top-level object")),
-            None => {
-                return Err(Located::at(
-                    pos as u64,
-                    ParseErrorKind::Truncated("the top-level object"),
-                ))
-            }
+            Some(b) => return Err(syntax(pos, b, "the top-level object")),
+            None => return Err(truncated(pos)),
         }
     }
+    // A file with more after the object is not a snapshot (two concatenated, or one
+    // with something appended): nothing but white space may follow.
+    let after = skip_ws(src, pos + 1)?;
+    if let Some(b) = src.byte(after)? {
+        return Err(Located::at(
+            after as u64,
+            ParseErrorKind::TrailingBytes {
+                found: describe_byte(b),
+            },
+        ));
+    }
+    (hooks.progress)(src.len() as u64);
     let meta = meta.ok_or_else(|| {
         Located::anywhere(ParseErrorKind::NotASnapshot(
             "no \"snapshot\" header".into(),
@@ -387,6 +403,35 @@ pub(crate) fn parse(r: &Reader<'_>) -> Result<RawSnapshot, Located> {
     })
 }
 
+/// Refuses header counts that the rest of a file of `len` bytes (from `after_header` on)
+/// cannot hold, before the columns are allocated from them: every integer takes at least
+/// two bytes (a digit and a comma, or the closing bracket), so `n` records of `w` integers
+/// take at least `2 × n × w` bytes. Without this a 4 MB file declaring 2^32 − 1 nodes would
+/// ask for tens of GB at once and abort the process under a memory limit.
+fn check_counts(m: &SnapshotMeta, len: usize, after_header: usize) -> Result<(), ParseErrorKind> {
+    let room = len.saturating_sub(after_header) as u64;
+    let fits = |width: usize, room: u64| room / (2 * width.max(1) as u64);
+    let too_large = |field, declared: usize, fits, per_record| ParseErrorKind::CountTooLarge {
+        field,
+        declared: declared as u64,
+        fits,
+        per_record,
+        file_size: len as u64,
+    };
+    let node_width = m.node_layout.width;
+    let edge_width = m.edge_layout.width;
+    let nodes_fit = fits(node_width, room);
+    if m.node_count as u64 > nodes_fit {
+        return Err(too_large("node_count", m.node_count, nodes_fit, node_width));
+    }
+    let node_bytes = 2 * (m.node_count * node_width) as u64;
+    let edges_fit = fits(edge_width, room - node_bytes);
+    if m.edge_count as u64 > edges_fit {
+        return Err(too_large("edge_count", m.edge_count, edges_fit, edge_width));
+    }
+    Ok(())
+}
+
 fn syntax(pos: usize, b: u8, context: &'static str) -> Located {
     Located::at(
         pos as u64,
@@ -397,20 +442,24 @@ fn syntax(pos: usize, b: u8, context: &'static str) -> Located {
     )
 }
 
+/// The position of the first byte at or after `pos` that is not JSON white space.
 #[inline]
-fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
-    while pos < bytes.len() && bytes[pos].is_ascii_whitespace() {
+fn skip_ws(src: &mut Source<'_>, mut pos: usize) -> Result<usize, Located> {
+    while let Some(b) = src.byte(pos)? {
+        if !is_json_space(b) {
+            break;
+        }
         pos += 1;
     }
-    pos
+    Ok(pos)
 }
 
 /// Checks that an array starts at `pos` and returns the position after its `[`. The end
-/// is found while scanning, so that the array's pages are touched once.
-fn array_start(bytes: &[u8], pos: usize) -> Result<usize, Located> {
-    match bytes.get(pos) {
+/// is found while scanning, so that the array is read once.
+fn array_start(src: &mut Source<'_>, pos: usize) -> Result<usize, Located> {
+    match src.byte(pos)? {
         Some(b'[') => Ok(pos + 1),
-        Some(&b) => Err(syntax(pos, b, "an integer array")),
+        Some(b) => Err(syntax(pos, b, "an integer array")),
         None => Err(Located::at(
             pos as u64,
             ParseErrorKind::Truncated("an integer array"),
@@ -418,76 +467,35 @@ fn array_start(bytes: &[u8], pos: usize) -> Result<usize, Located> {
     }
 }
 
-/// Skips one JSON value starting at `pos` and returns the position after it. Used for the
-/// header object and for the sections leaktrail does not need (`locations`, `samples`,
-/// `trace_tree`, …), which can be tens of MB: it jumps between quotes and brackets with
-/// `memchr3` and releases the pages it has passed.
-fn skip_value(
-    bytes: &[u8],
-    pos: usize,
-    release: &(dyn Fn(std::ops::Range<usize>) + Sync),
-) -> Result<usize, Located> {
-    const RELEASE_EVERY: usize = 16 << 20;
-    let truncated = |what| Located::at(bytes.len() as u64, ParseErrorKind::Truncated(what));
-    let (open, close) = match bytes.get(pos) {
-        Some(b'[') => (b'[', b']'),
-        Some(b'{') => (b'{', b'}'),
-        Some(b'"') => return skip_string(bytes, pos + 1).ok_or_else(|| truncated("a string")),
-        Some(_) => {
-            // A scalar: it ends at the next separator.
-            let end =
-                memchr::memchr3(b',', b'}', b']', &bytes[pos..]).map_or(bytes.len(), |e| pos + e);
-            if end == pos {
-                return Err(syntax(pos, bytes[pos], "a value"));
-            }
-            return Ok(end);
-        }
-        None => return Err(truncated("a value")),
-    };
-    let mut depth = 0usize;
-    let mut i = pos;
-    let mut released = pos;
+/// Validates and skips one JSON value starting at `pos`; returns the position after it.
+/// Used for the sections leaktrail does not need (`locations`, `samples`, `trace_tree`, …),
+/// which can be tens of MB: they are read block by block and never held whole.
+fn skip_value(src: &mut Source<'_>, pos: usize) -> Result<usize, Located> {
+    let mut skipper = Skipper::new();
+    let mut at = pos;
     loop {
-        if i - released >= RELEASE_EVERY {
-            release(released..i);
-            released = i;
+        let text = src.window(at)?;
+        let read = text.len();
+        if let Some(end) = skipper
+            .feed(text)
+            .map_err(|(p, k)| Located::at((at + p) as u64, k))?
+        {
+            return Ok(at + end);
         }
-        let Some(rel) = memchr::memchr3(b'"', open, close, &bytes[i..]) else {
-            return Err(truncated("a value"));
-        };
-        i += rel;
-        match bytes[i] {
-            b'"' => i = skip_string(bytes, i + 1).ok_or_else(|| truncated("a string"))?,
-            b if b == open => {
-                depth += 1;
-                i += 1;
-            }
-            _ => {
-                depth -= 1;
-                i += 1;
-                if depth == 0 {
-                    return Ok(i);
-                }
-            }
+        at += read;
+        if at >= src.len() {
+            return Err(Located::at(
+                src.len() as u64,
+                ParseErrorKind::Truncated("a value"),
+            ));
         }
-    }
-}
-
-/// Skips the rest of a string whose opening quote is at `start - 1`; returns the position
-/// after the closing quote, or `None` when the file ends first.
-fn skip_string(bytes: &[u8], mut i: usize) -> Option<usize> {
-    loop {
-        let rel = memchr::memchr2(b'"', b'\\', bytes.get(i..)?)?;
-        if bytes[i + rel] == b'\\' {
-            i += rel + 2;
-        } else {
-            return Some(i + rel + 1);
-        }
+        src.fill(at, at + src.block())?;
     }
 }
 
 fn parse_nodes(
-    r: &Reader<'_>,
+    src: &mut Source<'_>,
+    hooks: &Hooks<'_>,
     m: &SnapshotMeta,
     start: usize,
 ) -> Result<(NodeColumns, usize), Located> {
@@ -510,15 +518,23 @@ fn parse_nodes(
         edge_count: &mut cols.edge_count,
         clamped: 0,
     };
-    let (clamped, end) = scan_array(r, start, m.node_layout.width, n, "nodes", sink, |s| {
-        s.clamped
-    })?;
+    let (clamped, end) = scan_array(
+        src,
+        hooks,
+        start,
+        m.node_layout.width,
+        n,
+        "nodes",
+        sink,
+        |s| s.clamped,
+    )?;
     cols.clamped_sizes = clamped.into_iter().sum();
     Ok((cols, end))
 }
 
 fn parse_edges(
-    r: &Reader<'_>,
+    src: &mut Source<'_>,
+    hooks: &Hooks<'_>,
     m: &SnapshotMeta,
     start: usize,
 ) -> Result<(EdgeColumns, usize), Located> {
@@ -538,7 +554,16 @@ fn parse_edges(
         name: &mut cols.name,
         to: &mut cols.to,
     };
-    let (_, end) = scan_array(r, start, m.edge_layout.width, n, "edges", sink, |_| ())?;
+    let (_, end) = scan_array(
+        src,
+        hooks,
+        start,
+        m.edge_layout.width,
+        n,
+        "edges",
+        sink,
+        |_| (),
+    )?;
     Ok((cols, end))
 }
 
@@ -652,7 +677,8 @@ impl RecordSink for FilterSink<'_> {
 }
 
 fn parse_edges_filtered(
-    r: &Reader<'_>,
+    src: &mut Source<'_>,
+    hooks: &Hooks<'_>,
     m: &SnapshotMeta,
     start: usize,
     nodes: &NodeColumns,
@@ -692,7 +718,8 @@ fn parse_edges_filtered(
         max_name: (0, 0),
     };
     let (parts, end) = scan_array(
-        r,
+        src,
+        hooks,
         start,
         m.edge_layout.width,
         m.edge_count,
@@ -743,8 +770,10 @@ struct Chunk {
 /// Scans the integer array whose text starts at `start` (just after its `[`) as `expected`
 /// records of `width` integers into `sink`, in batches of parallel chunks. Returns `finish`
 /// of each chunk's sink, in order, and the position of the closing `]`.
+#[allow(clippy::too_many_arguments)]
 fn scan_array<S: RecordSink, T: Send>(
-    r: &Reader<'_>,
+    src: &mut Source<'_>,
+    hooks: &Hooks<'_>,
     start: usize,
     width: usize,
     expected: usize,
@@ -752,26 +781,33 @@ fn scan_array<S: RecordSink, T: Send>(
     sink: S,
     finish: impl Fn(S) -> T + Sync,
 ) -> Result<(Vec<T>, usize), Located> {
-    let batch_chunks = rayon::current_num_threads().max(1) * 2;
+    // Two chunks per thread balance uneven chunks; with many threads the chunks shrink and
+    // then their count stops, so that the batch stays under BATCH_BYTES (it is held in
+    // memory, unlike the mapped pages the parser once used, which the kernel could reclaim).
+    let threads = rayon::current_num_threads().max(1);
+    let batch_chunks = (threads * 2).min(BATCH_BYTES / MIN_CHUNK_BYTES);
+    let chunk_bytes = hooks
+        .chunk_bytes
+        .unwrap_or_else(|| (BATCH_BYTES / batch_chunks).clamp(MIN_CHUNK_BYTES, CHUNK_BYTES))
+        .max(1);
     let mut rest = Some(sink);
     let mut pos = start;
     let mut records = 0usize;
     let mut results = Vec::new();
     let mut end = None;
     while end.is_none() {
+        // Every chunk of the batch stays in the window until the batch is scanned.
         let batch_start = pos;
         let mut chunks = Vec::with_capacity(batch_chunks);
         while chunks.len() < batch_chunks && end.is_none() {
-            let (chunk, last) = next_chunk(r.bytes, pos, width, what)?;
+            let chunk = next_chunk(src, batch_start, pos, pos > start, width, what, chunk_bytes)?;
             pos = chunk.end;
-            if last {
+            if chunk.last {
                 end = Some(chunk.end);
             }
             records += chunk.records;
             if records > expected {
-                let rest_end =
-                    memchr::memchr(b']', &r.bytes[pos..]).map_or(r.bytes.len(), |e| pos + e);
-                let actual = records + count_ints(&r.bytes[pos..rest_end], true) / width;
+                let actual = records + count_rest(src, pos)? / width;
                 return Err(Located::at(
                     start as u64,
                     ParseErrorKind::CountMismatch {
@@ -796,17 +832,24 @@ fn scan_array<S: RecordSink, T: Send>(
             parts.push(head);
             rest = Some(tail);
         }
+        let text = src.window(batch_start)?;
         let done = chunks
             .par_iter()
             .zip(parts.into_par_iter())
             .map(|(chunk, mut part)| {
-                scan_chunk(r.bytes, chunk, width, what, &mut part)?;
+                let t = text
+                    .get(chunk.start - batch_start..chunk.end - batch_start)
+                    .ok_or_else(|| {
+                        Located::anywhere(ParseErrorKind::NotASnapshot(
+                            "internal: chunk outside the window".into(),
+                        ))
+                    })?;
+                scan_chunk(t, chunk, width, what, &mut part)?;
                 Ok(finish(part))
             })
             .collect::<Result<Vec<T>, Located>>()?;
         results.extend(done);
-        (r.release)(batch_start..pos);
-        (r.progress)(pos as u64);
+        (hooks.progress)(pos as u64);
     }
     if records != expected {
         return Err(Located::at(
@@ -835,68 +878,105 @@ fn count_ints(text: &[u8], is_last: bool) -> usize {
     commas + usize::from(tail.iter().any(u8::is_ascii_digit))
 }
 
-/// Finds the next chunk of about `CHUNK_BYTES` from `pos`: it ends just after a comma on a
-/// record boundary, or at the array's closing `]` (then the flag is true). Integer arrays
-/// hold no `]`, so the first one closes the array.
+/// Counts the integers from `pos` to the array's `]` (or the end of the file), for the
+/// message of an array longer than its header says; read block by block.
+fn count_rest(src: &mut Source<'_>, pos: usize) -> Result<usize, Located> {
+    let mut commas = 0;
+    let mut digit_after_last_comma = false;
+    let mut at = pos;
+    loop {
+        let window = src.window(at)?;
+        let close = memchr::memchr(b']', window);
+        let text = &window[..close.unwrap_or(window.len())];
+        commas += memchr::memchr_iter(b',', text).count();
+        match memchr::memrchr(b',', text) {
+            Some(p) => digit_after_last_comma = text[p + 1..].iter().any(u8::is_ascii_digit),
+            None => digit_after_last_comma |= text.iter().any(u8::is_ascii_digit),
+        }
+        at += window.len();
+        if close.is_some() || at >= src.len() {
+            return Ok(commas + usize::from(digit_after_last_comma));
+        }
+        src.fill(at, at + src.block())?;
+    }
+}
+
+/// Finds the next chunk of about `chunk_bytes` from `pos`: it ends just after a comma on a
+/// record boundary, or at the array's closing `]` (then it is the last). Integer arrays
+/// hold no `]`, so the first one closes the array. Bytes before `keep` may be dropped;
+/// `after_comma` says the previous chunk ended with a comma.
+#[allow(clippy::too_many_arguments)]
 fn next_chunk(
-    bytes: &[u8],
+    src: &mut Source<'_>,
+    keep: usize,
     pos: usize,
+    after_comma: bool,
     width: usize,
     what: &'static str,
-) -> Result<(Chunk, bool), Located> {
-    let truncated = || {
-        Located::at(
-            bytes.len() as u64,
-            ParseErrorKind::Truncated("an integer array"),
-        )
-    };
-    let window_end = pos.saturating_add(CHUNK_BYTES).min(bytes.len());
-    let close = match memchr::memchr(b']', &bytes[pos..window_end]) {
-        Some(rel) => Some(pos + rel),
-        None if window_end == bytes.len() => return Err(truncated()),
+    chunk_bytes: usize,
+) -> Result<Chunk, Located> {
+    let truncated =
+        |len: usize| Located::at(len as u64, ParseErrorKind::Truncated("an integer array"));
+    src.fill(keep, pos.saturating_add(chunk_bytes))?;
+    let window_end = pos.saturating_add(chunk_bytes).min(src.end());
+    let head = &src.window(pos)?[..window_end - pos];
+    let close = match memchr::memchr(b']', head) {
+        Some(rel) => pos + rel,
+        None if window_end >= src.len() => return Err(truncated(src.len())),
         None => {
-            let mut ints = count_ints(&bytes[pos..window_end], false);
+            let mut ints = count_ints(head, false);
             let mut cut = window_end;
             // Extend to just past the comma that completes a record, unless the array ends.
             loop {
-                match memchr::memchr2(b',', b']', &bytes[cut..]) {
-                    None => return Err(truncated()),
-                    Some(rel) if bytes[cut + rel] == b']' => break Some(cut + rel),
+                let text = src.window(cut)?;
+                match memchr::memchr2(b',', b']', text) {
+                    None if src.complete() => return Err(truncated(src.len())),
+                    None => src.fill(keep, src.end() + 1)?,
+                    Some(rel) if text[rel] == b']' => break cut + rel,
                     Some(rel) => {
                         cut += rel + 1;
                         ints += 1;
                         if ints % width == 0 {
-                            let chunk = Chunk {
+                            return Ok(Chunk {
                                 start: pos,
                                 end: cut,
                                 records: ints / width,
                                 last: false,
-                            };
-                            return Ok((chunk, false));
+                            });
                         }
                     }
                 }
             }
         }
     };
-    let end = close.ok_or_else(truncated)?;
-    let ints = count_ints(&bytes[pos..end], true);
+    let text = &src.window(pos)?[..close - pos];
+    if after_comma && text.iter().all(|&b| is_json_space(b)) {
+        // `1,2,]`: the comma that ended the previous chunk is the array's last byte. The
+        // scanner cannot see it, as it looks at one chunk at a time (found by the fuzzer).
+        return Err(Located::at(
+            close as u64,
+            ParseErrorKind::Syntax {
+                found: "the end of the array after a comma".into(),
+                context: what,
+            },
+        ));
+    }
+    let ints = count_ints(text, true);
     if ints % width != 0 {
         return Err(Located::at(
-            end as u64,
+            close as u64,
             ParseErrorKind::Syntax {
                 found: format!("{ints} integers, not a multiple of {width}"),
                 context: what,
             },
         ));
     }
-    let chunk = Chunk {
+    Ok(Chunk {
         start: pos,
-        end,
+        end: close,
         records: ints / width,
         last: true,
-    };
-    Ok((chunk, true))
+    })
 }
 
 #[inline(always)]
@@ -904,18 +984,18 @@ fn is_json_space(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t')
 }
 
-/// The hot loop: parses the integers of one chunk and stores each completed record.
+/// The hot loop: parses the integers of one chunk (`t` is its text) and stores each
+/// completed record.
 ///
 /// It consumes a whole run of digits at a time (most numbers have one to three), then
 /// expects optional white space and a comma, so each byte costs one compare.
 fn scan_chunk<S: RecordSink>(
-    bytes: &[u8],
+    t: &[u8],
     chunk: &Chunk,
     width: usize,
     what: &'static str,
     sink: &mut S,
 ) -> Result<(), Located> {
-    let t = &bytes[chunk.start..chunk.end];
     let n = t.len();
     let mut fields = [0u64; MAX_FIELDS];
     let mut field = 0usize;
@@ -936,6 +1016,8 @@ fn scan_chunk<S: RecordSink>(
         )
     };
     let mut i = 0usize;
+    // A comma was the last thing read: the array must not end here (`1, ]`).
+    let mut after_comma = false;
     while i < n {
         while i < n && is_json_space(t[i]) {
             i += 1;
@@ -956,9 +1038,22 @@ fn scan_chunk<S: RecordSink>(
         if i == start {
             return Err(unexpected(i));
         }
-        // 19 digits always fit a u64; the sinks reject whatever exceeds their field.
-        if i - start > 19 {
-            return Err(fail(start, ParseErrorKind::Overflow(what)));
+        after_comma = false;
+        // JSON has no leading zeros (`007`): whatever wrote one is not V8. 19 digits always
+        // fit a u64; the sinks reject whatever exceeds their field. Both tests are folded
+        // into one branch, which a good file never takes.
+        let digits = i - start;
+        if (digits > 19) | ((t[start] == b'0') & (digits > 1)) {
+            if digits > 19 {
+                return Err(fail(start, ParseErrorKind::Overflow(what)));
+            }
+            return Err(fail(
+                start + 1,
+                ParseErrorKind::Syntax {
+                    found: "a number with a leading zero".into(),
+                    context: what,
+                },
+            ));
         }
         fields[field] = acc;
         field += 1;
@@ -986,9 +1081,10 @@ fn scan_chunk<S: RecordSink>(
             return Err(unexpected(i));
         }
         i += 1;
-        if i == n && chunk.last {
-            return Err(unexpected(i));
-        }
+        after_comma = true;
+    }
+    if after_comma && chunk.last {
+        return Err(unexpected(n));
     }
     if field != 0 || record != chunk.records {
         return Err(fail(
@@ -1003,50 +1099,37 @@ fn scan_chunk<S: RecordSink>(
 }
 
 /// Parses the `strings` array at `pos`; returns the table and the position after it.
-fn parse_strings(r: &Reader<'_>, pos: usize) -> Result<(StringTable, usize), Located> {
-    let bytes = r.bytes;
-    match bytes.get(pos) {
+fn parse_strings(src: &mut Source<'_>, pos: usize) -> Result<(StringTable, usize), Located> {
+    let truncated =
+        |pos: usize| Located::at(pos as u64, ParseErrorKind::Truncated("the strings array"));
+    match src.byte(pos)? {
         Some(b'[') => {}
-        Some(&b) => return Err(syntax(pos, b, "the strings array")),
-        None => {
-            return Err(Located::at(
-                pos as u64,
-                ParseErrorKind::Truncated("the strings array"),
-            ))
-        }
+        Some(b) => return Err(syntax(pos, b, "the strings array")),
+        None => return Err(truncated(pos)),
     }
     let mut table = StringTable::new();
     let mut buf = Vec::new();
-    let mut pos = skip_ws(bytes, pos + 1);
-    if bytes.get(pos) == Some(&b']') {
+    let mut pos = skip_ws(src, pos + 1)?;
+    if src.byte(pos)? == Some(b']') {
         return Ok((table, pos + 1));
     }
     loop {
-        match bytes.get(pos) {
+        match src.byte(pos)? {
             Some(b'"') => {}
-            Some(&b) => return Err(syntax(pos, b, "the strings array")),
-            None => {
-                return Err(Located::at(
-                    pos as u64,
-                    ParseErrorKind::Truncated("the strings array"),
-                ))
-            }
+            Some(b) => return Err(syntax(pos, b, "the strings array")),
+            None => return Err(truncated(pos)),
         }
-        buf.clear();
-        pos = decode_json_string(bytes, pos + 1, &mut buf)
-            .map_err(|(p, k)| Located::at(p as u64, k))?;
+        pos += src.token(pos, |text, _| {
+            buf.clear();
+            decode_json_string(text, 1, &mut buf)
+        })?;
         table.push_bytes(&buf);
-        pos = skip_ws(bytes, pos);
-        match bytes.get(pos) {
-            Some(b',') => pos = skip_ws(bytes, pos + 1),
+        pos = skip_ws(src, pos)?;
+        match src.byte(pos)? {
+            Some(b',') => pos = skip_ws(src, pos + 1)?,
             Some(b']') => return Ok((table, pos + 1)),
-            Some(&b) => return Err(syntax(pos, b, "the strings array")),
-            None => {
-                return Err(Located::at(
-                    pos as u64,
-                    ParseErrorKind::Truncated("the strings array"),
-                ))
-            }
+            Some(b) => return Err(syntax(pos, b, "the strings array")),
+            None => return Err(truncated(pos)),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! [`HeapSnapshot`]: the parsed graph as a struct of arrays.
 
+use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -7,7 +8,8 @@ use rayon::prelude::*;
 
 use crate::error::{Located, ParseError, ParseErrorKind};
 use crate::meta::{EdgeKind, NodeKind, SnapshotMeta};
-use crate::parse::{csr_offsets, parse, RawSnapshot, Reader};
+use crate::parse::{csr_offsets, parse, Hooks, RawSnapshot};
+use crate::source::Source;
 use crate::strings::StringTable;
 
 const EDGE_TYPE_BITS: u32 = 4;
@@ -15,6 +17,8 @@ const EDGE_NAME_BITS: u32 = 32 - EDGE_TYPE_BITS;
 const EDGE_NAME_MASK: u32 = (1 << EDGE_NAME_BITS) - 1;
 /// Packed names at this value are looked up in the overflow map.
 const EDGE_NAME_OVERFLOW: u32 = EDGE_NAME_MASK;
+/// Least bytes per read of the file (the integer arrays are read a chunk at a time).
+const READ_BLOCK_BYTES: usize = 1 << 20;
 
 /// A node's position in the snapshot (its ordinal, not its V8 id).
 pub type NodeIndex = u32;
@@ -34,6 +38,10 @@ pub struct ParseOptions<'a> {
     /// Keep only the edges this accepts; `None` keeps the whole graph. Every edge is still
     /// read and checked.
     pub edge_filter: Option<EdgeFilter>,
+    /// Bytes per read and per parallel chunk of the integer arrays; `None` (the default)
+    /// picks them for speed. Tests and the fuzzer set a few bytes, so that block boundaries
+    /// fall everywhere.
+    pub block_bytes: Option<usize>,
 }
 
 /// A parsed V8 heap snapshot: nodes and edges as columns, strings stored once.
@@ -82,56 +90,52 @@ impl std::fmt::Display for EdgeName<'_> {
 }
 
 impl HeapSnapshot {
-    /// Memory-maps and parses the snapshot at `path`.
+    /// Reads and parses the snapshot at `path`.
+    ///
+    /// The file is read block by block (not memory-mapped), so a file truncated while it
+    /// is read gives an error, not SIGBUS; a file whose size or modification time changed
+    /// by the end of the parse is refused too, since its bytes may come from two versions.
     pub fn open(path: &Path, options: &ParseOptions<'_>) -> Result<HeapSnapshot, ParseError> {
         let in_file = |l: Located| l.in_file(path.to_path_buf());
-        let file = std::fs::File::open(path)
-            .map_err(|e| Located::anywhere(ParseErrorKind::Io(e)))
-            .map_err(in_file)?;
-        let meta = file
-            .metadata()
-            .map_err(|e| Located::anywhere(ParseErrorKind::Io(e)))
-            .map_err(in_file)?;
-        if meta.is_dir() {
+        let io = |e: std::io::Error| in_file(Located::anywhere(ParseErrorKind::Io(e)));
+        let file = std::fs::File::open(path).map_err(io)?;
+        let before = file.metadata().map_err(io)?;
+        if before.is_dir() {
             return Err(in_file(Located::anywhere(ParseErrorKind::NotASnapshot(
                 "is a directory".into(),
             ))));
         }
-        if meta.len() == 0 {
+        if before.len() == 0 {
             return Err(in_file(Located::anywhere(ParseErrorKind::Empty)));
         }
-        // SAFETY: the map is read-only. If another process truncates the file while it is
-        // mapped, reads fault; snapshot files are written once and then left alone.
-        let map = unsafe { memmap2::Mmap::map(&file) }
-            .map_err(|e| Located::anywhere(ParseErrorKind::Io(e)))
-            .map_err(in_file)?;
-        let _ = map.advise(memmap2::Advice::Sequential);
-        let release = |range: Range<usize>| {
-            // Parsed pages are not read again: drop them from this process's RSS (they stay
-            // in the page cache). Failure only costs memory, so it is ignored.
-            if !range.is_empty() {
-                // SAFETY: the mapping is read-only and file-backed, so DONTNEED only
-                // discards page-table entries; a later read would fault the data back in.
-                let _ = unsafe {
-                    map.unchecked_advise_range(
-                        memmap2::UncheckedAdvice::DontNeed,
-                        range.start,
-                        range.len(),
-                    )
-                };
+        let len = usize::try_from(before.len()).map_err(|_| {
+            in_file(Located::anywhere(ParseErrorKind::NotASnapshot(
+                "too large for this machine's address space".into(),
+            )))
+        })?;
+        // Never read past the size seen at open: a file still growing is judged as it was.
+        let mut reader = (&file).take(before.len());
+        let parsed = HeapSnapshot::parse_from(&mut reader, len, options);
+        let changed = match file.metadata() {
+            Ok(after) if after.len() != before.len() => Some(ParseErrorKind::ChangedSize {
+                was: before.len(),
+                now: after.len(),
+            }),
+            Ok(after) if after.modified().ok() != before.modified().ok() => {
+                Some(ParseErrorKind::Modified)
             }
+            _ => None,
         };
-        let no_progress = |_: u64| {};
-        let reader = Reader {
-            bytes: &map,
-            release: &release,
-            progress: options.progress.unwrap_or(&no_progress),
-            edge_filter: options.edge_filter,
-        };
-        let raw = parse(&reader).map_err(in_file)?;
-        let mut snap = HeapSnapshot::from_raw(raw, meta.len()).map_err(in_file)?;
-        snap.edge_filter = options.edge_filter;
-        Ok(snap)
+        match (parsed, changed) {
+            (Ok(snap), None) => Ok(snap),
+            (Err(e), None) => Err(in_file(e)),
+            // What went wrong (or what parsed) came from a file that changed meanwhile:
+            // that is the error to report, where reading noticed it when it did.
+            (parsed, Some(kind)) => Err(in_file(Located {
+                offset: parsed.err().and_then(|e| e.offset),
+                kind,
+            })),
+        }
     }
 
     /// Parses a snapshot held in memory; `name` is used in error messages.
@@ -145,15 +149,27 @@ impl HeapSnapshot {
         name: &str,
         options: &ParseOptions<'_>,
     ) -> Result<HeapSnapshot, ParseError> {
-        let in_file = |l: Located| l.in_file(PathBuf::from(name));
-        let reader = Reader {
-            bytes,
-            release: &|_| {},
+        let mut reader = bytes;
+        HeapSnapshot::parse_from(&mut reader, bytes.len(), options)
+            .map_err(|l| l.in_file(PathBuf::from(name)))
+    }
+
+    /// Parses the `len` bytes `reader` gives: the one path for files and memory, so that
+    /// tests and the fuzzer exercise what `open` runs.
+    fn parse_from(
+        reader: &mut dyn Read,
+        len: usize,
+        options: &ParseOptions<'_>,
+    ) -> Result<HeapSnapshot, Located> {
+        let block = options.block_bytes.unwrap_or(READ_BLOCK_BYTES);
+        let mut src = Source::new(reader, len, block);
+        let hooks = Hooks {
             progress: options.progress.unwrap_or(&|_| {}),
             edge_filter: options.edge_filter,
+            chunk_bytes: options.block_bytes,
         };
-        let raw = parse(&reader).map_err(in_file)?;
-        let mut snap = HeapSnapshot::from_raw(raw, bytes.len() as u64).map_err(in_file)?;
+        let raw = parse(&mut src, &hooks)?;
+        let mut snap = HeapSnapshot::from_raw(raw, len as u64)?;
         snap.edge_filter = options.edge_filter;
         Ok(snap)
     }

@@ -159,6 +159,7 @@ fn heap_growth(snapshots: &[SnapshotFile], top: usize) -> Result<Option<HeapGrow
         let options = ParseOptions {
             progress: None,
             edge_filter: Some(Classification::EDGES_NEEDED),
+            ..Default::default()
         };
         let snap = HeapSnapshot::open(p, &options).map_err(|e| e.to_string())?;
         Ok(SnapshotDigest::of(snap, &p.display().to_string()))
