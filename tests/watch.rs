@@ -142,7 +142,10 @@ fn a_leaking_service_lands_in_the_store_and_trends_leaking() {
     );
     let samples = store.samples(target.id, 0, 10_000).expect("samples");
     assert!(samples.len() >= 15, "{} samples", samples.len());
-    assert!(samples.iter().all(|s| s.heap_used.is_some() && s.rss > 0));
+    // Samples taken while a snapshot was built have RSS but no heap reading.
+    assert!(samples
+        .iter()
+        .all(|s| (s.heap_used.is_some() != s.in_snapshot) && s.rss > 0));
     assert!(
         samples.iter().any(|s| s.pss.is_some()),
         "PSS read now and then"
@@ -212,6 +215,103 @@ fn a_leaking_service_lands_in_the_store_and_trends_leaking() {
     let trend = trend_of(&store);
     assert_eq!(trend.overall, Assessment::Leaking, "{}", trend.sentence);
     assert_eq!(trend.memory[0].assessment, Assessment::Leaking);
+}
+
+/// A service holding ~100 MB of small objects (600 000 of them, each with a string and an
+/// array): V8 takes seconds to build and serialize a snapshot of it.
+const BIG_HEAP: &str = "const kept = [];
+for (let i = 0; i < 600000; i++) kept.push({ id: i, name: 'item-' + i, tags: [i & 7] });
+console.log('ready ' + kept.length);
+setInterval(() => { kept[(Math.random() * kept.length) | 0].id++; }, 50);";
+
+#[test]
+fn samples_keep_coming_while_a_snapshot_is_built_and_rss_leaves_them_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let command = [node().display().to_string(), "-e".into(), BIG_HEAP.into()];
+    watch(
+        &store_dir,
+        &[
+            "--sample-every",
+            "200ms",
+            "--snapshot-every",
+            "3s",
+            "--keep",
+            "1",
+            "--duration",
+            "20s",
+        ],
+        &command,
+    );
+    let store = Store::open(&store_dir).expect("the store opens");
+    let target = &store.targets().expect("targets")[0];
+    let samples = store.samples(target.id, 0, 10_000).expect("samples");
+    let snapshots = store.snapshots(target.id).expect("snapshots");
+    assert!(snapshots.len() >= 2, "{snapshots:?}");
+    let marked: Vec<_> = samples.iter().filter(|s| s.in_snapshot).collect();
+    // One snapshot of the full heap takes over a second (measured: 3–8 s here), five
+    // samples at 200 ms; three are asked for, so that a fast machine still passes.
+    assert!(
+        marked.len() >= 3,
+        "{} samples taken during snapshots of {} in all",
+        marked.len(),
+        samples.len()
+    );
+    // /proc was read (RSS, threads), the heap was not: Node answers nothing else meanwhile.
+    assert!(marked
+        .iter()
+        .all(|s| s.rss > 0 && s.threads > 0 && s.anon.is_some() && s.heap_used.is_none()));
+    assert!(samples
+        .iter()
+        .filter(|s| !s.in_snapshot)
+        .all(|s| s.heap_used.is_some()));
+    // Every run of marked samples follows the start of a snapshot: it lies inside that
+    // snapshot's time span (from its start to the next unmarked sample). A run the stop cut
+    // short has no stored snapshot; one that ended before it has.
+    let mut runs = 0;
+    for (k, s) in samples.iter().enumerate() {
+        let starts_run = s.in_snapshot && (k == 0 || !samples[k - 1].in_snapshot);
+        let Some(end) = samples[k..].iter().position(|x| !x.in_snapshot) else {
+            continue;
+        };
+        if !starts_run {
+            continue;
+        }
+        runs += 1;
+        let before = if k == 0 { i64::MIN } else { samples[k - 1].t };
+        assert!(
+            snapshots.iter().any(|p| p.t >= before && p.t <= s.t),
+            "marked samples from {} to {} with no snapshot started between {before} and {}: {snapshots:?}",
+            s.t,
+            samples[k + end - 1].t,
+            s.t
+        );
+    }
+    assert!(runs >= 1, "a snapshot finished while sampling went on");
+
+    // The RSS verdict is the one of the unmarked samples alone.
+    let report = trend_of(&store);
+    let mut input = TrendInput::from_store(&store, target).expect("read store");
+    input.samples.retain(|s| !s.in_snapshot);
+    let unmarked_only = TrendReport::assess(&input, &seconds_policy());
+    let rss = |r: &TrendReport| {
+        let m = r
+            .memory
+            .iter()
+            .find(|m| m.series == "rss")
+            .expect("rss series");
+        serde_json::to_value(m).expect("JSON")
+    };
+    assert_eq!(rss(&report), rss(&unmarked_only));
+    // And the marked samples would have changed it (V8's serializer lifts RSS).
+    let mut input = TrendInput::from_store(&store, target).expect("read store");
+    for s in &mut input.samples {
+        s.in_snapshot = false;
+    }
+    assert_ne!(
+        rss(&report),
+        rss(&TrendReport::assess(&input, &seconds_policy()))
+    );
 }
 
 #[test]

@@ -13,7 +13,9 @@
 //! | **stable** | neither: no significant rise, or for a memory series one whose whole slope interval is at or below the floor (what `run` calls no leak) |
 //! | **insufficient** | fewer than 8 points after the warm-up: nothing is decided |
 //!
-//! The memory series are the V8 heap in use (`heap_used`, Node) and RSS from the samples;
+//! The memory series are the V8 heap in use (`heap_used`, Node) and RSS from the samples
+//! (RSS without the samples taken while the watcher had a heap snapshot built, which V8's
+//! serializer lifts);
 //! without samples (snapshots only) it is each snapshot's total self size. `external`
 //! memory (Buffers, ArrayBuffers) is not part of the heap series: V8's heap limit does not
 //! count it, so it would bring the heap's time to OOM forward; it grows RSS, whose series
@@ -587,9 +589,12 @@ impl TrendReport {
                 .collect();
             memory.extend(memory_trend("heap_used", &pts, &gp, heap_limit));
         }
+        // Samples taken while the watcher had a snapshot built are left out: V8 allocates
+        // to serialize it and RSS jumps, growth of the watcher's making, not the service's.
         let pts: Vec<(f64, f64)> = input
             .samples
             .iter()
+            .filter(|s| !s.in_snapshot)
             .map(|s| (secs(s.t), s.rss as f64))
             .collect();
         let limit = incarnation.as_ref().and_then(|i| i.memory_limit);
@@ -976,6 +981,38 @@ mod tests {
         assert!(t.seconds_early <= t.seconds && t.seconds_late.is_some_and(|l| l >= t.seconds));
         // RSS is flat here: stable.
         assert_eq!(r.memory[1].assessment, Assessment::Stable);
+    }
+
+    #[test]
+    fn rss_samples_taken_during_a_snapshot_are_left_out() {
+        // RSS flat at 200 MiB, but 1 GiB higher at the samples of the second half's
+        // snapshots, the last sample among them.
+        let mut with_jumps = input(24, None);
+        let n = with_jumps.samples.len();
+        for (k, s) in with_jumps.samples.iter_mut().enumerate() {
+            if k >= n / 2 && (k % 6 < 2 || k == n - 1) {
+                s.rss += 1 << 30;
+                s.in_snapshot = true;
+                s.heap_used = None;
+            }
+        }
+        let rss = |r: &TrendReport| {
+            r.memory
+                .iter()
+                .find(|m| m.series == "rss")
+                .cloned()
+                .expect("rss series")
+        };
+        let marked = rss(&TrendReport::assess(&with_jumps, &TrendPolicy::default()));
+        assert_eq!(marked.assessment, Assessment::Stable, "{marked:?}");
+        assert_eq!(marked.current, 200 << 20, "the latest unmarked sample");
+        // The same samples unmarked are counted: the mark is what leaves them out.
+        for s in &mut with_jumps.samples {
+            s.in_snapshot = false;
+        }
+        let unmarked = rss(&TrendReport::assess(&with_jumps, &TrendPolicy::default()));
+        assert_eq!(unmarked.current, (200 << 20) + (1 << 30), "{unmarked:?}");
+        assert!(unmarked.p_value < marked.p_value, "{unmarked:?} {marked:?}");
     }
 
     #[test]
