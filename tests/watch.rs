@@ -314,6 +314,108 @@ fn samples_keep_coming_while_a_snapshot_is_built_and_rss_leaves_them_out() {
     );
 }
 
+/// Preloaded into the service: its live heap (after a full GC) every 5 s, appended to
+/// `TRUTH_FILE` as `ms bytes` — the workload's own growth, which the watcher does not see.
+const LIVE_HEAP_TRUTH: &str = "const fs = require('fs');
+setInterval(() => {
+  global.gc();
+  fs.appendFileSync(process.env.TRUTH_FILE, `${Date.now()} ${process.memoryUsage().heapUsed}\\n`);
+}, 5000).unref();
+";
+
+/// Least-squares slope of `(x, y)` points.
+fn ols_slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
+    sxy / sxx
+}
+
+#[test]
+fn time_to_oom_comes_from_the_live_heap_and_matches_the_workloads_own_growth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let preload = dir.path().join("truth.js");
+    let truth_file = dir.path().join("truth.txt");
+    std::fs::write(&preload, LIVE_HEAP_TRUTH).expect("preload written");
+    // A 512 MB old space: V8's limit (about 560 MiB) is hours away at this leak's pace.
+    let command = forever_runner(
+        &["--expose-gc", "--max-old-space-size=512", "-r", s(&preload)],
+        "event-store-unbounded",
+        &[],
+    );
+    let mut args = vec![
+        "watch",
+        "--store",
+        s(&store_dir),
+        "--quiet",
+        "--sample-every",
+        "200ms",
+        "--snapshot-every",
+        "4s",
+        "--keep",
+        "1",
+        "--duration",
+        "45s",
+        "--",
+    ];
+    args.extend(command.iter().map(String::as_str));
+    let out = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args(&args)
+        .env("TRUTH_FILE", &truth_file)
+        .output()
+        .expect("watch runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let truth: Vec<(f64, f64)> = std::fs::read_to_string(&truth_file)
+        .expect("the service wrote its live heap")
+        .lines()
+        .filter_map(|l| {
+            let (t, b) = l.split_once(' ')?;
+            Some((t.parse::<f64>().ok()? / 1000.0, b.parse::<f64>().ok()?))
+        })
+        .collect();
+    assert!(truth.len() >= 5, "{truth:?}");
+    let store = Store::open(&store_dir).expect("the store opens");
+    let report = trend_of(&store);
+    let limit = report
+        .incarnation
+        .as_ref()
+        .and_then(|i| i.heap_limit)
+        .expect("V8 heap limit read") as f64;
+    let truth_slope = ols_slope(&truth);
+    let (_, truth_now) = truth[truth.len() - 1];
+    let truth_seconds = (limit - truth_now) / truth_slope;
+    let heap = &report.memory[0];
+    assert_eq!(heap.series, "heap_used");
+    let t = heap.time_to_oom.as_ref().unwrap_or_else(|| {
+        panic!("a time to OOM: {}", report.sentence);
+    });
+    assert_eq!(t.slope_from, "live heap", "{t:?}");
+    assert!(t.points >= 3, "{t:?}");
+    // Generous: the watch lasts 45 s, the projection reaches hours ahead.
+    let ratio = t.seconds / truth_seconds;
+    eprintln!(
+        "time to OOM {:.0} s ({:.0} – {:?}), truth {truth_seconds:.0} s: live heap {:.1} MiB/h, truth {:.1} MiB/h, samples {:.1} MiB/h",
+        t.seconds,
+        t.seconds_early,
+        t.seconds_late,
+        t.slope_per_hour / 1048576.0,
+        truth_slope * 3600.0 / 1048576.0,
+        heap.rate.slope / 1048576.0
+    );
+    assert!(
+        (0.5..2.0).contains(&ratio),
+        "{ratio:.2}: {t:?} against {truth_seconds:.0} s"
+    );
+    assert!(t.seconds_early <= t.seconds && t.seconds_late.is_none_or(|l| l >= t.seconds));
+}
+
 #[test]
 fn a_clean_service_does_not_trend_leaking() {
     let dir = tempfile::tempdir().expect("tempdir");
