@@ -368,8 +368,12 @@ struct SnapshotInFlight {
     /// Makes the thread give up (a stop): the inspector call returns within 0.1 s.
     abort: Arc<AtomicBool>,
     /// The thread; it hands back the inspector it took the snapshot over.
-    thread: std::thread::JoinHandle<(Option<Inspector>, Result<(), String>)>,
+    thread: std::thread::JoinHandle<SnapshotTaken>,
 }
+
+/// What a snapshot's thread hands back: the inspector it used, and whether the file is
+/// complete.
+type SnapshotTaken = (Option<Inspector>, Result<(), String>);
 
 /// The worker thread that parses snapshots into censuses.
 struct Analyser {
@@ -866,9 +870,7 @@ impl Incarnation {
         let file = format!("{}-{}.heapsnapshot", self.file_prefix, self.seq);
         let path = store.snapshots_dir().join(&file);
         let abort = Arc::new(AtomicBool::new(false));
-        let job: Box<dyn FnOnce() -> (Option<Inspector>, Result<(), String>) + Send> = match &self
-            .snapshots
-        {
+        let job: Box<dyn FnOnce() -> SnapshotTaken + Send> = match &self.snapshots {
             SnapshotMethod::Inspector => {
                 let Some(mut inspector) = self.inspector.take() else {
                     on_event(&WatchEvent::Warning(format!(
