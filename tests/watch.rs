@@ -314,6 +314,85 @@ fn samples_keep_coming_while_a_snapshot_is_built_and_rss_leaves_them_out() {
     );
 }
 
+#[test]
+fn sigterm_during_a_snapshot_stops_it_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args(["watch", "--store", s(&store_dir), "--sample-every", "200ms"])
+        .args(["--snapshot-every", "2s", "--duration", "300s", "--"])
+        .arg(node())
+        .args(["-e", BIG_HEAP])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("watch starts");
+    // Wait until a snapshot has been under way for two samples (one of the full heap takes
+    // seconds): the latest samples are marked.
+    let mut in_flight = false;
+    for _ in 0..1200 {
+        std::thread::sleep(Duration::from_millis(100));
+        let Ok(store) = Store::open(&store_dir) else {
+            continue;
+        };
+        let Some(inc) = store
+            .targets()
+            .ok()
+            .and_then(|t| t.first().and_then(|t| store.incarnations(t.id).ok()))
+            .and_then(|i| i.last().map(|i| i.id))
+        else {
+            continue;
+        };
+        let samples = store.incarnation_samples(inc, 0, 3).unwrap_or_default();
+        // After the first snapshot (taken while the service was still allocating).
+        let after_first = store.snapshots(1).map(|s| !s.is_empty()).unwrap_or(false);
+        if after_first && samples.len() == 3 && samples.iter().skip(1).all(|s| s.in_snapshot) {
+            in_flight = true;
+            break;
+        }
+    }
+    assert!(in_flight, "no snapshot under way within 2 min");
+    let pid = watcher.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    // Generous: the snapshot's thread gives up within 0.1 s, stopping the service takes up
+    // to 5 s.
+    let mut status = None;
+    for _ in 0..600 {
+        if let Some(s) = watcher.try_wait().expect("wait") {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let Some(status) = status else {
+        let _ = watcher.kill();
+        panic!("the watcher did not stop within 60 s of SIGTERM");
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut watcher.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr read");
+    assert!(status.success(), "{status}: {err}");
+    // The stop is said as a stop, not as a failure.
+    assert!(err.contains("left unfinished: stopping"), "{err}");
+    assert!(!err.contains("failed"), "{err}");
+    // No partial file is left beside the indexed ones.
+    let store = Store::open(&store_dir).expect("the store opens");
+    let indexed: Vec<String> = store
+        .snapshots(1)
+        .expect("snapshots")
+        .into_iter()
+        .map(|s| s.file)
+        .collect();
+    for entry in std::fs::read_dir(store.snapshots_dir()).expect("snapshots dir") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        assert!(indexed.contains(&name), "{name} left behind: {indexed:?}");
+    }
+}
+
 /// Preloaded into the service: its live heap (after a full GC) every 5 s, appended to
 /// `TRUTH_FILE` as `ms bytes` — the workload's own growth, which the watcher does not see.
 const LIVE_HEAP_TRUTH: &str = "const fs = require('fs');
