@@ -8,7 +8,9 @@
 //! much longer than one GC cycle. Snapshots are always taken after a full GC.
 //!
 //! Heap snapshots are taken at the start, every `snapshot_every`, and sooner when the
-//! recent samples turn to significant growth (at most one per `min_snapshot_gap`). Each is
+//! recent samples turn to significant growth (at most one per `min_snapshot_gap`), on a
+//! thread of their own: sampling `/proc` goes on meanwhile, without
+//! the heap, and those samples are marked `in_snapshot` (V8's serializer lifts RSS). Each is
 //! parsed at once ([`CensusWorker`]: in a child process, or on a worker thread) into a
 //! [`SnapshotCensus`] stored with it; raw files
 //! are then deleted oldest first to stay within `keep` files and `max_disk` bytes. Censuses
