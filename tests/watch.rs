@@ -142,7 +142,10 @@ fn a_leaking_service_lands_in_the_store_and_trends_leaking() {
     );
     let samples = store.samples(target.id, 0, 10_000).expect("samples");
     assert!(samples.len() >= 15, "{} samples", samples.len());
-    assert!(samples.iter().all(|s| s.heap_used.is_some() && s.rss > 0));
+    // Samples taken while a snapshot was built have RSS but no heap reading.
+    assert!(samples
+        .iter()
+        .all(|s| (s.heap_used.is_some() != s.in_snapshot) && s.rss > 0));
     assert!(
         samples.iter().any(|s| s.pss.is_some()),
         "PSS read now and then"
@@ -212,6 +215,284 @@ fn a_leaking_service_lands_in_the_store_and_trends_leaking() {
     let trend = trend_of(&store);
     assert_eq!(trend.overall, Assessment::Leaking, "{}", trend.sentence);
     assert_eq!(trend.memory[0].assessment, Assessment::Leaking);
+}
+
+/// A service holding ~100 MB of small objects (600 000 of them, each with a string and an
+/// array): V8 takes seconds to build and serialize a snapshot of it.
+const BIG_HEAP: &str = "const kept = [];
+for (let i = 0; i < 600000; i++) kept.push({ id: i, name: 'item-' + i, tags: [i & 7] });
+console.log('ready ' + kept.length);
+setInterval(() => { kept[(Math.random() * kept.length) | 0].id++; }, 50);";
+
+#[test]
+fn samples_keep_coming_while_a_snapshot_is_built_and_rss_leaves_them_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let command = [node().display().to_string(), "-e".into(), BIG_HEAP.into()];
+    watch(
+        &store_dir,
+        &[
+            "--sample-every",
+            "200ms",
+            "--snapshot-every",
+            "3s",
+            "--keep",
+            "1",
+            "--duration",
+            "20s",
+        ],
+        &command,
+    );
+    let store = Store::open(&store_dir).expect("the store opens");
+    let target = &store.targets().expect("targets")[0];
+    let samples = store.samples(target.id, 0, 10_000).expect("samples");
+    let snapshots = store.snapshots(target.id).expect("snapshots");
+    assert!(snapshots.len() >= 2, "{snapshots:?}");
+    let marked: Vec<_> = samples.iter().filter(|s| s.in_snapshot).collect();
+    // One snapshot of the full heap takes over a second (measured: 3–8 s here), five
+    // samples at 200 ms; three are asked for, so that a fast machine still passes.
+    assert!(
+        marked.len() >= 3,
+        "{} samples taken during snapshots of {} in all",
+        marked.len(),
+        samples.len()
+    );
+    // /proc was read (RSS, threads), the heap was not: Node answers nothing else meanwhile.
+    assert!(marked
+        .iter()
+        .all(|s| s.rss > 0 && s.threads > 0 && s.anon.is_some() && s.heap_used.is_none()));
+    assert!(samples
+        .iter()
+        .filter(|s| !s.in_snapshot)
+        .all(|s| s.heap_used.is_some()));
+    // Every run of marked samples follows the start of a snapshot: it lies inside that
+    // snapshot's time span (from its start to the next unmarked sample). A run the stop cut
+    // short has no stored snapshot; one that ended before it has.
+    let mut runs = 0;
+    for (k, s) in samples.iter().enumerate() {
+        let starts_run = s.in_snapshot && (k == 0 || !samples[k - 1].in_snapshot);
+        let Some(end) = samples[k..].iter().position(|x| !x.in_snapshot) else {
+            continue;
+        };
+        if !starts_run {
+            continue;
+        }
+        runs += 1;
+        let before = if k == 0 { i64::MIN } else { samples[k - 1].t };
+        assert!(
+            snapshots.iter().any(|p| p.t >= before && p.t <= s.t),
+            "marked samples from {} to {} with no snapshot started between {before} and {}: {snapshots:?}",
+            s.t,
+            samples[k + end - 1].t,
+            s.t
+        );
+    }
+    assert!(runs >= 1, "a snapshot finished while sampling went on");
+
+    // The RSS verdict is the one of the unmarked samples alone.
+    let report = trend_of(&store);
+    let mut input = TrendInput::from_store(&store, target).expect("read store");
+    input.samples.retain(|s| !s.in_snapshot);
+    let unmarked_only = TrendReport::assess(&input, &seconds_policy());
+    let rss = |r: &TrendReport| {
+        let m = r
+            .memory
+            .iter()
+            .find(|m| m.series == "rss")
+            .expect("rss series");
+        serde_json::to_value(m).expect("JSON")
+    };
+    assert_eq!(rss(&report), rss(&unmarked_only));
+    // And the marked samples would have changed it (V8's serializer lifts RSS).
+    let mut input = TrendInput::from_store(&store, target).expect("read store");
+    for s in &mut input.samples {
+        s.in_snapshot = false;
+    }
+    assert_ne!(
+        rss(&report),
+        rss(&TrendReport::assess(&input, &seconds_policy()))
+    );
+}
+
+#[test]
+fn sigterm_during_a_snapshot_stops_it_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args(["watch", "--store", s(&store_dir), "--sample-every", "200ms"])
+        .args(["--snapshot-every", "2s", "--duration", "300s", "--"])
+        .arg(node())
+        .args(["-e", BIG_HEAP])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("watch starts");
+    // Wait until a snapshot has been under way for two samples (one of the full heap takes
+    // seconds): the latest samples are marked.
+    let mut in_flight = false;
+    for _ in 0..1200 {
+        std::thread::sleep(Duration::from_millis(100));
+        let Ok(store) = Store::open(&store_dir) else {
+            continue;
+        };
+        let Some(inc) = store
+            .targets()
+            .ok()
+            .and_then(|t| t.first().and_then(|t| store.incarnations(t.id).ok()))
+            .and_then(|i| i.last().map(|i| i.id))
+        else {
+            continue;
+        };
+        let samples = store.incarnation_samples(inc, 0, 3).unwrap_or_default();
+        // After the first snapshot (taken while the service was still allocating).
+        let after_first = store.snapshots(1).map(|s| !s.is_empty()).unwrap_or(false);
+        if after_first && samples.len() == 3 && samples.iter().skip(1).all(|s| s.in_snapshot) {
+            in_flight = true;
+            break;
+        }
+    }
+    assert!(in_flight, "no snapshot under way within 2 min");
+    let pid = watcher.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    // Generous: the snapshot's thread gives up within 0.1 s, stopping the service takes up
+    // to 5 s.
+    let mut status = None;
+    for _ in 0..600 {
+        if let Some(s) = watcher.try_wait().expect("wait") {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let Some(status) = status else {
+        let _ = watcher.kill();
+        panic!("the watcher did not stop within 60 s of SIGTERM");
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut watcher.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr read");
+    assert!(status.success(), "{status}: {err}");
+    // The stop is said as a stop, not as a failure.
+    assert!(err.contains("left unfinished: stopping"), "{err}");
+    assert!(!err.contains("failed"), "{err}");
+    // No partial file is left beside the indexed ones.
+    let store = Store::open(&store_dir).expect("the store opens");
+    let indexed: Vec<String> = store
+        .snapshots(1)
+        .expect("snapshots")
+        .into_iter()
+        .map(|s| s.file)
+        .collect();
+    for entry in std::fs::read_dir(store.snapshots_dir()).expect("snapshots dir") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        assert!(indexed.contains(&name), "{name} left behind: {indexed:?}");
+    }
+}
+
+/// Preloaded into the service: its live heap (after a full GC) every 5 s, appended to
+/// `TRUTH_FILE` as `ms bytes` — the workload's own growth, which the watcher does not see.
+const LIVE_HEAP_TRUTH: &str = "const fs = require('fs');
+setInterval(() => {
+  global.gc();
+  fs.appendFileSync(process.env.TRUTH_FILE, `${Date.now()} ${process.memoryUsage().heapUsed}\\n`);
+}, 5000).unref();
+";
+
+/// Least-squares slope of `(x, y)` points.
+fn ols_slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
+    sxy / sxx
+}
+
+#[test]
+fn time_to_oom_comes_from_the_live_heap_and_matches_the_workloads_own_growth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let preload = dir.path().join("truth.js");
+    let truth_file = dir.path().join("truth.txt");
+    std::fs::write(&preload, LIVE_HEAP_TRUTH).expect("preload written");
+    // A 512 MB old space: V8's limit (about 560 MiB) is hours away at this leak's pace.
+    let command = forever_runner(
+        &["--expose-gc", "--max-old-space-size=512", "-r", s(&preload)],
+        "event-store-unbounded",
+        &[],
+    );
+    let mut args = vec![
+        "watch",
+        "--store",
+        s(&store_dir),
+        "--quiet",
+        "--sample-every",
+        "200ms",
+        "--snapshot-every",
+        "4s",
+        "--keep",
+        "1",
+        "--duration",
+        "45s",
+        "--",
+    ];
+    args.extend(command.iter().map(String::as_str));
+    let out = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args(&args)
+        .env("TRUTH_FILE", &truth_file)
+        .output()
+        .expect("watch runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let truth: Vec<(f64, f64)> = std::fs::read_to_string(&truth_file)
+        .expect("the service wrote its live heap")
+        .lines()
+        .filter_map(|l| {
+            let (t, b) = l.split_once(' ')?;
+            Some((t.parse::<f64>().ok()? / 1000.0, b.parse::<f64>().ok()?))
+        })
+        .collect();
+    assert!(truth.len() >= 5, "{truth:?}");
+    let store = Store::open(&store_dir).expect("the store opens");
+    let report = trend_of(&store);
+    let limit = report
+        .incarnation
+        .as_ref()
+        .and_then(|i| i.heap_limit)
+        .expect("V8 heap limit read") as f64;
+    let truth_slope = ols_slope(&truth);
+    let (_, truth_now) = truth[truth.len() - 1];
+    let truth_seconds = (limit - truth_now) / truth_slope;
+    let heap = &report.memory[0];
+    assert_eq!(heap.series, "heap_used");
+    let t = heap.time_to_oom.as_ref().unwrap_or_else(|| {
+        panic!("a time to OOM: {}", report.sentence);
+    });
+    assert_eq!(t.slope_from, "live heap", "{t:?}");
+    assert!(t.points >= 3, "{t:?}");
+    // Generous: the watch lasts 45 s, the projection reaches hours ahead.
+    let ratio = t.seconds / truth_seconds;
+    eprintln!(
+        "time to OOM {:.0} s ({:.0} – {:?}), truth {truth_seconds:.0} s: live heap {:.1} MiB/h, truth {:.1} MiB/h, samples {:.1} MiB/h",
+        t.seconds,
+        t.seconds_early,
+        t.seconds_late,
+        t.slope_per_hour / 1048576.0,
+        truth_slope * 3600.0 / 1048576.0,
+        heap.rate.slope / 1048576.0
+    );
+    assert!(
+        (0.5..2.0).contains(&ratio),
+        "{ratio:.2}: {t:?} against {truth_seconds:.0} s"
+    );
+    assert!(t.seconds_early <= t.seconds && t.seconds_late.is_none_or(|l| l >= t.seconds));
 }
 
 #[test]

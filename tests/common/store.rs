@@ -130,6 +130,7 @@ pub fn build_store(root: &Path, scenario: &str, iterations: u32, at: &[u32]) -> 
             heap_used: Some(heap.heap_used as i64),
             heap_total: Some(usage.total_size as i64),
             external: Some(heap.external as i64),
+            in_snapshot: false,
         };
         store.add_sample(&s).expect("sample stored");
         samples.push(s);

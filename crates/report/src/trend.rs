@@ -176,8 +176,19 @@ fn target_section(d: &mut Doc, r: &TrendReport) {
             .iter()
             .map(|m| {
                 let oom = m.time_to_oom.as_ref().map_or("-".to_owned(), |t| {
+                    // The heap's projection may run on another slope than the row's:
+                    // the live heap's, from the snapshots' census totals.
+                    let basis = if t.slope_from == "live heap" {
+                        format!(
+                            ", live heap {}/h over {} snapshots",
+                            human_bytes(t.slope_per_hour.max(0.0) as u64),
+                            t.points
+                        )
+                    } else {
+                        String::new()
+                    };
                     format!(
-                        "{} ({} – {}) to the {} of {}",
+                        "{} ({} – {}) to the {} of {}{basis}",
                         human_duration(t.seconds),
                         human_duration(t.seconds_early),
                         t.seconds_late.map_or("never".to_owned(), human_duration),

@@ -11,14 +11,14 @@
 //! The directory is created mode 0700 and every file 0600: snapshots hold the heap's
 //! strings (tokens, secrets), and samples say what runs where.
 //!
-//! ## Schema (version 2)
+//! ## Schema (version 3)
 //!
 //! | table | one row per | columns |
 //! |---|---|---|
-//! | `meta` | setting | `key`, `value` (`schema_version` = 2) |
+//! | `meta` | setting | `key`, `value` (`schema_version` = 3) |
 //! | `targets` | watched service | `id`, `name` (unique), `command`, `created_at` |
 //! | `incarnations` | process lifetime (a restart starts a new one) | `id`, `target_id`, `pid`, `started_at`, `ended_at`, `exit_code`, `signal`, `end_reason` (`exited`, `signal`, `oom-kill`, `v8-heap-oom`, `stopped`, `detached`; none while running or when the watcher was killed), `heap_limit`, `memory_limit` |
-//! | `samples` | sample | `incarnation_id`, `t`, `rss`, `anon`, `pss`, `threads`, `heap_used`, `heap_total`, `external` |
+//! | `samples` | sample | `incarnation_id`, `t`, `rss`, `anon`, `pss`, `threads`, `heap_used`, `heap_total`, `external`, `in_snapshot` (1: taken while the watcher had a heap snapshot built, when V8 allocates to serialize it and RSS jumps) |
 //! | `snapshots` | heap snapshot | `id`, `incarnation_id`, `t`, `file` (name under `snapshots/`), `file_size`, `file_deleted_at`, `node_count`, `edge_count`, `total_self_size`, `reason` |
 //! | `snapshot_families` | snapshot × family | `snapshot_id`, `family`, `count`, `self_size` |
 //! | `snapshot_classes` | snapshot × class kept | `snapshot_id`, `class`, `family`, `count`, `self_size`, `retained_size` |
@@ -32,6 +32,8 @@
 //! Version 1 had no `shape`. A watcher opening a version 1 store adds the column (rows
 //! already there keep it NULL: their collections are listed one by one); a reader
 //! ([`Store::open`], which never writes the schema) reads `shape` as NULL from it.
+//! Version 2 had no `in_snapshot`: it is added the same way, NULL in older rows (read as
+//! not taken during a snapshot, which is exact: older watchers sampled nothing then).
 //!
 //! ## Crash safety
 //!
@@ -50,8 +52,8 @@ use leaktrail_analysis::{
     ClassStats, CollectionRecord, Family, GroupTotal, SnapshotCensus, SnapshotInfo,
 };
 
-/// The schema version this build writes and reads (and it reads version 1 too).
-pub const SCHEMA_VERSION: i64 = 2;
+/// The schema version this build writes and reads (and it reads versions 1 and 2 too).
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The database file's name inside the store directory.
 pub const DB_FILE: &str = "leaktrail.db";
@@ -185,6 +187,10 @@ pub struct SampleRecord {
     pub heap_total: Option<i64>,
     /// `process.memoryUsage().external`, bytes.
     pub external: Option<i64>,
+    /// Taken while a heap snapshot was being built: V8 allocates to serialize it, so RSS
+    /// jumps for reasons of the watcher's own; the RSS verdict leaves such samples out.
+    #[serde(default)]
+    pub in_snapshot: bool,
 }
 
 /// One snapshot of the index.
@@ -274,6 +280,8 @@ pub struct Store {
     conn: Connection,
     /// `snapshot_collections` has the `shape` column (version 2 on).
     shapes: bool,
+    /// `samples` has the `in_snapshot` column (version 3 on).
+    snapshot_marks: bool,
 }
 
 impl Store {
@@ -316,11 +324,13 @@ impl Store {
             db_path,
             conn,
             shapes: false,
+            snapshot_marks: false,
         };
         store.wait_for_writer()?;
         store.configure()?;
         store.migrate()?;
         store.shapes = true;
+        store.snapshot_marks = true;
         Ok(store)
     }
 
@@ -342,6 +352,7 @@ impl Store {
             db_path,
             conn,
             shapes: false,
+            snapshot_marks: false,
         };
         // Read the version before `configure`, which writes (the journal mode): a SQLite
         // file that is not a store is refused untouched.
@@ -358,6 +369,7 @@ impl Store {
         }
         store.configure()?;
         store.shapes = version >= 2;
+        store.snapshot_marks = version >= 3;
         Ok(store)
     }
 
@@ -454,8 +466,9 @@ impl Store {
         if version == 0 {
             return self.conn.execute_batch(SCHEMA).map_err(sql(&self.db_path));
         }
-        // Version 1: add `shape`. Two watchers may open the store at once: the version is
-        // read again under the write lock, so the column is added once.
+        // Version 1: add `shape`; version 2: add `in_snapshot`. Two watchers may open the
+        // store at once: the version is read again under the write lock, so each column is
+        // added once.
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(sql(&self.db_path))?;
@@ -463,6 +476,11 @@ impl Store {
             if self.schema_version()? == 1 {
                 self.conn
                     .execute_batch(MIGRATE_V1_TO_V2)
+                    .map_err(sql(&self.db_path))?;
+            }
+            if self.schema_version()? == 2 {
+                self.conn
+                    .execute_batch(MIGRATE_V2_TO_V3)
                     .map_err(sql(&self.db_path))?;
             }
             self.conn
@@ -545,8 +563,8 @@ impl Store {
     pub fn add_sample(&mut self, s: &SampleRecord) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "INSERT INTO samples(incarnation_id, t, rss, anon, pss, threads, heap_used, heap_total, external)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO samples(incarnation_id, t, rss, anon, pss, threads, heap_used, heap_total, external, in_snapshot)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     s.incarnation_id,
                     s.t,
@@ -556,7 +574,8 @@ impl Store {
                     s.threads,
                     s.heap_used,
                     s.heap_total,
-                    s.external
+                    s.external,
+                    s.in_snapshot
                 ],
             )
             .map(|_| ())
@@ -712,13 +731,14 @@ impl Store {
         let p = &self.db_path;
         let mut st = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT * FROM (
-                   SELECT s.incarnation_id, s.t, s.rss, s.anon, s.pss, s.threads, s.heap_used, s.heap_total, s.external
+                   SELECT s.incarnation_id, s.t, s.rss, s.anon, s.pss, s.threads, s.heap_used, s.heap_total, s.external, {}
                    FROM samples s JOIN incarnations i ON i.id = s.incarnation_id
                    WHERE i.target_id = ?1 AND s.t >= ?2 ORDER BY s.t DESC LIMIT ?3
                  ) ORDER BY t",
-            )
+                self.in_snapshot_column("s.")
+            ))
             .map_err(sql(p))?;
         let rows = st
             .query_map(params![target, since, limit as i64], sample_row)
@@ -738,10 +758,11 @@ impl Store {
         let p = &self.db_path;
         let mut st = self
             .conn
-            .prepare_cached(
-                "SELECT incarnation_id, t, rss, anon, pss, threads, heap_used, heap_total, external
+            .prepare_cached(&format!(
+                "SELECT incarnation_id, t, rss, anon, pss, threads, heap_used, heap_total, external, {}
                  FROM samples WHERE incarnation_id = ?1 AND t >= ?2 ORDER BY t DESC LIMIT ?3",
-            )
+                self.in_snapshot_column("")
+            ))
             .map_err(sql(p))?;
         let rows = st
             .query_map(params![incarnation, since, limit as i64], sample_row)
@@ -973,6 +994,16 @@ impl Store {
         }
     }
 
+    /// The `in_snapshot` column as a query selects it: NULL from a store older than
+    /// version 3 read without being upgraded. `table` is the alias with its dot, or empty.
+    fn in_snapshot_column(&self, table: &str) -> String {
+        if self.snapshot_marks {
+            format!("{table}in_snapshot")
+        } else {
+            "NULL".to_owned()
+        }
+    }
+
     /// The census of a snapshot, as stored.
     pub fn census(&self, snapshot: &SnapshotRecord) -> Result<SnapshotCensus, StoreError> {
         let p = &self.db_path;
@@ -1075,6 +1106,8 @@ fn sample_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SampleRecord> {
         heap_used: r.get(6)?,
         heap_total: r.get(7)?,
         external: r.get(8)?,
+        // NULL in rows of older watchers, which never sampled during a snapshot.
+        in_snapshot: r.get::<_, Option<bool>>(9)?.unwrap_or(false),
     })
 }
 
@@ -1106,7 +1139,7 @@ CREATE TABLE IF NOT EXISTS incarnations(
 CREATE TABLE IF NOT EXISTS samples(
   incarnation_id INTEGER NOT NULL REFERENCES incarnations(id), t INTEGER NOT NULL,
   rss INTEGER NOT NULL, anon INTEGER, pss INTEGER, threads INTEGER NOT NULL,
-  heap_used INTEGER, heap_total INTEGER, external INTEGER);
+  heap_used INTEGER, heap_total INTEGER, external INTEGER, in_snapshot INTEGER);
 CREATE INDEX IF NOT EXISTS samples_by_time ON samples(incarnation_id, t);
 CREATE TABLE IF NOT EXISTS snapshots(
   id INTEGER PRIMARY KEY, incarnation_id INTEGER NOT NULL REFERENCES incarnations(id),
@@ -1124,7 +1157,7 @@ CREATE TABLE IF NOT EXISTS snapshot_collections(
   snapshot_id INTEGER NOT NULL REFERENCES snapshots(id), node_id INTEGER NOT NULL,
   kind TEXT NOT NULL, entries INTEGER NOT NULL, retained_size INTEGER NOT NULL, path TEXT NOT NULL,
   shape TEXT, PRIMARY KEY(snapshot_id, node_id)) WITHOUT ROWID;
-INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '2');
+INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '3');
 COMMIT;
 ";
 
@@ -1132,6 +1165,13 @@ COMMIT;
 const MIGRATE_V1_TO_V2: &str = "
 ALTER TABLE snapshot_collections ADD COLUMN shape TEXT;
 UPDATE meta SET value = '2' WHERE key = 'schema_version';
+";
+
+/// Version 2 to 3, run inside a write transaction: samples say whether a snapshot was
+/// being built when they were taken (NULL in older rows).
+const MIGRATE_V2_TO_V3: &str = "
+ALTER TABLE samples ADD COLUMN in_snapshot INTEGER;
+UPDATE meta SET value = '3' WHERE key = 'schema_version';
 ";
 
 /// Creates the database at `db` with its schema, so that it appears under its name only
@@ -1203,6 +1243,7 @@ fn check_writable_store(db: &Path, db_path: &str) -> Result<(), StoreError> {
         db_path: db_path.to_owned(),
         conn,
         shapes: false,
+        snapshot_marks: false,
     };
     probe.wait_for_writer()?;
     let version = probe.schema_version()?;
@@ -1320,12 +1361,14 @@ mod tests {
         create_private_dir(&dir.join("snapshots")).expect("snapshots");
         let v1 = SCHEMA
             .replace("shape TEXT, ", "")
-            .replace("'schema_version', '2'", "'schema_version', '1'");
+            .replace(", in_snapshot INTEGER", "")
+            .replace("'schema_version', '3'", "'schema_version', '1'");
         let conn = Connection::open(dir.join(DB_FILE)).expect("open");
         conn.execute_batch(&v1).expect("v1 schema");
         conn.execute_batch(
             "INSERT INTO targets(id, name, created_at) VALUES (1, 'api', 0);
              INSERT INTO incarnations(id, target_id, pid, started_at) VALUES (1, 1, 42, 0);
+             INSERT INTO samples(incarnation_id, t, rss, threads) VALUES (1, 5, 100, 7);
              INSERT INTO snapshots(id, incarnation_id, t, file, file_size, node_count, edge_count, total_self_size, reason)
                VALUES (1, 1, 10, 'a.heapsnapshot', 1, 1, 1, 1, 'first');
              INSERT INTO snapshot_collections(snapshot_id, node_id, kind, entries, retained_size, path)
@@ -1349,12 +1392,24 @@ mod tests {
             assert_eq!(c.collections[0].shape, None);
             let batch = s.incarnation_censuses(1).expect("batch");
             assert_eq!(batch[0].1.collections, c.collections);
+            let samples = s.incarnation_samples(1, 0, 10).expect("samples");
+            assert_eq!((samples.len(), samples[0].in_snapshot), (1, false));
+            assert_eq!(s.samples(1, 0, 10).expect("samples"), samples);
         }
         // A writer upgrades it: old rows keep no shape, new ones have theirs.
         let mut s = Store::create(&store_dir).expect("upgrade");
         assert_eq!(s.schema_version().expect("version"), SCHEMA_VERSION);
         s.add_snapshot(1, 20, "b.heapsnapshot", "second", &census(6))
             .expect("snap");
+        let marked = SampleRecord {
+            incarnation_id: 1,
+            t: 30,
+            rss: 900,
+            threads: 7,
+            in_snapshot: true,
+            ..SampleRecord::default()
+        };
+        s.add_sample(&marked).expect("marked sample");
         drop(s);
         // Opening it again for writing does not add the column twice.
         drop(Store::create(&store_dir).expect("again"));
@@ -1363,6 +1418,11 @@ mod tests {
         assert_eq!(batch.len(), 2);
         assert_eq!(batch[0].1.collections[0].shape, None);
         assert_eq!(batch[1].1.collections, census(6).collections);
+        // The old sample reads as unmarked, the new one keeps its mark.
+        let samples = s.incarnation_samples(1, 0, 10).expect("samples");
+        let marks: Vec<bool> = samples.iter().map(|x| x.in_snapshot).collect();
+        assert_eq!(marks, [false, true]);
+        assert_eq!(samples[1], marked);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! much longer than one GC cycle. Snapshots are always taken after a full GC.
 //!
 //! Heap snapshots are taken at the start, every `snapshot_every`, and sooner when the
-//! recent samples turn to significant growth (at most one per `min_snapshot_gap`). Each is
+//! recent samples turn to significant growth (at most one per `min_snapshot_gap`), on a
+//! thread of their own: sampling `/proc` goes on meanwhile, without
+//! the heap, and those samples are marked `in_snapshot` (V8's serializer lifts RSS). Each is
 //! parsed at once ([`CensusWorker`]: in a child process, or on a worker thread) into a
 //! [`SnapshotCensus`] stored with it; raw files
 //! are then deleted oldest first to stay within `keep` files and `max_disk` bytes. Censuses
@@ -353,6 +355,28 @@ struct PendingSnapshot {
     incarnation: IncarnationId,
 }
 
+/// A heap snapshot being taken on a thread of its own. V8 blocks the service's main thread
+/// while it builds and serializes a snapshot (20–55 s on a 600 MB heap), and the
+/// inspector answers nothing else meanwhile; the watcher's loop goes on sampling `/proc`
+/// (RSS, anonymous memory, threads) at its pace, without the heap, and marks those
+/// samples ([`SampleRecord::in_snapshot`]).
+struct SnapshotInFlight {
+    file: String,
+    path: PathBuf,
+    /// When it was asked for, ms since the epoch.
+    t: i64,
+    reason: String,
+    start: Instant,
+    /// Makes the thread give up (a stop): the inspector call returns within 0.1 s.
+    abort: Arc<AtomicBool>,
+    /// The thread; it hands back the inspector it took the snapshot over.
+    thread: std::thread::JoinHandle<SnapshotTaken>,
+}
+
+/// What a snapshot's thread hands back: the inspector it used, and whether the file is
+/// complete.
+type SnapshotTaken = (Option<Inspector>, Result<(), String>);
+
 /// The worker thread that parses snapshots into censuses.
 struct Analyser {
     jobs: Sender<(PathBuf, PendingSnapshot)>,
@@ -418,6 +442,8 @@ struct Incarnation {
     last_snapshot: Option<Instant>,
     next_scheduled: Instant,
     sample_count: u64,
+    /// The snapshot being taken, if one is.
+    in_flight: Option<SnapshotInFlight>,
 }
 
 impl Incarnation {
@@ -529,6 +555,7 @@ impl Incarnation {
             last_snapshot: None,
             next_scheduled: Instant::now(),
             sample_count: 0,
+            in_flight: None,
         };
         if config.inspector {
             run.connect(config, on_event);
@@ -672,6 +699,7 @@ impl Incarnation {
         let mut next_sample = Instant::now();
         let mut last_trim = Instant::now();
         loop {
+            self.finish_snapshot(config, analyser, stop, on_event, false);
             self.drain_censuses(store, census_rx, config, summary, on_event, false)?;
             // A watch runs for days: what the server's threads and SQLite free goes back
             // to the system now and then, not only after an analysis.
@@ -680,11 +708,14 @@ impl Incarnation {
                 last_trim = Instant::now();
             }
             if let Some(end) = self.ended() {
+                // The snapshot in flight fails with the process (its socket is closed).
+                self.finish_snapshot(config, analyser, stop, on_event, true);
                 return Ok(end);
             }
             if stop.load(Ordering::SeqCst)
                 || config.duration.is_some_and(|d| started.elapsed() >= d)
             {
+                self.finish_snapshot(config, analyser, stop, on_event, true);
                 return Ok(self.stop_watching());
             }
             let now = Instant::now();
@@ -704,8 +735,10 @@ impl Incarnation {
             self.read_heap_limit(store)?;
             summary.samples += 1;
             on_event(&WatchEvent::Sample(sample));
-            if let Some(reason) = self.snapshot_due(config) {
-                self.take_snapshot(config, store, analyser, &reason, stop, on_event);
+            if self.in_flight.is_none() {
+                if let Some(reason) = self.snapshot_due(config) {
+                    self.start_snapshot(config, store, &reason, on_event);
+                }
             }
         }
     }
@@ -730,6 +763,7 @@ impl Incarnation {
         if !oom.cgroups.is_empty() || self.oom_latest.cgroups.is_empty() {
             self.oom = std::mem::replace(&mut self.oom_latest, oom);
         }
+        let in_snapshot = self.in_flight.is_some();
         let mut s = SampleRecord {
             incarnation_id: self.id,
             t: now_ms(),
@@ -737,9 +771,12 @@ impl Incarnation {
             anon: Some(anon as i64),
             pss: pss.map(|p| p as i64),
             threads: threads as i64,
+            in_snapshot,
             ..SampleRecord::default()
         };
-        if let Some(inspector) = self.inspector.as_mut() {
+        // During a snapshot the heap is not read: Node would answer only once the snapshot
+        // is written (and the inspector taking it is on the snapshot's thread).
+        if let Some(inspector) = self.inspector.as_mut().filter(|_| !in_snapshot) {
             let gc = if config.gc_before_sample {
                 inspector.collect_garbage()
             } else {
@@ -769,10 +806,14 @@ impl Incarnation {
         }
         // The early-snapshot trigger counts `external` with the heap (unlike the trend's
         // heap series, which runs against V8's limit): growing Buffers are worth a snapshot.
-        let y = s.heap_used.map_or(s.rss, |h| h + s.external.unwrap_or(0));
-        self.samples.push((s.t as f64 / 1000.0, y as f64));
-        if self.samples.len() > 360 {
-            self.samples.remove(0);
+        // Samples taken during a snapshot stay out: they have no heap (RSS would mix into
+        // the heap's series) and the snapshot's own allocations lift RSS.
+        if !in_snapshot {
+            let y = s.heap_used.map_or(s.rss, |h| h + s.external.unwrap_or(0));
+            self.samples.push((s.t as f64 / 1000.0, y as f64));
+            if self.samples.len() > 360 {
+                self.samples.remove(0);
+            }
         }
         Some(s)
     }
@@ -818,34 +859,62 @@ impl Incarnation {
         None
     }
 
-    fn take_snapshot(
+    /// Starts a snapshot on a thread of its own (see [`SnapshotInFlight`]); over the
+    /// inspector, the watcher's inspector session goes with it and comes back when done.
+    fn start_snapshot(
         &mut self,
         config: &WatchConfig,
         store: &Store,
-        analyser: &Analyser,
         reason: &str,
-        stop: &AtomicBool,
         on_event: &mut impl FnMut(&WatchEvent),
     ) {
         self.seq += 1;
         let file = format!("{}-{}.heapsnapshot", self.file_prefix, self.seq);
         let path = store.snapshots_dir().join(&file);
-        let t = now_ms();
-        let start = Instant::now();
-        let taken = match &self.snapshots {
-            SnapshotMethod::Inspector => match self.inspector.as_mut() {
-                Some(i) => i
-                    .take_heap_snapshot(&path)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
-                None => Err("the inspector is gone".into()),
-            },
+        let abort = Arc::new(AtomicBool::new(false));
+        let job: Box<dyn FnOnce() -> SnapshotTaken + Send> = match &self.snapshots {
+            SnapshotMethod::Inspector => {
+                let Some(mut inspector) = self.inspector.take() else {
+                    on_event(&WatchEvent::Warning(format!(
+                        "snapshot {file} failed and was discarded: the inspector is gone"
+                    )));
+                    self.snapshot_done(config, reason, Instant::now());
+                    return;
+                };
+                let (path, abort) = (path.clone(), abort.clone());
+                Box::new(move || {
+                    inspector.set_abort_flag(Some(abort));
+                    let taken = inspector
+                        .take_heap_snapshot(&path)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string());
+                    inspector.set_abort_flag(None);
+                    (Some(inspector), taken)
+                })
+            }
             SnapshotMethod::Signal { signal, dir } => {
-                node_process::snapshot_by_signal(self.pid, *signal, dir, &path)
+                let (pid, signal, dir) = (self.pid, *signal, dir.clone());
+                let (path, abort) = (path.clone(), abort.clone());
+                Box::new(move || {
+                    let taken = node_process::snapshot_by_signal(pid, signal, &dir, &path, &abort);
+                    (None, taken)
+                })
             }
             SnapshotMethod::None => return,
         };
-        let now = Instant::now();
+        self.in_flight = Some(SnapshotInFlight {
+            file,
+            path,
+            t: now_ms(),
+            reason: reason.to_owned(),
+            start: Instant::now(),
+            abort,
+            thread: std::thread::spawn(job),
+        });
+    }
+
+    /// Schedules the next snapshot after one that ended at `now`.
+    fn snapshot_done(&mut self, config: &WatchConfig, reason: &str, now: Instant) {
         self.last_snapshot = Some(now);
         if reason != "growth" {
             self.next_scheduled = now + config.snapshot_every;
@@ -853,6 +922,44 @@ impl Incarnation {
             // The schedule stands, but an early snapshot must not make two within the gap.
             self.next_scheduled = self.next_scheduled.max(now + config.min_snapshot_gap);
         }
+    }
+
+    /// Collects the snapshot in flight once its thread is done (with `abandon`, tells it
+    /// to give up and waits for it: the watcher is leaving), hands its file to the
+    /// analyser and takes the inspector back.
+    fn finish_snapshot(
+        &mut self,
+        config: &WatchConfig,
+        analyser: &Analyser,
+        stop: &AtomicBool,
+        on_event: &mut impl FnMut(&WatchEvent),
+        abandon: bool,
+    ) {
+        let Some(flight) = self.in_flight.take() else {
+            return;
+        };
+        if abandon {
+            flight.abort.store(true, Ordering::SeqCst);
+        } else if !flight.thread.is_finished() {
+            self.in_flight = Some(flight);
+            return;
+        }
+        let SnapshotInFlight {
+            file,
+            path,
+            t,
+            reason,
+            start,
+            thread,
+            ..
+        } = flight;
+        let (inspector, taken) = thread
+            .join()
+            .unwrap_or_else(|_| (None, Err("the snapshot thread panicked".into())));
+        if let Some(inspector) = inspector {
+            self.attach(inspector);
+        }
+        self.snapshot_done(config, &reason, Instant::now());
         match taken {
             Ok(()) => {
                 self.in_analysis += 1;
@@ -861,16 +968,17 @@ impl Incarnation {
                     PendingSnapshot {
                         file,
                         t,
-                        reason: reason.to_owned(),
+                        reason,
                         taken_in: start.elapsed().as_secs_f64(),
                         incarnation: self.id,
                     },
                 ));
             }
-            // A stop signal interrupts the snapshot in flight: that is the stop, not a fault.
-            Err(_) if stop.load(Ordering::SeqCst) => on_event(&WatchEvent::Warning(format!(
-                "snapshot {file} left unfinished: stopping"
-            ))),
+            // A stop (or the process ending) cuts the snapshot in flight short: that is
+            // the stop, not a fault.
+            Err(_) if abandon || stop.load(Ordering::SeqCst) => on_event(&WatchEvent::Warning(
+                format!("snapshot {file} left unfinished: stopping"),
+            )),
             Err(e) => on_event(&WatchEvent::Warning(format!(
                 "snapshot {file} failed and was discarded: {e}"
             ))),

@@ -2,6 +2,7 @@
 //! it get, where does it write diagnostics, has its cgroup OOM-killed anything.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The command line of `pid`, `None` when it is gone or unreadable.
@@ -200,12 +201,13 @@ pub(crate) fn diagnostic_dir(pid: i32) -> Option<PathBuf> {
 
 /// Sends `signal` to a Node process started with `--heapsnapshot-signal`, waits for the
 /// snapshot it writes into `dir` (`Heap.<date>.<time>.<pid>.<tid>.<seq>.heapsnapshot`) to
-/// be complete, and moves it to `dest` (mode 0600).
+/// be complete, and moves it to `dest` (mode 0600). Gives up within 0.2 s of `abort`.
 pub(crate) fn snapshot_by_signal(
     pid: i32,
     signal: i32,
     dir: &Path,
     dest: &Path,
+    abort: &AtomicBool,
 ) -> Result<(), String> {
     let listing = |dir: &Path| -> Vec<PathBuf> {
         std::fs::read_dir(dir)
@@ -235,6 +237,11 @@ pub(crate) fn snapshot_by_signal(
     let until = Instant::now() + Duration::from_secs(600);
     while Instant::now() < until {
         std::thread::sleep(Duration::from_millis(200));
+        // A watcher that stops does not wait for Node to finish writing (the file, once
+        // complete, is Node's own `Heap.*` file, left where Node put it).
+        if abort.load(Ordering::SeqCst) {
+            return Err("abandoned: the watcher is stopping".into());
+        }
         let Some(file) = listing(dir).into_iter().find(|f| !before.contains(f)) else {
             if !alive(pid) {
                 return Err("the process exited".into());

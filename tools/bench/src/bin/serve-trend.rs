@@ -226,6 +226,7 @@ fn build_store(dir: &Path, base: &SnapshotCensus, n: usize) -> Result<usize> {
             heap_used: Some(heap as i64),
             heap_total: Some((heap * 1.2) as i64),
             external: Some(3_000_000),
+            in_snapshot: false,
         })?;
         count += 1;
         t += step;
