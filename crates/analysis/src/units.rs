@@ -26,12 +26,16 @@ pub fn signed_bytes(b: i64) -> String {
     }
 }
 
-/// Seconds as `0.5 s`, `12 s`, `45 min`, `3 h 20 min`, `1.5 days`; `never` when infinite.
+/// Seconds as `20 ms`, `0.5 s`, `12 s`, `45 min`, `3 h 20 min`, `1.5 days`; `never` when
+/// infinite.
 pub fn human_duration(secs: f64) -> String {
     if !secs.is_finite() {
         return "never".into();
     }
     let secs = secs.max(0.0);
+    if secs > 0.0 && secs < 0.095 {
+        return format!("{:.0} ms", (secs * 1000.0).max(1.0));
+    }
     if secs < 9.95 {
         // A short wait reads better with its tenths: `0.5 s`, not `0 s`.
         return match format!("{secs:.1}") {
@@ -64,6 +68,18 @@ pub fn group_digits(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_at_every_scale() {
+        assert_eq!(human_duration(0.0), "0 s");
+        assert_eq!(human_duration(0.02), "20 ms");
+        assert_eq!(human_duration(0.5), "0.5 s");
+        assert_eq!(human_duration(2.0), "2 s");
+        assert_eq!(human_duration(45.0), "45 s");
+        assert_eq!(human_duration(239.6), "4 min");
+        assert_eq!(human_duration(7300.0), "2 h 1 min");
+        assert_eq!(human_duration(f64::INFINITY), "never");
+    }
 
     #[test]
     fn formats() {

@@ -14,7 +14,7 @@
 //! load hits both. `--load` runs a CPU-bound process beside everything (a busy CI runner
 //! on this 2-core machine).
 //! It prints, per scenario: the expected answer (manifest `leaks`), the verdicts (exit
-//! codes), the culprit named (for js-heap leaks: is it a manifest class?), the samples
+//! codes), the culprit named (for leaks with manifest classes: is it one?), the samples
 //! taken, the slope against the manifest's bytes per iteration, the share of the run spent
 //! sampling (forced GCs, heap and /proc reads, as leaktrail measures it) and the slowdown: the median wall time of the workload under
 //! leaktrail (snapshot time left out) over its median alone, as a ratio — for the default
@@ -273,7 +273,9 @@ fn main() -> Result<()> {
             v.sort_by(f64::total_cmp);
             v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
         };
-        let named_cell = if leaks && js_heap {
+        // Any leak whose manifest names culprit classes (heap data, or code kept by
+        // functions); external, native and thread leaks have no class to name.
+        let named_cell = if leaks && (js_heap || !culprits.is_empty()) {
             format!("{named}/{}", args.runs)
         } else {
             "-".into()
