@@ -50,5 +50,5 @@ pub use run::{
 pub use signals::{signal_name, PendingSignal, StopSignals, STOP_SIGNALS};
 pub use spawn::{
     signal_group, spawn_in_group, spawn_workload, stop_group, wait_exit, Hold, NodeStart,
-    HOLD_PRELOAD,
+    HOLD_PRELOAD, NODE_OPTIONS_WITH_VALUE,
 };

@@ -178,6 +178,51 @@ pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     }
 }
 
+/// Node's options that take their value as the next argument (`-r ./setup.js`) when not
+/// written `--require=./setup.js`: without this list the value would be taken for the
+/// script (by `watch`'s default target name and `trace`'s lanes alike).
+pub const NODE_OPTIONS_WITH_VALUE: &[&str] = &[
+    "-r",
+    "--require",
+    "--import",
+    "--loader",
+    "--experimental-loader",
+    "-C",
+    "--conditions",
+    "--env-file",
+    "--env-file-if-exists",
+    "--input-type",
+    "--inspect-port",
+    "--debug-port",
+    "--title",
+    "--heapsnapshot-signal",
+    "--heapsnapshot-near-heap-limit",
+    "--diagnostic-dir",
+    "--report-dir",
+    "--report-directory",
+    "--report-filename",
+    "--report-signal",
+    "--redirect-warnings",
+    "--disable-warning",
+    "--unhandled-rejections",
+    "--max-old-space-size",
+    "--max-semi-space-size",
+    "--stack-size",
+    "--icu-data-dir",
+    "--openssl-config",
+    "--secure-heap",
+    "--secure-heap-min",
+    "--watch-path",
+    "--cpu-prof-dir",
+    "--cpu-prof-name",
+    "--heap-prof-dir",
+    "--heap-prof-name",
+    "--test-reporter",
+    "--test-reporter-destination",
+    "--test-name-pattern",
+    "--test-skip-pattern",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

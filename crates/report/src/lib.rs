@@ -800,33 +800,20 @@ pub fn render_run(
     }
     if let Some(f) = fault {
         d.emphasis(&format!("Fault: {f}. What was collected is below."), true);
-        if !result.stdout_tail.is_empty() {
-            d.line("Last lines on stdout:");
-            let indent = if opts.format == Format::Markdown {
-                ""
-            } else {
-                "  "
-            };
-            let lines: Vec<String> = result
-                .stdout_tail
-                .iter()
-                .map(|l| format!("{indent}{l}"))
-                .collect();
-            d.block(&lines);
-        }
-        if !result.stderr_tail.is_empty() {
-            d.line("Last lines on stderr:");
-            let indent = if opts.format == Format::Markdown {
-                ""
-            } else {
-                "  "
-            };
-            let lines: Vec<String> = result
-                .stderr_tail
-                .iter()
-                .map(|l| format!("{indent}{l}"))
-                .collect();
-            d.block(&lines);
+        let indent = if opts.format == Format::Markdown {
+            ""
+        } else {
+            "  "
+        };
+        for (title, tail) in [
+            ("Last lines on stdout:", &result.stdout_tail),
+            ("Last lines on stderr:", &result.stderr_tail),
+        ] {
+            if !tail.is_empty() {
+                d.line(title);
+                let lines: Vec<String> = tail.iter().map(|l| format!("{indent}{l}")).collect();
+                d.block(&lines);
+            }
         }
     }
     if fault.is_some() && result.samples.is_empty() {

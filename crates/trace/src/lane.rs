@@ -82,39 +82,6 @@ impl LaneRule {
     }
 }
 
-/// Node options whose value may be the next argument (`-r ./setup.js`); without this
-/// list the value would be taken for the script.
-const NODE_OPTIONS_WITH_VALUE: &[&str] = &[
-    "-r",
-    "--require",
-    "--import",
-    "--loader",
-    "--experimental-loader",
-    "-C",
-    "--conditions",
-    "--env-file",
-    "--title",
-    "--input-type",
-    "--inspect-port",
-    "--debug-port",
-    "--diagnostic-dir",
-    "--heapsnapshot-signal",
-    "--redirect-warnings",
-    "--report-dir",
-    "--report-directory",
-    "--report-filename",
-    "--report-signal",
-    "--cpu-prof-dir",
-    "--cpu-prof-name",
-    "--heap-prof-dir",
-    "--heap-prof-name",
-    "--test-reporter",
-    "--test-reporter-destination",
-    "--test-name-pattern",
-    "--test-skip-pattern",
-    "--watch-path",
-];
-
 /// The script argument of a Node command line: the first argument after the program
 /// that is neither an option nor an option's value; `None` for `-e`/`-p` and a bare REPL.
 pub fn node_script(cmdline: &[String]) -> Option<&str> {
@@ -126,7 +93,7 @@ pub fn node_script(cmdline: &[String]) -> Option<&str> {
         if matches!(a.as_str(), "-e" | "--eval" | "-p" | "--print") {
             return None;
         }
-        if NODE_OPTIONS_WITH_VALUE.contains(&a.as_str()) {
+        if leaktrail_harness::NODE_OPTIONS_WITH_VALUE.contains(&a.as_str()) {
             args.next();
             continue;
         }

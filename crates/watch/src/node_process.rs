@@ -59,7 +59,8 @@ pub(crate) fn default_name(command: &[String]) -> String {
             return script_name(&base(arg));
         }
         // An option given its value in the next argument: that value is not the script.
-        if !arg.contains('=') && NODE_OPTIONS_WITH_VALUE.contains(&arg.as_str()) {
+        if !arg.contains('=') && leaktrail_harness::NODE_OPTIONS_WITH_VALUE.contains(&arg.as_str())
+        {
             args.next();
         }
     }
@@ -77,46 +78,6 @@ fn script_name(file: &str) -> String {
         .unwrap_or(file)
         .to_owned()
 }
-
-/// Node's options that take their value as the next argument (`--require ./x`) when not
-/// written `--require=./x`: the ones seen before a script on service command lines.
-const NODE_OPTIONS_WITH_VALUE: &[&str] = &[
-    "-r",
-    "--require",
-    "--import",
-    "--loader",
-    "--experimental-loader",
-    "-C",
-    "--conditions",
-    "--env-file",
-    "--env-file-if-exists",
-    "--input-type",
-    "--inspect-port",
-    "--debug-port",
-    "--title",
-    "--heapsnapshot-signal",
-    "--heapsnapshot-near-heap-limit",
-    "--diagnostic-dir",
-    "--report-dir",
-    "--report-directory",
-    "--report-filename",
-    "--report-signal",
-    "--redirect-warnings",
-    "--disable-warning",
-    "--unhandled-rejections",
-    "--max-old-space-size",
-    "--max-semi-space-size",
-    "--stack-size",
-    "--icu-data-dir",
-    "--openssl-config",
-    "--secure-heap",
-    "--secure-heap-min",
-    "--watch-path",
-    "--cpu-prof-dir",
-    "--cpu-prof-name",
-    "--heap-prof-dir",
-    "--heap-prof-name",
-];
 
 /// Whether `pid` runs Node (its executable is `node`, `nodejs` or a versioned `node20`).
 pub fn is_node(pid: i32) -> bool {
