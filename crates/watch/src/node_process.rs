@@ -198,9 +198,21 @@ pub(crate) fn snapshot_by_signal(
     let until = Instant::now() + Duration::from_secs(600);
     while Instant::now() < until {
         std::thread::sleep(Duration::from_millis(200));
-        // A watcher that stops does not wait for Node to finish writing (the file, once
-        // complete, is Node's own `Heap.*` file, left where Node put it).
+        // A watcher that stops does not wait for Node to finish writing. The file our
+        // signal asked for is ours, and a heap holds secrets: it is removed, unfinished
+        // (Node writes on into the unlinked file; its space is freed when Node closes it).
         if abort.load(Ordering::SeqCst) {
+            let until = Instant::now() + Duration::from_secs(1);
+            loop {
+                if let Some(file) = listing(dir).into_iter().find(|f| !before.contains(f)) {
+                    let _ = std::fs::remove_file(&file);
+                    break;
+                }
+                if Instant::now() >= until || !alive(pid) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
             return Err("abandoned: the watcher is stopping".into());
         }
         let Some(file) = listing(dir).into_iter().find(|f| !before.contains(f)) else {
