@@ -683,14 +683,7 @@ fn prometheus_scrapes_watch_serve_and_evaluates_the_rules() {
     let stderr = child.stderr.take().expect("stderr");
     let mut watcher = Watcher(child);
     let mut lines = std::io::BufReader::new(stderr).lines();
-    let leaktrail_addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.strip_prefix("leaktrail watch: serving http://")
-                .map(|a| a.trim_end_matches('/').to_owned())
-        })
-        .expect("watch --serve says where it serves");
+    let leaktrail_addr = common::http::watch_serve_address(&mut lines);
     // Drained: a watcher writing to a pipe nobody reads would block.
     std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
 

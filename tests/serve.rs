@@ -722,14 +722,7 @@ fn watch_serve_answers_from_the_watcher_itself() {
         .expect("watch starts");
     // The address the watcher's own server took, from its first line.
     let mut lines = std::io::BufReader::new(watcher.stderr.take().expect("stderr")).lines();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.strip_prefix("leaktrail watch: serving http://")
-                .map(|a| a.trim_end_matches('/').to_owned())
-        })
-        .expect("watch --serve says where it serves");
+    let addr = common::http::watch_serve_address(&mut lines);
     let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
     let count = || {

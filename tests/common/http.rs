@@ -179,3 +179,18 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[size + 2..];
     }
 }
+
+/// The address `watch --serve` says it serves on, read from its stderr lines (the lines
+/// after it are left to the caller, who must drain them).
+pub fn watch_serve_address(
+    lines: &mut std::io::Lines<BufReader<std::process::ChildStderr>>,
+) -> String {
+    lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("leaktrail watch: serving http://")
+                .map(|a| a.trim_end_matches('/').to_owned())
+        })
+        .expect("watch --serve says where it serves")
+}
