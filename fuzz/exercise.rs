@@ -8,7 +8,7 @@
 /// Runs every analysis the commands run on `data`; panics on a bug.
 pub fn exercise(data: &[u8]) {
     use leaktrail_analysis::{
-        growing_collections, CensusLimits, Classification, ClassRetainers, CollectionCensus,
+        growing_collections, CensusLimits, Classification, LeakWindow, ClassRetainers, CollectionCensus,
         EarlierSnapshot, HeapAnalysis, LeakReport, ObjectRetainers, SnapshotCensus,
         SnapshotDiff, SnapshotDigest, Summary,
     };
@@ -94,7 +94,15 @@ pub fn exercise(data: &[u8]) {
     let final_snap = &snaps[snaps.len() - 1];
     let a = HeapAnalysis::new(final_snap);
     json(&Summary::with_graph(&a, NAME, 10));
-    json(&SnapshotCensus::of(&a, NAME, &CensusLimits::default()));
+    json(&SnapshotCensus::of(&a, NAME, &CensusLimits::default(), None));
+    // The census with a leak window: every id of the input can fall inside it.
+    let window = LeakWindow {
+        base: "base".into(),
+        base_max_id: 0,
+        target: "target".into(),
+        target_max_id: u32::MAX,
+    };
+    json(&SnapshotCensus::of(&a, NAME, &CensusLimits::default(), Some(&window)));
     let n = final_snap.node_count() as u32;
     for v in [0, 1, n / 2, n.saturating_sub(1)].into_iter().filter(|&v| v < n) {
         if let Some(r) = ObjectRetainers::find(&a, final_snap.node_id(v), 5) {

@@ -7,30 +7,53 @@ mod common;
 use std::path::PathBuf;
 
 use common::*;
-use leaktrail_analysis::CensusLimits;
+use leaktrail_analysis::{CensusLimits, LeakWindow};
 use leaktrail_watch::{census_of_file, CensusWorker};
 
 #[test]
 fn the_child_census_is_the_census_taken_in_process() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let snap = scenario_snapshots(dir.path(), "stream-registry-no-ttl", &[200]).remove(0);
+    let snaps = scenario_snapshots(dir.path(), "stream-registry-no-ttl", &[200, 400, 600]);
     let limits = CensusLimits {
         classes_by_self_size: 40,
         ..CensusLimits::default()
     };
+    // The leak window of the third: the highest ids of the first two.
+    let max_id = |i: usize| {
+        census_of_file(&snaps[i], "earlier", &limits, None)
+            .expect("census")
+            .max_node_id
+            .expect("a max id")
+    };
+    let window = LeakWindow {
+        base: "s-1.heapsnapshot".into(),
+        base_max_id: max_id(0),
+        target: "s-2.heapsnapshot".into(),
+        target_max_id: max_id(1),
+    };
+    assert!(window.base_max_id < window.target_max_id, "{window:?}");
+    let snap = &snaps[2];
     let child = CensusWorker::Process(PathBuf::from(env!("CARGO_BIN_EXE_leaktrail")))
-        .census(&snap, "s-1.heapsnapshot", &limits)
+        .census(snap, "s-3.heapsnapshot", &limits, Some(&window))
         .expect("the child's census");
-    let here = census_of_file(&snap, "s-1.heapsnapshot", &limits).expect("census");
+    let here = census_of_file(snap, "s-3.heapsnapshot", &limits, Some(&window)).expect("census");
     let json = |c| serde_json::to_value(c).expect("serialises");
     assert_eq!(json(&child), json(&here));
-    // The limits went across: 40 classes by self size, then up to 100 by retained size.
-    assert!(child.classes.len() > 40 && child.classes.len() <= 140);
+    // The limits went across: 40 classes by self size, then up to 100 by retained size and
+    // 100 by count.
+    assert!(child.classes.len() > 40 && child.classes.len() <= 240);
+    // So did the window: the leak roots allocated between the first two snapshots.
+    let leaks = child.leaks.as_ref().expect("leak evidence");
+    assert_eq!(leaks.window, window);
+    let top = leaks.clusters.first().expect("a cluster");
+    assert_eq!(top.class, "StreamEntry", "{leaks:?}");
+    assert!((150..=250).contains(&top.count), "{top:?}");
+    assert!(top.holder.contains("`streams`"), "{top:?}");
     assert!(child
         .classes
         .iter()
         .any(|c| c.class == "StreamEntry" && c.count >= 200));
-    assert_eq!(child.info.path, "s-1.heapsnapshot");
+    assert_eq!(child.info.path, "s-3.heapsnapshot");
 }
 
 #[test]
@@ -39,14 +62,14 @@ fn a_bad_snapshot_fails_its_census_with_the_file_named() {
     let bad = dir.path().join("cut.heapsnapshot");
     std::fs::write(&bad, br#"{"snapshot":{"meta":{"node_fields":["type""#).expect("write");
     let err = CensusWorker::Process(PathBuf::from(env!("CARGO_BIN_EXE_leaktrail")))
-        .census(&bad, "cut.heapsnapshot", &CensusLimits::default())
+        .census(&bad, "cut.heapsnapshot", &CensusLimits::default(), None)
         .expect_err("a cut file has no census");
     assert!(
         err.starts_with("the census process exited with 2") && err.contains(s(&bad)),
         "{err}"
     );
     let missing = CensusWorker::Process(dir.path().join("no-such-leaktrail"))
-        .census(&bad, "cut.heapsnapshot", &CensusLimits::default())
+        .census(&bad, "cut.heapsnapshot", &CensusLimits::default(), None)
         .expect_err("no program");
     assert!(missing.contains("cannot start"), "{missing}");
 }

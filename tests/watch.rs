@@ -215,6 +215,24 @@ fn a_leaking_service_lands_in_the_store_and_trends_leaking() {
     let trend = trend_of(&store);
     assert_eq!(trend.overall, Assessment::Leaking, "{}", trend.sentence);
     assert_eq!(trend.memory[0].assessment, Assessment::Leaking);
+    // Three censuses name the culprit, with no raw snapshot needed: the newest census kept
+    // its leak roots against the two before it.
+    let culprit = trend
+        .culprits
+        .first()
+        .expect("a culprit from the newest three censuses");
+    assert_eq!(culprit.cluster.class, "StreamEntry", "{}", culprit.sentence);
+    assert!(
+        culprit.cluster.holder.contains("`streams`"),
+        "{}",
+        culprit.sentence
+    );
+    let rendered = leaktrail(&["trend", "--store", s(&store_dir), "--floor", "100MB/h"]);
+    let text = String::from_utf8_lossy(&rendered.stdout);
+    assert!(
+        text.contains("Culprit: ") && text.contains("StreamEntry objects"),
+        "{text}"
+    );
 }
 
 /// A service holding ~100 MB of small objects (600 000 of them, each with a string and an
@@ -520,6 +538,12 @@ fn a_clean_service_does_not_trend_leaking() {
             .all(|c| c.assessment < Assessment::Leaking),
         "{:?}",
         trend.classes.first()
+    );
+    assert!(trend.snapshots >= 3, "{} snapshots", trend.snapshots);
+    assert!(
+        trend.culprits.is_empty(),
+        "a bounded cache names no culprit: {:?}",
+        trend.culprits.first().map(|c| &c.sentence)
     );
 }
 

@@ -167,6 +167,7 @@ pub fn build_store(root: &Path, scenario: &str, iterations: u32, at: &[u32]) -> 
             &HeapAnalysis::new(&snap),
             &raw.display().to_string(),
             &CensusLimits::default(),
+            None,
         );
         drop(snap);
         std::fs::rename(&raw, store.snapshots_dir().join(&name)).expect("moved into the store");

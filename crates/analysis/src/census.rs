@@ -12,6 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::census_leaks::{CensusLeaks, LeakWindow};
 use crate::collections::collection_entries;
 use crate::heap::HeapAnalysis;
 use crate::shape::PathShapes;
@@ -24,6 +25,9 @@ pub struct CensusLimits {
     pub classes_by_self_size: usize,
     /// Further classes kept by retained size.
     pub classes_by_retained_size: usize,
+    /// Further classes kept by instance count: a leak of many small objects is followed
+    /// by its count ([`crate::CensusLeaks::culprits`]) even when its bytes are few.
+    pub classes_by_count: usize,
     /// Collections kept (the most entries first).
     pub collections: usize,
     /// Collections with fewer entries are left out.
@@ -35,6 +39,7 @@ impl Default for CensusLimits {
         CensusLimits {
             classes_by_self_size: 300,
             classes_by_retained_size: 100,
+            classes_by_count: 100,
             collections: 50,
             min_collection_entries: 64,
         }
@@ -73,11 +78,25 @@ pub struct SnapshotCensus {
     pub classes: Vec<ClassStats>,
     /// The largest collections.
     pub collections: Vec<CollectionRecord>,
+    /// The highest node id of V8's heap objects in the snapshot (embedder and synthetic
+    /// nodes left out): where the next census's [`LeakWindow`]s start.
+    /// `None` as stored (only the watcher that took the census needs it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_node_id: Option<u32>,
+    /// The leak roots against the two censuses before it, when it was taken with a window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaks: Option<CensusLeaks>,
 }
 
 impl SnapshotCensus {
-    /// Takes the census of an analysed snapshot read from `path`.
-    pub fn of(a: &HeapAnalysis<'_>, path: &str, limits: &CensusLimits) -> SnapshotCensus {
+    /// Takes the census of an analysed snapshot read from `path`; with `window`, with its
+    /// leak roots against the two earlier censuses the window names.
+    pub fn of(
+        a: &HeapAnalysis<'_>,
+        path: &str,
+        limits: &CensusLimits,
+        window: Option<&LeakWindow>,
+    ) -> SnapshotCensus {
         let summary = Summary::with_graph(a, path, 0);
         let families = crate::family::Family::ALL
             .iter()
@@ -94,7 +113,10 @@ impl SnapshotCensus {
             .enumerate()
             .partition(|(i, _)| *i < limits.classes_by_self_size);
         rest.sort_by_key(|(_, c)| std::cmp::Reverse(c.retained_size.unwrap_or(0)));
-        kept.extend(rest.into_iter().take(limits.classes_by_retained_size));
+        let by_retained = rest.len().min(limits.classes_by_retained_size);
+        kept.extend(rest.drain(..by_retained));
+        rest.sort_by_key(|(_, c)| std::cmp::Reverse(c.count));
+        kept.extend(rest.into_iter().take(limits.classes_by_count));
         let classes: Vec<ClassStats> = kept.into_iter().map(|(_, c)| c).collect();
 
         let snap = a.snap;
@@ -121,6 +143,8 @@ impl SnapshotCensus {
             families,
             classes,
             collections,
+            max_node_id: crate::census_leaks::max_serial_id(snap),
+            leaks: window.map(|w| CensusLeaks::of(a, w)),
         }
     }
 }

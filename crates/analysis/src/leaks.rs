@@ -174,11 +174,13 @@ pub struct LeakReport {
     pub summary: String,
 }
 
+/// One cluster of leak roots being summed.
 #[derive(Default)]
-struct Acc {
-    count: u64,
-    retained: u64,
-    best: Option<NodeIndex>,
+pub(crate) struct Acc {
+    pub(crate) count: u64,
+    pub(crate) retained: u64,
+    /// The member that retains the most.
+    pub(crate) best: Option<NodeIndex>,
 }
 
 impl LeakReport {
@@ -232,56 +234,19 @@ impl LeakReport {
         let snap = a.snap;
         let base = IdSet::new(&earlier[0].ids);
         let target = IdSet::new(&earlier[earlier.len() - 1].ids);
-        let n = snap.node_count();
-        // Objects a program allocates (not V8's internal structures) that are leaked.
-        let leaked: Vec<bool> = (0..n as u32)
-            .map(|v| {
-                let id = snap.node_id(v);
-                is_reportable(snap, v)
-                    && !is_string_piece(snap, a.distances(), v)
-                    && !is_filled_collection(snap, v)
-                    && snap.self_size(v) != 0
-                    && target.contains(id)
-                    && !base.contains(id)
-                    && a.distances().is_reachable(v)
-            })
-            .collect();
-        // inside[v]: a strict dominator of v is leaked (dominators come first in preorder).
-        let mut inside = vec![false; n];
-        a.dominators.preorder(|v| {
-            let d = a.dominators.idom(v);
-            if d != v {
-                inside[v as usize] = inside[d as usize] || leaked[d as usize];
-            }
+        let Candidates {
+            roots,
+            roots_retained,
+            min_bytes,
+            ranked,
+        } = Candidates::of(a, |v| {
+            let id = snap.node_id(v);
+            target.contains(id) && !base.contains(id)
         });
         let final_counts = class_counts(&a.classes, snap.self_sizes());
-        let heap_total: u64 = snap.self_sizes().iter().map(|&s| s as u64).sum();
-        let min_bytes = MIN_CLUSTER_BYTES.max((heap_total as f64 * MIN_CLUSTER_SHARE) as u64);
-        let mut clusters: HashMap<String, Acc> = HashMap::new();
-        let (mut roots, mut roots_retained) = (0u64, 0u64);
-        let mut shapes = PathShapes::new(snap, &a.classes, a.distances());
-        for v in 0..n as u32 {
-            if !leaked[v as usize] || inside[v as usize] {
-                continue;
-            }
-            roots += 1;
-            roots_retained += a.retained.get(v);
-            let key = shapes.key(v);
-            let acc = clusters.entry(key).or_default();
-            acc.count += 1;
-            acc.retained += a.retained.get(v);
-            if acc
-                .best
-                .is_none_or(|b| a.retained.get(b) < a.retained.get(v))
-            {
-                acc.best = Some(v);
-            }
-        }
         let mut kept = Vec::new();
         let (mut dismissed, mut dismissed_retained) = (0u64, 0u64);
         let (mut not_growing, mut small) = (0u64, 0u64);
-        let mut ranked: Vec<Acc> = clusters.into_values().collect();
-        ranked.sort_by_key(|c| std::cmp::Reverse(c.retained));
         for c in ranked {
             let Some(best) = c.best else { continue };
             let class = a.class_name(best).to_owned();
@@ -401,6 +366,78 @@ impl LeakReport {
     }
 }
 
+/// Leak roots of FINAL grouped by the shape of their retainer paths, before the growth
+/// test: what `leaks` and a watcher's census share.
+pub(crate) struct Candidates {
+    pub(crate) roots: u64,
+    pub(crate) roots_retained: u64,
+    /// The noise floor for this heap.
+    pub(crate) min_bytes: u64,
+    /// Clusters, largest retained size first.
+    pub(crate) ranked: Vec<Acc>,
+}
+
+impl Candidates {
+    /// Clusters the leak roots of `a`: reportable nodes `allocated_in_window` accepts
+    /// (allocated between BASE and TARGET), reachable, and dominated by no other.
+    pub(crate) fn of(
+        a: &HeapAnalysis<'_>,
+        allocated_in_window: impl Fn(NodeIndex) -> bool,
+    ) -> Candidates {
+        let snap = a.snap;
+        let n = snap.node_count();
+        // Objects a program allocates (not V8's internal structures) that are leaked.
+        let leaked: Vec<bool> = (0..n as u32)
+            .map(|v| {
+                is_reportable(snap, v)
+                    && !is_string_piece(snap, a.distances(), v)
+                    && !is_filled_collection(snap, v)
+                    && snap.self_size(v) != 0
+                    && allocated_in_window(v)
+                    && a.distances().is_reachable(v)
+            })
+            .collect();
+        // inside[v]: a strict dominator of v is leaked (dominators come first in preorder).
+        let mut inside = vec![false; n];
+        a.dominators.preorder(|v| {
+            let d = a.dominators.idom(v);
+            if d != v {
+                inside[v as usize] = inside[d as usize] || leaked[d as usize];
+            }
+        });
+        let heap_total: u64 = snap.self_sizes().iter().map(|&s| s as u64).sum();
+        let min_bytes = MIN_CLUSTER_BYTES.max((heap_total as f64 * MIN_CLUSTER_SHARE) as u64);
+        let mut clusters: HashMap<String, Acc> = HashMap::new();
+        let (mut roots, mut roots_retained) = (0u64, 0u64);
+        let mut shapes = PathShapes::new(snap, &a.classes, a.distances());
+        for v in 0..n as u32 {
+            if !leaked[v as usize] || inside[v as usize] {
+                continue;
+            }
+            roots += 1;
+            roots_retained += a.retained.get(v);
+            let key = shapes.key(v);
+            let acc = clusters.entry(key).or_default();
+            acc.count += 1;
+            acc.retained += a.retained.get(v);
+            if acc
+                .best
+                .is_none_or(|b| a.retained.get(b) < a.retained.get(v))
+            {
+                acc.best = Some(v);
+            }
+        }
+        let mut ranked: Vec<Acc> = clusters.into_values().collect();
+        ranked.sort_by_key(|c| std::cmp::Reverse(c.retained));
+        Candidates {
+            roots,
+            roots_retained,
+            min_bytes,
+            ranked,
+        }
+    }
+}
+
 /// True for a collection with 16 entries or more (a `Map`, `Set`, `Array` or dictionary
 /// object).
 /// A program replaces a collection as it grows (a library's backing array, a copy on
@@ -459,7 +496,7 @@ fn dismissal_cause(not_growing: u64, small: u64, min_bytes: u64) -> String {
 
 /// The shortest path of `v` as reports show it, each run of a linked structure (one edge
 /// name repeated into one class) shown as its first step, marked with the run's length.
-fn folded_path(a: &HeapAnalysis<'_>, v: NodeIndex) -> Vec<StepView> {
+pub(crate) fn folded_path(a: &HeapAnalysis<'_>, v: NodeIndex) -> Vec<StepView> {
     let Some(path) = a.distances().path_to(a.snap, v) else {
         return Vec::new();
     };
@@ -477,7 +514,7 @@ fn folded_path(a: &HeapAnalysis<'_>, v: NodeIndex) -> Vec<StepView> {
 
 /// Describes where a path's object accumulates: the nearest named property or variable
 /// above it, with the collection it leads to and that collection's owner.
-fn holder_of(path: &[StepView]) -> String {
+pub(crate) fn holder_of(path: &[StepView]) -> String {
     // Skip the object itself, then element/internal hops inside the collection.
     let named = |s: &StepView| {
         matches!(s.edge_type.as_str(), "property" | "context" | "shortcut")

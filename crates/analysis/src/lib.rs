@@ -16,6 +16,7 @@
 //! documented output schema (`docs/json-schema.md`).
 
 mod census;
+mod census_leaks;
 mod class;
 mod collections;
 mod diff;
@@ -34,6 +35,7 @@ pub mod units;
 mod verdict;
 
 pub use census::{shape_label, CensusLimits, CollectionRecord, SnapshotCensus};
+pub use census_leaks::{CensusCluster, CensusLeaks, LeakCulprit, LeakWindow, CENSUS_CLUSTERS};
 pub use class::Classification;
 pub use collections::{
     collection_entries, growing_collections, CollectionCensus, GrowingCollection,

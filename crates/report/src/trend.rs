@@ -166,6 +166,18 @@ fn target_section(d: &mut Doc, r: &TrendReport) {
         d.line("");
     }
     d.line(&format!("{}.", facts.join("; ")));
+    // Where it leaks, from the newest three censuses: the first thing to read at 3 a.m.
+    for c in r.culprits.iter().take(3) {
+        if md {
+            d.line(&format!(
+                "\n**Culprit:** {}  \nPath: `{}`",
+                c.sentence, c.cluster.path
+            ));
+        } else {
+            d.line(&format!("Culprit: {}", c.sentence));
+            d.line(&format!("  path: {}", c.cluster.path));
+        }
+    }
 
     d.heading("Memory series (slope by Theil–Sen per hour, trend by Mann–Kendall)");
     if r.memory.is_empty() {

@@ -49,11 +49,11 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use leaktrail_analysis::{
-    ClassStats, CollectionRecord, Family, GroupTotal, SnapshotCensus, SnapshotInfo,
+    CensusLeaks, ClassStats, CollectionRecord, Family, GroupTotal, SnapshotCensus, SnapshotInfo,
 };
 
-/// The schema version this build writes and reads (and it reads versions 1 and 2 too).
-pub const SCHEMA_VERSION: i64 = 3;
+/// The schema version this build writes and reads (and it reads versions 1 to 3 too).
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The database file's name inside the store directory.
 pub const DB_FILE: &str = "leaktrail.db";
@@ -233,6 +233,8 @@ impl SnapshotRecord {
             families: Vec::new(),
             classes: Vec::new(),
             collections: Vec::new(),
+            max_node_id: None,
+            leaks: None,
         }
     }
 }
@@ -282,6 +284,8 @@ pub struct Store {
     shapes: bool,
     /// `samples` has the `in_snapshot` column (version 3 on).
     snapshot_marks: bool,
+    /// `snapshot_leaks` exists (version 4 on).
+    leak_evidence: bool,
 }
 
 impl Store {
@@ -325,12 +329,14 @@ impl Store {
             conn,
             shapes: false,
             snapshot_marks: false,
+            leak_evidence: false,
         };
         store.wait_for_writer()?;
         store.configure()?;
         store.migrate()?;
         store.shapes = true;
         store.snapshot_marks = true;
+        store.leak_evidence = true;
         Ok(store)
     }
 
@@ -353,6 +359,7 @@ impl Store {
             conn,
             shapes: false,
             snapshot_marks: false,
+            leak_evidence: false,
         };
         // Read the version before `configure`, which writes (the journal mode): a SQLite
         // file that is not a store is refused untouched.
@@ -370,6 +377,7 @@ impl Store {
         store.configure()?;
         store.shapes = version >= 2;
         store.snapshot_marks = version >= 3;
+        store.leak_evidence = version >= 4;
         Ok(store)
     }
 
@@ -481,6 +489,11 @@ impl Store {
             if self.schema_version()? == 2 {
                 self.conn
                     .execute_batch(MIGRATE_V2_TO_V3)
+                    .map_err(sql(&self.db_path))?;
+            }
+            if self.schema_version()? == 3 {
+                self.conn
+                    .execute_batch(MIGRATE_V3_TO_V4)
                     .map_err(sql(&self.db_path))?;
             }
             self.conn
@@ -655,6 +668,17 @@ impl Store {
                 ])
                 .map_err(sql(&p))?;
             }
+            if let Some(leaks) = &census.leaks {
+                let evidence = serde_json::to_string(leaks).map_err(|e| StoreError::Corrupt {
+                    path: p.clone(),
+                    detail: format!("cannot write the leak evidence: {e}"),
+                })?;
+                tx.execute(
+                    "INSERT INTO snapshot_leaks(snapshot_id, evidence) VALUES (?1, ?2)",
+                    params![id, evidence],
+                )
+                .map_err(sql(&p))?;
+            }
         }
         tx.commit().map_err(sql(&p))?;
         Ok(id)
@@ -819,7 +843,8 @@ impl Store {
 
     /// The censuses of every snapshot of one incarnation, oldest first, each as
     /// [`Store::census`] gives it — read in three queries rather than three per snapshot
-    /// (a trend over 200 snapshots reads ~90,000 rows).
+    /// (a trend over 200 snapshots reads ~90,000 rows); of the leak evidence, only the newest
+    /// census's.
     pub fn incarnation_censuses(
         &self,
         incarnation: IncarnationId,
@@ -905,6 +930,11 @@ impl Store {
             });
             c.collections
                 .sort_by(|a, b| b.entries.cmp(&a.entries).then_with(|| a.id.cmp(&b.id)));
+        }
+        // Only the newest census's leak evidence is read: a trend names its culprits from
+        // it, and older ones would cost a JSON parse each for nothing.
+        if let Some((rec, census)) = out.last_mut() {
+            census.leaks = self.leak_evidence(rec.id)?;
         }
         Ok(out)
     }
@@ -1043,7 +1073,29 @@ impl Store {
                 .collections
                 .push(collection_record(r, 0).map_err(sql(p))?);
         }
+        census.leaks = self.leak_evidence(snapshot.id)?;
         Ok(census)
+    }
+
+    /// The leak evidence stored with a snapshot's census ([`CensusLeaks`]), if it has any.
+    pub fn leak_evidence(&self, snapshot: SnapshotId) -> Result<Option<CensusLeaks>, StoreError> {
+        if !self.leak_evidence {
+            return Ok(None);
+        }
+        let p = &self.db_path;
+        let evidence: Option<String> = self
+            .conn
+            .prepare_cached("SELECT evidence FROM snapshot_leaks WHERE snapshot_id = ?1")
+            .and_then(|mut st| st.query_row([snapshot], |r| r.get(0)).optional())
+            .map_err(sql(p))?;
+        evidence
+            .map(|e| {
+                serde_json::from_str(&e).map_err(|e| StoreError::Corrupt {
+                    path: p.clone(),
+                    detail: format!("the leak evidence of snapshot {snapshot}: {e}"),
+                })
+            })
+            .transpose()
     }
 }
 
@@ -1157,7 +1209,9 @@ CREATE TABLE IF NOT EXISTS snapshot_collections(
   snapshot_id INTEGER NOT NULL REFERENCES snapshots(id), node_id INTEGER NOT NULL,
   kind TEXT NOT NULL, entries INTEGER NOT NULL, retained_size INTEGER NOT NULL, path TEXT NOT NULL,
   shape TEXT, PRIMARY KEY(snapshot_id, node_id)) WITHOUT ROWID;
-INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '3');
+CREATE TABLE IF NOT EXISTS snapshot_leaks(
+  snapshot_id INTEGER PRIMARY KEY REFERENCES snapshots(id), evidence TEXT NOT NULL);
+INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '4');
 COMMIT;
 ";
 
@@ -1172,6 +1226,14 @@ UPDATE meta SET value = '2' WHERE key = 'schema_version';
 const MIGRATE_V2_TO_V3: &str = "
 ALTER TABLE samples ADD COLUMN in_snapshot INTEGER;
 UPDATE meta SET value = '3' WHERE key = 'schema_version';
+";
+
+/// Version 3 to 4, run inside a write transaction: a census keeps its leak roots against
+/// the two censuses before it, as JSON ([`CensusLeaks`]).
+const MIGRATE_V3_TO_V4: &str = "
+CREATE TABLE snapshot_leaks(
+  snapshot_id INTEGER PRIMARY KEY REFERENCES snapshots(id), evidence TEXT NOT NULL);
+UPDATE meta SET value = '4' WHERE key = 'schema_version';
 ";
 
 /// Creates the database at `db` with its schema, so that it appears under its name only
@@ -1244,6 +1306,7 @@ fn check_writable_store(db: &Path, db_path: &str) -> Result<(), StoreError> {
         conn,
         shapes: false,
         snapshot_marks: false,
+        leak_evidence: false,
     };
     probe.wait_for_writer()?;
     let version = probe.schema_version()?;

@@ -50,7 +50,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use leaktrail_analysis::units::human_duration;
-use leaktrail_analysis::SnapshotCensus;
+use leaktrail_analysis::{LeakCulprit, SnapshotCensus};
 use leaktrail_stats::{decide, GrowthPolicy, Outcome, SlopeEstimate};
 use leaktrail_store::{Incarnation, SampleRecord, SnapshotRecord, Store, StoreError, Target};
 
@@ -357,6 +357,11 @@ pub struct TrendReport {
     pub collections: Vec<CollectionTrend>,
     /// The same collections grouped by the shape of their retainer paths, leaking first.
     pub collection_groups: Vec<CollectionGroup>,
+    /// Where the newest three censuses say the heap leaks: objects allocated between the
+    /// first two still alive in the third, of a class that grew in both intervals
+    /// ([`LeakCulprit`]), largest first. Named from three censuses; the class trends
+    /// sharpen the rate with more.
+    pub culprits: Vec<LeakCulprit>,
 }
 
 /// Everything a trend is computed from, for one target.
@@ -369,6 +374,33 @@ pub struct TrendInput {
     pub samples: Vec<SampleRecord>,
     /// Snapshots of the latest incarnation with their censuses, oldest first.
     pub snapshots: Vec<(SnapshotRecord, SnapshotCensus)>,
+}
+
+/// Censuses from which a class's own trend can overrule the newest three: a culprit whose
+/// class is stable over at least this many is a cache that filled, not a leak.
+const CULPRIT_TREND_CENSUSES: usize = 8;
+
+/// The culprits of the newest census's leak evidence: clusters whose class's instance
+/// count rose in both intervals of its window; once the class trends cover
+/// [`CULPRIT_TREND_CENSUSES`], only those whose class is not stable.
+fn culprits(table: &CensusTable, classes: &[ClassTrend]) -> Vec<LeakCulprit> {
+    let Some(leaks) = &table.leaks else {
+        return Vec::new();
+    };
+    let mut found = leaks.evidence.culprits(|class| {
+        [
+            table.class_count(class, leaks.base),
+            table.class_count(class, leaks.target),
+        ]
+    });
+    if table.len() >= CULPRIT_TREND_CENSUSES {
+        found.retain(|c| {
+            classes
+                .iter()
+                .any(|t| t.class == c.cluster.class && t.assessment != Assessment::Stable)
+        });
+    }
+    found
 }
 
 /// Snapshots from which the heap's time to OOM is projected from their census totals (the
@@ -411,6 +443,8 @@ pub struct SnapshotTrends {
     pub collections: Vec<CollectionTrend>,
     /// The same, grouped by path shape ([`CollectionGroup::group`]).
     pub collection_groups: Vec<CollectionGroup>,
+    /// What the newest three censuses name as the leak ([`LeakCulprit`]), largest first.
+    pub culprits: Vec<LeakCulprit>,
 }
 
 impl SnapshotTrends {
@@ -541,11 +575,13 @@ impl SnapshotTrends {
                 .then(b.retained_last.cmp(&a.retained_last))
         });
         let collection_groups = CollectionGroup::group(&collections);
+        let culprits = culprits(table, &classes);
 
         SnapshotTrends {
             classes,
             collections,
             collection_groups,
+            culprits,
         }
     }
 }
@@ -646,6 +682,7 @@ impl TrendReport {
             classes,
             collections,
             collection_groups,
+            culprits,
         } = trends;
 
         let worst_memory = memory.iter().map(|m| m.assessment).max();
@@ -693,6 +730,7 @@ impl TrendReport {
             classes,
             collections,
             collection_groups,
+            culprits,
         };
         report.sentence = sentence(&report);
         report

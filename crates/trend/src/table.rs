@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use leaktrail_analysis::{Family, SnapshotCensus};
+use leaktrail_analysis::{CensusLeaks, Family, SnapshotCensus};
 use leaktrail_store::{
     ClassRowRef, CollectionRowRef, IncarnationId, SnapshotId, SnapshotRecord, Store, StoreError,
 };
@@ -58,12 +58,42 @@ pub struct CensusTable {
     pub(crate) classes: Vec<ClassRow>,
     /// Sorted by node id, then snapshot; one row per collection and census.
     pub(crate) collections: Vec<CollectionRow>,
+    /// The newest census's leak evidence, when it has some and both censuses of its window
+    /// are in the table.
+    pub(crate) leaks: Option<LatestLeaks>,
+}
+
+/// The newest census's leak roots and where its window's censuses are in the table.
+#[derive(Debug)]
+pub(crate) struct LatestLeaks {
+    pub(crate) evidence: CensusLeaks,
+    /// Index of BASE, oldest first.
+    pub(crate) base: u32,
+    /// Index of TARGET.
+    pub(crate) target: u32,
+}
+
+impl LatestLeaks {
+    /// Places `evidence` (of the newest snapshot of `index`) in the table's order.
+    fn of(evidence: CensusLeaks, index: &[SnapshotRecord]) -> Option<LatestLeaks> {
+        let at = |file: &str| index.iter().position(|s| s.file == file).map(|i| i as u32);
+        Some(LatestLeaks {
+            base: at(&evidence.window.base)?,
+            target: at(&evidence.window.target)?,
+            evidence,
+        })
+    }
 }
 
 impl CensusTable {
     /// The table of `snapshots` (oldest first) with their censuses.
     pub fn from_censuses(snapshots: &[(SnapshotRecord, SnapshotCensus)]) -> CensusTable {
         let mut b = Builder::new(snapshots.iter().map(|(s, _)| s));
+        let index: Vec<SnapshotRecord> = snapshots.iter().map(|(s, _)| s.clone()).collect();
+        b.table.leaks = snapshots
+            .last()
+            .and_then(|(_, c)| c.leaks.clone())
+            .and_then(|e| LatestLeaks::of(e, &index));
         for (i, (s, c)) in snapshots.iter().enumerate() {
             b.heap_last = c.info.total_self_size;
             for k in &c.classes {
@@ -118,6 +148,11 @@ impl CensusTable {
                 b.collection(i, row);
             }
         })?;
+        if let Some(last) = index.last() {
+            b.table.leaks = store
+                .leak_evidence(last.id)?
+                .and_then(|e| LatestLeaks::of(e, index));
+        }
         Ok(b.finish())
     }
 
@@ -144,6 +179,15 @@ impl CensusTable {
     /// A name by its index.
     pub(crate) fn name(&self, index: u32) -> &str {
         &self.names[index as usize]
+    }
+
+    /// Instances of `class` in the census at `snapshot`, if that census listed the class.
+    pub(crate) fn class_count(&self, class: &str, snapshot: u32) -> Option<u64> {
+        self.class_runs()
+            .find(|run| run.first().is_some_and(|r| self.name(r.class) == class))?
+            .iter()
+            .find(|r| r.snapshot == snapshot)
+            .map(|r| r.count)
     }
 }
 

@@ -15,7 +15,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use leaktrail_analysis::{CensusLimits, HeapAnalysis, SnapshotCensus};
+use leaktrail_analysis::{CensusLimits, HeapAnalysis, LeakWindow, SnapshotCensus};
 use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
 
 /// Where snapshots are parsed into censuses.
@@ -30,32 +30,46 @@ pub enum CensusWorker {
 }
 
 impl CensusWorker {
-    /// The census of the snapshot at `path`, recorded under the file name `name`.
+    /// The census of the snapshot at `path`, recorded under the file name `name`, with its
+    /// leak roots against the censuses `window` names.
     pub fn census(
         &self,
         path: &Path,
         name: &str,
         limits: &CensusLimits,
+        window: Option<&LeakWindow>,
     ) -> Result<SnapshotCensus, String> {
         match self {
-            CensusWorker::Thread => census_of_file(path, name, limits),
-            CensusWorker::Process(program) => census_in_child(program, path, name, limits),
+            CensusWorker::Thread => census_of_file(path, name, limits, window),
+            CensusWorker::Process(program) => census_in_child(program, path, name, limits, window),
         }
     }
 
     /// The arguments after the program name that make `leaktrail` print the census of
     /// `path` (the CLI's hidden `census` subcommand parses exactly these).
-    pub fn args(path: &Path, name: &str, limits: &CensusLimits) -> Vec<OsString> {
+    pub fn args(
+        path: &Path,
+        name: &str,
+        limits: &CensusLimits,
+        window: Option<&LeakWindow>,
+    ) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec!["census".into(), path.into(), "--name".into()];
         args.push(name.into());
         for (flag, value) in [
             ("--classes", limits.classes_by_self_size as u64),
             ("--retained-classes", limits.classes_by_retained_size as u64),
+            ("--count-classes", limits.classes_by_count as u64),
             ("--collections", limits.collections as u64),
             ("--min-collection-entries", limits.min_collection_entries),
         ] {
             args.push(flag.into());
             args.push(value.to_string().into());
+        }
+        if let Some(w) = window {
+            args.extend(["--base".into(), w.base.clone().into()]);
+            args.extend(["--base-max-id".into(), w.base_max_id.to_string().into()]);
+            args.extend(["--target".into(), w.target.clone().into()]);
+            args.extend(["--target-max-id".into(), w.target_max_id.to_string().into()]);
         }
         args
     }
@@ -66,10 +80,11 @@ pub fn census_of_file(
     path: &Path,
     name: &str,
     limits: &CensusLimits,
+    window: Option<&LeakWindow>,
 ) -> Result<SnapshotCensus, String> {
     let snap = HeapSnapshot::open(path, &ParseOptions::default()).map_err(|e| e.to_string())?;
     let analysis = HeapAnalysis::new(&snap);
-    Ok(SnapshotCensus::of(&analysis, name, limits))
+    Ok(SnapshotCensus::of(&analysis, name, limits, window))
 }
 
 fn census_in_child(
@@ -77,9 +92,10 @@ fn census_in_child(
     path: &Path,
     name: &str,
     limits: &CensusLimits,
+    window: Option<&LeakWindow>,
 ) -> Result<SnapshotCensus, String> {
     let output = Command::new(program)
-        .args(CensusWorker::args(path, name, limits))
+        .args(CensusWorker::args(path, name, limits, window))
         .stdin(Stdio::null())
         // Its own process group: a Ctrl-C meant for the watcher does not cut a census
         // short (the watcher waits for censuses in flight before it exits).

@@ -41,7 +41,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use leaktrail_analysis::{CensusLimits, SnapshotCensus};
+use leaktrail_analysis::{CensusLimits, LeakWindow, SnapshotCensus};
 use leaktrail_inspector::{listening_url, url_on_port, Inspector};
 use leaktrail_sampler::{
     cgroup_memory_limit, loopback_listening_ports, process_info, system_oom_kills, MemoryCgroup,
@@ -353,6 +353,9 @@ struct PendingSnapshot {
     reason: String,
     taken_in: f64,
     incarnation: IncarnationId,
+    /// Which id map of the process the snapshot's node ids come from: a new inspector
+    /// session may start V8's ids afresh, so leak windows never span two.
+    id_epoch: u32,
 }
 
 /// A heap snapshot being taken on a thread of its own. V8 blocks the service's main thread
@@ -377,12 +380,71 @@ struct SnapshotInFlight {
 /// complete.
 type SnapshotTaken = (Option<Inspector>, Result<(), String>);
 
+/// The gap after the first scheduled snapshot: the start of [`scheduled_gap`]'s ramp.
+pub const FIRST_SNAPSHOT_GAP: Duration = Duration::from_secs(30);
+
+/// The time from the `done`th snapshot of an incarnation to the next scheduled one: 30 s
+/// after the first, doubling after each (1 min, 2 min, 4 min, …) up to `snapshot_every`,
+/// so that three censuses — what naming a culprit takes — come within the first two
+/// minutes, and then the schedule settles. A snapshot pauses the service while V8 builds
+/// it, so no gap is shorter than 10 times the last one took (a 30 s snapshot of a 600 MB
+/// heap waits 5 min), unless `snapshot_every` itself is shorter.
+pub fn scheduled_gap(config: &WatchConfig, done: u32, took: Duration) -> Duration {
+    let ramp = FIRST_SNAPSHOT_GAP.saturating_mul(1 << done.saturating_sub(1).min(20));
+    ramp.max(took.saturating_mul(10)).min(config.snapshot_every)
+}
+
 /// The worker thread that parses snapshots into censuses.
 struct Analyser {
     jobs: Sender<(PathBuf, PendingSnapshot)>,
 }
 
 type CensusResult = (PendingSnapshot, Result<SnapshotCensus, String>, f64);
+
+/// The censuses a census's leak roots are found against: the last two of the same
+/// incarnation and id epoch ([`CensusLeaks`](leaktrail_analysis::CensusLeaks)), as file
+/// name and highest node id, oldest first.
+#[derive(Default)]
+struct LeakWindows {
+    key: Option<(IncarnationId, u32)>,
+    last: Vec<(String, u32)>,
+}
+
+impl LeakWindows {
+    /// The window for the next census of `pending`.
+    fn window_for(&mut self, pending: &PendingSnapshot) -> Option<LeakWindow> {
+        let key = (pending.incarnation, pending.id_epoch);
+        if self.key != Some(key) {
+            self.key = Some(key);
+            self.last.clear();
+        }
+        match self.last.as_slice() {
+            [(base, base_max_id), (target, target_max_id)] => Some(LeakWindow {
+                base: base.clone(),
+                base_max_id: *base_max_id,
+                target: target.clone(),
+                target_max_id: *target_max_id,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Notes a census taken: it is the next window's TARGET.
+    fn taken(&mut self, file: &str, census: &SnapshotCensus) {
+        let Some(max_id) = census.max_node_id else {
+            return;
+        };
+        // Ids that went back mean V8 started its id map afresh: earlier censuses no longer
+        // compare.
+        if self.last.last().is_some_and(|&(_, prev)| max_id < prev) {
+            self.last.clear();
+        }
+        self.last.push((file.to_owned(), max_id));
+        if self.last.len() > 2 {
+            self.last.remove(0);
+        }
+    }
+}
 
 impl Analyser {
     fn spawn(
@@ -392,9 +454,14 @@ impl Analyser {
     ) -> Analyser {
         let (jobs, rx) = channel::<(PathBuf, PendingSnapshot)>();
         std::thread::spawn(move || {
+            let mut windows = LeakWindows::default();
             for (path, pending) in rx {
                 let t = Instant::now();
-                let census = worker.census(&path, &pending.file, &limits);
+                let window = windows.window_for(&pending);
+                let census = worker.census(&path, &pending.file, &limits, window.as_ref());
+                if let Ok(census) = &census {
+                    windows.taken(&pending.file, census);
+                }
                 release_free_memory();
                 if results
                     .send((pending, census, t.elapsed().as_secs_f64()))
@@ -444,6 +511,10 @@ struct Incarnation {
     sample_count: u64,
     /// The snapshot being taken, if one is.
     in_flight: Option<SnapshotInFlight>,
+    /// Inspector sessions opened so far (see [`PendingSnapshot::id_epoch`]).
+    id_epoch: u32,
+    /// Snapshots taken or tried so far (the schedule ramps up from the first).
+    snapshots_done: u32,
 }
 
 impl Incarnation {
@@ -556,6 +627,8 @@ impl Incarnation {
             next_scheduled: Instant::now(),
             sample_count: 0,
             in_flight: None,
+            id_epoch: 0,
+            snapshots_done: 0,
         };
         if config.inspector {
             run.connect(config, on_event);
@@ -644,6 +717,7 @@ impl Incarnation {
         match Inspector::connect(&url) {
             Ok(i) => {
                 self.attach(i);
+                self.id_epoch += 1;
                 self.snapshots = SnapshotMethod::Inspector;
             }
             Err(e) => on_event(&WatchEvent::Warning(format!(
@@ -675,6 +749,7 @@ impl Incarnation {
         match Inspector::connect(&url) {
             Ok(i) => {
                 self.attach(i);
+                self.id_epoch += 1;
                 self.reconnect_at = None;
                 on_event(&WatchEvent::Warning(format!(
                     "reconnected to the inspector {url}"
@@ -878,7 +953,7 @@ impl Incarnation {
                     on_event(&WatchEvent::Warning(format!(
                         "snapshot {file} failed and was discarded: the inspector is gone"
                     )));
-                    self.snapshot_done(config, reason, Instant::now());
+                    self.snapshot_done(config, reason, Instant::now(), Duration::ZERO);
                     return;
                 };
                 let (path, abort) = (path.clone(), abort.clone());
@@ -913,11 +988,12 @@ impl Incarnation {
         });
     }
 
-    /// Schedules the next snapshot after one that ended at `now`.
-    fn snapshot_done(&mut self, config: &WatchConfig, reason: &str, now: Instant) {
+    /// Schedules the next snapshot after one that ended at `now` and took `took`.
+    fn snapshot_done(&mut self, config: &WatchConfig, reason: &str, now: Instant, took: Duration) {
         self.last_snapshot = Some(now);
+        self.snapshots_done += 1;
         if reason != "growth" {
-            self.next_scheduled = now + config.snapshot_every;
+            self.next_scheduled = now + scheduled_gap(config, self.snapshots_done, took);
         } else {
             // The schedule stands, but an early snapshot must not make two within the gap.
             self.next_scheduled = self.next_scheduled.max(now + config.min_snapshot_gap);
@@ -959,7 +1035,7 @@ impl Incarnation {
         if let Some(inspector) = inspector {
             self.attach(inspector);
         }
-        self.snapshot_done(config, &reason, Instant::now());
+        self.snapshot_done(config, &reason, Instant::now(), start.elapsed());
         match taken {
             Ok(()) => {
                 self.in_analysis += 1;
@@ -971,6 +1047,7 @@ impl Incarnation {
                         reason,
                         taken_in: start.elapsed().as_secs_f64(),
                         incarnation: self.id,
+                        id_epoch: self.id_epoch,
                     },
                 ));
             }

@@ -182,6 +182,7 @@ fn real_census(scenarios: &Path, root: &Path) -> Result<SnapshotCensus> {
         &HeapAnalysis::new(&snap),
         &path.display().to_string(),
         &CensusLimits::default(),
+        None,
     );
     Ok(census)
 }

@@ -1,0 +1,199 @@
+//! [`CensusLeaks`]: the evidence `leaks` uses, kept in a watcher's census, so that the
+//! latest three censuses name a culprit with no raw snapshot left on disk.
+//!
+//! `leaks` needs three snapshots' ids to find objects allocated between BASE and TARGET and
+//! still alive in FINAL. V8 gives an object its id when a snapshot first sees it, from a
+//! counter that only grows within a process (as long as its profiler keeps its id map: one
+//! inspector session, or Node's signal handler). So "allocated between BASE and TARGET" is
+//! "id above BASE's highest id and at most TARGET's" ([`LeakWindow`]): FINAL's graph and two
+//! numbers are enough, and the census of FINAL keeps the clusters of those leak roots. Their
+//! growth test — the class's instance count rose in both intervals — needs the class counts of
+//! all three censuses and is made by whoever reads them ([`CensusLeaks::culprits`]).
+
+use serde::{Deserialize, Serialize};
+
+use leaktrail_snapshot::{HeapSnapshot, NodeIndex, NodeKind};
+
+use crate::heap::{HeapAnalysis, StepView};
+use crate::leaks::{folded_path, holder_of, Candidates};
+use crate::units::{group_digits as group, human_bytes};
+
+/// Clusters a census keeps (the largest above the noise floor).
+pub const CENSUS_CLUSTERS: usize = 20;
+
+/// The two earlier censuses a census's leak roots are found against.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LeakWindow {
+    /// BASE's file name.
+    pub base: String,
+    /// The highest node id in BASE.
+    pub base_max_id: u32,
+    /// TARGET's file name.
+    pub target: String,
+    /// The highest node id in TARGET.
+    pub target_max_id: u32,
+}
+
+impl LeakWindow {
+    /// True for an object first seen after BASE and by TARGET.
+    pub fn allocated_within(&self, id: u32) -> bool {
+        id > self.base_max_id && id <= self.target_max_id
+    }
+}
+
+/// One group of leak roots of a census that share a retainer path shape and a class.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CensusCluster {
+    /// Class of the leak roots.
+    pub class: String,
+    /// Number of leak roots.
+    pub count: u64,
+    /// Their retained size, bytes.
+    pub retained_size: u64,
+    /// Instances of the class in this census's snapshot.
+    pub class_count: u64,
+    /// Where they accumulate, e.g. "`streams` (Map) of StreamRegistry".
+    pub holder: String,
+    /// The shortest path of the largest member, as one line from the GC roots.
+    pub path: String,
+    /// The node id of the largest member.
+    pub example_id: u32,
+}
+
+/// The leak roots of a census against its [`LeakWindow`], clustered, before the growth test.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CensusLeaks {
+    /// The censuses compared against.
+    pub window: LeakWindow,
+    /// Leak roots found.
+    pub leak_roots: u64,
+    /// Their retained size, bytes.
+    pub leak_roots_retained: u64,
+    /// The noise floor a cluster must reach, bytes.
+    pub min_cluster_bytes: u64,
+    /// The largest clusters above the floor ([`CENSUS_CLUSTERS`] at most), largest first.
+    pub clusters: Vec<CensusCluster>,
+}
+
+/// A cluster whose class grew in both intervals: the culprit a trend names.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LeakCulprit {
+    /// The cluster.
+    pub cluster: CensusCluster,
+    /// Instances of its class in BASE, TARGET and the census (`None`: below that census's
+    /// cut-offs).
+    pub class_counts: [Option<u64>; 3],
+    /// The culprit in one sentence.
+    pub sentence: String,
+}
+
+impl CensusLeaks {
+    /// The leak roots of `a` allocated within `window`, clustered as `leaks` clusters them.
+    pub fn of(a: &HeapAnalysis<'_>, window: &LeakWindow) -> CensusLeaks {
+        let snap = a.snap;
+        let found = Candidates::of(a, |v| {
+            has_serial_id(snap, v) && window.allocated_within(snap.node_id(v))
+        });
+        // Instances per class, as `leaks` counts them (objects of size 0 are V8's).
+        let mut class_counts = vec![0u64; a.classes.class_names.len()];
+        for (&c, &size) in a.classes.node_class.iter().zip(a.snap.self_sizes()) {
+            if size != 0 {
+                class_counts[c as usize] += 1;
+            }
+        }
+        let clusters = found
+            .ranked
+            .iter()
+            .filter(|c| c.retained >= found.min_bytes)
+            .filter_map(|c| c.best.map(|best| (c, best)))
+            .take(CENSUS_CLUSTERS)
+            .map(|(c, best)| {
+                let path = folded_path(a, best);
+                CensusCluster {
+                    class: a.class_name(best).to_owned(),
+                    count: c.count,
+                    retained_size: c.retained,
+                    class_count: class_counts[a.classes.node_class[best as usize] as usize],
+                    holder: holder_of(&path),
+                    path: path_line(&path),
+                    example_id: a.snap.node_id(best),
+                }
+            })
+            .collect();
+        CensusLeaks {
+            window: window.clone(),
+            leak_roots: found.roots,
+            leak_roots_retained: found.roots_retained,
+            min_cluster_bytes: found.min_bytes,
+            clusters,
+        }
+    }
+
+    /// The clusters whose class's instance count rose from BASE to TARGET to this census,
+    /// largest first; `counts(class)` gives the class's count in BASE and in TARGET (`None`
+    /// where that census did not list it: it was below its cut-offs, so smaller than the
+    /// counts listed). Objects allocated once after BASE (lazy initialisation, a cache that
+    /// filled and stopped, an LRU that churns) fail this test.
+    pub fn culprits(&self, counts: impl Fn(&str) -> [Option<u64>; 2]) -> Vec<LeakCulprit> {
+        self.clusters
+            .iter()
+            .filter_map(|c| {
+                let [base, target] = counts(&c.class);
+                let class_counts = [base, target, Some(c.class_count)];
+                // `None` orders below every count: a class that entered the lists grew.
+                let rising = base < target && target < Some(c.class_count);
+                rising.then(|| LeakCulprit {
+                    sentence: format!(
+                        "{} {} objects ({} retained) allocated between snapshots {} and {} are still alive in {}; {} instances went {} across the last three snapshots.",
+                        group(c.count),
+                        c.class,
+                        human_bytes(c.retained_size),
+                        self.window.base,
+                        self.window.target,
+                        c.holder,
+                        c.class,
+                        class_counts
+                            .iter()
+                            .map(|n| n.map_or("(unlisted)".to_owned(), group))
+                            .collect::<Vec<_>>()
+                            .join(" → ")
+                    ),
+                    cluster: c.clone(),
+                    class_counts,
+                })
+            })
+            .collect()
+    }
+}
+
+/// True for a node whose id comes from V8's counter of heap objects, which only grows.
+/// Embedder (`native`) and synthetic nodes get ids of their own (above 2^29, not in
+/// allocation order), so no window says when they were allocated.
+pub fn has_serial_id(snap: &HeapSnapshot, v: NodeIndex) -> bool {
+    !matches!(snap.node_kind(v), NodeKind::Native | NodeKind::Synthetic)
+}
+
+/// The highest serial id of a snapshot ([`has_serial_id`]): where the next census's
+/// [`LeakWindow`] starts.
+pub fn max_serial_id(snap: &HeapSnapshot) -> Option<u32> {
+    (0..snap.node_count() as u32)
+        .filter(|&v| has_serial_id(snap, v))
+        .map(|v| snap.node_id(v))
+        .max()
+}
+
+/// A folded path as one line: `(GC roots) → registry → streams → [] ×40`.
+fn path_line(path: &[StepView]) -> String {
+    let mut line = String::from("(GC roots)");
+    for step in path {
+        line.push_str(" → ");
+        line.push_str(&step.edge);
+        if let Some(n) = step.repeated {
+            line.push_str(&format!(" ×{n}"));
+        }
+    }
+    if let Some(last) = path.last() {
+        line.push_str(&format!(" ({})", last.object.class));
+    }
+    line
+}
