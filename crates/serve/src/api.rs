@@ -1088,4 +1088,106 @@ mod tests {
         assert!(!constant_time_eq(b"abcdef", b"abcde"));
         assert!(constant_time_eq(b"", b""));
     }
+
+    /// The `GET /metrics` page of two targets, one leaking towards its V8 heap limit and
+    /// one that ended without a sample, against its golden
+    /// (`src/snapshots/metrics_page.snap`, named without the module so that it outlives
+    /// moves; CONTRIBUTING.md).
+    #[test]
+    fn metrics_page() {
+        use leaktrail_trend::{Assessment, ClassTrend, MemoryTrend, RatePerHour, TimeToOom};
+        let rate = |slope: f64| RatePerHour {
+            slope,
+            low: slope * 0.8,
+            high: slope * 1.2,
+        };
+        let oom = TimeToOom {
+            limit_kind: "v8 heap limit".to_owned(),
+            limit: 4 << 30,
+            current: 96 << 20,
+            seconds: 7200.5,
+            seconds_early: 6000.0,
+            seconds_late: Some(9000.0),
+            slope_from: "live heap".to_owned(),
+            points: 12,
+            slope_per_hour: 36.0 * 1024.0 * 1024.0,
+        };
+        let memory = |series: &str, slope: f64, assessment: Assessment| MemoryTrend {
+            series: series.to_owned(),
+            samples: 240,
+            current: 96 << 20,
+            rate: rate(slope),
+            p_value: 0.001,
+            saturating: false,
+            assessment,
+            time_to_oom: None,
+        };
+        let leaking = TrendReport {
+            target: "api \"eu\"\\1".to_owned(),
+            incarnation: None,
+            restarts: 2,
+            endings: vec!["exited 1".to_owned(), "oom-kill".to_owned()],
+            snapshots: 12,
+            window: Some((1_796_000_000_000, 1_796_003_600_000)),
+            overall: Assessment::Leaking,
+            sentence: "Leaking.".to_owned(),
+            time_to_oom: Some(oom),
+            memory: vec![
+                memory("heap_used", 36.0 * 1024.0 * 1024.0, Assessment::Leaking),
+                memory("rss", 1800.0, Assessment::Growing),
+            ],
+            classes: vec![ClassTrend {
+                class: "StreamEntry".to_owned(),
+                family: "objects".to_owned(),
+                count_first: 100,
+                count_last: 5000,
+                size_first: 4800,
+                size_last: 240_000,
+                retained_last: Some(40 << 20),
+                rate: rate(235_200.0),
+                p_value: 0.0001,
+                assessment: Assessment::Leaking,
+            }],
+            collections: Vec::new(),
+            collection_groups: Vec::new(),
+        };
+        let ended = TrendReport {
+            target: "worker".to_owned(),
+            incarnation: None,
+            restarts: 0,
+            endings: Vec::new(),
+            snapshots: 0,
+            window: None,
+            overall: Assessment::Insufficient,
+            sentence: "Not enough data yet.".to_owned(),
+            time_to_oom: None,
+            memory: Vec::new(),
+            classes: Vec::new(),
+            collections: Vec::new(),
+            collection_groups: Vec::new(),
+        };
+        let sample = SampleRecord {
+            incarnation_id: 3,
+            t: 1_796_003_600_250,
+            rss: 150 << 20,
+            anon: Some(120 << 20),
+            pss: None,
+            threads: 11,
+            heap_used: Some(96 << 20),
+            heap_total: Some(128 << 20),
+            external: Some(3 << 20),
+            in_snapshot: false,
+        };
+        let rows = vec![
+            (leaking.target.clone(), Some(sample), true, leaking),
+            (ended.target.clone(), None, false, ended),
+        ];
+        let build = BuildInfo {
+            version: "1.2.3",
+            commit: Some("0123abc"),
+        };
+        insta::with_settings!({ prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!("metrics_page", exposition(&build, &rows));
+        });
+    }
 }
