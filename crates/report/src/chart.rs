@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use leaktrail_analysis::units::signed_bytes;
 
-use crate::escape;
+use crate::markup::escape;
 
 /// What the chart shows.
 pub(crate) struct SeriesChart<'a> {

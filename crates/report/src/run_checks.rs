@@ -4,7 +4,9 @@
 use leaktrail_analysis::units::human_bytes;
 use leaktrail_harness::{Assessment, Check, CheckDetail, CheckStatus, RunResult};
 
-use crate::{escape, Doc, Format};
+use crate::document::Doc;
+use crate::markup::escape;
+use crate::Format;
 
 /// The mark and word for a status.
 fn status_word(s: CheckStatus) -> (&'static str, &'static str) {

@@ -7,7 +7,9 @@ use leaktrail_analysis::GrowthKind;
 use leaktrail_trace::files::Attribution;
 use leaktrail_trace::{ProcessSummary, TraceReport};
 
-use super::{group_digits, json, signed_count, Doc, Format, RenderOptions};
+use crate::document::{json, Doc};
+use crate::numbers::{group_digits, signed_count};
+use crate::{Format, RenderOptions};
 
 /// A command line short enough for a table cell: paths by their file name, at most 60
 /// characters.

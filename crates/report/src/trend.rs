@@ -8,7 +8,9 @@ use leaktrail_analysis::units::human_duration;
 use leaktrail_analysis::units::{human_bytes, signed_bytes};
 use leaktrail_trend::{Assessment, RatePerHour, TrendReport};
 
-use crate::{group_digits, json, signed_count, Doc, Format, RenderOptions};
+use crate::document::{json, Doc};
+use crate::numbers::{group_digits, signed_count};
+use crate::{Format, RenderOptions};
 
 /// Where a trend report comes from and how it was judged: the head of the report and of
 /// its JSON envelope.
@@ -322,7 +324,7 @@ fn target_section(d: &mut Doc, r: &TrendReport) {
                     )),
                     Cell::new(signed_count(g.entries_growth)),
                     Cell::new(human_bytes(g.retained_last)),
-                    Cell::new(crate::signed_count(g.entries_per_hour.round() as i64)),
+                    Cell::new(signed_count(g.entries_per_hour.round() as i64)),
                     Cell::new(match (g.count, g.growing) {
                         (1, _) => "-".to_owned(),
                         (n, k) if n == k => format!("all {n}"),
