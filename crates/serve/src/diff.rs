@@ -217,6 +217,8 @@ mod tests {
                 },
             ],
             collections: vec![],
+            max_node_id: None,
+            leaks: None,
         }
     }
 

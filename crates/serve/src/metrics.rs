@@ -332,6 +332,7 @@ mod tests {
             }],
             collections: Vec::new(),
             collection_groups: Vec::new(),
+            culprits: Vec::new(),
         };
         let ended = TrendReport {
             target: "worker".to_owned(),
@@ -347,6 +348,7 @@ mod tests {
             classes: Vec::new(),
             collections: Vec::new(),
             collection_groups: Vec::new(),
+            culprits: Vec::new(),
         };
         let sample = SampleRecord {
             incarnation_id: 3,

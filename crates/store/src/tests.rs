@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 
 use leaktrail_analysis::{
-    ClassStats, CollectionRecord, Family, GroupTotal, SnapshotCensus, SnapshotInfo,
+    CensusCluster, CensusLeaks, ClassStats, CollectionRecord, Family, GroupTotal, LeakWindow,
+    SnapshotCensus, SnapshotInfo,
 };
 
 use super::*;
@@ -40,6 +41,28 @@ fn census(n: u64) -> SnapshotCensus {
             path: "(GC roots) → StreamRegistry.streams".into(),
             shape: Some("registry\u{1}StreamRegistry\u{2}streams\u{1}Map\u{2}".into()),
         }],
+        // A watcher keeps the highest id in memory only.
+        max_node_id: None,
+        leaks: Some(CensusLeaks {
+            window: LeakWindow {
+                base: "a-1.heapsnapshot".into(),
+                base_max_id: 100,
+                target: "a-2.heapsnapshot".into(),
+                target_max_id: 200 + n as u32,
+            },
+            leak_roots: n,
+            leak_roots_retained: n * 10,
+            min_cluster_bytes: 65536,
+            clusters: vec![CensusCluster {
+                class: "StreamEntry".into(),
+                count: n,
+                retained_size: n * 10,
+                class_count: n * 2,
+                holder: "`streams` (Map) of StreamRegistry".into(),
+                path: "(GC roots) → registry → streams → table → [1] (StreamEntry)".into(),
+                example_id: 151,
+            }],
+        }),
     }
 }
 
@@ -110,6 +133,9 @@ fn a_version_1_store_is_read_and_upgraded() {
     assert_eq!(batch.len(), 2);
     assert_eq!(batch[0].1.collections[0].shape, None);
     assert_eq!(batch[1].1.collections, census(6).collections);
+    // The leak evidence came with the new census only: version 1 had none.
+    assert_eq!(batch[0].1.leaks, None);
+    assert_eq!(batch[1].1.leaks, census(6).leaks);
     // The old sample reads as unmarked, the new one keeps its mark.
     let samples = s.incarnation_samples(1, 0, 10).expect("samples");
     let marks: Vec<bool> = samples.iter().map(|x| x.in_snapshot).collect();
@@ -195,6 +221,7 @@ fn round_trips_and_reopens() {
     assert_eq!(c.classes[0].count, 5);
     assert_eq!(c.classes[0].retained_size, Some(500));
     assert_eq!(c.collections, census(5).collections);
+    assert_eq!(c.leaks, census(5).leaks);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

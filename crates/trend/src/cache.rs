@@ -156,6 +156,8 @@ mod tests {
                 path: "(GC roots) → StreamRegistry.streams".into(),
                 shape: Some("registry\u{1}StreamRegistry\u{2}streams\u{1}Map\u{2}".into()),
             }],
+            max_node_id: None,
+            leaks: None,
         }
     }
 

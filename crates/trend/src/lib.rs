@@ -1013,6 +1013,8 @@ mod tests {
                 class("Session", 500, 64_000 + (t * 7919 % 13) * 64),
             ],
             collections: vec![],
+            max_node_id: None,
+            leaks: None,
         }
     }
 
@@ -1208,5 +1210,93 @@ mod tests {
         assert!((5.0..7.0).contains(&(t.seconds / 3600.0)), "{t:?}");
         assert!(t.seconds < heap.seconds);
         assert!(r.sentence.contains("cgroup memory.max"), "{}", r.sentence);
+    }
+
+    /// Censuses of a class `Session` with `counts` instances, a minute apart; the newest
+    /// keeps a cluster of 900 sessions allocated between the two before it.
+    fn culprit_censuses(counts: &[u64]) -> Vec<(SnapshotRecord, SnapshotCensus)> {
+        let n = counts.len();
+        counts
+            .iter()
+            .enumerate()
+            .map(|(i, &count)| {
+                let file = format!("api-{}.heapsnapshot", i + 1);
+                let rec = SnapshotRecord {
+                    id: i as i64 + 1,
+                    incarnation_id: 1,
+                    t: i as i64 * 60_000,
+                    file: file.clone(),
+                    file_size: 0,
+                    file_deleted_at: None,
+                    node_count: 0,
+                    edge_count: 0,
+                    total_self_size: 0,
+                    reason: "schedule".into(),
+                };
+                let mut c = census(i as u64, 0);
+                c.classes[1].count = count;
+                c.classes[1].self_size = count * 100;
+                if i + 1 == n && n >= 3 {
+                    c.leaks = Some(leaktrail_analysis::CensusLeaks {
+                        window: leaktrail_analysis::LeakWindow {
+                            base: format!("api-{}.heapsnapshot", n - 2),
+                            base_max_id: 1000,
+                            target: format!("api-{}.heapsnapshot", n - 1),
+                            target_max_id: 2000,
+                        },
+                        leak_roots: 900,
+                        leak_roots_retained: 900 << 10,
+                        min_cluster_bytes: 64 << 10,
+                        clusters: vec![leaktrail_analysis::CensusCluster {
+                            class: "Session".into(),
+                            count: 900,
+                            retained_size: 900 << 10,
+                            class_count: count,
+                            holder: "`sessions` (Map) of Store".into(),
+                            path: "(GC roots) → store → sessions → table → 17 (Session)".into(),
+                            example_id: 1501,
+                        }],
+                    });
+                }
+                (rec, c)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn three_censuses_name_a_culprit_whose_class_grew_in_both_intervals() {
+        let policy = TrendPolicy::default();
+        let t = SnapshotTrends::assess(&culprit_censuses(&[500, 1400, 2300]), &policy);
+        let c = t.culprits.first().expect("a culprit");
+        assert_eq!(c.class_counts, [Some(500), Some(1400), Some(2300)]);
+        assert!(
+            c.sentence.starts_with("900 Session objects (900.0 KiB retained) allocated between snapshots api-1.heapsnapshot and api-2.heapsnapshot are still alive in `sessions` (Map) of Store; Session instances went 500 → 1,400 → 2,300"),
+            "{}",
+            c.sentence
+        );
+        // A cache that filled before the second census and stopped: no culprit.
+        let t = SnapshotTrends::assess(&culprit_censuses(&[500, 1400, 1400]), &policy);
+        assert!(t.culprits.is_empty(), "{:?}", t.culprits);
+        // Fewer than three censuses: nothing to name.
+        let t = SnapshotTrends::assess(&culprit_censuses(&[500, 1400]), &policy);
+        assert!(t.culprits.is_empty());
+        // A window whose censuses are not in the series (another incarnation's): none.
+        let mut series = culprit_censuses(&[500, 1400, 2300]);
+        series.remove(0);
+        let t = SnapshotTrends::assess(&series, &policy);
+        assert!(t.culprits.is_empty());
+    }
+
+    #[test]
+    fn a_class_stable_over_eight_censuses_overrules_the_newest_three() {
+        let policy = TrendPolicy::default();
+        // Eight flat censuses, then the newest three rise a little: a cache's churn.
+        let counts = [2300, 2300, 2300, 2300, 2300, 2300, 2301, 2302, 2303];
+        let t = SnapshotTrends::assess(&culprit_censuses(&counts), &policy);
+        assert!(t.culprits.is_empty(), "{:?}", t.culprits);
+        // Growing all along: the culprit stands.
+        let counts: Vec<u64> = (0..9).map(|i| 500 + i * 900).collect();
+        let t = SnapshotTrends::assess(&culprit_censuses(&counts), &policy);
+        assert_eq!(t.culprits.len(), 1, "{:?}", t.classes);
     }
 }
