@@ -530,7 +530,12 @@ fn a_clean_service_does_not_trend_leaking() {
         "{:?}",
         trend.memory[0]
     );
-    assert!(trend.overall < Assessment::Leaking, "{}", trend.sentence);
+    // RSS of a Node process seconds old climbs and swings with the heap's garbage: it is
+    // shown but not counted until enough snapshots give RSS after a full GC.
+    let rss = &trend.memory[1];
+    assert_eq!(rss.series, "rss");
+    assert_eq!(rss.basis, leaktrail_trend::SeriesBasis::SamplesNotCounted);
+    assert_eq!(trend.overall, Assessment::Stable, "{}", trend.sentence);
     assert!(
         trend
             .classes

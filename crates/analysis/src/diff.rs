@@ -13,7 +13,7 @@ use crate::handles::{Handles, HandlesDelta};
 use crate::class::Classification;
 use crate::family::Family;
 use crate::idset::IdSet;
-use crate::summary::{accumulate, main_family, ClassAcc, SnapshotInfo};
+use crate::summary::{accumulate, class_family, ClassAcc, SnapshotInfo};
 use crate::verdict::GrowthVerdict;
 
 /// What `diff` keeps of a snapshot, so that the full graph can be dropped before the next
@@ -225,9 +225,9 @@ fn delta_row(
     new: &ClassAcc,
 ) -> ClassDelta {
     let family = if after.count > 0 {
-        main_family(&after.family_size)
+        class_family(name, &after.family_size)
     } else {
-        main_family(&before.family_size)
+        class_family(name, &before.family_size)
     };
     ClassDelta {
         class: name.to_owned(),

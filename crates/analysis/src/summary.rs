@@ -126,8 +126,17 @@ pub(crate) fn accumulate(
         )
 }
 
-/// The family holding most of a class's bytes.
-pub(crate) fn main_family(family_size: &[u64; 7]) -> Family {
+/// A class's family: the one holding most of its bytes — except for V8's string classes,
+/// always *strings*. Their members split between code (a script's source, a function's
+/// name) and data, and the larger part changes as a program runs: `(string)` would be
+/// *code* in one report and *strings* in the next.
+pub(crate) fn class_family(class: &str, family_size: &[u64; 7]) -> Family {
+    if matches!(
+        class,
+        "(string)" | "(concatenated string)" | "(sliced string)"
+    ) {
+        return Family::Strings;
+    }
     let best = (0..7)
         .max_by_key(|&i| (family_size[i], std::cmp::Reverse(i)))
         .unwrap_or(0);
@@ -163,7 +172,7 @@ impl Summary {
             .filter(|(_, a)| a.count > 0)
             .map(|(c, a)| ClassStats {
                 class: classes.class_names[c].clone(),
-                family: main_family(&a.family_size),
+                family: class_family(&classes.class_names[c], &a.family_size),
                 count: a.count,
                 self_size: a.size,
                 retained_size: None,

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use leaktrail_analysis::units::human_duration;
 use leaktrail_analysis::units::{human_bytes, signed_bytes};
-use leaktrail_trend::{Assessment, RatePerHour, TrendReport};
+use leaktrail_trend::{Assessment, RatePerHour, SeriesBasis, TrendReport};
 
 use crate::document::{json, Doc};
 use crate::numbers::{group_digits, signed_count};
@@ -224,7 +224,19 @@ fn target_section(d: &mut Doc, r: &TrendReport) {
                     Cell::new(signed_bytes(m.rate.slope as i64)),
                     Cell::new(interval(&m.rate)),
                     Cell::new(p_value(m.p_value)),
-                    Cell::new(m.samples),
+                    // The start-up part of the series is left out, and said so.
+                    Cell::new({
+                        let mut points = m.samples.to_string();
+                        if m.warmup_samples > 0 {
+                            points.push_str(&format!(" (+{} warm-up)", m.warmup_samples));
+                        }
+                        match m.basis {
+                            SeriesBasis::Samples => {}
+                            SeriesBasis::AfterGc => points.push_str(" after GC"),
+                            SeriesBasis::SamplesNotCounted => points.push_str(" (not counted)"),
+                        }
+                        points
+                    }),
                     cell,
                     Cell::new(oom),
                 ]

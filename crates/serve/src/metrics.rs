@@ -297,6 +297,8 @@ mod tests {
         let memory = |series: &str, slope: f64, assessment: Assessment| MemoryTrend {
             series: series.to_owned(),
             samples: 240,
+            warmup_samples: 0,
+            basis: leaktrail_trend::SeriesBasis::Samples,
             current: 96 << 20,
             rate: rate(slope),
             p_value: 0.001,

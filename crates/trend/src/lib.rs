@@ -307,6 +307,22 @@ pub struct TimeToOom {
     pub slope_per_hour: f64,
 }
 
+/// What the points of a memory series are.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SeriesBasis {
+    /// Every sample (the heap's read without a GC: garbage included), or each snapshot's
+    /// total for a directory of snapshots.
+    Samples,
+    /// Node's RSS right after each snapshot's full GC, one point per snapshot (from
+    /// [`leaktrail_stats::MIN_SAMPLES`] snapshots on).
+    AfterGc,
+    /// Node's RSS from every sample, before there are enough snapshots: shown and
+    /// projected, at most *growing*, and not counted in the overall assessment (between
+    /// GCs it swings with the heap's garbage, and it climbs through start-up).
+    SamplesNotCounted,
+}
+
 /// The trend of a memory series (samples).
 #[derive(Clone, Debug, Serialize)]
 pub struct MemoryTrend {
@@ -314,6 +330,10 @@ pub struct MemoryTrend {
     pub series: String,
     /// Samples used (after warm-up).
     pub samples: usize,
+    /// Samples left out at the start as warm-up (start-up growth that flattened).
+    pub warmup_samples: usize,
+    /// What the points are.
+    pub basis: SeriesBasis,
     /// The latest value, bytes.
     pub current: u64,
     /// Growth per hour.
@@ -374,6 +394,25 @@ pub struct TrendInput {
     pub samples: Vec<SampleRecord>,
     /// Snapshots of the latest incarnation with their censuses, oldest first.
     pub snapshots: Vec<(SnapshotRecord, SnapshotCensus)>,
+}
+
+/// Node's RSS right after each snapshot at `snapshot_times`, as (time, bytes): the first
+/// sample once the snapshot is built (V8 takes it after a full GC, and gives the freed
+/// pages back), one point per snapshot. Between GCs a Node service's RSS swings with its
+/// heap's garbage by tens of megabytes, and through its first minutes it climbs as code
+/// is compiled; after a full GC what is left is the live heap and the memory outside it.
+fn rss_after_gc(samples: &[SampleRecord], snapshot_times: &[i64]) -> Vec<(i64, f64)> {
+    let outside: Vec<&SampleRecord> = samples.iter().filter(|s| !s.in_snapshot).collect();
+    let mut pts: Vec<(i64, f64)> = snapshot_times
+        .iter()
+        .filter_map(|&t| {
+            let after = outside.partition_point(|s| s.t <= t);
+            outside.get(after).map(|s| (s.t, s.rss as f64))
+        })
+        .collect();
+    // Two snapshots with no sample between them would give one sample twice.
+    pts.dedup_by_key(|p| p.0);
+    pts
 }
 
 /// Censuses from which a class's own trend can overrule the newest three: a culprit whose
@@ -663,20 +702,39 @@ impl TrendReport {
             .filter(|s| !s.in_snapshot)
             .map(|s| (secs(s.t), s.rss as f64))
             .collect();
-        let limit = incarnation.as_ref().and_then(|i| i.memory_limit);
-        if let Some(mut rss) = memory_trend(
-            "rss",
-            &pts,
-            &gp,
-            limit.map(|l| ("cgroup memory.max", l as u64)),
-        ) {
-            // For Node, RSS keeps rising while V8 grows its heap: it informs the time to
-            // OOM against the cgroup limit but does not make a leak on its own.
-            if is_node && rss.assessment == Assessment::Leaking {
-                rss.assessment = Assessment::Growing;
-            }
-            memory.push(rss);
-        }
+        let limit = incarnation
+            .as_ref()
+            .and_then(|i| i.memory_limit)
+            .map(|l| ("cgroup memory.max", l as u64));
+        let after_gc: Vec<(f64, f64)> = if is_node {
+            let times: Vec<i64> = input.snapshots.iter().map(|(s, _)| s.t).collect();
+            rss_after_gc(&input.samples, &times)
+                .into_iter()
+                .map(|(t, rss)| (secs(t), rss))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let rss = if after_gc.len() >= leaktrail_stats::MIN_SAMPLES {
+            // Node with enough snapshots: RSS after each one's full GC decides, and may
+            // leak on its own (native memory, buffers, threads).
+            memory_trend("rss", &after_gc, &gp, limit).map(|mut rss| {
+                rss.basis = SeriesBasis::AfterGc;
+                rss.current = pts.last().map_or(rss.current, |p| p.1 as u64);
+                rss
+            })
+        } else {
+            memory_trend("rss", &pts, &gp, limit).map(|mut rss| {
+                if is_node {
+                    // Node's RSS between GCs follows the heap's sawtooth and its start-up
+                    // climb: shown, projected, but no alarm until the snapshots decide.
+                    rss.basis = SeriesBasis::SamplesNotCounted;
+                    rss.assessment = rss.assessment.min(Assessment::Growing);
+                }
+                rss
+            })
+        };
+        memory.extend(rss);
 
         let SnapshotTrends {
             classes,
@@ -685,7 +743,11 @@ impl TrendReport {
             culprits,
         } = trends;
 
-        let worst_memory = memory.iter().map(|m| m.assessment).max();
+        let worst_memory = memory
+            .iter()
+            .filter(|m| m.basis != SeriesBasis::SamplesNotCounted)
+            .map(|m| m.assessment)
+            .max();
         // A class growing under the floor is a suspect to show, not an alarm: only one
         // that leaks raises the overall assessment above the memory series'.
         let worst_class = classes
@@ -804,6 +866,8 @@ fn memory_trend(
     Some(MemoryTrend {
         series: series.to_owned(),
         samples: v.samples_used,
+        warmup_samples: v.warmup_samples,
+        basis: SeriesBasis::Samples,
         current,
         rate: RatePerHour::from_per_second(&v.slope),
         p_value: v.trend.p_value,
