@@ -44,10 +44,12 @@ pub fn human_duration(secs: f64) -> String {
         };
     }
     let s = secs.round() as u64;
+    // Minutes to the nearest: a 239.6 s window is 4 min, not 3.
+    let m = (s + 30) / 60;
     match s {
         0..=119 => format!("{s} s"),
-        120..=7199 => format!("{} min", s / 60),
-        7200..=172_799 => format!("{} h {} min", s / 3600, s / 60 % 60),
+        120..=7169 => format!("{m} min"),
+        7170..=172_799 => format!("{} h {} min", m / 60, m % 60),
         _ => format!("{:.1} days", s as f64 / 86400.0),
     }
 }
@@ -77,7 +79,9 @@ mod tests {
         assert_eq!(human_duration(2.0), "2 s");
         assert_eq!(human_duration(45.0), "45 s");
         assert_eq!(human_duration(239.6), "4 min");
-        assert_eq!(human_duration(7300.0), "2 h 1 min");
+        assert_eq!(human_duration(179.0), "3 min");
+        assert_eq!(human_duration(7190.0), "2 h 0 min");
+        assert_eq!(human_duration(7300.0), "2 h 2 min");
         assert_eq!(human_duration(f64::INFINITY), "never");
     }
 

@@ -945,7 +945,7 @@ fn ending(i: &Incarnation, reason: &str) -> String {
 }
 
 fn sentence(r: &TrendReport) -> String {
-    use leaktrail_analysis::units::human_bytes;
+    use leaktrail_analysis::units::{group_digits, human_bytes};
     let mut out = match r.overall {
         Assessment::Insufficient => format!(
             "{}: not enough data yet ({} snapshots, {} samples in the latest incarnation).",
@@ -954,9 +954,16 @@ fn sentence(r: &TrendReport) -> String {
             r.memory.first().map_or(0, |m| m.samples)
         ),
         a => {
+            // Lead with the series that decided: the worst one counted (the first of
+            // equals), not always the heap — a stable heap "at 0 B/h" under a *growing*
+            // headline reads as a contradiction.
             let lead = r
                 .memory
-                .first()
+                .iter()
+                .filter(|m| m.basis != SeriesBasis::SamplesNotCounted)
+                .rev()
+                .max_by_key(|m| m.assessment)
+                .or(r.memory.first())
                 .map(|m| {
                     format!(
                         " {} {} at {}/h.",
@@ -978,9 +985,15 @@ fn sentence(r: &TrendReport) -> String {
             " Top class: {} ({}, {} → {} instances, +{}/h).",
             c.class,
             c.assessment.label(),
-            c.count_first,
-            c.count_last,
+            group_digits(c.count_first),
+            group_digits(c.count_last),
             human_bytes(c.rate.slope.max(0.0) as u64)
+        ));
+    }
+    if let Some(c) = r.culprits.first() {
+        out.push_str(&format!(
+            " Culprit: {} objects accumulating in {}.",
+            c.cluster.class, c.cluster.holder
         ));
     }
     if let Some(t) = &r.time_to_oom {
