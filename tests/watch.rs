@@ -1256,3 +1256,30 @@ fn collections_held_the_same_way_trend_as_one_group() {
         "{text}"
     );
 }
+
+#[test]
+fn a_string_appended_to_is_named_from_three_censuses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    watch(&store_dir, FAST, &runner("growing-string"));
+    let store = Store::open(&store_dir).expect("the store opens");
+    let trend = trend_of(&store);
+    assert!(trend.snapshots >= 3, "{} snapshots", trend.snapshots);
+    // No object accumulates: the one string at `log` grows, replaced on every append.
+    let g = trend
+        .growing_places
+        .first()
+        .unwrap_or_else(|| panic!("a growing place: {:?}", trend.culprits));
+    assert_eq!(g.place.label, "`log` of AuditTrail", "{}", g.sentence);
+    assert!(g.place.class.contains("string"), "{}", g.sentence);
+    assert!(
+        g.sizes[0] < g.sizes[1] && g.sizes[1] < g.sizes[2],
+        "{:?}",
+        g.sizes
+    );
+    assert!(
+        trend.sentence.contains("Culprit: the") && trend.sentence.contains("`log` of AuditTrail"),
+        "{}",
+        trend.sentence
+    );
+}

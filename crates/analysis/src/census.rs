@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::census_leaks::{CensusLeaks, LeakWindow};
 use crate::collections::collection_entries;
+use crate::growing::SizedPlace;
 use crate::heap::HeapAnalysis;
 use crate::shape::PathShapes;
 use crate::summary::{ClassStats, GroupTotal, SnapshotInfo, Summary};
@@ -86,6 +87,10 @@ pub struct SnapshotCensus {
     /// The leak roots against the two censuses before it, when it was taken with a window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leaks: Option<CensusLeaks>,
+    /// The largest objects and where they are held ([`crate::census_places`]): how a
+    /// trend finds an object growing at one place (a string appended to).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub places: Vec<SizedPlace>,
 }
 
 impl SnapshotCensus {
@@ -145,6 +150,7 @@ impl SnapshotCensus {
             collections,
             max_node_id: crate::census_leaks::max_serial_id(snap),
             leaks: window.map(|w| CensusLeaks::of(a, w)),
+            places: crate::growing::census_places(a),
         }
     }
 }

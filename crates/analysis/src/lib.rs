@@ -42,7 +42,10 @@ pub use collections::{
 };
 pub use diff::{ClassDelta, FamilyDelta, SnapshotDiff, SnapshotDigest};
 pub use family::Family;
-pub use growing::{GrowingObject, SizedObjects};
+pub use growing::{
+    census_places, growing_places, GrowingObject, GrowingPlace, SizedObjects, SizedPlace,
+    CENSUS_PLACES, CENSUS_PLACE_MIN_SIZE,
+};
 pub use handles::{HandleTotals, Handles, HandlesDelta, ListenerCount, ListenerDelta};
 pub use heap::{edge_label, HeapAnalysis, ObjectView, StepView};
 pub use idset::IdSet;

@@ -169,15 +169,21 @@ fn target_section(d: &mut Doc, r: &TrendReport) {
     }
     d.line(&format!("{}.", facts.join("; ")));
     // Where it leaks, from the newest three censuses: the first thing to read at 3 a.m.
-    for c in r.culprits.iter().take(3) {
+    let named = r
+        .culprits
+        .iter()
+        .map(|c| (&c.sentence, &c.cluster.path))
+        .chain(
+            r.growing_places
+                .iter()
+                .map(|g| (&g.sentence, &g.place.path)),
+        );
+    for (sentence, path) in named.take(3) {
         if md {
-            d.line(&format!(
-                "\n**Culprit:** {}  \nPath: `{}`",
-                c.sentence, c.cluster.path
-            ));
+            d.line(&format!("\n**Culprit:** {sentence}  \nPath: `{path}`"));
         } else {
-            d.line(&format!("Culprit: {}", c.sentence));
-            d.line(&format!("  path: {}", c.cluster.path));
+            d.line(&format!("Culprit: {sentence}"));
+            d.line(&format!("  path: {path}"));
         }
     }
 

@@ -219,6 +219,7 @@ mod tests {
             collections: vec![],
             max_node_id: None,
             leaks: None,
+            places: Vec::new(),
         }
     }
 

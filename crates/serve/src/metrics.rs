@@ -335,6 +335,7 @@ mod tests {
             collections: Vec::new(),
             collection_groups: Vec::new(),
             culprits: Vec::new(),
+            growing_places: Vec::new(),
         };
         let ended = TrendReport {
             target: "worker".to_owned(),
@@ -351,6 +352,7 @@ mod tests {
             collections: Vec::new(),
             collection_groups: Vec::new(),
             culprits: Vec::new(),
+            growing_places: Vec::new(),
         };
         let sample = SampleRecord {
             incarnation_id: 3,

@@ -24,7 +24,7 @@ pub struct Store {
     pub(crate) shapes: bool,
     /// `samples` has the `in_snapshot` column (version 3 on).
     pub(crate) snapshot_marks: bool,
-    /// `snapshot_leaks` exists (version 4 on).
+    /// `snapshot_evidence` exists (version 4 on).
     pub(crate) leak_evidence: bool,
 }
 

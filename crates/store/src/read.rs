@@ -4,7 +4,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use leaktrail_analysis::{
-    CensusLeaks, ClassStats, CollectionRecord, Family, GroupTotal, SnapshotCensus,
+    CensusLeaks, ClassStats, CollectionRecord, Family, GroupTotal, SizedPlace, SnapshotCensus,
 };
 
 use crate::error::sql;
@@ -163,7 +163,7 @@ impl Store {
     /// The censuses of every snapshot of one incarnation, oldest first, each as
     /// [`Store::census`] gives it — read in three queries rather than three per snapshot
     /// (a trend over 200 snapshots reads ~90,000 rows); of the leak evidence, only the newest
-    /// census's.
+    /// census's, and of the places, the newest three's.
     pub fn incarnation_censuses(
         &self,
         incarnation: IncarnationId,
@@ -250,10 +250,15 @@ impl Store {
             c.collections
                 .sort_by(|a, b| b.entries.cmp(&a.entries).then_with(|| a.id.cmp(&b.id)));
         }
-        // Only the newest census's leak evidence is read: a trend names its culprits from
-        // it, and older ones would cost a JSON parse each for nothing.
+        // Only the newest census's leak evidence and the newest three's places are read:
+        // a trend names its culprits from them, and older ones would cost a JSON parse
+        // each for nothing.
         if let Some((rec, census)) = out.last_mut() {
             census.leaks = self.leak_evidence(rec.id)?;
+        }
+        let newest = out.len().saturating_sub(3);
+        for (rec, census) in &mut out[newest..] {
+            census.places = self.sized_places(rec.id)?;
         }
         Ok(out)
     }
@@ -393,25 +398,44 @@ impl Store {
                 .push(collection_record(r, 0).map_err(sql(p))?);
         }
         census.leaks = self.leak_evidence(snapshot.id)?;
+        census.places = self.sized_places(snapshot.id)?;
         Ok(census)
     }
 
     /// The leak evidence stored with a snapshot's census ([`CensusLeaks`]), if it has any.
     pub fn leak_evidence(&self, snapshot: SnapshotId) -> Result<Option<CensusLeaks>, StoreError> {
+        self.evidence_column(snapshot, "leaks")
+    }
+
+    /// The largest objects of a snapshot's census with their places ([`SizedPlace`]).
+    pub fn sized_places(&self, snapshot: SnapshotId) -> Result<Vec<SizedPlace>, StoreError> {
+        Ok(self
+            .evidence_column(snapshot, "places")?
+            .unwrap_or_default())
+    }
+
+    /// One JSON column (`leaks` or `places`) of `snapshot_evidence`, parsed.
+    fn evidence_column<T: serde::de::DeserializeOwned>(
+        &self,
+        snapshot: SnapshotId,
+        column: &str,
+    ) -> Result<Option<T>, StoreError> {
         if !self.leak_evidence {
             return Ok(None);
         }
         let p = &self.db_path;
-        let evidence: Option<String> = self
+        let text: Option<Option<String>> = self
             .conn
-            .prepare_cached("SELECT evidence FROM snapshot_leaks WHERE snapshot_id = ?1")
+            .prepare_cached(&format!(
+                "SELECT {column} FROM snapshot_evidence WHERE snapshot_id = ?1"
+            ))
             .and_then(|mut st| st.query_row([snapshot], |r| r.get(0)).optional())
             .map_err(sql(p))?;
-        evidence
-            .map(|e| {
-                serde_json::from_str(&e).map_err(|e| StoreError::Corrupt {
+        text.flatten()
+            .map(|t| {
+                serde_json::from_str(&t).map_err(|e| StoreError::Corrupt {
                     path: p.clone(),
-                    detail: format!("the leak evidence of snapshot {snapshot}: {e}"),
+                    detail: format!("the {column} of snapshot {snapshot}: {e}"),
                 })
             })
             .transpose()

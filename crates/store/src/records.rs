@@ -133,6 +133,7 @@ impl SnapshotRecord {
             collections: Vec::new(),
             max_node_id: None,
             leaks: None,
+            places: Vec::new(),
         }
     }
 }

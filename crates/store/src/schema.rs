@@ -134,8 +134,8 @@ CREATE TABLE IF NOT EXISTS snapshot_collections(
   snapshot_id INTEGER NOT NULL REFERENCES snapshots(id), node_id INTEGER NOT NULL,
   kind TEXT NOT NULL, entries INTEGER NOT NULL, retained_size INTEGER NOT NULL, path TEXT NOT NULL,
   shape TEXT, PRIMARY KEY(snapshot_id, node_id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS snapshot_leaks(
-  snapshot_id INTEGER PRIMARY KEY REFERENCES snapshots(id), evidence TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshot_evidence(
+  snapshot_id INTEGER PRIMARY KEY REFERENCES snapshots(id), leaks TEXT, places TEXT);
 INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '4');
 COMMIT;
 ";
@@ -154,10 +154,11 @@ UPDATE meta SET value = '3' WHERE key = 'schema_version';
 ";
 
 /// Version 3 to 4, run inside a write transaction: a census keeps its leak roots against
-/// the two censuses before it, as JSON ([`leaktrail_analysis::CensusLeaks`]).
+/// the two censuses before it ([`leaktrail_analysis::CensusLeaks`]) and its largest
+/// objects with their places ([`leaktrail_analysis::SizedPlace`]), each as JSON.
 pub(crate) const MIGRATE_V3_TO_V4: &str = "
-CREATE TABLE snapshot_leaks(
-  snapshot_id INTEGER PRIMARY KEY REFERENCES snapshots(id), evidence TEXT NOT NULL);
+CREATE TABLE snapshot_evidence(
+  snapshot_id INTEGER PRIMARY KEY REFERENCES snapshots(id), leaks TEXT, places TEXT);
 UPDATE meta SET value = '4' WHERE key = 'schema_version';
 ";
 

@@ -74,7 +74,7 @@ fn version_1_store(dir: &Path) {
         .replace("shape TEXT, ", "")
         .replace(", in_snapshot INTEGER", "")
         .replace(
-            "CREATE TABLE IF NOT EXISTS snapshot_leaks(\n  snapshot_id INTEGER PRIMARY KEY REFERENCES snapshots(id), evidence TEXT NOT NULL);\n",
+            "CREATE TABLE IF NOT EXISTS snapshot_evidence(\n  snapshot_id INTEGER PRIMARY KEY REFERENCES snapshots(id), leaks TEXT, places TEXT);\n",
             "",
         )
         .replace("'schema_version', '4'", "'schema_version', '1'");

@@ -172,14 +172,21 @@ impl Store {
                 ])
                 .map_err(sql(&p))?;
             }
-            if let Some(leaks) = &census.leaks {
-                let evidence = serde_json::to_string(leaks).map_err(|e| StoreError::Corrupt {
-                    path: p.clone(),
-                    detail: format!("cannot write the leak evidence: {e}"),
-                })?;
+            if census.leaks.is_some() || !census.places.is_empty() {
+                let json = |what: &str, v: serde_json::Result<String>| {
+                    v.map_err(|e| StoreError::Corrupt {
+                        path: p.clone(),
+                        detail: format!("cannot write the {what}: {e}"),
+                    })
+                };
+                let leaks = match &census.leaks {
+                    Some(l) => Some(json("leak evidence", serde_json::to_string(l))?),
+                    None => None,
+                };
+                let places = json("places", serde_json::to_string(&census.places))?;
                 tx.execute(
-                    "INSERT INTO snapshot_leaks(snapshot_id, evidence) VALUES (?1, ?2)",
-                    params![id, evidence],
+                    "INSERT INTO snapshot_evidence(snapshot_id, leaks, places) VALUES (?1, ?2, ?3)",
+                    params![id, leaks, places],
                 )
                 .map_err(sql(&p))?;
             }

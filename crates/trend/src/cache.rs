@@ -158,6 +158,7 @@ mod tests {
             }],
             max_node_id: None,
             leaks: None,
+            places: Vec::new(),
         }
     }
 

@@ -50,7 +50,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use leaktrail_analysis::units::human_duration;
-use leaktrail_analysis::{LeakCulprit, SnapshotCensus};
+use leaktrail_analysis::{growing_places, GrowingPlace, LeakCulprit, SnapshotCensus};
 use leaktrail_stats::{decide, GrowthPolicy, Outcome, SlopeEstimate};
 use leaktrail_store::{Incarnation, SampleRecord, SnapshotRecord, Store, StoreError, Target};
 
@@ -382,6 +382,10 @@ pub struct TrendReport {
     /// ([`LeakCulprit`]), largest first. Named from three censuses; the class trends
     /// sharpen the rate with more.
     pub culprits: Vec<LeakCulprit>,
+    /// Objects at one place whose own size rose across the newest three censuses — a string
+    /// appended to, an array pushed to — that no cluster of new objects names, largest
+    /// growth first ([`GrowingPlace`]).
+    pub growing_places: Vec<GrowingPlace>,
 }
 
 /// Everything a trend is computed from, for one target.
@@ -413,6 +417,25 @@ fn rss_after_gc(samples: &[SampleRecord], snapshot_times: &[i64]) -> Vec<(i64, f
     // Two snapshots with no sample between them would give one sample twice.
     pts.dedup_by_key(|p| p.0);
     pts
+}
+
+/// The growing places of the newest three censuses, without those a culprit names already
+/// (the collection its objects accumulate in grows too).
+fn growing_places_of(table: &CensusTable, culprits: &[LeakCulprit]) -> Vec<GrowingPlace> {
+    let [first, second, last] = table.places.as_slice() else {
+        return Vec::new();
+    };
+    let min_growth = table
+        .leaks
+        .as_ref()
+        .map_or(64 << 10, |l| l.evidence.min_cluster_bytes);
+    growing_places([first, second, last], min_growth)
+        .into_iter()
+        .filter(|g| {
+            let field = format!("`{}`", g.place.edge);
+            !culprits.iter().any(|c| c.cluster.holder.contains(&field))
+        })
+        .collect()
 }
 
 /// Censuses from which a class's own trend can overrule the newest three: a culprit whose
@@ -484,6 +507,8 @@ pub struct SnapshotTrends {
     pub collection_groups: Vec<CollectionGroup>,
     /// What the newest three censuses name as the leak ([`LeakCulprit`]), largest first.
     pub culprits: Vec<LeakCulprit>,
+    /// Objects whose own size rose across the newest three censuses ([`GrowingPlace`]).
+    pub growing_places: Vec<GrowingPlace>,
 }
 
 impl SnapshotTrends {
@@ -615,12 +640,14 @@ impl SnapshotTrends {
         });
         let collection_groups = CollectionGroup::group(&collections);
         let culprits = culprits(table, &classes);
+        let growing_places = growing_places_of(table, &culprits);
 
         SnapshotTrends {
             classes,
             collections,
             collection_groups,
             culprits,
+            growing_places,
         }
     }
 }
@@ -741,6 +768,7 @@ impl TrendReport {
             collections,
             collection_groups,
             culprits,
+            growing_places,
         } = trends;
 
         let worst_memory = memory
@@ -793,6 +821,7 @@ impl TrendReport {
             collections,
             collection_groups,
             culprits,
+            growing_places,
         };
         report.sentence = sentence(&report);
         report
@@ -995,6 +1024,11 @@ fn sentence(r: &TrendReport) -> String {
             " Culprit: {} objects accumulating in {}.",
             c.cluster.class, c.cluster.holder
         ));
+    } else if let Some(g) = r.growing_places.first() {
+        out.push_str(&format!(
+            " Culprit: the {} at {}, growing.",
+            g.place.class, g.place.label
+        ));
     }
     if let Some(t) = &r.time_to_oom {
         out.push_str(&format!(
@@ -1092,6 +1126,7 @@ mod tests {
             collections: vec![],
             max_node_id: None,
             leaks: None,
+            places: Vec::new(),
         }
     }
 

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use leaktrail_analysis::{CensusLeaks, Family, SnapshotCensus};
+use leaktrail_analysis::{CensusLeaks, Family, SizedPlace, SnapshotCensus};
 use leaktrail_store::{
     ClassRowRef, CollectionRowRef, IncarnationId, SnapshotId, SnapshotRecord, Store, StoreError,
 };
@@ -61,6 +61,8 @@ pub struct CensusTable {
     /// The newest census's leak evidence, when it has some and both censuses of its window
     /// are in the table.
     pub(crate) leaks: Option<LatestLeaks>,
+    /// The places of the newest three censuses, oldest first (fewer with fewer censuses).
+    pub(crate) places: Vec<Vec<SizedPlace>>,
 }
 
 /// The newest census's leak roots and where its window's censuses are in the table.
@@ -94,6 +96,11 @@ impl CensusTable {
             .last()
             .and_then(|(_, c)| c.leaks.clone())
             .and_then(|e| LatestLeaks::of(e, &index));
+        b.table.places = snapshots
+            .iter()
+            .skip(snapshots.len().saturating_sub(3))
+            .map(|(_, c)| c.places.clone())
+            .collect();
         for (i, (s, c)) in snapshots.iter().enumerate() {
             b.heap_last = c.info.total_self_size;
             for k in &c.classes {
@@ -153,6 +160,11 @@ impl CensusTable {
                 .leak_evidence(last.id)?
                 .and_then(|e| LatestLeaks::of(e, index));
         }
+        b.table.places = index
+            .iter()
+            .skip(index.len().saturating_sub(3))
+            .map(|s| store.sized_places(s.id))
+            .collect::<Result<_, _>>()?;
         Ok(b.finish())
     }
 
