@@ -916,6 +916,63 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Escapes a sentence for HTML and renders its Markdown code spans (`` `streams` ``) as
+/// `<code>`: the sentences are written once, for the Markdown report, and their backticks
+/// read as noise in a browser.
+///
+/// A run of N backticks opens a span that the next run of exactly N closes (CommonMark), so
+/// `` `a`b` `` inside double backticks stays one span; one space padding both ends is
+/// dropped. A run with no closing run is text, backticks and all.
+pub(crate) fn prose_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut rest = s;
+    while let Some(start) = rest.find('`') {
+        out.push_str(&escape(&rest[..start]));
+        let ticks = rest[start..].len() - rest[start..].trim_start_matches('`').len();
+        let after = &rest[start + ticks..];
+        match closing_ticks(after, ticks) {
+            Some(end) => {
+                let mut code = &after[..end];
+                if code.len() >= 2
+                    && code.starts_with(' ')
+                    && code.ends_with(' ')
+                    && !code.trim().is_empty()
+                {
+                    code = &code[1..code.len() - 1];
+                }
+                out.push_str("<code>");
+                out.push_str(&escape(code));
+                out.push_str("</code>");
+                rest = &after[end + ticks..];
+            }
+            None => {
+                out.push_str(&rest[start..start + ticks]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(&escape(rest));
+    out
+}
+
+/// Where in `s` the first run of exactly `n` backticks starts.
+fn closing_ticks(s: &str, n: usize) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'`' {
+            let run = bytes[i..].iter().take_while(|&&b| b == b'`').count();
+            if run == n {
+                return Some(i);
+            }
+            i += run;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
 /// A self-contained HTML report of a `run`: the verdict, a chart of the decided series with
 /// the warm-up cut and the fitted slope, and the series table. No scripts, no external
 /// files: it opens anywhere, offline.
@@ -992,20 +1049,25 @@ pub fn render_run_html(
         .collect();
     let mut body = String::new();
     if let Some(stop) = stop_sentence(result) {
-        body.push_str(&format!("<p class=\"warn\"><b>{}</b></p>", escape(&stop)));
+        body.push_str(&format!(
+            "<p class=\"warn\"><b>{}</b></p>",
+            prose_html(&stop)
+        ));
     }
     if let Some(f) = fault {
-        body.push_str(&format!("<p class=\"bad\"><b>Fault:</b> {}</p>", escape(f)));
+        body.push_str(&format!(
+            "<p class=\"bad\"><b>Fault:</b> {}</p>",
+            prose_html(f)
+        ));
     }
     let checks = run_checks::checks_html(assessment);
-    let pss = assessment
-        .pss
-        .as_ref()
-        .map_or(String::new(), |p| format!("<p>{}</p>", escape(&p.sentence)));
+    let pss = assessment.pss.as_ref().map_or(String::new(), |p| {
+        format!("<p>{}</p>", prose_html(&p.sentence))
+    });
     if let Some((sentence, path)) = culprit.and_then(|c| c.culprit()) {
         body.push_str(&format!(
             "<p class=\"bad\"><b>Culprit:</b> {}</p><pre>{}</pre>",
-            escape(sentence),
+            prose_html(sentence),
             escape(&path_lines(path))
         ));
     }
@@ -1023,9 +1085,9 @@ pub fn render_run_html(
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>leaktrail run: {badge}</title><style>body{{font:14px system-ui,sans-serif;margin:2em auto;max-width:56em;padding:0 1em;color:#222}}h1{{font-size:1.6em;margin-bottom:.3em}}h2{{font-size:1.15em;margin-top:1.6em}}table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ddd;padding:.3em .6em;text-align:right}}td:first-child,th:first-child{{text-align:left}}th{{background:#f6f6f6}}.bad{{color:#a00}}.good{{color:#060}}.warn{{color:#8a5a00}}.badge{{display:inline-block;font-weight:bold;padding:.2em .7em;border-radius:4px;border:2px solid currentColor}}pre{{background:#f6f6f6;padding:.8em 1em;overflow:auto;color:#222}}ul.checks{{padding-left:1.2em}}ul.checks li{{margin:.5em 0}}.muted{{color:#666}}svg{{max-width:100%;height:auto}}</style></head><body><h1>Leak test</h1><p><span class=\"badge {class}\">{badge} — exit {code}</span></p>{body}<p class=\"{}\">{}</p>{checks}<h2>Series</h2>{svg}<table><tr><th>series</th><th>verdict</th><th>slope</th><th>interval</th><th>p</th><th>warm-up</th><th>samples</th></tr>{rows}</table>{pss}<p class=\"muted\">{}{}</p></body></html>\n",
         if assessment.outcome == leaktrail_stats::Outcome::Leak { "bad" } else { "" },
-        escape(&assessment.sentence),
-        decided_sentence(result, assessment).map_or(String::new(), |s| escape(&s) + "<br>"),
-        escape(&run_checks::overhead_sentence(result)),
+        prose_html(&assessment.sentence),
+        decided_sentence(result, assessment).map_or(String::new(), |s| prose_html(&s) + "<br>"),
+        prose_html(&run_checks::overhead_sentence(result)),
     )
 }
 
@@ -1089,4 +1151,34 @@ pub fn render_run_junit(
         escape(command),
         result.wall_seconds
     )
+}
+
+#[cfg(test)]
+mod prose_tests {
+    use super::prose_html;
+
+    #[test]
+    fn code_spans_become_code_elements_and_html_is_escaped() {
+        assert_eq!(
+            prose_html("accumulate in `streams` (Map) of <Registry> & co"),
+            "accumulate in <code>streams</code> (Map) of &lt;Registry&gt; &amp; co"
+        );
+        // The span's content is escaped too, never markup.
+        assert_eq!(
+            prose_html("held by `<script>`"),
+            "held by <code>&lt;script&gt;</code>"
+        );
+    }
+
+    #[test]
+    fn double_backticks_hold_single_ones_and_unclosed_runs_stay_text() {
+        assert_eq!(
+            prose_html("`` 40 × Array · `Session.events` ``"),
+            "<code>40 × Array · `Session.events`</code>"
+        );
+        assert_eq!(prose_html("a ` b"), "a ` b");
+        assert_eq!(prose_html("`a` and `b"), "<code>a</code> and `b");
+        assert_eq!(prose_html("no code"), "no code");
+        assert_eq!(prose_html(""), "");
+    }
 }

@@ -4,7 +4,7 @@
 use leaktrail_analysis::units::human_bytes;
 use leaktrail_harness::{Assessment, Check, CheckDetail, CheckStatus, RunResult};
 
-use crate::{escape, Doc, Format};
+use crate::{escape, prose_html, Doc, Format};
 
 /// The mark and word for a status.
 fn status_word(s: CheckStatus) -> (&'static str, &'static str) {
@@ -134,7 +134,7 @@ pub(crate) fn checks_html(a: &Assessment) -> String {
         out.push_str(&format!(
             "<li class=\"{class}\"><b>{mark} {}</b> — {word}: {}",
             escape(&c.name),
-            escape(&c.finding)
+            prose_html(&c.finding)
         ));
         if let CheckDetail::ExpectFreed(f) = &c.detail {
             if let Some(path) = f
