@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
@@ -229,5 +230,58 @@ fn every_help_ends_with_examples_whose_flags_exist() {
     }
     let top = stdout_of(&["--help"]);
     assert!(top.contains("\nExamples:\n"), "{top}");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn commands_in_readme_and_docs_use_flags_that_exist() {
+    let help = flags_by_subcommand();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).expect("docs/") {
+        let path = entry.expect("docs entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            files.push(path);
+        }
+    }
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("readable");
+        let name = file
+            .strip_prefix(root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        // Only shell code blocks: sample output quotes commands in prose.
+        let mut in_shell = false;
+        let mut joined = String::new();
+        for (n, line) in text.lines().enumerate() {
+            let fence = line.trim_start();
+            if let Some(lang) = fence.strip_prefix("```") {
+                in_shell = !in_shell && matches!(lang.trim(), "sh" | "bash" | "shell" | "console");
+                continue;
+            }
+            if !in_shell {
+                continue;
+            }
+            let line = line.strip_prefix("$ ").unwrap_or(line);
+            let code = line.split(" #").next().unwrap_or(line);
+            if let Some(cont) = code.strip_suffix('\\') {
+                joined.push_str(cont);
+                continue;
+            }
+            joined.push_str(code);
+            if !joined.trim_start().starts_with('#') && joined.contains("leaktrail ") {
+                checked += 1;
+                problems.extend(check_command(&joined, &help, &format!("{name}:{}", n + 1)));
+            }
+            joined.clear();
+        }
+    }
+    assert!(
+        checked > 20,
+        "only {checked} commands found in README.md and docs/"
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
