@@ -5,8 +5,9 @@
 //
 // Each request creates an Order and an onStatus listener on a shared EventEmitter. Orders
 // are cached in `orderCache` for lookups, and nothing ever evicts them; the listener is
-// never removed either. Writes OUT_DIR/before.heapsnapshot after 500 requests and
-// OUT_DIR/after.heapsnapshot after 2500, then exits.
+// never removed either. Writes OUT_DIR/before.heapsnapshot after 500 requests,
+// OUT_DIR/middle.heapsnapshot after 1500 and OUT_DIR/after.heapsnapshot after 2500, then
+// exits: two for `leaktrail diff`, three for `leaktrail leaks`.
 
 const { EventEmitter } = require('events');
 const fs = require('fs');
@@ -42,6 +43,8 @@ fs.mkdirSync(out, { recursive: true, mode: 0o700 });
 for (let i = 0; i < 2500; i++) {
   handleRequest(i);
   if (i + 1 === 500) v8.writeHeapSnapshot(path.join(out, 'before.heapsnapshot'));
+  if (i + 1 === 1500) v8.writeHeapSnapshot(path.join(out, 'middle.heapsnapshot'));
 }
 v8.writeHeapSnapshot(path.join(out, 'after.heapsnapshot'));
-console.log(`wrote ${path.join(out, 'before.heapsnapshot')} and ${path.join(out, 'after.heapsnapshot')}`);
+const names = ['before', 'middle', 'after'].map((n) => path.join(out, `${n}.heapsnapshot`));
+console.log(`wrote ${names.join(', ')}`);

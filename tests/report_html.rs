@@ -61,3 +61,32 @@ fn the_chart_renders_with_a_dot_per_sample() {
     assert!(dom.contains("class=\"fit\""), "the fitted line");
     assert!(dom.contains("FAIL — exit 1") && dom.contains("threads back to baseline"));
 }
+
+/// The sentences are written in Markdown for report.md; report.html renders their code
+/// spans as `<code>` instead of showing the backticks (no browser needed to check it).
+#[test]
+fn code_spans_render_as_code_not_backticks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let run = leaktrail(&[
+        "run",
+        "--iterations",
+        "300",
+        "--max-overhead",
+        "none",
+        "--out",
+        s(&out),
+        "--",
+        "node",
+        "-e",
+        "globalThis.kept = []; let i = 0; setInterval(() => { i++; kept.push('x'.repeat(2000) + i); console.log('iteration=' + i); }, 2);",
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{stdout}");
+    // The culprit sentence names the array in a code span in Markdown…
+    assert!(stdout.contains("`kept`"), "{stdout}");
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    // …and in HTML as code, with no backtick left anywhere in the page.
+    assert!(html.contains("<code>kept</code>"), "{html}");
+    assert!(!html.contains('`'), "raw backticks in {html}");
+}

@@ -3,7 +3,9 @@
 mod census;
 mod checks;
 mod diff;
+mod docs;
 mod duration;
+mod examples;
 mod flame;
 mod flamegraphs;
 mod leak_analysis;
@@ -27,7 +29,13 @@ use leaktrail_report::{Format, RenderOptions};
 
 /// Find memory leaks in long-running services (Node.js/V8 first).
 #[derive(Parser, Debug)]
-#[command(name = "leaktrail", version, about, max_term_width = 100)]
+#[command(
+    name = "leaktrail",
+    version,
+    about,
+    max_term_width = 100,
+    after_long_help = examples::TOP
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,32 +56,48 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Totals of one heap snapshot by node type, family and class.
+    #[command(after_long_help = examples::SUMMARY)]
     Summary(summary::SummaryArgs),
     /// What grew between two snapshots of one process, or per PID in a lane directory.
+    #[command(after_long_help = examples::DIFF)]
     Diff(diff::DiffArgs),
     /// Objects allocated between the first snapshots that are still alive in the last,
     /// clustered by retainer path (exit 1 when a leak is found).
+    #[command(after_long_help = examples::LEAKS)]
     Leaks(leaks::LeaksArgs),
     /// Retainer paths from the GC roots to an object (--id) or a class's instances (--class).
+    #[command(after_long_help = examples::RETAINERS)]
     Retainers(retainers::RetainersArgs),
     /// Run a workload, sample its memory from outside and decide whether it leaks (exit 0
     /// no leak, 1 leak, 2 fault, 3 inconclusive).
+    #[command(after_long_help = examples::RUN)]
     Run(run::RunArgs),
     /// Watch a running service (or start one) into a bounded store: memory samples, heap
     /// snapshots turned into summaries, restarts.
+    #[command(after_long_help = examples::WATCH)]
     Watch(watch::WatchArgs),
     /// Flame-graph SVGs from V8 CPU profiles and sampling heap profiles (node --cpu-prof,
     /// --heap-prof).
+    #[command(after_long_help = examples::FLAME)]
     Flame(flame::FlameArgs),
     /// Run a command (a test suite) and follow every process it forks: RSS per PID and
     /// lane, heap snapshots per Node worker, growth per test file (exit status: the
     /// command's).
+    #[command(after_long_help = examples::TRACE)]
     Trace(trace::TraceArgs),
     /// Is a watched service leaking? Per class, collection and memory series, over a store
     /// or a directory of snapshots (exit 0 stable/growing/insufficient data, 1 leaking).
+    #[command(after_long_help = examples::TREND)]
     Trend(trend::TrendArgs),
     /// Serve a store over HTTP: JSON API, Markdown trend, Prometheus /metrics, dashboard.
+    #[command(after_long_help = examples::SERVE)]
     Serve(serve::ServeArgs),
+    /// A completion script for bash, zsh, fish, elvish or PowerShell, on stdout.
+    #[command(after_long_help = examples::COMPLETIONS)]
+    Completions(docs::CompletionsArgs),
+    /// The man page leaktrail(1) on stdout, or every page into a directory (--dir).
+    #[command(after_long_help = examples::MAN)]
+    Man(docs::ManArgs),
     /// The census `watch` stores for one snapshot, as JSON (run by `watch` in a child
     /// process).
     #[command(hide = true)]
@@ -182,6 +206,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
             (String::new(), ExitCode::SUCCESS)
         }
         Command::Census(args) => (census::run(args)?, ExitCode::SUCCESS),
+        Command::Completions(args) => (docs::completions(args)?, ExitCode::SUCCESS),
+        Command::Man(args) => (docs::man(args)?, ExitCode::SUCCESS),
     };
     write_stdout(&report)?;
     Ok(code)

@@ -4,7 +4,7 @@
 use leaktrail_analysis::units::signed_bytes;
 use leaktrail_analysis::LeakReport;
 
-use crate::markup::{escape, path_lines};
+use crate::markup::{escape, path_lines, prose_html};
 use crate::run::{decided_sentence, stop_sentence};
 use crate::{chart, run_checks};
 
@@ -87,20 +87,25 @@ pub fn render_run_html(
         .collect();
     let mut body = String::new();
     if let Some(stop) = stop_sentence(result) {
-        body.push_str(&format!("<p class=\"warn\"><b>{}</b></p>", escape(&stop)));
+        body.push_str(&format!(
+            "<p class=\"warn\"><b>{}</b></p>",
+            prose_html(&stop)
+        ));
     }
     if let Some(f) = fault {
-        body.push_str(&format!("<p class=\"bad\"><b>Fault:</b> {}</p>", escape(f)));
+        body.push_str(&format!(
+            "<p class=\"bad\"><b>Fault:</b> {}</p>",
+            prose_html(f)
+        ));
     }
     let checks = run_checks::checks_html(assessment);
-    let pss = assessment
-        .pss
-        .as_ref()
-        .map_or(String::new(), |p| format!("<p>{}</p>", escape(&p.sentence)));
+    let pss = assessment.pss.as_ref().map_or(String::new(), |p| {
+        format!("<p>{}</p>", prose_html(&p.sentence))
+    });
     if let Some((sentence, path)) = culprit.and_then(|c| c.culprit()) {
         body.push_str(&format!(
             "<p class=\"bad\"><b>Culprit:</b> {}</p><pre>{}</pre>",
-            escape(sentence),
+            prose_html(sentence),
             escape(&path_lines(path))
         ));
     }
@@ -119,8 +124,8 @@ pub fn render_run_html(
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>leaktrail run: {badge}</title><style>{css}</style></head><body><h1>Leak test</h1><p><span class=\"badge {class}\">{badge} — exit {code}</span></p>{body}<p class=\"{}\">{}</p>{checks}<h2>Series</h2>{svg}<table><tr><th>series</th><th>verdict</th><th>slope</th><th>interval</th><th>p</th><th>warm-up</th><th>samples</th></tr>{rows}</table>{pss}<p class=\"muted\">{}{}</p></body></html>\n",
         if assessment.outcome == leaktrail_stats::Outcome::Leak { "bad" } else { "" },
-        escape(&assessment.sentence),
-        decided_sentence(result, assessment).map_or(String::new(), |s| escape(&s) + "<br>"),
-        escape(&run_checks::overhead_sentence(result)),
+        prose_html(&assessment.sentence),
+        decided_sentence(result, assessment).map_or(String::new(), |s| prose_html(&s) + "<br>"),
+        prose_html(&run_checks::overhead_sentence(result)),
     )
 }

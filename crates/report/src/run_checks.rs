@@ -5,7 +5,7 @@ use leaktrail_analysis::units::human_bytes;
 use leaktrail_harness::{Assessment, Check, CheckDetail, CheckStatus, RunResult};
 
 use crate::document::Doc;
-use crate::markup::escape;
+use crate::markup::{escape, prose_html};
 use crate::Format;
 
 /// The mark and word for a status.
@@ -136,7 +136,7 @@ pub(crate) fn checks_html(a: &Assessment) -> String {
         out.push_str(&format!(
             "<li class=\"{class}\"><b>{mark} {}</b> — {word}: {}",
             escape(&c.name),
-            escape(&c.finding)
+            prose_html(&c.finding)
         ));
         if let CheckDetail::ExpectFreed(f) = &c.detail {
             if let Some(path) = f
