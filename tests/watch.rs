@@ -1283,3 +1283,107 @@ fn a_string_appended_to_is_named_from_three_censuses() {
         trend.sentence
     );
 }
+
+/// Every file under `dir` whose name says it is (or was being written as) a heap snapshot.
+fn snapshot_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            found.extend(snapshot_files(&path));
+        } else if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("heapsnapshot"))
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn with_no_raw_snapshots_no_heap_ever_touches_the_disk_and_the_culprit_is_the_same() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).expect("tmp");
+    let streamed = dir.path().join("streamed");
+    let filed = dir.path().join("filed");
+    let command = runner("stream-registry-no-ttl");
+    for (store, extra) in [(&streamed, Some("--no-raw-snapshots")), (&filed, None)] {
+        let mut args = vec!["watch", "--store", s(store), "--quiet"];
+        args.extend(extra);
+        args.extend_from_slice(FAST);
+        args.push("--");
+        args.extend(command.iter().map(String::as_str));
+        // The watcher's (and its census processes') temporary directory is watched too.
+        let out = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+            .args(&args)
+            .env("TMPDIR", &tmp)
+            .current_dir(dir.path())
+            .output()
+            .expect("leaktrail runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if extra.is_some() {
+            assert_eq!(
+                snapshot_files(dir.path()),
+                Vec::<std::path::PathBuf>::new(),
+                "no raw snapshot, whole or partial, anywhere"
+            );
+        }
+    }
+    let streamed = Store::open(&streamed).expect("store");
+    let snapshots = streamed.snapshots(1).expect("snapshots");
+    assert!(snapshots.len() >= 3, "{snapshots:?}");
+    // Indexed as never on disk, with their censuses.
+    assert!(snapshots.iter().all(|s| s.file_deleted_at == Some(s.t)));
+    assert!(streamed.snapshots_on_disk().expect("on disk").is_empty());
+    let census = streamed
+        .census(snapshots.last().expect("a snapshot"))
+        .expect("census");
+    assert!(census.classes.iter().any(|c| c.class == "StreamEntry"));
+    let (a, b) = (
+        trend_of(&streamed),
+        trend_of(&Store::open(&filed).expect("store")),
+    );
+    let culprit = |t: &TrendReport| {
+        t.culprits
+            .first()
+            .map(|c| (c.cluster.class.clone(), c.cluster.holder.clone()))
+    };
+    assert_eq!(culprit(&a), culprit(&b), "{} / {}", a.sentence, b.sentence);
+    assert_eq!(
+        culprit(&a).map(|c| c.0).as_deref(),
+        Some("StreamEntry"),
+        "{}",
+        a.sentence
+    );
+}
+
+#[test]
+fn no_raw_snapshots_needs_the_inspector() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = leaktrail(&[
+        "watch",
+        "--store",
+        s(&dir.path().join("store")),
+        "--no-raw-snapshots",
+        "--no-inspector",
+        "--",
+        "node",
+        "-e",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--no-raw-snapshots") && err.contains("--no-inspector"),
+        "{err}"
+    );
+}

@@ -11,7 +11,7 @@ use leaktrail_analysis::{CensusLimits, LeakWindow};
 /// Arguments of `census` (the ones `CensusWorker::args` passes).
 #[derive(Args, Debug)]
 pub struct CensusArgs {
-    /// The snapshot.
+    /// The snapshot; `-` reads it from stdin (a watcher streams it there, with no file).
     file: PathBuf,
     /// The file name the census records.
     #[arg(long)]
@@ -68,8 +68,17 @@ pub fn run(args: &CensusArgs) -> anyhow::Result<String> {
         }),
         _ => None,
     };
-    // The parse error names the file already.
-    let census = leaktrail_watch::census_of_file(&args.file, &args.name, &limits, window.as_ref())
-        .map_err(anyhow::Error::msg)?;
+    // The parse error names the file (or the stream) already.
+    let census = if args.file.as_os_str() == "-" {
+        leaktrail_watch::census_of_stream(
+            &mut std::io::stdin().lock(),
+            &args.name,
+            &limits,
+            window.as_ref(),
+        )
+    } else {
+        leaktrail_watch::census_of_file(&args.file, &args.name, &limits, window.as_ref())
+    }
+    .map_err(anyhow::Error::msg)?;
     Ok(serde_json::to_string(&census)?)
 }

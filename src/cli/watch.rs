@@ -67,6 +67,11 @@ pub struct WatchArgs {
     #[arg(long)]
     no_inspector: bool,
 
+    /// Never write a raw heap snapshot: each streams from V8 through a pipe into its
+    /// census, in memory (a heap holds every secret of the process). Needs the inspector.
+    #[arg(long, conflicts_with = "no_inspector")]
+    no_raw_snapshots: bool,
+
     /// Sample the process alone, without the processes it started (by default the whole
     /// tree counts: a service's workers are its memory too).
     #[arg(long)]
@@ -145,6 +150,7 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
         // /proc/self/exe: it still runs if the binary is upgraded or deleted under a
         // week-long watch.
         census_worker: CensusWorker::Process("/proc/self/exe".into()),
+        raw_snapshots: !args.no_raw_snapshots,
     };
     // Before anything is made: a process that is not there, a program that cannot be
     // started, leaves no store behind.

@@ -414,6 +414,24 @@ impl Inspector {
             source,
         };
         let mut file = leaktrail_snapshot::private::create_file(path).map_err(io)?;
+        let taken = self
+            .stream_heap_snapshot(&mut file, &path.display().to_string())
+            .and_then(|n| file.sync_all().map(|_| n).map_err(io));
+        if taken.is_err() {
+            drop(file);
+            let _ = std::fs::remove_file(path);
+        }
+        taken
+    }
+
+    /// Takes a heap snapshot (V8 runs a full GC first) and writes its chunks into `out` as
+    /// they arrive: with a pipe to a parser, no file is ever written. `what` names `out` in
+    /// errors. Returns the bytes written.
+    pub fn stream_heap_snapshot(
+        &mut self,
+        out: &mut dyn Write,
+        what: &str,
+    ) -> Result<u64, InspectorError> {
         let mut written = 0u64;
         let mut failed: Option<std::io::Error> = None;
         let result = self.call_with_events(
@@ -422,7 +440,7 @@ impl Inspector {
             |event, params| {
                 if event == "HeapProfiler.addHeapSnapshotChunk" && failed.is_none() {
                     let chunk = params.get("chunk").and_then(Value::as_str).unwrap_or("");
-                    match file.write_all(chunk.as_bytes()) {
+                    match out.write_all(chunk.as_bytes()) {
                         Ok(()) => written += chunk.len() as u64,
                         Err(e) => failed = Some(e),
                     }
@@ -430,17 +448,15 @@ impl Inspector {
                 Ok(())
             },
         );
-        let finish = match (result, failed) {
+        let io = |source| InspectorError::Io {
+            path: what.to_owned(),
+            source,
+        };
+        match (result, failed) {
             (Err(e), _) => Err(e),
             (Ok(_), Some(e)) => Err(io(e)),
-            (Ok(_), None) => file.flush().and_then(|_| file.sync_all()).map_err(io),
-        };
-        if let Err(e) = finish {
-            drop(file);
-            let _ = std::fs::remove_file(path);
-            return Err(e);
+            (Ok(_), None) => out.flush().map(|_| written).map_err(io),
         }
-        Ok(written)
     }
 }
 

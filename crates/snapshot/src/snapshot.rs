@@ -154,6 +154,22 @@ impl HeapSnapshot {
             .map_err(|l| l.in_file(PathBuf::from(name)))
     }
 
+    /// Parses a snapshot as a stream gives it (a pipe from the process that takes it), at
+    /// most `max_len` bytes: no file is ever written, which is the point for a heap that
+    /// holds secrets. `name` is used in error messages. Header counts are checked against
+    /// `max_len` (the length is not known before the end), so that bounds what the parser
+    /// allocates.
+    pub fn from_stream(
+        reader: &mut dyn Read,
+        name: &str,
+        max_len: usize,
+        options: &ParseOptions<'_>,
+    ) -> Result<HeapSnapshot, ParseError> {
+        let block = options.block_bytes.unwrap_or(READ_BLOCK_BYTES);
+        let src = Source::stream(reader, max_len, block);
+        HeapSnapshot::parse_source(src, options).map_err(|l| l.in_file(PathBuf::from(name)))
+    }
+
     /// Parses the `len` bytes `reader` gives: the one path for files and memory, so that
     /// tests and the fuzzer exercise what `open` runs.
     fn parse_from(
@@ -162,14 +178,31 @@ impl HeapSnapshot {
         options: &ParseOptions<'_>,
     ) -> Result<HeapSnapshot, Located> {
         let block = options.block_bytes.unwrap_or(READ_BLOCK_BYTES);
-        let mut src = Source::new(reader, len, block);
+        HeapSnapshot::parse_source(Source::new(reader, len, block), options)
+    }
+
+    fn parse_source(
+        mut src: Source<'_>,
+        options: &ParseOptions<'_>,
+    ) -> Result<HeapSnapshot, Located> {
         let hooks = Hooks {
             progress: options.progress.unwrap_or(&|_| {}),
             edge_filter: options.edge_filter,
             chunk_bytes: options.block_bytes,
         };
-        let raw = parse(&mut src, &hooks)?;
-        let mut snap = HeapSnapshot::from_raw(raw, len as u64)?;
+        let raw = parse(&mut src, &hooks);
+        if !src.ends_at_limit()? {
+            // The stream reached its limit without ending: whatever the parse made of the
+            // bytes up to there, the snapshot is larger than allowed.
+            return Err(Located::at(
+                src.len() as u64,
+                ParseErrorKind::NotASnapshot(format!(
+                    "the stream is longer than its limit of {} bytes",
+                    src.len()
+                )),
+            ));
+        }
+        let mut snap = HeapSnapshot::from_raw(raw?, src.len() as u64)?;
         snap.edge_filter = options.edge_filter;
         Ok(snap)
     }

@@ -19,10 +19,13 @@ pub(crate) struct Source<'a> {
     buf: Vec<u8>,
     filled: usize,
     base: usize,
-    /// The input's length, as known when it was opened.
+    /// The input's length, as known when it was opened; for a stream, the most it may be
+    /// until the stream ends, then its length.
     len: usize,
     /// Least bytes a read asks for, so that small requests do not cost a system call each.
     block: usize,
+    /// A stream of unknown length (a pipe): its end is where it ends, not an error.
+    stream: bool,
 }
 
 impl<'a> Source<'a> {
@@ -35,6 +38,36 @@ impl<'a> Source<'a> {
             base: 0,
             len,
             block: block.max(1),
+            stream: false,
+        }
+    }
+
+    /// A source over a stream of unknown length, at most `max_len` bytes (more is an
+    /// error: a bound on what a hostile or runaway stream can make the parser hold).
+    pub(crate) fn stream(reader: &'a mut dyn Read, max_len: usize, block: usize) -> Source<'a> {
+        Source {
+            stream: true,
+            ..Source::new(reader, max_len, block)
+        }
+    }
+
+    /// For a stream read up to its limit: whether it ends there (one more read gives
+    /// nothing). True for anything else.
+    pub(crate) fn ends_at_limit(&mut self) -> Result<bool, Located> {
+        if !self.stream || self.end() < self.len {
+            return Ok(true);
+        }
+        let mut one = [0u8; 1];
+        loop {
+            match self.reader.read(&mut one) {
+                Ok(0) => {
+                    self.stream = false;
+                    return Ok(true);
+                }
+                Ok(_) => return Ok(false),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Located::at(self.end() as u64, ParseErrorKind::Io(e))),
+            }
         }
     }
 
@@ -92,6 +125,12 @@ impl<'a> Source<'a> {
         }
         while self.end() < target {
             match self.reader.read(&mut self.buf[self.filled..need]) {
+                // A stream ends where it ends: from now on its length is known.
+                Ok(0) if self.stream => {
+                    self.stream = false;
+                    self.len = self.end();
+                    return Ok(());
+                }
                 Ok(0) => {
                     return Err(Located::at(
                         self.end() as u64,

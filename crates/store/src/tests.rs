@@ -6,7 +6,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use leaktrail_analysis::{
     CensusCluster, CensusLeaks, ClassStats, CollectionRecord, Family, GroupTotal, LeakWindow,
-    SnapshotCensus, SnapshotInfo,
+    SizedPlace, SnapshotCensus, SnapshotInfo,
 };
 
 use super::*;
@@ -63,6 +63,15 @@ fn census(n: u64) -> SnapshotCensus {
                 example_id: 151,
             }],
         }),
+        places: vec![SizedPlace {
+            holder_id: 41,
+            edge: "log".into(),
+            shape: "audit\u{1}AuditTrail\u{2}log\u{1}(concatenated string)\u{2}".into(),
+            own_size: n * 1000,
+            class: "(concatenated string)".into(),
+            label: "`log` of AuditTrail".into(),
+            path: "(GC roots) → audit → log".into(),
+        }],
     }
 }
 
@@ -222,6 +231,7 @@ fn round_trips_and_reopens() {
     assert_eq!(c.classes[0].retained_size, Some(500));
     assert_eq!(c.collections, census(5).collections);
     assert_eq!(c.leaks, census(5).leaks);
+    assert_eq!(c.places, census(5).places);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -45,8 +45,51 @@ impl CensusWorker {
         }
     }
 
+    /// Starts a census of a snapshot that will be written into the returned
+    /// [`StreamingCensus`]'s input, recorded under `name`.
+    pub fn stream(
+        &self,
+        name: &str,
+        limits: &CensusLimits,
+        window: Option<&LeakWindow>,
+    ) -> Result<StreamingCensus, String> {
+        match self {
+            CensusWorker::Process(program) => {
+                let mut child = Command::new(program)
+                    .args(CensusWorker::args(Path::new("-"), name, limits, window))
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .process_group(0)
+                    .spawn()
+                    .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+                let input = child
+                    .stdin
+                    .take()
+                    .map(|s| std::fs::File::from(std::os::fd::OwnedFd::from(s)));
+                Ok(StreamingCensus {
+                    input,
+                    result: StreamResult::Child(child),
+                })
+            }
+            CensusWorker::Thread => {
+                let (read, write) = rustix::pipe::pipe()
+                    .map_err(|e| format!("cannot make a pipe for the census: {e}"))?;
+                let (name, limits, window) = (name.to_owned(), *limits, window.cloned());
+                let thread = std::thread::spawn(move || {
+                    let mut read = std::fs::File::from(read);
+                    census_of_stream(&mut read, &name, &limits, window.as_ref())
+                });
+                Ok(StreamingCensus {
+                    input: Some(std::fs::File::from(write)),
+                    result: StreamResult::Thread(thread),
+                })
+            }
+        }
+    }
+
     /// The arguments after the program name that make `leaktrail` print the census of
-    /// `path` (the CLI's hidden `census` subcommand parses exactly these).
+    /// `path` (the CLI's hidden `census` subcommand parses exactly these; `-` is stdin).
     pub fn args(
         path: &Path,
         name: &str,
@@ -72,6 +115,73 @@ impl CensusWorker {
             args.extend(["--target-max-id".into(), w.target_max_id.to_string().into()]);
         }
         args
+    }
+}
+
+/// The most a streamed snapshot may be: a bound on what a runaway stream makes the census
+/// hold (V8 itself cannot build a snapshot of a heap much over 4 GB).
+pub const MAX_STREAM_BYTES: usize = 64 << 30;
+
+/// Parses and analyses a snapshot read from `stream` (to its end) and takes its census,
+/// recorded under `name`: no file is ever written.
+pub fn census_of_stream(
+    stream: &mut dyn std::io::Read,
+    name: &str,
+    limits: &CensusLimits,
+    window: Option<&LeakWindow>,
+) -> Result<SnapshotCensus, String> {
+    let snap = HeapSnapshot::from_stream(stream, name, MAX_STREAM_BYTES, &ParseOptions::default())
+        .map_err(|e| e.to_string())?;
+    let analysis = HeapAnalysis::new(&snap);
+    Ok(SnapshotCensus::of(&analysis, name, limits, window))
+}
+
+/// A census taken while its snapshot is written into [`StreamingCensus::input`]: the
+/// snapshot goes through a pipe, never through a file.
+pub struct StreamingCensus {
+    input: Option<std::fs::File>,
+    result: StreamResult,
+}
+
+enum StreamResult {
+    Child(std::process::Child),
+    Thread(std::thread::JoinHandle<Result<SnapshotCensus, String>>),
+}
+
+impl StreamingCensus {
+    /// Where the snapshot's bytes go.
+    pub fn input(&mut self) -> &mut std::fs::File {
+        // Set at creation and taken only by `finish`, which consumes `self`.
+        self.input.as_mut().expect("the input is open until finish")
+    }
+
+    /// Closes the input (the end of the snapshot) and waits for the census.
+    pub fn finish(mut self) -> Result<SnapshotCensus, String> {
+        drop(self.input.take());
+        match self.result {
+            StreamResult::Child(child) => {
+                let output = child
+                    .wait_with_output()
+                    .map_err(|e| format!("the census process: {e}"))?;
+                census_from_output(output)
+            }
+            StreamResult::Thread(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err("the census thread panicked".into())),
+        }
+    }
+
+    /// Gives up: the census process is killed (a snapshot cut short).
+    pub fn abandon(mut self) {
+        drop(self.input.take());
+        match self.result {
+            StreamResult::Child(mut child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            // The parse ends at the pipe's end with an error, which is dropped.
+            StreamResult::Thread(thread) => drop(thread.join()),
+        }
     }
 }
 
@@ -102,6 +212,11 @@ fn census_in_child(
         .process_group(0)
         .output()
         .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+    census_from_output(output)
+}
+
+/// The census a child printed, or why it printed none.
+fn census_from_output(output: std::process::Output) -> Result<SnapshotCensus, String> {
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let why = match (output.status.code(), output.status.signal()) {

@@ -56,7 +56,9 @@ mod census_worker;
 mod node_process;
 pub mod own_memory;
 
-pub use census_worker::{census_of_file, CensusWorker};
+pub use census_worker::{
+    census_of_file, census_of_stream, CensusWorker, StreamingCensus, MAX_STREAM_BYTES,
+};
 pub use node_process::{heapsnapshot_signal, is_node};
 use own_memory::{release_free_memory, TRIM_EVERY};
 
@@ -118,6 +120,12 @@ pub struct WatchConfig {
     pub census: CensusLimits,
     /// Where snapshots are parsed (a child process keeps the watcher's memory its own).
     pub census_worker: CensusWorker,
+    /// Write each snapshot to the store's `snapshots/` before its census (the default).
+    /// Without, an inspector snapshot streams from V8 straight into the census's parser
+    /// through a pipe and no raw file is ever written, anywhere: a heap holds every secret
+    /// of the process. (A `--heapsnapshot-signal` snapshot is Node's own file: this mode
+    /// needs the inspector.)
+    pub raw_snapshots: bool,
 }
 
 /// What the watcher reports as it goes (for a status line or a log).
@@ -356,6 +364,8 @@ struct PendingSnapshot {
     /// Which id map of the process the snapshot's node ids come from: a new inspector
     /// session may start V8's ids afresh, so leak windows never span two.
     id_epoch: u32,
+    /// Streamed into its census: there is no raw file.
+    streamed: bool,
 }
 
 /// A heap snapshot being taken on a thread of its own. V8 blocks the service's main thread
@@ -378,7 +388,16 @@ struct SnapshotInFlight {
 
 /// What a snapshot's thread hands back: the inspector it used, and whether the file is
 /// complete.
-type SnapshotTaken = (Option<Inspector>, Result<(), String>);
+type SnapshotTaken = (Option<Inspector>, Result<Taken, String>);
+
+/// What a snapshot's thread made.
+enum Taken {
+    /// The raw file, for the analyser.
+    File,
+    /// The census, the snapshot streamed into its parser with no file; with the seconds
+    /// the census took after the snapshot's last chunk.
+    Census(Box<SnapshotCensus>, f64),
+}
 
 /// The gap after the first scheduled snapshot: the start of [`scheduled_gap`]'s ramp.
 pub const FIRST_SNAPSHOT_GAP: Duration = Duration::from_secs(30);
@@ -394,9 +413,14 @@ pub fn scheduled_gap(config: &WatchConfig, done: u32, took: Duration) -> Duratio
     ramp.max(took.saturating_mul(10)).min(config.snapshot_every)
 }
 
-/// The worker thread that parses snapshots into censuses.
+/// The worker thread that parses snapshot files into censuses; streamed snapshots bring
+/// their census with them and go to `results` directly.
 struct Analyser {
     jobs: Sender<(PathBuf, PendingSnapshot)>,
+    results: Sender<CensusResult>,
+    windows: Arc<Mutex<LeakWindows>>,
+    limits: CensusLimits,
+    worker: CensusWorker,
 }
 
 type CensusResult = (PendingSnapshot, Result<SnapshotCensus, String>, f64);
@@ -413,7 +437,12 @@ struct LeakWindows {
 impl LeakWindows {
     /// The window for the next census of `pending`.
     fn window_for(&mut self, pending: &PendingSnapshot) -> Option<LeakWindow> {
-        let key = (pending.incarnation, pending.id_epoch);
+        self.window_of(pending.incarnation, pending.id_epoch)
+    }
+
+    /// The window for the next census of an incarnation's snapshots of one id epoch.
+    fn window_of(&mut self, incarnation: IncarnationId, id_epoch: u32) -> Option<LeakWindow> {
+        let key = (incarnation, id_epoch);
         if self.key != Some(key) {
             self.key = Some(key);
             self.last.clear();
@@ -446,6 +475,12 @@ impl LeakWindows {
     }
 }
 
+/// The leak windows, whoever held the lock last (a panic there cannot leave them torn:
+/// each update is one assignment).
+fn lock(windows: &Mutex<LeakWindows>) -> std::sync::MutexGuard<'_, LeakWindows> {
+    windows.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Analyser {
     fn spawn(
         results: Sender<CensusResult>,
@@ -453,14 +488,21 @@ impl Analyser {
         worker: CensusWorker,
     ) -> Analyser {
         let (jobs, rx) = channel::<(PathBuf, PendingSnapshot)>();
+        let windows = Arc::new(Mutex::new(LeakWindows::default()));
+        let analyser = Analyser {
+            jobs,
+            results: results.clone(),
+            windows: windows.clone(),
+            limits,
+            worker: worker.clone(),
+        };
         std::thread::spawn(move || {
-            let mut windows = LeakWindows::default();
             for (path, pending) in rx {
                 let t = Instant::now();
-                let window = windows.window_for(&pending);
+                let window = lock(&windows).window_for(&pending);
                 let census = worker.census(&path, &pending.file, &limits, window.as_ref());
                 if let Ok(census) = &census {
-                    windows.taken(&pending.file, census);
+                    lock(&windows).taken(&pending.file, census);
                 }
                 release_free_memory();
                 if results
@@ -471,7 +513,7 @@ impl Analyser {
                 }
             }
         });
-        Analyser { jobs }
+        analyser
     }
 }
 
@@ -812,7 +854,7 @@ impl Incarnation {
             on_event(&WatchEvent::Sample(sample));
             if self.in_flight.is_none() {
                 if let Some(reason) = self.snapshot_due(config) {
-                    self.start_snapshot(config, store, &reason, on_event);
+                    self.start_snapshot(config, store, analyser, &reason, on_event);
                 }
             }
         }
@@ -940,6 +982,7 @@ impl Incarnation {
         &mut self,
         config: &WatchConfig,
         store: &Store,
+        analyser: &Analyser,
         reason: &str,
         on_event: &mut impl FnMut(&WatchEvent),
     ) {
@@ -957,21 +1000,62 @@ impl Incarnation {
                     return;
                 };
                 let (path, abort) = (path.clone(), abort.clone());
-                Box::new(move || {
-                    inspector.set_abort_flag(Some(abort));
-                    let taken = inspector
-                        .take_heap_snapshot(&path)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string());
-                    inspector.set_abort_flag(None);
-                    (Some(inspector), taken)
-                })
+                if config.raw_snapshots {
+                    Box::new(move || {
+                        inspector.set_abort_flag(Some(abort));
+                        let taken = inspector
+                            .take_heap_snapshot(&path)
+                            .map(|_| Taken::File)
+                            .map_err(|e| e.to_string());
+                        inspector.set_abort_flag(None);
+                        (Some(inspector), taken)
+                    })
+                } else {
+                    // Zero-disk: V8's chunks go down a pipe into the census's parser.
+                    let window = lock(&analyser.windows).window_of(self.id, self.id_epoch);
+                    let (worker, limits) = (analyser.worker.clone(), analyser.limits);
+                    let name = file.clone();
+                    Box::new(move || {
+                        let mut census = match worker.stream(&name, &limits, window.as_ref()) {
+                            Ok(c) => c,
+                            Err(e) => return (Some(inspector), Err(e)),
+                        };
+                        inspector.set_abort_flag(Some(abort));
+                        let streamed =
+                            inspector.stream_heap_snapshot(census.input(), "the census's pipe");
+                        inspector.set_abort_flag(None);
+                        let taken = match streamed {
+                            Ok(_) => {
+                                let t = Instant::now();
+                                census
+                                    .finish()
+                                    .map(|c| Taken::Census(Box::new(c), t.elapsed().as_secs_f64()))
+                            }
+                            Err(e) => {
+                                census.abandon();
+                                Err(e.to_string())
+                            }
+                        };
+                        (Some(inspector), taken)
+                    })
+                }
+            }
+            SnapshotMethod::Signal { .. } if !config.raw_snapshots => {
+                on_event(&WatchEvent::Warning(format!(
+                    "no heap snapshots: pid {} has no inspector, and without raw snapshots \
+                     (--no-raw-snapshots) they come only over the inspector (Node writes a \
+                     --heapsnapshot-signal snapshot to a file itself)",
+                    self.pid
+                )));
+                self.snapshots = SnapshotMethod::None;
+                return;
             }
             SnapshotMethod::Signal { signal, dir } => {
                 let (pid, signal, dir) = (self.pid, *signal, dir.clone());
                 let (path, abort) = (path.clone(), abort.clone());
                 Box::new(move || {
-                    let taken = node_process::snapshot_by_signal(pid, signal, &dir, &path, &abort);
+                    let taken = node_process::snapshot_by_signal(pid, signal, &dir, &path, &abort)
+                        .map(|()| Taken::File);
                     (None, taken)
                 })
             }
@@ -1036,20 +1120,26 @@ impl Incarnation {
             self.attach(inspector);
         }
         self.snapshot_done(config, &reason, Instant::now(), start.elapsed());
+        let pending = |file: String, streamed: bool| PendingSnapshot {
+            file,
+            t,
+            reason: reason.clone(),
+            taken_in: start.elapsed().as_secs_f64(),
+            incarnation: self.id,
+            id_epoch: self.id_epoch,
+            streamed,
+        };
         match taken {
-            Ok(()) => {
+            Ok(Taken::File) => {
                 self.in_analysis += 1;
-                let _ = analyser.jobs.send((
-                    path,
-                    PendingSnapshot {
-                        file,
-                        t,
-                        reason,
-                        taken_in: start.elapsed().as_secs_f64(),
-                        incarnation: self.id,
-                        id_epoch: self.id_epoch,
-                    },
-                ));
+                let _ = analyser.jobs.send((path, pending(file, false)));
+            }
+            Ok(Taken::Census(census, seconds)) => {
+                lock(&analyser.windows).taken(&file, &census);
+                let mut p = pending(file, true);
+                p.taken_in -= seconds;
+                self.in_analysis += 1;
+                let _ = analyser.results.send((p, Ok(*census), seconds));
             }
             // A stop (or the process ending) cuts the snapshot in flight short: that is
             // the stop, not a fault.
@@ -1086,13 +1176,17 @@ impl Incarnation {
             let path = store.snapshots_dir().join(&pending.file);
             match census {
                 Ok(census) => {
-                    store.add_snapshot(
+                    let id = store.add_snapshot(
                         pending.incarnation,
                         pending.t,
                         &pending.file,
                         &pending.reason,
                         &census,
                     )?;
+                    if pending.streamed {
+                        // Never a file: indexed as one deleted when it was taken.
+                        store.mark_file_deleted(id, pending.t)?;
+                    }
                     summary.snapshots += 1;
                     on_event(&WatchEvent::Snapshot {
                         file: pending.file,
@@ -1102,7 +1196,9 @@ impl Incarnation {
                     enforce_budget(store, config, on_event)?;
                 }
                 Err(e) => {
-                    let _ = std::fs::remove_file(&path);
+                    if !pending.streamed {
+                        let _ = std::fs::remove_file(&path);
+                    }
                     on_event(&WatchEvent::Warning(format!(
                         "snapshot {} could not be analysed and was discarded: {e}",
                         pending.file
