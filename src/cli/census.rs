@@ -23,7 +23,7 @@ pub struct CensusArgs {
     #[arg(long)]
     retained_classes: usize,
     /// Further classes kept by instance count.
-    #[arg(long)]
+    #[arg(long, default_value_t = 0)]
     count_classes: usize,
     /// Collections kept.
     #[arg(long)]

@@ -314,8 +314,9 @@ pub enum SeriesBasis {
     /// Every sample (the heap's read without a GC: garbage included), or each snapshot's
     /// total for a directory of snapshots.
     Samples,
-    /// Node's RSS right after each snapshot's full GC, one point per snapshot (from
-    /// [`leaktrail_stats::MIN_SAMPLES`] snapshots on).
+    /// One point per snapshot, each after its full GC (from [`leaktrail_stats::MIN_SAMPLES`]
+    /// snapshots on): for the heap its census total (the live heap), for Node's RSS the
+    /// first sample after it.
     AfterGc,
     /// Node's RSS from every sample, before there are enough snapshots: shown and
     /// projected, at most *growing*, and not counted in the overall assessment (between
@@ -705,14 +706,27 @@ impl TrendReport {
                 .iter()
                 .filter_map(|s| s.heap_used.map(|h| (secs(s.t), h as f64)))
                 .collect();
-            if let Some(mut heap) = memory_trend("heap_used", &pts, &gp, heap_limit) {
+            let live: Vec<(f64, f64)> = input
+                .snapshots
+                .iter()
+                .map(|(s, c)| (secs(s.t), c.info.total_self_size as f64))
+                .collect();
+            // With enough snapshots the live heap (each census taken after a full GC)
+            // decides whether the heap grows, as it decides when it runs out: samples read
+            // without a GC carry the garbage of the moment, a sawtooth whose size changes
+            // as the service warms up (a bounded cache was called *leaking* on them).
+            let heap = if live.len() >= leaktrail_stats::MIN_SAMPLES {
+                memory_trend("heap_used", &live, &gp, heap_limit).map(|mut heap| {
+                    heap.basis = SeriesBasis::AfterGc;
+                    heap.current = pts.last().map_or(heap.current, |p| p.1 as u64);
+                    heap
+                })
+            } else {
+                memory_trend("heap_used", &pts, &gp, heap_limit)
+            };
+            if let Some(mut heap) = heap {
                 if heap.time_to_oom.is_some() {
                     let now = pts.last().map_or(0.0, |p| p.0);
-                    let live: Vec<(f64, f64)> = input
-                        .snapshots
-                        .iter()
-                        .map(|(s, c)| (secs(s.t), c.info.total_self_size as f64))
-                        .collect();
                     if let Some(t) = live_heap_time_to_oom(&live, now, &gp, heap_limit) {
                         // The live heap decides when: not growing, it projects no OOM.
                         heap.time_to_oom = t;
@@ -1256,7 +1270,9 @@ mod tests {
         }
         let r = TrendReport::assess(&i, &TrendPolicy::default());
         let heap = &r.memory[0];
-        assert!(heap.rate.slope > 35.0 * 1048576.0, "{heap:?}");
+        // With 24 snapshots the live heap decides the row too, not only the time.
+        assert_eq!(heap.basis, SeriesBasis::AfterGc);
+        assert!((heap.rate.slope / 1048576.0 - 20.0).abs() < 1.0, "{heap:?}");
         let t = heap.time_to_oom.as_ref().expect("time to oom");
         assert_eq!((t.slope_from.as_str(), t.points), ("live heap", 24));
         assert!((t.slope_per_hour / 1048576.0 - 20.0).abs() < 1.0, "{t:?}");
