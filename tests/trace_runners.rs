@@ -1,0 +1,131 @@
+//! `leaktrail trace` on real test runners: Jest, Vitest (forks and threads), Mocha
+//! (`--parallel`) and `node --test` running the eight files of `scenarios/test-project`
+//! (one leaking into a module-level array, one loading 300 modules, one slow, five clean).
+//!
+//! The runners are pinned by the project's package-lock.json and installed by `.ci/run`
+//! (`npm ci --ignore-scripts`). Without them each test says `SKIPPED` on stderr, and fails
+//! under CI (`CI` set), where they must be there.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::*;
+
+/// Runner processes use both cores; one run at a time keeps them from slowing each other.
+static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_RUN_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The test project with its runners installed; `None`, said loudly, when they are not
+/// (a failure under CI).
+fn project(test: &str) -> Option<PathBuf> {
+    let dir = scenarios_dir().join("test-project");
+    let runners = [
+        "node_modules/jest/bin/jest.js",
+        "node_modules/vitest/vitest.mjs",
+        "node_modules/mocha/bin/mocha.js",
+    ];
+    let missing: Vec<&str> = runners
+        .iter()
+        .copied()
+        .filter(|r| !dir.join(r).is_file())
+        .collect();
+    if missing.is_empty() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{}: {missing:?} missing: .ci/run must run `npm ci --ignore-scripts` there",
+        dir.display()
+    );
+    eprintln!(
+        "SKIPPED: {test}: the test runners are not installed (cd {} && npm ci --ignore-scripts)",
+        dir.display()
+    );
+    None
+}
+
+/// The command of each runner, run from the project with two workers.
+fn runner(name: &str) -> Vec<String> {
+    let args: &[&str] = match name {
+        "jest" => &["node_modules/jest/bin/jest.js", "--maxWorkers=2"],
+        "vitest-forks" => &[
+            "node_modules/vitest/vitest.mjs",
+            "run",
+            "--maxWorkers=2",
+            "--pool=forks",
+        ],
+        "vitest-threads" => &[
+            "node_modules/vitest/vitest.mjs",
+            "run",
+            "--maxWorkers=2",
+            "--pool=threads",
+        ],
+        "mocha" => &[
+            "node_modules/mocha/bin/mocha.js",
+            "--parallel",
+            "--jobs",
+            "2",
+        ],
+        "node-test" => &["--test", "test/"],
+        _ => panic!("no runner {name}"),
+    };
+    let mut cmd = vec![node().display().to_string()];
+    cmd.extend(args.iter().map(|a| a.to_string()));
+    cmd
+}
+
+/// `leaktrail trace --format json ARGS -- CMD` in `dir`.
+fn trace(dir: &Path, args: &[&str], cmd: &[String]) -> (Output, serde_json::Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args(["trace", "--format", "json"])
+        .args(args)
+        .arg("--")
+        .args(cmd)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("NODE_OPTIONS")
+        .output()
+        .expect("leaktrail runs");
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: stdout {} stderr {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out, report)
+}
+
+fn processes(report: &serde_json::Value) -> Vec<&serde_json::Value> {
+    report["lanes"]
+        .as_array()
+        .expect("lanes")
+        .iter()
+        .flat_map(|l| l["processes"].as_array().expect("processes"))
+        .collect()
+}
+
+#[test]
+fn every_runner_passes_under_trace_with_its_workers_followed() {
+    let Some(dir) = project("every_runner_passes_under_trace_with_its_workers_followed") else {
+        return;
+    };
+    for name in ["jest", "vitest-forks", "mocha"] {
+        let _run = one_at_a_time();
+        let (out, report) = trace(&dir, &["--interval", "200ms"], &runner(name));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
+        assert_eq!(report["exit"]["code"], 0, "{name}");
+        // The coordinator and at least two workers, all Node.
+        let all = processes(&report);
+        let node_processes = all.iter().filter(|p| p["node"] == true).count();
+        assert!(node_processes >= 3, "{name}: {all:?}");
+    }
+}
