@@ -129,3 +129,102 @@ fn every_runner_passes_under_trace_with_its_workers_followed() {
         assert!(node_processes >= 3, "{name}: {all:?}");
     }
 }
+
+/// The files of the report, by file name.
+fn files_by_name(report: &serde_json::Value) -> Vec<(String, &serde_json::Value)> {
+    report["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            let name = f["file"]
+                .as_str()
+                .expect("file")
+                .rsplit('/')
+                .next()
+                .unwrap_or("");
+            (name.to_owned(), f)
+        })
+        .collect()
+}
+
+const FILES: [&str; 8] = [
+    "leaky.test.js",
+    "modules.test.js",
+    "slow.test.js",
+    "math.test.js",
+    "strings.test.js",
+    "dates.test.js",
+    "parse.test.js",
+    "shapes.test.js",
+];
+
+#[test]
+fn every_file_is_tied_to_the_worker_that_ran_it() {
+    let Some(dir) = project("every_file_is_tied_to_the_worker_that_ran_it") else {
+        return;
+    };
+    for name in ["jest", "vitest-forks", "vitest-threads", "mocha"] {
+        let _run = one_at_a_time();
+        let (out, report) = trace(&dir, &["--interval", "200ms"], &runner(name));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let all = processes(&report);
+        let files = files_by_name(&report);
+        assert_eq!(files.len(), 8, "{name}: {files:?}");
+        let mut pids = std::collections::BTreeSet::new();
+        let mut threads = std::collections::BTreeSet::new();
+        for expected in FILES {
+            let (_, f) = files
+                .iter()
+                .find(|(n, _)| n == expected)
+                .unwrap_or_else(|| panic!("{name}: {expected} reported: {files:?}"));
+            assert_eq!(f["source"], "preload", "{name} {expected}");
+            assert_eq!(f["attribution"], "worker", "{name} {expected}");
+            let runner_name = name.split('-').next().unwrap_or(name);
+            assert_eq!(f["worker"]["runner"], runner_name, "{name} {expected}");
+            // Its PID is a traced Node process that is not the runner's coordinator.
+            let pid = f["pid"].as_i64().expect("pid");
+            let p = all
+                .iter()
+                .find(|p| p["pid"] == pid)
+                .unwrap_or_else(|| panic!("{name} {expected}: PID {pid} traced"));
+            assert_eq!(p["node"], true);
+            if name != "vitest-threads" {
+                assert_ne!(p["ppid"], serde_json::json!(0));
+                assert!(
+                    p["ppid"] != all[0]["ppid"],
+                    "{name} {expected}: run by the coordinator {p}"
+                );
+            }
+            pids.insert(pid);
+            threads.insert((pid, f["thread"].as_i64().expect("thread")));
+            let (start, end) = (
+                f["start"].as_f64().expect("start"),
+                f["end"].as_f64().expect("end"),
+            );
+            assert!(start > 0.0 && end >= start, "{name} {expected}: {f}");
+            // What the file kept in its worker's heap, after a full GC: the leak keeps about
+            // 50 MB; the clean quick files keep next to nothing.
+            let kept = f["heap_delta"].as_i64().expect("heap_delta");
+            match expected {
+                "leaky.test.js" => assert!(kept > 30 << 20, "{name} {expected}: {f}"),
+                "modules.test.js" | "slow.test.js" => {}
+                _ => assert!(kept < 8 << 20, "{name} {expected}: {f}"),
+            }
+        }
+        match name {
+            // Every file in a thread of the one Vitest process, each its own heap.
+            "vitest-threads" => {
+                assert_eq!(pids.len(), 1, "{name}: {pids:?}");
+                assert!(threads.iter().all(|(_, t)| *t > 0), "{threads:?}");
+            }
+            // Two or more worker processes shared the files.
+            _ => assert!(pids.len() >= 2, "{name}: {pids:?}"),
+        }
+    }
+}
