@@ -228,3 +228,46 @@ fn every_file_is_tied_to_the_worker_that_ran_it() {
         }
     }
 }
+
+#[test]
+fn fail_on_growth_passes_clean_jest_and_vitest_workers() {
+    let Some(dir) = project("fail_on_growth_passes_clean_jest_and_vitest_workers") else {
+        return;
+    };
+    // The five clean files and the slow one: the runners' start-up (the Jest parent and
+    // its workers loading their environment, Vitest's main process) is not growth.
+    let clean = [
+        "test/slow.test.js",
+        "test/math.test.js",
+        "test/strings.test.js",
+        "test/dates.test.js",
+        "test/parse.test.js",
+        "test/shapes.test.js",
+    ];
+    for name in ["jest", "vitest-forks"] {
+        let _run = one_at_a_time();
+        let mut cmd = runner(name);
+        cmd.extend(clean.iter().map(|f| f.to_string()));
+        let (out, report) = trace(
+            &dir,
+            &["--interval", "200ms", "--fail-on-growth", "50MB"],
+            &cmd,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {} {}",
+            report["fail_on_growth"],
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(report["fail_on_growth"]["exceeded"], serde_json::json!([]));
+        assert_eq!(report["files"].as_array().map(Vec::len), Some(6), "{name}");
+        // Every process that lived past start-up was measured from its baseline.
+        assert!(
+            processes(&report)
+                .iter()
+                .any(|p| p["baseline"]["rule"] == "settled"),
+            "{name}"
+        );
+    }
+}
