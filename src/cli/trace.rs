@@ -59,6 +59,12 @@ pub struct TraceArgs {
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
     settle: Duration,
 
+    /// Don't load trace's preload (`NODE_OPTIONS=--require`, from a private temporary
+    /// directory) that lets the workers of Jest, Vitest and Mocha say which test file they
+    /// run, in which PID and thread, with its heap and RSS growth.
+    #[arg(long)]
+    no_file_hooks: bool,
+
     /// Classes shown per heap diff.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
@@ -77,8 +83,11 @@ pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
             (dir.clone(), true)
         }
         None => {
+            use std::os::unix::fs::PermissionsExt;
+            // Private: the snapshots hold the heaps of the traced processes.
             temp = tempfile::Builder::new()
                 .prefix("leaktrail-trace-")
+                .permissions(std::fs::Permissions::from_mode(0o700))
                 .tempdir()?;
             (temp.path().to_path_buf(), false)
         }
@@ -90,6 +99,7 @@ pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         out_dir: out_dir.clone(),
         lane_rule: args.lane_by.clone(),
         stop_grace: Duration::from_secs(2),
+        file_hooks: !args.no_file_hooks,
     };
     // The report owns stdout; the command's stdout goes to stderr, line by line.
     // A closed stderr is no reason to stop the command (eprintln! would panic).

@@ -181,7 +181,7 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
 
     if !r.files.is_empty() {
         d.heading(
-            "Test files (growth: own process, or the tree's RSS over the file's time window)",
+            "Test files (growth: own process; in its worker, from the file's start to its end; or the tree's RSS over the file's time window)",
         );
         let rows = r
             .files
@@ -189,10 +189,19 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
             .map(|f| {
                 vec![
                     Cell::new(short_command(std::slice::from_ref(&f.span.file))),
-                    Cell::new(format!("{:?}", f.span.source).to_lowercase()),
+                    Cell::new(match &f.span.worker {
+                        Some(w) => w.runner.clone(),
+                        None => format!("{:?}", f.span.source).to_lowercase(),
+                    }),
                     Cell::new(f.span.status.as_deref().unwrap_or("-")),
                     Cell::new(match f.attribution {
                         Attribution::OwnProcess => "own process".to_owned(),
+                        Attribution::Worker if f.concurrent_files > 0 => format!(
+                            "in its worker (RSS shared with {} thread{})",
+                            f.concurrent_files,
+                            if f.concurrent_files == 1 { "" } else { "s" }
+                        ),
+                        Attribution::Worker => "in its worker".to_owned(),
                         Attribution::Window => "time window".to_owned(),
                         Attribution::WindowShared => {
                             format!("window shared with {}", f.concurrent_files)
@@ -200,10 +209,15 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
                         Attribution::TooShort => "shorter than a sample".to_owned(),
                         Attribution::NoTimes => "no times".to_owned(),
                     }),
-                    Cell::new(f.pid.map_or("-".to_owned(), |p| p.to_string())),
+                    Cell::new(match (f.pid, f.thread) {
+                        (Some(p), Some(t)) if t > 0 => format!("{p} thread {t}"),
+                        (Some(p), _) => p.to_string(),
+                        (None, _) => "-".to_owned(),
+                    }),
                     Cell::new(seconds(f.span.start)),
                     Cell::new(seconds(f.span.end)),
                     f.rss_delta.map_or(Cell::new("-"), |g| d.delta_cell(g)),
+                    f.heap_delta.map_or(Cell::new("-"), |g| d.delta_cell(g)),
                     Cell::new(f.peak_rss.map_or("-".to_owned(), human_bytes)),
                 ]
             })
@@ -217,7 +231,8 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
                 "PID",
                 "start",
                 "end",
-                "growth",
+                "RSS growth",
+                "heap kept",
                 "peak RSS",
             ],
             rows,

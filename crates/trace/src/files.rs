@@ -1,14 +1,20 @@
 //! Test files and the memory growth attributed to each.
 //!
-//! Three sources name test files: TAP on stdout ([`crate::tap`]), a JSON reporter file
-//! (`--files-from`, [`crate::reporter`]) and the processes of `node --test`, which runs
-//! every file in a process of its own (found by `NODE_TEST_CONTEXT` in the process's
-//! environment; the file is its script argument).
+//! Four sources name test files: the workers of Jest, Vitest and Mocha through trace's
+//! preload ([`crate::hooks`]: file, PID, thread, start and end, heap and RSS), TAP on
+//! stdout ([`crate::tap`]), a JSON reporter file (`--files-from`, [`crate::reporter`]) and
+//! the processes of `node --test`, which runs every file in a process of its own (found by
+//! `NODE_TEST_CONTEXT` in the process's environment; the file is its script argument).
 //!
 //! How growth is attributed, most direct first ([`Attribution`]):
 //! - `own_process`: the file ran in a process of its own: its growth is that process's
 //!   RSS rise after start-up (peak minus its baseline, [`crate::baseline`]) and its peak
 //!   that process's peak.
+//! - `worker`: a runner's worker (process, or thread of one) said when it started and
+//!   ended the file: its RSS growth is that process's highest RSS inside the file's window
+//!   (samples and the RSS at its end) minus its RSS at the start, and its heap growth the
+//!   heap used at its end minus at its start, both after a full garbage collection: what
+//!   the file kept in its worker's heap (a thread's own heap, for Vitest threads).
 //! - `window`: the file's start and end times are known and no other file ran at the same
 //!   time: its growth is the change of the whole tree's RSS from the last sample at or
 //!   before its start to the last sample at or before its end.
@@ -32,6 +38,27 @@ pub enum FileSource {
     Reporter,
     /// A `node --test` child process running it.
     Process,
+    /// A runner's worker, through trace's preload.
+    Preload,
+}
+
+/// The worker that ran a file, as the preload reported it.
+#[derive(Clone, Debug, Serialize)]
+pub struct WorkerRun {
+    /// `jest`, `vitest` or `mocha`.
+    pub runner: String,
+    /// The worker's process.
+    pub pid: i32,
+    /// Its thread (0: the main thread).
+    pub thread: u32,
+    /// Heap used at the file's start, after a full GC, bytes.
+    pub heap_start: u64,
+    /// RSS at the file's start, bytes.
+    pub rss_start: u64,
+    /// Heap used at its end, after a full GC; null when no end was reported.
+    pub heap_end: Option<u64>,
+    /// RSS at its end; null when no end was reported.
+    pub rss_end: Option<u64>,
 }
 
 /// A test file and when it ran, as its source says.
@@ -47,6 +74,8 @@ pub struct FileSpan {
     pub end: Option<f64>,
     /// `passed`, `failed`, … as the source says.
     pub status: Option<String>,
+    /// The worker that ran it (source `preload`).
+    pub worker: Option<WorkerRun>,
 }
 
 /// How a file's growth was measured.
@@ -55,6 +84,8 @@ pub struct FileSpan {
 pub enum Attribution {
     /// The growth of the process that ran only this file.
     OwnProcess,
+    /// The growth of its worker over the file's own start and end.
+    Worker,
     /// The tree's RSS change over the file's time window, no other file running.
     Window,
     /// The tree's RSS change over the window, shared with files running at the same time.
@@ -73,13 +104,19 @@ pub struct FileAttribution {
     pub span: FileSpan,
     /// How the growth was measured.
     pub attribution: Attribution,
-    /// The process that ran it, for `own_process`.
+    /// The process that ran it, for `own_process` and `worker`.
     pub pid: Option<i32>,
+    /// The thread of that process that ran it (`worker`; 0 is the main thread).
+    pub thread: Option<u32>,
     /// RSS growth attributed, bytes (null for `too_short` and `no_times`).
     pub rss_delta: Option<i64>,
-    /// Peak RSS of its own process, bytes (`own_process` only).
+    /// Heap growth in its worker from its start to its end, both after a full GC, bytes
+    /// (`worker` with an end only).
+    pub heap_delta: Option<i64>,
+    /// Peak RSS of its own process, or of its worker during the file, bytes.
     pub peak_rss: Option<u64>,
-    /// Other files whose windows overlap this one.
+    /// Other files whose windows overlap this one (for `worker`: in the same process,
+    /// whose RSS they share).
     pub concurrent_files: usize,
 }
 
@@ -96,6 +133,55 @@ fn tree_at(tree: &[RssPoint], t: f64) -> Option<u64> {
         .find(|p| p.t <= t)
         .or_else(|| tree.first())
         .map(|p| p.rss)
+}
+
+/// A file its worker reported: growth inside that worker over the file's window.
+fn in_worker(
+    span: &FileSpan,
+    i: usize,
+    hooked: &[FileSpan],
+    processes: &[ProcessRecord],
+) -> FileAttribution {
+    let mut a = FileAttribution {
+        span: span.clone(),
+        attribution: Attribution::Worker,
+        pid: None,
+        thread: None,
+        rss_delta: None,
+        heap_delta: None,
+        peak_rss: None,
+        concurrent_files: 0,
+    };
+    let Some(w) = &span.worker else {
+        return a;
+    };
+    a.pid = Some(w.pid);
+    a.thread = Some(w.thread);
+    a.heap_delta = w.heap_end.map(|h| h as i64 - w.heap_start as i64);
+    let start = span.start.unwrap_or(f64::NEG_INFINITY);
+    let end = span.end.unwrap_or(f64::INFINITY);
+    a.concurrent_files = hooked
+        .iter()
+        .enumerate()
+        .filter(|(j, o)| {
+            *j != i
+                && o.worker.as_ref().is_some_and(|ow| ow.pid == w.pid)
+                && o.start.unwrap_or(f64::NEG_INFINITY) < end
+                && o.end.unwrap_or(f64::INFINITY) > start
+        })
+        .count();
+    // The worker's samples inside the window (a PID may be reused: the record that ran
+    // then), and the RSS the preload read at the end.
+    let inside = processes
+        .iter()
+        .filter(|p| p.pid == w.pid && p.start <= start + 0.01)
+        .flat_map(|p| p.samples.iter())
+        .filter(|s| s.t >= start && s.t <= end)
+        .map(|s| s.rss);
+    let peak = inside.chain(w.rss_end).chain([w.rss_start]).max();
+    a.peak_rss = peak;
+    a.rss_delta = peak.map(|p| p as i64 - w.rss_start as i64);
+    a
 }
 
 /// Attributes growth to every named file; `spans` come from TAP and the reporter file;
@@ -116,21 +202,37 @@ pub fn attribute(
                 start: Some(p.start),
                 end: p.end.or(p.samples.last().map(|s| s.t)),
                 status: None,
+                worker: None,
             },
             attribution: Attribution::OwnProcess,
             pid: Some(p.pid),
+            thread: None,
             rss_delta: p.growth(settle),
+            heap_delta: None,
             peak_rss: Some(p.peak_rss),
             concurrent_files: 0,
         });
     }
+    let (hooked, spans): (Vec<FileSpan>, Vec<FileSpan>) =
+        spans.into_iter().partition(|s| s.worker.is_some());
+    for (i, span) in hooked.iter().enumerate() {
+        out.push(in_worker(span, i, &hooked, processes));
+    }
     let mut windowed: Vec<FileSpan> = Vec::new();
     for span in spans {
-        // A file that had its own process keeps that measure; the reporter adds its status.
-        if let Some(own) = out.iter_mut().find(|a| same_file(&a.span.file, &span.file)) {
+        // A file that had its own process or worker keeps that measure; the reporter or
+        // TAP adds its status.
+        let mut known = false;
+        for own in out
+            .iter_mut()
+            .filter(|a| same_file(&a.span.file, &span.file))
+        {
+            known = true;
             if own.span.status.is_none() {
-                own.span.status = span.status;
+                own.span.status.clone_from(&span.status);
             }
+        }
+        if known {
             continue;
         }
         windowed.push(span);
@@ -167,7 +269,9 @@ pub fn attribute(
             span: span.clone(),
             attribution,
             pid: None,
+            thread: None,
             rss_delta,
+            heap_delta: None,
             peak_rss: None,
             concurrent_files: concurrent,
         });
@@ -201,6 +305,7 @@ mod tests {
             start,
             end,
             status: Some("passed".into()),
+            worker: None,
         }
     }
 

@@ -17,12 +17,14 @@
 //! [`TraceReport::build`] then summarises per lane and PID: peak RSS, growth from a
 //! baseline taken once the process's start-up is over ([`baseline`]), a Theil–Sen slope ([`leaktrail_stats`]), and the earliest-vs-latest
 //! heap diff with its growth verdict — module graph or runtime objects
-//! ([`leaktrail_analysis::SnapshotDiff`]); it attributes growth to test files named in TAP,
+//! ([`leaktrail_analysis::SnapshotDiff`]); it attributes growth to test files reported by
+//! the workers of Jest, Vitest and Mocha through trace's preload ([`hooks`]), named in TAP,
 //! by a JSON reporter file or by `node --test`'s per-file processes ([`files`]); and
 //! decides the exit status (the command's, passed through, or `--fail-on-growth`).
 
 pub mod baseline;
 pub mod files;
+pub mod hooks;
 pub mod lane;
 pub mod reporter;
 pub mod snapshots;

@@ -80,6 +80,7 @@ pub fn read_reporter_file(
             start: seconds(r.get("startTime")),
             end: seconds(r.get("endTime")),
             status: r.get("status").and_then(|s| s.as_str()).map(str::to_owned),
+            worker: None,
         });
     }
     Ok(out)

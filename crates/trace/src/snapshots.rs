@@ -67,10 +67,11 @@ impl SignalSnapshots {
     /// Creates the private diagnostic directory inside `out` (which must exist), so that
     /// moving a snapshot to its lane is a rename.
     pub fn new(out: &Path) -> std::io::Result<SignalSnapshots> {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::Builder::new()
             .prefix(".leaktrail-diag-")
+            .permissions(fs::Permissions::from_mode(0o700))
             .tempdir_in(out)?;
-        // tempfile makes it 0700.
         let path = fs::canonicalize(dir.path())?;
         Ok(SignalSnapshots { dir, path })
     }

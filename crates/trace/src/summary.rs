@@ -208,7 +208,8 @@ impl TraceReport {
         options: &SummaryOptions,
     ) -> TraceReport {
         let mut warnings = run.warnings.clone();
-        let mut spans = run.tap_files.clone();
+        let mut spans = run.worker_files.clone();
+        spans.extend(run.tap_files.iter().cloned());
         let mut reporter_failed = false;
         match reporter {
             Some(Ok(files)) => spans.extend(files),
@@ -343,10 +344,28 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
             unsettled.join(", ")
         ));
     }
-    out.push(
-        "Worker threads share their process's PID and RSS (and a signal snapshot holds only the main thread's heap): they are not separated."
-            .to_owned(),
-    );
+    if files.iter().any(|f| f.thread.is_some_and(|t| t > 0)) {
+        out.push(
+            "Worker threads share their process's PID and RSS (and a signal snapshot holds only the main thread's heap): a file run in a thread has its own heap figure (heap kept), but its RSS growth is the whole process's.".to_owned(),
+        );
+    } else {
+        out.push(
+            "Worker threads share their process's PID and RSS (and a signal snapshot holds only the main thread's heap): they are not separated."
+                .to_owned(),
+        );
+    }
+    let untied = files.iter().filter(|f| f.pid.is_none()).count();
+    if untied > 0 {
+        out.push(format!(
+            "{untied} test file{} not tied to the process that ran {} (no worker of Jest, Vitest or Mocha --parallel reported {}): growth over time windows only.",
+            if untied == 1 { " was" } else { "s were" },
+            if untied == 1 { "it" } else { "them" },
+            if untied == 1 { "it" } else { "them" },
+        ));
+    }
+    if files.iter().any(|f| f.span.worker.is_some()) {
+        out.push("Heap kept per file is measured after a full garbage collection that trace's preload runs in the worker at the file's start and end.".to_owned());
+    }
     out.push("RSS counts shared pages (the Node binary, shared libraries) in every process that maps them; the tree total overstates memory use.".to_owned());
     if files.is_empty() {
         out.push(

@@ -86,6 +86,7 @@ impl TapFiles {
             start,
             end: Some(t),
             status: Some(if ok { "passed" } else { "failed" }.to_owned()),
+            worker: None,
         });
     }
 
@@ -98,6 +99,7 @@ impl TapFiles {
                 start: Some(start),
                 end: None,
                 status: None,
+                worker: None,
             });
         }
         self.done

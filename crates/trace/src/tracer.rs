@@ -16,6 +16,7 @@ use leaktrail_sampler::{
 
 use crate::baseline::Baseline;
 use crate::files::FileSpan;
+use crate::hooks::FileHooks;
 use crate::lane::{node_script, LaneRule};
 use crate::snapshots::{Collected, SignalSnapshots, SnapshotFile, SNAPSHOT_SIGNAL};
 use crate::tap::TapFiles;
@@ -36,6 +37,9 @@ pub struct TraceConfig {
     pub lane_rule: LaneRule,
     /// How long the processes left when the command exits get between SIGTERM and SIGKILL.
     pub stop_grace: Duration,
+    /// Load trace's preload into every Node process (`NODE_OPTIONS=--require`), so that the
+    /// workers of Jest, Vitest and Mocha report which files they ran ([`crate::hooks`]).
+    pub file_hooks: bool,
 }
 
 /// One RSS sample.
@@ -143,6 +147,8 @@ pub struct TraceRun {
     pub tree_rss: Vec<RssPoint>,
     /// Test files named in TAP on stdout.
     pub tap_files: Vec<FileSpan>,
+    /// Test files the runners' workers reported through the preload, with their PID.
+    pub worker_files: Vec<FileSpan>,
     /// Signals leaktrail received and passed on to the command's process group.
     pub signals_forwarded: Vec<i32>,
     /// Time spent reading `/proc` and settling snapshot files, seconds.
@@ -209,14 +215,37 @@ pub fn trace(
         })?),
         None => None,
     };
+    let mut warnings = Vec::new();
+    let hooks = if config.file_hooks {
+        match FileHooks::new() {
+            Ok(h) => Some(h),
+            Err(e) => {
+                warnings.push(format!(
+                    "cannot write the preload that ties test files to their workers: {e}"
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
     let mut cmd = Command::new(program);
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    let mut node_options = std::env::var("NODE_OPTIONS").ok();
     if let Some(s) = &snapshots {
-        let existing = std::env::var("NODE_OPTIONS").ok();
-        cmd.env("NODE_OPTIONS", s.node_options(existing.as_deref()));
+        node_options = Some(s.node_options(node_options.as_deref()));
+    }
+    if let Some(h) = &hooks {
+        node_options = Some(h.node_options(node_options.as_deref()));
+        cmd.env(crate::hooks::EVENTS_ENV, h.events_path());
+    }
+    if let Some(o) = &node_options {
+        if snapshots.is_some() || hooks.is_some() {
+            cmd.env("NODE_OPTIONS", o);
+        }
     }
     let signals = StopSignals::install();
     let started = SystemTime::now();
@@ -248,7 +277,7 @@ pub fn trace(
         tree_rss: Vec::new(),
         tap: TapFiles::default(),
         snapshots,
-        warnings: Vec::new(),
+        warnings,
         sampling_seconds: 0.0,
         signals_forwarded: Vec::new(),
     };
@@ -296,12 +325,28 @@ pub fn trace(
     }
     signals.disarm();
     let exit = exit_of(status);
+    let started_unix_ms = started
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut worker_files = Vec::new();
+    if let Some(h) = hooks {
+        let (files, bad) = h.read(started_unix_ms);
+        worker_files = files;
+        if bad > 0 {
+            tracer.warnings.push(format!(
+                "{bad} line(s) of the workers' file events could not be read"
+            ));
+        }
+        if let Err(e) = h.close() {
+            tracer.warnings.push(format!(
+                "cannot remove the preload's private directory: {e}"
+            ));
+        }
+    }
     Ok(TraceRun {
         command: config.command.clone(),
         exit,
-        started_unix_ms: started
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64),
+        started_unix_ms,
         wall_seconds: start.elapsed().as_secs_f64(),
         interval_seconds: config.interval.as_secs_f64(),
         snapshot_every_seconds: config.snapshot_every.map(|d| d.as_secs_f64()),
@@ -309,6 +354,7 @@ pub fn trace(
         processes: tracer.processes,
         tree_rss: tracer.tree_rss,
         tap_files: tracer.tap.finish(),
+        worker_files,
         signals_forwarded: tracer.signals_forwarded,
         sampling_seconds: tracer.sampling_seconds,
         warnings: tracer.warnings,

@@ -1,0 +1,204 @@
+//! Test files tied to the process and thread that ran them, by a preload.
+//!
+//! Trace writes `preload.js` ([`PRELOAD`]) into a private temporary directory of its own
+//! (0700; never into the user's project) and adds `--require <it>` to `NODE_OPTIONS`, with
+//! `LEAKTRAIL_TRACE_EVENTS` naming an events file beside it (0600). Every Node process of
+//! the tree loads it; in the workers of the runners it knows (Jest, Vitest forks and
+//! threads, Mocha `--parallel`) it appends one JSON line at the start and at the end of
+//! each test file: runner, file, PID, thread id, time, heap used and RSS (after a full
+//! garbage collection). [`FileHooks::read`] pairs them into [`FileSpan`]s with a PID.
+//! The user's configuration is not touched.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::files::{FileSource, FileSpan, WorkerRun};
+
+/// The preload's source.
+pub const PRELOAD: &str = include_str!("preload.js");
+
+/// The environment variable that names the events file.
+pub const EVENTS_ENV: &str = "LEAKTRAIL_TRACE_EVENTS";
+
+/// The private directory holding the preload and its events file.
+pub struct FileHooks {
+    dir: tempfile::TempDir,
+    preload: PathBuf,
+    events: PathBuf,
+}
+
+/// One line of the events file.
+#[derive(Debug, Deserialize)]
+struct Event {
+    runner: String,
+    event: String,
+    file: String,
+    pid: i32,
+    tid: u32,
+    t: f64,
+    heap: u64,
+    rss: u64,
+}
+
+/// `value` quoted for `NODE_OPTIONS` when it holds spaces, quotes or backslashes.
+pub fn quote_node_option(value: &str) -> String {
+    if value.contains([' ', '"', '\\', '\t']) {
+        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+impl FileHooks {
+    /// Writes the preload and an empty events file into a new private temporary directory.
+    pub fn new() -> std::io::Result<FileHooks> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix("leaktrail-hooks-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()?;
+        let preload = dir.path().join("preload.js");
+        leaktrail_snapshot::private::write_file(&preload, PRELOAD)?;
+        let events = dir.path().join("events.jsonl");
+        leaktrail_snapshot::private::write_file(&events, "")?;
+        Ok(FileHooks {
+            dir,
+            preload,
+            events,
+        })
+    }
+
+    /// `NODE_OPTIONS` with `--require <preload>` added after what is there.
+    pub fn node_options(&self, existing: Option<&str>) -> String {
+        let ours = format!(
+            "--require {}",
+            quote_node_option(&self.preload.to_string_lossy())
+        );
+        match existing.map(str::trim).filter(|e| !e.is_empty()) {
+            Some(e) => format!("{e} {ours}"),
+            None => ours,
+        }
+    }
+
+    /// The events file, for [`EVENTS_ENV`].
+    pub fn events_path(&self) -> &Path {
+        &self.events
+    }
+
+    /// The files the workers reported; `started_unix_ms` turns their times into seconds of
+    /// the trace. Lines that cannot be read are counted, not fatal.
+    pub fn read(&self, started_unix_ms: u64) -> (Vec<FileSpan>, usize) {
+        let text = std::fs::read_to_string(&self.events).unwrap_or_default();
+        pair_events(&text, started_unix_ms)
+    }
+
+    /// Removes the directory.
+    pub fn close(self) -> std::io::Result<()> {
+        self.dir.close()
+    }
+}
+
+/// Pairs start and end lines per (PID, thread, file) in order; returns the spans and the
+/// number of unreadable lines.
+fn pair_events(text: &str, started_unix_ms: u64) -> (Vec<FileSpan>, usize) {
+    let seconds = |ms: f64| (ms - started_unix_ms as f64) / 1000.0;
+    let mut spans: Vec<FileSpan> = Vec::new();
+    let mut bad = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(e) = serde_json::from_str::<Event>(line) else {
+            bad += 1;
+            continue;
+        };
+        let open = spans.iter_mut().rev().find(|s| {
+            s.end.is_none()
+                && s.file == e.file
+                && s.worker
+                    .as_ref()
+                    .is_some_and(|w| w.pid == e.pid && w.thread == e.tid)
+        });
+        match (e.event.as_str(), open) {
+            ("end", Some(s)) => {
+                s.end = Some(seconds(e.t));
+                if let Some(w) = s.worker.as_mut() {
+                    w.heap_end = Some(e.heap);
+                    w.rss_end = Some(e.rss);
+                }
+            }
+            ("start", _) => spans.push(FileSpan {
+                file: e.file,
+                source: FileSource::Preload,
+                start: Some(seconds(e.t)),
+                end: None,
+                status: None,
+                worker: Some(WorkerRun {
+                    runner: e.runner,
+                    pid: e.pid,
+                    thread: e.tid,
+                    heap_start: e.heap,
+                    rss_start: e.rss,
+                    heap_end: None,
+                    rss_end: None,
+                }),
+            }),
+            _ => bad += 1,
+        }
+    }
+    (spans, bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn pairs_starts_and_ends_per_thread() {
+        let line = |event: &str, file: &str, tid: u32, t: f64, heap: u64| {
+            format!(
+                r#"{{"runner":"vitest","event":"{event}","file":"{file}","pid":7,"tid":{tid},"t":{t},"heap":{heap},"rss":100}}"#
+            )
+        };
+        let text = [
+            line("start", "/w/a.test.js", 1, 1500.0, 10),
+            line("start", "/w/b.test.js", 2, 1600.0, 10),
+            "not json".to_owned(),
+            line("end", "/w/a.test.js", 1, 2500.0, 50),
+            line("start", "/w/a.test.js", 1, 3000.0, 50),
+        ]
+        .join("\n");
+        let (spans, bad) = pair_events(&text, 1000);
+        assert_eq!(bad, 1);
+        let got: Vec<_> = spans
+            .iter()
+            .map(|s| {
+                let w = s.worker.as_ref().expect("worker");
+                (s.file.as_str(), w.thread, s.start, s.end, w.heap_end)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("/w/a.test.js", 1, Some(0.5), Some(1.5), Some(50)),
+                ("/w/b.test.js", 2, Some(0.6), None, None),
+                ("/w/a.test.js", 1, Some(2.0), None, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn private_files_and_quoted_options() {
+        let hooks = FileHooks::new().expect("hooks");
+        let mode = |p: &Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+        assert_eq!(mode(hooks.dir.path()), 0o700);
+        assert_eq!(mode(&hooks.preload), 0o600);
+        assert_eq!(mode(hooks.events_path()), 0o600);
+        assert!(hooks
+            .node_options(Some("--max-old-space-size=64"))
+            .starts_with("--max-old-space-size=64 --require /"));
+        assert_eq!(quote_node_option("/a b/p.js"), "\"/a b/p.js\"");
+        let dir = hooks.dir.path().to_path_buf();
+        hooks.close().expect("removed");
+        assert!(!dir.exists());
+    }
+}

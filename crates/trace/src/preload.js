@@ -1,0 +1,196 @@
+'use strict';
+// leaktrail trace: ties each test file to the process and thread that ran it.
+//
+// Loaded into every Node process of a traced command through NODE_OPTIONS (--require),
+// it does nothing unless the process is a test runner's worker it knows, and never throws
+// into it. At the start and end of each test file it appends one JSON line to the file
+// named by LEAKTRAIL_TRACE_EVENTS: runner, event (start/end), file, pid, thread id, time
+// (ms since the Unix epoch), heap used and RSS, measured after a full garbage collection
+// so that heap growth is what the file kept.
+//
+// - Jest: the worker's per-file entry (jest-runner's testWorker `worker`), and in band the
+//   runner's test-file-start/success/failure events.
+// - Vitest (forks and threads pools): the worker's `run` request and its
+//   `testfileFinished` answer.
+// - Mocha --parallel: the worker's `run(file)` (workerpool).
+(() => {
+  const out = process.env.LEAKTRAIL_TRACE_EVENTS;
+  if (!out) return;
+  const fs = require('fs');
+  const Module = require('module');
+  const wt = require('worker_threads');
+  const { openSync, writeSync } = fs;
+  const memoryUsage = process.memoryUsage.bind(process);
+  const now = () => performance.timeOrigin + performance.now();
+  const tid = wt.threadId;
+  let fd = null;
+  let gc = null;
+
+  function collect() {
+    if (gc === null) {
+      try {
+        require('v8').setFlagsFromString('--expose-gc');
+        gc = require('vm').runInNewContext('gc');
+      } catch {
+        gc = false;
+      }
+    }
+    if (gc) gc();
+  }
+
+  function emit(runner, event, file) {
+    try {
+      if (typeof file !== 'string' || file === '') return;
+      collect();
+      const m = memoryUsage();
+      const line = JSON.stringify({
+        runner, event, file, pid: process.pid, tid, t: now(), heap: m.heapUsed, rss: m.rss,
+      });
+      if (fd === null) fd = openSync(out, 'a');
+      writeSync(fd, line + '\n');
+    } catch {
+      // Never break the test run.
+    }
+  }
+
+  const PATCHED = Symbol.for('leaktrail.patched');
+  const once = (obj) => {
+    if (!obj || obj[PATCHED]) return false;
+    try {
+      Object.defineProperty(obj, PATCHED, { value: true });
+    } catch {
+      return false;
+    }
+    return true;
+  };
+
+  // Jest.
+  function patchJestWorker(exports) {
+    if (typeof exports.worker !== 'function' || !once(exports)) return;
+    const worker = exports.worker;
+    exports.worker = async function leaktrailJestWorker(args) {
+      const file = args && args.path;
+      emit('jest', 'start', file);
+      try {
+        return await worker.apply(this, arguments);
+      } finally {
+        emit('jest', 'end', file);
+      }
+    };
+  }
+  function patchJestRunner(exports) {
+    const proto = exports && exports.default && exports.default.prototype;
+    if (!proto || typeof proto.runTests !== 'function' || !once(proto)) return;
+    const runTests = proto.runTests;
+    proto.runTests = function leaktrailRunTests(tests, watcher, options) {
+      if (!(options && options.serial) || typeof this.on !== 'function') {
+        return runTests.apply(this, arguments);
+      }
+      const path = (args) => args && args[0] && args[0].path;
+      const offs = [
+        this.on('test-file-start', (args) => emit('jest', 'start', path(args))),
+        this.on('test-file-success', (args) => emit('jest', 'end', path(args))),
+        this.on('test-file-failure', (args) => emit('jest', 'end', path(args))),
+      ];
+      const off = () => offs.forEach((f) => typeof f === 'function' && f());
+      return Promise.resolve(runTests.apply(this, arguments)).finally(off);
+    };
+  }
+
+  // Mocha --parallel: workerpool.worker({ run }) in mocha/lib/nodejs/worker.cjs.
+  function patchWorkerpool(exports) {
+    if (typeof exports.worker !== 'function' || !once(exports)) return;
+    const worker = exports.worker;
+    exports.worker = function leaktrailWorkerpool(methods, ...rest) {
+      if (methods && typeof methods.run === 'function') {
+        const run = methods.run;
+        methods = Object.assign({}, methods, {
+          run: async function leaktrailMochaRun(file, ...args) {
+            emit('mocha', 'start', file);
+            try {
+              return await run.call(this, file, ...args);
+            } finally {
+              emit('mocha', 'end', file);
+            }
+          },
+        });
+      }
+      return worker.call(this, methods, ...rest);
+    };
+  }
+
+  const load = Module._load;
+  Module._load = function leaktrailLoad(request, parent) {
+    const exports = load.apply(this, arguments);
+    try {
+      if (typeof request === 'string' && exports && typeof exports === 'object') {
+        const from = (parent && parent.filename) || '';
+        if (/[\\/]jest-runner[\\/]build[\\/]testWorker(\.js)?$/.test(request)) patchJestWorker(exports);
+        else if (request === 'jest-runner' || /[\\/]jest-runner[\\/]build[\\/]index(\.js)?$/.test(request)) patchJestRunner(exports);
+        else if (request === 'workerpool' && /[\\/]mocha[\\/]lib[\\/]nodejs[\\/]worker\.c?js$/.test(from)) patchWorkerpool(exports);
+      }
+    } catch {
+      // Never break the test run.
+    }
+    return exports;
+  };
+
+  // Vitest: requests and answers between the pool and its worker.
+  let running = [];
+  const seen = new WeakSet(); // a message reaches every listener: count it once
+  function vitestIn(msg) {
+    if (!msg || msg.__vitest_worker_request__ !== true || msg.type !== 'run') return;
+    if (typeof msg === 'object') {
+      if (seen.has(msg)) return;
+      seen.add(msg);
+    }
+    const files = ((msg.context && msg.context.files) || [])
+      .map((f) => (typeof f === 'string' ? f : f && f.filepath))
+      .filter((f) => typeof f === 'string');
+    running = files;
+    for (const f of files) emit('vitest', 'start', f);
+  }
+  function vitestOut(msg) {
+    if (!msg || msg.__vitest_worker_response__ !== true || msg.type !== 'testfileFinished') return;
+    for (const f of running) emit('vitest', 'end', f);
+    running = [];
+  }
+  // Wraps the 'message' listeners registered on `target` (no listener of its own, which
+  // would keep the channel open) and the function that answers.
+  function peek(target, postName) {
+    const wrapped = new WeakMap();
+    const on = target.on;
+    const off = target.off;
+    target.on = target.addListener = function (event, cb) {
+      if (event !== 'message' || typeof cb !== 'function') return on.apply(this, arguments);
+      let w = wrapped.get(cb);
+      if (!w) {
+        w = function (msg, ...rest) {
+          try { vitestIn(msg); } catch { /* never break the run */ }
+          return cb.call(this, msg, ...rest);
+        };
+        wrapped.set(cb, w);
+      }
+      return on.call(this, event, w);
+    };
+    target.off = target.removeListener = function (event, cb) {
+      return off.call(this, event, (event === 'message' && wrapped.get(cb)) || cb);
+    };
+    const post = target[postName];
+    target[postName] = function (msg, ...rest) {
+      try { vitestOut(msg); } catch { /* never break the run */ }
+      return post.call(this, msg, ...rest);
+    };
+  }
+  try {
+    const script = process.argv[1] || '';
+    if (wt.isMainThread && typeof process.send === 'function' &&
+        /[\\/]vitest[\\/]dist[\\/]workers[\\/](forks|vmForks)\.js$/.test(script)) {
+      peek(process, 'send');
+    } else if (!wt.isMainThread && wt.parentPort && process.env.VITEST === 'true') {
+      peek(wt.parentPort, 'postMessage');
+    }
+  } catch {
+    // Never break the test run.
+  }
+})();

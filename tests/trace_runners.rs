@@ -1,0 +1,273 @@
+//! `leaktrail trace` on real test runners: Jest, Vitest (forks and threads), Mocha
+//! (`--parallel`) and `node --test` running the eight files of `scenarios/test-project`
+//! (one leaking into a module-level array, one loading 300 modules, one slow, five clean).
+//!
+//! The runners are pinned by the project's package-lock.json and installed by `.ci/run`
+//! (`npm ci --ignore-scripts`). Without them each test says `SKIPPED` on stderr, and fails
+//! under CI (`CI` set), where they must be there.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::*;
+
+/// Runner processes use both cores; one run at a time keeps them from slowing each other.
+static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_RUN_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The test project with its runners installed; `None`, said loudly, when they are not
+/// (a failure under CI).
+fn project(test: &str) -> Option<PathBuf> {
+    let dir = scenarios_dir().join("test-project");
+    let runners = [
+        "node_modules/jest/bin/jest.js",
+        "node_modules/vitest/vitest.mjs",
+        "node_modules/mocha/bin/mocha.js",
+    ];
+    let missing: Vec<&str> = runners
+        .iter()
+        .copied()
+        .filter(|r| !dir.join(r).is_file())
+        .collect();
+    if missing.is_empty() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{}: {missing:?} missing: .ci/run must run `npm ci --ignore-scripts` there",
+        dir.display()
+    );
+    eprintln!(
+        "SKIPPED: {test}: the test runners are not installed (cd {} && npm ci --ignore-scripts)",
+        dir.display()
+    );
+    None
+}
+
+/// The command of each runner, run from the project with two workers.
+fn runner(name: &str) -> Vec<String> {
+    let args: &[&str] = match name {
+        "jest" => &["node_modules/jest/bin/jest.js", "--maxWorkers=2"],
+        "vitest-forks" => &[
+            "node_modules/vitest/vitest.mjs",
+            "run",
+            "--maxWorkers=2",
+            "--pool=forks",
+        ],
+        "vitest-threads" => &[
+            "node_modules/vitest/vitest.mjs",
+            "run",
+            "--maxWorkers=2",
+            "--pool=threads",
+        ],
+        "mocha" => &[
+            "node_modules/mocha/bin/mocha.js",
+            "--parallel",
+            "--jobs",
+            "2",
+        ],
+        "node-test" => &["--test", "test/"],
+        _ => panic!("no runner {name}"),
+    };
+    let mut cmd = vec![node().display().to_string()];
+    cmd.extend(args.iter().map(|a| a.to_string()));
+    cmd
+}
+
+/// `leaktrail trace --format json ARGS -- CMD` in `dir`.
+fn trace(dir: &Path, args: &[&str], cmd: &[String]) -> (Output, serde_json::Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args(["trace", "--format", "json"])
+        .args(args)
+        .arg("--")
+        .args(cmd)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("NODE_OPTIONS")
+        .output()
+        .expect("leaktrail runs");
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: stdout {} stderr {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out, report)
+}
+
+fn processes(report: &serde_json::Value) -> Vec<&serde_json::Value> {
+    report["lanes"]
+        .as_array()
+        .expect("lanes")
+        .iter()
+        .flat_map(|l| l["processes"].as_array().expect("processes"))
+        .collect()
+}
+
+#[test]
+fn every_runner_passes_under_trace_with_its_workers_followed() {
+    let Some(dir) = project("every_runner_passes_under_trace_with_its_workers_followed") else {
+        return;
+    };
+    for name in ["jest", "vitest-forks", "mocha"] {
+        let _run = one_at_a_time();
+        let (out, report) = trace(&dir, &["--interval", "200ms"], &runner(name));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
+        assert_eq!(report["exit"]["code"], 0, "{name}");
+        // The coordinator and at least two workers, all Node.
+        let all = processes(&report);
+        let node_processes = all.iter().filter(|p| p["node"] == true).count();
+        assert!(node_processes >= 3, "{name}: {all:?}");
+    }
+}
+
+/// The files of the report, by file name.
+fn files_by_name(report: &serde_json::Value) -> Vec<(String, &serde_json::Value)> {
+    report["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            let name = f["file"]
+                .as_str()
+                .expect("file")
+                .rsplit('/')
+                .next()
+                .unwrap_or("");
+            (name.to_owned(), f)
+        })
+        .collect()
+}
+
+const FILES: [&str; 8] = [
+    "leaky.test.js",
+    "modules.test.js",
+    "slow.test.js",
+    "math.test.js",
+    "strings.test.js",
+    "dates.test.js",
+    "parse.test.js",
+    "shapes.test.js",
+];
+
+#[test]
+fn every_file_is_tied_to_the_worker_that_ran_it() {
+    let Some(dir) = project("every_file_is_tied_to_the_worker_that_ran_it") else {
+        return;
+    };
+    for name in ["jest", "vitest-forks", "vitest-threads", "mocha"] {
+        let _run = one_at_a_time();
+        let (out, report) = trace(&dir, &["--interval", "200ms"], &runner(name));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let all = processes(&report);
+        let files = files_by_name(&report);
+        assert_eq!(files.len(), 8, "{name}: {files:?}");
+        let mut pids = std::collections::BTreeSet::new();
+        let mut threads = std::collections::BTreeSet::new();
+        for expected in FILES {
+            let (_, f) = files
+                .iter()
+                .find(|(n, _)| n == expected)
+                .unwrap_or_else(|| panic!("{name}: {expected} reported: {files:?}"));
+            assert_eq!(f["source"], "preload", "{name} {expected}");
+            assert_eq!(f["attribution"], "worker", "{name} {expected}");
+            let runner_name = name.split('-').next().unwrap_or(name);
+            assert_eq!(f["worker"]["runner"], runner_name, "{name} {expected}");
+            // Its PID is a traced Node process that is not the runner's coordinator.
+            let pid = f["pid"].as_i64().expect("pid");
+            let p = all
+                .iter()
+                .find(|p| p["pid"] == pid)
+                .unwrap_or_else(|| panic!("{name} {expected}: PID {pid} traced"));
+            assert_eq!(p["node"], true);
+            if name != "vitest-threads" {
+                assert_ne!(p["ppid"], serde_json::json!(0));
+                assert!(
+                    p["ppid"] != all[0]["ppid"],
+                    "{name} {expected}: run by the coordinator {p}"
+                );
+            }
+            pids.insert(pid);
+            threads.insert((pid, f["thread"].as_i64().expect("thread")));
+            let (start, end) = (
+                f["start"].as_f64().expect("start"),
+                f["end"].as_f64().expect("end"),
+            );
+            assert!(start > 0.0 && end >= start, "{name} {expected}: {f}");
+            // What the file kept in its worker's heap, after a full GC: the leak keeps about
+            // 50 MB; the clean quick files keep next to nothing.
+            let kept = f["heap_delta"].as_i64().expect("heap_delta");
+            match expected {
+                "leaky.test.js" => assert!(kept > 30 << 20, "{name} {expected}: {f}"),
+                "modules.test.js" | "slow.test.js" => {}
+                _ => assert!(kept < 8 << 20, "{name} {expected}: {f}"),
+            }
+        }
+        match name {
+            // Every file in a thread of the one Vitest process, each its own heap.
+            "vitest-threads" => {
+                assert_eq!(pids.len(), 1, "{name}: {pids:?}");
+                assert!(threads.iter().all(|(_, t)| *t > 0), "{threads:?}");
+            }
+            // Two or more worker processes shared the files.
+            _ => assert!(pids.len() >= 2, "{name}: {pids:?}"),
+        }
+    }
+}
+
+#[test]
+fn fail_on_growth_passes_clean_jest_and_vitest_workers() {
+    let Some(dir) = project("fail_on_growth_passes_clean_jest_and_vitest_workers") else {
+        return;
+    };
+    // The five clean files and the slow one: the runners' start-up (the Jest parent and
+    // its workers loading their environment, Vitest's main process) is not growth.
+    let clean = [
+        "test/slow.test.js",
+        "test/math.test.js",
+        "test/strings.test.js",
+        "test/dates.test.js",
+        "test/parse.test.js",
+        "test/shapes.test.js",
+    ];
+    for name in ["jest", "vitest-forks"] {
+        let _run = one_at_a_time();
+        let mut cmd = runner(name);
+        cmd.extend(clean.iter().map(|f| f.to_string()));
+        let (out, report) = trace(
+            &dir,
+            &["--interval", "200ms", "--fail-on-growth", "50MB"],
+            &cmd,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {} {}",
+            report["fail_on_growth"],
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(report["fail_on_growth"]["exceeded"], serde_json::json!([]));
+        assert_eq!(report["files"].as_array().map(Vec::len), Some(6), "{name}");
+        // Every process that lived past start-up was measured from its baseline.
+        assert!(
+            processes(&report)
+                .iter()
+                .any(|p| p["baseline"]["rule"] == "settled"),
+            "{name}"
+        );
+    }
+}
