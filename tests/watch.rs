@@ -124,11 +124,88 @@ const FAST: &[&str] = &[
     "15s",
 ];
 
+/// Runs `watch --store STORE [FAST without its duration] [extra] -- COMMAND` (with
+/// `TMPDIR` and the working directory at `dir`) until its store holds `censuses` snapshot
+/// censuses, then stops it with SIGTERM; fails unless it stops cleanly within 60 s. A
+/// test that needs three censuses waits for three, however slow a loaded machine makes
+/// each snapshot, instead of hoping they fit in a fixed duration.
+fn watch_until_censuses(
+    dir: &std::path::Path,
+    store_dir: &std::path::Path,
+    extra: &[&str],
+    command: &[String],
+    censuses: usize,
+) {
+    let fast: Vec<&str> = FAST
+        .chunks(2)
+        .filter(|pair| pair[0] != "--duration")
+        .flatten()
+        .copied()
+        .collect();
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args(["watch", "--store", s(store_dir), "--quiet"])
+        .args(&fast)
+        .args(extra)
+        .arg("--")
+        .args(command)
+        .env("TMPDIR", dir)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("watch starts");
+    let counted = || {
+        Store::open(store_dir)
+            .ok()
+            .and_then(|st| st.targets().ok().map(|t| (st, t)))
+            .and_then(|(st, t)| t.first().and_then(|t| st.snapshots(t.id).ok()))
+            .map_or(0, |s| s.len())
+    };
+    let mut enough = false;
+    for _ in 0..1800 {
+        if counted() >= censuses {
+            enough = true;
+            break;
+        }
+        if watcher.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &watcher.id().to_string()])
+        .status();
+    let mut status = None;
+    for _ in 0..600 {
+        if let Some(st) = watcher.try_wait().expect("wait") {
+            status = Some(st);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut err = String::new();
+    if let Some(mut e) = watcher.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    let Some(status) = status else {
+        let _ = watcher.kill();
+        panic!("the watcher did not stop within 60 s of SIGTERM: {err}");
+    };
+    assert!(status.success(), "{status}: {err}");
+    assert!(enough, "fewer than {censuses} censuses within 3 min: {err}");
+}
+
 #[test]
 fn a_leaking_service_lands_in_the_store_and_trends_leaking() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
-    watch(&store_dir, FAST, &runner("stream-registry-no-ttl"));
+    watch_until_censuses(
+        dir.path(),
+        &store_dir,
+        &[],
+        &runner("stream-registry-no-ttl"),
+        3,
+    );
 
     let store = Store::open(&store_dir).expect("the store opens");
     let target = &store.targets().expect("targets")[0];
@@ -517,7 +594,7 @@ fn time_to_oom_comes_from_the_live_heap_and_matches_the_workloads_own_growth() {
 fn a_clean_service_does_not_trend_leaking() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
-    watch(&store_dir, FAST, &runner("lru-cache-bounded"));
+    watch_until_censuses(dir.path(), &store_dir, &[], &runner("lru-cache-bounded"), 3);
     let store = Store::open(&store_dir).expect("the store opens");
     let trend = trend_of(&store);
     assert!(trend.memory[0].samples >= 8, "{trend:?}");
@@ -1261,10 +1338,12 @@ fn collections_held_the_same_way_trend_as_one_group() {
 fn a_string_appended_to_is_named_from_three_censuses() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
-    watch(&store_dir, FAST, &runner("growing-string"));
+    // Four: the first census comes at the start, when the log is still below the 16 KiB
+    // a census records; the place must be in all three newest.
+    watch_until_censuses(dir.path(), &store_dir, &[], &runner("growing-string"), 4);
     let store = Store::open(&store_dir).expect("the store opens");
     let trend = trend_of(&store);
-    assert!(trend.snapshots >= 3, "{} snapshots", trend.snapshots);
+    assert!(trend.snapshots >= 4, "{} snapshots", trend.snapshots);
     // No object accumulates: the one string at `log` grows, replaced on every append.
     let g = trend
         .growing_places
@@ -1313,24 +1392,10 @@ fn with_no_raw_snapshots_no_heap_ever_touches_the_disk_and_the_culprit_is_the_sa
     let filed = dir.path().join("filed");
     let command = runner("stream-registry-no-ttl");
     for (store, extra) in [(&streamed, Some("--no-raw-snapshots")), (&filed, None)] {
-        let mut args = vec!["watch", "--store", s(store), "--quiet"];
-        args.extend(extra);
-        args.extend_from_slice(FAST);
-        args.push("--");
-        args.extend(command.iter().map(String::as_str));
         // The watcher's (and its census processes') temporary directory is watched too.
-        let out = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
-            .args(&args)
-            .env("TMPDIR", &tmp)
-            .current_dir(dir.path())
-            .output()
-            .expect("leaktrail runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if extra.is_some() {
+        let extra: Vec<&str> = extra.into_iter().collect();
+        watch_until_censuses(&tmp, store, &extra, &command, 3);
+        if !extra.is_empty() {
             assert_eq!(
                 snapshot_files(dir.path()),
                 Vec::<std::path::PathBuf>::new(),
