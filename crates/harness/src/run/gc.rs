@@ -338,3 +338,88 @@ pub fn snapshot_inside(
     }
     Ok(true)
 }
+
+/// How the payloads of the GC watcher begin (answers of samples begin with `{"seq":`).
+pub const CHEAP_MARK: &str = "{\"cheap\":";
+
+/// The GC watcher: a `PerformanceObserver` of `gc` entries in the workload that, after
+/// each major GC of V8's own (not one forced with `gc()`), reads the heap as V8 left it
+/// (`v8.getHeapStatistics()`) and sends it through [`BINDING`], unasked: no request, no
+/// pause of the workload beyond the reading itself, whose time it sends along. Installed
+/// once per process (a symbol-keyed global holds it). Answers `performance.now()`, to tie
+/// the workload's clock to leaktrail's.
+const WATCHER: &str = "((req) => { const key = Symbol.for('leaktrail.gcWatch'); if (globalThis[key]) return performance.now(); const v8 = req('v8'); const { PerformanceObserver, constants: c } = req('perf_hooks'); const observer = new PerformanceObserver((list) => { try { const answer = globalThis.__leaktrail_answer; if (typeof answer !== 'function') return; for (const e of list.getEntries()) { const d = e.detail || {}; if (d.kind !== c.NODE_PERFORMANCE_GC_MAJOR || (d.flags & c.NODE_PERFORMANCE_GC_FLAGS_FORCED)) continue; const t = performance.now(); const h = v8.getHeapStatistics(); const cheap = { at: e.startTime + e.duration, heapUsed: h.used_heap_size, heapTotal: h.total_heap_size, external: h.external_memory, ms: 0 }; cheap.ms = performance.now() - t; answer(JSON.stringify({ cheap })); } } catch (err) {} }); observer.observe({ entryTypes: ['gc'] }); Object.defineProperty(globalThis, key, { value: observer, configurable: true }); return performance.now(); })(typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule : require)";
+
+/// A reading the GC watcher sent: the heap V8 left after one of its own major GCs.
+#[derive(Clone, Copy, Debug)]
+pub struct CheapReading {
+    /// When the GC ended, on the workload's clock (`performance.now()`, ms).
+    pub at_ms: f64,
+    /// The figures, as a sample's (`paused` is the reading's own time).
+    pub heap: HeapSample,
+}
+
+/// Installs the GC watcher (and the binding it answers through). Returns the workload's
+/// clock (`performance.now()`, ms) and the moment of ours it was read at (the middle of
+/// the call), or `None` when the workload could not install it (an old Node).
+pub fn watch_major_gcs(inspector: &mut Inspector) -> Option<(std::time::Instant, f64)> {
+    inspector
+        .call("Runtime.addBinding", json!({ "name": BINDING }))
+        .ok()?;
+    let sent = std::time::Instant::now();
+    let answer = inspector
+        .call(
+            "Runtime.evaluate",
+            json!({ "expression": WATCHER, "returnByValue": true, "silent": true,
+                    "includeCommandLineAPI": true }),
+        )
+        .ok()?;
+    let back = std::time::Instant::now();
+    if answer.get("exceptionDetails").is_some() {
+        return None;
+    }
+    let now = answer["result"]["value"].as_f64()?;
+    inspector.keep(Some(CHEAP_MARK));
+    Some((sent + back.duration_since(sent) / 2, now))
+}
+
+/// The reading in a payload of the GC watcher, if it is one.
+pub fn parse_cheap(payload: &str) -> Option<CheapReading> {
+    let value: serde_json::Value = serde_json::from_str(payload).ok()?;
+    let cheap = value.get("cheap")?;
+    let field = |name: &str| cheap.get(name).and_then(serde_json::Value::as_u64);
+    let at_ms = cheap.get("at")?.as_f64().filter(|a| a.is_finite())?;
+    Some(CheapReading {
+        at_ms,
+        heap: HeapSample {
+            heap: HeapUsage {
+                used_size: field("heapUsed")?,
+                total_size: field("heapTotal")?,
+            },
+            external: field("external").unwrap_or(0),
+            paused: cheap
+                .get("ms")
+                .and_then(serde_json::Value::as_f64)
+                .filter(|ms| ms.is_finite() && *ms >= 0.0)
+                .map(|ms| (ms / 1000.0).min(1.0)),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_watcher_payload() {
+        let r = parse_cheap(r#"{"cheap":{"at":1520.5,"heapUsed":31000000,"heapTotal":46000000,"external":1200,"ms":0.02}}"#)
+            .expect("a reading");
+        assert_eq!(r.at_ms, 1520.5);
+        assert_eq!(r.heap.heap.used_size, 31_000_000);
+        assert_eq!(r.heap.external, 1200);
+        assert!(r.heap.paused.is_some_and(|p| (p - 0.00002).abs() < 1e-9));
+        assert!(parse_cheap(r#"{"seq":3,"value":{}}"#).is_none());
+        assert!(parse_cheap(r#"{"cheap":{"at":"soon","heapUsed":1,"heapTotal":2}}"#).is_none());
+        assert!(parse_cheap("{\"cheap\":").is_none());
+    }
+}
