@@ -30,6 +30,8 @@ const WINDOW = 3000;
 const rows = (i) => new Array(1000).fill(i);
 const recent = Array.from({ length: WINDOW }, (_, k) => ({ id: -k, rows: rows(0) }));
 const sessions = [];
+// Held by the module, as a service holds its state: still there at the exit's snapshot.
+module.exports = { recent, sessions };
 class Session {
   constructor(i) {
     this.id = i;

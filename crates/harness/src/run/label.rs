@@ -51,7 +51,6 @@ struct Pending {
 /// Labels samples with the iteration they measured.
 #[derive(Debug, Default)]
 pub(super) struct Labeller {
-    last_line: Option<(Instant, u64)>,
     /// The last [`HISTORY`] lines, oldest first.
     history: std::collections::VecDeque<(Instant, u64)>,
     pending: Vec<Pending>,
@@ -92,7 +91,6 @@ impl Labeller {
     /// An iteration line read at `at`; returns the points it labels, as (point,
     /// iteration).
     pub fn line(&mut self, n: u64, at: Instant) -> Vec<(Target, u64)> {
-        self.last_line = Some((at, n));
         if self.history.len() == HISTORY {
             self.history.pop_front();
         }
