@@ -59,8 +59,8 @@ fn script(dir: &Path, name: &str, text: &str) -> String {
 }
 
 /// Runs the windowed loop (`mode` leak or clean) for `total` iterations under `leaktrail
-/// run` with the default budget, to its own end.
-fn run_windowed(mode: &str, total: u64) -> (Option<i32>, serde_json::Value) {
+/// run` with the default budget, to its own end, `args` given to `run` too.
+fn run_windowed(mode: &str, total: u64, args: &[&str]) -> (Option<i32>, serde_json::Value) {
     let _turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -74,7 +74,9 @@ fn run_windowed(mode: &str, total: u64) -> (Option<i32>, serde_json::Value) {
         mode.to_owned(),
         total.to_string(),
     ];
-    run_json(&["--snapshots", "0"], &command)
+    let mut all = vec!["--snapshots", "0"];
+    all.extend_from_slice(args);
+    run_json(&all, &command)
 }
 
 /// The cheap points of a report, checked for what every one must be: of kind
@@ -108,7 +110,8 @@ fn checked_cheap_points(report: &serde_json::Value) -> Vec<serde_json::Value> {
 
 #[test]
 fn a_fast_loop_with_major_gcs_of_its_own_gets_cheap_points_and_a_leak() {
-    let (code, report) = run_windowed("leak", 12_000);
+    let out = tempfile::tempdir().expect("tempdir");
+    let (code, report) = run_windowed("leak", 12_000, &["--out", s(out.path())]);
     let a = &report["assessment"];
     assert_eq!(code, Some(1), "{}", a["sentence"]);
     let points = checked_cheap_points(&report);
@@ -155,11 +158,22 @@ fn a_fast_loop_with_major_gcs_of_its_own_gets_cheap_points_and_a_leak() {
         (500.0..=2500.0).contains(&slope),
         "slope {slope} B/iteration"
     );
+    // The chart draws them beside the forced samples, and samples.json keeps them.
+    let html = std::fs::read_to_string(out.path().join("report.html")).expect("report.html");
+    assert!(
+        html.contains("after V8's own major GCs"),
+        "no major-GC points in the chart"
+    );
+    let saved: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("samples.json")).expect("samples.json"),
+    )
+    .expect("samples.json is JSON");
+    assert_eq!(saved["run"]["cheap_points"], report["run"]["cheap_points"]);
 }
 
 #[test]
 fn a_fast_loop_without_a_leak_passes_and_its_cheap_points_stand_in_for_forced_ones() {
-    let (code, report) = run_windowed("clean", 12_000);
+    let (code, report) = run_windowed("clean", 12_000, &[]);
     let a = &report["assessment"];
     assert_eq!(code, Some(0), "{}", a["sentence"]);
     let points = checked_cheap_points(&report);

@@ -239,7 +239,15 @@ pub fn assess(
                 decided_after =
                     samples_needed(&both.x, &both.y, &both.policy, both.verdict.outcome)
                         .map(|k| both.x[k - 1]);
+                // The warm-up is the forced series' (taken off before the two were merged):
+                // the threads check and PSS count it in forced samples.
+                let (warmup, detected) = (
+                    primary.verdict.warmup_samples,
+                    primary.verdict.warmup_detected,
+                );
                 primary.verdict = both.verdict;
+                primary.verdict.warmup_samples = warmup;
+                primary.verdict.warmup_detected = detected;
             }
         }
     }
