@@ -533,9 +533,9 @@ struct Session<'a> {
     labeller: label::Labeller,
     /// The progress (line number or seconds) of the last point sampled.
     last_point: Option<f64>,
-    /// The workload's clock (`performance.now()`, ms) at a moment of ours, once the GC
-    /// watcher is installed.
-    clock: Option<(Instant, f64)>,
+    /// Where the workload's clock (`performance.now()`) starts on ours, once the GC
+    /// watcher is installed (see `gc::watch_major_gcs`).
+    clock: Option<Instant>,
     /// When leaktrail's own GCs (samples, snapshots) ran: the watcher's readings of those
     /// are not cheap points.
     own_gcs: std::collections::VecDeque<(Instant, Instant)>,
@@ -796,7 +796,7 @@ impl Session<'_> {
     /// iteration line, labelled like a sample, and its reading's time counted as sampling
     /// time.
     fn take_cheap(&mut self) {
-        let (Some((ours, theirs)), Some(inspector)) = (self.clock, self.inspector.as_mut()) else {
+        let (Some(origin), Some(inspector)) = (self.clock, self.inspector.as_mut()) else {
             return;
         };
         // A connection that broke is found out by the next call.
@@ -806,12 +806,9 @@ impl Session<'_> {
             let Some(r) = gc::parse_cheap(&payload) else {
                 continue;
             };
-            let shift = (r.at_ms - theirs) / 1000.0;
-            let at = match Duration::try_from_secs_f64(shift.abs().min(1e7)) {
-                Ok(d) if shift >= 0.0 => ours.checked_add(d),
-                Ok(d) => ours.checked_sub(d),
-                Err(_) => None,
-            };
+            let at = Duration::try_from_secs_f64((r.at_ms / 1000.0).clamp(0.0, 1e7))
+                .ok()
+                .and_then(|d| origin.checked_add(d));
             let Some(at) = at.filter(|at| *at >= self.start) else {
                 continue;
             };
@@ -877,8 +874,11 @@ impl Session<'_> {
                 self.elapsed(),
                 self.aftermath.per_sample().unwrap_or(0.0),
             );
-        // A point V8's own major GC gave counts as well as a forced one.
-        if label::density_due(self.last_cheap_or_forced(), amount) {
+        // A point V8's own major GC gave counts as well as a forced one, but the forced
+        // samples still span the run.
+        if label::density_due(self.last_cheap_or_forced(), amount)
+            || label::forced_due(self.last_point, amount)
+        {
             self.result.density_points += u64::from(over);
             return false;
         }
@@ -920,6 +920,10 @@ impl Session<'_> {
             let seq = self.result.samples.len() as u64;
             let heap = self.gc.sample(inspector, seq).map_err(wrap)?;
             own_gc(&mut self.own_gcs, began);
+            // Sent as soon as the workload read its clock: a tighter tie of the two.
+            if let (Some(origin), Some(ms)) = (self.clock, heap.clock_ms) {
+                self.clock = gc::earliest_origin(Some(origin), Instant::now(), ms);
+            }
             let paused = heap
                 .paused
                 .filter(|p| p.is_finite() && *p >= 0.0)

@@ -81,10 +81,13 @@ pub struct HeapSample {
     pub external: u64,
     /// How long the workload was paused for it, seconds, when measured inside it.
     pub paused: Option<f64>,
+    /// The workload's clock (`performance.now()`, ms) when it sent the figures, when
+    /// measured inside it: ties its clock to leaktrail's (see [`watch_major_gcs`]).
+    pub clock_ms: Option<f64>,
 }
 
 /// `gc()` then the figures, timed inside the workload; `{}` is where the call goes.
-const MEASURE: &str = "{ const t = performance.now(); gc(); gc({ type: 'minor' }); const m = process.memoryUsage(); return { heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, ms: performance.now() - t }; }";
+const MEASURE: &str = "{ const t = performance.now(); gc(); gc({ type: 'minor' }); const m = process.memoryUsage(); const now = performance.now(); return { heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, ms: now - t, now }; }";
 
 impl GcMethod {
     /// Finds out whether the workload has V8's `gc()`, and installs the binding it
@@ -162,6 +165,7 @@ impl GcMethod {
             heap,
             external: mem.external,
             paused: None,
+            clock_ms: None,
         })
     }
 }
@@ -185,6 +189,10 @@ fn parse_value(value: &serde_json::Value) -> Option<HeapSample> {
             .get("ms")
             .and_then(serde_json::Value::as_f64)
             .map(|ms| ms / 1000.0),
+        clock_ms: value
+            .get("now")
+            .and_then(serde_json::Value::as_f64)
+            .filter(|ms| ms.is_finite() && *ms >= 0.0),
     })
 }
 
@@ -359,14 +367,17 @@ pub struct CheapReading {
     pub heap: HeapSample,
 }
 
-/// Installs the GC watcher (and the binding it answers through). Returns the workload's
-/// clock (`performance.now()`, ms) and the moment of ours it was read at (the middle of
-/// the call), or `None` when the workload could not install it (an old Node).
-pub fn watch_major_gcs(inspector: &mut Inspector) -> Option<(std::time::Instant, f64)> {
+/// Installs the GC watcher (and the binding it answers through). Returns where the
+/// workload's clock (`performance.now()`) starts on leaktrail's, or `None` when the
+/// workload could not install it (an old Node). The estimate is the moment the answer
+/// arrived less the workload's clock in it: the answer leaves as soon as the clock is
+/// read, while the request may wait long for a busy workload to take it, so the estimate
+/// is late by the answer's trip only; each later reading that is sent as soon as read (a
+/// sample's: [`HeapSample::clock_ms`]) can only make it earlier ([`earliest_origin`]).
+pub fn watch_major_gcs(inspector: &mut Inspector) -> Option<std::time::Instant> {
     inspector
         .call("Runtime.addBinding", json!({ "name": BINDING }))
         .ok()?;
-    let sent = std::time::Instant::now();
     let answer = inspector
         .call(
             "Runtime.evaluate",
@@ -379,8 +390,26 @@ pub fn watch_major_gcs(inspector: &mut Inspector) -> Option<(std::time::Instant,
         return None;
     }
     let now = answer["result"]["value"].as_f64()?;
+    let origin = earliest_origin(None, back, now)?;
     inspector.keep(Some(CHEAP_MARK));
-    Some((sent + back.duration_since(sent) / 2, now))
+    Some(origin)
+}
+
+/// Where the workload's clock starts on leaktrail's: the earlier of `origin` and what a
+/// reading of `clock_ms` that arrived at `arrived` says (`None` when it says nothing: a
+/// clock that is not a number of milliseconds since a moment of ours).
+pub fn earliest_origin(
+    origin: Option<std::time::Instant>,
+    arrived: std::time::Instant,
+    clock_ms: f64,
+) -> Option<std::time::Instant> {
+    let said = Duration::try_from_secs_f64(clock_ms / 1000.0)
+        .ok()
+        .and_then(|d| arrived.checked_sub(d));
+    match (origin, said) {
+        (Some(o), Some(s)) => Some(o.min(s)),
+        (o, s) => o.or(s),
+    }
 }
 
 /// The reading in a payload of the GC watcher, if it is one.
@@ -402,6 +431,7 @@ pub fn parse_cheap(payload: &str) -> Option<CheapReading> {
                 .and_then(serde_json::Value::as_f64)
                 .filter(|ms| ms.is_finite() && *ms >= 0.0)
                 .map(|ms| (ms / 1000.0).min(1.0)),
+            clock_ms: None,
         },
     })
 }
@@ -409,6 +439,22 @@ pub fn parse_cheap(payload: &str) -> Option<CheapReading> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_clock_tie_keeps_the_earliest_origin() {
+        let t0 = std::time::Instant::now() + Duration::from_secs(10);
+        // Read at 1,000 ms, arrived 5 ms later: the origin is at most t0 + 5 ms.
+        let o = earliest_origin(None, t0 + Duration::from_millis(1005), 1000.0);
+        assert_eq!(o, Some(t0 + Duration::from_millis(5)));
+        // A reading that came back faster tightens it; a slower one does not loosen it.
+        let o = earliest_origin(o, t0 + Duration::from_millis(2001), 2000.0);
+        assert_eq!(o, Some(t0 + Duration::from_millis(1)));
+        let o = earliest_origin(o, t0 + Duration::from_millis(3050), 3000.0);
+        assert_eq!(o, Some(t0 + Duration::from_millis(1)));
+        // Not a clock: nothing said.
+        assert_eq!(earliest_origin(None, t0, f64::NAN), None);
+        assert_eq!(earliest_origin(o, t0, -5.0), o);
+    }
 
     #[test]
     fn reads_a_watcher_payload() {

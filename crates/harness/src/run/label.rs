@@ -27,6 +27,13 @@ use std::time::Instant;
 /// A point is always taken once progress has grown by this share since the last one.
 pub const MIN_DENSITY: f64 = 0.12;
 
+/// Points after V8's own major GCs count for [`MIN_DENSITY`], but a forced sample is still
+/// taken whatever the budget once progress has grown by this share since the last forced
+/// one (doubled: about three per tenfold of the run), so that the forced samples — the
+/// authority — span the run and the points of the two kinds overlap (the major-GC points
+/// are levelled on the forced samples' line where both are).
+pub const FORCED_SPREAD: f64 = 1.0;
+
 /// Lines remembered for points that arrive after the fact.
 pub const HISTORY: usize = 4096;
 
@@ -135,6 +142,13 @@ pub fn density_due(last: Option<f64>, amount: f64) -> bool {
     last.is_some_and(|l| amount >= l * (1.0 + MIN_DENSITY) && amount > l)
 }
 
+/// True when a forced sample at progress `amount` is due whatever the budget and
+/// whatever points V8's own GCs gave: it is [`FORCED_SPREAD`] past the last forced
+/// sample (at `last`).
+pub fn forced_due(last: Option<f64>, amount: f64) -> bool {
+    last.is_some_and(|l| amount >= l * (1.0 + FORCED_SPREAD) && amount > l)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +202,8 @@ mod tests {
         assert!(!density_due(Some(1000.0), 1100.0));
         assert!(density_due(Some(1000.0), 1120.0));
         assert!(!density_due(Some(0.0), 0.0));
+        assert!(!forced_due(Some(1000.0), 1999.0));
+        assert!(forced_due(Some(1000.0), 2000.0));
+        assert!(!forced_due(None, 2000.0));
     }
 }
