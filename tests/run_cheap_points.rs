@@ -59,7 +59,8 @@ fn script(dir: &Path, name: &str, text: &str) -> String {
 }
 
 /// Runs the windowed loop (`mode` leak or clean) for `total` iterations under `leaktrail
-/// run` with the default budget, to its own end, `args` given to `run` too.
+/// run --major-gc-points` with the default budget, to its own end, `args` given to `run`
+/// too.
 fn run_windowed(mode: &str, total: u64, args: &[&str]) -> (Option<i32>, serde_json::Value) {
     let _turn = ONE_AT_A_TIME
         .lock()
@@ -74,7 +75,7 @@ fn run_windowed(mode: &str, total: u64, args: &[&str]) -> (Option<i32>, serde_js
         mode.to_owned(),
         total.to_string(),
     ];
-    let mut all = vec!["--snapshots", "0"];
+    let mut all = vec!["--snapshots", "0", "--major-gc-points"];
     all.extend_from_slice(args);
     run_json(&all, &command)
 }
@@ -192,4 +193,31 @@ fn a_fast_loop_without_a_leak_passes_and_its_cheap_points_stand_in_for_forced_on
         run["density_points"],
         run["density_stood_in"]
     );
+}
+
+#[test]
+fn without_the_flag_no_observer_is_put_in_and_every_point_is_forced() {
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let workload = script(dir.path(), "windowed.js", WINDOWED);
+    let command = vec![
+        node().display().to_string(),
+        "--expose-gc".to_owned(),
+        "--max-old-space-size=48".to_owned(),
+        workload,
+        "clean".to_owned(),
+        "3000".to_owned(),
+    ];
+    let (code, report) = run_json(&["--snapshots", "0"], &command);
+    // The verdict of 3,000 iterations of this loop is not what this test is about; only
+    // that the run was carried out.
+    assert_ne!(code, Some(2), "{}", report["assessment"]["sentence"]);
+    assert!(!report["run"]["samples"]
+        .as_array()
+        .is_some_and(Vec::is_empty));
+    assert_eq!(report["run"]["cheap_points"], serde_json::json!([]));
+    assert_eq!(report["run"]["density_stood_in"], 0);
+    assert_eq!(report["assessment"]["points"]["major_gc"], 0);
 }

@@ -57,6 +57,9 @@ pub struct RunConfig {
     /// Keep sampling time below this share of the elapsed time (0.05 = 5 %) by skipping
     /// sample points; `None` samples at every point.
     pub max_overhead: Option<f64>,
+    /// Read the heap V8 leaves after its own major GCs between the forced samples (see
+    /// [`CheapPoint`]).
+    pub major_gc_points: bool,
     /// Take a heap snapshot at the end of the run, here (for `--expect-freed`).
     pub end_snapshot: Option<PathBuf>,
     /// When to read PSS (slow on large processes).
@@ -674,7 +677,9 @@ impl Session<'_> {
                         }
                         self.stall.restart(Instant::now());
                         self.gc = gc::GcMethod::detect(&mut inspector);
-                        self.clock = gc::watch_major_gcs(&mut inspector);
+                        if self.config.major_gc_points {
+                            self.clock = gc::watch_major_gcs(&mut inspector);
+                        }
                         self.inspector = Some(inspector);
                         self.url = Some(url);
                         if let Some(inspector) = self.inspector.as_mut() {
