@@ -68,6 +68,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "PERCENT", default_value = "5")]
     max_overhead: super::checks::OverheadBudget,
 
+    /// Between forced-GC samples, also read the heap V8 leaves after its own major GCs
+    /// (Node; a `gc` PerformanceObserver put into the workload). Off by default: with
+    /// the observer, V8 ran major GCs several times as often on a heap near its cap.
+    #[arg(long)]
+    major_gc_points: bool,
+
     #[command(flatten)]
     checks: super::checks::CheckArgs,
 
@@ -163,6 +169,7 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         snapshots: plan,
         snapshot_dir: Some(snapshot_dir.clone()),
         max_overhead: args.max_overhead.0,
+        major_gc_points: args.major_gc_points,
         // Node lets a snapshot be taken at its exit: the FINAL of a doubling schedule.
         end_snapshot: (!args.checks.expect_freed.is_empty() || doubling)
             .then(|| snapshot_dir.join("end.heapsnapshot")),

@@ -41,6 +41,39 @@ impl MemoryKind {
     }
 }
 
+/// Which points decided the verdict.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecidedBy {
+    /// The samples after leaktrail's forced GCs (the authority).
+    #[default]
+    Forced,
+    /// Those and the points read after V8's own major GCs, together: the forced points
+    /// alone were inconclusive.
+    ForcedAndMajorGc,
+}
+
+/// The points of the heap series and which of them decided.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PointsUsed {
+    /// Samples after a forced GC.
+    pub forced: usize,
+    /// Points read after V8's own major GCs within the decided part of the run (after the
+    /// warm-up), when there were enough to fit with.
+    pub major_gc: usize,
+    /// Which decided.
+    pub decided_by: DecidedBy,
+    /// What the series of both kinds said, when there were enough points after major GCs.
+    pub with_major_gc: Option<Outcome>,
+    /// What was taken off the points after major GCs to level them with the forced points
+    /// (the median of their distance above the forced points' line: V8's own GCs leave
+    /// garbage that died while they marked), bytes.
+    pub major_gc_offset: Option<f64>,
+}
+
+/// Points after major GCs needed before they are fitted with the forced ones.
+pub const MIN_MAJOR_GC_POINTS: usize = 3;
+
 /// The verdict on one series.
 #[derive(Clone, Debug, Serialize)]
 pub struct SeriesVerdict {
@@ -78,6 +111,8 @@ pub struct Assessment {
     /// What the culprit's snapshots said, when they were weighed in
     /// ([`crate::weigh_objects`]).
     pub objects: Option<crate::ObjectEvidence>,
+    /// The points of the heap series by kind, and which decided.
+    pub points: PointsUsed,
     /// One paragraph for the reader.
     pub sentence: String,
 }
@@ -165,14 +200,58 @@ pub fn assess(
     } else {
         (rss.clone(), vec![rss])
     };
-    let outcome = primary.verdict.outcome;
     let primary_y: Vec<f64> = if node {
         samples.iter().map(heap_and_external).collect()
     } else {
         rss_y.clone()
     };
+    let mut primary = primary;
+    let mut points = PointsUsed {
+        forced: samples.len(),
+        ..PointsUsed::default()
+    };
     // From the primary verdict just made: the whole series is not decided again.
-    let decided_after = samples_needed(&x, &primary_y, &policy, outcome).map(|k| x[k - 1]);
+    let mut decided_after =
+        samples_needed(&x, &primary_y, &policy, primary.verdict.outcome).map(|k| x[k - 1]);
+    if node {
+        let cheap: Vec<(f64, f64)> = result
+            .cheap_points
+            .iter()
+            .filter_map(|c| {
+                let at = if by_iteration {
+                    c.iteration? as f64
+                } else {
+                    c.t
+                };
+                Some((at, (c.heap_used + c.external) as f64))
+            })
+            .collect();
+        if let Some(both) = with_major_gc(&x, &primary_y, &primary.verdict, &cheap, &policy) {
+            points.major_gc = both.used;
+            points.with_major_gc = Some(both.verdict.outcome);
+            points.major_gc_offset = Some(both.offset);
+            // The forced points are the authority: the others decide only what they left
+            // open.
+            if primary.verdict.outcome == Outcome::Inconclusive
+                && both.verdict.outcome != Outcome::Inconclusive
+            {
+                points.decided_by = DecidedBy::ForcedAndMajorGc;
+                decided_after =
+                    samples_needed(&both.x, &both.y, &both.policy, both.verdict.outcome)
+                        .map(|k| both.x[k - 1]);
+                // The warm-up is the forced series' (taken off before the two were merged):
+                // the threads check and PSS count it in forced samples.
+                let (warmup, detected) = (
+                    primary.verdict.warmup_samples,
+                    primary.verdict.warmup_detected,
+                );
+                primary.verdict = both.verdict;
+                primary.verdict.warmup_samples = warmup;
+                primary.verdict.warmup_detected = detected;
+            }
+        }
+    }
+    let outcome = primary.verdict.outcome;
     let grows = (outcome == Outcome::Leak).then(|| {
         if !node {
             return MemoryKind::Native;
@@ -195,7 +274,11 @@ pub fn assess(
         samples.first().map_or(0, |s| s.threads),
         samples.last().map_or(0, |s| s.threads),
     );
-    let sentence = sentence(&primary, &components, grows, floor.bytes, &unit, node);
+    let mut sentence = sentence(&primary, &components, grows, floor.bytes, &unit, node);
+    if let Some(said) = points_sentence(&points, outcome) {
+        sentence.push(' ');
+        sentence.push_str(&said);
+    }
     let warmup_x = x.get(primary.verdict.warmup_samples).copied();
     let pss = crate::pss::compare(
         samples,
@@ -217,9 +300,105 @@ pub fn assess(
         checks: Vec::new(),
         decided_after,
         objects: None,
+        points,
         sentence,
     }
     .with_native_headline(node, &anon, anon_span, floor.bytes)
+}
+
+/// The heap series with the points after V8's own major GCs fitted in.
+struct Both {
+    /// The points of both kinds after the warm-up, in order.
+    x: Vec<f64>,
+    y: Vec<f64>,
+    /// The policy they were decided with (no warm-up: it was taken off).
+    policy: GrowthPolicy,
+    verdict: GrowthVerdict,
+    /// Points after major GCs used.
+    used: usize,
+    /// What was taken off them, bytes.
+    offset: f64,
+}
+
+/// Decides the heap series (`x`, `y`, decided alone as `forced`) with the `cheap` points
+/// (x, heap + external) read after V8's own major GCs fitted in, when at least
+/// [`MIN_MAJOR_GC_POINTS`] of them fall within the forced samples' span after the
+/// warm-up. V8 runs its major GCs while the workload runs and marks concurrently: what
+/// died while it marked is still there after, so these points sit above the forced ones
+/// by a varying amount (hundreds of kilobytes on a 30 MB heap). They are levelled first
+/// by the median of the distance from the forced samples' line of those within the
+/// forced samples' span (beyond it the line is an extrapolation): the level comes from
+/// the forced samples, the slope from the points of both kinds.
+fn with_major_gc(
+    x: &[f64],
+    y: &[f64],
+    forced: &GrowthVerdict,
+    cheap: &[(f64, f64)],
+    policy: &GrowthPolicy,
+) -> Option<Both> {
+    let from = *x.get(forced.warmup_samples)?;
+    let to = x.last().copied().unwrap_or(from);
+    let used: Vec<(f64, f64)> = cheap
+        .iter()
+        .copied()
+        .filter(|(cx, _)| *cx >= from)
+        .collect();
+    let line = |at: f64| forced.slope.intercept + forced.slope.slope * at;
+    let mut above: Vec<f64> = used
+        .iter()
+        .filter(|(cx, _)| *cx <= to)
+        .map(|(cx, cy)| cy - line(*cx))
+        .collect();
+    if above.len() < MIN_MAJOR_GC_POINTS || !forced.slope.slope.is_finite() {
+        return None;
+    }
+    above.sort_by(f64::total_cmp);
+    let offset = above[above.len() / 2];
+    let mut merged: Vec<(f64, f64)> = x[forced.warmup_samples..]
+        .iter()
+        .copied()
+        .zip(y[forced.warmup_samples..].iter().copied())
+        .chain(used.iter().map(|(cx, cy)| (*cx, cy - offset)))
+        .collect();
+    merged.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (mx, my): (Vec<f64>, Vec<f64>) = merged.into_iter().unzip();
+    let policy = GrowthPolicy {
+        warmup: Some(0),
+        ..*policy
+    };
+    let verdict = decide(&mx, &my, &policy);
+    Some(Both {
+        x: mx,
+        y: my,
+        policy,
+        verdict,
+        used: used.len(),
+        offset,
+    })
+}
+
+/// What the points after V8's own major GCs did, for the verdict's paragraph (`outcome`:
+/// the verdict).
+fn points_sentence(points: &PointsUsed, outcome: Outcome) -> Option<String> {
+    let with = points.with_major_gc?;
+    let offset = human_bytes(points.major_gc_offset.unwrap_or(0.0).abs().round() as u64);
+    Some(match points.decided_by {
+        DecidedBy::ForcedAndMajorGc => format!(
+            "Decided by {} forced-GC samples and {} points read after V8's own major GCs together (levelled by {offset} to the forced ones); the forced samples alone were inconclusive.",
+            points.forced, points.major_gc
+        ),
+        DecidedBy::Forced => format!(
+            "Decided by the {} forced-GC samples; with the {} points read after V8's own major GCs as well the series says {}{}.",
+            points.forced,
+            points.major_gc,
+            with.word(),
+            if with == outcome {
+                " too"
+            } else {
+                ", and the forced samples decide"
+            }
+        ),
+    })
 }
 
 /// Anonymous memory must grow this many times the floor, more than four times the heap

@@ -34,7 +34,9 @@ mod run;
 mod signals;
 mod spawn;
 
-pub use assess::{assess, Assessment, MemoryKind, SeriesVerdict};
+pub use assess::{
+    assess, Assessment, DecidedBy, MemoryKind, PointsUsed, SeriesVerdict, MIN_MAJOR_GC_POINTS,
+};
 pub use checks::{
     check_expect_freed, check_threads, Check, CheckDetail, CheckStatus, FreedCheck, ThreadCheck,
 };
@@ -44,8 +46,8 @@ pub use lines::{for_each_line, MAX_LINE};
 pub use profile::{ProfileRequest, RecordedProfiles, ALLOC_PROFILE_FILE, CPU_PROFILE_FILE};
 pub use pss::PssComparison;
 pub use run::{
-    run, EndSnapshot, ExitInfo, HarnessError, PssMode, RunConfig, RunResult, RunSnapshot, Sample,
-    SnapshotPlan, DOUBLING_KEEP,
+    run, CheapPoint, EndSnapshot, ExitInfo, HarnessError, PointKind, PssMode, RunConfig, RunResult,
+    RunSnapshot, Sample, SnapshotPlan, DOUBLING_KEEP,
 };
 pub use signals::{signal_name, PendingSignal, StopSignals, STOP_SIGNALS};
 pub use spawn::{

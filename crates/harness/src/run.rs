@@ -57,6 +57,9 @@ pub struct RunConfig {
     /// Keep sampling time below this share of the elapsed time (0.05 = 5 %) by skipping
     /// sample points; `None` samples at every point.
     pub max_overhead: Option<f64>,
+    /// Read the heap V8 leaves after its own major GCs between the forced samples (see
+    /// [`CheapPoint`]).
+    pub major_gc_points: bool,
     /// Take a heap snapshot at the end of the run, here (for `--expect-freed`).
     pub end_snapshot: Option<PathBuf>,
     /// When to read PSS (slow on large processes).
@@ -98,6 +101,38 @@ pub struct Sample {
     pub after_snapshot: bool,
 }
 
+/// How a point was measured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PointKind {
+    /// After a full GC leaktrail forced (a [`Sample`]).
+    #[default]
+    Forced,
+    /// After a major GC V8 ran by itself, read without a GC of leaktrail's (a
+    /// [`CheapPoint`]).
+    MajorGc,
+}
+
+/// A point read without a forced GC: the heap as V8 left it after one of its own major
+/// GCs (the GC watcher: see the `gc` module), between the forced samples. It costs the
+/// workload no GC and no request, only the reading.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CheapPoint {
+    /// Seconds since the start, when the GC ended.
+    pub t: f64,
+    /// The workload's iteration count when the GC ended, when sampling by iteration
+    /// (interpolated between the lines around that moment).
+    pub iteration: Option<u64>,
+    /// How it was measured ([`PointKind::MajorGc`]).
+    pub kind: PointKind,
+    /// V8 heap in use right after the GC, bytes.
+    pub heap_used: u64,
+    /// V8 heap reserved, bytes.
+    pub heap_total: u64,
+    /// External memory (`v8.getHeapStatistics().external_memory`), bytes.
+    pub external: u64,
+}
+
 /// A heap snapshot taken during a run.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSnapshot {
@@ -127,6 +162,10 @@ pub struct ExitInfo {
 pub struct RunResult {
     /// The samples, in order.
     pub samples: Vec<Sample>,
+    /// The points read after V8's own major GCs, in order (see [`CheapPoint`]).
+    pub cheap_points: Vec<CheapPoint>,
+    /// What reading them cost the workload (part of `sampling_seconds`), seconds.
+    pub cheap_seconds: f64,
     /// How the workload ended.
     pub exit: ExitInfo,
     /// The last lines it wrote on stderr.
@@ -153,6 +192,12 @@ pub struct RunResult {
     pub last_iteration: Option<u64>,
     /// Sample points skipped to keep within the overhead budget.
     pub skipped_samples: u64,
+    /// Samples taken past the overhead budget for the minimum density of points (see
+    /// `label::MIN_DENSITY`).
+    pub density_points: u64,
+    /// Samples the minimum density would have taken past the budget, that a point read
+    /// after V8's own major GC stood in for.
+    pub density_stood_in: u64,
     /// Time spent reading PSS (part of `sampling_seconds`), seconds.
     pub pss_seconds: f64,
     /// The estimated after-effect of samples beyond their pauses (not part of
@@ -334,6 +379,8 @@ pub fn run(
         url: None,
         result: RunResult {
             samples: Vec::new(),
+            cheap_points: Vec::new(),
+            cheap_seconds: 0.0,
             exit: ExitInfo::default(),
             stderr_tail: Vec::new(),
             stdout_tail: Vec::new(),
@@ -346,6 +393,8 @@ pub fn run(
             fault: None,
             last_iteration: None,
             skipped_samples: 0,
+            density_points: 0,
+            density_stood_in: 0,
             pss_seconds: 0.0,
             aftermath_seconds: 0.0,
             overhead_budget: config.max_overhead,
@@ -357,6 +406,10 @@ pub fn run(
         taken: 0,
         labeller: label::Labeller::default(),
         last_point: None,
+        clock: None,
+        own_gcs: std::collections::VecDeque::new(),
+        cheap_last: None,
+        stood_in: None,
         hold: hold.take(),
         backlog: std::collections::VecDeque::new(),
         cut,
@@ -394,6 +447,8 @@ pub fn run(
         other => other,
     };
     session.result.interrupted = session.interrupt();
+    // The last points of the watcher, before the end's snapshots add GCs of their own.
+    session.take_cheap();
     session.stop_profiles();
     if session.result.interrupted.is_some() {
         // Asked to stop: no snapshot at the end.
@@ -481,6 +536,17 @@ struct Session<'a> {
     labeller: label::Labeller,
     /// The progress (line number or seconds) of the last point sampled.
     last_point: Option<f64>,
+    /// Where the workload's clock (`performance.now()`) starts on ours, once the GC
+    /// watcher is installed (see `gc::watch_major_gcs`).
+    clock: Option<Instant>,
+    /// When leaktrail's own GCs (samples, snapshots) ran: the watcher's readings of those
+    /// are not cheap points.
+    own_gcs: std::collections::VecDeque<(Instant, Instant)>,
+    /// The progress (line number or seconds) of the last cheap point labelled.
+    cheap_last: Option<f64>,
+    /// `cheap_last` when a cheap point last stood in for a forced sample (each counts
+    /// once).
+    stood_in: Option<f64>,
     /// The pipe a workload is held on until the session is attached.
     hold: Option<Hold>,
     /// Events read ahead while looking for the newest iteration line.
@@ -545,6 +611,7 @@ impl Session<'_> {
             if self.interrupt().is_some() {
                 return Ok(());
             }
+            self.take_cheap();
             let sampling = !(self.config.inspect && self.inspector.is_none());
             if !by_time && sampling && self.stall.stalled(Instant::now()) {
                 let pattern = self
@@ -610,6 +677,9 @@ impl Session<'_> {
                         }
                         self.stall.restart(Instant::now());
                         self.gc = gc::GcMethod::detect(&mut inspector);
+                        if self.config.major_gc_points {
+                            self.clock = gc::watch_major_gcs(&mut inspector);
+                        }
                         self.inspector = Some(inspector);
                         self.url = Some(url);
                         if let Some(inspector) = self.inspector.as_mut() {
@@ -694,16 +764,93 @@ impl Session<'_> {
     fn line_read(&mut self, n: u64, at: Instant) {
         self.aftermath.line(at);
         self.stall.iteration(n, at);
-        for (i, label) in self.labeller.line(n, at) {
-            self.result.samples[i].iteration = Some(label);
+        for (target, label) in self.labeller.line(n, at) {
+            self.label(target, label);
         }
         self.result.last_iteration = self.result.last_iteration.max(Some(n));
     }
 
+    /// Gives a point its iteration.
+    fn label(&mut self, target: label::Target, n: u64) {
+        match target {
+            label::Target::Sample(i) => {
+                if let Some(s) = self.result.samples.get_mut(i) {
+                    s.iteration = Some(n);
+                }
+            }
+            label::Target::Cheap(i) => {
+                if let Some(c) = self.result.cheap_points.get_mut(i) {
+                    c.iteration = Some(n);
+                    self.cheap_last = later(self.cheap_last, n as f64);
+                }
+            }
+        }
+    }
+
+    /// The progress of the last point of either kind.
+    fn last_cheap_or_forced(&self) -> Option<f64> {
+        match (self.last_point, self.cheap_last) {
+            (Some(p), Some(c)) => Some(p.max(c)),
+            (p, c) => p.or(c),
+        }
+    }
+
+    /// Takes in the points the GC watcher sent since the last call (see [`CheapPoint`]):
+    /// each is put on leaktrail's clock, dropped when it is one of leaktrail's own GCs (a
+    /// sample's or a snapshot's: [`OWN_GC_MARGIN`] around them) or came before the first
+    /// iteration line, labelled like a sample, and its reading's time counted as sampling
+    /// time.
+    fn take_cheap(&mut self) {
+        let (Some(origin), Some(inspector)) = (self.clock, self.inspector.as_mut()) else {
+            return;
+        };
+        // A connection that broke is found out by the next call.
+        let _ = inspector.poll();
+        let by_iteration = self.config.iteration_pattern.is_some();
+        for payload in inspector.take_kept() {
+            let Some(r) = gc::parse_cheap(&payload) else {
+                continue;
+            };
+            let at = Duration::try_from_secs_f64((r.at_ms / 1000.0).clamp(0.0, 1e7))
+                .ok()
+                .and_then(|d| origin.checked_add(d));
+            let Some(at) = at.filter(|at| *at >= self.start) else {
+                continue;
+            };
+            let own = self
+                .own_gcs
+                .iter()
+                .any(|(from, to)| at + OWN_GC_MARGIN >= *from && at <= *to + OWN_GC_MARGIN);
+            // Before the first line remembered (the workload starting): no iteration to
+            // label it with.
+            if own || (by_iteration && !self.labeller.can_label(at)) {
+                continue;
+            }
+            let cost = r.heap.paused.unwrap_or(0.0);
+            self.result.cheap_seconds += cost;
+            self.result.sampling_seconds += cost;
+            let i = self.result.cheap_points.len();
+            let t = at.duration_since(self.start).as_secs_f64();
+            self.result.cheap_points.push(CheapPoint {
+                t,
+                iteration: None,
+                kind: PointKind::MajorGc,
+                heap_used: r.heap.heap.used_size,
+                heap_total: r.heap.heap.total_size,
+                external: r.heap.external,
+            });
+            if !by_iteration {
+                self.cheap_last = later(self.cheap_last, t);
+            } else if let Some(n) = self.labeller.measured(label::Target::Cheap(i), at, 0.0) {
+                self.label(label::Target::Cheap(i), n);
+            }
+        }
+    }
+
     /// Labels the samples no later line labelled, and the snapshots with their samples.
     fn finish_labels(&mut self) {
-        for (i, label) in self.labeller.finish() {
-            self.result.samples[i].iteration = Some(label);
+        for (target, label) in self.labeller.finish() {
+            self.label(target, label);
         }
         for snap in &mut self.result.snapshots {
             if let Some(s) = self.result.samples.get(snap.sample) {
@@ -726,17 +873,26 @@ impl Session<'_> {
             self.settle -= 1;
             return true;
         }
-        if label::density_due(self.last_point, amount) {
-            return false;
-        }
         let over = !self.result.samples.is_empty()
             && !self.budget.allows(
                 self.result.sampling_seconds + self.aftermath.seconds(),
                 self.elapsed(),
                 self.aftermath.per_sample().unwrap_or(0.0),
             );
+        // A point V8's own major GC gave counts as well as a forced one, but the forced
+        // samples still span the run.
+        if label::density_due(self.last_cheap_or_forced(), amount)
+            || label::forced_due(self.last_point, amount)
+        {
+            self.result.density_points += u64::from(over);
+            return false;
+        }
         if over {
             self.budget.skip();
+            if label::density_due(self.last_point, amount) && self.stood_in != self.cheap_last {
+                self.stood_in = self.cheap_last;
+                self.result.density_stood_in += 1;
+            }
         }
         over
     }
@@ -768,6 +924,11 @@ impl Session<'_> {
             let began = Instant::now();
             let seq = self.result.samples.len() as u64;
             let heap = self.gc.sample(inspector, seq).map_err(wrap)?;
+            own_gc(&mut self.own_gcs, began);
+            // Sent as soon as the workload read its clock: a tighter tie of the two.
+            if let (Some(origin), Some(ms)) = (self.clock, heap.clock_ms) {
+                self.clock = gc::earliest_origin(Some(origin), Instant::now(), ms);
+            }
             let paused = heap
                 .paused
                 .filter(|p| p.is_finite() && *p >= 0.0)
@@ -782,8 +943,11 @@ impl Session<'_> {
                     .checked_sub(pause)
                     .unwrap_or(began)
                     .max(began);
-                self.labeller
-                    .measured(self.result.samples.len(), measured, paused);
+                self.labeller.measured(
+                    label::Target::Sample(self.result.samples.len()),
+                    measured,
+                    paused,
+                );
             }
             s.heap_used = Some(heap.heap.used_size);
             s.heap_total = Some(heap.heap.total_size);
@@ -884,6 +1048,7 @@ impl Session<'_> {
             // run goes on.
             Err(e) => self.remember(format!("leaktrail: snapshot discarded: {e}")),
         }
+        own_gc(&mut self.own_gcs, began);
         self.result.snapshot_seconds += began.elapsed().as_secs_f64();
         // The workload was paused for the snapshot: that is no stall of its own.
         self.stall.restart(Instant::now());
@@ -892,6 +1057,26 @@ impl Session<'_> {
         self.aftermath.disturbed();
         Ok(())
     }
+}
+
+/// How far from leaktrail's own GCs a major GC counts as one of them (the two clocks are
+/// tied to within a round trip of the inspector).
+const OWN_GC_MARGIN: Duration = Duration::from_millis(3);
+
+/// Leaktrail's own GCs remembered (see `Session::own_gcs`).
+const OWN_GCS_KEPT: usize = 64;
+
+/// The later of `a` and `b`.
+fn later(a: Option<f64>, b: f64) -> Option<f64> {
+    Some(a.map_or(b, |a| a.max(b)))
+}
+
+/// Remembers in `own` that leaktrail's own GC (or snapshot) ran from `from` to now.
+fn own_gc(own: &mut std::collections::VecDeque<(Instant, Instant)>, from: Instant) {
+    if own.len() == OWN_GCS_KEPT {
+        own.pop_front();
+    }
+    own.push_back((from, Instant::now()));
 }
 
 /// Sample points skipped after a heap snapshot (see `Session::skip_point`).

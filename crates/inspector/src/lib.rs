@@ -155,7 +155,14 @@ pub struct Inspector {
     timeout: Duration,
     /// When set (and true), a call waiting for its answer gives up.
     abort: Option<Arc<AtomicBool>>,
+    /// Binding calls whose payload starts with this are kept (see [`Inspector::keep`]).
+    keep: Option<String>,
+    /// The payloads kept, oldest first.
+    kept: Vec<String>,
 }
+
+/// At most this many kept payloads wait to be taken; later ones are dropped.
+const KEPT_MAX: usize = 100_000;
 
 /// How often a waiting call looks at the abort flag.
 const ABORT_POLL: Duration = Duration::from_millis(100);
@@ -169,6 +176,8 @@ impl Inspector {
             next_id: 1,
             timeout: Duration::from_secs(60),
             abort: None,
+            keep: None,
+            kept: Vec::new(),
         };
         // A stuck target must not hang the harness: a full GC of a multi-GB heap takes
         // seconds, snapshot chunks arrive continuously, so a minute of silence is a fault.
@@ -221,6 +230,73 @@ impl Inspector {
     fn ack_at_once(&self) {
         if let MaybeTlsStream::Plain(stream) = self.socket.get_ref() {
             let _ = rustix::net::sockopt::set_tcp_quickack(stream, true);
+        }
+    }
+
+    /// Keeps the payloads of `Runtime.bindingCalled` events that start with `prefix`,
+    /// whichever call reads them (they arrive unasked, between answers), for
+    /// [`Inspector::take_kept`]; `None` stops keeping.
+    pub fn keep(&mut self, prefix: Option<&str>) {
+        self.keep = prefix.map(str::to_owned);
+    }
+
+    /// The payloads kept since the last call, oldest first.
+    pub fn take_kept(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.kept)
+    }
+
+    /// Reads what has already arrived without waiting (kept payloads are kept; answers
+    /// to calls given up on and other events are dropped, as a call would skip them).
+    pub fn poll(&mut self) -> Result<(), InspectorError> {
+        let MaybeTlsStream::Plain(stream) = self.socket.get_ref() else {
+            return Ok(());
+        };
+        stream
+            .set_nonblocking(true)
+            .map_err(|e| InspectorError::Socket(Box::new(tungstenite::Error::Io(e))))?;
+        let outcome = loop {
+            match self.socket.read() {
+                Ok(Message::Text(t)) => {
+                    if let Ok(value) = serde_json::from_str::<Value>(t.as_str()) {
+                        self.keep_if_marked(&value);
+                    }
+                }
+                Ok(Message::Close(_)) => break Err(InspectorError::Closed),
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    break Ok(())
+                }
+                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                    break Err(InspectorError::Closed)
+                }
+                Err(e) => break Err(e.into()),
+            }
+        };
+        if let MaybeTlsStream::Plain(stream) = self.socket.get_ref() {
+            let _ = stream.set_nonblocking(false);
+        }
+        self.apply_read_timeout();
+        outcome
+    }
+
+    /// Keeps `message`'s payload when it is a binding call marked as [`Inspector::keep`]
+    /// asked.
+    fn keep_if_marked(&mut self, message: &Value) {
+        let Some(prefix) = self.keep.as_deref() else {
+            return;
+        };
+        if message.get("method").and_then(Value::as_str) != Some("Runtime.bindingCalled") {
+            return;
+        }
+        let Some(payload) = message
+            .get("params")
+            .and_then(|p| p.get("payload"))
+            .and_then(Value::as_str)
+        else {
+            return;
+        };
+        if payload.starts_with(prefix) && self.kept.len() < KEPT_MAX {
+            self.kept.push(payload.to_owned());
         }
     }
 
@@ -338,10 +414,13 @@ impl Inspector {
                 }
                 Err(e) => return Err(e.into()),
             };
-            return serde_json::from_str(text.as_str()).map_err(|e| InspectorError::BadAnswer {
-                method: method.to_owned(),
-                detail: e.to_string(),
-            });
+            let value: Value =
+                serde_json::from_str(text.as_str()).map_err(|e| InspectorError::BadAnswer {
+                    method: method.to_owned(),
+                    detail: e.to_string(),
+                })?;
+            self.keep_if_marked(&value);
+            return Ok(value);
         }
     }
 

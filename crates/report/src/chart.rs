@@ -24,7 +24,8 @@ pub(crate) struct SeriesChart<'a> {
     pub fit: Option<(f64, f64)>,
     /// The slope's unit, for the legend (`iteration`, `s`).
     pub per: &'a str,
-    /// A second series drawn as dots only (PSS beside RSS), with its name.
+    /// A second series drawn as dots only (PSS beside RSS, the points after V8's own major
+    /// GCs beside the forced samples), with its name.
     pub beside: Option<(&'a str, &'a [(f64, f64)])>,
 }
 
@@ -84,11 +85,12 @@ impl SeriesChart<'_> {
             svg.push_str(r##"<text x="20" y="40" fill="#666">No samples.</text></svg>"##);
             return svg;
         }
+        let beside = self.beside.map_or(&[][..], |b| b.1);
         let (mut x0, mut x1) = self
             .points
             .iter()
+            .chain(beside)
             .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
-        let beside = self.beside.map_or(&[][..], |b| b.1);
         let (mut y0, mut y1) = self
             .points
             .iter()

@@ -52,8 +52,26 @@ pub fn render_run_html(
         .zip(&points)
         .filter_map(|(s, p)| s.pss.map(|v| (p.0, v as f64)))
         .collect();
+    // Beside the heap after forced GCs, the heap V8 left after its own major GCs.
+    let major_gc: Vec<(f64, f64)> = result
+        .cheap_points
+        .iter()
+        .filter_map(|c| {
+            let x = if by_iteration {
+                c.iteration? as f64
+            } else {
+                c.t
+            };
+            Some((x, (c.heap_used + c.external) as f64))
+        })
+        .collect();
+    let beside = if primary.series == "rss" {
+        (pss.len() >= 2).then_some(("PSS", &pss[..]))
+    } else {
+        (!major_gc.is_empty()).then_some(("after V8's own major GCs", &major_gc[..]))
+    };
     let svg = chart::SeriesChart {
-        beside: (primary.series == "rss" && pss.len() >= 2).then_some(("PSS", &pss[..])),
+        beside,
         points: &points,
         name: if primary.series == "rss" {
             "RSS"

@@ -45,9 +45,18 @@ pub(crate) fn overhead_sentence(result: &RunResult) -> String {
     } else {
         String::new()
     };
+    let density = match (result.density_points, result.density_stood_in) {
+        (0, 0) => String::new(),
+        (taken, 0) => format!(
+            ", {taken} taken past it for the minimum density of points"
+        ),
+        (taken, stood) => format!(
+            ", {taken} taken past it for the minimum density of points and {stood} more not taken, points after V8's own major GCs standing in"
+        ),
+    };
     let budget = match result.overhead_budget {
         Some(b) => format!(
-            "; budget {:.0} %, {} sample point{} skipped to keep it",
+            "; budget {:.0} %, {} sample point{} skipped to keep it{density}",
             100.0 * b,
             result.skipped_samples,
             if result.skipped_samples == 1 { "" } else { "s" }
@@ -79,8 +88,16 @@ pub(crate) fn overhead_sentence(result: &RunResult) -> String {
             result.snapshot_seconds
         ),
     };
+    let cheap = match result.cheap_points.len() {
+        0 => String::new(),
+        n => format!(
+            ", and {n} point{} read after V8's own major GCs, with no GC of leaktrail's ({:.1} ms of reading, counted above)",
+            if n == 1 { "" } else { "s" },
+            1000.0 * result.cheap_seconds
+        ),
+    };
     format!(
-        "Sampling overhead: {share:.1} % of the run — {:.2} s with the workload paused or blocked by leaktrail's {what}{pss}{aftermath}, over {:.1} s of wall time{budget}. {} sample{}{snapshots}.",
+        "Sampling overhead: {share:.1} % of the run — {:.2} s with the workload paused or blocked by leaktrail's {what}{pss}{aftermath}, over {:.1} s of wall time{budget}. {} sample{} after forced GCs{cheap}{snapshots}.",
         result.sampling_seconds,
         result.wall_seconds,
         result.samples.len(),

@@ -81,10 +81,13 @@ pub struct HeapSample {
     pub external: u64,
     /// How long the workload was paused for it, seconds, when measured inside it.
     pub paused: Option<f64>,
+    /// The workload's clock (`performance.now()`, ms) when it sent the figures, when
+    /// measured inside it: ties its clock to leaktrail's (see [`watch_major_gcs`]).
+    pub clock_ms: Option<f64>,
 }
 
 /// `gc()` then the figures, timed inside the workload; `{}` is where the call goes.
-const MEASURE: &str = "{ const t = performance.now(); gc(); gc({ type: 'minor' }); const m = process.memoryUsage(); return { heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, ms: performance.now() - t }; }";
+const MEASURE: &str = "{ const t = performance.now(); gc(); gc({ type: 'minor' }); const m = process.memoryUsage(); const now = performance.now(); return { heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, ms: now - t, now }; }";
 
 impl GcMethod {
     /// Finds out whether the workload has V8's `gc()`, and installs the binding it
@@ -162,6 +165,7 @@ impl GcMethod {
             heap,
             external: mem.external,
             paused: None,
+            clock_ms: None,
         })
     }
 }
@@ -185,6 +189,10 @@ fn parse_value(value: &serde_json::Value) -> Option<HeapSample> {
             .get("ms")
             .and_then(serde_json::Value::as_f64)
             .map(|ms| ms / 1000.0),
+        clock_ms: value
+            .get("now")
+            .and_then(serde_json::Value::as_f64)
+            .filter(|ms| ms.is_finite() && *ms >= 0.0),
     })
 }
 
@@ -337,4 +345,127 @@ pub fn snapshot_inside(
         return Ok(false);
     }
     Ok(true)
+}
+
+/// How the payloads of the GC watcher begin (answers of samples begin with `{"seq":`).
+pub const CHEAP_MARK: &str = "{\"cheap\":";
+
+/// The GC watcher: a `PerformanceObserver` of `gc` entries in the workload that, after
+/// each major GC of V8's own (not one forced with `gc()`), reads the heap as V8 left it
+/// (`v8.getHeapStatistics()`) and sends it through [`BINDING`], unasked: no request, no
+/// pause of the workload beyond the reading itself, whose time it sends along. Installed
+/// once per process (a symbol-keyed global holds it). Answers `performance.now()`, to tie
+/// the workload's clock to leaktrail's.
+const WATCHER: &str = "((req) => { const key = Symbol.for('leaktrail.gcWatch'); if (globalThis[key]) return performance.now(); const v8 = req('v8'); const { PerformanceObserver, constants: c } = req('perf_hooks'); const observer = new PerformanceObserver((list) => { try { const answer = globalThis.__leaktrail_answer; if (typeof answer !== 'function') return; for (const e of list.getEntries()) { const d = e.detail || {}; if (d.kind !== c.NODE_PERFORMANCE_GC_MAJOR || (d.flags & c.NODE_PERFORMANCE_GC_FLAGS_FORCED)) continue; const t = performance.now(); const h = v8.getHeapStatistics(); const cheap = { at: e.startTime + e.duration, heapUsed: h.used_heap_size, heapTotal: h.total_heap_size, external: h.external_memory, ms: 0 }; cheap.ms = performance.now() - t; answer(JSON.stringify({ cheap })); } } catch (err) {} }); observer.observe({ entryTypes: ['gc'] }); Object.defineProperty(globalThis, key, { value: observer, configurable: true }); return performance.now(); })(typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule : require)";
+
+/// A reading the GC watcher sent: the heap V8 left after one of its own major GCs.
+#[derive(Clone, Copy, Debug)]
+pub struct CheapReading {
+    /// When the GC ended, on the workload's clock (`performance.now()`, ms).
+    pub at_ms: f64,
+    /// The figures, as a sample's (`paused` is the reading's own time).
+    pub heap: HeapSample,
+}
+
+/// Installs the GC watcher (and the binding it answers through). Returns where the
+/// workload's clock (`performance.now()`) starts on leaktrail's, or `None` when the
+/// workload could not install it (an old Node). The estimate is the moment the answer
+/// arrived less the workload's clock in it: the answer leaves as soon as the clock is
+/// read, while the request may wait long for a busy workload to take it, so the estimate
+/// is late by the answer's trip only; each later reading that is sent as soon as read (a
+/// sample's: [`HeapSample::clock_ms`]) can only make it earlier ([`earliest_origin`]).
+pub fn watch_major_gcs(inspector: &mut Inspector) -> Option<std::time::Instant> {
+    inspector
+        .call("Runtime.addBinding", json!({ "name": BINDING }))
+        .ok()?;
+    let answer = inspector
+        .call(
+            "Runtime.evaluate",
+            json!({ "expression": WATCHER, "returnByValue": true, "silent": true,
+                    "includeCommandLineAPI": true }),
+        )
+        .ok()?;
+    let back = std::time::Instant::now();
+    if answer.get("exceptionDetails").is_some() {
+        return None;
+    }
+    let now = answer["result"]["value"].as_f64()?;
+    let origin = earliest_origin(None, back, now)?;
+    inspector.keep(Some(CHEAP_MARK));
+    Some(origin)
+}
+
+/// Where the workload's clock starts on leaktrail's: the earlier of `origin` and what a
+/// reading of `clock_ms` that arrived at `arrived` says (`None` when it says nothing: a
+/// clock that is not a number of milliseconds since a moment of ours).
+pub fn earliest_origin(
+    origin: Option<std::time::Instant>,
+    arrived: std::time::Instant,
+    clock_ms: f64,
+) -> Option<std::time::Instant> {
+    let said = Duration::try_from_secs_f64(clock_ms / 1000.0)
+        .ok()
+        .and_then(|d| arrived.checked_sub(d));
+    match (origin, said) {
+        (Some(o), Some(s)) => Some(o.min(s)),
+        (o, s) => o.or(s),
+    }
+}
+
+/// The reading in a payload of the GC watcher, if it is one.
+pub fn parse_cheap(payload: &str) -> Option<CheapReading> {
+    let value: serde_json::Value = serde_json::from_str(payload).ok()?;
+    let cheap = value.get("cheap")?;
+    let field = |name: &str| cheap.get(name).and_then(serde_json::Value::as_u64);
+    let at_ms = cheap.get("at")?.as_f64().filter(|a| a.is_finite())?;
+    Some(CheapReading {
+        at_ms,
+        heap: HeapSample {
+            heap: HeapUsage {
+                used_size: field("heapUsed")?,
+                total_size: field("heapTotal")?,
+            },
+            external: field("external").unwrap_or(0),
+            paused: cheap
+                .get("ms")
+                .and_then(serde_json::Value::as_f64)
+                .filter(|ms| ms.is_finite() && *ms >= 0.0)
+                .map(|ms| (ms / 1000.0).min(1.0)),
+            clock_ms: None,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_tie_keeps_the_earliest_origin() {
+        let t0 = std::time::Instant::now() + Duration::from_secs(10);
+        // Read at 1,000 ms, arrived 5 ms later: the origin is at most t0 + 5 ms.
+        let o = earliest_origin(None, t0 + Duration::from_millis(1005), 1000.0);
+        assert_eq!(o, Some(t0 + Duration::from_millis(5)));
+        // A reading that came back faster tightens it; a slower one does not loosen it.
+        let o = earliest_origin(o, t0 + Duration::from_millis(2001), 2000.0);
+        assert_eq!(o, Some(t0 + Duration::from_millis(1)));
+        let o = earliest_origin(o, t0 + Duration::from_millis(3050), 3000.0);
+        assert_eq!(o, Some(t0 + Duration::from_millis(1)));
+        // Not a clock: nothing said.
+        assert_eq!(earliest_origin(None, t0, f64::NAN), None);
+        assert_eq!(earliest_origin(o, t0, -5.0), o);
+    }
+
+    #[test]
+    fn reads_a_watcher_payload() {
+        let r = parse_cheap(r#"{"cheap":{"at":1520.5,"heapUsed":31000000,"heapTotal":46000000,"external":1200,"ms":0.02}}"#)
+            .expect("a reading");
+        assert_eq!(r.at_ms, 1520.5);
+        assert_eq!(r.heap.heap.used_size, 31_000_000);
+        assert_eq!(r.heap.external, 1200);
+        assert!(r.heap.paused.is_some_and(|p| (p - 0.00002).abs() < 1e-9));
+        assert!(parse_cheap(r#"{"seq":3,"value":{}}"#).is_none());
+        assert!(parse_cheap(r#"{"cheap":{"at":"soon","heapUsed":1,"heapTotal":2}}"#).is_none());
+        assert!(parse_cheap("{\"cheap\":").is_none());
+    }
 }

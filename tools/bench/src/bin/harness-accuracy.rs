@@ -134,8 +134,8 @@ fn main() -> Result<()> {
         args.alone_runs
     );
     println!();
-    println!("| scenario | leaks | verdicts (exit) | right | iterations needed | culprit named | samples | slope / manifest | sampling share | alone | under leaktrail | slowdown | without snapshots |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| scenario | leaks | verdicts (exit) | right | iterations needed | culprit named | samples | major-GC points | slope / manifest | sampling share | alone | under leaktrail | slowdown | without snapshots |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let (mut right_total, mut runs_total) = (0, 0);
     // Why each wrong verdict was reached, printed after the table.
     let mut wrong: Vec<String> = Vec::new();
@@ -184,6 +184,8 @@ fn main() -> Result<()> {
         let mut needed: Vec<f64> = Vec::new();
         // Wall times of runs without snapshots.
         let mut sampling_only: Vec<f64> = Vec::new();
+        // Points read after V8's own major GCs, and runs whose verdict they helped decide.
+        let (mut major_gc, mut decided_by_both): (Vec<f64>, usize) = (Vec::new(), 0);
         for i in 0..args.runs.max(args.alone_runs) {
             if i < args.alone_runs {
                 alone.push(alone_once()?);
@@ -266,6 +268,10 @@ fn main() -> Result<()> {
                 under.push(wall - snapshots);
             }
             samples.push(run["samples"].as_array().map_or(0, Vec::len) as f64);
+            major_gc.push(run["cheap_points"].as_array().map_or(0, Vec::len) as f64);
+            if report["assessment"]["points"]["decided_by"] == "forced_and_major_gc" {
+                decided_by_both += 1;
+            }
         }
         right_total += right;
         runs_total += args.runs;
@@ -297,8 +303,12 @@ fn main() -> Result<()> {
         } else {
             format!("{:.0} B", median(&mut slopes))
         };
+        let major_gc_cell = match decided_by_both {
+            0 => format!("{:.0}", median(&mut major_gc)),
+            n => format!("{:.0} (decided {n}/{})", median(&mut major_gc), args.runs),
+        };
         println!(
-            "| {file} | {} | {} | {right}/{} | {needed_cell} | {named_cell} | {:.0} | {slope_cell} | {:.1} % | {alone:.2} s | {under:.2} s | ×{:.2} | {} |",
+            "| {file} | {} | {} | {right}/{} | {needed_cell} | {named_cell} | {:.0} | {major_gc_cell} | {slope_cell} | {:.1} % | {alone:.2} s | {under:.2} s | ×{:.2} | {} |",
             if leaks { "yes" } else { "no" },
             codes
                 .iter()
@@ -320,6 +330,6 @@ fn main() -> Result<()> {
         println!();
     }
     println!("Right verdicts: {right_total}/{runs_total}. Target: every leak exits 1 and every clean scenario 0 in all runs; sampling overhead ≤ 5 %.");
-    println!("Columns are medians over the runs. Iterations needed: the iteration from which a right verdict held on every longer part of the run (median, and the most over the runs). Sampling share: time in leaktrail's forced GCs, heap and PSS reads, plus the after-effect it estimates from the workload's pace, over the run's wall time (heap snapshots included), as leaktrail's budget counts it. Slowdown: the workload's wall time under leaktrail (inspector start-up included, snapshots left out) over its wall time alone; without snapshots: the same for a run with --snapshots 0 (sampling alone, with the inspector's start-up).");
+    println!("Columns are medians over the runs. Iterations needed: the iteration from which a right verdict held on every longer part of the run (median, and the most over the runs). Major-GC points: points read after V8's own major GCs, between the forced samples (median; \"decided k/n\": runs where the forced samples alone were inconclusive and the two kinds together decided). Sampling share: time in leaktrail's forced GCs, heap and PSS reads, plus the after-effect it estimates from the workload's pace, over the run's wall time (heap snapshots included), as leaktrail's budget counts it. Slowdown: the workload's wall time under leaktrail (inspector start-up included, snapshots left out) over its wall time alone; without snapshots: the same for a run with --snapshots 0 (sampling alone, with the inspector's start-up).");
     Ok(())
 }
