@@ -26,8 +26,10 @@
 //! [`TrendPolicy::min_growth_bytes`] or 0.5 % of the heap over the window, so that a class
 //! of a few kilobytes does not make a leak; classes whose size moved by less than a quarter
 //! of that are left out of the report (stable). The overall assessment is the worst of the
-//! memory series, or *leaking* if a class leaks (a class merely growing is a suspect shown
-//! in the table, not an alarm); restarts are reported beside it (a crash loop keeps
+//! memory series, or *leaking* if a class of data leaks (a class merely growing is a suspect
+//! shown in the table, not an alarm; a class of the code family never raises it: JIT
+//! warm-up goes on for minutes, and a program that keeps compiling grows the heap series);
+//! restarts are reported beside it (a crash loop keeps
 //! each incarnation short, so its series never grow long — the restart count is the
 //! alarm then).
 //!
@@ -792,8 +794,13 @@ impl TrendReport {
             .max();
         // A class growing under the floor is a suspect to show, not an alarm: only one
         // that leaks raises the overall assessment above the memory series'.
+        // Code (compiled code, shapes, scripts' sources) is judged apart from data: V8
+        // compiles and re-optimises for minutes after a start, so a code class alone
+        // raises no alarm — a program that keeps compiling new code (templates, `new
+        // Function`) grows the heap, and the heap series says so.
         let worst_class = classes
             .iter()
+            .filter(|c| c.family != leaktrail_analysis::Family::Code.key())
             .map(|c| c.assessment)
             .filter(|a| *a == Assessment::Leaking)
             .max();
@@ -1426,5 +1433,33 @@ mod tests {
         let counts: Vec<u64> = (0..9).map(|i| 500 + i * 900).collect();
         let t = SnapshotTrends::assess(&culprit_censuses(&counts), &policy);
         assert_eq!(t.culprits.len(), 1, "{:?}", t.classes);
+    }
+
+    #[test]
+    fn a_code_class_alone_raises_no_alarm() {
+        // A day of censuses where only a class of the code family grows (JIT, or a program
+        // compiling more and more), the heap and RSS flat.
+        let mut i = input(24, None);
+        for (_, c) in &mut i.snapshots {
+            c.info.total_self_size = 50_000_000;
+            c.classes[0].family = Family::Code;
+        }
+        for s in &mut i.samples {
+            s.heap_used = Some(100 << 20);
+        }
+        let r = TrendReport::assess(&i, &TrendPolicy::default());
+        let class = r.classes.first().expect("the class");
+        assert_eq!(
+            (class.family.as_str(), class.assessment),
+            ("code", Assessment::Leaking)
+        );
+        assert_eq!(r.overall, Assessment::Stable, "{}", r.sentence);
+        // The same class as data is the alarm.
+        let mut i = i;
+        for (_, c) in &mut i.snapshots {
+            c.classes[0].family = Family::Objects;
+        }
+        let r = TrendReport::assess(&i, &TrendPolicy::default());
+        assert_eq!(r.overall, Assessment::Leaking, "{}", r.sentence);
     }
 }
