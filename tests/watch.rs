@@ -1452,3 +1452,45 @@ fn no_raw_snapshots_needs_the_inspector() {
         "{err}"
     );
 }
+
+/// Services on real npm libraries (scenarios/npm, pinned by its package-lock): the misused
+/// lru-cache is named from the newest three censuses; the clean service on the same
+/// libraries is never called leaking and names nothing.
+#[test]
+fn services_on_npm_libraries_get_the_culprit_or_none() {
+    ensure_npm_scenarios();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let leaky = dir.path().join("leaky");
+    watch_until_censuses(dir.path(), &leaky, &[], &runner("npm/leaky-lru-misuse"), 4);
+    let trend = trend_of(&Store::open(&leaky).expect("store"));
+    assert_eq!(trend.overall, Assessment::Leaking, "{}", trend.sentence);
+    let named: Vec<&str> = trend
+        .culprits
+        .iter()
+        .map(|c| c.cluster.class.as_str())
+        .collect();
+    assert!(
+        named.contains(&"QuoteResult"),
+        "{named:?}: {}",
+        trend.sentence
+    );
+    assert!(
+        trend
+            .culprits
+            .iter()
+            .any(|c| c.cluster.class == "QuoteResult" && c.cluster.path.contains("quoteCache")),
+        "{:?}",
+        trend.culprits
+    );
+
+    let clean = dir.path().join("clean");
+    watch_until_censuses(dir.path(), &clean, &[], &runner("npm/clean-npm-service"), 4);
+    let trend = trend_of(&Store::open(&clean).expect("store"));
+    assert!(trend.overall < Assessment::Leaking, "{}", trend.sentence);
+    assert!(trend.culprits.is_empty(), "{:?}", trend.culprits);
+    assert!(
+        trend.growing_places.is_empty(),
+        "{:?}",
+        trend.growing_places
+    );
+}
