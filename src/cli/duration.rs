@@ -5,6 +5,14 @@ use std::time::Duration;
 
 /// Parses a duration flag (see the module doc); zero and negative durations are refused.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration_or_zero(s)? {
+        d if d.is_zero() => Err(format!("{s:?}: must be more than zero")),
+        d => Ok(d),
+    }
+}
+
+/// Parses a duration flag where zero means "none" (`--start-up 0s`).
+pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
     let bad = || format!("{s:?}: expected a duration, like 200ms, 2s, 1.5s, 2m, 1h or 1h30m");
     let mut rest = s.trim();
     if rest.is_empty() {
@@ -33,8 +41,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         seconds += value * unit;
         rest = rest[unit_len..].trim_start();
     }
-    if seconds.is_nan() || seconds <= 0.0 {
-        return Err(format!("{s:?}: must be more than zero"));
+    if seconds.is_nan() || seconds < 0.0 {
+        return Err(format!("{s:?}: must not be negative"));
     }
     if seconds >= 1e9 {
         return Err(format!(
@@ -58,6 +66,8 @@ mod tests {
         assert_eq!(parse_duration("30min"), Ok(Duration::from_secs(1800)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration_or_zero("0s"), Ok(Duration::ZERO));
+        assert!(parse_duration("0s").is_err());
         assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
         for bad in [

@@ -67,6 +67,11 @@ pub struct WatchArgs {
     #[arg(long)]
     no_inspector: bool,
 
+    /// Censuses taken this soon after starting the command are start-up, not leak
+    /// evidence (caches fill and modules load then): the culprit comes from later ones.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = super::duration::parse_duration_or_zero)]
+    start_up: Duration,
+
     /// Never write a raw heap snapshot: each streams from V8 through a pipe into its
     /// census, in memory (a heap holds every secret of the process). Needs the inspector.
     #[arg(long, conflicts_with = "no_inspector")]
@@ -151,6 +156,7 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
         // week-long watch.
         census_worker: CensusWorker::Process("/proc/self/exe".into()),
         raw_snapshots: !args.no_raw_snapshots,
+        start_up: args.start_up,
     };
     // Before anything is made: a process that is not there, a program that cannot be
     // started, leaves no store behind.

@@ -120,6 +120,10 @@ pub struct WatchConfig {
     pub census: CensusLimits,
     /// Where snapshots are parsed (a child process keeps the watcher's memory its own).
     pub census_worker: CensusWorker,
+    /// How long after the watcher starts a command its censuses are start-up (default
+    /// 30 s): caches fill and modules load then, and what is allocated and kept rises
+    /// across three censuses like a leak, so they are no leak evidence.
+    pub start_up: Duration,
     /// Write each snapshot to the store's `snapshots/` before its census (the default).
     /// Without, an inspector snapshot streams from V8 straight into the census's parser
     /// through a pipe and no raw file is ever written, anywhere: a heap holds every secret
@@ -366,6 +370,9 @@ struct PendingSnapshot {
     id_epoch: u32,
     /// Streamed into its census: there is no raw file.
     streamed: bool,
+    /// Taken within [`WatchConfig::start_up`] of the watcher starting the process: no
+    /// leak evidence (never a leak window's BASE or TARGET, no places recorded).
+    start_up: bool,
 }
 
 /// A heap snapshot being taken on a thread of its own. V8 blocks the service's main thread
@@ -458,8 +465,14 @@ impl LeakWindows {
         }
     }
 
-    /// Notes a census taken: it is the next window's TARGET.
-    fn taken(&mut self, file: &str, census: &SnapshotCensus) {
+    /// Notes a census taken: it is the next window's TARGET (unless it was taken in
+    /// the process's start-up: a cache filling then rises like a leak across three
+    /// censuses).
+    fn taken(&mut self, pending: &PendingSnapshot, census: &SnapshotCensus) {
+        if pending.start_up {
+            return;
+        }
+        let file = pending.file.as_str();
         let Some(max_id) = census.max_node_id else {
             return;
         };
@@ -502,7 +515,7 @@ impl Analyser {
                 let window = lock(&windows).window_for(&pending);
                 let census = worker.census(&path, &pending.file, &limits, window.as_ref());
                 if let Ok(census) = &census {
-                    lock(&windows).taken(&pending.file, census);
+                    lock(&windows).taken(&pending, census);
                 }
                 release_free_memory();
                 if results
@@ -555,6 +568,8 @@ struct Incarnation {
     in_flight: Option<SnapshotInFlight>,
     /// Inspector sessions opened so far (see [`PendingSnapshot::id_epoch`]).
     id_epoch: u32,
+    /// When the watcher started the process (a command; `None` for `--pid`).
+    spawned: Option<Instant>,
     /// Snapshots taken or tried so far (the schedule ramps up from the first).
     snapshots_done: u32,
 }
@@ -670,6 +685,7 @@ impl Incarnation {
             sample_count: 0,
             in_flight: None,
             id_epoch: 0,
+            spawned: matches!(config.target, WatchTarget::Command(_)).then(Instant::now),
             snapshots_done: 0,
         };
         if config.inspector {
@@ -1128,6 +1144,9 @@ impl Incarnation {
             incarnation: self.id,
             id_epoch: self.id_epoch,
             streamed,
+            start_up: self
+                .spawned
+                .is_some_and(|at| at.elapsed() < config.start_up + start.elapsed()),
         };
         match taken {
             Ok(Taken::File) => {
@@ -1135,8 +1154,8 @@ impl Incarnation {
                 let _ = analyser.jobs.send((path, pending(file, false)));
             }
             Ok(Taken::Census(census, seconds)) => {
-                lock(&analyser.windows).taken(&file, &census);
                 let mut p = pending(file, true);
+                lock(&analyser.windows).taken(&p, &census);
                 p.taken_in -= seconds;
                 self.in_analysis += 1;
                 let _ = analyser.results.send((p, Ok(*census), seconds));
@@ -1175,7 +1194,11 @@ impl Incarnation {
             self.in_analysis = self.in_analysis.saturating_sub(1);
             let path = store.snapshots_dir().join(&pending.file);
             match census {
-                Ok(census) => {
+                Ok(mut census) => {
+                    if pending.start_up {
+                        // No evidence from start-up: a cache's store fills then.
+                        census.places.clear();
+                    }
                     let id = store.add_snapshot(
                         pending.incarnation,
                         pending.t,
