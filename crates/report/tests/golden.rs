@@ -42,6 +42,10 @@ fn samples(growth: u64) -> Vec<Sample> {
 fn run_result(samples: Vec<Sample>) -> RunResult {
     RunResult {
         samples,
+        cheap_points: Vec::new(),
+        cheap_seconds: 0.0,
+        density_points: 0,
+        density_stood_in: 0,
         exit: ExitInfo {
             code: None,
             signal: Some(15),

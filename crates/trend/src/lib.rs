@@ -1455,7 +1455,6 @@ mod tests {
         );
         assert_eq!(r.overall, Assessment::Stable, "{}", r.sentence);
         // The same class as data is the alarm.
-        let mut i = i;
         for (_, c) in &mut i.snapshots {
             c.classes[0].family = Family::Objects;
         }
