@@ -425,7 +425,10 @@ fn fail_on_growth_counts_from_after_start_up() {
     assert_eq!(report["fail_on_growth"]["exceeded"], serde_json::json!([]));
     assert_eq!(report["settle_seconds"], 2.0);
     let all = processes(&report);
-    assert_eq!(all.len(), 3, "{all:?}");
+    // The runner and the flat file's process; the quick file's is over in a moment, and on
+    // a loaded machine sampling every 100 ms may not see it at all (it is then listed as
+    // possibly missed, not as a process).
+    assert!((2..=3).contains(&all.len()), "{all:?}");
     for p in &all {
         if let Some(g) = p["growth"].as_i64() {
             assert!(g <= 10 << 20, "{p}");

@@ -441,6 +441,10 @@ fn growing_places_of(table: &CensusTable, culprits: &[LeakCulprit]) -> Vec<Growi
         .collect()
 }
 
+/// Seconds after an incarnation starts whose after-GC points (Node's RSS, the live heap)
+/// do not judge a series: the watcher's default start-up (`watch --start-up`).
+pub const START_UP_SECONDS: u64 = 30;
+
 /// Censuses from which a class's own trend can overrule the newest three: a culprit whose
 /// class is stable over at least this many is a cache that filled, not a leak.
 const CULPRIT_TREND_CENSUSES: usize = 8;
@@ -687,6 +691,11 @@ impl TrendReport {
             .or(input.snapshots.first().map(|s| s.0.t))
             .unwrap_or(0);
         let secs = |t: i64| (t - t0) as f64 / 1000.0;
+        // Points after a full GC judge a series only past the process's start-up: RSS and
+        // the live heap climb for its first seconds (code, caches, the heap's own size)
+        // as surely as under a leak.
+        let started = incarnation.as_ref().map_or(i64::MIN, |i| i.started_at);
+        let after_start_up = |t: i64| t.saturating_sub(started) >= START_UP_SECONDS as i64 * 1000;
         // The heap series (snapshot totals or samples) run against V8's limit.
         let heap_limit = incarnation
             .as_ref()
@@ -713,12 +722,18 @@ impl TrendReport {
                 .iter()
                 .map(|(s, c)| (secs(s.t), c.info.total_self_size as f64))
                 .collect();
+            let live_after_start_up: Vec<(f64, f64)> = input
+                .snapshots
+                .iter()
+                .filter(|(s, _)| after_start_up(s.t))
+                .map(|(s, c)| (secs(s.t), c.info.total_self_size as f64))
+                .collect();
             // With enough snapshots the live heap (each census taken after a full GC)
             // decides whether the heap grows, as it decides when it runs out: samples read
             // without a GC carry the garbage of the moment, a sawtooth whose size changes
             // as the service warms up (a bounded cache was called *leaking* on them).
-            let heap = if live.len() >= leaktrail_stats::MIN_SAMPLES {
-                memory_trend("heap_used", &live, &gp, heap_limit).map(|mut heap| {
+            let heap = if live_after_start_up.len() >= leaktrail_stats::MIN_SAMPLES {
+                memory_trend("heap_used", &live_after_start_up, &gp, heap_limit).map(|mut heap| {
                     heap.basis = SeriesBasis::AfterGc;
                     heap.current = pts.last().map_or(heap.current, |p| p.1 as u64);
                     heap
@@ -750,7 +765,12 @@ impl TrendReport {
             .and_then(|i| i.memory_limit)
             .map(|l| ("cgroup memory.max", l as u64));
         let after_gc: Vec<(f64, f64)> = if is_node {
-            let times: Vec<i64> = input.snapshots.iter().map(|(s, _)| s.t).collect();
+            let times: Vec<i64> = input
+                .snapshots
+                .iter()
+                .map(|(s, _)| s.t)
+                .filter(|&t| after_start_up(t))
+                .collect();
             rss_after_gc(&input.samples, &times)
                 .into_iter()
                 .map(|(t, rss)| (secs(t), rss))
