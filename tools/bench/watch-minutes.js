@@ -90,8 +90,9 @@ function leastSquares(points) {
 
 function fmtDuration(s) {
   if (s == null || !Number.isFinite(s)) return '-';
-  if (s < 3600) return `${Math.round(s / 60)} min`;
-  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
 async function watchService(svc, opts) {
