@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use anyhow::Context;
 use clap::Args;
 
-use leaktrail_analysis::{CensusLimits, HeapAnalysis, LeakWindow, SnapshotCensus};
+use leaktrail_analysis::{CensusLimits, HeapAnalysis, SnapshotCensus, WindowTracker};
 use leaktrail_harness::GrowthFloor;
 use leaktrail_report::TrendContext;
 use leaktrail_store::{now_ms, SnapshotRecord, Store, Target};
@@ -306,28 +306,17 @@ fn from_directory(
     let mut reports = Vec::with_capacity(groups.len());
     for (i, (name, _, files)) in groups.iter().enumerate() {
         let mut snapshots: Vec<(SnapshotRecord, SnapshotCensus)> = Vec::with_capacity(files.len());
+        let mut windows = WindowTracker::default();
         for (k, f) in files.iter().enumerate() {
             let path = f.path.display().to_string();
             let snap = load::snapshot(&f.path, common.progress, None)?;
             let analysis = HeapAnalysis::new(&snap);
             // The files of a group are one process's: its ids only grow, so each census
             // finds its leak roots against the two before it (as a watcher's do).
-            let window = match snapshots.as_slice() {
-                [.., (base, b), (target, t)] => match (b.max_node_id, t.max_node_id) {
-                    (Some(base_max_id), Some(target_max_id)) if base_max_id < target_max_id => {
-                        Some(LeakWindow {
-                            base: base.file.clone(),
-                            base_max_id,
-                            target: target.file.clone(),
-                            target_max_id,
-                        })
-                    }
-                    _ => None,
-                },
-                _ => None,
-            };
+            let window = windows.window();
             let census =
                 SnapshotCensus::of(&analysis, &path, &CensusLimits::default(), window.as_ref());
+            windows.taken(&path, &census);
             let record = SnapshotRecord {
                 id: k as i64 + 1,
                 incarnation_id: 0,

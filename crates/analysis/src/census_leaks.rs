@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use leaktrail_snapshot::{HeapSnapshot, NodeIndex, NodeKind};
 
 use crate::heap::{HeapAnalysis, StepView};
-use crate::leaks::{folded_path, holder_of, Candidates};
+use crate::leaks::{folded_path, holder_of, instance_counts, Candidates};
 use crate::units::{group_digits as group, human_bytes};
 
 /// Clusters a census keeps (the largest above the noise floor).
@@ -38,6 +38,49 @@ impl LeakWindow {
     /// True for an object first seen after BASE and by TARGET.
     pub fn allocated_within(&self, id: u32) -> bool {
         id > self.base_max_id && id <= self.target_max_id
+    }
+}
+
+/// The two censuses before the next one of a process, as file name and highest serial id,
+/// oldest first: what [`LeakWindow`]s are made of, for a watcher and for `trend DIR` alike.
+#[derive(Clone, Debug, Default)]
+pub struct WindowTracker {
+    last: Vec<(String, u32)>,
+}
+
+impl WindowTracker {
+    /// The window for the next census: the last two taken, once there are two.
+    pub fn window(&self) -> Option<LeakWindow> {
+        match self.last.as_slice() {
+            [(base, base_max_id), (target, target_max_id)] => Some(LeakWindow {
+                base: base.clone(),
+                base_max_id: *base_max_id,
+                target: target.clone(),
+                target_max_id: *target_max_id,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Notes `census`, recorded under `file`: the next window's TARGET.
+    pub fn taken(&mut self, file: &str, census: &crate::SnapshotCensus) {
+        let Some(max_id) = census.max_node_id else {
+            return;
+        };
+        // Ids that went back mean V8 started its id map afresh: earlier censuses no longer
+        // compare.
+        if self.last.last().is_some_and(|&(_, prev)| max_id < prev) {
+            self.last.clear();
+        }
+        self.last.push((file.to_owned(), max_id));
+        if self.last.len() > 2 {
+            self.last.remove(0);
+        }
+    }
+
+    /// Forgets every census (another process, or another id map of it).
+    pub fn clear(&mut self) {
+        self.last.clear();
     }
 }
 
@@ -94,13 +137,7 @@ impl CensusLeaks {
         let found = Candidates::of(a, |v| {
             has_serial_id(snap, v) && window.allocated_within(snap.node_id(v))
         });
-        // Instances per class, as `leaks` counts them (objects of size 0 are V8's).
-        let mut class_counts = vec![0u64; a.classes.class_names.len()];
-        for (&c, &size) in a.classes.node_class.iter().zip(a.snap.self_sizes()) {
-            if size != 0 {
-                class_counts[c as usize] += 1;
-            }
-        }
+        let class_counts = instance_counts(&a.classes, snap.self_sizes());
         let clusters = found
             .ranked
             .iter()

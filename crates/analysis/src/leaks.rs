@@ -100,13 +100,19 @@ pub struct FamilySizes {
     pub sizes: Vec<u64>,
 }
 
-fn class_counts(classes: &crate::Classification, sizes: &[u32]) -> HashMap<String, u64> {
+/// Instances per class index: nodes of size 0 are V8's, not instances.
+pub(crate) fn instance_counts(classes: &crate::Classification, sizes: &[u32]) -> Vec<u64> {
     let mut counts = vec![0u64; classes.class_names.len()];
     for (i, &c) in classes.node_class.iter().enumerate() {
         if sizes[i] != 0 {
             counts[c as usize] += 1;
         }
     }
+    counts
+}
+
+fn class_counts(classes: &crate::Classification, sizes: &[u32]) -> HashMap<String, u64> {
+    let counts = instance_counts(classes, sizes);
     classes
         .class_names
         .iter()

@@ -35,7 +35,9 @@ pub mod units;
 mod verdict;
 
 pub use census::{shape_label, CensusLimits, CollectionRecord, SnapshotCensus};
-pub use census_leaks::{CensusCluster, CensusLeaks, LeakCulprit, LeakWindow, CENSUS_CLUSTERS};
+pub use census_leaks::{
+    CensusCluster, CensusLeaks, LeakCulprit, LeakWindow, WindowTracker, CENSUS_CLUSTERS,
+};
 pub use class::Classification;
 pub use collections::{
     collection_entries, growing_collections, CollectionCensus, GrowingCollection,

@@ -725,8 +725,9 @@ impl TrendReport {
             let live_after_start_up: Vec<(f64, f64)> = input
                 .snapshots
                 .iter()
-                .filter(|(s, _)| after_start_up(s.t))
-                .map(|(s, c)| (secs(s.t), c.info.total_self_size as f64))
+                .zip(&live)
+                .filter(|((s, _), _)| after_start_up(s.t))
+                .map(|(_, &point)| point)
                 .collect();
             // With enough snapshots the live heap (each census taken after a full GC)
             // decides whether the heap grows, as it decides when it runs out: samples read

@@ -55,12 +55,10 @@ impl CensusWorker {
     ) -> Result<StreamingCensus, String> {
         match self {
             CensusWorker::Process(program) => {
-                let mut child = Command::new(program)
-                    .args(CensusWorker::args(Path::new("-"), name, limits, window))
+                let mut child = census_command(program, Path::new("-"), name, limits, window)
                     .stdin(Stdio::piped())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())
-                    .process_group(0)
                     .spawn()
                     .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
                 let input = child
@@ -197,6 +195,22 @@ pub fn census_of_file(
     Ok(SnapshotCensus::of(&analysis, name, limits, window))
 }
 
+/// `program census PATH …` in a process group of its own: a Ctrl-C meant for the watcher
+/// does not cut a census short (the watcher waits for censuses in flight before it exits).
+fn census_command(
+    program: &Path,
+    path: &Path,
+    name: &str,
+    limits: &CensusLimits,
+    window: Option<&LeakWindow>,
+) -> Command {
+    let mut command = Command::new(program);
+    command
+        .args(CensusWorker::args(path, name, limits, window))
+        .process_group(0);
+    command
+}
+
 fn census_in_child(
     program: &Path,
     path: &Path,
@@ -204,12 +218,8 @@ fn census_in_child(
     limits: &CensusLimits,
     window: Option<&LeakWindow>,
 ) -> Result<SnapshotCensus, String> {
-    let output = Command::new(program)
-        .args(CensusWorker::args(path, name, limits, window))
+    let output = census_command(program, path, name, limits, window)
         .stdin(Stdio::null())
-        // Its own process group: a Ctrl-C meant for the watcher does not cut a census
-        // short (the watcher waits for censuses in flight before it exits).
-        .process_group(0)
         .output()
         .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
     census_from_output(output)

@@ -41,7 +41,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use leaktrail_analysis::{CensusLimits, LeakWindow, SnapshotCensus};
+use leaktrail_analysis::{CensusLimits, LeakWindow, SnapshotCensus, WindowTracker};
 use leaktrail_inspector::{listening_url, url_on_port, Inspector};
 use leaktrail_sampler::{
     cgroup_memory_limit, loopback_listening_ports, process_info, system_oom_kills, MemoryCgroup,
@@ -433,12 +433,11 @@ struct Analyser {
 type CensusResult = (PendingSnapshot, Result<SnapshotCensus, String>, f64);
 
 /// The censuses a census's leak roots are found against: the last two of the same
-/// incarnation and id epoch ([`CensusLeaks`](leaktrail_analysis::CensusLeaks)), as file
-/// name and highest node id, oldest first.
+/// incarnation and id epoch ([`WindowTracker`]).
 #[derive(Default)]
 struct LeakWindows {
     key: Option<(IncarnationId, u32)>,
-    last: Vec<(String, u32)>,
+    tracker: WindowTracker,
 }
 
 impl LeakWindows {
@@ -452,38 +451,17 @@ impl LeakWindows {
         let key = (incarnation, id_epoch);
         if self.key != Some(key) {
             self.key = Some(key);
-            self.last.clear();
+            self.tracker.clear();
         }
-        match self.last.as_slice() {
-            [(base, base_max_id), (target, target_max_id)] => Some(LeakWindow {
-                base: base.clone(),
-                base_max_id: *base_max_id,
-                target: target.clone(),
-                target_max_id: *target_max_id,
-            }),
-            _ => None,
-        }
+        self.tracker.window()
     }
 
     /// Notes a census taken: it is the next window's TARGET (unless it was taken in
     /// the process's start-up: a cache filling then rises like a leak across three
     /// censuses).
     fn taken(&mut self, pending: &PendingSnapshot, census: &SnapshotCensus) {
-        if pending.start_up {
-            return;
-        }
-        let file = pending.file.as_str();
-        let Some(max_id) = census.max_node_id else {
-            return;
-        };
-        // Ids that went back mean V8 started its id map afresh: earlier censuses no longer
-        // compare.
-        if self.last.last().is_some_and(|&(_, prev)| max_id < prev) {
-            self.last.clear();
-        }
-        self.last.push((file.to_owned(), max_id));
-        if self.last.len() > 2 {
-            self.last.remove(0);
+        if !pending.start_up {
+            self.tracker.taken(&pending.file, census);
         }
     }
 }
