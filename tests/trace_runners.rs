@@ -271,3 +271,44 @@ fn fail_on_growth_passes_clean_jest_and_vitest_workers() {
         );
     }
 }
+
+#[test]
+fn workers_that_lived_between_two_samples_are_still_listed() {
+    let Some(dir) = project("workers_that_lived_between_two_samples_are_still_listed") else {
+        return;
+    };
+    let _run = one_at_a_time();
+    // One sample a minute: the run is over long before the second, so /proc sees (at
+    // most) the coordinator; the workers are known from the files they reported.
+    let (out, report) = trace(&dir, &["--interval", "60s"], &runner("mocha"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = processes(&report);
+    let files = files_by_name(&report);
+    assert_eq!(files.len(), 8, "{files:?}");
+    let mut unsampled = 0;
+    for (name, f) in &files {
+        let pid = f["pid"].as_i64().expect("pid");
+        let p = all
+            .iter()
+            .find(|p| p["pid"] == pid)
+            .unwrap_or_else(|| panic!("{name}: PID {pid} listed: {all:?}"));
+        assert_eq!(p["node"], true, "{p}");
+        assert!(p["peak_rss"].as_u64().expect("peak_rss") > 1 << 20, "{p}");
+        if p["notes"].to_string().contains("between two samples") {
+            unsampled += 1;
+            assert!(
+                p["command"].to_string().contains("mocha"),
+                "its command line, from the preload: {p}"
+            );
+        }
+    }
+    assert!(
+        unsampled > 0,
+        "no worker was missed by the samples: {all:?}"
+    );
+}

@@ -219,6 +219,13 @@ pub fn process_info(pid: i32) -> Option<ProcessInfo> {
     })
 }
 
+/// Whether `pid` still runs: a zombie (exited, not yet reaped by its parent) does not.
+pub fn is_running(pid: i32) -> bool {
+    Process::new(pid)
+        .and_then(|p| p.stat())
+        .is_ok_and(|stat| stat.state != 'Z' && stat.state != 'X')
+}
+
 /// True when `pid`'s environment (as it was at its exec) has the variable `name`.
 pub fn has_env_var(pid: i32, name: &str) -> bool {
     Process::new(pid)

@@ -35,10 +35,39 @@ struct Event {
     event: String,
     file: String,
     pid: i32,
+    #[serde(default)]
+    ppid: i32,
     tid: u32,
     t: f64,
     heap: u64,
     rss: u64,
+    #[serde(default)]
+    argv: Vec<String>,
+}
+
+/// A worker process as its own file events describe it: enough to list a worker that
+/// started and ended between two of trace's samples of `/proc`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportedProcess {
+    /// Its process id.
+    pub pid: i32,
+    /// Its parent's.
+    pub ppid: i32,
+    /// Its command line.
+    pub command: Vec<String>,
+    /// RSS at each of its events: seconds from the command's start and bytes.
+    pub rss: Vec<(f64, u64)>,
+}
+
+/// What the workers reported.
+#[derive(Debug, Default)]
+pub struct HookEvents {
+    /// Test files with the worker that ran them.
+    pub files: Vec<FileSpan>,
+    /// The workers (main threads' PIDs), in order of their first event.
+    pub processes: Vec<ReportedProcess>,
+    /// Lines that could not be read.
+    pub unreadable: usize,
 }
 
 /// `value` quoted for `NODE_OPTIONS` when it holds spaces, quotes or backslashes.
@@ -86,9 +115,9 @@ impl FileHooks {
         &self.events
     }
 
-    /// The files the workers reported; `started_unix_ms` turns their times into seconds of
-    /// the trace. Lines that cannot be read are counted, not fatal.
-    pub fn read(&self, started_unix_ms: u64) -> (Vec<FileSpan>, usize) {
+    /// The files and processes the workers reported; `started_unix_ms` turns their times
+    /// into seconds of the trace. Lines that cannot be read are counted, not fatal.
+    pub fn read(&self, started_unix_ms: u64) -> HookEvents {
         let text = std::fs::read_to_string(&self.events).unwrap_or_default();
         pair_events(&text, started_unix_ms)
     }
@@ -99,17 +128,27 @@ impl FileHooks {
     }
 }
 
-/// Pairs start and end lines per (PID, thread, file) in order; returns the spans and the
-/// number of unreadable lines.
-fn pair_events(text: &str, started_unix_ms: u64) -> (Vec<FileSpan>, usize) {
+/// Pairs start and end lines per (PID, thread, file) in order, and gathers each PID's
+/// events into a [`ReportedProcess`].
+fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
     let seconds = |ms: f64| (ms - started_unix_ms as f64) / 1000.0;
     let mut spans: Vec<FileSpan> = Vec::new();
+    let mut processes: Vec<ReportedProcess> = Vec::new();
     let mut bad = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let Ok(e) = serde_json::from_str::<Event>(line) else {
             bad += 1;
             continue;
         };
+        match processes.iter_mut().find(|p| p.pid == e.pid) {
+            Some(p) => p.rss.push((seconds(e.t), e.rss)),
+            None => processes.push(ReportedProcess {
+                pid: e.pid,
+                ppid: e.ppid,
+                command: e.argv.clone(),
+                rss: vec![(seconds(e.t), e.rss)],
+            }),
+        }
         let open = spans.iter_mut().rev().find(|s| {
             s.end.is_none()
                 && s.file == e.file
@@ -144,7 +183,11 @@ fn pair_events(text: &str, started_unix_ms: u64) -> (Vec<FileSpan>, usize) {
             _ => bad += 1,
         }
     }
-    (spans, bad)
+    HookEvents {
+        files: spans,
+        processes,
+        unreadable: bad,
+    }
 }
 
 #[cfg(test)]
@@ -167,9 +210,15 @@ mod tests {
             line("start", "/w/a.test.js", 1, 3000.0, 50),
         ]
         .join("\n");
-        let (spans, bad) = pair_events(&text, 1000);
-        assert_eq!(bad, 1);
-        let got: Vec<_> = spans
+        let events = pair_events(&text, 1000);
+        assert_eq!(events.unreadable, 1);
+        assert_eq!(events.processes.len(), 1);
+        assert_eq!(
+            events.processes[0].rss,
+            [(0.5, 100), (0.6, 100), (1.5, 100), (2.0, 100)]
+        );
+        let got: Vec<_> = events
+            .files
             .iter()
             .map(|s| {
                 let w = s.worker.as_ref().expect("worker");

@@ -4,9 +4,10 @@
 // Loaded into every Node process of a traced command through NODE_OPTIONS (--require),
 // it does nothing unless the process is a test runner's worker it knows, and never throws
 // into it. At the start and end of each test file it appends one JSON line to the file
-// named by LEAKTRAIL_TRACE_EVENTS: runner, event (start/end), file, pid, thread id, time
-// (ms since the Unix epoch), heap used and RSS, measured after a full garbage collection
-// so that heap growth is what the file kept.
+// named by LEAKTRAIL_TRACE_EVENTS: runner, event (start/end), file, pid, parent pid, thread
+// id, time (ms since the Unix epoch), heap used and RSS, measured after a full garbage
+// collection so that heap growth is what the file kept, and the command line (so that a
+// worker that lived between two of trace's samples of /proc is still known).
 //
 // - Jest: the worker's per-file entry (jest-runner's testWorker `worker`), and in band the
 //   runner's test-file-start/success/failure events.
@@ -23,6 +24,7 @@
   const memoryUsage = process.memoryUsage.bind(process);
   const now = () => performance.timeOrigin + performance.now();
   const tid = wt.threadId;
+  const argv = [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
   let fd = null;
   let gc = null;
 
@@ -44,7 +46,8 @@
       collect();
       const m = memoryUsage();
       const line = JSON.stringify({
-        runner, event, file, pid: process.pid, tid, t: now(), heap: m.heapUsed, rss: m.rss,
+        runner, event, file, pid: process.pid, ppid: process.ppid, tid, t: now(),
+        heap: m.heapUsed, rss: m.rss, argv,
       });
       if (fd === null) fd = openSync(out, 'a');
       writeSync(fd, line + '\n');

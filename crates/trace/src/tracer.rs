@@ -16,7 +16,7 @@ use leaktrail_sampler::{
 
 use crate::baseline::Baseline;
 use crate::files::FileSpan;
-use crate::hooks::FileHooks;
+use crate::hooks::{FileHooks, ReportedProcess};
 use crate::lane::{node_script, LaneRule};
 use crate::snapshots::{Collected, SignalSnapshots, SnapshotFile, SNAPSHOT_SIGNAL};
 use crate::tap::TapFiles;
@@ -330,11 +330,15 @@ pub fn trace(
         .map_or(0, |d| d.as_millis() as u64);
     let mut worker_files = Vec::new();
     if let Some(h) = hooks {
-        let (files, bad) = h.read(started_unix_ms);
-        worker_files = files;
-        if bad > 0 {
+        let events = h.read(started_unix_ms);
+        worker_files = events.files;
+        for p in &events.processes {
+            tracer.add_unsampled(p);
+        }
+        if events.unreadable > 0 {
             tracer.warnings.push(format!(
-                "{bad} line(s) of the workers' file events could not be read"
+                "{} line(s) of the workers' file events could not be read",
+                events.unreadable
             ));
         }
         if let Err(e) = h.close() {
@@ -376,6 +380,9 @@ fn exit_of(status: Option<ExitStatus>) -> CommandExit {
         },
     }
 }
+
+/// How soon the command's exit is noticed between two samples.
+const EXIT_POLL: Duration = Duration::from_millis(100);
 
 struct Tracer<'a> {
     config: &'a TraceConfig,
@@ -430,7 +437,11 @@ impl Tracer<'_> {
         let mut next_tick = self.start;
         let mut stdout_open = true;
         loop {
-            let wait = next_tick.saturating_duration_since(Instant::now());
+            // Waits are cut into short slices so that the command's exit is seen within one
+            // (a long interval must not keep trace running after the command ended).
+            let wait = next_tick
+                .saturating_duration_since(Instant::now())
+                .min(EXIT_POLL);
             if stdout_open {
                 match rx.recv_timeout(wait) {
                     Ok(Event::Line(at, line)) => {
@@ -444,7 +455,7 @@ impl Tracer<'_> {
             } else {
                 std::thread::sleep(wait);
             }
-            if Instant::now() < next_tick {
+            if Instant::now() < next_tick && leaktrail_sampler::is_running(self.root) {
                 continue;
             }
             if let Some(sig) = signals.take() {
@@ -569,6 +580,57 @@ impl Tracer<'_> {
         }
         self.tree_rss.push(RssPoint { t, rss: total });
         self.sampling_seconds += began.elapsed().as_secs_f64();
+    }
+
+    /// Lists a worker the preload reported that no sample of `/proc` saw: one that started
+    /// and ended between two samples (on a loaded machine a quick worker can). Its RSS is
+    /// what its own file events measured.
+    fn add_unsampled(&mut self, reported: &ReportedProcess) {
+        let (Some(&(first, _)), Some(&(last, _))) = (reported.rss.first(), reported.rss.last())
+        else {
+            return;
+        };
+        // The same PID over the reported times: a PID can be reused, but not while its
+        // process runs.
+        let sampled = self.processes.iter().any(|r| {
+            r.pid == reported.pid && r.start <= last && r.end.is_none_or(|end| end >= first)
+        });
+        if sampled {
+            return;
+        }
+        let samples: Vec<RssPoint> = reported
+            .rss
+            .iter()
+            .map(|&(t, rss)| RssPoint { t, rss })
+            .collect();
+        let command = reported.command.clone();
+        let record = ProcessRecord {
+            pid: reported.pid,
+            ppid: reported.ppid,
+            lane: self.config.lane_rule.lane_of(reported.pid, &command, true),
+            command,
+            node: true,
+            test_file: None,
+            start: first,
+            first_seen: first,
+            end: Some(last),
+            outlived_command: false,
+            peak_rss: samples.iter().map(|p| p.rss).max().unwrap_or(0),
+            samples,
+            snapshots: Vec::new(),
+            notes: vec![
+                "no sample of /proc saw it (it lived between two samples); known from the test files it reported".to_owned(),
+            ],
+            start_ticks: 0,
+            next_snapshot: f64::INFINITY,
+            pending: None,
+        };
+        let at = self
+            .processes
+            .iter()
+            .position(|r| r.first_seen > first)
+            .unwrap_or(self.processes.len());
+        self.processes.insert(at, record);
     }
 
     /// Sets what record `i` runs: command, lane, Node or not, test file. The lane stays

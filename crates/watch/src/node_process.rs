@@ -16,16 +16,7 @@ pub(crate) fn cmdline(pid: i32) -> Option<Vec<String>> {
     (!args.is_empty()).then_some(args)
 }
 
-/// Whether `pid` still runs (a zombie does not).
-pub(crate) fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .and_then(|(_, rest)| rest.chars().next())
-            .is_some_and(|state| state != 'Z' && state != 'X'),
-        Err(_) => false,
-    }
-}
+pub(crate) use leaktrail_sampler::is_running as alive;
 
 /// A target's default name, short because it is the `target` label of every metric: the
 /// script's file name without `.js`/`.mjs`/`.cjs` for `node [options] script.js`, `node -e`
