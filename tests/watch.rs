@@ -136,12 +136,37 @@ fn watch_until_censuses(
     command: &[String],
     censuses: usize,
 ) {
-    // FAST without `--duration` and its value (its first item is a lone flag).
+    let what = format!("{censuses} censuses");
+    watch_until(dir, store_dir, extra, command, &what, |store, target| {
+        store.snapshots(target.id).map_or(0, |s| s.len()) >= censuses
+    });
+}
+
+/// Runs `watch` as [`watch_until_censuses`] does until `done` holds for its store and
+/// target (`what` says what was waited for).
+fn watch_until(
+    dir: &std::path::Path,
+    store_dir: &std::path::Path,
+    extra: &[&str],
+    command: &[String],
+    what: &str,
+    done: impl Fn(&Store, &leaktrail_store::Target) -> bool,
+) {
+    // FAST without `--duration` and its value (its first item is a lone flag), and
+    // without `--gc` when the caller says `--no-gc` (a full GC per sample of a large heap
+    // would pause it most of the time).
     let at = FAST
         .iter()
         .position(|&a| a == "--duration")
         .expect("FAST has a duration");
-    let fast: Vec<&str> = FAST[..at].iter().chain(&FAST[at + 2..]).copied().collect();
+    let no_gc = extra.contains(&"--no-gc");
+    let fast: Vec<&str> = FAST[..at]
+        .iter()
+        .chain(&FAST[at + 2..])
+        .copied()
+        .filter(|&a| !(no_gc && a == "--gc"))
+        .collect();
+    let extra: Vec<&str> = extra.iter().copied().filter(|&a| a != "--no-gc").collect();
     let mut watcher = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
         .args(["watch", "--store", s(store_dir), "--quiet"])
         .args(&fast)
@@ -154,16 +179,15 @@ fn watch_until_censuses(
         .stderr(Stdio::piped())
         .spawn()
         .expect("watch starts");
-    let counted = || {
+    let reached = || {
         Store::open(store_dir)
             .ok()
             .and_then(|st| st.targets().ok().map(|t| (st, t)))
-            .and_then(|(st, t)| t.first().and_then(|t| st.snapshots(t.id).ok()))
-            .map_or(0, |s| s.len())
+            .is_some_and(|(st, t)| t.first().is_some_and(|t| done(&st, t)))
     };
     let mut enough = false;
     for _ in 0..1800 {
-        if counted() >= censuses {
+        if reached() {
             enough = true;
             break;
         }
@@ -192,7 +216,7 @@ fn watch_until_censuses(
         panic!("the watcher did not stop within 60 s of SIGTERM: {err}");
     };
     assert!(status.success(), "{status}: {err}");
-    assert!(enough, "fewer than {censuses} censuses within 3 min: {err}");
+    assert!(enough, "not {what} within 3 min: {err}");
 }
 
 #[test]
@@ -324,19 +348,23 @@ fn samples_keep_coming_while_a_snapshot_is_built_and_rss_leaves_them_out() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     let command = [node().display().to_string(), "-e".into(), BIG_HEAP.into()];
-    watch(
+    // Until a snapshot of the full heap is stored and sampling went on after it, however
+    // long a loaded machine takes over it (a fixed 20 s once ended inside it).
+    let what = "a second census and an unmarked sample after a marked one";
+    watch_until(
+        dir.path(),
         &store_dir,
-        &[
-            "--sample-every",
-            "200ms",
-            "--snapshot-every",
-            "3s",
-            "--keep",
-            "1",
-            "--duration",
-            "20s",
-        ],
+        &["--no-gc"],
         &command,
+        what,
+        |store, target| {
+            let marked_then_not = store.samples(target.id, 0, 10_000).is_ok_and(|samples| {
+                samples
+                    .windows(2)
+                    .any(|w| w[0].in_snapshot && !w[1].in_snapshot)
+            });
+            store.snapshots(target.id).map_or(0, |s| s.len()) >= 2 && marked_then_not
+        },
     );
     let store = Store::open(&store_dir).expect("the store opens");
     let target = &store.targets().expect("targets")[0];

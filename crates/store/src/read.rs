@@ -302,6 +302,27 @@ impl Store {
         Ok(())
     }
 
+    /// The family totals of every census of one incarnation, as (snapshot, total) pairs
+    /// in no particular order.
+    pub fn incarnation_families(
+        &self,
+        incarnation: IncarnationId,
+    ) -> Result<Vec<(SnapshotId, GroupTotal)>, StoreError> {
+        let p = &self.db_path;
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT f.snapshot_id, f.family, f.count, f.self_size
+                 FROM snapshots s JOIN snapshot_families f ON f.snapshot_id = s.id
+                 WHERE s.incarnation_id = ?1",
+            )
+            .map_err(sql(p))?;
+        let rows = st
+            .query_map([incarnation], |r| Ok((r.get(0)?, family_total(r, 1)?)))
+            .map_err(sql(p))?;
+        rows.collect::<Result<_, _>>().map_err(sql(p))
+    }
+
     /// Calls `f` with every collection row of every census of one incarnation, in no
     /// particular order, borrowed from the query (as
     /// [`Store::for_each_incarnation_class`]).

@@ -38,7 +38,10 @@
 //! from the slope's confidence interval (the low slope gives the late end; a low slope at
 //! or below zero leaves the late end open). The heap's projection runs on the live heap
 //! when there are [`MIN_LIVE_CENSUSES`] snapshots: their census totals, each taken after a
-//! full GC, from the latest total carried forward to the latest sample. Heap samples are
+//! full GC, from the latest total carried forward to the latest sample at the slope of
+//! their data ([`SnapshotCensus::data_size`]: code and V8's internals, which level off
+//! after warm-up, apart). From [`leaktrail_stats::MIN_SAMPLES`] snapshots past start-up
+//! the censuses' data also decides whether the heap grows. Heap samples are
 //! read without a GC, and the garbage between two GCs grows with the heap, so their slope
 //! overstates the growth (1.1 GiB/h against 644 MiB/h from the censuses of one service);
 //! they still decide *whether* the heap grows, with many more points.
@@ -317,8 +320,8 @@ pub enum SeriesBasis {
     /// total for a directory of snapshots.
     Samples,
     /// One point per snapshot, each after its full GC (from [`leaktrail_stats::MIN_SAMPLES`]
-    /// snapshots on): for the heap its census total (the live heap), for Node's RSS the
-    /// first sample after it.
+    /// snapshots on): for the heap its census's data (the live heap without code and V8's
+    /// internals), for Node's RSS the first sample after it.
     AfterGc,
     /// Node's RSS from every sample, before there are enough snapshots: shown and
     /// projected, at most *growing*, and not counted in the overall assessment (between
@@ -516,6 +519,9 @@ pub struct SnapshotTrends {
     pub culprits: Vec<LeakCulprit>,
     /// Objects whose own size rose across the newest three censuses ([`GrowingPlace`]).
     pub growing_places: Vec<GrowingPlace>,
+    /// Each census's data ([`SnapshotCensus::data_size`]), bytes, oldest first: what
+    /// judges whether the live heap grows.
+    pub live_data: Vec<u64>,
 }
 
 impl SnapshotTrends {
@@ -655,6 +661,7 @@ impl SnapshotTrends {
             collection_groups,
             culprits,
             growing_places,
+            live_data: table.data_sizes.clone(),
         }
     }
 }
@@ -722,19 +729,33 @@ impl TrendReport {
                 .iter()
                 .map(|(s, c)| (secs(s.t), c.info.total_self_size as f64))
                 .collect();
-            let live_after_start_up: Vec<(f64, f64)> = input
+            // Each census's data (its total without code and V8's internals), when the
+            // trends carry one per snapshot.
+            let data: Vec<(f64, f64)> = if trends.live_data.len() == input.snapshots.len() {
+                input
+                    .snapshots
+                    .iter()
+                    .zip(&trends.live_data)
+                    .map(|((s, _), &d)| (secs(s.t), d as f64))
+                    .collect()
+            } else {
+                live.clone()
+            };
+            let data_after_start_up: Vec<(f64, f64)> = input
                 .snapshots
                 .iter()
-                .zip(&live)
+                .zip(&data)
                 .filter(|((s, _), _)| after_start_up(s.t))
                 .map(|(_, &point)| point)
                 .collect();
             // With enough snapshots the live heap (each census taken after a full GC)
-            // decides whether the heap grows, as it decides when it runs out: samples read
-            // without a GC carry the garbage of the moment, a sawtooth whose size changes
-            // as the service warms up (a bounded cache was called *leaking* on them).
-            let heap = if live_after_start_up.len() >= leaktrail_stats::MIN_SAMPLES {
-                memory_trend("heap_used", &live_after_start_up, &gp, heap_limit).map(|mut heap| {
+            // decides whether the heap grows: samples read without a GC carry the garbage
+            // of the moment, a sawtooth whose size changes as the service warms up (a
+            // bounded cache was called *leaking* on them). Its data decides, code and V8's
+            // internals apart: they grow for minutes while V8 compiles (a clean service on
+            // npm libraries rose ~1 MiB/h four minutes in, all of it code and feedback).
+            let heap = if data_after_start_up.len() >= leaktrail_stats::MIN_SAMPLES {
+                memory_trend("heap_used", &data_after_start_up, &gp, heap_limit).map(|mut heap| {
                     heap.basis = SeriesBasis::AfterGc;
                     heap.current = pts.last().map_or(heap.current, |p| p.1 as u64);
                     heap
@@ -745,7 +766,7 @@ impl TrendReport {
             if let Some(mut heap) = heap {
                 if heap.time_to_oom.is_some() {
                     let now = pts.last().map_or(0.0, |p| p.0);
-                    if let Some(t) = live_heap_time_to_oom(&live, now, &gp, heap_limit) {
+                    if let Some(t) = live_heap_time_to_oom(&live, &data, now, &gp, heap_limit) {
                         // The live heap decides when: not growing, it projects no OOM.
                         heap.time_to_oom = t;
                     }
@@ -806,6 +827,7 @@ impl TrendReport {
             collection_groups,
             culprits,
             growing_places,
+            ..
         } = trends;
 
         let worst_memory = memory
@@ -948,13 +970,16 @@ fn memory_trend(
     })
 }
 
-/// The heap's time to OOM from the live heap: the census totals `live` (seconds, bytes),
-/// each taken after a full GC, fitted by Theil–Sen (its interval gives the range) and
-/// carried from the latest census forward to `now`. `None` with fewer than
-/// [`MIN_LIVE_CENSUSES`] censuses (the samples' projection stands); `Some(None)` when the
-/// live heap does not grow, or is already at the limit.
+/// The heap's time to OOM from the live heap: its level from the census totals `live`
+/// (seconds, bytes), each taken after a full GC, carried from the latest census forward
+/// to `now` at the slope of the censuses' data `growth` (Theil–Sen; its interval gives the
+/// range) — code and V8's internals level off after warm-up, what the program keeps does
+/// not. `None` with fewer than [`MIN_LIVE_CENSUSES`] censuses (the samples' projection
+/// stands); `Some(None)` when the live heap's data does not grow, or the heap is already
+/// at the limit.
 fn live_heap_time_to_oom(
     live: &[(f64, f64)],
+    growth: &[(f64, f64)],
     now: f64,
     gp: &GrowthPolicy,
     limit: Option<(&str, u64)>,
@@ -964,8 +989,8 @@ fn live_heap_time_to_oom(
     if live.len() < MIN_LIVE_CENSUSES {
         return None;
     }
-    let xs: Vec<f64> = live.iter().map(|p| p.0).collect();
-    let ys: Vec<f64> = live.iter().map(|p| p.1).collect();
+    let xs: Vec<f64> = growth.iter().map(|p| p.0).collect();
+    let ys: Vec<f64> = growth.iter().map(|p| p.1).collect();
     // Too few points for the warm-up to be found: none is dropped.
     let v = decide(&xs, &ys, gp);
     let slope = v.slope;
@@ -1319,6 +1344,46 @@ mod tests {
         assert_eq!(t.slope_from, "samples");
         assert!((t.slope_per_hour / 1048576.0 - 40.0).abs() < 2.0, "{t:?}");
         assert!((t.seconds / 3600.0) < 40.0, "{t:?}");
+    }
+
+    #[test]
+    fn code_and_v8_internals_growing_alone_leave_the_heap_stable() {
+        // 24 censuses whose total rises 4 MiB/h, all of it code and V8's internals (JIT
+        // warm-up that goes on): the data stays flat, and the heap is stable.
+        let mut i = input(24, Some(2 << 30));
+        for (h, (_, c)) in i.snapshots.iter_mut().enumerate() {
+            let code = (40 << 20) + h as u64 * (3 << 20);
+            let system = (5 << 20) + h as u64 * (1 << 20);
+            c.info.total_self_size = (50 << 20) + code + system;
+            c.families = vec![
+                GroupTotal {
+                    name: "code".into(),
+                    count: 0,
+                    self_size: code,
+                },
+                GroupTotal {
+                    name: "system".into(),
+                    count: 0,
+                    self_size: system,
+                },
+            ];
+            c.classes.retain(|k| k.class == "Session");
+        }
+        let r = TrendReport::assess(&i, &TrendPolicy::default());
+        let heap = &r.memory[0];
+        assert_eq!(heap.basis, SeriesBasis::AfterGc);
+        assert_eq!(heap.assessment, Assessment::Stable, "{heap:?}");
+        assert!(heap.time_to_oom.is_none(), "{heap:?}");
+        // The same censuses with the data growing 2 MiB/h besides: leaking.
+        for (h, (_, c)) in i.snapshots.iter_mut().enumerate() {
+            c.info.total_self_size += h as u64 * (2 << 20);
+        }
+        let r = TrendReport::assess(&i, &TrendPolicy::default());
+        let heap = &r.memory[0];
+        assert_eq!(heap.assessment, Assessment::Leaking, "{heap:?}");
+        assert!((heap.rate.slope / 1048576.0 - 2.0).abs() < 0.1, "{heap:?}");
+        let t = heap.time_to_oom.as_ref().expect("time to oom");
+        assert!((t.slope_per_hour / 1048576.0 - 2.0).abs() < 0.1, "{t:?}");
     }
 
     #[test]

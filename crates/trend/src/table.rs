@@ -52,6 +52,8 @@ pub struct CensusTable {
     pub(crate) times: Vec<i64>,
     /// The newest snapshot's total self size, bytes.
     pub(crate) heap_last: u64,
+    /// Each snapshot's data ([`SnapshotCensus::data_size`]), bytes, oldest first.
+    pub(crate) data_sizes: Vec<u64>,
     /// Class names, collection kinds, paths and shapes, each once.
     pub(crate) names: Vec<String>,
     /// Sorted by class name, then snapshot; one row per class and census.
@@ -101,6 +103,7 @@ impl CensusTable {
             .skip(snapshots.len().saturating_sub(3))
             .map(|(_, c)| c.places.clone())
             .collect();
+        b.table.data_sizes = snapshots.iter().map(|(_, c)| c.data_size()).collect();
         for (i, (s, c)) in snapshots.iter().enumerate() {
             b.heap_last = c.info.total_self_size;
             for k in &c.classes {
@@ -145,6 +148,15 @@ impl CensusTable {
             index.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
         let mut b = Builder::new(index.iter());
         b.heap_last = index.last().map_or(0, |s| s.total_self_size as u64);
+        // Each census's data, as `SnapshotCensus::data_size` counts it, from its stored
+        // family totals.
+        let mut censuses: Vec<SnapshotCensus> = index.iter().map(|s| s.facts_only()).collect();
+        for (snapshot, total) in store.incarnation_families(incarnation)? {
+            if let Some(&i) = slots.get(&snapshot) {
+                censuses[i].families.push(total);
+            }
+        }
+        b.table.data_sizes = censuses.iter().map(SnapshotCensus::data_size).collect();
         store.for_each_incarnation_class(incarnation, |row| {
             if let Some(&i) = slots.get(&row.snapshot) {
                 b.class(i, row);
