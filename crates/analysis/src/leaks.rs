@@ -546,10 +546,15 @@ pub(crate) fn holder_of(path: &[StepView]) -> String {
     for i in (0..last).rev() {
         let step = &path[i];
         if named(step) {
-            // `_events.change`: one more name when the holder is a plain object.
+            // `_events.change`: one more name when the holder is a plain object; a key
+            // that is data (`series./login`) stands for every key: `series[key]`.
             let (mut name, mut top) = (step.edge.clone(), i);
             if i > 0 && path[i - 1].object.class == "Object" && named(&path[i - 1]) {
-                name = format!("{}.{}", path[i - 1].edge, name);
+                name = if crate::shape::is_code_name(&step.edge) {
+                    format!("{}.{}", path[i - 1].edge, name)
+                } else {
+                    format!("{}[key]", path[i - 1].edge)
+                };
                 top = i - 1;
             }
             let owner = if top > 0 {

@@ -7,9 +7,12 @@
 //! - **keys of dictionary objects** become `{}`: a cache in a plain object keyed by a
 //!   session id or URL holds every entry under its own property name. An object is a
 //!   dictionary when V8 keeps it in dictionary mode (its `properties` store references the
-//!   key strings, which a fast object's store never does) or when it is a plain `Object`
+//!   key strings, which a fast object's store never does), when it is a plain `Object`
 //!   with [`DICTIONARY_MIN_KEYS`](crate::collections::DICTIONARY_MIN_KEYS) keys or more —
-//!   the rule the growing-collection census uses;
+//!   the rule the growing-collection census uses — or when it is a plain `Object` with a
+//!   key that is not an identifier (`/login`, `en-GB`, `user@example.com`): code names
+//!   its fields as identifiers, keys that come from data are not (a per-route series
+//!   of six arrays is one thing held six ways, not six);
 //! - **linked structures**: consecutive steps that repeat one edge name into one class
 //!   (`_idleNext` → `Timeout` → `_idleNext` → `Timeout` …, `next`, `parent`) fold into one
 //!   step `~` whatever their number, so every node of a list has one shape, and a list
@@ -144,13 +147,44 @@ pub fn is_dictionary(snap: &HeapSnapshot, v: NodeIndex) -> bool {
         })
         .map(|e| snap.edge_target(e));
     // Many keys make a dictionary of a plain object only: an instance with many fields
-    // keeps its field names apart.
-    if keys >= DICTIONARY_MIN_KEYS && snap.node_name(v) == "Object" {
+    // keeps its field names apart. So do keys that are data, not identifiers.
+    if snap.node_name(v) == "Object" && (keys >= DICTIONARY_MIN_KEYS || has_data_key(snap, v)) {
         return true;
     }
     // A dictionary-mode store holds each key beside its value; a fast object's store
     // holds values only, never more than the object has properties.
     keys > 0 && store.is_some_and(|s| snap.edges(s).len() as u64 > keys)
+}
+
+/// True when a property of `v` is named by something other than code would name it
+/// (`/login`, `en-GB`): a key that came from data. Numbers are indices, folded anyway.
+fn has_data_key(snap: &HeapSnapshot, v: NodeIndex) -> bool {
+    snap.edges(v).any(|e| {
+        snap.edge_kind(e) == EdgeKind::Property
+            && matches!(snap.edge_name(e), EdgeName::Name(s) if !is_code_name(s) && !is_index_name(s))
+    })
+}
+
+/// True for a property name code writes: an identifier, a symbol (V8 writes
+/// `<symbol kCapture>`), an accessor (`get size`, `set size`) or an internal `[slot]`.
+pub(crate) fn is_code_name(s: &str) -> bool {
+    is_identifier(s)
+        || s.starts_with("<symbol ")
+        || (s.starts_with('[') && s.ends_with(']'))
+        || s
+            .strip_prefix("get ")
+            .or_else(|| s.strip_prefix("set "))
+            .is_some_and(is_identifier)
+}
+
+/// True for a JavaScript identifier (letters, digits, `_` and `$`, not starting with a
+/// digit; letters of any script).
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '$')
 }
 
 /// True for a name that is a number: an index, or a numbered hash-table entry (they
