@@ -24,6 +24,7 @@
 //! `leaktrail trace` uses them too.
 
 mod assess;
+mod census_worker;
 mod checks;
 mod evidence;
 mod floor;
@@ -36,6 +37,9 @@ mod spawn;
 
 pub use assess::{
     assess, Assessment, DecidedBy, MemoryKind, PointsUsed, SeriesVerdict, MIN_MAJOR_GC_POINTS,
+};
+pub use census_worker::{
+    census_of_file, census_of_stream, CensusWorker, StreamingCensus, MAX_STREAM_BYTES,
 };
 pub use checks::{
     check_expect_freed, check_threads, Check, CheckDetail, CheckStatus, FreedCheck, ThreadCheck,
