@@ -44,7 +44,9 @@ pub use census_worker::{
 pub use checks::{
     check_expect_freed, check_threads, Check, CheckDetail, CheckStatus, FreedCheck, ThreadCheck,
 };
-pub use evidence::{culprit_snapshots, paths, weigh_objects, ObjectEvidence, IN_STEP_RATIO};
+pub use evidence::{
+    census_culprit, culprit_snapshots, paths, weigh_objects, ObjectEvidence, IN_STEP_RATIO,
+};
 pub use floor::{ByteSize, GrowthFloor, Per};
 pub use lines::{for_each_line, MAX_LINE};
 pub use profile::{ProfileRequest, RecordedProfiles, ALLOC_PROFILE_FILE, CPU_PROFILE_FILE};
