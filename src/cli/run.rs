@@ -90,7 +90,7 @@ pub struct RunArgs {
     /// is ever written, in --out, the temporary directory or by the workload — and the
     /// culprit is named from the censuses' leak clusters. Memory: the census process holds
     /// one snapshot's parse at a time (about twice the heap, for seconds), leaktrail only
-    /// the censuses (tens of KB each). Needs Node's inspector: refused with --no-inspector
+    /// the censuses (about 60 KB each). Needs Node's inspector: refused with --no-inspector
     /// or a command not run as Node; not with --expect-freed (it reads snapshot files).
     #[arg(long, conflicts_with_all = ["no_inspector", "expect_freed"])]
     no_raw_snapshots: bool,
