@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 
 use leaktrail_analysis::LeakReport;
-use leaktrail_harness::{assess, GrowthFloor, Per, RunConfig, SnapshotPlan};
+use leaktrail_harness::{assess, CensusWorker, GrowthFloor, Per, RunConfig, SnapshotPlan};
 use leaktrail_stats::Outcome;
 
 use super::Common;
@@ -85,6 +85,16 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "no_inspector")]
     node: bool,
 
+    /// Zero-disk snapshots: each heap snapshot goes from the inspector down a pipe into a
+    /// census process and only its census is kept — no raw snapshot (and no partial one)
+    /// is ever written, in --out, the temporary directory or by the workload — and the
+    /// culprit is named from the censuses' leak clusters. Memory: the census process holds
+    /// one snapshot's parse at a time (about twice the heap, for seconds), leaktrail only
+    /// the censuses (about 60 KB each). Needs Node's inspector: refused with --no-inspector
+    /// or a command not run as Node; not with --expect-freed (it reads snapshot files).
+    #[arg(long, conflicts_with_all = ["no_inspector", "expect_freed"])]
+    no_raw_snapshots: bool,
+
     /// Write samples (CSV, JSON), report.md and the snapshots here (created private).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -126,6 +136,11 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         "--expect-freed needs a Node target (it reads the heap over the inspector): `{}` is not run as Node (--node says it is)",
         args.command[0]
     );
+    anyhow::ensure!(
+        is_node || !args.no_raw_snapshots,
+        "--no-raw-snapshots streams snapshots over Node's inspector, and `{}` is not run as Node (--node says it is)",
+        args.command[0]
+    );
     if (args.cpu_profile || args.alloc_profile) && !is_node {
         anyhow::bail!(
             "--cpu-profile and --alloc-profile record over Node's inspector, and `{}` is not run as Node (--node says it is)",
@@ -150,10 +165,22 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         Some(d) => Some(private_dir(d)?),
         None => None,
     };
-    let temp = tempfile::Builder::new()
-        .prefix("leaktrail-run-")
-        .tempdir()?;
-    let snapshot_dir = out_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let zero_disk = args.no_raw_snapshots;
+    // Zero-disk snapshots have no directory: `snapshot_dir` is left unused, and the
+    // end snapshot's path is only its name.
+    let temp = match zero_disk {
+        true => None,
+        false => Some(
+            tempfile::Builder::new()
+                .prefix("leaktrail-run-")
+                .tempdir()?,
+        ),
+    };
+    let snapshot_dir = match (&out_dir, &temp) {
+        (Some(out), _) => out.clone(),
+        (None, Some(temp)) => temp.path().to_path_buf(),
+        (None, None) => PathBuf::new(),
+    };
     let config = RunConfig {
         command: args.command.clone(),
         iteration_pattern: (!by_time).then(|| args.iteration_pattern.clone()),
@@ -167,7 +194,9 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         inspect: is_node,
         inspector_timeout: Duration::from_secs(20),
         snapshots: plan,
-        snapshot_dir: Some(snapshot_dir.clone()),
+        snapshot_dir: (!zero_disk).then(|| snapshot_dir.clone()),
+        // This binary takes each census in a child (`leaktrail census -`), as `watch` does.
+        census_worker: zero_disk.then(|| CensusWorker::Process("/proc/self/exe".into())),
         max_overhead: args.max_overhead.0,
         major_gc_points: args.major_gc_points,
         // Node lets a snapshot be taken at its exit: the FINAL of a doubling schedule.
@@ -189,7 +218,13 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
     // The snapshots are read whatever the bytes said: objects that grew in step with
     // the run decide a slow leak, and nothing growing settles an inconclusive series.
     let culprit_snapshots = leaktrail_harness::culprit_snapshots(&result, doubling);
-    let culprit = if culprit_snapshots.len() >= 3 {
+    let culprit = if zero_disk {
+        let report = leaktrail_harness::census_culprit(&culprit_snapshots, 5);
+        if let Some(report) = &report {
+            leaktrail_harness::weigh_objects(&mut assessment, report, &culprit_snapshots);
+        }
+        report
+    } else if culprit_snapshots.len() >= 3 {
         let report = super::leak_analysis::leak_report(
             &leaktrail_harness::paths(&culprit_snapshots),
             5,
@@ -200,15 +235,17 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
     } else {
         None
     };
-    let keep_snapshots =
-        args.snapshots.is_some() || (culprit.is_some() && assessment.outcome == Outcome::Leak);
+    // Zero-disk snapshots are names, not files: nothing to remove.
+    let keep_snapshots = zero_disk
+        || args.snapshots.is_some()
+        || (culprit.is_some() && assessment.outcome == Outcome::Leak);
     if !keep_snapshots {
         for s in &result.snapshots {
             let _ = std::fs::remove_file(&s.path);
         }
     }
     // The end snapshots are kept when something survived in them, or for the culprit.
-    if let Some(end) = &result.end_snapshot {
+    if let Some(end) = result.end_snapshot.as_ref().filter(|_| !zero_disk) {
         let culprit_end = keep_snapshots && culprit_snapshots.iter().any(|s| s.path == end.path);
         if !culprit_end
             && !assessment.checks.iter().any(|c| {

@@ -17,6 +17,7 @@
 
 mod census;
 mod census_leaks;
+mod census_report;
 mod class;
 mod collections;
 mod diff;

@@ -62,6 +62,7 @@ pub fn culprit_snapshots(result: &RunResult, doubling: bool) -> Vec<RunSnapshot>
             let mut out = kept[kept.len() - 2..].to_vec();
             out.push(RunSnapshot {
                 path: end.path.clone(),
+                census: end.census.clone(),
                 iteration: result.last_iteration,
                 sample: result.samples.len().saturating_sub(1),
                 t: result.wall_seconds,
@@ -70,6 +71,15 @@ pub fn culprit_snapshots(result: &RunResult, doubling: bool) -> Vec<RunSnapshot>
         }
         _ => kept[kept.len().saturating_sub(3)..].to_vec(),
     }
+}
+
+/// The culprit named from the censuses of zero-disk `snapshots` (the `leaks` report their
+/// leak clusters make, [`LeakReport::of_censuses`]), when all three or more have one.
+pub fn census_culprit(snapshots: &[RunSnapshot], top: usize) -> Option<LeakReport> {
+    let censuses: Option<Vec<_>> = snapshots.iter().map(|s| s.census.as_deref()).collect();
+    censuses
+        .filter(|c| c.len() >= 3)
+        .and_then(|c| LeakReport::of_censuses(&c, top))
 }
 
 /// The paths of `snapshots`.

@@ -24,6 +24,7 @@
 //! `leaktrail trace` uses them too.
 
 mod assess;
+mod census_worker;
 mod checks;
 mod evidence;
 mod floor;
@@ -37,10 +38,15 @@ mod spawn;
 pub use assess::{
     assess, Assessment, DecidedBy, MemoryKind, PointsUsed, SeriesVerdict, MIN_MAJOR_GC_POINTS,
 };
+pub use census_worker::{
+    census_of_file, census_of_stream, CensusWorker, StreamingCensus, MAX_STREAM_BYTES,
+};
 pub use checks::{
     check_expect_freed, check_threads, Check, CheckDetail, CheckStatus, FreedCheck, ThreadCheck,
 };
-pub use evidence::{culprit_snapshots, paths, weigh_objects, ObjectEvidence, IN_STEP_RATIO};
+pub use evidence::{
+    census_culprit, culprit_snapshots, paths, weigh_objects, ObjectEvidence, IN_STEP_RATIO,
+};
 pub use floor::{ByteSize, GrowthFloor, Per};
 pub use lines::{for_each_line, MAX_LINE};
 pub use profile::{ProfileRequest, RecordedProfiles, ALLOC_PROFILE_FILE, CPU_PROFILE_FILE};

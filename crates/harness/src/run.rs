@@ -8,6 +8,7 @@ mod gc;
 mod label;
 mod schedule;
 mod stall;
+mod streamed;
 
 pub use budget::PssMode;
 pub use end::EndSnapshot;
@@ -31,7 +32,9 @@ use serde::Serialize;
 use leaktrail_inspector::{listening_url, Inspector, InspectorError};
 use leaktrail_sampler::ProcessTree;
 
+use crate::census_worker::CensusWorker;
 use crate::profile::{ProfileRequest, Profiling, RecordedProfiles};
+use leaktrail_analysis::SnapshotCensus;
 
 /// How to run and sample.
 #[derive(Clone, Debug)]
@@ -54,13 +57,18 @@ pub struct RunConfig {
     pub snapshots: SnapshotPlan,
     /// Where snapshots go.
     pub snapshot_dir: Option<PathBuf>,
+    /// Zero-disk snapshots: with a worker, no snapshot is ever written (by leaktrail or by
+    /// the workload); each is streamed over the inspector into its census, which is all
+    /// that is kept ([`RunSnapshot::census`]), and `snapshot_dir` is not used.
+    pub census_worker: Option<CensusWorker>,
     /// Keep sampling time below this share of the elapsed time (0.05 = 5 %) by skipping
     /// sample points; `None` samples at every point.
     pub max_overhead: Option<f64>,
     /// Read the heap V8 leaves after its own major GCs between the forced samples (see
     /// [`CheapPoint`]).
     pub major_gc_points: bool,
-    /// Take a heap snapshot at the end of the run, here (for `--expect-freed`).
+    /// Take a heap snapshot at the end of the run, here (for `--expect-freed`; with a
+    /// [`RunConfig::census_worker`], only its census is taken, and the path is unused).
     pub end_snapshot: Option<PathBuf>,
     /// When to read PSS (slow on large processes).
     pub pss: PssMode,
@@ -136,8 +144,11 @@ pub struct CheapPoint {
 /// A heap snapshot taken during a run.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSnapshot {
-    /// The file.
+    /// The file; for a zero-disk snapshot, only its name (`#2`): there is no file.
     pub path: PathBuf,
+    /// The census of a zero-disk snapshot ([`RunConfig::census_worker`]).
+    #[serde(skip)]
+    pub census: Option<Box<SnapshotCensus>>,
     /// The iteration of the sample it followed, when sampling by iteration.
     pub iteration: Option<u64>,
     /// The index of that sample.
@@ -461,6 +472,7 @@ pub fn run(
         session.end_snapshot_at_exit();
     }
     session.close_end_session();
+    session.collect_censuses();
     if let Some(inspector) = session.inspector.take() {
         inspector.disconnect();
     }
@@ -1000,45 +1012,80 @@ impl Session<'_> {
             .map(|d| s.t / d.as_secs_f64().max(1e-9))
     }
 
+    /// Keeps a snapshot taken; a doubling schedule forgets (and removes) the oldest.
+    fn keep_snapshot(&mut self, snapshot: RunSnapshot) {
+        self.result.snapshots.push(snapshot);
+        if self.result.snapshots.len() > schedule::Schedule::keep(&self.config.snapshots) {
+            let old = self.result.snapshots.remove(0);
+            if old.census.is_none() {
+                let _ = std::fs::remove_file(old.path);
+            }
+        }
+    }
+
     fn maybe_snapshot(
         &mut self,
         progress: schedule::Progress,
         iteration: Option<u64>,
         t: f64,
     ) -> Result<(), HarnessError> {
-        let (Some(dir), Some(inspector)) =
-            (self.config.snapshot_dir.as_ref(), self.inspector.as_mut())
-        else {
+        let worker = self.config.census_worker.as_ref();
+        if self.inspector.is_none() || (worker.is_none() && self.config.snapshot_dir.is_none()) {
             return Ok(());
-        };
+        }
         if !self.schedule.due(&self.config.snapshots, progress) {
             return Ok(());
         }
+        if worker.is_some() {
+            // The next census's window needs the highest id of the one before.
+            self.collect_censuses();
+        }
         self.taken += 1;
         let began = Instant::now();
-        let path = dir.join(format!("snapshot-{}.heapsnapshot", self.taken));
-        let between = self.gc == gc::GcMethod::ExposedGc;
-        // Numbered apart from the samples' answers.
-        let seq = 1 << 40 | self.taken as u64;
-        let taken = match gc::snapshot_inside(inspector, &path, seq, between) {
-            Ok(true) => Ok(0),
-            Ok(false) => inspector.take_heap_snapshot(&path),
-            Err(e) => Err(e),
+        let sample = self.result.samples.len() - 1;
+        let snapshot = |path| RunSnapshot {
+            path,
+            census: None,
+            iteration,
+            sample,
+            t,
         };
-        match taken {
-            Ok(_) => {
-                self.result.snapshots.push(RunSnapshot {
-                    path,
-                    iteration,
-                    sample: self.result.samples.len() - 1,
-                    t,
-                });
-                if self.result.snapshots.len() > schedule::Schedule::keep(&self.config.snapshots) {
-                    let old = self.result.snapshots.remove(0);
-                    let _ = std::fs::remove_file(old.path);
+        let Some(inspector) = self.inspector.as_mut() else {
+            return Ok(());
+        };
+        let taken = match (worker, self.config.snapshot_dir.as_ref()) {
+            (Some(worker), _) => {
+                let snapshot = snapshot(PathBuf::from(streamed::name(self.taken)));
+                let doubling = self.config.snapshots == SnapshotPlan::Doubling;
+                let window = streamed::window(&self.result.snapshots, doubling);
+                match self.at_exit.lock() {
+                    // Kept when its census is collected.
+                    Ok(mut at_exit) => at_exit
+                        .streams
+                        .start(inspector, worker, snapshot, window.as_ref())
+                        .map(|()| None),
+                    Err(_) => Ok(None),
                 }
             }
-            Err(InspectorError::Closed) => {
+            (None, Some(dir)) => {
+                let path = dir.join(format!("snapshot-{}.heapsnapshot", self.taken));
+                let between = self.gc == gc::GcMethod::ExposedGc;
+                // Numbered apart from the samples' answers.
+                let seq = 1 << 40 | self.taken as u64;
+                match gc::snapshot_inside(inspector, &path, seq, between) {
+                    Ok(true) => Ok(0),
+                    Ok(false) => inspector.take_heap_snapshot(&path),
+                    Err(e) => Err(e),
+                }
+                .map(|_| Some(snapshot(path)))
+                .map_err(streamed::StreamError::Inspector)
+            }
+            (None, None) => return Ok(()),
+        };
+        match taken {
+            Ok(Some(snapshot)) => self.keep_snapshot(snapshot),
+            Ok(None) => {}
+            Err(streamed::StreamError::Inspector(InspectorError::Closed)) => {
                 return Err(HarnessError::Inspector {
                     command: self.command_line.clone(),
                     error: InspectorError::Closed,
@@ -1046,7 +1093,12 @@ impl Session<'_> {
             }
             // A snapshot cut off mid-stream is dropped (the client removes the file); the
             // run goes on.
-            Err(e) => self.remember(format!("leaktrail: snapshot discarded: {e}")),
+            Err(streamed::StreamError::Inspector(e)) => {
+                self.remember(format!("leaktrail: snapshot discarded: {e}"))
+            }
+            Err(streamed::StreamError::Census(e)) => {
+                self.remember(format!("leaktrail: snapshot not taken: {e}"))
+            }
         }
         own_gc(&mut self.own_gcs, began);
         self.result.snapshot_seconds += began.elapsed().as_secs_f64();

@@ -67,12 +67,17 @@ impl Doc {
             let links = st
                 .repeated
                 .map_or(String::new(), |n| format!(" × {} links", group_digits(n)));
-            lines.push(format!(
-                "{indent}--{}{links}--> {} ({} retained)",
-                st.edge,
-                object_label(&st.object),
-                human_bytes(st.object.retained_size)
-            ));
+            // A path from a census names its edges, not the objects along them.
+            let object = match (st.object.class.is_empty(), st.object.retained_size) {
+                (true, _) => String::new(),
+                (false, 0) => format!(" {}", object_label(&st.object)),
+                (false, r) => format!(
+                    " {} ({} retained)",
+                    object_label(&st.object),
+                    human_bytes(r)
+                ),
+            };
+            lines.push(format!("{indent}--{}{links}-->{object}", st.edge));
         }
         self.block(&lines);
     }

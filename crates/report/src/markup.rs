@@ -6,7 +6,11 @@ use leaktrail_analysis::StepView;
 /// A retainer path, one `--edge--> Class @id` line a step, for the HTML and JUnit reports.
 pub(crate) fn path_lines(path: &[StepView]) -> String {
     path.iter()
-        .map(|s| format!("--{}--> {} @{}", s.edge, s.object.class, s.object.id))
+        .map(|s| match s.object.class.is_empty() {
+            // A path from a census names its edges, not the objects along them.
+            true => format!("--{}-->", s.edge),
+            false => format!("--{}--> {} @{}", s.edge, s.object.class, s.object.id),
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

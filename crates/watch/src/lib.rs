@@ -52,11 +52,11 @@ use leaktrail_store::{
     now_ms, IncarnationEnd, IncarnationId, SampleRecord, Store, StoreError, TargetId,
 };
 
-mod census_worker;
 mod node_process;
 pub mod own_memory;
 
-pub use census_worker::{
+// The census worker lives with the harness, whose `run --no-raw-snapshots` streams too.
+pub use leaktrail_harness::{
     census_of_file, census_of_stream, CensusWorker, StreamingCensus, MAX_STREAM_BYTES,
 };
 pub use node_process::{heapsnapshot_signal, is_node};

@@ -27,9 +27,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use leaktrail_analysis::SnapshotCensus;
 use leaktrail_inspector::Inspector;
 
-use super::{Event, HarnessError, Session};
+use super::{streamed, Event, HarnessError, Session};
+use crate::census_worker::CensusWorker;
 
 /// The snapshot taken at the end of a run.
 #[derive(Clone, Debug, Serialize)]
@@ -41,6 +43,9 @@ pub struct EndSnapshot {
     pub earlier: Option<PathBuf>,
     /// True when it was taken at the workload's exit, after its code had finished.
     pub at_exit: bool,
+    /// Its census, when it was a zero-disk snapshot (then `path` is only its name).
+    #[serde(skip)]
+    pub census: Option<Box<SnapshotCensus>>,
 }
 
 /// How long to wait for the workload to move on between the two snapshots.
@@ -56,6 +61,12 @@ pub(super) struct AtExit {
     path: Option<PathBuf>,
     /// Its outcome once tried: the seconds it took, or why it failed.
     taken: Option<Result<f64, String>>,
+    /// Zero-disk: the worker its census is taken by.
+    census_by: Option<CensusWorker>,
+    /// Zero-disk: its census.
+    census: Option<SnapshotCensus>,
+    /// Zero-disk: the run's censuses, the one at exit waits for the pending one.
+    pub(super) streams: streamed::Streams,
 }
 
 impl AtExit {
@@ -65,12 +76,17 @@ impl AtExit {
         if self.taken.is_none() {
             if let (Some(session), Some(path)) = (self.session.as_mut(), self.path.as_ref()) {
                 let began = Instant::now();
-                self.taken = Some(
-                    session
+                let taken = match &self.census_by {
+                    Some(worker) => self
+                        .streams
+                        .at_exit(session, worker)
+                        .map(|census| self.census = Some(census)),
+                    None => session
                         .take_heap_snapshot(path)
-                        .map(|_| began.elapsed().as_secs_f64())
+                        .map(drop)
                         .map_err(|e| e.to_string()),
-                );
+                };
+                self.taken = Some(taken.map(|()| began.elapsed().as_secs_f64()));
             }
         }
         if let Some(session) = self.session.take() {
@@ -95,6 +111,7 @@ impl Session<'_> {
             })?;
             at_exit.session = Some(session);
             at_exit.path = Some(path);
+            at_exit.census_by = self.config.census_worker.clone();
         }
         Ok(())
     }
@@ -103,23 +120,28 @@ impl Session<'_> {
     /// here unless the stderr reader took it already). The end session is closed after
     /// it, so that Node finishes exiting.
     pub(super) fn end_snapshot_at_exit(&mut self) {
-        let outcome = match self.at_exit.lock() {
+        let (outcome, census) = match self.at_exit.lock() {
             Ok(mut at_exit) => {
                 if self.result.end_snapshot.is_none() {
                     at_exit.take_now();
                 }
                 at_exit.session = None;
-                at_exit.taken.take()
+                (at_exit.taken.take(), at_exit.census.take())
             }
-            Err(_) => None,
+            Err(_) => (None, None),
         };
         match (outcome, self.config.end_snapshot.clone()) {
             (Some(Ok(seconds)), Some(path)) => {
                 self.result.snapshot_seconds += seconds;
                 self.result.end_snapshot = Some(EndSnapshot {
-                    path,
+                    // A zero-disk snapshot has a name, not a file.
+                    path: match census {
+                        Some(_) => PathBuf::from(streamed::END_NAME),
+                        None => path,
+                    },
                     earlier: None,
                     at_exit: true,
+                    census: census.map(Box::new),
                 });
             }
             (Some(Err(e)), _) => self.remember(format!("leaktrail: end snapshot failed: {e}")),
@@ -142,6 +164,10 @@ impl Session<'_> {
         let Some(path) = self.config.end_snapshot.clone() else {
             return;
         };
+        // The two snapshots serve `--expect-freed`, which reads files: not zero-disk.
+        if self.config.census_worker.is_some() {
+            return self.close_end_session();
+        }
         let earlier = path.with_extension("earlier.heapsnapshot");
         let mut inspector = self.inspector.take();
         let first = self.take(inspector.as_mut(), &earlier);
@@ -207,6 +233,7 @@ impl Session<'_> {
                 path,
                 earlier: Some(earlier),
                 at_exit: false,
+                census: None,
             });
         } else {
             let _ = std::fs::remove_file(&earlier);

@@ -1,5 +1,5 @@
-//! Where a watcher turns a snapshot into its census: on a thread of its own, or in a child
-//! process.
+//! Where a watcher (and `run --no-raw-snapshots`) turns a snapshot into its census: on a
+//! thread of its own, or in a child process.
 //!
 //! A child is what a long watch wants. Parsing a snapshot takes about twice the heap's
 //! size for a few seconds; in the watcher that peak would leave glibc's arenas fragmented

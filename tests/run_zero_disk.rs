@@ -1,0 +1,146 @@
+//! `leaktrail run --no-raw-snapshots`: no heap snapshot ever touches the disk, and the
+//! verdict and the culprit are those the snapshot files give.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// Files under `dir` whose name says heap snapshot, whole or partial.
+fn snapshot_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            found.extend(snapshot_files(&path));
+        } else if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("heapsnapshot"))
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// `leaktrail run --format json ARGS -- COMMAND` with `TMPDIR` and the working directory
+/// (its, its census processes' and the workload's) inside `dir`.
+fn run_in(dir: &Path, args: &[&str], command: &[String]) -> (Option<i32>, serde_json::Value) {
+    let (tmp, cwd) = (dir.join("tmp"), dir.join("cwd"));
+    for d in [&tmp, &cwd] {
+        std::fs::create_dir_all(d).expect("dir");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args(["run", "--format", "json"])
+        .args(args)
+        .arg("--")
+        .args(command)
+        .env("NO_COLOR", "1")
+        .env("TMPDIR", &tmp)
+        .current_dir(&cwd)
+        .output()
+        .expect("leaktrail runs");
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), report)
+}
+
+/// The verdict and the culprit's class of a run's report.
+fn verdict(report: &serde_json::Value) -> (String, String) {
+    (
+        report["assessment"]["outcome"].to_string(),
+        report["culprit"]["clusters"][0]["class"]
+            .as_str()
+            .unwrap_or("(none)")
+            .to_owned(),
+    )
+}
+
+/// Both schedules: snapshots spread over a bounded run, and the doubling one with the
+/// snapshot at the workload's exit as FINAL.
+#[test]
+fn no_snapshot_touches_the_disk_and_the_verdict_and_culprit_are_the_files() {
+    let spec = manifest("stream-registry-no-ttl.js");
+    let bounded = forever_runner(
+        &["--expose-gc"],
+        "stream-registry-no-ttl",
+        &["--print-every", "25"],
+    );
+    let dir = scenarios_dir();
+    let exits_by_itself: Vec<String> = vec![
+        node().display().to_string(),
+        "--expose-gc".into(),
+        dir.join("runner.js").display().to_string(),
+        dir.join("stream-registry-no-ttl.js").display().to_string(),
+        "--iterations".into(),
+        "1500".into(),
+        "--print-every".into(),
+        "25".into(),
+    ];
+    for (bound, command) in [(Some("1500"), &bounded), (None, &exits_by_itself)] {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (streamed, filed) = (root.path().join("streamed"), root.path().join("filed"));
+        let mut results = Vec::new();
+        for (dir, zero_disk) in [(&streamed, true), (&filed, false)] {
+            let out = dir.join("out");
+            let mut args = vec!["--out", s(&out)];
+            if let Some(n) = bound {
+                args.extend(["--iterations", n]);
+            }
+            if zero_disk {
+                args.push("--no-raw-snapshots");
+            }
+            let (code, report) = run_in(dir, &args, command);
+            assert_eq!(code, Some(1), "{}", report["assessment"]["sentence"]);
+            if zero_disk {
+                assert_eq!(
+                    snapshot_files(dir),
+                    Vec::<PathBuf>::new(),
+                    "no raw snapshot, whole or partial, in --out, TMPDIR or the cwd"
+                );
+                // Named, never written.
+                let names: Vec<&str> = report["run"]["snapshots"]
+                    .as_array()
+                    .expect("snapshots")
+                    .iter()
+                    .filter_map(|s| s["path"].as_str())
+                    .collect();
+                assert!(names.len() >= 2 && names.iter().all(|n| n.starts_with('#')));
+                assert!(out.join("report.md").exists());
+            }
+            results.push(verdict(&report));
+        }
+        assert_eq!(results[0], results[1], "streamed / filed ({bound:?})");
+        assert!(
+            spec.culprit_classes.contains(&results[0].1),
+            "{:?} ({bound:?})",
+            results[0]
+        );
+    }
+}
+
+#[test]
+fn no_raw_snapshots_needs_the_inspector() {
+    for args in [
+        vec!["run", "--no-raw-snapshots", "--no-inspector", "--", "true"],
+        vec!["run", "--no-raw-snapshots", "--", "true"],
+        vec![
+            "run",
+            "--no-raw-snapshots",
+            "--expect-freed",
+            "Foo",
+            "--",
+            "node",
+        ],
+    ] {
+        let out = leaktrail(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--no-raw-snapshots"), "{args:?}: {err}");
+    }
+}
