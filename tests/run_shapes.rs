@@ -189,3 +189,26 @@ fn code_generated_at_run_time_is_called_code_and_named() {
         "{sentence}"
     );
 }
+
+#[test]
+fn requests_parked_on_promises_that_never_settle_are_named() {
+    assert_heap_leak_named("pending-promises");
+}
+
+#[test]
+fn a_set_cleaned_up_by_the_wrong_key_is_named() {
+    assert_heap_leak_named("connection-set");
+}
+
+#[test]
+fn small_arrays_kept_under_data_keys_are_one_leak() {
+    // Six routes are six keys of `series`; they are data, not field names, so the arrays
+    // under them are one cluster (`series[key]`), large enough to count, and the objects
+    // decide a leak under the byte floor.
+    assert_heap_leak_named("metrics-series");
+}
+
+#[test]
+fn a_chain_kept_through_a_shared_closure_context_is_named() {
+    assert_heap_leak_named("shared-closure-context");
+}

@@ -171,8 +171,7 @@ pub(crate) fn is_code_name(s: &str) -> bool {
     is_identifier(s)
         || s.starts_with("<symbol ")
         || (s.starts_with('[') && s.ends_with(']'))
-        || s
-            .strip_prefix("get ")
+        || s.strip_prefix("get ")
             .or_else(|| s.strip_prefix("set "))
             .is_some_and(is_identifier)
 }
@@ -208,4 +207,35 @@ pub fn linked_run(snap: &HeapSnapshot, steps: &[PathStep], i: usize) -> usize {
         n += 1;
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_code_writes_and_keys_that_are_data() {
+        for code in [
+            "sessions",
+            "_idleNext",
+            "$el",
+            "größe",
+            "<symbol kCapture>",
+            "get size",
+            "set objectMode",
+            "[has_env_file_string]",
+        ] {
+            assert!(is_code_name(code), "{code}");
+        }
+        for data in [
+            "/login",
+            "en-GB",
+            "user@example.com",
+            "--max-old-space-size",
+            "a b",
+            "get /x",
+        ] {
+            assert!(!is_code_name(data), "{data}");
+        }
+    }
 }

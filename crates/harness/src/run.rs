@@ -149,7 +149,8 @@ pub struct RunSnapshot {
     /// The census of a zero-disk snapshot ([`RunConfig::census_worker`]).
     #[serde(skip)]
     pub census: Option<Box<SnapshotCensus>>,
-    /// The iteration of the sample it followed, when sampling by iteration.
+    /// The iteration the workload was at when it was taken, when sampling by iteration
+    /// (labelled as samples are: see `run::label`).
     pub iteration: Option<u64>,
     /// The index of that sample.
     pub sample: usize,
@@ -416,6 +417,7 @@ pub fn run(
         after_snapshot: false,
         taken: 0,
         labeller: label::Labeller::default(),
+        snapshot_labels: std::collections::HashMap::new(),
         last_point: None,
         clock: None,
         own_gcs: std::collections::VecDeque::new(),
@@ -546,6 +548,8 @@ struct Session<'a> {
     taken: usize,
     /// Labels samples with the iteration they measured.
     labeller: label::Labeller,
+    /// The iterations heap snapshots were taken at, by their number (from 1).
+    snapshot_labels: std::collections::HashMap<u64, u64>,
     /// The progress (line number or seconds) of the last point sampled.
     last_point: Option<f64>,
     /// Where the workload's clock (`performance.now()`) starts on ours, once the GC
@@ -796,6 +800,9 @@ impl Session<'_> {
                     self.cheap_last = later(self.cheap_last, n as f64);
                 }
             }
+            label::Target::Snapshot(k) => {
+                self.snapshot_labels.insert(k, n);
+            }
         }
     }
 
@@ -865,7 +872,10 @@ impl Session<'_> {
             self.label(target, label);
         }
         for snap in &mut self.result.snapshots {
-            if let Some(s) = self.result.samples.get(snap.sample) {
+            let own = snapshot_number(&snap.path).and_then(|k| self.snapshot_labels.get(&k));
+            if let Some(&n) = own {
+                snap.iteration = Some(n);
+            } else if let Some(s) = self.result.samples.get(snap.sample) {
                 snap.iteration = s.iteration;
             }
         }
@@ -1100,6 +1110,14 @@ impl Session<'_> {
                 self.remember(format!("leaktrail: snapshot not taken: {e}"))
             }
         }
+        if iteration.is_some() {
+            // Labelled from the moment it was asked for, its own pause taken out.
+            let target = label::Target::Snapshot(self.taken as u64);
+            let paused = began.elapsed().as_secs_f64();
+            if let Some(n) = self.labeller.measured(target, began, paused) {
+                self.label(target, n);
+            }
+        }
         own_gc(&mut self.own_gcs, began);
         self.result.snapshot_seconds += began.elapsed().as_secs_f64();
         // The workload was paused for the snapshot: that is no stall of its own.
@@ -1117,6 +1135,19 @@ const OWN_GC_MARGIN: Duration = Duration::from_millis(3);
 
 /// Leaktrail's own GCs remembered (see `Session::own_gcs`).
 const OWN_GCS_KEPT: usize = 64;
+
+/// The number of a snapshot taken during the run from its name: `snapshot-3.heapsnapshot`
+/// on disk, `#3` when streamed.
+fn snapshot_number(path: &std::path::Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    name.strip_prefix('#')
+        .or_else(|| {
+            name.strip_prefix("snapshot-")
+                .and_then(|n| n.strip_suffix(".heapsnapshot"))
+        })?
+        .parse()
+        .ok()
+}
 
 /// The later of `a` and `b`.
 fn later(a: Option<f64>, b: f64) -> Option<f64> {

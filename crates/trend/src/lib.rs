@@ -38,10 +38,11 @@
 //! from the slope's confidence interval (the low slope gives the late end; a low slope at
 //! or below zero leaves the late end open). The heap's projection runs on the live heap
 //! when there are [`MIN_LIVE_CENSUSES`] snapshots: their census totals, each taken after a
-//! full GC, from the latest total carried forward to the latest sample at the slope of
-//! their data ([`SnapshotCensus::data_size`]: code and V8's internals, which level off
-//! after warm-up, apart). From [`leaktrail_stats::MIN_SAMPLES`] snapshots past start-up
-//! the censuses' data also decides whether the heap grows. Heap samples are
+//! full GC, from the latest total carried forward to the latest sample. From
+//! [`leaktrail_stats::MIN_SAMPLES`] snapshots past start-up the censuses also decide
+//! whether the heap grows, by their parts: the data ([`SnapshotCensus::data_size`])
+//! against the floor, code and V8's internals against ten times it (JIT warm-up grows
+//! them for minutes; code generated per request grows them far faster). Heap samples are
 //! read without a GC, and the garbage between two GCs grows with the heap, so their slope
 //! overstates the growth (1.1 GiB/h against 644 MiB/h from the censuses of one service);
 //! they still decide *whether* the heap grows, with many more points.
@@ -320,8 +321,8 @@ pub enum SeriesBasis {
     /// total for a directory of snapshots.
     Samples,
     /// One point per snapshot, each after its full GC (from [`leaktrail_stats::MIN_SAMPLES`]
-    /// snapshots on): for the heap its census's data (the live heap without code and V8's
-    /// internals), for Node's RSS the first sample after it.
+    /// snapshots on): for the heap its census total (the live heap; judged by its parts,
+    /// see the crate doc), for Node's RSS the first sample after it.
     AfterGc,
     /// Node's RSS from every sample, before there are enough snapshots: shown and
     /// projected, at most *growing*, and not counted in the overall assessment (between
@@ -741,23 +742,30 @@ impl TrendReport {
             } else {
                 live.clone()
             };
-            let data_after_start_up: Vec<(f64, f64)> = input
-                .snapshots
-                .iter()
-                .zip(&data)
-                .filter(|((s, _), _)| after_start_up(s.t))
-                .map(|(_, &point)| point)
-                .collect();
+            let past_start_up = |points: &[(f64, f64)]| -> Vec<(f64, f64)> {
+                input
+                    .snapshots
+                    .iter()
+                    .zip(points)
+                    .filter(|((s, _), _)| after_start_up(s.t))
+                    .map(|(_, &point)| point)
+                    .collect()
+            };
+            let live_after_start_up = past_start_up(&live);
             // With enough snapshots the live heap (each census taken after a full GC)
             // decides whether the heap grows: samples read without a GC carry the garbage
             // of the moment, a sawtooth whose size changes as the service warms up (a
-            // bounded cache was called *leaking* on them). Its data decides, code and V8's
-            // internals apart: they grow for minutes while V8 compiles (a clean service on
-            // npm libraries rose ~1 MiB/h four minutes in, all of it code and feedback).
-            let heap = if data_after_start_up.len() >= leaktrail_stats::MIN_SAMPLES {
-                memory_trend("heap_used", &data_after_start_up, &gp, heap_limit).map(|mut heap| {
+            // bounded cache was called *leaking* on them). The row shows the live total;
+            // what it is called comes from its parts (`heap_assessment`).
+            let heap = if live_after_start_up.len() >= leaktrail_stats::MIN_SAMPLES {
+                memory_trend("heap_used", &live_after_start_up, &gp, heap_limit).map(|mut heap| {
                     heap.basis = SeriesBasis::AfterGc;
                     heap.current = pts.last().map_or(heap.current, |p| p.1 as u64);
+                    heap.assessment =
+                        heap_assessment(&past_start_up(&live), &past_start_up(&data), &gp);
+                    if heap.assessment == Assessment::Stable {
+                        heap.time_to_oom = None;
+                    }
                     heap
                 })
             } else {
@@ -766,7 +774,7 @@ impl TrendReport {
             if let Some(mut heap) = heap {
                 if heap.time_to_oom.is_some() {
                     let now = pts.last().map_or(0.0, |p| p.0);
-                    if let Some(t) = live_heap_time_to_oom(&live, &data, now, &gp, heap_limit) {
+                    if let Some(t) = live_heap_time_to_oom(&live, now, &gp, heap_limit) {
                         // The live heap decides when: not growing, it projects no OOM.
                         heap.time_to_oom = t;
                     }
@@ -970,16 +978,46 @@ fn memory_trend(
     })
 }
 
-/// The heap's time to OOM from the live heap: its level from the census totals `live`
-/// (seconds, bytes), each taken after a full GC, carried from the latest census forward
-/// to `now` at the slope of the censuses' data `growth` (Theil–Sen; its interval gives the
-/// range) — code and V8's internals level off after warm-up, what the program keeps does
-/// not. `None` with fewer than [`MIN_LIVE_CENSUSES`] censuses (the samples' projection
-/// stands); `Some(None)` when the live heap's data does not grow, or the heap is already
-/// at the limit.
+/// How much faster than the floor code and V8's internals must grow to make the heap
+/// leak on their own: JIT warm-up and feedback go on for minutes at up to about the
+/// floor (a clean service on npm libraries: ~1 MiB/h four minutes in), while a program
+/// that generates code per request, or gives its objects shapes of their own, grows them
+/// by far more.
+const CODE_FLOOR_FACTOR: f64 = 10.0;
+
+/// What the live heap is called, from its census points past start-up (`live`: totals,
+/// `data`: [`SnapshotCensus::data_size`]): the worse of its data against the floor and
+/// of the rest (code, V8's internals) against [`CODE_FLOOR_FACTOR`] times the floor.
+fn heap_assessment(live: &[(f64, f64)], data: &[(f64, f64)], gp: &GrowthPolicy) -> Assessment {
+    let judged = |points: &[(f64, f64)], gp: &GrowthPolicy| {
+        let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+        let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
+        assessment_of(
+            &decide(&xs, &ys, gp),
+            gp.alpha,
+            true,
+            RiseUnderFloor::NoLeak,
+        )
+    };
+    let apart: Vec<(f64, f64)> = live
+        .iter()
+        .zip(data)
+        .map(|(l, d)| (l.0, l.1 - d.1))
+        .collect();
+    let code_gp = GrowthPolicy {
+        max_growth: gp.max_growth * CODE_FLOOR_FACTOR,
+        ..*gp
+    };
+    judged(data, gp).max(judged(&apart, &code_gp))
+}
+
+/// The heap's time to OOM from the live heap: the census totals `live` (seconds, bytes),
+/// each taken after a full GC, fitted by Theil–Sen (its interval gives the range) and
+/// carried from the latest census forward to `now`. `None` with fewer than
+/// [`MIN_LIVE_CENSUSES`] censuses (the samples' projection stands); `Some(None)` when the
+/// live heap does not grow, or is already at the limit.
 fn live_heap_time_to_oom(
     live: &[(f64, f64)],
-    growth: &[(f64, f64)],
     now: f64,
     gp: &GrowthPolicy,
     limit: Option<(&str, u64)>,
@@ -989,8 +1027,8 @@ fn live_heap_time_to_oom(
     if live.len() < MIN_LIVE_CENSUSES {
         return None;
     }
-    let xs: Vec<f64> = growth.iter().map(|p| p.0).collect();
-    let ys: Vec<f64> = growth.iter().map(|p| p.1).collect();
+    let xs: Vec<f64> = live.iter().map(|p| p.0).collect();
+    let ys: Vec<f64> = live.iter().map(|p| p.1).collect();
     // Too few points for the warm-up to be found: none is dropped.
     let v = decide(&xs, &ys, gp);
     let slope = v.slope;
@@ -1381,9 +1419,30 @@ mod tests {
         let r = TrendReport::assess(&i, &TrendPolicy::default());
         let heap = &r.memory[0];
         assert_eq!(heap.assessment, Assessment::Leaking, "{heap:?}");
-        assert!((heap.rate.slope / 1048576.0 - 2.0).abs() < 0.1, "{heap:?}");
+        // The row and the time to OOM are the live total's: 6 MiB/h.
+        assert!((heap.rate.slope / 1048576.0 - 6.0).abs() < 0.1, "{heap:?}");
         let t = heap.time_to_oom.as_ref().expect("time to oom");
-        assert!((t.slope_per_hour / 1048576.0 - 2.0).abs() < 0.1, "{t:?}");
+        assert!((t.slope_per_hour / 1048576.0 - 6.0).abs() < 0.1, "{t:?}");
+    }
+
+    #[test]
+    fn code_growing_ten_times_the_floor_leaks_on_its_own() {
+        // Code generated per request: 12 MiB/h of code, the data flat.
+        let mut i = input(24, Some(2 << 30));
+        for (h, (_, c)) in i.snapshots.iter_mut().enumerate() {
+            let code = (40 << 20) + h as u64 * (12 << 20);
+            c.info.total_self_size = (50 << 20) + code;
+            c.families = vec![GroupTotal {
+                name: "code".into(),
+                count: 0,
+                self_size: code,
+            }];
+            c.classes.retain(|k| k.class == "Session");
+        }
+        let r = TrendReport::assess(&i, &TrendPolicy::default());
+        let heap = &r.memory[0];
+        assert_eq!(heap.assessment, Assessment::Leaking, "{heap:?}");
+        assert!(heap.time_to_oom.is_some(), "{heap:?}");
     }
 
     #[test]

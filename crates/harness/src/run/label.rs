@@ -44,6 +44,10 @@ pub(super) enum Target {
     Sample(usize),
     /// `RunResult::cheap_points[i]`.
     Cheap(usize),
+    /// The `n`th heap snapshot taken (from 1): a fast loop runs on between the sample a
+    /// snapshot follows and the snapshot, hundreds of iterations at tens of thousands a
+    /// second.
+    Snapshot(u64),
 }
 
 /// A sample waiting for the line after it.
