@@ -312,3 +312,146 @@ fn workers_that_lived_between_two_samples_are_still_listed() {
         "no worker was missed by the samples: {all:?}"
     );
 }
+
+/// The label trace gives a process's role, or "" without one.
+fn role_of(p: &serde_json::Value) -> (bool, bool, String) {
+    let r = &p["role"];
+    (
+        r["runs_tests"] == true,
+        r["coordinates"] == true,
+        r["runner"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+#[test]
+fn only_the_processes_that_run_tests_are_snapshotted() {
+    let Some(dir) = project("only_the_processes_that_run_tests_are_snapshotted") else {
+        return;
+    };
+    // The slow file keeps its worker busy for about 3 s: long enough to be snapshotted;
+    // the runner's coordinator lives longer still.
+    let files = [
+        "test/slow.test.js",
+        "test/math.test.js",
+        "test/strings.test.js",
+    ];
+    for name in ["jest", "vitest-forks", "mocha", "node-test"] {
+        let _run = one_at_a_time();
+        let mut cmd = runner(name);
+        if name == "node-test" {
+            cmd.truncate(2);
+        }
+        // A snapshot pauses the worker for seconds on a busy machine, which can push a
+        // test past the runner's timeout (Jest's is 5 s); what this test checks is who is
+        // snapshotted, not what snapshots cost.
+        match name {
+            "jest" | "vitest-forks" => cmd.push("--testTimeout=60000".to_owned()),
+            "mocha" => cmd.extend(["--timeout".to_owned(), "60000".to_owned()]),
+            _ => {}
+        }
+        cmd.extend(files.iter().map(|f| f.to_string()));
+        let out_dir = tempfile::tempdir().expect("tempdir");
+        let out_path = out_dir.path().join("out");
+        let (out, report) = trace(
+            &dir,
+            &[
+                "--interval",
+                "200ms",
+                "--snapshot-every",
+                "1500ms",
+                "--out",
+                out_path.to_str().expect("utf-8"),
+            ],
+            &cmd,
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
+        let all = processes(&report);
+        let runner_name = match name {
+            "node-test" => "node --test",
+            _ => name.split('-').next().unwrap_or(name),
+        };
+        let mut workers_snapshotted = 0;
+        let mut coordinators = 0;
+        for p in &all {
+            let (runs_tests, coordinates, runner) = role_of(p);
+            let snaps = p["snapshots"].as_array().map_or(0, Vec::len);
+            if runs_tests {
+                assert_eq!(runner, runner_name, "{name}: {p}");
+                assert!(p["snapshots_skipped"].is_null(), "{name}: {p}");
+                if snaps > 0 {
+                    workers_snapshotted += 1;
+                }
+                continue;
+            }
+            // Not a process that runs tests: never snapshotted.
+            assert_eq!(snaps, 0, "{name}: {p}");
+            if coordinates {
+                coordinators += 1;
+                assert_eq!(runner, runner_name, "{name}: {p}");
+                let why = p["snapshots_skipped"].as_str().unwrap_or("");
+                assert!(why.contains("runs no tests"), "{name}: {p}");
+            }
+        }
+        assert!(workers_snapshotted >= 1, "{name}: {all:?}");
+        // Jest may run the three files in band, in its coordinator.
+        assert!(coordinators >= 1 || name == "jest", "{name}: {all:?}");
+        let scope = report["not_measured"]
+            .as_array()
+            .expect("not_measured")
+            .iter()
+            .filter_map(|l| l.as_str())
+            .find(|l| l.starts_with("Snapshots:"))
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            scope.starts_with("Snapshots: only the processes that run tests"),
+            "{name}: {scope}"
+        );
+    }
+}
+
+#[test]
+fn coordinators_are_snapshotted_on_request() {
+    let Some(dir) = project("coordinators_are_snapshotted_on_request") else {
+        return;
+    };
+    let _run = one_at_a_time();
+    let mut cmd = runner("vitest-forks");
+    cmd.extend(
+        [
+            "--testTimeout=60000",
+            "test/slow.test.js",
+            "test/math.test.js",
+        ]
+        .map(str::to_owned),
+    );
+    let (out, report) = trace(
+        &dir,
+        &[
+            "--interval",
+            "200ms",
+            "--snapshot-every",
+            "1500ms",
+            "--snapshot-coordinators",
+        ],
+        &cmd,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = processes(&report);
+    let main = all
+        .iter()
+        .find(|p| role_of(p).1)
+        .unwrap_or_else(|| panic!("Vitest's main process, a coordinator: {all:?}"));
+    assert_eq!(role_of(main).2, "vitest");
+    assert!(main["snapshots_skipped"].is_null(), "{main}");
+    assert!(
+        main["snapshots"].as_array().map_or(0, Vec::len) >= 1,
+        "{main}"
+    );
+}

@@ -11,24 +11,50 @@ use crate::document::{json, Doc};
 use crate::numbers::{group_digits, signed_count};
 use crate::{Format, RenderOptions};
 
+/// One word of a command line with a path shortened to its file name: `/w/jest.js` is
+/// `jest.js`, `--outputFile=/tmp/x/r.json` is `--outputFile=r.json`.
+fn short_word(word: &str) -> String {
+    // A directory keeps its trailing slash (`test/`), which has no file name after it.
+    let base = |p: &str| {
+        let dir = p.len() > 1 && p.ends_with('/');
+        let name = p.trim_end_matches('/').rsplit('/').next().unwrap_or(p);
+        if dir {
+            format!("{name}/")
+        } else {
+            name.to_owned()
+        }
+    };
+    match word.split_once('=') {
+        Some((name, value)) if word.starts_with('-') => format!("{name}={}", base(value)),
+        _ if word.starts_with('-') => word.to_owned(),
+        _ => base(word),
+    }
+}
+
 /// A command line short enough for a table cell: paths by their file name, at most 60
-/// characters.
+/// characters. An argument with spaces is shortened word by word: it is a shell script
+/// (`sh -c "jest --json"`) or a whole command line a process wrote over its arguments
+/// (npm sets its title to `npm run test -- …`), and its last path alone would hide what
+/// ran.
 fn short_command(args: &[String]) -> String {
     let joined = args
         .iter()
-        .map(|a| {
-            if a.starts_with('-') {
-                a.as_str()
-            } else {
-                a.rsplit('/').next().unwrap_or(a)
-            }
-        })
+        .flat_map(|a| a.split_whitespace())
+        .map(short_word)
         .collect::<Vec<_>>()
         .join(" ");
     if joined.chars().count() > 60 {
         format!("{}…", joined.chars().take(59).collect::<String>())
     } else {
         joined
+    }
+}
+
+/// The command cell: what the process is in a test run, when known, then its command.
+fn command_cell(p: &leaktrail_trace::ProcessRecord) -> String {
+    match &p.role {
+        Some(role) => short_command(&[format!("[{}]", role.label()), p.command.join(" ")]),
+        None => short_command(&p.command),
     }
 }
 
@@ -116,6 +142,12 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
         d.emphasis(&text, !g.exceeded.is_empty());
     }
 
+    if !r.unseen.is_empty() {
+        d.heading("Not seen");
+        for l in &r.unseen {
+            d.emphasis(&format!("- {l}"), true);
+        }
+    }
     d.heading(&format!(
         "Processes by lane (baseline: RSS once start-up is over, at {} s of age or, for a shorter process, where its RSS levelled off; growth: peak from then on minus baseline; net: last minus baseline; slope: Theil–Sen)",
         r.settle_seconds
@@ -128,7 +160,7 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
                 Cell::new(&lane.lane),
                 Cell::new(pr.pid),
                 Cell::new(pr.ppid),
-                Cell::new(short_command(&pr.command)),
+                Cell::new(command_cell(pr)),
                 Cell::new(seconds(Some(pr.start))),
                 Cell::new(if pr.outlived_command {
                     "outlived".to_owned()
@@ -340,6 +372,25 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         assert_eq!(short_command(&args), "node --expose-gc runner.js x.js");
+        let dir: Vec<String> = ["node", "--test", "examples/node-test/"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(short_command(&dir), "node --test node-test/");
+        // npm's title over its arguments, and a shell script.
+        let npm = vec!["npm run test:jest -- --json --outputFile=/tmp/x/jest.json".to_owned()];
+        assert_eq!(
+            short_command(&npm),
+            "npm run test:jest -- --json --outputFile=jest.json"
+        );
+        let sh: Vec<String> = ["sh", "-c", "jest --json --outputFile=/tmp/x/jest.json"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            short_command(&sh),
+            "sh -c jest --json --outputFile=jest.json"
+        );
         let long = vec!["a".repeat(100)];
         assert_eq!(short_command(&long).chars().count(), 60);
     }

@@ -33,13 +33,16 @@ pub struct FileHooks {
 struct Event {
     runner: String,
     event: String,
+    #[serde(default)]
     file: String,
     pid: i32,
     #[serde(default)]
     ppid: i32,
     tid: u32,
     t: f64,
+    #[serde(default)]
     heap: u64,
+    #[serde(default)]
     rss: u64,
     #[serde(default)]
     argv: Vec<String>,
@@ -140,6 +143,10 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
             bad += 1;
             continue;
         };
+        // What a process is, said while it ran: read live by [`crate::roles`].
+        if e.event == "role" {
+            continue;
+        }
         match processes.iter_mut().find(|p| p.pid == e.pid) {
             Some(p) => p.rss.push((seconds(e.t), e.rss)),
             None => processes.push(ReportedProcess {
@@ -208,6 +215,8 @@ mod tests {
             "not json".to_owned(),
             line("end", "/w/a.test.js", 1, 2500.0, 50),
             line("start", "/w/a.test.js", 1, 3000.0, 50),
+            r#"{"runner":"vitest","event":"role","role":"worker","pid":7,"tid":1,"t":1400}"#
+                .to_owned(),
         ]
         .join("\n");
         let events = pair_events(&text, 1000);
