@@ -4,9 +4,12 @@
 //! (0700; never into the user's project) and adds `--require <it>` to `NODE_OPTIONS`, with
 //! `LEAKTRAIL_TRACE_EVENTS` naming an events file beside it (0600). Every Node process of
 //! the tree loads it; in the workers of the runners it knows (Jest, Vitest forks and
-//! threads, Mocha `--parallel`) it appends one JSON line at the start and at the end of
-//! each test file: runner, file, PID, thread id, time, heap used and RSS (after a full
-//! garbage collection). [`FileHooks::read`] pairs them into [`FileSpan`]s with a PID.
+//! threads, Mocha `--parallel`, `node --test`'s file processes) it appends one JSON line
+//! at the start and at the end of each test file: runner, file, PID, thread id, time, heap
+//! used and RSS (after a full garbage collection). [`FileHooks::read`] pairs them into
+//! [`FileSpan`]s with a PID. It also writes one `role` line when a process knows what it
+//! is (a worker, or a runner's coordinator), which trace reads while the command runs
+//! ([`crate::roles`]).
 //! The user's configuration is not touched.
 
 use std::path::{Path, PathBuf};

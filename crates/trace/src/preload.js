@@ -14,6 +14,9 @@
 // - Vitest (forks and threads pools): the worker's `run` request and its
 //   `testfileFinished` answer.
 // - Mocha --parallel: the worker's `run(file)` (workerpool).
+// - node --test: each file runs in a process of its own (NODE_TEST_CONTEXT set): its start
+//   is this preload's load, its end the process's exit; a file process that lived between
+//   two of trace's samples is still reported.
 //
 // It also says, once, what the process is as soon as it knows, so that trace (which reads
 // the file while the command runs) snapshots only the processes that run tests: a 'role'
@@ -232,6 +235,18 @@
       try { real = fs.realpathSync(script); } catch { /* as given */ }
       if (/[\\/]jest(-cli)?[\\/]bin[\\/]jest(\.js)?$/.test(real)) mark('jest', 'coordinator');
       else if (/[\\/]vitest[\\/]vitest\.mjs$/.test(real)) mark('vitest', 'coordinator');
+    }
+  } catch {
+    // Never break the test run.
+  }
+
+  // node --test: this process runs one file, its script.
+  try {
+    if (wt.isMainThread && process.env.NODE_TEST_CONTEXT && process.argv[1]) {
+      const file = require('path').resolve(process.argv[1]);
+      mark('node --test', 'worker');
+      emit('node --test', 'start', file);
+      process.once('exit', () => emit('node --test', 'end', file));
     }
   } catch {
     // Never break the test run.
