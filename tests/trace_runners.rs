@@ -420,6 +420,10 @@ fn only_the_processes_that_run_tests_are_snapshotted() {
                 || md.contains(&format!("[{runner_name} in band]")),
             "{name}: {md}"
         );
+        // Vitest starts its workers with Node options that would hide the script.
+        if name == "vitest-forks" {
+            assert!(md.contains("[vitest worker] node … forks.js"), "{md}");
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use comfy_table::Cell;
 use leaktrail_analysis::units::{human_bytes, signed_bytes};
 use leaktrail_analysis::GrowthKind;
 use leaktrail_trace::files::Attribution;
+use leaktrail_trace::lane::node_script;
 use leaktrail_trace::{ProcessSummary, TraceReport};
 
 use crate::document::{json, Doc};
@@ -51,11 +52,26 @@ fn short_command(args: &[String]) -> String {
 }
 
 /// The command cell: what the process is in a test run, when known, then its command.
+/// A runner's worker shows Node's own options as `…`: Vitest starts its workers with
+/// several, which would push the script out of the cell (`node --test` keeps its options:
+/// `--test` is what it runs).
 fn command_cell(p: &leaktrail_trace::ProcessRecord) -> String {
-    match &p.role {
-        Some(role) => short_command(&[format!("[{}]", role.label()), p.command.join(" ")]),
-        None => short_command(&p.command),
+    let Some(role) = &p.role else {
+        return short_command(&p.command);
+    };
+    let mut words = vec![format!("[{}]", role.label())];
+    let script = node_script(&p.command)
+        .filter(|_| p.node && role.runner != "node --test")
+        .and_then(|s| p.command.iter().skip(1).position(|a| a == s));
+    match script {
+        Some(i) if i > 0 => {
+            words.extend(p.command.first().cloned());
+            words.push("…".to_owned());
+            words.extend(p.command.iter().skip(1 + i).cloned());
+        }
+        _ => words.extend(p.command.iter().cloned()),
     }
+    short_command(&words)
 }
 
 fn seconds(t: Option<f64>) -> String {
@@ -308,7 +324,7 @@ fn heap_section(d: &mut Doc, lane: &str, p: &ProcessSummary) {
     d.heading(&format!(
         "{lane} · PID {} ({}): heap at {:.1} s vs {:.1} s, {} snapshots, {} → {} ({})",
         pr.pid,
-        short_command(&pr.command),
+        command_cell(pr),
         h.before.t,
         h.after.t,
         pr.snapshots.len(),
