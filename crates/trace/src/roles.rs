@@ -27,6 +27,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::tracer::ProcessRecord;
+
 /// What a process does in a test run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Role {
@@ -85,13 +87,47 @@ pub fn role_from_command(node: bool, command: &[String], test_file: bool) -> Opt
     })
 }
 
-/// The roles known so far, by PID.
+/// The roles known so far, by PID, and the preload's events file they are read from.
 #[derive(Debug, Default)]
 pub struct Roles {
     by_pid: HashMap<i32, Role>,
+    feed: Option<RoleFeed>,
 }
 
 impl Roles {
+    /// Roles read from `feed` (the preload's events file) as well as command lines.
+    pub fn following(feed: Option<RoleFeed>) -> Roles {
+        Roles {
+            by_pid: HashMap::new(),
+            feed,
+        }
+    }
+
+    /// True when the preload's events are read (it tells workers from coordinators).
+    pub fn follows_preload(&self) -> bool {
+        self.feed.is_some()
+    }
+
+    /// Reads the roles the preload wrote since the last call.
+    pub fn poll(&mut self) {
+        if let Some(feed) = &mut self.feed {
+            for (pid, role) in feed.poll() {
+                self.by_pid.entry(pid).or_default().merge(&role);
+            }
+        }
+    }
+
+    /// Gives every process the role it was known by at the end; one that turned out to
+    /// run tests (it said so after it was due) was not skipped after all.
+    pub fn settle(&self, processes: &mut [ProcessRecord]) {
+        for r in processes.iter_mut() {
+            r.role = self.of(r.pid).cloned();
+            if r.role.as_ref().is_some_and(|role| role.runs_tests) {
+                r.snapshots_skipped = None;
+            }
+        }
+    }
+
     /// Records what `pid` was seen doing; a process can both coordinate and run tests.
     pub fn note(&mut self, pid: i32, role: &Role) {
         self.by_pid.entry(pid).or_default().merge(role);

@@ -283,10 +283,11 @@ pub fn trace(
     }
     let mut tracer = Tracer {
         config,
-        roles: Roles::default(),
-        role_feed: hooks
-            .as_ref()
-            .map(|h| RoleFeed::new(h.events_path().to_path_buf())),
+        roles: Roles::following(
+            hooks
+                .as_ref()
+                .map(|h| RoleFeed::new(h.events_path().to_path_buf())),
+        ),
         start,
         root: child.id() as i32,
         root_ticks: None,
@@ -353,7 +354,7 @@ pub fn trace(
         for p in &events.processes {
             tracer.add_unsampled(p);
         }
-        tracer.poll_roles();
+        tracer.roles.poll();
         if events.unreadable > 0 {
             tracer.warnings.push(format!(
                 "{} line(s) of the workers' file events could not be read",
@@ -366,7 +367,7 @@ pub fn trace(
             ));
         }
     }
-    tracer.settle_roles();
+    tracer.roles.settle(&mut tracer.processes);
     Ok(TraceRun {
         command: config.command.clone(),
         exit,
@@ -375,7 +376,7 @@ pub fn trace(
         interval_seconds: config.interval.as_secs_f64(),
         snapshot_every_seconds: config.snapshot_every.map(|d| d.as_secs_f64()),
         snapshot_coordinators: config.snapshot_coordinators,
-        file_hooks: tracer.role_feed.is_some(),
+        file_hooks: tracer.roles.follows_preload(),
         lane_rule: config.lane_rule.to_string(),
         processes: tracer.processes,
         tree_rss: tracer.tree_rss,
@@ -409,7 +410,6 @@ const EXIT_POLL: Duration = Duration::from_millis(100);
 struct Tracer<'a> {
     config: &'a TraceConfig,
     roles: Roles,
-    role_feed: Option<RoleFeed>,
     start: Instant,
     root: i32,
     root_ticks: Option<u64>,
@@ -494,7 +494,7 @@ impl Tracer<'_> {
             if let Some(status) = exited {
                 return Some(status);
             }
-            self.poll_roles();
+            self.roles.poll();
             self.request_snapshots(t);
             next_tick += self.config.interval;
             let now = Instant::now();
@@ -680,26 +680,6 @@ impl Tracer<'_> {
         };
         if let Some(role) = role_from_command(r.node, &r.command, r.test_file.is_some()) {
             self.roles.note(r.pid, &role);
-        }
-    }
-
-    /// Reads the roles the preload wrote since the last sample.
-    fn poll_roles(&mut self) {
-        if let Some(feed) = &mut self.role_feed {
-            for (pid, role) in feed.poll() {
-                self.roles.note(pid, &role);
-            }
-        }
-    }
-
-    /// Gives every process the role it was known by; one that ran tests after all was
-    /// not skipped.
-    fn settle_roles(&mut self) {
-        for r in self.processes.iter_mut() {
-            r.role = self.roles.of(r.pid).cloned();
-            if r.role.as_ref().is_some_and(|role| role.runs_tests) {
-                r.snapshots_skipped = None;
-            }
         }
     }
 
