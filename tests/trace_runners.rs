@@ -312,3 +312,278 @@ fn workers_that_lived_between_two_samples_are_still_listed() {
         "no worker was missed by the samples: {all:?}"
     );
 }
+
+/// The label trace gives a process's role, or "" without one.
+fn role_of(p: &serde_json::Value) -> (bool, bool, String) {
+    let r = &p["role"];
+    (
+        r["runs_tests"] == true,
+        r["coordinates"] == true,
+        r["runner"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+#[test]
+fn only_the_processes_that_run_tests_are_snapshotted() {
+    let Some(dir) = project("only_the_processes_that_run_tests_are_snapshotted") else {
+        return;
+    };
+    // The slow file keeps its worker busy for about 3 s: long enough to be snapshotted;
+    // the runner's coordinator lives longer still.
+    let files = [
+        "test/slow.test.js",
+        "test/math.test.js",
+        "test/strings.test.js",
+    ];
+    for name in ["jest", "vitest-forks", "mocha", "node-test"] {
+        let _run = one_at_a_time();
+        let mut cmd = runner(name);
+        if name == "node-test" {
+            cmd.truncate(2);
+        }
+        // A snapshot pauses the worker for seconds on a busy machine, which can push a
+        // test past the runner's timeout (Jest's is 5 s); what this test checks is who is
+        // snapshotted, not what snapshots cost.
+        match name {
+            "jest" | "vitest-forks" => cmd.push("--testTimeout=60000".to_owned()),
+            "mocha" => cmd.extend(["--timeout".to_owned(), "60000".to_owned()]),
+            _ => {}
+        }
+        cmd.extend(files.iter().map(|f| f.to_string()));
+        let out_dir = tempfile::tempdir().expect("tempdir");
+        let out_path = out_dir.path().join("out");
+        let (out, report) = trace(
+            &dir,
+            &[
+                "--interval",
+                "200ms",
+                "--snapshot-every",
+                "1500ms",
+                "--out",
+                out_path.to_str().expect("utf-8"),
+            ],
+            &cmd,
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
+        let all = processes(&report);
+        let runner_name = match name {
+            "node-test" => "node --test",
+            _ => name.split('-').next().unwrap_or(name),
+        };
+        let mut workers_snapshotted = 0;
+        let mut coordinators = 0;
+        for p in &all {
+            let (runs_tests, coordinates, runner) = role_of(p);
+            let snaps = p["snapshots"].as_array().map_or(0, Vec::len);
+            if runs_tests {
+                assert_eq!(runner, runner_name, "{name}: {p}");
+                assert!(p["snapshots_skipped"].is_null(), "{name}: {p}");
+                if snaps > 0 {
+                    workers_snapshotted += 1;
+                }
+                continue;
+            }
+            // Not a process that runs tests: never snapshotted.
+            assert_eq!(snaps, 0, "{name}: {p}");
+            if coordinates {
+                coordinators += 1;
+                assert_eq!(runner, runner_name, "{name}: {p}");
+                let why = p["snapshots_skipped"].as_str().unwrap_or("");
+                assert!(why.contains("runs no tests"), "{name}: {p}");
+            }
+        }
+        assert!(workers_snapshotted >= 1, "{name}: {all:?}");
+        // Jest may run the three files in band, in its coordinator.
+        assert!(coordinators >= 1 || name == "jest", "{name}: {all:?}");
+        let scope = report["not_measured"]
+            .as_array()
+            .expect("not_measured")
+            .iter()
+            .filter_map(|l| l.as_str())
+            .find(|l| l.starts_with("Snapshots:"))
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            scope.starts_with("Snapshots: only the processes that run tests"),
+            "{name}: {scope}"
+        );
+        // The command column says what each runner process is.
+        let md = std::fs::read_to_string(out_path.join("report.md")).expect("report.md");
+        let worker = if name == "node-test" {
+            "file"
+        } else {
+            "worker"
+        };
+        assert!(
+            md.contains(&format!("[{runner_name} {worker}]"))
+                || md.contains(&format!("[{runner_name} in band]")),
+            "{name}: {md}"
+        );
+        // Vitest starts its workers with Node options that would hide the script.
+        if name == "vitest-forks" {
+            assert!(md.contains("[vitest worker] node … forks.js"), "{md}");
+        }
+    }
+}
+
+#[test]
+fn coordinators_are_snapshotted_on_request() {
+    let Some(dir) = project("coordinators_are_snapshotted_on_request") else {
+        return;
+    };
+    let _run = one_at_a_time();
+    let mut cmd = runner("vitest-forks");
+    cmd.extend(
+        [
+            "--testTimeout=60000",
+            "test/slow.test.js",
+            "test/math.test.js",
+        ]
+        .map(str::to_owned),
+    );
+    let (out, report) = trace(
+        &dir,
+        &[
+            "--interval",
+            "200ms",
+            "--snapshot-every",
+            "1500ms",
+            "--snapshot-coordinators",
+        ],
+        &cmd,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = processes(&report);
+    let main = all
+        .iter()
+        .find(|p| role_of(p).1)
+        .unwrap_or_else(|| panic!("Vitest's main process, a coordinator: {all:?}"));
+    assert_eq!(role_of(main).2, "vitest");
+    assert!(main["snapshots_skipped"].is_null(), "{main}");
+    assert!(
+        main["snapshots"].as_array().map_or(0, Vec::len) >= 1,
+        "{main}"
+    );
+}
+
+#[test]
+fn node_test_files_are_named_by_their_own_processes() {
+    let Some(dir) = project("node_test_files_are_named_by_their_own_processes") else {
+        return;
+    };
+    let _run = one_at_a_time();
+    // Half a second between samples: the quick files' processes (about 0.2 s each) are
+    // missed by /proc now and then; their preload still names them.
+    let (out, report) = trace(&dir, &["--interval", "500ms"], &runner("node-test"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = processes(&report);
+    let files = files_by_name(&report);
+    assert_eq!(files.len(), 8, "{files:?}");
+    for expected in FILES {
+        let (_, f) = files
+            .iter()
+            .find(|(n, _)| n == expected)
+            .unwrap_or_else(|| panic!("{expected} reported: {files:?}"));
+        assert_eq!(f["source"], "preload", "{expected}: {f}");
+        assert_eq!(f["worker"]["runner"], "node --test", "{expected}");
+        let pid = f["pid"].as_i64().expect("pid");
+        let p = all
+            .iter()
+            .find(|p| p["pid"] == pid)
+            .unwrap_or_else(|| panic!("{expected}: PID {pid} listed: {all:?}"));
+        assert_eq!(p["role"]["runner"], "node --test", "{p}");
+        assert_eq!(p["role"]["runs_tests"], true, "{p}");
+        // Sampled: its own process's growth; missed by the samples: its file events.
+        let expected_attribution = if p["unsampled"] == true {
+            "worker"
+        } else {
+            "own_process"
+        };
+        assert_eq!(f["attribution"], expected_attribution, "{expected}: {f}");
+        let kept = f["heap_delta"].as_i64().expect("heap_delta");
+        if expected == "leaky.test.js" {
+            assert!(kept > 30 << 20, "{f}");
+        }
+    }
+    // What /proc missed is said at the top of the report.
+    let unsampled: Vec<i64> = all
+        .iter()
+        .filter(|p| p["unsampled"] == true)
+        .filter_map(|p| p["pid"].as_i64())
+        .collect();
+    let unseen = report["unseen"].as_array().expect("unseen");
+    if unsampled.is_empty() {
+        assert!(unseen.is_empty(), "{unseen:?}");
+    } else {
+        let line = unseen
+            .iter()
+            .filter_map(|l| l.as_str())
+            .find(|l| l.contains("no sample of /proc saw"))
+            .unwrap_or_else(|| panic!("{unseen:?}"));
+        for pid in unsampled {
+            assert!(line.contains(&pid.to_string()), "{line}");
+        }
+    }
+}
+
+#[test]
+fn files_without_a_process_are_said_at_the_top() {
+    let Some(dir) = project("files_without_a_process_are_said_at_the_top") else {
+        return;
+    };
+    let _run = one_at_a_time();
+    // Without the preload, Jest's files come only from its JSON report: none has a PID.
+    // Run through `sh -c`, whose command column shows the script, not its last path (cut
+    // at 60 characters).
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let json = tmp.path().join("jest.json");
+    let out_dir = tmp.path().join("out");
+    let script = format!(
+        "{} --json --outputFile={}",
+        runner("jest").join(" "),
+        json.display()
+    );
+    let (out, report) = trace(
+        &dir,
+        &[
+            "--interval",
+            "200ms",
+            "--no-file-hooks",
+            "--files-from",
+            json.to_str().expect("utf-8"),
+            "--out",
+            out_dir.to_str().expect("utf-8"),
+        ],
+        &["sh".to_owned(), "-c".to_owned(), script],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unseen = report["unseen"].as_array().expect("unseen");
+    let line = unseen.first().and_then(|l| l.as_str()).unwrap_or_default();
+    assert!(
+        line.starts_with("8 of 8 test files are not tied to the process that ran them")
+            && line.contains("--no-file-hooks"),
+        "{unseen:?}"
+    );
+    let md = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md");
+    assert!(md.contains("### Not seen"), "{md}");
+    assert!(
+        md.contains("sh -c node jest.js --maxWorkers=2 --json --outputFile=jest."),
+        "{md}"
+    );
+}

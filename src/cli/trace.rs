@@ -26,9 +26,16 @@ pub struct TraceArgs {
     interval: Duration,
 
     /// Heap-snapshot each Node process every time it has lived this much longer (60s);
-    /// off by default: a snapshot pauses the process and can make tests time out.
+    /// off by default: a snapshot pauses the process and can make tests time out. In a
+    /// test run (Jest, Vitest, Mocha, node --test) only the processes that run tests are.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     snapshot_every: Option<Duration>,
+
+    /// With --snapshot-every, snapshot the processes that only coordinate a test run too:
+    /// npm/npx, Jest's parent, Vitest's main process, Mocha's --parallel main process, the
+    /// node --test runner.
+    #[arg(long, requires = "snapshot_every")]
+    snapshot_coordinators: bool,
 
     /// Keep the snapshots (DIR/<lane>/<pid>-<n>.heapsnapshot), trace.json and report.md
     /// here (created private); without it snapshots go to a temporary directory.
@@ -96,6 +103,7 @@ pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         command: args.command.clone(),
         interval: args.interval,
         snapshot_every: args.snapshot_every,
+        snapshot_coordinators: args.snapshot_coordinators,
         out_dir: out_dir.clone(),
         lane_rule: args.lane_by.clone(),
         stop_grace: Duration::from_secs(2),

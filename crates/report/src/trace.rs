@@ -5,24 +5,43 @@ use comfy_table::Cell;
 use leaktrail_analysis::units::{human_bytes, signed_bytes};
 use leaktrail_analysis::GrowthKind;
 use leaktrail_trace::files::Attribution;
+use leaktrail_trace::lane::node_script;
 use leaktrail_trace::{ProcessSummary, TraceReport};
 
 use crate::document::{json, Doc};
 use crate::numbers::{group_digits, signed_count};
 use crate::{Format, RenderOptions};
 
+/// One word of a command line with a path shortened to its file name: `/w/jest.js` is
+/// `jest.js`, `--outputFile=/tmp/x/r.json` is `--outputFile=r.json`.
+fn short_word(word: &str) -> String {
+    // A directory keeps its trailing slash (`test/`), which has no file name after it.
+    let base = |p: &str| {
+        let dir = p.len() > 1 && p.ends_with('/');
+        let name = p.trim_end_matches('/').rsplit('/').next().unwrap_or(p);
+        if dir {
+            format!("{name}/")
+        } else {
+            name.to_owned()
+        }
+    };
+    match word.split_once('=') {
+        Some((name, value)) if word.starts_with('-') => format!("{name}={}", base(value)),
+        _ if word.starts_with('-') => word.to_owned(),
+        _ => base(word),
+    }
+}
+
 /// A command line short enough for a table cell: paths by their file name, at most 60
-/// characters.
+/// characters. An argument with spaces is shortened word by word: it is a shell script
+/// (`sh -c "jest --json"`) or a whole command line a process wrote over its arguments
+/// (npm sets its title to `npm run test -- …`), and its last path alone would hide what
+/// ran.
 fn short_command(args: &[String]) -> String {
     let joined = args
         .iter()
-        .map(|a| {
-            if a.starts_with('-') {
-                a.as_str()
-            } else {
-                a.rsplit('/').next().unwrap_or(a)
-            }
-        })
+        .flat_map(|a| a.split_whitespace())
+        .map(short_word)
         .collect::<Vec<_>>()
         .join(" ");
     if joined.chars().count() > 60 {
@@ -30,6 +49,29 @@ fn short_command(args: &[String]) -> String {
     } else {
         joined
     }
+}
+
+/// The command cell: what the process is in a test run, when known, then its command.
+/// A runner's worker shows Node's own options as `…`: Vitest starts its workers with
+/// several, which would push the script out of the cell (`node --test` keeps its options:
+/// `--test` is what it runs).
+fn command_cell(p: &leaktrail_trace::ProcessRecord) -> String {
+    let Some(role) = &p.role else {
+        return short_command(&p.command);
+    };
+    let mut words = vec![format!("[{}]", role.label())];
+    let script = node_script(&p.command)
+        .filter(|_| p.node && role.runner != "node --test")
+        .and_then(|s| p.command.iter().skip(1).position(|a| a == s));
+    match script {
+        Some(i) if i > 0 => {
+            words.extend(p.command.first().cloned());
+            words.push("…".to_owned());
+            words.extend(p.command.iter().skip(1 + i).cloned());
+        }
+        _ => words.extend(p.command.iter().cloned()),
+    }
+    short_command(&words)
 }
 
 fn seconds(t: Option<f64>) -> String {
@@ -116,6 +158,12 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
         d.emphasis(&text, !g.exceeded.is_empty());
     }
 
+    if !r.unseen.is_empty() {
+        d.heading("Not seen");
+        for l in &r.unseen {
+            d.emphasis(&format!("- {l}"), true);
+        }
+    }
     d.heading(&format!(
         "Processes by lane (baseline: RSS once start-up is over, at {} s of age or, for a shorter process, where its RSS levelled off; growth: peak from then on minus baseline; net: last minus baseline; slope: Theil–Sen)",
         r.settle_seconds
@@ -128,7 +176,7 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
                 Cell::new(&lane.lane),
                 Cell::new(pr.pid),
                 Cell::new(pr.ppid),
-                Cell::new(short_command(&pr.command)),
+                Cell::new(command_cell(pr)),
                 Cell::new(seconds(Some(pr.start))),
                 Cell::new(if pr.outlived_command {
                     "outlived".to_owned()
@@ -276,7 +324,7 @@ fn heap_section(d: &mut Doc, lane: &str, p: &ProcessSummary) {
     d.heading(&format!(
         "{lane} · PID {} ({}): heap at {:.1} s vs {:.1} s, {} snapshots, {} → {} ({})",
         pr.pid,
-        short_command(&pr.command),
+        command_cell(pr),
         h.before.t,
         h.after.t,
         pr.snapshots.len(),
@@ -340,6 +388,25 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         assert_eq!(short_command(&args), "node --expose-gc runner.js x.js");
+        let dir: Vec<String> = ["node", "--test", "examples/node-test/"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(short_command(&dir), "node --test node-test/");
+        // npm's title over its arguments, and a shell script.
+        let npm = vec!["npm run test:jest -- --json --outputFile=/tmp/x/jest.json".to_owned()];
+        assert_eq!(
+            short_command(&npm),
+            "npm run test:jest -- --json --outputFile=jest.json"
+        );
+        let sh: Vec<String> = ["sh", "-c", "jest --json --outputFile=/tmp/x/jest.json"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            short_command(&sh),
+            "sh -c jest --json --outputFile=jest.json"
+        );
         let long = vec!["a".repeat(100)];
         assert_eq!(short_command(&long).chars().count(), 60);
     }

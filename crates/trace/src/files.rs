@@ -9,7 +9,9 @@
 //! How growth is attributed, most direct first ([`Attribution`]):
 //! - `own_process`: the file ran in a process of its own: its growth is that process's
 //!   RSS rise after start-up (peak minus its baseline, [`crate::baseline`]) and its peak
-//!   that process's peak.
+//!   that process's peak. When the preload in that process reported the file too (source
+//!   `preload`), its heap kept comes from there; a `node --test` file process no sample
+//!   saw is known from the preload alone and measured as `worker`.
 //! - `worker`: a runner's worker (process, or thread of one) said when it started and
 //!   ended the file: its RSS growth is that process's highest RSS inside the file's window
 //!   (samples and the RSS at its end) minus its RSS at the start, and its heap growth the
@@ -193,29 +195,57 @@ pub fn attribute(
     settle: f64,
 ) -> Vec<FileAttribution> {
     let mut out: Vec<FileAttribution> = Vec::new();
+    let (hooked, spans): (Vec<FileSpan>, Vec<FileSpan>) =
+        spans.into_iter().partition(|s| s.worker.is_some());
+    // A `node --test` file process that also reported its file through the preload: the
+    // growth of its own process, with the file's own start, end and heap kept.
+    let reported = |p: &ProcessRecord, file: &str| {
+        hooked
+            .iter()
+            .find(|s| s.worker.as_ref().is_some_and(|w| w.pid == p.pid) && same_file(&s.file, file))
+    };
+    let mut own_pids = Vec::new();
     for p in processes {
         let Some(file) = &p.test_file else { continue };
+        own_pids.push(p.pid);
+        let (span, heap_delta) = match reported(p, file) {
+            Some(s) => (
+                s.clone(),
+                s.worker
+                    .as_ref()
+                    .and_then(|w| w.heap_end.map(|h| h as i64 - w.heap_start as i64)),
+            ),
+            None => (
+                FileSpan {
+                    file: file.clone(),
+                    source: FileSource::Process,
+                    start: Some(p.start),
+                    end: p.end.or(p.samples.last().map(|s| s.t)),
+                    status: None,
+                    worker: None,
+                },
+                None,
+            ),
+        };
         out.push(FileAttribution {
-            span: FileSpan {
-                file: file.clone(),
-                source: FileSource::Process,
-                start: Some(p.start),
-                end: p.end.or(p.samples.last().map(|s| s.t)),
-                status: None,
-                worker: None,
-            },
+            span,
             attribution: Attribution::OwnProcess,
             pid: Some(p.pid),
             thread: None,
             rss_delta: p.growth(settle),
-            heap_delta: None,
+            heap_delta,
             peak_rss: Some(p.peak_rss),
             concurrent_files: 0,
         });
     }
-    let (hooked, spans): (Vec<FileSpan>, Vec<FileSpan>) =
-        spans.into_iter().partition(|s| s.worker.is_some());
     for (i, span) in hooked.iter().enumerate() {
+        if span
+            .worker
+            .as_ref()
+            .is_some_and(|w| own_pids.contains(&w.pid))
+        {
+            continue;
+        }
         out.push(in_worker(span, i, &hooked, processes));
     }
     let mut windowed: Vec<FileSpan> = Vec::new();

@@ -4,9 +4,12 @@
 //! (0700; never into the user's project) and adds `--require <it>` to `NODE_OPTIONS`, with
 //! `LEAKTRAIL_TRACE_EVENTS` naming an events file beside it (0600). Every Node process of
 //! the tree loads it; in the workers of the runners it knows (Jest, Vitest forks and
-//! threads, Mocha `--parallel`) it appends one JSON line at the start and at the end of
-//! each test file: runner, file, PID, thread id, time, heap used and RSS (after a full
-//! garbage collection). [`FileHooks::read`] pairs them into [`FileSpan`]s with a PID.
+//! threads, Mocha `--parallel`, `node --test`'s file processes) it appends one JSON line
+//! at the start and at the end of each test file: runner, file, PID, thread id, time, heap
+//! used and RSS (after a full garbage collection). [`FileHooks::read`] pairs them into
+//! [`FileSpan`]s with a PID. It also writes one `role` line when a process knows what it
+//! is (a worker, or a runner's coordinator), which trace reads while the command runs
+//! ([`crate::roles`]).
 //! The user's configuration is not touched.
 
 use std::path::{Path, PathBuf};
@@ -33,13 +36,16 @@ pub struct FileHooks {
 struct Event {
     runner: String,
     event: String,
+    #[serde(default)]
     file: String,
     pid: i32,
     #[serde(default)]
     ppid: i32,
     tid: u32,
     t: f64,
+    #[serde(default)]
     heap: u64,
+    #[serde(default)]
     rss: u64,
     #[serde(default)]
     argv: Vec<String>,
@@ -140,6 +146,10 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
             bad += 1;
             continue;
         };
+        // What a process is, said while it ran: read live by [`crate::roles`].
+        if e.event == "role" {
+            continue;
+        }
         match processes.iter_mut().find(|p| p.pid == e.pid) {
             Some(p) => p.rss.push((seconds(e.t), e.rss)),
             None => processes.push(ReportedProcess {
@@ -208,6 +218,8 @@ mod tests {
             "not json".to_owned(),
             line("end", "/w/a.test.js", 1, 2500.0, 50),
             line("start", "/w/a.test.js", 1, 3000.0, 50),
+            r#"{"runner":"vitest","event":"role","role":"worker","pid":7,"tid":1,"t":1400}"#
+                .to_owned(),
         ]
         .join("\n");
         let events = pair_events(&text, 1000);

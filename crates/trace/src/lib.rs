@@ -8,8 +8,8 @@
 //! command line, parent, start and end, and an RSS timeline ([`leaktrail_sampler`]).
 //!
 //! With `snapshot_every`, Node processes get `--heapsnapshot-signal=SIGUSR2` and a private
-//! `--diagnostic-dir` through `NODE_OPTIONS`; each Node process of the tree is sent
-//! `SIGUSR2` once it has run `snapshot_every`, and again `snapshot_every` after each
+//! `--diagnostic-dir` through `NODE_OPTIONS`; each Node process of the tree that runs
+//! tests (in a test run; every one otherwise, [`roles`]) is sent `SIGUSR2` once it has run `snapshot_every`, and again `snapshot_every` after each
 //! snapshot is written (only when `/proc` shows it handles the signal, which by default
 //! would kill it), and the files it writes are moved, once complete, into
 //! `<out>/<lane>/<pid>-<n>.heapsnapshot` ([`snapshots`], [`lane`]).
@@ -27,10 +27,12 @@ pub mod files;
 pub mod hooks;
 pub mod lane;
 pub mod reporter;
+pub mod roles;
 pub mod snapshots;
 mod summary;
 pub mod tap;
 mod tracer;
+pub mod unseen;
 
 pub use baseline::{Baseline, BaselineRule, DEFAULT_SETTLE_SECONDS};
 pub use lane::LaneRule;

@@ -14,6 +14,15 @@
 // - Vitest (forks and threads pools): the worker's `run` request and its
 //   `testfileFinished` answer.
 // - Mocha --parallel: the worker's `run(file)` (workerpool).
+// - node --test: each file runs in a process of its own (NODE_TEST_CONTEXT set): its start
+//   is this preload's load, its end the process's exit; a file process that lived between
+//   two of trace's samples is still reported.
+//
+// It also says, once, what the process is as soon as it knows, so that trace (which reads
+// the file while the command runs) snapshots only the processes that run tests: a 'role'
+// line, role 'worker' (it runs test files: a runner's worker, or Jest in band) or
+// 'coordinator' (a runner's main process, which only schedules: Jest's parent, Vitest's
+// main process, Mocha's --parallel main process).
 (() => {
   const out = process.env.LEAKTRAIL_TRACE_EVENTS;
   if (!out) return;
@@ -38,6 +47,23 @@
       }
     }
     if (gc) gc();
+  }
+
+  // One role line per (runner, role) and thread: a worker may load its hooks twice.
+  const marked = new Set();
+  function mark(runner, role) {
+    try {
+      const key = runner + ' ' + role;
+      if (marked.has(key)) return;
+      marked.add(key);
+      const line = JSON.stringify({
+        runner, event: 'role', role, pid: process.pid, ppid: process.ppid, tid, t: now(), argv,
+      });
+      if (fd === null) fd = openSync(out, 'a');
+      writeSync(fd, line + '\n');
+    } catch {
+      // Never break the test run.
+    }
   }
 
   function emit(runner, event, file) {
@@ -70,6 +96,7 @@
   // Jest.
   function patchJestWorker(exports) {
     if (typeof exports.worker !== 'function' || !once(exports)) return;
+    mark('jest', 'worker');
     const worker = exports.worker;
     exports.worker = async function leaktrailJestWorker(args) {
       const file = args && args.path;
@@ -89,6 +116,8 @@
       if (!(options && options.serial) || typeof this.on !== 'function') {
         return runTests.apply(this, arguments);
       }
+      // In band: this process runs the files itself.
+      mark('jest', 'worker');
       const path = (args) => args && args[0] && args[0].path;
       const offs = [
         this.on('test-file-start', (args) => emit('jest', 'start', path(args))),
@@ -103,6 +132,7 @@
   // Mocha --parallel: workerpool.worker({ run }) in mocha/lib/nodejs/worker.cjs.
   function patchWorkerpool(exports) {
     if (typeof exports.worker !== 'function' || !once(exports)) return;
+    mark('mocha', 'worker');
     const worker = exports.worker;
     exports.worker = function leaktrailWorkerpool(methods, ...rest) {
       if (methods && typeof methods.run === 'function') {
@@ -126,11 +156,16 @@
   Module._load = function leaktrailLoad(request, parent) {
     const exports = load.apply(this, arguments);
     try {
+      const from = (parent && parent.filename) || '';
       if (typeof request === 'string' && exports && typeof exports === 'object') {
-        const from = (parent && parent.filename) || '';
         if (/[\\/]jest-runner[\\/]build[\\/]testWorker(\.js)?$/.test(request)) patchJestWorker(exports);
         else if (request === 'jest-runner' || /[\\/]jest-runner[\\/]build[\\/]index(\.js)?$/.test(request)) patchJestRunner(exports);
         else if (request === 'workerpool' && /[\\/]mocha[\\/]lib[\\/]nodejs[\\/]worker\.c?js$/.test(from)) patchWorkerpool(exports);
+      } else if (typeof request === 'string' && /[\\/]parallel-buffered-runner\.c?js$/.test(request) &&
+                 /[\\/]mocha[\\/]lib[\\/]/.test(from)) {
+        // Mocha's main process schedules files only with --parallel (serially it runs
+        // them itself, and stays unmarked). The module exports a class.
+        mark('mocha', 'coordinator');
       }
     } catch {
       // Never break the test run.
@@ -189,9 +224,29 @@
     const script = process.argv[1] || '';
     if (wt.isMainThread && typeof process.send === 'function' &&
         /[\\/]vitest[\\/]dist[\\/]workers[\\/](forks|vmForks)\.js$/.test(script)) {
+      mark('vitest', 'worker');
       peek(process, 'send');
     } else if (!wt.isMainThread && wt.parentPort && process.env.VITEST === 'true') {
+      mark('vitest', 'worker');
       peek(wt.parentPort, 'postMessage');
+    } else if (wt.isMainThread && script) {
+      // The runners' command-line entry points (through node_modules/.bin links too).
+      let real = script;
+      try { real = fs.realpathSync(script); } catch { /* as given */ }
+      if (/[\\/]jest(-cli)?[\\/]bin[\\/]jest(\.js)?$/.test(real)) mark('jest', 'coordinator');
+      else if (/[\\/]vitest[\\/]vitest\.mjs$/.test(real)) mark('vitest', 'coordinator');
+    }
+  } catch {
+    // Never break the test run.
+  }
+
+  // node --test: this process runs one file, its script.
+  try {
+    if (wt.isMainThread && process.env.NODE_TEST_CONTEXT && process.argv[1]) {
+      const file = require('path').resolve(process.argv[1]);
+      mark('node --test', 'worker');
+      emit('node --test', 'start', file);
+      process.once('exit', () => emit('node --test', 'end', file));
     }
   } catch {
     // Never break the test run.

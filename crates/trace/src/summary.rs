@@ -141,6 +141,9 @@ pub struct TraceReport {
     pub signals_forwarded: Vec<i32>,
     /// Time spent sampling, seconds.
     pub sampling_seconds: f64,
+    /// What this trace could not see: files not tied to the process that ran them,
+    /// processes no sample saw ([`crate::unseen`]).
+    pub unseen: Vec<String>,
     /// What this trace did not measure.
     pub not_measured: Vec<String>,
     /// What went wrong along the way.
@@ -222,6 +225,7 @@ impl TraceReport {
         let settle = options.settle_seconds;
         let files = attribute(spans, &run.processes, &run.tree_rss, settle);
         let not_measured = not_measured(&run, &files, settle);
+        let unseen = crate::unseen::unseen(&run, &files);
         let gate = options.fail_on_growth.map(|limit| {
             let exceeded: Vec<i32> = run
                 .processes
@@ -280,6 +284,7 @@ impl TraceReport {
             fail_on_growth: gate,
             signals_forwarded: run.signals_forwarded,
             sampling_seconds: run.sampling_seconds,
+            unseen,
             not_measured,
             warnings,
         }
@@ -301,10 +306,11 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
                 .to_owned(),
         ),
         Some(every) => {
+            out.extend(crate::unseen::snapshot_scope(run));
             let few: Vec<String> = run
                 .processes
                 .iter()
-                .filter(|p| p.node && p.snapshots.len() < 2)
+                .filter(|p| p.node && p.snapshots.len() < 2 && p.snapshots_skipped.is_none())
                 .map(|p| format!("{} ({} snapshot{})", p.pid, p.snapshots.len(), if p.snapshots.len() == 1 { "" } else { "s" }))
                 .collect();
             if !few.is_empty() {
@@ -353,15 +359,6 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
             "Worker threads share their process's PID and RSS (and a signal snapshot holds only the main thread's heap): they are not separated."
                 .to_owned(),
         );
-    }
-    let untied = files.iter().filter(|f| f.pid.is_none()).count();
-    if untied > 0 {
-        out.push(format!(
-            "{untied} test file{} not tied to the process that ran {} (no worker of Jest, Vitest or Mocha --parallel reported {}): growth over time windows only.",
-            if untied == 1 { " was" } else { "s were" },
-            if untied == 1 { "it" } else { "them" },
-            if untied == 1 { "it" } else { "them" },
-        ));
     }
     if files.iter().any(|f| f.span.worker.is_some()) {
         out.push("Heap kept per file is measured after a full garbage collection that trace's preload runs in the worker at the file's start and end.".to_owned());

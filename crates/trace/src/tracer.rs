@@ -18,6 +18,7 @@ use crate::baseline::Baseline;
 use crate::files::FileSpan;
 use crate::hooks::{FileHooks, ReportedProcess};
 use crate::lane::{node_script, LaneRule};
+use crate::roles::{role_from_command, Role, RoleFeed, Roles};
 use crate::snapshots::{Collected, SignalSnapshots, SnapshotFile, SNAPSHOT_SIGNAL};
 use crate::tap::TapFiles;
 
@@ -28,9 +29,12 @@ pub struct TraceConfig {
     pub command: Vec<String>,
     /// Time between samples of the tree.
     pub interval: Duration,
-    /// Snapshot every Node process each time it has lived this much longer; `None`: no
-    /// snapshots (and `NODE_OPTIONS` is left alone).
+    /// Snapshot every Node process that runs tests ([`crate::roles`]) each time it has
+    /// lived this much longer; `None`: no snapshots (and `NODE_OPTIONS` is left alone).
     pub snapshot_every: Option<Duration>,
+    /// Snapshot the processes that only coordinate a test run too (npm, the runners' main
+    /// processes).
+    pub snapshot_coordinators: bool,
     /// Where lane directories go; must exist, and should be private (0700).
     pub out_dir: PathBuf,
     /// How processes are grouped into lanes.
@@ -66,6 +70,10 @@ pub struct ProcessRecord {
     pub node: bool,
     /// The test file, for a process `node --test` started to run one.
     pub test_file: Option<String>,
+    /// What it does in a test run, when a runner's process ([`crate::roles`]).
+    pub role: Option<Role>,
+    /// Why it was not snapshotted when it was due (it runs no tests); null otherwise.
+    pub snapshots_skipped: Option<String>,
     /// When it started, seconds from the command's start (from `/proc`, to 10 ms).
     pub start: f64,
     /// When it was first sampled.
@@ -75,6 +83,8 @@ pub struct ProcessRecord {
     pub end: Option<f64>,
     /// It was still running when the command exited (and was then stopped by trace).
     pub outlived_command: bool,
+    /// No sample of `/proc` saw it: it is known from the test files it reported.
+    pub unsampled: bool,
     /// RSS over its life, one point per interval.
     pub samples: Vec<RssPoint>,
     /// The highest RSS sampled, bytes.
@@ -139,6 +149,10 @@ pub struct TraceRun {
     pub interval_seconds: f64,
     /// Seconds between snapshots of a process, when snapshots were taken.
     pub snapshot_every_seconds: Option<f64>,
+    /// The processes that only coordinate a test run were snapshotted too, on request.
+    pub snapshot_coordinators: bool,
+    /// Trace's preload was loaded (it tells test workers from coordinators).
+    pub file_hooks: bool,
     /// The lane rule, as given.
     pub lane_rule: String,
     /// Every process seen, in order of first sight.
@@ -269,6 +283,11 @@ pub fn trace(
     }
     let mut tracer = Tracer {
         config,
+        roles: Roles::following(
+            hooks
+                .as_ref()
+                .map(|h| RoleFeed::new(h.events_path().to_path_buf())),
+        ),
         start,
         root: child.id() as i32,
         root_ticks: None,
@@ -335,6 +354,7 @@ pub fn trace(
         for p in &events.processes {
             tracer.add_unsampled(p);
         }
+        tracer.roles.poll();
         if events.unreadable > 0 {
             tracer.warnings.push(format!(
                 "{} line(s) of the workers' file events could not be read",
@@ -347,6 +367,7 @@ pub fn trace(
             ));
         }
     }
+    tracer.roles.settle(&mut tracer.processes);
     Ok(TraceRun {
         command: config.command.clone(),
         exit,
@@ -354,6 +375,8 @@ pub fn trace(
         wall_seconds: start.elapsed().as_secs_f64(),
         interval_seconds: config.interval.as_secs_f64(),
         snapshot_every_seconds: config.snapshot_every.map(|d| d.as_secs_f64()),
+        snapshot_coordinators: config.snapshot_coordinators,
+        file_hooks: tracer.roles.follows_preload(),
         lane_rule: config.lane_rule.to_string(),
         processes: tracer.processes,
         tree_rss: tracer.tree_rss,
@@ -386,6 +409,7 @@ const EXIT_POLL: Duration = Duration::from_millis(100);
 
 struct Tracer<'a> {
     config: &'a TraceConfig,
+    roles: Roles,
     start: Instant,
     root: i32,
     root_ticks: Option<u64>,
@@ -470,6 +494,7 @@ impl Tracer<'_> {
             if let Some(status) = exited {
                 return Some(status);
             }
+            self.roles.poll();
             self.request_snapshots(t);
             next_tick += self.config.interval;
             let now = Instant::now();
@@ -554,10 +579,13 @@ impl Tracer<'_> {
                         lane: String::new(),
                         node: false,
                         test_file: None,
+                        role: None,
+                        snapshots_skipped: None,
                         start,
                         first_seen: t,
                         end: None,
                         outlived_command: false,
+                        unsampled: false,
                         samples: vec![point],
                         peak_rss: mem.rss,
                         snapshots: Vec::new(),
@@ -611,10 +639,13 @@ impl Tracer<'_> {
             command,
             node: true,
             test_file: None,
+            role: None,
+            snapshots_skipped: None,
             start: first,
             first_seen: first,
             end: Some(last),
             outlived_command: false,
+            unsampled: true,
             peak_rss: samples.iter().map(|p| p.rss).max().unwrap_or(0),
             samples,
             snapshots: Vec::new(),
@@ -647,6 +678,9 @@ impl Tracer<'_> {
         } else {
             None
         };
+        if let Some(role) = role_from_command(r.node, &r.command, r.test_file.is_some()) {
+            self.roles.note(r.pid, &role);
+        }
     }
 
     /// Sends the snapshot signal to every Node process that is due and not writing one.
@@ -660,6 +694,17 @@ impl Tracer<'_> {
         for r in self.processes.iter_mut() {
             if !r.node || r.end.is_some() || r.pending.is_some() || t < r.next_snapshot {
                 continue;
+            }
+            // Asked again at each sample: a worker may say what it is after it is due.
+            match self
+                .roles
+                .snapshot_wanted(r.pid, self.config.snapshot_coordinators)
+            {
+                Ok(()) => r.snapshots_skipped = None,
+                Err(why) => {
+                    r.snapshots_skipped = Some(why);
+                    continue;
+                }
             }
             // Without a handler SIGUSR2 terminates the process: check before sending.
             let catches = process_info(r.pid).is_some_and(|i| i.catches(SNAPSHOT_SIGNAL));
