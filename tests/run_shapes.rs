@@ -211,4 +211,13 @@ fn small_arrays_kept_under_data_keys_are_one_leak() {
 #[test]
 fn a_chain_kept_through_a_shared_closure_context_is_named() {
     assert_heap_leak_named("shared-closure-context");
+    // Said as a chain, its path folded: one block of three steps, not thousands.
+    let (_, report) = run_to_its_end("shared-closure-context");
+    let (_, holder, edges) = culprit(&report).expect("a culprit");
+    assert!(
+        holder.starts_with("a chain of Config (")
+            && holder.contains("through `describe` → `context` → `previous`, from `current`"),
+        "{holder}"
+    );
+    assert!(edges.len() < 30, "{edges:?}");
 }

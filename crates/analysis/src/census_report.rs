@@ -168,6 +168,8 @@ fn steps_of(line: &str, class_suffix: bool, last_id: u32) -> Vec<StepView> {
                     false => object("", 0),
                 },
                 repeated,
+                // A census's path line keeps a run's count, not its block's length.
+                block: None,
             }
         })
         .collect()

@@ -53,6 +53,11 @@ pub struct StepView {
     /// object is the run's last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repeated: Option<u64>,
+    /// When this step ends a block of steps that repeats (a chain held through several
+    /// edges, e.g. `describe` → `context` → `previous`): the block's length in steps;
+    /// `repeated` is then the number of blocks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block: Option<u64>,
 }
 
 impl<'s> HeapAnalysis<'s> {
@@ -114,6 +119,7 @@ impl<'s> HeapAnalysis<'s> {
             edge_type: self.snap.meta().edge_type_names[self.snap.edge_type_index(s.edge)].clone(),
             object: self.object(s.node),
             repeated: None,
+            block: None,
         }
     }
 

@@ -284,11 +284,14 @@ impl LeakReport {
                 .map(|c| c.to_string())
                 .collect::<Vec<_>>()
                 .join(" → ");
-            let sentence = format!(
-                "{} {} objects ({} retained) accumulate in {}; {} instances went {} across the snapshots.",
+            let sentence =
+                format!(
+                "{} {} object{} ({} retained) {} in {}; {} instances went {} across the snapshots.",
                 c.count,
                 class,
+                if c.count == 1 { "" } else { "s" },
                 human_bytes(c.retained),
+                if c.count == 1 { "accumulates" } else { "accumulate" },
                 holder,
                 class,
                 trend
@@ -500,8 +503,10 @@ fn dismissal_cause(not_growing: u64, small: u64, min_bytes: u64) -> String {
     }
 }
 
-/// The shortest path of `v` as reports show it, each run of a linked structure (one edge
-/// name repeated into one class) shown as its first step, marked with the run's length.
+/// The shortest path of `v` as reports show it, each run of a linked structure shown once:
+/// one edge name repeated into one class as its last step marked with the run's length; a
+/// repeated block of steps as its last block, the block's last step marked with the
+/// number of blocks and the block's length.
 pub(crate) fn folded_path(a: &HeapAnalysis<'_>, v: NodeIndex) -> Vec<StepView> {
     let Some(path) = a.distances().path_to(a.snap, v) else {
         return Vec::new();
@@ -510,10 +515,16 @@ pub(crate) fn folded_path(a: &HeapAnalysis<'_>, v: NodeIndex) -> Vec<StepView> {
     let mut i = 0;
     while i < path.steps.len() {
         let run = linked_run(a.snap, &path.steps, i);
-        let mut step = a.step(&path.steps[i + run - 1]);
-        step.repeated = (run > 1).then_some(run as u64);
-        out.push(step);
-        i += run;
+        let last_block = i + run.len() - run.period;
+        for k in 0..run.period {
+            let mut step = a.step(&path.steps[last_block + k]);
+            if k + 1 == run.period && run.count > 1 {
+                step.repeated = Some(run.count as u64);
+                step.block = (run.period > 1).then_some(run.period as u64);
+            }
+            out.push(step);
+        }
+        i += run.len();
     }
     out
 }
@@ -527,6 +538,35 @@ pub(crate) fn holder_of(path: &[StepView]) -> String {
             && !s.edge.starts_with('[')
     };
     let last = path.len().saturating_sub(1);
+    // The object is one link of a chain held through several steps.
+    if let (Some(run), Some(block)) = (
+        path.last().and_then(|s| s.repeated),
+        path.last().and_then(|s| s.block),
+    ) {
+        let block = block as usize;
+        let start = path.len().saturating_sub(block);
+        let edges: Vec<String> = path[start..]
+            .iter()
+            .map(|s| format!("`{}`", s.edge))
+            .collect();
+        // The chain hangs off the step above its first block.
+        let head = match start {
+            0 => "(GC roots)".to_owned(),
+            1 => format!("`{}` of (GC roots)", path[0].edge),
+            _ => format!(
+                "`{}` of {}",
+                path[start - 1].edge,
+                path[start - 2].object.class
+            ),
+        };
+        return format!(
+            "a chain of {} ({} links deep), each holding the one before through {}, from {}",
+            path[last].object.class,
+            crate::units::group_digits(run),
+            edges.join(" → "),
+            head
+        );
+    }
     // The object is one link of a list: the list hangs off the step above the run.
     if let Some(run) = path.last().and_then(|s| s.repeated) {
         let list = &path[last];

@@ -14,9 +14,11 @@
 //!   its fields as identifiers, keys that come from data are not (a per-route series
 //!   of six arrays is one thing held six ways, not six);
 //! - **linked structures**: consecutive steps that repeat one edge name into one class
-//!   (`_idleNext` → `Timeout` → `_idleNext` → `Timeout` …, `next`, `parent`) fold into one
-//!   step `~` whatever their number, so every node of a list has one shape, and a list
-//!   walked from either end (`_idleNext` or `_idlePrev`) too.
+//!   (`_idleNext` → `Timeout` → `_idleNext` → `Timeout` …, `next`, `parent`), or a block
+//!   of up to [`MAX_PERIOD`] steps (a closure's context holding the previous value:
+//!   `describe` → `context` → `previous` …), fold into one step `~` whatever their
+//!   number, so every node of a list or chain has one shape, and a list walked from either
+//!   end (`_idleNext` or `_idlePrev`) too.
 //!
 //! Everything else — property and variable names, holder classes — is kept, so that two
 //! different fields holding the same class stay apart.
@@ -80,9 +82,9 @@ impl<'a> PathShapes<'a> {
         let steps = &path.steps;
         while i < steps.len() {
             let run = linked_run(self.snap, steps, i);
-            if run > 1 {
+            if run.len() > 1 {
                 key.push('~');
-                i += run - 1;
+                i += run.len() - 1;
             } else {
                 match self.fold(holder, steps[i]) {
                     StepFold::Index => key.push_str("[]"),
@@ -192,9 +194,36 @@ pub fn is_index_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The number of steps from `i` on that repeat one edge name into one class (at least 1).
-/// Runs shorter than two are not runs.
-pub fn linked_run(snap: &HeapSnapshot, steps: &[PathStep], i: usize) -> usize {
+/// Steps of a path that repeat: a block of `period` steps, `count` times in a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Run {
+    /// Steps in the block: 1 for a list linked by one edge (`_idleNext`), more for a chain
+    /// held through several (`describe` → `context` → `previous`).
+    pub period: usize,
+    /// Blocks in a row (1: no repeat).
+    pub count: usize,
+}
+
+impl Run {
+    /// Steps the run covers.
+    pub fn len(self) -> usize {
+        self.period * self.count
+    }
+
+    /// Whether the run covers no step.
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The longest block a chain is looked for in: a closure's context holding the previous
+/// value takes three steps (`describe` → `context` → `previous`), a wrapper one more.
+pub const MAX_PERIOD: usize = 4;
+
+/// The run of repeated steps from `i` on: the block of 1 to [`MAX_PERIOD`] steps that
+/// repeats the most steps in a row (same edge kinds and names into the same classes),
+/// else one step. A run of one step is not a run.
+pub fn linked_run(snap: &HeapSnapshot, steps: &[PathStep], i: usize) -> Run {
     let same = |a: &PathStep, b: &PathStep| {
         snap.node_name(a.node) == snap.node_name(b.node)
             && snap.node_kind(a.node) == snap.node_kind(b.node)
@@ -202,11 +231,23 @@ pub fn linked_run(snap: &HeapSnapshot, steps: &[PathStep], i: usize) -> usize {
             && snap.edge_kind(a.edge) != EdgeKind::Element
             && snap.edge_name(a.edge) == snap.edge_name(b.edge)
     };
-    let mut n = 1;
-    while i + n < steps.len() && same(&steps[i], &steps[i + n]) {
-        n += 1;
+    let mut best = Run {
+        period: 1,
+        count: 1,
+    };
+    for period in 1..=MAX_PERIOD {
+        let mut count = 1;
+        while i + (count + 1) * period <= steps.len()
+            && (0..period).all(|k| same(&steps[i + k], &steps[i + count * period + k]))
+        {
+            count += 1;
+        }
+        // A block must repeat to be one, and a longer block only wins by covering more.
+        if count > 1 && period * count > best.len() {
+            best = Run { period, count };
+        }
     }
-    n
+    best
 }
 
 #[cfg(test)]

@@ -64,9 +64,13 @@ impl Doc {
         }
         for (i, st) in steps.iter().enumerate() {
             let indent = "  ".repeat(i.min(12) + 1);
-            let links = st
-                .repeated
-                .map_or(String::new(), |n| format!(" × {} links", group_digits(n)));
+            let links = match (st.repeated, st.block) {
+                (Some(n), Some(b)) => {
+                    format!(" × {} links of the last {b} steps", group_digits(n))
+                }
+                (Some(n), None) => format!(" × {} links", group_digits(n)),
+                _ => String::new(),
+            };
             // A path from a census names its edges, not the objects along them.
             let object = match (st.object.class.is_empty(), st.object.retained_size) {
                 (true, _) => String::new(),
