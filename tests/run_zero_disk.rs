@@ -8,26 +8,6 @@ use std::process::Command;
 
 use common::*;
 
-/// Files under `dir` whose name says heap snapshot, whole or partial.
-fn snapshot_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.is_dir() {
-            found.extend(snapshot_files(&path));
-        } else if path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().contains("heapsnapshot"))
-        {
-            found.push(path);
-        }
-    }
-    found
-}
-
 /// `leaktrail run --format json ARGS -- COMMAND` with `TMPDIR` and the working directory
 /// (its, its census processes' and the workload's) inside `dir`.
 fn run_in(dir: &Path, args: &[&str], command: &[String]) -> (Option<i32>, serde_json::Value) {

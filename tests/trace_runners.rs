@@ -113,6 +113,18 @@ fn trace(dir: &Path, args: &[&str], cmd: &[String]) -> (Output, serde_json::Valu
     (out, report)
 }
 
+/// [`trace`] of a command that must pass: its exit status is 0.
+fn trace_passing(dir: &Path, args: &[&str], cmd: &[String]) -> serde_json::Value {
+    let (out, report) = trace(dir, args, cmd);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report
+}
+
 fn processes(report: &serde_json::Value) -> Vec<&serde_json::Value> {
     report["lanes"]
         .as_array()
@@ -290,13 +302,7 @@ fn workers_that_lived_between_two_samples_are_still_listed() {
     let _run = one_at_a_time();
     // One sample a minute: the run is over long before the second, so /proc sees (at
     // most) the coordinator; the workers are known from the files they reported.
-    let (out, report) = trace(&dir, &["--interval", "60s"], &runner("mocha"));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let report = trace_passing(&dir, &["--interval", "60s"], &runner("mocha"));
     let all = processes(&report);
     let files = files_by_name(&report);
     assert_eq!(files.len(), 8, "{files:?}");
@@ -452,7 +458,7 @@ fn coordinators_are_snapshotted_on_request() {
         ]
         .map(str::to_owned),
     );
-    let (out, report) = trace(
+    let report = trace_passing(
         &dir,
         &[
             "--interval",
@@ -462,12 +468,6 @@ fn coordinators_are_snapshotted_on_request() {
             "--snapshot-coordinators",
         ],
         &cmd,
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let all = processes(&report);
     let main = all
@@ -490,13 +490,7 @@ fn node_test_files_are_named_by_their_own_processes() {
     let _run = one_at_a_time();
     // Half a second between samples: the quick files' processes (about 0.2 s each) are
     // missed by /proc now and then; their preload still names them.
-    let (out, report) = trace(&dir, &["--interval", "500ms"], &runner("node-test"));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let report = trace_passing(&dir, &["--interval", "500ms"], &runner("node-test"));
     let all = processes(&report);
     let files = files_by_name(&report);
     assert_eq!(files.len(), 8, "{files:?}");
@@ -566,7 +560,7 @@ fn files_without_a_process_are_said_at_the_top() {
         jest.join(" "),
         json.display()
     );
-    let (out, report) = trace(
+    let report = trace_passing(
         &dir,
         &[
             "--interval",
@@ -578,12 +572,6 @@ fn files_without_a_process_are_said_at_the_top() {
             out_dir.to_str().expect("utf-8"),
         ],
         &["sh".to_owned(), "-c".to_owned(), script],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let unseen = report["unseen"].as_array().expect("unseen");
     let line = unseen.first().and_then(|l| l.as_str()).unwrap_or_default();

@@ -1397,26 +1397,6 @@ fn a_string_appended_to_is_named_from_three_censuses() {
     );
 }
 
-/// Every file under `dir` whose name says it is (or was being written as) a heap snapshot.
-fn snapshot_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.is_dir() {
-            found.extend(snapshot_files(&path));
-        } else if path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().contains("heapsnapshot"))
-        {
-            found.push(path);
-        }
-    }
-    found
-}
-
 #[test]
 fn with_no_raw_snapshots_no_heap_ever_touches_the_disk_and_the_culprit_is_the_same() {
     let dir = tempfile::tempdir().expect("tempdir");

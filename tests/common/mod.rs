@@ -223,3 +223,23 @@ pub fn run_json<S: AsRef<str>>(args: &[&str], command: &[S]) -> (Option<i32>, se
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     (out.status.code(), report)
 }
+
+/// Every file under `dir` whose name says it is (or was being written as) a heap snapshot.
+pub fn snapshot_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            found.extend(snapshot_files(&path));
+        } else if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("heapsnapshot"))
+        {
+            found.push(path);
+        }
+    }
+    found
+}

@@ -6,10 +6,12 @@
 // `leaktrail watch --sample-every 2s --snapshot-every 20s` on it for MINUTES minutes and, at
 // the end of every minute, asks `leaktrail trend --store … --format json`: the assessment,
 // the culprit named (the first of `culprits`, else the first leaking class) and the time to
-// OOM. The truth is measured beside it, from the service's own growth: a second copy of the
-// service runs under `--expose-gc` with a probe that reads the heap after a full GC every
-// 5 s; its time to OOM is (heap limit − heap now) / slope, the slope fitted by least
-// squares over the probe's readings.
+// OOM. The truth is measured from the watched service's own growth: it runs under
+// `--expose-gc` with a probe that reads its heap after a full GC every 5 s (into a file);
+// its time to OOM is (heap limit − heap now) / slope, the slope fitted by least squares
+// over the probe's readings. (Runs 1–4 measured a second, unwatched copy instead: it
+// grows faster than the watched one, which pauses for every snapshot and shares the
+// cores with its census, so the ratio measured the watching, not the estimate.)
 //
 // Usage: node tools/bench/watch-minutes.js [--minutes 4] [--only NAME] [--leaktrail BIN]
 // (from the repository root, after `cargo build` and `cd scenarios/npm && npm ci`).
@@ -62,16 +64,17 @@ function parseArgs(argv) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// The probe a copy of the service runs with: the heap after a full GC every 5 s, as JSON
-// lines on fd 3.
+// The probe the watched service runs with: its heap after a full GC every 5 s, as JSON
+// lines appended to the file LEAKTRAIL_PROBE_OUT names.
 const PROBE = `
 const v8 = require('v8');
-const out = require('fs').createWriteStream(null, { fd: 3 });
+const fs = require('fs');
+const out = process.env.LEAKTRAIL_PROBE_OUT;
 const t0 = Date.now();
 setInterval(() => {
   global.gc();
   const h = v8.getHeapStatistics();
-  out.write(JSON.stringify({ t: (Date.now() - t0) / 1000, used: h.used_heap_size, limit: h.heap_size_limit }) + '\\n');
+  fs.appendFileSync(out, JSON.stringify({ t: (Date.now() - t0) / 1000, used: h.used_heap_size, limit: h.heap_size_limit }) + '\\n');
 }, 5000).unref();
 `;
 
@@ -103,29 +106,25 @@ async function watchService(svc, opts) {
   const runner = path.join(SCENARIOS, 'runner.js');
   const script = path.join(SCENARIOS, svc.file);
   const seconds = opts.minutes * 60;
+  const probeOut = path.join(dir, 'probe.jsonl');
   const watch = spawn(
     opts.leaktrail,
     ['watch', '--store', store, '--quiet', '--sample-every', '2s', '--snapshot-every', '20s',
-      '--duration', `${seconds + 5}s`, '--', 'node', runner, script, '--forever'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+      '--duration', `${seconds + 5}s`, '--', 'node', '--expose-gc', '-r', probeFile, runner, script,
+      '--forever'],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LEAKTRAIL_PROBE_OUT: probeOut } },
   );
   let watchErr = '';
   watch.stderr.on('data', (d) => { watchErr += d; });
-  const truthProc = spawn(
-    'node',
-    ['--expose-gc', '-r', probeFile, runner, script, '--forever'],
-    { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] },
-  );
-  const truth = [];
-  let buf = '';
-  truthProc.stdio[3].on('data', (d) => {
-    buf += d;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      truth.push(JSON.parse(buf.slice(0, nl)));
-      buf = buf.slice(nl + 1);
+  const readTruth = () => {
+    let text = '';
+    try {
+      text = fs.readFileSync(probeOut, 'utf8');
+    } catch {
+      return [];
     }
-  });
+    return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+  };
   const rows = [];
   const start = Date.now();
   for (let m = 1; m <= opts.minutes; m++) {
@@ -144,7 +143,7 @@ async function watchService(svc, opts) {
       ? report.culprits[0].cluster.class
       : (report && report.classes.find((c) => c.assessment === 'leaking') || {}).class || null;
     const tto = report && report.time_to_oom ? report.time_to_oom.seconds : null;
-    const live = truth.filter((p) => p.t <= m * 60);
+    const live = readTruth();
     let truthTto = null;
     if (live.length >= 3) {
       const slope = leastSquares(live.map((p) => [p.t, p.used]));
@@ -160,7 +159,6 @@ async function watchService(svc, opts) {
       truthTto,
     });
   }
-  truthProc.kill('SIGKILL');
   await new Promise((r) => watch.on('close', r));
   fs.rmSync(dir, { recursive: true, force: true });
   return { rows, watchErr };

@@ -201,18 +201,8 @@ impl Store {
                 .copied()
                 .ok_or_else(|| corrupt(format!("census row of unknown snapshot {id}")))
         };
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT f.snapshot_id, f.family, f.count, f.self_size
-                 FROM snapshots s JOIN snapshot_families f ON f.snapshot_id = s.id
-                 WHERE s.incarnation_id = ?1",
-            )
-            .map_err(sql(p))?;
-        let mut rows = st.query([incarnation]).map_err(sql(p))?;
-        while let Some(r) = rows.next().map_err(sql(p))? {
-            let i = slot(r.get(0).map_err(sql(p))?)?;
-            out[i].1.families.push(family_total(r, 1).map_err(sql(p))?);
+        for (snapshot, total) in self.incarnation_families(incarnation)? {
+            out[slot(snapshot)?].1.families.push(total);
         }
         let mut missing = None;
         self.for_each_incarnation_class(incarnation, |row| match slot(row.snapshot) {
