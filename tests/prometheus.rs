@@ -32,14 +32,14 @@ fn tool(name: &str, test: &str) -> Option<PathBuf> {
     let found = std::env::split_paths(&path)
         .map(|dir| dir.join(name))
         .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{name} is not on PATH: .ci/run must install Debian's prometheus package"
-        );
-        eprintln!("SKIPPED: {test}: no {name} on PATH (apt-get install prometheus)");
-    }
-    found
+    common::needs(
+        found.is_some(),
+        test,
+        &format!("{name} on PATH"),
+        "apt-get install prometheus",
+    )
+    .then_some(found)
+    .flatten()
 }
 
 /// Runs `promtool COMMAND… FILE` and returns what it said, failing the test when it fails.

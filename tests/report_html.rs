@@ -8,12 +8,7 @@ use common::*;
 
 #[test]
 fn the_chart_renders_with_a_dot_per_sample() {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "Chromium is needed on CI (set LEAKTRAIL_CHROMIUM or install chromium)"
-        );
-        eprintln!("skipped: no Chromium");
+    let Some(browser) = chromium_for("the_chart_renders_with_a_dot_per_sample") else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");

@@ -182,6 +182,47 @@ pub fn chromium() -> Option<PathBuf> {
     candidates.into_iter().flatten().find(|p| p.exists())
 }
 
+/// Whether a test can use something it needs from the machine (`available`): when it
+/// cannot, says `SKIPPED` loudly on stderr with how to install it, and fails under CI
+/// (`CI` set), where `.ci/run` installs everything.
+pub fn needs(available: bool, test: &str, what: &str, how: &str) -> bool {
+    if !available {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: {what} is needed under CI: {how}"
+        );
+        eprintln!("SKIPPED: {test}: no {what} ({how})");
+    }
+    available
+}
+
+/// A Chromium for `test`, or `None` said loudly ([`needs`]).
+pub fn chromium_for(test: &str) -> Option<PathBuf> {
+    let found = chromium();
+    needs(
+        found.is_some(),
+        test,
+        "Chromium",
+        "apt-get install chromium, or set LEAKTRAIL_CHROMIUM",
+    )
+    .then_some(found)
+    .flatten()
+}
+
+/// Whether `python3` can import `module`, or said loudly when not ([`needs`]).
+pub fn python_module_for(test: &str, module: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    needs(
+        ok,
+        test,
+        &format!("python3 module {module}"),
+        &format!("apt-get install python3-{}", module.replace('_', "-")),
+    )
+}
+
 /// `browser` headless with a fresh profile in `profile`, and none of the background
 /// connections this machine's closed network refuses.
 pub fn headless_chromium(browser: &Path, profile: &Path) -> Command {
