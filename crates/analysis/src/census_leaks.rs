@@ -181,12 +181,14 @@ impl CensusLeaks {
                 let rising = base < target && target < Some(c.class_count);
                 rising.then(|| LeakCulprit {
                     sentence: format!(
-                        "{} {} objects ({} retained) allocated between snapshots {} and {} are still alive in {}; {} instances went {} across the last three snapshots.",
+                        "{} {} object{} ({} retained) allocated between snapshots {} and {} {} still alive in {}; {} instances went {} across the last three snapshots.",
                         group(c.count),
                         c.class,
+                        if c.count == 1 { "" } else { "s" },
                         human_bytes(c.retained_size),
                         self.window.base,
                         self.window.target,
+                        if c.count == 1 { "is" } else { "are" },
                         c.holder,
                         c.class,
                         class_counts
