@@ -5,7 +5,7 @@ use serde::Serialize;
 use leaktrail_analysis::units::{human_bytes, signed_bytes};
 use leaktrail_stats::{decide, samples_needed, GrowthPolicy, GrowthVerdict, Outcome};
 
-use crate::checks::{Check, CheckStatus};
+use crate::check::{Check, CheckStatus};
 use crate::floor::{GrowthFloor, Per};
 use crate::pss::PssComparison;
 use crate::run::{RunResult, Sample};

@@ -25,6 +25,7 @@
 
 mod assess;
 mod census_worker;
+mod check;
 mod checks;
 mod evidence;
 mod floor;
@@ -41,9 +42,8 @@ pub use assess::{
 pub use census_worker::{
     census_of_file, census_of_stream, CensusWorker, StreamingCensus, MAX_STREAM_BYTES,
 };
-pub use checks::{
-    check_expect_freed, check_threads, Check, CheckDetail, CheckStatus, FreedCheck, ThreadCheck,
-};
+pub use check::{Check, CheckDetail, CheckStatus, FreedCheck, ThreadCheck};
+pub use checks::{check_expect_freed, check_threads};
 pub use evidence::{
     census_culprit, culprit_snapshots, paths, weigh_objects, ObjectEvidence, IN_STEP_RATIO,
 };
