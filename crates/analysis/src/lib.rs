@@ -8,7 +8,8 @@
 //!   by family and by object id, and ends in a [`GrowthVerdict`]: module-graph growth,
 //!   external memory, or a runtime data leak.
 //! - [`SnapshotCensus`] is the compact record of one snapshot that a watcher stores and
-//!   trends are computed from.
+//!   trends are computed from; [`CensusDiff::between`] compares two censuses by class and
+//!   by family, with the same [`GrowthVerdict`] (raw files may be long gone).
 //! - [`lane::discover`] pairs the earliest and latest snapshot of each PID in a directory.
 //! - [`ClassSurvivors`] counts the live objects of one class, with the path of one.
 //!
@@ -16,6 +17,7 @@
 //! documented output schema (`docs/json-schema.md`).
 
 mod census;
+mod census_diff;
 mod census_leaks;
 mod class;
 mod collections;
@@ -35,6 +37,7 @@ pub mod units;
 mod verdict;
 
 pub use census::{shape_label, CensusLimits, CollectionRecord, SnapshotCensus};
+pub use census_diff::{CensusClassDelta, CensusDiff, CensusFamilyDelta};
 pub use census_leaks::{
     CensusCluster, CensusLeaks, LeakCulprit, LeakWindow, WindowTracker, CENSUS_CLUSTERS,
 };
