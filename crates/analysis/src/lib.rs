@@ -16,6 +16,8 @@
 //! All analysis types are plain data and `Serialize`; the JSON they produce is the
 //! documented output schema (`docs/json-schema.md`).
 
+#![deny(missing_docs)]
+
 mod census;
 mod census_diff;
 mod census_leaks;

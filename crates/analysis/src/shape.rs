@@ -8,7 +8,7 @@
 //!   session id or URL holds every entry under its own property name. An object is a
 //!   dictionary when V8 keeps it in dictionary mode (its `properties` store references the
 //!   key strings, which a fast object's store never does) or when it is a plain `Object`
-//!   with [`DICTIONARY_MIN_KEYS`](crate::collections::DICTIONARY_MIN_KEYS) keys or more —
+//!   with `DICTIONARY_MIN_KEYS` (16) keys or more —
 //!   the rule the growing-collection census uses;
 //! - **linked structures**: consecutive steps that repeat one edge name into one class
 //!   (`_idleNext` → `Timeout` → `_idleNext` → `Timeout` …, `next`, `parent`) fold into one

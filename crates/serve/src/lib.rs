@@ -50,6 +50,8 @@
 //! added ([`TrendCache`]), so the dashboard's refresh every 5 s reads samples, not
 //! censuses.
 
+#![deny(missing_docs)]
+
 mod api;
 mod conn;
 mod metrics;

@@ -54,6 +54,8 @@
 //!   signal); [`own_memory`]: the watcher's own allocator settings.
 //! - `events`: what the watcher reports ([`WatchEvent`], [`WatchSummary`], [`WatchError`]).
 
+#![deny(missing_docs)]
+
 mod analyser;
 mod census_worker;
 mod config;
