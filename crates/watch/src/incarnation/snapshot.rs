@@ -1,13 +1,13 @@
 //! Snapshots of one incarnation: whether one is due, taking it on a thread of its own,
 //! collecting it, and storing the censuses the analyser hands back.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leaktrail_analysis::SnapshotCensus;
+use leaktrail_analysis::{CensusLimits, LeakWindow, SnapshotCensus};
 use leaktrail_inspector::Inspector;
 use leaktrail_sampler::process_info;
 use leaktrail_store::{now_ms, Store};
@@ -16,7 +16,7 @@ use super::Incarnation;
 use crate::analyser::{lock, Analyser, CensusResult, PendingSnapshot};
 use crate::retention::enforce_budget;
 use crate::schedule::{growing, scheduled_gap};
-use crate::{node_process, WatchConfig, WatchError, WatchEvent, WatchSummary};
+use crate::{node_process, CensusWorker, WatchConfig, WatchError, WatchEvent, WatchSummary};
 
 /// How snapshots are taken of this process.
 pub(super) enum SnapshotMethod {
@@ -105,7 +105,7 @@ impl Incarnation {
         let abort = Arc::new(AtomicBool::new(false));
         let job: Box<dyn FnOnce() -> SnapshotTaken + Send> = match &self.snapshots {
             SnapshotMethod::Inspector => {
-                let Some(mut inspector) = self.inspector.take() else {
+                let Some(inspector) = self.inspector.take() else {
                     on_event(&WatchEvent::Warning(format!(
                         "snapshot {file} failed and was discarded: the inspector is gone"
                     )));
@@ -114,42 +114,14 @@ impl Incarnation {
                 };
                 let (path, abort) = (path.clone(), abort.clone());
                 if config.raw_snapshots {
-                    Box::new(move || {
-                        inspector.set_abort_flag(Some(abort));
-                        let taken = inspector
-                            .take_heap_snapshot(&path)
-                            .map(|_| Taken::File)
-                            .map_err(|e| e.to_string());
-                        inspector.set_abort_flag(None);
-                        (Some(inspector), taken)
-                    })
+                    Box::new(move || to_file(inspector, &path, abort))
                 } else {
                     // Zero-disk: V8's chunks go down a pipe into the census's parser.
                     let window = lock(&analyser.windows).window_of(self.id, self.id_epoch);
                     let (worker, limits) = (analyser.worker.clone(), analyser.limits);
                     let name = file.clone();
                     Box::new(move || {
-                        let mut census = match worker.stream(&name, &limits, window.as_ref()) {
-                            Ok(c) => c,
-                            Err(e) => return (Some(inspector), Err(e)),
-                        };
-                        inspector.set_abort_flag(Some(abort));
-                        let streamed =
-                            inspector.stream_heap_snapshot(census.input(), "the census's pipe");
-                        inspector.set_abort_flag(None);
-                        let taken = match streamed {
-                            Ok(_) => {
-                                let t = Instant::now();
-                                census
-                                    .finish()
-                                    .map(|c| Taken::Census(Box::new(c), t.elapsed().as_secs_f64()))
-                            }
-                            Err(e) => {
-                                census.abandon();
-                                Err(e.to_string())
-                            }
-                        };
-                        (Some(inspector), taken)
+                        to_census(inspector, &worker, &name, &limits, window.as_ref(), abort)
                     })
                 }
             }
@@ -329,4 +301,49 @@ impl Incarnation {
             }
         }
     }
+}
+
+/// Takes a snapshot over `inspector` into the file at `path` (a thread's job: `abort`
+/// cuts it short), handing the inspector back.
+fn to_file(mut inspector: Inspector, path: &Path, abort: Arc<AtomicBool>) -> SnapshotTaken {
+    inspector.set_abort_flag(Some(abort));
+    let taken = inspector
+        .take_heap_snapshot(path)
+        .map(|_| Taken::File)
+        .map_err(|e| e.to_string());
+    inspector.set_abort_flag(None);
+    (Some(inspector), taken)
+}
+
+/// Takes a snapshot over `inspector` straight into its census: V8's chunks go down a pipe
+/// into the parser of `worker`, and no raw file is written (a thread's job: `abort` cuts it
+/// short). Hands the inspector back.
+fn to_census(
+    mut inspector: Inspector,
+    worker: &CensusWorker,
+    name: &str,
+    limits: &CensusLimits,
+    window: Option<&LeakWindow>,
+    abort: Arc<AtomicBool>,
+) -> SnapshotTaken {
+    let mut census = match worker.stream(name, limits, window) {
+        Ok(c) => c,
+        Err(e) => return (Some(inspector), Err(e)),
+    };
+    inspector.set_abort_flag(Some(abort));
+    let streamed = inspector.stream_heap_snapshot(census.input(), "the census's pipe");
+    inspector.set_abort_flag(None);
+    let taken = match streamed {
+        Ok(_) => {
+            let t = Instant::now();
+            census
+                .finish()
+                .map(|c| Taken::Census(Box::new(c), t.elapsed().as_secs_f64()))
+        }
+        Err(e) => {
+            census.abandon();
+            Err(e.to_string())
+        }
+    };
+    (Some(inspector), taken)
 }
