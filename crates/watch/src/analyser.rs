@@ -11,13 +11,14 @@ use leaktrail_analysis::{CensusLimits, LeakWindow, SnapshotCensus, WindowTracker
 use leaktrail_store::IncarnationId;
 
 use crate::own_memory::release_free_memory;
+use crate::schedule::SnapshotReason;
 use crate::CensusWorker;
 
 /// A snapshot waiting for its census.
 pub(crate) struct PendingSnapshot {
     pub(crate) file: String,
     pub(crate) t: i64,
-    pub(crate) reason: String,
+    pub(crate) reason: SnapshotReason,
     pub(crate) taken_in: f64,
     pub(crate) incarnation: IncarnationId,
     /// Which id map of the process the snapshot's node ids come from: a new inspector

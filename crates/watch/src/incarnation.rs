@@ -30,6 +30,7 @@ mod end;
 mod snapshot;
 mod stderr;
 
+pub(crate) use end::EndReason;
 use snapshot::{SnapshotInFlight, SnapshotMethod};
 
 /// How long what a dead command left in its process group gets after SIGTERM.
@@ -252,7 +253,7 @@ impl Incarnation {
             on_event(&WatchEvent::Sample(sample));
             if self.in_flight.is_none() {
                 if let Some(reason) = self.snapshot_due(config) {
-                    self.start_snapshot(config, store, analyser, &reason, on_event);
+                    self.start_snapshot(config, store, analyser, reason, on_event);
                 }
             }
         }

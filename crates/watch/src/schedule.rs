@@ -7,6 +7,28 @@ use leaktrail_stats::{decide, GrowthPolicy, Outcome};
 
 use crate::WatchConfig;
 
+/// Why a snapshot is taken; stored and reported as [`SnapshotReason::as_str`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SnapshotReason {
+    /// The first of an incarnation, at its first sample.
+    First,
+    /// Due by the schedule ([`scheduled_gap`]).
+    Schedule,
+    /// Brought forward by significant growth ([`growing`]).
+    Growth,
+}
+
+impl SnapshotReason {
+    /// The word the store and the events keep.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            SnapshotReason::First => "first",
+            SnapshotReason::Schedule => "schedule",
+            SnapshotReason::Growth => "growth",
+        }
+    }
+}
+
 /// The gap after the first scheduled snapshot: the start of [`scheduled_gap`]'s ramp.
 pub const FIRST_SNAPSHOT_GAP: Duration = Duration::from_secs(30);
 

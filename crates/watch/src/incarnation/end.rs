@@ -9,6 +9,45 @@ use leaktrail_store::{now_ms, IncarnationEnd};
 use super::{Incarnation, LEFTOVER_GRACE};
 use crate::node_process;
 
+/// How an incarnation ended, as the store's `end_reason` spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EndReason {
+    /// V8 ran out of heap (its report is on the command's stderr).
+    V8HeapOom,
+    /// The OOM killer ended it (SIGKILL with the cgroup's or machine's count up).
+    OomKill,
+    /// Another signal ended it.
+    Signal,
+    /// It exited.
+    Exited,
+    /// The watcher stopped the command it started.
+    Stopped,
+    /// The watcher left a running process it did not start.
+    Detached,
+}
+
+impl EndReason {
+    /// The word the store and the events keep.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            EndReason::V8HeapOom => "v8-heap-oom",
+            EndReason::OomKill => "oom-kill",
+            EndReason::Signal => "signal",
+            EndReason::Exited => "exited",
+            EndReason::Stopped => "stopped",
+            EndReason::Detached => "detached",
+        }
+    }
+
+    /// Whether `end` is the watcher's doing (stopped or detached), not the process's: no
+    /// restart follows.
+    pub(crate) fn by_the_watcher(end: &IncarnationEnd) -> bool {
+        [EndReason::Stopped, EndReason::Detached]
+            .iter()
+            .any(|r| end.reason == r.as_str())
+    }
+}
+
 impl Incarnation {
     /// How the process ended, when it has.
     pub(super) fn ended(&mut self) -> Option<IncarnationEnd> {
@@ -43,19 +82,19 @@ impl Incarnation {
                     .iter()
                     .any(|l| l.contains("JavaScript heap out of memory"))
                 {
-                    "v8-heap-oom"
+                    EndReason::V8HeapOom
                 } else if status.signal() == Some(9) && oom {
-                    "oom-kill"
+                    EndReason::OomKill
                 } else if status.signal().is_some() {
-                    "signal"
+                    EndReason::Signal
                 } else {
-                    "exited"
+                    EndReason::Exited
                 };
                 Some(IncarnationEnd {
                     ended_at: now_ms(),
                     exit_code: status.code().map(i64::from),
                     signal: status.signal().map(i64::from),
-                    reason: reason.into(),
+                    reason: reason.as_str().into(),
                 })
             }
             None => {
@@ -64,15 +103,15 @@ impl Incarnation {
                 }
                 // Not our child: no exit status, but the OOM killer leaves its count.
                 let reason = if self.oom.saw_a_kill() {
-                    "oom-kill"
+                    EndReason::OomKill
                 } else {
-                    "exited"
+                    EndReason::Exited
                 };
                 Some(IncarnationEnd {
                     ended_at: now_ms(),
                     exit_code: None,
                     signal: None,
-                    reason: reason.into(),
+                    reason: reason.as_str().into(),
                 })
             }
         }
@@ -92,14 +131,14 @@ impl Incarnation {
                     ended_at: now_ms(),
                     exit_code: status.and_then(|s| s.code()).map(i64::from),
                     signal: status.and_then(|s| s.signal()).map(i64::from),
-                    reason: "stopped".into(),
+                    reason: EndReason::Stopped.as_str().into(),
                 }
             }
             None => IncarnationEnd {
                 ended_at: now_ms(),
                 exit_code: None,
                 signal: None,
-                reason: "detached".into(),
+                reason: EndReason::Detached.as_str().into(),
             },
         }
     }

@@ -15,7 +15,7 @@ use leaktrail_store::{now_ms, Store};
 use super::Incarnation;
 use crate::analyser::{lock, Analyser, CensusResult, PendingSnapshot};
 use crate::retention::enforce_budget;
-use crate::schedule::{growing, scheduled_gap};
+use crate::schedule::{growing, scheduled_gap, SnapshotReason};
 use crate::{node_process, CensusWorker, WatchConfig, WatchError, WatchEvent, WatchSummary};
 
 /// How snapshots are taken of this process.
@@ -38,7 +38,7 @@ pub(super) struct SnapshotInFlight {
     path: PathBuf,
     /// When it was asked for, ms since the epoch.
     t: i64,
-    reason: String,
+    reason: SnapshotReason,
     start: Instant,
     /// Makes the thread give up (a stop): the inspector call returns within 0.1 s.
     abort: Arc<AtomicBool>,
@@ -61,7 +61,7 @@ enum Taken {
 
 impl Incarnation {
     /// Whether a snapshot is due now, and why.
-    pub(super) fn snapshot_due(&mut self, config: &WatchConfig) -> Option<String> {
+    pub(super) fn snapshot_due(&mut self, config: &WatchConfig) -> Option<SnapshotReason> {
         match self.snapshots {
             SnapshotMethod::None => return None,
             // A command just started has not yet set up its handler: the signal would
@@ -75,16 +75,16 @@ impl Incarnation {
         }
         let now = Instant::now();
         if self.last_snapshot.is_none() {
-            return Some("first".into());
+            return Some(SnapshotReason::First);
         }
         if now >= self.next_scheduled {
-            return Some("schedule".into());
+            return Some(SnapshotReason::Schedule);
         }
         let gap_ok = self
             .last_snapshot
             .is_none_or(|t| now.duration_since(t) >= config.min_snapshot_gap);
         if gap_ok && growing(&self.samples, config) {
-            return Some("growth".into());
+            return Some(SnapshotReason::Growth);
         }
         None
     }
@@ -96,7 +96,7 @@ impl Incarnation {
         config: &WatchConfig,
         store: &Store,
         analyser: &Analyser,
-        reason: &str,
+        reason: SnapshotReason,
         on_event: &mut impl FnMut(&WatchEvent),
     ) {
         self.seq += 1;
@@ -150,7 +150,7 @@ impl Incarnation {
             file,
             path,
             t: now_ms(),
-            reason: reason.to_owned(),
+            reason,
             start: Instant::now(),
             abort,
             thread: std::thread::spawn(job),
@@ -158,10 +158,16 @@ impl Incarnation {
     }
 
     /// Schedules the next snapshot after one that ended at `now` and took `took`.
-    fn snapshot_done(&mut self, config: &WatchConfig, reason: &str, now: Instant, took: Duration) {
+    fn snapshot_done(
+        &mut self,
+        config: &WatchConfig,
+        reason: SnapshotReason,
+        now: Instant,
+        took: Duration,
+    ) {
         self.last_snapshot = Some(now);
         self.snapshots_done += 1;
-        if reason != "growth" {
+        if reason != SnapshotReason::Growth {
             self.next_scheduled = now + scheduled_gap(config, self.snapshots_done, took);
         } else {
             // The schedule stands, but an early snapshot must not make two within the gap.
@@ -204,11 +210,11 @@ impl Incarnation {
         if let Some(inspector) = inspector {
             self.attach(inspector);
         }
-        self.snapshot_done(config, &reason, Instant::now(), start.elapsed());
+        self.snapshot_done(config, reason, Instant::now(), start.elapsed());
         let pending = |file: String, streamed: bool| PendingSnapshot {
             file,
             t,
-            reason: reason.clone(),
+            reason,
             taken_in: start.elapsed().as_secs_f64(),
             incarnation: self.id,
             id_epoch: self.id_epoch,
@@ -274,7 +280,7 @@ impl Incarnation {
                         pending.incarnation,
                         pending.t,
                         &pending.file,
-                        &pending.reason,
+                        pending.reason.as_str(),
                         &census,
                     )?;
                     if pending.streamed {
@@ -284,7 +290,7 @@ impl Incarnation {
                     summary.snapshots += 1;
                     on_event(&WatchEvent::Snapshot {
                         file: pending.file,
-                        reason: pending.reason,
+                        reason: pending.reason.as_str().to_owned(),
                         seconds: pending.taken_in + seconds,
                     });
                     enforce_budget(store, config, on_event)?;
