@@ -142,10 +142,22 @@ fn watch_until_censuses(
         .position(|&a| a == "--duration")
         .expect("FAST has a duration");
     let fast: Vec<&str> = FAST[..at].iter().chain(&FAST[at + 2..]).copied().collect();
+    let flags: Vec<&str> = fast.iter().chain(extra).copied().collect();
+    watch_with_until_censuses(dir, store_dir, &flags, command, censuses);
+}
+
+/// [`watch_until_censuses`] with `flags` alone (no `FAST`): `watch --store STORE [flags]
+/// -- COMMAND` until the store holds `censuses` censuses, then SIGTERM.
+fn watch_with_until_censuses(
+    dir: &std::path::Path,
+    store_dir: &std::path::Path,
+    flags: &[&str],
+    command: &[String],
+    censuses: usize,
+) {
     let mut watcher = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
         .args(["watch", "--store", s(store_dir), "--quiet"])
-        .args(&fast)
-        .args(extra)
+        .args(flags)
         .arg("--")
         .args(command)
         .env("TMPDIR", dir)
@@ -324,7 +336,11 @@ fn samples_keep_coming_while_a_snapshot_is_built_and_rss_leaves_them_out() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     let command = [node().display().to_string(), "-e".into(), BIG_HEAP.into()];
-    watch(
+    // Until two censuses, not for a fixed 20 s: on a loaded machine the snapshot of the
+    // full heap took longer than the rest of the 20 s, was cut short by the stop, and left
+    // one census (the start-up heap's).
+    watch_with_until_censuses(
+        dir.path(),
         &store_dir,
         &[
             "--sample-every",
@@ -333,10 +349,9 @@ fn samples_keep_coming_while_a_snapshot_is_built_and_rss_leaves_them_out() {
             "3s",
             "--keep",
             "1",
-            "--duration",
-            "20s",
         ],
         &command,
+        2,
     );
     let store = Store::open(&store_dir).expect("the store opens");
     let target = &store.targets().expect("targets")[0];
