@@ -244,3 +244,13 @@ fn delta_row(
         freed_size: freed.size,
     }
 }
+
+impl GrowthVerdict {
+    /// Decides from the family deltas of a snapshot diff; `heap_before` is the earlier
+    /// total self size.
+    pub fn from_families(families: &[FamilyDelta], heap_before: u64) -> GrowthVerdict {
+        let deltas: Vec<(Family, i64)> =
+            families.iter().map(|f| (f.family, f.size_delta)).collect();
+        GrowthVerdict::from_size_deltas(&deltas, heap_before)
+    }
+}

@@ -303,7 +303,8 @@ pub struct SizedPlace {
     pub edge: String,
     /// The shape of its shortest retainer path, for a holder that is itself replaced.
     pub shape: String,
-    /// Its own size ([`crate::growing`]), bytes.
+    /// Its own size: self size plus the storage V8 keeps for it alone (a string's cons
+    /// tree, an array's elements, a property store), bytes.
     pub own_size: u64,
     /// Its class (`(concatenated string)`, `Array`, …).
     pub class: String,

@@ -8,14 +8,18 @@
 //!   by family and by object id, and ends in a [`GrowthVerdict`]: module-graph growth,
 //!   external memory, or a runtime data leak.
 //! - [`SnapshotCensus`] is the compact record of one snapshot that a watcher stores and
-//!   trends are computed from.
+//!   trends are computed from; [`CensusDiff::between`] compares two censuses by class and
+//!   by family, with the same [`GrowthVerdict`] (raw files may be long gone).
 //! - [`lane::discover`] pairs the earliest and latest snapshot of each PID in a directory.
 //! - [`ClassSurvivors`] counts the live objects of one class, with the path of one.
 //!
 //! All analysis types are plain data and `Serialize`; the JSON they produce is the
 //! documented output schema (`docs/json-schema.md`).
 
+#![deny(missing_docs)]
+
 mod census;
+mod census_diff;
 mod census_leaks;
 mod census_report;
 mod class;
@@ -36,6 +40,7 @@ pub mod units;
 mod verdict;
 
 pub use census::{shape_label, CensusLimits, CollectionRecord, SnapshotCensus};
+pub use census_diff::{CensusClassDelta, CensusDiff, CensusFamilyDelta};
 pub use census_leaks::{
     CensusCluster, CensusLeaks, LeakCulprit, LeakWindow, WindowTracker, CENSUS_CLUSTERS,
 };

@@ -8,7 +8,7 @@
 //!   session id or URL holds every entry under its own property name. An object is a
 //!   dictionary when V8 keeps it in dictionary mode (its `properties` store references the
 //!   key strings, which a fast object's store never does), when it is a plain `Object`
-//!   with [`DICTIONARY_MIN_KEYS`](crate::collections::DICTIONARY_MIN_KEYS) keys or more —
+//!   with `DICTIONARY_MIN_KEYS` (16) keys or more —
 //!   the rule the growing-collection census uses — or when it is a plain `Object` with a
 //!   key that is not an identifier (`/login`, `en-GB`, `user@example.com`): code names
 //!   its fields as identifiers, keys that come from data are not (a per-route series

@@ -13,7 +13,6 @@
 
 use serde::Serialize;
 
-use crate::diff::FamilyDelta;
 use crate::family::Family;
 use crate::units::signed_bytes;
 
@@ -48,15 +47,16 @@ pub struct GrowthVerdict {
 const MIN_GROWTH: i64 = 512 << 10;
 
 impl GrowthVerdict {
-    /// Decides from the family deltas; `heap_before` is the earlier total self size.
-    pub fn from_families(families: &[FamilyDelta], heap_before: u64) -> GrowthVerdict {
-        let net: i64 = families.iter().map(|f| f.size_delta).sum();
-        let grown: u64 = families.iter().map(|f| f.size_delta.max(0) as u64).sum();
+    /// Decides from each family's change in self size, bytes — all the rules read, so a
+    /// diff that cannot know new and freed objects (two censuses) decides the same way.
+    pub fn from_size_deltas(families: &[(Family, i64)], heap_before: u64) -> GrowthVerdict {
+        let net: i64 = families.iter().map(|&(_, d)| d).sum();
+        let grown: u64 = families.iter().map(|&(_, d)| d.max(0) as u64).sum();
         let of = |fam: Family| {
             families
                 .iter()
-                .find(|f| f.family == fam)
-                .map_or(0, |f| f.size_delta.max(0) as u64)
+                .find(|&&(f, _)| f == fam)
+                .map_or(0, |&(_, d)| d.max(0) as u64)
         };
         let share = |bytes: u64| {
             if grown == 0 {

@@ -50,9 +50,10 @@
 //! added ([`TrendCache`]), so the dashboard's refresh every 5 s reads samples, not
 //! censuses.
 
+#![deny(missing_docs)]
+
 mod api;
 mod conn;
-mod diff;
 mod metrics;
 
 use std::net::SocketAddr;
@@ -66,7 +67,9 @@ use leaktrail_trend::{TrendCache, TrendPolicy};
 pub use conn::{
     connections_open_files_allow, ConnectionLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
 };
-pub use diff::{CensusClassDelta, CensusDiff, CensusFamilyDelta};
+// The census diff of `diff-analysis`, kept here under its old path: it lives in
+// `leaktrail_analysis` beside the snapshot diff.
+pub use leaktrail_analysis::{CensusClassDelta, CensusDiff, CensusFamilyDelta};
 pub use metrics::Exposition;
 
 /// The default address: loopback only.

@@ -1,16 +1,21 @@
 //! [`CensusDiff`]: what changed between two stored snapshot censuses, by class and by
 //! family, with the [`GrowthVerdict`] of the family deltas — the `diff` of two snapshots
-//! whose raw files may be long deleted.
+//! whose raw files may be long deleted ([`SnapshotDiff`](crate::SnapshotDiff) is the diff
+//! of two snapshots at hand).
 //!
 //! A census keeps only the largest classes, so a class missing from one side was below
 //! that census's cut-off (counted as 0 there, and flagged); objects new or freed are not
-//! known without the raw files.
+//! known without the raw files, so the verdict reads the size deltas alone
+//! ([`GrowthVerdict::from_size_deltas`]), as it does for a snapshot diff.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
-use leaktrail_analysis::{Family, FamilyDelta, GrowthVerdict, SnapshotCensus};
+use crate::census::SnapshotCensus;
+use crate::family::Family;
+use crate::summary::ClassStats;
+use crate::verdict::GrowthVerdict;
 
 /// How one class changed between two censuses.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -96,23 +101,14 @@ impl CensusDiff {
                 }
             })
             .collect();
-        // The verdict reads only the size deltas; new and freed bytes are unknown here.
-        let for_verdict: Vec<FamilyDelta> = Family::ALL
+        let size_deltas: Vec<(Family, i64)> = Family::ALL
             .iter()
             .zip(&families)
-            .map(|(&f, d)| FamilyDelta {
-                family: f,
-                label: d.label.clone(),
-                size_before: d.size_before,
-                size_after: d.size_after,
-                size_delta: d.size_delta,
-                new_size: 0,
-                freed_size: 0,
-            })
+            .map(|(&f, d)| (f, d.size_delta))
             .collect();
-        let verdict = GrowthVerdict::from_families(&for_verdict, before.info.total_self_size);
+        let verdict = GrowthVerdict::from_size_deltas(&size_deltas, before.info.total_self_size);
 
-        let earlier: HashMap<&str, &leaktrail_analysis::ClassStats> = before
+        let earlier: HashMap<&str, &ClassStats> = before
             .classes
             .iter()
             .map(|c| (c.class.as_str(), c))
@@ -177,7 +173,7 @@ impl CensusDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use leaktrail_analysis::{ClassStats, GroupTotal, SnapshotInfo};
+    use crate::summary::{GroupTotal, SnapshotInfo};
 
     fn census(entries: u64) -> SnapshotCensus {
         SnapshotCensus {
@@ -248,13 +244,10 @@ mod tests {
             .expect("objects");
         assert_eq!(objects.size_delta, 4990 * 1000);
         assert_eq!(d.families.len(), Family::ALL.len());
-        assert_eq!(d.verdict.kind, leaktrail_analysis::GrowthKind::RuntimeData);
+        assert_eq!(d.verdict.kind, crate::GrowthKind::RuntimeData);
         // No change, no verdict of growth.
         let same = CensusDiff::between(&census(10), &census(10));
         assert!(same.classes.is_empty());
-        assert_eq!(
-            same.verdict.kind,
-            leaktrail_analysis::GrowthKind::NoSignificantGrowth
-        );
+        assert_eq!(same.verdict.kind, crate::GrowthKind::NoSignificantGrowth);
     }
 }

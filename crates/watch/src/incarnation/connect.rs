@@ -1,0 +1,115 @@
+//! The inspector of one incarnation: finding it, connecting, and connecting again after it
+//! failed.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use leaktrail_inspector::{url_on_port, Inspector};
+use leaktrail_sampler::{loopback_listening_ports, process_info};
+use leaktrail_store::Store;
+
+use super::{Incarnation, SnapshotMethod, RECONNECT_EVERY};
+use crate::{is_node, WatchConfig, WatchError, WatchEvent, WatchTarget};
+
+impl Incarnation {
+    /// Reads V8's heap limit once, when the inspector answers (a process just starting may
+    /// not yet).
+    pub(super) fn read_heap_limit(&mut self, store: &mut Store) -> Result<(), WatchError> {
+        if self.heap_limit_known {
+            return Ok(());
+        }
+        if let Some(limit) = self
+            .inspector
+            .as_mut()
+            .and_then(|i| i.heap_size_limit().ok())
+        {
+            store.set_limits(self.id, Some(limit as i64), None)?;
+            self.heap_limit_known = true;
+        }
+        Ok(())
+    }
+
+    /// Connects to the inspector: the URL a started command printed, or one found on (or
+    /// opened with SIGUSR1 for) a running process.
+    pub(super) fn connect(&mut self, config: &WatchConfig, on_event: &mut impl FnMut(&WatchEvent)) {
+        let url = match (&self.url, &config.target) {
+            (Some(rx), _) => rx.recv_timeout(Duration::from_secs(10)).ok(),
+            (None, WatchTarget::Pid(pid)) => {
+                if !is_node(*pid) {
+                    return;
+                }
+                let find = || {
+                    loopback_listening_ports(*pid)
+                        .into_iter()
+                        .find_map(|port| url_on_port(port).ok().flatten())
+                };
+                let mut url = find();
+                // SIGUSR1 only to a process that handles it: by default it terminates.
+                let usr1 = rustix::process::Signal::USR1;
+                let catches_usr1 = || process_info(*pid).is_some_and(|i| i.catches(usr1.as_raw()));
+                if url.is_none() && catches_usr1() {
+                    if let Some(p) = rustix::process::Pid::from_raw(*pid) {
+                        let _ = rustix::process::kill_process(p, usr1);
+                    }
+                    let until = Instant::now() + Duration::from_secs(5);
+                    while url.is_none() && Instant::now() < until {
+                        std::thread::sleep(Duration::from_millis(100));
+                        url = find();
+                    }
+                }
+                url
+            }
+            _ => None,
+        };
+        let Some(url) = url else {
+            on_event(&WatchEvent::Warning(format!(
+                "no Node inspector for pid {}: sampling RSS only, no heap snapshots",
+                self.pid
+            )));
+            return;
+        };
+        match Inspector::connect(&url) {
+            Ok(i) => {
+                self.attach(i);
+                self.id_epoch += 1;
+                self.snapshots = SnapshotMethod::Inspector;
+            }
+            Err(e) => on_event(&WatchEvent::Warning(format!(
+                "cannot connect to the inspector {url}: {e}"
+            ))),
+        }
+        self.inspector_url = Some(url);
+    }
+
+    /// Uses `inspector` from now on; the stderr reader can cut its socket when Node exits.
+    pub(super) fn attach(&mut self, inspector: Inspector) {
+        if let Ok(mut cut) = self.cut.lock() {
+            *cut = inspector.interrupt_handle();
+        }
+        self.inspector = Some(inspector);
+    }
+
+    /// After a failed inspector read, connects again to the same address (every
+    /// [`RECONNECT_EVERY`]), unless the process is exiting: a dropped connection must not
+    /// end heap sampling and snapshots for the rest of a week-long run.
+    pub(super) fn reconnect(&mut self, on_event: &mut impl FnMut(&WatchEvent)) {
+        let due = self.reconnect_at.is_some_and(|at| Instant::now() >= at);
+        if self.inspector.is_some() || !due || self.exiting.load(Ordering::SeqCst) {
+            return;
+        }
+        let Some(url) = self.inspector_url.clone() else {
+            return;
+        };
+        match Inspector::connect(&url) {
+            Ok(i) => {
+                self.attach(i);
+                self.id_epoch += 1;
+                self.reconnect_at = None;
+                on_event(&WatchEvent::Warning(format!(
+                    "reconnected to the inspector {url}"
+                )));
+            }
+            Err(_) => self.reconnect_at = Some(Instant::now() + RECONNECT_EVERY),
+        }
+    }
+}
