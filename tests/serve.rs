@@ -257,6 +257,41 @@ fn samples_since_and_limit() {
         .map(|s| s.t)
         .collect();
     assert_eq!(newest, tail, "a limit keeps the newest, oldest first");
+
+    // `max_points` spreads over the whole span: the first bucket's latest sample and the
+    // very last sample are in, and no more points than asked for.
+    let all: Vec<i64> = f.samples.iter().map(|s| s.t).collect();
+    let points = 4;
+    let spread = request(
+        &server.addr,
+        "GET",
+        &format!("/api/memory/samples?max_points={points}"),
+        None,
+    )
+    .json();
+    let spread: Vec<i64> = spread["targets"][0]["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .map(|s| s["t"].as_i64().expect("t"))
+        .collect();
+    assert!(
+        all.len() > points,
+        "the fixture has more samples than points"
+    );
+    assert!(!spread.is_empty() && spread.len() <= points, "{spread:?}");
+    assert!(spread.windows(2).all(|w| w[0] < w[1]), "{spread:?}");
+    assert_eq!(
+        spread.last(),
+        all.last(),
+        "the newest sample ends the chart"
+    );
+    let (lo, hi) = (all[0], all[all.len() - 1]);
+    let first_bucket_end = lo + (hi - lo + 1) / points as i64;
+    assert!(
+        spread[0] < first_bucket_end,
+        "the oldest quarter is drawn: {spread:?} {all:?}"
+    );
 }
 
 #[test]
@@ -268,6 +303,13 @@ fn bad_parameters_are_json_errors() {
         ("GET", "/api/memory/samples?since=-5", 400, "since"),
         ("GET", "/api/memory/samples?limit=0", 400, "limit"),
         ("GET", "/api/memory/samples?limit=999999999", 400, "limit"),
+        ("GET", "/api/memory/samples?max_points=0", 400, "max_points"),
+        (
+            "GET",
+            "/api/memory/samples?limit=5&max_points=5",
+            400,
+            "give one",
+        ),
         ("GET", "/api/memory/samples?target=", 400, "target"),
         ("GET", "/api/memory/samples?target=ghost", 404, "ghost"),
         ("GET", "/api/memory/samples?sinse=0", 400, "sinse"),

@@ -334,17 +334,27 @@ struct TargetSamples {
 }
 
 async fn samples(State(state): State<AppState>, query: RawQuery) -> ApiResult {
-    let params = Params::parse(query, &["since", "target", "limit"])?;
+    let params = Params::parse(query, &["since", "target", "limit", "max_points"])?;
     let since = params.int("since", 0, i64::MAX)?.unwrap_or(0);
-    let limit = params
-        .int("limit", 1, MAX_SAMPLES)?
-        .unwrap_or(DEFAULT_SAMPLES) as usize;
+    let limit = params.int("limit", 1, MAX_SAMPLES)?;
+    // The newest `limit`, or `max_points` spread over the whole span (a chart of days).
+    let spread = params.int("max_points", 1, MAX_SAMPLES)?;
+    if limit.is_some() && spread.is_some() {
+        return Err(ApiError::bad_request(
+            "limit and max_points: give one (the newest samples, or points over the whole span)",
+        ));
+    }
+    let limit = limit.unwrap_or(DEFAULT_SAMPLES) as usize;
     let name = params.text("target")?.map(str::to_owned);
     let list = with_store(&state, move |_, store| {
         let mut out = Vec::new();
         for t in select_targets(store, name.as_deref())? {
+            let samples = match spread {
+                Some(points) => store.samples_spread(t.id, since, points as usize)?,
+                None => store.samples(t.id, since, limit)?,
+            };
             out.push(TargetSamples {
-                samples: store.samples(t.id, since, limit)?,
+                samples,
                 target: t.name,
             });
         }

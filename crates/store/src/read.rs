@@ -89,6 +89,52 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(sql(p))
     }
 
+    /// Samples of `target` taken at or after `since` (ms), oldest first, thinned to at
+    /// most `points` spread evenly over their whole time span: the span is cut into
+    /// `points` equal buckets and each keeps its latest sample (as a Prometheus range
+    /// query evaluates each step). What a chart of days of samples draws, where the
+    /// newest `limit` of [`Store::samples`] would show only the last hours.
+    pub fn samples_spread(
+        &self,
+        target: TargetId,
+        since: i64,
+        points: usize,
+    ) -> Result<Vec<SampleRecord>, StoreError> {
+        let p = &self.db_path;
+        let span: (Option<i64>, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT MIN(s.t), MAX(s.t) FROM samples s JOIN incarnations i ON i.id = s.incarnation_id
+                 WHERE i.target_id = ?1 AND s.t >= ?2",
+                params![target, since],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(sql(p))?;
+        let (Some(lo), Some(hi)) = span else {
+            return Ok(Vec::new());
+        };
+        let mut st = self
+            .conn
+            .prepare(&format!(
+                "SELECT incarnation_id, t, rss, anon, pss, threads, heap_used, heap_total, external, in_snapshot FROM (
+                   SELECT s.incarnation_id, s.t, s.rss, s.anon, s.pss, s.threads, s.heap_used, s.heap_total, s.external,
+                          {} AS in_snapshot,
+                          ROW_NUMBER() OVER (PARTITION BY ((s.t - ?3) * ?4) / (?5 - ?3 + 1) ORDER BY s.t DESC) AS nth
+                   FROM samples s JOIN incarnations i ON i.id = s.incarnation_id
+                   WHERE i.target_id = ?1 AND s.t >= ?2
+                 ) WHERE nth = 1 ORDER BY t",
+                self.in_snapshot_column("s.")
+            ))
+            .map_err(sql(p))?;
+        let rows = st
+            .query_map(
+                params![target, since, lo, points.max(1) as i64, hi],
+                sample_row,
+            )
+            .map_err(sql(p))?;
+        rows.collect::<Result<_, _>>().map_err(sql(p))
+    }
+
     /// Samples of one incarnation taken at or after `since` (ms), oldest first, at most
     /// `limit` (the most recent ones when there are more). Reads the `(incarnation, t)`
     /// index backwards: no sort.
