@@ -8,7 +8,7 @@
 //!
 //! | assessment | rule |
 //! |---|---|
-//! | **leaking** | `decide` says leak: a significant trend whose whole slope interval is above the floor, not saturating — and, for a class or collection, it grew by at least the noise floor over the window |
+//! | **leaking** | `decide` says leak: a significant trend whose whole slope interval is above the floor, not saturating — and it grew by enough over the window: a class or collection by the noise floor, a memory series by [`TrendPolicy::min_growth_bytes`] and 1 % of its level (four minutes of 1 MiB/h is 70 KB, what Node's RSS creeps by after a start) |
 //! | **growing** | not leaking, but the trend is significantly upward and its slope interval reaches above the floor (not yet decided), or growth above the floor that saturates (a cache filling); for a class or collection also any significant rise under the floor (a suspect: its share of the heap's growth can be small) |
 //! | **stable** | neither: no significant rise, or for a memory series one whose whole slope interval is at or below the floor (what `run` calls no leak) |
 //! | **insufficient** | fewer than 8 points after the warm-up: nothing is decided |
@@ -717,7 +717,13 @@ impl TrendReport {
                 .iter()
                 .map(|(s, c)| (secs(s.t), c.info.total_self_size as f64))
                 .collect();
-            memory.extend(memory_trend("snapshot self size", &pts, &gp, heap_limit));
+            memory.extend(memory_trend(
+                "snapshot self size",
+                &pts,
+                &gp,
+                policy.min_growth_bytes,
+                heap_limit,
+            ));
         }
         if is_node {
             let pts: Vec<(f64, f64)> = input
@@ -758,18 +764,29 @@ impl TrendReport {
             // bounded cache was called *leaking* on them). The row shows the live total;
             // what it is called comes from its parts (`heap_assessment`).
             let heap = if live_after_start_up.len() >= leaktrail_stats::MIN_SAMPLES {
-                memory_trend("heap_used", &live_after_start_up, &gp, heap_limit).map(|mut heap| {
+                memory_trend(
+                    "heap_used",
+                    &live_after_start_up,
+                    &gp,
+                    policy.min_growth_bytes,
+                    heap_limit,
+                )
+                .map(|mut heap| {
                     heap.basis = SeriesBasis::AfterGc;
                     heap.current = pts.last().map_or(heap.current, |p| p.1 as u64);
-                    heap.assessment =
-                        heap_assessment(&past_start_up(&live), &past_start_up(&data), &gp);
+                    heap.assessment = heap_assessment(
+                        &past_start_up(&live),
+                        &past_start_up(&data),
+                        &gp,
+                        policy.min_growth_bytes,
+                    );
                     if heap.assessment == Assessment::Stable {
                         heap.time_to_oom = None;
                     }
                     heap
                 })
             } else {
-                memory_trend("heap_used", &pts, &gp, heap_limit)
+                memory_trend("heap_used", &pts, &gp, policy.min_growth_bytes, heap_limit)
             };
             if let Some(mut heap) = heap {
                 if heap.time_to_oom.is_some() {
@@ -811,13 +828,13 @@ impl TrendReport {
         let rss = if after_gc.len() >= leaktrail_stats::MIN_SAMPLES {
             // Node with enough snapshots: RSS after each one's full GC decides, and may
             // leak on its own (native memory, buffers, threads).
-            memory_trend("rss", &after_gc, &gp, limit).map(|mut rss| {
+            memory_trend("rss", &after_gc, &gp, policy.min_growth_bytes, limit).map(|mut rss| {
                 rss.basis = SeriesBasis::AfterGc;
                 rss.current = pts.last().map_or(rss.current, |p| p.1 as u64);
                 rss
             })
         } else {
-            memory_trend("rss", &pts, &gp, limit).map(|mut rss| {
+            memory_trend("rss", &pts, &gp, policy.min_growth_bytes, limit).map(|mut rss| {
                 if is_node {
                     // Node's RSS between GCs follows the heap's sawtooth and its start-up
                     // climb: shown, projected, but no alarm until the snapshots decide.
@@ -937,13 +954,15 @@ fn memory_trend(
     series: &str,
     pts: &[(f64, f64)],
     gp: &GrowthPolicy,
+    min_growth: u64,
     limit: Option<(&str, u64)>,
 ) -> Option<MemoryTrend> {
     let last = pts.last()?;
     let xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
     let ys: Vec<f64> = pts.iter().map(|p| p.1).collect();
     let v = decide(&xs, &ys, gp);
-    let assessment = assessment_of(&v, gp.alpha, true, RiseUnderFloor::NoLeak);
+    let big_enough = grew_enough(&v, &xs, last.1, min_growth);
+    let assessment = assessment_of(&v, gp.alpha, big_enough, RiseUnderFloor::NoLeak);
     let current = last.1.max(0.0) as u64;
     let time_to_oom = match (limit, assessment) {
         (Some((kind, limit)), Assessment::Leaking | Assessment::Growing)
@@ -985,19 +1004,40 @@ fn memory_trend(
 /// by far more.
 const CODE_FLOOR_FACTOR: f64 = 10.0;
 
+/// Whether a memory series grew enough over its points to leak: its fitted growth over
+/// their span (slope × span) at least `min_growth` bytes and 1 % of its latest level
+/// (`level`). A rise of 1 MiB/h is significant on ten points, but four minutes of it
+/// is 70 KB: Node's RSS creeps so for minutes after a start (the allocator and V8's
+/// pages settling), and no one should be paged for it until it has come to something.
+fn grew_enough(
+    v: &leaktrail_stats::GrowthVerdict,
+    xs: &[f64],
+    level: f64,
+    min_growth: u64,
+) -> bool {
+    let span = xs.last().zip(xs.first()).map_or(0.0, |(b, a)| b - a);
+    v.slope.slope * span >= (min_growth as f64).max(level * MIN_GROWTH_SHARE)
+}
+
+/// The share of its level a memory series must have grown by to leak ([`grew_enough`]).
+const MIN_GROWTH_SHARE: f64 = 0.01;
+
 /// What the live heap is called, from its census points past start-up (`live`: totals,
 /// `data`: [`SnapshotCensus::data_size`]): the worse of its data against the floor and
 /// of the rest (code, V8's internals) against [`CODE_FLOOR_FACTOR`] times the floor.
-fn heap_assessment(live: &[(f64, f64)], data: &[(f64, f64)], gp: &GrowthPolicy) -> Assessment {
+fn heap_assessment(
+    live: &[(f64, f64)],
+    data: &[(f64, f64)],
+    gp: &GrowthPolicy,
+    min_growth: u64,
+) -> Assessment {
+    let level = live.last().map_or(0.0, |p| p.1);
     let judged = |points: &[(f64, f64)], gp: &GrowthPolicy| {
         let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
         let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
-        assessment_of(
-            &decide(&xs, &ys, gp),
-            gp.alpha,
-            true,
-            RiseUnderFloor::NoLeak,
-        )
+        let v = decide(&xs, &ys, gp);
+        let big_enough = grew_enough(&v, &xs, level, min_growth);
+        assessment_of(&v, gp.alpha, big_enough, RiseUnderFloor::NoLeak)
     };
     let apart: Vec<(f64, f64)> = live
         .iter()
@@ -1443,6 +1483,35 @@ mod tests {
         let heap = &r.memory[0];
         assert_eq!(heap.assessment, Assessment::Leaking, "{heap:?}");
         assert!(heap.time_to_oom.is_some(), "{heap:?}");
+    }
+
+    #[test]
+    fn a_memory_series_leaks_only_once_its_growth_comes_to_something() {
+        // RSS at 100 MiB, ten points over four minutes, rising steadily: at 3 MiB/h the
+        // rise is significant but is 200 KB in all (under 1 % of the level): growing;
+        // at 60 MiB/h it is 4 MiB: leaking.
+        let gp = GrowthPolicy {
+            max_growth: 1048576.0 / 3600.0,
+            alpha: 0.05,
+            warmup: None,
+        };
+        let series = |per_hour: f64| -> Vec<(f64, f64)> {
+            (0..10)
+                .map(|k| {
+                    let t = k as f64 * 24.0;
+                    let wobble = if k % 2 == 0 { 2048.0 } else { 0.0 };
+                    (
+                        t,
+                        100.0 * 1048576.0 + per_hour * 1048576.0 * t / 3600.0 + wobble,
+                    )
+                })
+                .collect()
+        };
+        let slow = memory_trend("rss", &series(3.0), &gp, 256 * 1024, None).expect("trend");
+        assert!(slow.rate.low > 1048576.0, "{slow:?}");
+        assert_eq!(slow.assessment, Assessment::Growing, "{slow:?}");
+        let fast = memory_trend("rss", &series(60.0), &gp, 256 * 1024, None).expect("trend");
+        assert_eq!(fast.assessment, Assessment::Leaking, "{fast:?}");
     }
 
     #[test]
