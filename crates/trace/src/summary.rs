@@ -121,6 +121,8 @@ pub struct TraceReport {
     pub interval_seconds: f64,
     /// Seconds between snapshots of one process, when taken.
     pub snapshot_every_seconds: Option<f64>,
+    /// What the snapshots cost, when taken ([`crate::boundaries`]).
+    pub snapshot_cost: Option<crate::boundaries::SnapshotCost>,
     /// The settle time: how long a process's start-up lasts at most, seconds.
     pub settle_seconds: f64,
     /// The lane rule.
@@ -274,6 +276,7 @@ impl TraceReport {
             wall_seconds: run.wall_seconds,
             interval_seconds: run.interval_seconds,
             snapshot_every_seconds: run.snapshot_every_seconds,
+            snapshot_cost: run.snapshot_cost,
             settle_seconds: settle,
             lane_rule: run.lane_rule,
             out_dir: options.out_dir.clone(),

@@ -32,6 +32,12 @@ pub struct TraceConfig {
     /// Snapshot every Node process that runs tests ([`crate::roles`]) each time it has
     /// lived this much longer; `None`: no snapshots (and `NODE_OPTIONS` is left alone).
     pub snapshot_every: Option<Duration>,
+    /// Let the workers trace's preload hooks snapshot themselves between test files
+    /// ([`crate::boundaries`]) rather than by signal on the clock (which others keep).
+    pub snapshot_at_files: bool,
+    /// With `snapshot_at_files`: how much a worker's heap must grow after its last snapshot
+    /// before the next one, bytes.
+    pub snapshot_growth: u64,
     /// Snapshot the processes that only coordinate a test run too (npm, the runners' main
     /// processes).
     pub snapshot_coordinators: bool,
@@ -167,6 +173,8 @@ pub struct TraceRun {
     pub signals_forwarded: Vec<i32>,
     /// Time spent reading `/proc` and settling snapshot files, seconds.
     pub sampling_seconds: f64,
+    /// What the snapshots cost, when taken.
+    pub snapshot_cost: Option<crate::boundaries::SnapshotCost>,
     /// What went wrong along the way without stopping the trace.
     pub warnings: Vec<String>,
 }
@@ -255,6 +263,16 @@ pub fn trace(
     if let Some(h) = &hooks {
         node_options = Some(h.node_options(node_options.as_deref()));
         cmd.env(crate::hooks::EVENTS_ENV, h.events_path());
+        if let (Some(s), Some(every), true) =
+            (&snapshots, config.snapshot_every, config.snapshot_at_files)
+        {
+            cmd.env(crate::boundaries::DIR_ENV, s.dir())
+                .env(crate::boundaries::EVERY_ENV, every.as_millis().to_string())
+                .env(
+                    crate::boundaries::GROWTH_ENV,
+                    config.snapshot_growth.to_string(),
+                );
+        }
     }
     if let Some(o) = &node_options {
         if snapshots.is_some() || hooks.is_some() {
@@ -348,12 +366,14 @@ pub fn trace(
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     let mut worker_files = Vec::new();
+    let mut written = Vec::new();
     if let Some(h) = hooks {
         let events = h.read(started_unix_ms);
         worker_files = events.files;
         for p in &events.processes {
             tracer.add_unsampled(p);
         }
+        written = events.snapshots;
         tracer.roles.poll();
         if events.unreadable > 0 {
             tracer.warnings.push(format!(
@@ -368,11 +388,19 @@ pub fn trace(
         }
     }
     tracer.roles.settle(&mut tracer.processes);
+    for p in tracer.processes.iter_mut() {
+        crate::boundaries::account(p.pid, &mut p.snapshots, &written);
+    }
+    let wall_seconds = start.elapsed().as_secs_f64();
+    let snapshot_cost = config.snapshot_every.map(|_| {
+        let files = config.snapshot_at_files && tracer.roles.follows_preload();
+        crate::boundaries::cost(&tracer.processes, files, wall_seconds)
+    });
     Ok(TraceRun {
         command: config.command.clone(),
         exit,
         started_unix_ms,
-        wall_seconds: start.elapsed().as_secs_f64(),
+        wall_seconds,
         interval_seconds: config.interval.as_secs_f64(),
         snapshot_every_seconds: config.snapshot_every.map(|d| d.as_secs_f64()),
         snapshot_coordinators: config.snapshot_coordinators,
@@ -384,6 +412,7 @@ pub fn trace(
         worker_files,
         signals_forwarded: tracer.signals_forwarded,
         sampling_seconds: tracer.sampling_seconds,
+        snapshot_cost,
         warnings: tracer.warnings,
     })
 }
@@ -693,6 +722,12 @@ impl Tracer<'_> {
         }
         for r in self.processes.iter_mut() {
             if !r.node || r.end.is_some() || r.pending.is_some() || t < r.next_snapshot {
+                continue;
+            }
+            // A worker the preload hooks snapshots itself between files: a signal would
+            // land mid-test.
+            if self.config.snapshot_at_files && self.roles.hooked_worker(r.pid) {
+                r.snapshots_skipped = None;
                 continue;
             }
             // Asked again at each sample: a worker may say what it is after it is due.
