@@ -317,8 +317,15 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
                 .map(|p| format!("{} ({} snapshot{})", p.pid, p.snapshots.len(), if p.snapshots.len() == 1 { "" } else { "s" }))
                 .collect();
             if !few.is_empty() {
+                let files = run.snapshot_cost.as_ref().is_some_and(|c| c.mode == "files");
+                let how = if files {
+                    // A worker that did not grow keeps only its baseline, by design.
+                    format!("a test worker is snapshotted before its first file and after a file that grew its heap by --snapshot-growth, at most once per {every} s: one that did not grow has its baseline only; another process once it has run {every} s and again {every} s after each snapshot is written; none after it exits")
+                } else {
+                    format!("a process is snapshotted once it has run {every} s and again {every} s after each snapshot is written; not after it exits")
+                };
                 out.push(format!(
-                    "Heap diff: Node PIDs with fewer than two snapshots (a process is snapshotted once it has run {every} s and again {every} s after each snapshot is written; not after it exits): {}.",
+                    "Heap diff: Node PIDs with fewer than two snapshots ({how}): {}.",
                     few.join(", ")
                 ));
             }
