@@ -19,8 +19,12 @@ R[node-test]="node --test test/"
 secs() { echo "$(date +%s.%N) - $1" | bc; }
 cost() {
   python3 -c 'import json,sys
-c = json.load(open(sys.argv[1])).get("snapshot_cost") or {}
-print("run %.1f s (before analysis), %d snapshots (%d between files), %.1f s writing, longest %.1f s" % (c.get("wall_seconds", 0), c.get("snapshots", 0), c.get("at_file_boundaries", 0), c.get("write_seconds", 0), c.get("longest_write_seconds", 0)))' "$1" 2>/dev/null || echo "no report"
+r = json.load(open(sys.argv[1])); c = r.get("snapshot_cost") or {}
+pid = next((f.get("pid") for f in r["files"] if f["file"].endswith("leaky.test.js")), None)
+w = next((p for l in r["lanes"] for p in l["processes"] if p["pid"] == pid), None)
+v = (((w or {}).get("heap") or {}).get("diff") or {}).get("verdict") or {}
+leak = "leaky worker: %d snapshots, %s" % (len(w["snapshots"]), v.get("kind", "no heap diff")) if w else "leaky file not tied to a PID"
+print("run %.1f s (before analysis), %d snapshots (%d between files), %.1f s writing, longest %.1f s; %s" % (c.get("wall_seconds", 0), c.get("snapshots", 0), c.get("at_file_boundaries", 0), c.get("write_seconds", 0), c.get("longest_write_seconds", 0), leak))' "$1" 2>/dev/null || echo "no report"
 }
 for name in ${RUNNERS:-jest vitest-forks vitest-threads mocha node-test}; do
   cmd=${R[$name]}
