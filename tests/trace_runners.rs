@@ -696,3 +696,48 @@ fn snapshots_fall_between_files_and_change_no_outcome() {
         assert!(md.contains("between files"), "{name}: {md}");
     }
 }
+
+#[test]
+fn a_snapshot_budget_skips_the_costly_snapshots_and_says_so() {
+    let Some(dir) = project("a_snapshot_budget_skips_the_costly_snapshots_and_says_so") else {
+        return;
+    };
+    let _run = one_at_a_time();
+    let mut cmd = runner("jest");
+    cmd.extend(["test/leaky.test.js", "test/math.test.js"].map(str::to_owned));
+    // A budget no growth snapshot fits in: the leaking worker keeps its baseline only.
+    let report = trace_passing(
+        &dir,
+        &[
+            "--interval",
+            "200ms",
+            "--snapshot-every",
+            "2s",
+            "--snapshot-budget",
+            "0.001",
+        ],
+        &cmd,
+    );
+    let cost = &report["snapshot_cost"];
+    assert!(cost["skipped_for_budget"].as_u64() >= Some(1), "{cost}");
+    let leaky = processes(&report)
+        .into_iter()
+        .find(|p| {
+            p["notes"].as_array().is_some_and(|n| {
+                n.iter().any(|n| {
+                    n.as_str().is_some_and(|n| {
+                        n.starts_with("no snapshot after ") && n.contains("leaky.test.js")
+                    })
+                })
+            })
+        })
+        .unwrap_or_else(|| panic!("no worker says it skipped a snapshot: {report}"));
+    let boundaries: Vec<&str> = leaky["snapshots"]
+        .as_array()
+        .expect("snapshots")
+        .iter()
+        .filter_map(|s| s["boundary"].as_str())
+        .collect();
+    assert_eq!(boundaries.len(), 1, "{boundaries:?}");
+    assert!(boundaries[0].starts_with("before "), "{boundaries:?}");
+}

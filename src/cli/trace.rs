@@ -45,6 +45,13 @@ pub struct TraceArgs {
     #[arg(long, default_value = "16MB", value_name = "SIZE")]
     snapshot_growth: ByteSize,
 
+    /// With --snapshot-at files: the share of a worker's time (since its first file) its
+    /// snapshots may take, e.g. 0.5; a growth snapshot estimated (from the worker's
+    /// baseline, per byte of heap) to go over it is skipped and noted. Off by default: a
+    /// leaking worker's snapshot can cost more than its tests.
+    #[arg(long, value_parser = parse_budget, value_name = "FRACTION")]
+    snapshot_budget: Option<f64>,
+
     /// With --snapshot-every, snapshot the processes that only coordinate a test run too:
     /// npm/npx, Jest's parent, Vitest's main process, Mocha's --parallel main process, the
     /// node --test runner.
@@ -119,6 +126,7 @@ pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         snapshot_every: args.snapshot_every,
         snapshot_at_files: args.snapshot_at == "files",
         snapshot_growth: args.snapshot_growth.0,
+        snapshot_budget: args.snapshot_budget,
         snapshot_coordinators: args.snapshot_coordinators,
         out_dir: out_dir.clone(),
         lane_rule: args.lane_by.clone(),
@@ -178,4 +186,12 @@ pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         write("report.md", Format::Markdown)?;
     }
     Ok((text, report.exit_status.clamp(0, 255) as u8))
+}
+
+/// A `--snapshot-budget`: a positive finite number.
+fn parse_budget(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{s}`: a positive number, e.g. 0.5")),
+    }
 }

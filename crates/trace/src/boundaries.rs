@@ -18,10 +18,17 @@
 //! preload does not hook — plain Node commands, coordinators on request, Vitest's threads
 //! pool, a trace with `--no-file-hooks` or `--snapshot-at clock` — keep the signal on a
 //! clock, whose cost is estimated from the signal to the file's last write.
+//!
+//! A leaking worker's snapshot can cost more than its tests (a 60 MB heap took about 5 s
+//! on a busy 2-core machine, the whole Jest run 5 s). `snapshot_budget` ([`BUDGET_ENV`])
+//! caps a worker's snapshot time at a share of its time since its first file: a growth
+//! snapshot whose write time, estimated per byte of heap from the worker's baseline, would
+//! go over it is skipped, and the worker says so ([`skipped_note`]). Off by default: the
+//! snapshot it skips is the one that explains the leak.
 
 use serde::Serialize;
 
-use crate::hooks::BoundarySnapshot;
+use crate::hooks::{BoundarySnapshot, SkippedSnapshot};
 use crate::snapshots::SnapshotFile;
 use crate::tracer::ProcessRecord;
 
@@ -31,6 +38,9 @@ pub const DIR_ENV: &str = "LEAKTRAIL_SNAPSHOT_DIR";
 /// The environment variable giving the least time between two growth snapshots of a
 /// worker, ms.
 pub const EVERY_ENV: &str = "LEAKTRAIL_SNAPSHOT_EVERY_MS";
+
+/// The environment variable giving the share of a worker's time its snapshots may take.
+pub const BUDGET_ENV: &str = "LEAKTRAIL_SNAPSHOT_BUDGET";
 
 /// The environment variable giving how much a worker's heap grows before it is
 /// snapshotted again, bytes.
@@ -52,6 +62,9 @@ pub struct SnapshotCost {
     pub longest_write_seconds: f64,
     /// Bytes written.
     pub bytes: u64,
+    /// Snapshots workers skipped because they would have cost more than
+    /// `--snapshot-budget` allowed.
+    pub skipped_for_budget: usize,
     /// The run's wall time, seconds, snapshots included.
     pub wall_seconds: f64,
 }
@@ -63,8 +76,12 @@ impl SnapshotCost {
             "files" => format!("{} of them between test files", self.at_file_boundaries),
             _ => "on a clock".to_owned(),
         };
+        let skipped = match self.skipped_for_budget {
+            0 => String::new(),
+            n => format!("; {n} skipped for --snapshot-budget (see the workers' notes)"),
+        };
         format!(
-            "Snapshot cost: {} snapshot{} ({mode}), {:.1} MiB; processes paused {:.1} s writing them (longest {:.1} s) in a run of {:.1} s.",
+            "Snapshot cost: {} snapshot{} ({mode}), {:.1} MiB; processes paused {:.1} s writing them (longest {:.1} s) in a run of {:.1} s{skipped}.",
             self.snapshots,
             if self.snapshots == 1 { "" } else { "s" },
             self.bytes as f64 / (1024.0 * 1024.0),
@@ -99,14 +116,34 @@ pub fn account(pid: i32, snapshots: &mut [SnapshotFile], written: &[BoundarySnap
     }
 }
 
-/// The cost of the snapshots of `processes`, in a run of `wall_seconds`; `files` when
-/// workers were asked to snapshot themselves between files.
-pub fn cost(processes: &[ProcessRecord], files: bool, wall_seconds: f64) -> SnapshotCost {
-    summed(
-        processes.iter().flat_map(|p| p.snapshots.iter()),
-        files,
-        wall_seconds,
+/// The note a worker gets for a snapshot it skipped for `--snapshot-budget`.
+pub fn skipped_note(s: &SkippedSnapshot) -> String {
+    format!(
+        "no snapshot after {} ({:.1} MiB of heap): writing it would have taken about {:.1} s, over the {:.1} s --snapshot-budget allowed by then",
+        s.file,
+        s.heap as f64 / (1024.0 * 1024.0),
+        s.estimate_seconds,
+        s.allowed_seconds
     )
+}
+
+/// The cost of the snapshots of `processes`, in a run of `wall_seconds`; `files` when
+/// workers were asked to snapshot themselves between files; `skipped` of them skipped for
+/// the budget.
+pub fn cost(
+    processes: &[ProcessRecord],
+    files: bool,
+    skipped: usize,
+    wall_seconds: f64,
+) -> SnapshotCost {
+    SnapshotCost {
+        skipped_for_budget: skipped,
+        ..summed(
+            processes.iter().flat_map(|p| p.snapshots.iter()),
+            files,
+            wall_seconds,
+        )
+    }
 }
 
 fn summed<'a>(
@@ -171,14 +208,17 @@ mod tests {
         let mut other = vec![file("Heap.1.2.7.0.1001.heapsnapshot", None, None)];
         account(8, &mut other, &written);
         assert_eq!(other[0].boundary, None);
-        let c = summed(snapshots.iter(), true, 10.0);
+        let c = SnapshotCost {
+            skipped_for_budget: 1,
+            ..summed(snapshots.iter(), true, 10.0)
+        };
         assert_eq!(c.snapshots, 2);
         assert_eq!(c.at_file_boundaries, 1);
         assert!((c.write_seconds - 1.75).abs() < 1e-9);
         assert!((c.longest_write_seconds - 1.5).abs() < 1e-9);
         assert_eq!(
             c.sentence(),
-            "Snapshot cost: 2 snapshots (1 of them between test files), 2.0 MiB; processes paused 1.8 s writing them (longest 1.5 s) in a run of 10.0 s."
+            "Snapshot cost: 2 snapshots (1 of them between test files), 2.0 MiB; processes paused 1.8 s writing them (longest 1.5 s) in a run of 10.0 s; 1 skipped for --snapshot-budget (see the workers' notes)."
         );
     }
 }

@@ -58,6 +58,29 @@ struct Event {
     /// How long a snapshot took to write, milliseconds.
     #[serde(default)]
     ms: f64,
+    /// A skipped snapshot's estimated write time, milliseconds.
+    #[serde(default)]
+    estimate_ms: f64,
+    /// The snapshot time the budget allowed the worker then, milliseconds.
+    #[serde(default)]
+    allowed_ms: f64,
+}
+
+/// A snapshot a worker skipped: it would have cost more than `--snapshot-budget` allowed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SkippedSnapshot {
+    /// The worker.
+    pub pid: i32,
+    /// The test file it would have followed.
+    pub file: String,
+    /// When, seconds from the command's start.
+    pub t: f64,
+    /// Its heap then, bytes.
+    pub heap: u64,
+    /// The write time estimated from its baseline's, seconds.
+    pub estimate_seconds: f64,
+    /// The snapshot time the budget allowed it by then, seconds.
+    pub allowed_seconds: f64,
 }
 
 /// A heap snapshot a worker wrote itself between two test files
@@ -101,6 +124,8 @@ pub struct HookEvents {
     pub processes: Vec<ReportedProcess>,
     /// The snapshots workers wrote between files.
     pub snapshots: Vec<BoundarySnapshot>,
+    /// The snapshots workers skipped for `--snapshot-budget`.
+    pub skipped: Vec<SkippedSnapshot>,
     /// Lines that could not be read.
     pub unreadable: usize,
 }
@@ -170,6 +195,7 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
     let mut spans: Vec<FileSpan> = Vec::new();
     let mut processes: Vec<ReportedProcess> = Vec::new();
     let mut snapshots = Vec::new();
+    let mut skipped = Vec::new();
     let mut bad = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let Ok(e) = serde_json::from_str::<Event>(line) else {
@@ -188,6 +214,17 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
                 file: e.file,
                 t: seconds(e.t),
                 seconds: e.ms / 1000.0,
+            });
+            continue;
+        }
+        if e.event == "snapshot-skipped" {
+            skipped.push(SkippedSnapshot {
+                pid: e.pid,
+                file: e.file,
+                t: seconds(e.t),
+                heap: e.heap,
+                estimate_seconds: e.estimate_ms / 1000.0,
+                allowed_seconds: e.allowed_ms / 1000.0,
             });
             continue;
         }
@@ -238,6 +275,7 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
         files: spans,
         processes,
         snapshots,
+        skipped,
         unreadable: bad,
     }
 }
@@ -264,6 +302,8 @@ mod tests {
                 .to_owned(),
             r#"{"runner":"vitest","event":"snapshot","at":"after","file":"/w/a.test.js","name":"Heap.1.2.7.0.1001.heapsnapshot","pid":7,"tid":0,"t":2600,"ms":250}"#
                 .to_owned(),
+            r#"{"runner":"vitest","event":"snapshot-skipped","at":"after","file":"/w/a.test.js","heap":2097152,"pid":7,"tid":0,"t":3000,"estimate_ms":1500,"allowed_ms":500}"#
+                .to_owned(),
         ]
         .join("\n");
         let events = pair_events(&text, 1000);
@@ -279,6 +319,21 @@ mod tests {
                 t: 1.6,
                 seconds: 0.25,
             }]
+        );
+        assert_eq!(
+            events.skipped,
+            [SkippedSnapshot {
+                pid: 7,
+                file: "/w/a.test.js".to_owned(),
+                t: 2.0,
+                heap: 2 * 1024 * 1024,
+                estimate_seconds: 1.5,
+                allowed_seconds: 0.5,
+            }]
+        );
+        assert_eq!(
+            crate::boundaries::skipped_note(&events.skipped[0]),
+            "no snapshot after /w/a.test.js (2.0 MiB of heap): writing it would have taken about 1.5 s, over the 0.5 s --snapshot-budget allowed by then"
         );
         assert_eq!(
             events.processes[0].rss,

@@ -33,6 +33,8 @@
 // LEAKTRAIL_SNAPSHOT_EVERY_MS has passed since its last growth snapshot. Each is written
 // under a temporary name and renamed to Node's own signal-snapshot name in that directory
 // (trace collects those), and a 'snapshot' line says when it began and how long it took.
+// With LEAKTRAIL_SNAPSHOT_BUDGET, a growth snapshot that would cost more than that share
+// of the worker's time is skipped, with a 'snapshot-skipped' line.
 (() => {
   const out = process.env.LEAKTRAIL_TRACE_EVENTS;
   if (!out) return;
@@ -104,15 +106,38 @@
   let lastHeap = 0; // heap used right after this process's last snapshot
   let lastGrowth = null; // when its last growth snapshot was written
   let snapSeq = 0;
+  // LEAKTRAIL_SNAPSHOT_BUDGET: a growth snapshot is skipped (and said so) when the time
+  // this process would then have spent writing snapshots exceeds this fraction of the
+  // time since its first file began; its cost is estimated from its baseline's, per byte.
+  const snapBudget = Number(process.env.LEAKTRAIL_SNAPSHOT_BUDGET) || 0;
+  let firstFile = null; // when its baseline was asked for
+  let spentMs = 0;
+  let msPerByte = 0;
+  function say(fields) {
+    const line = JSON.stringify(Object.assign({
+      pid: process.pid, ppid: process.ppid, tid, t: now(), argv,
+    }, fields));
+    if (fd === null) fd = openSync(out, 'a');
+    writeSync(fd, line + '\n');
+  }
   // `heap`: the heap used after the file, after a full GC (emit's answer).
   function snapshot(runner, at, file, heap) {
     try {
       if (!snapDir || !wt.isMainThread) return;
       if (at === 'before') {
         if (baseline) return;
+        firstFile = now();
       } else if (!baseline || typeof heap !== 'number' || heap - lastHeap < snapGrowth ||
                  (lastGrowth !== null && now() - lastGrowth < snapEvery)) {
         return;
+      } else if (snapBudget > 0) {
+        const estimate = msPerByte * heap;
+        const allowed = snapBudget * (now() - firstFile);
+        if (spentMs + estimate > allowed) {
+          say({ runner, event: 'snapshot-skipped', at, file, heap, estimate_ms: estimate,
+                spent_ms: spentMs, allowed_ms: allowed });
+          return;
+        }
       }
       const path = require('path');
       const d = new Date();
@@ -131,12 +156,9 @@
       baseline = true;
       if (at === 'after') lastGrowth = done;
       lastHeap = memoryUsage().heapUsed;
-      const line = JSON.stringify({
-        runner, event: 'snapshot', at, file, name, pid: process.pid, ppid: process.ppid, tid,
-        t: began, ms: done - began, heap: lastHeap, argv,
-      });
-      if (fd === null) fd = openSync(out, 'a');
-      writeSync(fd, line + '\n');
+      spentMs += done - began;
+      if (at === 'before' && lastHeap > 0) msPerByte = (done - began) / lastHeap;
+      say({ runner, event: 'snapshot', at, file, name, t: began, ms: done - began, heap: lastHeap });
     } catch {
       // Never break the test run.
     }

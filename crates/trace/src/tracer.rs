@@ -38,6 +38,9 @@ pub struct TraceConfig {
     /// With `snapshot_at_files`: how much a worker's heap must grow after its last snapshot
     /// before the next one, bytes.
     pub snapshot_growth: u64,
+    /// With `snapshot_at_files`: the share of a worker's time since its first file its
+    /// snapshots may take; a growth snapshot that would exceed it is skipped.
+    pub snapshot_budget: Option<f64>,
     /// Snapshot the processes that only coordinate a test run too (npm, the runners' main
     /// processes).
     pub snapshot_coordinators: bool,
@@ -272,6 +275,9 @@ pub fn trace(
                     crate::boundaries::GROWTH_ENV,
                     config.snapshot_growth.to_string(),
                 );
+            if let Some(budget) = config.snapshot_budget {
+                cmd.env(crate::boundaries::BUDGET_ENV, budget.to_string());
+            }
         }
     }
     if let Some(o) = &node_options {
@@ -367,6 +373,7 @@ pub fn trace(
         .map_or(0, |d| d.as_millis() as u64);
     let mut worker_files = Vec::new();
     let mut written = Vec::new();
+    let mut skipped = 0;
     if let Some(h) = hooks {
         let events = h.read(started_unix_ms);
         worker_files = events.files;
@@ -374,6 +381,12 @@ pub fn trace(
             tracer.add_unsampled(p);
         }
         written = events.snapshots;
+        skipped = events.skipped.len();
+        for s in &events.skipped {
+            if let Some(p) = tracer.processes.iter_mut().rev().find(|p| p.pid == s.pid) {
+                p.notes.push(crate::boundaries::skipped_note(s));
+            }
+        }
         tracer.roles.poll();
         if events.unreadable > 0 {
             tracer.warnings.push(format!(
@@ -394,7 +407,7 @@ pub fn trace(
     let wall_seconds = start.elapsed().as_secs_f64();
     let snapshot_cost = config.snapshot_every.map(|_| {
         let files = config.snapshot_at_files && tracer.roles.follows_preload();
-        crate::boundaries::cost(&tracer.processes, files, wall_seconds)
+        crate::boundaries::cost(&tracer.processes, files, skipped, wall_seconds)
     });
     Ok(TraceRun {
         command: config.command.clone(),
