@@ -740,4 +740,14 @@ fn a_snapshot_budget_skips_the_costly_snapshots_and_says_so() {
         .collect();
     assert_eq!(boundaries.len(), 1, "{boundaries:?}");
     assert!(boundaries[0].starts_with("before "), "{boundaries:?}");
+    // The text says it too (notes are in the JSON only).
+    let said = report["not_measured"]
+        .as_array()
+        .expect("not_measured")
+        .iter()
+        .filter_map(|l| l.as_str())
+        .any(|l| {
+            l.starts_with("Heap diff, --snapshot-budget: PID ") && l.contains("leaky.test.js")
+        });
+    assert!(said, "{}", report["not_measured"]);
 }

@@ -109,7 +109,9 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
     let snapshots = match (&r.snapshot_cost, r.snapshot_every_seconds) {
         (_, None) => "no snapshots".to_owned(),
         (Some(c), Some(s)) if c.mode == "files" => {
-            format!("test workers snapshotted between files (at most every {s} s)")
+            format!(
+                "test workers snapshotted between files (--snapshot-every {s} s for the others)"
+            )
         }
         (_, Some(s)) => format!("snapshots every {s} s"),
     };

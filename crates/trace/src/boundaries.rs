@@ -78,7 +78,9 @@ impl SnapshotCost {
         };
         let skipped = match self.skipped_for_budget {
             0 => String::new(),
-            n => format!("; {n} skipped for --snapshot-budget (see the workers' notes)"),
+            n => {
+                format!("; {n} skipped for --snapshot-budget (listed under what was not measured)")
+            }
         };
         format!(
             "Snapshot cost: {} snapshot{} ({mode}), {:.1} MiB; processes paused {:.1} s writing them (longest {:.1} s) in a run of {:.1} s{skipped}.",
@@ -218,7 +220,7 @@ mod tests {
         assert!((c.longest_write_seconds - 1.5).abs() < 1e-9);
         assert_eq!(
             c.sentence(),
-            "Snapshot cost: 2 snapshots (1 of them between test files), 2.0 MiB; processes paused 1.8 s writing them (longest 1.5 s) in a run of 10.0 s; 1 skipped for --snapshot-budget (see the workers' notes)."
+            "Snapshot cost: 2 snapshots (1 of them between test files), 2.0 MiB; processes paused 1.8 s writing them (longest 1.5 s) in a run of 10.0 s; 1 skipped for --snapshot-budget (listed under what was not measured)."
         );
     }
 }

@@ -329,6 +329,12 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
                     few.join(", ")
                 ));
             }
+            // The snapshots a worker skipped for --snapshot-budget: the notes are JSON only.
+            for p in &run.processes {
+                for n in p.notes.iter().filter(|n| n.starts_with("no snapshot after ")) {
+                    out.push(format!("Heap diff, --snapshot-budget: PID {}: {n}.", p.pid));
+                }
+            }
             out.push("RSS with snapshots on includes the memory V8 takes to build each snapshot: growth figures are higher than without --snapshot-every.".to_owned());
             let others = run.processes.iter().filter(|p| !p.node).count();
             if others > 0 {
