@@ -587,3 +587,167 @@ fn files_without_a_process_are_said_at_the_top() {
         "{md}"
     );
 }
+
+#[test]
+fn snapshots_fall_between_files_and_change_no_outcome() {
+    let Some(dir) = project("snapshots_fall_between_files_and_change_no_outcome") else {
+        return;
+    };
+    let files = [
+        "test/leaky.test.js",
+        "test/slow.test.js",
+        "test/math.test.js",
+        "test/strings.test.js",
+    ];
+    for name in ["jest", "vitest-forks"] {
+        let _run = one_at_a_time();
+        // The runners' own test timeouts: snapshots must not push a test past them.
+        let mut cmd = runner(name);
+        cmd.extend(files.iter().map(|f| f.to_string()));
+        let out_dir = tempfile::tempdir().expect("tempdir");
+        let out_path = out_dir.path().join("out");
+        let report = trace_passing(
+            &dir,
+            &[
+                "--interval",
+                "200ms",
+                "--snapshot-every",
+                "2s",
+                "--out",
+                out_path.to_str().expect("utf-8"),
+            ],
+            &cmd,
+        );
+        // Each file's span in the worker that ran it.
+        let spans: Vec<(i64, String, f64, f64)> = report["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .map(|f| {
+                let span = (f["start"].as_f64(), f["end"].as_f64());
+                let (Some(start), Some(end)) = span else {
+                    panic!("{name}: a file without its span: {f}");
+                };
+                let file = f["file"].as_str().unwrap_or_default().to_owned();
+                (f["pid"].as_i64().unwrap_or(-1), file, start, end)
+            })
+            .collect();
+        assert_eq!(spans.len(), files.len(), "{name}: {spans:?}");
+        let mut taken = 0;
+        for p in processes(&report) {
+            let pid = p["pid"].as_i64().expect("pid");
+            for s in p["snapshots"].as_array().expect("snapshots") {
+                taken += 1;
+                let boundary = s["boundary"].as_str().unwrap_or_default();
+                assert!(
+                    boundary.starts_with("before ") || boundary.starts_with("after "),
+                    "{name}: a snapshot not at a file boundary: {s}"
+                );
+                let began = s["requested_at"].as_f64().expect("requested_at");
+                let took = s["write_seconds"].as_f64().expect("write_seconds");
+                // Outside every span of its worker: the worker's clock and the span's
+                // are the same, a few ms of rounding aside.
+                let tolerance = 0.05;
+                for (_, file, start, end) in spans.iter().filter(|(p, ..)| *p == pid) {
+                    assert!(
+                        began + took <= start + tolerance || began >= end - tolerance,
+                        "{name}: snapshot {began:.3}+{took:.3} s inside {file} ({start:.3}–{end:.3}): {s}"
+                    );
+                }
+            }
+        }
+        // The leaking file's worker is snapshotted before its first file and after the
+        // file that grew it: a heap diff of the leak.
+        let (leaky_pid, leaky, ..) = spans
+            .iter()
+            .find(|(_, f, ..)| f.ends_with("leaky.test.js"))
+            .expect("leaky file");
+        let worker = processes(&report)
+            .into_iter()
+            .find(|p| p["pid"].as_i64() == Some(*leaky_pid))
+            .expect("leaky worker");
+        let after_leak = format!("after {leaky}");
+        let boundaries: Vec<&str> = worker["snapshots"]
+            .as_array()
+            .expect("snapshots")
+            .iter()
+            .filter_map(|s| s["boundary"].as_str())
+            .collect();
+        assert!(
+            boundaries.len() >= 2 && boundaries.contains(&after_leak.as_str()),
+            "{name}: {boundaries:?}"
+        );
+        // What they cost, in the JSON and the text.
+        let cost = &report["snapshot_cost"];
+        assert_eq!(cost["mode"], "files", "{name}: {cost}");
+        assert_eq!(cost["snapshots"].as_u64(), Some(taken), "{name}: {cost}");
+        assert_eq!(
+            cost["at_file_boundaries"].as_u64(),
+            Some(taken),
+            "{name}: {cost}"
+        );
+        assert!(
+            cost["write_seconds"].as_f64().unwrap_or(0.0) > 0.0,
+            "{cost}"
+        );
+        assert!(cost["wall_seconds"].as_f64().unwrap_or(0.0) > 0.0, "{cost}");
+        let md = std::fs::read_to_string(out_path.join("report.md")).expect("report.md");
+        assert!(md.contains("Snapshot cost: "), "{name}: {md}");
+        assert!(md.contains("between files"), "{name}: {md}");
+    }
+}
+
+#[test]
+fn a_snapshot_budget_skips_the_costly_snapshots_and_says_so() {
+    let Some(dir) = project("a_snapshot_budget_skips_the_costly_snapshots_and_says_so") else {
+        return;
+    };
+    let _run = one_at_a_time();
+    let mut cmd = runner("jest");
+    cmd.extend(["test/leaky.test.js", "test/math.test.js"].map(str::to_owned));
+    // A budget no growth snapshot fits in: the leaking worker keeps its baseline only.
+    let report = trace_passing(
+        &dir,
+        &[
+            "--interval",
+            "200ms",
+            "--snapshot-every",
+            "2s",
+            "--snapshot-budget",
+            "0.001",
+        ],
+        &cmd,
+    );
+    let cost = &report["snapshot_cost"];
+    assert!(cost["skipped_for_budget"].as_u64() >= Some(1), "{cost}");
+    let leaky = processes(&report)
+        .into_iter()
+        .find(|p| {
+            p["notes"].as_array().is_some_and(|n| {
+                n.iter().any(|n| {
+                    n.as_str().is_some_and(|n| {
+                        n.starts_with("no snapshot after ") && n.contains("leaky.test.js")
+                    })
+                })
+            })
+        })
+        .unwrap_or_else(|| panic!("no worker says it skipped a snapshot: {report}"));
+    let boundaries: Vec<&str> = leaky["snapshots"]
+        .as_array()
+        .expect("snapshots")
+        .iter()
+        .filter_map(|s| s["boundary"].as_str())
+        .collect();
+    assert_eq!(boundaries.len(), 1, "{boundaries:?}");
+    assert!(boundaries[0].starts_with("before "), "{boundaries:?}");
+    // The text says it too (notes are in the JSON only).
+    let said = report["not_measured"]
+        .as_array()
+        .expect("not_measured")
+        .iter()
+        .filter_map(|l| l.as_str())
+        .any(|l| {
+            l.starts_with("Heap diff, --snapshot-budget: PID ") && l.contains("leaky.test.js")
+        });
+    assert!(said, "{}", report["not_measured"]);
+}

@@ -31,6 +31,27 @@ pub struct TraceArgs {
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     snapshot_every: Option<Duration>,
 
+    /// Where a test worker is snapshotted: `files` (the workers trace's preload hooks
+    /// snapshot themselves between test files — before the first, then after a file once
+    /// --snapshot-every has passed — so that no snapshot pauses a test) or `clock` (a
+    /// signal every --snapshot-every, wherever the worker is). Other Node processes are
+    /// always on the clock.
+    #[arg(long, default_value = "files", value_parser = ["files", "clock"], value_name = "WHERE")]
+    snapshot_at: String,
+
+    /// With --snapshot-at files: after its baseline (before its first file), a worker is
+    /// snapshotted after a file only once its heap (after a full GC) has grown by this
+    /// much since its last snapshot, and --snapshot-every after its last such snapshot.
+    #[arg(long, default_value = "16MB", value_name = "SIZE")]
+    snapshot_growth: ByteSize,
+
+    /// With --snapshot-at files: the share of a worker's time (since its first file) its
+    /// snapshots may take, e.g. 0.5; a growth snapshot estimated (from the worker's
+    /// baseline, per byte of heap) to go over it is skipped and noted. Off by default: a
+    /// leaking worker's snapshot can cost more than its tests.
+    #[arg(long, value_parser = parse_budget, value_name = "FRACTION")]
+    snapshot_budget: Option<f64>,
+
     /// With --snapshot-every, snapshot the processes that only coordinate a test run too:
     /// npm/npx, Jest's parent, Vitest's main process, Mocha's --parallel main process, the
     /// node --test runner.
@@ -103,6 +124,9 @@ pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         command: args.command.clone(),
         interval: args.interval,
         snapshot_every: args.snapshot_every,
+        snapshot_at_files: args.snapshot_at == "files",
+        snapshot_growth: args.snapshot_growth.0,
+        snapshot_budget: args.snapshot_budget,
         snapshot_coordinators: args.snapshot_coordinators,
         out_dir: out_dir.clone(),
         lane_rule: args.lane_by.clone(),
@@ -162,4 +186,12 @@ pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         write("report.md", Format::Markdown)?;
     }
     Ok((text, report.exit_status.clamp(0, 255) as u8))
+}
+
+/// A `--snapshot-budget`: a positive finite number.
+fn parse_budget(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{s}`: a positive number, e.g. 0.5")),
+    }
 }

@@ -106,11 +106,15 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
     if md {
         d.line(&format!("## Trace: `{command}`\n"));
     }
-    let snapshots = r
-        .snapshot_every_seconds
-        .map_or("no snapshots".to_owned(), |s| {
-            format!("snapshots every {s} s")
-        });
+    let snapshots = match (&r.snapshot_cost, r.snapshot_every_seconds) {
+        (_, None) => "no snapshots".to_owned(),
+        (Some(c), Some(s)) if c.mode == "files" => {
+            format!(
+                "test workers snapshotted between files (--snapshot-every {s} s for the others)"
+            )
+        }
+        (_, Some(s)) => format!("snapshots every {s} s"),
+    };
     let exit = exit_text(r);
     d.line(&format!(
         "{} after {:.1} s; {} process{} in {} lane{}, tree peak RSS {}; sampled every {} s, {snapshots}.",
@@ -128,6 +132,9 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
         human_bytes(r.peak_tree_rss),
         r.interval_seconds
     ));
+    if let Some(c) = &r.snapshot_cost {
+        d.line(&c.sentence());
+    }
     if !r.signals_forwarded.is_empty() {
         let list: Vec<String> = r.signals_forwarded.iter().map(i32::to_string).collect();
         d.line(&format!(

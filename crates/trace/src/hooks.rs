@@ -49,6 +49,56 @@ struct Event {
     rss: u64,
     #[serde(default)]
     argv: Vec<String>,
+    /// A snapshot's file name, as written into the diagnostic directory.
+    #[serde(default)]
+    name: String,
+    /// A snapshot's place: `before` or `after` its file.
+    #[serde(default)]
+    at: String,
+    /// How long a snapshot took to write, milliseconds.
+    #[serde(default)]
+    ms: f64,
+    /// A skipped snapshot's estimated write time, milliseconds.
+    #[serde(default)]
+    estimate_ms: f64,
+    /// The snapshot time the budget allowed the worker then, milliseconds.
+    #[serde(default)]
+    allowed_ms: f64,
+}
+
+/// A snapshot a worker skipped: it would have cost more than `--snapshot-budget` allowed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SkippedSnapshot {
+    /// The worker.
+    pub pid: i32,
+    /// The test file it would have followed.
+    pub file: String,
+    /// When, seconds from the command's start.
+    pub t: f64,
+    /// Its heap then, bytes.
+    pub heap: u64,
+    /// The write time estimated from its baseline's, seconds.
+    pub estimate_seconds: f64,
+    /// The snapshot time the budget allowed it by then, seconds.
+    pub allowed_seconds: f64,
+}
+
+/// A heap snapshot a worker wrote itself between two test files
+/// ([`crate::boundaries`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoundarySnapshot {
+    /// The writer.
+    pub pid: i32,
+    /// The name it was written under in the diagnostic directory.
+    pub name: String,
+    /// `before` or `after` `file`.
+    pub at: String,
+    /// The test file it was taken next to.
+    pub file: String,
+    /// When it began, seconds from the command's start.
+    pub t: f64,
+    /// How long the worker spent writing it, seconds.
+    pub seconds: f64,
 }
 
 /// A worker process as its own file events describe it: enough to list a worker that
@@ -72,6 +122,10 @@ pub struct HookEvents {
     pub files: Vec<FileSpan>,
     /// The workers (main threads' PIDs), in order of their first event.
     pub processes: Vec<ReportedProcess>,
+    /// The snapshots workers wrote between files.
+    pub snapshots: Vec<BoundarySnapshot>,
+    /// The snapshots workers skipped for `--snapshot-budget`.
+    pub skipped: Vec<SkippedSnapshot>,
     /// Lines that could not be read.
     pub unreadable: usize,
 }
@@ -140,6 +194,8 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
     let seconds = |ms: f64| (ms - started_unix_ms as f64) / 1000.0;
     let mut spans: Vec<FileSpan> = Vec::new();
     let mut processes: Vec<ReportedProcess> = Vec::new();
+    let mut snapshots = Vec::new();
+    let mut skipped = Vec::new();
     let mut bad = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let Ok(e) = serde_json::from_str::<Event>(line) else {
@@ -148,6 +204,28 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
         };
         // What a process is, said while it ran: read live by [`crate::roles`].
         if e.event == "role" {
+            continue;
+        }
+        if e.event == "snapshot" {
+            snapshots.push(BoundarySnapshot {
+                pid: e.pid,
+                name: e.name,
+                at: e.at,
+                file: e.file,
+                t: seconds(e.t),
+                seconds: e.ms / 1000.0,
+            });
+            continue;
+        }
+        if e.event == "snapshot-skipped" {
+            skipped.push(SkippedSnapshot {
+                pid: e.pid,
+                file: e.file,
+                t: seconds(e.t),
+                heap: e.heap,
+                estimate_seconds: e.estimate_ms / 1000.0,
+                allowed_seconds: e.allowed_ms / 1000.0,
+            });
             continue;
         }
         match processes.iter_mut().find(|p| p.pid == e.pid) {
@@ -196,6 +274,8 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
     HookEvents {
         files: spans,
         processes,
+        snapshots,
+        skipped,
         unreadable: bad,
     }
 }
@@ -220,11 +300,41 @@ mod tests {
             line("start", "/w/a.test.js", 1, 3000.0, 50),
             r#"{"runner":"vitest","event":"role","role":"worker","pid":7,"tid":1,"t":1400}"#
                 .to_owned(),
+            r#"{"runner":"vitest","event":"snapshot","at":"after","file":"/w/a.test.js","name":"Heap.1.2.7.0.1001.heapsnapshot","pid":7,"tid":0,"t":2600,"ms":250}"#
+                .to_owned(),
+            r#"{"runner":"vitest","event":"snapshot-skipped","at":"after","file":"/w/a.test.js","heap":2097152,"pid":7,"tid":0,"t":3000,"estimate_ms":1500,"allowed_ms":500}"#
+                .to_owned(),
         ]
         .join("\n");
         let events = pair_events(&text, 1000);
         assert_eq!(events.unreadable, 1);
         assert_eq!(events.processes.len(), 1);
+        assert_eq!(
+            events.snapshots,
+            [BoundarySnapshot {
+                pid: 7,
+                name: "Heap.1.2.7.0.1001.heapsnapshot".to_owned(),
+                at: "after".to_owned(),
+                file: "/w/a.test.js".to_owned(),
+                t: 1.6,
+                seconds: 0.25,
+            }]
+        );
+        assert_eq!(
+            events.skipped,
+            [SkippedSnapshot {
+                pid: 7,
+                file: "/w/a.test.js".to_owned(),
+                t: 2.0,
+                heap: 2 * 1024 * 1024,
+                estimate_seconds: 1.5,
+                allowed_seconds: 0.5,
+            }]
+        );
+        assert_eq!(
+            crate::boundaries::skipped_note(&events.skipped[0]),
+            "no snapshot after /w/a.test.js (2.0 MiB of heap): writing it would have taken about 1.5 s, over the 0.5 s --snapshot-budget allowed by then"
+        );
         assert_eq!(
             events.processes[0].rss,
             [(0.5, 100), (0.6, 100), (1.5, 100), (2.0, 100)]

@@ -12,7 +12,9 @@
 //! tests (in a test run; every one otherwise, [`roles`]) is sent `SIGUSR2` once it has run `snapshot_every`, and again `snapshot_every` after each
 //! snapshot is written (only when `/proc` shows it handles the signal, which by default
 //! would kill it), and the files it writes are moved, once complete, into
-//! `<out>/<lane>/<pid>-<n>.heapsnapshot` ([`snapshots`], [`lane`]).
+//! `<out>/<lane>/<pid>-<n>.heapsnapshot` ([`snapshots`], [`lane`]). With `snapshot_at_files`
+//! (the default), the workers trace's preload hooks snapshot themselves between test files
+//! instead, never mid-test ([`boundaries`]); the cost is reported either way.
 //!
 //! [`TraceReport::build`] then summarises per lane and PID: peak RSS, growth from a
 //! baseline taken once the process's start-up is over ([`baseline`]), a Theil–Sen slope ([`leaktrail_stats`]), and the earliest-vs-latest
@@ -23,6 +25,7 @@
 //! decides the exit status (the command's, passed through, or `--fail-on-growth`).
 
 pub mod baseline;
+pub mod boundaries;
 pub mod files;
 pub mod hooks;
 pub mod lane;

@@ -23,6 +23,18 @@
 // line, role 'worker' (it runs test files: a runner's worker, or Jest in band) or
 // 'coordinator' (a runner's main process, which only schedules: Jest's parent, Vitest's
 // main process, Mocha's --parallel main process).
+//
+// With LEAKTRAIL_SNAPSHOT_DIR set (trace --snapshot-every, at file boundaries), a worker's
+// main thread also writes heap snapshots itself, between files, so that no snapshot pauses
+// a test: one before its first file (the baseline, while the heap is small and cheap to
+// write) and one after a file when its heap (after a full GC) has grown by
+// LEAKTRAIL_SNAPSHOT_GROWTH_BYTES since its last snapshot — a worker that does not grow
+// has nothing for a heap diff to explain, and a snapshot's cost grows with the heap — and
+// LEAKTRAIL_SNAPSHOT_EVERY_MS has passed since its last growth snapshot. Each is written
+// under a temporary name and renamed to Node's own signal-snapshot name in that directory
+// (trace collects those), and a 'snapshot' line says when it began and how long it took.
+// With LEAKTRAIL_SNAPSHOT_BUDGET, a growth snapshot that would cost more than that share
+// of the worker's time is skipped, with a 'snapshot-skipped' line.
 (() => {
   const out = process.env.LEAKTRAIL_TRACE_EVENTS;
   if (!out) return;
@@ -66,9 +78,10 @@
     }
   }
 
+  // Returns the heap used after a full GC, or null.
   function emit(runner, event, file) {
     try {
-      if (typeof file !== 'string' || file === '') return;
+      if (typeof file !== 'string' || file === '') return null;
       collect();
       const m = memoryUsage();
       const line = JSON.stringify({
@@ -77,6 +90,75 @@
       });
       if (fd === null) fd = openSync(out, 'a');
       writeSync(fd, line + '\n');
+      return m.heapUsed;
+    } catch {
+      // Never break the test run.
+      return null;
+    }
+  }
+
+  // Heap snapshots at file boundaries (main threads only: a signal snapshot, the clock's,
+  // holds the main thread's heap too, and lanes are per PID).
+  const snapDir = process.env.LEAKTRAIL_SNAPSHOT_DIR;
+  const snapEvery = Number(process.env.LEAKTRAIL_SNAPSHOT_EVERY_MS) || 0;
+  const snapGrowth = Number(process.env.LEAKTRAIL_SNAPSHOT_GROWTH_BYTES) || 16 * 1024 * 1024;
+  let baseline = false; // taken
+  let lastHeap = 0; // heap used right after this process's last snapshot
+  let lastGrowth = null; // when its last growth snapshot was written
+  let snapSeq = 0;
+  // LEAKTRAIL_SNAPSHOT_BUDGET: a growth snapshot is skipped (and said so) when the time
+  // this process would then have spent writing snapshots exceeds this fraction of the
+  // time since its first file began; its cost is estimated from its baseline's, per byte.
+  const snapBudget = Number(process.env.LEAKTRAIL_SNAPSHOT_BUDGET) || 0;
+  let firstFile = null; // when its baseline was asked for
+  let spentMs = 0;
+  let msPerByte = 0;
+  function say(fields) {
+    const line = JSON.stringify(Object.assign({
+      pid: process.pid, ppid: process.ppid, tid, t: now(), argv,
+    }, fields));
+    if (fd === null) fd = openSync(out, 'a');
+    writeSync(fd, line + '\n');
+  }
+  // `heap`: the heap used after the file, after a full GC (emit's answer).
+  function snapshot(runner, at, file, heap) {
+    try {
+      if (!snapDir || !wt.isMainThread) return;
+      if (at === 'before') {
+        if (baseline) return;
+        firstFile = now();
+      } else if (!baseline || typeof heap !== 'number' || heap - lastHeap < snapGrowth ||
+                 (lastGrowth !== null && now() - lastGrowth < snapEvery)) {
+        return;
+      } else if (snapBudget > 0) {
+        const estimate = msPerByte * heap;
+        const allowed = snapBudget * (now() - firstFile);
+        if (spentMs + estimate > allowed) {
+          say({ runner, event: 'snapshot-skipped', at, file, heap, estimate_ms: estimate,
+                spent_ms: spentMs, allowed_ms: allowed });
+          return;
+        }
+      }
+      const path = require('path');
+      const d = new Date();
+      const two = (n) => String(n).padStart(2, '0');
+      const date = `${d.getFullYear()}${two(d.getMonth() + 1)}${two(d.getDate())}`;
+      const time = `${two(d.getHours())}${two(d.getMinutes())}${two(d.getSeconds())}`;
+      // Numbered above Node's own signal snapshots (001, 002…) so that names never clash.
+      snapSeq += 1;
+      const name = `Heap.${date}.${time}.${process.pid}.${tid}.${1000 + snapSeq}.heapsnapshot`;
+      const partial = path.join(snapDir, `.leaktrail-${process.pid}-${snapSeq}.partial`);
+      const began = now();
+      require('v8').writeHeapSnapshot(partial);
+      // Complete before trace can see it under a name it collects.
+      fs.renameSync(partial, path.join(snapDir, name));
+      const done = now();
+      baseline = true;
+      if (at === 'after') lastGrowth = done;
+      lastHeap = memoryUsage().heapUsed;
+      spentMs += done - began;
+      if (at === 'before' && lastHeap > 0) msPerByte = (done - began) / lastHeap;
+      say({ runner, event: 'snapshot', at, file, name, t: began, ms: done - began, heap: lastHeap });
     } catch {
       // Never break the test run.
     }
@@ -100,11 +182,12 @@
     const worker = exports.worker;
     exports.worker = async function leaktrailJestWorker(args) {
       const file = args && args.path;
+      snapshot('jest', 'before', file);
       emit('jest', 'start', file);
       try {
         return await worker.apply(this, arguments);
       } finally {
-        emit('jest', 'end', file);
+        snapshot('jest', 'after', file, emit('jest', 'end', file));
       }
     };
   }
@@ -120,9 +203,16 @@
       mark('jest', 'worker');
       const path = (args) => args && args[0] && args[0].path;
       const offs = [
-        this.on('test-file-start', (args) => emit('jest', 'start', path(args))),
-        this.on('test-file-success', (args) => emit('jest', 'end', path(args))),
-        this.on('test-file-failure', (args) => emit('jest', 'end', path(args))),
+        this.on('test-file-start', (args) => {
+          snapshot('jest', 'before', path(args));
+          emit('jest', 'start', path(args));
+        }),
+        this.on('test-file-success', (args) => {
+          snapshot('jest', 'after', path(args), emit('jest', 'end', path(args)));
+        }),
+        this.on('test-file-failure', (args) => {
+          snapshot('jest', 'after', path(args), emit('jest', 'end', path(args)));
+        }),
       ];
       const off = () => offs.forEach((f) => typeof f === 'function' && f());
       return Promise.resolve(runTests.apply(this, arguments)).finally(off);
@@ -139,11 +229,12 @@
         const run = methods.run;
         methods = Object.assign({}, methods, {
           run: async function leaktrailMochaRun(file, ...args) {
+            snapshot('mocha', 'before', file);
             emit('mocha', 'start', file);
             try {
               return await run.call(this, file, ...args);
             } finally {
-              emit('mocha', 'end', file);
+              snapshot('mocha', 'after', file, emit('mocha', 'end', file));
             }
           },
         });
@@ -186,11 +277,14 @@
       .map((f) => (typeof f === 'string' ? f : f && f.filepath))
       .filter((f) => typeof f === 'string');
     running = files;
+    if (files.length > 0) snapshot('vitest', 'before', files[0]);
     for (const f of files) emit('vitest', 'start', f);
   }
   function vitestOut(msg) {
     if (!msg || msg.__vitest_worker_response__ !== true || msg.type !== 'testfileFinished') return;
-    for (const f of running) emit('vitest', 'end', f);
+    let heap = null;
+    for (const f of running) heap = emit('vitest', 'end', f);
+    if (running.length > 0) snapshot('vitest', 'after', running[running.length - 1], heap);
     running = [];
   }
   // Wraps the 'message' listeners registered on `target` (no listener of its own, which
@@ -245,8 +339,11 @@
     if (wt.isMainThread && process.env.NODE_TEST_CONTEXT && process.argv[1]) {
       const file = require('path').resolve(process.argv[1]);
       mark('node --test', 'worker');
+      snapshot('node --test', 'before', file);
       emit('node --test', 'start', file);
-      process.once('exit', () => emit('node --test', 'end', file));
+      process.once('exit', () => {
+        snapshot('node --test', 'after', file, emit('node --test', 'end', file));
+      });
     }
   } catch {
     // Never break the test run.

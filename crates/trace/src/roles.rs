@@ -21,7 +21,7 @@
 //! at all (`node server.js`, a script forking workers) — every Node process is, as it
 //! would be without roles.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
@@ -91,6 +91,9 @@ pub fn role_from_command(node: bool, command: &[String], test_file: bool) -> Opt
 #[derive(Debug, Default)]
 pub struct Roles {
     by_pid: HashMap<i32, Role>,
+    /// Processes whose main thread runs test files under the preload's hooks: they can
+    /// snapshot themselves between files ([`crate::boundaries`]).
+    hooked_workers: HashSet<i32>,
     feed: Option<RoleFeed>,
 }
 
@@ -99,6 +102,7 @@ impl Roles {
     pub fn following(feed: Option<RoleFeed>) -> Roles {
         Roles {
             by_pid: HashMap::new(),
+            hooked_workers: HashSet::new(),
             feed,
         }
     }
@@ -111,7 +115,10 @@ impl Roles {
     /// Reads the roles the preload wrote since the last call.
     pub fn poll(&mut self) {
         if let Some(feed) = &mut self.feed {
-            for (pid, role) in feed.poll() {
+            for (pid, role, main_thread) in feed.poll() {
+                if role.runs_tests && main_thread {
+                    self.hooked_workers.insert(pid);
+                }
                 self.by_pid.entry(pid).or_default().merge(&role);
             }
         }
@@ -136,6 +143,12 @@ impl Roles {
     /// What `pid` does, when known.
     pub fn of(&self, pid: i32) -> Option<&Role> {
         self.by_pid.get(&pid)
+    }
+
+    /// True when the preload said `pid`'s main thread runs test files: it then writes its
+    /// own snapshots at file boundaries when asked to ([`crate::boundaries`]).
+    pub fn hooked_worker(&self, pid: i32) -> bool {
+        self.hooked_workers.contains(&pid)
     }
 
     /// True once any process is known to belong to a test runner.
@@ -166,6 +179,8 @@ struct Line {
     #[serde(default)]
     role: String,
     pid: i32,
+    #[serde(default)]
+    tid: u32,
 }
 
 /// Reads the preload's events file as it grows: the lines completed since the last read.
@@ -189,8 +204,9 @@ impl RoleFeed {
     /// The roles stated in the lines written since the last call. A file's `start` line
     /// says its process runs tests (a process that wrote no `role` line of its own, or
     /// whose role line came later, is still known). Unreadable lines are skipped here;
-    /// [`crate::hooks::FileHooks::read`] counts them at the end.
-    pub fn poll(&mut self) -> Vec<(i32, Role)> {
+    /// [`crate::hooks::FileHooks::read`] counts them at the end. Each role comes with
+    /// whether the line came from the process's main thread.
+    pub fn poll(&mut self) -> Vec<(i32, Role, bool)> {
         let mut bytes = Vec::new();
         let read = std::fs::File::open(&self.path).and_then(|mut f| {
             f.seek(SeekFrom::Start(self.offset))?;
@@ -222,6 +238,7 @@ impl RoleFeed {
                         runs_tests: role.0,
                         coordinates: role.1,
                     },
+                    l.tid == 0,
                 ))
             })
             .collect()
@@ -321,7 +338,7 @@ mod tests {
         let got: Vec<(i32, String)> = feed
             .poll()
             .into_iter()
-            .map(|(pid, r)| (pid, r.label()))
+            .map(|(pid, r, _)| (pid, r.label()))
             .collect();
         assert_eq!(
             got,

@@ -28,9 +28,20 @@ pub struct SnapshotFile {
     pub path: PathBuf,
     /// Seconds from the command's start when it was found complete.
     pub t: f64,
-    /// Seconds from the command's start when leaktrail sent the signal (null for a file
-    /// the process wrote on its own, e.g. near its heap limit).
+    /// Seconds from the command's start when it was asked for: leaktrail sent the signal,
+    /// or (at a file boundary) the worker began writing it; null for a file the process
+    /// wrote on its own, e.g. near its heap limit.
     pub requested_at: Option<f64>,
+    /// Seconds from the command's start when its writer last wrote to it (its mtime).
+    pub written_at: Option<f64>,
+    /// How long its process was paused writing it, seconds: measured by the worker at a
+    /// file boundary; for a signal snapshot, from the signal to the file's last write.
+    pub write_seconds: Option<f64>,
+    /// For a snapshot taken between test files: `before FILE` or `after FILE`.
+    pub boundary: Option<String>,
+    /// The name its writer gave it, to match it with the worker's own account.
+    #[serde(skip)]
+    pub written_as: String,
     /// Its number among this process's snapshots, from 1.
     pub seq: u32,
     /// Bytes.
@@ -74,6 +85,11 @@ impl SignalSnapshots {
             .tempdir_in(out)?;
         let path = fs::canonicalize(dir.path())?;
         Ok(SignalSnapshots { dir, path })
+    }
+
+    /// The private directory Node writes snapshots into.
+    pub fn dir(&self) -> &Path {
+        &self.path
     }
 
     /// `NODE_OPTIONS` with the snapshot options added after the user's own.
@@ -141,13 +157,27 @@ impl SignalSnapshots {
             match self.move_to_lane(&path, out, &lane, pid, count + done + 1) {
                 Ok((dest, seq)) => {
                     taken.push((pid, seq));
-                    let size = fs::metadata(&dest).map_or(0, |m| m.len());
+                    let meta = fs::metadata(&dest).ok();
+                    let size = meta.as_ref().map_or(0, |m| m.len());
+                    // The mtime, as seconds of the trace: how long before `t` it was.
+                    let written_at = meta
+                        .and_then(|m| m.modified().ok())
+                        .and_then(|m| std::time::SystemTime::now().duration_since(m).ok())
+                        .map(|ago| t - ago.as_secs_f64());
+                    let written_as = path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
                     out_events.push(Collected::Snapshot {
                         pid,
                         file: SnapshotFile {
                             path: dest,
                             t,
                             requested_at: None,
+                            written_at,
+                            write_seconds: None,
+                            boundary: None,
+                            written_as,
                             seq,
                             size,
                         },

@@ -121,6 +121,8 @@ pub struct TraceReport {
     pub interval_seconds: f64,
     /// Seconds between snapshots of one process, when taken.
     pub snapshot_every_seconds: Option<f64>,
+    /// What the snapshots cost, when taken ([`crate::boundaries`]).
+    pub snapshot_cost: Option<crate::boundaries::SnapshotCost>,
     /// The settle time: how long a process's start-up lasts at most, seconds.
     pub settle_seconds: f64,
     /// The lane rule.
@@ -274,6 +276,7 @@ impl TraceReport {
             wall_seconds: run.wall_seconds,
             interval_seconds: run.interval_seconds,
             snapshot_every_seconds: run.snapshot_every_seconds,
+            snapshot_cost: run.snapshot_cost,
             settle_seconds: settle,
             lane_rule: run.lane_rule,
             out_dir: options.out_dir.clone(),
@@ -314,10 +317,23 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
                 .map(|p| format!("{} ({} snapshot{})", p.pid, p.snapshots.len(), if p.snapshots.len() == 1 { "" } else { "s" }))
                 .collect();
             if !few.is_empty() {
+                let files = run.snapshot_cost.as_ref().is_some_and(|c| c.mode == "files");
+                let how = if files {
+                    // A worker that did not grow keeps only its baseline, by design.
+                    format!("a test worker is snapshotted before its first file and after a file that grew its heap by --snapshot-growth, at most once per {every} s: one that did not grow has its baseline only; another process once it has run {every} s and again {every} s after each snapshot is written; none after it exits")
+                } else {
+                    format!("a process is snapshotted once it has run {every} s and again {every} s after each snapshot is written; not after it exits")
+                };
                 out.push(format!(
-                    "Heap diff: Node PIDs with fewer than two snapshots (a process is snapshotted once it has run {every} s and again {every} s after each snapshot is written; not after it exits): {}.",
+                    "Heap diff: Node PIDs with fewer than two snapshots ({how}): {}.",
                     few.join(", ")
                 ));
+            }
+            // The snapshots a worker skipped for --snapshot-budget: the notes are JSON only.
+            for p in &run.processes {
+                for n in p.notes.iter().filter(|n| n.starts_with("no snapshot after ")) {
+                    out.push(format!("Heap diff, --snapshot-budget: PID {}: {n}.", p.pid));
+                }
             }
             out.push("RSS with snapshots on includes the memory V8 takes to build each snapshot: growth figures are higher than without --snapshot-every.".to_owned());
             let others = run.processes.iter().filter(|p| !p.node).count();

@@ -32,6 +32,15 @@ pub struct TraceConfig {
     /// Snapshot every Node process that runs tests ([`crate::roles`]) each time it has
     /// lived this much longer; `None`: no snapshots (and `NODE_OPTIONS` is left alone).
     pub snapshot_every: Option<Duration>,
+    /// Let the workers trace's preload hooks snapshot themselves between test files
+    /// ([`crate::boundaries`]) rather than by signal on the clock (which others keep).
+    pub snapshot_at_files: bool,
+    /// With `snapshot_at_files`: how much a worker's heap must grow after its last snapshot
+    /// before the next one, bytes.
+    pub snapshot_growth: u64,
+    /// With `snapshot_at_files`: the share of a worker's time since its first file its
+    /// snapshots may take; a growth snapshot that would exceed it is skipped.
+    pub snapshot_budget: Option<f64>,
     /// Snapshot the processes that only coordinate a test run too (npm, the runners' main
     /// processes).
     pub snapshot_coordinators: bool,
@@ -167,6 +176,8 @@ pub struct TraceRun {
     pub signals_forwarded: Vec<i32>,
     /// Time spent reading `/proc` and settling snapshot files, seconds.
     pub sampling_seconds: f64,
+    /// What the snapshots cost, when taken.
+    pub snapshot_cost: Option<crate::boundaries::SnapshotCost>,
     /// What went wrong along the way without stopping the trace.
     pub warnings: Vec<String>,
 }
@@ -255,6 +266,19 @@ pub fn trace(
     if let Some(h) = &hooks {
         node_options = Some(h.node_options(node_options.as_deref()));
         cmd.env(crate::hooks::EVENTS_ENV, h.events_path());
+        if let (Some(s), Some(every), true) =
+            (&snapshots, config.snapshot_every, config.snapshot_at_files)
+        {
+            cmd.env(crate::boundaries::DIR_ENV, s.dir())
+                .env(crate::boundaries::EVERY_ENV, every.as_millis().to_string())
+                .env(
+                    crate::boundaries::GROWTH_ENV,
+                    config.snapshot_growth.to_string(),
+                );
+            if let Some(budget) = config.snapshot_budget {
+                cmd.env(crate::boundaries::BUDGET_ENV, budget.to_string());
+            }
+        }
     }
     if let Some(o) = &node_options {
         if snapshots.is_some() || hooks.is_some() {
@@ -348,11 +372,20 @@ pub fn trace(
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     let mut worker_files = Vec::new();
+    let mut written = Vec::new();
+    let mut skipped = 0;
     if let Some(h) = hooks {
         let events = h.read(started_unix_ms);
         worker_files = events.files;
         for p in &events.processes {
             tracer.add_unsampled(p);
+        }
+        written = events.snapshots;
+        skipped = events.skipped.len();
+        for s in &events.skipped {
+            if let Some(p) = tracer.processes.iter_mut().rev().find(|p| p.pid == s.pid) {
+                p.notes.push(crate::boundaries::skipped_note(s));
+            }
         }
         tracer.roles.poll();
         if events.unreadable > 0 {
@@ -368,11 +401,19 @@ pub fn trace(
         }
     }
     tracer.roles.settle(&mut tracer.processes);
+    for p in tracer.processes.iter_mut() {
+        crate::boundaries::account(p.pid, &mut p.snapshots, &written);
+    }
+    let wall_seconds = start.elapsed().as_secs_f64();
+    let snapshot_cost = config.snapshot_every.map(|_| {
+        let files = config.snapshot_at_files && tracer.roles.follows_preload();
+        crate::boundaries::cost(&tracer.processes, files, skipped, wall_seconds)
+    });
     Ok(TraceRun {
         command: config.command.clone(),
         exit,
         started_unix_ms,
-        wall_seconds: start.elapsed().as_secs_f64(),
+        wall_seconds,
         interval_seconds: config.interval.as_secs_f64(),
         snapshot_every_seconds: config.snapshot_every.map(|d| d.as_secs_f64()),
         snapshot_coordinators: config.snapshot_coordinators,
@@ -384,6 +425,7 @@ pub fn trace(
         worker_files,
         signals_forwarded: tracer.signals_forwarded,
         sampling_seconds: tracer.sampling_seconds,
+        snapshot_cost,
         warnings: tracer.warnings,
     })
 }
@@ -693,6 +735,12 @@ impl Tracer<'_> {
         }
         for r in self.processes.iter_mut() {
             if !r.node || r.end.is_some() || r.pending.is_some() || t < r.next_snapshot {
+                continue;
+            }
+            // A worker the preload hooks snapshots itself between files: a signal would
+            // land mid-test.
+            if self.config.snapshot_at_files && self.roles.hooked_worker(r.pid) {
+                r.snapshots_skipped = None;
                 continue;
             }
             // Asked again at each sample: a worker may say what it is after it is due.

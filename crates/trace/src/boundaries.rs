@@ -1,0 +1,226 @@
+//! Heap snapshots of test workers between test files, and what snapshots cost.
+//!
+//! A signal snapshot on a clock lands wherever the worker is: mid-test, pausing it for
+//! seconds (a 160 MB Jest worker took 9–33 s), long enough to push tests past their
+//! timeouts. So in a test run trace's preload ([`crate::hooks`]) snapshots each worker's
+//! main thread itself, synchronously, where no test is running: once before its first file
+//! (the baseline every later snapshot is diffed against, taken while the heap is small and
+//! cheap to write), then after a file once its heap after a full GC has grown by
+//! `snapshot_growth` since its last snapshot (a worker that does not grow has nothing for a
+//! diff to explain, and a snapshot's cost grows with the heap) and `snapshot_every` has
+//! passed since its last such snapshot. The runner waits for the worker's answer meanwhile,
+//! so the pause delays the next file, never a test.
+//!
+//! The preload learns where to write ([`DIR_ENV`]: the private diagnostic directory, under
+//! Node's own snapshot names, so [`crate::snapshots`] collects them like signal ones) and
+//! how often ([`EVERY_ENV`]) from the environment, and says in a `snapshot` line when it
+//! began and how long it took ([`BoundarySnapshot`]). Processes whose main thread the
+//! preload does not hook — plain Node commands, coordinators on request, Vitest's threads
+//! pool, a trace with `--no-file-hooks` or `--snapshot-at clock` — keep the signal on a
+//! clock, whose cost is estimated from the signal to the file's last write.
+//!
+//! A leaking worker's snapshot can cost more than its tests (a 60 MB heap took about 5 s
+//! on a busy 2-core machine, the whole Jest run 5 s). `snapshot_budget` ([`BUDGET_ENV`])
+//! caps a worker's snapshot time at a share of its time since its first file: a growth
+//! snapshot whose write time, estimated per byte of heap from the worker's baseline, would
+//! go over it is skipped, and the worker says so ([`skipped_note`]). Off by default: the
+//! snapshot it skips is the one that explains the leak.
+
+use serde::Serialize;
+
+use crate::hooks::{BoundarySnapshot, SkippedSnapshot};
+use crate::snapshots::SnapshotFile;
+use crate::tracer::ProcessRecord;
+
+/// The environment variable naming the directory workers write their snapshots into.
+pub const DIR_ENV: &str = "LEAKTRAIL_SNAPSHOT_DIR";
+
+/// The environment variable giving the least time between two growth snapshots of a
+/// worker, ms.
+pub const EVERY_ENV: &str = "LEAKTRAIL_SNAPSHOT_EVERY_MS";
+
+/// The environment variable giving the share of a worker's time its snapshots may take.
+pub const BUDGET_ENV: &str = "LEAKTRAIL_SNAPSHOT_BUDGET";
+
+/// The environment variable giving how much a worker's heap grows before it is
+/// snapshotted again, bytes.
+pub const GROWTH_ENV: &str = "LEAKTRAIL_SNAPSHOT_GROWTH_BYTES";
+
+/// What the snapshots of a run cost.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SnapshotCost {
+    /// `files` (workers snapshot themselves between files) or `clock` (a signal every
+    /// `snapshot_every`).
+    pub mode: String,
+    /// Snapshots collected.
+    pub snapshots: usize,
+    /// Of those, taken between test files.
+    pub at_file_boundaries: usize,
+    /// Time processes spent paused writing them, seconds, summed over processes.
+    pub write_seconds: f64,
+    /// The longest single write, seconds.
+    pub longest_write_seconds: f64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Snapshots workers skipped because they would have cost more than
+    /// `--snapshot-budget` allowed.
+    pub skipped_for_budget: usize,
+    /// The run's wall time, seconds, snapshots included.
+    pub wall_seconds: f64,
+}
+
+impl SnapshotCost {
+    /// One sentence for the text report.
+    pub fn sentence(&self) -> String {
+        let mode = match self.mode.as_str() {
+            "files" => format!("{} of them between test files", self.at_file_boundaries),
+            _ => "on a clock".to_owned(),
+        };
+        let skipped = match self.skipped_for_budget {
+            0 => String::new(),
+            n => {
+                format!("; {n} skipped for --snapshot-budget (listed under what was not measured)")
+            }
+        };
+        format!(
+            "Snapshot cost: {} snapshot{} ({mode}), {:.1} MiB; processes paused {:.1} s writing them (longest {:.1} s) in a run of {:.1} s{skipped}.",
+            self.snapshots,
+            if self.snapshots == 1 { "" } else { "s" },
+            self.bytes as f64 / (1024.0 * 1024.0),
+            self.write_seconds,
+            self.longest_write_seconds,
+            self.wall_seconds
+        )
+    }
+}
+
+/// Completes each snapshot `pid` wrote with what it said of it ([`BoundarySnapshot`],
+/// matched by PID and name): when it began, how long it took, which file it followed or
+/// preceded. A signal snapshot's write time is estimated from the signal to its mtime.
+pub fn account(pid: i32, snapshots: &mut [SnapshotFile], written: &[BoundarySnapshot]) {
+    for s in snapshots.iter_mut() {
+        match written
+            .iter()
+            .find(|b| b.pid == pid && b.name == s.written_as)
+        {
+            Some(b) => {
+                s.requested_at = Some(b.t);
+                s.write_seconds = Some(b.seconds);
+                s.boundary = Some(format!("{} {}", b.at, b.file));
+            }
+            None => {
+                s.write_seconds = s
+                    .requested_at
+                    .zip(s.written_at)
+                    .map(|(asked, done)| (done - asked).max(0.0));
+            }
+        }
+    }
+}
+
+/// The note a worker gets for a snapshot it skipped for `--snapshot-budget`.
+pub fn skipped_note(s: &SkippedSnapshot) -> String {
+    format!(
+        "no snapshot after {} ({:.1} MiB of heap): writing it would have taken about {:.1} s, over the {:.1} s --snapshot-budget allowed by then",
+        s.file,
+        s.heap as f64 / (1024.0 * 1024.0),
+        s.estimate_seconds,
+        s.allowed_seconds
+    )
+}
+
+/// The cost of the snapshots of `processes`, in a run of `wall_seconds`; `files` when
+/// workers were asked to snapshot themselves between files; `skipped` of them skipped for
+/// the budget.
+pub fn cost(
+    processes: &[ProcessRecord],
+    files: bool,
+    skipped: usize,
+    wall_seconds: f64,
+) -> SnapshotCost {
+    SnapshotCost {
+        skipped_for_budget: skipped,
+        ..summed(
+            processes.iter().flat_map(|p| p.snapshots.iter()),
+            files,
+            wall_seconds,
+        )
+    }
+}
+
+fn summed<'a>(
+    all: impl Iterator<Item = &'a SnapshotFile>,
+    files: bool,
+    wall_seconds: f64,
+) -> SnapshotCost {
+    let mut c = SnapshotCost {
+        mode: if files { "files" } else { "clock" }.to_owned(),
+        wall_seconds,
+        ..SnapshotCost::default()
+    };
+    for s in all {
+        c.snapshots += 1;
+        c.at_file_boundaries += usize::from(s.boundary.is_some());
+        let w = s.write_seconds.unwrap_or(0.0);
+        c.write_seconds += w;
+        c.longest_write_seconds = c.longest_write_seconds.max(w);
+        c.bytes += s.size;
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, requested: Option<f64>, written: Option<f64>) -> SnapshotFile {
+        SnapshotFile {
+            path: name.into(),
+            t: 9.0,
+            requested_at: requested,
+            written_at: written,
+            write_seconds: None,
+            boundary: None,
+            written_as: name.to_owned(),
+            seq: 1,
+            size: 1024 * 1024,
+        }
+    }
+
+    #[test]
+    fn accounts_boundary_and_signal_snapshots() {
+        let mut snapshots = vec![
+            file("Heap.1.2.7.0.1001.heapsnapshot", None, Some(2.0)),
+            file("Heap.1.2.7.0.001.heapsnapshot", Some(3.0), Some(4.5)),
+        ];
+        let written = [BoundarySnapshot {
+            pid: 7,
+            name: "Heap.1.2.7.0.1001.heapsnapshot".to_owned(),
+            at: "after".to_owned(),
+            file: "/w/a.test.js".to_owned(),
+            t: 1.5,
+            seconds: 0.25,
+        }];
+        account(7, &mut snapshots, &written);
+        let s = &snapshots;
+        assert_eq!(s[0].requested_at, Some(1.5));
+        assert_eq!(s[0].boundary.as_deref(), Some("after /w/a.test.js"));
+        assert_eq!(s[1].write_seconds, Some(1.5));
+        // Another PID's account is not this one's.
+        let mut other = vec![file("Heap.1.2.7.0.1001.heapsnapshot", None, None)];
+        account(8, &mut other, &written);
+        assert_eq!(other[0].boundary, None);
+        let c = SnapshotCost {
+            skipped_for_budget: 1,
+            ..summed(snapshots.iter(), true, 10.0)
+        };
+        assert_eq!(c.snapshots, 2);
+        assert_eq!(c.at_file_boundaries, 1);
+        assert!((c.write_seconds - 1.75).abs() < 1e-9);
+        assert!((c.longest_write_seconds - 1.5).abs() < 1e-9);
+        assert_eq!(
+            c.sentence(),
+            "Snapshot cost: 2 snapshots (1 of them between test files), 2.0 MiB; processes paused 1.8 s writing them (longest 1.5 s) in a run of 10.0 s; 1 skipped for --snapshot-budget (listed under what was not measured)."
+        );
+    }
+}
