@@ -148,6 +148,12 @@ fn worker_threads_never_terminated_are_the_headline() {
         "{}",
         a["sentence"]
     );
+    // The workers weigh a few hundred bytes of heap each, under the byte floor, but hold
+    // a thread each: named all the same, with where they are kept.
+    let spec = manifest("worker-threads-leak.js");
+    let (class, holder, _) = culprit(&report).unwrap_or_else(|| panic!("no culprit: {a}"));
+    assert!(spec.culprit_classes.contains(&class), "{class}");
+    assert!(holder.contains("workers"), "{holder}");
 }
 
 #[test]

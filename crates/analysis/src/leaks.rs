@@ -264,7 +264,8 @@ impl LeakReport {
                 ))
                 .collect();
             let growing = counts.windows(2).all(|w| w[1] > w[0]);
-            if !growing || c.retained < min_bytes {
+            let small_but_costly = owns_a_thread_or_socket(&class) && c.count >= MIN_HANDLE_CLUSTER;
+            if !growing || (c.retained < min_bytes && !small_but_costly) {
                 dismissed += 1;
                 dismissed_retained += c.retained;
                 if growing {
@@ -463,6 +464,27 @@ fn is_filled_collection(snap: &HeapSnapshot, v: NodeIndex) -> bool {
 fn is_string_piece(snap: &HeapSnapshot, distances: &Distances, v: NodeIndex) -> bool {
     let string = |n| is_string(snap.node_kind(n));
     string(v) && distances.parent(v).is_some_and(string)
+}
+
+/// Objects of a growing cluster whose class holds a thread or an OS resource that make
+/// it a finding under the byte floor: a `Worker` retains a few hundred bytes of heap and
+/// costs a thread and megabytes outside it. Eight, more than a pool starts lazily.
+const MIN_HANDLE_CLUSTER: u64 = 8;
+
+/// True for a class whose objects hold a thread or an OS resource the heap does not
+/// weigh: worker threads and their ports, sockets, servers, child processes, watchers.
+fn owns_a_thread_or_socket(class: &str) -> bool {
+    matches!(
+        class,
+        "Worker"
+            | "MessagePort"
+            | "Socket"
+            | "TLSSocket"
+            | "Server"
+            | "ChildProcess"
+            | "FSWatcher"
+            | "StatWatcher"
+    )
 }
 
 /// True for what a program allocates: objects, closures, strings, regexps, embedder
