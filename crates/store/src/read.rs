@@ -76,11 +76,11 @@ impl Store {
             .conn
             .prepare(&format!(
                 "SELECT * FROM (
-                   SELECT s.incarnation_id, s.t, s.rss, s.anon, s.pss, s.threads, s.heap_used, s.heap_total, s.external, {}
+                   SELECT {}
                    FROM samples s JOIN incarnations i ON i.id = s.incarnation_id
                    WHERE i.target_id = ?1 AND s.t >= ?2 ORDER BY s.t DESC LIMIT ?3
                  ) ORDER BY t",
-                self.in_snapshot_column("s.")
+                self.sample_columns("s.")
             ))
             .map_err(sql(p))?;
         let rows = st
@@ -116,14 +116,14 @@ impl Store {
         let mut st = self
             .conn
             .prepare(&format!(
-                "SELECT incarnation_id, t, rss, anon, pss, threads, heap_used, heap_total, external, in_snapshot FROM (
-                   SELECT s.incarnation_id, s.t, s.rss, s.anon, s.pss, s.threads, s.heap_used, s.heap_total, s.external,
-                          {} AS in_snapshot,
+                // `nth` comes last: `sample_row` reads the sample's columns before it.
+                "SELECT * FROM (
+                   SELECT {},
                           ROW_NUMBER() OVER (PARTITION BY ((s.t - ?3) * ?4) / (?5 - ?3 + 1) ORDER BY s.t DESC) AS nth
                    FROM samples s JOIN incarnations i ON i.id = s.incarnation_id
                    WHERE i.target_id = ?1 AND s.t >= ?2
                  ) WHERE nth = 1 ORDER BY t",
-                self.in_snapshot_column("s.")
+                self.sample_columns("s.")
             ))
             .map_err(sql(p))?;
         let rows = st
@@ -148,9 +148,9 @@ impl Store {
         let mut st = self
             .conn
             .prepare_cached(&format!(
-                "SELECT incarnation_id, t, rss, anon, pss, threads, heap_used, heap_total, external, {}
+                "SELECT {}
                  FROM samples WHERE incarnation_id = ?1 AND t >= ?2 ORDER BY t DESC LIMIT ?3",
-                self.in_snapshot_column("")
+                self.sample_columns("")
             ))
             .map_err(sql(p))?;
         let rows = st
@@ -407,6 +407,16 @@ impl Store {
 
     /// The `in_snapshot` column as a query selects it: NULL from a store older than
     /// version 3 read without being upgraded. `table` is the alias with its dot, or empty.
+    /// The columns [`sample_row`] reads, in its order, of the samples table named
+    /// `table` (a prefix such as `s.`, or empty).
+    fn sample_columns(&self, table: &str) -> String {
+        format!(
+            "{table}incarnation_id, {table}t, {table}rss, {table}anon, {table}pss, {table}threads, \
+             {table}heap_used, {table}heap_total, {table}external, {}",
+            self.in_snapshot_column(table)
+        )
+    }
+
     fn in_snapshot_column(&self, table: &str) -> String {
         if self.snapshot_marks {
             format!("{table}in_snapshot")
