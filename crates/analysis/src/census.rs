@@ -100,13 +100,15 @@ impl SnapshotCensus {
     /// census's total does; what a program keeps lives in the other families. Without
     /// family totals (a census stored without them) the whole total.
     pub fn data_size(&self) -> u64 {
+        use crate::Family;
         let apart: u64 = self
             .families
             .iter()
             .filter(|f| {
-                [crate::Family::Code, crate::Family::System]
-                    .iter()
-                    .any(|k| k.key() == f.name)
+                matches!(
+                    Family::from_key(&f.name),
+                    Some(Family::Code | Family::System)
+                )
             })
             .map(|f| f.self_size)
             .sum();

@@ -537,7 +537,7 @@ pub(crate) fn folded_path(a: &HeapAnalysis<'_>, v: NodeIndex) -> Vec<StepView> {
     let mut i = 0;
     while i < path.steps.len() {
         let run = linked_run(a.snap, &path.steps, i);
-        let last_block = i + run.len() - run.period;
+        let last_block = i + run.steps() - run.period;
         for k in 0..run.period {
             let mut step = a.step(&path.steps[last_block + k]);
             if k + 1 == run.period && run.count > 1 {
@@ -546,7 +546,7 @@ pub(crate) fn folded_path(a: &HeapAnalysis<'_>, v: NodeIndex) -> Vec<StepView> {
             }
             out.push(step);
         }
-        i += run.len();
+        i += run.steps();
     }
     out
 }

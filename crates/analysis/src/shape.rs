@@ -82,9 +82,9 @@ impl<'a> PathShapes<'a> {
         let steps = &path.steps;
         while i < steps.len() {
             let run = linked_run(self.snap, steps, i);
-            if run.len() > 1 {
+            if run.steps() > 1 {
                 key.push('~');
-                i += run.len() - 1;
+                i += run.steps() - 1;
             } else {
                 match self.fold(holder, steps[i]) {
                     StepFold::Index => key.push_str("[]"),
@@ -205,14 +205,9 @@ pub struct Run {
 }
 
 impl Run {
-    /// Steps the run covers.
-    pub fn len(self) -> usize {
+    /// Steps the run covers (at least one).
+    pub fn steps(self) -> usize {
         self.period * self.count
-    }
-
-    /// Whether the run covers no step.
-    pub fn is_empty(self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -243,7 +238,7 @@ pub fn linked_run(snap: &HeapSnapshot, steps: &[PathStep], i: usize) -> Run {
             count += 1;
         }
         // A block must repeat to be one, and a longer block only wins by covering more.
-        if count > 1 && period * count > best.len() {
+        if count > 1 && period * count > best.steps() {
             best = Run { period, count };
         }
     }

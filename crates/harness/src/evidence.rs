@@ -66,6 +66,7 @@ pub fn culprit_snapshots(result: &RunResult, doubling: bool) -> Vec<RunSnapshot>
                 iteration: result.last_iteration,
                 sample: result.samples.len().saturating_sub(1),
                 t: result.wall_seconds,
+                number: 0,
             });
             out
         }

@@ -154,6 +154,9 @@ pub struct RunSnapshot {
     pub iteration: Option<u64>,
     /// The index of that sample.
     pub sample: usize,
+    /// Its number among the snapshots the run took, from 1 (0: the one at the end).
+    #[serde(skip)]
+    pub number: u64,
     /// Seconds since the start.
     pub t: f64,
 }
@@ -872,8 +875,7 @@ impl Session<'_> {
             self.label(target, label);
         }
         for snap in &mut self.result.snapshots {
-            let own = snapshot_number(&snap.path).and_then(|k| self.snapshot_labels.get(&k));
-            if let Some(&n) = own {
+            if let Some(&n) = self.snapshot_labels.get(&snap.number) {
                 snap.iteration = Some(n);
             } else if let Some(s) = self.result.samples.get(snap.sample) {
                 snap.iteration = s.iteration;
@@ -1053,12 +1055,14 @@ impl Session<'_> {
         self.taken += 1;
         let began = Instant::now();
         let sample = self.result.samples.len() - 1;
+        let number = self.taken as u64;
         let snapshot = |path| RunSnapshot {
             path,
             census: None,
             iteration,
             sample,
             t,
+            number,
         };
         let Some(inspector) = self.inspector.as_mut() else {
             return Ok(());
@@ -1112,7 +1116,7 @@ impl Session<'_> {
         }
         if iteration.is_some() {
             // Labelled from the moment it was asked for, its own pause taken out.
-            let target = label::Target::Snapshot(self.taken as u64);
+            let target = label::Target::Snapshot(number);
             let paused = began.elapsed().as_secs_f64();
             if let Some(n) = self.labeller.measured(target, began, paused) {
                 self.label(target, n);
@@ -1135,19 +1139,6 @@ const OWN_GC_MARGIN: Duration = Duration::from_millis(3);
 
 /// Leaktrail's own GCs remembered (see `Session::own_gcs`).
 const OWN_GCS_KEPT: usize = 64;
-
-/// The number of a snapshot taken during the run from its name: `snapshot-3.heapsnapshot`
-/// on disk, `#3` when streamed.
-fn snapshot_number(path: &std::path::Path) -> Option<u64> {
-    let name = path.file_name()?.to_str()?;
-    name.strip_prefix('#')
-        .or_else(|| {
-            name.strip_prefix("snapshot-")
-                .and_then(|n| n.strip_suffix(".heapsnapshot"))
-        })?
-        .parse()
-        .ok()
-}
 
 /// The later of `a` and `b`.
 fn later(a: Option<f64>, b: f64) -> Option<f64> {

@@ -775,7 +775,7 @@ impl TrendReport {
                     heap.basis = SeriesBasis::AfterGc;
                     heap.current = pts.last().map_or(heap.current, |p| p.1 as u64);
                     heap.assessment = heap_assessment(
-                        &past_start_up(&live),
+                        &live_after_start_up,
                         &past_start_up(&data),
                         &gp,
                         policy.min_growth_bytes,
@@ -958,11 +958,7 @@ fn memory_trend(
     limit: Option<(&str, u64)>,
 ) -> Option<MemoryTrend> {
     let last = pts.last()?;
-    let xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
-    let ys: Vec<f64> = pts.iter().map(|p| p.1).collect();
-    let v = decide(&xs, &ys, gp);
-    let big_enough = grew_enough(&v, &xs, last.1, min_growth);
-    let assessment = assessment_of(&v, gp.alpha, big_enough, RiseUnderFloor::NoLeak);
+    let (v, assessment) = judge_memory(pts, gp, last.1, min_growth);
     let current = last.1.max(0.0) as u64;
     let time_to_oom = match (limit, assessment) {
         (Some((kind, limit)), Assessment::Leaking | Assessment::Growing)
@@ -1004,6 +1000,22 @@ fn memory_trend(
 /// by far more.
 const CODE_FLOOR_FACTOR: f64 = 10.0;
 
+/// The verdict on a memory series' points and what it is called; `level` is what its
+/// growth must come to a share of ([`grew_enough`]).
+fn judge_memory(
+    pts: &[(f64, f64)],
+    gp: &GrowthPolicy,
+    level: f64,
+    min_growth: u64,
+) -> (leaktrail_stats::GrowthVerdict, Assessment) {
+    let xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
+    let ys: Vec<f64> = pts.iter().map(|p| p.1).collect();
+    let v = decide(&xs, &ys, gp);
+    let big_enough = grew_enough(&v, &xs, level, min_growth);
+    let assessment = assessment_of(&v, gp.alpha, big_enough, RiseUnderFloor::NoLeak);
+    (v, assessment)
+}
+
 /// Whether a memory series grew enough over its points to leak: its fitted growth over
 /// their span (slope × span) at least `min_growth` bytes and 1 % of its latest level
 /// (`level`). A rise of 1 MiB/h is significant on ten points, but four minutes of it
@@ -1032,13 +1044,8 @@ fn heap_assessment(
     min_growth: u64,
 ) -> Assessment {
     let level = live.last().map_or(0.0, |p| p.1);
-    let judged = |points: &[(f64, f64)], gp: &GrowthPolicy| {
-        let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
-        let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
-        let v = decide(&xs, &ys, gp);
-        let big_enough = grew_enough(&v, &xs, level, min_growth);
-        assessment_of(&v, gp.alpha, big_enough, RiseUnderFloor::NoLeak)
-    };
+    let judged =
+        |points: &[(f64, f64)], gp: &GrowthPolicy| judge_memory(points, gp, level, min_growth).1;
     let apart: Vec<(f64, f64)> = live
         .iter()
         .zip(data)
