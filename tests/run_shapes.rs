@@ -227,3 +227,21 @@ fn a_chain_kept_through_a_shared_closure_context_is_named() {
     );
     assert!(edges.len() < 30, "{edges:?}");
 }
+
+#[test]
+fn per_route_arrays_under_identifier_keys_are_one_leak() {
+    // `stats.login`, `stats.search`, … are identifiers, but six arrays of one class under
+    // one object are a table: one cluster, and at ~70 B a request it is under the byte
+    // floor of a cluster, kept because its class gains as many objects as it holds.
+    assert_heap_leak_named("route-stats");
+}
+
+#[test]
+fn per_route_arrays_trimmed_to_a_window_pass() {
+    assert_clean("route-stats-trimmed");
+}
+
+#[test]
+fn a_map_keyed_by_request_objects_is_named() {
+    assert_heap_leak_named("request-keyed-map");
+}

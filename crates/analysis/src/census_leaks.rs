@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use leaktrail_snapshot::{HeapSnapshot, NodeIndex, NodeKind};
 
 use crate::heap::{HeapAnalysis, StepView};
-use crate::leaks::{folded_path, holder_of, instance_counts, Candidates};
+use crate::leaks::{
+    folded_path, grows_in_step, holder_of, instance_counts, Candidates, MIN_STEADY_OBJECTS,
+};
 use crate::units::{group_digits as group, human_bytes};
 
 /// Clusters a census keeps (the largest above the noise floor).
@@ -141,7 +143,8 @@ impl CensusLeaks {
         let clusters = found
             .ranked
             .iter()
-            .filter(|c| c.retained >= found.min_bytes)
+            // Small clusters of many objects are kept for the in-step test of `culprits`.
+            .filter(|c| c.retained >= found.min_bytes || c.count >= MIN_STEADY_OBJECTS)
             .filter_map(|c| c.best.map(|best| (c, best)))
             .take(CENSUS_CLUSTERS)
             .map(|(c, best)| {
@@ -179,6 +182,11 @@ impl CensusLeaks {
                 let class_counts = [base, target, Some(c.class_count)];
                 // `None` orders below every count: a class that entered the lists grew.
                 let rising = base < target && target < Some(c.class_count);
+                // Under the byte floor, the class must have grown as `leaks` demands.
+                let rising = rising
+                    && (c.retained_size >= self.min_cluster_bytes
+                        || matches!((base, target), (Some(b), Some(t))
+                            if grows_in_step(&[b, t, c.class_count], c.count)));
                 rising.then(|| LeakCulprit {
                     sentence: format!(
                         "{} {} object{} ({} retained) allocated between snapshots {} and {} {} still alive in {}; {} instances went {} across the last three snapshots.",

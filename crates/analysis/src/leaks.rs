@@ -22,7 +22,9 @@
 //!    memlab's `--trace-all-objects` reports them, which is why it flags clean programs.
 //! 5. Clusters are ranked by the retained size of their leak roots in FINAL; clusters
 //!    smaller than [`MIN_CLUSTER_BYTES`] or [`MIN_CLUSTER_SHARE`] of FINAL's heap are
-//!    noise (V8 keeps compiling and caching as a program runs).
+//!    noise (V8 keeps compiling and caching as a program runs) — unless the cluster is
+//!    many objects ([`MIN_STEADY_OBJECTS`]) whose class gained about as many in every
+//!    interval: a slow leak of small records, in step with the work.
 //!
 //! Beside the clusters, **growing objects** ([`crate::growing`]): one object at a stable
 //! place whose own size grew in every interval by as much as a cluster must retain — a
@@ -265,7 +267,8 @@ impl LeakReport {
                 .collect();
             let growing = counts.windows(2).all(|w| w[1] > w[0]);
             let small_but_costly = owns_a_thread_or_socket(&class) && c.count >= MIN_HANDLE_CLUSTER;
-            if !growing || (c.retained < min_bytes && !small_but_costly) {
+            let small_but_steady = growing && grows_in_step(&counts, c.count);
+            if !growing || (c.retained < min_bytes && !small_but_costly && !small_but_steady) {
                 dismissed += 1;
                 dismissed_retained += c.retained;
                 if growing {
@@ -471,6 +474,36 @@ fn is_string_piece(snap: &HeapSnapshot, distances: &Distances, v: NodeIndex) -> 
 /// costs a thread and megabytes outside it. Eight, more than a pool starts lazily.
 const MIN_HANDLE_CLUSTER: u64 = 8;
 
+/// Leak roots a cluster under the byte floor needs to be kept for growing in step.
+pub const MIN_STEADY_OBJECTS: u64 = 100;
+
+/// Growth rates of one finding may differ between intervals by this factor and still be
+/// in step (a leak of one object per request, with requests of varying size, or more
+/// work between two snapshots than between two others).
+pub const IN_STEP_RATIO: f64 = 4.0;
+
+/// True when a cluster of `objects` leak roots is a leak however few bytes it holds: many
+/// objects, and their class (`counts` per snapshot) gained at least half as many
+/// instances over the window they were allocated in, at a pace no interval fell
+/// [`IN_STEP_RATIO`] below. A slow leak of a small record per request stays under the
+/// byte floor for a long run (100 B a request is 80 KB over 800 requests), yet every
+/// interval adds a like number of them. What a bounded cache keeps of the window does not
+/// pass: it evicts as many as it adds, so its class does not gain. Warm-up does not
+/// either: one-time objects are one or a few per place, and they stop.
+pub(crate) fn grows_in_step(counts: &[u64], objects: u64) -> bool {
+    if objects < MIN_STEADY_OBJECTS || counts.len() < 3 {
+        return false;
+    }
+    // The leak roots were allocated between the first snapshot and the one before the last.
+    let window = counts.len() - 2;
+    let gained = counts[window].saturating_sub(counts[0]);
+    let pace = gained as f64 / window as f64;
+    gained * 2 >= objects
+        && counts
+            .windows(2)
+            .all(|w| w[1].saturating_sub(w[0]) as f64 * IN_STEP_RATIO >= pace)
+}
+
 /// True for a class whose objects hold a thread or an OS resource the heap does not
 /// weigh: worker threads and their ports, sockets, servers, child processes, watchers.
 fn owns_a_thread_or_socket(class: &str) -> bool {
@@ -632,4 +665,25 @@ pub(crate) fn holder_of(path: &[StepView]) -> String {
         return format!("{} @{}", step.object.class, step.object.id);
     }
     "(GC roots)".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_cluster_is_kept_when_its_class_grows_as_it_does() {
+        // 800 records kept from a window in which their class gained 800, then 1,400 more.
+        assert!(grows_in_step(&[1_400, 2_200, 3_600], 800));
+        // A cache that keeps what the window added but evicts as much: the class barely
+        // gains.
+        assert!(!grows_in_step(&[2_000, 2_010, 2_020], 350));
+        // Growth that stopped: the last interval adds a tenth of the first's pace.
+        assert!(!grows_in_step(&[1_000, 1_800, 1_850], 800));
+        // Few objects are warm-up, whatever their class does.
+        assert!(!grows_in_step(&[10, 60, 110], MIN_STEADY_OBJECTS - 1));
+        // With four snapshots the window spans two intervals.
+        assert!(grows_in_step(&[0, 400, 800, 1_200], 800));
+        assert!(!grows_in_step(&[0, 400, 800], 801 * 2));
+    }
 }

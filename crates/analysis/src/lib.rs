@@ -57,7 +57,9 @@ pub use growing::{
 pub use handles::{HandleTotals, Handles, HandlesDelta, ListenerCount, ListenerDelta};
 pub use heap::{edge_label, HeapAnalysis, ObjectView, StepView};
 pub use idset::IdSet;
-pub use leaks::{EarlierSnapshot, FamilySizes, LeakCluster, LeakReport};
+pub use leaks::{
+    EarlierSnapshot, FamilySizes, LeakCluster, LeakReport, IN_STEP_RATIO, MIN_STEADY_OBJECTS,
+};
 pub use retainers::{ClassRetainers, Held, ObjectRetainers, PathGroup};
 pub use summary::{ClassStats, GroupTotal, LargeObject, SnapshotInfo, Summary};
 pub use survivors::ClassSurvivors;

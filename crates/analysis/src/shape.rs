@@ -12,7 +12,10 @@
 //!   the rule the growing-collection census uses — or when it is a plain `Object` with a
 //!   key that is not an identifier (`/login`, `en-GB`, `user@example.com`): code names
 //!   its fields as identifiers, keys that come from data are not (a per-route series
-//!   of six arrays is one thing held six ways, not six);
+//!   of six arrays is one thing held six ways, not six), or when it is a plain `Object`
+//!   with three keys or more that all hold objects of one class (`login`, `search`,
+//!   `checkout`, each an `Array`: labels are often identifiers, but an instance's fields
+//!   hold values of different kinds);
 //! - **linked structures**: consecutive steps that repeat one edge name into one class
 //!   (`_idleNext` → `Timeout` → `_idleNext` → `Timeout` …, `next`, `parent`), or a block
 //!   of up to [`MAX_PERIOD`] steps (a closure's context holding the previous value:
@@ -150,12 +153,44 @@ pub fn is_dictionary(snap: &HeapSnapshot, v: NodeIndex) -> bool {
         .map(|e| snap.edge_target(e));
     // Many keys make a dictionary of a plain object only: an instance with many fields
     // keeps its field names apart. So do keys that are data, not identifiers.
-    if snap.node_name(v) == "Object" && (keys >= DICTIONARY_MIN_KEYS || has_data_key(snap, v)) {
+    if snap.node_name(v) == "Object"
+        && (keys >= DICTIONARY_MIN_KEYS
+            || has_data_key(snap, v)
+            || (keys >= UNIFORM_MIN_KEYS && has_uniform_values(snap, v)))
+    {
         return true;
     }
     // A dictionary-mode store holds each key beside its value; a fast object's store
     // holds values only, never more than the object has properties.
     keys > 0 && store.is_some_and(|s| snap.edges(s).len() as u64 > keys)
+}
+
+/// A plain object with this many keys or more, all holding objects of one class, is a
+/// table of like values under labels.
+const UNIFORM_MIN_KEYS: u64 = 3;
+
+/// True when every property of `v` holds an object of one class: per-route arrays under
+/// `login`, `search`, `checkout` are one thing held six ways, though the keys are
+/// identifiers. An instance's fields hold values of different kinds; a table's hold one.
+fn has_uniform_values(snap: &HeapSnapshot, v: NodeIndex) -> bool {
+    let mut class = None;
+    for e in snap.edges(v) {
+        if snap.edge_kind(e) != EdgeKind::Property
+            || snap.edge_name(e) == EdgeName::Name("__proto__")
+        {
+            continue;
+        }
+        let t = snap.edge_target(e);
+        if snap.node_kind(t) != NodeKind::Object {
+            return false;
+        }
+        match class {
+            None => class = Some(snap.node_name(t)),
+            Some(c) if c != snap.node_name(t) => return false,
+            Some(_) => {}
+        }
+    }
+    class.is_some()
 }
 
 /// True when a property of `v` is named by something other than code would name it

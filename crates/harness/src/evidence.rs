@@ -32,8 +32,8 @@ use crate::assess::{Assessment, MemoryKind};
 use crate::run::{RunResult, RunSnapshot};
 
 /// Growth rates of one finding may differ between intervals by this factor and still be
-/// in step with the run (a leak of one object per request with requests of varying size).
-pub const IN_STEP_RATIO: f64 = 4.0;
+/// in step with the run (the rule `leaks` keeps small clusters by, too).
+pub use leaktrail_analysis::IN_STEP_RATIO;
 
 /// What the snapshots said about the verdict.
 #[derive(Clone, Debug, Serialize)]

@@ -744,7 +744,7 @@ impl Session<'_> {
                         continue;
                     }
                     let last = self.config.iterations.is_some_and(|limit| n >= limit);
-                    if !last && self.skip_point(n as f64) {
+                    if !last && !self.snapshot_due(Some(n)) && self.skip_point(n as f64) {
                         continue;
                     }
                     self.sample(Some(n), last, on_sample)?;
@@ -768,7 +768,9 @@ impl Session<'_> {
                             .config
                             .duration
                             .is_some_and(|d| self.start.elapsed() + self.config.interval >= d);
-                        if !waiting && (last || !self.skip_point(self.elapsed())) {
+                        if !waiting
+                            && (last || self.snapshot_due(None) || !self.skip_point(self.elapsed()))
+                        {
                             self.sample(None, last, on_sample)?;
                         }
                         next_tick += self.config.interval;
@@ -1012,6 +1014,27 @@ impl Session<'_> {
         self.last_point = Some(progress.amount);
         self.result.samples.push(s);
         self.maybe_snapshot(progress, iteration, t)
+    }
+
+    /// True when a heap snapshot is due at a point at `iteration` (by time when `None`,
+    /// now): that point is sampled whatever the budget, since the snapshot follows it.
+    fn snapshot_due(&self, iteration: Option<u64>) -> bool {
+        let can_snapshot = self.inspector.is_some()
+            && (self.config.census_worker.is_some() || self.config.snapshot_dir.is_some());
+        if self.settle > 0 || !can_snapshot {
+            return false;
+        }
+        let s = Sample {
+            t: self.start.elapsed().as_secs_f64(),
+            iteration,
+            ..Sample::default()
+        };
+        let progress = schedule::Progress {
+            fraction: self.progress(&s),
+            amount: iteration.map_or(s.t, |n| n as f64),
+            samples: self.result.samples.len() + 1,
+        };
+        self.schedule.is_due(&self.config.snapshots, progress)
     }
 
     /// How far the run is, 0 to 1, when a bound is known.
