@@ -83,10 +83,18 @@ fn a_missing_store_is_a_clear_error() {
 #[test]
 fn snapshot_directories_leaking_and_clean() {
     let root = tempfile::tempdir().expect("tempdir");
+    // The files' times say one second per 200 iterations, whatever pace the machine ran
+    // the scenario at: the rate per hour is then the bytes', not the machine's (a machine
+    // at a load of 11 ran it at a sixth of its pace, under the floor).
+    let pinned = |files: Vec<std::path::PathBuf>| {
+        for (i, f) in files.iter().enumerate() {
+            touch(f, 1_900_000_000 + i as u64);
+        }
+    };
     let leak_dir = root.path().join("leak");
-    scenario_snapshots(&leak_dir, "event-store-unbounded", &AT);
+    pinned(scenario_snapshots(&leak_dir, "event-store-unbounded", &AT));
     let clean_dir = root.path().join("clean");
-    scenario_snapshots(&clean_dir, "ring-buffer", &AT);
+    pinned(scenario_snapshots(&clean_dir, "ring-buffer", &AT));
 
     let out = leaktrail(&["trend", s(&leak_dir), "--floor", FLOOR, "--format", "json"]);
     assert_eq!(out.status.code(), Some(1), "leaking exits 1");

@@ -170,6 +170,7 @@ fn steps_of(line: &str, class_suffix: bool, last_id: u32) -> Vec<StepView> {
                 repeated,
                 // A census's path line keeps a run's count, not its block's length.
                 block: None,
+                keyed: false,
             }
         })
         .collect()

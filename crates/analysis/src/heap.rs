@@ -58,6 +58,10 @@ pub struct StepView {
     /// `repeated` is then the number of blocks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub block: Option<u64>,
+    /// True when the edge is one key of an object used as a dictionary
+    /// ([`crate::shape::is_dictionary`]): it stands for every key (`series[key]`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub keyed: bool,
 }
 
 impl<'s> HeapAnalysis<'s> {
@@ -120,6 +124,7 @@ impl<'s> HeapAnalysis<'s> {
             object: self.object(s.node),
             repeated: None,
             block: None,
+            keyed: false,
         }
     }
 

@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use leaktrail_graph::Distances;
-use leaktrail_snapshot::{HeapSnapshot, NodeIndex, NodeKind};
+use leaktrail_snapshot::{EdgeKind, HeapSnapshot, NodeIndex, NodeKind};
 
 /// Clusters retaining less than this are noise.
 pub const MIN_CLUSTER_BYTES: u64 = 64 << 10;
@@ -572,7 +572,12 @@ pub(crate) fn folded_path(a: &HeapAnalysis<'_>, v: NodeIndex) -> Vec<StepView> {
         let run = linked_run(a.snap, &path.steps, i);
         let last_block = i + run.steps() - run.period;
         for k in 0..run.period {
-            let mut step = a.step(&path.steps[last_block + k]);
+            let at = last_block + k;
+            let mut step = a.step(&path.steps[at]);
+            // The rule that folds the key for clustering names it for the reader.
+            step.keyed = at > 0
+                && a.snap.edge_kind(path.steps[at].edge) == EdgeKind::Property
+                && crate::shape::is_dictionary(a.snap, path.steps[at - 1].node);
             if k + 1 == run.period && run.count > 1 {
                 step.repeated = Some(run.count as u64);
                 step.block = (run.period > 1).then_some(run.period as u64);
@@ -641,14 +646,16 @@ pub(crate) fn holder_of(path: &[StepView]) -> String {
     for i in (0..last).rev() {
         let step = &path[i];
         if named(step) {
-            // `_events.change`: one more name when the holder is a plain object; a key
-            // that is data (`series./login`) stands for every key: `series[key]`.
+            // `_events.change`: one more name when the holder is a plain object; a key of
+            // a dictionary (`series./login`, `stats.login` of a table of arrays) stands
+            // for every key: `series[key]`. A census's path line has no fold, only text.
             let (mut name, mut top) = (step.edge.clone(), i);
             if i > 0 && path[i - 1].object.class == "Object" && named(&path[i - 1]) {
-                name = if crate::shape::is_code_name(&step.edge) {
-                    format!("{}.{}", path[i - 1].edge, name)
-                } else {
+                let keyed = step.keyed || !crate::shape::is_code_name(&step.edge);
+                name = if keyed {
                     format!("{}[key]", path[i - 1].edge)
+                } else {
+                    format!("{}.{}", path[i - 1].edge, name)
                 };
                 top = i - 1;
             }
