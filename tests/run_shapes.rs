@@ -245,3 +245,26 @@ fn per_route_arrays_trimmed_to_a_window_pass() {
 fn a_map_keyed_by_request_objects_is_named() {
     assert_heap_leak_named("request-keyed-map");
 }
+
+#[test]
+fn a_script_whose_leak_is_freed_at_its_exit_is_named_from_its_run() {
+    // A self-contained leak test, as users write one: its own fast loop, ended by itself,
+    // the leak held only by module-scope variables, which are garbage once the loop is
+    // done. The snapshot at its exit holds none of it; the culprit comes from the three
+    // taken while it ran, and is not "no leak".
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let script = scenarios_dir().join("standalone/route-stats-script.js");
+    let command = vec![
+        node().display().to_string(),
+        script.display().to_string(),
+        "20000".to_owned(),
+    ];
+    let (code, report) = run_json(&[], &command);
+    let sentence = &report["assessment"]["sentence"];
+    assert_eq!(code, Some(1), "{sentence}");
+    let (class, holder, _) = culprit(&report).unwrap_or_else(|| panic!("no culprit: {sentence}"));
+    assert_eq!(class, "Object", "{holder}");
+    assert!(holder.starts_with("`stats[key]` (Array)"), "{holder}");
+}

@@ -217,24 +217,21 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
     let fault = result.fault(args.iterations);
     // The snapshots are read whatever the bytes said: objects that grew in step with
     // the run decide a slow leak, and nothing growing settles an inconclusive series.
-    let culprit_snapshots = leaktrail_harness::culprit_snapshots(&result, doubling);
-    let culprit = if zero_disk {
-        let report = leaktrail_harness::census_culprit(&culprit_snapshots, 5);
-        if let Some(report) = &report {
-            leaktrail_harness::weigh_objects(&mut assessment, report, &culprit_snapshots);
+    let found = leaktrail_harness::find_culprit(&result, doubling, |snapshots| {
+        if zero_disk {
+            return Ok(leaktrail_harness::census_culprit(snapshots, 5));
         }
-        report
-    } else if culprit_snapshots.len() >= 3 {
-        let report = super::leak_analysis::leak_report(
-            &leaktrail_harness::paths(&culprit_snapshots),
-            5,
-            common.progress,
-        )?;
-        leaktrail_harness::weigh_objects(&mut assessment, &report, &culprit_snapshots);
-        Some(report)
-    } else {
-        None
-    };
+        super::leak_analysis::leak_report(&leaktrail_harness::paths(snapshots), 5, common.progress)
+            .map(Some)
+    })?;
+    let (culprit, culprit_snapshots) = (found.report, found.snapshots);
+    if let Some(report) = &culprit {
+        leaktrail_harness::weigh_objects(&mut assessment, report, &culprit_snapshots);
+    }
+    if let Some(note) = found.note {
+        assessment.sentence.push(' ');
+        assessment.sentence.push_str(&note);
+    }
     // Zero-disk snapshots are names, not files: nothing to remove.
     let keep_snapshots = zero_disk
         || args.snapshots.is_some()

@@ -58,7 +58,8 @@ pub use handles::{HandleTotals, Handles, HandlesDelta, ListenerCount, ListenerDe
 pub use heap::{edge_label, HeapAnalysis, ObjectView, StepView};
 pub use idset::IdSet;
 pub use leaks::{
-    EarlierSnapshot, FamilySizes, LeakCluster, LeakReport, IN_STEP_RATIO, MIN_STEADY_OBJECTS,
+    EarlierSnapshot, FamilySizes, LeakCluster, LeakReport, IN_STEP_RATIO, MIN_CLUSTER_BYTES,
+    MIN_STEADY_OBJECTS,
 };
 pub use retainers::{ClassRetainers, Held, ObjectRetainers, PathGroup};
 pub use summary::{ClassStats, GroupTotal, LargeObject, SnapshotInfo, Summary};

@@ -29,7 +29,7 @@ use leaktrail_analysis::{Family, LeakReport};
 use leaktrail_stats::Outcome;
 
 use crate::assess::{Assessment, MemoryKind};
-use crate::run::{RunResult, RunSnapshot};
+use crate::run::{RunResult, RunSnapshot, DOUBLING_AFTER_SAMPLES};
 
 /// Growth rates of one finding may differ between intervals by this factor and still be
 /// in step with the run (the rule `leaks` keeps small clusters by, too).
@@ -52,6 +52,10 @@ pub struct ObjectEvidence {
 
 /// The snapshots the culprit is found in: with a doubling schedule, the last two kept
 /// and the one at the workload's exit (else the last three kept); otherwise all.
+///
+/// An exit soon after the last snapshot kept would make a last interval of a few
+/// iterations, in which no class need grow and the heap's total moves by noise (a run
+/// had 2,989 → 3,000 and read it as no leak): the last three kept are read then.
 pub fn culprit_snapshots(result: &RunResult, doubling: bool) -> Vec<RunSnapshot> {
     let kept = &result.snapshots;
     if !doubling {
@@ -59,15 +63,25 @@ pub fn culprit_snapshots(result: &RunResult, doubling: bool) -> Vec<RunSnapshot>
     }
     match result.end_snapshot.as_ref().filter(|e| e.at_exit) {
         Some(end) if kept.len() >= 2 => {
-            let mut out = kept[kept.len() - 2..].to_vec();
-            out.push(RunSnapshot {
+            let end = RunSnapshot {
                 path: end.path.clone(),
                 census: end.census.clone(),
                 iteration: result.last_iteration,
                 sample: result.samples.len().saturating_sub(1),
                 t: result.wall_seconds,
                 number: 0,
-            });
+            };
+            let at = |s: &RunSnapshot| s.iteration.map_or(s.t, |n| n as f64);
+            let n = kept.len();
+            let before = at(&kept[n - 1]) - at(&kept[n - 2]);
+            let after = at(&end) - at(&kept[n - 1]);
+            // The last three kept, not the two before the last with the exit: a zero-disk
+            // census found its leak roots against the two censuses before it.
+            if after * IN_STEP_RATIO < before && n >= 3 {
+                return kept[n - 3..].to_vec();
+            }
+            let mut out = kept[n - 2..].to_vec();
+            out.push(end);
             out
         }
         _ => kept[kept.len().saturating_sub(3)..].to_vec(),
@@ -81,6 +95,123 @@ pub fn census_culprit(snapshots: &[RunSnapshot], top: usize) -> Option<LeakRepor
     censuses
         .filter(|c| c.len() >= 3)
         .and_then(|c| LeakReport::of_censuses(&c, top))
+}
+
+/// What the culprit's snapshots gave.
+pub struct CulpritFinding {
+    /// The leaks report, when three snapshots or more could be read.
+    pub report: Option<LeakReport>,
+    /// The snapshots it was found in.
+    pub snapshots: Vec<RunSnapshot>,
+    /// Why there is none, as a sentence for the verdict.
+    pub note: Option<String>,
+}
+
+/// The exit snapshot of a workload that ended by itself may hold less than the run did:
+/// once nothing runs, what only module-scope variables held is garbage (a script's
+/// `const cache = new Map()` goes with its last closure), and the snapshot collects it.
+/// It then cannot show what the run kept. Less by this share of the snapshot before it,
+/// or by [`leaktrail_analysis::MIN_CLUSTER_BYTES`], is less.
+const RELEASED_AT_EXIT_SHARE: f64 = 0.02;
+
+/// Finds the culprit in the snapshots [`culprit_snapshots`] picks, with `analyse` (the
+/// leaks report of three snapshots or more; `None` when it cannot be made). When the
+/// exit snapshot released what the run kept, the last three taken during the run are
+/// used instead, or, with fewer, there is no culprit and the note says why.
+pub fn find_culprit<E>(
+    result: &RunResult,
+    doubling: bool,
+    analyse: impl Fn(&[RunSnapshot]) -> Result<Option<LeakReport>, E>,
+) -> Result<CulpritFinding, E> {
+    let snapshots = culprit_snapshots(result, doubling);
+    let report = if snapshots.len() >= 3 {
+        analyse(&snapshots)?
+    } else {
+        None
+    };
+    let released = report
+        .as_ref()
+        .and_then(|r| released_at_exit(r, &snapshots));
+    let Some(lost) = released else {
+        let note = match report {
+            Some(_) => None,
+            None if doubling => missing_snapshots(result, &snapshots),
+            None => None,
+        };
+        return Ok(CulpritFinding {
+            report,
+            snapshots,
+            note,
+        });
+    };
+    let kept = &result.snapshots;
+    if kept.len() >= 3 {
+        let during = kept[kept.len() - 3..].to_vec();
+        return Ok(CulpritFinding {
+            report: analyse(&during)?,
+            snapshots: during,
+            note: None,
+        });
+    }
+    let advice = longer_run(result).unwrap_or_default();
+    Ok(CulpritFinding {
+        report: None,
+        snapshots,
+        note: Some(format!(
+            "The snapshot at the workload's exit holds {} less than the one before it: the program released what it held as it ended (data only module-scope variables keep is freed once nothing runs), so it cannot show what the run kept. {advice}",
+            human_bytes(lost)
+        )),
+    })
+}
+
+/// How much less the exit snapshot (the last of `snapshots`) holds than the one before
+/// it, when that is more than noise.
+fn released_at_exit(report: &LeakReport, snapshots: &[RunSnapshot]) -> Option<u64> {
+    // Only the exit snapshot is numbered 0.
+    snapshots.last().filter(|s| s.number == 0)?;
+    let n = report.snapshots.len();
+    let (before, exit) = (
+        report.snapshots.get(n.checked_sub(2)?)?.total_self_size,
+        report.snapshots.get(n - 1)?.total_self_size,
+    );
+    let lost = before.saturating_sub(exit);
+    let noise = ((before as f64 * RELEASED_AT_EXIT_SHARE) as u64)
+        .max(leaktrail_analysis::MIN_CLUSTER_BYTES);
+    (lost > noise).then_some(lost)
+}
+
+/// When a workload that ended by itself left fewer than the three snapshots the culprit
+/// needs (`culprit`, from [`culprit_snapshots`]), what to do about it, as a sentence: a
+/// doubling schedule takes its first snapshot after some samples, and a fast or short
+/// run can end before the progress doubles again.
+pub fn missing_snapshots(result: &RunResult, culprit: &[RunSnapshot]) -> Option<String> {
+    if culprit.len() >= 3 {
+        return None;
+    }
+    Some(format!(
+        "No culprit: naming one needs three heap snapshots, and this run has {} (taken each time the run's progress doubles, and at the workload's exit). {}",
+        culprit.len(),
+        longer_run(result)?
+    ))
+}
+
+/// "A run of about 4,500 iterations or more takes three.": how long a run takes three
+/// snapshots during the run, from where the last one was taken (the next is due at twice
+/// its progress).
+fn longer_run(result: &RunResult) -> Option<String> {
+    let Some(last) = result.snapshots.last() else {
+        // Ended before the first, which waits for the series' first samples.
+        return Some(format!(
+            "The workload ended before the first, which follows the first {DOUBLING_AFTER_SAMPLES} samples: a leak test needs seconds of work, so run it several times as long."
+        ));
+    };
+    let longer = match last.iteration {
+        Some(n) => format!("{} iterations", group_digits(n * 2 + n / 4)),
+        None => format!("{:.0} s", last.t * 2.25),
+    };
+    Some(format!(
+        "A run of about {longer} or more takes three while it runs."
+    ))
 }
 
 /// The paths of `snapshots`.
@@ -147,6 +278,7 @@ pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots
         (Outcome::Leak | Outcome::Inconclusive, None)
             if heap_judged(assessment)
                 && !report.found_leak()
+                && comparable_intervals(&at)
                 && rates.as_ref().is_some_and(|r| r.iter().all(|x| *x < floor)) =>
         {
             let rates = rates.unwrap_or_default();
@@ -165,7 +297,7 @@ pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots
             assessment.grows = None;
             assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
         }
-        (Outcome::Inconclusive, None) if nothing_grew(report) => {
+        (Outcome::Inconclusive, None) if nothing_grew(report) && comparable_intervals(&at) => {
             evidence.outcome = Outcome::NoLeak;
             evidence.sentence = format!(
                 "No leak, decided by the objects: in {} snapshots (at {axis}) no class, collection or object grew in every interval, while the bytes alone were inconclusive — the growth was V8's own (compiled code, the module graph, caches filling).",
@@ -269,6 +401,14 @@ fn in_step_finding(report: &LeakReport, at: &[f64]) -> (Option<Vec<u64>>, String
         }
     }
     (None, String::new())
+}
+
+/// True when no interval between the snapshots (at `at`) is shorter than the longest
+/// by more than [`IN_STEP_RATIO`]: a rate over a few iterations is noise.
+fn comparable_intervals(at: &[f64]) -> bool {
+    let gaps: Vec<f64> = at.windows(2).map(|x| x[1] - x[0]).collect();
+    let longest = gaps.iter().copied().fold(0.0, f64::max);
+    gaps.iter().all(|g| g * IN_STEP_RATIO >= longest)
 }
 
 /// True when `counts` rose in every interval at rates within [`IN_STEP_RATIO`] of each

@@ -12,7 +12,7 @@ mod streamed;
 
 pub use budget::PssMode;
 pub use end::EndSnapshot;
-pub use schedule::{SnapshotPlan, DOUBLING_KEEP};
+pub use schedule::{SnapshotPlan, DOUBLING_AFTER_SAMPLES, DOUBLING_KEEP};
 
 use crate::lines::for_each_line;
 use crate::signals::StopSignals;
