@@ -67,9 +67,33 @@ pub fn group_digits(n: u64) -> String {
     out
 }
 
+/// `""` for one, `"s"` for any other count: `format!("{n} file{}", plural_s(n))`.
+pub fn plural_s<N: PartialEq + From<u8>>(n: N) -> &'static str {
+    agree(n, "", "s")
+}
+
+/// `one` for a count of one, `many` for any other (zero included): the words that follow
+/// the count, such as `process`/`processes`, `is`/`are`, `it`/`them`.
+pub fn agree<'a, N: PartialEq + From<u8>>(n: N, one: &'a str, many: &'a str) -> &'a str {
+    if n == N::from(1) {
+        one
+    } else {
+        many
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_agree_with_their_words() {
+        assert_eq!(plural_s(1usize), "");
+        assert_eq!(plural_s(0u64), "s");
+        assert_eq!(plural_s(3u32), "s");
+        assert_eq!(agree(1usize, "is", "are"), "is");
+        assert_eq!(agree(2i64, "is", "are"), "are");
+    }
 
     #[test]
     fn durations_read_at_every_scale() {

@@ -26,6 +26,7 @@
 //! go over it is skipped, and the worker says so ([`skipped_note`]). Off by default: the
 //! snapshot it skips is the one that explains the leak.
 
+use leaktrail_analysis::units::plural_s;
 use serde::Serialize;
 
 use crate::hooks::{BoundarySnapshot, SkippedSnapshot};
@@ -85,7 +86,7 @@ impl SnapshotCost {
         format!(
             "Snapshot cost: {} snapshot{} ({mode}), {:.1} MiB; processes paused {:.1} s writing them (longest {:.1} s) in a run of {:.1} s{skipped}.",
             self.snapshots,
-            if self.snapshots == 1 { "" } else { "s" },
+            plural_s(self.snapshots),
             self.bytes as f64 / (1024.0 * 1024.0),
             self.write_seconds,
             self.longest_write_seconds,

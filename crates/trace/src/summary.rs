@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use leaktrail_analysis::units::{agree, plural_s};
 use leaktrail_analysis::{Classification, SnapshotDiff, SnapshotDigest};
 use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
 use leaktrail_stats::{theil_sen, SlopeEstimate};
@@ -314,7 +315,7 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
                 .processes
                 .iter()
                 .filter(|p| p.node && p.snapshots.len() < 2 && p.snapshots_skipped.is_none())
-                .map(|p| format!("{} ({} snapshot{})", p.pid, p.snapshots.len(), if p.snapshots.len() == 1 { "" } else { "s" }))
+                .map(|p| format!("{} ({} snapshot{})", p.pid, p.snapshots.len(), plural_s(p.snapshots.len())))
                 .collect();
             if !few.is_empty() {
                 let files = run.snapshot_cost.as_ref().is_some_and(|c| c.mode == "files");
@@ -340,7 +341,7 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
             if others > 0 {
                 out.push(format!(
                     "Heap contents of the {others} non-Node process{}: RSS only.",
-                    if others == 1 { "" } else { "es" }
+                    agree(others, "", "es")
                 ));
             }
         }
