@@ -349,17 +349,17 @@ fn heap_section(d: &mut Doc, lane: &str, p: &ProcessSummary) {
     let rows = diff
         .classes
         .iter()
-        .filter(|c| c.size_delta > 0)
+        .filter(|c| c.change.size_delta > 0)
         .map(|c| {
             vec![
-                Cell::new(&c.class),
-                Cell::new(c.family.label()),
-                Cell::new(signed_count(c.count_delta)),
-                d.delta_cell(c.size_delta),
+                Cell::new(&c.change.class),
+                Cell::new(c.change.family.label()),
+                Cell::new(signed_count(c.change.count_delta)),
+                d.delta_cell(c.change.size_delta),
                 Cell::new(format!(
                     "{} / {}",
-                    group_digits(c.count_after),
-                    human_bytes(c.size_after)
+                    group_digits(c.change.count_after),
+                    human_bytes(c.change.size_after)
                 )),
             ]
         })
