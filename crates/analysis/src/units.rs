@@ -1,19 +1,21 @@
 //! Human-readable byte sizes and durations, shared by sentences and tables.
 
-const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+/// The units of [`human_bytes`], each 1024 times the one before; the dashboard's chart
+/// labels get this table from the server rather than keeping their own.
+pub const BYTE_UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
 
 /// `1.5 MiB`, `512 B`.
 pub fn human_bytes(b: u64) -> String {
     let mut v = b as f64;
     let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
+    while v >= 1024.0 && u < BYTE_UNITS.len() - 1 {
         v /= 1024.0;
         u += 1;
     }
     if u == 0 {
         format!("{b} B")
     } else {
-        format!("{v:.1} {}", UNITS[u])
+        format!("{v:.1} {}", BYTE_UNITS[u])
     }
 }
 
