@@ -29,9 +29,43 @@
 use leaktrail_analysis::units::plural_s;
 use serde::Serialize;
 
-use crate::hooks::{BoundarySnapshot, SkippedSnapshot};
+use crate::model::ProcessRecord;
 use crate::snapshots::SnapshotFile;
-use crate::tracer::ProcessRecord;
+
+/// A snapshot a worker skipped: it would have cost more than `--snapshot-budget` allowed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SkippedSnapshot {
+    /// The worker.
+    pub pid: i32,
+    /// The test file it would have followed.
+    pub file: String,
+    /// When, seconds from the command's start.
+    pub t: f64,
+    /// Its heap then, bytes.
+    pub heap: u64,
+    /// The write time estimated from its baseline's, seconds.
+    pub estimate_seconds: f64,
+    /// The snapshot time the budget allowed it by then, seconds.
+    pub allowed_seconds: f64,
+}
+
+/// A heap snapshot a worker wrote itself between two test files
+/// (below).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoundarySnapshot {
+    /// The writer.
+    pub pid: i32,
+    /// The name it was written under in the diagnostic directory.
+    pub name: String,
+    /// `before` or `after` `file`.
+    pub at: String,
+    /// The test file it was taken next to.
+    pub file: String,
+    /// When it began, seconds from the command's start.
+    pub t: f64,
+    /// How long the worker spent writing it, seconds.
+    pub seconds: f64,
+}
 
 /// The environment variable naming the directory workers write their snapshots into.
 pub const DIR_ENV: &str = "LEAKTRAIL_SNAPSHOT_DIR";

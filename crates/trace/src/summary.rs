@@ -12,9 +12,10 @@ use leaktrail_stats::{theil_sen, SlopeEstimate};
 
 use crate::baseline::{Baseline, DEFAULT_SETTLE_SECONDS};
 use crate::files::{attribute, FileAttribution, FileSpan};
+use crate::model::ProcessRecord;
 use crate::reporter::ReporterError;
 use crate::snapshots::SnapshotFile;
-use crate::tracer::{CommandExit, ProcessRecord, TraceRun};
+use crate::tracer::{CommandExit, TraceRun};
 
 /// A slope needs at least this many samples.
 pub const MIN_SLOPE_SAMPLES: usize = 5;
