@@ -6,7 +6,7 @@
 //! (`npm ci --ignore-scripts`). Without them each test says `SKIPPED` on stderr, and fails
 //! under CI (`CI` set), where they must be there.
 
-mod common;
+use crate::common;
 
 use common::runners::*;
 

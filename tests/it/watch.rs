@@ -1,7 +1,7 @@
 //! `leaktrail watch` on real Node processes: a started command, a running process found by
 //! PID, a crash loop, and a `kill -9` of the watcher in the middle of writing.
 
-mod common;
+use crate::common;
 
 use std::io::BufRead;
 use std::process::{Command, Stdio};
