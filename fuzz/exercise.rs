@@ -1,5 +1,5 @@
 // What the commands do with snapshot bytes, for the fuzz target (`fuzz_targets/`) and for
-// the regression test that replays the committed crashes (`tests/fuzz_regressions.rs`),
+// the regression test that replays the committed crashes (`tests/it/fuzz_regressions.rs`),
 // which both `include!` this file so that they cannot drift apart.
 //
 // Input: one snapshot, or up to three separated by NUL bytes (BASE, TARGET, FINAL), so

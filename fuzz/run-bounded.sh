@@ -5,7 +5,7 @@
 # path the commands use — for SECONDS, starting from the seeds and from every input that
 # ever crashed it (fuzz/artifacts/parse_snapshot/, kept in the repository: a fixed crash
 # that comes back fails at once). A new crash is written there and fails the run; commit
-# it with the fix (tests/fuzz_regressions.rs replays that folder in the ordinary tests).
+# it with the fix (tests/it/fuzz_regressions.rs replays that folder in the ordinary tests).
 #
 # Runs on the stable toolchain: without AddressSanitizer (`-s none`) cargo-fuzz passes no
 # nightly-only flag. The code fuzzed is safe Rust, so ASan would add little but halve the

@@ -1,6 +1,6 @@
 //! The "Examples:" section that ends each subcommand's long help (`--help`) and man page.
 //!
-//! Kept in one file so that they read as a set and are easy to check: `tests/cli_docs.rs`
+//! Kept in one file so that they read as a set and are easy to check: `tests/it/cli_docs.rs`
 //! runs every `leaktrail SUB …` line here through `SUB --help` and fails on a flag that does
 //! not exist, so an example cannot outlive a renamed flag.
 

@@ -264,7 +264,7 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
     let end = summary
         .last_end
         .as_ref()
-        .map(|e| e.reason.clone())
+        .map(|e| e.reason.to_string())
         .unwrap_or_default();
     let text = format!(
         "{}: {} incarnation(s), {} samples, {} snapshot summaries stored in {}; last end: {end}.\n",

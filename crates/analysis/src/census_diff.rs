@@ -13,29 +13,18 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::census::SnapshotCensus;
+use crate::diff::ClassChange;
 use crate::family::Family;
 use crate::summary::ClassStats;
 use crate::verdict::GrowthVerdict;
 
-/// How one class changed between two censuses.
+/// How one class changed between two censuses: its [`ClassChange`] and what a census
+/// keeps beside it (retained size, and which side's cut-off kept the class).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct CensusClassDelta {
-    /// Class name.
-    pub class: String,
-    /// Its family key (`objects`, `code`, …).
-    pub family: String,
-    /// Instances before.
-    pub count_before: u64,
-    /// Instances after.
-    pub count_after: u64,
-    /// `count_after - count_before`.
-    pub count_delta: i64,
-    /// Self size before, bytes.
-    pub size_before: u64,
-    /// Self size after, bytes.
-    pub size_after: u64,
-    /// `size_after - size_before`, bytes.
-    pub size_delta: i64,
+    /// Counts and sizes before and after.
+    #[serde(flatten)]
+    pub change: ClassChange,
     /// Retained size after, bytes (when known).
     pub retained_after: Option<u64>,
     /// Whether the earlier census kept this class (if not, it was below its cut-off).
@@ -117,14 +106,12 @@ impl CensusDiff {
         for a in &after.classes {
             let b = earlier.get(a.class.as_str());
             classes.push(CensusClassDelta {
-                class: a.class.clone(),
-                family: a.family.key().to_owned(),
-                count_before: b.map_or(0, |b| b.count),
-                count_after: a.count,
-                count_delta: a.count as i64 - b.map_or(0, |b| b.count as i64),
-                size_before: b.map_or(0, |b| b.self_size),
-                size_after: a.self_size,
-                size_delta: a.self_size as i64 - b.map_or(0, |b| b.self_size as i64),
+                change: ClassChange::between(
+                    &a.class,
+                    a.family,
+                    b.map_or((0, 0), |b| (b.count, b.self_size)),
+                    (a.count, a.self_size),
+                ),
                 retained_after: a.retained_size,
                 in_before: b.is_some(),
                 in_after: true,
@@ -141,25 +128,17 @@ impl CensusDiff {
             .filter(|b| !later.contains_key(b.class.as_str()))
         {
             classes.push(CensusClassDelta {
-                class: b.class.clone(),
-                family: b.family.key().to_owned(),
-                count_before: b.count,
-                count_after: 0,
-                count_delta: -(b.count as i64),
-                size_before: b.self_size,
-                size_after: 0,
-                size_delta: -(b.self_size as i64),
+                change: ClassChange::between(&b.class, b.family, (b.count, b.self_size), (0, 0)),
                 retained_after: None,
                 in_before: true,
                 in_after: false,
             });
         }
-        classes.retain(|c| c.size_delta != 0 || c.count_delta != 0);
+        classes.retain(|c| c.change.changed());
         classes.sort_by(|x, y| {
-            y.size_delta
-                .unsigned_abs()
-                .cmp(&x.size_delta.unsigned_abs())
-                .then_with(|| x.class.cmp(&y.class))
+            (y.change.size_delta.unsigned_abs())
+                .cmp(&x.change.size_delta.unsigned_abs())
+                .then_with(|| x.change.class.cmp(&y.change.class))
         });
         CensusDiff {
             total_delta: after.info.total_self_size as i64 - before.info.total_self_size as i64,
@@ -223,18 +202,22 @@ mod tests {
     fn classes_families_and_verdict() {
         let d = CensusDiff::between(&census(10), &census(5000));
         assert_eq!(d.total_delta, 4990 * 1000);
-        assert_eq!(d.classes[0].class, "StreamEntry");
-        assert_eq!(d.classes[0].count_delta, 4990);
+        assert_eq!(d.classes[0].change.class, "StreamEntry");
+        assert_eq!(d.classes[0].change.count_delta, 4990);
         assert_eq!(d.classes[0].retained_after, Some(15_000_000));
-        let late = d.classes.iter().find(|c| c.class == "Late").expect("late");
+        let late = d
+            .classes
+            .iter()
+            .find(|c| c.change.class == "Late")
+            .expect("late");
         assert!(!late.in_before && late.in_after);
         let early = d
             .classes
             .iter()
-            .find(|c| c.class == "Early")
+            .find(|c| c.change.class == "Early")
             .expect("early");
         assert_eq!(
-            (early.in_before, early.in_after, early.size_delta),
+            (early.in_before, early.in_after, early.change.size_delta),
             (true, false, -300)
         );
         let objects = d

@@ -18,7 +18,7 @@ use crate::heap::{HeapAnalysis, StepView};
 use crate::leaks::{
     folded_path, grows_in_step, holder_of, instance_counts, Candidates, MIN_STEADY_OBJECTS,
 };
-use crate::units::{group_digits as group, human_bytes};
+use crate::units::{agree, group_digits as group, human_bytes, plural_s};
 
 /// Clusters a census keeps (the largest above the noise floor).
 pub const CENSUS_CLUSTERS: usize = 20;
@@ -192,11 +192,11 @@ impl CensusLeaks {
                         "{} {} object{} ({} retained) allocated between snapshots {} and {} {} still alive in {}; {} instances went {} across the last three snapshots.",
                         group(c.count),
                         c.class,
-                        if c.count == 1 { "" } else { "s" },
+                        plural_s(c.count),
                         human_bytes(c.retained_size),
                         self.window.base,
                         self.window.target,
-                        if c.count == 1 { "is" } else { "are" },
+                        agree(c.count, "is", "are"),
                         c.holder,
                         c.class,
                         class_counts

@@ -55,25 +55,56 @@ fn digest_edges(from: NodeKind, edge: EdgeKind, to: NodeKind) -> bool {
     (Classification::EDGES_NEEDED)(from, edge, to) || (Handles::EDGES_NEEDED)(from, edge, to)
 }
 
-/// How one class changed between two snapshots.
-#[derive(Clone, Debug, Serialize)]
-pub struct ClassDelta {
+/// How one class's count and self size changed between two heaps: two snapshots at hand
+/// ([`ClassDelta`]) or two stored censuses ([`CensusClassDelta`](crate::CensusClassDelta)).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ClassChange {
     /// Class name.
     pub class: String,
-    /// The family most of the class's bytes belong to (in the later snapshot if present).
+    /// The family most of the class's bytes belong to (in the later heap if present).
     pub family: Family,
-    /// Count in the earlier snapshot.
+    /// Count in the earlier heap.
     pub count_before: u64,
-    /// Count in the later snapshot.
+    /// Count in the later heap.
     pub count_after: u64,
     /// `count_after - count_before`.
     pub count_delta: i64,
-    /// Self size in the earlier snapshot, bytes.
+    /// Self size in the earlier heap, bytes.
     pub size_before: u64,
-    /// Self size in the later snapshot, bytes.
+    /// Self size in the later heap, bytes.
     pub size_after: u64,
     /// `size_after - size_before`, bytes.
     pub size_delta: i64,
+}
+
+impl ClassChange {
+    /// The change of `class` from `(count, self size)` before to after.
+    pub fn between(class: &str, family: Family, before: (u64, u64), after: (u64, u64)) -> Self {
+        ClassChange {
+            class: class.to_owned(),
+            family,
+            count_before: before.0,
+            count_after: after.0,
+            count_delta: after.0 as i64 - before.0 as i64,
+            size_before: before.1,
+            size_after: after.1,
+            size_delta: after.1 as i64 - before.1 as i64,
+        }
+    }
+
+    /// Whether the count or the size moved.
+    pub fn changed(&self) -> bool {
+        self.size_delta != 0 || self.count_delta != 0
+    }
+}
+
+/// How one class changed between two snapshots: its [`ClassChange`] and, by node id, the
+/// objects new and freed (which only the raw snapshots can tell).
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassDelta {
+    /// Counts and sizes before and after.
+    #[serde(flatten)]
+    pub change: ClassChange,
     /// Objects in the later snapshot whose id the earlier one lacks.
     pub new_count: u64,
     /// Their self size, bytes.
@@ -164,20 +195,21 @@ impl SnapshotDiff {
             match row_of.get(name.as_str()) {
                 Some(&r) => {
                     let row = &mut rows[r];
-                    row.count_before = all.count;
-                    row.size_before = all.size;
+                    let after = (row.change.count_after, row.change.size_after);
+                    row.change =
+                        ClassChange::between(name, row.change.family, (all.count, all.size), after);
                     row.freed_count = freed.count;
                     row.freed_size = freed.size;
-                    row.count_delta = row.count_after as i64 - all.count as i64;
-                    row.size_delta = row.size_after as i64 - all.size as i64;
                 }
                 None => rows.push(delta_row(name, all, freed, &empty, &empty)),
             }
         }
-        rows.retain(|r| {
-            r.size_delta != 0 || r.count_delta != 0 || r.new_count != 0 || r.freed_count != 0
+        rows.retain(|r| r.change.changed() || r.new_count != 0 || r.freed_count != 0);
+        rows.sort_by(|a, b| {
+            (b.change.size_delta)
+                .cmp(&a.change.size_delta)
+                .then(a.change.class.cmp(&b.change.class))
         });
-        rows.sort_by(|a, b| b.size_delta.cmp(&a.size_delta).then(a.class.cmp(&b.class)));
 
         let fam = |acc: &[ClassAcc]| {
             let mut f = [0u64; 7];
@@ -230,14 +262,12 @@ fn delta_row(
         class_family(name, &before.family_size)
     };
     ClassDelta {
-        class: name.to_owned(),
-        family,
-        count_before: before.count,
-        count_after: after.count,
-        count_delta: after.count as i64 - before.count as i64,
-        size_before: before.size,
-        size_after: after.size,
-        size_delta: after.size as i64 - before.size as i64,
+        change: ClassChange::between(
+            name,
+            family,
+            (before.count, before.size),
+            (after.count, after.size),
+        ),
         new_count: new.count,
         new_size: new.size,
         freed_count: freed.count,

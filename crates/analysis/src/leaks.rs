@@ -48,7 +48,7 @@ use crate::heap::{HeapAnalysis, ObjectView, StepView};
 use crate::idset::IdSet;
 use crate::shape::{linked_run, PathShapes};
 use crate::summary::SnapshotInfo;
-use crate::units::{group_digits as group, human_bytes};
+use crate::units::{agree, group_digits as group, human_bytes, plural_s};
 
 /// What `leaks` keeps of an earlier snapshot: its ids and its count per class.
 pub struct EarlierSnapshot {
@@ -288,14 +288,13 @@ impl LeakReport {
                 .map(|c| c.to_string())
                 .collect::<Vec<_>>()
                 .join(" → ");
-            let sentence =
-                format!(
+            let sentence = format!(
                 "{} {} object{} ({} retained) {} in {}; {} instances went {} across the snapshots.",
                 c.count,
                 class,
-                if c.count == 1 { "" } else { "s" },
+                plural_s(c.count),
                 human_bytes(c.retained),
-                if c.count == 1 { "accumulates" } else { "accumulate" },
+                agree(c.count, "accumulates", "accumulate"),
                 holder,
                 class,
                 trend
@@ -543,15 +542,15 @@ fn dismissal_cause(not_growing: u64, small: u64, min_bytes: u64) -> String {
         (0, s) => format!(
             "the {} cluster{} of growing classes retain{} less than the {} noise floor each",
             group(s),
-            if s == 1 { "" } else { "s" },
-            if s == 1 { "s" } else { "" },
+            plural_s(s),
+            agree(s, "s", ""),
             human_bytes(min_bytes)
         ),
         (g, s) => format!(
             "{} cluster{} of growing classes retain{} less than the {} noise floor each, and the class of {} more stopped growing in some interval",
             group(s),
-            if s == 1 { "" } else { "s" },
-            if s == 1 { "s" } else { "" },
+            plural_s(s),
+            agree(s, "s", ""),
             human_bytes(min_bytes),
             group(g)
         ),

@@ -48,7 +48,7 @@ pub use class::Classification;
 pub use collections::{
     collection_entries, growing_collections, CollectionCensus, GrowingCollection,
 };
-pub use diff::{ClassDelta, FamilyDelta, SnapshotDiff, SnapshotDigest};
+pub use diff::{ClassChange, ClassDelta, FamilyDelta, SnapshotDiff, SnapshotDigest};
 pub use family::Family;
 pub use growing::{
     census_places, growing_places, GrowingObject, GrowingPlace, SizedObjects, SizedPlace,

@@ -1,19 +1,21 @@
 //! Human-readable byte sizes and durations, shared by sentences and tables.
 
-const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+/// The units of [`human_bytes`], each 1024 times the one before; the dashboard's chart
+/// labels get this table from the server rather than keeping their own.
+pub const BYTE_UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
 
 /// `1.5 MiB`, `512 B`.
 pub fn human_bytes(b: u64) -> String {
     let mut v = b as f64;
     let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
+    while v >= 1024.0 && u < BYTE_UNITS.len() - 1 {
         v /= 1024.0;
         u += 1;
     }
     if u == 0 {
         format!("{b} B")
     } else {
-        format!("{v:.1} {}", UNITS[u])
+        format!("{v:.1} {}", BYTE_UNITS[u])
     }
 }
 
@@ -67,9 +69,33 @@ pub fn group_digits(n: u64) -> String {
     out
 }
 
+/// `""` for one, `"s"` for any other count: `format!("{n} file{}", plural_s(n))`.
+pub fn plural_s<N: PartialEq + From<u8>>(n: N) -> &'static str {
+    agree(n, "", "s")
+}
+
+/// `one` for a count of one, `many` for any other (zero included): the words that follow
+/// the count, such as `process`/`processes`, `is`/`are`, `it`/`them`.
+pub fn agree<'a, N: PartialEq + From<u8>>(n: N, one: &'a str, many: &'a str) -> &'a str {
+    if n == N::from(1) {
+        one
+    } else {
+        many
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_agree_with_their_words() {
+        assert_eq!(plural_s(1usize), "");
+        assert_eq!(plural_s(0u64), "s");
+        assert_eq!(plural_s(3u32), "s");
+        assert_eq!(agree(1usize, "is", "are"), "is");
+        assert_eq!(agree(2i64, "is", "are"), "are");
+    }
 
     #[test]
     fn durations_read_at_every_scale() {

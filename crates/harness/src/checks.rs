@@ -18,7 +18,7 @@
 
 use std::path::Path;
 
-use leaktrail_analysis::units::human_bytes;
+use leaktrail_analysis::units::{human_bytes, plural_s};
 use leaktrail_analysis::{ClassSurvivors, HeapAnalysis, IdSet};
 use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
 use leaktrail_stats::{mann_kendall, theil_sen, Outcome};
@@ -229,7 +229,7 @@ fn freed_check(s: ClassSurvivors, end: &crate::EndSnapshot) -> Check {
             "{} {} object{} survived a full GC {when} ({} shallow, {} retained).",
             s.count,
             s.class,
-            if s.count == 1 { "" } else { "s" },
+            plural_s(s.count),
             human_bytes(s.self_size),
             human_bytes(s.retained_size)
         );
@@ -263,7 +263,7 @@ fn freed_check(s: ClassSurvivors, end: &crate::EndSnapshot) -> Check {
         finding.push_str(&format!(
             " {} newer one{}, allocated while the end snapshots were taken (work in flight), not counted.",
             s.newer,
-            if s.newer == 1 { "" } else { "s" }
+            plural_s(s.newer)
         ));
     }
     Check {

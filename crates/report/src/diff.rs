@@ -113,7 +113,7 @@ pub fn render_diff(diff: &SnapshotDiff, title: Option<&str>, opts: RenderOptions
     let shown: Vec<_> = diff
         .classes
         .iter()
-        .filter(|c| c.size_delta.unsigned_abs() >= opts.min_bytes)
+        .filter(|c| c.change.size_delta.unsigned_abs() >= opts.min_bytes)
         .take(opts.top)
         .collect();
     let filter_note = if opts.min_bytes > 0 {
@@ -130,10 +130,10 @@ pub fn render_diff(diff: &SnapshotDiff, title: Option<&str>, opts: RenderOptions
         .iter()
         .map(|c| {
             vec![
-                Cell::new(&c.class),
-                Cell::new(c.family.label()),
-                Cell::new(signed_count(c.count_delta)),
-                d.delta_cell(c.size_delta),
+                Cell::new(&c.change.class),
+                Cell::new(c.change.family.label()),
+                Cell::new(signed_count(c.change.count_delta)),
+                d.delta_cell(c.change.size_delta),
                 Cell::new(format!(
                     "{} / {}",
                     group_digits(c.new_count),
@@ -146,8 +146,8 @@ pub fn render_diff(diff: &SnapshotDiff, title: Option<&str>, opts: RenderOptions
                 )),
                 Cell::new(format!(
                     "{} / {}",
-                    group_digits(c.count_after),
-                    human_bytes(c.size_after)
+                    group_digits(c.change.count_after),
+                    human_bytes(c.change.size_after)
                 )),
             ]
         })

@@ -3,7 +3,7 @@
 
 use comfy_table::Cell;
 
-use leaktrail_analysis::units::human_bytes;
+use leaktrail_analysis::units::{human_bytes, plural_s};
 use leaktrail_analysis::LeakReport;
 
 use crate::document::{info_line, json, Doc};
@@ -89,7 +89,7 @@ pub fn render_leaks(r: &LeakReport, opts: RenderOptions) -> String {
         group_digits(r.leak_roots),
         human_bytes(r.leak_roots_retained),
         group_digits(r.dismissed_clusters),
-        if r.dismissed_clusters == 1 { "" } else { "s" },
+        plural_s(r.dismissed_clusters),
         human_bytes(r.dismissed_retained),
         group_digits(r.dismissed_not_growing),
         group_digits(r.dismissed_small),

@@ -1,6 +1,6 @@
 //! The retainer paths of one object or of a class's instances (`leaktrail retainers`).
 
-use leaktrail_analysis::units::human_bytes;
+use leaktrail_analysis::units::{human_bytes, plural_s};
 use leaktrail_analysis::{ClassRetainers, Held, ObjectRetainers};
 
 use crate::document::{json, object_label, Doc};
@@ -15,11 +15,7 @@ pub fn render_object_retainers(r: &ObjectRetainers, opts: RenderOptions) -> Stri
     let mut d = Doc::new(opts);
     let what = match r.held {
         Held::Root => "the snapshot's root".to_owned(),
-        _ => format!(
-            "{} retainer path{}",
-            r.paths.len(),
-            if r.paths.len() == 1 { "" } else { "s" }
-        ),
+        _ => format!("{} retainer path{}", r.paths.len(), plural_s(r.paths.len())),
     };
     d.emphasis(
         &format!(
@@ -62,7 +58,7 @@ pub fn render_class_retainers(r: &ClassRetainers, opts: RenderOptions) -> String
             r.class,
             group_digits(r.instances),
             r.groups.len(),
-            if r.groups.len() == 1 { "" } else { "s" },
+            plural_s(r.groups.len()),
             if r.unreachable > 0 {
                 format!(", {} held only weakly", r.unreachable)
             } else {
@@ -76,7 +72,7 @@ pub fn render_class_retainers(r: &ClassRetainers, opts: RenderOptions) -> String
             "{}. {} instance{}, {} retained",
             i + 1,
             group_digits(g.count),
-            if g.count == 1 { "" } else { "s" },
+            plural_s(g.count),
             human_bytes(g.retained_size)
         ));
         d.path(&g.path);

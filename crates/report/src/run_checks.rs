@@ -1,7 +1,7 @@
 //! The parts of a `run` report beside the memory verdict: the checks (threads back to
 //! baseline, `--expect-freed`), PSS next to RSS, and what sampling cost.
 
-use leaktrail_analysis::units::human_bytes;
+use leaktrail_analysis::units::{human_bytes, plural_s};
 use leaktrail_harness::{Assessment, Check, CheckDetail, CheckStatus, RunResult};
 
 use crate::document::Doc;
@@ -59,7 +59,7 @@ pub(crate) fn overhead_sentence(result: &RunResult) -> String {
             "; budget {:.0} %, {} sample point{} skipped to keep it{density}",
             100.0 * b,
             result.skipped_samples,
-            if result.skipped_samples == 1 { "" } else { "s" }
+            plural_s(result.skipped_samples)
         ),
         None => "; no budget".to_owned(),
     };
@@ -84,7 +84,7 @@ pub(crate) fn overhead_sentence(result: &RunResult) -> String {
         0 => String::new(),
         n => format!(
             "; {n} heap snapshot{} took {:.2} s more",
-            if n == 1 { "" } else { "s" },
+            plural_s(n),
             result.snapshot_seconds
         ),
     };
@@ -92,7 +92,7 @@ pub(crate) fn overhead_sentence(result: &RunResult) -> String {
         0 => String::new(),
         n => format!(
             ", and {n} point{} read after V8's own major GCs, with no GC of leaktrail's ({:.1} ms of reading, counted above)",
-            if n == 1 { "" } else { "s" },
+            plural_s(n),
             1000.0 * result.cheap_seconds
         ),
     };
@@ -101,7 +101,7 @@ pub(crate) fn overhead_sentence(result: &RunResult) -> String {
         result.sampling_seconds,
         result.wall_seconds,
         result.samples.len(),
-        if result.samples.len() == 1 { "" } else { "s" },
+        plural_s(result.samples.len()),
     )
 }
 

@@ -2,7 +2,7 @@
 
 use comfy_table::Cell;
 
-use leaktrail_analysis::units::{human_bytes, signed_bytes};
+use leaktrail_analysis::units::{agree, human_bytes, plural_s, signed_bytes};
 use leaktrail_analysis::GrowthKind;
 use leaktrail_trace::files::Attribution;
 use leaktrail_trace::lane::node_script;
@@ -126,9 +126,9 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
         },
         r.wall_seconds,
         r.process_count,
-        if r.process_count == 1 { "" } else { "es" },
+        agree(r.process_count, "", "es"),
         r.lanes.len(),
-        if r.lanes.len() == 1 { "" } else { "s" },
+        plural_s(r.lanes.len()),
         human_bytes(r.peak_tree_rss),
         r.interval_seconds
     ));
@@ -152,7 +152,7 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
             let pids: Vec<String> = g.exceeded.iter().map(i32::to_string).collect();
             format!(
                 "PID{} {} grew by more than {} (--fail-on-growth){}.",
-                if g.exceeded.len() == 1 { "" } else { "s" },
+                plural_s(g.exceeded.len()),
                 pids.join(", "),
                 human_bytes(g.limit),
                 if g.failed {
@@ -254,7 +254,7 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
                         Attribution::Worker if f.concurrent_files > 0 => format!(
                             "in its worker (RSS shared with {} thread{})",
                             f.concurrent_files,
-                            if f.concurrent_files == 1 { "" } else { "s" }
+                            plural_s(f.concurrent_files)
                         ),
                         Attribution::Worker => "in its worker".to_owned(),
                         Attribution::Window => "time window".to_owned(),
@@ -349,17 +349,17 @@ fn heap_section(d: &mut Doc, lane: &str, p: &ProcessSummary) {
     let rows = diff
         .classes
         .iter()
-        .filter(|c| c.size_delta > 0)
+        .filter(|c| c.change.size_delta > 0)
         .map(|c| {
             vec![
-                Cell::new(&c.class),
-                Cell::new(c.family.label()),
-                Cell::new(signed_count(c.count_delta)),
-                d.delta_cell(c.size_delta),
+                Cell::new(&c.change.class),
+                Cell::new(c.change.family.label()),
+                Cell::new(signed_count(c.change.count_delta)),
+                d.delta_cell(c.change.size_delta),
                 Cell::new(format!(
                     "{} / {}",
-                    group_digits(c.count_after),
-                    human_bytes(c.size_after)
+                    group_digits(c.change.count_after),
+                    human_bytes(c.change.size_after)
                 )),
             ]
         })

@@ -5,7 +5,7 @@ use comfy_table::{Cell, Color};
 use serde::Serialize;
 
 use leaktrail_analysis::units::human_duration;
-use leaktrail_analysis::units::{human_bytes, signed_bytes};
+use leaktrail_analysis::units::{human_bytes, plural_s, signed_bytes};
 use leaktrail_trend::{Assessment, RatePerHour, SeriesBasis, TrendReport};
 
 use crate::document::{json, Doc};
@@ -156,11 +156,7 @@ fn target_section(d: &mut Doc, r: &TrendReport) {
             utc_time(b)
         ));
     }
-    facts.push(format!(
-        "{} snapshot{}",
-        r.snapshots,
-        if r.snapshots == 1 { "" } else { "s" }
-    ));
+    facts.push(format!("{} snapshot{}", r.snapshots, plural_s(r.snapshots)));
     if r.restarts > 0 {
         facts.push(format!("{} restarts", r.restarts));
     }

@@ -35,8 +35,15 @@ use reports::save_report;
 
 type AppState = Arc<Shared>;
 
-/// The dashboard page.
-const DASHBOARD: &str = include_str!("dashboard.html");
+/// The dashboard page, with [`BYTE_UNITS`](leaktrail_analysis::units::BYTE_UNITS) written
+/// into its script: its byte labels use the same unit table as `leaktrail`'s text.
+static DASHBOARD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let units: Vec<String> = leaktrail_analysis::units::BYTE_UNITS
+        .iter()
+        .map(|u| format!("\"{u}\""))
+        .collect();
+    include_str!("dashboard.html").replace("BYTE_UNITS_FROM_SERVER", &units.join(", "))
+});
 
 /// Samples per target when `limit` is not given, and the most a request may ask for.
 const DEFAULT_SAMPLES: i64 = 5000;
@@ -142,7 +149,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 }
 
 async fn dashboard() -> Response {
-    let mut r = Html(DASHBOARD).into_response();
+    let mut r = Html(DASHBOARD.as_str()).into_response();
     // The page loads nothing from anywhere: scripts and styles are inline, data comes
     // from this server.
     r.headers_mut().insert(
@@ -379,4 +386,14 @@ async fn metrics(State(state): State<AppState>, query: RawQuery) -> ApiResult {
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], page).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_dashboard_gets_the_byte_units_from_the_formatter() {
+        let page = super::DASHBOARD.as_str();
+        assert!(!page.contains("BYTE_UNITS_FROM_SERVER"));
+        assert!(page.contains(r#"const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];"#));
+    }
 }

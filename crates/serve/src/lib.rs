@@ -69,7 +69,7 @@ pub use conn::{
 };
 // The census diff of `diff-analysis`, kept here under its old path: it lives in
 // `leaktrail_analysis` beside the snapshot diff.
-pub use leaktrail_analysis::{CensusClassDelta, CensusDiff, CensusFamilyDelta};
+pub use leaktrail_analysis::{CensusClassDelta, CensusDiff, CensusFamilyDelta, ClassChange};
 pub use metrics::Exposition;
 
 /// The default address: loopback only.

@@ -63,7 +63,7 @@ mod write;
 pub use error::StoreError;
 pub use open::{create_private_dir, Store};
 pub use records::{
-    now_ms, ClassRowRef, CollectionRowRef, Incarnation, IncarnationEnd, IncarnationId,
+    now_ms, ClassRowRef, CollectionRowRef, EndReason, Incarnation, IncarnationEnd, IncarnationId,
     SampleRecord, SnapshotId, SnapshotRecord, Target, TargetId,
 };
 

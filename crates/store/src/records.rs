@@ -42,9 +42,8 @@ pub struct Incarnation {
     pub exit_code: Option<i64>,
     /// Signal that killed it.
     pub signal: Option<i64>,
-    /// How it ended: `exited`, `signal`, `oom-kill`, `v8-heap-oom`, `stopped` (by the
-    /// watcher), `detached` (left running); `None` while running or if the watcher died.
-    pub end_reason: Option<String>,
+    /// How it ended; `None` while running or if the watcher died.
+    pub end_reason: Option<EndReason>,
     /// The V8 heap limit (`heap_size_limit`), bytes.
     pub heap_limit: Option<i64>,
     /// The cgroup memory limit, bytes.
@@ -60,8 +59,94 @@ pub struct IncarnationEnd {
     pub exit_code: Option<i64>,
     /// Killing signal.
     pub signal: Option<i64>,
-    /// `exited`, `signal`, `oom-kill`, `v8-heap-oom`, `stopped` or `detached`.
-    pub reason: String,
+    /// Why.
+    pub reason: EndReason,
+}
+
+/// Why an incarnation ended, as the store's `end_reason` column spells it
+/// ([`EndReason::as_str`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EndReason {
+    /// V8 ran out of heap (its report is on the command's stderr).
+    #[serde(rename = "v8-heap-oom")]
+    V8HeapOom,
+    /// The OOM killer ended it (SIGKILL with the cgroup's or machine's count up).
+    #[serde(rename = "oom-kill")]
+    OomKill,
+    /// Another signal ended it.
+    #[serde(rename = "signal")]
+    Signal,
+    /// It exited.
+    #[serde(rename = "exited")]
+    Exited,
+    /// The watcher stopped the command it started.
+    #[serde(rename = "stopped")]
+    Stopped,
+    /// The watcher left a running process it did not start.
+    #[serde(rename = "detached")]
+    Detached,
+}
+
+impl EndReason {
+    /// Every reason.
+    pub const ALL: [EndReason; 6] = [
+        EndReason::V8HeapOom,
+        EndReason::OomKill,
+        EndReason::Signal,
+        EndReason::Exited,
+        EndReason::Stopped,
+        EndReason::Detached,
+    ];
+
+    /// The word the store, the events and the reports use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::V8HeapOom => "v8-heap-oom",
+            EndReason::OomKill => "oom-kill",
+            EndReason::Signal => "signal",
+            EndReason::Exited => "exited",
+            EndReason::Stopped => "stopped",
+            EndReason::Detached => "detached",
+        }
+    }
+
+    /// Whether the watcher ended it (stopped or detached), not the process itself: no
+    /// restart follows, and re-running `watch` is not a crash.
+    pub fn by_the_watcher(self) -> bool {
+        matches!(self, EndReason::Stopped | EndReason::Detached)
+    }
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for EndReason {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EndReason::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown end reason {s:?}"))
+    }
+}
+
+impl rusqlite::ToSql for EndReason {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for EndReason {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|e: String| rusqlite::types::FromSqlError::Other(e.into()))
+    }
 }
 
 /// One memory sample.

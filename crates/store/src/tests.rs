@@ -183,7 +183,7 @@ fn round_trips_and_reopens() {
                 ended_at: 3000,
                 exit_code: None,
                 signal: Some(9),
-                reason: "oom-kill".into(),
+                reason: EndReason::OomKill,
             },
         )
         .expect("end");
@@ -193,7 +193,7 @@ fn round_trips_and_reopens() {
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].command.as_deref(), Some("node server.js"));
     let inc = s.incarnations(t[0].id).expect("incs");
-    assert_eq!(inc[0].end_reason.as_deref(), Some("oom-kill"));
+    assert_eq!(inc[0].end_reason, Some(EndReason::OomKill));
     assert_eq!(inc[0].heap_limit, Some(4 << 30));
     let samples = s.samples(t[0].id, 1010, 10).expect("samples");
     assert_eq!(

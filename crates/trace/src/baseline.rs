@@ -29,7 +29,7 @@
 
 use serde::Serialize;
 
-use crate::tracer::RssPoint;
+use crate::model::{ProcessRecord, RssPoint};
 
 /// The default settle time, seconds: longer than Node's bootstrap on a loaded machine and
 /// than the module loading of the usual test workers.
@@ -106,6 +106,26 @@ impl Baseline {
     /// The last sample minus the baseline.
     pub fn net_growth(&self, samples: &[RssPoint]) -> i64 {
         samples.last().map_or(0, |s| s.rss as i64 - self.rss as i64)
+    }
+}
+
+impl ProcessRecord {
+    /// The RSS its growth is counted from, once start-up is over (see [`Baseline`]);
+    /// `settle` is the settle time in seconds.
+    pub fn baseline(&self, settle: f64) -> Option<Baseline> {
+        Baseline::find(&self.samples, self.start, settle)
+    }
+
+    /// How far its RSS rose after start-up: the peak from the baseline on minus the
+    /// baseline; `None` without a baseline. The peak, not the last sample: a process that
+    /// exits frees its heap while it tears down, and the last sample may fall there.
+    pub fn growth(&self, settle: f64) -> Option<i64> {
+        self.baseline(settle).map(|b| b.growth(&self.samples))
+    }
+
+    /// Last sample minus the baseline; `None` without a baseline.
+    pub fn net_growth(&self, settle: f64) -> Option<i64> {
+        self.baseline(settle).map(|b| b.net_growth(&self.samples))
     }
 }
 

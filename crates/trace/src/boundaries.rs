@@ -26,11 +26,46 @@
 //! go over it is skipped, and the worker says so ([`skipped_note`]). Off by default: the
 //! snapshot it skips is the one that explains the leak.
 
+use leaktrail_analysis::units::plural_s;
 use serde::Serialize;
 
-use crate::hooks::{BoundarySnapshot, SkippedSnapshot};
+use crate::model::ProcessRecord;
 use crate::snapshots::SnapshotFile;
-use crate::tracer::ProcessRecord;
+
+/// A snapshot a worker skipped: it would have cost more than `--snapshot-budget` allowed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SkippedSnapshot {
+    /// The worker.
+    pub pid: i32,
+    /// The test file it would have followed.
+    pub file: String,
+    /// When, seconds from the command's start.
+    pub t: f64,
+    /// Its heap then, bytes.
+    pub heap: u64,
+    /// The write time estimated from its baseline's, seconds.
+    pub estimate_seconds: f64,
+    /// The snapshot time the budget allowed it by then, seconds.
+    pub allowed_seconds: f64,
+}
+
+/// A heap snapshot a worker wrote itself between two test files
+/// (below).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoundarySnapshot {
+    /// The writer.
+    pub pid: i32,
+    /// The name it was written under in the diagnostic directory.
+    pub name: String,
+    /// `before` or `after` `file`.
+    pub at: String,
+    /// The test file it was taken next to.
+    pub file: String,
+    /// When it began, seconds from the command's start.
+    pub t: f64,
+    /// How long the worker spent writing it, seconds.
+    pub seconds: f64,
+}
 
 /// The environment variable naming the directory workers write their snapshots into.
 pub const DIR_ENV: &str = "LEAKTRAIL_SNAPSHOT_DIR";
@@ -85,7 +120,7 @@ impl SnapshotCost {
         format!(
             "Snapshot cost: {} snapshot{} ({mode}), {:.1} MiB; processes paused {:.1} s writing them (longest {:.1} s) in a run of {:.1} s{skipped}.",
             self.snapshots,
-            if self.snapshots == 1 { "" } else { "s" },
+            plural_s(self.snapshots),
             self.bytes as f64 / (1024.0 * 1024.0),
             self.write_seconds,
             self.longest_write_seconds,

@@ -28,7 +28,7 @@
 
 use serde::Serialize;
 
-use crate::tracer::{ProcessRecord, RssPoint};
+use crate::model::{ProcessRecord, RssPoint};
 
 /// Where a test file was named.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::boundaries::{BoundarySnapshot, SkippedSnapshot};
 use crate::files::{FileSource, FileSpan, WorkerRun};
 
 /// The preload's source.
@@ -64,41 +65,6 @@ struct Event {
     /// The snapshot time the budget allowed the worker then, milliseconds.
     #[serde(default)]
     allowed_ms: f64,
-}
-
-/// A snapshot a worker skipped: it would have cost more than `--snapshot-budget` allowed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SkippedSnapshot {
-    /// The worker.
-    pub pid: i32,
-    /// The test file it would have followed.
-    pub file: String,
-    /// When, seconds from the command's start.
-    pub t: f64,
-    /// Its heap then, bytes.
-    pub heap: u64,
-    /// The write time estimated from its baseline's, seconds.
-    pub estimate_seconds: f64,
-    /// The snapshot time the budget allowed it by then, seconds.
-    pub allowed_seconds: f64,
-}
-
-/// A heap snapshot a worker wrote itself between two test files
-/// ([`crate::boundaries`]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct BoundarySnapshot {
-    /// The writer.
-    pub pid: i32,
-    /// The name it was written under in the diagnostic directory.
-    pub name: String,
-    /// `before` or `after` `file`.
-    pub at: String,
-    /// The test file it was taken next to.
-    pub file: String,
-    /// When it began, seconds from the command's start.
-    pub t: f64,
-    /// How long the worker spent writing it, seconds.
-    pub seconds: f64,
 }
 
 /// A worker process as its own file events describe it: enough to list a worker that

@@ -29,6 +29,7 @@ pub mod boundaries;
 pub mod files;
 pub mod hooks;
 pub mod lane;
+mod model;
 pub mod reporter;
 pub mod roles;
 pub mod snapshots;
@@ -39,8 +40,9 @@ pub mod unseen;
 
 pub use baseline::{Baseline, BaselineRule, DEFAULT_SETTLE_SECONDS};
 pub use lane::LaneRule;
+pub use model::{ProcessRecord, RssPoint};
 pub use summary::{
     GrowthGate, HeapGrowth, LaneSummary, ProcessSummary, SummaryOptions, TraceReport,
     MIN_SLOPE_SAMPLES,
 };
-pub use tracer::{trace, CommandExit, ProcessRecord, RssPoint, TraceConfig, TraceError, TraceRun};
+pub use tracer::{trace, CommandExit, TraceConfig, TraceError, TraceRun};

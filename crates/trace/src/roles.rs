@@ -27,8 +27,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::tracer::ProcessRecord;
-
 /// What a process does in a test run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Role {
@@ -120,17 +118,6 @@ impl Roles {
                     self.hooked_workers.insert(pid);
                 }
                 self.by_pid.entry(pid).or_default().merge(&role);
-            }
-        }
-    }
-
-    /// Gives every process the role it was known by at the end; one that turned out to
-    /// run tests (it said so after it was due) was not skipped after all.
-    pub fn settle(&self, processes: &mut [ProcessRecord]) {
-        for r in processes.iter_mut() {
-            r.role = self.of(r.pid).cloned();
-            if r.role.as_ref().is_some_and(|role| role.runs_tests) {
-                r.snapshots_skipped = None;
             }
         }
     }

@@ -5,15 +5,17 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use leaktrail_analysis::units::{agree, plural_s};
 use leaktrail_analysis::{Classification, SnapshotDiff, SnapshotDigest};
 use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
 use leaktrail_stats::{theil_sen, SlopeEstimate};
 
 use crate::baseline::{Baseline, DEFAULT_SETTLE_SECONDS};
 use crate::files::{attribute, FileAttribution, FileSpan};
+use crate::model::ProcessRecord;
 use crate::reporter::ReporterError;
 use crate::snapshots::SnapshotFile;
-use crate::tracer::{CommandExit, ProcessRecord, TraceRun};
+use crate::tracer::{CommandExit, TraceRun};
 
 /// A slope needs at least this many samples.
 pub const MIN_SLOPE_SAMPLES: usize = 5;
@@ -314,7 +316,7 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
                 .processes
                 .iter()
                 .filter(|p| p.node && p.snapshots.len() < 2 && p.snapshots_skipped.is_none())
-                .map(|p| format!("{} ({} snapshot{})", p.pid, p.snapshots.len(), if p.snapshots.len() == 1 { "" } else { "s" }))
+                .map(|p| format!("{} ({} snapshot{})", p.pid, p.snapshots.len(), plural_s(p.snapshots.len())))
                 .collect();
             if !few.is_empty() {
                 let files = run.snapshot_cost.as_ref().is_some_and(|c| c.mode == "files");
@@ -340,7 +342,7 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
             if others > 0 {
                 out.push(format!(
                     "Heap contents of the {others} non-Node process{}: RSS only.",
-                    if others == 1 { "" } else { "es" }
+                    agree(others, "", "es")
                 ));
             }
         }

@@ -14,12 +14,12 @@ use leaktrail_sampler::{
     ProcessInfo,
 };
 
-use crate::baseline::Baseline;
 use crate::files::FileSpan;
 use crate::hooks::{FileHooks, ReportedProcess};
 use crate::lane::{node_script, LaneRule};
-use crate::roles::{role_from_command, Role, RoleFeed, Roles};
-use crate::snapshots::{Collected, SignalSnapshots, SnapshotFile, SNAPSHOT_SIGNAL};
+use crate::model::{ProcessRecord, RssPoint};
+use crate::roles::{role_from_command, RoleFeed, Roles};
+use crate::snapshots::{Collected, SignalSnapshots, SNAPSHOT_SIGNAL};
 use crate::tap::TapFiles;
 
 /// What to run and how to watch it.
@@ -53,83 +53,6 @@ pub struct TraceConfig {
     /// Load trace's preload into every Node process (`NODE_OPTIONS=--require`), so that the
     /// workers of Jest, Vitest and Mocha report which files they ran ([`crate::hooks`]).
     pub file_hooks: bool,
-}
-
-/// One RSS sample.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
-pub struct RssPoint {
-    /// Seconds from the command's start.
-    pub t: f64,
-    /// Resident set size, bytes.
-    pub rss: u64,
-}
-
-/// One process of the tree, from its first sample to its end.
-#[derive(Clone, Debug, Serialize)]
-pub struct ProcessRecord {
-    /// The process id.
-    pub pid: i32,
-    /// Its parent when first seen.
-    pub ppid: i32,
-    /// Its command line (as it was after its last `exec`).
-    pub command: Vec<String>,
-    /// Its lane.
-    pub lane: String,
-    /// True for Node processes (by executable or program name).
-    pub node: bool,
-    /// The test file, for a process `node --test` started to run one.
-    pub test_file: Option<String>,
-    /// What it does in a test run, when a runner's process ([`crate::roles`]).
-    pub role: Option<Role>,
-    /// Why it was not snapshotted when it was due (it runs no tests); null otherwise.
-    pub snapshots_skipped: Option<String>,
-    /// When it started, seconds from the command's start (from `/proc`, to 10 ms).
-    pub start: f64,
-    /// When it was first sampled.
-    pub first_seen: f64,
-    /// When it was first seen gone (within one interval of its real end); null when it
-    /// was still running as trace stopped.
-    pub end: Option<f64>,
-    /// It was still running when the command exited (and was then stopped by trace).
-    pub outlived_command: bool,
-    /// No sample of `/proc` saw it: it is known from the test files it reported.
-    pub unsampled: bool,
-    /// RSS over its life, one point per interval.
-    pub samples: Vec<RssPoint>,
-    /// The highest RSS sampled, bytes.
-    pub peak_rss: u64,
-    /// Heap snapshots collected, earliest first.
-    pub snapshots: Vec<SnapshotFile>,
-    /// What happened to its snapshots, when something did (no handler, lost, discarded).
-    pub notes: Vec<String>,
-    #[serde(skip)]
-    start_ticks: u64,
-    /// When the next snapshot is due, seconds from the command's start.
-    #[serde(skip)]
-    next_snapshot: f64,
-    /// When the snapshot being written was asked for.
-    #[serde(skip)]
-    pending: Option<f64>,
-}
-
-impl ProcessRecord {
-    /// The RSS its growth is counted from, once start-up is over (see [`Baseline`]);
-    /// `settle` is the settle time in seconds.
-    pub fn baseline(&self, settle: f64) -> Option<Baseline> {
-        Baseline::find(&self.samples, self.start, settle)
-    }
-
-    /// How far its RSS rose after start-up: the peak from the baseline on minus the
-    /// baseline; `None` without a baseline. The peak, not the last sample: a process that
-    /// exits frees its heap while it tears down, and the last sample may fall there.
-    pub fn growth(&self, settle: f64) -> Option<i64> {
-        self.baseline(settle).map(|b| b.growth(&self.samples))
-    }
-
-    /// Last sample minus the baseline; `None` without a baseline.
-    pub fn net_growth(&self, settle: f64) -> Option<i64> {
-        self.baseline(settle).map(|b| b.net_growth(&self.samples))
-    }
 }
 
 /// How the command ended.
@@ -400,7 +323,7 @@ pub fn trace(
             ));
         }
     }
-    tracer.roles.settle(&mut tracer.processes);
+    settle_roles(&tracer.roles, &mut tracer.processes);
     for p in tracer.processes.iter_mut() {
         crate::boundaries::account(p.pid, &mut p.snapshots, &written);
     }
@@ -807,6 +730,17 @@ impl Tracer<'_> {
             }
         }
         self.sampling_seconds += began.elapsed().as_secs_f64();
+    }
+}
+
+/// Gives every process the role it was known by at the end; one that turned out to run
+/// tests (it said so after it was due) was not skipped after all.
+fn settle_roles(roles: &Roles, processes: &mut [ProcessRecord]) {
+    for r in processes.iter_mut() {
+        r.role = roles.of(r.pid).cloned();
+        if r.role.as_ref().is_some_and(|role| role.runs_tests) {
+            r.snapshots_skipped = None;
+        }
     }
 }
 

@@ -5,6 +5,8 @@
 //! too), and a process no sample saw has no growth figure. These sentences go at the top
 //! of the text report, not among the footnotes.
 
+use leaktrail_analysis::units::{agree, plural_s};
+
 use crate::files::{FileAttribution, FileSource};
 use crate::tracer::TraceRun;
 
@@ -66,10 +68,10 @@ pub fn unseen(run: &TraceRun, files: &[FileAttribution]) -> Vec<String> {
         out.push(format!(
             "{} worker process{} ran test files but no sample of /proc saw {} (each lived between two samples); RSS only at {} file starts and ends, no growth figure, no snapshots: PID{} {}.",
             unsampled.len(),
-            if unsampled.len() == 1 { "" } else { "es" },
-            if unsampled.len() == 1 { "it" } else { "them" },
-            if unsampled.len() == 1 { "its" } else { "their" },
-            if unsampled.len() == 1 { "" } else { "s" },
+            agree(unsampled.len(), "", "es"),
+            agree(unsampled.len(), "it", "them"),
+            agree(unsampled.len(), "its", "their"),
+            plural_s(unsampled.len()),
             list(&unsampled)
         ));
     }
@@ -105,7 +107,7 @@ pub fn snapshot_scope(run: &TraceRun) -> Option<String> {
     } else {
         format!(
             "Snapshots: only the processes that run tests; not PID{} {} (--snapshot-coordinators snapshots them too).",
-            if skipped.len() == 1 { "" } else { "s" },
+            plural_s(skipped.len()),
             skipped.join(", ")
         )
     })

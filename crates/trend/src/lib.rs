@@ -58,7 +58,9 @@ use serde::Serialize;
 use leaktrail_analysis::units::human_duration;
 use leaktrail_analysis::{growing_places, GrowingPlace, LeakCulprit, SnapshotCensus};
 use leaktrail_stats::{decide, GrowthPolicy, Outcome, SlopeEstimate};
-use leaktrail_store::{Incarnation, SampleRecord, SnapshotRecord, Store, StoreError, Target};
+use leaktrail_store::{
+    EndReason, Incarnation, SampleRecord, SnapshotRecord, Store, StoreError, Target,
+};
 
 /// What counts as a leak in production.
 #[derive(Clone, Copy, Debug)]
@@ -881,7 +883,7 @@ impl TrendReport {
         let endings = input
             .incarnations
             .iter()
-            .filter_map(|i| i.end_reason.as_ref().map(|r| ending(i, r)))
+            .filter_map(|i| i.end_reason.map(|r| ending(i, r)))
             .collect();
         let window = match (input.samples.first(), input.samples.last()) {
             (Some(a), Some(b)) => Some((a.t, b.t)),
@@ -1108,19 +1110,14 @@ pub fn restarts(incarnations: &[Incarnation]) -> u64 {
     let earlier = &incarnations[..incarnations.len().saturating_sub(1)];
     earlier
         .iter()
-        .filter(|i| {
-            matches!(
-                i.end_reason.as_deref(),
-                Some("exited" | "signal" | "oom-kill" | "v8-heap-oom")
-            )
-        })
+        .filter(|i| i.end_reason.is_some_and(|r| !r.by_the_watcher()))
         .count() as u64
 }
 
-fn ending(i: &Incarnation, reason: &str) -> String {
+fn ending(i: &Incarnation, reason: EndReason) -> String {
     match (reason, i.exit_code, i.signal) {
-        ("exited", Some(c), _) => format!("pid {} exited {c}", i.pid),
-        ("signal", _, Some(s)) => format!("pid {} killed by signal {s}", i.pid),
+        (EndReason::Exited, Some(c), _) => format!("pid {} exited {c}", i.pid),
+        (EndReason::Signal, _, Some(s)) => format!("pid {} killed by signal {s}", i.pid),
         (r, _, _) => format!("pid {} {r}", i.pid),
     }
 }

@@ -30,7 +30,6 @@ mod end;
 mod snapshot;
 mod stderr;
 
-pub(crate) use end::EndReason;
 use snapshot::{SnapshotInFlight, SnapshotMethod};
 
 /// How long what a dead command left in its process group gets after SIGTERM.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use leaktrail_store::Store;
 
 use crate::analyser::Analyser;
-use crate::incarnation::{EndReason, Incarnation};
+use crate::incarnation::Incarnation;
 use crate::retention::remove_stray_files;
 use crate::{
     check_target, node_process, WatchConfig, WatchError, WatchEvent, WatchSummary, WatchTarget,
@@ -79,7 +79,7 @@ pub fn watch(
         store.end_incarnation(run.id, &end)?;
         on_event(&WatchEvent::Ended(end.clone()));
         summary.last_end = Some(end.clone());
-        let stopped = EndReason::by_the_watcher(&end);
+        let stopped = end.reason.by_the_watcher();
         let over = config.duration.is_some_and(|d| started.elapsed() >= d);
         if !config.restart
             || stopped

@@ -4,49 +4,10 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use leaktrail_store::{now_ms, IncarnationEnd};
+use leaktrail_store::{now_ms, EndReason, IncarnationEnd};
 
 use super::{Incarnation, LEFTOVER_GRACE};
 use crate::node_process;
-
-/// How an incarnation ended, as the store's `end_reason` spells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum EndReason {
-    /// V8 ran out of heap (its report is on the command's stderr).
-    V8HeapOom,
-    /// The OOM killer ended it (SIGKILL with the cgroup's or machine's count up).
-    OomKill,
-    /// Another signal ended it.
-    Signal,
-    /// It exited.
-    Exited,
-    /// The watcher stopped the command it started.
-    Stopped,
-    /// The watcher left a running process it did not start.
-    Detached,
-}
-
-impl EndReason {
-    /// The word the store and the events keep.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            EndReason::V8HeapOom => "v8-heap-oom",
-            EndReason::OomKill => "oom-kill",
-            EndReason::Signal => "signal",
-            EndReason::Exited => "exited",
-            EndReason::Stopped => "stopped",
-            EndReason::Detached => "detached",
-        }
-    }
-
-    /// Whether `end` is the watcher's doing (stopped or detached), not the process's: no
-    /// restart follows.
-    pub(crate) fn by_the_watcher(end: &IncarnationEnd) -> bool {
-        [EndReason::Stopped, EndReason::Detached]
-            .iter()
-            .any(|r| end.reason == r.as_str())
-    }
-}
 
 impl Incarnation {
     /// How the process ended, when it has.
@@ -94,7 +55,7 @@ impl Incarnation {
                     ended_at: now_ms(),
                     exit_code: status.code().map(i64::from),
                     signal: status.signal().map(i64::from),
-                    reason: reason.as_str().into(),
+                    reason,
                 })
             }
             None => {
@@ -111,7 +72,7 @@ impl Incarnation {
                     ended_at: now_ms(),
                     exit_code: None,
                     signal: None,
-                    reason: reason.as_str().into(),
+                    reason,
                 })
             }
         }
@@ -131,14 +92,14 @@ impl Incarnation {
                     ended_at: now_ms(),
                     exit_code: status.and_then(|s| s.code()).map(i64::from),
                     signal: status.and_then(|s| s.signal()).map(i64::from),
-                    reason: EndReason::Stopped.as_str().into(),
+                    reason: EndReason::Stopped,
                 }
             }
             None => IncarnationEnd {
                 ended_at: now_ms(),
                 exit_code: None,
                 signal: None,
-                reason: EndReason::Detached.as_str().into(),
+                reason: EndReason::Detached,
             },
         }
     }

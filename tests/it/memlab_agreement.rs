@@ -4,7 +4,7 @@
 //! memlab is installed by `.ci/run` into `tools/memlab/node_modules` (`npm ci`). Under CI
 //! (`CI` set) the test fails without it; elsewhere it says it was skipped.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

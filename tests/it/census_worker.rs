@@ -2,7 +2,7 @@
 //! census the watcher would have taken itself, and a bad file costs one census with an
 //! error that names it.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

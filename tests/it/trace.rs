@@ -2,7 +2,7 @@
 //! leaking application objects, one growing its module graph, one clean), `node --test` as
 //! a real runner, TAP on stdout, and the exit status passed through.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! repository) and every seed, through the fuzz target's own code: fixed bugs stay fixed
 //! even where the fuzzer does not run.
 
-include!("../fuzz/exercise.rs");
+include!("../../fuzz/exercise.rs");
 
 #[test]
 fn past_fuzz_crashes_and_seeds_pass() {

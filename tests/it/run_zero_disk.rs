@@ -1,7 +1,7 @@
 //! `leaktrail run --no-raw-snapshots`: no heap snapshot ever touches the disk, and the
 //! verdict and the culprit are those the snapshot files give.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! `summary` and `diff` on real snapshots of the repository's scenarios (`scenarios/`),
 //! written by Node during the test run.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -9,7 +9,7 @@
 //! installs it). Without them a test says `SKIPPED` on stderr, and fails under CI (`CI`
 //! set), where they must be there.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::BufRead;

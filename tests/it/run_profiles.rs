@@ -1,6 +1,6 @@
 //! `leaktrail run --cpu-profile --alloc-profile` on a leaking scenario.
 
-mod common;
+use crate::common;
 
 use common::*;
 use leaktrail_profile::{Profile, ProfileKind};

@@ -6,133 +6,9 @@
 //! (`npm ci --ignore-scripts`). Without them each test says `SKIPPED` on stderr, and fails
 //! under CI (`CI` set), where they must be there.
 
-mod common;
+use crate::common;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
-
-use common::*;
-
-/// Runner processes use both cores; one run at a time keeps them from slowing each other.
-static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_RUN_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// The test project with its runners installed; `None`, said loudly, when they are not
-/// (a failure under CI).
-fn project(test: &str) -> Option<PathBuf> {
-    let dir = scenarios_dir().join("test-project");
-    let runners = [
-        "node_modules/jest/bin/jest.js",
-        "node_modules/vitest/vitest.mjs",
-        "node_modules/mocha/bin/mocha.js",
-    ];
-    let missing: Vec<&str> = runners
-        .iter()
-        .copied()
-        .filter(|r| !dir.join(r).is_file())
-        .collect();
-    if missing.is_empty() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{}: {missing:?} missing: .ci/run must run `npm ci --ignore-scripts` there",
-        dir.display()
-    );
-    eprintln!(
-        "SKIPPED: {test}: the test runners are not installed (cd {} && npm ci --ignore-scripts)",
-        dir.display()
-    );
-    None
-}
-
-/// The command of each runner, run from the project with two workers.
-fn runner(name: &str) -> Vec<String> {
-    let args: &[&str] = match name {
-        "jest" => &["node_modules/jest/bin/jest.js", "--maxWorkers=2"],
-        "vitest-forks" => &[
-            "node_modules/vitest/vitest.mjs",
-            "run",
-            "--maxWorkers=2",
-            "--pool=forks",
-        ],
-        "vitest-threads" => &[
-            "node_modules/vitest/vitest.mjs",
-            "run",
-            "--maxWorkers=2",
-            "--pool=threads",
-        ],
-        "mocha" => &[
-            "node_modules/mocha/bin/mocha.js",
-            "--parallel",
-            "--jobs",
-            "2",
-        ],
-        "node-test" => &["--test", "test/"],
-        _ => panic!("no runner {name}"),
-    };
-    let mut cmd = vec![node().display().to_string()];
-    cmd.extend(args.iter().map(|a| a.to_string()));
-    if name == "jest" {
-        // A cache of its own, last: Jest runs in band when the durations it cached for
-        // the files are all short, so a quick run of a few files by one test would put
-        // another test's full run in one process.
-        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let cache = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("jest-cache-{}-{n}", std::process::id()));
-        cmd.push(format!("--cacheDirectory={}", cache.display()));
-    }
-    cmd
-}
-
-/// `leaktrail trace --format json ARGS -- CMD` in `dir`.
-fn trace(dir: &Path, args: &[&str], cmd: &[String]) -> (Output, serde_json::Value) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leaktrail"))
-        .args(["trace", "--format", "json"])
-        .args(args)
-        .arg("--")
-        .args(cmd)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("NODE_OPTIONS")
-        .output()
-        .expect("leaktrail runs");
-    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: stdout {} stderr {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out, report)
-}
-
-/// [`trace`] of a command that must pass: its exit status is 0.
-fn trace_passing(dir: &Path, args: &[&str], cmd: &[String]) -> serde_json::Value {
-    let (out, report) = trace(dir, args, cmd);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    report
-}
-
-fn processes(report: &serde_json::Value) -> Vec<&serde_json::Value> {
-    report["lanes"]
-        .as_array()
-        .expect("lanes")
-        .iter()
-        .flat_map(|l| l["processes"].as_array().expect("processes"))
-        .collect()
-}
+use common::runners::*;
 
 #[test]
 fn every_runner_passes_under_trace_with_its_workers_followed() {
@@ -151,35 +27,6 @@ fn every_runner_passes_under_trace_with_its_workers_followed() {
         assert!(node_processes >= 3, "{name}: {all:?}");
     }
 }
-
-/// The files of the report, by file name.
-fn files_by_name(report: &serde_json::Value) -> Vec<(String, &serde_json::Value)> {
-    report["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .map(|f| {
-            let name = f["file"]
-                .as_str()
-                .expect("file")
-                .rsplit('/')
-                .next()
-                .unwrap_or("");
-            (name.to_owned(), f)
-        })
-        .collect()
-}
-
-const FILES: [&str; 8] = [
-    "leaky.test.js",
-    "modules.test.js",
-    "slow.test.js",
-    "math.test.js",
-    "strings.test.js",
-    "dates.test.js",
-    "parse.test.js",
-    "shapes.test.js",
-];
 
 #[test]
 fn every_file_is_tied_to_the_worker_that_ran_it() {
@@ -211,10 +58,7 @@ fn every_file_is_tied_to_the_worker_that_ran_it() {
             assert_eq!(f["worker"]["runner"], runner_name, "{name} {expected}");
             // Its PID is a traced Node process that is not the runner's coordinator.
             let pid = f["pid"].as_i64().expect("pid");
-            let p = all
-                .iter()
-                .find(|p| p["pid"] == pid)
-                .unwrap_or_else(|| panic!("{name} {expected}: PID {pid} traced"));
+            let p = process_with(&all, pid, &format!("{name} {expected}"));
             assert_eq!(p["node"], true);
             if name != "vitest-threads" {
                 assert_ne!(p["ppid"], serde_json::json!(0));
@@ -268,8 +112,7 @@ fn fail_on_growth_passes_clean_jest_and_vitest_workers() {
     ];
     for name in ["jest", "vitest-forks"] {
         let _run = one_at_a_time();
-        let mut cmd = runner(name);
-        cmd.extend(clean.iter().map(|f| f.to_string()));
+        let cmd = runner_with(name, &clean);
         let (out, report) = trace(
             &dir,
             &["--interval", "200ms", "--fail-on-growth", "50MB"],
@@ -309,10 +152,7 @@ fn workers_that_lived_between_two_samples_are_still_listed() {
     let mut unsampled = 0;
     for (name, f) in &files {
         let pid = f["pid"].as_i64().expect("pid");
-        let p = all
-            .iter()
-            .find(|p| p["pid"] == pid)
-            .unwrap_or_else(|| panic!("{name}: PID {pid} listed: {all:?}"));
+        let p = process_with(&all, pid, name);
         assert_eq!(p["node"], true, "{p}");
         assert!(p["peak_rss"].as_u64().expect("peak_rss") > 1 << 20, "{p}");
         if p["notes"].to_string().contains("between two samples") {
@@ -327,16 +167,6 @@ fn workers_that_lived_between_two_samples_are_still_listed() {
         unsampled > 0,
         "no worker was missed by the samples: {all:?}"
     );
-}
-
-/// The label trace gives a process's role, or "" without one.
-fn role_of(p: &serde_json::Value) -> (bool, bool, String) {
-    let r = &p["role"];
-    (
-        r["runs_tests"] == true,
-        r["coordinates"] == true,
-        r["runner"].as_str().unwrap_or("").to_owned(),
-    )
 }
 
 #[test]
@@ -366,8 +196,7 @@ fn only_the_processes_that_run_tests_are_snapshotted() {
             _ => {}
         }
         cmd.extend(files.iter().map(|f| f.to_string()));
-        let out_dir = tempfile::tempdir().expect("tempdir");
-        let out_path = out_dir.path().join("out");
+        let out_dir = OutDir::new();
         let (out, report) = trace(
             &dir,
             &[
@@ -376,7 +205,7 @@ fn only_the_processes_that_run_tests_are_snapshotted() {
                 "--snapshot-every",
                 "1500ms",
                 "--out",
-                out_path.to_str().expect("utf-8"),
+                &out_dir.arg(),
             ],
             &cmd,
         );
@@ -412,11 +241,8 @@ fn only_the_processes_that_run_tests_are_snapshotted() {
         assert!(workers_snapshotted >= 1, "{name}: {all:?}");
         // Jest may run the three files in band, in its coordinator.
         assert!(coordinators >= 1 || name == "jest", "{name}: {all:?}");
-        let scope = report["not_measured"]
-            .as_array()
-            .expect("not_measured")
-            .iter()
-            .filter_map(|l| l.as_str())
+        let scope = not_measured(&report)
+            .into_iter()
             .find(|l| l.starts_with("Snapshots:"))
             .unwrap_or_default()
             .to_owned();
@@ -425,7 +251,7 @@ fn only_the_processes_that_run_tests_are_snapshotted() {
             "{name}: {scope}"
         );
         // The command column says what each runner process is.
-        let md = std::fs::read_to_string(out_path.join("report.md")).expect("report.md");
+        let md = out_dir.report_md();
         let worker = if name == "node-test" {
             "file"
         } else {
@@ -449,14 +275,13 @@ fn coordinators_are_snapshotted_on_request() {
         return;
     };
     let _run = one_at_a_time();
-    let mut cmd = runner("vitest-forks");
-    cmd.extend(
-        [
+    let cmd = runner_with(
+        "vitest-forks",
+        &[
             "--testTimeout=60000",
             "test/slow.test.js",
             "test/math.test.js",
-        ]
-        .map(str::to_owned),
+        ],
     );
     let report = trace_passing(
         &dir,
@@ -502,10 +327,7 @@ fn node_test_files_are_named_by_their_own_processes() {
         assert_eq!(f["source"], "preload", "{expected}: {f}");
         assert_eq!(f["worker"]["runner"], "node --test", "{expected}");
         let pid = f["pid"].as_i64().expect("pid");
-        let p = all
-            .iter()
-            .find(|p| p["pid"] == pid)
-            .unwrap_or_else(|| panic!("{expected}: PID {pid} listed: {all:?}"));
+        let p = process_with(&all, pid, expected);
         assert_eq!(p["role"]["runner"], "node --test", "{p}");
         assert_eq!(p["role"]["runs_tests"], true, "{p}");
         // Sampled: its own process's growth; missed by the samples: its file events.
@@ -602,10 +424,8 @@ fn snapshots_fall_between_files_and_change_no_outcome() {
     for name in ["jest", "vitest-forks"] {
         let _run = one_at_a_time();
         // The runners' own test timeouts: snapshots must not push a test past them.
-        let mut cmd = runner(name);
-        cmd.extend(files.iter().map(|f| f.to_string()));
-        let out_dir = tempfile::tempdir().expect("tempdir");
-        let out_path = out_dir.path().join("out");
+        let cmd = runner_with(name, &files);
+        let out_dir = OutDir::new();
         let report = trace_passing(
             &dir,
             &[
@@ -614,7 +434,7 @@ fn snapshots_fall_between_files_and_change_no_outcome() {
                 "--snapshot-every",
                 "2s",
                 "--out",
-                out_path.to_str().expect("utf-8"),
+                &out_dir.arg(),
             ],
             &cmd,
         );
@@ -691,7 +511,7 @@ fn snapshots_fall_between_files_and_change_no_outcome() {
             "{cost}"
         );
         assert!(cost["wall_seconds"].as_f64().unwrap_or(0.0) > 0.0, "{cost}");
-        let md = std::fs::read_to_string(out_path.join("report.md")).expect("report.md");
+        let md = out_dir.report_md();
         assert!(md.contains("Snapshot cost: "), "{name}: {md}");
         assert!(md.contains("between files"), "{name}: {md}");
     }
@@ -703,8 +523,7 @@ fn a_snapshot_budget_skips_the_costly_snapshots_and_says_so() {
         return;
     };
     let _run = one_at_a_time();
-    let mut cmd = runner("jest");
-    cmd.extend(["test/leaky.test.js", "test/math.test.js"].map(str::to_owned));
+    let cmd = runner_with("jest", &["test/leaky.test.js", "test/math.test.js"]);
     // A budget no growth snapshot fits in: the leaking worker keeps its baseline only.
     let report = trace_passing(
         &dir,
@@ -741,13 +560,8 @@ fn a_snapshot_budget_skips_the_costly_snapshots_and_says_so() {
     assert_eq!(boundaries.len(), 1, "{boundaries:?}");
     assert!(boundaries[0].starts_with("before "), "{boundaries:?}");
     // The text says it too (notes are in the JSON only).
-    let said = report["not_measured"]
-        .as_array()
-        .expect("not_measured")
-        .iter()
-        .filter_map(|l| l.as_str())
-        .any(|l| {
-            l.starts_with("Heap diff, --snapshot-budget: PID ") && l.contains("leaky.test.js")
-        });
+    let said = not_measured(&report).into_iter().any(|l| {
+        l.starts_with("Heap diff, --snapshot-budget: PID ") && l.contains("leaky.test.js")
+    });
     assert!(said, "{}", report["not_measured"]);
 }

@@ -1,7 +1,7 @@
 //! `leaktrail trend` over a real store and over directories of real snapshots: the
 //! assessment, the exit codes, the time order taken from file names, bad input.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! Needs `python3` with `prometheus_client` and Chromium (.ci/run installs both); without
 //! them those two tests say `SKIPPED` on stderr, and fail under CI (`CI` set).
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};

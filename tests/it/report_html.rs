@@ -2,7 +2,7 @@
 //! the chart is there, with a dot per sample and the fitted line. Skipped when Chromium is
 //! not installed, except on CI (`CI` set), where a missing browser is a failure.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -1,7 +1,7 @@
 //! `leaktrail run` on real workloads: Node scenarios through the inspector, a crash, and a
 //! process that is not Node.
 
-mod common;
+use crate::common;
 
 use common::*;
 

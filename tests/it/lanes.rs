@@ -1,6 +1,6 @@
 //! `diff --lane-dir`: earliest and latest snapshot per PID.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -1,7 +1,7 @@
 //! `leaks`, `retainers` and the graph part of `summary` on real snapshots written by Node
 //! during the test run.
 
-mod common;
+use crate::common;
 
 use common::*;
 

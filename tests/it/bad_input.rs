@@ -1,6 +1,6 @@
 //! Bad input through the CLI: one line naming the file and the problem, exit code 2.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::process::Command;

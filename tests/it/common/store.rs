@@ -13,7 +13,7 @@ use leaktrail_analysis::{CensusLimits, HeapAnalysis, SnapshotCensus};
 use leaktrail_inspector::{listening_url, Inspector};
 use leaktrail_sampler::ProcessTree;
 use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
-use leaktrail_store::{IncarnationEnd, SampleRecord, Store};
+use leaktrail_store::{EndReason, IncarnationEnd, SampleRecord, Store};
 
 use super::{node, snapshotting_runner};
 
@@ -146,7 +146,7 @@ pub fn build_store(root: &Path, scenario: &str, iterations: u32, at: &[u32]) -> 
                 ended_at: leaktrail_store::now_ms(),
                 exit_code: status.code().map(i64::from),
                 signal: None,
-                reason: "exited".into(),
+                reason: EndReason::Exited,
             },
         )
         .expect("end");

@@ -2,7 +2,7 @@
 //! signal: it must end on its own with a message that says why, read any bytes, and on
 //! SIGINT/SIGTERM stop the whole tree and keep what it measured.
 
-mod common;
+use crate::common;
 
 use common::{leaktrail, node, run_json, s};
 use std::process::{Command, Stdio};

@@ -3,7 +3,7 @@
 //! and docs/ — every flag an example uses must exist, so a renamed flag fails here rather
 //! than in a reader's terminal.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,12 +1,12 @@
 //! `leaktrail flame` on profiles that Node wrote itself (`--cpu-prof`, `--heap-prof`).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
 use common::*;
 
-#[path = "../crates/profile/tests/fixtures/work.rs"]
+#[path = "../../crates/profile/tests/fixtures/work.rs"]
 mod work;
 
 fn node_profile(dir: &Path, flags: &[&str], extension: &str) -> PathBuf {

@@ -1,14 +1,14 @@
 //! `leaktrail watch` on real Node processes: a started command, a running process found by
 //! PID, a crash loop, and a `kill -9` of the watcher in the middle of writing.
 
-mod common;
+use crate::common;
 
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use leaktrail_store::Store;
+use leaktrail_store::{EndReason, Store};
 use leaktrail_trend::{Assessment, TrendCache, TrendInput, TrendPolicy, TrendReport};
 
 fn runner(scenario: &str) -> Vec<String> {
@@ -235,7 +235,7 @@ fn a_leaking_service_lands_in_the_store_and_trends_leaking() {
     let target = &store.targets().expect("targets")[0];
     let incarnations = store.incarnations(target.id).expect("incarnations");
     assert_eq!(incarnations.len(), 1);
-    assert_eq!(incarnations[0].end_reason.as_deref(), Some("stopped"));
+    assert_eq!(incarnations[0].end_reason, Some(EndReason::Stopped));
     assert!(
         incarnations[0].heap_limit.is_some_and(|l| l > 100 << 20),
         "V8 heap limit read: {:?}",
@@ -668,7 +668,7 @@ fn a_running_node_process_is_found_by_pid_and_left_running() {
     assert_eq!(target.name, "runner");
     let inc = &store.incarnations(target.id).expect("incarnations")[0];
     assert_eq!(inc.pid.to_string(), pid);
-    assert_eq!(inc.end_reason.as_deref(), Some("detached"));
+    assert_eq!(inc.end_reason, Some(EndReason::Detached));
     let samples = store.samples(target.id, 0, 1000).expect("samples");
     assert!(
         samples.iter().any(|s| s.heap_used.is_some()),
@@ -705,11 +705,11 @@ fn a_crash_loop_is_recorded_incarnation_by_incarnation() {
     assert!(incarnations.len() >= 2, "{incarnations:?}");
     let ended: Vec<_> = incarnations
         .iter()
-        .filter(|i| i.end_reason.as_deref() != Some("stopped"))
+        .filter(|i| i.end_reason != Some(EndReason::Stopped))
         .collect();
     assert!(!ended.is_empty());
     for i in ended {
-        assert_eq!(i.end_reason.as_deref(), Some("v8-heap-oom"), "{i:?}");
+        assert_eq!(i.end_reason, Some(EndReason::V8HeapOom), "{i:?}");
         assert!(i.ended_at.is_some());
     }
     let trend = trend_of(&store);
@@ -1029,7 +1029,7 @@ fn a_service_killed_by_the_oom_killer_is_recorded_as_oom_kill() {
     let target = store.targets().expect("targets").remove(0);
     let incarnations = store.incarnations(target.id).expect("incarnations");
     let last = incarnations.last().expect("an incarnation");
-    assert_eq!(last.end_reason.as_deref(), Some("oom-kill"), "{last:?}");
+    assert_eq!(last.end_reason, Some(EndReason::OomKill), "{last:?}");
     assert_eq!(last.signal, Some(9), "{last:?}");
     let samples = store
         .incarnation_samples(last.id, 0, 1000)
@@ -1147,7 +1147,7 @@ fn what_a_dead_command_left_in_its_group_is_stopped_before_the_restart() {
     let incarnations = store.incarnations(target.id).expect("incarnations");
     let died: Vec<_> = incarnations
         .iter()
-        .filter(|i| i.end_reason.as_deref() == Some("exited"))
+        .filter(|i| i.end_reason == Some(EndReason::Exited))
         .collect();
     assert!(!died.is_empty(), "{incarnations:?}");
     assert!(died.iter().all(|i| i.exit_code == Some(3)), "{died:?}");
@@ -1183,7 +1183,7 @@ fn a_started_command_without_inspector_gets_snapshots_by_its_heapsnapshot_signal
     let target = &store.targets().expect("targets")[0];
     let incarnations = store.incarnations(target.id).expect("incarnations");
     assert_eq!(incarnations.len(), 1, "{incarnations:?}");
-    assert_eq!(incarnations[0].end_reason.as_deref(), Some("stopped"));
+    assert_eq!(incarnations[0].end_reason, Some(EndReason::Stopped));
     let snapshots = store.snapshots(target.id).expect("snapshots");
     assert!(snapshots.len() >= 2, "{snapshots:?}");
     let left: Vec<_> = std::fs::read_dir(&diag).expect("diag").flatten().collect();

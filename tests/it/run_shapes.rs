@@ -2,7 +2,7 @@
 //! (`runner.js … --iterations 3000`, as a test in CI does): the verdict, and for a heap
 //! leak the culprit class and where it is held, with no bound given to leaktrail.
 
-mod common;
+use crate::common;
 
 use common::*;
 

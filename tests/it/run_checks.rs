@@ -1,7 +1,7 @@
 //! `leaktrail run`'s checks beside the memory verdict, on real workloads: threads back to
 //! their baseline, `--expect-freed`, PSS next to RSS, and the overhead budget's flag.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

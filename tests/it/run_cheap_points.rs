@@ -6,7 +6,7 @@
 //! assertions are on facts (points, labels, verdicts, which points decided), not on how
 //! fast the machine is.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;
