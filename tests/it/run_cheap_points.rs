@@ -11,9 +11,8 @@ use crate::common;
 use common::*;
 use std::path::Path;
 
-/// One run at a time (see run_shapes.rs): a fast loop sampled beside another test's run
-/// on a 2-core machine is measured, not only checked.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+// One run at a time (`measured()`, see run_shapes.rs): a fast loop sampled beside another
+// test's run on a 2-core machine is measured, not only checked.
 
 /// A hot loop (no I/O, a `setImmediate` between requests) whose requests each hold a
 /// ~8 KB row buffer in a window of the last 3,000 (filled before the first line, so the
@@ -62,9 +61,7 @@ fn script(dir: &Path, name: &str, text: &str) -> String {
 /// run --major-gc-points` with the default budget, to its own end, `args` given to `run`
 /// too.
 fn run_windowed(mode: &str, total: u64, args: &[&str]) -> (Option<i32>, serde_json::Value) {
-    let _turn = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let workload = script(dir.path(), "windowed.js", WINDOWED);
     let command = vec![
@@ -197,9 +194,7 @@ fn a_fast_loop_without_a_leak_passes_and_its_cheap_points_stand_in_for_forced_on
 
 #[test]
 fn without_the_flag_no_observer_is_put_in_and_every_point_is_forced() {
-    let _turn = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let workload = script(dir.path(), "windowed.js", WINDOWED);
     let command = vec![

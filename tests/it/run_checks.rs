@@ -45,6 +45,7 @@ step();
 
 #[test]
 fn worker_threads_left_running_fail_the_thread_check() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let workload = script(dir.path(), "workers.js", WORKERS);
     let out = dir.path().join("out");
@@ -93,6 +94,7 @@ fn worker_threads_left_running_fail_the_thread_check() {
 
 #[test]
 fn worker_threads_that_are_terminated_pass_the_thread_check() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let workload = script(dir.path(), "workers.js", WORKERS);
     // Starting and ending workers churns the main heap a little: the floor is raised so
@@ -143,6 +145,7 @@ async function step(i) {
 
 #[test]
 fn objects_kept_in_a_global_array_fail_expect_freed_with_their_path() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let workload = script(dir.path(), "scans.js", SCANS);
     let out = dir.path().join("out");
@@ -205,6 +208,7 @@ fn objects_kept_in_a_global_array_fail_expect_freed_with_their_path() {
 
 #[test]
 fn objects_freed_after_each_scan_pass_expect_freed() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let workload = script(dir.path(), "scans.js", SCANS);
     let out = dir.path().join("out");
@@ -231,6 +235,7 @@ fn objects_freed_after_each_scan_pass_expect_freed() {
 
 #[test]
 fn a_workload_stopped_by_leaktrail_is_judged_without_the_step_in_flight() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let workload = script(dir.path(), "scans.js", SCANS);
     for (mode, survivors) in [("keep", true), ("free", false)] {
@@ -268,6 +273,7 @@ fn a_workload_stopped_by_leaktrail_is_judged_without_the_step_in_flight() {
 
 #[test]
 fn expect_freed_needs_node() {
+    let _measured = measured();
     let out = leaktrail(&[
         "run",
         "--expect-freed",
@@ -287,6 +293,7 @@ fn expect_freed_needs_node() {
 
 #[test]
 fn pss_tells_shared_pages_of_forked_workers_from_growth() {
+    let _measured = measured();
     // A parent with 16 MiB of its own forks a sleeping child every iteration: each
     // child's RSS counts the parent's pages again, PSS splits them.
     let script = "import os, time\nbuf = bytearray(16 * 1024 * 1024)\nbuf[::4096] = b'x' * 4096\nfor i in range(1, 100000):\n    if os.fork() == 0:\n        time.sleep(3600)\n        os._exit(0)\n    print(f'iteration={i}', flush=True)\n    time.sleep(0.05)\n";
@@ -339,6 +346,7 @@ fn pss_tells_shared_pages_of_forked_workers_from_growth() {
 
 #[test]
 fn the_default_overhead_budget_is_five_percent_and_can_be_lifted() {
+    let _measured = measured();
     let command = [
         "node",
         "-e",

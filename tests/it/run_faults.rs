@@ -27,6 +27,7 @@ fn stalled(script: &str, extra: &[&str]) -> (String, Duration) {
 
 #[test]
 fn a_run_without_new_iterations_ends_with_a_fault_that_says_why() {
+    let _measured = common::measured();
     // Each case in its own thread: they wait, they do not work.
     let cases: Vec<(&str, &str, Vec<&str>)> = vec![
         (
@@ -74,6 +75,7 @@ fn a_run_without_new_iterations_ends_with_a_fault_that_says_why() {
 
 #[test]
 fn the_default_stall_limit_follows_the_pace_of_the_workload() {
+    let _measured = common::measured();
     // 100 quick iterations, then silence: the limit is 10 times the longest gap, at
     // least 10 s, not the minute given to the first line.
     let began = Instant::now();
@@ -102,6 +104,7 @@ fn the_default_stall_limit_follows_the_pace_of_the_workload() {
 
 #[test]
 fn a_workload_that_ends_without_a_matching_line_is_a_fault_not_a_call_for_more_samples() {
+    let _measured = common::measured();
     let (code, report) = run_json(&[], &node_e("console.log('step 1'); console.log('step 2')"));
     assert_eq!(code, Some(2), "{report}");
     let fault = report["fault"].as_str().expect("fault");
@@ -117,6 +120,7 @@ fn a_workload_that_ends_without_a_matching_line_is_a_fault_not_a_call_for_more_s
 
 #[test]
 fn bad_flags_are_refused_before_anything_runs() {
+    let _measured = common::measured();
     for (args, want) in [
         (
             vec!["--iteration-pattern", "tick"],
@@ -145,6 +149,7 @@ fn bad_flags_are_refused_before_anything_runs() {
 
 #[test]
 fn durations_take_the_same_syntax_as_every_command() {
+    let _measured = common::measured();
     let (code, report) = run_json(
         &[
             "--interval",
@@ -162,6 +167,7 @@ fn durations_take_the_same_syntax_as_every_command() {
 
 #[test]
 fn bytes_that_are_not_utf8_on_stdout_are_read_past() {
+    let _measured = common::measured();
     // Garbage first and between the lines, and a long line without a newline: the run
     // reads on, the workload never sees EPIPE.
     let (code, report) = run_json(
@@ -264,21 +270,25 @@ fn stopped_by(signal: rustix::process::Signal, code: i32, name: &str, twice: boo
 
 #[test]
 fn sigint_stops_the_whole_tree_and_keeps_what_was_measured() {
+    let _measured = common::measured();
     stopped_by(rustix::process::Signal::INT, 130, "SIGINT", false);
 }
 
 #[test]
 fn sigterm_stops_the_whole_tree_and_keeps_what_was_measured() {
+    let _measured = common::measured();
     stopped_by(rustix::process::Signal::TERM, 143, "SIGTERM", false);
 }
 
 #[test]
 fn one_stop_delivered_twice_is_one_stop() {
+    let _measured = common::measured();
     stopped_by(rustix::process::Signal::TERM, 143, "SIGTERM", true);
 }
 
 #[test]
 fn a_workload_that_blocks_its_event_loop_for_seconds_is_still_sampled() {
+    let _measured = common::measured();
     // A 3 s synchronous step at iteration 100: the sample waiting to run between tasks
     // times out, samples are taken at once for a while, then between tasks again.
     let script = "let i = 0; function step() { i++; if (i === 100) { const t = Date.now(); while (Date.now() - t < 3000) {} } console.log('iteration=' + i); if (i < 600) setTimeout(step, 5); } step();";

@@ -11,6 +11,7 @@ fn runner_args(scenario: &str) -> Vec<String> {
 
 #[test]
 fn a_leaking_scenario_fails_with_its_culprit() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out");
     let (code, report) = run_json(
@@ -97,6 +98,7 @@ fn a_leaking_scenario_fails_with_its_culprit() {
 
 #[test]
 fn a_bounded_cache_passes() {
+    let _measured = measured();
     // A short run: every sample point, so that the clean verdict does not depend on how
     // many samples the overhead budget affords on a loaded machine.
     let (code, report) = run_json(
@@ -109,6 +111,7 @@ fn a_bounded_cache_passes() {
 
 #[test]
 fn a_crash_is_a_fault_with_its_status_and_stderr() {
+    let _measured = measured();
     let command: Vec<String> = [
         "node",
         "-e",
@@ -142,6 +145,7 @@ fn a_crash_is_a_fault_with_its_status_and_stderr() {
 
 #[test]
 fn a_process_that_is_not_node_is_judged_by_rss() {
+    let _measured = measured();
     // A shell-free Python program that keeps 256 KiB per iteration.
     let script = "import sys, time\nkeep = []\nfor i in range(1, 100000):\n    keep.append(bytearray(262144))\n    keep[-1][::4096] = b'x' * 64\n    print(f'iteration={i}', flush=True)\n    time.sleep(0.005)\n";
     let command: Vec<String> = ["python3", "-c", script]

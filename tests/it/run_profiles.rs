@@ -11,6 +11,7 @@ fn scenario(name: &str) -> Vec<String> {
 
 #[test]
 fn a_leaking_scenario_gets_profiles_and_flame_graphs() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out");
     let mut args = vec![
@@ -112,6 +113,7 @@ fn a_leaking_scenario_gets_profiles_and_flame_graphs() {
 
 #[test]
 fn profiles_need_an_out_dir_and_a_node_workload() {
+    let _measured = measured();
     let out = leaktrail(&["run", "--cpu-profile", "--", "node", "-e", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(

@@ -6,18 +6,15 @@ use crate::common;
 
 use common::*;
 
-/// One run at a time: these verdicts are measured, and a fast loop sampled beside another
-/// test's run on a 2-core machine gets too few samples to decide (or a slope off by the
-/// other's pauses). The answer on a loaded machine is the benchmark's (`--load`), not a
-/// test's.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+// One run at a time (`measured()`): these verdicts are measured, and a fast loop sampled
+// beside another test's run on a 2-core machine gets too few samples to decide (or a slope
+// off by the other's pauses). The answer on a loaded machine is the benchmark's (`--load`),
+// not a test's.
 
 /// Runs `scenario` to its own end under `leaktrail run`; returns the exit code and report.
 fn run_to_its_end(scenario: &str) -> (Option<i32>, serde_json::Value) {
     // A test that failed while holding the lock poisons it; the others still run.
-    let _turn = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = measured();
     if scenario.starts_with("npm/") {
         ensure_npm_scenarios();
     }
@@ -167,9 +164,7 @@ fn a_short_clean_loop_is_not_called_a_leak_for_its_warm_up() {
     for _ in 0..3 {
         let command = [node().display().to_string(), "-e".into(), script.into()];
         let (code, report) = {
-            let _turn = ONE_AT_A_TIME
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _turn = measured();
             run_json(&["--iterations", "200"], &command)
         };
         let a = &report["assessment"];
@@ -252,9 +247,7 @@ fn a_script_whose_leak_is_freed_at_its_exit_is_named_from_its_run() {
     // the leak held only by module-scope variables, which are garbage once the loop is
     // done. The snapshot at its exit holds none of it; the culprit comes from the three
     // taken while it ran, and is not "no leak".
-    let _turn = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = measured();
     let script = scenarios_dir().join("standalone/route-stats-script.js");
     let command = vec![
         node().display().to_string(),

@@ -45,6 +45,7 @@ fn verdict(report: &serde_json::Value) -> (String, String) {
 /// snapshot at the workload's exit as FINAL.
 #[test]
 fn no_snapshot_touches_the_disk_and_the_verdict_and_culprit_are_the_files() {
+    let _measured = measured();
     let spec = manifest("stream-registry-no-ttl.js");
     let bounded = forever_runner(
         &["--expose-gc"],
@@ -106,6 +107,7 @@ fn no_snapshot_touches_the_disk_and_the_verdict_and_culprit_are_the_files() {
 
 #[test]
 fn no_raw_snapshots_needs_the_inspector() {
+    let _measured = measured();
     for args in [
         vec!["run", "--no-raw-snapshots", "--no-inspector", "--", "true"],
         vec!["run", "--no-raw-snapshots", "--", "true"],

@@ -11,13 +11,9 @@ use std::process::Output;
 use common::*;
 
 /// The tests here run whole process trees; on a small machine, parallel trees slow heap
-/// snapshots down by seconds. One at a time.
-static ONE_TREE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
+/// snapshots down by seconds. One at a time, with every other measured test.
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_TREE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    measured()
 }
 
 /// A lane script: forks one worker per scenario, lets them run, stops them, writes a

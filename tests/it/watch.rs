@@ -221,6 +221,7 @@ fn watch_until(
 
 #[test]
 fn a_leaking_service_lands_in_the_store_and_trends_leaking() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     watch_until_censuses(
@@ -345,6 +346,7 @@ setInterval(() => { kept[(Math.random() * kept.length) | 0].id++; }, 50);";
 
 #[test]
 fn samples_keep_coming_while_a_snapshot_is_built_and_rss_leaves_them_out() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     let command = [node().display().to_string(), "-e".into(), BIG_HEAP.into()];
@@ -439,6 +441,7 @@ fn samples_keep_coming_while_a_snapshot_is_built_and_rss_leaves_them_out() {
 
 #[test]
 fn sigterm_during_a_snapshot_stops_it_cleanly() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     let mut watcher = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
@@ -537,6 +540,7 @@ fn ols_slope(points: &[(f64, f64)]) -> f64 {
 
 #[test]
 fn time_to_oom_comes_from_the_live_heap_and_matches_the_workloads_own_growth() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     let preload = dir.path().join("truth.js");
@@ -620,6 +624,7 @@ fn time_to_oom_comes_from_the_live_heap_and_matches_the_workloads_own_growth() {
 
 #[test]
 fn a_clean_service_does_not_trend_leaking() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     watch_until_censuses(dir.path(), &store_dir, &[], &runner("lru-cache-bounded"), 3);
@@ -659,6 +664,7 @@ fn a_clean_service_does_not_trend_leaking() {
 
 #[test]
 fn a_running_node_process_is_found_by_pid_and_left_running() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     let (pid, still_running, _) = watch_running(&store_dir, &[], "listener-accumulation", &[]);
@@ -679,6 +685,7 @@ fn a_running_node_process_is_found_by_pid_and_left_running() {
 
 #[test]
 fn a_crash_loop_is_recorded_incarnation_by_incarnation() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     let oom = vec![
@@ -718,6 +725,7 @@ fn a_crash_loop_is_recorded_incarnation_by_incarnation() {
 
 #[test]
 fn the_store_survives_kill_9_of_the_watcher() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     let mut args: Vec<String> = [
@@ -806,6 +814,7 @@ fn the_store_survives_kill_9_of_the_watcher() {
 
 #[test]
 fn a_process_started_with_heapsnapshot_signal_gets_that_signal() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     let diag = dir.path().join("diag");
@@ -862,6 +871,7 @@ fn sqlite_state(db: &std::path::Path) -> (Vec<u8>, String, Vec<String>, Vec<Stri
 
 #[test]
 fn another_programs_database_is_refused_before_anything_is_written() {
+    let _measured = measured();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("app");
     std::fs::create_dir(&dir).expect("mkdir");
@@ -907,6 +917,7 @@ fn another_programs_database_is_refused_before_anything_is_written() {
 
 #[test]
 fn a_server_that_cannot_start_leaves_no_store_behind() {
+    let _measured = measured();
     let tmp = tempfile::tempdir().expect("tempdir");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let taken_addr = taken.local_addr().expect("addr").to_string();
@@ -995,6 +1006,7 @@ impl Drop for TestCgroup {
 
 #[test]
 fn a_service_killed_by_the_oom_killer_is_recorded_as_oom_kill() {
+    let _measured = measured();
     // 128 MiB; the service moves itself into the group, as a container's init would be.
     let Some(group) = TestCgroup::create(128 << 20) else {
         eprintln!("skipped: this machine does not let the tests create a memory cgroup");
@@ -1044,6 +1056,7 @@ fn a_service_killed_by_the_oom_killer_is_recorded_as_oom_kill() {
 
 #[test]
 fn growth_brings_snapshots_forward_and_max_disk_bounds_the_raw_files() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     // No scheduled snapshot after the first: every other one is growth's, at least 1 s
@@ -1111,6 +1124,7 @@ fn running(pid: i32) -> bool {
 
 #[test]
 fn what_a_dead_command_left_in_its_group_is_stopped_before_the_restart() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     let pids = dir.path().join("pids");
@@ -1155,6 +1169,7 @@ fn what_a_dead_command_left_in_its_group_is_stopped_before_the_restart() {
 
 #[test]
 fn a_started_command_without_inspector_gets_snapshots_by_its_heapsnapshot_signal() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     let diag = dir.path().join("diag");
@@ -1192,6 +1207,7 @@ fn a_started_command_without_inspector_gets_snapshots_by_its_heapsnapshot_signal
 
 #[test]
 fn an_exported_token_neither_stops_a_plain_watch_nor_reaches_the_service() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     let out = Command::new(env!("CARGO_BIN_EXE_leaktrail"))
@@ -1216,6 +1232,7 @@ fn an_exported_token_neither_stops_a_plain_watch_nor_reaches_the_service() {
 
 #[test]
 fn a_raw_file_without_a_census_is_deleted_once_an_hour_old() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     drop(Store::create(&store_dir).expect("store"));
@@ -1261,6 +1278,7 @@ setInterval(() => {
 
 #[test]
 fn collections_held_the_same_way_trend_as_one_group() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let script = dir.path().join("sessions.js");
     std::fs::write(&script, SESSION_EVENTS).expect("write");
@@ -1364,6 +1382,7 @@ fn collections_held_the_same_way_trend_as_one_group() {
 
 #[test]
 fn a_string_appended_to_is_named_from_three_censuses() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let store_dir = dir.path().join("store");
     // Four: the first census comes at the start, when the log is still below the 16 KiB
@@ -1399,6 +1418,7 @@ fn a_string_appended_to_is_named_from_three_censuses() {
 
 #[test]
 fn with_no_raw_snapshots_no_heap_ever_touches_the_disk_and_the_culprit_is_the_same() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let tmp = dir.path().join("tmp");
     std::fs::create_dir(&tmp).expect("tmp");
@@ -1448,6 +1468,7 @@ fn with_no_raw_snapshots_no_heap_ever_touches_the_disk_and_the_culprit_is_the_sa
 
 #[test]
 fn no_raw_snapshots_needs_the_inspector() {
+    let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");
     let out = leaktrail(&[
         "watch",
@@ -1473,6 +1494,7 @@ fn no_raw_snapshots_needs_the_inspector() {
 /// libraries is never called leaking and names nothing.
 #[test]
 fn services_on_npm_libraries_get_the_culprit_or_none() {
+    let _measured = measured();
     ensure_npm_scenarios();
     let dir = tempfile::tempdir().expect("tempdir");
     let leaky = dir.path().join("leaky");

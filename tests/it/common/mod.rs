@@ -10,6 +10,20 @@ pub mod store;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Tests that measure a real workload (`run`, `trace`, `watch`: samples, timings, an
+/// overhead budget) or load both cores (test runners' workers) hold this, one at a time
+/// across the whole test binary: beside another such test, a fast loop gets too few
+/// samples and a budget test too few points. (When each file was a test binary of its
+/// own, cargo ran them one after another.)
+static MEASURED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds [`MEASURED`] until the guard is dropped; not reentrant: take it once per test.
+pub fn measured() -> std::sync::MutexGuard<'static, ()> {
+    MEASURED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The scenarios folder: the repository's own `scenarios/`, or `$LEAKTRAIL_SCENARIOS`.
 pub fn scenarios_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("LEAKTRAIL_SCENARIOS") {

@@ -6,14 +6,9 @@ use std::process::Output;
 
 use super::{node, scenarios_dir};
 
-/// Runner processes use both cores; one run at a time keeps them from slowing each other.
-static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Holds [`ONE_RUN_AT_A_TIME`] for one runner run.
+/// Runner processes use both cores: one run at a time ([`super::measured`]).
 pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_RUN_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    super::measured()
 }
 
 /// The test project with its runners installed; `None`, said loudly, when they are not
