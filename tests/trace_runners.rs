@@ -751,3 +751,107 @@ fn a_snapshot_budget_skips_the_costly_snapshots_and_says_so() {
         });
     assert!(said, "{}", report["not_measured"]);
 }
+
+#[test]
+fn vitest_worker_threads_are_lanes_of_their_own() {
+    let Some(dir) = project("vitest_worker_threads_are_lanes_of_their_own") else {
+        return;
+    };
+    let _run = one_at_a_time();
+    // Every file runs in a worker thread of the one Vitest process: the leaking file's
+    // thread must be told from the clean ones by its own heap, which the process's RSS
+    // and its main thread's heap cannot show.
+    let files = [
+        "test/leaky.test.js",
+        "test/math.test.js",
+        "test/strings.test.js",
+        "test/dates.test.js",
+    ];
+    let mut cmd = runner("vitest-threads");
+    cmd.push("--testTimeout=60000".to_owned());
+    cmd.extend(files.iter().map(|f| f.to_string()));
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let out_path = out_dir.path().join("out");
+    let report = trace_passing(
+        &dir,
+        &[
+            "--interval",
+            "200ms",
+            "--snapshot-every",
+            "2s",
+            "--out",
+            out_path.to_str().expect("utf-8"),
+        ],
+        &cmd,
+    );
+    let all = processes(&report);
+    let threads: Vec<&serde_json::Value> = all
+        .iter()
+        .flat_map(|p| p["threads"].as_array().into_iter().flatten())
+        .collect();
+    assert_eq!(
+        report["thread_count"].as_u64(),
+        Some(threads.len() as u64),
+        "{report}"
+    );
+    let by_name = files_by_name(&report);
+    assert_eq!(by_name.len(), files.len(), "{by_name:?}");
+    for (name, f) in &by_name {
+        let (pid, thread) = (&f["pid"], &f["thread"]);
+        let lane = threads
+            .iter()
+            .find(|t| t["pid"] == *pid && t["thread"] == *thread)
+            .unwrap_or_else(|| {
+                panic!("{name}: no lane for PID {pid} thread {thread}: {threads:?}")
+            });
+        assert!(lane["files"].to_string().contains(name.as_str()), "{lane}");
+        let lane_name = lane["lane"].as_str().expect("lane");
+        assert!(lane_name.ends_with(&format!(".thread-{thread}")), "{lane}");
+        let verdict = &lane["verdict"];
+        let kept = lane["heap_growth"].as_i64().expect("heap_growth");
+        if name == "leaky.test.js" {
+            // Its own heap grew, and its own snapshots (in its own lane's directory) say
+            // by what: the leak's strings and objects.
+            assert_eq!(verdict["grew"], true, "{lane}");
+            assert_eq!(verdict["kind"], "runtime data leak", "{lane}");
+            let sentence = verdict["sentence"].as_str().unwrap_or_default();
+            assert!(
+                sentence.contains(&format!("thread {thread} of PID {pid}: its own heap")),
+                "{sentence}"
+            );
+            assert!(kept > 30 << 20, "{lane}");
+            assert!(
+                lane["heap"]["diff"]["total_delta"].as_i64().unwrap_or(0) > 30 << 20,
+                "{lane}"
+            );
+            let snaps = lane["snapshots"].as_array().expect("snapshots");
+            assert!(snaps.len() >= 2, "{lane}");
+            for s in snaps {
+                let path = PathBuf::from(s["path"].as_str().expect("path"));
+                assert!(path.starts_with(out_path.join(lane_name)), "{s}");
+                assert!(path.is_file(), "{s}");
+                let boundary = s["boundary"].as_str().unwrap_or_default();
+                assert!(boundary.ends_with("leaky.test.js"), "{s}");
+            }
+        } else {
+            assert_eq!(verdict["grew"], false, "{name}: {lane}");
+            assert!(kept < 8 << 20, "{name}: {lane}");
+        }
+    }
+    // The process's main thread only schedules: not snapshotted, and said why.
+    for p in &all {
+        if p["threads"].as_array().is_none_or(|t| t.is_empty()) {
+            continue;
+        }
+        assert_eq!(p["snapshots"].as_array().map(Vec::len), Some(0), "{p}");
+        let why = p["snapshots_skipped"].as_str().unwrap_or_default();
+        assert!(why.contains("worker threads"), "{p}");
+    }
+    let md = std::fs::read_to_string(out_path.join("report.md")).expect("report.md");
+    assert!(md.contains("[vitest threads pool]"), "{md}");
+    assert!(
+        md.contains("Worker threads, each a lane of its own"),
+        "{md}"
+    );
+    assert!(md.contains("runtime data leak"), "{md}");
+}

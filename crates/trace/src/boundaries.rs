@@ -14,10 +14,13 @@
 //! The preload learns where to write ([`DIR_ENV`]: the private diagnostic directory, under
 //! Node's own snapshot names, so [`crate::snapshots`] collects them like signal ones) and
 //! how often ([`EVERY_ENV`]) from the environment, and says in a `snapshot` line when it
-//! began and how long it took ([`BoundarySnapshot`]). Processes whose main thread the
-//! preload does not hook — plain Node commands, coordinators on request, Vitest's threads
-//! pool, a trace with `--no-file-hooks` or `--snapshot-at clock` — keep the signal on a
-//! clock, whose cost is estimated from the signal to the file's last write.
+//! began and how long it took ([`BoundarySnapshot`]). A worker thread that runs test
+//! files (Vitest's threads pool) does the same from inside the thread, which writes that
+//! thread's own heap, into the thread's own lane ([`crate::threads`]); its process's main
+//! thread only schedules and is not snapshotted. Processes whose main thread the preload
+//! does not hook — plain Node commands, coordinators on request, a trace with
+//! `--no-file-hooks` or `--snapshot-at clock` — keep the signal on a clock, whose cost is
+//! estimated from the signal to the file's last write.
 //!
 //! A leaking worker's snapshot can cost more than its tests (a 60 MB heap took about 5 s
 //! on a busy 2-core machine, the whole Jest run 5 s). `snapshot_budget` ([`BUDGET_ENV`])
@@ -30,6 +33,7 @@ use serde::Serialize;
 
 use crate::hooks::{BoundarySnapshot, SkippedSnapshot};
 use crate::snapshots::SnapshotFile;
+use crate::threads::ThreadRecord;
 use crate::tracer::ProcessRecord;
 
 /// The environment variable naming the directory workers write their snapshots into.
@@ -129,11 +133,12 @@ pub fn skipped_note(s: &SkippedSnapshot) -> String {
     )
 }
 
-/// The cost of the snapshots of `processes`, in a run of `wall_seconds`; `files` when
+/// The cost of the snapshots of `processes` and their worker `threads`, in a run of `wall_seconds`; `files` when
 /// workers were asked to snapshot themselves between files; `skipped` of them skipped for
 /// the budget.
 pub fn cost(
     processes: &[ProcessRecord],
+    threads: &[ThreadRecord],
     files: bool,
     skipped: usize,
     wall_seconds: f64,
@@ -141,7 +146,10 @@ pub fn cost(
     SnapshotCost {
         skipped_for_budget: skipped,
         ..summed(
-            processes.iter().flat_map(|p| p.snapshots.iter()),
+            processes
+                .iter()
+                .flat_map(|p| p.snapshots.iter())
+                .chain(threads.iter().flat_map(|t| t.snapshots.iter())),
             files,
             wall_seconds,
         )
@@ -195,6 +203,7 @@ mod tests {
         ];
         let written = [BoundarySnapshot {
             pid: 7,
+            thread: 0,
             name: "Heap.1.2.7.0.1001.heapsnapshot".to_owned(),
             at: "after".to_owned(),
             file: "/w/a.test.js".to_owned(),

@@ -21,7 +21,9 @@
 //! heap diff with its growth verdict — module graph or runtime objects
 //! ([`leaktrail_analysis::SnapshotDiff`]); it attributes growth to test files reported by
 //! the workers of Jest, Vitest and Mocha through trace's preload ([`hooks`]), named in TAP,
-//! by a JSON reporter file or by `node --test`'s per-file processes ([`files`]); and
+//! by a JSON reporter file or by `node --test`'s per-file processes ([`files`]); gives
+//! each worker thread that ran test files a lane of its own with its own heap series,
+//! snapshots and verdict ([`threads`]); and
 //! decides the exit status (the command's, passed through, or `--fail-on-growth`).
 
 pub mod baseline;
@@ -34,13 +36,14 @@ pub mod roles;
 pub mod snapshots;
 mod summary;
 pub mod tap;
+pub mod threads;
 mod tracer;
 pub mod unseen;
 
 pub use baseline::{Baseline, BaselineRule, DEFAULT_SETTLE_SECONDS};
 pub use lane::LaneRule;
 pub use summary::{
-    GrowthGate, HeapGrowth, LaneSummary, ProcessSummary, SummaryOptions, TraceReport,
-    MIN_SLOPE_SAMPLES,
+    growth_label, GrowthGate, HeapGrowth, LaneSummary, ProcessSummary, SummaryOptions,
+    ThreadSummary, ThreadVerdict, TraceReport, MIN_SLOPE_SAMPLES, THREAD_HEAP_GROWTH,
 };
 pub use tracer::{trace, CommandExit, ProcessRecord, RssPoint, TraceConfig, TraceError, TraceRun};

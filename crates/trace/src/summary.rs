@@ -5,7 +5,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use leaktrail_analysis::{Classification, SnapshotDiff, SnapshotDigest};
+use leaktrail_analysis::units::signed_bytes;
+use leaktrail_analysis::{Classification, GrowthKind, SnapshotDiff, SnapshotDigest};
 use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
 use leaktrail_stats::{theil_sen, SlopeEstimate};
 
@@ -13,6 +14,7 @@ use crate::baseline::{Baseline, DEFAULT_SETTLE_SECONDS};
 use crate::files::{attribute, FileAttribution, FileSpan};
 use crate::reporter::ReporterError;
 use crate::snapshots::SnapshotFile;
+use crate::threads::{HeapPoint, ThreadRecord};
 use crate::tracer::{CommandExit, ProcessRecord, TraceRun};
 
 /// A slope needs at least this many samples.
@@ -79,6 +81,119 @@ pub struct ProcessSummary {
     pub heap: Option<HeapGrowth>,
     /// Why there is no heap diff despite two snapshots.
     pub heap_error: Option<String>,
+    /// Its worker threads that ran test files, each a lane of its own with its own heap.
+    pub threads: Vec<ThreadSummary>,
+}
+
+/// A worker thread's own heap grew by more than this after a full GC, from its first file's
+/// start to its last file's end, for a verdict of growth without a heap diff (the default
+/// `--snapshot-growth`: the growth a diff would have been taken for).
+pub const THREAD_HEAP_GROWTH: i64 = 16 << 20;
+
+/// What a worker thread's own heap says.
+#[derive(Clone, Debug, Serialize)]
+pub struct ThreadVerdict {
+    /// `runtime data leak`, `module graph`, `external memory` (from its heap diff),
+    /// `heap growth` (from its heap after GC, without a diff), `no significant growth`, or
+    /// `unknown` (too few measurements).
+    pub kind: String,
+    /// True when it grew: any kind but `no significant growth` and `unknown`.
+    pub grew: bool,
+    /// One sentence naming the thread's own heap.
+    pub sentence: String,
+}
+
+/// One worker thread, a lane of its own: its own heap series, snapshots and verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct ThreadSummary {
+    /// The record.
+    #[serde(flatten)]
+    pub thread: ThreadRecord,
+    /// Its heap after a full GC at its last file's end minus at its first file's start,
+    /// bytes: what its files kept; null without both.
+    pub heap_growth: Option<i64>,
+    /// Theil–Sen slope of its own heap over time, bytes per second; null with fewer than
+    /// [`MIN_SLOPE_SAMPLES`] points.
+    pub heap_slope: Option<SlopeEstimate>,
+    /// Earliest vs latest of its own snapshots, with two or more.
+    pub heap: Option<HeapGrowth>,
+    /// Why there is no heap diff despite two snapshots.
+    pub heap_error: Option<String>,
+    /// What its heap says.
+    pub verdict: ThreadVerdict,
+}
+
+/// The label of a heap diff's verdict.
+pub fn growth_label(kind: GrowthKind) -> &'static str {
+    match kind {
+        GrowthKind::NoSignificantGrowth => "no significant growth",
+        GrowthKind::ModuleGraph => "module graph",
+        GrowthKind::ExternalMemory => "external memory",
+        GrowthKind::RuntimeData => "runtime data leak",
+    }
+}
+
+fn summarise_thread(t: ThreadRecord, top: usize) -> ThreadSummary {
+    let gc: Vec<&HeapPoint> = t.heap_samples.iter().filter(|p| p.after_gc).collect();
+    let heap_growth = match (gc.first(), gc.last()) {
+        (Some(a), Some(b)) if gc.len() >= 2 => Some(b.heap as i64 - a.heap as i64),
+        _ => None,
+    };
+    let heap_slope = (t.heap_samples.len() >= MIN_SLOPE_SAMPLES).then(|| {
+        let (x, y): (Vec<f64>, Vec<f64>) =
+            t.heap_samples.iter().map(|p| (p.t, p.heap as f64)).unzip();
+        theil_sen(&x, &y, 0.05)
+    });
+    let (heap, heap_error) = match heap_growth_of(&t.snapshots, top) {
+        Ok(h) => (h, None),
+        Err(e) => (None, Some(e)),
+    };
+    let who = format!("thread {} of PID {}", t.thread, t.pid);
+    let verdict = match (&heap, heap_growth) {
+        (Some(h), _) => {
+            let kind = h.diff.verdict.kind;
+            ThreadVerdict {
+                kind: growth_label(kind).to_owned(),
+                grew: kind != GrowthKind::NoSignificantGrowth,
+                sentence: format!(
+                    "{who}: its own heap {} between its snapshots at {:.1} s and {:.1} s: {}",
+                    signed_bytes(h.diff.total_delta),
+                    h.before.t,
+                    h.after.t,
+                    h.diff.verdict.sentence
+                ),
+            }
+        }
+        (None, Some(g)) if g > THREAD_HEAP_GROWTH => ThreadVerdict {
+            kind: "heap growth".to_owned(),
+            grew: true,
+            sentence: format!(
+                "{who}: its own heap kept {} after a full GC from its first file's start to its last file's end (no heap diff: fewer than two snapshots of it)",
+                signed_bytes(g)
+            ),
+        },
+        (None, Some(g)) => ThreadVerdict {
+            kind: "no significant growth".to_owned(),
+            grew: false,
+            sentence: format!(
+                "{who}: its own heap kept {} after a full GC over its files",
+                signed_bytes(g)
+            ),
+        },
+        (None, None) => ThreadVerdict {
+            kind: "unknown".to_owned(),
+            grew: false,
+            sentence: format!("{who}: its own heap was not measured at a file's start and end"),
+        },
+    };
+    ThreadSummary {
+        heap_growth,
+        heap_slope,
+        heap,
+        heap_error,
+        verdict,
+        thread: t,
+    }
 }
 
 /// The processes of one lane.
@@ -131,6 +246,8 @@ pub struct TraceReport {
     pub out_dir: Option<String>,
     /// Processes seen.
     pub process_count: usize,
+    /// Worker threads that ran test files, each a lane of its own (under its process).
+    pub thread_count: usize,
     /// Highest RSS of the whole tree, bytes.
     pub peak_tree_rss: u64,
     /// Per lane, in order of their first process.
@@ -152,8 +269,8 @@ pub struct TraceReport {
     pub warnings: Vec<String>,
 }
 
-/// Diffs the earliest and latest snapshot of a process.
-fn heap_growth(snapshots: &[SnapshotFile], top: usize) -> Result<Option<HeapGrowth>, String> {
+/// Diffs the earliest and latest snapshot of a process or thread.
+fn heap_growth_of(snapshots: &[SnapshotFile], top: usize) -> Result<Option<HeapGrowth>, String> {
     let (Some(first), Some(last)) = (snapshots.first(), snapshots.last()) else {
         return Ok(None);
     };
@@ -187,7 +304,7 @@ fn summarise(p: ProcessRecord, top: usize, settle: f64) -> ProcessSummary {
         let (x, y): (Vec<f64>, Vec<f64>) = p.samples.iter().map(|s| (s.t, s.rss as f64)).unzip();
         theil_sen(&x, &y, 0.05)
     });
-    let (heap, heap_error) = match heap_growth(&p.snapshots, top) {
+    let (heap, heap_error) = match heap_growth_of(&p.snapshots, top) {
         Ok(h) => (h, None),
         Err(e) => (None, Some(e)),
     };
@@ -201,6 +318,7 @@ fn summarise(p: ProcessRecord, top: usize, settle: f64) -> ProcessSummary {
         slope,
         heap,
         heap_error,
+        threads: Vec::new(),
         process: p,
     }
 }
@@ -252,10 +370,36 @@ impl TraceReport {
         };
         let mut lanes: Vec<LaneSummary> = Vec::new();
         let process_count = run.processes.len();
+        let thread_count = run.threads.len();
+        let mut threads: Vec<Option<ThreadRecord>> = run.threads.into_iter().map(Some).collect();
         let mut processes = run.processes;
         processes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pid.cmp(&b.pid)));
-        for p in processes {
-            let s = summarise(p, options.top, settle);
+        // Each thread goes under the process with its PID that ran at its start (the
+        // latest with its PID when none did: a PID is not reused while its process runs).
+        let owner: Vec<Option<usize>> = threads
+            .iter()
+            .flatten()
+            .map(|t| {
+                processes
+                    .iter()
+                    .rposition(|p| {
+                        p.pid == t.pid
+                            && p.start <= t.start + run.interval_seconds
+                            && p.end.is_none_or(|e| e + run.interval_seconds >= t.start)
+                    })
+                    .or_else(|| processes.iter().rposition(|p| p.pid == t.pid))
+            })
+            .collect();
+        let mut orphans = 0;
+        for (i, p) in processes.into_iter().enumerate() {
+            let mut s = summarise(p, options.top, settle);
+            for (slot, o) in threads.iter_mut().zip(&owner) {
+                if *o == Some(i) {
+                    if let Some(t) = slot.take() {
+                        s.threads.push(summarise_thread(t, options.top));
+                    }
+                }
+            }
             match lanes.iter_mut().find(|l| l.lane == s.process.lane) {
                 Some(l) => {
                     l.peak_rss = l.peak_rss.max(s.process.peak_rss);
@@ -268,7 +412,15 @@ impl TraceReport {
                 }),
             }
         }
+        for t in threads.iter().flatten() {
+            orphans += 1;
+            warnings.push(format!(
+                "thread {} of PID {} ran test files but its process was never seen: its lane is left out",
+                t.thread, t.pid
+            ));
+        }
         TraceReport {
+            thread_count: thread_count - orphans,
             command: run.command,
             exit: run.exit,
             exit_status,
@@ -296,6 +448,11 @@ impl TraceReport {
     /// Every process, lane by lane.
     pub fn processes(&self) -> impl Iterator<Item = &ProcessSummary> {
         self.lanes.iter().flat_map(|l| l.processes.iter())
+    }
+
+    /// Every worker thread lane, process by process.
+    pub fn threads(&self) -> impl Iterator<Item = &ThreadSummary> {
+        self.processes().flat_map(|p| p.threads.iter())
     }
 }
 
@@ -366,7 +523,11 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
             unsettled.join(", ")
         ));
     }
-    if files.iter().any(|f| f.thread.is_some_and(|t| t > 0)) {
+    if !run.threads.is_empty() {
+        out.push(
+            "Worker threads: each that ran test files is a lane of its own with its own heap (sampled inside the thread every interval and after a full GC at each file boundary), snapshots and verdict; RSS is per process, so a thread lane has no RSS of its own and a file run in a thread gets its whole process's RSS growth.".to_owned(),
+        );
+    } else if files.iter().any(|f| f.thread.is_some_and(|t| t > 0)) {
         out.push(
             "Worker threads share their process's PID and RSS (and a signal snapshot holds only the main thread's heap): a file run in a thread has its own heap figure (heap kept), but its RSS growth is the whole process's.".to_owned(),
         );

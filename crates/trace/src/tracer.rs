@@ -21,6 +21,10 @@ use crate::lane::{node_script, LaneRule};
 use crate::roles::{role_from_command, Role, RoleFeed, Roles};
 use crate::snapshots::{Collected, SignalSnapshots, SnapshotFile, SNAPSHOT_SIGNAL};
 use crate::tap::TapFiles;
+use crate::threads::ThreadRecord;
+
+/// The environment variable giving how often a worker thread samples its own heap, ms.
+pub const HEAP_SAMPLE_ENV: &str = "LEAKTRAIL_HEAP_SAMPLE_MS";
 
 /// What to run and how to watch it.
 #[derive(Clone, Debug)]
@@ -172,6 +176,8 @@ pub struct TraceRun {
     pub tap_files: Vec<FileSpan>,
     /// Test files the runners' workers reported through the preload, with their PID.
     pub worker_files: Vec<FileSpan>,
+    /// Worker threads that ran test files, each a lane of its own ([`crate::threads`]).
+    pub threads: Vec<ThreadRecord>,
     /// Signals leaktrail received and passed on to the command's process group.
     pub signals_forwarded: Vec<i32>,
     /// Time spent reading `/proc` and settling snapshot files, seconds.
@@ -265,7 +271,10 @@ pub fn trace(
     }
     if let Some(h) = &hooks {
         node_options = Some(h.node_options(node_options.as_deref()));
-        cmd.env(crate::hooks::EVENTS_ENV, h.events_path());
+        cmd.env(crate::hooks::EVENTS_ENV, h.events_path()).env(
+            HEAP_SAMPLE_ENV,
+            config.interval.as_millis().max(1).to_string(),
+        );
         if let (Some(s), Some(every), true) =
             (&snapshots, config.snapshot_every, config.snapshot_at_files)
         {
@@ -320,6 +329,7 @@ pub fn trace(
         tree_rss: Vec::new(),
         tap: TapFiles::default(),
         snapshots,
+        thread_snapshots: Vec::new(),
         warnings,
         sampling_seconds: 0.0,
         signals_forwarded: Vec::new(),
@@ -372,11 +382,13 @@ pub fn trace(
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     let mut worker_files = Vec::new();
+    let mut thread_heap = Vec::new();
     let mut written = Vec::new();
     let mut skipped = 0;
     if let Some(h) = hooks {
         let events = h.read(started_unix_ms);
         worker_files = events.files;
+        thread_heap = events.thread_heap;
         for p in &events.processes {
             tracer.add_unsampled(p);
         }
@@ -404,10 +416,20 @@ pub fn trace(
     for p in tracer.processes.iter_mut() {
         crate::boundaries::account(p.pid, &mut p.snapshots, &written);
     }
+    let mut thread_snapshots = std::mem::take(&mut tracer.thread_snapshots);
+    for (pid, _, file) in thread_snapshots.iter_mut() {
+        crate::boundaries::account(*pid, std::slice::from_mut(file), &written);
+    }
+    let threads = crate::threads::threads(
+        &worker_files,
+        &thread_heap,
+        thread_snapshots,
+        &tracer.processes,
+    );
     let wall_seconds = start.elapsed().as_secs_f64();
     let snapshot_cost = config.snapshot_every.map(|_| {
         let files = config.snapshot_at_files && tracer.roles.follows_preload();
-        crate::boundaries::cost(&tracer.processes, files, skipped, wall_seconds)
+        crate::boundaries::cost(&tracer.processes, &threads, files, skipped, wall_seconds)
     });
     Ok(TraceRun {
         command: config.command.clone(),
@@ -423,6 +445,7 @@ pub fn trace(
         tree_rss: tracer.tree_rss,
         tap_files: tracer.tap.finish(),
         worker_files,
+        threads,
         signals_forwarded: tracer.signals_forwarded,
         sampling_seconds: tracer.sampling_seconds,
         snapshot_cost,
@@ -446,6 +469,10 @@ fn exit_of(status: Option<ExitStatus>) -> CommandExit {
     }
 }
 
+/// Why the main thread of a process whose test files run in worker threads is not
+/// snapshotted.
+const THREADS_SKIP: &str = "its test files run in worker threads, which snapshot their own heaps between files (lanes of their own); its main thread only schedules them";
+
 /// How soon the command's exit is noticed between two samples.
 const EXIT_POLL: Duration = Duration::from_millis(100);
 
@@ -460,6 +487,8 @@ struct Tracer<'a> {
     tree_rss: Vec<RssPoint>,
     tap: TapFiles,
     snapshots: Option<SignalSnapshots>,
+    /// Worker threads' own snapshots: PID, thread, file.
+    thread_snapshots: Vec<(i32, u32, SnapshotFile)>,
     warnings: Vec<String>,
     sampling_seconds: f64,
     signals_forwarded: Vec<i32>,
@@ -743,6 +772,16 @@ impl Tracer<'_> {
                 r.snapshots_skipped = None;
                 continue;
             }
+            // Its test files run in worker threads, which snapshot their own heaps between
+            // files; its main thread only schedules them (a signal snapshot holds the main
+            // thread's heap alone, and stalls the scheduling of every file).
+            if self.config.snapshot_at_files
+                && !self.config.snapshot_coordinators
+                && self.roles.thread_worker(r.pid)
+            {
+                r.snapshots_skipped = Some(THREADS_SKIP.to_owned());
+                continue;
+            }
             // Asked again at each sample: a worker may say what it is after it is due.
             match self
                 .roles
@@ -777,36 +816,63 @@ impl Tracer<'_> {
         };
         let began = Instant::now();
         let processes = &self.processes;
+        let threads = &self.thread_snapshots;
         let latest = |pid: i32| processes.iter().rev().find(|r| r.pid == pid);
         let events = snapshots.collect(
             t,
             &self.config.out_dir,
-            |pid| latest(pid).map(|r| (r.lane.clone(), r.snapshots.len() as u32)),
+            |pid, thread| {
+                let r = latest(pid)?;
+                Some(match thread {
+                    0 => (r.lane.clone(), r.snapshots.len() as u32),
+                    _ => (
+                        crate::threads::thread_lane(&r.lane, thread),
+                        threads
+                            .iter()
+                            .filter(|(p, t, _)| (*p, *t) == (pid, thread))
+                            .count() as u32,
+                    ),
+                })
+            },
             |pid| latest(pid).is_some_and(|r| r.end.is_none()),
             last,
         );
         for e in events {
+            // A worker thread's own snapshot: its thread's lane, not its process's.
+            if let Collected::Snapshot { pid, thread, file } = e {
+                if thread != 0 {
+                    self.thread_snapshots.push((pid, thread, file));
+                    continue;
+                }
+                self.file_snapshot(t, pid, Collected::Snapshot { pid, thread, file });
+                continue;
+            }
             let pid = match &e {
                 Collected::Snapshot { pid, .. } | Collected::Discarded { pid, .. } => *pid,
             };
-            let Some(r) = self.processes.iter_mut().rev().find(|r| r.pid == pid) else {
-                continue;
-            };
-            let requested_at = r.pending.take();
-            r.next_snapshot = t + self.config.snapshot_every.map_or(0.0, |d| d.as_secs_f64());
-            match e {
-                Collected::Snapshot { mut file, .. } => {
-                    file.requested_at = requested_at;
-                    r.snapshots.push(file)
-                }
-                Collected::Discarded { reason, .. } => {
-                    let note = format!("a snapshot was discarded: {reason}");
-                    self.warnings.push(format!("PID {pid}: {note}"));
-                    r.notes.push(note);
-                }
-            }
+            self.file_snapshot(t, pid, e);
         }
         self.sampling_seconds += began.elapsed().as_secs_f64();
+    }
+
+    /// Files a collected snapshot (or its loss) with its process.
+    fn file_snapshot(&mut self, t: f64, pid: i32, e: Collected) {
+        let Some(r) = self.processes.iter_mut().rev().find(|r| r.pid == pid) else {
+            return;
+        };
+        let requested_at = r.pending.take();
+        r.next_snapshot = t + self.config.snapshot_every.map_or(0.0, |d| d.as_secs_f64());
+        match e {
+            Collected::Snapshot { mut file, .. } => {
+                file.requested_at = requested_at;
+                r.snapshots.push(file)
+            }
+            Collected::Discarded { reason, .. } => {
+                let note = format!("a snapshot was discarded: {reason}");
+                self.warnings.push(format!("PID {pid}: {note}"));
+                r.notes.push(note);
+            }
+        }
     }
 }
 
