@@ -198,11 +198,12 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
                 Cell::new(p.slope.map_or("-".to_owned(), |s| {
                     format!("{}/s", signed_bytes(s.slope as i64))
                 })),
-                Cell::new(pr.snapshots.len()),
-                Cell::new(match (&p.heap, &p.heap_error) {
-                    (Some(h), _) => verdict_label(h.diff.verdict.kind).to_owned(),
-                    (None, Some(_)) => "diff failed".to_owned(),
-                    (None, None) => "-".to_owned(),
+                Cell::new(pr.snapshots.len() + pr.censuses.len()),
+                Cell::new(match (&p.heap, &p.heap_error, &p.census_heap) {
+                    (Some(h), _, _) => verdict_label(h.diff.verdict.kind).to_owned(),
+                    (None, Some(_), _) => "diff failed".to_owned(),
+                    (None, None, Some(c)) => verdict_label(c.diff.verdict.kind).to_owned(),
+                    (None, None, None) => "-".to_owned(),
                 }),
             ]);
         }
@@ -235,6 +236,7 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
     for lane in &r.lanes {
         for p in &lane.processes {
             heap_section(&mut d, &lane.lane, p);
+            census_section(&mut d, &lane.lane, p);
             for t in &p.threads {
                 thread_heap_section(&mut d, t);
             }
@@ -346,7 +348,7 @@ fn threads_table(d: &mut Doc, r: &TraceReport) {
                 Cell::new(t.heap_slope.map_or("-".to_owned(), |s| {
                     format!("{}/s", signed_bytes(s.slope as i64))
                 })),
-                Cell::new(tr.snapshots.len()),
+                Cell::new(tr.snapshots.len() + tr.censuses.len()),
                 Cell::new(match (&t.heap_error, t.verdict.kind.as_str()) {
                     (Some(_), _) => "diff failed".to_owned(),
                     (None, "unknown") => "-".to_owned(),
@@ -404,6 +406,66 @@ fn thread_heap_section(d: &mut Doc, t: &ThreadSummary) {
     }
     if let Some(h) = &t.heap {
         class_table(d, &h.diff);
+    } else if let Some(c) = &t.census_heap {
+        census_class_table(d, &c.diff);
+    }
+}
+
+/// The heap diff of one process's streamed snapshots' censuses (`--no-raw-snapshots`).
+fn census_section(d: &mut Doc, lane: &str, p: &ProcessSummary) {
+    let Some(c) = &p.census_heap else { return };
+    let pr = &p.process;
+    d.heading(&format!(
+        "{lane} · PID {} ({}): heap at {:.1} s vs {:.1} s, censuses of {} streamed snapshots (no snapshot file), {}",
+        pr.pid,
+        command_cell(pr),
+        c.before_t,
+        c.after_t,
+        pr.censuses.len(),
+        signed_bytes(c.diff.total_delta)
+    ));
+    d.emphasis(
+        &c.diff.verdict.sentence,
+        c.diff.verdict.kind != GrowthKind::NoSignificantGrowth,
+    );
+    if d.opts.format == Format::Markdown {
+        d.line("");
+    }
+    census_class_table(d, &c.diff);
+}
+
+/// The classes that grew most between two censuses.
+fn census_class_table(d: &mut Doc, diff: &leaktrail_analysis::CensusDiff) {
+    let rows = diff
+        .classes
+        .iter()
+        .filter(|c| c.size_delta > 0)
+        .map(|c| {
+            vec![
+                Cell::new(&c.class),
+                Cell::new(&c.family),
+                Cell::new(signed_count(c.count_delta)),
+                d.delta_cell(c.size_delta),
+                Cell::new(format!(
+                    "{} / {}",
+                    group_digits(c.count_after),
+                    human_bytes(c.size_after)
+                )),
+            ]
+        })
+        .collect::<Vec<_>>();
+    if !rows.is_empty() {
+        d.table(
+            &[
+                "class",
+                "family",
+                "Δ count",
+                "Δ size",
+                "after (count / size)",
+            ],
+            rows,
+            2,
+        );
     }
 }
 

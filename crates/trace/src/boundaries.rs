@@ -33,6 +33,7 @@ use serde::Serialize;
 
 use crate::hooks::{BoundarySnapshot, SkippedSnapshot};
 use crate::snapshots::SnapshotFile;
+use crate::streamed::StreamedCensus;
 use crate::threads::ThreadRecord;
 use crate::tracer::ProcessRecord;
 
@@ -122,6 +123,21 @@ pub fn account(pid: i32, snapshots: &mut [SnapshotFile], written: &[BoundarySnap
     }
 }
 
+/// Completes each census of a snapshot `pid` streamed (`--no-raw-snapshots`) with what
+/// the worker said of it, matched by PID and pipe name.
+pub fn account_streamed(pid: i32, censuses: &mut [StreamedCensus], written: &[BoundarySnapshot]) {
+    for c in censuses.iter_mut() {
+        if let Some(b) = written
+            .iter()
+            .find(|b| b.pid == pid && b.name == c.written_as)
+        {
+            c.requested_at = Some(b.t);
+            c.write_seconds = Some(b.seconds);
+            c.boundary = Some(format!("{} {}", b.at, b.file));
+        }
+    }
+}
+
 /// The note a worker gets for a snapshot it skipped for `--snapshot-budget`.
 pub fn skipped_note(s: &SkippedSnapshot) -> String {
     format!(
@@ -143,7 +159,7 @@ pub fn cost(
     skipped: usize,
     wall_seconds: f64,
 ) -> SnapshotCost {
-    SnapshotCost {
+    let mut c = SnapshotCost {
         skipped_for_budget: skipped,
         ..summed(
             processes
@@ -153,7 +169,22 @@ pub fn cost(
             files,
             wall_seconds,
         )
+    };
+    // Streamed snapshots (`--no-raw-snapshots`) cost the same pause; their bytes went
+    // down a pipe.
+    for s in processes
+        .iter()
+        .flat_map(|p| p.censuses.iter())
+        .chain(threads.iter().flat_map(|t| t.censuses.iter()))
+    {
+        c.snapshots += 1;
+        c.at_file_boundaries += usize::from(s.boundary.is_some());
+        let w = s.write_seconds.unwrap_or(0.0);
+        c.write_seconds += w;
+        c.longest_write_seconds = c.longest_write_seconds.max(w);
+        c.bytes += s.size;
     }
+    c
 }
 
 fn summed<'a>(

@@ -34,6 +34,7 @@ pub mod lane;
 pub mod reporter;
 pub mod roles;
 pub mod snapshots;
+pub mod streamed;
 mod summary;
 pub mod tap;
 pub mod threads;

@@ -139,6 +139,35 @@
   // the heap of the isolate it is called in). Each thread keeps its own state below: the
   // preload runs once per isolate.
   const snapDir = process.env.LEAKTRAIL_SNAPSHOT_DIR;
+  // trace --no-raw-snapshots: no file; the snapshot goes down one of trace's named pipes
+  // into its census process (a pipe holds no data on disk).
+  const fifoDir = process.env.LEAKTRAIL_SNAPSHOT_FIFOS;
+  // Claims a free pipe by renaming it to `name` (one writer wins a rename); waits for one
+  // while all are busy. Returns its path, or null.
+  function claimPipe(name) {
+    const path = require('path');
+    const to = path.join(fifoDir, name);
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    const deadline = Date.now() + 120000;
+    while (Date.now() < deadline) {
+      let free = [];
+      try {
+        free = fs.readdirSync(fifoDir).filter((n) => /^free-\d+\.fifo$/.test(n));
+      } catch {
+        return null;
+      }
+      for (const f of free) {
+        try {
+          fs.renameSync(path.join(fifoDir, f), to);
+          return to;
+        } catch {
+          // Another writer took it.
+        }
+      }
+      Atomics.wait(nap, 0, 0, 20);
+    }
+    return null;
+  }
   const snapEvery = Number(process.env.LEAKTRAIL_SNAPSHOT_EVERY_MS) || 0;
   const snapGrowth = Number(process.env.LEAKTRAIL_SNAPSHOT_GROWTH_BYTES) || 16 * 1024 * 1024;
   let baseline = false; // taken
@@ -162,7 +191,7 @@
   // `heap`: the heap used after the file, after a full GC (emit's answer).
   function snapshot(runner, at, file, heap) {
     try {
-      if (!snapDir) return;
+      if (!snapDir && !fifoDir) return;
       if (at === 'before') {
         if (baseline) return;
         firstFile = now();
@@ -185,13 +214,24 @@
       const time = `${two(d.getHours())}${two(d.getMinutes())}${two(d.getSeconds())}`;
       // Numbered above Node's own signal snapshots (001, 002…) so that names never clash.
       snapSeq += 1;
-      const name = `Heap.${date}.${time}.${process.pid}.${tid}.${1000 + snapSeq}.heapsnapshot`;
-      // The thread id too: threads of one process write into the same directory.
-      const partial = path.join(snapDir, `.leaktrail-${process.pid}-${tid}-${snapSeq}.partial`);
-      const began = now();
-      require('v8').writeHeapSnapshot(partial);
-      // Complete before trace can see it under a name it collects.
-      fs.renameSync(partial, path.join(snapDir, name));
+      let name;
+      let began;
+      if (fifoDir) {
+        name = `busy.${process.pid}.${tid}.${1000 + snapSeq}.fifo`;
+        const pipe = claimPipe(name);
+        if (pipe === null) return;
+        began = now();
+        // Blocks until trace's reader has the whole snapshot: the same pause as a file.
+        require('v8').writeHeapSnapshot(pipe);
+      } else {
+        name = `Heap.${date}.${time}.${process.pid}.${tid}.${1000 + snapSeq}.heapsnapshot`;
+        // The thread id too: threads of one process write into the same directory.
+        const partial = path.join(snapDir, `.leaktrail-${process.pid}-${tid}-${snapSeq}.partial`);
+        began = now();
+        require('v8').writeHeapSnapshot(partial);
+        // Complete before trace can see it under a name it collects.
+        fs.renameSync(partial, path.join(snapDir, name));
+      }
       const done = now();
       baseline = true;
       if (at === 'after') lastGrowth = done;

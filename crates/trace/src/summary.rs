@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use leaktrail_analysis::units::signed_bytes;
-use leaktrail_analysis::{Classification, GrowthKind, SnapshotDiff, SnapshotDigest};
+use leaktrail_analysis::{CensusDiff, Classification, GrowthKind, SnapshotDiff, SnapshotDigest};
 use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
 use leaktrail_stats::{theil_sen, SlopeEstimate};
 
@@ -14,6 +14,7 @@ use crate::baseline::{Baseline, DEFAULT_SETTLE_SECONDS};
 use crate::files::{attribute, FileAttribution, FileSpan};
 use crate::reporter::ReporterError;
 use crate::snapshots::SnapshotFile;
+use crate::streamed::StreamedCensus;
 use crate::threads::{HeapPoint, ThreadRecord};
 use crate::tracer::{CommandExit, ProcessRecord, TraceRun};
 
@@ -81,8 +82,43 @@ pub struct ProcessSummary {
     pub heap: Option<HeapGrowth>,
     /// Why there is no heap diff despite two snapshots.
     pub heap_error: Option<String>,
+    /// With `--no-raw-snapshots`: earliest vs latest census of its streamed snapshots.
+    pub census_heap: Option<CensusGrowth>,
     /// Its worker threads that ran test files, each a lane of its own with its own heap.
     pub threads: Vec<ThreadSummary>,
+}
+
+/// What the earliest and latest census of a worker's streamed snapshots say
+/// (`--no-raw-snapshots`: no snapshot file to diff).
+#[derive(Clone, Debug, Serialize)]
+pub struct CensusGrowth {
+    /// When the earliest stream ended, seconds from the command's start.
+    pub before_t: f64,
+    /// When the latest stream ended.
+    pub after_t: f64,
+    /// Where the earliest was taken: `before FILE` / `after FILE`.
+    pub before_boundary: Option<String>,
+    /// Where the latest was taken.
+    pub after_boundary: Option<String>,
+    /// The diff (its `classes` cut to the top N by size change).
+    pub diff: CensusDiff,
+}
+
+/// Diffs the earliest and latest census, with two or more.
+fn census_growth(censuses: &[StreamedCensus], top: usize) -> Option<CensusGrowth> {
+    let (first, last) = (censuses.first()?, censuses.last()?);
+    if censuses.len() < 2 {
+        return None;
+    }
+    let mut diff = CensusDiff::between(&first.census, &last.census);
+    diff.classes.truncate(top);
+    Some(CensusGrowth {
+        before_t: first.t,
+        after_t: last.t,
+        before_boundary: first.boundary.clone(),
+        after_boundary: last.boundary.clone(),
+        diff,
+    })
 }
 
 /// A worker thread's own heap grew by more than this after a full GC, from its first file's
@@ -119,6 +155,8 @@ pub struct ThreadSummary {
     pub heap: Option<HeapGrowth>,
     /// Why there is no heap diff despite two snapshots.
     pub heap_error: Option<String>,
+    /// With `--no-raw-snapshots`: earliest vs latest census of its streamed snapshots.
+    pub census_heap: Option<CensusGrowth>,
     /// What its heap says.
     pub verdict: ThreadVerdict,
 }
@@ -148,9 +186,25 @@ fn summarise_thread(t: ThreadRecord, top: usize) -> ThreadSummary {
         Ok(h) => (h, None),
         Err(e) => (None, Some(e)),
     };
+    let census_heap = census_growth(&t.censuses, top);
     let who = format!("thread {} of PID {}", t.thread, t.pid);
-    let verdict = match (&heap, heap_growth) {
-        (Some(h), _) => {
+    let from_census = census_heap.as_ref().map(|c| {
+        let kind = c.diff.verdict.kind;
+        ThreadVerdict {
+            kind: growth_label(kind).to_owned(),
+            grew: kind != GrowthKind::NoSignificantGrowth,
+            sentence: format!(
+                "{who}: its own heap {} between the censuses of its streamed snapshots at {:.1} s and {:.1} s: {}",
+                signed_bytes(c.diff.total_delta),
+                c.before_t,
+                c.after_t,
+                c.diff.verdict.sentence
+            ),
+        }
+    });
+    let verdict = match (&heap, heap_growth, from_census) {
+        (_, _, Some(v)) => v,
+        (Some(h), _, None) => {
             let kind = h.diff.verdict.kind;
             ThreadVerdict {
                 kind: growth_label(kind).to_owned(),
@@ -164,7 +218,7 @@ fn summarise_thread(t: ThreadRecord, top: usize) -> ThreadSummary {
                 ),
             }
         }
-        (None, Some(g)) if g > THREAD_HEAP_GROWTH => ThreadVerdict {
+        (None, Some(g), None) if g > THREAD_HEAP_GROWTH => ThreadVerdict {
             kind: "heap growth".to_owned(),
             grew: true,
             sentence: format!(
@@ -172,7 +226,7 @@ fn summarise_thread(t: ThreadRecord, top: usize) -> ThreadSummary {
                 signed_bytes(g)
             ),
         },
-        (None, Some(g)) => ThreadVerdict {
+        (None, Some(g), None) => ThreadVerdict {
             kind: "no significant growth".to_owned(),
             grew: false,
             sentence: format!(
@@ -180,7 +234,7 @@ fn summarise_thread(t: ThreadRecord, top: usize) -> ThreadSummary {
                 signed_bytes(g)
             ),
         },
-        (None, None) => ThreadVerdict {
+        (None, None, None) => ThreadVerdict {
             kind: "unknown".to_owned(),
             grew: false,
             sentence: format!("{who}: its own heap was not measured at a file's start and end"),
@@ -191,6 +245,7 @@ fn summarise_thread(t: ThreadRecord, top: usize) -> ThreadSummary {
         heap_slope,
         heap,
         heap_error,
+        census_heap,
         verdict,
         thread: t,
     }
@@ -318,6 +373,7 @@ fn summarise(p: ProcessRecord, top: usize, settle: f64) -> ProcessSummary {
         slope,
         heap,
         heap_error,
+        census_heap: census_growth(&p.censuses, top),
         threads: Vec::new(),
         process: p,
     }
@@ -470,8 +526,11 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
             let few: Vec<String> = run
                 .processes
                 .iter()
-                .filter(|p| p.node && p.snapshots.len() < 2 && p.snapshots_skipped.is_none())
-                .map(|p| format!("{} ({} snapshot{})", p.pid, p.snapshots.len(), if p.snapshots.len() == 1 { "" } else { "s" }))
+                .filter(|p| p.node && p.snapshots.len() + p.censuses.len() < 2 && p.snapshots_skipped.is_none())
+                .map(|p| {
+                    let n = p.snapshots.len() + p.censuses.len();
+                    format!("{} ({n} snapshot{})", p.pid, if n == 1 { "" } else { "s" })
+                })
                 .collect();
             if !few.is_empty() {
                 let files = run.snapshot_cost.as_ref().is_some_and(|c| c.mode == "files");
@@ -491,6 +550,9 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
                 for n in p.notes.iter().filter(|n| n.starts_with("no snapshot after ")) {
                     out.push(format!("Heap diff, --snapshot-budget: PID {}: {n}.", p.pid));
                 }
+            }
+            if run.snapshots_streamed {
+                out.push("Snapshots streamed (--no-raw-snapshots): no snapshot file was written; each test worker's (and worker thread's) snapshots went down a private pipe into a census process and only their censuses are kept, so heap diffs and verdicts come from censuses (classes below a census's cut-off are not compared). Processes trace's preload does not hook are not snapshotted: their signal snapshots would be files.".to_owned());
             }
             out.push("RSS with snapshots on includes the memory V8 takes to build each snapshot: growth figures are higher than without --snapshot-every.".to_owned());
             let others = run.processes.iter().filter(|p| !p.node).count();

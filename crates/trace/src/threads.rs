@@ -17,6 +17,7 @@ use crate::files::FileSpan;
 use crate::hooks::ThreadHeapSample;
 use crate::lane::sanitize;
 use crate::snapshots::SnapshotFile;
+use crate::streamed::StreamedCensus;
 use crate::tracer::ProcessRecord;
 
 /// One point of a thread's own heap.
@@ -54,6 +55,8 @@ pub struct ThreadRecord {
     pub peak_heap: u64,
     /// Its own heap snapshots, earliest first.
     pub snapshots: Vec<SnapshotFile>,
+    /// With `--no-raw-snapshots`: the censuses of the snapshots it streamed, earliest first.
+    pub censuses: Vec<StreamedCensus>,
 }
 
 /// The lane of thread `thread` of a process in lane `process_lane`.
@@ -74,11 +77,13 @@ fn process_lane(processes: &[ProcessRecord], pid: i32, t: f64) -> String {
 
 /// The worker threads that ran test files: from the files they reported (`files`, their
 /// heap at each start and end, after a GC), their own heap samples (`heap`) and the
-/// snapshots they wrote (`snapshots`: PID, thread, file), in order of their start.
+/// snapshots they wrote (`snapshots`: PID, thread, file) or the censuses of those they
+/// streamed (`censuses`), in order of their start.
 pub fn threads(
     files: &[FileSpan],
     heap: &[ThreadHeapSample],
     snapshots: Vec<(i32, u32, SnapshotFile)>,
+    censuses: Vec<(i32, u32, StreamedCensus)>,
     processes: &[ProcessRecord],
 ) -> Vec<ThreadRecord> {
     let mut out: Vec<ThreadRecord> = Vec::new();
@@ -99,6 +104,7 @@ pub fn threads(
                 heap_samples: Vec::new(),
                 peak_heap: 0,
                 snapshots: Vec::new(),
+                censuses: Vec::new(),
             });
             out.len() - 1
         }
@@ -166,8 +172,14 @@ pub fn threads(
             r.snapshots.push(file);
         }
     }
+    for (pid, thread, census) in censuses {
+        if let Some(r) = out.iter_mut().find(|r| r.pid == pid && r.thread == thread) {
+            r.censuses.push(census);
+        }
+    }
     for r in out.iter_mut() {
         r.snapshots.sort_by_key(|s| s.seq);
+        r.censuses.sort_by_key(|s| s.seq);
     }
     out.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.thread.cmp(&b.thread)));
     out
@@ -220,7 +232,7 @@ mod tests {
                 heap: 40,
             },
         ];
-        let got = threads(&files, &heap, Vec::new(), &[]);
+        let got = threads(&files, &heap, Vec::new(), Vec::new(), &[]);
         let lanes: Vec<(&str, u32, usize, f64, f64, u64)> = got
             .iter()
             .map(|r| {

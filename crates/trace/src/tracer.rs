@@ -20,6 +20,7 @@ use crate::hooks::{FileHooks, ReportedProcess};
 use crate::lane::{node_script, LaneRule};
 use crate::roles::{role_from_command, Role, RoleFeed, Roles};
 use crate::snapshots::{Collected, SignalSnapshots, SnapshotFile, SNAPSHOT_SIGNAL};
+use crate::streamed::{StreamedCensus, StreamedSnapshots};
 use crate::tap::TapFiles;
 use crate::threads::ThreadRecord;
 
@@ -57,6 +58,9 @@ pub struct TraceConfig {
     /// Load trace's preload into every Node process (`NODE_OPTIONS=--require`), so that the
     /// workers of Jest, Vitest and Mocha report which files they ran ([`crate::hooks`]).
     pub file_hooks: bool,
+    /// `--no-raw-snapshots`: the workers stream their snapshots into censuses taken here
+    /// and no snapshot file is written ([`crate::streamed`]); `None`: snapshot files.
+    pub stream_census: Option<leaktrail_harness::CensusWorker>,
 }
 
 /// One RSS sample.
@@ -104,6 +108,9 @@ pub struct ProcessRecord {
     pub peak_rss: u64,
     /// Heap snapshots collected, earliest first.
     pub snapshots: Vec<SnapshotFile>,
+    /// With `--no-raw-snapshots`: the censuses of the snapshots it streamed, earliest
+    /// first (no file was written).
+    pub censuses: Vec<StreamedCensus>,
     /// What happened to its snapshots, when something did (no handler, lost, discarded).
     pub notes: Vec<String>,
     #[serde(skip)]
@@ -164,6 +171,8 @@ pub struct TraceRun {
     pub snapshot_every_seconds: Option<f64>,
     /// The processes that only coordinate a test run were snapshotted too, on request.
     pub snapshot_coordinators: bool,
+    /// `--no-raw-snapshots`: snapshots were streamed into censuses, never written.
+    pub snapshots_streamed: bool,
     /// Trace's preload was loaded (it tells test workers from coordinators).
     pub file_hooks: bool,
     /// The lane rule, as given.
@@ -237,7 +246,10 @@ pub fn trace(
             "no command given",
         ))
     })?;
+    let zero_disk = config.stream_census.is_some();
     let snapshots = match config.snapshot_every {
+        // Zero-disk: no signal snapshots (Node writes them to files) and no directory.
+        Some(_) if zero_disk => None,
         Some(_) => Some(SignalSnapshots::new(&config.out_dir).map_err(|error| {
             TraceError::SnapshotDir {
                 path: config.out_dir.clone(),
@@ -294,9 +306,31 @@ pub fn trace(
             cmd.env("NODE_OPTIONS", o);
         }
     }
-    let signals = StopSignals::install();
     let started = SystemTime::now();
     let start = Instant::now();
+    let mut streamed = None;
+    if let (Some(worker), Some(every), Some(_)) =
+        (&config.stream_census, config.snapshot_every, &hooks)
+    {
+        match StreamedSnapshots::new(start, worker.clone()) {
+            Ok(s) => {
+                cmd.env(crate::streamed::FIFO_ENV, s.dir())
+                    .env(crate::boundaries::EVERY_ENV, every.as_millis().to_string())
+                    .env(
+                        crate::boundaries::GROWTH_ENV,
+                        config.snapshot_growth.to_string(),
+                    );
+                if let Some(budget) = config.snapshot_budget {
+                    cmd.env(crate::boundaries::BUDGET_ENV, budget.to_string());
+                }
+                streamed = Some(s);
+            }
+            Err(e) => warnings.push(format!(
+                "cannot make the private pipes snapshots stream through (--no-raw-snapshots): {e}; no snapshots"
+            )),
+        }
+    }
+    let signals = StopSignals::install();
     let mut child = match leaktrail_harness::spawn_in_group(&mut cmd) {
         Ok(child) => child,
         Err(e) => {
@@ -329,7 +363,9 @@ pub fn trace(
         tree_rss: Vec::new(),
         tap: TapFiles::default(),
         snapshots,
+        streamed,
         thread_snapshots: Vec::new(),
+        thread_censuses: Vec::new(),
         warnings,
         sampling_seconds: 0.0,
         signals_forwarded: Vec::new(),
@@ -368,6 +404,15 @@ pub fn trace(
             "PIDs {} left the command's process group and were still running when trace stopped; they were left alone",
             still_running.join(", ")
         ));
+    }
+    if let Some(s) = tracer.streamed.take() {
+        let (rest, closed) = s.close();
+        tracer.file_streamed(rest);
+        if let Err(e) = closed {
+            tracer
+                .warnings
+                .push(format!("cannot remove the private pipe directory: {e}"));
+        }
     }
     if let Some(s) = tracer.snapshots.take() {
         if let Err(e) = s.close() {
@@ -415,6 +460,11 @@ pub fn trace(
     tracer.roles.settle(&mut tracer.processes);
     for p in tracer.processes.iter_mut() {
         crate::boundaries::account(p.pid, &mut p.snapshots, &written);
+        crate::boundaries::account_streamed(p.pid, &mut p.censuses, &written);
+    }
+    let mut thread_censuses = std::mem::take(&mut tracer.thread_censuses);
+    for (pid, _, c) in thread_censuses.iter_mut() {
+        crate::boundaries::account_streamed(*pid, std::slice::from_mut(c), &written);
     }
     let mut thread_snapshots = std::mem::take(&mut tracer.thread_snapshots);
     for (pid, _, file) in thread_snapshots.iter_mut() {
@@ -424,11 +474,13 @@ pub fn trace(
         &worker_files,
         &thread_heap,
         thread_snapshots,
+        thread_censuses,
         &tracer.processes,
     );
     let wall_seconds = start.elapsed().as_secs_f64();
     let snapshot_cost = config.snapshot_every.map(|_| {
         let files = config.snapshot_at_files && tracer.roles.follows_preload();
+        let files = files || zero_disk;
         crate::boundaries::cost(&tracer.processes, &threads, files, skipped, wall_seconds)
     });
     Ok(TraceRun {
@@ -439,6 +491,7 @@ pub fn trace(
         interval_seconds: config.interval.as_secs_f64(),
         snapshot_every_seconds: config.snapshot_every.map(|d| d.as_secs_f64()),
         snapshot_coordinators: config.snapshot_coordinators,
+        snapshots_streamed: zero_disk && config.snapshot_every.is_some(),
         file_hooks: tracer.roles.follows_preload(),
         lane_rule: config.lane_rule.to_string(),
         processes: tracer.processes,
@@ -487,8 +540,12 @@ struct Tracer<'a> {
     tree_rss: Vec<RssPoint>,
     tap: TapFiles,
     snapshots: Option<SignalSnapshots>,
+    /// Zero-disk: the pipes workers stream snapshots through.
+    streamed: Option<StreamedSnapshots>,
     /// Worker threads' own snapshots: PID, thread, file.
     thread_snapshots: Vec<(i32, u32, SnapshotFile)>,
+    /// Zero-disk: worker threads' own censuses: PID, thread, census.
+    thread_censuses: Vec<(i32, u32, StreamedCensus)>,
     warnings: Vec<String>,
     sampling_seconds: f64,
     signals_forwarded: Vec<i32>,
@@ -660,6 +717,7 @@ impl Tracer<'_> {
                         samples: vec![point],
                         peak_rss: mem.rss,
                         snapshots: Vec::new(),
+                        censuses: Vec::new(),
                         notes: Vec::new(),
                         start_ticks: entry.start_ticks,
                         next_snapshot: start
@@ -720,6 +778,7 @@ impl Tracer<'_> {
             peak_rss: samples.iter().map(|p| p.rss).max().unwrap_or(0),
             samples,
             snapshots: Vec::new(),
+            censuses: Vec::new(),
             notes: vec![
                 "no sample of /proc saw it (it lived between two samples); known from the test files it reported".to_owned(),
             ],
@@ -809,8 +868,37 @@ impl Tracer<'_> {
         }
     }
 
+    /// Files the censuses streamed snapshots became with their process or thread.
+    fn file_streamed(&mut self, done: Vec<crate::streamed::Streamed>) {
+        for s in done {
+            match s.census {
+                Ok(c) if s.thread != 0 => self.thread_censuses.push((s.pid, s.thread, c)),
+                Ok(c) => {
+                    match self.processes.iter_mut().rev().find(|r| r.pid == s.pid) {
+                        Some(r) => r.censuses.push(c),
+                        None => self.warnings.push(format!(
+                            "PID {}: a streamed snapshot's census from a process trace never saw was dropped",
+                            s.pid
+                        )),
+                    }
+                }
+                Err(e) => {
+                    let note = format!("a streamed snapshot was lost: {e}");
+                    self.warnings.push(format!("PID {} thread {}: {note}", s.pid, s.thread));
+                    if let Some(r) = self.processes.iter_mut().rev().find(|r| r.pid == s.pid) {
+                        r.notes.push(note);
+                    }
+                }
+            }
+        }
+    }
+
     /// Moves finished snapshots into their lanes.
     fn collect(&mut self, t: f64, last: bool) {
+        if let Some(s) = &self.streamed {
+            let done = s.poll();
+            self.file_streamed(done);
+        }
         let Some(snapshots) = &self.snapshots else {
             return;
         };
