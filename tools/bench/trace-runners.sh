@@ -1,8 +1,9 @@
 #!/bin/bash
 # Times each runner on scenarios/test-project alone, under trace, and under trace with
 # snapshots at file boundaries (--snapshot-every 2s, the default --snapshot-at files);
-# MODES="files clock budget" adds snapshots on the clock (--snapshot-at clock) and at file
-# boundaries within --snapshot-budget 0.5. Prints each run's exit status and time, the
+# MODES="files clock budget zerodisk" adds snapshots on the clock (--snapshot-at clock), at
+# file boundaries within --snapshot-budget 0.5, and streamed into censuses with no snapshot
+# file (--no-raw-snapshots). Prints each run's exit status and time, the
 # ratio of each snapshot run to the run alone and to the trace without snapshots, the
 # files tied to a PID (and thread), the snapshot cost the report gives, and each worker's
 # verdict: every process that runs tests and every worker thread lane (Vitest threads),
@@ -36,14 +37,14 @@ for l in r["lanes"]:
         role = p.get("role") or {}
         mark = " <- leaky.test.js" if (p["pid"], 0) in leaky else ""
         if role.get("runs_tests") and not role.get("in_threads"):
-            h = (p.get("heap") or {}).get("diff") or {}
-            v = (h.get("verdict") or {}).get("kind") or "no heap diff (%d snapshots)" % len(p["snapshots"])
+            h = (p.get("heap") or {}).get("diff") or (p.get("census_heap") or {}).get("diff") or {}
+            v = (h.get("verdict") or {}).get("kind") or "no heap diff (%d snapshots)" % (len(p["snapshots"]) + len(p.get("censuses") or []))
             g = p.get("growth")
             print("    %s PID %d [%s]: %s; RSS growth %s%s" % (l["lane"], p["pid"], role.get("runner", "") + " worker", v, "-" if g is None else "%+.1f MiB" % (g / 2**20), mark))
         for t in p.get("threads") or []:
             mark = " <- leaky.test.js" if (t["pid"], t["thread"]) in leaky else ""
             hg = t.get("heap_growth")
-            print("    %s PID %d thread %d: %s (grew: %s); own heap kept %s, %d snapshots%s" % (t["lane"], t["pid"], t["thread"], t["verdict"]["kind"], t["verdict"]["grew"], "-" if hg is None else "%+.1f MiB" % (hg / 2**20), len(t["snapshots"]), mark))' "$1" 2>/dev/null || echo "no report"
+            print("    %s PID %d thread %d: %s (grew: %s); own heap kept %s, %d snapshots%s" % (t["lane"], t["pid"], t["thread"], t["verdict"]["kind"], t["verdict"]["grew"], "-" if hg is None else "%+.1f MiB" % (hg / 2**20), len(t["snapshots"]) + len(t.get("censuses") or []), mark))' "$1" 2>/dev/null || echo "no report"
 }
 for name in ${RUNNERS:-jest vitest-forks vitest-threads mocha node-test}; do
   cmd=${R[$name]}
@@ -58,6 +59,7 @@ for name in ${RUNNERS:-jest vitest-forks vitest-threads mocha node-test}; do
     case $mode in
       clock) extra="--snapshot-at clock" ;;
       budget) extra="--snapshot-budget 0.5" ;;
+      zerodisk) extra="--no-raw-snapshots" ;;
       *) continue ;;
     esac
     rm -rf $OUT/b-$name-$mode; s=$(date +%s.%N); $T trace --format json --interval 200ms --snapshot-every 2s $extra --out $OUT/b-$name-$mode -- $cmd 2>/dev/null > $OUT/b-$name-$mode.json; rc=$?; d=$(secs $s)
