@@ -9,7 +9,8 @@
 //! used and RSS (after a full garbage collection). [`FileHooks::read`] pairs them into
 //! [`FileSpan`]s with a PID. It also writes one `role` line when a process knows what it
 //! is (a worker, or a runner's coordinator), which trace reads while the command runs
-//! ([`crate::roles`]).
+//! ([`crate::roles`]), and in a worker thread that runs test files a `heap` line every
+//! interval with that thread's own heap ([`crate::threads`]).
 //! The user's configuration is not touched.
 
 use std::path::{Path, PathBuf};

@@ -42,7 +42,10 @@
 // under a temporary name and renamed to Node's own signal-snapshot name in that directory
 // (trace collects those), and a 'snapshot' line says when it began and how long it took.
 // With LEAKTRAIL_SNAPSHOT_BUDGET, a growth snapshot that would cost more than that share
-// of the worker's time is skipped, with a 'snapshot-skipped' line.
+// of the worker's time is skipped, with a 'snapshot-skipped' line. With
+// LEAKTRAIL_SNAPSHOT_FIFOS instead (trace --no-raw-snapshots), no file is written: the
+// snapshot goes down one of trace's named pipes in that directory, claimed by renaming it,
+// into a census process (see crates/trace/src/streamed.rs).
 (() => {
   const out = process.env.LEAKTRAIL_TRACE_EVENTS;
   if (!out) return;
