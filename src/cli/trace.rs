@@ -93,6 +93,19 @@ pub struct TraceArgs {
     #[arg(long)]
     no_file_hooks: bool,
 
+    /// With --snapshot-every: no raw snapshot file is ever written, in any folder. The
+    /// test workers trace's preload hooks (and their worker threads) stream each snapshot
+    /// down a private pipe into a census process and only the census is kept (heap diffs
+    /// and verdicts from censuses). Processes the preload does not hook are not
+    /// snapshotted (their signal snapshots would be files).
+    #[arg(
+        long,
+        requires = "snapshot_every",
+        conflicts_with = "no_file_hooks",
+        conflicts_with = "snapshot_coordinators"
+    )]
+    no_raw_snapshots: bool,
+
     /// Classes shown per heap diff.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
@@ -101,6 +114,10 @@ pub struct TraceArgs {
 /// Runs the trace; returns the report and the exit status (the command's, or 1 for
 /// --fail-on-growth, 2 for an unreadable --files-from).
 pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
+    anyhow::ensure!(
+        !(args.no_raw_snapshots && args.snapshot_at == "clock"),
+        "--no-raw-snapshots needs --snapshot-at files: a snapshot on the clock is a signal, and Node writes a signal snapshot to a file"
+    );
     let temp;
     // An --out made here for a command that then cannot start is taken away again.
     let made_out = args.out.as_ref().is_some_and(|dir| !dir.exists());
@@ -132,6 +149,9 @@ pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         lane_rule: args.lane_by.clone(),
         stop_grace: Duration::from_secs(2),
         file_hooks: !args.no_file_hooks,
+        stream_census: args
+            .no_raw_snapshots
+            .then(|| leaktrail_harness::CensusWorker::Process("/proc/self/exe".into())),
     };
     // The report owns stdout; the command's stdout goes to stderr, line by line.
     // A closed stderr is no reason to stop the command (eprintln! would panic).

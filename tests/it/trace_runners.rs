@@ -9,6 +9,7 @@
 use crate::common;
 
 use common::runners::*;
+use std::path::{Path, PathBuf};
 
 #[test]
 fn every_runner_passes_under_trace_with_its_workers_followed() {
@@ -564,4 +565,239 @@ fn a_snapshot_budget_skips_the_costly_snapshots_and_says_so() {
         l.starts_with("Heap diff, --snapshot-budget: PID ") && l.contains("leaky.test.js")
     });
     assert!(said, "{}", report["not_measured"]);
+}
+
+#[test]
+fn vitest_worker_threads_are_lanes_of_their_own() {
+    let Some(dir) = project("vitest_worker_threads_are_lanes_of_their_own") else {
+        return;
+    };
+    let _run = one_at_a_time();
+    // Every file runs in a worker thread of the one Vitest process: the leaking file's
+    // thread must be told from the clean ones by its own heap, which the process's RSS
+    // and its main thread's heap cannot show.
+    let files = [
+        "test/leaky.test.js",
+        "test/math.test.js",
+        "test/strings.test.js",
+        "test/dates.test.js",
+    ];
+    let mut cmd = runner("vitest-threads");
+    cmd.push("--testTimeout=60000".to_owned());
+    cmd.extend(files.iter().map(|f| f.to_string()));
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let out_path = out_dir.path().join("out");
+    let report = trace_passing(
+        &dir,
+        &[
+            "--interval",
+            "200ms",
+            "--snapshot-every",
+            "2s",
+            "--out",
+            out_path.to_str().expect("utf-8"),
+        ],
+        &cmd,
+    );
+    let all = processes(&report);
+    let threads: Vec<&serde_json::Value> = all
+        .iter()
+        .flat_map(|p| p["threads"].as_array().into_iter().flatten())
+        .collect();
+    assert_eq!(
+        report["thread_count"].as_u64(),
+        Some(threads.len() as u64),
+        "{report}"
+    );
+    let by_name = files_by_name(&report);
+    assert_eq!(by_name.len(), files.len(), "{by_name:?}");
+    for (name, f) in &by_name {
+        let (pid, thread) = (&f["pid"], &f["thread"]);
+        let lane = threads
+            .iter()
+            .find(|t| t["pid"] == *pid && t["thread"] == *thread)
+            .unwrap_or_else(|| {
+                panic!("{name}: no lane for PID {pid} thread {thread}: {threads:?}")
+            });
+        assert!(lane["files"].to_string().contains(name.as_str()), "{lane}");
+        let lane_name = lane["lane"].as_str().expect("lane");
+        assert!(lane_name.ends_with(&format!(".thread-{thread}")), "{lane}");
+        let verdict = &lane["verdict"];
+        let kept = lane["heap_growth"].as_i64().expect("heap_growth");
+        if name == "leaky.test.js" {
+            // Its own heap grew, and its own snapshots (in its own lane's directory) say
+            // by what: the leak's strings and objects.
+            assert_eq!(verdict["grew"], true, "{lane}");
+            assert_eq!(verdict["kind"], "runtime data leak", "{lane}");
+            let sentence = verdict["sentence"].as_str().unwrap_or_default();
+            assert!(
+                sentence.contains(&format!("thread {thread} of PID {pid}: its own heap")),
+                "{sentence}"
+            );
+            assert!(kept > 30 << 20, "{lane}");
+            assert!(
+                lane["heap"]["diff"]["total_delta"].as_i64().unwrap_or(0) > 30 << 20,
+                "{lane}"
+            );
+            let snaps = lane["snapshots"].as_array().expect("snapshots");
+            assert!(snaps.len() >= 2, "{lane}");
+            for s in snaps {
+                let path = PathBuf::from(s["path"].as_str().expect("path"));
+                assert!(path.starts_with(out_path.join(lane_name)), "{s}");
+                assert!(path.is_file(), "{s}");
+                let boundary = s["boundary"].as_str().unwrap_or_default();
+                assert!(boundary.ends_with("leaky.test.js"), "{s}");
+            }
+        } else {
+            assert_eq!(verdict["grew"], false, "{name}: {lane}");
+            assert!(kept < 8 << 20, "{name}: {lane}");
+        }
+    }
+    // The process's main thread only schedules: not snapshotted, and said why.
+    for p in &all {
+        if p["threads"].as_array().is_none_or(|t| t.is_empty()) {
+            continue;
+        }
+        assert_eq!(p["snapshots"].as_array().map(Vec::len), Some(0), "{p}");
+        let why = p["snapshots_skipped"].as_str().unwrap_or_default();
+        assert!(why.contains("worker threads"), "{p}");
+    }
+    let md = std::fs::read_to_string(out_path.join("report.md")).expect("report.md");
+    assert!(md.contains("[vitest threads pool]"), "{md}");
+    assert!(
+        md.contains("Worker threads, each a lane of its own"),
+        "{md}"
+    );
+    assert!(md.contains("runtime data leak"), "{md}");
+}
+
+/// Files whose name says they are (or are being written as) a heap snapshot, or a partial
+/// one, anywhere under `dirs` (`node_modules` left out: no snapshot goes there, and it is
+/// large to walk every few milliseconds).
+fn raw_snapshots_under(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.contains("heapsnapshot") || name.ends_with(".partial") {
+                found.push(path.clone());
+            }
+            if name != "node_modules" && e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&path, found);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for d in dirs {
+        walk(d, &mut found);
+    }
+    found
+}
+
+#[test]
+fn no_raw_snapshots_streams_censuses_and_the_verdict_is_the_files() {
+    let Some(dir) = project("no_raw_snapshots_streams_censuses_and_the_verdict_is_the_files")
+    else {
+        return;
+    };
+    let files = [
+        "test/leaky.test.js",
+        "test/math.test.js",
+        "test/strings.test.js",
+    ];
+    let mut cmd = runner("vitest-forks");
+    cmd.push("--testTimeout=120000".to_owned());
+    cmd.extend(files.iter().map(|f| f.to_string()));
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut verdicts = Vec::new();
+    for zero_disk in [true, false] {
+        let _run = one_at_a_time();
+        let base = root
+            .path()
+            .join(if zero_disk { "streamed" } else { "filed" });
+        let (out_path, tmp) = (base.join("out"), base.join("tmp"));
+        std::fs::create_dir_all(&tmp).expect("tmp");
+        let before = raw_snapshots_under(std::slice::from_ref(&dir));
+        // Watched while it runs too: a file written and removed again would not be seen
+        // after the run.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watched = vec![out_path.clone(), tmp.clone(), dir.clone()];
+        let watcher = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut seen = std::collections::BTreeSet::new();
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    seen.extend(raw_snapshots_under(&watched));
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                seen.extend(raw_snapshots_under(&watched));
+                seen
+            })
+        };
+        let mut args = vec![
+            "--interval",
+            "200ms",
+            "--snapshot-every",
+            "2s",
+            "--out",
+            out_path.to_str().expect("utf-8"),
+        ];
+        if zero_disk {
+            args.push("--no-raw-snapshots");
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+            .args(["trace", "--format", "json"])
+            .args(&args)
+            .arg("--")
+            .args(&cmd)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .env("TMPDIR", &tmp)
+            .env_remove("NODE_OPTIONS")
+            .output()
+            .expect("leaktrail runs");
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let seen = watcher.join().expect("watcher");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let leaky = files_by_name(&report)
+            .into_iter()
+            .find(|(n, _)| n == "leaky.test.js")
+            .map(|(_, f)| f["pid"].clone())
+            .expect("leaky file tied to a PID");
+        let worker = processes(&report)
+            .into_iter()
+            .find(|p| p["pid"] == leaky)
+            .expect("leaky worker");
+        if zero_disk {
+            let new: Vec<&PathBuf> = seen.iter().filter(|p| !before.contains(p)).collect();
+            assert!(new.is_empty(), "raw snapshot files: {new:?}");
+            assert_eq!(worker["snapshots"].as_array().map(Vec::len), Some(0));
+            let censuses = worker["censuses"].as_array().expect("censuses");
+            assert!(censuses.len() >= 2, "{worker}");
+            for c in censuses {
+                let boundary = c["boundary"].as_str().unwrap_or_default();
+                assert!(
+                    boundary.starts_with("before ") || boundary.starts_with("after "),
+                    "{c}"
+                );
+                assert!(c["size"].as_u64().unwrap_or(0) > 1 << 20, "{c}");
+            }
+            let cost = &report["snapshot_cost"];
+            assert!(cost["snapshots"].as_u64().unwrap_or(0) >= 2, "{cost}");
+            verdicts.push(worker["census_heap"]["diff"]["verdict"]["kind"].clone());
+        } else {
+            assert!(
+                !seen.is_empty(),
+                "the file-based run wrote no snapshot file"
+            );
+            verdicts.push(worker["heap"]["diff"]["verdict"]["kind"].clone());
+        }
+    }
+    assert_eq!(verdicts[0], "runtime_data", "{verdicts:?}");
+    assert_eq!(verdicts[0], verdicts[1], "{verdicts:?}");
 }

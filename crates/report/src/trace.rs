@@ -6,7 +6,7 @@ use leaktrail_analysis::units::{agree, human_bytes, plural_s, signed_bytes};
 use leaktrail_analysis::GrowthKind;
 use leaktrail_trace::files::Attribution;
 use leaktrail_trace::lane::node_script;
-use leaktrail_trace::{ProcessSummary, TraceReport};
+use leaktrail_trace::{ProcessSummary, ThreadSummary, TraceReport};
 
 use crate::document::{json, Doc};
 use crate::numbers::{group_digits, signed_count};
@@ -79,12 +79,7 @@ fn seconds(t: Option<f64>) -> String {
 }
 
 fn verdict_label(kind: GrowthKind) -> &'static str {
-    match kind {
-        GrowthKind::NoSignificantGrowth => "no significant growth",
-        GrowthKind::ModuleGraph => "module graph",
-        GrowthKind::ExternalMemory => "external memory",
-        GrowthKind::RuntimeData => "runtime data leak",
-    }
+    leaktrail_trace::growth_label(kind)
 }
 
 fn exit_text(r: &TraceReport) -> String {
@@ -116,8 +111,13 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
         (_, Some(s)) => format!("snapshots every {s} s"),
     };
     let exit = exit_text(r);
+    let threads = match r.thread_count {
+        0 => String::new(),
+        1 => " and 1 worker thread in a lane of its own".to_owned(),
+        n => format!(" and {n} worker threads in lanes of their own"),
+    };
     d.line(&format!(
-        "{} after {:.1} s; {} process{} in {} lane{}, tree peak RSS {}; sampled every {} s, {snapshots}.",
+        "{} after {:.1} s; {} process{} in {} lane{}{threads}, tree peak RSS {}; sampled every {} s, {snapshots}.",
         if md {
             let mut c = exit.chars();
             c.next().map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
@@ -198,11 +198,12 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
                 Cell::new(p.slope.map_or("-".to_owned(), |s| {
                     format!("{}/s", signed_bytes(s.slope as i64))
                 })),
-                Cell::new(pr.snapshots.len()),
-                Cell::new(match (&p.heap, &p.heap_error) {
-                    (Some(h), _) => verdict_label(h.diff.verdict.kind).to_owned(),
-                    (None, Some(_)) => "diff failed".to_owned(),
-                    (None, None) => "-".to_owned(),
+                Cell::new(pr.snapshots.len() + pr.censuses.len()),
+                Cell::new(match (&p.heap, &p.heap_error, &p.census_heap) {
+                    (Some(h), _, _) => verdict_label(h.diff.verdict.kind).to_owned(),
+                    (None, Some(_), _) => "diff failed".to_owned(),
+                    (None, None, Some(c)) => verdict_label(c.diff.verdict.kind).to_owned(),
+                    (None, None, None) => "-".to_owned(),
                 }),
             ]);
         }
@@ -228,9 +229,17 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
         4,
     );
 
+    if r.thread_count > 0 {
+        threads_table(&mut d, r);
+    }
+
     for lane in &r.lanes {
         for p in &lane.processes {
             heap_section(&mut d, &lane.lane, p);
+            census_section(&mut d, &lane.lane, p);
+            for t in &p.threads {
+                thread_heap_section(&mut d, t);
+            }
         }
     }
 
@@ -308,7 +317,8 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
         }
     }
     if let Some(dir) = &r.out_dir {
-        let snapshots = r.processes().any(|p| !p.process.snapshots.is_empty());
+        let snapshots = r.processes().any(|p| !p.process.snapshots.is_empty())
+            || r.threads().any(|t| !t.thread.snapshots.is_empty());
         d.line(&if snapshots {
             format!("\nKept in {dir}: trace.json, report.md and the snapshots as <lane>/<pid>-<n>.heapsnapshot (`leaktrail diff --lane-dir {dir}/<lane>` compares a lane's again).")
         } else {
@@ -316,6 +326,148 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
         });
     }
     d.out
+}
+
+/// The worker threads that ran test files, a lane each, with their own heap.
+fn threads_table(d: &mut Doc, r: &TraceReport) {
+    d.heading("Worker threads, each a lane of its own (heap: the thread's own V8 heap, sampled inside it; kept: after a full GC, its last file's end minus its first file's start; RSS is per process: a thread has none of its own)");
+    let rows = r
+        .threads()
+        .map(|t| {
+            let tr = &t.thread;
+            vec![
+                Cell::new(&tr.lane),
+                Cell::new(tr.pid),
+                Cell::new(tr.thread),
+                Cell::new(tr.files.len()),
+                Cell::new(seconds(Some(tr.start))),
+                Cell::new(seconds(Some(tr.end))),
+                Cell::new(tr.heap_samples.len()),
+                Cell::new(human_bytes(tr.peak_heap)),
+                t.heap_growth.map_or(Cell::new("-"), |g| d.delta_cell(g)),
+                Cell::new(t.heap_slope.map_or("-".to_owned(), |s| {
+                    format!("{}/s", signed_bytes(s.slope as i64))
+                })),
+                Cell::new(tr.snapshots.len() + tr.censuses.len()),
+                Cell::new(match (&t.heap_error, t.verdict.kind.as_str()) {
+                    (Some(_), _) => "diff failed".to_owned(),
+                    (None, "unknown") => "-".to_owned(),
+                    (None, kind) => kind.to_owned(),
+                }),
+            ]
+        })
+        .collect();
+    d.table(
+        &[
+            "lane",
+            "PID",
+            "thread",
+            "files",
+            "start",
+            "end",
+            "heap samples",
+            "peak heap",
+            "heap kept",
+            "heap slope",
+            "snapshots",
+            "verdict",
+        ],
+        rows,
+        3,
+    );
+}
+
+/// A worker thread's verdict on its own heap, and its heap diff's top classes.
+fn thread_heap_section(d: &mut Doc, t: &ThreadSummary) {
+    let tr = &t.thread;
+    if let Some(e) = &t.heap_error {
+        d.heading(&format!(
+            "{} · PID {} thread {}: heap diff failed",
+            tr.lane, tr.pid, tr.thread
+        ));
+        d.line(e);
+        return;
+    }
+    if !t.verdict.grew {
+        return;
+    }
+    d.heading(&format!(
+        "{} · PID {} thread {} ({} file{}): {}",
+        tr.lane,
+        tr.pid,
+        tr.thread,
+        tr.files.len(),
+        if tr.files.len() == 1 { "" } else { "s" },
+        t.verdict.kind
+    ));
+    d.emphasis(&t.verdict.sentence, true);
+    if d.opts.format == Format::Markdown {
+        d.line("");
+    }
+    if let Some(h) = &t.heap {
+        class_table(d, &h.diff);
+    } else if let Some(c) = &t.census_heap {
+        census_class_table(d, &c.diff);
+    }
+}
+
+/// The heap diff of one process's streamed snapshots' censuses (`--no-raw-snapshots`).
+fn census_section(d: &mut Doc, lane: &str, p: &ProcessSummary) {
+    let Some(c) = &p.census_heap else { return };
+    let pr = &p.process;
+    d.heading(&format!(
+        "{lane} · PID {} ({}): heap at {:.1} s vs {:.1} s, censuses of {} streamed snapshots (no snapshot file), {}",
+        pr.pid,
+        command_cell(pr),
+        c.before_t,
+        c.after_t,
+        pr.censuses.len(),
+        signed_bytes(c.diff.total_delta)
+    ));
+    d.emphasis(
+        &c.diff.verdict.sentence,
+        c.diff.verdict.kind != GrowthKind::NoSignificantGrowth,
+    );
+    if d.opts.format == Format::Markdown {
+        d.line("");
+    }
+    census_class_table(d, &c.diff);
+}
+
+/// The classes that grew most between two censuses.
+fn census_class_table(d: &mut Doc, diff: &leaktrail_analysis::CensusDiff) {
+    let rows = diff
+        .classes
+        .iter()
+        .filter(|c| c.change.size_delta > 0)
+        .map(|c| {
+            let c = &c.change;
+            vec![
+                Cell::new(&c.class),
+                Cell::new(c.family.label()),
+                Cell::new(signed_count(c.count_delta)),
+                d.delta_cell(c.size_delta),
+                Cell::new(format!(
+                    "{} / {}",
+                    group_digits(c.count_after),
+                    human_bytes(c.size_after)
+                )),
+            ]
+        })
+        .collect::<Vec<_>>();
+    if !rows.is_empty() {
+        d.table(
+            &[
+                "class",
+                "family",
+                "Δ count",
+                "Δ size",
+                "after (count / size)",
+            ],
+            rows,
+            2,
+        );
+    }
 }
 
 /// The heap diff of one process: verdict and top classes.
@@ -346,6 +498,11 @@ fn heap_section(d: &mut Doc, lane: &str, p: &ProcessSummary) {
     if d.opts.format == Format::Markdown {
         d.line("");
     }
+    class_table(d, diff);
+}
+
+/// The classes that grew most between two snapshots.
+fn class_table(d: &mut Doc, diff: &leaktrail_analysis::SnapshotDiff) {
     let rows = diff
         .classes
         .iter()

@@ -14,10 +14,13 @@
 //! The preload learns where to write ([`DIR_ENV`]: the private diagnostic directory, under
 //! Node's own snapshot names, so [`crate::snapshots`] collects them like signal ones) and
 //! how often ([`EVERY_ENV`]) from the environment, and says in a `snapshot` line when it
-//! began and how long it took ([`BoundarySnapshot`]). Processes whose main thread the
-//! preload does not hook — plain Node commands, coordinators on request, Vitest's threads
-//! pool, a trace with `--no-file-hooks` or `--snapshot-at clock` — keep the signal on a
-//! clock, whose cost is estimated from the signal to the file's last write.
+//! began and how long it took ([`BoundarySnapshot`]). A worker thread that runs test
+//! files (Vitest's threads pool) does the same from inside the thread, which writes that
+//! thread's own heap, into the thread's own lane ([`crate::threads`]); its process's main
+//! thread only schedules and is not snapshotted. Processes whose main thread the preload
+//! does not hook — plain Node commands, coordinators on request, a trace with
+//! `--no-file-hooks` or `--snapshot-at clock` — keep the signal on a clock, whose cost is
+//! estimated from the signal to the file's last write.
 //!
 //! A leaking worker's snapshot can cost more than its tests (a 60 MB heap took about 5 s
 //! on a busy 2-core machine, the whole Jest run 5 s). `snapshot_budget` ([`BUDGET_ENV`])
@@ -31,6 +34,8 @@ use serde::Serialize;
 
 use crate::model::ProcessRecord;
 use crate::snapshots::SnapshotFile;
+use crate::streamed::StreamedCensus;
+use crate::threads::ThreadRecord;
 
 /// A snapshot a worker skipped: it would have cost more than `--snapshot-budget` allowed.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,6 +60,9 @@ pub struct SkippedSnapshot {
 pub struct BoundarySnapshot {
     /// The writer.
     pub pid: i32,
+    /// The writer's thread: 0 for a main thread, else a worker thread, whose own heap it
+    /// holds.
+    pub thread: u32,
     /// The name it was written under in the diagnostic directory.
     pub name: String,
     /// `before` or `after` `file`.
@@ -153,6 +161,21 @@ pub fn account(pid: i32, snapshots: &mut [SnapshotFile], written: &[BoundarySnap
     }
 }
 
+/// Completes each census of a snapshot `pid` streamed (`--no-raw-snapshots`) with what
+/// the worker said of it, matched by PID and pipe name.
+pub fn account_streamed(pid: i32, censuses: &mut [StreamedCensus], written: &[BoundarySnapshot]) {
+    for c in censuses.iter_mut() {
+        if let Some(b) = written
+            .iter()
+            .find(|b| b.pid == pid && b.name == c.written_as)
+        {
+            c.requested_at = Some(b.t);
+            c.write_seconds = Some(b.seconds);
+            c.boundary = Some(format!("{} {}", b.at, b.file));
+        }
+    }
+}
+
 /// The note a worker gets for a snapshot it skipped for `--snapshot-budget`.
 pub fn skipped_note(s: &SkippedSnapshot) -> String {
     format!(
@@ -164,23 +187,42 @@ pub fn skipped_note(s: &SkippedSnapshot) -> String {
     )
 }
 
-/// The cost of the snapshots of `processes`, in a run of `wall_seconds`; `files` when
+/// The cost of the snapshots of `processes` and their worker `threads`, in a run of `wall_seconds`; `files` when
 /// workers were asked to snapshot themselves between files; `skipped` of them skipped for
 /// the budget.
 pub fn cost(
     processes: &[ProcessRecord],
+    threads: &[ThreadRecord],
     files: bool,
     skipped: usize,
     wall_seconds: f64,
 ) -> SnapshotCost {
-    SnapshotCost {
+    let mut c = SnapshotCost {
         skipped_for_budget: skipped,
         ..summed(
-            processes.iter().flat_map(|p| p.snapshots.iter()),
+            processes
+                .iter()
+                .flat_map(|p| p.snapshots.iter())
+                .chain(threads.iter().flat_map(|t| t.snapshots.iter())),
             files,
             wall_seconds,
         )
+    };
+    // Streamed snapshots (`--no-raw-snapshots`) cost the same pause; their bytes went
+    // down a pipe.
+    for s in processes
+        .iter()
+        .flat_map(|p| p.censuses.iter())
+        .chain(threads.iter().flat_map(|t| t.censuses.iter()))
+    {
+        c.snapshots += 1;
+        c.at_file_boundaries += usize::from(s.boundary.is_some());
+        let w = s.write_seconds.unwrap_or(0.0);
+        c.write_seconds += w;
+        c.longest_write_seconds = c.longest_write_seconds.max(w);
+        c.bytes += s.size;
     }
+    c
 }
 
 fn summed<'a>(
@@ -230,6 +272,7 @@ mod tests {
         ];
         let written = [BoundarySnapshot {
             pid: 7,
+            thread: 0,
             name: "Heap.1.2.7.0.1001.heapsnapshot".to_owned(),
             at: "after".to_owned(),
             file: "/w/a.test.js".to_owned(),

@@ -9,7 +9,8 @@
 //! used and RSS (after a full garbage collection). [`FileHooks::read`] pairs them into
 //! [`FileSpan`]s with a PID. It also writes one `role` line when a process knows what it
 //! is (a worker, or a runner's coordinator), which trace reads while the command runs
-//! ([`crate::roles`]).
+//! ([`crate::roles`]), and in a worker thread that runs test files a `heap` line every
+//! interval with that thread's own heap ([`crate::threads`]).
 //! The user's configuration is not touched.
 
 use std::path::{Path, PathBuf};
@@ -81,9 +82,24 @@ pub struct ReportedProcess {
     pub rss: Vec<(f64, u64)>,
 }
 
+/// One sample of a worker thread's own heap, taken by the preload in that thread.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ThreadHeapSample {
+    /// Its process.
+    pub pid: i32,
+    /// The thread (never 0: main threads' memory comes from `/proc`).
+    pub thread: u32,
+    /// Seconds from the command's start.
+    pub t: f64,
+    /// The heap its isolate used, bytes.
+    pub heap: u64,
+}
+
 /// What the workers reported.
 #[derive(Debug, Default)]
 pub struct HookEvents {
+    /// Worker threads' own heap, sampled in each thread while it ran test files.
+    pub thread_heap: Vec<ThreadHeapSample>,
     /// Test files with the worker that ran them.
     pub files: Vec<FileSpan>,
     /// The workers (main threads' PIDs), in order of their first event.
@@ -162,6 +178,7 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
     let mut processes: Vec<ReportedProcess> = Vec::new();
     let mut snapshots = Vec::new();
     let mut skipped = Vec::new();
+    let mut thread_heap = Vec::new();
     let mut bad = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let Ok(e) = serde_json::from_str::<Event>(line) else {
@@ -172,9 +189,24 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
         if e.event == "role" {
             continue;
         }
+        if e.event == "heap" {
+            // Only threads sample their own heap; a main thread's line would be a bug.
+            if e.tid > 0 {
+                thread_heap.push(ThreadHeapSample {
+                    pid: e.pid,
+                    thread: e.tid,
+                    t: seconds(e.t),
+                    heap: e.heap,
+                });
+            } else {
+                bad += 1;
+            }
+            continue;
+        }
         if e.event == "snapshot" {
             snapshots.push(BoundarySnapshot {
                 pid: e.pid,
+                thread: e.tid,
                 name: e.name,
                 at: e.at,
                 file: e.file,
@@ -238,6 +270,7 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
         }
     }
     HookEvents {
+        thread_heap,
         files: spans,
         processes,
         snapshots,
@@ -270,15 +303,27 @@ mod tests {
                 .to_owned(),
             r#"{"runner":"vitest","event":"snapshot-skipped","at":"after","file":"/w/a.test.js","heap":2097152,"pid":7,"tid":0,"t":3000,"estimate_ms":1500,"allowed_ms":500}"#
                 .to_owned(),
+            r#"{"runner":"vitest","event":"heap","heap":4096,"pid":7,"tid":2,"t":1700}"#
+                .to_owned(),
         ]
         .join("\n");
         let events = pair_events(&text, 1000);
         assert_eq!(events.unreadable, 1);
+        assert_eq!(
+            events.thread_heap,
+            [ThreadHeapSample {
+                pid: 7,
+                thread: 2,
+                t: 0.7,
+                heap: 4096
+            }]
+        );
         assert_eq!(events.processes.len(), 1);
         assert_eq!(
             events.snapshots,
             [BoundarySnapshot {
                 pid: 7,
+                thread: 0,
                 name: "Heap.1.2.7.0.1001.heapsnapshot".to_owned(),
                 at: "after".to_owned(),
                 file: "/w/a.test.js".to_owned(),

@@ -21,7 +21,9 @@
 //! heap diff with its growth verdict — module graph or runtime objects
 //! ([`leaktrail_analysis::SnapshotDiff`]); it attributes growth to test files reported by
 //! the workers of Jest, Vitest and Mocha through trace's preload ([`hooks`]), named in TAP,
-//! by a JSON reporter file or by `node --test`'s per-file processes ([`files`]); and
+//! by a JSON reporter file or by `node --test`'s per-file processes ([`files`]); gives
+//! each worker thread that ran test files a lane of its own with its own heap series,
+//! snapshots and verdict ([`threads`]); and
 //! decides the exit status (the command's, passed through, or `--fail-on-growth`).
 
 pub mod baseline;
@@ -33,8 +35,10 @@ mod model;
 pub mod reporter;
 pub mod roles;
 pub mod snapshots;
+pub mod streamed;
 mod summary;
 pub mod tap;
+pub mod threads;
 mod tracer;
 pub mod unseen;
 
@@ -42,7 +46,7 @@ pub use baseline::{Baseline, BaselineRule, DEFAULT_SETTLE_SECONDS};
 pub use lane::LaneRule;
 pub use model::{ProcessRecord, RssPoint};
 pub use summary::{
-    GrowthGate, HeapGrowth, LaneSummary, ProcessSummary, SummaryOptions, TraceReport,
-    MIN_SLOPE_SAMPLES,
+    growth_label, GrowthGate, HeapGrowth, LaneSummary, ProcessSummary, SummaryOptions,
+    ThreadSummary, ThreadVerdict, TraceReport, MIN_SLOPE_SAMPLES, THREAD_HEAP_GROWTH,
 };
 pub use tracer::{trace, CommandExit, TraceConfig, TraceError, TraceRun};

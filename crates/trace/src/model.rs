@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::roles::Role;
 use crate::snapshots::SnapshotFile;
+use crate::streamed::StreamedCensus;
 
 /// One RSS sample.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq)]
@@ -52,6 +53,9 @@ pub struct ProcessRecord {
     pub peak_rss: u64,
     /// Heap snapshots collected, earliest first.
     pub snapshots: Vec<SnapshotFile>,
+    /// With `--no-raw-snapshots`: the censuses of the snapshots it streamed, earliest
+    /// first (no file was written).
+    pub censuses: Vec<StreamedCensus>,
     /// What happened to its snapshots, when something did (no handler, lost, discarded).
     pub notes: Vec<String>,
     #[serde(skip)]

@@ -24,8 +24,16 @@
 // 'coordinator' (a runner's main process, which only schedules: Jest's parent, Vitest's
 // main process, Mocha's --parallel main process).
 //
-// With LEAKTRAIL_SNAPSHOT_DIR set (trace --snapshot-every, at file boundaries), a worker's
-// main thread also writes heap snapshots itself, between files, so that no snapshot pauses
+// A worker thread (Vitest's threads pool) is a V8 isolate of its own, with its own heap,
+// which neither trace's samples of /proc (RSS is per process) nor a signal snapshot (the
+// main thread's heap) can see. So in a worker thread that runs test files the preload also
+// samples that thread's own heap (v8.getHeapStatistics, every LEAKTRAIL_HEAP_SAMPLE_MS) in
+// 'heap' lines, and writes that thread's own snapshots at file boundaries like a worker
+// process: trace makes each such thread a lane of its own.
+//
+// With LEAKTRAIL_SNAPSHOT_DIR set (trace --snapshot-every, at file boundaries), a worker
+// (its main thread, or a worker thread) also writes heap snapshots itself — of its own
+// isolate — between files, so that no snapshot pauses
 // a test: one before its first file (the baseline, while the heap is small and cheap to
 // write) and one after a file when its heap (after a full GC) has grown by
 // LEAKTRAIL_SNAPSHOT_GROWTH_BYTES since its last snapshot — a worker that does not grow
@@ -34,7 +42,10 @@
 // under a temporary name and renamed to Node's own signal-snapshot name in that directory
 // (trace collects those), and a 'snapshot' line says when it began and how long it took.
 // With LEAKTRAIL_SNAPSHOT_BUDGET, a growth snapshot that would cost more than that share
-// of the worker's time is skipped, with a 'snapshot-skipped' line.
+// of the worker's time is skipped, with a 'snapshot-skipped' line. With
+// LEAKTRAIL_SNAPSHOT_FIFOS instead (trace --no-raw-snapshots), no file is written: the
+// snapshot goes down one of trace's named pipes in that directory, claimed by renaming it,
+// into a census process (see crates/trace/src/streamed.rs).
 (() => {
   const out = process.env.LEAKTRAIL_TRACE_EVENTS;
   if (!out) return;
@@ -78,28 +89,88 @@
     }
   }
 
+  // The heap used by this thread's isolate: in a worker thread its own heap, not the
+  // main thread's.
+  function ownHeap() {
+    return require('v8').getHeapStatistics().used_heap_size;
+  }
+
+  // A worker thread's own heap over time, every LEAKTRAIL_HEAP_SAMPLE_MS: trace's samples of
+  // /proc give only the process's RSS. No GC first (that would slow the tests); the file
+  // boundaries' points are after one. Unref'd: it never keeps the thread alive.
+  let sampling = false;
+  function sampleThreadHeap(runner) {
+    try {
+      const every = Number(process.env.LEAKTRAIL_HEAP_SAMPLE_MS) || 0;
+      if (sampling || wt.isMainThread || every <= 0) return;
+      sampling = true;
+      const timer = setInterval(() => {
+        try {
+          say({ runner, event: 'heap', heap: ownHeap() });
+        } catch {
+          // Never break the test run.
+        }
+      }, every);
+      if (timer && typeof timer.unref === 'function') timer.unref();
+    } catch {
+      // Never break the test run.
+    }
+  }
+
   // Returns the heap used after a full GC, or null.
   function emit(runner, event, file) {
     try {
       if (typeof file !== 'string' || file === '') return null;
       collect();
       const m = memoryUsage();
+      const heap = ownHeap();
       const line = JSON.stringify({
         runner, event, file, pid: process.pid, ppid: process.ppid, tid, t: now(),
-        heap: m.heapUsed, rss: m.rss, argv,
+        heap, rss: m.rss, argv,
       });
       if (fd === null) fd = openSync(out, 'a');
       writeSync(fd, line + '\n');
-      return m.heapUsed;
+      return heap;
     } catch {
       // Never break the test run.
       return null;
     }
   }
 
-  // Heap snapshots at file boundaries (main threads only: a signal snapshot, the clock's,
-  // holds the main thread's heap too, and lanes are per PID).
+  // Heap snapshots at file boundaries, of this thread's own isolate: the main thread's in a
+  // worker process, a worker thread's own heap in a thread (v8.writeHeapSnapshot writes
+  // the heap of the isolate it is called in). Each thread keeps its own state below: the
+  // preload runs once per isolate.
   const snapDir = process.env.LEAKTRAIL_SNAPSHOT_DIR;
+  // trace --no-raw-snapshots: no file; the snapshot goes down one of trace's named pipes
+  // into its census process (a pipe holds no data on disk).
+  const fifoDir = process.env.LEAKTRAIL_SNAPSHOT_FIFOS;
+  // Claims a free pipe by renaming it to `name` (one writer wins a rename); waits for one
+  // while all are busy. Returns its path, or null.
+  function claimPipe(name) {
+    const path = require('path');
+    const to = path.join(fifoDir, name);
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    const deadline = Date.now() + 120000;
+    while (Date.now() < deadline) {
+      let free = [];
+      try {
+        free = fs.readdirSync(fifoDir).filter((n) => /^free-\d+\.fifo$/.test(n));
+      } catch {
+        return null;
+      }
+      for (const f of free) {
+        try {
+          fs.renameSync(path.join(fifoDir, f), to);
+          return to;
+        } catch {
+          // Another writer took it.
+        }
+      }
+      Atomics.wait(nap, 0, 0, 20);
+    }
+    return null;
+  }
   const snapEvery = Number(process.env.LEAKTRAIL_SNAPSHOT_EVERY_MS) || 0;
   const snapGrowth = Number(process.env.LEAKTRAIL_SNAPSHOT_GROWTH_BYTES) || 16 * 1024 * 1024;
   let baseline = false; // taken
@@ -123,7 +194,7 @@
   // `heap`: the heap used after the file, after a full GC (emit's answer).
   function snapshot(runner, at, file, heap) {
     try {
-      if (!snapDir || !wt.isMainThread) return;
+      if (!snapDir && !fifoDir) return;
       if (at === 'before') {
         if (baseline) return;
         firstFile = now();
@@ -146,16 +217,28 @@
       const time = `${two(d.getHours())}${two(d.getMinutes())}${two(d.getSeconds())}`;
       // Numbered above Node's own signal snapshots (001, 002…) so that names never clash.
       snapSeq += 1;
-      const name = `Heap.${date}.${time}.${process.pid}.${tid}.${1000 + snapSeq}.heapsnapshot`;
-      const partial = path.join(snapDir, `.leaktrail-${process.pid}-${snapSeq}.partial`);
-      const began = now();
-      require('v8').writeHeapSnapshot(partial);
-      // Complete before trace can see it under a name it collects.
-      fs.renameSync(partial, path.join(snapDir, name));
+      let name;
+      let began;
+      if (fifoDir) {
+        name = `busy.${process.pid}.${tid}.${1000 + snapSeq}.fifo`;
+        const pipe = claimPipe(name);
+        if (pipe === null) return;
+        began = now();
+        // Blocks until trace's reader has the whole snapshot: the same pause as a file.
+        require('v8').writeHeapSnapshot(pipe);
+      } else {
+        name = `Heap.${date}.${time}.${process.pid}.${tid}.${1000 + snapSeq}.heapsnapshot`;
+        // The thread id too: threads of one process write into the same directory.
+        const partial = path.join(snapDir, `.leaktrail-${process.pid}-${tid}-${snapSeq}.partial`);
+        began = now();
+        require('v8').writeHeapSnapshot(partial);
+        // Complete before trace can see it under a name it collects.
+        fs.renameSync(partial, path.join(snapDir, name));
+      }
       const done = now();
       baseline = true;
       if (at === 'after') lastGrowth = done;
-      lastHeap = memoryUsage().heapUsed;
+      lastHeap = ownHeap();
       spentMs += done - began;
       if (at === 'before' && lastHeap > 0) msPerByte = (done - began) / lastHeap;
       say({ runner, event: 'snapshot', at, file, name, t: began, ms: done - began, heap: lastHeap });
@@ -322,6 +405,7 @@
       peek(process, 'send');
     } else if (!wt.isMainThread && wt.parentPort && process.env.VITEST === 'true') {
       mark('vitest', 'worker');
+      sampleThreadHeap('vitest');
       peek(wt.parentPort, 'postMessage');
     } else if (wt.isMainThread && script) {
       // The runners' command-line entry points (through node_modules/.bin links too).

@@ -36,14 +36,20 @@ pub struct Role {
     pub runs_tests: bool,
     /// It is the runner's main process, scheduling files.
     pub coordinates: bool,
+    /// Its test files run in its worker threads (Vitest's threads pool), each a lane of
+    /// its own ([`crate::threads`]), rather than in its main thread.
+    #[serde(default)]
+    pub in_threads: bool,
 }
 
 impl Role {
     /// A short label for the report: `jest worker`, `vitest coordinator`, `jest in band`,
+    /// `vitest threads pool` (a main process whose worker threads run the files),
     /// `node --test file`, `node --test runner`.
     pub fn label(&self) -> String {
         let node_test = self.runner == "node --test";
         let what = match (self.runs_tests, self.coordinates) {
+            (true, true) if self.in_threads => "threads pool",
             (true, true) => "in band",
             (true, false) if node_test => "file",
             (true, false) => "worker",
@@ -59,6 +65,7 @@ impl Role {
         }
         self.runs_tests |= other.runs_tests;
         self.coordinates |= other.coordinates;
+        self.in_threads |= other.in_threads;
     }
 }
 
@@ -71,6 +78,7 @@ pub fn role_from_command(node: bool, command: &[String], test_file: bool) -> Opt
             runner: runner(),
             runs_tests: true,
             coordinates: false,
+            in_threads: false,
         });
     }
     let test_flag = command
@@ -82,6 +90,7 @@ pub fn role_from_command(node: bool, command: &[String], test_file: bool) -> Opt
         runner: runner(),
         runs_tests: false,
         coordinates: true,
+        in_threads: false,
     })
 }
 
@@ -92,6 +101,9 @@ pub struct Roles {
     /// Processes whose main thread runs test files under the preload's hooks: they can
     /// snapshot themselves between files ([`crate::boundaries`]).
     hooked_workers: HashSet<i32>,
+    /// Processes whose worker threads run test files under the preload's hooks: each such
+    /// thread snapshots its own heap between files ([`crate::threads`]).
+    thread_workers: HashSet<i32>,
     feed: Option<RoleFeed>,
 }
 
@@ -101,6 +113,7 @@ impl Roles {
         Roles {
             by_pid: HashMap::new(),
             hooked_workers: HashSet::new(),
+            thread_workers: HashSet::new(),
             feed,
         }
     }
@@ -116,6 +129,9 @@ impl Roles {
             for (pid, role, main_thread) in feed.poll() {
                 if role.runs_tests && main_thread {
                     self.hooked_workers.insert(pid);
+                }
+                if role.runs_tests && !main_thread {
+                    self.thread_workers.insert(pid);
                 }
                 self.by_pid.entry(pid).or_default().merge(&role);
             }
@@ -136,6 +152,12 @@ impl Roles {
     /// own snapshots at file boundaries when asked to ([`crate::boundaries`]).
     pub fn hooked_worker(&self, pid: i32) -> bool {
         self.hooked_workers.contains(&pid)
+    }
+
+    /// True when the preload said test files run in worker threads of `pid`: those threads
+    /// snapshot their own heaps at file boundaries when asked to ([`crate::threads`]).
+    pub fn thread_worker(&self, pid: i32) -> bool {
+        self.thread_workers.contains(&pid)
     }
 
     /// True once any process is known to belong to a test runner.
@@ -224,6 +246,7 @@ impl RoleFeed {
                         runner: l.runner,
                         runs_tests: role.0,
                         coordinates: role.1,
+                        in_threads: role.0 && l.tid != 0,
                     },
                     l.tid == 0,
                 ))
@@ -261,9 +284,21 @@ mod tests {
         band.merge(&Role {
             runner: "jest".to_owned(),
             runs_tests: true,
-            coordinates: false,
+            ..Role::default()
         });
         assert_eq!(band.label(), "jest in band");
+        let mut pool = Role {
+            runner: "vitest".to_owned(),
+            coordinates: true,
+            ..Role::default()
+        };
+        pool.merge(&Role {
+            runner: "vitest".to_owned(),
+            runs_tests: true,
+            in_threads: true,
+            ..Role::default()
+        });
+        assert_eq!(pool.label(), "vitest threads pool");
     }
 
     #[test]
@@ -292,6 +327,7 @@ mod tests {
                 runner: "vitest".to_owned(),
                 runs_tests: true,
                 coordinates: false,
+                in_threads: true,
             },
         );
         assert_eq!(roles.snapshot_wanted(2, false), Ok(()));

@@ -55,6 +55,8 @@ pub enum Collected {
     Snapshot {
         /// The writer.
         pid: i32,
+        /// Its thread: 0 for the main thread, else a worker thread whose own heap it holds.
+        thread: u32,
         /// The file.
         file: SnapshotFile,
     },
@@ -108,36 +110,37 @@ impl SignalSnapshots {
         }
     }
 
-    /// Looks at the files Node wrote. `lane_of(pid)` names the lane of a traced process
-    /// and the number of snapshots it has so far (`None`: not a traced process);
+    /// Looks at the files Node wrote. `lane_of(pid, thread)` names the lane of a traced
+    /// process's main thread (thread 0) or of one of its worker threads, and the number of
+    /// snapshots it has so far (`None`: not a traced process);
     /// `alive(pid)` says whether it still runs. With `last`, every remaining file is
     /// settled: complete ones are moved, others removed.
     pub fn collect(
         &self,
         t: f64,
         out: &Path,
-        lane_of: impl Fn(i32) -> Option<(String, u32)>,
+        lane_of: impl Fn(i32, u32) -> Option<(String, u32)>,
         alive: impl Fn(i32) -> bool,
         last: bool,
     ) -> Vec<Collected> {
         let Ok(entries) = fs::read_dir(&self.path) else {
             return Vec::new();
         };
-        let mut files: Vec<(i32, (u64, u64, u64), PathBuf)> = Vec::new();
+        let mut files: Vec<(i32, u32, SortKey, PathBuf)> = Vec::new();
         for e in entries.flatten() {
             let name = e.file_name();
             let Some(name) = name.to_str() else { continue };
             if let Some((pid, key)) = leaktrail_analysis::lane::parse_name(name) {
-                files.push((pid as i32, key, e.path()));
+                files.push((pid as i32, thread_of(name), key, e.path()));
             }
         }
         files.sort();
         let mut out_events = Vec::new();
         let mut taken: Vec<(i32, u32)> = Vec::new();
-        for (pid, _, path) in files {
+        for (pid, thread, _, path) in files {
             let writing = leaktrail_sampler::holds_open(pid, &path);
             let complete = !writing && leaktrail_snapshot::ends_like_a_complete_snapshot(&path);
-            let Some((lane, count)) = lane_of(pid) else {
+            let Some((lane, count)) = lane_of(pid, thread) else {
                 if last {
                     let _ = fs::remove_file(&path);
                 }
@@ -153,10 +156,10 @@ impl SignalSnapshots {
                 }
                 continue;
             }
-            let done = taken.iter().filter(|(p, _)| *p == pid).count() as u32;
+            let done = taken.iter().filter(|k| **k == (pid, thread)).count() as u32;
             match self.move_to_lane(&path, out, &lane, pid, count + done + 1) {
                 Ok((dest, seq)) => {
-                    taken.push((pid, seq));
+                    taken.push((pid, thread));
                     let meta = fs::metadata(&dest).ok();
                     let size = meta.as_ref().map_or(0, |m| m.len());
                     // The mtime, as seconds of the trace: how long before `t` it was.
@@ -170,6 +173,7 @@ impl SignalSnapshots {
                         .unwrap_or_default();
                     out_events.push(Collected::Snapshot {
                         pid,
+                        thread,
                         file: SnapshotFile {
                             path: dest,
                             t,
@@ -222,6 +226,19 @@ impl SignalSnapshots {
     }
 }
 
+/// The order of one writer's snapshots: date, time and sequence number from the name.
+type SortKey = (u64, u64, u64);
+
+/// The thread a snapshot of Node's naming (`Heap.<date>.<time>.<pid>.<tid>.<seq>`) was
+/// written by; 0 (the main thread) for any other name.
+fn thread_of(name: &str) -> u32 {
+    let parts: Vec<&str> = name.split('.').collect();
+    match parts.as_slice() {
+        ["Heap", _, _, _, tid, _, "heapsnapshot"] => tid.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,14 +274,23 @@ mod tests {
         )
         .expect("w");
         write("Heap.20261125.101011.99.0.001.heapsnapshot", "{}").expect("w");
+        // A worker thread's own snapshot goes to its thread's lane, counted apart.
+        write(
+            "Heap.20261125.101012.41.3.1001.heapsnapshot",
+            "{\"snapshot\":{},\"strings\":[]}\n",
+        )
+        .expect("w");
         write("report.json", "{}").expect("w");
-        let lane_of = |pid: i32| (pid != 99).then(|| ("lane".to_owned(), 2));
+        let lane_of = |pid: i32, thread: u32| match thread {
+            0 => (pid != 99).then(|| ("lane".to_owned(), 2)),
+            t => Some((format!("lane.thread-{t}"), 0)),
+        };
         // 41: the first file has no closing `]}` yet and 41 is alive: left for later.
         let events = snaps.collect(1.5, out.path(), lane_of, |pid| pid != 42, false);
         let summary: Vec<String> = events
             .iter()
             .map(|e| match e {
-                Collected::Snapshot { pid, file } => format!(
+                Collected::Snapshot { pid, file, .. } => format!(
                     "{pid} -> {}",
                     file.path
                         .strip_prefix(out.path())
@@ -274,7 +300,16 @@ mod tests {
                 Collected::Discarded { pid, .. } => format!("{pid} discarded"),
             })
             .collect();
-        assert_eq!(summary, ["41 -> lane/41-3.heapsnapshot", "42 discarded"]);
+        assert_eq!(
+            summary,
+            [
+                "41 -> lane/41-3.heapsnapshot",
+                "41 -> lane.thread-3/41-1.heapsnapshot",
+                "42 discarded"
+            ]
+        );
+        assert_eq!(thread_of("Heap.1.2.41.3.1001.heapsnapshot"), 3);
+        assert_eq!(thread_of("41-1.heapsnapshot"), 0);
         let moved = out.path().join("lane/41-3.heapsnapshot");
         assert_eq!(
             std::fs::metadata(&moved)

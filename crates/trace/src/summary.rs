@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use leaktrail_analysis::units::{agree, plural_s};
-use leaktrail_analysis::{Classification, SnapshotDiff, SnapshotDigest};
+use leaktrail_analysis::units::{agree, plural_s, signed_bytes};
+use leaktrail_analysis::{CensusDiff, Classification, GrowthKind, SnapshotDiff, SnapshotDigest};
 use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
 use leaktrail_stats::{theil_sen, SlopeEstimate};
 
@@ -15,6 +15,8 @@ use crate::files::{attribute, FileAttribution, FileSpan};
 use crate::model::ProcessRecord;
 use crate::reporter::ReporterError;
 use crate::snapshots::SnapshotFile;
+use crate::streamed::StreamedCensus;
+use crate::threads::{HeapPoint, ThreadRecord};
 use crate::tracer::{CommandExit, TraceRun};
 
 /// A slope needs at least this many samples.
@@ -81,6 +83,173 @@ pub struct ProcessSummary {
     pub heap: Option<HeapGrowth>,
     /// Why there is no heap diff despite two snapshots.
     pub heap_error: Option<String>,
+    /// With `--no-raw-snapshots`: earliest vs latest census of its streamed snapshots.
+    pub census_heap: Option<CensusGrowth>,
+    /// Its worker threads that ran test files, each a lane of its own with its own heap.
+    pub threads: Vec<ThreadSummary>,
+}
+
+/// What the earliest and latest census of a worker's streamed snapshots say
+/// (`--no-raw-snapshots`: no snapshot file to diff).
+#[derive(Clone, Debug, Serialize)]
+pub struct CensusGrowth {
+    /// When the earliest stream ended, seconds from the command's start.
+    pub before_t: f64,
+    /// When the latest stream ended.
+    pub after_t: f64,
+    /// Where the earliest was taken: `before FILE` / `after FILE`.
+    pub before_boundary: Option<String>,
+    /// Where the latest was taken.
+    pub after_boundary: Option<String>,
+    /// The diff (its `classes` cut to the top N by size change).
+    pub diff: CensusDiff,
+}
+
+/// Diffs the earliest and latest census, with two or more.
+fn census_growth(censuses: &[StreamedCensus], top: usize) -> Option<CensusGrowth> {
+    let (first, last) = (censuses.first()?, censuses.last()?);
+    if censuses.len() < 2 {
+        return None;
+    }
+    let mut diff = CensusDiff::between(&first.census, &last.census);
+    diff.classes.truncate(top);
+    Some(CensusGrowth {
+        before_t: first.t,
+        after_t: last.t,
+        before_boundary: first.boundary.clone(),
+        after_boundary: last.boundary.clone(),
+        diff,
+    })
+}
+
+/// A worker thread's own heap grew by more than this after a full GC, from its first file's
+/// start to its last file's end, for a verdict of growth without a heap diff (the default
+/// `--snapshot-growth`: the growth a diff would have been taken for).
+pub const THREAD_HEAP_GROWTH: i64 = 16 << 20;
+
+/// What a worker thread's own heap says.
+#[derive(Clone, Debug, Serialize)]
+pub struct ThreadVerdict {
+    /// `runtime data leak`, `module graph`, `external memory` (from its heap diff),
+    /// `heap growth` (from its heap after GC, without a diff), `no significant growth`, or
+    /// `unknown` (too few measurements).
+    pub kind: String,
+    /// True when it grew: any kind but `no significant growth` and `unknown`.
+    pub grew: bool,
+    /// One sentence naming the thread's own heap.
+    pub sentence: String,
+}
+
+/// One worker thread, a lane of its own: its own heap series, snapshots and verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct ThreadSummary {
+    /// The record.
+    #[serde(flatten)]
+    pub thread: ThreadRecord,
+    /// Its heap after a full GC at its last file's end minus at its first file's start,
+    /// bytes: what its files kept; null without both.
+    pub heap_growth: Option<i64>,
+    /// Theil–Sen slope of its own heap over time, bytes per second; null with fewer than
+    /// [`MIN_SLOPE_SAMPLES`] points.
+    pub heap_slope: Option<SlopeEstimate>,
+    /// Earliest vs latest of its own snapshots, with two or more.
+    pub heap: Option<HeapGrowth>,
+    /// Why there is no heap diff despite two snapshots.
+    pub heap_error: Option<String>,
+    /// With `--no-raw-snapshots`: earliest vs latest census of its streamed snapshots.
+    pub census_heap: Option<CensusGrowth>,
+    /// What its heap says.
+    pub verdict: ThreadVerdict,
+}
+
+/// The label of a heap diff's verdict.
+pub fn growth_label(kind: GrowthKind) -> &'static str {
+    match kind {
+        GrowthKind::NoSignificantGrowth => "no significant growth",
+        GrowthKind::ModuleGraph => "module graph",
+        GrowthKind::ExternalMemory => "external memory",
+        GrowthKind::RuntimeData => "runtime data leak",
+    }
+}
+
+fn summarise_thread(t: ThreadRecord, top: usize) -> ThreadSummary {
+    let gc: Vec<&HeapPoint> = t.heap_samples.iter().filter(|p| p.after_gc).collect();
+    let heap_growth = match (gc.first(), gc.last()) {
+        (Some(a), Some(b)) if gc.len() >= 2 => Some(b.heap as i64 - a.heap as i64),
+        _ => None,
+    };
+    let heap_slope = (t.heap_samples.len() >= MIN_SLOPE_SAMPLES).then(|| {
+        let (x, y): (Vec<f64>, Vec<f64>) =
+            t.heap_samples.iter().map(|p| (p.t, p.heap as f64)).unzip();
+        theil_sen(&x, &y, 0.05)
+    });
+    let (heap, heap_error) = match heap_growth_of(&t.snapshots, top) {
+        Ok(h) => (h, None),
+        Err(e) => (None, Some(e)),
+    };
+    let census_heap = census_growth(&t.censuses, top);
+    let who = format!("thread {} of PID {}", t.thread, t.pid);
+    let from_census = census_heap.as_ref().map(|c| {
+        let kind = c.diff.verdict.kind;
+        ThreadVerdict {
+            kind: growth_label(kind).to_owned(),
+            grew: kind != GrowthKind::NoSignificantGrowth,
+            sentence: format!(
+                "{who}: its own heap {} between the censuses of its streamed snapshots at {:.1} s and {:.1} s: {}",
+                signed_bytes(c.diff.total_delta),
+                c.before_t,
+                c.after_t,
+                c.diff.verdict.sentence
+            ),
+        }
+    });
+    let verdict = match (&heap, heap_growth, from_census) {
+        (_, _, Some(v)) => v,
+        (Some(h), _, None) => {
+            let kind = h.diff.verdict.kind;
+            ThreadVerdict {
+                kind: growth_label(kind).to_owned(),
+                grew: kind != GrowthKind::NoSignificantGrowth,
+                sentence: format!(
+                    "{who}: its own heap {} between its snapshots at {:.1} s and {:.1} s: {}",
+                    signed_bytes(h.diff.total_delta),
+                    h.before.t,
+                    h.after.t,
+                    h.diff.verdict.sentence
+                ),
+            }
+        }
+        (None, Some(g), None) if g > THREAD_HEAP_GROWTH => ThreadVerdict {
+            kind: "heap growth".to_owned(),
+            grew: true,
+            sentence: format!(
+                "{who}: its own heap kept {} after a full GC from its first file's start to its last file's end (no heap diff: fewer than two snapshots of it)",
+                signed_bytes(g)
+            ),
+        },
+        (None, Some(g), None) => ThreadVerdict {
+            kind: "no significant growth".to_owned(),
+            grew: false,
+            sentence: format!(
+                "{who}: its own heap kept {} after a full GC over its files",
+                signed_bytes(g)
+            ),
+        },
+        (None, None, None) => ThreadVerdict {
+            kind: "unknown".to_owned(),
+            grew: false,
+            sentence: format!("{who}: its own heap was not measured at a file's start and end"),
+        },
+    };
+    ThreadSummary {
+        heap_growth,
+        heap_slope,
+        heap,
+        heap_error,
+        census_heap,
+        verdict,
+        thread: t,
+    }
 }
 
 /// The processes of one lane.
@@ -133,6 +302,8 @@ pub struct TraceReport {
     pub out_dir: Option<String>,
     /// Processes seen.
     pub process_count: usize,
+    /// Worker threads that ran test files, each a lane of its own (under its process).
+    pub thread_count: usize,
     /// Highest RSS of the whole tree, bytes.
     pub peak_tree_rss: u64,
     /// Per lane, in order of their first process.
@@ -154,8 +325,8 @@ pub struct TraceReport {
     pub warnings: Vec<String>,
 }
 
-/// Diffs the earliest and latest snapshot of a process.
-fn heap_growth(snapshots: &[SnapshotFile], top: usize) -> Result<Option<HeapGrowth>, String> {
+/// Diffs the earliest and latest snapshot of a process or thread.
+fn heap_growth_of(snapshots: &[SnapshotFile], top: usize) -> Result<Option<HeapGrowth>, String> {
     let (Some(first), Some(last)) = (snapshots.first(), snapshots.last()) else {
         return Ok(None);
     };
@@ -189,7 +360,7 @@ fn summarise(p: ProcessRecord, top: usize, settle: f64) -> ProcessSummary {
         let (x, y): (Vec<f64>, Vec<f64>) = p.samples.iter().map(|s| (s.t, s.rss as f64)).unzip();
         theil_sen(&x, &y, 0.05)
     });
-    let (heap, heap_error) = match heap_growth(&p.snapshots, top) {
+    let (heap, heap_error) = match heap_growth_of(&p.snapshots, top) {
         Ok(h) => (h, None),
         Err(e) => (None, Some(e)),
     };
@@ -203,6 +374,8 @@ fn summarise(p: ProcessRecord, top: usize, settle: f64) -> ProcessSummary {
         slope,
         heap,
         heap_error,
+        census_heap: census_growth(&p.censuses, top),
+        threads: Vec::new(),
         process: p,
     }
 }
@@ -254,10 +427,36 @@ impl TraceReport {
         };
         let mut lanes: Vec<LaneSummary> = Vec::new();
         let process_count = run.processes.len();
+        let thread_count = run.threads.len();
+        let mut threads: Vec<Option<ThreadRecord>> = run.threads.into_iter().map(Some).collect();
         let mut processes = run.processes;
         processes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pid.cmp(&b.pid)));
-        for p in processes {
-            let s = summarise(p, options.top, settle);
+        // Each thread goes under the process with its PID that ran at its start (the
+        // latest with its PID when none did: a PID is not reused while its process runs).
+        let owner: Vec<Option<usize>> = threads
+            .iter()
+            .flatten()
+            .map(|t| {
+                processes
+                    .iter()
+                    .rposition(|p| {
+                        p.pid == t.pid
+                            && p.start <= t.start + run.interval_seconds
+                            && p.end.is_none_or(|e| e + run.interval_seconds >= t.start)
+                    })
+                    .or_else(|| processes.iter().rposition(|p| p.pid == t.pid))
+            })
+            .collect();
+        let mut orphans = 0;
+        for (i, p) in processes.into_iter().enumerate() {
+            let mut s = summarise(p, options.top, settle);
+            for (slot, o) in threads.iter_mut().zip(&owner) {
+                if *o == Some(i) {
+                    if let Some(t) = slot.take() {
+                        s.threads.push(summarise_thread(t, options.top));
+                    }
+                }
+            }
             match lanes.iter_mut().find(|l| l.lane == s.process.lane) {
                 Some(l) => {
                     l.peak_rss = l.peak_rss.max(s.process.peak_rss);
@@ -270,7 +469,15 @@ impl TraceReport {
                 }),
             }
         }
+        for t in threads.iter().flatten() {
+            orphans += 1;
+            warnings.push(format!(
+                "thread {} of PID {} ran test files but its process was never seen: its lane is left out",
+                t.thread, t.pid
+            ));
+        }
         TraceReport {
+            thread_count: thread_count - orphans,
             command: run.command,
             exit: run.exit,
             exit_status,
@@ -299,6 +506,11 @@ impl TraceReport {
     pub fn processes(&self) -> impl Iterator<Item = &ProcessSummary> {
         self.lanes.iter().flat_map(|l| l.processes.iter())
     }
+
+    /// Every worker thread lane, process by process.
+    pub fn threads(&self) -> impl Iterator<Item = &ThreadSummary> {
+        self.processes().flat_map(|p| p.threads.iter())
+    }
 }
 
 /// What the run could not see, in plain sentences.
@@ -315,8 +527,11 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
             let few: Vec<String> = run
                 .processes
                 .iter()
-                .filter(|p| p.node && p.snapshots.len() < 2 && p.snapshots_skipped.is_none())
-                .map(|p| format!("{} ({} snapshot{})", p.pid, p.snapshots.len(), plural_s(p.snapshots.len())))
+                .filter(|p| p.node && p.snapshots.len() + p.censuses.len() < 2 && p.snapshots_skipped.is_none())
+                .map(|p| {
+                    let n = p.snapshots.len() + p.censuses.len();
+                    format!("{} ({n} snapshot{})", p.pid, plural_s(n))
+                })
                 .collect();
             if !few.is_empty() {
                 let files = run.snapshot_cost.as_ref().is_some_and(|c| c.mode == "files");
@@ -336,6 +551,9 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
                 for n in p.notes.iter().filter(|n| n.starts_with("no snapshot after ")) {
                     out.push(format!("Heap diff, --snapshot-budget: PID {}: {n}.", p.pid));
                 }
+            }
+            if run.snapshots_streamed {
+                out.push("Snapshots streamed (--no-raw-snapshots): no snapshot file was written; each test worker's (and worker thread's) snapshots went down a private pipe into a census process and only their censuses are kept, so heap diffs and verdicts come from censuses (classes below a census's cut-off are not compared). Processes trace's preload does not hook are not snapshotted: their signal snapshots would be files.".to_owned());
             }
             out.push("RSS with snapshots on includes the memory V8 takes to build each snapshot: growth figures are higher than without --snapshot-every.".to_owned());
             let others = run.processes.iter().filter(|p| !p.node).count();
@@ -368,7 +586,11 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
             unsettled.join(", ")
         ));
     }
-    if files.iter().any(|f| f.thread.is_some_and(|t| t > 0)) {
+    if !run.threads.is_empty() {
+        out.push(
+            "Worker threads: each that ran test files is a lane of its own with its own heap (sampled inside the thread every interval and after a full GC at each file boundary), snapshots and verdict; RSS is per process, so a thread lane has no RSS of its own and a file run in a thread gets its whole process's RSS growth.".to_owned(),
+        );
+    } else if files.iter().any(|f| f.thread.is_some_and(|t| t > 0)) {
         out.push(
             "Worker threads share their process's PID and RSS (and a signal snapshot holds only the main thread's heap): a file run in a thread has its own heap figure (heap kept), but its RSS growth is the whole process's.".to_owned(),
         );

@@ -19,8 +19,13 @@ use crate::hooks::{FileHooks, ReportedProcess};
 use crate::lane::{node_script, LaneRule};
 use crate::model::{ProcessRecord, RssPoint};
 use crate::roles::{role_from_command, RoleFeed, Roles};
-use crate::snapshots::{Collected, SignalSnapshots, SNAPSHOT_SIGNAL};
+use crate::snapshots::{Collected, SignalSnapshots, SnapshotFile, SNAPSHOT_SIGNAL};
+use crate::streamed::{StreamedCensus, StreamedSnapshots};
 use crate::tap::TapFiles;
+use crate::threads::ThreadRecord;
+
+/// The environment variable giving how often a worker thread samples its own heap, ms.
+pub const HEAP_SAMPLE_ENV: &str = "LEAKTRAIL_HEAP_SAMPLE_MS";
 
 /// What to run and how to watch it.
 #[derive(Clone, Debug)]
@@ -53,6 +58,9 @@ pub struct TraceConfig {
     /// Load trace's preload into every Node process (`NODE_OPTIONS=--require`), so that the
     /// workers of Jest, Vitest and Mocha report which files they ran ([`crate::hooks`]).
     pub file_hooks: bool,
+    /// `--no-raw-snapshots`: the workers stream their snapshots into censuses taken here
+    /// and no snapshot file is written ([`crate::streamed`]); `None`: snapshot files.
+    pub stream_census: Option<leaktrail_harness::CensusWorker>,
 }
 
 /// How the command ended.
@@ -83,6 +91,8 @@ pub struct TraceRun {
     pub snapshot_every_seconds: Option<f64>,
     /// The processes that only coordinate a test run were snapshotted too, on request.
     pub snapshot_coordinators: bool,
+    /// `--no-raw-snapshots`: snapshots were streamed into censuses, never written.
+    pub snapshots_streamed: bool,
     /// Trace's preload was loaded (it tells test workers from coordinators).
     pub file_hooks: bool,
     /// The lane rule, as given.
@@ -95,6 +105,8 @@ pub struct TraceRun {
     pub tap_files: Vec<FileSpan>,
     /// Test files the runners' workers reported through the preload, with their PID.
     pub worker_files: Vec<FileSpan>,
+    /// Worker threads that ran test files, each a lane of its own ([`crate::threads`]).
+    pub threads: Vec<ThreadRecord>,
     /// Signals leaktrail received and passed on to the command's process group.
     pub signals_forwarded: Vec<i32>,
     /// Time spent reading `/proc` and settling snapshot files, seconds.
@@ -154,7 +166,10 @@ pub fn trace(
             "no command given",
         ))
     })?;
+    let zero_disk = config.stream_census.is_some();
     let snapshots = match config.snapshot_every {
+        // Zero-disk: no signal snapshots (Node writes them to files) and no directory.
+        Some(_) if zero_disk => None,
         Some(_) => Some(SignalSnapshots::new(&config.out_dir).map_err(|error| {
             TraceError::SnapshotDir {
                 path: config.out_dir.clone(),
@@ -188,7 +203,10 @@ pub fn trace(
     }
     if let Some(h) = &hooks {
         node_options = Some(h.node_options(node_options.as_deref()));
-        cmd.env(crate::hooks::EVENTS_ENV, h.events_path());
+        cmd.env(crate::hooks::EVENTS_ENV, h.events_path()).env(
+            HEAP_SAMPLE_ENV,
+            config.interval.as_millis().max(1).to_string(),
+        );
         if let (Some(s), Some(every), true) =
             (&snapshots, config.snapshot_every, config.snapshot_at_files)
         {
@@ -208,9 +226,31 @@ pub fn trace(
             cmd.env("NODE_OPTIONS", o);
         }
     }
-    let signals = StopSignals::install();
     let started = SystemTime::now();
     let start = Instant::now();
+    let mut streamed = None;
+    if let (Some(worker), Some(every), Some(_)) =
+        (&config.stream_census, config.snapshot_every, &hooks)
+    {
+        match StreamedSnapshots::new(start, worker.clone()) {
+            Ok(s) => {
+                cmd.env(crate::streamed::FIFO_ENV, s.dir())
+                    .env(crate::boundaries::EVERY_ENV, every.as_millis().to_string())
+                    .env(
+                        crate::boundaries::GROWTH_ENV,
+                        config.snapshot_growth.to_string(),
+                    );
+                if let Some(budget) = config.snapshot_budget {
+                    cmd.env(crate::boundaries::BUDGET_ENV, budget.to_string());
+                }
+                streamed = Some(s);
+            }
+            Err(e) => warnings.push(format!(
+                "cannot make the private pipes snapshots stream through (--no-raw-snapshots): {e}; no snapshots"
+            )),
+        }
+    }
+    let signals = StopSignals::install();
     let mut child = match leaktrail_harness::spawn_in_group(&mut cmd) {
         Ok(child) => child,
         Err(e) => {
@@ -243,6 +283,9 @@ pub fn trace(
         tree_rss: Vec::new(),
         tap: TapFiles::default(),
         snapshots,
+        streamed,
+        thread_snapshots: Vec::new(),
+        thread_censuses: Vec::new(),
         warnings,
         sampling_seconds: 0.0,
         signals_forwarded: Vec::new(),
@@ -282,6 +325,15 @@ pub fn trace(
             still_running.join(", ")
         ));
     }
+    if let Some(s) = tracer.streamed.take() {
+        let (rest, closed) = s.close();
+        tracer.file_streamed(rest);
+        if let Err(e) = closed {
+            tracer
+                .warnings
+                .push(format!("cannot remove the private pipe directory: {e}"));
+        }
+    }
     if let Some(s) = tracer.snapshots.take() {
         if let Err(e) = s.close() {
             tracer
@@ -295,11 +347,13 @@ pub fn trace(
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     let mut worker_files = Vec::new();
+    let mut thread_heap = Vec::new();
     let mut written = Vec::new();
     let mut skipped = 0;
     if let Some(h) = hooks {
         let events = h.read(started_unix_ms);
         worker_files = events.files;
+        thread_heap = events.thread_heap;
         for p in &events.processes {
             tracer.add_unsampled(p);
         }
@@ -326,11 +380,28 @@ pub fn trace(
     settle_roles(&tracer.roles, &mut tracer.processes);
     for p in tracer.processes.iter_mut() {
         crate::boundaries::account(p.pid, &mut p.snapshots, &written);
+        crate::boundaries::account_streamed(p.pid, &mut p.censuses, &written);
     }
+    let mut thread_censuses = std::mem::take(&mut tracer.thread_censuses);
+    for (pid, _, c) in thread_censuses.iter_mut() {
+        crate::boundaries::account_streamed(*pid, std::slice::from_mut(c), &written);
+    }
+    let mut thread_snapshots = std::mem::take(&mut tracer.thread_snapshots);
+    for (pid, _, file) in thread_snapshots.iter_mut() {
+        crate::boundaries::account(*pid, std::slice::from_mut(file), &written);
+    }
+    let threads = crate::threads::threads(
+        &worker_files,
+        &thread_heap,
+        thread_snapshots,
+        thread_censuses,
+        &tracer.processes,
+    );
     let wall_seconds = start.elapsed().as_secs_f64();
     let snapshot_cost = config.snapshot_every.map(|_| {
         let files = config.snapshot_at_files && tracer.roles.follows_preload();
-        crate::boundaries::cost(&tracer.processes, files, skipped, wall_seconds)
+        let files = files || zero_disk;
+        crate::boundaries::cost(&tracer.processes, &threads, files, skipped, wall_seconds)
     });
     Ok(TraceRun {
         command: config.command.clone(),
@@ -340,12 +411,14 @@ pub fn trace(
         interval_seconds: config.interval.as_secs_f64(),
         snapshot_every_seconds: config.snapshot_every.map(|d| d.as_secs_f64()),
         snapshot_coordinators: config.snapshot_coordinators,
+        snapshots_streamed: zero_disk && config.snapshot_every.is_some(),
         file_hooks: tracer.roles.follows_preload(),
         lane_rule: config.lane_rule.to_string(),
         processes: tracer.processes,
         tree_rss: tracer.tree_rss,
         tap_files: tracer.tap.finish(),
         worker_files,
+        threads,
         signals_forwarded: tracer.signals_forwarded,
         sampling_seconds: tracer.sampling_seconds,
         snapshot_cost,
@@ -369,6 +442,10 @@ fn exit_of(status: Option<ExitStatus>) -> CommandExit {
     }
 }
 
+/// Why the main thread of a process whose test files run in worker threads is not
+/// snapshotted.
+const THREADS_SKIP: &str = "its test files run in worker threads, which snapshot their own heaps between files (lanes of their own); its main thread only schedules them";
+
 /// How soon the command's exit is noticed between two samples.
 const EXIT_POLL: Duration = Duration::from_millis(100);
 
@@ -383,6 +460,12 @@ struct Tracer<'a> {
     tree_rss: Vec<RssPoint>,
     tap: TapFiles,
     snapshots: Option<SignalSnapshots>,
+    /// Zero-disk: the pipes workers stream snapshots through.
+    streamed: Option<StreamedSnapshots>,
+    /// Worker threads' own snapshots: PID, thread, file.
+    thread_snapshots: Vec<(i32, u32, SnapshotFile)>,
+    /// Zero-disk: worker threads' own censuses: PID, thread, census.
+    thread_censuses: Vec<(i32, u32, StreamedCensus)>,
     warnings: Vec<String>,
     sampling_seconds: f64,
     signals_forwarded: Vec<i32>,
@@ -554,6 +637,7 @@ impl Tracer<'_> {
                         samples: vec![point],
                         peak_rss: mem.rss,
                         snapshots: Vec::new(),
+                        censuses: Vec::new(),
                         notes: Vec::new(),
                         start_ticks: entry.start_ticks,
                         next_snapshot: start
@@ -614,6 +698,7 @@ impl Tracer<'_> {
             peak_rss: samples.iter().map(|p| p.rss).max().unwrap_or(0),
             samples,
             snapshots: Vec::new(),
+            censuses: Vec::new(),
             notes: vec![
                 "no sample of /proc saw it (it lived between two samples); known from the test files it reported".to_owned(),
             ],
@@ -666,6 +751,16 @@ impl Tracer<'_> {
                 r.snapshots_skipped = None;
                 continue;
             }
+            // Its test files run in worker threads, which snapshot their own heaps between
+            // files; its main thread only schedules them (a signal snapshot holds the main
+            // thread's heap alone, and stalls the scheduling of every file).
+            if self.config.snapshot_at_files
+                && !self.config.snapshot_coordinators
+                && self.roles.thread_worker(r.pid)
+            {
+                r.snapshots_skipped = Some(THREADS_SKIP.to_owned());
+                continue;
+            }
             // Asked again at each sample: a worker may say what it is after it is due.
             match self
                 .roles
@@ -693,43 +788,99 @@ impl Tracer<'_> {
         }
     }
 
+    /// Files the censuses streamed snapshots became with their process or thread.
+    fn file_streamed(&mut self, done: Vec<crate::streamed::Streamed>) {
+        for s in done {
+            match s.census {
+                Ok(c) if s.thread != 0 => self.thread_censuses.push((s.pid, s.thread, c)),
+                Ok(c) => {
+                    match self.processes.iter_mut().rev().find(|r| r.pid == s.pid) {
+                        Some(r) => r.censuses.push(c),
+                        None => self.warnings.push(format!(
+                            "PID {}: a streamed snapshot's census from a process trace never saw was dropped",
+                            s.pid
+                        )),
+                    }
+                }
+                Err(e) => {
+                    let note = format!("a streamed snapshot was lost: {e}");
+                    self.warnings.push(format!("PID {} thread {}: {note}", s.pid, s.thread));
+                    if let Some(r) = self.processes.iter_mut().rev().find(|r| r.pid == s.pid) {
+                        r.notes.push(note);
+                    }
+                }
+            }
+        }
+    }
+
     /// Moves finished snapshots into their lanes.
     fn collect(&mut self, t: f64, last: bool) {
+        if let Some(s) = &self.streamed {
+            let done = s.poll();
+            self.file_streamed(done);
+        }
         let Some(snapshots) = &self.snapshots else {
             return;
         };
         let began = Instant::now();
         let processes = &self.processes;
+        let threads = &self.thread_snapshots;
         let latest = |pid: i32| processes.iter().rev().find(|r| r.pid == pid);
         let events = snapshots.collect(
             t,
             &self.config.out_dir,
-            |pid| latest(pid).map(|r| (r.lane.clone(), r.snapshots.len() as u32)),
+            |pid, thread| {
+                let r = latest(pid)?;
+                Some(match thread {
+                    0 => (r.lane.clone(), r.snapshots.len() as u32),
+                    _ => (
+                        crate::threads::thread_lane(&r.lane, thread),
+                        threads
+                            .iter()
+                            .filter(|(p, t, _)| (*p, *t) == (pid, thread))
+                            .count() as u32,
+                    ),
+                })
+            },
             |pid| latest(pid).is_some_and(|r| r.end.is_none()),
             last,
         );
         for e in events {
+            // A worker thread's own snapshot: its thread's lane, not its process's.
+            if let Collected::Snapshot { pid, thread, file } = e {
+                if thread != 0 {
+                    self.thread_snapshots.push((pid, thread, file));
+                    continue;
+                }
+                self.file_snapshot(t, pid, Collected::Snapshot { pid, thread, file });
+                continue;
+            }
             let pid = match &e {
                 Collected::Snapshot { pid, .. } | Collected::Discarded { pid, .. } => *pid,
             };
-            let Some(r) = self.processes.iter_mut().rev().find(|r| r.pid == pid) else {
-                continue;
-            };
-            let requested_at = r.pending.take();
-            r.next_snapshot = t + self.config.snapshot_every.map_or(0.0, |d| d.as_secs_f64());
-            match e {
-                Collected::Snapshot { mut file, .. } => {
-                    file.requested_at = requested_at;
-                    r.snapshots.push(file)
-                }
-                Collected::Discarded { reason, .. } => {
-                    let note = format!("a snapshot was discarded: {reason}");
-                    self.warnings.push(format!("PID {pid}: {note}"));
-                    r.notes.push(note);
-                }
-            }
+            self.file_snapshot(t, pid, e);
         }
         self.sampling_seconds += began.elapsed().as_secs_f64();
+    }
+
+    /// Files a collected snapshot (or its loss) with its process.
+    fn file_snapshot(&mut self, t: f64, pid: i32, e: Collected) {
+        let Some(r) = self.processes.iter_mut().rev().find(|r| r.pid == pid) else {
+            return;
+        };
+        let requested_at = r.pending.take();
+        r.next_snapshot = t + self.config.snapshot_every.map_or(0.0, |d| d.as_secs_f64());
+        match e {
+            Collected::Snapshot { mut file, .. } => {
+                file.requested_at = requested_at;
+                r.snapshots.push(file)
+            }
+            Collected::Discarded { reason, .. } => {
+                let note = format!("a snapshot was discarded: {reason}");
+                self.warnings.push(format!("PID {pid}: {note}"));
+                r.notes.push(note);
+            }
+        }
     }
 }
 
@@ -738,7 +889,10 @@ impl Tracer<'_> {
 fn settle_roles(roles: &Roles, processes: &mut [ProcessRecord]) {
     for r in processes.iter_mut() {
         r.role = roles.of(r.pid).cloned();
-        if r.role.as_ref().is_some_and(|role| role.runs_tests) {
+        // A process whose tests run only in its worker threads stays skipped: the threads
+        // snapshot themselves; its main thread only schedules them.
+        let threads_only = roles.thread_worker(r.pid) && !roles.hooked_worker(r.pid);
+        if r.role.as_ref().is_some_and(|role| role.runs_tests) && !threads_only {
             r.snapshots_skipped = None;
         }
     }
