@@ -18,6 +18,7 @@ fn expect_error(args: &[&str], needles: &[&str]) {
 
 #[test]
 fn errors_name_the_file_and_the_problem() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     node_eval(
         dir.path(),
@@ -91,6 +92,7 @@ fn errors_name_the_file_and_the_problem() {
 
 #[test]
 fn watch_refuses_a_bad_store_or_target_and_keeps_what_is_stored() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("afile");
     std::fs::write(&file, "x").expect("write");
@@ -124,6 +126,7 @@ fn watch_refuses_a_bad_store_or_target_and_keeps_what_is_stored() {
 
 #[test]
 fn a_store_from_a_newer_leaktrail_is_refused_and_left_alone() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let store = dir.path().join("store");
     leaktrail_store::Store::create(&store).expect("store");
@@ -161,6 +164,7 @@ fn stderr_of(args: &[&str], code: i32) -> String {
 
 #[test]
 fn a_missing_file_is_said_once_by_every_command() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     node_eval(
         dir.path(),
@@ -229,6 +233,7 @@ fn a_missing_file_is_said_once_by_every_command() {
 
 #[test]
 fn floor_suggestions_name_what_the_flag_takes() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let store = dir.path().join("store");
     for args in [
@@ -267,6 +272,7 @@ fn floor_suggestions_name_what_the_flag_takes() {
 
 #[test]
 fn a_target_that_cannot_be_watched_leaves_nothing_behind() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let store = dir.path().join("store");
     let out = dir.path().join("out");
@@ -324,6 +330,7 @@ fn a_target_that_cannot_be_watched_leaves_nothing_behind() {
 
 #[test]
 fn numbers_at_their_limits_are_no_panic() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     node_eval(
         dir.path(),
@@ -359,6 +366,7 @@ fn numbers_at_their_limits_are_no_panic() {
 
 #[test]
 fn a_node_file_name_with_an_impossible_date_is_no_panic() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     node_eval(
         dir.path(),
@@ -402,6 +410,7 @@ fn chain_snapshot(n: usize) -> Vec<u8> {
 
 #[test]
 fn header_counts_are_checked_before_allocating_under_a_memory_limit() {
+    let _shared = crate::common::shared();
     // 2^32 - 1 nodes would ask for about 70 GB of columns at once; under `ulimit -v` that
     // aborted every command with SIGABRT and a backtrace.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -453,6 +462,7 @@ fn header_counts_are_checked_before_allocating_under_a_memory_limit() {
 
 #[test]
 fn a_snapshot_truncated_while_read_is_an_error_not_sigbus() {
+    let _shared = crate::common::shared();
     use std::os::unix::process::ExitStatusExt;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("growing.heapsnapshot");
@@ -497,6 +507,7 @@ fn a_snapshot_truncated_while_read_is_an_error_not_sigbus() {
 
 #[test]
 fn not_quite_snapshots_are_refused_and_any_field_order_is_read() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let text = String::from_utf8(chain_snapshot(100)).expect("utf-8");
 

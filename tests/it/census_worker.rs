@@ -12,6 +12,7 @@ use leaktrail_watch::{census_of_file, CensusWorker};
 
 #[test]
 fn the_child_census_is_the_census_taken_in_process() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let snaps = scenario_snapshots(dir.path(), "stream-registry-no-ttl", &[200, 400, 600]);
     let limits = CensusLimits {
@@ -58,6 +59,7 @@ fn the_child_census_is_the_census_taken_in_process() {
 
 #[test]
 fn a_bad_snapshot_fails_its_census_with_the_file_named() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let bad = dir.path().join("cut.heapsnapshot");
     std::fs::write(&bad, br#"{"snapshot":{"meta":{"node_fields":["type""#).expect("write");

@@ -39,6 +39,7 @@ fn stdout_of(args: &[&str]) -> String {
 
 #[test]
 fn bash_completion_loads_and_completes_every_subcommand() {
+    let _shared = crate::common::shared();
     let bin = env!("CARGO_BIN_EXE_leaktrail");
     // Source the script as a user's shell would, then ask the completion function what
     // follows `leaktrail ` and what follows `leaktrail run --ite`.
@@ -87,6 +88,7 @@ echo "run flags: ${{COMPREPLY[*]}}""#
 
 #[test]
 fn zsh_and_fish_completions_name_every_subcommand() {
+    let _shared = crate::common::shared();
     for shell in ["zsh", "fish", "elvish", "powershell"] {
         let script = stdout_of(&["completions", shell]);
         for sub in SUBCOMMANDS {
@@ -108,6 +110,7 @@ fn zsh_and_fish_completions_name_every_subcommand() {
 
 #[test]
 fn man_page_lists_every_subcommand_and_renders() {
+    let _shared = crate::common::shared();
     let page = stdout_of(&["man"]);
     assert!(page.contains(".TH leaktrail 1"), "{page}");
     for sub in SUBCOMMANDS {
@@ -206,6 +209,7 @@ fn check_command(line: &str, help: &HashMap<String, String>, whence: &str) -> Ve
 
 #[test]
 fn every_help_ends_with_examples_whose_flags_exist() {
+    let _shared = crate::common::shared();
     let help = flags_by_subcommand();
     let mut problems = Vec::new();
     for (sub, text) in &help {
@@ -235,6 +239,7 @@ fn every_help_ends_with_examples_whose_flags_exist() {
 
 #[test]
 fn commands_in_readme_and_docs_use_flags_that_exist() {
+    let _shared = crate::common::shared();
     let help = flags_by_subcommand();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = vec![root.join("README.md")];

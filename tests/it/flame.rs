@@ -40,6 +40,7 @@ fn mode(p: &Path) -> u32 {
 
 #[test]
 fn draws_node_profiles_with_the_hot_function_and_the_allocator() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let (cpu, heap) = profiles(dir.path());
     let out = dir.path().join("svgs");
@@ -83,6 +84,7 @@ fn draws_node_profiles_with_the_hot_function_and_the_allocator() {
 
 #[test]
 fn folded_stacks_and_default_places() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let (cpu, heap) = profiles(dir.path());
     let out = leaktrail(&["flame", "--folded", s(&cpu)]);
@@ -138,6 +140,7 @@ fn folded_stacks_and_default_places() {
 
 #[test]
 fn files_that_are_not_profiles_are_refused_by_name() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let write = |name: &str, text: &str| {
         let p = dir.path().join(name);

@@ -6,6 +6,7 @@ include!("../../fuzz/exercise.rs");
 
 #[test]
 fn past_fuzz_crashes_and_seeds_pass() {
+    let _shared = crate::common::shared();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     let mut tried = 0;
     for dir in ["seeds", "artifacts/parse_snapshot"] {

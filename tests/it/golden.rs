@@ -95,6 +95,7 @@ fn golden_formats(dir: &Path, name: &str, args: &[&str], code: i32) {
 
 #[test]
 fn snapshot_commands_print_their_golden_output() {
+    let _shared = crate::common::shared();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     let snaps = fixtures(dir);
@@ -126,6 +127,7 @@ fn snapshot_commands_print_their_golden_output() {
 
 #[test]
 fn the_normaliser_replaces_the_folder_and_the_time_of_day() {
+    let _shared = crate::common::shared();
     let dir = Path::new("/tmp/x1");
     assert_eq!(
         normalise(

@@ -83,21 +83,25 @@ fn assert_leak_found(scenario: &str) {
 
 #[test]
 fn leaks_finds_the_stream_registry() {
+    let _shared = crate::common::shared();
     assert_leak_found("stream-registry-no-ttl");
 }
 
 #[test]
 fn leaks_finds_the_unbounded_event_store() {
+    let _shared = crate::common::shared();
     assert_leak_found("event-store-unbounded");
 }
 
 #[test]
 fn leaks_finds_accumulating_listeners() {
+    let _shared = crate::common::shared();
     assert_leak_found("listener-accumulation");
 }
 
 #[test]
 fn leaks_finds_closures_holding_buffers() {
+    let _shared = crate::common::shared();
     assert_leak_found("closure-holds-buffer");
 }
 
@@ -105,12 +109,14 @@ fn leaks_finds_closures_holding_buffers() {
 /// property name, and the keys fold into one cluster.
 #[test]
 fn leaks_finds_a_cache_keyed_by_unique_strings() {
+    let _shared = crate::common::shared();
     assert_leak_found("dictionary-cache");
 }
 
 /// Timers never cleared sit in Node's linked lists, each at its own depth: the links fold.
 #[test]
 fn leaks_finds_uncleared_timers_along_their_linked_list() {
+    let _shared = crate::common::shared();
     assert_leak_found("uncleared-timers");
     let (_, report) = leaks_of("uncleared-timers");
     let first = &report["clusters"][0];
@@ -132,6 +138,7 @@ fn leaks_finds_uncleared_timers_along_their_linked_list() {
 /// A string appended to at one place: no new object accumulates, the string grows.
 #[test]
 fn leaks_finds_a_growing_string() {
+    let _shared = crate::common::shared();
     let spec = manifest("growing-string.js");
     let (out, report) = leaks_of("growing-string");
     assert_eq!(out.status.code(), Some(1), "{}", report["summary"]);
@@ -158,12 +165,14 @@ fn leaks_finds_a_growing_string() {
 /// One small object an iteration, amid churn: a cluster of its own.
 #[test]
 fn leaks_finds_a_slow_leak() {
+    let _shared = crate::common::shared();
     assert_leak_found("slow-leak");
 }
 
 /// Clean programs report no cluster: documented noise floor is 64 KiB or 0.1 % of the heap.
 #[test]
 fn leaks_stays_quiet_on_clean_programs() {
+    let _shared = crate::common::shared();
     for scenario in [
         "lru-cache-bounded",
         "ring-buffer",
@@ -200,6 +209,7 @@ fn leaks_stays_quiet_on_clean_programs() {
 
 #[test]
 fn summary_has_retained_sizes_paths_and_listeners() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let snaps = scenario_snapshots(dir.path(), "listener-accumulation", &[400]);
     let sum = leaktrail_json(&["summary", s(&snaps[0]), "--largest", "5"]);
@@ -242,6 +252,7 @@ fn summary_has_retained_sizes_paths_and_listeners() {
 
 #[test]
 fn retainers_by_class_and_by_id() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let snaps = scenario_snapshots(dir.path(), "stream-registry-no-ttl", &[300]);
     let by_class = leaktrail_json(&[
@@ -303,6 +314,7 @@ fn retainers_by_class_and_by_id() {
 /// recursion.
 #[test]
 fn deep_linked_list() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     node_eval(
         dir.path(),
@@ -332,6 +344,7 @@ fn deep_linked_list() {
 /// per-session `events` arrays), and a bounded LRU Map is not.
 #[test]
 fn leaks_follows_growing_collections_through_four_snapshots() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let snaps = scenario_snapshots(dir.path(), "event-store-unbounded", &[200, 700, 1200, 2000]);
     let (out, report) = leaks_json(&snaps);
@@ -395,6 +408,7 @@ fn leaks_follows_growing_collections_through_four_snapshots() {
 /// says listeners were not counted rather than reporting zero.
 #[test]
 fn diff_and_leaks_count_listener_growth() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let snaps = scenario_snapshots(dir.path(), "listener-accumulation", &[200, 1200, 2000]);
     let diff = leaktrail_json(&["diff", s(&snaps[0]), s(&snaps[1]), "--listeners"]);
@@ -428,6 +442,7 @@ fn diff_and_leaks_count_listener_growth() {
 
 #[test]
 fn the_root_is_said_to_be_the_root() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     node_eval(
         dir.path(),

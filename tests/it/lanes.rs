@@ -17,6 +17,7 @@ fn lane_process(n: u32) -> String {
 
 #[test]
 fn lane_dir_pairs_earliest_and_latest_per_pid() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let pid_of = |out: std::process::Output| -> u32 {
         String::from_utf8_lossy(&out.stdout)
@@ -110,6 +111,7 @@ fn lane_dir_pairs_earliest_and_latest_per_pid() {
 
 #[test]
 fn empty_lane_dir_is_an_error() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let out = leaktrail(&["diff", "--lane-dir", s(dir.path())]);
     assert_eq!(out.status.code(), Some(2));

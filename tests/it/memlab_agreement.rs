@@ -13,6 +13,7 @@ use common::*;
 
 #[test]
 fn top_20_retained_sizes_match_memlab() {
+    let _shared = crate::common::shared();
     let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/memlab");
     if !tools.join("node_modules/@memlab/core").exists() {
         assert!(

@@ -148,6 +148,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn installs_from_the_tarballs_offline_and_runs_through_npx() {
+    let _shared = crate::common::shared();
     let Some(app) = project() else { return };
     let platform = platform().unwrap();
 
@@ -292,6 +293,7 @@ fn children(pid: u32) -> Vec<u32> {
 
 #[test]
 fn the_launcher_passes_a_signal_on_once_and_the_exit_code_back() {
+    let _shared = crate::common::shared();
     let Some(app) = project() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let marker = dir.path().join("up");
@@ -331,6 +333,7 @@ fn the_launcher_passes_a_signal_on_once_and_the_exit_code_back() {
 
 #[test]
 fn the_launcher_dies_of_the_signal_the_binary_dies_of() {
+    let _shared = crate::common::shared();
     let Some(app) = project() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     leaktrail_store::Store::create(&dir.path().join("store")).expect("a store");
@@ -437,6 +440,7 @@ fn spawn_on_terminal(
 /// process group): leaktrail acts on it, stops the workload and reports.
 #[test]
 fn ctrl_c_on_a_terminal_stops_leaktrail_run() {
+    let _shared = crate::common::shared();
     let Some(app) = project() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let marker = dir.path().join("up");
@@ -476,6 +480,7 @@ setTimeout(end, 20000);
 /// takes a second SIGINT as "stop at once, write nothing".
 #[test]
 fn each_signal_reaches_the_binary_once() {
+    let _shared = crate::common::shared();
     let Some(app) = project() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let counter = dir.path().join("counter.js");

@@ -73,6 +73,7 @@ fn alert_names(rules: &str) -> Vec<String> {
 
 #[test]
 fn alert_rules_pass_promtool_check_and_their_unit_tests() {
+    let _shared = crate::common::shared();
     let Some(promtool_bin) = tool(
         "promtool",
         "alert_rules_pass_promtool_check_and_their_unit_tests",
@@ -294,6 +295,7 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
 
 #[test]
 fn the_promql_lexer_finds_metric_names() {
+    let _shared = crate::common::shared();
     let names = |e: &str| metric_names(e).into_iter().collect::<Vec<_>>();
     assert_eq!(
         names(
@@ -466,6 +468,7 @@ fn watched_store(root: &Path, secs: u32) -> PathBuf {
 
 #[test]
 fn dashboard_and_rules_name_only_metrics_leaktrail_exports() {
+    let _shared = crate::common::shared();
     let started = Instant::now();
     let root = tempfile::tempdir().expect("tempdir");
     let store = watched_store(root.path(), 3);
@@ -655,6 +658,7 @@ fn start_prometheus(
 
 #[test]
 fn prometheus_scrapes_watch_serve_and_evaluates_the_rules() {
+    let _shared = crate::common::shared();
     let Some(prometheus) = tool(
         "prometheus",
         "prometheus_scrapes_watch_serve_and_evaluates_the_rules",

@@ -8,6 +8,7 @@ use common::*;
 
 #[test]
 fn the_chart_renders_with_a_dot_per_sample() {
+    let _shared = crate::common::shared();
     let Some(browser) = chromium_for("the_chart_renders_with_a_dot_per_sample") else {
         return;
     };
@@ -61,6 +62,7 @@ fn the_chart_renders_with_a_dot_per_sample() {
 /// spans as `<code>` instead of showing the backticks (no browser needed to check it).
 #[test]
 fn code_spans_render_as_code_not_backticks() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out");
     let run = leaktrail(&[

@@ -38,6 +38,7 @@ const TARGET: &str = "stream-registry-no-ttl";
 
 #[test]
 fn snapshots_are_the_index_sorted_by_time() {
+    let _shared = crate::common::shared();
     let f = fixture();
     let server = serve(&f.dir, &[]);
     let r = request(&server.addr, "GET", "/api/memory/snapshots", None);
@@ -82,6 +83,7 @@ fn snapshots_are_the_index_sorted_by_time() {
 
 #[test]
 fn diff_analysis_compares_stored_censuses() {
+    let _shared = crate::common::shared();
     let f = fixture();
     let server = serve(&f.dir, &[]);
     let r = request(&server.addr, "GET", "/api/memory/diff-analysis", None);
@@ -140,6 +142,7 @@ fn diff_analysis_compares_stored_censuses() {
 
 #[test]
 fn trend_json_markdown_and_save_agree() {
+    let _shared = crate::common::shared();
     let f = fixture();
     let server = serve(&f.dir, &[]);
     let r = request(&server.addr, "GET", "/api/memory/trend", None);
@@ -216,6 +219,7 @@ fn trend_json_markdown_and_save_agree() {
 
 #[test]
 fn samples_since_and_limit() {
+    let _shared = crate::common::shared();
     let f = fixture();
     let server = serve(&f.dir, &[]);
     let all = request(&server.addr, "GET", "/api/memory/samples?since=0", None);
@@ -296,6 +300,7 @@ fn samples_since_and_limit() {
 
 #[test]
 fn bad_parameters_are_json_errors() {
+    let _shared = crate::common::shared();
     let f = fixture();
     let server = serve(&f.dir, &[]);
     let cases: &[(&str, &str, u16, &str)] = &[
@@ -375,6 +380,7 @@ fn bad_parameters_are_json_errors() {
 
 #[test]
 fn a_token_guards_every_data_route() {
+    let _shared = crate::common::shared();
     let f = fixture();
     let token = "s3cret-token-of-24-chars";
     let server = serve(&f.dir, &["--token", token]);
@@ -411,6 +417,7 @@ fn a_token_guards_every_data_route() {
 
 #[test]
 fn off_loopback_needs_a_token_and_a_store() {
+    let _shared = crate::common::shared();
     let f = fixture();
     let refused = leaktrail(&["serve", "--store", s(&f.dir), "--listen", "0.0.0.0:0"]);
     assert_eq!(refused.status.code(), Some(2));
@@ -456,6 +463,7 @@ fn off_loopback_needs_a_token_and_a_store() {
 
 #[test]
 fn metrics_parse_as_prometheus_text() {
+    let _shared = crate::common::shared();
     if !common::python_module_for("metrics_parse_as_prometheus_text", "prometheus_client") {
         return;
     }
@@ -554,6 +562,7 @@ print(json.dumps(out))
 
 #[test]
 fn dashboard_shows_the_store_in_chromium() {
+    let _shared = crate::common::shared();
     let Some(browser) = common::chromium_for("dashboard_shows_the_store_in_chromium") else {
         return;
     };
@@ -619,6 +628,7 @@ fn dashboard_shows_the_store_in_chromium() {
 
 #[test]
 fn watch_a_scenario_and_serve_it_while_it_runs() {
+    let _shared = crate::common::shared();
     let root = tempfile::tempdir().expect("tempdir");
     let store = root.path().join("store");
     let scenarios = common::scenarios_dir();
@@ -696,6 +706,7 @@ fn watch_a_scenario_and_serve_it_while_it_runs() {
 
 #[test]
 fn pages_of_other_sites_are_turned_away() {
+    let _shared = crate::common::shared();
     let f = fixture();
     let server = serve(&f.dir, &[]);
     let port = server.addr.rsplit(':').next().expect("port").to_owned();
@@ -750,6 +761,7 @@ fn pages_of_other_sites_are_turned_away() {
 
 #[test]
 fn watch_serve_answers_from_the_watcher_itself() {
+    let _shared = crate::common::shared();
     let root = tempfile::tempdir().expect("tempdir");
     let store = root.path().join("store");
     let scenarios = common::scenarios_dir();
@@ -895,6 +907,7 @@ const HALF_REQUEST: &[u8] = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n";
 /// has passed.
 #[test]
 fn a_thousand_slow_clients_do_not_starve_the_others() {
+    let _shared = crate::common::shared();
     let f = fixture();
     raise_own_open_files(4096);
     let timeout = Duration::from_secs(2);
@@ -977,6 +990,7 @@ fn a_thousand_slow_clients_do_not_starve_the_others() {
 /// never comes is answered and closed, not held waiting for the body.
 #[test]
 fn slow_headers_and_bodies_are_not_waited_for() {
+    let _shared = crate::common::shared();
     let f = fixture();
     let server = serve(&f.dir, &["--header-timeout", "1s"]);
     let connect = || TcpStream::connect(&server.addr).expect("connect");
@@ -1058,6 +1072,7 @@ fn json_error(r: &common::http::Reply, status: u16, needle: &str, what: &str) {
 /// else.
 #[test]
 fn host_and_deciding_headers_follow_http_rules() {
+    let _shared = crate::common::shared();
     let f = fixture();
     let server = serve(&f.dir, &[]);
     let addr = &server.addr;
@@ -1142,6 +1157,7 @@ fn host_and_deciding_headers_follow_http_rules() {
 /// error, not an empty body.
 #[test]
 fn refusals_before_any_route_are_json_too() {
+    let _shared = crate::common::shared();
     let f = fixture();
     let server = serve(&f.dir, &[]);
     let addr = &server.addr;
@@ -1167,6 +1183,7 @@ fn refusals_before_any_route_are_json_too() {
 /// removing older ones (and saying which), and never a file it did not write.
 #[test]
 fn saved_reports_are_capped() {
+    let _shared = crate::common::shared();
     let root = tempfile::tempdir().expect("tempdir");
     let dir = root.path().join("store");
     leaktrail_store::Store::create(&dir).expect("an empty store");

@@ -25,6 +25,7 @@ fn application_classes(diff: &serde_json::Value) -> Vec<(String, i64)> {
 
 #[test]
 fn stream_registry_diff_ranks_a_manifest_culprit_first() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let snaps = scenario_snapshots(dir.path(), "stream-registry-no-ttl", &[200, 1200]);
     let diff = leaktrail_json(&["diff", s(&snaps[0]), s(&snaps[1])]);
@@ -81,6 +82,7 @@ fn stream_registry_diff_ranks_a_manifest_culprit_first() {
 
 #[test]
 fn lru_cache_shows_no_growing_application_class() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     // After the warm-up of about 650 requests the cache is full.
     let snaps = scenario_snapshots(dir.path(), "lru-cache-bounded", &[1000, 2000]);
@@ -100,6 +102,7 @@ fn lru_cache_shows_no_growing_application_class() {
 
 #[test]
 fn module_growth_is_reported_as_code() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let snaps = scenario_snapshots(dir.path(), "module-growth", &[200, 1200]);
     let diff = leaktrail_json(&["diff", s(&snaps[0]), s(&snaps[1])]);
@@ -122,6 +125,7 @@ fn module_growth_is_reported_as_code() {
 
 #[test]
 fn external_buffer_leak_is_reported_as_external() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let snaps = scenario_snapshots(dir.path(), "external-buffer-leak", &[200, 1200]);
     let diff = leaktrail_json(&["diff", s(&snaps[0]), s(&snaps[1])]);
@@ -142,6 +146,7 @@ fn external_buffer_leak_is_reported_as_external() {
 
 #[test]
 fn summary_totals_are_consistent() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let snaps = scenario_snapshots(dir.path(), "listener-accumulation", &[300]);
     let sum = leaktrail_json(&["summary", s(&snaps[0])]);

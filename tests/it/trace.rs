@@ -12,7 +12,7 @@ use common::*;
 
 /// The tests here run whole process trees; on a small machine, parallel trees slow heap
 /// snapshots down by seconds. One at a time, with every other measured test.
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+fn one_at_a_time() -> std::sync::RwLockWriteGuard<'static, ()> {
     measured()
 }
 

@@ -20,6 +20,7 @@ const FLOOR: &str = "200MB/h";
 
 #[test]
 fn a_store_of_a_leaking_service_is_leaking() {
+    let _shared = crate::common::shared();
     let root = tempfile::tempdir().expect("tempdir");
     let f = build_store(
         root.path(),
@@ -64,6 +65,7 @@ fn a_store_of_a_leaking_service_is_leaking() {
 
 #[test]
 fn a_missing_store_is_a_clear_error() {
+    let _shared = crate::common::shared();
     let root = tempfile::tempdir().expect("tempdir");
     let missing = root.path().join("nothing-here");
     let out = leaktrail(&["trend", "--store", s(&missing)]);
@@ -82,6 +84,7 @@ fn a_missing_store_is_a_clear_error() {
 
 #[test]
 fn snapshot_directories_leaking_and_clean() {
+    let _shared = crate::common::shared();
     let root = tempfile::tempdir().expect("tempdir");
     // The files' times say one second per 200 iterations, whatever pace the machine ran
     // the scenario at: the rate per hour is then the bytes', not the machine's (a machine
@@ -151,6 +154,7 @@ fn touch(path: &Path, secs: u64) {
 
 #[test]
 fn time_order_from_node_names_and_from_mtimes() {
+    let _shared = crate::common::shared();
     let root = tempfile::tempdir().expect("tempdir");
     let raw = root.path().join("raw");
     let files = scenario_snapshots(&raw, "stream-registry-no-ttl", &[0, 200, 400, 600, 800]);
@@ -227,6 +231,7 @@ fn time_order_from_node_names_and_from_mtimes() {
 
 #[test]
 fn bad_input_is_a_clear_error() {
+    let _shared = crate::common::shared();
     let root = tempfile::tempdir().expect("tempdir");
     let empty = root.path().join("empty");
     std::fs::create_dir(&empty).expect("dir");

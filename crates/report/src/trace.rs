@@ -434,42 +434,6 @@ fn census_section(d: &mut Doc, lane: &str, p: &ProcessSummary) {
     census_class_table(d, &c.diff);
 }
 
-/// The classes that grew most between two censuses.
-fn census_class_table(d: &mut Doc, diff: &leaktrail_analysis::CensusDiff) {
-    let rows = diff
-        .classes
-        .iter()
-        .filter(|c| c.change.size_delta > 0)
-        .map(|c| {
-            let c = &c.change;
-            vec![
-                Cell::new(&c.class),
-                Cell::new(c.family.label()),
-                Cell::new(signed_count(c.count_delta)),
-                d.delta_cell(c.size_delta),
-                Cell::new(format!(
-                    "{} / {}",
-                    group_digits(c.count_after),
-                    human_bytes(c.size_after)
-                )),
-            ]
-        })
-        .collect::<Vec<_>>();
-    if !rows.is_empty() {
-        d.table(
-            &[
-                "class",
-                "family",
-                "Δ count",
-                "Δ size",
-                "after (count / size)",
-            ],
-            rows,
-            2,
-        );
-    }
-}
-
 /// The heap diff of one process: verdict and top classes.
 fn heap_section(d: &mut Doc, lane: &str, p: &ProcessSummary) {
     let pr = &p.process;
@@ -501,22 +465,30 @@ fn heap_section(d: &mut Doc, lane: &str, p: &ProcessSummary) {
     class_table(d, diff);
 }
 
+/// The classes that grew most between two censuses.
+fn census_class_table(d: &mut Doc, diff: &leaktrail_analysis::CensusDiff) {
+    class_rows(d, diff.classes.iter().map(|c| &c.change));
+}
+
 /// The classes that grew most between two snapshots.
 fn class_table(d: &mut Doc, diff: &leaktrail_analysis::SnapshotDiff) {
-    let rows = diff
-        .classes
-        .iter()
-        .filter(|c| c.change.size_delta > 0)
+    class_rows(d, diff.classes.iter().map(|c| &c.change));
+}
+
+/// A table of the classes of `changes` that grew, as the diff lists them.
+fn class_rows<'a>(d: &mut Doc, changes: impl Iterator<Item = &'a leaktrail_analysis::ClassChange>) {
+    let rows = changes
+        .filter(|c| c.size_delta > 0)
         .map(|c| {
             vec![
-                Cell::new(&c.change.class),
-                Cell::new(c.change.family.label()),
-                Cell::new(signed_count(c.change.count_delta)),
-                d.delta_cell(c.change.size_delta),
+                Cell::new(&c.class),
+                Cell::new(c.family.label()),
+                Cell::new(signed_count(c.count_delta)),
+                d.delta_cell(c.size_delta),
                 Cell::new(format!(
                     "{} / {}",
-                    group_digits(c.change.count_after),
-                    human_bytes(c.change.size_after)
+                    group_digits(c.count_after),
+                    human_bytes(c.size_after)
                 )),
             ]
         })

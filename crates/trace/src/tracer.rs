@@ -210,15 +210,8 @@ pub fn trace(
         if let (Some(s), Some(every), true) =
             (&snapshots, config.snapshot_every, config.snapshot_at_files)
         {
-            cmd.env(crate::boundaries::DIR_ENV, s.dir())
-                .env(crate::boundaries::EVERY_ENV, every.as_millis().to_string())
-                .env(
-                    crate::boundaries::GROWTH_ENV,
-                    config.snapshot_growth.to_string(),
-                );
-            if let Some(budget) = config.snapshot_budget {
-                cmd.env(crate::boundaries::BUDGET_ENV, budget.to_string());
-            }
+            cmd.env(crate::boundaries::DIR_ENV, s.dir());
+            boundary_env(&mut cmd, config, every);
         }
     }
     if let Some(o) = &node_options {
@@ -234,15 +227,8 @@ pub fn trace(
     {
         match StreamedSnapshots::new(start, worker.clone()) {
             Ok(s) => {
-                cmd.env(crate::streamed::FIFO_ENV, s.dir())
-                    .env(crate::boundaries::EVERY_ENV, every.as_millis().to_string())
-                    .env(
-                        crate::boundaries::GROWTH_ENV,
-                        config.snapshot_growth.to_string(),
-                    );
-                if let Some(budget) = config.snapshot_budget {
-                    cmd.env(crate::boundaries::BUDGET_ENV, budget.to_string());
-                }
+                cmd.env(crate::streamed::FIFO_ENV, s.dir());
+                boundary_env(&mut cmd, config, every);
                 streamed = Some(s);
             }
             Err(e) => warnings.push(format!(
@@ -886,6 +872,19 @@ impl Tracer<'_> {
 
 /// Gives every process the role it was known by at the end; one that turned out to run
 /// tests (it said so after it was due) was not skipped after all.
+/// Tells the preload when a worker snapshots itself between files: at most once per
+/// `every`, after its heap grew by `--snapshot-growth`, within `--snapshot-budget`.
+fn boundary_env(cmd: &mut Command, config: &TraceConfig, every: Duration) {
+    cmd.env(crate::boundaries::EVERY_ENV, every.as_millis().to_string())
+        .env(
+            crate::boundaries::GROWTH_ENV,
+            config.snapshot_growth.to_string(),
+        );
+    if let Some(budget) = config.snapshot_budget {
+        cmd.env(crate::boundaries::BUDGET_ENV, budget.to_string());
+    }
+}
+
 fn settle_roles(roles: &Roles, processes: &mut [ProcessRecord]) {
     for r in processes.iter_mut() {
         r.role = roles.of(r.pid).cloned();

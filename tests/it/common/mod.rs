@@ -11,16 +11,25 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Tests that measure a real workload (`run`, `trace`, `watch`: samples, timings, an
-/// overhead budget) or load both cores (test runners' workers) hold this, one at a time
-/// across the whole test binary: beside another such test, a fast loop gets too few
-/// samples and a budget test too few points. (When each file was a test binary of its
-/// own, cargo ran them one after another.)
-static MEASURED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// overhead budget) or load both cores (test runners' workers) run alone ([`measured`]);
+/// every other test runs beside its like ([`shared`]). Beside another test, a fast loop
+/// got too few samples, a budget test too few points, and a process's start-up outlasted
+/// its settle time. (When each file was a test binary of its own, cargo ran them one
+/// after another, and these ran one at a time within theirs.)
+static TESTS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
-/// Holds [`MEASURED`] until the guard is dropped; not reentrant: take it once per test.
-pub fn measured() -> std::sync::MutexGuard<'static, ()> {
-    MEASURED
-        .lock()
+/// Runs a measured test alone until the guard is dropped; not reentrant: take it once
+/// per test, and never with [`shared`].
+pub fn measured() -> std::sync::RwLockWriteGuard<'static, ()> {
+    TESTS
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Lets a test run beside others, but never beside a measured one.
+pub fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    TESTS
+        .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 

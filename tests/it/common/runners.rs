@@ -7,7 +7,7 @@ use std::process::Output;
 use super::{node, scenarios_dir};
 
 /// Runner processes use both cores: one run at a time ([`super::measured`]).
-pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+pub fn one_at_a_time() -> std::sync::RwLockWriteGuard<'static, ()> {
     super::measured()
 }
 
