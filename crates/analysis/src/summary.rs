@@ -226,10 +226,12 @@ impl Summary {
     /// Builds the summary with retained sizes per class, the `largest` biggest objects with
     /// their paths, and the handle counts.
     pub fn with_graph(a: &HeapAnalysis<'_>, path: &str, largest: usize) -> Summary {
-        // The distances (a breadth-first search of the whole graph, for the largest objects'
-        // paths) are independent of the per-class work: one core does each. The retained
-        // size per class, which builds the dominator tree's children (8 bytes a node), comes
-        // after, so that the two working sets do not add up.
+        // The retained size per class builds the dominator tree's children (8 bytes a node)
+        // and frees them before the distances (4 bytes a node, and the queue) exist, so the
+        // two working sets never add up. The distances (a breadth-first search of the whole
+        // graph, for the largest objects' paths) are independent of the other per-class
+        // work, whose memory is small: one core does each.
+        let retained = a.class_retained();
         let (_, (mut summary, handles)) = rayon::join(
             || a.distances(),
             || {
@@ -239,7 +241,6 @@ impl Summary {
                 )
             },
         );
-        let retained = a.class_retained();
         let id_of: std::collections::HashMap<&str, usize> = a
             .classes
             .class_names
