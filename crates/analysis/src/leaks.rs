@@ -65,19 +65,11 @@ impl EarlierSnapshot {
     /// retainer paths).
     pub fn of(snap: HeapSnapshot, path: &str) -> EarlierSnapshot {
         let info = SnapshotInfo::of(&snap, path);
-        // Two independent whole-snapshot passes (classes; the breadth-first search of the
-        // distances), then two that read both: one core each.
-        let (classes, distances) = rayon::join(
-            || crate::Classification::of(&snap),
-            || Distances::compute(&snap),
-        );
-        let (handles, sized) = rayon::join(
-            || crate::handles::Handles::of(&snap, &classes),
-            || SizedObjects::of_earlier(&snap, &classes, &distances),
-        );
-        drop(distances);
+        let classes = crate::Classification::of(&snap);
+        let handles = crate::handles::Handles::of(&snap, &classes);
         let class_counts = class_counts(&classes, snap.self_sizes());
         let families = family_sizes(&classes, snap.self_sizes());
+        let sized = SizedObjects::of_earlier(&snap, &classes, &Distances::compute(&snap));
         let (ids, _) = snap.into_ids_and_sizes();
         EarlierSnapshot {
             info,
