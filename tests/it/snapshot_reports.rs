@@ -204,3 +204,188 @@ fn summary_totals_are_consistent() {
     let ctx = class("RequestContext").expect("RequestContext");
     assert!(ctx["count"].as_u64().expect("count") >= 300, "{ctx}");
 }
+
+/// Everything a parse gives, through the public accessors, for comparing two parses.
+fn parsed_columns(snap: &leaktrail_snapshot::HeapSnapshot) -> Vec<(&'static str, Vec<u64>)> {
+    let nodes = 0..snap.node_count() as u32;
+    let edges = 0..snap.edge_count() as u32;
+    let hash = |s: &str| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        s.hash(&mut h);
+        h.finish()
+    };
+    vec![
+        (
+            "counts",
+            vec![
+                snap.node_count() as u64,
+                snap.edge_count() as u64,
+                snap.file_edge_count() as u64,
+                snap.clamped_sizes() as u64,
+                snap.file_size(),
+                snap.strings().len() as u64,
+            ],
+        ),
+        (
+            "strings",
+            (0..snap.strings().len())
+                .map(|i| hash(snap.strings().get(i).unwrap_or("\u{0}missing")))
+                .collect(),
+        ),
+        (
+            "node types",
+            nodes
+                .clone()
+                .map(|n| snap.node_type_index(n) as u64)
+                .collect(),
+        ),
+        (
+            "node names",
+            nodes
+                .clone()
+                .map(|n| snap.node_name_index(n) as u64)
+                .collect(),
+        ),
+        (
+            "node ids",
+            nodes.clone().map(|n| snap.node_id(n) as u64).collect(),
+        ),
+        (
+            "self sizes",
+            nodes.clone().map(|n| snap.self_size(n) as u64).collect(),
+        ),
+        (
+            "edge ranges",
+            nodes.map(|n| snap.edges(n).end as u64).collect(),
+        ),
+        (
+            "edge types",
+            edges
+                .clone()
+                .map(|e| snap.edge_type_index(e) as u64)
+                .collect(),
+        ),
+        (
+            "edge targets",
+            edges.clone().map(|e| snap.edge_target(e) as u64).collect(),
+        ),
+        (
+            "edge names",
+            edges
+                .map(|e| match snap.edge_name(e) {
+                    leaktrail_snapshot::EdgeName::Name(s) => hash(s),
+                    leaktrail_snapshot::EdgeName::Index(i) => i as u64,
+                })
+                .collect(),
+        ),
+    ]
+}
+
+/// Issue 19: the parser scans chunks in parallel and the graph analyses use both cores;
+/// on one thread, and with chunks of a few bytes (block boundaries everywhere), every
+/// snapshot of every scenario and every fuzz seed must parse and summarise exactly alike.
+#[test]
+fn parallel_and_sequential_parse_agree_on_every_scenario() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenarios: Vec<String> = std::fs::read_dir(scenarios_dir())
+        .expect("scenarios folder")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let stem = name.strip_suffix(".js")?.to_owned();
+            (stem != "runner").then_some(stem)
+        })
+        .collect();
+    assert!(scenarios.len() >= 10, "scenarios found: {scenarios:?}");
+    // Node writes the snapshots, all scenarios at once.
+    let children: Vec<_> = scenarios
+        .iter()
+        .map(|sc| {
+            let child = snapshotting_runner(&["--expose-gc"], sc, 100, &[100], dir.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("node runs");
+            (sc, child)
+        })
+        .collect();
+    let mut files = Vec::new();
+    for (sc, child) in children {
+        let out = child.wait_with_output().expect("runner finishes");
+        assert!(
+            out.status.success(),
+            "{sc}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        files.push(dir.path().join(format!("{sc}-100.heapsnapshot")));
+    }
+    let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    for e in std::fs::read_dir(&seeds).expect("fuzz seeds") {
+        let path = e.expect("seed").path();
+        if path.extension().is_some_and(|x| x == "heapsnapshot") {
+            files.push(path);
+        }
+    }
+
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("one-thread pool");
+    let four = rayon::ThreadPoolBuilder::new()
+        .num_threads(4)
+        .build()
+        .expect("four-thread pool");
+    let analyse = |path: &std::path::Path, block_bytes: Option<usize>| {
+        use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
+        let options = ParseOptions {
+            block_bytes,
+            ..ParseOptions::default()
+        };
+        // Some fuzz seeds are not snapshots: the error must be the same too.
+        let snap = HeapSnapshot::open(path, &options).map_err(|e| e.to_string())?;
+        let analysis = leaktrail_analysis::HeapAnalysis::new(&snap);
+        let summary = leaktrail_analysis::Summary::with_graph(&analysis, "snap", 10);
+        let json = serde_json::to_string(&summary).expect("summary serialises");
+        Ok::<_, String>((parsed_columns(&snap), json))
+    };
+    let mut parsed = 0;
+    for path in &files {
+        let sequential = one.install(|| analyse(path, None));
+        for (pool, block) in [(&four, None), (&four, Some(4093)), (&one, Some(777))] {
+            let other = pool.install(|| analyse(path, block));
+            let (sequential, other) = match (&sequential, other) {
+                (Ok(a), Ok(b)) => (a, b),
+                (a, b) => {
+                    assert_eq!(a.as_ref().err(), b.as_ref().err(), "{}", path.display());
+                    continue;
+                }
+            };
+            for ((what, a), (_, b)) in sequential.0.iter().zip(&other.0) {
+                assert!(
+                    a == b,
+                    "{}: {what} differ ({} threads, blocks of {block:?})",
+                    path.display(),
+                    pool.current_num_threads()
+                );
+            }
+            if sequential.1 != other.1 {
+                let (a, b) = (&sequential.1, &other.1);
+                let at = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+                let around = |s: &str| {
+                    s.get(at.saturating_sub(200)..(at + 200).min(s.len()))
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                panic!(
+                    "{}: summaries differ ({} threads, blocks of {block:?}) at byte {at}:\n{}\n---\n{}",
+                    path.display(),
+                    pool.current_num_threads(),
+                    around(a),
+                    around(b)
+                );
+            }
+        }
+        parsed += usize::from(sequential.is_ok());
+    }
+    assert!(parsed >= scenarios.len(), "only {parsed} snapshots parsed");
+}

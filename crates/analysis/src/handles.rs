@@ -110,7 +110,10 @@ impl HandlesDelta {
                 delta: a as i64 - b as i64,
             })
             .collect();
-        listeners.sort_by(|a, b| b.delta.cmp(&a.delta).then(a.event.cmp(&b.event)));
+        // A total order: the rows come out of a hash map, whose order varies.
+        listeners.sort_by(|a, b| {
+            (b.delta, &a.event, &a.emitter_class).cmp(&(a.delta, &b.event, &b.emitter_class))
+        });
         HandlesDelta {
             before: before.totals(),
             after: after.totals(),
@@ -153,6 +156,12 @@ impl Handles {
         let class_of =
             |n: NodeIndex| classes.class_names[classes.node_class[n as usize] as usize].as_str();
         let mut per_event: HashMap<(String, String), (u64, u64)> = HashMap::new();
+        // Every object's edges are searched for `_events`: by strings-table index (V8
+        // writes each string once, but any copy counts), not by a string compare per edge.
+        let events_names: Vec<u32> = (0..snap.strings().len())
+            .filter(|&i| snap.strings().get(i) == Some("_events"))
+            .map(|i| i as u32)
+            .collect();
         for n in 0..snap.node_count() as u32 {
             if snap.node_kind(n) != NodeKind::Object {
                 continue;
@@ -164,7 +173,14 @@ impl Handles {
                 "MessagePort" => h.message_ports += 1,
                 _ => {}
             }
-            let Some(events) = property(snap, n, "_events") else {
+            let Some(events) = snap
+                .edges(n)
+                .find(|&e| {
+                    snap.edge_kind(e) == EdgeKind::Property
+                        && events_names.contains(&snap.edge_name_index(e))
+                })
+                .map(|e| snap.edge_target(e))
+            else {
                 continue;
             };
             if snap.node_kind(events) != NodeKind::Object {
@@ -202,7 +218,14 @@ impl Handles {
             )
             .collect();
         h.listeners
-            .sort_by(|a, b| b.listeners.cmp(&a.listeners).then(a.event.cmp(&b.event)));
+            // A total order: the rows come out of a hash map, whose order varies.
+            .sort_by(|a, b| {
+                (b.listeners, &a.event, &a.emitter_class).cmp(&(
+                    a.listeners,
+                    &b.event,
+                    &b.emitter_class,
+                ))
+            });
         h
     }
 }
@@ -214,15 +237,6 @@ fn handle_edges(from: NodeKind, edge: EdgeKind, to: NodeKind) -> bool {
             NodeKind::Closure => matches!(edge, EdgeKind::Property | EdgeKind::Element),
             _ => false,
         }
-}
-
-/// The target of `n`'s property `name`.
-fn property(snap: &HeapSnapshot, n: NodeIndex, name: &str) -> Option<NodeIndex> {
-    snap.edges(n)
-        .find(|&e| {
-            snap.edge_kind(e) == EdgeKind::Property && snap.edge_name(e) == EdgeName::Name(name)
-        })
-        .map(|e| snap.edge_target(e))
 }
 
 /// Listeners held by one `_events` entry: a function, or an Array of functions (V8

@@ -35,8 +35,13 @@ pub trait Graph {
 }
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+use rayon::prelude::*;
 
 const NONE: u32 = u32::MAX;
+/// Nodes per parallel task of the passes over the edges (a few hundred thousand edges).
+const EDGE_PASS_MIN_NODES: usize = 1 << 15;
 
 /// The immediate dominator of every node, and a DFS order of the nodes in which every
 /// node comes after its dominator.
@@ -51,7 +56,7 @@ pub struct Dominators {
 
 impl Dominators {
     /// Computes the dominators of `graph` from `root`.
-    pub fn compute<G: Graph>(graph: &G, root: u32) -> Dominators {
+    pub fn compute<G: Graph + Sync>(graph: &G, root: u32) -> Dominators {
         let n = graph.node_count();
         if n == 0 {
             return Dominators {
@@ -69,43 +74,67 @@ impl Dominators {
         let mut parent: Vec<u32> = Vec::with_capacity(n);
         dfs(graph, root, &mut pre, |_, p| parent.push(p));
 
-        // 2. Predecessors in DFS numbers (a reverse CSR).
-        // Tree edges (parent → child) are left out: the parent is always a candidate
-        // semidominator, so step 3 starts from it instead (one edge less per node).
-        let mut first = vec![0u32; n + 1];
-        for v in 0..n as u32 {
-            let pv = pre[v as usize];
-            graph.for_each_successor(v, |t| {
-                let pt = pre[t as usize] as usize;
-                if parent[pt] != pv || pt == 0 {
-                    first[pt + 1] += 1;
-                }
+        // 2. Predecessors in DFS numbers (a reverse CSR), and the best semidominator
+        // candidate each node gets from predecessors numbered below it.
+        // When step 3 reaches w, a predecessor v numbered below w is not yet processed, so
+        // `eval(v)` is v itself: of all of them only the least number matters, and one pass
+        // over the edges finds it (`best`, which starts at the DFS parent, the candidate
+        // of the tree edge). Only predecessors numbered above w (cross and back edges)
+        // need `eval`, so only they are stored: the list is a fraction of the edges.
+        //
+        // Both passes over the edges run in parallel over the nodes (each edge is looked at
+        // from its source, and the writes go to its target, so they are atomic). The order
+        // of a node's stored predecessors then varies from run to run; step 3 does not
+        // depend on it (a minimum over them), and dominators are unique.
+        let best: Vec<AtomicU32> = parent.iter().map(|&p| AtomicU32::new(p)).collect();
+        // `end[w]` counts w's stored predecessors, then (prefix sums) ends w's slice, then
+        // (filled backwards) starts it.
+        let mut end: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
+        (0..n as u32)
+            .into_par_iter()
+            .with_min_len(EDGE_PASS_MIN_NODES)
+            .for_each(|v| {
+                let pv = pre[v as usize];
+                graph.for_each_successor(v, |t| {
+                    let pt = pre[t as usize];
+                    if pt > pv {
+                        best[pt as usize].fetch_min(pv, Relaxed);
+                    } else if pt < pv && pt != 0 {
+                        end[pt as usize].fetch_add(1, Relaxed);
+                    }
+                });
             });
+        let mut total = 0u32;
+        for e in end.iter_mut() {
+            total += *e.get_mut();
+            *e.get_mut() = total;
         }
-        for i in 0..n {
-            first[i + 1] += first[i];
-        }
-        let mut fill = first.clone();
-        let mut preds = vec![0u32; first[n] as usize];
-        for v in 0..n as u32 {
-            let pv = pre[v as usize];
-            graph.for_each_successor(v, |t| {
-                let pt = pre[t as usize] as usize;
-                if parent[pt] != pv || pt == 0 {
-                    let slot = &mut fill[pt];
-                    preds[*slot as usize] = pv;
-                    *slot += 1;
-                }
+        let preds: Vec<AtomicU32> = (0..total).map(|_| AtomicU32::new(0)).collect();
+        (0..n as u32)
+            .into_par_iter()
+            .with_min_len(EDGE_PASS_MIN_NODES)
+            .for_each(|v| {
+                let pv = pre[v as usize];
+                graph.for_each_successor(v, |t| {
+                    let pt = pre[t as usize];
+                    if pt < pv && pt != 0 {
+                        let slot = end[pt as usize].fetch_sub(1, Relaxed) - 1;
+                        preds[slot as usize].store(pv, Relaxed);
+                    }
+                });
             });
-        }
-        drop(fill);
+        // Same layout: these reuse the allocations.
+        let best: Vec<u32> = best.into_iter().map(AtomicU32::into_inner).collect();
+        let end: Vec<u32> = end.into_iter().map(AtomicU32::into_inner).collect();
+        let preds: Vec<u32> = preds.into_iter().map(AtomicU32::into_inner).collect();
         drop(pre);
         // In-degrees as bytes (almost all are small), the rest in a map: a quarter of the
         // memory of the offsets, which step 3 walks backwards anyway.
         let mut big_degree: HashMap<u32, u32> = HashMap::new();
         let degree: Vec<u8> = (0..n)
             .map(|w| {
-                let d = first[w + 1] - first[w];
+                let next = end.get(w + 1).copied().unwrap_or(total);
+                let d = next - end[w];
                 if d >= u8::MAX as u32 {
                     big_degree.insert(w as u32, d);
                     u8::MAX
@@ -114,10 +143,10 @@ impl Dominators {
                 }
             })
             .collect();
-        drop(first);
+        drop(end);
 
         // 3. Semidominators, in reverse preorder, with path-compressed eval.
-        let mut semi: Vec<u32> = (0..n as u32).collect();
+        let mut semi = best;
         let mut label: Vec<u32> = (0..n as u32).collect();
         let mut ancestor = vec![NONE; n];
         let mut path: Vec<u32> = Vec::new();
@@ -127,8 +156,8 @@ impl Dominators {
                 u8::MAX => big_degree[&(w as u32)] as usize,
                 d => d as usize,
             };
-            // The DFS parent (a predecessor, unlinked, so eval gives itself).
-            let mut s = parent[w];
+            // The least predecessor numbered below w (or the DFS parent), found in step 2.
+            let mut s = semi[w];
             for &v in &preds[end - d..end] {
                 let u = eval(v, &mut ancestor, &mut label, &semi, &mut path);
                 s = s.min(semi[u as usize]);

@@ -267,15 +267,28 @@ impl HeapSnapshot {
                 1 << EDGE_TYPE_BITS
             ))));
         }
+        // Names that do not fit in the packed form are rare (2^28 strings or indices): a
+        // parallel search finds whether there are any before the parallel packing.
         let mut edge_name_overflow = std::collections::HashMap::new();
-        let mut edge_packed = edges.name;
-        for (e, (packed, &kind)) in edge_packed.iter_mut().zip(&edges.kind).enumerate() {
-            let name = *packed;
-            if name >= EDGE_NAME_OVERFLOW {
-                edge_name_overflow.insert(e as u32, name);
+        if edges
+            .name
+            .par_iter()
+            .any(|&name| name >= EDGE_NAME_OVERFLOW)
+        {
+            for (e, &name) in edges.name.iter().enumerate() {
+                if name >= EDGE_NAME_OVERFLOW {
+                    edge_name_overflow.insert(e as u32, name);
+                }
             }
-            *packed = ((kind as u32) << EDGE_NAME_BITS) | name.min(EDGE_NAME_OVERFLOW);
         }
+        let mut edge_packed = edges.name;
+        edge_packed
+            .par_iter_mut()
+            .zip(edges.kind.par_iter())
+            .with_min_len(1 << 16)
+            .for_each(|(packed, &kind)| {
+                *packed = ((kind as u32) << EDGE_NAME_BITS) | (*packed).min(EDGE_NAME_OVERFLOW);
+            });
         drop(edges.kind);
         let node_kind_table = meta
             .node_type_names
@@ -444,16 +457,24 @@ impl HeapSnapshot {
         self.edge_to[e as usize]
     }
 
-    /// The name or index of edge `e`.
-    pub fn edge_name(&self, e: EdgeIndex) -> EdgeName<'_> {
-        let raw = match self.edge_packed[e as usize] & EDGE_NAME_MASK {
+    /// The raw `name_or_index` of edge `e`: a strings-table index for named edges (compare
+    /// it with the index of a wanted name to avoid a string compare per edge), else the
+    /// element or hidden index.
+    #[inline]
+    pub fn edge_name_index(&self, e: EdgeIndex) -> u32 {
+        match self.edge_packed[e as usize] & EDGE_NAME_MASK {
             EDGE_NAME_OVERFLOW => self
                 .edge_name_overflow
                 .get(&e)
                 .copied()
                 .unwrap_or(EDGE_NAME_OVERFLOW),
             raw => raw,
-        };
+        }
+    }
+
+    /// The name or index of edge `e`.
+    pub fn edge_name(&self, e: EdgeIndex) -> EdgeName<'_> {
+        let raw = self.edge_name_index(e);
         if self.edge_kind(e).name_is_index() {
             EdgeName::Index(raw)
         } else {

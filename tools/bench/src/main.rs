@@ -16,9 +16,12 @@
 //! - memlab's `analyze object-size` and `find-leaks` on the same files when memlab is
 //!   installed (`--memlab PATH`, `memlab` on the PATH, or `tools/memlab/node_modules`).
 //!
-//! It prints wall time (median of `--runs`) and peak RSS (from `wait4`) of each, with
-//! ratios to the floor, to the file size and to memlab. Machines are noisy: compare the
-//! ratios within one run, not seconds across runs.
+//! It prints wall time and CPU time (user + system; medians of `--runs`) and peak RSS (from
+//! `wait4`) of each, with ratios to the floor, to the file size and to memlab. With
+//! `--baseline OLD_BINARY` every leaktrail task is measured for both binaries, their runs
+//! interleaved (old, new, then new, old, …), so a change is judged against its parent in
+//! the same conditions. Machines are noisy: compare the ratios within one run, not seconds
+//! across runs.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -52,11 +55,16 @@ struct Args {
     /// Skip memlab even when it is installed.
     #[arg(long)]
     no_memlab: bool,
+    /// Another leaktrail binary (an older build) to measure alongside, runs interleaved.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
 }
 
 /// One measured command.
 struct Measured {
     wall: f64,
+    /// User + system time of the process, seconds.
+    cpu: f64,
     peak_rss: u64,
 }
 
@@ -66,12 +74,20 @@ fn main() -> Result<()> {
         bail!("--at takes four iteration counts: one small snapshot, then three large ones");
     }
     let snaps = ensure_snapshots(&args)?;
-    let leaktrail = args.leaktrail.canonicalize().with_context(|| {
-        format!(
-            "{}: build it first with `cargo build --release`",
-            args.leaktrail.display()
-        )
-    })?;
+    let binary = |p: &PathBuf| {
+        p.canonicalize().with_context(|| {
+            format!(
+                "{}: build it first with `cargo build --release`",
+                p.display()
+            )
+        })
+    };
+    // (label, binary) of each leaktrail measured: the baseline first, when given.
+    let mut binaries = Vec::new();
+    if let Some(b) = &args.baseline {
+        binaries.push(("baseline ", binary(b)?));
+    }
+    binaries.push(("", binary(&args.leaktrail)?));
     let local_memlab = PathBuf::from("tools/memlab/node_modules/.bin/memlab");
     let memlab = if args.no_memlab {
         None
@@ -82,7 +98,7 @@ fn main() -> Result<()> {
             .or_else(|| local_memlab.is_file().then_some(local_memlab))
     };
     println!(
-        "leaktrail benchmark — {} runs each, median wall time, peak RSS of the process",
+        "leaktrail benchmark — {} runs each, median wall and CPU time, peak RSS of the process",
         args.runs
     );
     println!(
@@ -93,8 +109,8 @@ fn main() -> Result<()> {
             .map_or("not installed".into(), |p| p.display().to_string())
     );
     println!();
-    println!("| task | file | wall | peak RSS | RSS / file | × read floor | × intscan floor | × memlab |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| task | file | wall | CPU | peak RSS | RSS / file | × read floor | × intscan floor | × memlab |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     // memlab's launcher uses `#!/usr/bin/env node --expose-gc …`, which Linux's env does not
     // split; run its script with node directly.
     let memlab_cmd = |m: &PathBuf| {
@@ -104,12 +120,31 @@ fn main() -> Result<()> {
             .arg(script);
         cmd
     };
-    let lt = |sub: &[&str], files: &[&PathBuf]| {
-        let mut cmd = Command::new(&leaktrail);
-        cmd.args(sub)
-            .args(["--quiet", "--format", "json"])
-            .args(files);
-        cmd
+    // One leaktrail task for every binary, runs interleaved: (label, result) per binary.
+    let lt = |sub: &[&str], files: &[&PathBuf], codes: &[i32]| {
+        let mut all: Vec<Vec<Measured>> = binaries.iter().map(|_| Vec::new()).collect();
+        for r in 0..args.runs.max(1) {
+            for k in 0..binaries.len() {
+                // Alternate which binary goes first, so neither always runs on a warm cache.
+                let k = if r % 2 == 0 {
+                    k
+                } else {
+                    binaries.len() - 1 - k
+                };
+                let mut cmd = Command::new(&binaries[k].1);
+                cmd.args(sub)
+                    .args(["--quiet", "--format", "json"])
+                    .args(files);
+                all[k].push(run_allowing(&mut cmd, codes)?);
+            }
+        }
+        Ok::<_, anyhow::Error>(
+            binaries
+                .iter()
+                .zip(all)
+                .map(|((label, _), runs)| (*label, median(runs)))
+                .collect::<Vec<_>>(),
+        )
     };
     let mut floors = Vec::new();
     for snap in [&snaps[0], &snaps[3]] {
@@ -127,34 +162,35 @@ fn main() -> Result<()> {
             None,
             None,
         );
-        let shallow = median_of(args.runs, || {
-            run(&mut lt(&["summary", "--shallow"], &[snap]))
-        })?;
+        let shallow = lt(&["summary", "--shallow"], &[snap], &[0])?;
         let object_size = match &memlab {
             Some(m) => Some(run(memlab_cmd(m)
                 .args(["analyze", "object-size", "--snapshot"])
                 .arg(snap))?),
             None => None,
         };
-        row(
-            "leaktrail summary --shallow",
-            mb,
-            &shallow,
-            size,
-            Some(&read),
-            Some(&scan),
-            object_size.as_ref(),
-        );
-        let full = median_of(args.runs, || run(&mut lt(&["summary"], &[snap])))?;
-        row(
-            "leaktrail summary (graph)",
-            mb,
-            &full,
-            size,
-            Some(&read),
-            Some(&scan),
-            object_size.as_ref(),
-        );
+        for (label, m) in &shallow {
+            row(
+                &format!("{label}leaktrail summary --shallow"),
+                mb,
+                m,
+                size,
+                Some(&read),
+                Some(&scan),
+                object_size.as_ref(),
+            );
+        }
+        for (label, m) in &lt(&["summary"], &[snap], &[0])? {
+            row(
+                &format!("{label}leaktrail summary (graph)"),
+                mb,
+                m,
+                size,
+                Some(&read),
+                Some(&scan),
+                object_size.as_ref(),
+            );
+        }
         if let Some(m) = &object_size {
             row(
                 "memlab analyze object-size",
@@ -169,32 +205,23 @@ fn main() -> Result<()> {
         floors.push((size, mb, read, scan));
     }
     let (size, mb, read, scan) = &floors[1];
-    let twice = |m: &Measured| Measured {
-        wall: m.wall * 2.0,
+    let times = |m: &Measured, k: f64| Measured {
+        wall: m.wall * k,
+        cpu: m.cpu * k,
         peak_rss: m.peak_rss,
     };
-    let thrice = |m: &Measured| Measured {
-        wall: m.wall * 3.0,
-        peak_rss: m.peak_rss,
-    };
-    let diff = median_of(args.runs, || {
-        run(&mut lt(&["diff"], &[&snaps[2], &snaps[3]]))
-    })?;
-    row(
-        "leaktrail diff (two files)",
-        *mb,
-        &diff,
-        *size,
-        Some(&twice(read)),
-        Some(&twice(scan)),
-        None,
-    );
-    let leaks = median_of(args.runs, || {
-        run_allowing(
-            &mut lt(&["leaks"], &[&snaps[1], &snaps[2], &snaps[3]]),
-            &[0, 1],
-        )
-    })?;
+    for (label, m) in &lt(&["diff"], &[&snaps[2], &snaps[3]], &[0])? {
+        row(
+            &format!("{label}leaktrail diff (two files)"),
+            *mb,
+            m,
+            *size,
+            Some(&times(read, 2.0)),
+            Some(&times(scan, 2.0)),
+            None,
+        );
+    }
+    let leaks = lt(&["leaks"], &[&snaps[1], &snaps[2], &snaps[3]], &[0, 1])?;
     let find_leaks = match &memlab {
         Some(m) => Some(run(memlab_cmd(m)
             .args(["find-leaks", "--trace-all-objects", "--baseline"])
@@ -205,31 +232,33 @@ fn main() -> Result<()> {
             .arg(&snaps[3]))?),
         None => None,
     };
-    row(
-        "leaktrail leaks (three files)",
-        *mb,
-        &leaks,
-        *size,
-        Some(&thrice(read)),
-        Some(&thrice(scan)),
-        find_leaks.as_ref(),
-    );
+    for (label, m) in &leaks {
+        row(
+            &format!("{label}leaktrail leaks (three files)"),
+            *mb,
+            m,
+            *size,
+            Some(&times(read, 3.0)),
+            Some(&times(scan, 3.0)),
+            find_leaks.as_ref(),
+        );
+    }
     if let Some(m) = &find_leaks {
         row(
             "memlab find-leaks --trace-all-objects",
             *mb,
             m,
             *size,
-            Some(&thrice(read)),
-            Some(&thrice(scan)),
+            Some(&times(read, 3.0)),
+            Some(&times(scan, 3.0)),
             None,
         );
     }
     println!();
-    println!("Targets: summary --shallow of ~500 MB ≤ 1.5 s and peak RSS ≤ 0.6 × file; diff of two ≤ 3 s (issue 2);");
     println!(
-        "summary with the graph ≤ 4 s and peak RSS ≤ 1.0 × file; leaks on three ≤ 10 s (issue 3)."
+        "Targets (issue 19, 483 MiB): summary with the graph ≤ 1.1 s and peak RSS ≤ 0.75 × file;"
     );
+    println!("summary --shallow ≤ 0.8 s; diff of two ≤ 1.2 s; leaks on three ≤ 3 s.");
     Ok(())
 }
 
@@ -248,8 +277,9 @@ fn row(
         None => "-".into(),
     };
     println!(
-        "| {task} | {mb:.0} MB | {:.2} s | {:.0} MiB | {:.2} | {} | {} | {} |",
+        "| {task} | {mb:.0} MB | {:.2} s | {:.2} s | {:.0} MiB | {:.2} | {} | {} | {} |",
         m.wall,
+        m.cpu,
         m.peak_rss as f64 / (1 << 20) as f64,
         m.peak_rss as f64 / size as f64,
         ratio(read, false),
@@ -259,14 +289,23 @@ fn row(
 }
 
 fn median_of(runs: usize, mut f: impl FnMut() -> Result<Measured>) -> Result<Measured> {
-    let mut all = (0..runs.max(1)).map(|_| f()).collect::<Result<Vec<_>>>()?;
-    all.sort_by(|a, b| a.wall.total_cmp(&b.wall));
+    Ok(median(
+        (0..runs.max(1)).map(|_| f()).collect::<Result<Vec<_>>>()?,
+    ))
+}
+
+/// Median wall and median CPU time (each on its own), and the largest peak RSS.
+fn median(mut all: Vec<Measured>) -> Measured {
     let peak = all.iter().map(|m| m.peak_rss).max().unwrap_or(0);
-    let mid = all.swap_remove(all.len() / 2);
-    Ok(Measured {
-        wall: mid.wall,
+    all.sort_by(|a, b| a.cpu.total_cmp(&b.cpu));
+    let cpu = all.get(all.len() / 2).map_or(0.0, |m| m.cpu);
+    all.sort_by(|a, b| a.wall.total_cmp(&b.wall));
+    let wall = all.get(all.len() / 2).map_or(0.0, |m| m.wall);
+    Measured {
+        wall,
+        cpu,
         peak_rss: peak,
-    })
+    }
 }
 
 /// Runs a command that must exit 0; wall time and peak RSS from `wait4`.
@@ -299,8 +338,10 @@ fn run_allowing(cmd: &mut Command, codes: &[i32]) -> Result<Measured> {
     if !libc::WIFEXITED(status) || !codes.contains(&libc::WEXITSTATUS(status)) {
         bail!("{cmd:?} failed: {err_text}");
     }
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Ok(Measured {
         wall,
+        cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
         peak_rss: usage.ru_maxrss as u64 * 1024,
     })
 }
@@ -319,8 +360,11 @@ fn floor_read(path: &Path) -> Result<Measured> {
         sum = sum.wrapping_add(buf[n - 1] as u64);
     }
     std::hint::black_box(sum);
+    let wall = start.elapsed().as_secs_f64();
     Ok(Measured {
-        wall: start.elapsed().as_secs_f64(),
+        wall,
+        // In-process and single-threaded: its wall time is its CPU time, near enough.
+        cpu: wall,
         peak_rss: 1 << 20,
     })
 }
@@ -348,8 +392,11 @@ fn floor_intscan(path: &Path) -> Result<Measured> {
         }
     }
     std::hint::black_box((total, count));
+    let wall = start.elapsed().as_secs_f64();
     Ok(Measured {
-        wall: start.elapsed().as_secs_f64(),
+        wall,
+        // In-process and single-threaded: its wall time is its CPU time, near enough.
+        cpu: wall,
         peak_rss: 1 << 20,
     })
 }
