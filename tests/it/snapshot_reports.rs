@@ -287,6 +287,7 @@ fn parsed_columns(snap: &leaktrail_snapshot::HeapSnapshot) -> Vec<(&'static str,
 /// snapshot of every scenario and every fuzz seed must parse and summarise exactly alike.
 #[test]
 fn parallel_and_sequential_parse_agree_on_every_scenario() {
+    let _shared = crate::common::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let scenarios: Vec<String> = std::fs::read_dir(scenarios_dir())
         .expect("scenarios folder")
