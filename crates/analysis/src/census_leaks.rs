@@ -116,7 +116,8 @@ pub struct CensusLeaks {
     pub leak_roots_retained: u64,
     /// The noise floor a cluster must reach, bytes.
     pub min_cluster_bytes: u64,
-    /// The largest clusters above the floor ([`CENSUS_CLUSTERS`] at most), largest first.
+    /// The largest clusters above the floor, or under it with [`MIN_STEADY_OBJECTS`] or
+    /// more objects ([`CENSUS_CLUSTERS`] at most), largest first.
     pub clusters: Vec<CensusCluster>,
 }
 

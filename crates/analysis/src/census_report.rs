@@ -6,8 +6,9 @@
 //! [`CensusLeaks::culprits`], and growing objects are [`growing_places`] — what `watch`
 //! and `trend` name culprits with. What a census does not keep is said as such: paths
 //! carry edge names but not the objects along them, timers and listeners are not compared,
-//! collections are not followed, and clusters under the noise floor are not kept (so a
-//! run with unexplained leak roots is never called "nothing grew").
+//! collections are not followed, and clusters under the noise floor are not kept unless
+//! they are many objects, for the in-step test (so a run with unexplained leak roots is
+//! never called "nothing grew").
 
 use crate::census::SnapshotCensus;
 use crate::census_leaks::CensusLeaks;
@@ -29,8 +30,23 @@ impl LeakReport {
         let count_in = |c: &SnapshotCensus, class: &str| {
             c.classes.iter().find(|s| s.class == class).map(|s| s.count)
         };
-        let culprits = leaks.culprits(|class| [count_in(base, class), count_in(target, class)]);
-        let not_growing = leaks.clusters.len() as u64 - culprits.len() as u64;
+        let counts = |class: &str| [count_in(base, class), count_in(target, class)];
+        let culprits = leaks.culprits(counts);
+        // The clusters kept that are not culprits: their class did not rise, or it rose
+        // but they are under the byte floor without growing in step ("small"), as `leaks`
+        // counts them.
+        let (mut not_growing, mut small) = (0u64, 0u64);
+        for c in &leaks.clusters {
+            if culprits.iter().any(|k| k.cluster == *c) {
+                continue;
+            }
+            let [b, t] = counts(&c.class);
+            if b < t && t < Some(c.class_count) {
+                small += 1;
+            } else {
+                not_growing += 1;
+            }
+        }
         let clusters: Vec<LeakCluster> = culprits
             .into_iter()
             .take(top)
@@ -76,7 +92,7 @@ impl LeakReport {
         // Roots outside the clusters kept were in clusters under the noise floor, or past
         // the ones kept: whether their classes grew is unknown, so they count as "small".
         let kept_roots: u64 = leaks.clusters.iter().map(|c| c.count).sum();
-        let small = u64::from(leaks.leak_roots > kept_roots);
+        small += u64::from(leaks.leak_roots > kept_roots);
         let summary = match (clusters.first(), growing.first()) {
             (Some(c), _) => format!("Leak: {}", c.sentence),
             (None, Some(g)) => format!("Leak: {}", g.sentence),

@@ -649,9 +649,16 @@ pub(crate) fn holder_of(path: &[StepView]) -> String {
             // a dictionary (`series./login`, `stats.login` of a table of arrays) stands
             // for every key: `series[key]`. A census's path line has no fold, only text.
             let (mut name, mut top) = (step.edge.clone(), i);
+            // A table's key that reads like a field (`caches.sessions` of three Maps) is
+            // named as the example the cluster's largest member went through: which
+            // field leaks is the fact a reader needs.
+            let mut example = String::new();
             if i > 0 && path[i - 1].object.class == "Object" && named(&path[i - 1]) {
-                let keyed = step.keyed || !crate::shape::is_code_name(&step.edge);
-                name = if keyed {
+                let code_name = crate::shape::is_code_name(&step.edge);
+                name = if step.keyed || !code_name {
+                    if code_name {
+                        example = format!(", e.g. `{}.{}`", path[i - 1].edge, step.edge);
+                    }
                     format!("{}[key]", path[i - 1].edge)
                 } else {
                     format!("{}.{}", path[i - 1].edge, name)
@@ -663,7 +670,7 @@ pub(crate) fn holder_of(path: &[StepView]) -> String {
             } else {
                 "(GC roots)"
             };
-            return format!("`{}` ({}) of {}", name, step.object.class, owner);
+            return format!("`{}` ({}{example}) of {}", name, step.object.class, owner);
         }
     }
     if path.len() >= 2 {

@@ -45,8 +45,8 @@ pub use census_worker::{
 pub use check::{Check, CheckDetail, CheckStatus, FreedCheck, ThreadCheck};
 pub use checks::{check_expect_freed, check_threads};
 pub use evidence::{
-    census_culprit, culprit_snapshots, find_culprit, missing_snapshots, paths, weigh_objects,
-    CulpritFinding, ObjectEvidence, IN_STEP_RATIO,
+    census_culprit, culprit_snapshots, find_culprit, paths, weigh_objects, CulpritFinding,
+    ObjectEvidence, IN_STEP_RATIO,
 };
 pub use floor::{ByteSize, GrowthFloor, Per};
 pub use lines::{for_each_line, MAX_LINE};

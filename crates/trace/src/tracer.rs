@@ -870,8 +870,6 @@ impl Tracer<'_> {
     }
 }
 
-/// Gives every process the role it was known by at the end; one that turned out to run
-/// tests (it said so after it was due) was not skipped after all.
 /// Tells the preload when a worker snapshots itself between files: at most once per
 /// `every`, after its heap grew by `--snapshot-growth`, within `--snapshot-budget`.
 fn boundary_env(cmd: &mut Command, config: &TraceConfig, every: Duration) {
@@ -885,6 +883,8 @@ fn boundary_env(cmd: &mut Command, config: &TraceConfig, every: Duration) {
     }
 }
 
+/// Gives every process the role it was known by at the end; one that turned out to run
+/// tests (it said so after it was due) was not skipped after all.
 fn settle_roles(roles: &Roles, processes: &mut [ProcessRecord]) {
     for r in processes.iter_mut() {
         r.role = roles.of(r.pid).cloned();
