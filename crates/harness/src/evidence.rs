@@ -153,7 +153,7 @@ pub fn find_culprit<E>(
         });
     };
     let kept = &result.snapshots;
-    let released = format!(
+    let why = format!(
         "The snapshot at the workload's exit holds {} less than the one before it: the program released what it held as it ended (data only module-scope variables keep is freed once nothing runs), so it cannot show what the run kept",
         human_bytes(lost)
     );
@@ -163,14 +163,14 @@ pub fn find_culprit<E>(
             report: analyse(&during)?,
             snapshots: during,
             note: Some(format!(
-                "{released}; the last three taken during the run are read instead."
+                "{why}; the last three taken during the run are read instead."
             )),
         });
     }
     Ok(CulpritFinding {
         report: None,
         snapshots,
-        note: Some(format!("{released}. {}", longer_run(result))),
+        note: Some(format!("{why}. {}", longer_run(result))),
     })
 }
 

@@ -1005,11 +1005,7 @@ impl Session<'_> {
         self.aftermath.sampled(Instant::now(), cost);
         self.result.sampling_seconds += cost;
         on_sample(&s);
-        let progress = schedule::Progress {
-            fraction: self.progress(&s),
-            amount: s.iteration.map_or(s.t, |n| n as f64),
-            samples: self.result.samples.len() + 1,
-        };
+        let progress = self.point(s.iteration, s.t);
         let (iteration, t) = (s.iteration, s.t);
         self.last_point = Some(progress.amount);
         self.result.samples.push(s);
@@ -1019,32 +1015,37 @@ impl Session<'_> {
     /// True when a heap snapshot is due at a point at `iteration` (by time when `None`,
     /// now): that point is sampled whatever the budget, since the snapshot follows it.
     fn snapshot_due(&self, iteration: Option<u64>) -> bool {
-        let can_snapshot = self.inspector.is_some()
-            && (self.config.census_worker.is_some() || self.config.snapshot_dir.is_some());
-        if self.settle > 0 || !can_snapshot {
-            return false;
-        }
-        let s = Sample {
-            t: self.start.elapsed().as_secs_f64(),
-            iteration,
-            ..Sample::default()
-        };
-        let progress = schedule::Progress {
-            fraction: self.progress(&s),
-            amount: iteration.map_or(s.t, |n| n as f64),
+        self.settle == 0
+            && self.can_snapshot()
+            && self.schedule.is_due(
+                &self.config.snapshots,
+                self.point(iteration, self.start.elapsed().as_secs_f64()),
+            )
+    }
+
+    /// True when this run takes heap snapshots: over the inspector, into files or a
+    /// census process.
+    fn can_snapshot(&self) -> bool {
+        self.inspector.is_some()
+            && (self.config.census_worker.is_some() || self.config.snapshot_dir.is_some())
+    }
+
+    /// Where a sample point at `iteration` and `t` seconds lies in the run, for the
+    /// snapshot schedule: the next sample's.
+    fn point(&self, iteration: Option<u64>, t: f64) -> schedule::Progress {
+        schedule::Progress {
+            fraction: self.progress(iteration, t),
+            amount: iteration.map_or(t, |n| n as f64),
             samples: self.result.samples.len() + 1,
-        };
-        self.schedule.is_due(&self.config.snapshots, progress)
+        }
     }
 
     /// How far the run is, 0 to 1, when a bound is known.
-    fn progress(&self, s: &Sample) -> Option<f64> {
-        if let (Some(limit), Some(n)) = (self.config.iterations, s.iteration) {
+    fn progress(&self, iteration: Option<u64>, t: f64) -> Option<f64> {
+        if let (Some(limit), Some(n)) = (self.config.iterations, iteration) {
             return Some(n as f64 / limit.max(1) as f64);
         }
-        self.config
-            .duration
-            .map(|d| s.t / d.as_secs_f64().max(1e-9))
+        self.config.duration.map(|d| t / d.as_secs_f64().max(1e-9))
     }
 
     /// Keeps a snapshot taken; a doubling schedule forgets (and removes) the oldest.
@@ -1065,7 +1066,7 @@ impl Session<'_> {
         t: f64,
     ) -> Result<(), HarnessError> {
         let worker = self.config.census_worker.as_ref();
-        if self.inspector.is_none() || (worker.is_none() && self.config.snapshot_dir.is_none()) {
+        if !self.can_snapshot() {
             return Ok(());
         }
         if !self.schedule.due(&self.config.snapshots, progress) {
