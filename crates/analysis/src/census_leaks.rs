@@ -121,6 +121,17 @@ pub struct CensusLeaks {
     pub clusters: Vec<CensusCluster>,
 }
 
+/// How a cluster a census kept fares in the growth test ([`CensusLeaks::growth_of`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClusterGrowth {
+    /// Its class rose in both intervals, and it reaches the byte floor or grew in step.
+    Culprit,
+    /// Its class rose, but it is under the byte floor and did not grow in step.
+    Small,
+    /// Its class did not rise in both intervals.
+    NotGrowing,
+}
+
 /// A cluster whose class grew in both intervals: the culprit a trend names.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct LeakCulprit {
@@ -170,6 +181,23 @@ impl CensusLeaks {
         }
     }
 
+    /// How kept cluster `c` fares in the growth test, with its class's counts in BASE and
+    /// in TARGET (`None` where that census did not list it).
+    pub fn growth_of(&self, c: &CensusCluster, [base, target]: [Option<u64>; 2]) -> ClusterGrowth {
+        // `None` orders below every count: a class that entered the lists grew.
+        if !(base < target && target < Some(c.class_count)) {
+            return ClusterGrowth::NotGrowing;
+        }
+        // Under the byte floor, the class must have grown as `leaks` demands.
+        let in_step = matches!((base, target), (Some(b), Some(t))
+            if grows_in_step(&[b, t, c.class_count], c.count));
+        if c.retained_size >= self.min_cluster_bytes || in_step {
+            ClusterGrowth::Culprit
+        } else {
+            ClusterGrowth::Small
+        }
+    }
+
     /// The clusters whose class's instance count rose from BASE to TARGET to this census,
     /// largest first; `counts(class)` gives the class's count in BASE and in TARGET (`None`
     /// where that census did not list it: it was below its cut-offs, so smaller than the
@@ -181,14 +209,7 @@ impl CensusLeaks {
             .filter_map(|c| {
                 let [base, target] = counts(&c.class);
                 let class_counts = [base, target, Some(c.class_count)];
-                // `None` orders below every count: a class that entered the lists grew.
-                let rising = base < target && target < Some(c.class_count);
-                // Under the byte floor, the class must have grown as `leaks` demands.
-                let rising = rising
-                    && (c.retained_size >= self.min_cluster_bytes
-                        || matches!((base, target), (Some(b), Some(t))
-                            if grows_in_step(&[b, t, c.class_count], c.count)));
-                rising.then(|| LeakCulprit {
+                (self.growth_of(c, [base, target]) == ClusterGrowth::Culprit).then(|| LeakCulprit {
                     sentence: format!(
                         "{} {} object{} ({} retained) allocated between snapshots {} and {} {} still alive in {}; {} instances went {} across the last three snapshots.",
                         group(c.count),

@@ -11,7 +11,7 @@
 //! never called "nothing grew").
 
 use crate::census::SnapshotCensus;
-use crate::census_leaks::CensusLeaks;
+use crate::census_leaks::{CensusLeaks, ClusterGrowth};
 use crate::growing::{growing_places, GrowingObject};
 use crate::heap::{ObjectView, StepView};
 use crate::leaks::{FamilySizes, LeakCluster, LeakReport};
@@ -37,14 +37,10 @@ impl LeakReport {
         // counts them.
         let (mut not_growing, mut small) = (0u64, 0u64);
         for c in &leaks.clusters {
-            if culprits.iter().any(|k| k.cluster == *c) {
-                continue;
-            }
-            let [b, t] = counts(&c.class);
-            if b < t && t < Some(c.class_count) {
-                small += 1;
-            } else {
-                not_growing += 1;
+            match leaks.growth_of(c, counts(&c.class)) {
+                ClusterGrowth::Culprit => {}
+                ClusterGrowth::Small => small += 1,
+                ClusterGrowth::NotGrowing => not_growing += 1,
             }
         }
         let clusters: Vec<LeakCluster> = culprits

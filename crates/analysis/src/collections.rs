@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use leaktrail_snapshot::{EdgeKind, EdgeName, HeapSnapshot, NodeIndex, NodeKind};
+use leaktrail_snapshot::{EdgeIndex, EdgeKind, EdgeName, HeapSnapshot, NodeIndex, NodeKind};
 
 use crate::census::shape_label;
 use crate::heap::{HeapAnalysis, ObjectView, StepView};
@@ -53,14 +53,19 @@ pub struct GrowingCollection {
     pub sentence: String,
 }
 
+/// The property edges of object `v`, `__proto__` left out.
+pub(crate) fn properties(
+    snap: &HeapSnapshot,
+    v: NodeIndex,
+) -> impl Iterator<Item = EdgeIndex> + '_ {
+    snap.edges(v).filter(move |&e| {
+        snap.edge_kind(e) == EdgeKind::Property && snap.edge_name(e) != EdgeName::Name("__proto__")
+    })
+}
+
 /// The property keys of object `v`, `__proto__` left out.
 pub(crate) fn property_keys(snap: &HeapSnapshot, v: NodeIndex) -> u64 {
-    snap.edges(v)
-        .filter(|&e| {
-            snap.edge_kind(e) == EdgeKind::Property
-                && snap.edge_name(e) != EdgeName::Name("__proto__")
-        })
-        .count() as u64
+    properties(snap, v).count() as u64
 }
 
 /// What kind of collection `v` is, and how many entries it has.

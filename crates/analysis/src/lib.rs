@@ -42,7 +42,8 @@ mod verdict;
 pub use census::{shape_label, CensusLimits, CollectionRecord, SnapshotCensus};
 pub use census_diff::{CensusClassDelta, CensusDiff, CensusFamilyDelta};
 pub use census_leaks::{
-    CensusCluster, CensusLeaks, LeakCulprit, LeakWindow, WindowTracker, CENSUS_CLUSTERS,
+    CensusCluster, CensusLeaks, ClusterGrowth, LeakCulprit, LeakWindow, WindowTracker,
+    CENSUS_CLUSTERS,
 };
 pub use class::Classification;
 pub use collections::{

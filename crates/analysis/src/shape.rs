@@ -32,7 +32,7 @@ use leaktrail_graph::{Distances, PathStep, RetainerPath};
 use leaktrail_snapshot::{EdgeKind, EdgeName, HeapSnapshot, NodeIndex, NodeKind};
 
 use crate::class::Classification;
-use crate::collections::{property_keys, DICTIONARY_MIN_KEYS};
+use crate::collections::{properties, property_keys, DICTIONARY_MIN_KEYS};
 
 /// How one step of a path is folded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,12 +174,7 @@ const UNIFORM_MIN_KEYS: u64 = 3;
 /// identifiers. An instance's fields hold values of different kinds; a table's hold one.
 fn has_uniform_values(snap: &HeapSnapshot, v: NodeIndex) -> bool {
     let mut class = None;
-    for e in snap.edges(v) {
-        if snap.edge_kind(e) != EdgeKind::Property
-            || snap.edge_name(e) == EdgeName::Name("__proto__")
-        {
-            continue;
-        }
+    for e in properties(snap, v) {
         let t = snap.edge_target(e);
         if snap.node_kind(t) != NodeKind::Object {
             return false;
