@@ -126,3 +126,31 @@ fn no_raw_snapshots_needs_the_inspector() {
         assert!(err.contains("--no-raw-snapshots"), "{args:?}: {err}");
     }
 }
+
+/// A few Worker objects weigh a few hundred bytes of heap each, under the byte floor, but
+/// hold a thread each: the census path names them as the snapshot files do.
+#[test]
+fn zero_disk_names_a_small_worker_leak_as_the_files_do() {
+    let _measured = measured();
+    let spec = manifest("worker-threads-leak.js");
+    let dir = scenarios_dir();
+    let command: Vec<String> = vec![
+        node().display().to_string(),
+        "--expose-gc".into(),
+        dir.join("runner.js").display().to_string(),
+        dir.join("worker-threads-leak.js").display().to_string(),
+        "--iterations".into(),
+        "3000".into(),
+        "--print-every".into(),
+        "25".into(),
+    ];
+    let root = tempfile::tempdir().expect("tempdir");
+    let (code, report) = run_in(root.path(), &["--no-raw-snapshots"], &command);
+    assert_eq!(code, Some(1), "{}", report["assessment"]["sentence"]);
+    assert_eq!(snapshot_files(root.path()), Vec::<PathBuf>::new());
+    let cluster = &report["culprit"]["clusters"][0];
+    let class = cluster["class"].as_str().unwrap_or("(none)");
+    assert!(spec.culprit_classes.iter().any(|c| c == class), "{report}");
+    let holder = cluster["holder"].as_str().unwrap_or("");
+    assert!(holder.contains("workers"), "{holder}");
+}

@@ -15,9 +15,7 @@ use serde::{Deserialize, Serialize};
 use leaktrail_snapshot::{HeapSnapshot, NodeIndex, NodeKind};
 
 use crate::heap::{HeapAnalysis, StepView};
-use crate::leaks::{
-    folded_path, grows_in_step, holder_of, instance_counts, Candidates, MIN_STEADY_OBJECTS,
-};
+use crate::leaks::{folded_path, holder_of, instance_counts, Candidates, ClusterGrowth};
 use crate::units::{agree, group_digits as group, human_bytes, plural_s};
 
 /// Clusters a census keeps (the largest above the noise floor).
@@ -116,20 +114,10 @@ pub struct CensusLeaks {
     pub leak_roots_retained: u64,
     /// The noise floor a cluster must reach, bytes.
     pub min_cluster_bytes: u64,
-    /// The largest clusters above the floor, or under it with [`MIN_STEADY_OBJECTS`] or
-    /// more objects ([`CENSUS_CLUSTERS`] at most), largest first.
+    /// The largest clusters that could pass the growth test ([`ClusterGrowth::could_pass`]:
+    /// above the floor, or many objects, or a few thread- or socket-owning ones;
+    /// [`CENSUS_CLUSTERS`] at most), largest first.
     pub clusters: Vec<CensusCluster>,
-}
-
-/// How a cluster a census kept fares in the growth test ([`CensusLeaks::growth_of`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClusterGrowth {
-    /// Its class rose in both intervals, and it reaches the byte floor or grew in step.
-    Culprit,
-    /// Its class rose, but it is under the byte floor and did not grow in step.
-    Small,
-    /// Its class did not rise in both intervals.
-    NotGrowing,
 }
 
 /// A cluster whose class grew in both intervals: the culprit a trend names.
@@ -155,9 +143,11 @@ impl CensusLeaks {
         let clusters = found
             .ranked
             .iter()
-            // Small clusters of many objects are kept for the in-step test of `culprits`.
-            .filter(|c| c.retained >= found.min_bytes || c.count >= MIN_STEADY_OBJECTS)
             .filter_map(|c| c.best.map(|best| (c, best)))
+            // Clusters under the byte floor that may still pass are kept for `culprits`.
+            .filter(|(c, best)| {
+                ClusterGrowth::could_pass(a.class_name(*best), c.count, c.retained, found.min_bytes)
+            })
             .take(CENSUS_CLUSTERS)
             .map(|(c, best)| {
                 let path = folded_path(a, best);
@@ -184,18 +174,14 @@ impl CensusLeaks {
     /// How kept cluster `c` fares in the growth test, with its class's counts in BASE and
     /// in TARGET (`None` where that census did not list it).
     pub fn growth_of(&self, c: &CensusCluster, [base, target]: [Option<u64>; 2]) -> ClusterGrowth {
-        // `None` orders below every count: a class that entered the lists grew.
-        if !(base < target && target < Some(c.class_count)) {
-            return ClusterGrowth::NotGrowing;
-        }
-        // Under the byte floor, the class must have grown as `leaks` demands.
-        let in_step = matches!((base, target), (Some(b), Some(t))
-            if grows_in_step(&[b, t, c.class_count], c.count));
-        if c.retained_size >= self.min_cluster_bytes || in_step {
-            ClusterGrowth::Culprit
-        } else {
-            ClusterGrowth::Small
-        }
+        let counts = [base, target, Some(c.class_count)];
+        ClusterGrowth::of(
+            &c.class,
+            c.count,
+            c.retained_size,
+            self.min_cluster_bytes,
+            &counts,
+        )
     }
 
     /// The clusters whose class's instance count rose from BASE to TARGET to this census,

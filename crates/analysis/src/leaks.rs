@@ -265,18 +265,18 @@ impl LeakReport {
                     final_counts.get(&class).copied().unwrap_or(0),
                 ))
                 .collect();
-            let growing = counts.windows(2).all(|w| w[1] > w[0]);
-            let small_but_costly = owns_a_thread_or_socket(&class) && c.count >= MIN_HANDLE_CLUSTER;
-            let small_but_steady = growing && grows_in_step(&counts, c.count);
-            if !growing || (c.retained < min_bytes && !small_but_costly && !small_but_steady) {
-                dismissed += 1;
-                dismissed_retained += c.retained;
-                if growing {
-                    small += 1;
-                } else {
-                    not_growing += 1;
+            let listed: Vec<Option<u64>> = counts.iter().copied().map(Some).collect();
+            match ClusterGrowth::of(&class, c.count, c.retained, min_bytes, &listed) {
+                ClusterGrowth::Culprit => {}
+                growth => {
+                    dismissed += 1;
+                    dismissed_retained += c.retained;
+                    match growth {
+                        ClusterGrowth::Small => small += 1,
+                        _ => not_growing += 1,
+                    }
+                    continue;
                 }
-                continue;
             }
             if kept.len() >= top {
                 continue;
@@ -489,7 +489,7 @@ pub const IN_STEP_RATIO: f64 = 4.0;
 /// interval adds a like number of them. What a bounded cache keeps of the window does not
 /// pass: it evicts as many as it adds, so its class does not gain. Warm-up does not
 /// either: one-time objects are one or a few per place, and they stop.
-pub(crate) fn grows_in_step(counts: &[u64], objects: u64) -> bool {
+fn grows_in_step(counts: &[u64], objects: u64) -> bool {
     if objects < MIN_STEADY_OBJECTS || counts.len() < 3 {
         return false;
     }
@@ -501,6 +501,57 @@ pub(crate) fn grows_in_step(counts: &[u64], objects: u64) -> bool {
         && counts
             .windows(2)
             .all(|w| w[1].saturating_sub(w[0]) as f64 * IN_STEP_RATIO >= pace)
+}
+
+/// How a cluster of leak roots fares in the growth test, the one rule for snapshot files
+/// (`leaks`, `run`) and for censuses (`watch`, zero-disk `run`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClusterGrowth {
+    /// Its class rose in every interval, and it reaches the byte floor, grew in step, or
+    /// is a handful of thread- or socket-owning objects.
+    Culprit,
+    /// Its class rose, but the cluster is too small to be a finding.
+    Small,
+    /// Its class did not rise in every interval.
+    NotGrowing,
+}
+
+impl ClusterGrowth {
+    /// Judges a cluster of `objects` leak roots of `class` retaining `retained` bytes,
+    /// against the byte floor `min_bytes` and its class's instance counts per snapshot,
+    /// oldest first (`None`: a census did not list the class, so it had fewer than any
+    /// count listed).
+    pub fn of(
+        class: &str,
+        objects: u64,
+        retained: u64,
+        min_bytes: u64,
+        counts: &[Option<u64>],
+    ) -> ClusterGrowth {
+        // `None` orders below every count: a class that entered the lists grew.
+        if !counts.windows(2).all(|w| w[1] > w[0]) {
+            return ClusterGrowth::NotGrowing;
+        }
+        let in_step = counts
+            .iter()
+            .copied()
+            .collect::<Option<Vec<u64>>>()
+            .is_some_and(|counts| grows_in_step(&counts, objects));
+        let costly = owns_a_thread_or_socket(class) && objects >= MIN_HANDLE_CLUSTER;
+        if retained >= min_bytes || in_step || costly {
+            ClusterGrowth::Culprit
+        } else {
+            ClusterGrowth::Small
+        }
+    }
+
+    /// True when a cluster this size could pass [`ClusterGrowth::of`] if its class grew:
+    /// what a census keeps for the test.
+    pub fn could_pass(class: &str, objects: u64, retained: u64, min_bytes: u64) -> bool {
+        retained >= min_bytes
+            || objects >= MIN_STEADY_OBJECTS
+            || (owns_a_thread_or_socket(class) && objects >= MIN_HANDLE_CLUSTER)
+    }
 }
 
 /// True for a class whose objects hold a thread or an OS resource the heap does not
@@ -698,5 +749,61 @@ mod tests {
         // With four snapshots the window spans two intervals.
         assert!(grows_in_step(&[0, 400, 800, 1_200], 800));
         assert!(!grows_in_step(&[0, 400, 800], 801 * 2));
+    }
+
+    #[test]
+    fn one_growth_rule_for_files_and_censuses() {
+        let floor = MIN_CLUSTER_BYTES;
+        let of = |class, objects, retained, counts: &[Option<u64>]| {
+            ClusterGrowth::of(class, objects, retained, floor, counts)
+        };
+        let rising = [Some(10), Some(20), Some(30)];
+        assert_eq!(of("Record", 5, floor, &rising), ClusterGrowth::Culprit);
+        assert_eq!(of("Record", 5, floor - 1, &rising), ClusterGrowth::Small);
+        // A handful of objects that each own a thread is a finding under the floor.
+        assert_eq!(
+            of("Worker", MIN_HANDLE_CLUSTER, 900, &rising),
+            ClusterGrowth::Culprit
+        );
+        assert_eq!(
+            of("Worker", MIN_HANDLE_CLUSTER - 1, 900, &rising),
+            ClusterGrowth::Small
+        );
+        // A class a census did not list had fewer than any count listed: it grew, but the
+        // in-step test needs every count.
+        let entered = [None, Some(150), Some(300)];
+        assert_eq!(of("Record", 5, floor, &entered), ClusterGrowth::Culprit);
+        assert_eq!(of("Record", 150, 1_000, &entered), ClusterGrowth::Small);
+        let listed = [Some(0), Some(150), Some(300)];
+        assert_eq!(of("Record", 150, 1_000, &listed), ClusterGrowth::Culprit);
+        // Flat or falling in one interval is not growth, however large.
+        let flat = [Some(10), Some(10), Some(30)];
+        assert_eq!(
+            of("Record", 5, floor * 10, &flat),
+            ClusterGrowth::NotGrowing
+        );
+        assert_eq!(
+            of("Record", 5, floor * 10, &[None, None, Some(3)]),
+            ClusterGrowth::NotGrowing
+        );
+        // What a census keeps for the test is what could pass it.
+        assert!(ClusterGrowth::could_pass(
+            "Worker",
+            MIN_HANDLE_CLUSTER,
+            900,
+            floor
+        ));
+        assert!(!ClusterGrowth::could_pass(
+            "Record",
+            MIN_HANDLE_CLUSTER,
+            900,
+            floor
+        ));
+        assert!(ClusterGrowth::could_pass(
+            "Record",
+            MIN_STEADY_OBJECTS,
+            900,
+            floor
+        ));
     }
 }

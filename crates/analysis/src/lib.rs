@@ -42,8 +42,7 @@ mod verdict;
 pub use census::{shape_label, CensusLimits, CollectionRecord, SnapshotCensus};
 pub use census_diff::{CensusClassDelta, CensusDiff, CensusFamilyDelta};
 pub use census_leaks::{
-    CensusCluster, CensusLeaks, ClusterGrowth, LeakCulprit, LeakWindow, WindowTracker,
-    CENSUS_CLUSTERS,
+    CensusCluster, CensusLeaks, LeakCulprit, LeakWindow, WindowTracker, CENSUS_CLUSTERS,
 };
 pub use class::Classification;
 pub use collections::{
@@ -59,8 +58,8 @@ pub use handles::{HandleTotals, Handles, HandlesDelta, ListenerCount, ListenerDe
 pub use heap::{edge_label, HeapAnalysis, ObjectView, StepView};
 pub use idset::IdSet;
 pub use leaks::{
-    EarlierSnapshot, FamilySizes, LeakCluster, LeakReport, IN_STEP_RATIO, MIN_CLUSTER_BYTES,
-    MIN_STEADY_OBJECTS,
+    ClusterGrowth, EarlierSnapshot, FamilySizes, LeakCluster, LeakReport, IN_STEP_RATIO,
+    MIN_CLUSTER_BYTES, MIN_STEADY_OBJECTS,
 };
 pub use retainers::{ClassRetainers, Held, ObjectRetainers, PathGroup};
 pub use summary::{ClassStats, GroupTotal, LargeObject, SnapshotInfo, Summary};
