@@ -1,8 +1,11 @@
 //! `leaktrail`: find memory leaks in long-running services.
 //!
-//! This binary only wires the library crates together: `leaktrail-snapshot` parses heap
-//! snapshots, `leaktrail-analysis` aggregates and diffs them, `leaktrail-report` renders
-//! the results. Each subcommand lives in its own module under `cli/`.
+//! This binary only wires the library crates together (their map is in
+//! `docs/internals.md`): each subcommand lives in its own module under `cli/`, which turns
+//! its flags into a validated plan, calls one library function (`leaktrail-harness` for
+//! `run`, `leaktrail-watch`, `leaktrail-trace`, `leaktrail-trend`, `leaktrail-serve`, or
+//! `leaktrail-snapshot` with `leaktrail-analysis` for the snapshot commands) and renders
+//! the result with `leaktrail-report`. No command module calls another.
 
 mod cli;
 

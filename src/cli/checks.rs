@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use leaktrail_harness::{check_expect_freed, check_threads, Assessment, PssMode, RunResult};
+use leaktrail_harness::PssMode;
 
 /// Flags of the checks.
 #[derive(Args, Debug)]
@@ -49,7 +49,7 @@ impl From<PssArg> for PssMode {
 
 impl CheckArgs {
     /// The thread tolerance.
-    fn thread_tolerance(&self, is_node: bool) -> u64 {
+    pub fn thread_tolerance(&self, is_node: bool) -> u64 {
         self.max_thread_growth.unwrap_or_else(|| {
             is_node
                 .then(|| std::env::var("UV_THREADPOOL_SIZE").ok())
@@ -57,12 +57,6 @@ impl CheckArgs {
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(4)
         })
-    }
-
-    /// Adds the checks to the assessment of a run.
-    pub fn apply(&self, result: &RunResult, assessment: &mut Assessment, is_node: bool) {
-        check_threads(result, assessment, self.thread_tolerance(is_node));
-        check_expect_freed(result, assessment, &self.expect_freed);
     }
 }
 

@@ -10,6 +10,7 @@ mod flame;
 mod flamegraphs;
 mod leak_analysis;
 mod leaks;
+mod live_status;
 mod load;
 mod policy;
 mod retainers;

@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use clap::Args;
 
-use leaktrail_analysis::LeakReport;
-use leaktrail_harness::{assess, CensusWorker, GrowthFloor, Per, RunConfig, SnapshotPlan};
-use leaktrail_stats::Outcome;
+use leaktrail_harness::{CensusWorker, GrowthFloor, LeakTestPlan, Per, RunConfig, SnapshotPlan};
 
+use super::live_status::LiveStatus;
 use super::Common;
 
 /// Arguments of `run`.
@@ -110,71 +109,89 @@ pub struct RunArgs {
     alloc_profile: bool,
 }
 
-/// Runs the harness; returns the report and the exit code (0 no leak, 1 leak,
-/// 2 fault, 3 inconclusive).
+/// Runs the leak test; returns the report and the exit code (0 no leak, 1 leak,
+/// 2 fault, 3 inconclusive, 128 + a signal that stopped it).
 pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
-    let is_node = args.node
-        || (!args.no_inspector
-            && Path::new(&args.command[0])
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("node")));
-    let by_time = args.interval.is_some();
-    let floor = args.max_growth.unwrap_or(if by_time {
-        GrowthFloor {
-            bytes: 10.0 * 1024.0,
-            per: Per::Second,
+    let (plan, out_dir, _temp) = plan(args)?;
+    let mut status = LiveStatus::new(common.progress, plan.config.iteration_pattern.is_some());
+    let test = leaktrail_harness::leak_test(
+        &plan,
+        |s| status.update(s),
+        |snapshots| super::leak_analysis::leak_report(snapshots, 5, common.progress),
+    )?;
+    status.finish();
+    let mut report = leaktrail_report::render_run(
+        &test.result,
+        &test.assessment,
+        test.culprit.as_ref(),
+        test.fault.as_deref(),
+        common.render,
+    );
+    if let Some(dir) = &out_dir {
+        for (name, text) in leaktrail_report::run_files(&args.command.join(" "), &test) {
+            // Reports quote heap contents (string values on retainer paths): owner-only,
+            // like the snapshots beside them.
+            let path = dir.join(name);
+            leaktrail_snapshot::private::write_file(&path, &text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         }
-    } else {
-        GrowthFloor {
-            bytes: 256.0,
-            per: Per::Iteration,
-        }
-    });
+        report.push_str(&super::flamegraphs::after_run(
+            dir,
+            &test.result.profiles,
+            common.render.format,
+        )?);
+    }
+    Ok((report, test.exit_code()))
+}
+
+/// Turns the flags into a validated leak test, with the `--out` directory (created
+/// private) and the temporary directory its snapshots go to without one (removed when
+/// dropped).
+fn plan(
+    args: &RunArgs,
+) -> anyhow::Result<(LeakTestPlan, Option<PathBuf>, Option<tempfile::TempDir>)> {
+    let is_node =
+        args.node || (!args.no_inspector && leaktrail_sampler::is_node_program(&args.command[0]));
+    let not_node = |what: &str| {
+        format!(
+            "{what} over Node's inspector, and `{}` is not run as Node (--node says it is)",
+            args.command[0]
+        )
+    };
     anyhow::ensure!(
         is_node || args.checks.expect_freed.is_empty(),
-        "--expect-freed needs a Node target (it reads the heap over the inspector): `{}` is not run as Node (--node says it is)",
-        args.command[0]
+        not_node("--expect-freed reads the heap")
     );
     anyhow::ensure!(
         is_node || !args.no_raw_snapshots,
-        "--no-raw-snapshots streams snapshots over Node's inspector, and `{}` is not run as Node (--node says it is)",
-        args.command[0]
+        not_node("--no-raw-snapshots streams snapshots")
     );
-    if (args.cpu_profile || args.alloc_profile) && !is_node {
-        anyhow::bail!(
-            "--cpu-profile and --alloc-profile record over Node's inspector, and `{}` is not run as Node (--node says it is)",
-            args.command[0]
-        );
-    }
+    anyhow::ensure!(
+        is_node || !(args.cpu_profile || args.alloc_profile),
+        not_node("--cpu-profile and --alloc-profile record")
+    );
+    let by_time = args.interval.is_some();
     let bounded = args.iterations.is_some() || args.duration.is_some();
-    let plan = match (is_node, bounded, args.snapshots) {
-        (false, _, _) | (_, _, Some(0)) => SnapshotPlan::None,
-        (true, true, k) => SnapshotPlan::AtFractions(match k.unwrap_or(3) {
-            1 => vec![1.0],
-            // Spread over the steady part, the last just before the end (a workload that
-            // stops by itself at the bound may already be exiting at the last iteration).
-            k => (0..k)
-                .map(|i| 0.4 + 0.55 * i as f64 / (k - 1) as f64)
-                .collect(),
-        }),
-        (true, false, _) => SnapshotPlan::Doubling,
+    let snapshots = match (is_node, bounded) {
+        (false, _) => SnapshotPlan::None,
+        (true, true) => SnapshotPlan::spread(args.snapshots.unwrap_or(3)),
+        (true, false) if args.snapshots == Some(0) => SnapshotPlan::None,
+        (true, false) => SnapshotPlan::Doubling,
     };
-    let doubling = plan == SnapshotPlan::Doubling;
+    let doubling = snapshots == SnapshotPlan::Doubling;
     let out_dir = match &args.out {
         Some(d) => Some(private_dir(d)?),
         None => None,
     };
     let zero_disk = args.no_raw_snapshots;
-    // Zero-disk snapshots have no directory: `snapshot_dir` is left unused, and the
-    // end snapshot's path is only its name.
-    let temp = match zero_disk {
-        true => None,
-        false => Some(
+    // Zero-disk snapshots have no directory: the end snapshot's path is only its name.
+    let temp = match (zero_disk, &out_dir) {
+        (false, None) => Some(
             tempfile::Builder::new()
                 .prefix("leaktrail-run-")
                 .tempdir()?,
         ),
+        _ => None,
     };
     let snapshot_dir = match (&out_dir, &temp) {
         (Some(out), _) => out.clone(),
@@ -193,7 +210,7 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         stall_timeout: args.stall_timeout,
         inspect: is_node,
         inspector_timeout: Duration::from_secs(20),
-        snapshots: plan,
+        snapshots,
         snapshot_dir: (!zero_disk).then(|| snapshot_dir.clone()),
         // This binary takes each census in a child (`leaktrail census -`), as `watch` does.
         census_worker: zero_disk.then(|| CensusWorker::Process("/proc/self/exe".into())),
@@ -209,81 +226,22 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
             out_dir.as_deref(),
         ),
     };
-    let mut status = LiveStatus::new(common.progress, !by_time);
-    let result = leaktrail_harness::run(&config, |s| status.update(s))?;
-    status.finish();
-    let mut assessment = assess(&result, floor, args.warmup, args.alpha);
-    args.checks.apply(&result, &mut assessment, is_node);
-    let fault = result.fault(args.iterations);
-    // The snapshots are read whatever the bytes said: objects that grew in step with
-    // the run decide a slow leak, and nothing growing settles an inconclusive series.
-    let found = leaktrail_harness::find_culprit(&result, doubling, |snapshots| {
-        if zero_disk {
-            return Ok(leaktrail_harness::census_culprit(snapshots, 5));
-        }
-        super::leak_analysis::leak_report(&leaktrail_harness::paths(snapshots), 5, common.progress)
-            .map(Some)
-    })?;
-    let (culprit, culprit_snapshots) = (found.report, found.snapshots);
-    if let Some(report) = &culprit {
-        leaktrail_harness::weigh_objects(&mut assessment, report, &culprit_snapshots);
-    }
-    if let Some(note) = found.note {
-        assessment.sentence.push(' ');
-        assessment.sentence.push_str(&note);
-    }
-    // Zero-disk snapshots are names, not files: nothing to remove.
-    let keep_snapshots = zero_disk
-        || args.snapshots.is_some()
-        || (culprit.is_some() && assessment.outcome == Outcome::Leak);
-    if !keep_snapshots {
-        for s in &result.snapshots {
-            let _ = std::fs::remove_file(&s.path);
-        }
-    }
-    // The end snapshots are kept when something survived in them, or for the culprit.
-    if let Some(end) = result.end_snapshot.as_ref().filter(|_| !zero_disk) {
-        let culprit_end = keep_snapshots && culprit_snapshots.iter().any(|s| s.path == end.path);
-        if !culprit_end
-            && !assessment.checks.iter().any(|c| {
-                matches!(c.detail, leaktrail_harness::CheckDetail::ExpectFreed(_))
-                    && c.status == leaktrail_harness::CheckStatus::Failed
-            })
-        {
-            let _ = std::fs::remove_file(&end.path);
-            if let Some(e) = &end.earlier {
-                let _ = std::fs::remove_file(e);
-            }
-        }
-    }
-    let mut report = leaktrail_report::render_run(
-        &result,
-        &assessment,
-        culprit.as_ref(),
-        fault.as_deref(),
-        common.render,
-    );
-    if let Some(dir) = &out_dir {
-        write_outputs(
-            dir,
-            &args.command.join(" "),
-            &result,
-            &assessment,
-            culprit.as_ref(),
-            fault.as_deref(),
-        )?;
-        report.push_str(&super::flamegraphs::after_run(
-            dir,
-            &result.profiles,
-            common.render.format,
-        )?);
-    }
-    // Stopped by a signal: the shell's convention, 128 + the signal.
-    let code = match result.interrupted {
-        Some(signal) => (128 + signal) as u8,
-        None => assessment.exit_code(fault.is_some()),
+    let plan = LeakTestPlan {
+        config,
+        floor: args
+            .max_growth
+            .unwrap_or(GrowthFloor::default_per(match by_time {
+                true => Per::Second,
+                false => Per::Iteration,
+            })),
+        warmup: args.warmup,
+        alpha: args.alpha,
+        iterations: args.iterations,
+        thread_tolerance: args.checks.thread_tolerance(is_node),
+        expect_freed: args.checks.expect_freed.clone(),
+        keep_snapshots: args.snapshots.is_some(),
     };
-    Ok((report, code))
+    Ok((plan, out_dir, temp))
 }
 
 /// An iteration pattern: a regular expression with a capture group for the number.
@@ -314,122 +272,4 @@ fn private_dir(dir: &Path) -> anyhow::Result<PathBuf> {
         anyhow::anyhow!("{}: cannot create a private directory: {e}", dir.display())
     })?;
     Ok(dir.to_path_buf())
-}
-
-fn write_outputs(
-    dir: &Path,
-    command: &str,
-    result: &leaktrail_harness::RunResult,
-    assessment: &leaktrail_harness::Assessment,
-    culprit: Option<&LeakReport>,
-    fault: Option<&str>,
-) -> anyhow::Result<()> {
-    // Reports quote heap contents (string values on retainer paths): owner-only, like the
-    // snapshots beside them.
-    let write = |name: &str, text: &str| -> anyhow::Result<()> {
-        let path = dir.join(name);
-        leaktrail_snapshot::private::write_file(&path, text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-    };
-    let mut csv = String::from(
-        "t_seconds,iteration,heap_used,heap_total,external,rss,anon,pss,threads,processes\n",
-    );
-    let opt = |v: Option<u64>| v.map_or(String::new(), |v| v.to_string());
-    for s in &result.samples {
-        csv.push_str(&format!(
-            "{:.3},{},{},{},{},{},{},{},{},{}\n",
-            s.t,
-            opt(s.iteration),
-            opt(s.heap_used),
-            opt(s.heap_total),
-            opt(s.external),
-            s.rss,
-            s.anon,
-            opt(s.pss),
-            s.threads,
-            s.processes
-        ));
-    }
-    write("samples.csv", &csv)?;
-    let json = serde_json::json!({ "schema": "leaktrail.run/1", "run": result, "assessment": assessment, "culprit": culprit, "fault": fault });
-    write("samples.json", &serde_json::to_string_pretty(&json)?)?;
-    let md = leaktrail_report::render_run(
-        result,
-        assessment,
-        culprit,
-        fault,
-        leaktrail_report::RenderOptions {
-            format: leaktrail_report::Format::Markdown,
-            color: false,
-            top: 10,
-            min_bytes: 0,
-        },
-    );
-    write("report.md", &md)?;
-    write(
-        "report.html",
-        &leaktrail_report::render_run_html(result, assessment, culprit, fault),
-    )?;
-    write(
-        "junit.xml",
-        &leaktrail_report::render_run_junit(command, result, assessment, culprit, fault),
-    )
-}
-
-/// The one-line status on a terminal: iteration, heap, RSS and the slope so far.
-struct LiveStatus {
-    enabled: bool,
-    by_iteration: bool,
-    xs: Vec<f64>,
-    ys: Vec<f64>,
-}
-
-impl LiveStatus {
-    fn new(enabled: bool, by_iteration: bool) -> LiveStatus {
-        LiveStatus {
-            enabled,
-            by_iteration,
-            xs: Vec::new(),
-            ys: Vec::new(),
-        }
-    }
-
-    fn update(&mut self, s: &leaktrail_harness::Sample) {
-        if !self.enabled {
-            return;
-        }
-        use leaktrail_analysis::units::{human_bytes, signed_bytes};
-        let y = match s.heap_used {
-            Some(h) => h + s.external.unwrap_or(0),
-            None => s.rss,
-        };
-        let x = if self.by_iteration {
-            s.iteration.unwrap_or(0) as f64
-        } else {
-            s.t
-        };
-        self.xs.push(x);
-        self.ys.push(y as f64);
-        let slope = if self.xs.len() >= 5 {
-            let est = leaktrail_stats::theil_sen(&self.xs, &self.ys, 0.05);
-            let unit = if self.by_iteration { "iteration" } else { "s" };
-            format!("  slope {}/{unit}", signed_bytes(est.slope as i64))
-        } else {
-            String::new()
-        };
-        let at = match s.iteration {
-            Some(n) => format!("iteration {n}"),
-            None => format!("{:.0} s", s.t),
-        };
-        let heap = s
-            .heap_used
-            .map_or(String::new(), |h| format!("  heap {}", human_bytes(h)));
-        eprint!("\r\x1b[2K{at}{heap}  RSS {}{slope}", human_bytes(s.rss));
-    }
-
-    fn finish(&self) {
-        if self.enabled && !self.xs.is_empty() {
-            eprint!("\r\x1b[2K");
-        }
-    }
 }

@@ -285,7 +285,10 @@ fn expect_freed_needs_node() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--expect-freed needs a Node target"), "{err}");
+    assert!(
+        err.contains("--expect-freed reads the heap over Node's inspector"),
+        "{err}"
+    );
     let bad = leaktrail(&["run", "--max-overhead", "150", "--", "node", "-e", "1"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("percentage"));

@@ -7,6 +7,8 @@
 //! - `<pid>-<seq>.heapsnapshot` (what `leaktrail trace` writes);
 //! - anything else ending in `.heapsnapshot`: no PID is known, so these files form one
 //!   group ordered by modification time.
+//!
+//! [`SnapshotName`] is the one parser of these names; `trend DIR` groups by it too.
 
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
@@ -74,21 +76,84 @@ impl Lane {
     }
 }
 
-/// Parses a snapshot file name into (PID, ordering key).
-pub fn parse_name(name: &str) -> Option<(u32, (u64, u64, u64))> {
-    let stem = name.strip_suffix(".heapsnapshot")?;
-    if let Some(rest) = stem.strip_prefix("Heap.") {
-        let parts: Vec<&str> = rest.split('.').collect();
-        if let [date, time, pid, _tid, seq] = parts.as_slice() {
-            return Some((
-                pid.parse().ok()?,
-                (date.parse().ok()?, time.parse().ok()?, seq.parse().ok()?),
-            ));
+/// What a snapshot file's name says: the one parser of snapshot names, for `diff
+/// --lane-dir`, `trend DIR` and `trace`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SnapshotName {
+    /// Node's `Heap.<yyyymmdd>.<hhmmss>.<pid>.<tid>.<seq>.heapsnapshot`.
+    Node {
+        /// The date, `yyyymmdd`.
+        date: u64,
+        /// The time of day, `hhmmss`, as the writer's clock gave it.
+        time: u64,
+        /// The process.
+        pid: u32,
+        /// The thread (0: the main thread).
+        thread: u32,
+        /// Node's count of snapshots in the process.
+        seq: u64,
+    },
+    /// `<prefix>-<n>.heapsnapshot`: `leaktrail trace`'s `<pid>-<seq>`, the scenario
+    /// runner's `<scenario>-<iteration>`.
+    Numbered {
+        /// What comes before the last `-`.
+        prefix: String,
+        /// The number after it.
+        n: u64,
+    },
+}
+
+impl SnapshotName {
+    /// Parses a file name ending in `.heapsnapshot`; `None` for any other name.
+    pub fn parse(file_name: &str) -> Option<SnapshotName> {
+        let stem = file_name.strip_suffix(".heapsnapshot")?;
+        if let Some(rest) = stem.strip_prefix("Heap.") {
+            let parts: Vec<&str> = rest.split('.').collect();
+            let [date, time, pid, thread, seq] = parts.as_slice() else {
+                return None;
+            };
+            return Some(SnapshotName::Node {
+                date: date.parse().ok()?,
+                time: time.parse().ok()?,
+                pid: pid.parse().ok()?,
+                thread: thread.parse().ok()?,
+                seq: seq.parse().ok()?,
+            });
         }
-        return None;
+        let (prefix, n) = stem.rsplit_once('-')?;
+        (!prefix.is_empty()).then_some(())?;
+        Some(SnapshotName::Numbered {
+            prefix: prefix.to_owned(),
+            n: n.parse().ok()?,
+        })
     }
-    let (pid, seq) = stem.split_once('-')?;
-    Some((pid.parse().ok()?, (0, 0, seq.parse().ok()?)))
+
+    /// The process that wrote it: Node's PID, or a numbered name's prefix when it is a
+    /// PID (`4242-7`).
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            SnapshotName::Node { pid, .. } => Some(*pid),
+            SnapshotName::Numbered { prefix, .. } => prefix.parse().ok(),
+        }
+    }
+
+    /// The thread that wrote it (0, the main thread, for names that do not say).
+    pub fn thread(&self) -> u32 {
+        match self {
+            SnapshotName::Node { thread, .. } => *thread,
+            SnapshotName::Numbered { .. } => 0,
+        }
+    }
+
+    /// The order of one writer's snapshots: (date, time, sequence) or (0, 0, n).
+    pub fn key(&self) -> (u64, u64, u64) {
+        match self {
+            SnapshotName::Node {
+                date, time, seq, ..
+            } => (*date, *time, *seq),
+            SnapshotName::Numbered { n, .. } => (0, 0, *n),
+        }
+    }
 }
 
 /// Finds the lanes in `dir`, optionally only the one of `pid`. Lanes are sorted by PID,
@@ -110,11 +175,12 @@ pub fn discover(dir: &Path, pid: Option<u32>) -> Result<Vec<Lane>, LaneError> {
             .metadata()
             .and_then(|m| m.modified())
             .unwrap_or(SystemTime::UNIX_EPOCH);
-        let parsed = parse_name(name);
+        let parsed = SnapshotName::parse(name);
+        let pid = parsed.as_ref().and_then(SnapshotName::pid);
         files.push(LaneSnapshot {
             path: entry.path(),
-            pid: parsed.map(|p| p.0),
-            key: parsed.map(|p| p.1),
+            pid,
+            key: parsed.filter(|_| pid.is_some()).map(|p| p.key()),
             mtime,
         });
     }
@@ -168,13 +234,33 @@ mod tests {
 
     #[test]
     fn names() {
+        let parse = SnapshotName::parse;
+        let node = parse("Heap.20261125.085800.4242.3.003.heapsnapshot").expect("node");
         assert_eq!(
-            parse_name("Heap.20261125.085800.4242.0.003.heapsnapshot"),
-            Some((4242, (20261125, 85800, 3)))
+            (node.pid(), node.thread(), node.key()),
+            (Some(4242), 3, (20261125, 85800, 3))
         );
-        assert_eq!(parse_name("4242-7.heapsnapshot"), Some((4242, (0, 0, 7))));
-        assert_eq!(parse_name("stream-registry-no-ttl-200.heapsnapshot"), None);
-        assert_eq!(parse_name("Heap.x.heapsnapshot"), None);
-        assert_eq!(parse_name("4242-7.json"), None);
+        let trace = parse("4242-7.heapsnapshot").expect("trace");
+        assert_eq!(
+            (trace.pid(), trace.thread(), trace.key()),
+            (Some(4242), 0, (0, 0, 7))
+        );
+        let runner = parse("stream-registry-no-ttl-200.heapsnapshot").expect("runner");
+        assert_eq!(
+            runner,
+            SnapshotName::Numbered {
+                prefix: "stream-registry-no-ttl".into(),
+                n: 200
+            }
+        );
+        assert_eq!(runner.pid(), None);
+        for other in [
+            "Heap.x.heapsnapshot",
+            "4242-7.json",
+            "-3.heapsnapshot",
+            "before.heapsnapshot",
+        ] {
+            assert_eq!(parse(other), None, "{other}");
+        }
     }
 }

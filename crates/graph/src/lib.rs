@@ -18,6 +18,8 @@
 //! # Ok::<(), leaktrail_snapshot::ParseError>(())
 //! ```
 
+#![deny(missing_docs)]
+
 mod dominators;
 mod paths;
 pub mod rules;

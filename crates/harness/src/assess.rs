@@ -74,11 +74,40 @@ pub struct PointsUsed {
 /// Points after major GCs needed before they are fitted with the forced ones.
 pub const MIN_MAJOR_GC_POINTS: usize = 3;
 
+/// A memory series of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum RunSeries {
+    /// The V8 heap in use plus external memory, after a forced GC (Node).
+    #[serde(rename = "heap+external")]
+    HeapAndExternal,
+    /// The V8 heap in use after a forced GC.
+    #[serde(rename = "heap")]
+    Heap,
+    /// External memory (Buffers, ArrayBuffers).
+    #[serde(rename = "external")]
+    External,
+    /// The process tree's resident memory.
+    #[serde(rename = "rss")]
+    Rss,
+}
+
+impl RunSeries {
+    /// Its name in reports: `heap+external`, `heap`, `external`, `rss`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunSeries::HeapAndExternal => "heap+external",
+            RunSeries::Heap => "heap",
+            RunSeries::External => "external",
+            RunSeries::Rss => "rss",
+        }
+    }
+}
+
 /// The verdict on one series.
 #[derive(Clone, Debug, Serialize)]
 pub struct SeriesVerdict {
-    /// `heap+external`, `heap`, `external` or `rss`.
-    pub series: String,
+    /// Which series.
+    pub series: RunSeries,
     /// The decision.
     pub verdict: GrowthVerdict,
 }
@@ -96,8 +125,8 @@ pub struct Assessment {
     pub grows: Option<MemoryKind>,
     /// The floor.
     pub floor_bytes: f64,
-    /// `iteration` or `s`.
-    pub unit: String,
+    /// What the floor and the slopes are per: the axis the run was sampled on.
+    pub unit: Per,
     /// Threads at the first and the last sample.
     pub threads: (u64, u64),
     /// PSS next to RSS, when PSS was read.
@@ -171,10 +200,10 @@ pub fn assess(
         alpha,
         warmup: warmup_samples,
     };
-    let series = |name: &str, f: &dyn Fn(&Sample) -> f64| {
+    let series = |name: RunSeries, f: &dyn Fn(&Sample) -> f64| {
         let y: Vec<f64> = samples.iter().map(f).collect();
         SeriesVerdict {
-            series: name.to_owned(),
+            series: name,
             verdict: decide(&x, &y, &policy),
         }
     };
@@ -186,16 +215,16 @@ pub fn assess(
         x.last().copied().unwrap_or(0.0) - x.first().copied().unwrap_or(0.0),
     );
     let rss = SeriesVerdict {
-        series: "rss".to_owned(),
+        series: RunSeries::Rss,
         verdict: decide(&x, &rss_y, &policy),
     };
     let rss_verdict = rss.verdict.clone();
     let heap_and_external =
         |s: &Sample| (s.heap_used.unwrap_or(0) + s.external.unwrap_or(0)) as f64;
     let (primary, components) = if node {
-        let total = series("heap+external", &heap_and_external);
-        let heap = series("heap", &|s| s.heap_used.unwrap_or(0) as f64);
-        let external = series("external", &|s| s.external.unwrap_or(0) as f64);
+        let total = series(RunSeries::HeapAndExternal, &heap_and_external);
+        let heap = series(RunSeries::Heap, &|s| s.heap_used.unwrap_or(0) as f64);
+        let external = series(RunSeries::External, &|s| s.external.unwrap_or(0) as f64);
         (total, vec![heap, external, rss])
     } else {
         (rss.clone(), vec![rss])
@@ -257,24 +286,28 @@ pub fn assess(
             return MemoryKind::Native;
         }
         // The part with the larger slope is the one that grows.
-        let slope = |name: &str| {
+        let slope = |name: RunSeries| {
             components
                 .iter()
                 .find(|c| c.series == name)
                 .map_or(0.0, |c| c.verdict.slope.slope)
         };
-        if slope("external") > slope("heap") {
+        if slope(RunSeries::External) > slope(RunSeries::Heap) {
             MemoryKind::External
         } else {
             MemoryKind::V8Heap
         }
     });
-    let unit = if by_iteration { "iteration" } else { "s" }.to_owned();
+    let unit = if by_iteration {
+        Per::Iteration
+    } else {
+        Per::Second
+    };
     let threads = (
         samples.first().map_or(0, |s| s.threads),
         samples.last().map_or(0, |s| s.threads),
     );
-    let mut sentence = sentence(&primary, &components, grows, floor.bytes, &unit, node);
+    let mut sentence = sentence(&primary, &components, grows, floor.bytes, unit, node);
     if let Some(said) = points_sentence(&points, outcome) {
         sentence.push(' ');
         sentence.push_str(&said);
@@ -484,7 +517,7 @@ fn sentence(
     components: &[SeriesVerdict],
     grows: Option<MemoryKind>,
     floor: f64,
-    unit: &str,
+    unit: Per,
     node: bool,
 ) -> String {
     let v = &primary.verdict;
@@ -542,7 +575,7 @@ fn sentence(
     if node && primary.verdict.outcome != Outcome::Leak {
         if let Some(rss) = components
             .iter()
-            .find(|c| c.series == "rss" && c.verdict.outcome == Outcome::Leak)
+            .find(|c| c.series == RunSeries::Rss && c.verdict.outcome == Outcome::Leak)
         {
             s.push_str(&format!(
                 " Note: RSS grows {}/{unit} while the heap does not — native memory, or V8 still growing its heap.",

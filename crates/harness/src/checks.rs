@@ -61,7 +61,7 @@ pub fn check_threads(result: &RunResult, assessment: &mut Assessment, tolerance:
         first.iter().map(|s| s.processes).max().unwrap_or(0),
         last.iter().map(|s| s.processes).min().unwrap_or(0),
     );
-    let by_iteration = assessment.unit == "iteration";
+    let by_iteration = assessment.unit == crate::Per::Iteration;
     let x: Vec<f64> = steady
         .iter()
         .map(|s| {

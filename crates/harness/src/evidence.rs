@@ -28,7 +28,8 @@ use leaktrail_analysis::units::{group_digits, human_bytes, signed_bytes};
 use leaktrail_analysis::{Family, LeakReport};
 use leaktrail_stats::Outcome;
 
-use crate::assess::{Assessment, MemoryKind};
+use crate::assess::{Assessment, MemoryKind, RunSeries};
+use crate::floor::Per;
 use crate::run::{RunResult, RunSnapshot, DOUBLING_AFTER_SAMPLES};
 
 /// Growth rates of one finding may differ between intervals by this factor and still be
@@ -71,16 +72,10 @@ pub fn culprit_snapshots(result: &RunResult, doubling: bool) -> Vec<RunSnapshot>
                 t: result.wall_seconds,
                 number: 0,
             };
-            // One axis for all: iterations only when every snapshot has one.
-            let by_iteration =
-                end.iteration.is_some() && kept.iter().all(|s| s.iteration.is_some());
-            let at = |s: &RunSnapshot| match (by_iteration, s.iteration) {
-                (true, Some(n)) => n as f64,
-                _ => s.t,
-            };
             let n = kept.len();
-            let before = at(&kept[n - 1]) - at(&kept[n - 2]);
-            let after = at(&end) - at(&kept[n - 1]);
+            let (_, at) = snapshot_axis([&kept[n - 2], &kept[n - 1], &end], Per::Iteration);
+            let before = at[1] - at[0];
+            let after = at[2] - at[1];
             // The last three kept, not the two before the last with the exit: a zero-disk
             // census found its leak roots against the two censuses before it.
             if after * IN_STEP_RATIO < before && n >= 3 {
@@ -91,6 +86,27 @@ pub fn culprit_snapshots(result: &RunResult, doubling: bool) -> Vec<RunSnapshot>
             out
         }
         _ => kept[kept.len().saturating_sub(3)..].to_vec(),
+    }
+}
+
+/// Where each snapshot lies on one axis: iterations when `preferred` is and every
+/// snapshot has one, else seconds — never a mix of the two.
+fn snapshot_axis<'a>(
+    snapshots: impl IntoIterator<Item = &'a RunSnapshot> + Clone,
+    preferred: Per,
+) -> (Per, Vec<f64>) {
+    let by_iteration =
+        preferred == Per::Iteration && snapshots.clone().into_iter().all(|s| s.iteration.is_some());
+    let at = snapshots
+        .into_iter()
+        .map(|s| match (by_iteration, s.iteration) {
+            (true, Some(n)) => n as f64,
+            _ => s.t,
+        })
+        .collect();
+    match by_iteration {
+        true => (Per::Iteration, at),
+        false => (Per::Second, at),
     }
 }
 
@@ -237,17 +253,10 @@ pub fn paths(snapshots: &[RunSnapshot]) -> Vec<PathBuf> {
 
 /// Weighs the culprit report of `snapshots` into `assessment`.
 pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots: &[RunSnapshot]) {
-    let by_iteration = assessment.unit == "iteration";
-    let at: Vec<f64> = snapshots
-        .iter()
-        .map(|s| match (by_iteration, s.iteration) {
-            (true, Some(n)) => n as f64,
-            _ => s.t,
-        })
-        .collect();
+    let (unit, at) = snapshot_axis(snapshots, assessment.unit);
+    let by_iteration = unit == Per::Iteration;
     let bytes_outcome = assessment.outcome;
     let floor = assessment.floor_bytes;
-    let unit = if by_iteration { "iteration" } else { "s" };
     let rates = snapshot_rates(report, &at);
     let (counts, what) = in_step_finding(report, &at);
     let mut evidence = ObjectEvidence {
@@ -463,15 +472,17 @@ fn heap_judged(assessment: &Assessment) -> bool {
         Some(kind) => kind == MemoryKind::V8Heap,
         // Undecided: the heap series, and external memory not rising on its own.
         None => {
-            assessment.primary.series.starts_with("heap")
-                && assessment
-                    .components
-                    .iter()
-                    .filter(|c| c.series == "external")
-                    .all(|c| {
-                        c.verdict.outcome != Outcome::Leak
-                            && c.verdict.slope.slope < assessment.floor_bytes / 2.0
-                    })
+            matches!(
+                assessment.primary.series,
+                RunSeries::Heap | RunSeries::HeapAndExternal
+            ) && assessment
+                .components
+                .iter()
+                .filter(|c| c.series == RunSeries::External)
+                .all(|c| {
+                    c.verdict.outcome != Outcome::Leak
+                        && c.verdict.slope.slope < assessment.floor_bytes / 2.0
+                })
         }
     }
 }

@@ -4,13 +4,26 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// What the floor is per.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a rate is per: an iteration of the workload or a second; also the axis a run is
+/// sampled on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Per {
     /// Per iteration of the workload.
+    #[serde(rename = "iteration")]
     Iteration,
     /// Per second of wall time.
+    #[serde(rename = "s")]
     Second,
+}
+
+impl fmt::Display for Per {
+    /// `iteration` or `s`, as rates are written: `256 B/iteration`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Per::Iteration => "iteration",
+            Per::Second => "s",
+        })
+    }
 }
 
 /// Growth at or below this is not a leak, however steady.
@@ -20,6 +33,18 @@ pub struct GrowthFloor {
     pub bytes: f64,
     /// Per what.
     pub per: Per,
+}
+
+impl GrowthFloor {
+    /// The default floor: 256 B an iteration (a leak of a small record per request shows
+    /// in the objects, not the bytes), 10 KiB a second when sampling by time.
+    pub fn default_per(per: Per) -> GrowthFloor {
+        let bytes = match per {
+            Per::Iteration => 256.0,
+            Per::Second => 10.0 * 1024.0,
+        };
+        GrowthFloor { bytes, per }
+    }
 }
 
 /// `512`, `512B`, `1.5KB`, `2KiB`, `200MB`, `1G` in bytes (K, M, G are powers of 1024);
@@ -78,11 +103,7 @@ impl FromStr for GrowthFloor {
 
 impl fmt::Display for GrowthFloor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let unit = match self.per {
-            Per::Iteration => "iteration",
-            Per::Second => "s",
-        };
-        write!(f, "{} B/{unit}", self.bytes)
+        write!(f, "{} B/{}", self.bytes, self.per)
     }
 }
 

@@ -20,8 +20,13 @@
 //! [`weigh_objects`] weighs the culprit's snapshots into the verdict: objects that grew
 //! in step with the run decide a slow leak the bytes missed.
 //!
+//! [`leak_test`] puts these together as `leaktrail run` does, from a validated
+//! [`LeakTestPlan`].
+//!
 //! [`spawn_in_group`] and [`stop_group`] start and stop a workload's whole process tree;
 //! `leaktrail trace` uses them too.
+
+#![deny(missing_docs)]
 
 mod assess;
 mod census_worker;
@@ -29,6 +34,7 @@ mod check;
 mod checks;
 mod evidence;
 mod floor;
+mod leak_test;
 mod lines;
 mod profile;
 mod pss;
@@ -37,7 +43,8 @@ mod signals;
 mod spawn;
 
 pub use assess::{
-    assess, Assessment, DecidedBy, MemoryKind, PointsUsed, SeriesVerdict, MIN_MAJOR_GC_POINTS,
+    assess, Assessment, DecidedBy, MemoryKind, PointsUsed, RunSeries, SeriesVerdict,
+    MIN_MAJOR_GC_POINTS,
 };
 pub use census_worker::{
     census_of_file, census_of_stream, CensusWorker, StreamingCensus, MAX_STREAM_BYTES,
@@ -49,6 +56,7 @@ pub use evidence::{
     ObjectEvidence, IN_STEP_RATIO,
 };
 pub use floor::{ByteSize, GrowthFloor, Per};
+pub use leak_test::{leak_test, LeakTest, LeakTestPlan};
 pub use lines::{for_each_line, MAX_LINE};
 pub use profile::{ProfileRequest, RecordedProfiles, ALLOC_PROFILE_FILE, CPU_PROFILE_FILE};
 pub use pss::PssComparison;

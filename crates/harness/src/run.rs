@@ -1,4 +1,11 @@
 //! Starting the workload and sampling it.
+//!
+//! [`run`] drives a `Session`: one loop over the workload's lines and the sampling clock.
+//! Its parts: `model` (what a run is given and gives back), `schedule` and `snapshots`
+//! (when a heap snapshot is due, and taking it, `streamed` for zero-disk ones), `label`
+//! and `labelling` (which iteration a point measured, V8's own GCs as cheap points),
+//! `budget` and `aftermath` (what sampling costs), `gc` (forcing a full GC), `end` (the
+//! snapshot at exit), `stall` and `fault` (a workload that stops progressing or fails).
 
 mod aftermath;
 mod budget;
@@ -6,7 +13,10 @@ mod end;
 mod fault;
 mod gc;
 mod label;
+mod labelling;
+mod model;
 mod schedule;
+mod snapshots;
 mod stall;
 mod streamed;
 
@@ -19,242 +29,20 @@ use crate::signals::StopSignals;
 use crate::spawn::{spawn_workload, stop_group, wait_exit, Hold, NodeStart};
 use std::io::BufReader;
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use regex::Regex;
-use serde::Serialize;
-
-use leaktrail_inspector::{listening_url, Inspector, InspectorError};
+use leaktrail_inspector::{listening_url, Inspector};
 use leaktrail_sampler::ProcessTree;
 
-use crate::census_worker::CensusWorker;
-use crate::profile::{ProfileRequest, Profiling, RecordedProfiles};
-use leaktrail_analysis::SnapshotCensus;
+use crate::profile::{Profiling, RecordedProfiles};
 
-/// How to run and sample.
-#[derive(Clone, Debug)]
-pub struct RunConfig {
-    /// The command and its arguments.
-    pub command: Vec<String>,
-    /// Iteration lines on stdout (first capture group: the number); `None` samples by time.
-    pub iteration_pattern: Option<Regex>,
-    /// Stop after this many iterations.
-    pub iterations: Option<u64>,
-    /// Stop after this long.
-    pub duration: Option<Duration>,
-    /// Time between samples when sampling by time.
-    pub interval: Duration,
-    /// Add `--inspect=127.0.0.1:0` to `NODE_OPTIONS` and sample the V8 heap.
-    pub inspect: bool,
-    /// How long to wait for Node's inspector URL.
-    pub inspector_timeout: Duration,
-    /// When to take heap snapshots (needs the inspector).
-    pub snapshots: SnapshotPlan,
-    /// Where snapshots go.
-    pub snapshot_dir: Option<PathBuf>,
-    /// Zero-disk snapshots: with a worker, no snapshot is ever written (by leaktrail or by
-    /// the workload); each is streamed over the inspector into its census, which is all
-    /// that is kept ([`RunSnapshot::census`]), and `snapshot_dir` is not used.
-    pub census_worker: Option<CensusWorker>,
-    /// Keep sampling time below this share of the elapsed time (0.05 = 5 %) by skipping
-    /// sample points; `None` samples at every point.
-    pub max_overhead: Option<f64>,
-    /// Read the heap V8 leaves after its own major GCs between the forced samples (see
-    /// [`CheapPoint`]).
-    pub major_gc_points: bool,
-    /// Take a heap snapshot at the end of the run, here (for `--expect-freed`; with a
-    /// [`RunConfig::census_worker`], only its census is taken, and the path is unused).
-    pub end_snapshot: Option<PathBuf>,
-    /// When to read PSS (slow on large processes).
-    pub pss: PssMode,
-    /// CPU and allocation profiles to record over the inspector.
-    pub profiles: Option<ProfileRequest>,
-    /// When sampling by iteration, end the run with a fault after this long without a new
-    /// iteration; `None` scales the wait to the pace seen: a minute for the first line, then ten
-    /// times the longest gap between iterations, at least ten seconds.
-    pub stall_timeout: Option<Duration>,
-}
-
-/// One sample.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Sample {
-    /// Seconds since the start.
-    pub t: f64,
-    /// The workload's iteration count when the heap was measured, when sampling by
-    /// iteration (interpolated between the lines around that moment: see `label`).
-    pub iteration: Option<u64>,
-    /// V8 heap in use after a full GC, bytes.
-    pub heap_used: Option<u64>,
-    /// V8 heap reserved, bytes.
-    pub heap_total: Option<u64>,
-    /// `process.memoryUsage().external`, bytes.
-    pub external: Option<u64>,
-    /// RSS of the process tree, bytes.
-    pub rss: u64,
-    /// Anonymous RSS of the process tree, bytes.
-    pub anon: u64,
-    /// PSS of the process tree, bytes, on the samples where it was read (it is slow).
-    pub pss: Option<u64>,
-    /// Threads in the process tree.
-    pub threads: u64,
-    /// Processes in the tree.
-    pub processes: usize,
-    /// True for the first sample after a heap snapshot: RSS then holds what V8 allocated
-    /// to build the snapshot, a step that is leaktrail's, not the workload's.
-    pub after_snapshot: bool,
-}
-
-/// How a point was measured.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PointKind {
-    /// After a full GC leaktrail forced (a [`Sample`]).
-    #[default]
-    Forced,
-    /// After a major GC V8 ran by itself, read without a GC of leaktrail's (a
-    /// [`CheapPoint`]).
-    MajorGc,
-}
-
-/// A point read without a forced GC: the heap as V8 left it after one of its own major
-/// GCs (the GC watcher: see the `gc` module), between the forced samples. It costs the
-/// workload no GC and no request, only the reading.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct CheapPoint {
-    /// Seconds since the start, when the GC ended.
-    pub t: f64,
-    /// The workload's iteration count when the GC ended, when sampling by iteration
-    /// (interpolated between the lines around that moment).
-    pub iteration: Option<u64>,
-    /// How it was measured ([`PointKind::MajorGc`]).
-    pub kind: PointKind,
-    /// V8 heap in use right after the GC, bytes.
-    pub heap_used: u64,
-    /// V8 heap reserved, bytes.
-    pub heap_total: u64,
-    /// External memory (`v8.getHeapStatistics().external_memory`), bytes.
-    pub external: u64,
-}
-
-/// A heap snapshot taken during a run.
-#[derive(Clone, Debug, Serialize)]
-pub struct RunSnapshot {
-    /// The file; for a zero-disk snapshot, only its name (`#2`): there is no file.
-    pub path: PathBuf,
-    /// The census of a zero-disk snapshot ([`RunConfig::census_worker`]).
-    #[serde(skip)]
-    pub census: Option<Box<SnapshotCensus>>,
-    /// The iteration the workload was at when it was taken, when sampling by iteration
-    /// (labelled as samples are: see `run::label`).
-    pub iteration: Option<u64>,
-    /// The index of that sample.
-    pub sample: usize,
-    /// Its number among the snapshots the run took, from 1 (0: the one at the end).
-    #[serde(skip)]
-    pub number: u64,
-    /// Seconds since the start.
-    pub t: f64,
-}
-
-/// How the workload ended.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct ExitInfo {
-    /// Its exit code, if it exited.
-    pub code: Option<i32>,
-    /// The signal that ended it, if any.
-    pub signal: Option<i32>,
-    /// True when leaktrail stopped it (the iteration or time bound was reached).
-    pub stopped_by_harness: bool,
-}
-
-/// Everything a run collected.
-#[derive(Clone, Debug, Serialize)]
-pub struct RunResult {
-    /// The samples, in order.
-    pub samples: Vec<Sample>,
-    /// The points read after V8's own major GCs, in order (see [`CheapPoint`]).
-    pub cheap_points: Vec<CheapPoint>,
-    /// What reading them cost the workload (part of `sampling_seconds`), seconds.
-    pub cheap_seconds: f64,
-    /// How the workload ended.
-    pub exit: ExitInfo,
-    /// The last lines it wrote on stderr.
-    pub stderr_tail: Vec<String>,
-    /// The last lines it wrote on stdout.
-    pub stdout_tail: Vec<String>,
-    /// The stop signal (SIGINT, SIGTERM, SIGHUP) that ended the run early, if one did:
-    /// the workload's tree was stopped and what was measured until then is kept.
-    pub interrupted: Option<i32>,
-    /// The inspector it was sampled through.
-    pub inspector_url: Option<String>,
-    /// Heap snapshots kept, in order (a doubling schedule removes older ones).
-    pub snapshots: Vec<RunSnapshot>,
-    /// Wall time of the run, seconds.
-    pub wall_seconds: f64,
-    /// Time spent in sampling calls (GC, heap usage, /proc), seconds.
-    pub sampling_seconds: f64,
-    /// Time spent taking snapshots, seconds.
-    pub snapshot_seconds: f64,
-    /// What went wrong during the run (the inspector dropped), if anything; the samples
-    /// collected until then are kept.
-    pub fault: Option<String>,
-    /// The highest iteration the workload reported (sampled or not).
-    pub last_iteration: Option<u64>,
-    /// Sample points skipped to keep within the overhead budget.
-    pub skipped_samples: u64,
-    /// Samples taken past the overhead budget for the minimum density of points (see
-    /// `label::MIN_DENSITY`).
-    pub density_points: u64,
-    /// Samples the minimum density would have taken past the budget, that a point read
-    /// after V8's own major GC stood in for.
-    pub density_stood_in: u64,
-    /// Time spent reading PSS (part of `sampling_seconds`), seconds.
-    pub pss_seconds: f64,
-    /// The estimated after-effect of samples beyond their pauses (not part of
-    /// `sampling_seconds`), seconds: see the `aftermath` module.
-    pub aftermath_seconds: f64,
-    /// The overhead budget the run kept to (share of wall time), if any.
-    pub overhead_budget: Option<f64>,
-    /// The heap snapshot taken at the end, when asked for.
-    pub end_snapshot: Option<EndSnapshot>,
-    /// CPU and allocation profiles written (`--cpu-profile`, `--alloc-profile`).
-    pub profiles: RecordedProfiles,
-}
-
-/// A run that could not be carried out.
-#[derive(Debug, thiserror::Error)]
-pub enum HarnessError {
-    /// The command could not be started.
-    #[error("cannot start `{command}`: {error}")]
-    Spawn {
-        /// The command.
-        command: String,
-        /// The cause, said in the message (not also a `source()`, which renderers of the
-        /// chain would say again).
-        error: std::io::Error,
-    },
-    /// Node's inspector did not appear.
-    #[error("`{command}` printed no \"Debugger listening on ws://…\" line within {seconds} s (is it a Node program? --no-inspector samples RSS only)")]
-    NoInspector {
-        /// The command.
-        command: String,
-        /// How long we waited.
-        seconds: u64,
-    },
-    /// The inspector failed.
-    #[error("inspector of `{command}`: {error}")]
-    Inspector {
-        /// The command.
-        command: String,
-        /// The cause, said in the message (not also a `source()`).
-        error: InspectorError,
-    },
-}
+pub use model::{
+    CheapPoint, ExitInfo, HarnessError, PointKind, RunConfig, RunResult, RunSnapshot, Sample,
+};
 
 enum Event {
     /// An iteration line, and when it was read (the workload's pace, for the
@@ -781,110 +569,6 @@ impl Session<'_> {
         }
     }
 
-    /// An iteration line, read at `at`.
-    fn line_read(&mut self, n: u64, at: Instant) {
-        self.aftermath.line(at);
-        self.stall.iteration(n, at);
-        for (target, label) in self.labeller.line(n, at) {
-            self.label(target, label);
-        }
-        self.result.last_iteration = self.result.last_iteration.max(Some(n));
-    }
-
-    /// Gives a point its iteration.
-    fn label(&mut self, target: label::Target, n: u64) {
-        match target {
-            label::Target::Sample(i) => {
-                if let Some(s) = self.result.samples.get_mut(i) {
-                    s.iteration = Some(n);
-                }
-            }
-            label::Target::Cheap(i) => {
-                if let Some(c) = self.result.cheap_points.get_mut(i) {
-                    c.iteration = Some(n);
-                    self.cheap_last = later(self.cheap_last, n as f64);
-                }
-            }
-            label::Target::Snapshot(k) => {
-                self.snapshot_labels.insert(k, n);
-            }
-        }
-    }
-
-    /// The progress of the last point of either kind.
-    fn last_cheap_or_forced(&self) -> Option<f64> {
-        match (self.last_point, self.cheap_last) {
-            (Some(p), Some(c)) => Some(p.max(c)),
-            (p, c) => p.or(c),
-        }
-    }
-
-    /// Takes in the points the GC watcher sent since the last call (see [`CheapPoint`]):
-    /// each is put on leaktrail's clock, dropped when it is one of leaktrail's own GCs (a
-    /// sample's or a snapshot's: [`OWN_GC_MARGIN`] around them) or came before the first
-    /// iteration line, labelled like a sample, and its reading's time counted as sampling
-    /// time.
-    fn take_cheap(&mut self) {
-        let (Some(origin), Some(inspector)) = (self.clock, self.inspector.as_mut()) else {
-            return;
-        };
-        // A connection that broke is found out by the next call.
-        let _ = inspector.poll();
-        let by_iteration = self.config.iteration_pattern.is_some();
-        for payload in inspector.take_kept() {
-            let Some(r) = gc::parse_cheap(&payload) else {
-                continue;
-            };
-            let at = Duration::try_from_secs_f64((r.at_ms / 1000.0).clamp(0.0, 1e7))
-                .ok()
-                .and_then(|d| origin.checked_add(d));
-            let Some(at) = at.filter(|at| *at >= self.start) else {
-                continue;
-            };
-            let own = self
-                .own_gcs
-                .iter()
-                .any(|(from, to)| at + OWN_GC_MARGIN >= *from && at <= *to + OWN_GC_MARGIN);
-            // Before the first line remembered (the workload starting): no iteration to
-            // label it with.
-            if own || (by_iteration && !self.labeller.can_label(at)) {
-                continue;
-            }
-            let cost = r.heap.paused.unwrap_or(0.0);
-            self.result.cheap_seconds += cost;
-            self.result.sampling_seconds += cost;
-            let i = self.result.cheap_points.len();
-            let t = at.duration_since(self.start).as_secs_f64();
-            self.result.cheap_points.push(CheapPoint {
-                t,
-                iteration: None,
-                kind: PointKind::MajorGc,
-                heap_used: r.heap.heap.used_size,
-                heap_total: r.heap.heap.total_size,
-                external: r.heap.external,
-            });
-            if !by_iteration {
-                self.cheap_last = later(self.cheap_last, t);
-            } else if let Some(n) = self.labeller.measured(label::Target::Cheap(i), at, 0.0) {
-                self.label(label::Target::Cheap(i), n);
-            }
-        }
-    }
-
-    /// Labels the samples no later line labelled, and the snapshots with their samples.
-    fn finish_labels(&mut self) {
-        for (target, label) in self.labeller.finish() {
-            self.label(target, label);
-        }
-        for snap in &mut self.result.snapshots {
-            if let Some(&n) = self.snapshot_labels.get(&snap.number) {
-                snap.iteration = Some(n);
-            } else if let Some(s) = self.result.samples.get(snap.sample) {
-                snap.iteration = s.iteration;
-            }
-        }
-    }
-
     /// Seconds since the start: the overhead budget is a share of the run's wall time.
     fn elapsed(&self) -> f64 {
         self.start.elapsed().as_secs_f64()
@@ -1010,150 +694,6 @@ impl Session<'_> {
         self.last_point = Some(progress.amount);
         self.result.samples.push(s);
         self.maybe_snapshot(progress, iteration, t)
-    }
-
-    /// True when a heap snapshot is due at a point at `iteration` (by time when `None`,
-    /// now): that point is sampled whatever the budget, since the snapshot follows it.
-    fn snapshot_due(&self, iteration: Option<u64>) -> bool {
-        self.settle == 0
-            && self.can_snapshot()
-            && self.schedule.is_due(
-                &self.config.snapshots,
-                self.point(iteration, self.start.elapsed().as_secs_f64()),
-            )
-    }
-
-    /// True when this run takes heap snapshots: over the inspector, into files or a
-    /// census process.
-    fn can_snapshot(&self) -> bool {
-        self.inspector.is_some()
-            && (self.config.census_worker.is_some() || self.config.snapshot_dir.is_some())
-    }
-
-    /// Where a sample point at `iteration` and `t` seconds lies in the run, for the
-    /// snapshot schedule: the next sample's.
-    fn point(&self, iteration: Option<u64>, t: f64) -> schedule::Progress {
-        schedule::Progress {
-            fraction: self.progress(iteration, t),
-            amount: iteration.map_or(t, |n| n as f64),
-            samples: self.result.samples.len() + 1,
-        }
-    }
-
-    /// How far the run is, 0 to 1, when a bound is known.
-    fn progress(&self, iteration: Option<u64>, t: f64) -> Option<f64> {
-        if let (Some(limit), Some(n)) = (self.config.iterations, iteration) {
-            return Some(n as f64 / limit.max(1) as f64);
-        }
-        self.config.duration.map(|d| t / d.as_secs_f64().max(1e-9))
-    }
-
-    /// Keeps a snapshot taken; a doubling schedule forgets (and removes) the oldest.
-    fn keep_snapshot(&mut self, snapshot: RunSnapshot) {
-        self.result.snapshots.push(snapshot);
-        if self.result.snapshots.len() > schedule::Schedule::keep(&self.config.snapshots) {
-            let old = self.result.snapshots.remove(0);
-            if old.census.is_none() {
-                let _ = std::fs::remove_file(old.path);
-            }
-        }
-    }
-
-    fn maybe_snapshot(
-        &mut self,
-        progress: schedule::Progress,
-        iteration: Option<u64>,
-        t: f64,
-    ) -> Result<(), HarnessError> {
-        let worker = self.config.census_worker.as_ref();
-        if !self.can_snapshot() {
-            return Ok(());
-        }
-        if !self.schedule.due(&self.config.snapshots, progress) {
-            return Ok(());
-        }
-        if worker.is_some() {
-            // The next census's window needs the highest id of the one before.
-            self.collect_censuses();
-        }
-        self.taken += 1;
-        let began = Instant::now();
-        let sample = self.result.samples.len() - 1;
-        let number = self.taken as u64;
-        let snapshot = |path| RunSnapshot {
-            path,
-            census: None,
-            iteration,
-            sample,
-            t,
-            number,
-        };
-        let Some(inspector) = self.inspector.as_mut() else {
-            return Ok(());
-        };
-        let taken = match (worker, self.config.snapshot_dir.as_ref()) {
-            (Some(worker), _) => {
-                let snapshot = snapshot(PathBuf::from(streamed::name(self.taken)));
-                let doubling = self.config.snapshots == SnapshotPlan::Doubling;
-                let window = streamed::window(&self.result.snapshots, doubling);
-                match self.at_exit.lock() {
-                    // Kept when its census is collected.
-                    Ok(mut at_exit) => at_exit
-                        .streams
-                        .start(inspector, worker, snapshot, window.as_ref())
-                        .map(|()| None),
-                    Err(_) => Ok(None),
-                }
-            }
-            (None, Some(dir)) => {
-                let path = dir.join(format!("snapshot-{}.heapsnapshot", self.taken));
-                let between = self.gc == gc::GcMethod::ExposedGc;
-                // Numbered apart from the samples' answers.
-                let seq = 1 << 40 | self.taken as u64;
-                match gc::snapshot_inside(inspector, &path, seq, between) {
-                    Ok(true) => Ok(0),
-                    Ok(false) => inspector.take_heap_snapshot(&path),
-                    Err(e) => Err(e),
-                }
-                .map(|_| Some(snapshot(path)))
-                .map_err(streamed::StreamError::Inspector)
-            }
-            (None, None) => return Ok(()),
-        };
-        match taken {
-            Ok(Some(snapshot)) => self.keep_snapshot(snapshot),
-            Ok(None) => {}
-            Err(streamed::StreamError::Inspector(InspectorError::Closed)) => {
-                return Err(HarnessError::Inspector {
-                    command: self.command_line.clone(),
-                    error: InspectorError::Closed,
-                })
-            }
-            // A snapshot cut off mid-stream is dropped (the client removes the file); the
-            // run goes on.
-            Err(streamed::StreamError::Inspector(e)) => {
-                self.remember(format!("leaktrail: snapshot discarded: {e}"))
-            }
-            Err(streamed::StreamError::Census(e)) => {
-                self.remember(format!("leaktrail: snapshot not taken: {e}"))
-            }
-        }
-        if iteration.is_some() {
-            // Labelled from the moment it was asked for, its own pause taken out.
-            let target = label::Target::Snapshot(number);
-            let paused = began.elapsed().as_secs_f64();
-            if let Some(n) = self.labeller.measured(target, began, paused) {
-                self.label(target, n);
-            }
-        }
-        own_gc(&mut self.own_gcs, began);
-        self.result.snapshot_seconds += began.elapsed().as_secs_f64();
-        // The workload was paused for the snapshot: that is no stall of its own.
-        self.stall.restart(Instant::now());
-        self.settle = SETTLE_POINTS;
-        self.after_snapshot = true;
-        self.aftermath.disturbed();
-        Ok(())
     }
 }
 

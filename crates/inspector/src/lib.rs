@@ -19,6 +19,8 @@
 //! (see `shared/research/rust-ecosystem.md` §4), hence this thin client. It is synchronous:
 //! the harness samples one process at a time.
 
+#![deny(missing_docs)]
+
 mod discover;
 
 pub use discover::url_on_port;

@@ -44,6 +44,8 @@
 //! it links for the SVG, is CDDL-1.0 (a file-level copyleft: inferno's own files stay under
 //! CDDL, and its source is available on crates.io).
 
+#![deny(missing_docs)]
+
 mod cpu;
 mod flame;
 mod folded;

@@ -21,7 +21,7 @@ pub fn render_run_html(
     fault: Option<&str>,
 ) -> String {
     let primary = &assessment.primary;
-    let by_iteration = assessment.unit == "iteration";
+    let by_iteration = assessment.unit == leaktrail_harness::Per::Iteration;
     let points: Vec<(f64, f64)> = result
         .samples
         .iter()
@@ -31,7 +31,7 @@ pub fn render_run_html(
             } else {
                 s.t
             };
-            let y = if primary.series == "rss" {
+            let y = if primary.series == leaktrail_harness::RunSeries::Rss {
                 s.rss as f64
             } else {
                 (s.heap_used.unwrap_or(0) + s.external.unwrap_or(0)) as f64
@@ -40,7 +40,7 @@ pub fn render_run_html(
         })
         .collect();
     let v = &primary.verdict;
-    let y_title = if primary.series == "rss" {
+    let y_title = if primary.series == leaktrail_harness::RunSeries::Rss {
         "RSS of the process tree"
     } else {
         "V8 heap + external after a forced GC"
@@ -65,7 +65,7 @@ pub fn render_run_html(
             Some((x, (c.heap_used + c.external) as f64))
         })
         .collect();
-    let beside = if primary.series == "rss" {
+    let beside = if primary.series == leaktrail_harness::RunSeries::Rss {
         (pss.len() >= 2).then_some(("PSS", &pss[..]))
     } else {
         (!major_gc.is_empty()).then_some(("after V8's own major GCs", &major_gc[..]))
@@ -73,7 +73,7 @@ pub fn render_run_html(
     let svg = chart::SeriesChart {
         beside,
         points: &points,
-        name: if primary.series == "rss" {
+        name: if primary.series == leaktrail_harness::RunSeries::Rss {
             "RSS"
         } else {
             "heap + external"
@@ -82,7 +82,7 @@ pub fn render_run_html(
         x_title: if by_iteration { "iteration" } else { "seconds" },
         warmup: v.warmup_samples,
         fit: (v.samples_used > 0).then_some((v.slope.intercept, v.slope.slope)),
-        per: &assessment.unit,
+        per: &assessment.unit.to_string(),
     }
     .svg();
     let rows: String = std::iter::once(primary)
@@ -91,10 +91,10 @@ pub fn render_run_html(
             let v = &s.verdict;
             format!(
                 "<tr><td>{}</td><td>{}</td><td>{}/{}</td><td>{} … {}</td><td>{:.1e}</td><td>{}</td><td>{}</td></tr>",
-                escape(&s.series),
+                escape(s.series.name()),
                 v.outcome.word(),
                 escape(&signed_bytes(v.slope.slope as i64)),
-                escape(&assessment.unit),
+                escape(&assessment.unit.to_string()),
                 escape(&signed_bytes(v.slope.low as i64)),
                 escape(&signed_bytes(v.slope.high as i64)),
                 v.trend.p_value,

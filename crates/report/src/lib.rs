@@ -12,7 +12,8 @@
 //! - one module per report: `summary`, `diff` (with `--lane-dir`), `retainers`, `leaks`,
 //!   `run` (with `run_checks`, its checks section), `trend`, `trace`;
 //! - the `run` report's other forms: `html` (style sheet in `html.css`, chart from `chart`)
-//!   and `junit`, with `markup` for what they share (escaping, plain retainer paths).
+//!   and `junit`, with `markup` for what they share (escaping, plain retainer paths);
+//!   `run_files`, every file of `run --out` (with the samples as CSV).
 
 #![deny(missing_docs)]
 
@@ -27,6 +28,7 @@ mod numbers;
 mod retainers;
 mod run;
 mod run_checks;
+mod run_files;
 mod summary;
 mod trace;
 mod trend;
@@ -38,6 +40,7 @@ pub use leaks::render_leaks;
 pub use numbers::group_digits;
 pub use retainers::{render_class_retainers, render_object_retainers};
 pub use run::render_run;
+pub use run_files::run_files;
 pub use summary::render_summary;
 pub use trace::render_trace;
 pub use trend::{overall as overall_trend, render_trend, utc_stamp, utc_time, TrendContext};

@@ -85,7 +85,7 @@ pub fn render_run(
         .map(|s| {
             let v = &s.verdict;
             vec![
-                Cell::new(&s.series),
+                Cell::new(s.series.name()),
                 Cell::new(format!("{:?}", v.outcome).to_lowercase()),
                 Cell::new(format!("{}/{unit}", signed_bytes(v.slope.slope as i64))),
                 Cell::new(format!(
@@ -133,7 +133,7 @@ pub(crate) fn decided_sentence(
 ) -> Option<String> {
     let at = assessment.decided_after?;
     let last = result.samples.last()?;
-    let (at, end) = if assessment.unit == "iteration" {
+    let (at, end) = if assessment.unit == leaktrail_harness::Per::Iteration {
         (
             format!("iteration {at:.0}"),
             format!("{}", last.iteration.unwrap_or(0)),

@@ -194,7 +194,7 @@ fn target_section(d: &mut Doc, r: &TrendReport) {
                 let oom = m.time_to_oom.as_ref().map_or("-".to_owned(), |t| {
                     // The heap's projection may run on another slope than the row's:
                     // the live heap's, from the snapshots' census totals.
-                    let basis = if t.slope_from == "live heap" {
+                    let basis = if t.slope_from == leaktrail_trend::SlopeSource::LiveHeap {
                         format!(
                             ", live heap {}/h over {} snapshots",
                             human_bytes(t.slope_per_hour.max(0.0) as u64),
@@ -208,7 +208,7 @@ fn target_section(d: &mut Doc, r: &TrendReport) {
                         human_duration(t.seconds),
                         human_duration(t.seconds_early),
                         t.seconds_late.map_or("never".to_owned(), human_duration),
-                        t.limit_kind,
+                        t.limit_kind.name(),
                         human_bytes(t.limit)
                     )
                 });
@@ -221,7 +221,7 @@ fn target_section(d: &mut Doc, r: &TrendReport) {
                     cell = Cell::new(assessment);
                 }
                 vec![
-                    Cell::new(&m.series),
+                    Cell::new(m.series.name()),
                     Cell::new(human_bytes(m.current)),
                     Cell::new(signed_bytes(m.rate.slope as i64)),
                     Cell::new(interval(&m.rate)),

@@ -20,6 +20,8 @@
 //! [`MemoryCgroup`] is the memory cgroup a process runs in (v2, or v1 on older and hybrid
 //! hosts): its limit, the OOM kills counted in it, and [`system_oom_kills`] the machine's.
 
+#![deny(missing_docs)]
+
 use std::path::{Path, PathBuf};
 
 use procfs::process::{all_processes, FDTarget, Process};
@@ -219,6 +221,20 @@ pub fn process_info(pid: i32) -> Option<ProcessInfo> {
     })
 }
 
+/// True when a program's path or file name is Node's: `node`, `nodejs` or a versioned
+/// `node20`, `node20.11`. Exact, so `nodemon` (a Node program that starts another) is not:
+/// `watch --pid` sends what it takes for Node SIGUSR1, which kills other programs, and
+/// `run` would put the inspector into the wrong process.
+pub fn is_node_program(program: &str) -> bool {
+    let name = Path::new(program)
+        .file_name()
+        .map_or(program.into(), |n| n.to_string_lossy());
+    name == "nodejs"
+        || name
+            .strip_prefix("node")
+            .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit() || c == '.'))
+}
+
 /// Whether `pid` still runs: a zombie (exited, not yet reaped by its parent) does not.
 pub fn is_running(pid: i32) -> bool {
     Process::new(pid)
@@ -407,6 +423,33 @@ pub fn cgroup_memory_limit(pid: i32) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn node_is_named_exactly() {
+        for yes in [
+            "node",
+            "/usr/bin/node",
+            "nodejs",
+            "node20",
+            "node18.19",
+            "/opt/node20.11",
+        ] {
+            assert!(super::is_node_program(yes), "{yes}");
+        }
+        for no in [
+            "nodemon",
+            "/usr/bin/nodemon",
+            "node_exporter",
+            "nodered",
+            "nod",
+            "npx",
+            "node-gyp",
+            "deno",
+            "",
+        ] {
+            assert!(!super::is_node_program(no), "{no}");
+        }
+    }
+
     use super::*;
     use std::process::{Command, Stdio};
 

@@ -152,7 +152,7 @@ pub(crate) fn exposition(
         for m in &r.memory {
             e.sample(
                 "leaktrail_memory_growth_bytes_per_second",
-                &[("target", target), ("series", &m.series)],
+                &[("target", target), ("series", m.series.name())],
                 m.rate.slope / 3600.0,
             );
         }
@@ -166,7 +166,7 @@ pub(crate) fn exposition(
         for m in &r.memory {
             e.sample(
                 "leaktrail_memory_assessment_level",
-                &[("target", target), ("series", &m.series)],
+                &[("target", target), ("series", m.series.name())],
                 f64::from(m.assessment.level()),
             );
         }
@@ -205,7 +205,7 @@ pub(crate) fn exposition(
         if let Some(t) = &r.time_to_oom {
             e.sample(
                 "leaktrail_time_to_oom_seconds",
-                &[("target", target), ("limit", &t.limit_kind)],
+                &[("target", target), ("limit", t.limit_kind.name())],
                 t.seconds,
             );
         }
@@ -284,27 +284,29 @@ mod tests {
             high: slope * 1.2,
         };
         let oom = TimeToOom {
-            limit_kind: "v8 heap limit".to_owned(),
+            limit_kind: leaktrail_trend::MemoryLimit::V8Heap,
             limit: 4 << 30,
             current: 96 << 20,
             seconds: 7200.5,
             seconds_early: 6000.0,
             seconds_late: Some(9000.0),
-            slope_from: "live heap".to_owned(),
+            slope_from: leaktrail_trend::SlopeSource::LiveHeap,
             points: 12,
             slope_per_hour: 36.0 * 1024.0 * 1024.0,
         };
-        let memory = |series: &str, slope: f64, assessment: Assessment| MemoryTrend {
-            series: series.to_owned(),
-            samples: 240,
-            warmup_samples: 0,
-            basis: leaktrail_trend::SeriesBasis::Samples,
-            current: 96 << 20,
-            rate: rate(slope),
-            p_value: 0.001,
-            saturating: false,
-            assessment,
-            time_to_oom: None,
+        let memory = |series: leaktrail_trend::MemorySeries, slope: f64, assessment: Assessment| {
+            MemoryTrend {
+                series,
+                samples: 240,
+                warmup_samples: 0,
+                basis: leaktrail_trend::SeriesBasis::Samples,
+                current: 96 << 20,
+                rate: rate(slope),
+                p_value: 0.001,
+                saturating: false,
+                assessment,
+                time_to_oom: None,
+            }
         };
         let leaking = TrendReport {
             target: "api \"eu\"\\1".to_owned(),
@@ -317,8 +319,16 @@ mod tests {
             sentence: "Leaking.".to_owned(),
             time_to_oom: Some(oom),
             memory: vec![
-                memory("heap_used", 36.0 * 1024.0 * 1024.0, Assessment::Leaking),
-                memory("rss", 1800.0, Assessment::Growing),
+                memory(
+                    leaktrail_trend::MemorySeries::HeapUsed,
+                    36.0 * 1024.0 * 1024.0,
+                    Assessment::Leaking,
+                ),
+                memory(
+                    leaktrail_trend::MemorySeries::Rss,
+                    1800.0,
+                    Assessment::Growing,
+                ),
             ],
             classes: vec![ClassTrend {
                 class: "StreamEntry".to_owned(),

@@ -29,6 +29,8 @@
 //! # Ok::<(), leaktrail_snapshot::ParseError>(())
 //! ```
 
+#![deny(missing_docs)]
+
 mod error;
 mod json;
 pub mod meta;

@@ -16,6 +16,8 @@
 //!   samples that would decide — from significance *and* a practical floor on the slope,
 //!   telling saturating growth (a cache filling to its cap) from linear growth.
 
+#![deny(missing_docs)]
+
 mod normal;
 mod trend;
 mod verdict;

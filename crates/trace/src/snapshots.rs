@@ -130,8 +130,9 @@ impl SignalSnapshots {
         for e in entries.flatten() {
             let name = e.file_name();
             let Some(name) = name.to_str() else { continue };
-            if let Some((pid, key)) = leaktrail_analysis::lane::parse_name(name) {
-                files.push((pid as i32, thread_of(name), key, e.path()));
+            let parsed = leaktrail_analysis::lane::SnapshotName::parse(name);
+            if let Some((pid, parsed)) = parsed.and_then(|p| Some((p.pid()?, p))) {
+                files.push((pid as i32, parsed.thread(), parsed.key(), e.path()));
             }
         }
         files.sort();
@@ -229,16 +230,6 @@ impl SignalSnapshots {
 /// The order of one writer's snapshots: date, time and sequence number from the name.
 type SortKey = (u64, u64, u64);
 
-/// The thread a snapshot of Node's naming (`Heap.<date>.<time>.<pid>.<tid>.<seq>`) was
-/// written by; 0 (the main thread) for any other name.
-fn thread_of(name: &str) -> u32 {
-    let parts: Vec<&str> = name.split('.').collect();
-    match parts.as_slice() {
-        ["Heap", _, _, _, tid, _, "heapsnapshot"] => tid.parse().unwrap_or(0),
-        _ => 0,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,8 +299,6 @@ mod tests {
                 "42 discarded"
             ]
         );
-        assert_eq!(thread_of("Heap.1.2.41.3.1001.heapsnapshot"), 3);
-        assert_eq!(thread_of("41-1.heapsnapshot"), 0);
         let moved = out.path().join("lane/41-3.heapsnapshot");
         assert_eq!(
             std::fs::metadata(&moved)

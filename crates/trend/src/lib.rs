@@ -50,6 +50,7 @@
 #![deny(missing_docs)]
 
 mod cache;
+mod directory;
 mod input;
 mod memory;
 mod model;
@@ -60,11 +61,12 @@ mod table;
 mod tests;
 
 pub use cache::TrendCache;
+pub use directory::{snapshot_groups, DatedSnapshot, DirectoryError, FileOrder, SnapshotGroup};
 pub use input::{TrendInput, MAX_TREND_SAMPLES, START_UP_SECONDS};
 pub use memory::MIN_LIVE_CENSUSES;
 pub use model::{
-    Assessment, ClassTrend, CollectionGroup, CollectionTrend, MemoryTrend, RatePerHour,
-    SeriesBasis, TimeToOom, TrendPolicy, TrendReport,
+    Assessment, ClassTrend, CollectionGroup, CollectionTrend, MemoryLimit, MemorySeries,
+    MemoryTrend, RatePerHour, SeriesBasis, SlopeSource, TimeToOom, TrendPolicy, TrendReport,
 };
 pub use report::restarts;
 pub use snapshots::SnapshotTrends;

@@ -5,7 +5,10 @@
 use leaktrail_analysis::SnapshotCensus;
 use leaktrail_stats::{decide, GrowthPolicy, Outcome};
 
-use crate::model::{Assessment, MemoryTrend, RatePerHour, SeriesBasis, TimeToOom};
+use crate::model::{
+    Assessment, MemoryLimit, MemorySeries, MemoryTrend, RatePerHour, SeriesBasis, SlopeSource,
+    TimeToOom,
+};
 
 /// Snapshots from which the heap's time to OOM is projected from their census totals (the
 /// live heap) rather than from the heap samples.
@@ -45,11 +48,11 @@ pub(crate) fn assessment_of(
 }
 
 pub(crate) fn memory_trend(
-    series: &str,
+    series: MemorySeries,
     pts: &[(f64, f64)],
     gp: &GrowthPolicy,
     min_growth: u64,
-    limit: Option<(&str, u64)>,
+    limit: Option<(MemoryLimit, u64)>,
 ) -> Option<MemoryTrend> {
     let last = pts.last()?;
     let (v, assessment) = judge_memory(pts, gp, last.1, min_growth);
@@ -60,13 +63,13 @@ pub(crate) fn memory_trend(
         {
             let room = (limit - current) as f64;
             Some(TimeToOom {
-                limit_kind: kind.to_owned(),
+                limit_kind: kind,
                 limit,
                 current,
                 seconds: room / v.slope.slope,
                 seconds_early: room / v.slope.high.max(v.slope.slope),
                 seconds_late: (v.slope.low > 0.0).then(|| room / v.slope.low),
-                slope_from: "samples".into(),
+                slope_from: SlopeSource::Samples,
                 points: v.samples_used,
                 slope_per_hour: v.slope.slope * 3600.0,
             })
@@ -161,7 +164,7 @@ pub(crate) fn live_heap_time_to_oom(
     live: &[(f64, f64)],
     now: f64,
     gp: &GrowthPolicy,
-    limit: Option<(&str, u64)>,
+    limit: Option<(MemoryLimit, u64)>,
 ) -> Option<Option<TimeToOom>> {
     let (kind, limit) = limit?;
     let (last_t, last_y) = *live.last()?;
@@ -182,13 +185,13 @@ pub(crate) fn live_heap_time_to_oom(
     }
     let room = (limit - current) as f64;
     Some(Some(TimeToOom {
-        limit_kind: kind.to_owned(),
+        limit_kind: kind,
         limit,
         current,
         seconds: room / slope.slope,
         seconds_early: room / slope.high.max(slope.slope),
         seconds_late: (slope.low > 0.0).then(|| room / slope.low),
-        slope_from: "live heap".into(),
+        slope_from: SlopeSource::LiveHeap,
         points: v.samples_used,
         slope_per_hour: slope.slope * 3600.0,
     }))

@@ -239,11 +239,68 @@ impl CollectionGroup {
     }
 }
 
+/// A memory series a trend is fitted on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum MemorySeries {
+    /// The V8 heap in use (Node).
+    #[serde(rename = "heap_used")]
+    HeapUsed,
+    /// Resident memory.
+    #[serde(rename = "rss")]
+    Rss,
+    /// Each snapshot's total self size (a directory of snapshots, no samples).
+    #[serde(rename = "snapshot self size")]
+    SnapshotSelfSize,
+}
+
+impl MemorySeries {
+    /// Its name in reports and metric labels: `heap_used`, `rss`, `snapshot self size`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemorySeries::HeapUsed => "heap_used",
+            MemorySeries::Rss => "rss",
+            MemorySeries::SnapshotSelfSize => "snapshot self size",
+        }
+    }
+}
+
+/// The limit a memory series runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum MemoryLimit {
+    /// V8's `heap_size_limit`, for the heap.
+    #[serde(rename = "v8 heap limit")]
+    V8Heap,
+    /// The cgroup's `memory.max`, for RSS.
+    #[serde(rename = "cgroup memory.max")]
+    Cgroup,
+}
+
+impl MemoryLimit {
+    /// Its name in reports and metric labels: `v8 heap limit`, `cgroup memory.max`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemoryLimit::V8Heap => "v8 heap limit",
+            MemoryLimit::Cgroup => "cgroup memory.max",
+        }
+    }
+}
+
+/// What a time to OOM's slope was fitted on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum SlopeSource {
+    /// Snapshot census totals, each taken after a full GC.
+    #[serde(rename = "live heap")]
+    LiveHeap,
+    /// The series itself; for the heap, readings with garbage.
+    #[serde(rename = "samples")]
+    Samples,
+}
+
 /// When memory would reach its limit at the current rate.
 #[derive(Clone, Debug, Serialize)]
 pub struct TimeToOom {
-    /// Which limit: `v8 heap limit` or `cgroup memory.max`.
-    pub limit_kind: String,
+    /// Which limit.
+    pub limit_kind: MemoryLimit,
     /// The limit, bytes.
     pub limit: u64,
     /// The latest value, bytes.
@@ -254,9 +311,8 @@ pub struct TimeToOom {
     pub seconds_early: f64,
     /// Seconds at the low end (the late end); `None` when the low end is flat or falling.
     pub seconds_late: Option<f64>,
-    /// What the slope comes from: `live heap` (snapshot census totals, each taken after a
-    /// full GC) or `samples` (the series itself; for the heap, readings with garbage).
-    pub slope_from: String,
+    /// What the slope comes from.
+    pub slope_from: SlopeSource,
     /// Points the slope was fitted on.
     pub points: usize,
     /// The slope projected, bytes per hour.
@@ -283,8 +339,8 @@ pub enum SeriesBasis {
 /// The trend of a memory series (samples).
 #[derive(Clone, Debug, Serialize)]
 pub struct MemoryTrend {
-    /// `heap_used`, `rss`, or `snapshot self size` (snapshots without samples).
-    pub series: String,
+    /// Which series.
+    pub series: MemorySeries,
     /// Samples used (after warm-up).
     pub samples: usize,
     /// Samples left out at the start as warm-up (start-up growth that flattened).

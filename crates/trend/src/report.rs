@@ -6,7 +6,9 @@ use leaktrail_store::{EndReason, Incarnation};
 
 use crate::input::{rss_after_gc, TrendInput, START_UP_SECONDS};
 use crate::memory::{heap_assessment, live_heap_time_to_oom, memory_trend};
-use crate::model::{Assessment, SeriesBasis, TrendPolicy, TrendReport};
+use crate::model::{
+    Assessment, MemoryLimit, MemorySeries, SeriesBasis, SlopeSource, TrendPolicy, TrendReport,
+};
 use crate::snapshots::SnapshotTrends;
 #[cfg(doc)]
 use crate::TrendCache;
@@ -52,7 +54,7 @@ impl TrendReport {
         let heap_limit = incarnation
             .as_ref()
             .and_then(|i| i.heap_limit)
-            .map(|l| ("v8 heap limit", l as u64));
+            .map(|l| (MemoryLimit::V8Heap, l as u64));
         if input.samples.is_empty() {
             // Snapshots without samples (a directory of snapshot files): the memory series
             // is each snapshot's total self size.
@@ -62,7 +64,7 @@ impl TrendReport {
                 .map(|(s, c)| (secs(s.t), c.info.total_self_size as f64))
                 .collect();
             memory.extend(memory_trend(
-                "snapshot self size",
+                MemorySeries::SnapshotSelfSize,
                 &pts,
                 &gp,
                 policy.min_growth_bytes,
@@ -109,7 +111,7 @@ impl TrendReport {
             // what it is called comes from its parts (`heap_assessment`).
             let heap = if live_after_start_up.len() >= leaktrail_stats::MIN_SAMPLES {
                 memory_trend(
-                    "heap_used",
+                    MemorySeries::HeapUsed,
                     &live_after_start_up,
                     &gp,
                     policy.min_growth_bytes,
@@ -130,7 +132,13 @@ impl TrendReport {
                     heap
                 })
             } else {
-                memory_trend("heap_used", &pts, &gp, policy.min_growth_bytes, heap_limit)
+                memory_trend(
+                    MemorySeries::HeapUsed,
+                    &pts,
+                    &gp,
+                    policy.min_growth_bytes,
+                    heap_limit,
+                )
             };
             if let Some(mut heap) = heap {
                 if heap.time_to_oom.is_some() {
@@ -154,7 +162,7 @@ impl TrendReport {
         let limit = incarnation
             .as_ref()
             .and_then(|i| i.memory_limit)
-            .map(|l| ("cgroup memory.max", l as u64));
+            .map(|l| (MemoryLimit::Cgroup, l as u64));
         let after_gc: Vec<(f64, f64)> = if is_node {
             let times: Vec<i64> = input
                 .snapshots
@@ -172,21 +180,30 @@ impl TrendReport {
         let rss = if after_gc.len() >= leaktrail_stats::MIN_SAMPLES {
             // Node with enough snapshots: RSS after each one's full GC decides, and may
             // leak on its own (native memory, buffers, threads).
-            memory_trend("rss", &after_gc, &gp, policy.min_growth_bytes, limit).map(|mut rss| {
+            memory_trend(
+                MemorySeries::Rss,
+                &after_gc,
+                &gp,
+                policy.min_growth_bytes,
+                limit,
+            )
+            .map(|mut rss| {
                 rss.basis = SeriesBasis::AfterGc;
                 rss.current = pts.last().map_or(rss.current, |p| p.1 as u64);
                 rss
             })
         } else {
-            memory_trend("rss", &pts, &gp, policy.min_growth_bytes, limit).map(|mut rss| {
-                if is_node {
-                    // Node's RSS between GCs follows the heap's sawtooth and its start-up
-                    // climb: shown, projected, but no alarm until the snapshots decide.
-                    rss.basis = SeriesBasis::SamplesNotCounted;
-                    rss.assessment = rss.assessment.min(Assessment::Growing);
-                }
-                rss
-            })
+            memory_trend(MemorySeries::Rss, &pts, &gp, policy.min_growth_bytes, limit).map(
+                |mut rss| {
+                    if is_node {
+                        // Node's RSS between GCs follows the heap's sawtooth and its start-up
+                        // climb: shown, projected, but no alarm until the snapshots decide.
+                        rss.basis = SeriesBasis::SamplesNotCounted;
+                        rss.assessment = rss.assessment.min(Assessment::Growing);
+                    }
+                    rss
+                },
+            )
         };
         memory.extend(rss);
 
@@ -304,7 +321,7 @@ fn sentence(r: &TrendReport) -> String {
                 .map(|m| {
                     format!(
                         " {} {} at {}/h.",
-                        m.series,
+                        m.series.name(),
                         human_bytes(m.current),
                         human_bytes(m.rate.slope.max(0.0) as u64)
                     )
@@ -341,13 +358,13 @@ fn sentence(r: &TrendReport) -> String {
     if let Some(t) = &r.time_to_oom {
         out.push_str(&format!(
             " Reaches the {} ({}) in about {} ({} – {}).",
-            t.limit_kind,
+            t.limit_kind.name(),
             human_bytes(t.limit),
             human_duration(t.seconds),
             human_duration(t.seconds_early),
             t.seconds_late.map_or("never".into(), human_duration)
         ));
-        if t.slope_from == "live heap" {
+        if t.slope_from == SlopeSource::LiveHeap {
             out.pop();
             out.push_str(&format!(" from the live heap of {} snapshots.", t.points));
         }

@@ -177,7 +177,7 @@ fn rss_samples_taken_during_a_snapshot_are_left_out() {
     let rss = |r: &TrendReport| {
         r.memory
             .iter()
-            .find(|m| m.series == "rss")
+            .find(|m| m.series == MemorySeries::Rss)
             .cloned()
             .expect("rss series")
     };
@@ -207,7 +207,7 @@ fn the_heap_reaches_its_limit_at_the_live_heaps_pace() {
     assert_eq!(heap.basis, SeriesBasis::AfterGc);
     assert!((heap.rate.slope / 1048576.0 - 20.0).abs() < 1.0, "{heap:?}");
     let t = heap.time_to_oom.as_ref().expect("time to oom");
-    assert_eq!((t.slope_from.as_str(), t.points), ("live heap", 24));
+    assert_eq!((t.slope_from, t.points), (SlopeSource::LiveHeap, 24));
     assert!((t.slope_per_hour / 1048576.0 - 20.0).abs() < 1.0, "{t:?}");
     // The last census (~508 MiB) carried 50 min on: (2048 - ~524) MiB at 20 MiB/h.
     assert!((74.0..78.0).contains(&(t.seconds / 3600.0)), "{t:?}");
@@ -221,7 +221,7 @@ fn the_heap_reaches_its_limit_at_the_live_heaps_pace() {
     i.snapshots.truncate(2);
     let r = TrendReport::assess(&i, &TrendPolicy::default());
     let t = r.memory[0].time_to_oom.as_ref().expect("time to oom");
-    assert_eq!(t.slope_from, "samples");
+    assert_eq!(t.slope_from, SlopeSource::Samples);
     assert!((t.slope_per_hour / 1048576.0 - 40.0).abs() < 2.0, "{t:?}");
     assert!((t.seconds / 3600.0) < 40.0, "{t:?}");
 }
@@ -309,10 +309,11 @@ fn a_memory_series_leaks_only_once_its_growth_comes_to_something() {
             })
             .collect()
     };
-    let slow = memory_trend("rss", &series(3.0), &gp, 256 * 1024, None).expect("trend");
+    let slow = memory_trend(MemorySeries::Rss, &series(3.0), &gp, 256 * 1024, None).expect("trend");
     assert!(slow.rate.low > 1048576.0, "{slow:?}");
     assert_eq!(slow.assessment, Assessment::Growing, "{slow:?}");
-    let fast = memory_trend("rss", &series(60.0), &gp, 256 * 1024, None).expect("trend");
+    let fast =
+        memory_trend(MemorySeries::Rss, &series(60.0), &gp, 256 * 1024, None).expect("trend");
     assert_eq!(fast.assessment, Assessment::Leaking, "{fast:?}");
 }
 
@@ -354,9 +355,9 @@ fn time_to_oom_is_against_the_nearer_limit() {
     }
     let r = TrendReport::assess(&input, &TrendPolicy::default());
     let heap = r.memory[0].time_to_oom.as_ref().expect("heap time to oom");
-    assert_eq!(heap.limit_kind, "v8 heap limit");
+    assert_eq!(heap.limit_kind, MemoryLimit::V8Heap);
     let t = r.time_to_oom.as_ref().expect("time to oom");
-    assert_eq!(t.limit_kind, "cgroup memory.max", "{t:?}");
+    assert_eq!(t.limit_kind, MemoryLimit::Cgroup, "{t:?}");
     // (320 - ~296) MiB at 4 MiB/h: about 6 h.
     assert!((5.0..7.0).contains(&(t.seconds / 3600.0)), "{t:?}");
     assert!(t.seconds < heap.seconds);

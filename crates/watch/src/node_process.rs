@@ -32,7 +32,7 @@ pub(crate) fn default_name(command: &[String]) -> String {
         return "target".into();
     };
     let program = base(first);
-    if !is_node_program(&program) {
+    if !leaktrail_sampler::is_node_program(&program) {
         return program;
     }
     let mut args = command[1..].iter();
@@ -73,17 +73,7 @@ fn script_name(file: &str) -> String {
 /// Whether `pid` runs Node (its executable is `node`, `nodejs` or a versioned `node20`).
 pub fn is_node(pid: i32) -> bool {
     std::fs::read_link(format!("/proc/{pid}/exe"))
-        .ok()
-        .and_then(|p| p.file_name().map(|f| is_node_program(&f.to_string_lossy())))
-        .unwrap_or(false)
-}
-
-/// Whether a program's file name is Node's. Exact, because `watch --pid` sends a process
-/// it takes for Node SIGUSR1, which kills a program that does not handle it.
-fn is_node_program(name: &str) -> bool {
-    name.strip_prefix("node").is_some_and(|rest| {
-        rest.is_empty() || rest == "js" || rest.chars().all(|c| c.is_ascii_digit() || c == '.')
-    })
+        .is_ok_and(|p| leaktrail_sampler::is_node_program(&p.to_string_lossy()))
 }
 
 /// Node's options of `pid`: its arguments before the script and `NODE_OPTIONS`.
@@ -268,16 +258,6 @@ mod tests {
         assert_eq!(default_name(&c("node --expose-gc")), "node");
         assert_eq!(default_name(&c("/usr/local/bin/node bin/www")), "www");
         assert_eq!(default_name(&c("node .js")), ".js");
-    }
-
-    #[test]
-    fn knows_node_by_its_exact_name() {
-        for name in ["node", "nodejs", "node20", "node18.19"] {
-            assert!(is_node_program(name), "{name}");
-        }
-        for name in ["nodemon", "node_exporter", "nodered", "nod", "deno"] {
-            assert!(!is_node_program(name), "{name}");
-        }
     }
 
     #[test]

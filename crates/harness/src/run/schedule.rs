@@ -37,6 +37,23 @@ pub enum SnapshotPlan {
     Doubling,
 }
 
+impl SnapshotPlan {
+    /// `k` snapshots over a run of known bound (none for 0): spread over its steady part,
+    /// the last just before the end, since a workload that stops by itself at the bound
+    /// may already be exiting at the last iteration.
+    pub fn spread(k: usize) -> SnapshotPlan {
+        match k {
+            0 => SnapshotPlan::None,
+            1 => SnapshotPlan::AtFractions(vec![1.0]),
+            k => SnapshotPlan::AtFractions(
+                (0..k)
+                    .map(|i| 0.4 + 0.55 * i as f64 / (k - 1) as f64)
+                    .collect(),
+            ),
+        }
+    }
+}
+
 /// Where a schedule is in a run.
 #[derive(Debug, Default)]
 pub(super) struct Schedule {

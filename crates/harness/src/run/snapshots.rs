@@ -1,0 +1,157 @@
+//! When a session takes a heap snapshot, and taking it.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use leaktrail_inspector::InspectorError;
+
+use super::{
+    gc, label, own_gc, schedule, streamed, HarnessError, RunSnapshot, Session, SnapshotPlan,
+    SETTLE_POINTS,
+};
+
+impl Session<'_> {
+    /// True when a heap snapshot is due at a point at `iteration` (by time when `None`,
+    /// now): that point is sampled whatever the budget, since the snapshot follows it.
+    pub(super) fn snapshot_due(&self, iteration: Option<u64>) -> bool {
+        self.settle == 0
+            && self.can_snapshot()
+            && self.schedule.is_due(
+                &self.config.snapshots,
+                self.point(iteration, self.start.elapsed().as_secs_f64()),
+            )
+    }
+
+    /// True when this run takes heap snapshots: over the inspector, into files or a
+    /// census process.
+    pub(super) fn can_snapshot(&self) -> bool {
+        self.inspector.is_some()
+            && (self.config.census_worker.is_some() || self.config.snapshot_dir.is_some())
+    }
+
+    /// Where a sample point at `iteration` and `t` seconds lies in the run, for the
+    /// snapshot schedule: the next sample's.
+    pub(super) fn point(&self, iteration: Option<u64>, t: f64) -> schedule::Progress {
+        schedule::Progress {
+            fraction: self.progress(iteration, t),
+            amount: iteration.map_or(t, |n| n as f64),
+            samples: self.result.samples.len() + 1,
+        }
+    }
+
+    /// How far the run is, 0 to 1, when a bound is known.
+    pub(super) fn progress(&self, iteration: Option<u64>, t: f64) -> Option<f64> {
+        if let (Some(limit), Some(n)) = (self.config.iterations, iteration) {
+            return Some(n as f64 / limit.max(1) as f64);
+        }
+        self.config.duration.map(|d| t / d.as_secs_f64().max(1e-9))
+    }
+
+    /// Keeps a snapshot taken; a doubling schedule forgets (and removes) the oldest.
+    pub(super) fn keep_snapshot(&mut self, snapshot: RunSnapshot) {
+        self.result.snapshots.push(snapshot);
+        if self.result.snapshots.len() > schedule::Schedule::keep(&self.config.snapshots) {
+            let old = self.result.snapshots.remove(0);
+            if old.census.is_none() {
+                let _ = std::fs::remove_file(old.path);
+            }
+        }
+    }
+
+    pub(super) fn maybe_snapshot(
+        &mut self,
+        progress: schedule::Progress,
+        iteration: Option<u64>,
+        t: f64,
+    ) -> Result<(), HarnessError> {
+        let worker = self.config.census_worker.as_ref();
+        if !self.can_snapshot() {
+            return Ok(());
+        }
+        if !self.schedule.due(&self.config.snapshots, progress) {
+            return Ok(());
+        }
+        if worker.is_some() {
+            // The next census's window needs the highest id of the one before.
+            self.collect_censuses();
+        }
+        self.taken += 1;
+        let began = Instant::now();
+        let sample = self.result.samples.len() - 1;
+        let number = self.taken as u64;
+        let snapshot = |path| RunSnapshot {
+            path,
+            census: None,
+            iteration,
+            sample,
+            t,
+            number,
+        };
+        let Some(inspector) = self.inspector.as_mut() else {
+            return Ok(());
+        };
+        let taken = match (worker, self.config.snapshot_dir.as_ref()) {
+            (Some(worker), _) => {
+                let snapshot = snapshot(PathBuf::from(streamed::name(self.taken)));
+                let doubling = self.config.snapshots == SnapshotPlan::Doubling;
+                let window = streamed::window(&self.result.snapshots, doubling);
+                match self.at_exit.lock() {
+                    // Kept when its census is collected.
+                    Ok(mut at_exit) => at_exit
+                        .streams
+                        .start(inspector, worker, snapshot, window.as_ref())
+                        .map(|()| None),
+                    Err(_) => Ok(None),
+                }
+            }
+            (None, Some(dir)) => {
+                let path = dir.join(format!("snapshot-{}.heapsnapshot", self.taken));
+                let between = self.gc == gc::GcMethod::ExposedGc;
+                // Numbered apart from the samples' answers.
+                let seq = 1 << 40 | self.taken as u64;
+                match gc::snapshot_inside(inspector, &path, seq, between) {
+                    Ok(true) => Ok(0),
+                    Ok(false) => inspector.take_heap_snapshot(&path),
+                    Err(e) => Err(e),
+                }
+                .map(|_| Some(snapshot(path)))
+                .map_err(streamed::StreamError::Inspector)
+            }
+            (None, None) => return Ok(()),
+        };
+        match taken {
+            Ok(Some(snapshot)) => self.keep_snapshot(snapshot),
+            Ok(None) => {}
+            Err(streamed::StreamError::Inspector(InspectorError::Closed)) => {
+                return Err(HarnessError::Inspector {
+                    command: self.command_line.clone(),
+                    error: InspectorError::Closed,
+                })
+            }
+            // A snapshot cut off mid-stream is dropped (the client removes the file); the
+            // run goes on.
+            Err(streamed::StreamError::Inspector(e)) => {
+                self.remember(format!("leaktrail: snapshot discarded: {e}"))
+            }
+            Err(streamed::StreamError::Census(e)) => {
+                self.remember(format!("leaktrail: snapshot not taken: {e}"))
+            }
+        }
+        if iteration.is_some() {
+            // Labelled from the moment it was asked for, its own pause taken out.
+            let target = label::Target::Snapshot(number);
+            let paused = began.elapsed().as_secs_f64();
+            if let Some(n) = self.labeller.measured(target, began, paused) {
+                self.label(target, n);
+            }
+        }
+        own_gc(&mut self.own_gcs, began);
+        self.result.snapshot_seconds += began.elapsed().as_secs_f64();
+        // The workload was paused for the snapshot: that is no stall of its own.
+        self.stall.restart(Instant::now());
+        self.settle = SETTLE_POINTS;
+        self.after_snapshot = true;
+        self.aftermath.disturbed();
+        Ok(())
+    }
+}
