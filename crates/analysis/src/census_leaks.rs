@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use leaktrail_snapshot::{HeapSnapshot, NodeIndex, NodeKind};
 
+use crate::cluster_growth::ClusterGrowth;
 use crate::heap::{HeapAnalysis, StepView};
-use crate::leaks::{folded_path, holder_of, instance_counts, Candidates, ClusterGrowth};
+use crate::leaks::{folded_path, holder_of, instance_counts, Candidates};
 use crate::units::{agree, group_digits as group, human_bytes, plural_s};
 
 /// Clusters a census keeps (the largest above the noise floor).

@@ -12,9 +12,9 @@
 
 use crate::census::SnapshotCensus;
 use crate::census_leaks::CensusLeaks;
+use crate::cluster_growth::ClusterGrowth;
 use crate::growing::{growing_places, GrowingObject};
 use crate::heap::{ObjectView, StepView};
-use crate::leaks::ClusterGrowth;
 use crate::leaks::{FamilySizes, LeakCluster, LeakReport};
 use crate::units::{group_digits as group, human_bytes};
 use crate::Family;

@@ -23,6 +23,7 @@ mod census_diff;
 mod census_leaks;
 mod census_report;
 mod class;
+mod cluster_growth;
 mod collections;
 mod diff;
 mod family;
@@ -45,6 +46,7 @@ pub use census_leaks::{
     CensusCluster, CensusLeaks, LeakCulprit, LeakWindow, WindowTracker, CENSUS_CLUSTERS,
 };
 pub use class::Classification;
+pub use cluster_growth::{ClusterGrowth, IN_STEP_RATIO, MIN_STEADY_OBJECTS};
 pub use collections::{
     collection_entries, growing_collections, CollectionCensus, GrowingCollection,
 };
@@ -57,10 +59,7 @@ pub use growing::{
 pub use handles::{HandleTotals, Handles, HandlesDelta, ListenerCount, ListenerDelta};
 pub use heap::{edge_label, HeapAnalysis, ObjectView, StepView};
 pub use idset::IdSet;
-pub use leaks::{
-    ClusterGrowth, EarlierSnapshot, FamilySizes, LeakCluster, LeakReport, IN_STEP_RATIO,
-    MIN_CLUSTER_BYTES, MIN_STEADY_OBJECTS,
-};
+pub use leaks::{EarlierSnapshot, FamilySizes, LeakCluster, LeakReport, MIN_CLUSTER_BYTES};
 pub use retainers::{ClassRetainers, Held, ObjectRetainers, PathGroup};
 pub use summary::{ClassStats, GroupTotal, LargeObject, SnapshotInfo, Summary};
 pub use survivors::ClassSurvivors;
