@@ -117,7 +117,13 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
     let test = leaktrail_harness::leak_test(
         &plan,
         |s| status.update(s),
-        |snapshots| super::leak_analysis::leak_report(snapshots, 5, common.progress),
+        |snapshots| {
+            super::leak_analysis::leak_report(
+                snapshots,
+                leaktrail_harness::CULPRIT_CLUSTERS,
+                common.progress,
+            )
+        },
     )?;
     status.finish();
     let mut report = leaktrail_report::render_run(

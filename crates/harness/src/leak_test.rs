@@ -14,8 +14,9 @@ use crate::{
     RunResult, Sample, SnapshotPlan,
 };
 
-/// Clusters a culprit report names at most.
-const CULPRIT_CLUSTERS: usize = 5;
+/// Clusters a culprit report names at most (what `analyse_files` of [`leak_test`] is to
+/// give too).
+pub const CULPRIT_CLUSTERS: usize = 5;
 
 /// A validated leak test: how to run the workload and how to judge it.
 #[derive(Debug)]
