@@ -56,10 +56,18 @@ impl LiveStatus {
         eprint!("\r\x1b[2K{at}{heap}  RSS {}{slope}", human_bytes(s.rss));
     }
 
-    /// Clears the line.
-    pub fn finish(&self) {
+    /// Clears the line; later samples are not shown.
+    pub fn finish(&mut self) {
         if self.enabled && !self.xs.is_empty() {
             eprint!("\r\x1b[2K");
         }
+        self.enabled = false;
+    }
+}
+
+impl Drop for LiveStatus {
+    /// An error ends the run early: its message starts on a clear line.
+    fn drop(&mut self) {
+        self.finish();
     }
 }

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use clap::Args;
 
-use leaktrail_harness::{CensusWorker, GrowthFloor, LeakTestPlan, Per, RunConfig, SnapshotPlan};
+use leaktrail_harness::{
+    CensusWorker, GrowthFloor, LeakTestEvent, LeakTestPlan, Per, RunConfig, SnapshotPlan,
+};
 
 use super::live_status::LiveStatus;
 use super::Common;
@@ -116,7 +118,10 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
     let mut status = LiveStatus::new(common.progress, plan.config.iteration_pattern.is_some());
     let test = leaktrail_harness::leak_test(
         &plan,
-        |s| status.update(s),
+        |event| match event {
+            LeakTestEvent::Sample(s) => status.update(s),
+            LeakTestEvent::RunEnded => status.finish(),
+        },
         |snapshots| {
             super::leak_analysis::leak_report(
                 snapshots,
@@ -125,7 +130,6 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
             )
         },
     )?;
-    status.finish();
     let mut report = leaktrail_report::render_run(
         &test.result,
         &test.assessment,

@@ -110,16 +110,16 @@ fn from_directory(
     common: &Common,
 ) -> anyhow::Result<(TrendContext, Vec<TrendReport>)> {
     let groups = snapshot_groups(dir)?;
+    for g in groups.iter().filter(|g| g.times_unordered) {
+        eprintln!(
+            "leaktrail: warning: {}: the snapshots of {} do not have increasing times in {} order; rates per hour are unreliable",
+            dir.display(),
+            g.name,
+            g.order.describe()
+        );
+    }
     let mut reports = Vec::with_capacity(groups.len());
     for (i, g) in groups.iter().enumerate() {
-        if g.times_unordered {
-            eprintln!(
-                "leaktrail: warning: {}: the snapshots of {} do not have increasing times in {} order; rates per hour are unreliable",
-                dir.display(),
-                g.name,
-                g.order.describe()
-            );
-        }
         reports.push(g.assess(i as i64 + 1, policy, |path| {
             load::snapshot(path, common.progress, None)
         })?);

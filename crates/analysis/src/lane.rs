@@ -121,7 +121,9 @@ impl SnapshotName {
             });
         }
         let (prefix, n) = stem.rsplit_once('-')?;
-        (!prefix.is_empty()).then_some(())?;
+        if prefix.is_empty() {
+            return None;
+        }
         Some(SnapshotName::Numbered {
             prefix: prefix.to_owned(),
             n: n.parse().ok()?,

@@ -30,7 +30,6 @@
 //! place whose own size grew in every interval by as much as a cluster must retain — a
 //! string appended to, an array of numbers pushed to — which no new object betrays.
 
-use crate::cluster_growth::ClusterGrowth;
 use std::collections::HashMap;
 
 use serde::Serialize;
@@ -43,6 +42,7 @@ pub const MIN_CLUSTER_BYTES: u64 = 64 << 10;
 /// Clusters retaining less than this share of FINAL's total self size are noise.
 pub const MIN_CLUSTER_SHARE: f64 = 0.001;
 
+use crate::cluster_growth::ClusterGrowth;
 use crate::family::Family;
 use crate::growing::{growing_objects, is_string, GrowingObject, SizedObjects};
 use crate::heap::{HeapAnalysis, ObjectView, StepView};

@@ -75,19 +75,15 @@ pub struct PointsUsed {
 pub const MIN_MAJOR_GC_POINTS: usize = 3;
 
 /// A memory series of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunSeries {
     /// The V8 heap in use plus external memory, after a forced GC (Node).
-    #[serde(rename = "heap+external")]
     HeapAndExternal,
     /// The V8 heap in use after a forced GC.
-    #[serde(rename = "heap")]
     Heap,
     /// External memory (Buffers, ArrayBuffers).
-    #[serde(rename = "external")]
     External,
     /// The process tree's resident memory.
-    #[serde(rename = "rss")]
     Rss,
 }
 
@@ -100,6 +96,13 @@ impl RunSeries {
             RunSeries::External => "external",
             RunSeries::Rss => "rss",
         }
+    }
+}
+
+impl serde::Serialize for RunSeries {
+    /// As its name: the one spelling of it.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 

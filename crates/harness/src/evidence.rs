@@ -255,6 +255,9 @@ pub fn paths(snapshots: &[RunSnapshot]) -> Vec<PathBuf> {
 pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots: &[RunSnapshot]) {
     let (unit, at) = snapshot_axis(snapshots, assessment.unit);
     let by_iteration = unit == Per::Iteration;
+    // Rates on another axis than the floor's (a snapshot without an iteration in a run
+    // by iteration) cannot be held against it.
+    let floor_applies = unit == assessment.unit;
     let bytes_outcome = assessment.outcome;
     let floor = assessment.floor_bytes;
     let rates = snapshot_rates(report, &at);
@@ -301,7 +304,8 @@ pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots
         // samples: a steady leak grows them at its rate whatever it is made of, while
         // warm-up (V8 compiling code, caches filling) has slowed by then.
         (Outcome::Leak | Outcome::Inconclusive, None)
-            if heap_judged(assessment)
+            if floor_applies
+                && heap_judged(assessment)
                 && !report.found_leak()
                 && comparable_intervals(&at)
                 && rates.as_ref().is_some_and(|r| r.iter().all(|x| *x < floor)) =>
@@ -348,7 +352,7 @@ pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots
                     / span
             });
             match overall {
-                Some(rate) if rate < floor && heap_judged(assessment) => {
+                Some(rate) if floor_applies && rate < floor && heap_judged(assessment) => {
                     evidence.outcome = Outcome::Inconclusive;
                     evidence.sentence = format!(
                         "Not decided: the heap snapshots (at {axis}) grew {}/{unit}, under the floor of {}/{unit}, and no class, collection or object of the program grew in every interval — the growth the series saw came early and has slowed, like warm-up (V8 compiling code, caches filling). A longer run decides.",

@@ -6,23 +6,34 @@ use std::str::FromStr;
 
 /// What a rate is per: an iteration of the workload or a second; also the axis a run is
 /// sampled on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Per {
     /// Per iteration of the workload.
-    #[serde(rename = "iteration")]
     Iteration,
     /// Per second of wall time.
-    #[serde(rename = "s")]
     Second,
 }
 
-impl fmt::Display for Per {
+impl Per {
     /// `iteration` or `s`, as rates are written: `256 B/iteration`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+    pub fn name(self) -> &'static str {
+        match self {
             Per::Iteration => "iteration",
             Per::Second => "s",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Per {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl serde::Serialize for Per {
+    /// As its name: the one spelling of it.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 

@@ -14,8 +14,7 @@ use crate::{
     RunResult, Sample, SnapshotPlan,
 };
 
-/// Clusters a culprit report names at most (what `analyse_files` of [`leak_test`] is to
-/// give too).
+/// Clusters a culprit report names at most.
 pub const CULPRIT_CLUSTERS: usize = 5;
 
 /// A validated leak test: how to run the workload and how to judge it.
@@ -36,7 +35,8 @@ pub struct LeakTestPlan {
     pub thread_tolerance: u64,
     /// Classes that must have no object left at the end (`--expect-freed`).
     pub expect_freed: Vec<String>,
-    /// Keep every snapshot taken; otherwise only a leak's culprit's are kept.
+    /// Keep every snapshot taken; otherwise they are kept only when a culprit report
+    /// was made and the verdict is a leak (then all of them).
     pub keep_snapshots: bool,
 }
 
@@ -64,15 +64,25 @@ impl LeakTest {
     }
 }
 
-/// Runs the leak test of `plan`, calling `on_sample` at each sample. Snapshot files are
-/// read by `analyse_files` (the leaks report of three snapshot files or more, oldest
-/// first); zero-disk snapshots by their censuses.
+/// Where a leak test is, for a caller that shows progress.
+#[derive(Clone, Copy, Debug)]
+pub enum LeakTestEvent<'a> {
+    /// A sample was taken.
+    Sample(&'a Sample),
+    /// The workload has ended; its snapshots are read next (which may take a while).
+    RunEnded,
+}
+
+/// Runs the leak test of `plan`, telling `on_event` where it is. Snapshot files are read
+/// by `analyse_files` (the leaks report of three snapshot files or more, oldest first,
+/// naming at most [`CULPRIT_CLUSTERS`] clusters); zero-disk snapshots by their censuses.
 pub fn leak_test<E: From<HarnessError>>(
     plan: &LeakTestPlan,
-    on_sample: impl FnMut(&Sample),
+    mut on_event: impl FnMut(LeakTestEvent<'_>),
     analyse_files: impl Fn(&[PathBuf]) -> Result<LeakReport, E>,
 ) -> Result<LeakTest, E> {
-    let result = run(&plan.config, on_sample)?;
+    let result = run(&plan.config, |s| on_event(LeakTestEvent::Sample(s)))?;
+    on_event(LeakTestEvent::RunEnded);
     let mut assessment = assess(&result, plan.floor, plan.warmup, plan.alpha);
     check_threads(&result, &mut assessment, plan.thread_tolerance);
     check_expect_freed(&result, &mut assessment, &plan.expect_freed);

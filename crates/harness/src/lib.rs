@@ -56,7 +56,7 @@ pub use evidence::{
     ObjectEvidence, IN_STEP_RATIO,
 };
 pub use floor::{ByteSize, GrowthFloor, Per};
-pub use leak_test::{leak_test, LeakTest, LeakTestPlan, CULPRIT_CLUSTERS};
+pub use leak_test::{leak_test, LeakTest, LeakTestEvent, LeakTestPlan, CULPRIT_CLUSTERS};
 pub use lines::{for_each_line, MAX_LINE};
 pub use profile::{ProfileRequest, RecordedProfiles, ALLOC_PROFILE_FILE, CPU_PROFILE_FILE};
 pub use pss::PssComparison;

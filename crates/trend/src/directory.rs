@@ -60,6 +60,15 @@ impl FileOrder {
             FileOrder::Mtime => "file modification time",
         }
     }
+
+    /// The kind of file names ordered this way, to tell two groups of one name apart.
+    fn files(self) -> &'static str {
+        match self {
+            FileOrder::NodeName => "Heap.… files",
+            FileOrder::Suffix => "<name>-<n> files",
+            FileOrder::Mtime => "other files",
+        }
+    }
 }
 
 /// One snapshot file of a directory.
@@ -171,6 +180,14 @@ pub fn snapshot_groups(dir: &Path) -> Result<Vec<SnapshotGroup>, DirectoryError>
         g.times_unordered = !increasing(&g.files);
     }
     groups.sort_by(|a, b| a.order.cmp(&b.order).then(a.name.cmp(&b.name)));
+    // One process's files under both kinds of names (Node's and `<pid>-<n>`) are two
+    // groups, ordered differently: their names say which is which.
+    let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+    for g in &mut groups {
+        if names.iter().filter(|n| **n == g.name).count() > 1 {
+            g.name = format!("{} ({})", g.name, g.order.files());
+        }
+    }
     Ok(groups)
 }
 
@@ -276,6 +293,7 @@ mod tests {
             "Heap.20261125.085900.4242.0.002.heapsnapshot",
             "4243-2.heapsnapshot",
             "4243-10.heapsnapshot",
+            "Heap.20261125.085900.4243.0.001.heapsnapshot",
             "scenario-200.heapsnapshot",
             "before.heapsnapshot",
             "notes.txt",
@@ -313,7 +331,12 @@ mod tests {
                     ]
                 ),
                 (
-                    "pid 4243",
+                    "pid 4243 (Heap.… files)",
+                    FileOrder::NodeName,
+                    vec!["Heap.20261125.085900.4243.0.001.heapsnapshot".into()]
+                ),
+                (
+                    "pid 4243 (<name>-<n> files)",
                     FileOrder::Suffix,
                     vec!["4243-2.heapsnapshot".into(), "4243-10.heapsnapshot".into()]
                 ),

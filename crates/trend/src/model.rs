@@ -240,16 +240,13 @@ impl CollectionGroup {
 }
 
 /// A memory series a trend is fitted on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemorySeries {
     /// The V8 heap in use (Node).
-    #[serde(rename = "heap_used")]
     HeapUsed,
     /// Resident memory.
-    #[serde(rename = "rss")]
     Rss,
     /// Each snapshot's total self size (a directory of snapshots, no samples).
-    #[serde(rename = "snapshot self size")]
     SnapshotSelfSize,
 }
 
@@ -265,13 +262,11 @@ impl MemorySeries {
 }
 
 /// The limit a memory series runs against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemoryLimit {
     /// V8's `heap_size_limit`, for the heap.
-    #[serde(rename = "v8 heap limit")]
     V8Heap,
     /// The cgroup's `memory.max`, for RSS.
-    #[serde(rename = "cgroup memory.max")]
     Cgroup,
 }
 
@@ -286,14 +281,43 @@ impl MemoryLimit {
 }
 
 /// What a time to OOM's slope was fitted on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SlopeSource {
     /// Snapshot census totals, each taken after a full GC.
-    #[serde(rename = "live heap")]
     LiveHeap,
     /// The series itself; for the heap, readings with garbage.
-    #[serde(rename = "samples")]
     Samples,
+}
+
+impl SlopeSource {
+    /// Its name in reports: `live heap`, `samples`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SlopeSource::LiveHeap => "live heap",
+            SlopeSource::Samples => "samples",
+        }
+    }
+}
+
+impl serde::Serialize for MemorySeries {
+    /// As its name: the one spelling of it.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl serde::Serialize for MemoryLimit {
+    /// As its name: the one spelling of it.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl serde::Serialize for SlopeSource {
+    /// As its name: the one spelling of it.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
 /// When memory would reach its limit at the current rate.

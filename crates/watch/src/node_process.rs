@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use leaktrail_analysis::lane::SnapshotName;
+
 /// The command line of `pid`, `None` when it is gone or unreadable.
 pub(crate) fn cmdline(pid: i32) -> Option<Vec<String>> {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
@@ -158,10 +160,10 @@ pub(crate) fn snapshot_by_signal(
                     .map(|e| e.path())
                     .filter(|p| {
                         p.file_name().is_some_and(|n| {
-                            let n = n.to_string_lossy();
-                            n.starts_with("Heap.")
-                                && n.ends_with(".heapsnapshot")
-                                && n.contains(&format!(".{pid}."))
+                            matches!(
+                                SnapshotName::parse(&n.to_string_lossy()),
+                                Some(name @ SnapshotName::Node { .. }) if name.pid() == Some(pid as u32)
+                            )
                         })
                     })
                     .collect()

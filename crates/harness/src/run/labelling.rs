@@ -1,9 +1,7 @@
 //! Giving samples, cheap points and snapshots the iteration they measured, as the
 //! workload's lines arrive.
 
-use std::time::Instant;
-
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{gc, label, later, CheapPoint, PointKind, Session, OWN_GC_MARGIN};
 
