@@ -36,23 +36,15 @@ setTimeout(() => {
 }, Number(ms));
 "#;
 
+/// `leaktrail trace --format json ARGS` in `dir`, ARGS with the command after `--`:
+/// [`common::runners::trace`] with the flags and the command split.
 fn trace(args: &[&str], dir: &Path) -> (Output, serde_json::Value) {
-    let mut all = vec!["trace", "--format", "json"];
-    all.extend_from_slice(args);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leaktrail"))
-        .args(&all)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("leaktrail runs");
-    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: stdout {} stderr {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out, report)
+    let at = args
+        .iter()
+        .position(|a| *a == "--")
+        .expect("a command after --");
+    let command: Vec<String> = args[at + 1..].iter().map(|a| a.to_string()).collect();
+    common::runners::trace(dir, &args[..at], &command)
 }
 
 fn mode(p: &Path) -> u32 {
