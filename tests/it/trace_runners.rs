@@ -800,4 +800,71 @@ fn no_raw_snapshots_streams_censuses_and_the_verdict_is_the_files() {
     }
     assert_eq!(verdicts[0], "runtime_data", "{verdicts:?}");
     assert_eq!(verdicts[0], verdicts[1], "{verdicts:?}");
+
+    // Every pipe busy: the command first claims all four itself and never writes into
+    // them (a writer that died after claiming one). Each worker waits its short wait,
+    // skips the snapshot and says so; the run is not held up, and trace's end does not
+    // wait on the readers of the claimed pipes.
+    let _run = one_at_a_time();
+    let hold = r#"d="$LEAKTRAIL_SNAPSHOT_FIFOS"; n=0
+for f in "$d"/free-*.fifo; do n=$((n+1)); mv "$f" "$d/busy.$$.0.$n.fifo"; done
+LEAKTRAIL_SNAPSHOT_PIPE_WAIT_MS=300 "$@"; exit $?"#;
+    let mut held = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        hold.to_owned(),
+        "sh".to_owned(),
+    ];
+    held.extend(cmd.iter().cloned());
+    let began = std::time::Instant::now();
+    let report = trace_passing(
+        &dir,
+        &[
+            "--interval",
+            "200ms",
+            "--snapshot-every",
+            "2s",
+            "--no-raw-snapshots",
+        ],
+        &held,
+    );
+    let took = began.elapsed();
+    assert!(took < std::time::Duration::from_secs(100), "{took:?}");
+    let cost = &report["snapshot_cost"];
+    assert_eq!(cost["snapshots"].as_u64(), Some(0), "{cost}");
+    assert!(cost["skipped_pipes_busy"].as_u64() >= Some(2), "{cost}");
+    let skipped = not_measured(&report)
+        .into_iter()
+        .filter(|l| l.starts_with("Heap diff, snapshot skipped: PID "))
+        .filter(|l| l.contains("trace's census pipes stayed busy"))
+        .count();
+    assert!(skipped >= 2, "{}", report["not_measured"]);
+    // Which file a worker skipped its baseline before depends on the runner's order.
+    let worker = processes(&report)
+        .into_iter()
+        .find(|p| {
+            p["notes"].as_array().is_some_and(|n| {
+                n.iter().any(|n| {
+                    n.as_str().is_some_and(|n| {
+                        n.starts_with("no snapshot before ") && n.contains("census pipes")
+                    })
+                })
+            })
+        })
+        .unwrap_or_else(|| panic!("no worker says it skipped a snapshot: {report}"));
+    assert!(
+        worker["censuses"].as_array().is_none_or(Vec::is_empty),
+        "{worker}"
+    );
+    // The claims nobody wrote into are said too, not dropped.
+    let lost = report["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter(|w| {
+            w.as_str()
+                .is_some_and(|w| w.contains("wrote nothing into it"))
+        })
+        .count();
+    assert_eq!(lost, 4, "{}", report["warnings"]);
 }

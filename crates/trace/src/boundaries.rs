@@ -37,21 +37,44 @@ use crate::snapshots::SnapshotFile;
 use crate::streamed::StreamedCensus;
 use crate::threads::ThreadRecord;
 
-/// A snapshot a worker skipped: it would have cost more than `--snapshot-budget` allowed.
+/// A snapshot a worker skipped, and why.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SkippedSnapshot {
     /// The worker.
     pub pid: i32,
-    /// The test file it would have followed.
+    /// `before` or `after` `file`.
+    pub at: String,
+    /// The test file it would have preceded or followed.
     pub file: String,
     /// When, seconds from the command's start.
     pub t: f64,
     /// Its heap then, bytes.
     pub heap: u64,
-    /// The write time estimated from its baseline's, seconds.
-    pub estimate_seconds: f64,
-    /// The snapshot time the budget allowed it by then, seconds.
-    pub allowed_seconds: f64,
+    /// Why it was skipped.
+    pub why: SkipReason,
+}
+
+/// Why a worker skipped a snapshot.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SkipReason {
+    /// It would have cost more than `--snapshot-budget` allowed.
+    Budget {
+        /// The write time estimated from its baseline's, seconds.
+        estimate_seconds: f64,
+        /// The snapshot time the budget allowed it by then, seconds.
+        allowed_seconds: f64,
+    },
+    /// `--no-raw-snapshots`: every one of trace's pipes stayed busy with other snapshots
+    /// for as long as a worker waits ([`crate::streamed::PIPE_WAIT`]): trace's limit,
+    /// not the tests'.
+    PipesBusy {
+        /// How long it waited, seconds.
+        waited_seconds: f64,
+        /// The pipes trace had then.
+        pipes: usize,
+    },
+    /// `--no-raw-snapshots`: trace's pipes were gone (trace was ending).
+    PipesGone,
 }
 
 /// A heap snapshot a worker wrote itself between two test files
@@ -108,6 +131,9 @@ pub struct SnapshotCost {
     /// Snapshots workers skipped because they would have cost more than
     /// `--snapshot-budget` allowed.
     pub skipped_for_budget: usize,
+    /// `--no-raw-snapshots`: snapshots workers skipped because trace's census pipes
+    /// stayed busy (trace's limit, not the tests').
+    pub skipped_pipes_busy: usize,
     /// The run's wall time, seconds, snapshots included.
     pub wall_seconds: f64,
 }
@@ -119,12 +145,22 @@ impl SnapshotCost {
             "files" => format!("{} of them between test files", self.at_file_boundaries),
             _ => "on a clock".to_owned(),
         };
-        let skipped = match self.skipped_for_budget {
-            0 => String::new(),
-            n => {
-                format!("; {n} skipped for --snapshot-budget (listed under what was not measured)")
-            }
-        };
+        let mut skipped = String::new();
+        if self.skipped_for_budget > 0 {
+            skipped += &format!(
+                "; {} skipped for --snapshot-budget",
+                self.skipped_for_budget
+            );
+        }
+        if self.skipped_pipes_busy > 0 {
+            skipped += &format!(
+                "; {} skipped because trace's census pipes were busy",
+                self.skipped_pipes_busy
+            );
+        }
+        if !skipped.is_empty() {
+            skipped += " (listed under what was not measured)";
+        }
         format!(
             "Snapshot cost: {} snapshot{} ({mode}), {:.1} MiB; processes paused {:.1} s writing them (longest {:.1} s) in a run of {:.1} s{skipped}.",
             self.snapshots,
@@ -176,29 +212,57 @@ pub fn account_streamed(pid: i32, censuses: &mut [StreamedCensus], written: &[Bo
     }
 }
 
-/// The note a worker gets for a snapshot it skipped for `--snapshot-budget`.
+/// The note a worker gets for a snapshot it skipped: which, and why.
 pub fn skipped_note(s: &SkippedSnapshot) -> String {
-    format!(
-        "no snapshot after {} ({:.1} MiB of heap): writing it would have taken about {:.1} s, over the {:.1} s --snapshot-budget allowed by then",
+    let which = format!(
+        "no snapshot {} {} ({:.1} MiB of heap)",
+        s.at,
         s.file,
-        s.heap as f64 / (1024.0 * 1024.0),
-        s.estimate_seconds,
-        s.allowed_seconds
-    )
+        s.heap as f64 / (1024.0 * 1024.0)
+    );
+    match &s.why {
+        SkipReason::Budget {
+            estimate_seconds,
+            allowed_seconds,
+        } => format!(
+            "{which}: writing it would have taken about {estimate_seconds:.1} s, over the {allowed_seconds:.1} s --snapshot-budget allowed by then"
+        ),
+        SkipReason::PipesBusy {
+            waited_seconds,
+            pipes,
+        } => format!(
+            "{which}: all {pipes} of trace's census pipes stayed busy for {waited_seconds:.1} s (trace parses at most {} streamed snapshots at once, to bound its memory), so the worker went on without it rather than hold up the tests",
+            crate::streamed::SLOTS
+        ),
+        SkipReason::PipesGone => {
+            format!("{which}: trace's census pipes were already gone (trace was ending)")
+        }
+    }
+}
+
+/// Whether a worker's note is one of [`skipped_note`]'s for `--snapshot-budget`.
+pub fn is_budget_note(note: &str) -> bool {
+    note.starts_with("no snapshot ") && note.ends_with("--snapshot-budget allowed by then")
+}
+
+/// Whether a worker's note is one of [`skipped_note`]'s for trace's own pipes.
+pub fn is_pipe_note(note: &str) -> bool {
+    note.starts_with("no snapshot ") && note.contains("trace's census pipes")
 }
 
 /// The cost of the snapshots of `processes` and their worker `threads`, in a run of `wall_seconds`; `files` when
-/// workers were asked to snapshot themselves between files; `skipped` of them skipped for
-/// the budget.
+/// workers were asked to snapshot themselves between files; `skipped`: those workers skipped.
 pub fn cost(
     processes: &[ProcessRecord],
     threads: &[ThreadRecord],
     files: bool,
-    skipped: usize,
+    skipped: &[SkippedSnapshot],
     wall_seconds: f64,
 ) -> SnapshotCost {
+    let budget = |s: &&SkippedSnapshot| matches!(s.why, SkipReason::Budget { .. });
     let mut c = SnapshotCost {
-        skipped_for_budget: skipped,
+        skipped_for_budget: skipped.iter().filter(budget).count(),
+        skipped_pipes_busy: skipped.iter().filter(|s| !budget(s)).count(),
         ..summed(
             processes
                 .iter()
@@ -299,6 +363,15 @@ mod tests {
         assert_eq!(
             c.sentence(),
             "Snapshot cost: 2 snapshots (1 of them between test files), 2.0 MiB; processes paused 1.8 s writing them (longest 1.5 s) in a run of 10.0 s; 1 skipped for --snapshot-budget (listed under what was not measured)."
+        );
+        let c = SnapshotCost {
+            skipped_pipes_busy: 2,
+            ..c
+        };
+        assert!(
+            c.sentence().ends_with("; 1 skipped for --snapshot-budget; 2 skipped because trace's census pipes were busy (listed under what was not measured)."),
+            "{}",
+            c.sentence()
         );
     }
 }

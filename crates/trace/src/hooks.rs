@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::boundaries::{BoundarySnapshot, SkippedSnapshot};
+use crate::boundaries::{BoundarySnapshot, SkipReason, SkippedSnapshot};
 use crate::files::{FileSource, FileSpan, WorkerRun};
 
 /// The preload's source.
@@ -66,6 +66,15 @@ struct Event {
     /// The snapshot time the budget allowed the worker then, milliseconds.
     #[serde(default)]
     allowed_ms: f64,
+    /// Why a snapshot was skipped: `budget`, `pipes-busy` or `pipes-gone`.
+    #[serde(default)]
+    reason: String,
+    /// How long a skipped snapshot waited for one of trace's pipes, milliseconds.
+    #[serde(default)]
+    waited_ms: f64,
+    /// The pipes trace had when a snapshot was skipped.
+    #[serde(default)]
+    pipes: usize,
 }
 
 /// A worker process as its own file events describe it: enough to list a worker that
@@ -216,13 +225,24 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
             continue;
         }
         if e.event == "snapshot-skipped" {
+            let why = match e.reason.as_str() {
+                "pipes-busy" => SkipReason::PipesBusy {
+                    waited_seconds: e.waited_ms / 1000.0,
+                    pipes: e.pipes,
+                },
+                "pipes-gone" => SkipReason::PipesGone,
+                _ => SkipReason::Budget {
+                    estimate_seconds: e.estimate_ms / 1000.0,
+                    allowed_seconds: e.allowed_ms / 1000.0,
+                },
+            };
             skipped.push(SkippedSnapshot {
                 pid: e.pid,
+                at: e.at,
                 file: e.file,
                 t: seconds(e.t),
                 heap: e.heap,
-                estimate_seconds: e.estimate_ms / 1000.0,
-                allowed_seconds: e.allowed_ms / 1000.0,
+                why,
             });
             continue;
         }
@@ -301,7 +321,9 @@ mod tests {
                 .to_owned(),
             r#"{"runner":"vitest","event":"snapshot","at":"after","file":"/w/a.test.js","name":"Heap.1.2.7.0.1001.heapsnapshot","pid":7,"tid":0,"t":2600,"ms":250}"#
                 .to_owned(),
-            r#"{"runner":"vitest","event":"snapshot-skipped","at":"after","file":"/w/a.test.js","heap":2097152,"pid":7,"tid":0,"t":3000,"estimate_ms":1500,"allowed_ms":500}"#
+            r#"{"runner":"vitest","event":"snapshot-skipped","reason":"budget","at":"after","file":"/w/a.test.js","heap":2097152,"pid":7,"tid":0,"t":3000,"estimate_ms":1500,"allowed_ms":500}"#
+                .to_owned(),
+            r#"{"runner":"vitest","event":"snapshot-skipped","reason":"pipes-busy","at":"before","file":"/w/b.test.js","heap":1048576,"pid":7,"tid":2,"t":3500,"waited_ms":10000,"pipes":4}"#
                 .to_owned(),
             r#"{"runner":"vitest","event":"heap","heap":4096,"pid":7,"tid":2,"t":1700}"#
                 .to_owned(),
@@ -333,18 +355,51 @@ mod tests {
         );
         assert_eq!(
             events.skipped,
-            [SkippedSnapshot {
-                pid: 7,
-                file: "/w/a.test.js".to_owned(),
-                t: 2.0,
-                heap: 2 * 1024 * 1024,
-                estimate_seconds: 1.5,
-                allowed_seconds: 0.5,
-            }]
+            [
+                SkippedSnapshot {
+                    pid: 7,
+                    at: "after".to_owned(),
+                    file: "/w/a.test.js".to_owned(),
+                    t: 2.0,
+                    heap: 2 * 1024 * 1024,
+                    why: SkipReason::Budget {
+                        estimate_seconds: 1.5,
+                        allowed_seconds: 0.5,
+                    },
+                },
+                SkippedSnapshot {
+                    pid: 7,
+                    at: "before".to_owned(),
+                    file: "/w/b.test.js".to_owned(),
+                    t: 2.5,
+                    heap: 1024 * 1024,
+                    why: SkipReason::PipesBusy {
+                        waited_seconds: 10.0,
+                        pipes: 4,
+                    },
+                }
+            ]
+        );
+        let notes: Vec<String> = events
+            .skipped
+            .iter()
+            .map(crate::boundaries::skipped_note)
+            .collect();
+        assert_eq!(
+            notes[0],
+            "no snapshot after /w/a.test.js (2.0 MiB of heap): writing it would have taken about 1.5 s, over the 0.5 s --snapshot-budget allowed by then"
         );
         assert_eq!(
-            crate::boundaries::skipped_note(&events.skipped[0]),
-            "no snapshot after /w/a.test.js (2.0 MiB of heap): writing it would have taken about 1.5 s, over the 0.5 s --snapshot-budget allowed by then"
+            notes[1],
+            "no snapshot before /w/b.test.js (1.0 MiB of heap): all 4 of trace's census pipes stayed busy for 10.0 s (trace parses at most 4 streamed snapshots at once, to bound its memory), so the worker went on without it rather than hold up the tests"
+        );
+        assert!(
+            crate::boundaries::is_budget_note(&notes[0])
+                && !crate::boundaries::is_pipe_note(&notes[0])
+        );
+        assert!(
+            crate::boundaries::is_pipe_note(&notes[1])
+                && !crate::boundaries::is_budget_note(&notes[1])
         );
         assert_eq!(
             events.processes[0].rss,

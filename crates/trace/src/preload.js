@@ -45,7 +45,8 @@
 // of the worker's time is skipped, with a 'snapshot-skipped' line. With
 // LEAKTRAIL_SNAPSHOT_FIFOS instead (trace --no-raw-snapshots), no file is written: the
 // snapshot goes down one of trace's named pipes in that directory, claimed by renaming it,
-// into a census process (see crates/trace/src/streamed.rs).
+// into a census process (see crates/trace/src/streamed.rs); when none is free for
+// LEAKTRAIL_SNAPSHOT_PIPE_WAIT_MS the snapshot is skipped, with a 'snapshot-skipped' line.
 (() => {
   const out = process.env.LEAKTRAIL_TRACE_EVENTS;
   if (!out) return;
@@ -145,31 +146,37 @@
   // trace --no-raw-snapshots: no file; the snapshot goes down one of trace's named pipes
   // into its census process (a pipe holds no data on disk).
   const fifoDir = process.env.LEAKTRAIL_SNAPSHOT_FIFOS;
-  // Claims a free pipe by renaming it to `name` (one writer wins a rename); waits for one
-  // while all are busy. Returns its path, or null.
+  // Claims a free pipe by renaming it to `name` (one writer wins a rename). While all are
+  // busy (other workers' snapshots streaming into their censuses) it waits, but at most
+  // LEAKTRAIL_SNAPSHOT_PIPE_WAIT_MS: past that the wait costs the tests more than the
+  // snapshot is worth. Returns { pipe } or { why, waited, pipes } (no pipe: it is skipped).
   function claimPipe(name) {
     const path = require('path');
     const to = path.join(fifoDir, name);
     const nap = new Int32Array(new SharedArrayBuffer(4));
-    const deadline = Date.now() + 120000;
-    while (Date.now() < deadline) {
-      let free = [];
+    const began = Date.now();
+    const wait = Number(process.env.LEAKTRAIL_SNAPSHOT_PIPE_WAIT_MS) || 10000;
+    let pipes = 0;
+    for (;;) {
+      let names = [];
       try {
-        free = fs.readdirSync(fifoDir).filter((n) => /^free-\d+\.fifo$/.test(n));
+        names = fs.readdirSync(fifoDir);
       } catch {
-        return null;
+        // Trace's directory of pipes is gone: trace is ending.
+        return { why: 'pipes-gone', waited: Date.now() - began, pipes: 0 };
       }
-      for (const f of free) {
+      pipes = names.filter((n) => n.endsWith('.fifo')).length;
+      for (const f of names.filter((n) => /^free-\d+\.fifo$/.test(n))) {
         try {
           fs.renameSync(path.join(fifoDir, f), to);
-          return to;
+          return { pipe: to, waited: Date.now() - began };
         } catch {
           // Another writer took it.
         }
       }
+      if (Date.now() - began >= wait) return { why: 'pipes-busy', waited: Date.now() - began, pipes };
       Atomics.wait(nap, 0, 0, 20);
     }
-    return null;
   }
   const snapEvery = Number(process.env.LEAKTRAIL_SNAPSHOT_EVERY_MS) || 0;
   const snapGrowth = Number(process.env.LEAKTRAIL_SNAPSHOT_GROWTH_BYTES) || 16 * 1024 * 1024;
@@ -205,7 +212,7 @@
         const estimate = msPerByte * heap;
         const allowed = snapBudget * (now() - firstFile);
         if (spentMs + estimate > allowed) {
-          say({ runner, event: 'snapshot-skipped', at, file, heap, estimate_ms: estimate,
+          say({ runner, event: 'snapshot-skipped', reason: 'budget', at, file, heap, estimate_ms: estimate,
                 spent_ms: spentMs, allowed_ms: allowed });
           return;
         }
@@ -221,11 +228,16 @@
       let began;
       if (fifoDir) {
         name = `busy.${process.pid}.${tid}.${1000 + snapSeq}.fifo`;
-        const pipe = claimPipe(name);
-        if (pipe === null) return;
+        const claimed = claimPipe(name);
+        if (!claimed.pipe) {
+          say({ runner, event: 'snapshot-skipped', reason: claimed.why, at, file,
+                heap: typeof heap === 'number' ? heap : ownHeap(), waited_ms: claimed.waited,
+                pipes: claimed.pipes });
+          return;
+        }
         began = now();
         // Blocks until trace's reader has the whole snapshot: the same pause as a file.
-        require('v8').writeHeapSnapshot(pipe);
+        require('v8').writeHeapSnapshot(claimed.pipe);
       } else {
         name = `Heap.${date}.${time}.${process.pid}.${tid}.${1000 + snapSeq}.heapsnapshot`;
         // The thread id too: threads of one process write into the same directory.

@@ -33,8 +33,18 @@ use leaktrail_harness::CensusWorker;
 pub const FIFO_ENV: &str = "LEAKTRAIL_SNAPSHOT_FIFOS";
 
 /// How many snapshots can stream at once (one reader each); a worker that finds none free
-/// waits for one.
+/// waits for one, at most [`PIPE_WAIT`].
 pub const SLOTS: usize = 4;
+
+/// The environment variable giving how long a worker waits for a free pipe, ms.
+pub const PIPE_WAIT_ENV: &str = "LEAKTRAIL_SNAPSHOT_PIPE_WAIT_MS";
+
+/// How long a worker waits for a free pipe before it skips the snapshot and says so. A
+/// stream lasts as long as its census takes to parse it, a few seconds for a test
+/// worker's heap of a few hundred MB, so this covers a queue of several; a longer wait
+/// holds up the tests for trace's sake (a free pipe that never comes would stall every
+/// snapshot of the run).
+pub const PIPE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The census of a snapshot a worker streamed.
 #[derive(Clone, Debug, Serialize)]
@@ -139,15 +149,18 @@ impl StreamedSnapshots {
     }
 }
 
-/// Opens every free pipe for writing without blocking, and closes it: a reader waiting on
-/// it sees an empty stream, and the stop flag.
+/// Opens every pipe for writing without blocking, and closes it: a reader waiting on a
+/// free pipe sees an empty stream, and the stop flag; one waiting on a pipe claimed by a
+/// writer that never opened it (it died, or the command ended) sees an empty stream too.
+/// A reader streaming a live writer's snapshot reads on: the stream ends only when every
+/// writer has closed it.
 fn wake_readers(dir: &Path) {
     use std::os::unix::fs::OpenOptionsExt;
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
-        if e.file_name().to_string_lossy().starts_with("free-") {
+        if e.file_name().to_string_lossy().ends_with(".fifo") {
             let _ = std::fs::OpenOptions::new()
                 .write(true)
                 .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
@@ -296,6 +309,10 @@ fn stream_census(
             census.abandon();
             return Err(format!("the census process stopped reading: {e}"));
         }
+    }
+    if size == 0 {
+        census.abandon();
+        return Err("its writer claimed a pipe and wrote nothing into it".to_owned());
     }
     let census = census.finish()?;
     Ok((start.elapsed().as_secs_f64(), size, census))

@@ -528,6 +528,8 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
                 .processes
                 .iter()
                 .filter(|p| p.node && p.snapshots.len() + p.censuses.len() < 2 && p.snapshots_skipped.is_none())
+                // One whose snapshot trace's busy pipes cost it is said below, as trace's.
+                .filter(|p| !p.notes.iter().any(|n| crate::boundaries::is_pipe_note(n)))
                 .map(|p| {
                     let n = p.snapshots.len() + p.censuses.len();
                     format!("{} ({n} snapshot{})", p.pid, plural_s(n))
@@ -546,10 +548,15 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
                     few.join(", ")
                 ));
             }
-            // The snapshots a worker skipped for --snapshot-budget: the notes are JSON only.
+            // The snapshots a worker skipped, for --snapshot-budget or because trace's pipes
+            // were busy: the notes are JSON only.
             for p in &run.processes {
-                for n in p.notes.iter().filter(|n| n.starts_with("no snapshot after ")) {
-                    out.push(format!("Heap diff, --snapshot-budget: PID {}: {n}.", p.pid));
+                for n in &p.notes {
+                    if crate::boundaries::is_budget_note(n) {
+                        out.push(format!("Heap diff, --snapshot-budget: PID {}: {n}.", p.pid));
+                    } else if crate::boundaries::is_pipe_note(n) {
+                        out.push(format!("Heap diff, snapshot skipped: PID {}: {n}.", p.pid));
+                    }
                 }
             }
             if run.snapshots_streamed {

@@ -228,6 +228,10 @@ pub fn trace(
         match StreamedSnapshots::new(start, worker.clone()) {
             Ok(s) => {
                 cmd.env(crate::streamed::FIFO_ENV, s.dir());
+                cmd.env(
+                    crate::streamed::PIPE_WAIT_ENV,
+                    crate::streamed::PIPE_WAIT.as_millis().to_string(),
+                );
                 boundary_env(&mut cmd, config, every);
                 streamed = Some(s);
             }
@@ -335,7 +339,7 @@ pub fn trace(
     let mut worker_files = Vec::new();
     let mut thread_heap = Vec::new();
     let mut written = Vec::new();
-    let mut skipped = 0;
+    let mut skipped = Vec::new();
     if let Some(h) = hooks {
         let events = h.read(started_unix_ms);
         worker_files = events.files;
@@ -344,7 +348,7 @@ pub fn trace(
             tracer.add_unsampled(p);
         }
         written = events.snapshots;
-        skipped = events.skipped.len();
+        skipped = events.skipped.clone();
         for s in &events.skipped {
             if let Some(p) = tracer.processes.iter_mut().rev().find(|p| p.pid == s.pid) {
                 p.notes.push(crate::boundaries::skipped_note(s));
@@ -387,7 +391,7 @@ pub fn trace(
     let snapshot_cost = config.snapshot_every.map(|_| {
         let files = config.snapshot_at_files && tracer.roles.follows_preload();
         let files = files || zero_disk;
-        crate::boundaries::cost(&tracer.processes, &threads, files, skipped, wall_seconds)
+        crate::boundaries::cost(&tracer.processes, &threads, files, &skipped, wall_seconds)
     });
     Ok(TraceRun {
         command: config.command.clone(),

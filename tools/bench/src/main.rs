@@ -22,6 +22,13 @@
 //! interleaved (old, new, then new, old, …), so a change is judged against its parent in
 //! the same conditions. Machines are noisy: compare the ratios within one run, not seconds
 //! across runs.
+//!
+//! `--watch` measures `leaktrail watch --no-raw-snapshots` against the file-based `watch`
+//! on a Node service of `--heap-mb` MB instead (see `watch.rs`):
+//!
+//! ```sh
+//! cargo build --release && cargo run --release -p leaktrail-bench -- --watch --heap-mb 100
+//! ```
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -30,6 +37,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+
+mod watch;
 
 /// Benchmark leaktrail against floors and memlab on generated snapshots.
 #[derive(Parser)]
@@ -58,6 +67,15 @@ struct Args {
     /// Another leaktrail binary (an older build) to measure alongside, runs interleaved.
     #[arg(long)]
     baseline: Option<PathBuf>,
+    /// Measure zero-disk `watch --no-raw-snapshots` against the file-based `watch` instead.
+    #[arg(long)]
+    watch: bool,
+    /// With --watch: the watched service's heap, MB.
+    #[arg(long, default_value_t = 100, requires = "watch")]
+    heap_mb: u32,
+    /// With --watch: how long each watch runs, seconds (a snapshot every 20 s).
+    #[arg(long, default_value_t = 70, requires = "watch")]
+    watch_seconds: u64,
 }
 
 /// One measured command.
@@ -70,6 +88,20 @@ struct Measured {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if args.watch {
+        let leaktrail = args.leaktrail.canonicalize().with_context(|| {
+            format!(
+                "{}: build it first with `cargo build --release`",
+                args.leaktrail.display()
+            )
+        })?;
+        return watch::run(&watch::WatchBench {
+            leaktrail: &leaktrail,
+            heap_mb: args.heap_mb,
+            seconds: args.watch_seconds,
+            runs: args.runs,
+        });
+    }
     if args.at.len() != 4 {
         bail!("--at takes four iteration counts: one small snapshot, then three large ones");
     }
