@@ -66,6 +66,9 @@ struct Event {
     /// The snapshot time the budget allowed the worker then, milliseconds.
     #[serde(default)]
     allowed_ms: f64,
+    /// A snapshot is its runner's reference baseline ([`crate::boundaries`]).
+    #[serde(default)]
+    reference: bool,
 }
 
 /// A worker process as its own file events describe it: enough to list a worker that
@@ -212,6 +215,7 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
                 file: e.file,
                 t: seconds(e.t),
                 seconds: e.ms / 1000.0,
+                reference_of: e.reference.then_some(e.runner),
             });
             continue;
         }
@@ -329,6 +333,7 @@ mod tests {
                 file: "/w/a.test.js".to_owned(),
                 t: 1.6,
                 seconds: 0.25,
+                reference_of: None,
             }]
         );
         assert_eq!(
