@@ -77,8 +77,9 @@ pub struct TraceArgs {
     #[arg(long, value_name = "FILE")]
     files_from: Option<PathBuf>,
 
-    /// Exit 1 when a process's RSS grew by more than this after its start-up (200MB), if
-    /// the command itself succeeded. Growth is the peak minus the baseline: the RSS at the
+    /// Exit 1 when a process's RSS grew by more than this after its start-up (200MB), or a
+    /// worker thread's own heap kept more after a full GC over its test files, if the
+    /// command itself succeeded. Growth is the peak minus the baseline: the RSS at the
     /// first sample once the process has lived --settle; for a process that ends sooner,
     /// the first sample after which its RSS stopped rising (a step of at most 1 MiB or
     /// 2 %); one that rose at every sample until it ended has no growth figure.

@@ -143,17 +143,31 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
         ));
     }
     if let Some(g) = &r.fail_on_growth {
-        let text = if g.exceeded.is_empty() {
+        let over = !g.exceeded.is_empty() || !g.exceeded_threads.is_empty();
+        let text = if !over {
             format!(
                 "No process grew by more than {} (--fail-on-growth).",
                 human_bytes(g.limit)
             )
         } else {
-            let pids: Vec<String> = g.exceeded.iter().map(i32::to_string).collect();
+            let mut who = Vec::new();
+            if !g.exceeded.is_empty() {
+                let pids: Vec<String> = g.exceeded.iter().map(i32::to_string).collect();
+                who.push(format!(
+                    "PID{} {} (RSS)",
+                    plural_s(g.exceeded.len()),
+                    pids.join(", ")
+                ));
+            }
+            if !g.exceeded_threads.is_empty() {
+                who.push(format!(
+                    "{} (its own heap, kept after a full GC over its files)",
+                    g.exceeded_threads.join(", ")
+                ));
+            }
             format!(
-                "PID{} {} grew by more than {} (--fail-on-growth){}.",
-                plural_s(g.exceeded.len()),
-                pids.join(", "),
+                "{} grew by more than {} (--fail-on-growth){}.",
+                who.join("; "),
                 human_bytes(g.limit),
                 if g.failed {
                     ": trace fails (exit 1)"
@@ -162,7 +176,7 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
                 }
             )
         };
-        d.emphasis(&text, !g.exceeded.is_empty());
+        d.emphasis(&text, over);
     }
 
     if !r.unseen.is_empty() {

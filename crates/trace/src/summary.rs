@@ -16,7 +16,7 @@ use crate::model::ProcessRecord;
 use crate::reporter::ReporterError;
 use crate::snapshots::SnapshotFile;
 use crate::streamed::StreamedCensus;
-use crate::threads::{HeapPoint, ThreadRecord};
+use crate::threads::ThreadRecord;
 use crate::tracer::{CommandExit, TraceRun};
 
 /// A slope needs at least this many samples.
@@ -28,7 +28,8 @@ pub struct SummaryOptions {
     /// Classes kept per heap diff.
     pub top: usize,
     /// `--fail-on-growth`: fail when a process's RSS rose by more than this after its
-    /// start-up (peak minus baseline, [`Baseline`]), bytes.
+    /// start-up (peak minus baseline, [`Baseline`]), or a worker thread's own heap kept
+    /// more after a full GC over its files, bytes.
     pub fail_on_growth: Option<u64>,
     /// `--settle`: how long a process's start-up lasts at most, seconds ([`Baseline`]).
     pub settle_seconds: f64,
@@ -251,11 +252,7 @@ pub fn growth_label(kind: GrowthKind) -> &'static str {
 }
 
 fn summarise_thread(t: ThreadRecord, top: usize, refs: &References) -> ThreadSummary {
-    let gc: Vec<&HeapPoint> = t.heap_samples.iter().filter(|p| p.after_gc).collect();
-    let heap_growth = match (gc.first(), gc.last()) {
-        (Some(a), Some(b)) if gc.len() >= 2 => Some(b.heap as i64 - a.heap as i64),
-        _ => None,
-    };
+    let heap_growth = t.heap_kept();
     let heap_slope = (t.heap_samples.len() >= MIN_SLOPE_SAMPLES).then(|| {
         let (x, y): (Vec<f64>, Vec<f64>) =
             t.heap_samples.iter().map(|p| (p.t, p.heap as f64)).unzip();
@@ -362,6 +359,9 @@ pub struct GrowthGate {
     pub limit: u64,
     /// PIDs whose RSS grew by more.
     pub exceeded: Vec<i32>,
+    /// Worker thread lanes whose own heap kept more after a full GC over their files
+    /// ([`ThreadRecord::heap_kept`]): RSS is per process and cannot show a thread's growth.
+    pub exceeded_threads: Vec<String>,
     /// True when it made trace fail (the command itself succeeded).
     pub failed: bool,
 }
@@ -514,10 +514,18 @@ impl TraceReport {
                 .filter(|p| p.growth(settle).is_some_and(|g| g > limit as i64))
                 .map(|p| p.pid)
                 .collect();
+            let exceeded_threads: Vec<String> = run
+                .threads
+                .iter()
+                .filter(|t| t.heap_kept().is_some_and(|g| g > limit as i64))
+                .map(|t| format!("thread {} of PID {}", t.thread, t.pid))
+                .collect();
             GrowthGate {
                 limit,
-                failed: !exceeded.is_empty() && run.exit.status == 0,
+                failed: (!exceeded.is_empty() || !exceeded_threads.is_empty())
+                    && run.exit.status == 0,
                 exceeded,
+                exceeded_threads,
             }
         });
         let exit_status = if run.exit.status != 0 {
