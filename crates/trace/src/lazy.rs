@@ -7,7 +7,7 @@
 //! worker threads) into these, so that the report says "no snapshot: did not grow" instead
 //! of leaving a missing heap diff to look like something not looked at.
 
-use leaktrail_analysis::units::{plural_s, signed_bytes};
+use leaktrail_analysis::units::{agree, plural_s, signed_bytes};
 
 use crate::files::FileAttribution;
 use crate::snapshots::SnapshotFile;
@@ -128,9 +128,10 @@ impl Lazy {
         let none: Vec<&Worker> = self.workers.iter().filter(|w| w.taken == 0).collect();
         if !none.is_empty() {
             out.push(format!(
-                "No snapshot: did not grow — {} test worker{} whose heap after a full GC never grew by --snapshot-growth from its first file's start, so there was nothing for a heap diff to explain (budget skips, if any, are listed apart): {}.",
+                "No snapshot: did not grow — {} test worker{} whose heap after a full GC never grew by --snapshot-growth from the start of {} first file, so there was nothing for a heap diff to explain (budget skips, if any, are listed apart): {}.",
                 none.len(),
                 plural_s(none.len()),
+                agree(none.len(), "its", "their"),
                 named(&none)
             ));
         }
