@@ -168,3 +168,125 @@ impl Lazy {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::{attribute, FileSource, FileSpan, WorkerRun};
+    use crate::model::ProcessRecord;
+    use crate::roles::Role;
+    use crate::tracer::CommandExit;
+
+    const MIB: u64 = 1 << 20;
+
+    fn snapshot(reference: bool) -> SnapshotFile {
+        SnapshotFile {
+            path: "w/1-1.heapsnapshot".into(),
+            t: 1.0,
+            requested_at: Some(1.0),
+            written_at: None,
+            write_seconds: Some(0.5),
+            boundary: Some("before /w/a.test.js".to_owned()),
+            reference_of: reference.then(|| "vitest".to_owned()),
+            written_as: String::new(),
+            seq: 1,
+            size: MIB,
+        }
+    }
+
+    fn worker(pid: i32, snapshots: Vec<SnapshotFile>) -> ProcessRecord {
+        let mut p = ProcessRecord::seen(pid, 1, vec!["node".to_owned()], "forks", 0.1);
+        p.node = true;
+        p.role = Some(Role {
+            runner: "vitest".to_owned(),
+            runs_tests: true,
+            coordinates: false,
+            in_threads: false,
+        });
+        p.snapshots = snapshots;
+        p
+    }
+
+    fn span(pid: i32, file: &str, kept_mib: u64) -> FileSpan {
+        FileSpan {
+            file: format!("/w/{file}"),
+            source: FileSource::Preload,
+            start: Some(1.0),
+            end: Some(2.0),
+            status: None,
+            worker: Some(WorkerRun {
+                runner: "vitest".to_owned(),
+                pid,
+                thread: 0,
+                heap_start: 10 * MIB,
+                rss_start: 0,
+                heap_end: Some((10 + kept_mib) * MIB),
+                rss_end: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn says_who_took_no_snapshot_only_the_reference_or_one() {
+        let processes = vec![
+            worker(41, vec![snapshot(true)]),
+            worker(
+                42,
+                vec![SnapshotFile {
+                    boundary: Some("after /w/leaky.test.js".to_owned()),
+                    ..snapshot(false)
+                }],
+            ),
+            worker(43, Vec::new()),
+        ];
+        let spans = vec![
+            span(41, "a.test.js", 1),
+            span(42, "leaky.test.js", 47),
+            span(43, "b.test.js", 2),
+        ];
+        let files = attribute(spans, &processes, &[], 2.0);
+        let run = TraceRun {
+            command: Vec::new(),
+            exit: CommandExit::default(),
+            started_unix_ms: 0,
+            wall_seconds: 3.0,
+            interval_seconds: 0.2,
+            snapshot_every_seconds: Some(2.0),
+            snapshot_coordinators: false,
+            snapshots_streamed: false,
+            file_hooks: true,
+            lane_rule: "script".to_owned(),
+            processes,
+            tree_rss: Vec::new(),
+            tap_files: Vec::new(),
+            worker_files: Vec::new(),
+            threads: Vec::new(),
+            signals_forwarded: Vec::new(),
+            sampling_seconds: 0.0,
+            snapshot_cost: None,
+            warnings: Vec::new(),
+        };
+        let l = lazy(&run, &files);
+        assert!(l.covers(43) && !l.covers(7));
+        let said = l.sentences();
+        assert_eq!(said.len(), 3, "{said:?}");
+        assert!(
+            said[0].starts_with("No snapshot: did not grow — 1 test worker whose heap")
+                && said[0].contains("start of its first file")
+                && said[0].ends_with(": PID 43 (kept at most +2.0 MiB)."),
+            "{}",
+            said[0]
+        );
+        assert!(
+            said[1].starts_with("Reference baseline only: PID 41 (kept at most +1.0 MiB) — "),
+            "{}",
+            said[1]
+        );
+        assert!(
+            said[2].starts_with("One snapshot: PID 42 (kept at most +47.0 MiB) grew")
+                && said[2].contains("against its runner's reference baseline (PID 41 (vitest))"),
+            "{}",
+            said[2]
+        );
+    }
+}
