@@ -51,7 +51,7 @@ pub fn lazy(run: &TraceRun, files: &[FileAttribution]) -> Lazy {
         };
         let reference = is_reference(&p.snapshots, &p.censuses);
         if reference {
-            references.push(format!("PID {} ({})", p.pid, role.runner));
+            references.push(format!("PID {}, {}", p.pid, role.runner));
         }
         workers.push(Worker {
             who: format!("PID {}", p.pid),
@@ -65,7 +65,7 @@ pub fn lazy(run: &TraceRun, files: &[FileAttribution]) -> Lazy {
         let reference = is_reference(&t.snapshots, &t.censuses);
         if reference {
             references.push(format!(
-                "thread {} of PID {} ({} threads)",
+                "thread {} of PID {}, {} threads",
                 t.thread, t.pid, t.runner
             ));
         }
@@ -157,7 +157,7 @@ impl Lazy {
             } else {
                 format!(
                     "its heap diff is against its runner's reference baseline ({}), a fresh worker's heap, not its own before",
-                    self.references.join(", ")
+                    self.references.join("; ")
                 )
             };
             out.push(format!(
@@ -284,7 +284,7 @@ mod tests {
         );
         assert!(
             said[2].starts_with("One snapshot: PID 42 (kept at most +47.0 MiB) grew")
-                && said[2].contains("against its runner's reference baseline (PID 41 (vitest))"),
+                && said[2].contains("against its runner's reference baseline (PID 41, vitest)"),
             "{}",
             said[2]
         );
