@@ -32,22 +32,26 @@ pub struct TraceArgs {
     snapshot_every: Option<Duration>,
 
     /// Where a test worker is snapshotted: `files` (the workers trace's preload hooks
-    /// snapshot themselves between test files — before the first, then after a file once
-    /// --snapshot-every has passed — so that no snapshot pauses a test) or `clock` (a
-    /// signal every --snapshot-every, wherever the worker is). Other Node processes are
-    /// always on the clock.
+    /// snapshot themselves between test files, so that no snapshot pauses a test, and only
+    /// after a file that grew them by --snapshot-growth, at most once per --snapshot-every;
+    /// one fresh worker per runner is snapshotted before its first file as the reference
+    /// baseline the others' growth is diffed against) or `clock` (a signal every
+    /// --snapshot-every, wherever the worker is). Other Node processes are always on the
+    /// clock.
     #[arg(long, default_value = "files", value_parser = ["files", "clock"], value_name = "WHERE")]
     snapshot_at: String,
 
-    /// With --snapshot-at files: after its baseline (before its first file), a worker is
-    /// snapshotted after a file only once its heap (after a full GC) has grown by this
-    /// much since its last snapshot, and --snapshot-every after its last such snapshot.
+    /// With --snapshot-at files: a worker is snapshotted after a file only once its heap
+    /// (after a full GC) has grown by this much since its first file's start (then since
+    /// its last snapshot), and --snapshot-every after its last such snapshot; a worker
+    /// that never grows this much takes no snapshot.
     #[arg(long, default_value = "16MB", value_name = "SIZE")]
     snapshot_growth: ByteSize,
 
     /// With --snapshot-at files: the share of a worker's time (since its first file) its
-    /// snapshots may take, e.g. 0.5; a growth snapshot estimated (from the worker's
-    /// baseline, per byte of heap) to go over it is skipped and noted. Off by default: a
+    /// snapshots may take, e.g. 0.5; a growth snapshot estimated (per byte of heap, from
+    /// the worker's last snapshot or its runner's reference baseline) to go over it is
+    /// skipped and noted. Off by default: a
     /// leaking worker's snapshot can cost more than its tests.
     #[arg(long, value_parser = parse_budget, value_name = "FRACTION")]
     snapshot_budget: Option<f64>,
@@ -73,8 +77,9 @@ pub struct TraceArgs {
     #[arg(long, value_name = "FILE")]
     files_from: Option<PathBuf>,
 
-    /// Exit 1 when a process's RSS grew by more than this after its start-up (200MB), if
-    /// the command itself succeeded. Growth is the peak minus the baseline: the RSS at the
+    /// Exit 1 when a process's RSS grew by more than this after its start-up (200MB), or a
+    /// worker thread's own heap kept more after a full GC over its test files, if the
+    /// command itself succeeded. Growth is the peak minus the baseline: the RSS at the
     /// first sample once the process has lived --settle; for a process that ends sooner,
     /// the first sample after which its RSS stopped rising (a step of at most 1 MiB or
     /// 2 %); one that rose at every sample until it ended has no growth figure.

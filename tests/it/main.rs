@@ -9,6 +9,7 @@ mod cli_docs;
 mod flame;
 mod fuzz_regressions;
 mod golden;
+mod golden_trace;
 mod graph_reports;
 mod lanes;
 mod memlab_agreement;

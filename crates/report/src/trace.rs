@@ -143,17 +143,31 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
         ));
     }
     if let Some(g) = &r.fail_on_growth {
-        let text = if g.exceeded.is_empty() {
+        let over = !g.exceeded.is_empty() || !g.exceeded_threads.is_empty();
+        let text = if !over {
             format!(
                 "No process grew by more than {} (--fail-on-growth).",
                 human_bytes(g.limit)
             )
         } else {
-            let pids: Vec<String> = g.exceeded.iter().map(i32::to_string).collect();
+            let mut who = Vec::new();
+            if !g.exceeded.is_empty() {
+                let pids: Vec<String> = g.exceeded.iter().map(i32::to_string).collect();
+                who.push(format!(
+                    "PID{} {} (RSS)",
+                    plural_s(g.exceeded.len()),
+                    pids.join(", ")
+                ));
+            }
+            if !g.exceeded_threads.is_empty() {
+                who.push(format!(
+                    "{} (its own heap, kept after a full GC over its files)",
+                    g.exceeded_threads.join(", ")
+                ));
+            }
             format!(
-                "PID{} {} grew by more than {} (--fail-on-growth){}.",
-                plural_s(g.exceeded.len()),
-                pids.join(", "),
+                "{} grew by more than {} (--fail-on-growth){}.",
+                who.join("; "),
                 human_bytes(g.limit),
                 if g.failed {
                     ": trace fails (exit 1)"
@@ -162,7 +176,7 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
                 }
             )
         };
-        d.emphasis(&text, !g.exceeded.is_empty());
+        d.emphasis(&text, over);
     }
 
     if !r.unseen.is_empty() {
@@ -175,6 +189,7 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
         "Processes by lane (baseline: RSS once start-up is over, at {} s of age or, for a shorter process, where its RSS levelled off; growth: peak from then on minus baseline; net: last minus baseline; slope: Theil–Sen)",
         r.settle_seconds
     ));
+    let lazy = r.snapshot_cost.as_ref().is_some_and(|c| c.mode == "files");
     let mut rows = Vec::new();
     for lane in &r.lanes {
         for p in &lane.processes {
@@ -203,6 +218,19 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
                     (Some(h), _, _) => verdict_label(h.diff.verdict.kind).to_owned(),
                     (None, Some(_), _) => "diff failed".to_owned(),
                     (None, None, Some(c)) => verdict_label(c.diff.verdict.kind).to_owned(),
+                    // Snapshotted lazily at file boundaries: a test worker with none did
+                    // not grow (said in full under what was not measured).
+                    (None, None, None)
+                        if lazy
+                            && pr.snapshots.is_empty()
+                            && pr.censuses.is_empty()
+                            && pr
+                                .role
+                                .as_ref()
+                                .is_some_and(|r| r.runs_tests && !r.in_threads) =>
+                    {
+                        "did not grow".to_owned()
+                    }
                     (None, None, None) => "-".to_owned(),
                 }),
             ]);
@@ -416,12 +444,16 @@ fn census_section(d: &mut Doc, lane: &str, p: &ProcessSummary) {
     let Some(c) = &p.census_heap else { return };
     let pr = &p.process;
     d.heading(&format!(
-        "{lane} · PID {} ({}): heap at {:.1} s vs {:.1} s, censuses of {} streamed snapshots (no snapshot file), {}",
+        "{lane} · PID {} ({}): heap at {:.1} s vs {:.1} s, censuses of {} (no snapshot file), {}",
         pr.pid,
         command_cell(pr),
         c.before_t,
         c.after_t,
-        pr.censuses.len(),
+        compared(
+            c.reference.as_deref(),
+            pr.censuses.len(),
+            "streamed snapshot"
+        ),
         signed_bytes(c.diff.total_delta)
     ));
     d.emphasis(
@@ -432,6 +464,17 @@ fn census_section(d: &mut Doc, lane: &str, p: &ProcessSummary) {
         d.line("");
     }
     census_class_table(d, &c.diff);
+}
+
+/// What a heading's diff compared: `3 snapshots`, or a worker's one snapshot and its
+/// runner's reference baseline (`reference`: whose).
+fn compared(reference: Option<&str>, n: usize, what: &str) -> String {
+    match reference {
+        Some(who) => format!(
+            "its one {what} vs its runner's reference baseline ({who}, before its first file)"
+        ),
+        None => format!("{n} {what}{}", plural_s(n)),
+    }
 }
 
 /// The heap diff of one process: verdict and top classes.
@@ -445,12 +488,12 @@ fn heap_section(d: &mut Doc, lane: &str, p: &ProcessSummary) {
     let Some(h) = &p.heap else { return };
     let diff = &h.diff;
     d.heading(&format!(
-        "{lane} · PID {} ({}): heap at {:.1} s vs {:.1} s, {} snapshots, {} → {} ({})",
+        "{lane} · PID {} ({}): heap at {:.1} s vs {:.1} s, {}, {} → {} ({})",
         pr.pid,
         command_cell(pr),
         h.before.t,
         h.after.t,
-        pr.snapshots.len(),
+        compared(h.reference.as_deref(), pr.snapshots.len(), "snapshot"),
         human_bytes(diff.before.total_self_size),
         human_bytes(diff.after.total_self_size),
         signed_bytes(diff.total_delta)

@@ -3,13 +3,22 @@
 //! A signal snapshot on a clock lands wherever the worker is: mid-test, pausing it for
 //! seconds (a 160 MB Jest worker took 9–33 s), long enough to push tests past their
 //! timeouts. So in a test run trace's preload ([`crate::hooks`]) snapshots each worker's
-//! main thread itself, synchronously, where no test is running: once before its first file
-//! (the baseline every later snapshot is diffed against, taken while the heap is small and
-//! cheap to write), then after a file once its heap after a full GC has grown by
-//! `snapshot_growth` since its last snapshot (a worker that does not grow has nothing for a
-//! diff to explain, and a snapshot's cost grows with the heap) and `snapshot_every` has
-//! passed since its last such snapshot. The runner waits for the worker's answer meanwhile,
+//! main thread itself, synchronously, where no test is running, and lazily: after a file
+//! once its heap after a full GC has grown by `snapshot_growth` since its first file's start
+//! (then since its last snapshot) and `snapshot_every` has passed since its last such
+//! snapshot. A worker that does not grow has nothing for a diff to explain, and takes no
+//! snapshot ([`crate::lazy`] says so). The runner waits for the worker's answer meanwhile,
 //! so the pause delays the next file, never a test.
+//!
+//! A "before" cannot be taken once growth is seen, and a baseline in every worker before
+//! its first file cost more than the tests where every file gets a fresh fork or thread
+//! (eight baselines for eight files, written one after another by the threads of one
+//! Vitest process). But a worker's heap before its first file is its runner's start-up —
+//! the same code in every fresh worker of that runner — so one fresh worker per runner and
+//! kind (process or worker thread), the first to claim it, takes that snapshot: the
+//! reference baseline (`reference_of` on [`crate::snapshots::SnapshotFile`]). A worker that
+//! grows with no snapshot of its own before (a leak in its first file, or a fork per file)
+//! is diffed against it: its growth by class, the runner's start-up taken out.
 //!
 //! The preload learns where to write ([`DIR_ENV`]: the private diagnostic directory, under
 //! Node's own snapshot names, so [`crate::snapshots`] collects them like signal ones) and
@@ -25,8 +34,8 @@
 //! A leaking worker's snapshot can cost more than its tests (a 60 MB heap took about 5 s
 //! on a busy 2-core machine, the whole Jest run 5 s). `snapshot_budget` ([`BUDGET_ENV`])
 //! caps a worker's snapshot time at a share of its time since its first file: a growth
-//! snapshot whose write time, estimated per byte of heap from the worker's baseline, would
-//! go over it is skipped, and the worker says so ([`skipped_note`]). Off by default: the
+//! snapshot whose write time, estimated per byte of heap from the worker's last snapshot
+//! (or else the reference baseline's), would go over it is skipped, and the worker says so ([`skipped_note`]). Off by default: the
 //! snapshot it skips is the one that explains the leak.
 
 use leaktrail_analysis::units::plural_s;
@@ -96,6 +105,9 @@ pub struct BoundarySnapshot {
     pub t: f64,
     /// How long the worker spent writing it, seconds.
     pub seconds: f64,
+    /// For the reference baseline (one fresh worker per runner, before its first file,
+    /// below): the runner.
+    pub reference_of: Option<String>,
 }
 
 /// The environment variable naming the directory workers write their snapshots into.
@@ -186,6 +198,7 @@ pub fn account(pid: i32, snapshots: &mut [SnapshotFile], written: &[BoundarySnap
                 s.requested_at = Some(b.t);
                 s.write_seconds = Some(b.seconds);
                 s.boundary = Some(format!("{} {}", b.at, b.file));
+                s.reference_of = b.reference_of.clone();
             }
             None => {
                 s.write_seconds = s
@@ -208,6 +221,7 @@ pub fn account_streamed(pid: i32, censuses: &mut [StreamedCensus], written: &[Bo
             c.requested_at = Some(b.t);
             c.write_seconds = Some(b.seconds);
             c.boundary = Some(format!("{} {}", b.at, b.file));
+            c.reference_of = b.reference_of.clone();
         }
     }
 }
@@ -322,6 +336,7 @@ mod tests {
             written_at: written,
             write_seconds: None,
             boundary: None,
+            reference_of: None,
             written_as: name.to_owned(),
             seq: 1,
             size: 1024 * 1024,
@@ -342,6 +357,7 @@ mod tests {
             file: "/w/a.test.js".to_owned(),
             t: 1.5,
             seconds: 0.25,
+            reference_of: None,
         }];
         account(7, &mut snapshots, &written);
         let s = &snapshots;

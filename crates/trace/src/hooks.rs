@@ -75,6 +75,9 @@ struct Event {
     /// The pipes trace had when a snapshot was skipped.
     #[serde(default)]
     pipes: usize,
+    /// A snapshot is its runner's reference baseline ([`crate::boundaries`]).
+    #[serde(default)]
+    reference: bool,
 }
 
 /// A worker process as its own file events describe it: enough to list a worker that
@@ -221,6 +224,7 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
                 file: e.file,
                 t: seconds(e.t),
                 seconds: e.ms / 1000.0,
+                reference_of: e.reference.then_some(e.runner),
             });
             continue;
         }
@@ -351,6 +355,7 @@ mod tests {
                 file: "/w/a.test.js".to_owned(),
                 t: 1.6,
                 seconds: 0.25,
+                reference_of: None,
             }]
         );
         assert_eq!(

@@ -14,7 +14,9 @@
 //! would kill it), and the files it writes are moved, once complete, into
 //! `<out>/<lane>/<pid>-<n>.heapsnapshot` ([`snapshots`], [`lane`]). With `snapshot_at_files`
 //! (the default), the workers trace's preload hooks snapshot themselves between test files
-//! instead, never mid-test ([`boundaries`]); the cost is reported either way.
+//! instead, never mid-test, and only once they grow, diffed against their runner's reference
+//! baseline when they have no snapshot of their own from before ([`boundaries`],
+//! [`lazy`]); the cost is reported either way.
 //!
 //! [`TraceReport::build`] then summarises per lane and PID: peak RSS, growth from a
 //! baseline taken once the process's start-up is over ([`baseline`]), a Theil–Sen slope ([`leaktrail_stats`]), and the earliest-vs-latest
@@ -31,6 +33,7 @@ pub mod boundaries;
 pub mod files;
 pub mod hooks;
 pub mod lane;
+pub mod lazy;
 mod model;
 pub mod reporter;
 pub mod roles;

@@ -67,3 +67,40 @@ pub struct ProcessRecord {
     #[serde(skip)]
     pub(crate) pending: Option<f64>,
 }
+
+impl ProcessRecord {
+    /// A process first seen at `start` (seconds from the command's start) with no sample
+    /// yet, as the tracer records it; for building a run outside a trace (tests, tools),
+    /// whose other fields are public.
+    pub fn seen(
+        pid: i32,
+        ppid: i32,
+        command: Vec<String>,
+        lane: &str,
+        start: f64,
+    ) -> ProcessRecord {
+        ProcessRecord {
+            pid,
+            ppid,
+            command,
+            lane: lane.to_owned(),
+            node: false,
+            test_file: None,
+            role: None,
+            snapshots_skipped: None,
+            start,
+            first_seen: start,
+            end: None,
+            outlived_command: false,
+            unsampled: false,
+            samples: Vec::new(),
+            peak_rss: 0,
+            snapshots: Vec::new(),
+            censuses: Vec::new(),
+            notes: Vec::new(),
+            start_ticks: 0,
+            next_snapshot: f64::INFINITY,
+            pending: None,
+        }
+    }
+}

@@ -33,12 +33,14 @@
 //
 // With LEAKTRAIL_SNAPSHOT_DIR set (trace --snapshot-every, at file boundaries), a worker
 // (its main thread, or a worker thread) also writes heap snapshots itself — of its own
-// isolate — between files, so that no snapshot pauses
-// a test: one before its first file (the baseline, while the heap is small and cheap to
-// write) and one after a file when its heap (after a full GC) has grown by
-// LEAKTRAIL_SNAPSHOT_GROWTH_BYTES since its last snapshot — a worker that does not grow
-// has nothing for a heap diff to explain, and a snapshot's cost grows with the heap — and
-// LEAKTRAIL_SNAPSHOT_EVERY_MS has passed since its last growth snapshot. Each is written
+// isolate — between files, so that no snapshot pauses a test, and lazily: after a file
+// once its heap (after a full GC) has grown by LEAKTRAIL_SNAPSHOT_GROWTH_BYTES since its
+// first file's start (then since its last snapshot) and LEAKTRAIL_SNAPSHOT_EVERY_MS has
+// passed since its last growth snapshot — a worker that does not grow has nothing for a
+// heap diff to explain, and a snapshot's cost grows with the heap. Before a first file
+// only one fresh worker per runner (and kind: process or thread) is snapshotted, the
+// reference baseline a growing worker without a snapshot of its own before is diffed
+// against. Each is written
 // under a temporary name and renamed to Node's own signal-snapshot name in that directory
 // (trace collects those), and a 'snapshot' line says when it began and how long it took.
 // With LEAKTRAIL_SNAPSHOT_BUDGET, a growth snapshot that would cost more than that share
@@ -60,6 +62,7 @@
   const argv = [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
   let fd = null;
   let gc = null;
+  let startHeap = null; // heap used after a full GC at this thread's first file's start
 
   function collect() {
     if (gc === null) {
@@ -125,6 +128,7 @@
       collect();
       const m = memoryUsage();
       const heap = ownHeap();
+      if (event === 'start' && startHeap === null) startHeap = heap;
       const line = JSON.stringify({
         runner, event, file, pid: process.pid, ppid: process.ppid, tid, t: now(),
         heap, rss: m.rss, argv,
@@ -180,15 +184,16 @@
   }
   const snapEvery = Number(process.env.LEAKTRAIL_SNAPSHOT_EVERY_MS) || 0;
   const snapGrowth = Number(process.env.LEAKTRAIL_SNAPSHOT_GROWTH_BYTES) || 16 * 1024 * 1024;
-  let baseline = false; // taken
-  let lastHeap = 0; // heap used right after this process's last snapshot
+  let snapped = false; // this thread has written a snapshot
+  let lastHeap = 0; // heap used right after this thread's last snapshot
   let lastGrowth = null; // when its last growth snapshot was written
   let snapSeq = 0;
   // LEAKTRAIL_SNAPSHOT_BUDGET: a growth snapshot is skipped (and said so) when the time
-  // this process would then have spent writing snapshots exceeds this fraction of the
-  // time since its first file began; its cost is estimated from its baseline's, per byte.
+  // this thread would then have spent writing snapshots exceeds this fraction of the
+  // time since its first file began; its cost is estimated per byte of heap from its own
+  // last snapshot, or else from the runner's reference baseline (below).
   const snapBudget = Number(process.env.LEAKTRAIL_SNAPSHOT_BUDGET) || 0;
-  let firstFile = null; // when its baseline was asked for
+  let firstFile = null; // when its first file began
   let spentMs = 0;
   let msPerByte = 0;
   function say(fields) {
@@ -198,23 +203,64 @@
     if (fd === null) fd = openSync(out, 'a');
     writeSync(fd, line + '\n');
   }
+  // The reference baseline: a worker's heap before its first file is the runner's start-up
+  // (the same code in every fresh worker of that runner, process or thread), so one fresh
+  // worker per runner and kind snapshots it — the first to claim this file — rather than
+  // every worker: with a fork or thread per file that was one snapshot per file, for
+  // workers that mostly never grow. A worker that grows without a snapshot of its own
+  // before is diffed against it. The claim file then holds the snapshot's cost per byte of
+  // heap, for the budget of workers that have written none yet.
+  function referenceClaim(runner) {
+    const kind = wt.isMainThread ? 'process' : 'thread';
+    const name = `.leaktrail-reference-${String(runner).replace(/[^A-Za-z0-9]+/g, '-')}-${kind}`;
+    return require('path').join(snapDir || fifoDir, name);
+  }
+  function claimReference(runner) {
+    try {
+      fs.closeSync(fs.openSync(referenceClaim(runner), 'wx', 0o600));
+      return true;
+    } catch {
+      return false; // another worker of this runner claimed it
+    }
+  }
+  function referenceRate(runner) {
+    try {
+      return Number(fs.readFileSync(referenceClaim(runner), 'utf8')) || 0;
+    } catch {
+      return 0;
+    }
+  }
+  // Snapshots are lazy: a worker is snapshotted after a file only once its heap after a
+  // full GC has grown by LEAKTRAIL_SNAPSHOT_GROWTH_BYTES — from its first file's start
+  // while it has no snapshot, else from its last snapshot — and
+  // LEAKTRAIL_SNAPSHOT_EVERY_MS has passed since its last growth snapshot: a worker that
+  // does not grow has nothing for a heap diff to explain, and a snapshot's cost grows with
+  // the heap. Before its first file only the runner's reference baseline is taken.
   // `heap`: the heap used after the file, after a full GC (emit's answer).
   function snapshot(runner, at, file, heap) {
     try {
       if (!snapDir && !fifoDir) return;
+      let reference = false;
       if (at === 'before') {
-        if (baseline) return;
+        if (firstFile !== null) return;
         firstFile = now();
-      } else if (!baseline || typeof heap !== 'number' || heap - lastHeap < snapGrowth ||
-                 (lastGrowth !== null && now() - lastGrowth < snapEvery)) {
-        return;
-      } else if (snapBudget > 0) {
-        const estimate = msPerByte * heap;
-        const allowed = snapBudget * (now() - firstFile);
-        if (spentMs + estimate > allowed) {
-          say({ runner, event: 'snapshot-skipped', reason: 'budget', at, file, heap, estimate_ms: estimate,
-                spent_ms: spentMs, allowed_ms: allowed });
+        if (!claimReference(runner)) return;
+        reference = true;
+      } else {
+        const base = snapped ? lastHeap : startHeap;
+        if (typeof heap !== 'number' || base === null || heap - base < snapGrowth ||
+            (lastGrowth !== null && now() - lastGrowth < snapEvery)) {
           return;
+        }
+        const rate = msPerByte || referenceRate(runner);
+        if (snapBudget > 0 && rate > 0 && firstFile !== null) {
+          const estimate = rate * heap;
+          const allowed = snapBudget * (now() - firstFile);
+          if (spentMs + estimate > allowed) {
+            say({ runner, event: 'snapshot-skipped', reason: 'budget', at, file, heap,
+                  estimate_ms: estimate, spent_ms: spentMs, allowed_ms: allowed });
+            return;
+          }
         }
       }
       const path = require('path');
@@ -248,12 +294,20 @@
         fs.renameSync(partial, path.join(snapDir, name));
       }
       const done = now();
-      baseline = true;
+      snapped = true;
       if (at === 'after') lastGrowth = done;
       lastHeap = ownHeap();
       spentMs += done - began;
-      if (at === 'before' && lastHeap > 0) msPerByte = (done - began) / lastHeap;
-      say({ runner, event: 'snapshot', at, file, name, t: began, ms: done - began, heap: lastHeap });
+      if (lastHeap > 0) msPerByte = (done - began) / lastHeap;
+      if (reference) {
+        try {
+          fs.writeFileSync(referenceClaim(runner), String(msPerByte));
+        } catch {
+          // The others then have no estimate for their budget.
+        }
+      }
+      say({ runner, event: 'snapshot', at, file, name, t: began, ms: done - began, heap: lastHeap,
+            reference });
     } catch {
       // Never break the test run.
     }

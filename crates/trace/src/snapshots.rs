@@ -39,6 +39,10 @@ pub struct SnapshotFile {
     pub write_seconds: Option<f64>,
     /// For a snapshot taken between test files: `before FILE` or `after FILE`.
     pub boundary: Option<String>,
+    /// For its runner's reference baseline (a fresh worker before its first file, which
+    /// the workers that grow without a snapshot of their own before are diffed against,
+    /// [`crate::boundaries`]): the runner.
+    pub reference_of: Option<String>,
     /// The name its writer gave it, to match it with the worker's own account.
     #[serde(skip)]
     pub written_as: String,
@@ -182,6 +186,7 @@ impl SignalSnapshots {
                             written_at,
                             write_seconds: None,
                             boundary: None,
+                            reference_of: None,
                             written_as,
                             seq,
                             size,

@@ -59,6 +59,8 @@ pub struct StreamedCensus {
     pub write_seconds: Option<f64>,
     /// `before FILE` or `after FILE`.
     pub boundary: Option<String>,
+    /// For its runner's reference baseline: the runner ([`crate::snapshots::SnapshotFile`]).
+    pub reference_of: Option<String>,
     /// Bytes streamed.
     pub size: u64,
     /// The census.
@@ -244,6 +246,7 @@ fn read_slot(
             requested_at: None,
             write_seconds: None,
             boundary: None,
+            reference_of: None,
             size,
             census,
             written_as: name,

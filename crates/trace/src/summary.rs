@@ -16,7 +16,7 @@ use crate::model::ProcessRecord;
 use crate::reporter::ReporterError;
 use crate::snapshots::SnapshotFile;
 use crate::streamed::StreamedCensus;
-use crate::threads::{HeapPoint, ThreadRecord};
+use crate::threads::ThreadRecord;
 use crate::tracer::{CommandExit, TraceRun};
 
 /// A slope needs at least this many samples.
@@ -28,7 +28,8 @@ pub struct SummaryOptions {
     /// Classes kept per heap diff.
     pub top: usize,
     /// `--fail-on-growth`: fail when a process's RSS rose by more than this after its
-    /// start-up (peak minus baseline, [`Baseline`]), bytes.
+    /// start-up (peak minus baseline, [`Baseline`]), or a worker thread's own heap kept
+    /// more after a full GC over its files, bytes.
     pub fail_on_growth: Option<u64>,
     /// `--settle`: how long a process's start-up lasts at most, seconds ([`Baseline`]).
     pub settle_seconds: f64,
@@ -55,6 +56,9 @@ pub struct HeapGrowth {
     pub before: SnapshotFile,
     /// The latest snapshot.
     pub after: SnapshotFile,
+    /// When `before` is not this worker's own but its runner's reference baseline (it grew
+    /// without a snapshot of its own before): whose, e.g. `PID 41` or `thread 2 of PID 41`.
+    pub reference: Option<String>,
     /// The diff (its `classes` cut to the top N by size growth).
     pub diff: SnapshotDiff,
 }
@@ -101,16 +105,90 @@ pub struct CensusGrowth {
     pub before_boundary: Option<String>,
     /// Where the latest was taken.
     pub after_boundary: Option<String>,
+    /// When the earliest is its runner's reference baseline, not the worker's own: whose.
+    pub reference: Option<String>,
     /// The diff (its `classes` cut to the top N by size change).
     pub diff: CensusDiff,
 }
 
-/// Diffs the earliest and latest census, with two or more.
-fn census_growth(censuses: &[StreamedCensus], top: usize) -> Option<CensusGrowth> {
-    let (first, last) = (censuses.first()?, censuses.last()?);
-    if censuses.len() < 2 {
-        return None;
+/// The runners' reference baselines ([`crate::boundaries`]): per runner and kind (a
+/// process's main thread or a worker thread), the snapshot (or census) one fresh worker
+/// took before its first file, and whose it is.
+#[derive(Default)]
+struct References {
+    snapshots: Vec<(String, bool, String, SnapshotFile)>,
+    censuses: Vec<(String, bool, String, StreamedCensus)>,
+}
+
+impl References {
+    fn of(processes: &[ProcessRecord], threads: &[ThreadRecord]) -> References {
+        let mut r = References::default();
+        for p in processes {
+            let who = format!("PID {}", p.pid);
+            r.add(false, &who, &p.snapshots, &p.censuses);
+        }
+        for t in threads {
+            let who = format!("thread {} of PID {}", t.thread, t.pid);
+            r.add(true, &who, &t.snapshots, &t.censuses);
+        }
+        r
     }
+
+    fn add(&mut self, thread: bool, who: &str, s: &[SnapshotFile], c: &[StreamedCensus]) {
+        for s in s {
+            if let Some(runner) = &s.reference_of {
+                self.snapshots
+                    .push((runner.clone(), thread, who.to_owned(), s.clone()));
+            }
+        }
+        for c in c {
+            if let Some(runner) = &c.reference_of {
+                self.censuses
+                    .push((runner.clone(), thread, who.to_owned(), c.clone()));
+            }
+        }
+    }
+
+    /// The reference snapshot for a worker of `runner` (a thread or not).
+    fn snapshot(&self, runner: Option<&str>, thread: bool) -> Option<(&SnapshotFile, &str)> {
+        self.snapshots
+            .iter()
+            .find(|(r, t, ..)| Some(r.as_str()) == runner && *t == thread)
+            .map(|(_, _, who, s)| (s, who.as_str()))
+    }
+
+    /// The reference census for a worker of `runner` (a thread or not).
+    fn census(&self, runner: Option<&str>, thread: bool) -> Option<(&StreamedCensus, &str)> {
+        self.censuses
+            .iter()
+            .find(|(r, t, ..)| Some(r.as_str()) == runner && *t == thread)
+            .map(|(_, _, who, c)| (c, who.as_str()))
+    }
+}
+
+/// The earliest and latest of a worker's own `taken` (snapshots or censuses), with two or
+/// more; with only one, which grew (not a reference baseline itself), `reference` and
+/// it: the worker grew without a snapshot of its own before. The third value names whose
+/// the reference is.
+fn pair<'a, T>(
+    taken: &'a [T],
+    is_reference: impl Fn(&T) -> bool,
+    reference: Option<(&'a T, &'a str)>,
+) -> Option<(&'a T, &'a T, Option<String>)> {
+    match taken {
+        [only] if !is_reference(only) => reference.map(|(r, who)| (r, only, Some(who.to_owned()))),
+        [first, .., last] => Some((first, last, None)),
+        _ => None,
+    }
+}
+
+/// Diffs the earliest and latest census, with two or more (or one and its reference).
+fn census_growth(
+    censuses: &[StreamedCensus],
+    reference: Option<(&StreamedCensus, &str)>,
+    top: usize,
+) -> Option<CensusGrowth> {
+    let (first, last, reference) = pair(censuses, |c| c.reference_of.is_some(), reference)?;
     let mut diff = CensusDiff::between(&first.census, &last.census);
     diff.classes.truncate(top);
     Some(CensusGrowth {
@@ -118,6 +196,7 @@ fn census_growth(censuses: &[StreamedCensus], top: usize) -> Option<CensusGrowth
         after_t: last.t,
         before_boundary: first.boundary.clone(),
         after_boundary: last.boundary.clone(),
+        reference,
         diff,
     })
 }
@@ -172,22 +251,19 @@ pub fn growth_label(kind: GrowthKind) -> &'static str {
     }
 }
 
-fn summarise_thread(t: ThreadRecord, top: usize) -> ThreadSummary {
-    let gc: Vec<&HeapPoint> = t.heap_samples.iter().filter(|p| p.after_gc).collect();
-    let heap_growth = match (gc.first(), gc.last()) {
-        (Some(a), Some(b)) if gc.len() >= 2 => Some(b.heap as i64 - a.heap as i64),
-        _ => None,
-    };
+fn summarise_thread(t: ThreadRecord, top: usize, refs: &References) -> ThreadSummary {
+    let heap_growth = t.heap_kept();
     let heap_slope = (t.heap_samples.len() >= MIN_SLOPE_SAMPLES).then(|| {
         let (x, y): (Vec<f64>, Vec<f64>) =
             t.heap_samples.iter().map(|p| (p.t, p.heap as f64)).unzip();
         theil_sen(&x, &y, 0.05)
     });
-    let (heap, heap_error) = match heap_growth_of(&t.snapshots, top) {
+    let runner = Some(t.runner.as_str());
+    let (heap, heap_error) = match heap_growth_of(&t.snapshots, refs.snapshot(runner, true), top) {
         Ok(h) => (h, None),
         Err(e) => (None, Some(e)),
     };
-    let census_heap = census_growth(&t.censuses, top);
+    let census_heap = census_growth(&t.censuses, refs.census(runner, true), top);
     let who = format!("thread {} of PID {}", t.thread, t.pid);
     let from_census = census_heap.as_ref().map(|c| {
         let kind = c.diff.verdict.kind;
@@ -195,8 +271,9 @@ fn summarise_thread(t: ThreadRecord, top: usize) -> ThreadSummary {
             kind: growth_label(kind).to_owned(),
             grew: kind != GrowthKind::NoSignificantGrowth,
             sentence: format!(
-                "{who}: its own heap {} between the censuses of its streamed snapshots at {:.1} s and {:.1} s: {}",
+                "{who}: its own heap {} between the censuses of {} at {:.1} s and {:.1} s: {}",
                 signed_bytes(c.diff.total_delta),
+                pair_words(c.reference.as_deref(), "streamed snapshot"),
                 c.before_t,
                 c.after_t,
                 c.diff.verdict.sentence
@@ -211,8 +288,9 @@ fn summarise_thread(t: ThreadRecord, top: usize) -> ThreadSummary {
                 kind: growth_label(kind).to_owned(),
                 grew: kind != GrowthKind::NoSignificantGrowth,
                 sentence: format!(
-                    "{who}: its own heap {} between its snapshots at {:.1} s and {:.1} s: {}",
+                    "{who}: its own heap {} between {} at {:.1} s and {:.1} s: {}",
                     signed_bytes(h.diff.total_delta),
+                    pair_words(h.reference.as_deref(), "snapshot"),
                     h.before.t,
                     h.after.t,
                     h.diff.verdict.sentence
@@ -252,6 +330,17 @@ fn summarise_thread(t: ThreadRecord, top: usize) -> ThreadSummary {
     }
 }
 
+/// What a diff compared: `its snapshots`, or, when the earlier one is its runner's
+/// reference baseline (`reference`: whose), that baseline and its one snapshot.
+pub fn pair_words(reference: Option<&str>, what: &str) -> String {
+    match reference {
+        Some(who) => format!(
+            "its runner's reference baseline ({who}, a fresh worker before its first file: it had no {what} of its own before it grew) and its {what}"
+        ),
+        None => format!("its {what}s"),
+    }
+}
+
 /// The processes of one lane.
 #[derive(Clone, Debug, Serialize)]
 pub struct LaneSummary {
@@ -270,6 +359,9 @@ pub struct GrowthGate {
     pub limit: u64,
     /// PIDs whose RSS grew by more.
     pub exceeded: Vec<i32>,
+    /// Worker thread lanes whose own heap kept more after a full GC over their files
+    /// ([`ThreadRecord::heap_kept`]): RSS is per process and cannot show a thread's growth.
+    pub exceeded_threads: Vec<String>,
     /// True when it made trace fail (the command itself succeeded).
     pub failed: bool,
 }
@@ -325,14 +417,17 @@ pub struct TraceReport {
     pub warnings: Vec<String>,
 }
 
-/// Diffs the earliest and latest snapshot of a process or thread.
-fn heap_growth_of(snapshots: &[SnapshotFile], top: usize) -> Result<Option<HeapGrowth>, String> {
-    let (Some(first), Some(last)) = (snapshots.first(), snapshots.last()) else {
+/// Diffs the earliest and latest snapshot of a process or thread (or its one snapshot
+/// and its runner's `reference` baseline, [`pair`]).
+fn heap_growth_of(
+    snapshots: &[SnapshotFile],
+    reference: Option<(&SnapshotFile, &str)>,
+    top: usize,
+) -> Result<Option<HeapGrowth>, String> {
+    let Some((first, last, reference)) = pair(snapshots, |s| s.reference_of.is_some(), reference)
+    else {
         return Ok(None);
     };
-    if snapshots.len() < 2 {
-        return Ok(None);
-    }
     let digest = |p: &Path| -> Result<SnapshotDigest, String> {
         let options = ParseOptions {
             progress: None,
@@ -349,21 +444,30 @@ fn heap_growth_of(snapshots: &[SnapshotFile], top: usize) -> Result<Option<HeapG
     Ok(Some(HeapGrowth {
         before: first.clone(),
         after: last.clone(),
+        reference,
         diff,
     }))
 }
 
-fn summarise(p: ProcessRecord, top: usize, settle: f64) -> ProcessSummary {
+fn summarise(p: ProcessRecord, top: usize, settle: f64, refs: &References) -> ProcessSummary {
     let first_rss = p.samples.first().map_or(0, |s| s.rss);
     let last_rss = p.samples.last().map_or(0, |s| s.rss);
     let slope = (p.samples.len() >= MIN_SLOPE_SAMPLES).then(|| {
         let (x, y): (Vec<f64>, Vec<f64>) = p.samples.iter().map(|s| (s.t, s.rss as f64)).unzip();
         theil_sen(&x, &y, 0.05)
     });
-    let (heap, heap_error) = match heap_growth_of(&p.snapshots, top) {
+    // Only a process that runs test files in its main thread has a reference to be
+    // diffed against: the reference is a fresh worker of its runner.
+    let runner = p
+        .role
+        .as_ref()
+        .filter(|r| r.runs_tests && !r.in_threads)
+        .map(|r| r.runner.as_str());
+    let (heap, heap_error) = match heap_growth_of(&p.snapshots, refs.snapshot(runner, false), top) {
         Ok(h) => (h, None),
         Err(e) => (None, Some(e)),
     };
+    let census_heap = census_growth(&p.censuses, refs.census(runner, false), top);
     let baseline = p.baseline(settle);
     ProcessSummary {
         growth: baseline.map(|b| b.growth(&p.samples)),
@@ -374,7 +478,7 @@ fn summarise(p: ProcessRecord, top: usize, settle: f64) -> ProcessSummary {
         slope,
         heap,
         heap_error,
-        census_heap: census_growth(&p.censuses, top),
+        census_heap,
         threads: Vec::new(),
         process: p,
     }
@@ -410,10 +514,18 @@ impl TraceReport {
                 .filter(|p| p.growth(settle).is_some_and(|g| g > limit as i64))
                 .map(|p| p.pid)
                 .collect();
+            let exceeded_threads: Vec<String> = run
+                .threads
+                .iter()
+                .filter(|t| t.heap_kept().is_some_and(|g| g > limit as i64))
+                .map(|t| format!("thread {} of PID {}", t.thread, t.pid))
+                .collect();
             GrowthGate {
                 limit,
-                failed: !exceeded.is_empty() && run.exit.status == 0,
+                failed: (!exceeded.is_empty() || !exceeded_threads.is_empty())
+                    && run.exit.status == 0,
                 exceeded,
+                exceeded_threads,
             }
         });
         let exit_status = if run.exit.status != 0 {
@@ -428,6 +540,7 @@ impl TraceReport {
         let mut lanes: Vec<LaneSummary> = Vec::new();
         let process_count = run.processes.len();
         let thread_count = run.threads.len();
+        let refs = References::of(&run.processes, &run.threads);
         let mut threads: Vec<Option<ThreadRecord>> = run.threads.into_iter().map(Some).collect();
         let mut processes = run.processes;
         processes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pid.cmp(&b.pid)));
@@ -449,11 +562,11 @@ impl TraceReport {
             .collect();
         let mut orphans = 0;
         for (i, p) in processes.into_iter().enumerate() {
-            let mut s = summarise(p, options.top, settle);
+            let mut s = summarise(p, options.top, settle, &refs);
             for (slot, o) in threads.iter_mut().zip(&owner) {
                 if *o == Some(i) {
                     if let Some(t) = slot.take() {
-                        s.threads.push(summarise_thread(t, options.top));
+                        s.threads.push(summarise_thread(t, options.top, &refs));
                     }
                 }
             }
@@ -524,22 +637,28 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
         ),
         Some(every) => {
             out.extend(crate::unseen::snapshot_scope(run));
+            let files_mode = run.snapshot_cost.as_ref().is_some_and(|c| c.mode == "files");
+            // At file boundaries the test workers are said apart: lazily snapshotted, most
+            // have none by design ([`crate::lazy`]).
+            let lazy = files_mode.then(|| crate::lazy::lazy(run, files));
             let few: Vec<String> = run
                 .processes
                 .iter()
                 .filter(|p| p.node && p.snapshots.len() + p.censuses.len() < 2 && p.snapshots_skipped.is_none())
                 // One whose snapshot trace's busy pipes cost it is said below, as trace's.
                 .filter(|p| !p.notes.iter().any(|n| crate::boundaries::is_pipe_note(n)))
+                .filter(|p| !lazy.as_ref().is_some_and(|l| l.covers(p.pid)))
                 .map(|p| {
                     let n = p.snapshots.len() + p.censuses.len();
                     format!("{} ({n} snapshot{})", p.pid, plural_s(n))
                 })
                 .collect();
+            if let Some(l) = &lazy {
+                out.extend(l.sentences());
+            }
             if !few.is_empty() {
-                let files = run.snapshot_cost.as_ref().is_some_and(|c| c.mode == "files");
-                let how = if files {
-                    // A worker that did not grow keeps only its baseline, by design.
-                    format!("a test worker is snapshotted before its first file and after a file that grew its heap by --snapshot-growth, at most once per {every} s: one that did not grow has its baseline only; another process once it has run {every} s and again {every} s after each snapshot is written; none after it exits")
+                let how = if files_mode {
+                    format!("a Node process the preload does not hook is snapshotted once it has run {every} s and again {every} s after each snapshot is written; none after it exits")
                 } else {
                     format!("a process is snapshotted once it has run {every} s and again {every} s after each snapshot is written; not after it exits")
                 };
@@ -618,4 +737,35 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_growth_snapshot_pairs_with_the_reference() {
+        // (name, a reference baseline itself)
+        let is_ref = |s: &(&str, bool)| s.1;
+        let reference = ("ref", true);
+        let with = Some((&reference, "PID 41"));
+        let grew = [("after leaky", false)];
+        let (a, b, who) = pair(&grew, is_ref, with).expect("a pair");
+        assert_eq!(
+            (a.0, b.0, who.as_deref()),
+            ("ref", "after leaky", Some("PID 41"))
+        );
+        // Its own two: its own pair, however a reference exists.
+        let own = [("before a", true), ("after leaky", false)];
+        let (a, b, who) = pair(&own, is_ref, with).expect("a pair");
+        assert_eq!((a.0, b.0, who), ("before a", "after leaky", None));
+        // The reference alone, or a growth snapshot without one: no diff.
+        assert!(pair(&[reference], is_ref, with).is_none());
+        assert!(pair(&grew, is_ref, None).is_none());
+        assert!(pair(&[] as &[(&str, bool)], is_ref, with).is_none());
+        assert_eq!(
+            pair_words(Some("PID 41"), "snapshot"),
+            "its runner's reference baseline (PID 41, a fresh worker before its first file: it had no snapshot of its own before it grew) and its snapshot"
+        );
+    }
 }

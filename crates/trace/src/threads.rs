@@ -59,6 +59,17 @@ pub struct ThreadRecord {
     pub censuses: Vec<StreamedCensus>,
 }
 
+impl ThreadRecord {
+    /// What its files kept in its own heap: after a full GC, at its last file's end minus
+    /// at its first file's start, bytes; `None` without both.
+    pub fn heap_kept(&self) -> Option<i64> {
+        let mut gc = self.heap_samples.iter().filter(|p| p.after_gc);
+        let first = gc.next()?;
+        let last = gc.next_back()?;
+        Some(last.heap as i64 - first.heap as i64)
+    }
+}
+
 /// The lane of thread `thread` of a process in lane `process_lane`.
 pub fn thread_lane(process_lane: &str, thread: u32) -> String {
     sanitize(&format!("{process_lane}.thread-{thread}"))

@@ -164,6 +164,15 @@ pub fn role_of(p: &serde_json::Value) -> (bool, bool, String) {
     )
 }
 
+/// The runner a `runner(name)` is, as trace names it: `jest`, `vitest`, `mocha`,
+/// `node --test`.
+pub fn runner_name(name: &str) -> &str {
+    match name {
+        "node-test" => "node --test",
+        _ => name.split('-').next().unwrap_or(name),
+    }
+}
+
 /// `runner(name)` with `args` after it (test files, runner options).
 pub fn runner_with(name: &str, args: &[&str]) -> Vec<String> {
     let mut cmd = runner(name);

@@ -1,0 +1,292 @@
+//! What lazy snapshots at file boundaries left out, said loudly.
+//!
+//! At file boundaries a test worker is snapshotted only once it grows
+//! ([`crate::boundaries`]): in a clean run most workers have no snapshot at all, one fresh
+//! worker per runner has only the reference baseline, and a worker that grew once has one
+//! snapshot, diffed against that reference. [`lazy`] sorts the test workers (processes and
+//! worker threads) into these, so that the report says "no snapshot: did not grow" instead
+//! of leaving a missing heap diff to look like something not looked at.
+
+use leaktrail_analysis::units::{agree, plural_s, signed_bytes};
+
+use crate::files::FileAttribution;
+use crate::snapshots::SnapshotFile;
+use crate::streamed::StreamedCensus;
+use crate::tracer::TraceRun;
+
+/// One test worker: a process that runs test files in its main thread, or a worker thread.
+struct Worker {
+    /// `PID 41` or `thread 2 of PID 41`.
+    who: String,
+    pid: i32,
+    thread: u32,
+    /// Its own snapshots (or censuses).
+    taken: usize,
+    /// Of which its runner's reference baseline.
+    reference: bool,
+}
+
+/// The test workers of a run with snapshots at file boundaries, sorted by what was taken.
+pub struct Lazy {
+    workers: Vec<Worker>,
+    /// What each worker's files kept: (PID, thread, first file's heap at its start, the
+    /// highest heap at a file's end), after a full GC.
+    kept: Vec<(i32, u32, u64, u64)>,
+    /// Whose reference baselines were collected, by runner.
+    references: Vec<String>,
+}
+
+fn is_reference(s: &[SnapshotFile], c: &[StreamedCensus]) -> bool {
+    s.iter().any(|s| s.reference_of.is_some()) || c.iter().any(|c| c.reference_of.is_some())
+}
+
+/// Sorts the test workers of `run` by the snapshots they took; `files` give what their
+/// files kept.
+pub fn lazy(run: &TraceRun, files: &[FileAttribution]) -> Lazy {
+    let mut workers = Vec::new();
+    let mut references = Vec::new();
+    for p in &run.processes {
+        let Some(role) = p.role.as_ref().filter(|r| r.runs_tests && !r.in_threads) else {
+            continue;
+        };
+        let reference = is_reference(&p.snapshots, &p.censuses);
+        if reference {
+            references.push(format!("PID {}, {}", p.pid, role.runner));
+        }
+        workers.push(Worker {
+            who: format!("PID {}", p.pid),
+            pid: p.pid,
+            thread: 0,
+            taken: p.snapshots.len() + p.censuses.len(),
+            reference,
+        });
+    }
+    for t in &run.threads {
+        let reference = is_reference(&t.snapshots, &t.censuses);
+        if reference {
+            references.push(format!(
+                "thread {} of PID {}, {} threads",
+                t.thread, t.pid, t.runner
+            ));
+        }
+        workers.push(Worker {
+            who: format!("thread {} of PID {}", t.thread, t.pid),
+            pid: t.pid,
+            thread: t.thread,
+            taken: t.snapshots.len() + t.censuses.len(),
+            reference,
+        });
+    }
+    let mut kept: Vec<(i32, u32, u64, u64)> = Vec::new();
+    let mut spans: Vec<_> = files
+        .iter()
+        .filter_map(|f| f.span.worker.as_ref().zip(f.span.start))
+        .collect();
+    spans.sort_by(|a, b| a.1.total_cmp(&b.1));
+    for (w, _) in spans {
+        let end = w.heap_end.unwrap_or(w.heap_start);
+        match kept.iter_mut().find(|k| (k.0, k.1) == (w.pid, w.thread)) {
+            Some(k) => k.3 = k.3.max(end),
+            None => kept.push((w.pid, w.thread, w.heap_start, end)),
+        }
+    }
+    Lazy {
+        workers,
+        kept,
+        references,
+    }
+}
+
+impl Lazy {
+    /// `pid` runs test files in its main thread: its snapshots are accounted for here.
+    pub fn covers(&self, pid: i32) -> bool {
+        self.workers.iter().any(|w| w.pid == pid && w.thread == 0)
+    }
+
+    /// What its files kept, after a full GC: the highest heap at a file's end minus its
+    /// first file's heap at its start.
+    fn kept_by(&self, w: &Worker) -> Option<i64> {
+        self.kept
+            .iter()
+            .find(|k| (k.0, k.1) == (w.pid, w.thread))
+            .map(|k| k.3 as i64 - k.2 as i64)
+    }
+
+    /// The report's sentences: who has no snapshot (did not grow), who only the reference
+    /// baseline, who grew once and was diffed against the reference.
+    pub fn sentences(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let named = |ws: &[&Worker]| -> String {
+            ws.iter()
+                .map(|w| match self.kept_by(w) {
+                    Some(k) => format!("{} (kept at most {})", w.who, signed_bytes(k)),
+                    None => w.who.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let none: Vec<&Worker> = self.workers.iter().filter(|w| w.taken == 0).collect();
+        if !none.is_empty() {
+            out.push(format!(
+                "No snapshot: did not grow — {} test worker{} whose heap after a full GC never grew by --snapshot-growth from the start of {} first file, so there was nothing for a heap diff to explain (budget skips, if any, are listed apart): {}.",
+                none.len(),
+                plural_s(none.len()),
+                agree(none.len(), "its", "their"),
+                named(&none)
+            ));
+        }
+        let reference_only: Vec<&Worker> = self
+            .workers
+            .iter()
+            .filter(|w| w.taken == 1 && w.reference)
+            .collect();
+        if !reference_only.is_empty() {
+            out.push(format!(
+                "Reference baseline only: {} — the one fresh worker per runner snapshotted before its first file (a worker's heap then is its runner's start-up), which a worker that grows without a snapshot of its own before is diffed against; it did not grow itself.",
+                named(&reference_only)
+            ));
+        }
+        let once: Vec<&Worker> = self
+            .workers
+            .iter()
+            .filter(|w| w.taken == 1 && !w.reference)
+            .collect();
+        if !once.is_empty() {
+            let against = if self.references.is_empty() {
+                "no reference baseline was collected, so it has no heap diff".to_owned()
+            } else {
+                format!(
+                    "its heap diff is against its runner's reference baseline ({}), a fresh worker's heap, not its own before",
+                    self.references.join("; ")
+                )
+            };
+            out.push(format!(
+                "One snapshot: {} grew (after a full GC, by --snapshot-growth from its first file's start) and not as much again; a worker is snapshotted only once it has grown, so it has no snapshot of its own from before: {against}.",
+                named(&once)
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::{attribute, FileSource, FileSpan, WorkerRun};
+    use crate::model::ProcessRecord;
+    use crate::roles::Role;
+    use crate::tracer::CommandExit;
+
+    const MIB: u64 = 1 << 20;
+
+    fn snapshot(reference: bool) -> SnapshotFile {
+        SnapshotFile {
+            path: "w/1-1.heapsnapshot".into(),
+            t: 1.0,
+            requested_at: Some(1.0),
+            written_at: None,
+            write_seconds: Some(0.5),
+            boundary: Some("before /w/a.test.js".to_owned()),
+            reference_of: reference.then(|| "vitest".to_owned()),
+            written_as: String::new(),
+            seq: 1,
+            size: MIB,
+        }
+    }
+
+    fn worker(pid: i32, snapshots: Vec<SnapshotFile>) -> ProcessRecord {
+        let mut p = ProcessRecord::seen(pid, 1, vec!["node".to_owned()], "forks", 0.1);
+        p.node = true;
+        p.role = Some(Role {
+            runner: "vitest".to_owned(),
+            runs_tests: true,
+            coordinates: false,
+            in_threads: false,
+        });
+        p.snapshots = snapshots;
+        p
+    }
+
+    fn span(pid: i32, file: &str, kept_mib: u64) -> FileSpan {
+        FileSpan {
+            file: format!("/w/{file}"),
+            source: FileSource::Preload,
+            start: Some(1.0),
+            end: Some(2.0),
+            status: None,
+            worker: Some(WorkerRun {
+                runner: "vitest".to_owned(),
+                pid,
+                thread: 0,
+                heap_start: 10 * MIB,
+                rss_start: 0,
+                heap_end: Some((10 + kept_mib) * MIB),
+                rss_end: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn says_who_took_no_snapshot_only_the_reference_or_one() {
+        let processes = vec![
+            worker(41, vec![snapshot(true)]),
+            worker(
+                42,
+                vec![SnapshotFile {
+                    boundary: Some("after /w/leaky.test.js".to_owned()),
+                    ..snapshot(false)
+                }],
+            ),
+            worker(43, Vec::new()),
+        ];
+        let spans = vec![
+            span(41, "a.test.js", 1),
+            span(42, "leaky.test.js", 47),
+            span(43, "b.test.js", 2),
+        ];
+        let files = attribute(spans, &processes, &[], 2.0);
+        let run = TraceRun {
+            command: Vec::new(),
+            exit: CommandExit::default(),
+            started_unix_ms: 0,
+            wall_seconds: 3.0,
+            interval_seconds: 0.2,
+            snapshot_every_seconds: Some(2.0),
+            snapshot_coordinators: false,
+            snapshots_streamed: false,
+            file_hooks: true,
+            lane_rule: "script".to_owned(),
+            processes,
+            tree_rss: Vec::new(),
+            tap_files: Vec::new(),
+            worker_files: Vec::new(),
+            threads: Vec::new(),
+            signals_forwarded: Vec::new(),
+            sampling_seconds: 0.0,
+            snapshot_cost: None,
+            warnings: Vec::new(),
+        };
+        let l = lazy(&run, &files);
+        assert!(l.covers(43) && !l.covers(7));
+        let said = l.sentences();
+        assert_eq!(said.len(), 3, "{said:?}");
+        assert!(
+            said[0].starts_with("No snapshot: did not grow — 1 test worker whose heap")
+                && said[0].contains("start of its first file")
+                && said[0].ends_with(": PID 43 (kept at most +2.0 MiB)."),
+            "{}",
+            said[0]
+        );
+        assert!(
+            said[1].starts_with("Reference baseline only: PID 41 (kept at most +1.0 MiB) — "),
+            "{}",
+            said[1]
+        );
+        assert!(
+            said[2].starts_with("One snapshot: PID 42 (kept at most +47.0 MiB) grew")
+                && said[2].contains("against its runner's reference baseline (PID 41, vitest)"),
+            "{}",
+            said[2]
+        );
+    }
+}
