@@ -28,6 +28,8 @@
 //! snapshots and verdict ([`threads`]); and
 //! decides the exit status (the command's, passed through, or `--fail-on-growth`).
 
+#![deny(missing_docs)]
+
 pub mod baseline;
 pub mod boundaries;
 pub mod files;

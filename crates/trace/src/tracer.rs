@@ -1,7 +1,7 @@
 //! Running the command and following its process tree.
 
 use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
@@ -461,25 +461,16 @@ struct Tracer<'a> {
     signals_forwarded: Vec<i32>,
 }
 
-/// True for a Node executable or program name: `node`, `nodejs`, `node20`.
-fn is_node_name(name: &str) -> bool {
-    name == "nodejs"
-        || name
-            .strip_prefix("node")
-            .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit() || c == '.'))
-}
-
+/// True when the process runs Node: its executable, or the program its command line
+/// starts (a `node` reached through a link), is Node's ([`leaktrail_sampler::is_node_program`]).
 fn is_node(info: &ProcessInfo) -> bool {
-    let file_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
     info.exe
         .as_deref()
-        .and_then(file_name)
-        .is_some_and(|n| is_node_name(&n))
+        .is_some_and(|p| leaktrail_sampler::is_node_program(&p.to_string_lossy()))
         || info
             .cmdline
             .first()
-            .and_then(|c| file_name(Path::new(c)))
-            .is_some_and(|n| is_node_name(&n))
+            .is_some_and(|c| leaktrail_sampler::is_node_program(c))
 }
 
 impl Tracer<'_> {
@@ -898,19 +889,5 @@ fn settle_roles(roles: &Roles, processes: &mut [ProcessRecord]) {
         if r.role.as_ref().is_some_and(|role| role.runs_tests) && !threads_only {
             r.snapshots_skipped = None;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn node_names() {
-        assert!(is_node_name("node"));
-        assert!(is_node_name("nodejs"));
-        assert!(is_node_name("node20"));
-        assert!(!is_node_name("nodemon"));
-        assert!(!is_node_name("sh"));
     }
 }
