@@ -42,7 +42,7 @@ use leaktrail_analysis::units::plural_s;
 use serde::Serialize;
 
 use crate::model::ProcessRecord;
-use crate::snapshots::SnapshotFile;
+use crate::snapshots::{SnapshotFile, SnapshotTaken};
 use crate::streamed::StreamedCensus;
 use crate::threads::ThreadRecord;
 
@@ -190,22 +190,12 @@ impl SnapshotCost {
 /// preceded. A signal snapshot's write time is estimated from the signal to its mtime.
 pub fn account(pid: i32, snapshots: &mut [SnapshotFile], written: &[BoundarySnapshot]) {
     for s in snapshots.iter_mut() {
-        match written
-            .iter()
-            .find(|b| b.pid == pid && b.name == s.written_as)
-        {
-            Some(b) => {
-                s.requested_at = Some(b.t);
-                s.write_seconds = Some(b.seconds);
-                s.boundary = Some(format!("{} {}", b.at, b.file));
-                s.reference_of = b.reference_of.clone();
-            }
-            None => {
-                s.write_seconds = s
-                    .requested_at
-                    .zip(s.written_at)
-                    .map(|(asked, done)| (done - asked).max(0.0));
-            }
+        if !account_taken(pid, &mut s.taken, written) {
+            s.taken.write_seconds = s
+                .taken
+                .requested_at
+                .zip(s.written_at)
+                .map(|(asked, done)| (done - asked).max(0.0));
         }
     }
 }
@@ -214,16 +204,23 @@ pub fn account(pid: i32, snapshots: &mut [SnapshotFile], written: &[BoundarySnap
 /// the worker said of it, matched by PID and pipe name.
 pub fn account_streamed(pid: i32, censuses: &mut [StreamedCensus], written: &[BoundarySnapshot]) {
     for c in censuses.iter_mut() {
-        if let Some(b) = written
-            .iter()
-            .find(|b| b.pid == pid && b.name == c.written_as)
-        {
-            c.requested_at = Some(b.t);
-            c.write_seconds = Some(b.seconds);
-            c.boundary = Some(format!("{} {}", b.at, b.file));
-            c.reference_of = b.reference_of.clone();
-        }
+        account_taken(pid, &mut c.taken, written);
     }
+}
+
+/// Completes `taken` with what worker `pid` said of it, if it said anything (then true).
+fn account_taken(pid: i32, taken: &mut SnapshotTaken, written: &[BoundarySnapshot]) -> bool {
+    let Some(b) = written
+        .iter()
+        .find(|b| b.pid == pid && b.name == taken.written_as)
+    else {
+        return false;
+    };
+    taken.requested_at = Some(b.t);
+    taken.write_seconds = Some(b.seconds);
+    taken.boundary = Some(format!("{} {}", b.at, b.file));
+    taken.reference_of = b.reference_of.clone();
+    true
 }
 
 /// The note a worker gets for a snapshot it skipped: which, and why.
@@ -274,37 +271,38 @@ pub fn cost(
     wall_seconds: f64,
 ) -> SnapshotCost {
     let budget = |s: &&SkippedSnapshot| matches!(s.why, SkipReason::Budget { .. });
-    let mut c = SnapshotCost {
+    SnapshotCost {
         skipped_for_budget: skipped.iter().filter(budget).count(),
         skipped_pipes_busy: skipped.iter().filter(|s| !budget(s)).count(),
+        // Streamed snapshots (`--no-raw-snapshots`) cost the same pause; their bytes went
+        // down a pipe.
         ..summed(
             processes
                 .iter()
-                .flat_map(|p| p.snapshots.iter())
-                .chain(threads.iter().flat_map(|t| t.snapshots.iter())),
+                .flat_map(|p| p.snapshots.iter().map(|s| &s.taken))
+                .chain(
+                    threads
+                        .iter()
+                        .flat_map(|t| t.snapshots.iter().map(|s| &s.taken)),
+                )
+                .chain(
+                    processes
+                        .iter()
+                        .flat_map(|p| p.censuses.iter().map(|c| &c.taken)),
+                )
+                .chain(
+                    threads
+                        .iter()
+                        .flat_map(|t| t.censuses.iter().map(|c| &c.taken)),
+                ),
             files,
             wall_seconds,
         )
-    };
-    // Streamed snapshots (`--no-raw-snapshots`) cost the same pause; their bytes went
-    // down a pipe.
-    for s in processes
-        .iter()
-        .flat_map(|p| p.censuses.iter())
-        .chain(threads.iter().flat_map(|t| t.censuses.iter()))
-    {
-        c.snapshots += 1;
-        c.at_file_boundaries += usize::from(s.boundary.is_some());
-        let w = s.write_seconds.unwrap_or(0.0);
-        c.write_seconds += w;
-        c.longest_write_seconds = c.longest_write_seconds.max(w);
-        c.bytes += s.size;
     }
-    c
 }
 
 fn summed<'a>(
-    all: impl Iterator<Item = &'a SnapshotFile>,
+    all: impl Iterator<Item = &'a SnapshotTaken>,
     files: bool,
     wall_seconds: f64,
 ) -> SnapshotCost {
@@ -331,15 +329,15 @@ mod tests {
     fn file(name: &str, requested: Option<f64>, written: Option<f64>) -> SnapshotFile {
         SnapshotFile {
             path: name.into(),
-            t: 9.0,
-            requested_at: requested,
             written_at: written,
-            write_seconds: None,
-            boundary: None,
-            reference_of: None,
-            written_as: name.to_owned(),
-            seq: 1,
-            size: 1024 * 1024,
+            taken: SnapshotTaken {
+                seq: 1,
+                t: 9.0,
+                requested_at: requested,
+                size: 1024 * 1024,
+                written_as: name.to_owned(),
+                ..SnapshotTaken::default()
+            },
         }
     }
 
@@ -361,16 +359,16 @@ mod tests {
         }];
         account(7, &mut snapshots, &written);
         let s = &snapshots;
-        assert_eq!(s[0].requested_at, Some(1.5));
-        assert_eq!(s[0].boundary.as_deref(), Some("after /w/a.test.js"));
-        assert_eq!(s[1].write_seconds, Some(1.5));
+        assert_eq!(s[0].taken.requested_at, Some(1.5));
+        assert_eq!(s[0].taken.boundary.as_deref(), Some("after /w/a.test.js"));
+        assert_eq!(s[1].taken.write_seconds, Some(1.5));
         // Another PID's account is not this one's.
         let mut other = vec![file("Heap.1.2.7.0.1001.heapsnapshot", None, None)];
         account(8, &mut other, &written);
-        assert_eq!(other[0].boundary, None);
+        assert_eq!(other[0].taken.boundary, None);
         let c = SnapshotCost {
             skipped_for_budget: 1,
-            ..summed(snapshots.iter(), true, 10.0)
+            ..summed(snapshots.iter().map(|s| &s.taken), true, 10.0)
         };
         assert_eq!(c.snapshots, 2);
         assert_eq!(c.at_file_boundaries, 1);

@@ -37,7 +37,8 @@ pub struct Lazy {
 }
 
 fn is_reference(s: &[SnapshotFile], c: &[StreamedCensus]) -> bool {
-    s.iter().any(|s| s.reference_of.is_some()) || c.iter().any(|c| c.reference_of.is_some())
+    s.iter().any(|s| s.taken.reference_of.is_some())
+        || c.iter().any(|c| c.taken.reference_of.is_some())
 }
 
 /// Sorts the test workers of `run` by the snapshots they took; `files` give what their
@@ -175,6 +176,7 @@ mod tests {
     use crate::files::{attribute, FileSource, FileSpan, WorkerRun};
     use crate::model::ProcessRecord;
     use crate::roles::Role;
+    use crate::snapshots::SnapshotTaken;
     use crate::tracer::CommandExit;
 
     const MIB: u64 = 1 << 20;
@@ -182,15 +184,17 @@ mod tests {
     fn snapshot(reference: bool) -> SnapshotFile {
         SnapshotFile {
             path: "w/1-1.heapsnapshot".into(),
-            t: 1.0,
-            requested_at: Some(1.0),
             written_at: None,
-            write_seconds: Some(0.5),
-            boundary: Some("before /w/a.test.js".to_owned()),
-            reference_of: reference.then(|| "vitest".to_owned()),
-            written_as: String::new(),
-            seq: 1,
-            size: MIB,
+            taken: SnapshotTaken {
+                seq: 1,
+                t: 1.0,
+                requested_at: Some(1.0),
+                write_seconds: Some(0.5),
+                boundary: Some("before /w/a.test.js".to_owned()),
+                reference_of: reference.then(|| "vitest".to_owned()),
+                size: MIB,
+                written_as: String::new(),
+            },
         }
     }
 
@@ -232,9 +236,10 @@ mod tests {
             worker(41, vec![snapshot(true)]),
             worker(
                 42,
-                vec![SnapshotFile {
-                    boundary: Some("after /w/leaky.test.js".to_owned()),
-                    ..snapshot(false)
+                vec![{
+                    let mut s = snapshot(false);
+                    s.taken.boundary = Some("after /w/leaky.test.js".to_owned());
+                    s
                 }],
             ),
             worker(43, Vec::new()),

@@ -21,19 +21,19 @@ use leaktrail_snapshot::private;
 /// `SIGUSR2`, the signal Node is told to snapshot on.
 pub const SNAPSHOT_SIGNAL: i32 = 12;
 
-/// One snapshot collected into a lane directory.
-#[derive(Clone, Debug, Serialize)]
-pub struct SnapshotFile {
-    /// Where it is.
-    pub path: PathBuf,
-    /// Seconds from the command's start when it was found complete.
+/// What every snapshot of a worker says of itself, written to a file ([`SnapshotFile`]) or
+/// streamed into a census ([`crate::streamed::StreamedCensus`]): when, why, what it cost.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SnapshotTaken {
+    /// Its number among its writer's (process's or thread's) snapshots, from 1.
+    pub seq: u32,
+    /// Seconds from the command's start when it was complete (the file found, the stream
+    /// ended).
     pub t: f64,
     /// Seconds from the command's start when it was asked for: leaktrail sent the signal,
     /// or (at a file boundary) the worker began writing it; null for a file the process
     /// wrote on its own, e.g. near its heap limit.
     pub requested_at: Option<f64>,
-    /// Seconds from the command's start when its writer last wrote to it (its mtime).
-    pub written_at: Option<f64>,
     /// How long its process was paused writing it, seconds: measured by the worker at a
     /// file boundary; for a signal snapshot, from the signal to the file's last write.
     pub write_seconds: Option<f64>,
@@ -43,13 +43,24 @@ pub struct SnapshotFile {
     /// the workers that grow without a snapshot of their own before are diffed against,
     /// [`crate::boundaries`]): the runner.
     pub reference_of: Option<String>,
-    /// The name its writer gave it, to match it with the worker's own account.
+    /// Bytes written or streamed.
+    pub size: u64,
+    /// The name its writer gave it (a file's or a pipe's), to match it with the worker's
+    /// own account.
     #[serde(skip)]
     pub written_as: String,
-    /// Its number among this process's snapshots, from 1.
-    pub seq: u32,
-    /// Bytes.
-    pub size: u64,
+}
+
+/// One snapshot collected into a lane directory.
+#[derive(Clone, Debug, Serialize)]
+pub struct SnapshotFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Seconds from the command's start when its writer last wrote to it (its mtime).
+    pub written_at: Option<f64>,
+    /// When, why and at what cost it was taken.
+    #[serde(flatten)]
+    pub taken: SnapshotTaken,
 }
 
 /// What became of a file Node wrote.
@@ -181,15 +192,14 @@ impl SignalSnapshots {
                         thread,
                         file: SnapshotFile {
                             path: dest,
-                            t,
-                            requested_at: None,
                             written_at,
-                            write_seconds: None,
-                            boundary: None,
-                            reference_of: None,
-                            written_as,
-                            seq,
-                            size,
+                            taken: SnapshotTaken {
+                                seq,
+                                t,
+                                size,
+                                written_as,
+                                ..SnapshotTaken::default()
+                            },
                         },
                     });
                 }

@@ -29,6 +29,8 @@ use serde::Serialize;
 use leaktrail_analysis::{CensusLimits, SnapshotCensus};
 use leaktrail_harness::CensusWorker;
 
+use crate::snapshots::SnapshotTaken;
+
 /// The environment variable naming the directory of pipes workers stream snapshots into.
 pub const FIFO_ENV: &str = "LEAKTRAIL_SNAPSHOT_FIFOS";
 
@@ -49,25 +51,11 @@ pub const PIPE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// The census of a snapshot a worker streamed.
 #[derive(Clone, Debug, Serialize)]
 pub struct StreamedCensus {
-    /// Its number among its writer's (process's or thread's) snapshots, from 1.
-    pub seq: u32,
-    /// When its stream ended, seconds from the command's start.
-    pub t: f64,
-    /// When the worker began writing it (from its own account), seconds.
-    pub requested_at: Option<f64>,
-    /// How long the worker spent writing it into the pipe, seconds (its own account).
-    pub write_seconds: Option<f64>,
-    /// `before FILE` or `after FILE`.
-    pub boundary: Option<String>,
-    /// For its runner's reference baseline: the runner ([`crate::snapshots::SnapshotFile`]).
-    pub reference_of: Option<String>,
-    /// Bytes streamed.
-    pub size: u64,
+    /// When, why and at what cost it was taken (`written_as`: the pipe's name).
+    #[serde(flatten)]
+    pub taken: SnapshotTaken,
     /// The census.
     pub census: SnapshotCensus,
-    /// The pipe's name, to match the worker's account.
-    #[serde(skip)]
-    pub written_as: String,
 }
 
 /// What a reader hands back: the writer (PID, thread) and its census, or why it failed.
@@ -241,15 +229,14 @@ fn read_slot(
         drop(fifo);
         let _ = std::fs::remove_file(dir.join(&name));
         let census = census.map(|(t, size, census)| StreamedCensus {
-            seq,
-            t,
-            requested_at: None,
-            write_seconds: None,
-            boundary: None,
-            reference_of: None,
-            size,
+            taken: SnapshotTaken {
+                seq,
+                t,
+                size,
+                written_as: name,
+                ..SnapshotTaken::default()
+            },
             census,
-            written_as: name,
         });
         let _ = tx.send(Streamed {
             pid,
@@ -361,7 +348,7 @@ mod tests {
         };
         assert_eq!((got.pid, got.thread), (7, 2));
         let c = got.census.expect("census");
-        assert_eq!((c.seq, c.size), (1001, len as u64));
+        assert_eq!((c.taken.seq, c.taken.size), (1001, len as u64));
         assert!(c.census.info.node_count > 0);
         // The pipe is gone and a free one is back; nothing else is left.
         let (rest, closed) = s.close();

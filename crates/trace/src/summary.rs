@@ -136,13 +136,13 @@ impl References {
 
     fn add(&mut self, thread: bool, who: &str, s: &[SnapshotFile], c: &[StreamedCensus]) {
         for s in s {
-            if let Some(runner) = &s.reference_of {
+            if let Some(runner) = &s.taken.reference_of {
                 self.snapshots
                     .push((runner.clone(), thread, who.to_owned(), s.clone()));
             }
         }
         for c in c {
-            if let Some(runner) = &c.reference_of {
+            if let Some(runner) = &c.taken.reference_of {
                 self.censuses
                     .push((runner.clone(), thread, who.to_owned(), c.clone()));
             }
@@ -188,14 +188,14 @@ fn census_growth(
     reference: Option<(&StreamedCensus, &str)>,
     top: usize,
 ) -> Option<CensusGrowth> {
-    let (first, last, reference) = pair(censuses, |c| c.reference_of.is_some(), reference)?;
+    let (first, last, reference) = pair(censuses, |c| c.taken.reference_of.is_some(), reference)?;
     let mut diff = CensusDiff::between(&first.census, &last.census);
     diff.classes.truncate(top);
     Some(CensusGrowth {
-        before_t: first.t,
-        after_t: last.t,
-        before_boundary: first.boundary.clone(),
-        after_boundary: last.boundary.clone(),
+        before_t: first.taken.t,
+        after_t: last.taken.t,
+        before_boundary: first.taken.boundary.clone(),
+        after_boundary: last.taken.boundary.clone(),
         reference,
         diff,
     })
@@ -291,8 +291,8 @@ fn summarise_thread(t: ThreadRecord, top: usize, refs: &References) -> ThreadSum
                     "{who}: its own heap {} between {} at {:.1} s and {:.1} s: {}",
                     signed_bytes(h.diff.total_delta),
                     pair_words(h.reference.as_deref(), "snapshot"),
-                    h.before.t,
-                    h.after.t,
+                    h.before.taken.t,
+                    h.after.taken.t,
                     h.diff.verdict.sentence
                 ),
             }
@@ -424,7 +424,8 @@ fn heap_growth_of(
     reference: Option<(&SnapshotFile, &str)>,
     top: usize,
 ) -> Result<Option<HeapGrowth>, String> {
-    let Some((first, last, reference)) = pair(snapshots, |s| s.reference_of.is_some(), reference)
+    let Some((first, last, reference)) =
+        pair(snapshots, |s| s.taken.reference_of.is_some(), reference)
     else {
         return Ok(None);
     };

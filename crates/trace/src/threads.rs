@@ -189,8 +189,8 @@ pub fn threads(
         }
     }
     for r in out.iter_mut() {
-        r.snapshots.sort_by_key(|s| s.seq);
-        r.censuses.sort_by_key(|s| s.seq);
+        r.snapshots.sort_by_key(|s| s.taken.seq);
+        r.censuses.sort_by_key(|s| s.taken.seq);
     }
     out.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.thread.cmp(&b.thread)));
     out

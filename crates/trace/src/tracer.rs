@@ -853,7 +853,7 @@ impl Tracer<'_> {
         r.next_snapshot = t + self.config.snapshot_every.map_or(0.0, |d| d.as_secs_f64());
         match e {
             Collected::Snapshot { mut file, .. } => {
-                file.requested_at = requested_at;
+                file.taken.requested_at = requested_at;
                 r.snapshots.push(file)
             }
             Collected::Discarded { reason, .. } => {
