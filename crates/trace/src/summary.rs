@@ -1,21 +1,28 @@
 //! The end-of-run summary: per lane and PID, growth, slope, heap diff and verdict; per
 //! file, attributed growth; the `--fail-on-growth` gate and the exit status.
+//!
+//! Its parts: `heap` (what a worker's snapshots or censuses say) and `threads` (what a
+//! worker thread's own heap says).
 
-use std::path::Path;
+mod heap;
+mod threads;
+
+use heap::{census_growth, heap_growth_of, References};
+#[cfg(test)]
+use heap::{pair, pair_words};
+pub use heap::{CensusGrowth, HeapGrowth};
+use threads::summarise_thread;
+pub use threads::{growth_label, ThreadSummary, ThreadVerdict, THREAD_HEAP_GROWTH};
 
 use serde::Serialize;
 
-use leaktrail_analysis::units::{agree, plural_s, signed_bytes};
-use leaktrail_analysis::{CensusDiff, Classification, GrowthKind, SnapshotDiff, SnapshotDigest};
-use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
+use leaktrail_analysis::units::{agree, plural_s};
 use leaktrail_stats::{theil_sen, SlopeEstimate};
 
 use crate::baseline::{Baseline, DEFAULT_SETTLE_SECONDS};
 use crate::files::{attribute, FileAttribution, FileSpan};
 use crate::model::ProcessRecord;
 use crate::reporter::ReporterError;
-use crate::snapshots::SnapshotFile;
-use crate::streamed::StreamedCensus;
 use crate::threads::ThreadRecord;
 use crate::tracer::{CommandExit, TraceRun};
 
@@ -49,20 +56,6 @@ impl Default for SummaryOptions {
     }
 }
 
-/// What the earliest and latest snapshot of a process say.
-#[derive(Clone, Debug, Serialize)]
-pub struct HeapGrowth {
-    /// The earliest snapshot.
-    pub before: SnapshotFile,
-    /// The latest snapshot.
-    pub after: SnapshotFile,
-    /// When `before` is not this worker's own but its runner's reference baseline (it grew
-    /// without a snapshot of its own before): whose, e.g. `PID 41` or `thread 2 of PID 41`.
-    pub reference: Option<String>,
-    /// The diff (its `classes` cut to the top N by size growth).
-    pub diff: SnapshotDiff,
-}
-
 /// One process with what its samples and snapshots say.
 #[derive(Clone, Debug, Serialize)]
 pub struct ProcessSummary {
@@ -91,254 +84,6 @@ pub struct ProcessSummary {
     pub census_heap: Option<CensusGrowth>,
     /// Its worker threads that ran test files, each a lane of its own with its own heap.
     pub threads: Vec<ThreadSummary>,
-}
-
-/// What the earliest and latest census of a worker's streamed snapshots say
-/// (`--no-raw-snapshots`: no snapshot file to diff).
-#[derive(Clone, Debug, Serialize)]
-pub struct CensusGrowth {
-    /// When the earliest stream ended, seconds from the command's start.
-    pub before_t: f64,
-    /// When the latest stream ended.
-    pub after_t: f64,
-    /// Where the earliest was taken: `before FILE` / `after FILE`.
-    pub before_boundary: Option<String>,
-    /// Where the latest was taken.
-    pub after_boundary: Option<String>,
-    /// When the earliest is its runner's reference baseline, not the worker's own: whose.
-    pub reference: Option<String>,
-    /// The diff (its `classes` cut to the top N by size change).
-    pub diff: CensusDiff,
-}
-
-/// The runners' reference baselines ([`crate::boundaries`]): per runner and kind (a
-/// process's main thread or a worker thread), the snapshot (or census) one fresh worker
-/// took before its first file, and whose it is.
-#[derive(Default)]
-struct References {
-    snapshots: Vec<(String, bool, String, SnapshotFile)>,
-    censuses: Vec<(String, bool, String, StreamedCensus)>,
-}
-
-impl References {
-    fn of(processes: &[ProcessRecord], threads: &[ThreadRecord]) -> References {
-        let mut r = References::default();
-        for p in processes {
-            let who = format!("PID {}", p.pid);
-            r.add(false, &who, &p.snapshots, &p.censuses);
-        }
-        for t in threads {
-            let who = format!("thread {} of PID {}", t.thread, t.pid);
-            r.add(true, &who, &t.snapshots, &t.censuses);
-        }
-        r
-    }
-
-    fn add(&mut self, thread: bool, who: &str, s: &[SnapshotFile], c: &[StreamedCensus]) {
-        for s in s {
-            if let Some(runner) = &s.taken.reference_of {
-                self.snapshots
-                    .push((runner.clone(), thread, who.to_owned(), s.clone()));
-            }
-        }
-        for c in c {
-            if let Some(runner) = &c.taken.reference_of {
-                self.censuses
-                    .push((runner.clone(), thread, who.to_owned(), c.clone()));
-            }
-        }
-    }
-
-    /// The reference snapshot for a worker of `runner` (a thread or not).
-    fn snapshot(&self, runner: Option<&str>, thread: bool) -> Option<(&SnapshotFile, &str)> {
-        self.snapshots
-            .iter()
-            .find(|(r, t, ..)| Some(r.as_str()) == runner && *t == thread)
-            .map(|(_, _, who, s)| (s, who.as_str()))
-    }
-
-    /// The reference census for a worker of `runner` (a thread or not).
-    fn census(&self, runner: Option<&str>, thread: bool) -> Option<(&StreamedCensus, &str)> {
-        self.censuses
-            .iter()
-            .find(|(r, t, ..)| Some(r.as_str()) == runner && *t == thread)
-            .map(|(_, _, who, c)| (c, who.as_str()))
-    }
-}
-
-/// The earliest and latest of a worker's own `taken` (snapshots or censuses), with two or
-/// more; with only one, which grew (not a reference baseline itself), `reference` and
-/// it: the worker grew without a snapshot of its own before. The third value names whose
-/// the reference is.
-fn pair<'a, T>(
-    taken: &'a [T],
-    is_reference: impl Fn(&T) -> bool,
-    reference: Option<(&'a T, &'a str)>,
-) -> Option<(&'a T, &'a T, Option<String>)> {
-    match taken {
-        [only] if !is_reference(only) => reference.map(|(r, who)| (r, only, Some(who.to_owned()))),
-        [first, .., last] => Some((first, last, None)),
-        _ => None,
-    }
-}
-
-/// Diffs the earliest and latest census, with two or more (or one and its reference).
-fn census_growth(
-    censuses: &[StreamedCensus],
-    reference: Option<(&StreamedCensus, &str)>,
-    top: usize,
-) -> Option<CensusGrowth> {
-    let (first, last, reference) = pair(censuses, |c| c.taken.reference_of.is_some(), reference)?;
-    let mut diff = CensusDiff::between(&first.census, &last.census);
-    diff.classes.truncate(top);
-    Some(CensusGrowth {
-        before_t: first.taken.t,
-        after_t: last.taken.t,
-        before_boundary: first.taken.boundary.clone(),
-        after_boundary: last.taken.boundary.clone(),
-        reference,
-        diff,
-    })
-}
-
-/// A worker thread's own heap grew by more than this after a full GC, from its first file's
-/// start to its last file's end, for a verdict of growth without a heap diff (the default
-/// `--snapshot-growth`: the growth a diff would have been taken for).
-pub const THREAD_HEAP_GROWTH: i64 = 16 << 20;
-
-/// What a worker thread's own heap says.
-#[derive(Clone, Debug, Serialize)]
-pub struct ThreadVerdict {
-    /// `runtime data leak`, `module graph`, `external memory` (from its heap diff),
-    /// `heap growth` (from its heap after GC, without a diff), `no significant growth`, or
-    /// `unknown` (too few measurements).
-    pub kind: String,
-    /// True when it grew: any kind but `no significant growth` and `unknown`.
-    pub grew: bool,
-    /// One sentence naming the thread's own heap.
-    pub sentence: String,
-}
-
-/// One worker thread, a lane of its own: its own heap series, snapshots and verdict.
-#[derive(Clone, Debug, Serialize)]
-pub struct ThreadSummary {
-    /// The record.
-    #[serde(flatten)]
-    pub thread: ThreadRecord,
-    /// Its heap after a full GC at its last file's end minus at its first file's start,
-    /// bytes: what its files kept; null without both.
-    pub heap_growth: Option<i64>,
-    /// Theil–Sen slope of its own heap over time, bytes per second; null with fewer than
-    /// [`MIN_SLOPE_SAMPLES`] points.
-    pub heap_slope: Option<SlopeEstimate>,
-    /// Earliest vs latest of its own snapshots, with two or more.
-    pub heap: Option<HeapGrowth>,
-    /// Why there is no heap diff despite two snapshots.
-    pub heap_error: Option<String>,
-    /// With `--no-raw-snapshots`: earliest vs latest census of its streamed snapshots.
-    pub census_heap: Option<CensusGrowth>,
-    /// What its heap says.
-    pub verdict: ThreadVerdict,
-}
-
-/// The label of a heap diff's verdict.
-pub fn growth_label(kind: GrowthKind) -> &'static str {
-    match kind {
-        GrowthKind::NoSignificantGrowth => "no significant growth",
-        GrowthKind::ModuleGraph => "module graph",
-        GrowthKind::ExternalMemory => "external memory",
-        GrowthKind::RuntimeData => "runtime data leak",
-    }
-}
-
-fn summarise_thread(t: ThreadRecord, top: usize, refs: &References) -> ThreadSummary {
-    let heap_growth = t.heap_kept();
-    let heap_slope = (t.heap_samples.len() >= MIN_SLOPE_SAMPLES).then(|| {
-        let (x, y): (Vec<f64>, Vec<f64>) =
-            t.heap_samples.iter().map(|p| (p.t, p.heap as f64)).unzip();
-        theil_sen(&x, &y, 0.05)
-    });
-    let runner = Some(t.runner.as_str());
-    let (heap, heap_error) = match heap_growth_of(&t.snapshots, refs.snapshot(runner, true), top) {
-        Ok(h) => (h, None),
-        Err(e) => (None, Some(e)),
-    };
-    let census_heap = census_growth(&t.censuses, refs.census(runner, true), top);
-    let who = format!("thread {} of PID {}", t.thread, t.pid);
-    let from_census = census_heap.as_ref().map(|c| {
-        let kind = c.diff.verdict.kind;
-        ThreadVerdict {
-            kind: growth_label(kind).to_owned(),
-            grew: kind != GrowthKind::NoSignificantGrowth,
-            sentence: format!(
-                "{who}: its own heap {} between the censuses of {} at {:.1} s and {:.1} s: {}",
-                signed_bytes(c.diff.total_delta),
-                pair_words(c.reference.as_deref(), "streamed snapshot"),
-                c.before_t,
-                c.after_t,
-                c.diff.verdict.sentence
-            ),
-        }
-    });
-    let verdict = match (&heap, heap_growth, from_census) {
-        (_, _, Some(v)) => v,
-        (Some(h), _, None) => {
-            let kind = h.diff.verdict.kind;
-            ThreadVerdict {
-                kind: growth_label(kind).to_owned(),
-                grew: kind != GrowthKind::NoSignificantGrowth,
-                sentence: format!(
-                    "{who}: its own heap {} between {} at {:.1} s and {:.1} s: {}",
-                    signed_bytes(h.diff.total_delta),
-                    pair_words(h.reference.as_deref(), "snapshot"),
-                    h.before.taken.t,
-                    h.after.taken.t,
-                    h.diff.verdict.sentence
-                ),
-            }
-        }
-        (None, Some(g), None) if g > THREAD_HEAP_GROWTH => ThreadVerdict {
-            kind: "heap growth".to_owned(),
-            grew: true,
-            sentence: format!(
-                "{who}: its own heap kept {} after a full GC from its first file's start to its last file's end (no heap diff: fewer than two snapshots of it)",
-                signed_bytes(g)
-            ),
-        },
-        (None, Some(g), None) => ThreadVerdict {
-            kind: "no significant growth".to_owned(),
-            grew: false,
-            sentence: format!(
-                "{who}: its own heap kept {} after a full GC over its files",
-                signed_bytes(g)
-            ),
-        },
-        (None, None, None) => ThreadVerdict {
-            kind: "unknown".to_owned(),
-            grew: false,
-            sentence: format!("{who}: its own heap was not measured at a file's start and end"),
-        },
-    };
-    ThreadSummary {
-        heap_growth,
-        heap_slope,
-        heap,
-        heap_error,
-        census_heap,
-        verdict,
-        thread: t,
-    }
-}
-
-/// What a diff compared: `its snapshots`, or, when the earlier one is its runner's
-/// reference baseline (`reference`: whose), that baseline and its one snapshot.
-pub fn pair_words(reference: Option<&str>, what: &str) -> String {
-    match reference {
-        Some(who) => format!(
-            "its runner's reference baseline ({who}, a fresh worker before its first file: it had no {what} of its own before it grew) and its {what}"
-        ),
-        None => format!("its {what}s"),
-    }
 }
 
 /// The processes of one lane.
@@ -415,39 +160,6 @@ pub struct TraceReport {
     pub not_measured: Vec<String>,
     /// What went wrong along the way.
     pub warnings: Vec<String>,
-}
-
-/// Diffs the earliest and latest snapshot of a process or thread (or its one snapshot
-/// and its runner's `reference` baseline, [`pair`]).
-fn heap_growth_of(
-    snapshots: &[SnapshotFile],
-    reference: Option<(&SnapshotFile, &str)>,
-    top: usize,
-) -> Result<Option<HeapGrowth>, String> {
-    let Some((first, last, reference)) =
-        pair(snapshots, |s| s.taken.reference_of.is_some(), reference)
-    else {
-        return Ok(None);
-    };
-    let digest = |p: &Path| -> Result<SnapshotDigest, String> {
-        let options = ParseOptions {
-            progress: None,
-            edge_filter: Some(Classification::EDGES_NEEDED),
-            ..Default::default()
-        };
-        let snap = HeapSnapshot::open(p, &options).map_err(|e| e.to_string())?;
-        Ok(SnapshotDigest::of(snap, &p.display().to_string()))
-    };
-    let before = digest(&first.path)?;
-    let after = digest(&last.path)?;
-    let mut diff = SnapshotDiff::between(&before, &after);
-    diff.classes.truncate(top);
-    Ok(Some(HeapGrowth {
-        before: first.clone(),
-        after: last.clone(),
-        reference,
-        diff,
-    }))
 }
 
 fn summarise(p: ProcessRecord, top: usize, settle: f64, refs: &References) -> ProcessSummary {

@@ -1,12 +1,17 @@
 //! Running the command and following its process tree.
+//!
+//! Its parts: `model` (what a trace is given and gives back) and `snapshots` (asking
+//! workers for heap snapshots and filing what comes back).
+
+mod model;
+mod snapshots;
+
+pub use model::{CommandExit, TraceConfig, TraceError, TraceRun};
 
 use std::io::BufReader;
-use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
-
-use serde::Serialize;
 
 use leaktrail_harness::StopSignals;
 use leaktrail_sampler::{
@@ -14,131 +19,16 @@ use leaktrail_sampler::{
     ProcessInfo,
 };
 
-use crate::files::FileSpan;
 use crate::hooks::{FileHooks, ReportedProcess};
-use crate::lane::{node_script, LaneRule};
+use crate::lane::node_script;
 use crate::model::{ProcessRecord, RssPoint};
 use crate::roles::{role_from_command, RoleFeed, Roles};
-use crate::snapshots::{Collected, SignalSnapshots, SnapshotFile, SNAPSHOT_SIGNAL};
+use crate::snapshots::{SignalSnapshots, SnapshotFile};
 use crate::streamed::{StreamedCensus, StreamedSnapshots};
 use crate::tap::TapFiles;
-use crate::threads::ThreadRecord;
 
 /// The environment variable giving how often a worker thread samples its own heap, ms.
 pub const HEAP_SAMPLE_ENV: &str = "LEAKTRAIL_HEAP_SAMPLE_MS";
-
-/// What to run and how to watch it.
-#[derive(Clone, Debug)]
-pub struct TraceConfig {
-    /// The command and its arguments.
-    pub command: Vec<String>,
-    /// Time between samples of the tree.
-    pub interval: Duration,
-    /// Snapshot every Node process that runs tests ([`crate::roles`]) each time it has
-    /// lived this much longer; `None`: no snapshots (and `NODE_OPTIONS` is left alone).
-    pub snapshot_every: Option<Duration>,
-    /// Let the workers trace's preload hooks snapshot themselves between test files
-    /// ([`crate::boundaries`]) rather than by signal on the clock (which others keep).
-    pub snapshot_at_files: bool,
-    /// With `snapshot_at_files`: how much a worker's heap must grow after its last snapshot
-    /// before the next one, bytes.
-    pub snapshot_growth: u64,
-    /// With `snapshot_at_files`: the share of a worker's time since its first file its
-    /// snapshots may take; a growth snapshot that would exceed it is skipped.
-    pub snapshot_budget: Option<f64>,
-    /// Snapshot the processes that only coordinate a test run too (npm, the runners' main
-    /// processes).
-    pub snapshot_coordinators: bool,
-    /// Where lane directories go; must exist, and should be private (0700).
-    pub out_dir: PathBuf,
-    /// How processes are grouped into lanes.
-    pub lane_rule: LaneRule,
-    /// How long the processes left when the command exits get between SIGTERM and SIGKILL.
-    pub stop_grace: Duration,
-    /// Load trace's preload into every Node process (`NODE_OPTIONS=--require`), so that the
-    /// workers of Jest, Vitest and Mocha report which files they ran ([`crate::hooks`]).
-    pub file_hooks: bool,
-    /// `--no-raw-snapshots`: the workers stream their snapshots into censuses taken here
-    /// and no snapshot file is written ([`crate::streamed`]); `None`: snapshot files.
-    pub stream_census: Option<leaktrail_harness::CensusWorker>,
-}
-
-/// How the command ended.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct CommandExit {
-    /// Its exit code, if it exited.
-    pub code: Option<i32>,
-    /// The signal that ended it, if any.
-    pub signal: Option<i32>,
-    /// The status a shell would report: the code, or 128 + the signal.
-    pub status: i32,
-}
-
-/// Everything a trace collected.
-#[derive(Clone, Debug, Serialize)]
-pub struct TraceRun {
-    /// The command.
-    pub command: Vec<String>,
-    /// How it ended.
-    pub exit: CommandExit,
-    /// When it started, milliseconds since the Unix epoch.
-    pub started_unix_ms: u64,
-    /// Seconds from its start until trace stopped.
-    pub wall_seconds: f64,
-    /// Seconds between samples.
-    pub interval_seconds: f64,
-    /// Seconds between snapshots of a process, when snapshots were taken.
-    pub snapshot_every_seconds: Option<f64>,
-    /// The processes that only coordinate a test run were snapshotted too, on request.
-    pub snapshot_coordinators: bool,
-    /// `--no-raw-snapshots`: snapshots were streamed into censuses, never written.
-    pub snapshots_streamed: bool,
-    /// Trace's preload was loaded (it tells test workers from coordinators).
-    pub file_hooks: bool,
-    /// The lane rule, as given.
-    pub lane_rule: String,
-    /// Every process seen, in order of first sight.
-    pub processes: Vec<ProcessRecord>,
-    /// RSS of the whole tree at each sample.
-    pub tree_rss: Vec<RssPoint>,
-    /// Test files named in TAP on stdout.
-    pub tap_files: Vec<FileSpan>,
-    /// Test files the runners' workers reported through the preload, with their PID.
-    pub worker_files: Vec<FileSpan>,
-    /// Worker threads that ran test files, each a lane of its own ([`crate::threads`]).
-    pub threads: Vec<ThreadRecord>,
-    /// Signals leaktrail received and passed on to the command's process group.
-    pub signals_forwarded: Vec<i32>,
-    /// Time spent reading `/proc` and settling snapshot files, seconds.
-    pub sampling_seconds: f64,
-    /// What the snapshots cost, when taken.
-    pub snapshot_cost: Option<crate::boundaries::SnapshotCost>,
-    /// What went wrong along the way without stopping the trace.
-    pub warnings: Vec<String>,
-}
-
-/// A trace that could not be carried out.
-#[derive(Debug, thiserror::Error)]
-pub enum TraceError {
-    /// The command could not be started.
-    #[error("cannot start `{command}`: {error}")]
-    Spawn {
-        /// The command.
-        command: String,
-        /// The cause, said in the message (not also a `source()`, which renderers of the
-        /// chain would say again).
-        error: std::io::Error,
-    },
-    /// The snapshot directory could not be prepared.
-    #[error("{path}: cannot create the snapshot directory: {error}")]
-    SnapshotDir {
-        /// The output directory.
-        path: PathBuf,
-        /// The cause, said in the message (not also a `source()`, which renderers of the
-        /// chain would say again).
-        error: std::io::Error,
-    },
-}
 
 enum Event {
     Line(Instant, String),
@@ -711,156 +601,6 @@ impl Tracer<'_> {
         };
         if let Some(role) = role_from_command(r.node, &r.command, r.test_file.is_some()) {
             self.roles.note(r.pid, &role);
-        }
-    }
-
-    /// Sends the snapshot signal to every Node process that is due and not writing one.
-    /// A process is due once it has run `snapshot_every`, and again `snapshot_every` after
-    /// each of its snapshots is written: writing one pauses it (for seconds, for a large
-    /// heap), and it must run between two snapshots for them to differ.
-    fn request_snapshots(&mut self, t: f64) {
-        if self.config.snapshot_every.is_none() {
-            return;
-        }
-        for r in self.processes.iter_mut() {
-            if !r.node || r.end.is_some() || r.pending.is_some() || t < r.next_snapshot {
-                continue;
-            }
-            // A worker the preload hooks snapshots itself between files: a signal would
-            // land mid-test.
-            if self.config.snapshot_at_files && self.roles.hooked_worker(r.pid) {
-                r.snapshots_skipped = None;
-                continue;
-            }
-            // Its test files run in worker threads, which snapshot their own heaps between
-            // files; its main thread only schedules them (a signal snapshot holds the main
-            // thread's heap alone, and stalls the scheduling of every file).
-            if self.config.snapshot_at_files
-                && !self.config.snapshot_coordinators
-                && self.roles.thread_worker(r.pid)
-            {
-                r.snapshots_skipped = Some(THREADS_SKIP.to_owned());
-                continue;
-            }
-            // Asked again at each sample: a worker may say what it is after it is due.
-            match self
-                .roles
-                .snapshot_wanted(r.pid, self.config.snapshot_coordinators)
-            {
-                Ok(()) => r.snapshots_skipped = None,
-                Err(why) => {
-                    r.snapshots_skipped = Some(why);
-                    continue;
-                }
-            }
-            // Without a handler SIGUSR2 terminates the process: check before sending.
-            let catches = process_info(r.pid).is_some_and(|i| i.catches(SNAPSHOT_SIGNAL));
-            if !catches {
-                r.notes.push("no SIGUSR2 handler (NODE_OPTIONS was not passed on to it, or was overridden): no snapshots".to_owned());
-                r.next_snapshot = f64::INFINITY;
-                continue;
-            }
-            let Some(pid) = rustix::process::Pid::from_raw(r.pid) else {
-                continue;
-            };
-            if rustix::process::kill_process(pid, rustix::process::Signal::USR2).is_ok() {
-                r.pending = Some(t);
-            }
-        }
-    }
-
-    /// Files the censuses streamed snapshots became with their process or thread.
-    fn file_streamed(&mut self, done: Vec<crate::streamed::Streamed>) {
-        for s in done {
-            match s.census {
-                Ok(c) if s.thread != 0 => self.thread_censuses.push((s.pid, s.thread, c)),
-                Ok(c) => {
-                    match self.processes.iter_mut().rev().find(|r| r.pid == s.pid) {
-                        Some(r) => r.censuses.push(c),
-                        None => self.warnings.push(format!(
-                            "PID {}: a streamed snapshot's census from a process trace never saw was dropped",
-                            s.pid
-                        )),
-                    }
-                }
-                Err(e) => {
-                    let note = format!("a streamed snapshot was lost: {e}");
-                    self.warnings.push(format!("PID {} thread {}: {note}", s.pid, s.thread));
-                    if let Some(r) = self.processes.iter_mut().rev().find(|r| r.pid == s.pid) {
-                        r.notes.push(note);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Moves finished snapshots into their lanes.
-    fn collect(&mut self, t: f64, last: bool) {
-        if let Some(s) = &self.streamed {
-            let done = s.poll();
-            self.file_streamed(done);
-        }
-        let Some(snapshots) = &self.snapshots else {
-            return;
-        };
-        let began = Instant::now();
-        let processes = &self.processes;
-        let threads = &self.thread_snapshots;
-        let latest = |pid: i32| processes.iter().rev().find(|r| r.pid == pid);
-        let events = snapshots.collect(
-            t,
-            &self.config.out_dir,
-            |pid, thread| {
-                let r = latest(pid)?;
-                Some(match thread {
-                    0 => (r.lane.clone(), r.snapshots.len() as u32),
-                    _ => (
-                        crate::threads::thread_lane(&r.lane, thread),
-                        threads
-                            .iter()
-                            .filter(|(p, t, _)| (*p, *t) == (pid, thread))
-                            .count() as u32,
-                    ),
-                })
-            },
-            |pid| latest(pid).is_some_and(|r| r.end.is_none()),
-            last,
-        );
-        for e in events {
-            // A worker thread's own snapshot: its thread's lane, not its process's.
-            if let Collected::Snapshot { pid, thread, file } = e {
-                if thread != 0 {
-                    self.thread_snapshots.push((pid, thread, file));
-                    continue;
-                }
-                self.file_snapshot(t, pid, Collected::Snapshot { pid, thread, file });
-                continue;
-            }
-            let pid = match &e {
-                Collected::Snapshot { pid, .. } | Collected::Discarded { pid, .. } => *pid,
-            };
-            self.file_snapshot(t, pid, e);
-        }
-        self.sampling_seconds += began.elapsed().as_secs_f64();
-    }
-
-    /// Files a collected snapshot (or its loss) with its process.
-    fn file_snapshot(&mut self, t: f64, pid: i32, e: Collected) {
-        let Some(r) = self.processes.iter_mut().rev().find(|r| r.pid == pid) else {
-            return;
-        };
-        let requested_at = r.pending.take();
-        r.next_snapshot = t + self.config.snapshot_every.map_or(0.0, |d| d.as_secs_f64());
-        match e {
-            Collected::Snapshot { mut file, .. } => {
-                file.taken.requested_at = requested_at;
-                r.snapshots.push(file)
-            }
-            Collected::Discarded { reason, .. } => {
-                let note = format!("a snapshot was discarded: {reason}");
-                self.warnings.push(format!("PID {pid}: {note}"));
-                r.notes.push(note);
-            }
         }
     }
 }
