@@ -148,6 +148,13 @@ fn templates_compiled_once_with_a_lazy_warm_up_pass() {
     assert_clean("npm/handlebars-views-clean");
 }
 
+/// ajv: a schema object built per request and compiled per request; ajv's cache is keyed
+/// by the object's identity, so every compile stays in `ajv._cache`.
+#[test]
+fn a_schema_compiled_per_request_is_named_by_its_cache() {
+    assert_heap_leak_named("npm/ajv-compile-per-request");
+}
+
 /// pino: one child logger kept per session in a Map. The leaked object is the library's
 /// own (`Object.create` of the parent logger), named as V8 names it.
 #[test]
