@@ -310,3 +310,20 @@ fn a_workload_that_blocks_its_event_loop_for_seconds_is_still_sampled() {
         .collect();
     assert!(after.len() > 20, "sampled after the block: {after:?}");
 }
+
+/// A workload that ends by itself below `--iterations` (a runner left at its default) is
+/// told in iterations, the unit the bound was given in, not only in samples.
+#[test]
+fn a_workload_that_ends_before_the_iterations_asked_for_says_where() {
+    let _measured = common::measured();
+    let (code, report) = run_json(
+        &["--iterations", "1000"],
+        &node_e("let i = 0; const t = setInterval(() => { console.log('iteration=' + ++i); if (i === 60) clearInterval(t); }, 5);"),
+    );
+    assert_eq!(code, Some(2), "{report}");
+    let fault = report["fault"].as_str().expect("fault");
+    assert!(
+        fault.contains("exited at iteration 60") && fault.contains("before the 1,000 iterations"),
+        "{fault}"
+    );
+}

@@ -132,6 +132,36 @@ fn npm_libraries_misused_leak_and_are_named() {
     assert_heap_leak_named("npm/leaky-lru-misuse");
 }
 
+/// handlebars: a template compiled per request and memoised under its source, which
+/// carries a per-recipient token. About half of what stays is the code handlebars
+/// generates (`new Function`); the culprit is the cache entry holding it, by its cache.
+#[test]
+fn a_template_compiled_per_request_and_cached_by_a_varying_key_is_named() {
+    assert_heap_leak_named("npm/handlebars-template-per-request");
+}
+
+/// handlebars used as documented: a fixed set of views compiled lazily on first render,
+/// the rarest after some hundreds of requests, then JIT warm-up. Growth that stops is no
+/// leak.
+#[test]
+fn templates_compiled_once_with_a_lazy_warm_up_pass() {
+    assert_clean("npm/handlebars-views-clean");
+}
+
+/// ajv: a schema object built per request and compiled per request; ajv's cache is keyed
+/// by the object's identity, so every compile stays in `ajv._cache`.
+#[test]
+fn a_schema_compiled_per_request_is_named_by_its_cache() {
+    assert_heap_leak_named("npm/ajv-compile-per-request");
+}
+
+/// pino: one child logger kept per session in a Map. The leaked object is the library's
+/// own (`Object.create` of the parent logger), named as V8 names it.
+#[test]
+fn child_loggers_kept_per_session_are_named() {
+    assert_heap_leak_named("npm/pino-child-per-session");
+}
+
 #[test]
 fn worker_threads_never_terminated_are_the_headline() {
     let (code, report) = run_to_its_end("worker-threads-leak");

@@ -42,13 +42,14 @@ pub fn scenarios_dir() -> PathBuf {
 }
 
 /// Installs the pinned packages of the npm scenarios (`scenarios/npm`, `npm ci`) once, if
-/// they are not there: a plain clone has no `node_modules`. Fails the test with npm's
-/// message when the registry cannot be reached.
+/// they are not all there: a plain clone has no `node_modules`, and one installed before a
+/// scenario added a package lacks that package (its scenario would fail to load). Fails
+/// the test with npm's message when the registry cannot be reached.
 pub fn ensure_npm_scenarios() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let dir = scenarios_dir().join("npm");
-        if dir.join("node_modules").is_dir() {
+        if npm_dependencies_installed(&dir) {
             return;
         }
         eprintln!(
@@ -67,6 +68,32 @@ pub fn ensure_npm_scenarios() {
             String::from_utf8_lossy(&out.stderr)
         );
     });
+}
+
+/// Whether every dependency `package.json` in `dir` names has its folder under
+/// `node_modules`, at the version asked for (the scenarios pin exact versions).
+fn npm_dependencies_installed(dir: &Path) -> bool {
+    let version = |p: &Path| -> Option<String> {
+        let text = std::fs::read_to_string(p).ok()?;
+        let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+        json["version"].as_str().map(str::to_owned)
+    };
+    let Ok(text) = std::fs::read_to_string(dir.join("package.json")) else {
+        return false;
+    };
+    let Ok(manifest) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return false;
+    };
+    let Some(deps) = manifest["dependencies"].as_object() else {
+        return dir.join("node_modules").is_dir();
+    };
+    deps.iter().all(|(name, wanted)| {
+        let installed = version(&dir.join("node_modules").join(name).join("package.json"));
+        installed.is_some()
+            && wanted
+                .as_str()
+                .is_none_or(|w| installed.as_deref() == Some(w))
+    })
 }
 
 /// The Node binary.

@@ -22,11 +22,22 @@ impl RunResult {
             ));
         }
         let reached = iterations.is_none_or(|n| self.last_iteration.is_some_and(|i| i >= n));
+        // Say where it stopped in iterations, the unit the bound was given in: a workload
+        // with a bound of its own below `--iterations` (a runner's default) reads as such.
         (!reached).then(|| {
+            let at = self.last_iteration.map_or_else(
+                || "before its first iteration line".to_owned(),
+                |i| {
+                    format!(
+                        "at iteration {}",
+                        leaktrail_analysis::units::group_digits(i)
+                    )
+                },
+            );
             format!(
-                "the workload exited after {} samples, before the {} iterations asked for",
+                "the workload exited {at} ({} samples), before the {} iterations asked for",
                 self.samples.len(),
-                iterations.unwrap_or(0)
+                leaktrail_analysis::units::group_digits(iterations.unwrap_or(0))
             )
         })
     }
