@@ -79,7 +79,7 @@ pub fn draw(input: &Path, profile: &Profile, svg: &Path) -> anyhow::Result<Flame
             None,
         ),
     };
-    let mut file = leaktrail_snapshot::private::create_file(svg)
+    let mut file = leaktrail_private_files::create_file(svg)
         .with_context(|| format!("{}: cannot create", svg.display()))?;
     write_flame_graph(&folded, &title, Some(&subtitle), &mut file)
         .with_context(|| format!("{}: cannot draw {}", input.display(), svg.display()))?;

@@ -142,7 +142,7 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
             // Reports quote heap contents (string values on retainer paths): owner-only,
             // like the snapshots beside them.
             let path = dir.join(name);
-            leaktrail_snapshot::private::write_file(&path, &text)
+            leaktrail_private_files::write_file(&path, &text)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         }
         report.push_str(&super::flamegraphs::after_run(
@@ -278,7 +278,7 @@ fn parse_iteration_pattern(s: &str) -> Result<regex::Regex, String> {
 
 /// Creates `dir` readable by its owner only: it will hold heap snapshots.
 fn private_dir(dir: &Path) -> anyhow::Result<PathBuf> {
-    leaktrail_snapshot::private::create_dir(dir).map_err(|e| {
+    leaktrail_private_files::create_dir(dir).map_err(|e| {
         anyhow::anyhow!("{}: cannot create a private directory: {e}", dir.display())
     })?;
     Ok(dir.to_path_buf())

@@ -128,7 +128,7 @@ pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
     let made_out = args.out.as_ref().is_some_and(|dir| !dir.exists());
     let (out_dir, kept) = match &args.out {
         Some(dir) => {
-            leaktrail_snapshot::private::create_dir(dir)
+            leaktrail_private_files::create_dir(dir)
                 .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
             (dir.clone(), true)
         }
@@ -201,7 +201,7 @@ pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
                 top: args.top,
                 min_bytes: 0,
             };
-            leaktrail_snapshot::private::write_file(
+            leaktrail_private_files::write_file(
                 &path,
                 leaktrail_report::render_trace(&report, opts),
             )

@@ -117,7 +117,7 @@ pub struct SeriesVerdict {
 
 /// The assessment of a run.
 #[derive(Clone, Debug, Serialize)]
-pub struct Assessment {
+pub struct RunAssessment {
     /// The outcome (exit 0, 1 or 3).
     pub outcome: Outcome,
     /// The series the outcome is decided on.
@@ -149,7 +149,7 @@ pub struct Assessment {
     pub sentence: String,
 }
 
-impl Assessment {
+impl RunAssessment {
     /// The checks that failed.
     pub fn failed_checks(&self) -> impl Iterator<Item = &Check> {
         self.checks
@@ -186,7 +186,7 @@ pub fn assess(
     floor: GrowthFloor,
     warmup: Option<f64>,
     alpha: f64,
-) -> Assessment {
+) -> RunAssessment {
     let samples = &result.samples;
     let by_iteration = floor.per == Per::Iteration && samples.iter().all(|s| s.iteration.is_some());
     let x_of = |s: &Sample| {
@@ -324,7 +324,7 @@ pub fn assess(
         &rss_verdict,
         !node,
     );
-    Assessment {
+    RunAssessment {
         outcome,
         primary,
         components,
@@ -450,7 +450,7 @@ const NATIVE_FLOOR_FACTOR: f64 = 32.0;
 /// that can be a native leak of a Node process.
 const NATIVE_MIN_SHARE: f64 = 0.25;
 
-impl Assessment {
+impl RunAssessment {
     /// For Node: anonymous memory that grows while the heap does not is a leak of native
     /// memory, said first (`r` is the verdict on the process tree's anonymous memory,
     /// `span` its first value and the run's length).
@@ -460,7 +460,7 @@ impl Assessment {
         r: &GrowthVerdict,
         span: (f64, f64),
         floor: f64,
-    ) -> Assessment {
+    ) -> RunAssessment {
         let heap = &self.primary.verdict;
         // Growth over the run, from where the series started.
         let (start, length) = span;

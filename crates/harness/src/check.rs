@@ -1,5 +1,5 @@
 //! What a check beside the memory verdict found: the types [`crate::checks`] fills in and
-//! the verdict ([`crate::Assessment`]) carries. Apart from the checks' logic so that the
+//! the verdict ([`crate::RunAssessment`]) carries. Apart from the checks' logic so that the
 //! verdict can hold them without depending on how they are made.
 
 use serde::Serialize;

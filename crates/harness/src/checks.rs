@@ -23,13 +23,13 @@ use leaktrail_analysis::{ClassSurvivors, HeapAnalysis, IdSet};
 use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
 use leaktrail_stats::{mann_kendall, theil_sen, Outcome};
 
-use crate::assess::{Assessment, MemoryKind};
+use crate::assess::{MemoryKind, RunAssessment};
 use crate::check::{Check, CheckDetail, CheckStatus, FreedCheck, ThreadCheck};
 use crate::run::RunResult;
 
 /// Adds the thread check to `assessment`. When the check fails and the thread count grows
 /// steadily, the threads are what grows ([`MemoryKind::Threads`]).
-pub fn check_threads(result: &RunResult, assessment: &mut Assessment, tolerance: u64) {
+pub fn check_threads(result: &RunResult, assessment: &mut RunAssessment, tolerance: u64) {
     let samples = &result.samples;
     let name = "threads back to baseline".to_owned();
     let n = samples.len();
@@ -152,7 +152,7 @@ pub fn check_threads(result: &RunResult, assessment: &mut Assessment, tolerance:
 
 /// Adds one `--expect-freed` check per class to `assessment`, from the run's end snapshot
 /// (an error check when there is none or it cannot be read).
-pub fn check_expect_freed(result: &RunResult, assessment: &mut Assessment, classes: &[String]) {
+pub fn check_expect_freed(result: &RunResult, assessment: &mut RunAssessment, classes: &[String]) {
     if classes.is_empty() {
         return;
     }

@@ -28,7 +28,7 @@ use leaktrail_analysis::units::{group_digits, human_bytes, signed_bytes};
 use leaktrail_analysis::{Family, LeakReport};
 use leaktrail_stats::Outcome;
 
-use crate::assess::{Assessment, MemoryKind, RunSeries};
+use crate::assess::{MemoryKind, RunAssessment, RunSeries};
 use crate::floor::Per;
 use crate::run::{RunResult, RunSnapshot, DOUBLING_AFTER_SAMPLES};
 
@@ -252,7 +252,11 @@ pub fn paths(snapshots: &[RunSnapshot]) -> Vec<PathBuf> {
 }
 
 /// Weighs the culprit report of `snapshots` into `assessment`.
-pub fn weigh_objects(assessment: &mut Assessment, report: &LeakReport, snapshots: &[RunSnapshot]) {
+pub fn weigh_objects(
+    assessment: &mut RunAssessment,
+    report: &LeakReport,
+    snapshots: &[RunSnapshot],
+) {
     let (unit, at) = snapshot_axis(snapshots, assessment.unit);
     let by_iteration = unit == Per::Iteration;
     // Rates on another axis than the floor's (a snapshot without an iteration in a run
@@ -471,7 +475,7 @@ fn snapshot_rates(report: &LeakReport, at: &[f64]) -> Option<Vec<f64>> {
 
 /// True when the verdict is on the V8 heap (not external memory, native memory or
 /// threads): what heap snapshots measure.
-fn heap_judged(assessment: &Assessment) -> bool {
+fn heap_judged(assessment: &RunAssessment) -> bool {
     match assessment.grows {
         Some(kind) => kind == MemoryKind::V8Heap,
         // Undecided: the heap series, and external memory not rising on its own.

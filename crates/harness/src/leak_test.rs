@@ -10,7 +10,7 @@ use leaktrail_stats::Outcome;
 
 use crate::{
     assess, census_culprit, check_expect_freed, check_threads, find_culprit, paths, run,
-    weigh_objects, Assessment, CheckDetail, CheckStatus, GrowthFloor, HarnessError, RunConfig,
+    weigh_objects, CheckDetail, CheckStatus, GrowthFloor, HarnessError, RunAssessment, RunConfig,
     RunResult, Sample, SnapshotPlan,
 };
 
@@ -46,7 +46,7 @@ pub struct LeakTest {
     /// What the run measured.
     pub result: RunResult,
     /// The verdict, with its checks.
-    pub assessment: Assessment,
+    pub assessment: RunAssessment,
     /// The leaks report of the culprit's snapshots, when three or more could be read.
     pub culprit: Option<LeakReport>,
     /// Why the run is a fault (the workload failed, or the harness could not measure it).
@@ -121,7 +121,7 @@ pub fn leak_test<E: From<HarnessError>>(
 /// survived in them (a failed `--expect-freed`) or they are kept as the culprit's.
 fn remove_unwanted_snapshots(
     result: &RunResult,
-    assessment: &Assessment,
+    assessment: &RunAssessment,
     keep: bool,
     culprit_paths: &[&PathBuf],
 ) {

@@ -43,7 +43,7 @@ mod signals;
 mod spawn;
 
 pub use assess::{
-    assess, Assessment, DecidedBy, MemoryKind, PointsUsed, RunSeries, SeriesVerdict,
+    assess, DecidedBy, MemoryKind, PointsUsed, RunAssessment, RunSeries, SeriesVerdict,
     MIN_MAJOR_GC_POINTS,
 };
 pub use census_worker::{

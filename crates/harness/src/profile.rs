@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use leaktrail_inspector::{Inspector, InspectorError};
-use leaktrail_snapshot::private::create_file;
+use leaktrail_private_files::create_file;
 
 /// The CPU profile's file name in [`ProfileRequest::dir`].
 pub const CPU_PROFILE_FILE: &str = "profile.cpuprofile";

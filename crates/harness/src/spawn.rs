@@ -63,7 +63,7 @@ impl Hold {
         let dir = tempfile::Builder::new()
             .prefix("leaktrail-hold-")
             .tempdir()?;
-        leaktrail_snapshot::private::write_file(&dir.path().join(HOLD_FILE), HOLD_PRELOAD)?;
+        leaktrail_private_files::write_file(&dir.path().join(HOLD_FILE), HOLD_PRELOAD)?;
         let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         Ok(Hold {
             dir,

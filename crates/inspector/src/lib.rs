@@ -494,7 +494,7 @@ impl Inspector {
             path: path.display().to_string(),
             source,
         };
-        let mut file = leaktrail_snapshot::private::create_file(path).map_err(io)?;
+        let mut file = leaktrail_private_files::create_file(path).map_err(io)?;
         let taken = self
             .stream_heap_snapshot(&mut file, &path.display().to_string())
             .and_then(|n| file.sync_all().map(|_| n).map_err(io));

@@ -16,7 +16,7 @@ const CSS: &str = include_str!("html.css");
 /// files: it opens anywhere, offline.
 pub fn render_run_html(
     result: &leaktrail_harness::RunResult,
-    assessment: &leaktrail_harness::Assessment,
+    assessment: &leaktrail_harness::RunAssessment,
     culprit: Option<&LeakReport>,
     fault: Option<&str>,
 ) -> String {

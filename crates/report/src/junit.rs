@@ -11,7 +11,7 @@ use crate::run_checks;
 pub fn render_run_junit(
     command: &str,
     result: &leaktrail_harness::RunResult,
-    assessment: &leaktrail_harness::Assessment,
+    assessment: &leaktrail_harness::RunAssessment,
     culprit: Option<&LeakReport>,
     fault: Option<&str>,
 ) -> String {

@@ -14,7 +14,7 @@ use crate::{run_checks, Format, RenderOptions};
 /// verdict, the series, and what sampling cost.
 pub fn render_run(
     result: &leaktrail_harness::RunResult,
-    assessment: &leaktrail_harness::Assessment,
+    assessment: &leaktrail_harness::RunAssessment,
     culprit: Option<&LeakReport>,
     fault: Option<&str>,
     opts: RenderOptions,
@@ -23,7 +23,7 @@ pub fn render_run(
         #[derive(Serialize)]
         struct RunJson<'a> {
             fault: Option<&'a str>,
-            assessment: &'a leaktrail_harness::Assessment,
+            assessment: &'a leaktrail_harness::RunAssessment,
             culprit: Option<&'a LeakReport>,
             run: &'a leaktrail_harness::RunResult,
         }
@@ -129,7 +129,7 @@ pub fn render_run(
 /// Where the run's verdict was first reached and then held, against the run's length.
 pub(crate) fn decided_sentence(
     result: &leaktrail_harness::RunResult,
-    assessment: &leaktrail_harness::Assessment,
+    assessment: &leaktrail_harness::RunAssessment,
 ) -> Option<String> {
     let at = assessment.decided_after?;
     let last = result.samples.last()?;

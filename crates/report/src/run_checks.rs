@@ -2,7 +2,7 @@
 //! baseline, `--expect-freed`), PSS next to RSS, and what sampling cost.
 
 use leaktrail_analysis::units::{human_bytes, plural_s};
-use leaktrail_harness::{Assessment, Check, CheckDetail, CheckStatus, RunResult};
+use leaktrail_harness::{Check, CheckDetail, CheckStatus, RunAssessment, RunResult};
 
 use crate::document::Doc;
 use crate::markup::{escape, prose_html};
@@ -19,7 +19,7 @@ fn status_word(s: CheckStatus) -> (&'static str, &'static str) {
 }
 
 /// Checks in reading order: failed and errors first.
-fn ordered(a: &Assessment) -> Vec<&Check> {
+fn ordered(a: &RunAssessment) -> Vec<&Check> {
     let mut checks: Vec<&Check> = a.checks.iter().collect();
     checks.sort_by_key(|c| match c.status {
         CheckStatus::Failed => 0,
@@ -107,7 +107,7 @@ pub(crate) fn overhead_sentence(result: &RunResult) -> String {
 
 impl Doc {
     /// The checks, failed first, each with its finding (and a survivor's path).
-    pub(crate) fn run_checks(&mut self, a: &Assessment) {
+    pub(crate) fn run_checks(&mut self, a: &RunAssessment) {
         if a.checks.is_empty() {
             return;
         }
@@ -138,7 +138,7 @@ impl Doc {
 }
 
 /// The checks as an HTML list.
-pub(crate) fn checks_html(a: &Assessment) -> String {
+pub(crate) fn checks_html(a: &RunAssessment) -> String {
     if a.checks.is_empty() {
         return String::new();
     }
@@ -184,7 +184,7 @@ pub(crate) fn checks_html(a: &Assessment) -> String {
 }
 
 /// One JUnit test case per check, and the (failures, errors, skipped) they add.
-pub(crate) fn checks_junit(a: &Assessment, wall: f64) -> (String, usize, usize, usize) {
+pub(crate) fn checks_junit(a: &RunAssessment, wall: f64) -> (String, usize, usize, usize) {
     let (mut failures, mut errors, mut skipped) = (0, 0, 0);
     let mut out = String::new();
     for c in &a.checks {

@@ -35,7 +35,6 @@ mod error;
 mod json;
 pub mod meta;
 mod parse;
-pub mod private;
 mod snapshot;
 mod source;
 mod strings;

@@ -19,9 +19,9 @@
 #![deny(missing_docs)]
 
 mod normal;
-mod trend;
+mod slope;
 mod verdict;
 
 pub use normal::normal_cdf;
-pub use trend::{mann_kendall, theil_sen, warmup_end, SlopeEstimate, TrendTest};
+pub use slope::{mann_kendall, theil_sen, warmup_end, SlopeEstimate, TrendTest};
 pub use verdict::{decide, samples_needed, GrowthPolicy, GrowthVerdict, Outcome, MIN_SAMPLES};

@@ -15,7 +15,7 @@
 
 use serde::Serialize;
 
-use crate::trend::{slope_and_trend, theil_sen, warmup_end, SlopeEstimate, TrendTest};
+use crate::slope::{slope_and_trend, theil_sen, warmup_end, SlopeEstimate, TrendTest};
 
 /// Fewer steady samples than this decide nothing.
 pub const MIN_SAMPLES: usize = 8;

@@ -59,7 +59,7 @@ impl Store {
                 &format!("{DB_FILE}-wal"),
                 &format!("{DB_FILE}-shm"),
             ] {
-                let _ = leaktrail_snapshot::private::restrict_file(&dir.join(file));
+                let _ = leaktrail_private_files::restrict_file(&dir.join(file));
             }
         }
         let conn = Connection::open(&db).map_err(sql(&db_path))?;
@@ -159,11 +159,11 @@ impl Store {
     }
 }
 
-/// Creates `dir` (and parents) owner-only, as [`leaktrail_snapshot::private::create_dir`]
+/// Creates `dir` (and parents) owner-only, as [`leaktrail_private_files::create_dir`]
 /// does, with the store's errors.
 pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     if dir.exists() && !dir.is_dir() {
         return Err(StoreError::NotADirectory(dir.display().to_string()));
     }
-    leaktrail_snapshot::private::create_dir(dir).map_err(io(&dir.display().to_string()))
+    leaktrail_private_files::create_dir(dir).map_err(io(&dir.display().to_string()))
 }

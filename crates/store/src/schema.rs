@@ -173,7 +173,7 @@ pub(crate) fn build_new_database(db: &Path) -> Result<(), StoreError> {
     remove_abandoned_builds(db);
     // SQLite gives its -wal and -shm files the main file's mode, so creating that 0600
     // first keeps all three private.
-    leaktrail_snapshot::private::create_new_file(&building).map_err(io(&building_path))?;
+    leaktrail_private_files::create_new_file(&building).map_err(io(&building_path))?;
     let built = (|| {
         let conn = Connection::open(&building).map_err(sql(&building_path))?;
         conn.execute_batch("PRAGMA journal_mode = WAL;")

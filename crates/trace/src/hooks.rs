@@ -142,9 +142,9 @@ impl FileHooks {
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()?;
         let preload = dir.path().join("preload.js");
-        leaktrail_snapshot::private::write_file(&preload, PRELOAD)?;
+        leaktrail_private_files::write_file(&preload, PRELOAD)?;
         let events = dir.path().join("events.jsonl");
-        leaktrail_snapshot::private::write_file(&events, "")?;
+        leaktrail_private_files::write_file(&events, "")?;
         Ok(FileHooks {
             dir,
             preload,

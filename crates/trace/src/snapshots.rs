@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use leaktrail_snapshot::private;
+use leaktrail_private_files as private;
 
 /// `SIGUSR2`, the signal Node is told to snapshot on.
 pub const SNAPSHOT_SIGNAL: i32 = 12;

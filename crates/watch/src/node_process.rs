@@ -211,7 +211,7 @@ pub(crate) fn snapshot_by_signal(
                 std::fs::copy(&file, dest).map_err(|e| format!("{}: {e}", dest.display()))?;
                 let _ = std::fs::remove_file(&file);
             }
-            let _ = leaktrail_snapshot::private::restrict_file(dest);
+            let _ = leaktrail_private_files::restrict_file(dest);
             return Ok(());
         }
     }

@@ -307,7 +307,7 @@ pub fn snapshot_inside(
         path: path.display().to_string(),
         source,
     };
-    drop(leaktrail_snapshot::private::create_file(path).map_err(io)?);
+    drop(leaktrail_private_files::create_file(path).map_err(io)?);
     // The workload's working directory may not be ours.
     let absolute = std::path::absolute(path).map_err(io)?;
     let target = serde_json::to_string(&absolute.display().to_string()).unwrap_or_default();

@@ -86,7 +86,7 @@ pub(super) fn save_report(dir: &std::path::Path, text: &str) -> Result<Saved, Ap
     for _ in 0..1000 {
         let name = report_name(&stamp, n);
         let path = dir.join(&name);
-        match leaktrail_snapshot::private::create_new_file(&path) {
+        match leaktrail_private_files::create_new_file(&path) {
             Ok(mut f) => {
                 f.write_all(text.as_bytes())
                     .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;

@@ -6,6 +6,8 @@
 //! existing file or directory it writes into is made so too, since a mode given at
 //! creation does not apply to what already exists.
 
+#![deny(missing_docs)]
+
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
