@@ -23,8 +23,8 @@
 //! [`leak_test`] puts these together as `leaktrail run` does, from a validated
 //! [`LeakTestPlan`].
 //!
-//! [`spawn_in_group`] and [`stop_group`] start and stop a workload's whole process tree;
-//! `leaktrail trace` uses them too.
+//! The workload is started and stopped whole by `leaktrail-process`, which `watch` and
+//! `trace` use too.
 
 #![deny(missing_docs)]
 
@@ -39,8 +39,6 @@ mod lines;
 mod profile;
 mod pss;
 mod run;
-mod signals;
-mod spawn;
 
 pub use assess::{
     assess, DecidedBy, MemoryKind, PointsUsed, RunAssessment, RunSeries, SeriesVerdict,
@@ -63,9 +61,4 @@ pub use pss::PssComparison;
 pub use run::{
     run, CheapPoint, EndSnapshot, ExitInfo, HarnessError, PointKind, PssMode, RunConfig, RunResult,
     RunSnapshot, Sample, SnapshotPlan, DOUBLING_KEEP,
-};
-pub use signals::{signal_name, PendingSignal, StopSignals, STOP_SIGNALS};
-pub use spawn::{
-    signal_group, spawn_in_group, spawn_workload, stop_group, wait_exit, Hold, NodeStart,
-    HOLD_PRELOAD, NODE_OPTIONS_WITH_VALUE,
 };

@@ -25,8 +25,8 @@ pub use end::EndSnapshot;
 pub use schedule::{SnapshotPlan, DOUBLING_AFTER_SAMPLES, DOUBLING_KEEP};
 
 use crate::lines::for_each_line;
-use crate::signals::StopSignals;
-use crate::spawn::{spawn_workload, stop_group, wait_exit, Hold, NodeStart};
+use leaktrail_process::StopSignals;
+use leaktrail_process::{spawn_workload, stop_group, wait_exit, Hold, NodeStart};
 use std::io::BufReader;
 use std::net::TcpStream;
 use std::process::{Child, Stdio};

@@ -151,7 +151,7 @@ pub(crate) fn stop_sentence(result: &leaktrail_harness::RunResult) -> Option<Str
     result.interrupted.map(|signal| {
         format!(
             "Stopped: leaktrail received {} after {} and {} samples, and stopped the workload's processes; what follows is on what was measured until then.",
-            leaktrail_harness::signal_name(signal),
+            leaktrail_process::signal_name(signal),
             leaktrail_analysis::units::human_duration(result.wall_seconds),
             result.samples.len()
         )

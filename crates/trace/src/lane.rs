@@ -93,7 +93,7 @@ pub fn node_script(cmdline: &[String]) -> Option<&str> {
         if matches!(a.as_str(), "-e" | "--eval" | "-p" | "--print") {
             return None;
         }
-        if leaktrail_harness::NODE_OPTIONS_WITH_VALUE.contains(&a.as_str()) {
+        if leaktrail_process::NODE_OPTIONS_WITH_VALUE.contains(&a.as_str()) {
             args.next();
             continue;
         }

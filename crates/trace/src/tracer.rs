@@ -13,7 +13,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
-use leaktrail_harness::StopSignals;
+use leaktrail_process::StopSignals;
 use leaktrail_sampler::{
     clock_ticks_per_second, descendants, has_env_var, list_processes, process_info, sample_process,
     ProcessInfo,
@@ -131,7 +131,7 @@ pub fn trace(
         }
     }
     let signals = StopSignals::install();
-    let mut child = match leaktrail_harness::spawn_in_group(&mut cmd) {
+    let mut child = match leaktrail_process::spawn_in_group(&mut cmd) {
         Ok(child) => child,
         Err(e) => {
             signals.disarm();
@@ -182,7 +182,7 @@ pub fn trace(
         .filter(|p| p.end.is_none() && p.pid != tracer.root)
         .map(|p| p.pid)
         .collect();
-    leaktrail_harness::stop_group(&mut child, config.stop_grace);
+    leaktrail_process::stop_group(&mut child, config.stop_grace);
     let t = tracer.now();
     tracer.scan(t);
     tracer.collect(t, true);
@@ -403,7 +403,7 @@ impl Tracer<'_> {
             }
             if let Some(sig) = signals.take() {
                 self.signals_forwarded.push(sig);
-                let _ = leaktrail_harness::signal_group(child, sig);
+                let _ = leaktrail_process::signal_group(child, sig);
             }
             let t = self.now();
             // Sample before reaping: a root that has just exited is still listed.

@@ -103,12 +103,12 @@ impl Incarnation {
                 (*pid, None, None)
             }
             WatchTarget::Command(command) => {
-                let mut child = leaktrail_harness::spawn_workload(
+                let mut child = leaktrail_process::spawn_workload(
                     command,
                     if config.inspector {
-                        leaktrail_harness::NodeStart::Inspect
+                        leaktrail_process::NodeStart::Inspect
                     } else {
-                        leaktrail_harness::NodeStart::Plain
+                        leaktrail_process::NodeStart::Plain
                     },
                     Stdio::inherit(),
                     Stdio::piped(),

@@ -52,7 +52,7 @@ pub(crate) fn default_name(command: &[String]) -> String {
             return script_name(&base(arg));
         }
         // An option given its value in the next argument: that value is not the script.
-        if !arg.contains('=') && leaktrail_harness::NODE_OPTIONS_WITH_VALUE.contains(&arg.as_str())
+        if !arg.contains('=') && leaktrail_process::NODE_OPTIONS_WITH_VALUE.contains(&arg.as_str())
         {
             args.next();
         }

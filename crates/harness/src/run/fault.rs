@@ -47,7 +47,7 @@ fn describe_exit(code: Option<i32>, signal: Option<i32>) -> String {
     match (code, signal) {
         (Some(c), _) => format!("exit status {c}"),
         (None, Some(9)) => "signal 9 (SIGKILL: out of memory?)".to_owned(),
-        (None, Some(s)) => crate::signal_name(s),
+        (None, Some(s)) => leaktrail_process::signal_name(s),
         (None, None) => "an unknown status".to_owned(),
     }
 }

@@ -24,7 +24,7 @@ impl Incarnation {
                 let status = child.try_wait().ok().flatten()?;
                 // What the command left running in its group (workers, a `sh -c` child)
                 // goes with it: it may hold the service's port and fail the restart.
-                leaktrail_harness::stop_group(child, LEFTOVER_GRACE);
+                leaktrail_process::stop_group(child, LEFTOVER_GRACE);
                 // The stderr reader ends when the pipe closes: its tail may still lack the
                 // last lines (a V8 out-of-memory report) when the exit is seen.
                 if let Some(reader) = self.stderr_reader.take() {
@@ -86,7 +86,7 @@ impl Incarnation {
         match self.child.as_mut() {
             Some(child) => {
                 use std::os::unix::process::ExitStatusExt;
-                leaktrail_harness::stop_group(child, Duration::from_secs(5));
+                leaktrail_process::stop_group(child, Duration::from_secs(5));
                 let status = child.wait().ok();
                 IncarnationEnd {
                     ended_at: now_ms(),
