@@ -714,6 +714,20 @@ fn a_snapshot_budget_skips_the_costly_snapshots_and_says_so() {
         l.starts_with("Heap diff, --snapshot-budget: PID ") && l.contains("leaky.test.js")
     });
     assert!(said, "{}", report["not_measured"]);
+    // It grew: whatever else is said of the workers, it is not among those that did not.
+    let pid = format!("PID {}", leaky["pid"]);
+    let did_not_grow: Vec<&str> = not_measured(&report)
+        .into_iter()
+        .filter(|l| {
+            l.starts_with("No snapshot: did not grow") || l.starts_with("Reference baseline only")
+        })
+        .collect();
+    assert!(
+        did_not_grow.iter().all(|l| !l.contains(&format!("{pid} "))
+            && !l.contains(&format!("{pid},"))
+            && !l.ends_with(&format!("{pid}."))),
+        "{did_not_grow:?}"
+    );
 }
 
 #[test]
@@ -981,7 +995,6 @@ LEAKTRAIL_SNAPSHOT_PIPE_WAIT_MS=300 "$@"; exit $?"#;
         "sh".to_owned(),
     ];
     held.extend(cmd.iter().cloned());
-    let began = std::time::Instant::now();
     let report = trace_passing(
         &dir,
         &[
@@ -993,8 +1006,8 @@ LEAKTRAIL_SNAPSHOT_PIPE_WAIT_MS=300 "$@"; exit $?"#;
         ],
         &held,
     );
-    let took = began.elapsed();
-    assert!(took < std::time::Duration::from_secs(100), "{took:?}");
+    // No bound on the time: a run on a loaded machine may be slow. A trace that waited
+    // for readers of pipes never written would not report them lost (checked below).
     let cost = &report["snapshot_cost"];
     assert_eq!(cost["snapshots"].as_u64(), Some(0), "{cost}");
     assert!(cost["skipped_pipes_busy"].as_u64() >= Some(2), "{cost}");

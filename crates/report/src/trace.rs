@@ -224,6 +224,7 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
                         if lazy
                             && pr.snapshots.is_empty()
                             && pr.censuses.is_empty()
+                            && !leaktrail_trace::boundaries::skipped_a_snapshot(&pr.notes)
                             && pr
                                 .role
                                 .as_ref()

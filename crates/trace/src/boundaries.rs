@@ -261,6 +261,13 @@ pub fn is_pipe_note(note: &str) -> bool {
     note.starts_with("no snapshot ") && note.contains("trace's census pipes")
 }
 
+/// Whether a process's notes say one of its snapshots (or one of its worker threads',
+/// whose notes are filed under the process) was skipped, for the budget or for trace's
+/// pipes: then it may have grown without a snapshot to show it.
+pub fn skipped_a_snapshot(notes: &[String]) -> bool {
+    notes.iter().any(|n| is_budget_note(n) || is_pipe_note(n))
+}
+
 /// The cost of the snapshots of `processes` and their worker `threads`, in a run of `wall_seconds`; `files` when
 /// workers were asked to snapshot themselves between files; `skipped`: those workers skipped.
 pub fn cost(

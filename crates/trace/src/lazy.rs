@@ -24,6 +24,8 @@ struct Worker {
     taken: usize,
     /// Of which its runner's reference baseline.
     reference: bool,
+    /// A snapshot of it (or of a thread of its process) was skipped: it may have grown.
+    skipped: bool,
 }
 
 /// The test workers of a run with snapshots at file boundaries, sorted by what was taken.
@@ -60,6 +62,7 @@ pub fn lazy(run: &TraceRun, files: &[FileAttribution]) -> Lazy {
             thread: 0,
             taken: p.snapshots.len() + p.censuses.len(),
             reference,
+            skipped: crate::boundaries::skipped_a_snapshot(&p.notes),
         });
     }
     for t in &run.threads {
@@ -76,6 +79,10 @@ pub fn lazy(run: &TraceRun, files: &[FileAttribution]) -> Lazy {
             thread: t.thread,
             taken: t.snapshots.len() + t.censuses.len(),
             reference,
+            skipped: run
+                .processes
+                .iter()
+                .any(|p| p.pid == t.pid && crate::boundaries::skipped_a_snapshot(&p.notes)),
         });
     }
     let mut kept: Vec<(i32, u32, u64, u64)> = Vec::new();
@@ -126,7 +133,13 @@ impl Lazy {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let none: Vec<&Worker> = self.workers.iter().filter(|w| w.taken == 0).collect();
+        // A worker whose snapshot was skipped may have grown: it is said under what was
+        // not measured, not here.
+        let none: Vec<&Worker> = self
+            .workers
+            .iter()
+            .filter(|w| w.taken == 0 && !w.skipped)
+            .collect();
         if !none.is_empty() {
             out.push(format!(
                 "No snapshot: did not grow — {} test worker{} whose heap after a full GC never grew by --snapshot-growth from the start of {} first file, so there was nothing for a heap diff to explain (budget skips, if any, are listed apart): {}.",
@@ -139,7 +152,7 @@ impl Lazy {
         let reference_only: Vec<&Worker> = self
             .workers
             .iter()
-            .filter(|w| w.taken == 1 && w.reference)
+            .filter(|w| w.taken == 1 && w.reference && !w.skipped)
             .collect();
         if !reference_only.is_empty() {
             out.push(format!(

@@ -223,6 +223,24 @@
       return false; // another worker of this runner claimed it
     }
   }
+  // A reference that could not be taken (no free pipe, a failed write) gives its claim
+  // back, so that the runner's next fresh worker takes it instead: otherwise every worker
+  // that grows without a snapshot of its own before would have nothing to be diffed against.
+  function releaseReference(runner) {
+    try {
+      fs.unlinkSync(referenceClaim(runner));
+    } catch {
+      // Gone already.
+    }
+  }
+  // The rate is written to a file of its own and renamed over the claim: a reader never
+  // sees it half written.
+  function publishRate(runner, rate) {
+    const claim = referenceClaim(runner);
+    const tmp = `${claim}.${process.pid}.${tid}.tmp`;
+    fs.writeFileSync(tmp, String(rate), { mode: 0o600 });
+    fs.renameSync(tmp, claim);
+  }
   function referenceRate(runner) {
     try {
       return Number(fs.readFileSync(referenceClaim(runner), 'utf8')) || 0;
@@ -230,6 +248,11 @@
       return 0;
     }
   }
+  // Until a snapshot has been timed (the reference may still be writing), the budget
+  // estimates V8's pace as 20 MB of heap a second: measured here, a 105 MiB heap took 6 to
+  // 20 s on a loaded two-core machine. Without an estimate the budget would not apply to
+  // the workers that grow first, and whether it did would depend on timing.
+  const DEFAULT_MS_PER_BYTE = 1000 / (20 * 1000 * 1000);
   // Snapshots are lazy: a worker is snapshotted after a file only once its heap after a
   // full GC has grown by LEAKTRAIL_SNAPSHOT_GROWTH_BYTES — from its first file's start
   // while it has no snapshot, else from its last snapshot — and
@@ -238,9 +261,9 @@
   // the heap. Before its first file only the runner's reference baseline is taken.
   // `heap`: the heap used after the file, after a full GC (emit's answer).
   function snapshot(runner, at, file, heap) {
+    let reference = false;
     try {
       if (!snapDir && !fifoDir) return;
-      let reference = false;
       if (at === 'before') {
         if (firstFile !== null) return;
         firstFile = now();
@@ -252,8 +275,8 @@
             (lastGrowth !== null && now() - lastGrowth < snapEvery)) {
           return;
         }
-        const rate = msPerByte || referenceRate(runner);
-        if (snapBudget > 0 && rate > 0 && firstFile !== null) {
+        const rate = msPerByte || referenceRate(runner) || DEFAULT_MS_PER_BYTE;
+        if (snapBudget > 0 && firstFile !== null) {
           const estimate = rate * heap;
           const allowed = snapBudget * (now() - firstFile);
           if (spentMs + estimate > allowed) {
@@ -276,6 +299,7 @@
         name = `busy.${process.pid}.${tid}.${1000 + snapSeq}.fifo`;
         const claimed = claimPipe(name);
         if (!claimed.pipe) {
+          if (reference) releaseReference(runner);
           say({ runner, event: 'snapshot-skipped', reason: claimed.why, at, file,
                 heap: typeof heap === 'number' ? heap : ownHeap(), waited_ms: claimed.waited,
                 pipes: claimed.pipes });
@@ -301,15 +325,16 @@
       if (lastHeap > 0) msPerByte = (done - began) / lastHeap;
       if (reference) {
         try {
-          fs.writeFileSync(referenceClaim(runner), String(msPerByte));
+          publishRate(runner, msPerByte);
         } catch {
-          // The others then have no estimate for their budget.
+          // The others then estimate their budget with the default pace.
         }
       }
       say({ runner, event: 'snapshot', at, file, name, t: began, ms: done - began, heap: lastHeap,
             reference });
     } catch {
-      // Never break the test run.
+      // Never break the test run; a reference that failed is another worker's to take.
+      if (reference) releaseReference(runner);
     }
   }
 

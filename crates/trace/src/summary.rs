@@ -472,6 +472,17 @@ mod tests {
         let own = [("before a", true), ("after leaky", false)];
         let (a, b, who) = pair(&own, is_ref, with).expect("a pair");
         assert_eq!((a.0, b.0, who), ("before a", "after leaky", None));
+        // Two growth snapshots, none from before: the first already holds the growth that
+        // triggered it, so the diff runs from the reference to the latest.
+        let grew_twice = [("after leaky", false), ("after slow", false)];
+        let (a, b, who) = pair(&grew_twice, is_ref, with).expect("a pair");
+        assert_eq!(
+            (a.0, b.0, who.as_deref()),
+            ("ref", "after slow", Some("PID 41"))
+        );
+        // Without a reference, its own two.
+        let (a, b, who) = pair(&grew_twice, is_ref, None).expect("a pair");
+        assert_eq!((a.0, b.0, who), ("after leaky", "after slow", None));
         // The reference alone, or a growth snapshot without one: no diff.
         assert!(pair(&[reference], is_ref, with).is_none());
         assert!(pair(&grew, is_ref, None).is_none());

@@ -109,9 +109,10 @@ impl References {
 }
 
 /// The earliest and latest of a worker's own `taken` (snapshots or censuses), with two or
-/// more; with only one, which grew (not a reference baseline itself), `reference` and
-/// it: the worker grew without a snapshot of its own before. The third value names whose
-/// the reference is.
+/// more whose first is its own reference baseline (or with no `reference` to be had);
+/// else `reference` and its latest: the worker grew without a snapshot of its own before,
+/// so its first own snapshot already holds the growth that triggered it. The third value
+/// names whose the reference is.
 pub(crate) fn pair<'a, T>(
     taken: &'a [T],
     is_reference: impl Fn(&T) -> bool,
@@ -119,6 +120,11 @@ pub(crate) fn pair<'a, T>(
 ) -> Option<(&'a T, &'a T, Option<String>)> {
     match taken {
         [only] if !is_reference(only) => reference.map(|(r, who)| (r, only, Some(who.to_owned()))),
+        // Its first own snapshot was taken because it had grown: from it on, the growth
+        // that triggered it is lost. The reference is what it grew from.
+        [first, .., last] if !is_reference(first) && reference.is_some() => {
+            reference.map(|(r, who)| (r, last, Some(who.to_owned())))
+        }
         [first, .., last] => Some((first, last, None)),
         _ => None,
     }
