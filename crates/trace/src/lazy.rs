@@ -26,6 +26,8 @@ struct Worker {
     reference: bool,
     /// A snapshot of it (or of a thread of its process) was skipped: it may have grown.
     skipped: bool,
+    /// Its runner and whether it is a worker thread: whose reference it is diffed against.
+    runner: (String, bool),
 }
 
 /// The test workers of a run with snapshots at file boundaries, sorted by what was taken.
@@ -34,8 +36,8 @@ pub struct Lazy {
     /// What each worker's files kept: (PID, thread, first file's heap at its start, the
     /// highest heap at a file's end), after a full GC.
     kept: Vec<(i32, u32, u64, u64)>,
-    /// Whose reference baselines were collected, by runner.
-    references: Vec<String>,
+    /// Whose reference baselines were collected: (runner, thread or not), the reference.
+    references: Vec<((String, bool), String)>,
 }
 
 fn is_reference(s: &[SnapshotFile], c: &[StreamedCensus]) -> bool {
@@ -54,7 +56,10 @@ pub fn lazy(run: &TraceRun, files: &[FileAttribution]) -> Lazy {
         };
         let reference = is_reference(&p.snapshots, &p.censuses);
         if reference {
-            references.push(format!("PID {}, {}", p.pid, role.runner));
+            references.push((
+                (role.runner.clone(), false),
+                format!("PID {}, {}", p.pid, role.runner),
+            ));
         }
         workers.push(Worker {
             who: format!("PID {}", p.pid),
@@ -63,14 +68,15 @@ pub fn lazy(run: &TraceRun, files: &[FileAttribution]) -> Lazy {
             taken: p.snapshots.len() + p.censuses.len(),
             reference,
             skipped: crate::boundaries::skipped_a_snapshot(&p.notes),
+            runner: (role.runner.clone(), false),
         });
     }
     for t in &run.threads {
         let reference = is_reference(&t.snapshots, &t.censuses);
         if reference {
-            references.push(format!(
-                "thread {} of PID {}, {} threads",
-                t.thread, t.pid, t.runner
+            references.push((
+                (t.runner.clone(), true),
+                format!("thread {} of PID {}, {} threads", t.thread, t.pid, t.runner),
             ));
         }
         workers.push(Worker {
@@ -83,6 +89,7 @@ pub fn lazy(run: &TraceRun, files: &[FileAttribution]) -> Lazy {
                 .processes
                 .iter()
                 .any(|p| p.pid == t.pid && crate::boundaries::skipped_a_snapshot(&p.notes)),
+            runner: (t.runner.clone(), true),
         });
     }
     let mut kept: Vec<(i32, u32, u64, u64)> = Vec::new();
@@ -165,18 +172,31 @@ impl Lazy {
             .iter()
             .filter(|w| w.taken == 1 && !w.reference)
             .collect();
-        if !once.is_empty() {
-            let against = if self.references.is_empty() {
-                "no reference baseline was collected, so it has no heap diff".to_owned()
-            } else {
-                format!(
-                    "its heap diff is against its runner's reference baseline ({}), a fresh worker's heap, not its own before",
-                    self.references.join("; ")
-                )
+        // One sentence per reference (or none): a worker is diffed against its own
+        // runner's, of its kind.
+        let mut groups: Vec<(Option<&str>, Vec<&Worker>)> = Vec::new();
+        for w in once {
+            let reference = self
+                .references
+                .iter()
+                .find(|(runner, _)| *runner == w.runner)
+                .map(|(_, r)| r.as_str());
+            match groups.iter_mut().find(|(r, _)| *r == reference) {
+                Some((_, ws)) => ws.push(w),
+                None => groups.push((reference, vec![w])),
+            }
+        }
+        for (reference, ws) in groups {
+            let against = match reference {
+                None => "no reference baseline of its runner was collected, so it has no heap diff"
+                    .to_owned(),
+                Some(r) => format!(
+                    "its heap diff is against its runner's reference baseline ({r}), a fresh worker's heap, not its own before"
+                ),
             };
             out.push(format!(
                 "One snapshot: {} grew (after a full GC, by --snapshot-growth from its first file's start) and not as much again; a worker is snapshotted only once it has grown, so it has no snapshot of its own from before: {against}.",
-                named(&once)
+                named(&ws)
             ));
         }
         out
