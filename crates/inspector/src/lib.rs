@@ -268,6 +268,7 @@ impl Inspector {
                 Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     break Ok(())
                 }
+                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
                     break Err(InspectorError::Closed)
                 }
@@ -390,6 +391,13 @@ impl Inspector {
                 Ok(_) => continue,
                 Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
                     return Err(InspectorError::Closed)
+                }
+                // A signal leaktrail handles (a stop: SIGINT, SIGTERM) interrupts a read on
+                // a socket with a receive timeout even under SA_RESTART (signal(7)). It is
+                // no fault of the connection: read on (tungstenite resumes a partly read
+                // frame). Seen as a heap reading lost when `watch` was stopped mid-sample.
+                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    continue
                 }
                 // A read that timed out only to look at the abort flag (tungstenite resumes
                 // a partly read frame on the next read).

@@ -62,3 +62,51 @@ fn heap_usage_gc_and_a_snapshot_from_a_live_node() {
     let _ = child.wait();
     result.expect("inspector session");
 }
+
+/// A signal the caller handles (as `watch` and `run` handle SIGTERM and SIGINT) interrupts
+/// a read on a socket with a receive timeout even under SA_RESTART: the call must still
+/// get its answer, not fail (a lost heap reading, seen when `watch` was stopped).
+#[test]
+fn a_handled_signal_does_not_fail_a_call_in_flight() {
+    let mut child = Command::new("node")
+        .arg("--inspect=127.0.0.1:0")
+        .arg("-e")
+        .arg("setInterval(() => {}, 1000);")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("node starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let url = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| listening_url(&l).map(str::to_owned))
+        .expect("Node printed its inspector URL");
+    // A handler that does nothing, as signal-hook's flag does (SA_RESTART).
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let registered =
+        signal_hook::flag::register(signal_hook::consts::SIGUSR2, flag.clone()).expect("handler");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let caller = std::thread::spawn(move || {
+        let mut inspector = Inspector::connect(&url).expect("connects");
+        // SAFETY: pthread_self has no preconditions.
+        tx.send(unsafe { libc::pthread_self() }).expect("send");
+        // Busy in the target for a second: the caller waits in a read all that time.
+        inspector.evaluate::<u64>("(() => { const end = Date.now() + 1000; let n = 0; while (Date.now() < end) n++; return 7; })()")
+    });
+    let thread = rx.recv().expect("thread id");
+    for _ in 0..10 {
+        std::thread::sleep(std::time::Duration::from_millis(80));
+        // SAFETY: the thread is alive until it is joined below; SIGUSR2 has a handler.
+        unsafe { libc::pthread_kill(thread, libc::SIGUSR2) };
+    }
+    let answer = caller.join().expect("the caller did not panic");
+    signal_hook::low_level::unregister(registered);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(answer.expect("the call survives the signals"), 7);
+    assert!(
+        flag.load(std::sync::atomic::Ordering::SeqCst),
+        "the signals arrived"
+    );
+}
