@@ -1,31 +1,35 @@
 //! Against a real `node --inspect=127.0.0.1:0`.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use leaktrail_inspector::{listening_url, Inspector};
 use leaktrail_snapshot::{HeapSnapshot, NodeKind, ParseOptions};
 
-#[test]
-fn heap_usage_gc_and_a_snapshot_from_a_live_node() {
+/// `node --inspect=127.0.0.1:0 -e SCRIPT`, and the inspector URL it printed.
+fn node_with_inspector(script: &str) -> (Child, String) {
     let mut child = Command::new("node")
         .arg("--inspect=127.0.0.1:0")
         .arg("-e")
-        .arg("class Marker { constructor(i) { this.i = i; } } globalThis.keep = []; for (let i = 0; i < 1000; i++) keep.push(new Marker(i)); setInterval(() => {}, 1000);")
+        .arg(script)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .expect("node starts");
     let stderr = child.stderr.take().expect("stderr");
-    let mut url = None;
-    for line in BufReader::new(stderr).lines() {
-        let line = line.expect("line");
-        if let Some(u) = listening_url(&line) {
-            url = Some(u.to_owned());
-            break;
-        }
-    }
-    let url = url.expect("Node printed its inspector URL");
+    let url = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| listening_url(&l).map(str::to_owned))
+        .expect("Node printed its inspector URL");
+    (child, url)
+}
+
+#[test]
+fn heap_usage_gc_and_a_snapshot_from_a_live_node() {
+    let (mut child, url) = node_with_inspector(
+        "class Marker { constructor(i) { this.i = i; } } globalThis.keep = []; for (let i = 0; i < 1000; i++) keep.push(new Marker(i)); setInterval(() => {}, 1000);",
+    );
     let result = (|| -> Result<(), Box<dyn std::error::Error>> {
         let mut inspector = Inspector::connect(&url)?;
         inspector.collect_garbage()?;
@@ -68,20 +72,7 @@ fn heap_usage_gc_and_a_snapshot_from_a_live_node() {
 /// get its answer, not fail (a lost heap reading, seen when `watch` was stopped).
 #[test]
 fn a_handled_signal_does_not_fail_a_call_in_flight() {
-    let mut child = Command::new("node")
-        .arg("--inspect=127.0.0.1:0")
-        .arg("-e")
-        .arg("setInterval(() => {}, 1000);")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("node starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let url = BufReader::new(stderr)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| listening_url(&l).map(str::to_owned))
-        .expect("Node printed its inspector URL");
+    let (mut child, url) = node_with_inspector("setInterval(() => {}, 1000);");
     // A handler that does nothing, as signal-hook's flag does (SA_RESTART).
     let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let registered =
