@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use leaktrail_analysis::{lane, Classification, SnapshotDiff, SnapshotDigest};
-use leaktrail_report::LaneDiff;
+use leaktrail_analysis::{snapshot_dir, Classification, SnapshotDiff, SnapshotDigest};
+use leaktrail_report::ProcessDiff;
 
 use super::{load, Common};
 
@@ -53,9 +53,9 @@ fn digest(path: &Path, listeners: bool, common: &Common) -> anyhow::Result<Snaps
 /// Runs `diff` and returns the rendered report.
 pub fn run(args: &DiffArgs, common: &Common) -> anyhow::Result<String> {
     if let Some(dir) = &args.lane_dir {
-        let lanes = lane::discover(dir, args.pid)?;
-        let mut diffs = Vec::with_capacity(lanes.len());
-        for l in &lanes {
+        let processes = snapshot_dir::by_process(dir, args.pid)?;
+        let mut diffs = Vec::with_capacity(processes.len());
+        for l in &processes {
             let diff = match l.pair() {
                 Some((a, b)) => Some(SnapshotDiff::between(
                     &digest(a, args.listeners, common)?,
@@ -65,15 +65,15 @@ pub fn run(args: &DiffArgs, common: &Common) -> anyhow::Result<String> {
             };
             diffs.push((l.pid, l.snapshots.len(), diff));
         }
-        let views: Vec<LaneDiff> = diffs
+        let views: Vec<ProcessDiff> = diffs
             .iter()
-            .map(|(pid, n, d)| LaneDiff {
+            .map(|(pid, n, d)| ProcessDiff {
                 pid: *pid,
                 snapshots: *n,
                 diff: d.as_ref(),
             })
             .collect();
-        return Ok(leaktrail_report::render_lanes(
+        return Ok(leaktrail_report::render_lane_dir(
             &dir.display().to_string(),
             &views,
             common.render,

@@ -25,10 +25,7 @@ impl LiveStatus {
             return;
         }
         use leaktrail_analysis::units::{human_bytes, signed_bytes};
-        let y = match s.heap_used {
-            Some(h) => h + s.external.unwrap_or(0),
-            None => s.rss,
-        };
+        let y = s.memory.v8_bytes().unwrap_or(s.memory.rss);
         let x = if self.by_iteration {
             s.iteration.unwrap_or(0) as f64
         } else {
@@ -51,9 +48,13 @@ impl LiveStatus {
             None => format!("{:.0} s", s.t),
         };
         let heap = s
+            .memory
             .heap_used
             .map_or(String::new(), |h| format!("  heap {}", human_bytes(h)));
-        eprint!("\r\x1b[2K{at}{heap}  RSS {}{slope}", human_bytes(s.rss));
+        eprint!(
+            "\r\x1b[2K{at}{heap}  RSS {}{slope}",
+            human_bytes(s.memory.rss)
+        );
     }
 
     /// Clears the line; later samples are not shown.

@@ -212,15 +212,16 @@ pub fn run(args: &WatchArgs, quiet: bool) -> anyhow::Result<(String, u8)> {
                     return;
                 }
                 let heap = s
+                    .memory
                     .heap_used
-                    .map(|h| format!("heap {}  ", human_bytes(h as u64)))
+                    .map(|h| format!("heap {}  ", human_bytes(h)))
                     .unwrap_or_default();
                 // Written, not printed: a closed stderr must not stop the watcher.
                 let _ = write!(
                     std::io::stderr(),
                     "\r\x1b[2K{heap}rss {}  threads {}",
-                    human_bytes(s.rss as u64),
-                    s.threads
+                    human_bytes(s.memory.rss),
+                    s.memory.threads
                 );
                 return;
             }

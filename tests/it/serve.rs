@@ -229,8 +229,8 @@ fn samples_since_and_limit() {
     let got = v["targets"][0]["samples"].as_array().expect("samples");
     assert_eq!(got.len(), f.samples.len());
     assert_eq!(got[0]["t"], f.samples[0].t);
-    assert_eq!(got[0]["rss"], f.samples[0].rss);
-    assert_eq!(got[0]["heap_used"].as_i64(), f.samples[0].heap_used);
+    assert_eq!(got[0]["rss"], f.samples[0].memory.rss);
+    assert_eq!(got[0]["heap_used"].as_u64(), f.samples[0].memory.heap_used);
 
     let k = f.samples.len() / 2;
     let since = f.samples[k].t;
@@ -517,10 +517,10 @@ print(json.dumps(out))
         s[2].as_f64().expect("value")
     };
     let last = f.samples.last().expect("samples");
-    assert_eq!(value("leaktrail_rss_bytes"), last.rss as f64);
+    assert_eq!(value("leaktrail_rss_bytes"), last.memory.rss as f64);
     assert_eq!(
         value("leaktrail_heap_used_bytes"),
-        last.heap_used.expect("heap") as f64
+        last.memory.heap_used.expect("heap") as f64
     );
     assert_eq!(value("leaktrail_assessment_level"), 2.0, "leaking");
     // Per second, Prometheus's base unit: the trend report's slope per hour / 3600.
@@ -593,13 +593,17 @@ fn dashboard_shows_the_store_in_chromium() {
     // Each chart carries one point per stored sample, and ends at the last stored value.
     let last = f.samples.last().expect("samples");
     for (series, n, end) in [
-        ("heap", f.samples.len(), last.heap_used.expect("heap")),
+        (
+            "heap",
+            f.samples.len(),
+            last.memory.heap_used.expect("heap"),
+        ),
         (
             "external",
             f.samples.len(),
-            last.external.expect("external"),
+            last.memory.external.expect("external"),
         ),
-        ("rss", f.samples.len(), last.rss),
+        ("rss", f.samples.len(), last.memory.rss),
     ] {
         let tag = dom
             .split("<polyline")

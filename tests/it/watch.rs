@@ -248,7 +248,7 @@ fn a_leaking_service_lands_in_the_store_and_trends_leaking() {
     // Samples taken while a snapshot was built have RSS but no heap reading.
     let odd: Vec<_> = samples
         .iter()
-        .filter(|s| (s.heap_used.is_some() == s.in_snapshot) || s.rss == 0)
+        .filter(|s| (s.memory.heap_used.is_some() == s.in_snapshot) || s.memory.rss == 0)
         .collect();
     assert!(
         odd.is_empty(),
@@ -256,7 +256,7 @@ fn a_leaking_service_lands_in_the_store_and_trends_leaking() {
         samples.len()
     );
     assert!(
-        samples.iter().any(|s| s.pss.is_some()),
+        samples.iter().any(|s| s.memory.pss.is_some()),
         "PSS read now and then"
     );
 
@@ -390,13 +390,14 @@ fn samples_keep_coming_while_a_snapshot_is_built_and_rss_leaves_them_out() {
         samples.len()
     );
     // /proc was read (RSS, threads), the heap was not: Node answers nothing else meanwhile.
-    assert!(marked
-        .iter()
-        .all(|s| s.rss > 0 && s.threads > 0 && s.anon.is_some() && s.heap_used.is_none()));
+    assert!(marked.iter().all(|s| s.memory.rss > 0
+        && s.memory.threads > 0
+        && s.memory.anon > 0
+        && s.memory.heap_used.is_none()));
     assert!(samples
         .iter()
         .filter(|s| !s.in_snapshot)
-        .all(|s| s.heap_used.is_some()));
+        .all(|s| s.memory.heap_used.is_some()));
     // Every run of marked samples follows the start of a snapshot: it lies inside that
     // snapshot's time span (from its start to the next unmarked sample). A run the stop cut
     // short has no stored snapshot; one that ended before it has.
@@ -691,7 +692,7 @@ fn a_running_node_process_is_found_by_pid_and_left_running() {
     assert_eq!(inc.end_reason, Some(EndReason::Detached));
     let samples = store.samples(target.id, 0, 1000).expect("samples");
     assert!(
-        samples.iter().any(|s| s.heap_used.is_some()),
+        samples.iter().any(|s| s.memory.heap_used.is_some()),
         "the inspector was opened with SIGUSR1"
     );
     assert!(!store.snapshots(target.id).expect("snapshots").is_empty());
@@ -849,7 +850,7 @@ fn a_process_started_with_heapsnapshot_signal_gets_that_signal() {
     assert!(snapshots.len() >= 2, "{snapshots:?}");
     let samples = store.samples(target.id, 0, 1000).expect("samples");
     assert!(
-        samples.iter().all(|s| s.heap_used.is_none()),
+        samples.iter().all(|s| s.memory.heap_used.is_none()),
         "no inspector asked for"
     );
     // Node's files were moved into the store, none left behind.
@@ -1061,9 +1062,12 @@ fn a_service_killed_by_the_oom_killer_is_recorded_as_oom_kill() {
         .incarnation_samples(last.id, 0, 1000)
         .expect("samples");
     assert!(
-        samples.iter().any(|s| s.rss > 64 << 20),
+        samples.iter().any(|s| s.memory.rss > 64 << 20),
         "the samples saw it grow: {:?}",
-        samples.iter().map(|s| s.rss >> 20).collect::<Vec<_>>()
+        samples
+            .iter()
+            .map(|s| s.memory.rss >> 20)
+            .collect::<Vec<_>>()
     );
     drop(group);
 }

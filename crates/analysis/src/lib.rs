@@ -10,7 +10,8 @@
 //! - [`SnapshotCensus`] is the compact record of one snapshot that a watcher stores and
 //!   trends are computed from; [`CensusDiff::between`] compares two censuses by class and
 //!   by family, with the same [`GrowthVerdict`] (raw files may be long gone).
-//! - [`lane::discover`] pairs the earliest and latest snapshot of each PID in a directory.
+//! - [`snapshot_dir`] lists a directory of snapshots, parses their names and pairs the
+//!   earliest and latest snapshot of each process.
 //! - [`ClassSurvivors`] counts the live objects of one class, with the path of one.
 //!
 //! All analysis types are plain data and `Serialize`; the JSON they produce is the
@@ -31,10 +32,10 @@ mod growing;
 mod handles;
 mod heap;
 mod idset;
-pub mod lane;
 mod leaks;
 mod retainers;
 pub mod shape;
+pub mod snapshot_dir;
 mod summary;
 mod survivors;
 pub mod units;

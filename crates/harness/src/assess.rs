@@ -210,11 +210,15 @@ pub fn assess(
             verdict: decide(&x, &y, &policy),
         }
     };
-    let node = samples.iter().any(|s| s.heap_used.is_some());
-    let rss_y = without_snapshot_steps(samples, |s| s.rss);
-    let anon = decide(&x, &without_snapshot_steps(samples, |s| s.anon), &policy);
+    let node = samples.iter().any(|s| s.memory.heap_used.is_some());
+    let rss_y = without_snapshot_steps(samples, |s| s.memory.rss);
+    let anon = decide(
+        &x,
+        &without_snapshot_steps(samples, |s| s.memory.anon),
+        &policy,
+    );
     let anon_span = (
-        samples.first().map_or(0.0, |s| s.anon as f64),
+        samples.first().map_or(0.0, |s| s.memory.anon as f64),
         x.last().copied().unwrap_or(0.0) - x.first().copied().unwrap_or(0.0),
     );
     let rss = SeriesVerdict {
@@ -222,12 +226,13 @@ pub fn assess(
         verdict: decide(&x, &rss_y, &policy),
     };
     let rss_verdict = rss.verdict.clone();
-    let heap_and_external =
-        |s: &Sample| (s.heap_used.unwrap_or(0) + s.external.unwrap_or(0)) as f64;
+    let heap_and_external = |s: &Sample| s.memory.v8_bytes().unwrap_or(0) as f64;
     let (primary, components) = if node {
         let total = series(RunSeries::HeapAndExternal, &heap_and_external);
-        let heap = series(RunSeries::Heap, &|s| s.heap_used.unwrap_or(0) as f64);
-        let external = series(RunSeries::External, &|s| s.external.unwrap_or(0) as f64);
+        let heap = series(RunSeries::Heap, &|s| s.memory.heap_used.unwrap_or(0) as f64);
+        let external = series(RunSeries::External, &|s| {
+            s.memory.external.unwrap_or(0) as f64
+        });
         (total, vec![heap, external, rss])
     } else {
         (rss.clone(), vec![rss])
@@ -307,8 +312,8 @@ pub fn assess(
         Per::Second
     };
     let threads = (
-        samples.first().map_or(0, |s| s.threads),
-        samples.last().map_or(0, |s| s.threads),
+        samples.first().map_or(0, |s| s.memory.threads),
+        samples.last().map_or(0, |s| s.memory.threads),
     );
     let mut sentence = sentence(&primary, &components, grows, floor.bytes, unit, node);
     if let Some(said) = points_sentence(&points, outcome) {

@@ -55,8 +55,8 @@ pub fn check_threads(result: &RunResult, assessment: &mut RunAssessment, toleran
     let window = (steady.len() / 10).clamp(3, steady.len() / 2);
     let first = &steady[..window];
     let last = &steady[steady.len() - 3..];
-    let baseline = first.iter().map(|s| s.threads).max().unwrap_or(0);
-    let end = last.iter().map(|s| s.threads).min().unwrap_or(0);
+    let baseline = first.iter().map(|s| s.memory.threads).max().unwrap_or(0);
+    let end = last.iter().map(|s| s.memory.threads).min().unwrap_or(0);
     let processes = (
         first.iter().map(|s| s.processes).max().unwrap_or(0),
         last.iter().map(|s| s.processes).min().unwrap_or(0),
@@ -72,7 +72,7 @@ pub fn check_threads(result: &RunResult, assessment: &mut RunAssessment, toleran
             }
         })
         .collect();
-    let y: Vec<f64> = steady.iter().map(|s| s.threads as f64).collect();
+    let y: Vec<f64> = steady.iter().map(|s| s.memory.threads as f64).collect();
     let trend = mann_kendall(&x, &y);
     let fit = theil_sen(&x, &y, 0.01);
     let grows_steadily = trend.p_value < 0.01 && fit.low > 0.0;

@@ -55,6 +55,8 @@ pub use evidence::{
 };
 pub use floor::{ByteSize, GrowthFloor, Per};
 pub use leak_test::{leak_test, LeakTest, LeakTestEvent, LeakTestPlan, CULPRIT_CLUSTERS};
+/// The memory reading a [`Sample`] holds.
+pub use leaktrail_sampler::MemoryReading;
 pub use lines::{for_each_line, MAX_LINE};
 pub use profile::{ProfileRequest, RecordedProfiles, ALLOC_PROFILE_FILE, CPU_PROFILE_FILE};
 pub use pss::PssComparison;

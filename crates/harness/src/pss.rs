@@ -48,9 +48,9 @@ pub fn compare(
     let (px, py): (Vec<f64>, Vec<f64>) = samples
         .iter()
         .zip(x)
-        .filter_map(|(s, &x)| s.pss.map(|p| (x, p as f64)))
+        .filter_map(|(s, &x)| s.memory.pss.map(|p| (x, p as f64)))
         .unzip();
-    let read: Vec<u64> = samples.iter().filter_map(|s| s.pss).collect();
+    let read: Vec<u64> = samples.iter().filter_map(|s| s.memory.pss).collect();
     let (&first, &last) = (read.first()?, read.last()?);
     let warmup = warmup_x.map(|w| px.iter().take_while(|&&v| v < w).count());
     let steady = px.len() - warmup.unwrap_or(0);

@@ -659,14 +659,14 @@ impl Session<'_> {
                     paused,
                 );
             }
-            s.heap_used = Some(heap.heap.used_size);
-            s.heap_total = Some(heap.heap.total_size);
-            s.external = Some(heap.external);
+            s.memory.heap_used = Some(heap.heap.used_size);
+            s.memory.heap_total = Some(heap.heap.total_size);
+            s.memory.external = Some(heap.external);
         }
         if let Some(tree) = self.tree.sample(false) {
-            s.rss = tree.rss;
-            s.anon = tree.anon;
-            s.threads = tree.threads;
+            s.memory.rss = tree.total.rss;
+            s.memory.anon = tree.total.anon;
+            s.memory.threads = tree.total.threads;
             s.processes = tree.processes.len();
             self.budget
                 .record(self.elapsed(), cost, busy.elapsed().as_secs_f64());
@@ -677,7 +677,7 @@ impl Session<'_> {
                 .allows_pss(edge, self.result.sampling_seconds + cost, elapsed)
             {
                 let read = Instant::now();
-                s.pss = leaktrail_sampler::tree_pss(&tree);
+                s.memory.pss = leaktrail_sampler::tree_pss(&tree);
                 let pss = read.elapsed().as_secs_f64();
                 self.budget.record_pss(pss);
                 cost += pss;

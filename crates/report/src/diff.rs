@@ -169,8 +169,8 @@ pub fn render_diff(diff: &SnapshotDiff, title: Option<&str>, opts: RenderOptions
     d.out
 }
 
-/// One lane's diff for [`render_lanes`].
-pub struct LaneDiff<'a> {
+/// One process's diff in a lane directory, for [`render_lane_dir`].
+pub struct ProcessDiff<'a> {
     /// The PID, if the file names carry one.
     pub pid: Option<u32>,
     /// Number of snapshots of this PID.
@@ -179,19 +179,21 @@ pub struct LaneDiff<'a> {
     pub diff: Option<&'a SnapshotDiff>,
 }
 
+/// One process in `leaktrail.lanes/1`, whose schema calls it a lane (the key stays).
 #[derive(Serialize)]
-struct LaneJson<'a> {
+struct ProcessJson<'a> {
     pid: Option<u32>,
     snapshots: usize,
     diff: Option<&'a SnapshotDiff>,
 }
 
-/// Renders the diffs of a lane directory, one section per PID.
-pub fn render_lanes(dir: &str, lanes: &[LaneDiff<'_>], opts: RenderOptions) -> String {
+/// Renders the diffs of a lane directory (a `trace` lane's, or any folder of snapshots),
+/// one section per process.
+pub fn render_lane_dir(dir: &str, processes: &[ProcessDiff<'_>], opts: RenderOptions) -> String {
     if opts.format == Format::Json {
-        let list: Vec<LaneJson> = lanes
+        let list: Vec<ProcessJson> = processes
             .iter()
-            .map(|l| LaneJson {
+            .map(|l| ProcessJson {
                 pid: l.pid,
                 snapshots: l.snapshots,
                 diff: l.diff,
@@ -200,7 +202,7 @@ pub fn render_lanes(dir: &str, lanes: &[LaneDiff<'_>], opts: RenderOptions) -> S
         #[derive(Serialize)]
         struct Lanes<'a> {
             directory: &'a str,
-            lanes: Vec<LaneJson<'a>>,
+            lanes: Vec<ProcessJson<'a>>,
         }
         return json(
             "leaktrail.lanes/1",
@@ -211,7 +213,7 @@ pub fn render_lanes(dir: &str, lanes: &[LaneDiff<'_>], opts: RenderOptions) -> S
         );
     }
     let mut out = String::new();
-    for l in lanes {
+    for l in processes {
         let pid = l.pid.map_or(
             "unknown PID (ordered by modification time)".to_owned(),
             |p| format!("PID {p}"),

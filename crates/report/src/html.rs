@@ -32,9 +32,9 @@ pub fn render_run_html(
                 s.t
             };
             let y = if primary.series == leaktrail_harness::RunSeries::Rss {
-                s.rss as f64
+                s.memory.rss as f64
             } else {
-                (s.heap_used.unwrap_or(0) + s.external.unwrap_or(0)) as f64
+                s.memory.v8_bytes().unwrap_or(0) as f64
             };
             (x, y)
         })
@@ -50,7 +50,7 @@ pub fn render_run_html(
         .samples
         .iter()
         .zip(&points)
-        .filter_map(|(s, p)| s.pss.map(|v| (p.0, v as f64)))
+        .filter_map(|(s, p)| s.memory.pss.map(|v| (p.0, v as f64)))
         .collect();
     // Beside the heap after forced GCs, the heap V8 left after its own major GCs.
     let major_gc: Vec<(f64, f64)> = result

@@ -33,7 +33,7 @@ mod summary;
 mod trace;
 mod trend;
 
-pub use diff::{render_diff, render_lanes, LaneDiff};
+pub use diff::{render_diff, render_lane_dir, ProcessDiff};
 pub use html::render_run_html;
 pub use junit::render_run_junit;
 pub use leaks::render_leaks;

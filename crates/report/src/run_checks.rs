@@ -63,7 +63,7 @@ pub(crate) fn overhead_sentence(result: &RunResult) -> String {
         ),
         None => "; no budget".to_owned(),
     };
-    let node = result.samples.iter().any(|s| s.heap_used.is_some());
+    let node = result.samples.iter().any(|s| s.memory.heap_used.is_some());
     let what = match (node, result.pss_seconds > 0.0) {
         (true, true) => "forced GCs and heap reads (timed inside the workload when it runs with --expose-gc) and PSS reads (smaps_rollup holds its memory-map lock)",
         (true, false) => "forced GCs and heap reads (timed inside the workload when it runs with --expose-gc)",

@@ -52,13 +52,13 @@ fn samples_csv(result: &RunResult) -> String {
             "{:.3},{},{},{},{},{},{},{},{},{}\n",
             s.t,
             opt(s.iteration),
-            opt(s.heap_used),
-            opt(s.heap_total),
-            opt(s.external),
-            s.rss,
-            s.anon,
-            opt(s.pss),
-            s.threads,
+            opt(s.memory.heap_used),
+            opt(s.memory.heap_total),
+            opt(s.memory.external),
+            s.memory.rss,
+            s.memory.anon,
+            opt(s.memory.pss),
+            s.memory.threads,
             s.processes
         ));
     }

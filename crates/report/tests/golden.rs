@@ -8,8 +8,8 @@
 
 use leaktrail_analysis::{EarlierSnapshot, HeapAnalysis, LeakReport};
 use leaktrail_harness::{
-    assess, check_expect_freed, check_threads, ExitInfo, GrowthFloor, Per, RecordedProfiles,
-    RunResult, Sample,
+    assess, check_expect_freed, check_threads, ExitInfo, GrowthFloor, MemoryReading, Per,
+    RecordedProfiles, RunResult, Sample,
 };
 use leaktrail_report::{render_run, render_run_html, render_run_junit, Format, RenderOptions};
 use leaktrail_snapshot::HeapSnapshot;
@@ -24,13 +24,15 @@ fn samples(growth: u64) -> Vec<Sample> {
             Sample {
                 t: i as f64 * 0.25,
                 iteration: Some(i * 10),
-                heap_used: Some(heap),
-                heap_total: Some(heap + 2_000_000),
-                external: Some(1_500_000),
-                rss: 40_000_000 + heap,
-                anon: 30_000_000 + heap,
-                pss: (i % 10 == 0).then_some(38_000_000 + heap),
-                threads: 11,
+                memory: MemoryReading {
+                    heap_used: Some(heap),
+                    heap_total: Some(heap + 2_000_000),
+                    external: Some(1_500_000),
+                    rss: 40_000_000 + heap,
+                    anon: 30_000_000 + heap,
+                    pss: (i % 10 == 0).then_some(38_000_000 + heap),
+                    threads: 11,
+                },
                 processes: 1,
                 after_snapshot: false,
             }

@@ -27,6 +27,10 @@ use std::path::{Path, PathBuf};
 use procfs::process::{all_processes, FDTarget, Process};
 use serde::Serialize;
 
+mod reading;
+
+pub use reading::MemoryReading;
+
 /// Memory of one process.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct ProcessMemory {
@@ -34,27 +38,17 @@ pub struct ProcessMemory {
     pub pid: i32,
     /// Its parent.
     pub ppid: i32,
-    /// Resident set size, bytes.
-    pub rss: u64,
-    /// Resident anonymous memory (heap, stacks; not file mappings), bytes.
-    pub anon: u64,
-    /// Proportional set size, bytes, when asked for.
-    pub pss: Option<u64>,
-    /// Threads.
-    pub threads: u64,
+    /// What the kernel says it holds (no heap fields).
+    #[serde(flatten)]
+    pub memory: MemoryReading,
 }
 
 /// The sum over a process tree, and each member.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct TreeSample {
-    /// Sum of RSS, bytes.
-    pub rss: u64,
-    /// Sum of anonymous RSS, bytes.
-    pub anon: u64,
-    /// Sum of PSS, bytes, when asked for.
-    pub pss: Option<u64>,
-    /// Sum of threads.
-    pub threads: u64,
+    /// The tree's sum of kernel memory (no heap fields); PSS only when asked for.
+    #[serde(flatten)]
+    pub total: MemoryReading,
     /// Every process of the tree, the root first.
     pub processes: Vec<ProcessMemory>,
 }
@@ -85,10 +79,8 @@ impl ProcessTree {
     /// Samples every process of the tree; `with_pss` also reads `smaps_rollup` (slow).
     /// `None` when the root has exited.
     pub fn sample(&self, with_pss: bool) -> Option<TreeSample> {
-        let mut out = TreeSample {
-            pss: with_pss.then_some(0),
-            ..TreeSample::default()
-        };
+        let mut out = TreeSample::default();
+        out.total.pss = with_pss.then_some(0);
         for (pid, ppid) in self.pids() {
             let Some(m) = sample_process(pid, ppid, with_pss) else {
                 if pid == self.root {
@@ -96,12 +88,7 @@ impl ProcessTree {
                 }
                 continue;
             };
-            out.rss += m.rss;
-            out.anon += m.anon;
-            out.threads += m.threads;
-            if let (Some(total), Some(p)) = (out.pss.as_mut(), m.pss) {
-                *total += p;
-            }
+            out.total.add_resident(&m.memory);
             out.processes.push(m);
         }
         Some(out)
@@ -266,10 +253,13 @@ pub fn sample_process(pid: i32, ppid: i32, with_pss: bool) -> Option<ProcessMemo
     Some(ProcessMemory {
         pid,
         ppid,
-        rss: status.vmrss.unwrap_or(0) * 1024,
-        anon: status.rssanon.unwrap_or(0) * 1024,
-        pss,
-        threads: status.threads,
+        memory: MemoryReading {
+            rss: status.vmrss.unwrap_or(0) * 1024,
+            anon: status.rssanon.unwrap_or(0) * 1024,
+            pss,
+            threads: status.threads,
+            ..MemoryReading::default()
+        },
     })
 }
 
@@ -502,7 +492,7 @@ mod tests {
                 let pss = tree_pss(&s);
                 // Bytes, not kB: three processes map well over 64 KiB of their own.
                 assert!(
-                    pss.is_some_and(|p| p > 64 * 1024 && p <= s.rss),
+                    pss.is_some_and(|p| p > 64 * 1024 && p <= s.total.rss),
                     "{pss:?} {s:?}"
                 );
                 sample = Some(s);
@@ -519,9 +509,14 @@ mod tests {
         let s = sample.expect("the two children appear");
         assert_eq!(s.processes[0].pid, pid);
         assert!(s.processes[1..].iter().all(|p| p.ppid == pid));
-        assert!(s.rss > 0 && s.rss == s.processes.iter().map(|p| p.rss).sum::<u64>());
-        assert!(s.threads >= 3);
-        assert!(s.pss.is_some_and(|p| p > 0 && p <= s.rss), "{s:?}");
+        assert!(
+            s.total.rss > 0 && s.total.rss == s.processes.iter().map(|p| p.memory.rss).sum::<u64>()
+        );
+        assert!(s.total.threads >= 3);
+        assert!(
+            s.total.pss.is_some_and(|p| p > 0 && p <= s.total.rss),
+            "{s:?}"
+        );
         assert!(
             tree.sample(false).is_none(),
             "a reaped root gives no sample"
@@ -591,6 +586,11 @@ mod tests {
     #[test]
     fn this_process() {
         let me = sample_process(std::process::id() as i32, 0, false).expect("self");
-        assert!(me.rss > 0 && me.anon > 0 && me.threads >= 1 && me.pss.is_none());
+        assert!(
+            me.memory.rss > 0
+                && me.memory.anon > 0
+                && me.memory.threads >= 1
+                && me.memory.pss.is_none()
+        );
     }
 }

@@ -81,32 +81,32 @@ pub(crate) fn exposition(
         labels.push(("commit", commit));
     }
     e.sample("leaktrail_build_info", &labels, 1.0);
-    type Latest = fn(&SampleRecord) -> Option<i64>;
+    type Latest = fn(&SampleRecord) -> Option<u64>;
     let latest: [(&str, &str, Latest); 5] = [
         (
             "leaktrail_heap_used_bytes",
             "V8 heap in use at the latest sample (Node targets).",
-            |s| s.heap_used,
+            |s| s.memory.heap_used,
         ),
         (
             "leaktrail_heap_total_bytes",
             "V8 heap reserved at the latest sample (Node targets).",
-            |s| s.heap_total,
+            |s| s.memory.heap_total,
         ),
         (
             "leaktrail_external_bytes",
             "Memory outside the V8 heap held by JS objects at the latest sample (Node targets).",
-            |s| s.external,
+            |s| s.memory.external,
         ),
         (
             "leaktrail_rss_bytes",
             "Resident set size of the process tree at the latest sample.",
-            |s| Some(s.rss),
+            |s| Some(s.memory.rss),
         ),
         (
             "leaktrail_threads",
             "Threads of the process tree at the latest sample.",
-            |s| Some(s.threads),
+            |s| Some(s.memory.threads),
         ),
     ];
     for (name, help, get) in latest {
@@ -255,6 +255,7 @@ fn number(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use leaktrail_store::MemoryReading;
 
     #[test]
     fn writes_families_and_escapes() {
@@ -367,13 +368,15 @@ mod tests {
         let sample = SampleRecord {
             incarnation_id: 3,
             t: 1_796_003_600_250,
-            rss: 150 << 20,
-            anon: Some(120 << 20),
-            pss: None,
-            threads: 11,
-            heap_used: Some(96 << 20),
-            heap_total: Some(128 << 20),
-            external: Some(3 << 20),
+            memory: MemoryReading {
+                rss: 150 << 20,
+                anon: 120 << 20,
+                pss: None,
+                threads: 11,
+                heap_used: Some(96 << 20),
+                heap_total: Some(128 << 20),
+                external: Some(3 << 20),
+            },
             in_snapshot: false,
         };
         let rows = vec![

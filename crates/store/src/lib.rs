@@ -61,6 +61,8 @@ mod tests;
 mod write;
 
 pub use error::StoreError;
+/// The memory reading a [`SampleRecord`] holds, for readers that build samples.
+pub use leaktrail_sampler::MemoryReading;
 pub use open::{create_private_dir, Store};
 pub use records::{
     now_ms, ClassRowRef, CollectionRowRef, EndReason, Incarnation, IncarnationEnd, IncarnationId,

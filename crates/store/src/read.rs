@@ -6,6 +6,7 @@ use rusqlite::{params, OptionalExtension};
 use leaktrail_analysis::{
     CensusLeaks, ClassStats, CollectionRecord, Family, GroupTotal, SizedPlace, SnapshotCensus,
 };
+use leaktrail_sampler::MemoryReading;
 
 use crate::error::sql;
 use crate::{
@@ -557,17 +558,26 @@ fn collection_record(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Colle
     })
 }
 
+/// A stored byte count or count. A negative one (a hand-edited or corrupt row) reads as 0
+/// rather than failing the read of every sample around it.
+fn count(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
 fn sample_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SampleRecord> {
     Ok(SampleRecord {
         incarnation_id: r.get(0)?,
         t: r.get(1)?,
-        rss: r.get(2)?,
-        anon: r.get(3)?,
-        pss: r.get(4)?,
-        threads: r.get(5)?,
-        heap_used: r.get(6)?,
-        heap_total: r.get(7)?,
-        external: r.get(8)?,
+        memory: MemoryReading {
+            rss: count(r.get(2)?),
+            // Every watcher has written `anon`; the column is nullable only by its schema.
+            anon: r.get::<_, Option<i64>>(3)?.map_or(0, count),
+            pss: r.get::<_, Option<i64>>(4)?.map(count),
+            threads: count(r.get(5)?),
+            heap_used: r.get::<_, Option<i64>>(6)?.map(count),
+            heap_total: r.get::<_, Option<i64>>(7)?.map(count),
+            external: r.get::<_, Option<i64>>(8)?.map(count),
+        },
         // NULL in rows of older watchers, which never sampled during a snapshot.
         in_snapshot: r.get::<_, Option<bool>>(9)?.unwrap_or(false),
     })

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use leaktrail_analysis::{Family, SnapshotCensus, SnapshotInfo};
+use leaktrail_sampler::MemoryReading;
 
 /// A row id of `targets`.
 pub type TargetId = i64;
@@ -156,20 +157,10 @@ pub struct SampleRecord {
     pub incarnation_id: IncarnationId,
     /// When, ms since the epoch.
     pub t: i64,
-    /// RSS of the process tree, bytes.
-    pub rss: i64,
-    /// Anonymous RSS, bytes.
-    pub anon: Option<i64>,
-    /// PSS, bytes (read only now and then: it is slow).
-    pub pss: Option<i64>,
-    /// Threads of the tree.
-    pub threads: i64,
-    /// V8 heap in use, bytes (Node only).
-    pub heap_used: Option<i64>,
-    /// V8 heap reserved, bytes.
-    pub heap_total: Option<i64>,
-    /// `process.memoryUsage().external`, bytes.
-    pub external: Option<i64>,
+    /// The process tree's memory (or the process's alone, with `--process-only`); the
+    /// heap fields for Node targets, outside snapshots.
+    #[serde(flatten)]
+    pub memory: MemoryReading,
     /// Taken while a heap snapshot was being built: V8 allocates to serialize it, so RSS
     /// jumps for reasons of the watcher's own; the RSS verdict leaves such samples out.
     #[serde(default)]

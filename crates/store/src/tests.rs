@@ -128,10 +128,12 @@ fn a_version_1_store_is_read_and_upgraded() {
     let marked = SampleRecord {
         incarnation_id: 1,
         t: 30,
-        rss: 900,
-        threads: 7,
+        memory: MemoryReading {
+            rss: 900,
+            threads: 7,
+            ..MemoryReading::default()
+        },
         in_snapshot: true,
-        ..SampleRecord::default()
     };
     s.add_sample(&marked).expect("marked sample");
     drop(s);
@@ -166,9 +168,12 @@ fn round_trips_and_reopens() {
             s.add_sample(&SampleRecord {
                 incarnation_id: i,
                 t: 1000 + k * 10,
-                rss: 100 + k,
-                threads: 7,
-                heap_used: Some(50 + k),
+                memory: MemoryReading {
+                    rss: 100 + k as u64,
+                    threads: 7,
+                    heap_used: Some(50 + k as u64),
+                    ..MemoryReading::default()
+                },
                 ..SampleRecord::default()
             })
             .expect("sample");

@@ -85,13 +85,13 @@ impl Store {
                 params![
                     s.incarnation_id,
                     s.t,
-                    s.rss,
-                    s.anon,
-                    s.pss,
-                    s.threads,
-                    s.heap_used,
-                    s.heap_total,
-                    s.external,
+                    stored(s.memory.rss),
+                    stored(s.memory.anon),
+                    s.memory.pss.map(stored),
+                    stored(s.memory.threads),
+                    s.memory.heap_used.map(stored),
+                    s.memory.heap_total.map(stored),
+                    s.memory.external.map(stored),
                     s.in_snapshot
                 ],
             )
@@ -205,4 +205,10 @@ impl Store {
             .map(|_| ())
             .map_err(sql(&self.db_path))
     }
+}
+
+/// A byte count or a count as SQLite's integer. Real readings are far below `i64::MAX`;
+/// a larger one (a corrupt reading) is stored as the largest integer, not wrapped negative.
+fn stored(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }

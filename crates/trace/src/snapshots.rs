@@ -145,7 +145,7 @@ impl SignalSnapshots {
         for e in entries.flatten() {
             let name = e.file_name();
             let Some(name) = name.to_str() else { continue };
-            let parsed = leaktrail_analysis::lane::SnapshotName::parse(name);
+            let parsed = leaktrail_analysis::snapshot_dir::SnapshotName::parse(name);
             if let Some((pid, parsed)) = parsed.and_then(|p| Some((p.pid()?, p))) {
                 files.push((pid as i32, parsed.thread(), parsed.key(), e.path()));
             }

@@ -466,12 +466,15 @@ impl Tracer<'_> {
                 continue;
             };
             // Zombies and kernel threads have no RSS: not running.
-            if mem.rss == 0 {
+            if mem.memory.rss == 0 {
                 continue;
             }
             let info = process_info(entry.pid).unwrap_or_default();
-            total += mem.rss;
-            let point = RssPoint { t, rss: mem.rss };
+            total += mem.memory.rss;
+            let point = RssPoint {
+                t,
+                rss: mem.memory.rss,
+            };
             let known = self.processes.iter().position(|r| {
                 r.end.is_none() && r.pid == entry.pid && r.start_ticks == entry.start_ticks
             });
@@ -480,7 +483,7 @@ impl Tracer<'_> {
                     seen[i] = true;
                     let r = &mut self.processes[i];
                     r.samples.push(point);
-                    r.peak_rss = r.peak_rss.max(mem.rss);
+                    r.peak_rss = r.peak_rss.max(mem.memory.rss);
                     if !info.cmdline.is_empty() && info.cmdline != r.command {
                         // It called exec since the last sample (a fork seen before its exec).
                         self.describe(i, &info);
@@ -506,7 +509,7 @@ impl Tracer<'_> {
                         outlived_command: false,
                         unsampled: false,
                         samples: vec![point],
-                        peak_rss: mem.rss,
+                        peak_rss: mem.memory.rss,
                         snapshots: Vec::new(),
                         censuses: Vec::new(),
                         notes: Vec::new(),

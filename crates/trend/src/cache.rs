@@ -129,6 +129,7 @@ impl TrendCache {
 mod tests {
     use super::*;
     use leaktrail_analysis::{ClassStats, CollectionRecord, Family, SnapshotCensus, SnapshotInfo};
+    use leaktrail_store::MemoryReading;
     use leaktrail_store::SampleRecord;
 
     fn census(k: u64) -> SnapshotCensus {
@@ -177,9 +178,12 @@ mod tests {
                 .add_sample(&SampleRecord {
                     incarnation_id: inc,
                     t: k * 60_000,
-                    rss: 100 << 20,
-                    threads: 4,
-                    heap_used: Some((50 << 20) + k * (1 << 20)),
+                    memory: MemoryReading {
+                        rss: 100 << 20,
+                        threads: 4,
+                        heap_used: Some((50 << 20) + k as u64 * (1 << 20)),
+                        ..MemoryReading::default()
+                    },
                     ..SampleRecord::default()
                 })
                 .expect("sample");

@@ -1,40 +1,17 @@
 //! The trend of a directory of `.heapsnapshot` files (`leaktrail trend DIR`): the files are
-//! grouped into processes by their names ([`SnapshotName`], the parser `diff --lane-dir`
-//! uses), put in time order, and each group is assessed as a watcher's censuses would be.
+//! listed and their names parsed as `diff --lane-dir` does ([`list_snapshots`]), grouped
+//! into processes by their names, put in time order, and each group is assessed as a
+//! watcher's censuses would be.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use leaktrail_analysis::lane::SnapshotName;
+use leaktrail_analysis::snapshot_dir::{list_snapshots, SnapshotDirError, SnapshotName};
 use leaktrail_analysis::{CensusLimits, HeapAnalysis, SnapshotCensus, WindowTracker};
 use leaktrail_snapshot::HeapSnapshot;
 use leaktrail_store::{SnapshotRecord, Target};
 
 use crate::{TrendInput, TrendPolicy, TrendReport};
-
-/// Why a directory of snapshots cannot be read.
-#[derive(Debug, thiserror::Error)]
-pub enum DirectoryError {
-    /// The directory cannot be listed.
-    #[error("{path}: cannot read directory: {error}")]
-    List {
-        /// The directory.
-        path: PathBuf,
-        /// The cause.
-        error: std::io::Error,
-    },
-    /// An entry of it cannot be looked at.
-    #[error("{path}: cannot stat: {error}")]
-    Stat {
-        /// The entry.
-        path: PathBuf,
-        /// The cause.
-        error: std::io::Error,
-    },
-    /// No `.heapsnapshot` file in it.
-    #[error("{0}: no .heapsnapshot files in this directory")]
-    Empty(PathBuf),
-}
 
 /// How a group of snapshot files is put in time order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -99,33 +76,14 @@ pub struct SnapshotGroup {
 
 /// Groups the snapshot files of `dir` into processes, each in time order; groups sorted
 /// by order, then name.
-pub fn snapshot_groups(dir: &Path) -> Result<Vec<SnapshotGroup>, DirectoryError> {
-    let list = |error| DirectoryError::List {
-        path: dir.to_path_buf(),
-        error,
-    };
+pub fn snapshot_groups(dir: &Path) -> Result<Vec<SnapshotGroup>, SnapshotDirError> {
     let mut groups: Vec<SnapshotGroup> = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(list)? {
-        let entry = entry.map_err(list)?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if !name.ends_with(".heapsnapshot") {
-            continue;
-        }
-        let meta = entry.metadata().map_err(|error| DirectoryError::Stat {
-            path: entry.path(),
-            error,
-        })?;
-        if !meta.is_file() {
-            continue;
-        }
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
+    for listed in list_snapshots(dir)? {
+        let mtime = listed
+            .mtime
+            .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        let parsed = SnapshotName::parse(name);
-        let (group, order, t) = match &parsed {
+        let (group, order, t) = match &listed.name {
             Some(n @ SnapshotName::Node { date, time, .. }) => (
                 format!("pid {}", n.pid().unwrap_or(0)),
                 FileOrder::NodeName,
@@ -143,9 +101,12 @@ pub fn snapshot_groups(dir: &Path) -> Result<Vec<SnapshotGroup>, DirectoryError>
                 mtime,
             ),
         };
-        let key = parsed.map_or((mtime.max(0) as u64, 0, 0), |p| p.key());
+        let key = listed
+            .name
+            .as_ref()
+            .map_or((mtime.max(0) as u64, 0, 0), SnapshotName::key);
         let file = DatedSnapshot {
-            path: entry.path(),
+            path: listed.path,
             key,
             t,
             mtime,
@@ -162,9 +123,6 @@ pub fn snapshot_groups(dir: &Path) -> Result<Vec<SnapshotGroup>, DirectoryError>
                 times_unordered: false,
             }),
         }
-    }
-    if groups.is_empty() {
-        return Err(DirectoryError::Empty(dir.to_path_buf()));
     }
     for g in &mut groups {
         g.files
@@ -354,7 +312,7 @@ mod tests {
         );
         assert!(matches!(
             snapshot_groups(&dir.path().join("missing")),
-            Err(DirectoryError::List { .. })
+            Err(SnapshotDirError::List { .. })
         ));
     }
 }

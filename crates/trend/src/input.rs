@@ -29,7 +29,7 @@ pub(crate) fn rss_after_gc(samples: &[SampleRecord], snapshot_times: &[i64]) -> 
         .iter()
         .filter_map(|&t| {
             let after = outside.partition_point(|s| s.t <= t);
-            outside.get(after).map(|s| (s.t, s.rss as f64))
+            outside.get(after).map(|s| (s.t, s.memory.rss as f64))
         })
         .collect();
     // Two snapshots with no sample between them would give one sample twice.

@@ -61,7 +61,7 @@ mod table;
 mod tests;
 
 pub use cache::TrendCache;
-pub use directory::{snapshot_groups, DatedSnapshot, DirectoryError, FileOrder, SnapshotGroup};
+pub use directory::{snapshot_groups, DatedSnapshot, FileOrder, SnapshotGroup};
 pub use input::{TrendInput, MAX_TREND_SAMPLES, START_UP_SECONDS};
 pub use memory::MIN_LIVE_CENSUSES;
 pub use model::{

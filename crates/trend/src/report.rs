@@ -37,7 +37,7 @@ impl TrendReport {
         };
 
         let mut memory = Vec::new();
-        let is_node = input.samples.iter().any(|s| s.heap_used.is_some());
+        let is_node = input.samples.iter().any(|s| s.memory.heap_used.is_some());
         let t0 = input
             .samples
             .first()
@@ -75,7 +75,7 @@ impl TrendReport {
             let pts: Vec<(f64, f64)> = input
                 .samples
                 .iter()
-                .filter_map(|s| s.heap_used.map(|h| (secs(s.t), h as f64)))
+                .filter_map(|s| s.memory.heap_used.map(|h| (secs(s.t), h as f64)))
                 .collect();
             let live: Vec<(f64, f64)> = input
                 .snapshots
@@ -157,7 +157,7 @@ impl TrendReport {
             .samples
             .iter()
             .filter(|s| !s.in_snapshot)
-            .map(|s| (secs(s.t), s.rss as f64))
+            .map(|s| (secs(s.t), s.memory.rss as f64))
             .collect();
         let limit = incarnation
             .as_ref()

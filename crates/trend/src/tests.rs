@@ -2,7 +2,7 @@ use super::*;
 use crate::memory::memory_trend;
 use leaktrail_analysis::{ClassStats, Family, GroupTotal, SnapshotCensus, SnapshotInfo};
 use leaktrail_stats::GrowthPolicy;
-use leaktrail_store::{Incarnation, SampleRecord, SnapshotRecord, Target};
+use leaktrail_store::{Incarnation, MemoryReading, SampleRecord, SnapshotRecord, Target};
 
 #[test]
 fn collections_of_one_shape_are_one_group() {
@@ -121,10 +121,13 @@ fn input(hours: u64, heap_limit: Option<i64>) -> TrendInput {
         .map(|k| SampleRecord {
             incarnation_id: 1,
             t: k as i64 * hour / 6,
-            rss: 200 << 20,
-            threads: 11,
-            // 20 MiB/h, with a GC sawtooth of 3 MiB.
-            heap_used: Some((100 << 20) + (k as i64 * (20 << 20)) / 6 + (k as i64 % 3) * (1 << 20)),
+            memory: MemoryReading {
+                rss: 200 << 20,
+                threads: 11,
+                // 20 MiB/h, with a GC sawtooth of 3 MiB.
+                heap_used: Some((100 << 20) + (k * (20 << 20)) / 6 + (k % 3) * (1 << 20)),
+                ..MemoryReading::default()
+            },
             ..SampleRecord::default()
         })
         .collect();
@@ -169,9 +172,9 @@ fn rss_samples_taken_during_a_snapshot_are_left_out() {
     let n = with_jumps.samples.len();
     for (k, s) in with_jumps.samples.iter_mut().enumerate() {
         if k >= n / 2 && (k % 6 < 2 || k == n - 1) {
-            s.rss += 1 << 30;
+            s.memory.rss += 1 << 30;
             s.in_snapshot = true;
-            s.heap_used = None;
+            s.memory.heap_used = None;
         }
     }
     let rss = |r: &TrendReport| {
@@ -199,7 +202,7 @@ fn the_heap_reaches_its_limit_at_the_live_heaps_pace() {
     // while the censuses (after a GC) grow 20 MiB/h.
     let mut i = input(24, Some(2 << 30));
     for (k, s) in i.samples.iter_mut().enumerate() {
-        s.heap_used = Some((100 << 20) + (k as i64 * (40 << 20)) / 6);
+        s.memory.heap_used = Some((100 << 20) + (k as u64 * (40 << 20)) / 6);
     }
     let r = TrendReport::assess(&i, &TrendPolicy::default());
     let heap = &r.memory[0];
@@ -351,7 +354,7 @@ fn time_to_oom_is_against_the_nearer_limit() {
     // heap is days from V8's limit.
     input.incarnations[0].memory_limit = Some(320 << 20);
     for (k, s) in input.samples.iter_mut().enumerate() {
-        s.rss = (200 << 20) + (k as i64 * (4 << 20)) / 6;
+        s.memory.rss = (200 << 20) + (k as u64 * (4 << 20)) / 6;
     }
     let r = TrendReport::assess(&input, &TrendPolicy::default());
     let heap = r.memory[0].time_to_oom.as_ref().expect("heap time to oom");
@@ -462,7 +465,7 @@ fn a_code_class_alone_raises_no_alarm() {
         c.classes[0].family = Family::Code;
     }
     for s in &mut i.samples {
-        s.heap_used = Some(100 << 20);
+        s.memory.heap_used = Some(100 << 20);
     }
     let r = TrendReport::assess(&i, &TrendPolicy::default());
     let class = r.classes.first().expect("the class");

@@ -266,12 +266,10 @@ impl Incarnation {
         on_event: &mut impl FnMut(&WatchEvent),
     ) -> Option<SampleRecord> {
         let with_pss = config.pss_every > 0 && self.sample_count % config.pss_every as u64 == 0;
-        let (rss, anon, pss, threads) = if config.process_only {
-            let p = leaktrail_sampler::sample_process(self.pid, 0, with_pss)?;
-            (p.rss, p.anon, p.pss, p.threads)
+        let memory = if config.process_only {
+            leaktrail_sampler::sample_process(self.pid, 0, with_pss)?.memory
         } else {
-            let t = self.tree.sample(with_pss)?;
-            (t.rss, t.anon, t.pss, t.threads)
+            self.tree.sample(with_pss)?.total
         };
         self.sample_count += 1;
         self.oom.read(self.pid);
@@ -279,12 +277,8 @@ impl Incarnation {
         let mut s = SampleRecord {
             incarnation_id: self.id,
             t: now_ms(),
-            rss: rss as i64,
-            anon: Some(anon as i64),
-            pss: pss.map(|p| p as i64),
-            threads: threads as i64,
+            memory,
             in_snapshot,
-            ..SampleRecord::default()
         };
         // During a snapshot the heap is not read: Node would answer only once the snapshot
         // is written (and the inspector taking it is on the snapshot's thread).
@@ -299,9 +293,9 @@ impl Incarnation {
                 .and_then(|h| inspector.process_memory().map(|m| (h, m)));
             match read {
                 Ok((h, m)) => {
-                    s.heap_used = Some(h.used_size as i64);
-                    s.heap_total = Some(h.total_size as i64);
-                    s.external = Some(m.external as i64);
+                    s.memory.heap_used = Some(h.used_size);
+                    s.memory.heap_total = Some(h.total_size);
+                    s.memory.external = Some(m.external);
                 }
                 // Exiting, or the inspector went away: go on with /proc only, and try
                 // again later unless the process is exiting.
@@ -321,7 +315,7 @@ impl Incarnation {
         // Samples taken during a snapshot stay out: they have no heap (RSS would mix into
         // the heap's series) and the snapshot's own allocations lift RSS.
         if !in_snapshot {
-            let y = s.heap_used.map_or(s.rss, |h| h + s.external.unwrap_or(0));
+            let y = s.memory.v8_bytes().unwrap_or(s.memory.rss);
             self.samples.push((s.t as f64 / 1000.0, y as f64));
             if self.samples.len() > 360 {
                 self.samples.remove(0);

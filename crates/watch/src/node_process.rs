@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use leaktrail_analysis::lane::SnapshotName;
+use leaktrail_analysis::snapshot_dir::SnapshotName;
 
 /// The command line of `pid`, `None` when it is gone or unreadable.
 pub(crate) fn cmdline(pid: i32) -> Option<Vec<String>> {

@@ -123,13 +123,12 @@ pub fn build_store(root: &Path, scenario: &str, iterations: u32, at: &[u32]) -> 
         let s = SampleRecord {
             incarnation_id: inc,
             t: leaktrail_store::now_ms(),
-            rss: mem.rss as i64,
-            anon: Some(mem.anon as i64),
-            pss: None,
-            threads: mem.threads as i64,
-            heap_used: Some(heap.heap_used as i64),
-            heap_total: Some(usage.total_size as i64),
-            external: Some(heap.external as i64),
+            memory: leaktrail_store::MemoryReading {
+                heap_used: Some(heap.heap_used),
+                heap_total: Some(usage.total_size),
+                external: Some(heap.external),
+                ..mem.total
+            },
             in_snapshot: false,
         };
         store.add_sample(&s).expect("sample stored");

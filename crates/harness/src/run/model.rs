@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use leaktrail_analysis::SnapshotCensus;
 use leaktrail_inspector::InspectorError;
+use leaktrail_sampler::MemoryReading;
 
 use super::{EndSnapshot, PssMode, SnapshotPlan};
 use crate::census_worker::CensusWorker;
@@ -65,20 +66,10 @@ pub struct Sample {
     /// The workload's iteration count when the heap was measured, when sampling by
     /// iteration (interpolated between the lines around that moment: see `label`).
     pub iteration: Option<u64>,
-    /// V8 heap in use after a full GC, bytes.
-    pub heap_used: Option<u64>,
-    /// V8 heap reserved, bytes.
-    pub heap_total: Option<u64>,
-    /// `process.memoryUsage().external`, bytes.
-    pub external: Option<u64>,
-    /// RSS of the process tree, bytes.
-    pub rss: u64,
-    /// Anonymous RSS of the process tree, bytes.
-    pub anon: u64,
-    /// PSS of the process tree, bytes, on the samples where it was read (it is slow).
-    pub pss: Option<u64>,
-    /// Threads in the process tree.
-    pub threads: u64,
+    /// The process tree's memory: V8's heap after a full GC (Node only) and the tree's
+    /// RSS, anonymous RSS, threads, and PSS on the samples where it was read (it is slow).
+    #[serde(flatten)]
+    pub memory: MemoryReading,
     /// Processes in the tree.
     pub processes: usize,
     /// True for the first sample after a heap snapshot: RSS then holds what V8 allocated

@@ -25,7 +25,7 @@ use clap::Parser;
 
 use leaktrail_analysis::{CensusLimits, CollectionRecord, HeapAnalysis, SnapshotCensus};
 use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
-use leaktrail_store::{SampleRecord, Store};
+use leaktrail_store::{MemoryReading, SampleRecord, Store};
 
 /// Times the trend route over a store of 200 censuses.
 #[derive(Parser)]
@@ -220,13 +220,15 @@ fn build_store(dir: &Path, base: &SnapshotCensus, n: usize) -> Result<usize> {
         store.add_sample(&SampleRecord {
             incarnation_id: inc,
             t,
-            rss: (heap * 1.6) as i64,
-            anon: Some((heap * 1.4) as i64),
-            pss: None,
-            threads: 11,
-            heap_used: Some(heap as i64),
-            heap_total: Some((heap * 1.2) as i64),
-            external: Some(3_000_000),
+            memory: MemoryReading {
+                rss: (heap * 1.6) as u64,
+                anon: (heap * 1.4) as u64,
+                pss: None,
+                threads: 11,
+                heap_used: Some(heap as u64),
+                heap_total: Some((heap * 1.2) as u64),
+                external: Some(3_000_000),
+            },
             in_snapshot: false,
         })?;
         count += 1;

@@ -1,5 +1,7 @@
-//! Lanes: a directory of snapshots from several processes, paired per PID into the
-//! earliest and the latest snapshot.
+//! A directory of snapshot files: the one parser of their names ([`SnapshotName`]), the
+//! one listing of them ([`list_snapshots`]), and the files of each process
+//! ([`by_process`], for `diff --lane-dir`: a `leaktrail trace` lane's directory holds the
+//! snapshots of several processes). `trend DIR` groups the same listing its own way.
 //!
 //! File names understood, in this order:
 //! - Node's default `Heap.<yyyymmdd>.<hhmmss>.<pid>.<tid>.<seq>.heapsnapshot`
@@ -7,8 +9,6 @@
 //! - `<pid>-<seq>.heapsnapshot` (what `leaktrail trace` writes);
 //! - anything else ending in `.heapsnapshot`: no PID is known, so these files form one
 //!   group ordered by modification time.
-//!
-//! [`SnapshotName`] is the one parser of these names; `trend DIR` groups by it too.
 
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
@@ -16,16 +16,24 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-/// Why a lane directory could not be used.
+/// Why a directory of snapshots could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum LaneError {
+pub enum SnapshotDirError {
     /// The directory cannot be listed.
     #[error("{path}: cannot read directory: {error}")]
-    Io {
+    List {
         /// The directory.
         path: PathBuf,
         /// The cause, said in the message (not also a `source()`, which renderers of the
         /// chain would say again).
+        error: std::io::Error,
+    },
+    /// An entry of it cannot be looked at.
+    #[error("{path}: cannot stat: {error}")]
+    Stat {
+        /// The entry.
+        path: PathBuf,
+        /// The cause.
         error: std::io::Error,
     },
     /// No `.heapsnapshot` file in it.
@@ -43,30 +51,36 @@ pub enum LaneError {
     },
 }
 
-/// One snapshot file and what its name says.
+/// One snapshot file of a directory and what its name says.
 #[derive(Clone, Debug, Serialize)]
-pub struct LaneSnapshot {
+pub struct ListedSnapshot {
     /// The file.
     pub path: PathBuf,
-    /// The PID from the name, if any.
-    pub pid: Option<u32>,
-    /// Ordering key from the name (date, time, sequence), if any.
+    /// What its name says; `None` for a name of no known form.
     #[serde(skip)]
-    key: Option<(u64, u64, u64)>,
+    pub name: Option<SnapshotName>,
+    /// Its modification time.
     #[serde(skip)]
-    mtime: SystemTime,
+    pub mtime: SystemTime,
+}
+
+impl ListedSnapshot {
+    /// The process that wrote it, when its name says.
+    pub fn pid(&self) -> Option<u32> {
+        self.name.as_ref().and_then(SnapshotName::pid)
+    }
 }
 
 /// The snapshots of one process, earliest first.
 #[derive(Clone, Debug, Serialize)]
-pub struct Lane {
+pub struct ProcessSnapshots {
     /// The PID, or `None` for files whose names carry none.
     pub pid: Option<u32>,
     /// Every snapshot of the process, earliest first.
-    pub snapshots: Vec<LaneSnapshot>,
+    pub snapshots: Vec<ListedSnapshot>,
 }
 
-impl Lane {
+impl ProcessSnapshots {
     /// The earliest and latest snapshot, when there are at least two.
     pub fn pair(&self) -> Option<(&Path, &Path)> {
         match (self.snapshots.first(), self.snapshots.last()) {
@@ -77,7 +91,7 @@ impl Lane {
 }
 
 /// What a snapshot file's name says: the one parser of snapshot names, for `diff
-/// --lane-dir`, `trend DIR` and `trace`.
+/// --lane-dir`, `trend DIR`, `trace` and `watch`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SnapshotName {
     /// Node's `Heap.<yyyymmdd>.<hhmmss>.<pid>.<tid>.<seq>.heapsnapshot`.
@@ -158,76 +172,92 @@ impl SnapshotName {
     }
 }
 
-/// Finds the lanes in `dir`, optionally only the one of `pid`. Lanes are sorted by PID,
-/// the PID-less group last.
-pub fn discover(dir: &Path, pid: Option<u32>) -> Result<Vec<Lane>, LaneError> {
-    let io = |error| LaneError::Io {
+/// Every `.heapsnapshot` file directly in `dir` (regular files only; names that are not
+/// UTF-8 are skipped), in no particular order. An empty directory is an error: every
+/// caller has nothing to do then.
+pub fn list_snapshots(dir: &Path) -> Result<Vec<ListedSnapshot>, SnapshotDirError> {
+    let list = |error| SnapshotDirError::List {
         path: dir.to_path_buf(),
         error,
     };
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let entry = entry.map_err(io)?;
+    for entry in std::fs::read_dir(dir).map_err(list)? {
+        let entry = entry.map_err(list)?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if !name.ends_with(".heapsnapshot") || !entry.file_type().map_err(io)?.is_file() {
+        if !name.ends_with(".heapsnapshot") {
             continue;
         }
-        let mtime = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        let parsed = SnapshotName::parse(name);
-        let pid = parsed.as_ref().and_then(SnapshotName::pid);
-        files.push(LaneSnapshot {
+        let meta = entry.metadata().map_err(|error| SnapshotDirError::Stat {
             path: entry.path(),
-            pid,
-            key: parsed.filter(|_| pid.is_some()).map(|p| p.key()),
-            mtime,
+            error,
+        })?;
+        if !meta.is_file() {
+            continue;
+        }
+        files.push(ListedSnapshot {
+            path: entry.path(),
+            name: SnapshotName::parse(name),
+            mtime: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
         });
     }
     if files.is_empty() {
-        return Err(LaneError::Empty(dir.to_path_buf()));
+        return Err(SnapshotDirError::Empty(dir.to_path_buf()));
     }
+    Ok(files)
+}
+
+/// The snapshots of `dir` per process, optionally only `pid`'s; sorted by PID, the
+/// PID-less group last, each process's files in the order their names give (then by
+/// modification time).
+pub fn by_process(dir: &Path, pid: Option<u32>) -> Result<Vec<ProcessSnapshots>, SnapshotDirError> {
+    let mut files = list_snapshots(dir)?;
+    // Only a name that carries a PID orders its files; the rest go by modification time.
+    let key = |f: &ListedSnapshot| {
+        f.name
+            .as_ref()
+            .filter(|n| n.pid().is_some())
+            .map(SnapshotName::key)
+    };
     files.sort_by(|a, b| {
-        let pid_order = match (a.pid, b.pid) {
+        let pid_order = match (a.pid(), b.pid()) {
             (Some(x), Some(y)) => x.cmp(&y),
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
             (None, None) => Ordering::Equal,
         };
         pid_order
-            .then_with(|| a.key.cmp(&b.key))
+            .then_with(|| key(a).cmp(&key(b)))
             .then_with(|| a.mtime.cmp(&b.mtime))
             .then_with(|| a.path.cmp(&b.path))
     });
-    let mut lanes: Vec<Lane> = Vec::new();
+    let mut processes: Vec<ProcessSnapshots> = Vec::new();
     for f in files {
-        match lanes.last_mut() {
-            Some(l) if l.pid == f.pid => l.snapshots.push(f),
-            _ => lanes.push(Lane {
-                pid: f.pid,
+        match processes.last_mut() {
+            Some(p) if p.pid == f.pid() => p.snapshots.push(f),
+            _ => processes.push(ProcessSnapshots {
+                pid: f.pid(),
                 snapshots: vec![f],
             }),
         }
     }
-    if let Some(p) = pid {
-        let found = lanes
+    if let Some(wanted) = pid {
+        let found = processes
             .iter()
-            .filter_map(|l| l.pid)
+            .filter_map(|p| p.pid)
             .map(|p| p.to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        lanes.retain(|l| l.pid == Some(p));
-        if lanes.is_empty() {
-            return Err(LaneError::NoSuchPid {
+        processes.retain(|p| p.pid == Some(wanted));
+        if processes.is_empty() {
+            return Err(SnapshotDirError::NoSuchPid {
                 path: dir.to_path_buf(),
-                pid: p,
+                pid: wanted,
                 found,
             });
         }
     }
-    Ok(lanes)
+    Ok(processes)
 }
 
 #[cfg(test)]
