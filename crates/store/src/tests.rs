@@ -254,6 +254,47 @@ fn round_trips_and_reopens() {
 }
 
 #[test]
+fn a_corrupt_sample_row_reads_as_zero_and_keeps_its_neighbours() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let mut s = Store::create(&store_dir).expect("create");
+    let t = s.target("api", None).expect("target");
+    let i = s.start_incarnation(t, 42, 1000).expect("inc");
+    let good = |k: u64| SampleRecord {
+        incarnation_id: i,
+        t: 1000 + k as i64,
+        memory: MemoryReading {
+            rss: 100 + k,
+            anon: 90,
+            threads: 7,
+            heap_used: Some(50),
+            ..MemoryReading::default()
+        },
+        ..SampleRecord::default()
+    };
+    s.add_sample(&good(0)).expect("sample");
+    drop(s);
+    // A row another tool (or a bad disk) wrote: negative sizes and a NULL anon.
+    let conn = Connection::open(store_dir.join(DB_FILE)).expect("raw open");
+    conn.execute(
+        "INSERT INTO samples(incarnation_id, t, rss, anon, pss, threads, heap_used) VALUES (?1, 1001, -5, NULL, -1, 3, -7)",
+        [i],
+    )
+    .expect("raw insert");
+    drop(conn);
+    let mut s = Store::create(&store_dir).expect("reopen");
+    s.add_sample(&good(2)).expect("sample after");
+    let read = s.incarnation_samples(i, 0, 10).expect("samples read");
+    assert_eq!(read.len(), 3, "{read:?}");
+    assert_eq!((read[0].clone(), read[2].clone()), (good(0), good(2)));
+    let bad = read[1].memory;
+    assert_eq!(
+        (bad.rss, bad.anon, bad.pss, bad.threads, bad.heap_used),
+        (0, 0, Some(0), 3, Some(0))
+    );
+}
+
+#[test]
 fn a_store_being_created_is_missing_or_whole_to_a_reader() {
     // `serve` started beside a starting `watch` once read the new database before its
     // schema was written and refused it as "not a leaktrail store".
