@@ -621,6 +621,33 @@ fn dashboard_shows_the_store_in_chromium() {
     // The trend table names the leak.
     assert!(dom.contains("<td>StreamEntry</td>") || dom.contains("<td>StreamEvent</td>"));
     assert!(dom.contains("<td>heap_used</td>"), "{dom}");
+    // The page's numbers read as `leaktrail trend` writes them: the dashboard's formatters
+    // follow analysis::units, checked on every cell the two tables share.
+    let md = request(&server.addr, "GET", "/api/memory/trend.md", None).body;
+    let page = html_table(&dom, "memory");
+    let text = markdown_table(&md, "### Memory series");
+    assert!(
+        page.len() > 1 && page.len() == text.len(),
+        "{page:?}\n{text:?}"
+    );
+    let (page_head, text_head) = (&page[0], &text[0]);
+    let mut compared = 0;
+    for (i, name) in page_head.iter().enumerate() {
+        let Some(j) = text_head.iter().position(|h| h.starts_with(name.as_str())) else {
+            continue;
+        };
+        for (p, t) in page[1..].iter().zip(&text[1..]) {
+            // The Markdown cell may say more (`… to the heap limit of 4 GiB`).
+            assert!(
+                t[j].starts_with(&p[i]),
+                "{name}: the page says {:?}, trend says {:?}",
+                p[i],
+                t[j]
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 6 * (page.len() - 1), "{page:?}\n{text:?}");
     let out = chromium(&[&format!("--screenshot={}", shot.display())]);
     assert!(out.status.success());
     let png = std::fs::read(&shot).expect("screenshot written");
@@ -628,6 +655,59 @@ fn dashboard_shows_the_store_in_chromium() {
     if let Some(dir) = std::env::var_os("LEAKTRAIL_SCREENSHOT_DIR") {
         let _ = std::fs::copy(&shot, PathBuf::from(dir).join("dashboard.png"));
     }
+}
+
+/// The rows of the dashboard's `<table class="CLASS">`, each cell's text (tags stripped).
+fn html_table(dom: &str, class: &str) -> Vec<Vec<String>> {
+    let start = dom
+        .find(&format!("<table class=\"{class}\">"))
+        .unwrap_or_else(|| panic!("no {class} table in {dom}"));
+    let body = &dom[start..start + dom[start..].find("</table>").expect("table ends")];
+    let text = |cell: &str| {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in cell.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out.replace("&amp;", "&")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+    };
+    body.split("<tr>")
+        .skip(1)
+        .map(|row| {
+            row.split("<t")
+                .skip(1)
+                .filter(|c| c.starts_with("d>") || c.starts_with("h>"))
+                .map(|c| text(&c[2..]).trim().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// The rows of the first Markdown table after `heading`, each cell trimmed (the rule
+/// line left out).
+fn markdown_table(md: &str, heading: &str) -> Vec<Vec<String>> {
+    let after = &md[md
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading} in {md}"))..];
+    after
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .filter(|l| !l.starts_with("|-"))
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_owned())
+                .collect()
+        })
+        .collect()
 }
 
 #[test]
