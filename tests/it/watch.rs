@@ -677,6 +677,76 @@ fn a_clean_service_does_not_trend_leaking() {
     );
 }
 
+/// A program that is not Node has no heap to read: RSS is all `watch` gets, and it decides.
+/// Native growth (memory held outside any heap leaktrail can read) is leaking; the same
+/// program holding a fixed amount and churning buffers it frees again is stable.
+#[test]
+fn a_program_that_is_not_node_is_judged_by_its_rss() {
+    let _measured = measured();
+    // `b'x' * n` writes every page (a zeroed bytearray would stay untouched mmap pages).
+    let leaking = "import time\nkept = []\nwhile True:\n    kept.append(b'x' * (1 << 20))\n    time.sleep(0.1)\n";
+    let clean = "import time\nbase = [b'x' * (1 << 20) for _ in range(32)]\nwhile True:\n    b = b'y' * (1 << 20)\n    del b\n    time.sleep(0.1)\n";
+    for (script, leaks) in [(leaking, true), (clean, false)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store_dir = dir.path().join("store");
+        let command = ["python3", "-c", script].map(str::to_owned);
+        watch(
+            &store_dir,
+            &["--sample-every", "200ms", "--duration", "10s"],
+            &command,
+        );
+        let store = Store::open(&store_dir).expect("the store opens");
+        let trend = trend_of(&store);
+        let series: Vec<_> = trend.memory.iter().map(|m| m.series).collect();
+        assert_eq!(series, [leaktrail_trend::MemorySeries::Rss], "{trend:?}");
+        let rss = &trend.memory[0];
+        // Every sample counts: there is no garbage of a heap's in a program that is not Node.
+        assert_eq!(rss.basis, leaktrail_trend::SeriesBasis::Samples);
+        assert!(rss.samples >= 20, "{rss:?}");
+        if leaks {
+            assert_eq!(trend.overall, Assessment::Leaking, "{}", trend.sentence);
+            // 1 MiB per 100 ms of sleep (plus the work): between 3 and 10 MiB/s.
+            let per_second = rss.rate.slope / 3600.0 / (1 << 20) as f64;
+            assert!(
+                (3.0..=10.5).contains(&per_second),
+                "{per_second} MiB/s: {rss:?}"
+            );
+        } else {
+            assert_eq!(trend.overall, Assessment::Stable, "{}", trend.sentence);
+        }
+    }
+}
+
+/// A started shell that runs Node only later: the watcher samples RSS from the start and
+/// connects to the inspector once Node prints its address, not giving up on it after the
+/// first second (nor holding the first samples back until then).
+#[test]
+fn a_shell_that_starts_node_later_gets_its_inspector() {
+    let _shared = crate::common::shared();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let script = format!(
+        "sleep 2; exec '{}' -e 'const a = []; setInterval(() => a.push(new Array(1000).fill(1)), 50)'",
+        node().display()
+    );
+    let command = ["sh", "-c", script.as_str()].map(str::to_owned);
+    watch(
+        &store_dir,
+        &["--sample-every", "200ms", "--duration", "6s"],
+        &command,
+    );
+    let store = Store::open(&store_dir).expect("the store opens");
+    let target = &store.targets().expect("targets")[0];
+    let samples = store.samples(target.id, 0, 10_000).expect("samples");
+    let first_heap = samples.iter().position(|s| s.memory.heap_used.is_some());
+    // Sampled while only the shell ran, then with the heap once Node answered.
+    assert!(
+        first_heap.is_some_and(|i| i >= 3 && samples.len() - i >= 5),
+        "{first_heap:?} of {} samples",
+        samples.len()
+    );
+}
+
 #[test]
 fn a_running_node_process_is_found_by_pid_and_left_running() {
     let _measured = measured();

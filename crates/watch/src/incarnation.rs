@@ -243,6 +243,9 @@ impl Incarnation {
                 next_sample = Instant::now() + config.sample_every;
             }
             self.reconnect(on_event);
+            if config.inspector {
+                self.late_url(on_event);
+            }
             let Some(sample) = self.sample(config, on_event) else {
                 continue;
             };

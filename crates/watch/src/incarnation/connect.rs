@@ -2,14 +2,42 @@
 //! failed.
 
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
 use leaktrail_inspector::{url_on_port, Inspector};
-use leaktrail_sampler::{loopback_listening_ports, process_info};
+use leaktrail_sampler::{loopback_listening_ports, process_info, ProcessTree};
 use leaktrail_store::Store;
 
 use super::{Incarnation, SnapshotMethod, RECONNECT_EVERY};
 use crate::{is_node, WatchConfig, WatchError, WatchEvent, WatchTarget};
+
+/// How long a started command's inspector address is waited for before the first sample,
+/// while a Node process runs in its tree (Node prints it within milliseconds).
+const URL_WAIT: Duration = Duration::from_secs(10);
+
+/// After this long with no Node process in a started command's tree, its address is not
+/// waited for: a Python or Go service would otherwise go unsampled for [`URL_WAIT`] (and
+/// a `--duration` shorter than that would store nothing).
+const NO_NODE_GRACE: Duration = Duration::from_secs(1);
+
+/// The address a started command prints on stderr, waited for as [`URL_WAIT`] and
+/// [`NO_NODE_GRACE`] say. `None` also when stderr closed without one.
+fn first_url(rx: &Receiver<String>, tree: &ProcessTree) -> Option<String> {
+    let start = Instant::now();
+    while start.elapsed() < URL_WAIT {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(url) => return Some(url),
+            Err(RecvTimeoutError::Disconnected) => return None,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let node_in_tree = || tree.pids().iter().any(|&(pid, _)| is_node(pid));
+        if start.elapsed() >= NO_NODE_GRACE && !node_in_tree() {
+            return None;
+        }
+    }
+    None
+}
 
 impl Incarnation {
     /// Reads V8's heap limit once, when the inspector answers (a process just starting may
@@ -33,7 +61,7 @@ impl Incarnation {
     /// opened with SIGUSR1 for) a running process.
     pub(super) fn connect(&mut self, config: &WatchConfig, on_event: &mut impl FnMut(&WatchEvent)) {
         let url = match (&self.url, &config.target) {
-            (Some(rx), _) => rx.recv_timeout(Duration::from_secs(10)).ok(),
+            (Some(rx), _) => first_url(rx, &self.tree),
             (None, WatchTarget::Pid(pid)) => {
                 if !is_node(*pid) {
                     return;
@@ -62,12 +90,43 @@ impl Incarnation {
             _ => None,
         };
         let Some(url) = url else {
+            let until = match self.url.is_some() {
+                true => " until a Node process of it prints its inspector address",
+                false => ", no heap snapshots",
+            };
             on_event(&WatchEvent::Warning(format!(
-                "no Node inspector for pid {}: sampling RSS only, no heap snapshots",
+                "no Node inspector for pid {}: sampling RSS only{until}",
                 self.pid
             )));
             return;
         };
+        self.connect_to(url, on_event);
+    }
+
+    /// Connects to an address a started command printed after the first sample (a shell
+    /// script that starts Node later, a wrapper): until then the watcher samples RSS.
+    pub(super) fn late_url(&mut self, on_event: &mut impl FnMut(&WatchEvent)) {
+        if self.inspector_url.is_some() {
+            return;
+        }
+        let Some(rx) = &self.url else {
+            return;
+        };
+        match rx.try_recv() {
+            Ok(url) => {
+                on_event(&WatchEvent::Warning(format!(
+                    "a Node inspector appeared at {url}: heap samples and snapshots from now on"
+                )));
+                self.connect_to(url, on_event);
+            }
+            // Stderr closed: no address will come.
+            Err(TryRecvError::Disconnected) => self.url = None,
+            Err(TryRecvError::Empty) => {}
+        }
+    }
+
+    /// Connects to `url` and takes heap snapshots over it from now on.
+    fn connect_to(&mut self, url: String, on_event: &mut impl FnMut(&WatchEvent)) {
         match Inspector::connect(&url) {
             Ok(i) => {
                 self.attach(i);
