@@ -712,7 +712,11 @@ fn a_program_that_is_not_node_is_judged_by_its_rss() {
                 "{per_second} MiB/s: {rss:?}"
             );
         } else {
-            assert_eq!(trend.overall, Assessment::Stable, "{}", trend.sentence);
+            // Flat after the interpreter's start-up (the first samples, before its 32 MiB):
+            // at most a start-up step, never a leak.
+            assert!(trend.overall < Assessment::Leaking, "{}", trend.sentence);
+            let per_second = rss.rate.slope / 3600.0 / (1 << 20) as f64;
+            assert!(per_second.abs() < 0.5, "{per_second} MiB/s: {rss:?}");
         }
     }
 }
