@@ -17,6 +17,9 @@
 //! (command line, executable, start time, caught signals) and [`holds_open`] whether a
 //! process still has a file open.
 //!
+//! [`MemoryReading`] is the one shape of a memory reading: `run`'s samples and the watcher's
+//! stored samples hold one, with the heap fields filled over the inspector.
+//!
 //! [`MemoryCgroup`] is the memory cgroup a process runs in (v2, or v1 on older and hybrid
 //! hosts): its limit, the OOM kills counted in it, and [`system_oom_kills`] the machine's.
 
