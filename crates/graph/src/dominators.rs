@@ -65,28 +65,32 @@ impl Dominators {
                 order: Vec::new(),
             };
         }
-        // Memory matters here (the snapshot itself is resident): every array is dropped as
-        // soon as it is no longer needed, and the DFS order, needed only at the end, is
-        // recomputed then rather than kept through the peak of step 3.
+        // Memory matters here: the snapshot itself is resident, and this is the peak of a
+        // whole `summary`. At most three `u32` arrays a node (plus the stored predecessors
+        // and a byte a node) live at once: the DFS tree's parents are not kept through step
+        // 2 but walked again (a DFS that marks nodes in a bitset, n/8 bytes), and again for
+        // step 4, with the DFS order that maps the result back to nodes. A walk costs less
+        // than the 4 bytes a node it saves would at 10 GB. Each later array reuses the
+        // allocation of one no longer needed, so that its pages are not faulted in afresh
+        // (fresh memory is slow on the VMs this runs on).
 
-        // 1. DFS numbering: pre[node] = dfs number, parent[dfs] = dfs number of the parent.
-        let mut pre = vec![NONE; n];
-        let mut parent: Vec<u32> = Vec::with_capacity(n);
-        dfs(graph, root, &mut pre, |_, p| parent.push(p));
+        // 1. DFS numbering: pre[node] = dfs number.
+        let mut pre = vec![0u32; n];
+        dfs(graph, root, |v, k, _| pre[v as usize] = k);
 
         // 2. Predecessors in DFS numbers (a reverse CSR), and the best semidominator
         // candidate each node gets from predecessors numbered below it.
         // When step 3 reaches w, a predecessor v numbered below w is not yet processed, so
         // `eval(v)` is v itself: of all of them only the least number matters, and one pass
-        // over the edges finds it (`best`, which starts at the DFS parent, the candidate
-        // of the tree edge). Only predecessors numbered above w (cross and back edges)
+        // over the edges finds it (`best`; the DFS tree edge is one of them, so it is at
+        // most the DFS parent). Only predecessors numbered above w (cross and back edges)
         // need `eval`, so only they are stored: the list is a fraction of the edges.
         //
         // Both passes over the edges run in parallel over the nodes (each edge is looked at
         // from its source, and the writes go to its target, so they are atomic). The order
         // of a node's stored predecessors then varies from run to run; step 3 does not
         // depend on it (a minimum over them), and dominators are unique.
-        let best: Vec<AtomicU32> = parent.iter().map(|&p| AtomicU32::new(p)).collect();
+        let best: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(NONE)).collect();
         // `end[w]` counts w's stored predecessors, then (prefix sums) ends w's slice, then
         // (filled backwards) starts it.
         let mut end: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
@@ -127,7 +131,6 @@ impl Dominators {
         let best: Vec<u32> = best.into_iter().map(AtomicU32::into_inner).collect();
         let end: Vec<u32> = end.into_iter().map(AtomicU32::into_inner).collect();
         let preds: Vec<u32> = preds.into_iter().map(AtomicU32::into_inner).collect();
-        drop(pre);
         // In-degrees as bytes (almost all are small), the rest in a map: a quarter of the
         // memory of the offsets, which step 3 walks backwards anyway.
         let mut big_degree: HashMap<u32, u32> = HashMap::new();
@@ -143,12 +146,20 @@ impl Dominators {
                 }
             })
             .collect();
-        drop(end);
+
+        // The DFS parents, by DFS number, in the allocation of `pre`.
+        let mut ancestor = pre;
+        ancestor.clear();
+        dfs(graph, root, |_, _, p| ancestor.push(p));
 
         // 3. Semidominators, in reverse preorder, with path-compressed eval.
+        // `ancestor` starts as the DFS parents: a node is linked to its parent once it is
+        // processed, that is once it is numbered above w, so no "not linked" mark is needed
+        // and the parents need no array of their own. `label[v]` holds the least
+        // semidominator on v's compressed path (a value, not the node that has it); it is
+        // written when v is processed, before anything reads it, so it reuses `end`.
         let mut semi = best;
-        let mut label: Vec<u32> = (0..n as u32).collect();
-        let mut ancestor = vec![NONE; n];
+        let mut label = end;
         let mut path: Vec<u32> = Vec::new();
         let mut end = preds.len();
         for w in (1..n).rev() {
@@ -159,24 +170,33 @@ impl Dominators {
             // The least predecessor numbered below w (or the DFS parent), found in step 2.
             let mut s = semi[w];
             for &v in &preds[end - d..end] {
-                let u = eval(v, &mut ancestor, &mut label, &semi, &mut path);
-                s = s.min(semi[u as usize]);
+                s = s.min(eval(v, w as u32, &mut ancestor, &mut label, &mut path));
             }
             end -= d;
-            // A DFS tree root other than the real root hangs off the root.
-            if parent[w] == 0 {
+            // A DFS tree root other than the real root hangs off the root (and `ancestor[w]`
+            // is still w's parent: w is not processed yet).
+            if ancestor[w] == 0 {
                 s = 0;
             }
             semi[w] = s;
-            ancestor[w] = parent[w];
+            label[w] = s;
         }
         drop(preds);
         drop(degree);
-        drop(label);
-        drop(ancestor);
+        drop(path);
+
+        // The DFS again (the same walk gives the same numbers), for the parents, which
+        // step 3 compressed, and the order that maps DFS numbers back to nodes.
+        let mut idom_dfs = ancestor;
+        idom_dfs.clear();
+        let mut vertex = label;
+        vertex.clear();
+        dfs(graph, root, |v, _, p| {
+            vertex.push(v);
+            idom_dfs.push(p);
+        });
 
         // 4. Immediate dominators: the nearest common ancestor of parent and semidominator.
-        let mut idom_dfs = parent;
         idom_dfs[0] = 0;
         for w in 1..n {
             let mut d = idom_dfs[w];
@@ -185,14 +205,9 @@ impl Dominators {
             }
             idom_dfs[w] = d;
         }
-        drop(semi);
-
-        // The DFS order again (the same walk gives the same order), to map back to nodes.
-        let mut seen = vec![NONE; n];
-        let mut vertex: Vec<u32> = Vec::with_capacity(n);
-        dfs(graph, root, &mut seen, |v, _| vertex.push(v));
-        drop(seen);
-        let mut idom = vec![0u32; n];
+        // Back to nodes, in the allocation of `semi` (the order is a permutation: every
+        // entry is written).
+        let mut idom = semi;
         for (k, &v) in vertex.iter().enumerate() {
             idom[v as usize] = vertex[idom_dfs[k] as usize];
         }
@@ -229,25 +244,30 @@ impl Dominators {
         retained
     }
 
-    /// The children of every node in the dominator tree, as CSR offsets and a list.
+    /// The children of every node in the dominator tree, as CSR offsets and a list (each
+    /// node's children in ascending order).
     pub fn children(&self) -> (Vec<u32>, Vec<u32>) {
         let n = self.idom.len();
+        // `first[d]` counts d's children, then (prefix sums) ends d's slice, then (filled
+        // backwards) starts it: no copy of the offsets to fill from (4 bytes a node less at
+        // what is, after the dominators, the peak of a summary).
         let mut first = vec![0u32; n + 1];
         for v in 0..n {
             if v as u32 != self.root {
-                first[self.idom[v] as usize + 1] += 1;
+                first[self.idom[v] as usize] += 1;
             }
         }
-        for i in 0..n {
-            first[i + 1] += first[i];
+        let mut total = 0u32;
+        for f in first.iter_mut() {
+            total += *f;
+            *f = total;
         }
-        let mut fill = first.clone();
-        let mut list = vec![0u32; first[n] as usize];
-        for v in 0..n as u32 {
+        let mut list = vec![0u32; total as usize];
+        for v in (0..n as u32).rev() {
             if v != self.root {
                 let d = self.idom[v as usize] as usize;
-                list[fill[d] as usize] = v;
-                fill[d] += 1;
+                first[d] -= 1;
+                list[first[d] as usize] = v;
             }
         }
         (first, list)
@@ -324,23 +344,31 @@ impl RetainedSizes {
 }
 
 /// Depth-first search from `root`, then from every node not yet reached (as children of
-/// the root). Numbers nodes into `pre` and calls `visit(node, parent's dfs number)` in
-/// preorder. The stack holds (node, next edge): one frame per level of depth, so it is
-/// bounded by the depth, not by the number of pending edges.
-fn dfs<G: Graph>(graph: &G, root: u32, pre: &mut [u32], mut visit: impl FnMut(u32, u32)) {
+/// the root). Calls `visit(node, its dfs number, its parent's dfs number)` in preorder
+/// (the parent of a DFS root is 0). Nodes reached are marked in a bitset (n/8 bytes), so a
+/// walk needs no array a node. The stack holds (node, next edge, dfs number): one frame per
+/// level of depth, so it is bounded by the depth, not by the number of pending edges.
+fn dfs<G: Graph>(graph: &G, root: u32, mut visit: impl FnMut(u32, u32, u32)) {
+    let n = graph.node_count();
+    let mut seen = vec![0u64; n.div_ceil(64)];
+    // Marks `v`, telling whether it was already marked.
+    let mut mark = |v: u32| {
+        let (word, bit) = ((v / 64) as usize, 1u64 << (v % 64));
+        let was = seen[word] & bit != 0;
+        seen[word] |= bit;
+        was
+    };
     let mut count = 0u32;
-    let mut stack: Vec<(u32, u32)> = Vec::new();
-    let n = pre.len() as u32;
-    for start in std::iter::once(root).chain(0..n) {
-        if pre[start as usize] != NONE {
+    let mut stack: Vec<(u32, u32, u32)> = Vec::new();
+    for start in std::iter::once(root).chain(0..n as u32) {
+        if mark(start) {
             continue;
         }
-        pre[start as usize] = count;
+        visit(start, count, 0);
+        stack.push((start, graph.edge_range(start).start, count));
         count += 1;
-        visit(start, 0);
-        stack.push((start, graph.edge_range(start).start));
         while let Some(top) = stack.last_mut() {
-            let (v, e) = *top;
+            let (v, e, k) = *top;
             if e >= graph.edge_range(v).end {
                 stack.pop();
                 continue;
@@ -349,34 +377,34 @@ fn dfs<G: Graph>(graph: &G, root: u32, pre: &mut [u32], mut visit: impl FnMut(u3
             let Some(t) = graph.successor(v, e) else {
                 continue;
             };
-            if pre[t as usize] != NONE {
+            if mark(t) {
                 continue;
             }
-            pre[t as usize] = count;
+            visit(t, count, k);
+            stack.push((t, graph.edge_range(t).start, count));
             count += 1;
-            visit(t, pre[v as usize]);
-            stack.push((t, graph.edge_range(t).start));
         }
     }
 }
 
-/// Lengauer–Tarjan `eval` with path compression, iterative.
+/// Lengauer–Tarjan `eval` with path compression, iterative, while step 3 is at `w`: nodes
+/// numbered above `w` are linked to `ancestor`, the others are roots of the forest.
+/// Returns the least semidominator (`label` holds values) on the path from `v` (which is
+/// linked) up to its root, excluded.
 #[inline]
-fn eval(v: u32, ancestor: &mut [u32], label: &mut [u32], semi: &[u32], path: &mut Vec<u32>) -> u32 {
-    if ancestor[v as usize] == NONE {
-        return v;
-    }
-    // Collect the path up to the last node whose ancestor is a tree root, then compress it
+fn eval(v: u32, w: u32, ancestor: &mut [u32], label: &mut [u32], path: &mut Vec<u32>) -> u32 {
+    debug_assert!(v > w, "only predecessors numbered above w are stored");
+    // Collect the path up to the last node whose ancestor is a root, then compress it
     // top-down (what the recursive version does on its way back).
     path.clear();
     let mut x = v;
-    while ancestor[ancestor[x as usize] as usize] != NONE {
+    while ancestor[x as usize] > w {
         path.push(x);
         x = ancestor[x as usize];
     }
     for &y in path.iter().rev() {
         let a = ancestor[y as usize] as usize;
-        if semi[label[a] as usize] < semi[label[y as usize] as usize] {
+        if label[a] < label[y as usize] {
             label[y as usize] = label[a];
         }
         ancestor[y as usize] = ancestor[a];
