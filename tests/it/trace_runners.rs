@@ -1046,3 +1046,55 @@ LEAKTRAIL_SNAPSHOT_PIPE_WAIT_MS=300 "$@"; exit $?"#;
         .count();
     assert_eq!(lost, 4, "{}", report["warnings"]);
 }
+
+#[test]
+fn two_runs_of_one_runner_in_one_trace_each_take_their_own_reference() {
+    let Some(dir) = project("two_runs_of_one_runner_in_one_trace_each_take_their_own_reference")
+    else {
+        return;
+    };
+    let _run = one_at_a_time();
+    // `npm test` running the suite twice, as two node --test runs under one shell: each
+    // run's file processes answer to their own node --test process, whose start-up is
+    // theirs. Keyed by the runner alone, the second run found the first's reference
+    // claimed and took none.
+    let node = crate::common::node().display().to_string();
+    let run = format!("{node} --test test/math.test.js test/dates.test.js");
+    let cmd = vec!["sh".to_owned(), "-c".to_owned(), format!("{run} && {run}")];
+    let out_dir = OutDir::new();
+    let report = trace_passing(
+        &dir,
+        &[
+            "--interval",
+            "200ms",
+            "--snapshot-every",
+            "2s",
+            "--out",
+            &out_dir.arg(),
+        ],
+        &cmd,
+    );
+    let all = processes(&report);
+    let mut coordinators: Vec<i64> = Vec::new();
+    for p in &all {
+        for s in p["snapshots"].as_array().expect("snapshots") {
+            if s["reference_of"] == "node --test" {
+                // The file process's parent: its own run's node --test.
+                assert_eq!(s["reference_coordinator"], p["ppid"], "{p}");
+                coordinators.extend(s["reference_coordinator"].as_i64());
+            }
+        }
+    }
+    coordinators.sort_unstable();
+    coordinators.dedup();
+    assert_eq!(coordinators.len(), 2, "one reference per run: {all:?}");
+    // Each coordinator is a node --test main process of the trace.
+    for c in &coordinators {
+        let p = process_with(&all, *c, "a node --test run");
+        assert!(
+            p["command"].to_string().contains("--test"),
+            "{c}: {}",
+            p["command"]
+        );
+    }
+}

@@ -161,7 +161,7 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
             }
             if !g.exceeded_threads.is_empty() {
                 who.push(format!(
-                    "{} (its own heap, kept after a full GC over its files)",
+                    "{} (its own heap, after its start-up)",
                     g.exceeded_threads.join(", ")
                 ));
             }
@@ -224,7 +224,7 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
                         if lazy
                             && pr.snapshots.is_empty()
                             && pr.censuses.is_empty()
-                            && !leaktrail_trace::boundaries::skipped_a_snapshot(&pr.notes)
+                            && !leaktrail_trace::boundaries::skipped_a_snapshot(&pr.notes, 0)
                             && pr
                                 .role
                                 .as_ref()

@@ -78,6 +78,10 @@ struct Event {
     /// A snapshot is its runner's reference baseline ([`crate::boundaries`]).
     #[serde(default)]
     reference: bool,
+    /// The PID of the runner process the worker answers to (its reference baseline is
+    /// that runner's).
+    #[serde(default)]
+    coordinator: Option<i32>,
 }
 
 /// A worker process as its own file events describe it: enough to list a worker that
@@ -224,6 +228,7 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
                 file: e.file,
                 t: seconds(e.t),
                 seconds: e.ms / 1000.0,
+                reference_coordinator: e.coordinator.filter(|_| e.reference),
                 reference_of: e.reference.then_some(e.runner),
             });
             continue;
@@ -242,6 +247,7 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
             };
             skipped.push(SkippedSnapshot {
                 pid: e.pid,
+                thread: e.tid,
                 at: e.at,
                 file: e.file,
                 t: seconds(e.t),
@@ -356,6 +362,7 @@ mod tests {
                 t: 1.6,
                 seconds: 0.25,
                 reference_of: None,
+                reference_coordinator: None,
             }]
         );
         assert_eq!(
@@ -363,6 +370,7 @@ mod tests {
             [
                 SkippedSnapshot {
                     pid: 7,
+                    thread: 0,
                     at: "after".to_owned(),
                     file: "/w/a.test.js".to_owned(),
                     t: 2.0,
@@ -374,6 +382,7 @@ mod tests {
                 },
                 SkippedSnapshot {
                     pid: 7,
+                    thread: 2,
                     at: "before".to_owned(),
                     file: "/w/b.test.js".to_owned(),
                     t: 2.5,
@@ -396,7 +405,7 @@ mod tests {
         );
         assert_eq!(
             notes[1],
-            "no snapshot before /w/b.test.js (1.0 MiB of heap): all 4 of trace's census pipes stayed busy for 10.0 s (trace parses at most 4 streamed snapshots at once, to bound its memory), so the worker went on without it rather than hold up the tests"
+            "no snapshot of thread 2 before /w/b.test.js (1.0 MiB of heap): all 4 of trace's census pipes stayed busy for 10.0 s (trace parses at most 4 streamed snapshots at once, to bound its memory), so the worker went on without it rather than hold up the tests"
         );
         assert!(
             crate::boundaries::is_budget_note(&notes[0])

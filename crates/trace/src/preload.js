@@ -194,6 +194,13 @@
   // last snapshot, or else from the runner's reference baseline (below).
   const snapBudget = Number(process.env.LEAKTRAIL_SNAPSHOT_BUDGET) || 0;
   let firstFile = null; // when its first file began
+  // The runner process this worker answers to: a worker process's parent (Jest's parent,
+  // Vitest's or Mocha's main process, node --test's), a worker thread's own process
+  // (Vitest threads), or the process itself when it runs the files in band (Jest).
+  let inBand = false;
+  function coordinator() {
+    return wt.isMainThread && !inBand ? process.ppid : process.pid;
+  }
   let spentMs = 0;
   let msPerByte = 0;
   function say(fields) {
@@ -210,9 +217,12 @@
   // workers that mostly never grow. A worker that grows without a snapshot of its own
   // before is diffed against it. The claim file then holds the snapshot's cost per byte of
   // heap, for the budget of workers that have written none yet.
+  // Keyed by the coordinator too — the runner process this worker answers to — so that two
+  // runs of one runner in one trace (`npm test` running Jest twice, two Vitest projects)
+  // each take their own: their start-up need not be the same.
   function referenceClaim(runner) {
     const kind = wt.isMainThread ? 'process' : 'thread';
-    const name = `.leaktrail-reference-${String(runner).replace(/[^A-Za-z0-9]+/g, '-')}-${kind}`;
+    const name = `.leaktrail-reference-${String(runner).replace(/[^A-Za-z0-9]+/g, '-')}-${kind}-${coordinator()}`;
     return require('path').join(snapDir || fifoDir, name);
   }
   function claimReference(runner) {
@@ -331,7 +341,7 @@
         }
       }
       say({ runner, event: 'snapshot', at, file, name, t: began, ms: done - began, heap: lastHeap,
-            reference });
+            reference, coordinator: coordinator() });
     } catch {
       // Never break the test run; a reference that failed is another worker's to take.
       if (reference) releaseReference(runner);
@@ -374,6 +384,7 @@
         return runTests.apply(this, arguments);
       }
       // In band: this process runs the files itself.
+      inBand = true;
       mark('jest', 'worker');
       const path = (args) => args && args[0] && args[0].path;
       const offs = [

@@ -8,7 +8,7 @@ use leaktrail_analysis::GrowthKind;
 use leaktrail_stats::{theil_sen, SlopeEstimate};
 
 use super::heap::{
-    census_growth, heap_growth_of, pair_words, CensusGrowth, HeapGrowth, References,
+    census_growth, heap_growth_of, pair_words, CensusGrowth, HeapGrowth, ReferenceKey, References,
 };
 use super::MIN_SLOPE_SAMPLES;
 use crate::threads::ThreadRecord;
@@ -70,12 +70,12 @@ pub(crate) fn summarise_thread(t: ThreadRecord, top: usize, refs: &References) -
             t.heap_samples.iter().map(|p| (p.t, p.heap as f64)).unzip();
         theil_sen(&x, &y, 0.05)
     });
-    let runner = Some(t.runner.as_str());
-    let (heap, heap_error) = match heap_growth_of(&t.snapshots, refs.snapshot(runner, true), top) {
+    let key = Some(ReferenceKey::thread(&t));
+    let (heap, heap_error) = match heap_growth_of(&t.snapshots, refs.snapshot(key.as_ref()), top) {
         Ok(h) => (h, None),
         Err(e) => (None, Some(e)),
     };
-    let census_heap = census_growth(&t.censuses, refs.census(runner, true), top);
+    let census_heap = census_growth(&t.censuses, refs.census(key.as_ref()), top);
     let who = format!("thread {} of PID {}", t.thread, t.pid);
     let from_census = census_heap.as_ref().map(|c| {
         let kind = c.diff.verdict.kind;
