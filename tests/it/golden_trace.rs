@@ -6,6 +6,7 @@
 //! in `tests/snapshots/` (CONTRIBUTING.md says how to accept one).
 
 use leaktrail_report::{render_trace, Format, RenderOptions};
+use leaktrail_trace::allocations::{AllocationSite, KeptAllocations};
 use leaktrail_trace::files::{FileSource, FileSpan, WorkerRun};
 use leaktrail_trace::roles::Role;
 use leaktrail_trace::threads::{HeapPoint, ThreadRecord};
@@ -124,6 +125,38 @@ fn run() -> TraceRun {
         signals_forwarded: Vec::new(),
         sampling_seconds: 0.01,
         snapshot_cost: None,
+        // The leaky thread, read after its file: the test's own function holds most of it.
+        allocations: vec![KeptAllocations {
+            pid: 4242,
+            thread: 2,
+            runner: "vitest".to_owned(),
+            file: "/w/test/leaky.test.js".to_owned(),
+            since: None,
+            t: 4.0,
+            read_seconds: 0.12,
+            heap: 58 * MIB,
+            base_heap: 10 * MIB,
+            sampled_bytes: 47 * MIB,
+            samples: 1504,
+            sites: vec![
+                AllocationSite {
+                    function: "audit".to_owned(),
+                    url: "/w/test/leaky.test.js".to_owned(),
+                    line: 8,
+                    column: 15,
+                    bytes: 46 * MIB,
+                    samples: 1472,
+                },
+                AllocationSite {
+                    function: String::new(),
+                    url: String::new(),
+                    line: 0,
+                    column: 0,
+                    bytes: MIB,
+                    samples: 32,
+                },
+            ],
+        }],
         warnings: Vec::new(),
     }
 }

@@ -1098,3 +1098,88 @@ fn two_runs_of_one_runner_in_one_trace_each_take_their_own_reference() {
         );
     }
 }
+
+#[test]
+fn the_leaky_files_kept_memory_is_named_by_its_allocation_site_without_a_snapshot() {
+    let Some(dir) =
+        project("the_leaky_files_kept_memory_is_named_by_its_allocation_site_without_a_snapshot")
+    else {
+        return;
+    };
+    let files = [
+        "test/leaky.test.js",
+        "test/math.test.js",
+        "test/strings.test.js",
+    ];
+    // A process per file (node --test), workers that run several (Jest), and worker
+    // threads, whose own isolate the profiler runs in (Vitest threads).
+    for name in ["node-test", "jest", "vitest-threads"] {
+        let _run = one_at_a_time();
+        let mut cmd = runner(name);
+        if name == "node-test" {
+            // node --test runs the files named after --test instead of test/.
+            cmd.truncate(2);
+        }
+        cmd.extend(files.iter().map(|f| f.to_string()));
+        // No --snapshot-every: the sampling heap profiler is the default evidence.
+        let report = trace_passing(&dir, &["--interval", "200ms"], &cmd);
+        let kept = report["allocations"].as_array().expect("allocations");
+        let (_, leaky) = files_by_name(&report)
+            .into_iter()
+            .find(|(n, _)| n == "leaky.test.js")
+            .unwrap_or_else(|| panic!("{name}: leaky.test.js reported"));
+        let read = kept
+            .iter()
+            .find(|k| {
+                k["file"]
+                    .as_str()
+                    .is_some_and(|f| f.ends_with("/leaky.test.js"))
+            })
+            .unwrap_or_else(|| panic!("{name}: the leaky file's worker was read: {kept:?}"));
+        // Read in the worker (and thread) that ran it.
+        assert_eq!(read["pid"], leaky["pid"], "{name}: {read}");
+        assert_eq!(
+            read["thread"].as_u64().unwrap_or(0),
+            leaky["thread"].as_u64().unwrap_or(0),
+            "{name}: {read}"
+        );
+        // Its top site is the test's own function that built the leaked entries, holding
+        // most of the ~47 MiB it keeps.
+        let top = &read["sites"][0];
+        assert_eq!(top["function"], "audit", "{name}: {read}");
+        assert!(
+            top["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("test/leaky.test.js")),
+            "{name}: {top}"
+        );
+        assert!(top["bytes"].as_u64() > Some(30 << 20), "{name}: {top}");
+        // Cheap enough to leave on: a read, not a snapshot of the heap.
+        assert!(read["read_seconds"].as_f64() < Some(5.0), "{name}: {read}");
+        // A clean file's worker may be read too when its first file's start-up (a Jest
+        // worker loading its runtime and environment) grew it by --snapshot-growth; but
+        // no clean test file's own code keeps memory.
+        for k in kept.iter().filter(|k| k != &read) {
+            for s in k["sites"].as_array().expect("sites") {
+                let in_tests = s["url"].as_str().is_some_and(|u| u.contains("/test/"));
+                assert!(
+                    !in_tests || s["bytes"].as_u64() < Some(8 << 20),
+                    "{name}: {k}"
+                );
+            }
+        }
+        // No snapshot was taken for it.
+        assert!(report["snapshot_cost"].is_null(), "{name}");
+    }
+    // Off on request.
+    let _run = one_at_a_time();
+    let mut cmd = runner("node-test");
+    cmd.truncate(2);
+    cmd.extend(files.iter().map(|f| f.to_string()));
+    let report = trace_passing(
+        &dir,
+        &["--interval", "200ms", "--no-allocation-sampling"],
+        &cmd,
+    );
+    assert_eq!(report["allocations"], serde_json::json!([]));
+}

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::allocations::{AllocationSite, KeptAllocations};
 use crate::boundaries::{BoundarySnapshot, SkipReason, SkippedSnapshot};
 use crate::files::{FileSource, FileSpan, WorkerRun};
 
@@ -82,6 +83,21 @@ struct Event {
     /// that runner's).
     #[serde(default)]
     coordinator: Option<i32>,
+    /// An `allocations` line's sites ([`crate::allocations`]).
+    #[serde(default)]
+    sites: Vec<AllocationSite>,
+    /// The file after which the previous `allocations` read was.
+    #[serde(default)]
+    since: Option<String>,
+    /// The heap an `allocations` read counts growth from, bytes.
+    #[serde(default)]
+    base_heap: u64,
+    /// Live bytes an `allocations` read's samples stand for.
+    #[serde(default)]
+    sampled_bytes: u64,
+    /// How many samples they are.
+    #[serde(default)]
+    samples: u64,
 }
 
 /// A worker process as its own file events describe it: enough to list a worker that
@@ -124,6 +140,10 @@ pub struct HookEvents {
     pub snapshots: Vec<BoundarySnapshot>,
     /// The snapshots workers skipped for `--snapshot-budget`.
     pub skipped: Vec<SkippedSnapshot>,
+    /// Where grown workers' kept memory was allocated ([`crate::allocations`]).
+    pub allocations: Vec<KeptAllocations>,
+    /// Workers whose allocation profiler could not start: PID, thread, why.
+    pub allocations_off: Vec<(i32, u32, String)>,
     /// Lines that could not be read.
     pub unreadable: usize,
 }
@@ -194,6 +214,8 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
     let mut processes: Vec<ReportedProcess> = Vec::new();
     let mut snapshots = Vec::new();
     let mut skipped = Vec::new();
+    let mut allocations = Vec::new();
+    let mut allocations_off = Vec::new();
     let mut thread_heap = Vec::new();
     let mut bad = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -231,6 +253,27 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
                 reference_coordinator: e.coordinator.filter(|_| e.reference),
                 reference_of: e.reference.then_some(e.runner),
             });
+            continue;
+        }
+        if e.event == "allocations" {
+            allocations.push(KeptAllocations {
+                pid: e.pid,
+                thread: e.tid,
+                runner: e.runner,
+                file: e.file,
+                since: e.since,
+                t: seconds(e.t),
+                read_seconds: e.ms / 1000.0,
+                heap: e.heap,
+                base_heap: e.base_heap,
+                sampled_bytes: e.sampled_bytes,
+                samples: e.samples,
+                sites: e.sites,
+            });
+            continue;
+        }
+        if e.event == "allocations-off" {
+            allocations_off.push((e.pid, e.tid, e.reason));
             continue;
         }
         if e.event == "snapshot-skipped" {
@@ -305,6 +348,8 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
         processes,
         snapshots,
         skipped,
+        allocations,
+        allocations_off,
         unreadable: bad,
     }
 }
@@ -337,10 +382,21 @@ mod tests {
                 .to_owned(),
             r#"{"runner":"vitest","event":"heap","heap":4096,"pid":7,"tid":2,"t":1700}"#
                 .to_owned(),
+            r#"{"runner":"vitest","event":"allocations","file":"/w/leaky.test.js","heap":62914560,"base_heap":12582912,"since":null,"sampled_bytes":49283072,"samples":1504,"sites":[{"function":"audit","url":"/w/leaky.test.js","line":8,"column":15,"bytes":48234496,"samples":1472}],"pid":7,"tid":2,"t":3600,"ms":120}"#
+                .to_owned(),
+            r#"{"runner":"vitest","event":"allocations-off","reason":"no inspector","pid":7,"tid":3,"t":3700}"#
+                .to_owned(),
         ]
         .join("\n");
         let events = pair_events(&text, 1000);
         assert_eq!(events.unreadable, 1);
+        let kept = &events.allocations;
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!((kept[0].pid, kept[0].thread, kept[0].t), (7, 2, 2.6));
+        assert_eq!((kept[0].heap, kept[0].base_heap), (60 << 20, 12 << 20));
+        assert_eq!(kept[0].sites[0].label(), "audit /w/leaky.test.js:8");
+        assert!((kept[0].read_seconds - 0.12).abs() < 1e-9);
+        assert_eq!(events.allocations_off, [(7, 3, "no inspector".to_owned())]);
         assert_eq!(
             events.thread_heap,
             [ThreadHeapSample {

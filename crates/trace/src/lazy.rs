@@ -279,6 +279,7 @@ mod tests {
             signals_forwarded: Vec::new(),
             sampling_seconds: 0.0,
             snapshot_cost: None,
+            allocations: Vec::new(),
             warnings: Vec::new(),
         }
     }
@@ -387,6 +388,7 @@ mod tests {
             signals_forwarded: Vec::new(),
             sampling_seconds: 0.0,
             snapshot_cost: None,
+            allocations: Vec::new(),
             warnings: Vec::new(),
         };
         let l = lazy(&run, &files);

@@ -133,6 +133,10 @@ pub struct TraceReport {
     pub snapshot_every_seconds: Option<f64>,
     /// What the snapshots cost, when taken ([`crate::boundaries`]).
     pub snapshot_cost: Option<crate::boundaries::SnapshotCost>,
+    /// Where the memory grown test workers kept was allocated, by V8's sampling heap
+    /// profiler: one entry per worker and file after which it had grown by
+    /// `--snapshot-growth` ([`crate::allocations`]).
+    pub allocations: Vec<crate::allocations::KeptAllocations>,
     /// The settle time: how long a process's start-up lasts at most, seconds.
     pub settle_seconds: f64,
     /// The lane rule.
@@ -320,6 +324,7 @@ impl TraceReport {
             interval_seconds: run.interval_seconds,
             snapshot_every_seconds: run.snapshot_every_seconds,
             snapshot_cost: run.snapshot_cost,
+            allocations: run.allocations,
             settle_seconds: settle,
             lane_rule: run.lane_rule,
             out_dir: options.out_dir.clone(),
@@ -352,6 +357,10 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
     let mut out = Vec::new();
     let interval = run.interval_seconds;
     match run.snapshot_every_seconds {
+        None if !run.allocations.is_empty() => out.push(
+            "Heap contents: snapshots are off (--snapshot-every not given), so there is no heap diff or module-graph/runtime verdict; where the grown workers' kept memory was allocated comes from V8's sampling heap profiler (sections above), which names allocation sites, not retainers."
+                .to_owned(),
+        ),
         None => out.push(
             "Heap contents: snapshots are off (--snapshot-every not given), so there is no heap diff or module-graph/runtime verdict; RSS only."
                 .to_owned(),
@@ -563,6 +572,7 @@ mod tests {
             signals_forwarded: Vec::new(),
             sampling_seconds: 0.0,
             snapshot_cost: None,
+            allocations: Vec::new(),
             warnings: Vec::new(),
         };
         let options = SummaryOptions {
