@@ -50,12 +50,14 @@ pub struct AllocationSite {
     /// Its script: a path or URL (empty for allocations with no JavaScript frame).
     #[serde(default)]
     pub url: String,
-    /// Where the function begins, 1-based (0 when unknown).
+    /// Where the function begins, 1-based (0 when unknown). Signed: V8 gives positions
+    /// in the script as compiled, and a module wrapped by its loader (Vitest's module
+    /// runner) was seen at column -195.
     #[serde(default)]
-    pub line: u32,
-    /// Its column, 1-based.
+    pub line: i64,
+    /// Its column, 1-based (signed, as the line).
     #[serde(default)]
-    pub column: u32,
+    pub column: i64,
     /// Bytes still live after a full GC, estimated from its samples.
     pub bytes: u64,
     /// The samples they come from.

@@ -146,6 +146,9 @@ pub struct HookEvents {
     pub allocations_off: Vec<(i32, u32, String)>,
     /// Lines that could not be read.
     pub unreadable: usize,
+    /// Why the first unreadable line could not be read, with its first characters: what
+    /// a bug report needs.
+    pub first_unreadable: Option<String>,
 }
 
 /// `value` quoted for `NODE_OPTIONS` when it holds spaces, quotes or backslashes.
@@ -218,10 +221,18 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
     let mut allocations_off = Vec::new();
     let mut thread_heap = Vec::new();
     let mut bad = 0;
+    let mut first_unreadable = None;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let Ok(e) = serde_json::from_str::<Event>(line) else {
-            bad += 1;
-            continue;
+        let e = match serde_json::from_str::<Event>(line) {
+            Ok(e) => e,
+            Err(error) => {
+                bad += 1;
+                if first_unreadable.is_none() {
+                    let start: String = line.chars().take(120).collect();
+                    first_unreadable = Some(format!("{error} ({} bytes: {start}…)", line.len()));
+                }
+                continue;
+            }
         };
         // What a process is, said while it ran: read live by [`crate::roles`].
         if e.event == "role" {
@@ -351,6 +362,7 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
         allocations,
         allocations_off,
         unreadable: bad,
+        first_unreadable,
     }
 }
 
@@ -382,7 +394,7 @@ mod tests {
                 .to_owned(),
             r#"{"runner":"vitest","event":"heap","heap":4096,"pid":7,"tid":2,"t":1700}"#
                 .to_owned(),
-            r#"{"runner":"vitest","event":"allocations","file":"/w/leaky.test.js","heap":62914560,"base_heap":12582912,"since":null,"sampled_bytes":49283072,"samples":1504,"sites":[{"function":"audit","url":"/w/leaky.test.js","line":8,"column":15,"bytes":48234496,"samples":1472}],"pid":7,"tid":2,"t":3600,"ms":120}"#
+            r#"{"runner":"vitest","event":"allocations","file":"/w/leaky.test.js","heap":62914560,"base_heap":12582912,"since":null,"sampled_bytes":49283072,"samples":1504,"sites":[{"function":"audit","url":"/w/leaky.test.js","line":8,"column":15,"bytes":48234496,"samples":1472},{"function":"run","url":"file:///w/node_modules/vitest/x.js","line":1,"column":-195,"bytes":32768,"samples":1}],"pid":7,"tid":2,"t":3600,"ms":120}"#
                 .to_owned(),
             r#"{"runner":"vitest","event":"allocations-off","reason":"no inspector","pid":7,"tid":3,"t":3700}"#
                 .to_owned(),
@@ -390,11 +402,21 @@ mod tests {
         .join("\n");
         let events = pair_events(&text, 1000);
         assert_eq!(events.unreadable, 1);
+        assert!(
+            events
+                .first_unreadable
+                .as_deref()
+                .is_some_and(|w| w.contains(" bytes: ")),
+            "{:?}",
+            events.first_unreadable
+        );
         let kept = &events.allocations;
         assert_eq!(kept.len(), 1, "{kept:?}");
         assert_eq!((kept[0].pid, kept[0].thread, kept[0].t), (7, 2, 2.6));
         assert_eq!((kept[0].heap, kept[0].base_heap), (60 << 20, 12 << 20));
         assert_eq!(kept[0].sites[0].label(), "audit /w/leaky.test.js:8");
+        // A position V8 gives before its loader's wrapper does not cost the line.
+        assert_eq!(kept[0].sites[1].column, -195);
         assert!((kept[0].read_seconds - 0.12).abs() < 1e-9);
         assert_eq!(events.allocations_off, [(7, 3, "no inspector".to_owned())]);
         assert_eq!(

@@ -268,8 +268,9 @@ pub fn trace(
         tracer.roles.poll();
         if events.unreadable > 0 {
             tracer.warnings.push(format!(
-                "{} line(s) of the workers' file events could not be read",
-                events.unreadable
+                "{} line(s) of the workers' file events could not be read; the first: {}",
+                events.unreadable,
+                events.first_unreadable.as_deref().unwrap_or("-")
             ));
         }
         if let Err(e) = h.close() {
