@@ -13,7 +13,7 @@ use heap::{census_growth, heap_growth_of, References};
 use heap::{pair, pair_words};
 pub use heap::{CensusGrowth, HeapGrowth};
 use threads::summarise_thread;
-pub use threads::{growth_label, ThreadSummary, ThreadVerdict, THREAD_HEAP_GROWTH};
+pub use threads::{growth_label, HeapBaseline, ThreadSummary, ThreadVerdict, THREAD_HEAP_GROWTH};
 
 use serde::Serialize;
 
@@ -291,7 +291,8 @@ impl TraceReport {
             for (slot, o) in threads.iter_mut().zip(&owner) {
                 if *o == Some(i) {
                     if let Some(t) = slot.take() {
-                        s.threads.push(summarise_thread(t, options.top, &refs));
+                        s.threads
+                            .push(summarise_thread(t, options.top, settle, &refs));
                     }
                 }
             }

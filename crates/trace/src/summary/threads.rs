@@ -40,6 +40,13 @@ pub struct ThreadSummary {
     /// Its heap after a full GC at its last file's end minus at its first file's start,
     /// bytes: what its files kept; null without both.
     pub heap_growth: Option<i64>,
+    /// Where the growth of its own heap after start-up is counted from, by the rule
+    /// processes' RSS is ([`crate::baseline::Baseline`]); null when its start-up never
+    /// levelled off.
+    pub heap_baseline: Option<HeapBaseline>,
+    /// The highest heap from that baseline on minus the baseline, bytes: what
+    /// `--fail-on-growth` checks; null without a baseline.
+    pub heap_growth_after_startup: Option<i64>,
     /// Theil–Sen slope of its own heap over time, bytes per second; null with fewer than
     /// [`MIN_SLOPE_SAMPLES`] points.
     pub heap_slope: Option<SlopeEstimate>,
@@ -53,6 +60,18 @@ pub struct ThreadSummary {
     pub verdict: ThreadVerdict,
 }
 
+/// A thread's [`crate::baseline::Baseline`], named for what it measures: its own heap,
+/// not RSS.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct HeapBaseline {
+    /// When, seconds from the command's start.
+    pub t: f64,
+    /// Its own heap then, bytes.
+    pub heap: u64,
+    /// How it was chosen.
+    pub rule: crate::baseline::BaselineRule,
+}
+
 /// The label of a heap diff's verdict.
 pub fn growth_label(kind: GrowthKind) -> &'static str {
     match kind {
@@ -63,8 +82,19 @@ pub fn growth_label(kind: GrowthKind) -> &'static str {
     }
 }
 
-pub(crate) fn summarise_thread(t: ThreadRecord, top: usize, refs: &References) -> ThreadSummary {
+pub(crate) fn summarise_thread(
+    t: ThreadRecord,
+    top: usize,
+    settle: f64,
+    refs: &References,
+) -> ThreadSummary {
     let heap_growth = t.heap_kept();
+    let heap_baseline = t.heap_baseline(settle).map(|b| HeapBaseline {
+        t: b.t,
+        heap: b.rss,
+        rule: b.rule,
+    });
+    let heap_growth_after_startup = t.heap_growth_after_startup(settle);
     let heap_slope = (t.heap_samples.len() >= MIN_SLOPE_SAMPLES).then(|| {
         let (x, y): (Vec<f64>, Vec<f64>) =
             t.heap_samples.iter().map(|p| (p.t, p.heap as f64)).unzip();
@@ -133,6 +163,8 @@ pub(crate) fn summarise_thread(t: ThreadRecord, top: usize, refs: &References) -
     };
     ThreadSummary {
         heap_growth,
+        heap_baseline,
+        heap_growth_after_startup,
         heap_slope,
         heap,
         heap_error,
