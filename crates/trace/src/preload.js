@@ -31,6 +31,11 @@
 // 'heap' lines, and writes that thread's own snapshots at file boundaries like a worker
 // process: trace makes each such thread a lane of its own.
 //
+// With LEAKTRAIL_ALLOC_SAMPLING_BYTES set (trace's default), a worker (or worker thread)
+// also runs V8's sampling heap profiler from its first file and, after a file that grew
+// its heap, writes an 'allocations' line: where the memory it kept was allocated, by site
+// (see allocStart below), for a fraction of a heap snapshot's cost.
+//
 // With LEAKTRAIL_SNAPSHOT_DIR set (trace --snapshot-every, at file boundaries), a worker
 // (its main thread, or a worker thread) also writes heap snapshots itself — of its own
 // isolate — between files, so that no snapshot pauses a test, and lazily: after a file
