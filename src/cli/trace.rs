@@ -98,6 +98,14 @@ pub struct TraceArgs {
     #[arg(long)]
     no_file_hooks: bool,
 
+    /// Don't run V8's sampling heap profiler in the test workers the preload hooks. By
+    /// default each one runs it from its first file and, after a file that grew its heap
+    /// (after a full GC) by --snapshot-growth, says where the memory it kept was
+    /// allocated (function, file and line, with sizes), for a fraction of a snapshot's
+    /// cost; full heap snapshots stay behind --snapshot-every.
+    #[arg(long)]
+    no_allocation_sampling: bool,
+
     /// With --snapshot-every: no raw snapshot file is ever written, in any folder. The
     /// test workers trace's preload hooks (and their worker threads) stream each snapshot
     /// down a private pipe into a census process and only the census is kept (heap diffs
@@ -154,6 +162,7 @@ pub fn run(args: &TraceArgs, common: &Common) -> anyhow::Result<(String, u8)> {
         lane_rule: args.lane_by.clone(),
         stop_grace: Duration::from_secs(2),
         file_hooks: !args.no_file_hooks,
+        allocation_sampling: !args.no_allocation_sampling && !args.no_file_hooks,
         stream_census: args
             .no_raw_snapshots
             .then(|| leaktrail_harness::CensusWorker::Process("/proc/self/exe".into())),

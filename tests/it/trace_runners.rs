@@ -1046,3 +1046,140 @@ LEAKTRAIL_SNAPSHOT_PIPE_WAIT_MS=300 "$@"; exit $?"#;
         .count();
     assert_eq!(lost, 4, "{}", report["warnings"]);
 }
+
+#[test]
+fn two_runs_of_one_runner_in_one_trace_each_take_their_own_reference() {
+    let Some(dir) = project("two_runs_of_one_runner_in_one_trace_each_take_their_own_reference")
+    else {
+        return;
+    };
+    let _run = one_at_a_time();
+    // `npm test` running the suite twice, as two node --test runs under one shell: each
+    // run's file processes answer to their own node --test process, whose start-up is
+    // theirs. Keyed by the runner alone, the second run found the first's reference
+    // claimed and took none.
+    let node = crate::common::node().display().to_string();
+    let run = format!("{node} --test test/math.test.js test/dates.test.js");
+    let cmd = vec!["sh".to_owned(), "-c".to_owned(), format!("{run} && {run}")];
+    let out_dir = OutDir::new();
+    let report = trace_passing(
+        &dir,
+        &[
+            "--interval",
+            "200ms",
+            "--snapshot-every",
+            "2s",
+            "--out",
+            &out_dir.arg(),
+        ],
+        &cmd,
+    );
+    let all = processes(&report);
+    let mut coordinators: Vec<i64> = Vec::new();
+    for p in &all {
+        for s in p["snapshots"].as_array().expect("snapshots") {
+            if s["reference_of"] == "node --test" {
+                // The file process's parent: its own run's node --test.
+                assert_eq!(s["reference_coordinator"], p["ppid"], "{p}");
+                coordinators.extend(s["reference_coordinator"].as_i64());
+            }
+        }
+    }
+    coordinators.sort_unstable();
+    coordinators.dedup();
+    assert_eq!(coordinators.len(), 2, "one reference per run: {all:?}");
+    // Each coordinator is a node --test main process of the trace.
+    for c in &coordinators {
+        let p = process_with(&all, *c, "a node --test run");
+        assert!(
+            p["command"].to_string().contains("--test"),
+            "{c}: {}",
+            p["command"]
+        );
+    }
+}
+
+#[test]
+fn the_leaky_files_kept_memory_is_named_by_its_allocation_site_without_a_snapshot() {
+    let Some(dir) =
+        project("the_leaky_files_kept_memory_is_named_by_its_allocation_site_without_a_snapshot")
+    else {
+        return;
+    };
+    let files = [
+        "test/leaky.test.js",
+        "test/math.test.js",
+        "test/strings.test.js",
+    ];
+    // A process per file (node --test), workers that run several (Jest), and worker
+    // threads, whose own isolate the profiler runs in (Vitest threads).
+    for name in ["node-test", "jest", "vitest-threads"] {
+        let _run = one_at_a_time();
+        let mut cmd = runner(name);
+        if name == "node-test" {
+            // node --test runs the files named after --test instead of test/.
+            cmd.truncate(2);
+        }
+        cmd.extend(files.iter().map(|f| f.to_string()));
+        // No --snapshot-every: the sampling heap profiler is the default evidence.
+        let report = trace_passing(&dir, &["--interval", "200ms"], &cmd);
+        let kept = report["allocations"].as_array().expect("allocations");
+        let (_, leaky) = files_by_name(&report)
+            .into_iter()
+            .find(|(n, _)| n == "leaky.test.js")
+            .unwrap_or_else(|| panic!("{name}: leaky.test.js reported"));
+        let read = kept
+            .iter()
+            .find(|k| {
+                k["file"]
+                    .as_str()
+                    .is_some_and(|f| f.ends_with("/leaky.test.js"))
+            })
+            .unwrap_or_else(|| panic!("{name}: the leaky file's worker was read: {kept:?}"));
+        // Read in the worker (and thread) that ran it.
+        assert_eq!(read["pid"], leaky["pid"], "{name}: {read}");
+        assert_eq!(
+            read["thread"].as_u64().unwrap_or(0),
+            leaky["thread"].as_u64().unwrap_or(0),
+            "{name}: {read}"
+        );
+        // Its top site is the test's own function that built the leaked entries, holding
+        // most of the ~47 MiB it keeps.
+        let top = &read["sites"][0];
+        assert_eq!(top["function"], "audit", "{name}: {read}");
+        assert!(
+            top["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("test/leaky.test.js")),
+            "{name}: {top}"
+        );
+        assert!(top["bytes"].as_u64() > Some(30 << 20), "{name}: {top}");
+        // Cheap enough to leave on: a read, not a snapshot of the heap.
+        assert!(read["read_seconds"].as_f64() < Some(5.0), "{name}: {read}");
+        // A clean file's worker may be read too when its first file's start-up (a Jest
+        // worker loading its runtime and environment) grew it by --snapshot-growth; but
+        // no clean test file's own code keeps memory.
+        for k in kept.iter().filter(|k| k != &read) {
+            for s in k["sites"].as_array().expect("sites") {
+                let in_tests = s["url"].as_str().is_some_and(|u| u.contains("/test/"));
+                assert!(
+                    !in_tests || s["bytes"].as_u64() < Some(8 << 20),
+                    "{name}: {k}"
+                );
+            }
+        }
+        // No snapshot was taken for it.
+        assert!(report["snapshot_cost"].is_null(), "{name}");
+    }
+    // Off on request.
+    let _run = one_at_a_time();
+    let mut cmd = runner("node-test");
+    cmd.truncate(2);
+    cmd.extend(files.iter().map(|f| f.to_string()));
+    let report = trace_passing(
+        &dir,
+        &["--interval", "200ms", "--no-allocation-sampling"],
+        &cmd,
+    );
+    assert_eq!(report["allocations"], serde_json::json!([]));
+}

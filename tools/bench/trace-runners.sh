@@ -1,7 +1,9 @@
 #!/bin/bash
-# Times each runner on scenarios/test-project alone, under trace, and under trace with
+# Times each runner on scenarios/test-project alone, under trace (with its default
+# allocation sampling: V8's sampling heap profiler in the test workers), and under trace with
 # snapshots at file boundaries (--snapshot-every 2s, the default --snapshot-at files);
-# MODES="files clock budget zerodisk" adds snapshots on the clock (--snapshot-at clock), at
+# MODES="files nosampling clock budget zerodisk" adds trace --no-allocation-sampling
+# (the profiler's own cost),  snapshots on the clock (--snapshot-at clock), at
 # file boundaries within --snapshot-budget 0.5, and streamed into censuses with no snapshot
 # file (--no-raw-snapshots). Prints each run's exit status and time, the
 # ratio of each snapshot run to the run alone and to the trace without snapshots, the
@@ -31,6 +33,9 @@ out = "files tied to a PID %d/%d%s" % (len(tied), len(files), " (%d to a thread)
 if c:
     out += "; %d snapshots (%d between files, %d skipped for the budget), %.1f s writing, longest %.1f s" % (c.get("snapshots", 0), c.get("at_file_boundaries", 0), c.get("skipped_for_budget", 0), c.get("write_seconds", 0), c.get("longest_write_seconds", 0))
 print(out)
+for k in r.get("allocations") or []:
+    s = (k.get("sites") or [{}])[0]
+    print("    allocation sites after %s in PID %d%s (heap %+.1f MiB, read %.2f s): top %s %s:%s %.1f MiB of %.1f MiB sampled" % (k["file"].rsplit("/", 1)[-1], k["pid"], " thread %d" % k["thread"] if k["thread"] else "", (k["heap"] - k["base_heap"]) / 2**20, k["read_seconds"], s.get("function") or "(anonymous)", (s.get("url") or "").rsplit("/", 1)[-1], s.get("line"), (s.get("bytes") or 0) / 2**20, k["sampled_bytes"] / 2**20))
 leaky = {(f.get("pid"), f.get("thread") or 0) for f in files if f["file"].endswith("leaky.test.js")}
 for l in r["lanes"]:
     for p in l["processes"]:
@@ -60,6 +65,10 @@ for name in ${RUNNERS:-jest vitest-forks vitest-threads mocha node-test}; do
       clock) extra="--snapshot-at clock" ;;
       budget) extra="--snapshot-budget 0.5" ;;
       zerodisk) extra="--no-raw-snapshots" ;;
+      nosampling)
+        rm -rf $OUT/b-$name-$mode; s=$(date +%s.%N); $T trace --format json --interval 200ms --no-allocation-sampling -- $cmd 2>/dev/null > $OUT/b-$name-$mode.json; rc=$?; d=$(secs $s)
+        printf '  %s=%.1f rc=%s (%.2fx alone): %s\n' "$mode" "$d" "$rc" "$(echo "$d / $a" | bc -l)" "$(summary $OUT/b-$name-$mode.json)"
+        continue ;;
       *) continue ;;
     esac
     rm -rf $OUT/b-$name-$mode; s=$(date +%s.%N); $T trace --format json --interval 200ms --snapshot-every 2s $extra --out $OUT/b-$name-$mode -- $cmd 2>/dev/null > $OUT/b-$name-$mode.json; rc=$?; d=$(secs $s)

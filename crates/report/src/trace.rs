@@ -161,7 +161,7 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
             }
             if !g.exceeded_threads.is_empty() {
                 who.push(format!(
-                    "{} (its own heap, kept after a full GC over its files)",
+                    "{} (its own heap, after its start-up)",
                     g.exceeded_threads.join(", ")
                 ));
             }
@@ -224,7 +224,7 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
                         if lazy
                             && pr.snapshots.is_empty()
                             && pr.censuses.is_empty()
-                            && !leaktrail_trace::boundaries::skipped_a_snapshot(&pr.notes)
+                            && !leaktrail_trace::boundaries::skipped_a_snapshot(&pr.notes, 0)
                             && pr
                                 .role
                                 .as_ref()
@@ -332,6 +332,8 @@ pub fn render_trace(r: &TraceReport, opts: RenderOptions) -> String {
             4,
         );
     }
+
+    allocation_sections(&mut d, r, opts.top);
 
     d.heading("Not measured");
     let lines: Vec<String> = r.not_measured.iter().map(|l| format!("- {l}")).collect();
@@ -512,6 +514,49 @@ fn heap_section(d: &mut Doc, lane: &str, p: &ProcessSummary) {
 /// The classes that grew most between two censuses.
 fn census_class_table(d: &mut Doc, diff: &leaktrail_analysis::CensusDiff) {
     class_rows(d, diff.classes.iter().map(|c| &c.change));
+}
+
+/// Where the memory each grown worker kept was allocated, by V8's sampling heap profiler:
+/// a section per worker and file after which it grew, with its top `top` sites.
+fn allocation_sections(d: &mut Doc, r: &TraceReport, top: usize) {
+    for k in &r.allocations {
+        d.heading(&format!(
+            "{} after {}: where the memory it kept was allocated (V8's sampling heap profiler, live after a full GC)",
+            k.worker(),
+            short_command(std::slice::from_ref(&k.file))
+        ));
+        let since = match &k.since {
+            Some(f) => format!(
+                "since the previous read, after {}",
+                short_command(std::slice::from_ref(f))
+            ),
+            None => "since its first file's start".to_owned(),
+        };
+        d.line(&format!(
+            "Heap {} {since}; the samples allocated since and still live stand for {} ({} samples); read in {:.2} s. A site is the first function of the project's own code on the allocation's stack (its line is where the function begins); who retains the memory is a heap snapshot's to say (--snapshot-every).",
+            signed_bytes(k.heap as i64 - k.base_heap as i64),
+            human_bytes(k.sampled_bytes),
+            k.samples,
+            k.read_seconds
+        ));
+        let rows = k
+            .sites
+            .iter()
+            .take(top)
+            .map(|s| {
+                vec![
+                    Cell::new(s.label()),
+                    Cell::new(human_bytes(s.bytes)),
+                    Cell::new(s.samples),
+                ]
+            })
+            .collect::<Vec<_>>();
+        if !rows.is_empty() {
+            // A Markdown table needs a blank line after the paragraph.
+            d.line("");
+            d.table(&["allocated in", "live (sampled)", "samples"], rows, 1);
+        }
+    }
 }
 
 /// The classes that grew most between two snapshots.

@@ -26,10 +26,43 @@
 //!
 //! Growth is then the highest RSS from the baseline sample on minus the baseline (a peak
 //! during start-up is not growth), and net growth the last sample minus the baseline.
+//!
+//! The same rule measures a worker thread's own heap for `--fail-on-growth` ([`Sample`]
+//! is either series): a thread's start-up — the runner's worker code, then the modules its
+//! first test file imports — is no more growth than a process's, and counting from its
+//! first file's start failed clean threads that import a lot.
 
 use serde::Serialize;
 
 use crate::model::{ProcessRecord, RssPoint};
+use crate::threads::{HeapPoint, ThreadRecord};
+
+/// One point of a memory series a [`Baseline`] is found in: a process's RSS sample or a
+/// worker thread's own heap.
+pub trait Sample {
+    /// Seconds from the command's start.
+    fn t(&self) -> f64;
+    /// Bytes.
+    fn bytes(&self) -> u64;
+}
+
+impl Sample for RssPoint {
+    fn t(&self) -> f64 {
+        self.t
+    }
+    fn bytes(&self) -> u64 {
+        self.rss
+    }
+}
+
+impl Sample for HeapPoint {
+    fn t(&self) -> f64 {
+        self.t
+    }
+    fn bytes(&self) -> u64 {
+        self.heap
+    }
+}
 
 /// The default settle time, seconds: longer than Node's bootstrap on a loaded machine and
 /// than the module loading of the usual test workers.
@@ -60,7 +93,7 @@ pub struct Baseline {
     pub index: usize,
     /// When, seconds from the command's start.
     pub t: f64,
-    /// Its RSS, bytes.
+    /// Its RSS (for a worker thread, its own heap), bytes.
     pub rss: u64,
     /// How it was chosen.
     pub rule: BaselineRule,
@@ -70,42 +103,46 @@ impl Baseline {
     /// Finds the baseline of a process that started at `start` (seconds from the
     /// command's start) from its samples; `None` with fewer than two samples or when its
     /// start-up never levelled off (see the module documentation).
-    pub fn find(samples: &[RssPoint], start: f64, settle: f64) -> Option<Baseline> {
+    pub fn find<S: Sample>(samples: &[S], start: f64, settle: f64) -> Option<Baseline> {
         if samples.len() < 2 {
             return None;
         }
         let at = |index: usize, rule: BaselineRule| Baseline {
             index,
-            t: samples[index].t,
-            rss: samples[index].rss,
+            t: samples[index].t(),
+            rss: samples[index].bytes(),
             rule,
         };
         // A small tolerance: /proc gives the start to 10 ms.
-        if let Some(i) = samples.iter().position(|s| s.t - start >= settle - 0.01) {
+        if let Some(i) = samples.iter().position(|s| s.t() - start >= settle - 0.01) {
             return Some(at(i, BaselineRule::Settled));
         }
         samples
             .windows(2)
             .position(|w| {
-                let level = LEVEL_BYTES.max((w[0].rss as f64 * LEVEL_FRACTION) as u64);
-                w[1].rss <= w[0].rss.saturating_add(level)
+                let level = LEVEL_BYTES.max((w[0].bytes() as f64 * LEVEL_FRACTION) as u64);
+                w[1].bytes() <= w[0].bytes().saturating_add(level)
             })
             .map(|i| at(i, BaselineRule::Levelled))
     }
 
-    /// The highest RSS from the baseline on minus the baseline.
-    pub fn growth(&self, samples: &[RssPoint]) -> i64 {
-        let peak = samples[self.index..]
+    /// The highest sample from the baseline on minus the baseline.
+    pub fn growth<S: Sample>(&self, samples: &[S]) -> i64 {
+        let peak = samples
+            .get(self.index..)
+            .unwrap_or_default()
             .iter()
-            .map(|s| s.rss)
+            .map(Sample::bytes)
             .max()
             .unwrap_or(self.rss);
         peak as i64 - self.rss as i64
     }
 
     /// The last sample minus the baseline.
-    pub fn net_growth(&self, samples: &[RssPoint]) -> i64 {
-        samples.last().map_or(0, |s| s.rss as i64 - self.rss as i64)
+    pub fn net_growth<S: Sample>(&self, samples: &[S]) -> i64 {
+        samples
+            .last()
+            .map_or(0, |s| s.bytes() as i64 - self.rss as i64)
     }
 }
 
@@ -126,6 +163,22 @@ impl ProcessRecord {
     /// Last sample minus the baseline; `None` without a baseline.
     pub fn net_growth(&self, settle: f64) -> Option<i64> {
         self.baseline(settle).map(|b| b.net_growth(&self.samples))
+    }
+}
+
+impl ThreadRecord {
+    /// Where the growth of its own heap is counted from, by the rule processes' RSS is
+    /// (see [`Baseline`]): its start is its first heap point (its preload's first sample,
+    /// as the thread starts).
+    pub fn heap_baseline(&self, settle: f64) -> Option<Baseline> {
+        Baseline::find(&self.heap_samples, self.start, settle)
+    }
+
+    /// How far its own heap rose after start-up, as [`ProcessRecord::growth`] for RSS:
+    /// what `--fail-on-growth` checks; `None` without a baseline.
+    pub fn heap_growth_after_startup(&self, settle: f64) -> Option<i64> {
+        self.heap_baseline(settle)
+            .map(|b| b.growth(&self.heap_samples))
     }
 }
 

@@ -51,6 +51,10 @@ use crate::threads::ThreadRecord;
 pub struct SkippedSnapshot {
     /// The worker.
     pub pid: i32,
+    /// Its thread: 0 for the main thread, else the worker thread whose own heap it would
+    /// have held (a process's threads snapshot themselves apart, and their notes are filed
+    /// under the process).
+    pub thread: u32,
     /// `before` or `after` `file`.
     pub at: String,
     /// The test file it would have preceded or followed.
@@ -108,6 +112,9 @@ pub struct BoundarySnapshot {
     /// For the reference baseline (one fresh worker per runner, before its first file,
     /// below): the runner.
     pub reference_of: Option<String>,
+    /// For the reference baseline: the PID of the runner process it stands for
+    /// ([`SnapshotTaken::reference_coordinator`]).
+    pub reference_coordinator: Option<i32>,
 }
 
 /// The environment variable naming the directory workers write their snapshots into.
@@ -146,6 +153,9 @@ pub struct SnapshotCost {
     /// `--no-raw-snapshots`: snapshots workers skipped because trace's census pipes
     /// stayed busy (trace's limit, not the tests').
     pub skipped_pipes_busy: usize,
+    /// `--no-raw-snapshots`: snapshots workers skipped because trace's census pipes were
+    /// gone (trace was ending: the command had exited and its stragglers were stopping).
+    pub skipped_pipes_gone: usize,
     /// The run's wall time, seconds, snapshots included.
     pub wall_seconds: f64,
 }
@@ -168,6 +178,12 @@ impl SnapshotCost {
             skipped += &format!(
                 "; {} skipped because trace's census pipes were busy",
                 self.skipped_pipes_busy
+            );
+        }
+        if self.skipped_pipes_gone > 0 {
+            skipped += &format!(
+                "; {} skipped because trace's census pipes were gone (trace was ending)",
+                self.skipped_pipes_gone
             );
         }
         if !skipped.is_empty() {
@@ -220,13 +236,18 @@ fn account_taken(pid: i32, taken: &mut SnapshotTaken, written: &[BoundarySnapsho
     taken.write_seconds = Some(b.seconds);
     taken.boundary = Some(format!("{} {}", b.at, b.file));
     taken.reference_of = b.reference_of.clone();
+    taken.reference_coordinator = b.reference_coordinator;
     true
 }
 
 /// The note a worker gets for a snapshot it skipped: which, and why.
 pub fn skipped_note(s: &SkippedSnapshot) -> String {
+    let of = match s.thread {
+        0 => String::new(),
+        t => format!("of thread {t} "),
+    };
     let which = format!(
-        "no snapshot {} {} ({:.1} MiB of heap)",
+        "no snapshot {of}{} {} ({:.1} MiB of heap)",
         s.at,
         s.file,
         s.heap as f64 / (1024.0 * 1024.0)
@@ -261,11 +282,21 @@ pub fn is_pipe_note(note: &str) -> bool {
     note.starts_with("no snapshot ") && note.contains("trace's census pipes")
 }
 
-/// Whether a process's notes say one of its snapshots (or one of its worker threads',
-/// whose notes are filed under the process) was skipped, for the budget or for trace's
+/// The thread a [`skipped_note`] names: 0 for a main thread's.
+fn note_thread(note: &str) -> u32 {
+    note.strip_prefix("no snapshot of thread ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Whether a process's notes say a snapshot of `thread` (0: its main thread; a worker
+/// thread's notes are filed under its process) was skipped, for the budget or for trace's
 /// pipes: then it may have grown without a snapshot to show it.
-pub fn skipped_a_snapshot(notes: &[String]) -> bool {
-    notes.iter().any(|n| is_budget_note(n) || is_pipe_note(n))
+pub fn skipped_a_snapshot(notes: &[String], thread: u32) -> bool {
+    notes
+        .iter()
+        .any(|n| (is_budget_note(n) || is_pipe_note(n)) && note_thread(n) == thread)
 }
 
 /// The cost of the snapshots of `processes` and their worker `threads`, in a run of `wall_seconds`; `files` when
@@ -277,10 +308,11 @@ pub fn cost(
     skipped: &[SkippedSnapshot],
     wall_seconds: f64,
 ) -> SnapshotCost {
-    let budget = |s: &&SkippedSnapshot| matches!(s.why, SkipReason::Budget { .. });
+    let count = |f: fn(&SkipReason) -> bool| skipped.iter().filter(|s| f(&s.why)).count();
     SnapshotCost {
-        skipped_for_budget: skipped.iter().filter(budget).count(),
-        skipped_pipes_busy: skipped.iter().filter(|s| !budget(s)).count(),
+        skipped_for_budget: count(|w| matches!(w, SkipReason::Budget { .. })),
+        skipped_pipes_busy: count(|w| matches!(w, SkipReason::PipesBusy { .. })),
+        skipped_pipes_gone: count(|w| matches!(w, SkipReason::PipesGone)),
         // Streamed snapshots (`--no-raw-snapshots`) cost the same pause; their bytes went
         // down a pipe.
         ..summed(
@@ -363,6 +395,7 @@ mod tests {
             t: 1.5,
             seconds: 0.25,
             reference_of: None,
+            reference_coordinator: None,
         }];
         account(7, &mut snapshots, &written);
         let s = &snapshots;
@@ -394,5 +427,67 @@ mod tests {
             "{}",
             c.sentence()
         );
+    }
+
+    fn skipped(thread: u32, why: SkipReason) -> SkippedSnapshot {
+        SkippedSnapshot {
+            pid: 7,
+            thread,
+            at: "after".to_owned(),
+            file: "/w/a.test.js".to_owned(),
+            t: 2.0,
+            heap: 1 << 20,
+            why,
+        }
+    }
+
+    #[test]
+    fn pipes_gone_are_not_counted_as_busy() {
+        // Two workers found trace's pipes gone as it ended, one found them busy: the busy
+        // count is trace's limit on parallel censuses, the gone one its ending.
+        let busy = SkipReason::PipesBusy {
+            waited_seconds: 10.0,
+            pipes: 4,
+        };
+        let all = [
+            skipped(0, SkipReason::PipesGone),
+            skipped(0, busy),
+            skipped(2, SkipReason::PipesGone),
+        ];
+        let c = cost(&[], &[], true, &all, 10.0);
+        assert_eq!(
+            (
+                c.skipped_for_budget,
+                c.skipped_pipes_busy,
+                c.skipped_pipes_gone
+            ),
+            (0, 1, 2)
+        );
+        assert!(
+            c.sentence().ends_with("; 1 skipped because trace's census pipes were busy; 2 skipped because trace's census pipes were gone (trace was ending) (listed under what was not measured)."),
+            "{}",
+            c.sentence()
+        );
+    }
+
+    #[test]
+    fn a_skipped_snapshot_of_a_thread_names_the_thread() {
+        let budget = SkipReason::Budget {
+            estimate_seconds: 1.5,
+            allowed_seconds: 0.5,
+        };
+        let of_thread = skipped_note(&skipped(3, budget.clone()));
+        assert!(
+            of_thread.starts_with("no snapshot of thread 3 after /w/a.test.js (1.0 MiB of heap): "),
+            "{of_thread}"
+        );
+        assert!(is_budget_note(&of_thread));
+        let notes = vec![of_thread];
+        // Filed under the process, it is the thread's, not its main thread's or another
+        // thread's.
+        assert!(skipped_a_snapshot(&notes, 3));
+        assert!(!skipped_a_snapshot(&notes, 0) && !skipped_a_snapshot(&notes, 2));
+        let main = vec![skipped_note(&skipped(0, budget))];
+        assert!(skipped_a_snapshot(&main, 0) && !skipped_a_snapshot(&main, 3));
     }
 }

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::allocations::{AllocationSite, KeptAllocations};
 use crate::boundaries::{BoundarySnapshot, SkipReason, SkippedSnapshot};
 use crate::files::{FileSource, FileSpan, WorkerRun};
 
@@ -78,6 +79,25 @@ struct Event {
     /// A snapshot is its runner's reference baseline ([`crate::boundaries`]).
     #[serde(default)]
     reference: bool,
+    /// The PID of the runner process the worker answers to (its reference baseline is
+    /// that runner's).
+    #[serde(default)]
+    coordinator: Option<i32>,
+    /// An `allocations` line's sites ([`crate::allocations`]).
+    #[serde(default)]
+    sites: Vec<AllocationSite>,
+    /// The file after which the previous `allocations` read was.
+    #[serde(default)]
+    since: Option<String>,
+    /// The heap an `allocations` read counts growth from, bytes.
+    #[serde(default)]
+    base_heap: u64,
+    /// Live bytes an `allocations` read's samples stand for.
+    #[serde(default)]
+    sampled_bytes: u64,
+    /// How many samples they are.
+    #[serde(default)]
+    samples: u64,
 }
 
 /// A worker process as its own file events describe it: enough to list a worker that
@@ -120,8 +140,15 @@ pub struct HookEvents {
     pub snapshots: Vec<BoundarySnapshot>,
     /// The snapshots workers skipped for `--snapshot-budget`.
     pub skipped: Vec<SkippedSnapshot>,
+    /// Where grown workers' kept memory was allocated ([`crate::allocations`]).
+    pub allocations: Vec<KeptAllocations>,
+    /// Workers whose allocation profiler could not start: PID, thread, why.
+    pub allocations_off: Vec<(i32, u32, String)>,
     /// Lines that could not be read.
     pub unreadable: usize,
+    /// Why the first unreadable line could not be read, with its first characters: what
+    /// a bug report needs.
+    pub first_unreadable: Option<String>,
 }
 
 /// `value` quoted for `NODE_OPTIONS` when it holds spaces, quotes or backslashes.
@@ -190,12 +217,22 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
     let mut processes: Vec<ReportedProcess> = Vec::new();
     let mut snapshots = Vec::new();
     let mut skipped = Vec::new();
+    let mut allocations = Vec::new();
+    let mut allocations_off = Vec::new();
     let mut thread_heap = Vec::new();
     let mut bad = 0;
+    let mut first_unreadable = None;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let Ok(e) = serde_json::from_str::<Event>(line) else {
-            bad += 1;
-            continue;
+        let e = match serde_json::from_str::<Event>(line) {
+            Ok(e) => e,
+            Err(error) => {
+                bad += 1;
+                if first_unreadable.is_none() {
+                    let start: String = line.chars().take(120).collect();
+                    first_unreadable = Some(format!("{error} ({} bytes: {start}…)", line.len()));
+                }
+                continue;
+            }
         };
         // What a process is, said while it ran: read live by [`crate::roles`].
         if e.event == "role" {
@@ -224,8 +261,30 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
                 file: e.file,
                 t: seconds(e.t),
                 seconds: e.ms / 1000.0,
+                reference_coordinator: e.coordinator.filter(|_| e.reference),
                 reference_of: e.reference.then_some(e.runner),
             });
+            continue;
+        }
+        if e.event == "allocations" {
+            allocations.push(KeptAllocations {
+                pid: e.pid,
+                thread: e.tid,
+                runner: e.runner,
+                file: e.file,
+                since: e.since,
+                t: seconds(e.t),
+                read_seconds: e.ms / 1000.0,
+                heap: e.heap,
+                base_heap: e.base_heap,
+                sampled_bytes: e.sampled_bytes,
+                samples: e.samples,
+                sites: e.sites,
+            });
+            continue;
+        }
+        if e.event == "allocations-off" {
+            allocations_off.push((e.pid, e.tid, e.reason));
             continue;
         }
         if e.event == "snapshot-skipped" {
@@ -242,6 +301,7 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
             };
             skipped.push(SkippedSnapshot {
                 pid: e.pid,
+                thread: e.tid,
                 at: e.at,
                 file: e.file,
                 t: seconds(e.t),
@@ -299,7 +359,10 @@ fn pair_events(text: &str, started_unix_ms: u64) -> HookEvents {
         processes,
         snapshots,
         skipped,
+        allocations,
+        allocations_off,
         unreadable: bad,
+        first_unreadable,
     }
 }
 
@@ -331,10 +394,31 @@ mod tests {
                 .to_owned(),
             r#"{"runner":"vitest","event":"heap","heap":4096,"pid":7,"tid":2,"t":1700}"#
                 .to_owned(),
+            r#"{"runner":"vitest","event":"allocations","file":"/w/leaky.test.js","heap":62914560,"base_heap":12582912,"since":null,"sampled_bytes":49283072,"samples":1504,"sites":[{"function":"audit","url":"/w/leaky.test.js","line":8,"column":15,"bytes":48234496,"samples":1472},{"function":"run","url":"file:///w/node_modules/vitest/x.js","line":1,"column":-195,"bytes":32768,"samples":1}],"pid":7,"tid":2,"t":3600,"ms":120}"#
+                .to_owned(),
+            r#"{"runner":"vitest","event":"allocations-off","reason":"no inspector","pid":7,"tid":3,"t":3700}"#
+                .to_owned(),
         ]
         .join("\n");
         let events = pair_events(&text, 1000);
         assert_eq!(events.unreadable, 1);
+        assert!(
+            events
+                .first_unreadable
+                .as_deref()
+                .is_some_and(|w| w.contains(" bytes: ")),
+            "{:?}",
+            events.first_unreadable
+        );
+        let kept = &events.allocations;
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!((kept[0].pid, kept[0].thread, kept[0].t), (7, 2, 2.6));
+        assert_eq!((kept[0].heap, kept[0].base_heap), (60 << 20, 12 << 20));
+        assert_eq!(kept[0].sites[0].label(), "audit /w/leaky.test.js:8");
+        // A position V8 gives before its loader's wrapper does not cost the line.
+        assert_eq!(kept[0].sites[1].column, -195);
+        assert!((kept[0].read_seconds - 0.12).abs() < 1e-9);
+        assert_eq!(events.allocations_off, [(7, 3, "no inspector".to_owned())]);
         assert_eq!(
             events.thread_heap,
             [ThreadHeapSample {
@@ -356,6 +440,7 @@ mod tests {
                 t: 1.6,
                 seconds: 0.25,
                 reference_of: None,
+                reference_coordinator: None,
             }]
         );
         assert_eq!(
@@ -363,6 +448,7 @@ mod tests {
             [
                 SkippedSnapshot {
                     pid: 7,
+                    thread: 0,
                     at: "after".to_owned(),
                     file: "/w/a.test.js".to_owned(),
                     t: 2.0,
@@ -374,6 +460,7 @@ mod tests {
                 },
                 SkippedSnapshot {
                     pid: 7,
+                    thread: 2,
                     at: "before".to_owned(),
                     file: "/w/b.test.js".to_owned(),
                     t: 2.5,
@@ -396,7 +483,7 @@ mod tests {
         );
         assert_eq!(
             notes[1],
-            "no snapshot before /w/b.test.js (1.0 MiB of heap): all 4 of trace's census pipes stayed busy for 10.0 s (trace parses at most 4 streamed snapshots at once, to bound its memory), so the worker went on without it rather than hold up the tests"
+            "no snapshot of thread 2 before /w/b.test.js (1.0 MiB of heap): all 4 of trace's census pipes stayed busy for 10.0 s (trace parses at most 4 streamed snapshots at once, to bound its memory), so the worker went on without it rather than hold up the tests"
         );
         assert!(
             crate::boundaries::is_budget_note(&notes[0])

@@ -12,6 +12,7 @@ use leaktrail_analysis::units::{agree, plural_s, signed_bytes};
 use crate::files::FileAttribution;
 use crate::snapshots::SnapshotFile;
 use crate::streamed::StreamedCensus;
+use crate::summary::ReferenceKey;
 use crate::tracer::TraceRun;
 
 /// One test worker: a process that runs test files in its main thread, or a worker thread.
@@ -24,10 +25,11 @@ struct Worker {
     taken: usize,
     /// Of which its runner's reference baseline.
     reference: bool,
-    /// A snapshot of it (or of a thread of its process) was skipped: it may have grown.
+    /// A snapshot of it (its own: its main thread's, or this worker thread's) was
+    /// skipped: it may have grown.
     skipped: bool,
-    /// Its runner and whether it is a worker thread: whose reference it is diffed against.
-    runner: (String, bool),
+    /// Its runner, kind and coordinator: whose reference it is diffed against.
+    key: ReferenceKey,
 }
 
 /// The test workers of a run with snapshots at file boundaries, sorted by what was taken.
@@ -36,13 +38,16 @@ pub struct Lazy {
     /// What each worker's files kept: (PID, thread, first file's heap at its start, the
     /// highest heap at a file's end), after a full GC.
     kept: Vec<(i32, u32, u64, u64)>,
-    /// Whose reference baselines were collected: (runner, thread or not), the reference.
-    references: Vec<((String, bool), String)>,
+    /// Whose reference baselines were collected: their key, the reference.
+    references: Vec<(ReferenceKey, String)>,
 }
 
-fn is_reference(s: &[SnapshotFile], c: &[StreamedCensus]) -> bool {
-    s.iter().any(|s| s.taken.reference_of.is_some())
-        || c.iter().any(|c| c.taken.reference_of.is_some())
+/// The key of the reference baseline among `s` or `c`, if one is.
+fn reference_key(s: &[SnapshotFile], c: &[StreamedCensus], thread: bool) -> Option<ReferenceKey> {
+    s.iter()
+        .map(|s| &s.taken)
+        .chain(c.iter().map(|c| &c.taken))
+        .find_map(|taken| ReferenceKey::of_reference(taken, thread))
 }
 
 /// Sorts the test workers of `run` by the snapshots they took; `files` give what their
@@ -54,28 +59,25 @@ pub fn lazy(run: &TraceRun, files: &[FileAttribution]) -> Lazy {
         let Some(role) = p.role.as_ref().filter(|r| r.runs_tests && !r.in_threads) else {
             continue;
         };
-        let reference = is_reference(&p.snapshots, &p.censuses);
-        if reference {
-            references.push((
-                (role.runner.clone(), false),
-                format!("PID {}, {}", p.pid, role.runner),
-            ));
+        let reference = reference_key(&p.snapshots, &p.censuses, false);
+        if let Some(key) = &reference {
+            references.push((key.clone(), format!("PID {}, {}", p.pid, role.runner)));
         }
         workers.push(Worker {
             who: format!("PID {}", p.pid),
             pid: p.pid,
             thread: 0,
             taken: p.snapshots.len() + p.censuses.len(),
-            reference,
-            skipped: crate::boundaries::skipped_a_snapshot(&p.notes),
-            runner: (role.runner.clone(), false),
+            reference: reference.is_some(),
+            skipped: crate::boundaries::skipped_a_snapshot(&p.notes, 0),
+            key: ReferenceKey::process(&role.runner, p),
         });
     }
     for t in &run.threads {
-        let reference = is_reference(&t.snapshots, &t.censuses);
-        if reference {
+        let reference = reference_key(&t.snapshots, &t.censuses, true);
+        if let Some(key) = &reference {
             references.push((
-                (t.runner.clone(), true),
+                key.clone(),
                 format!("thread {} of PID {}, {} threads", t.thread, t.pid, t.runner),
             ));
         }
@@ -84,12 +86,11 @@ pub fn lazy(run: &TraceRun, files: &[FileAttribution]) -> Lazy {
             pid: t.pid,
             thread: t.thread,
             taken: t.snapshots.len() + t.censuses.len(),
-            reference,
-            skipped: run
-                .processes
-                .iter()
-                .any(|p| p.pid == t.pid && crate::boundaries::skipped_a_snapshot(&p.notes)),
-            runner: (t.runner.clone(), true),
+            reference: reference.is_some(),
+            skipped: run.processes.iter().any(|p| {
+                p.pid == t.pid && crate::boundaries::skipped_a_snapshot(&p.notes, t.thread)
+            }),
+            key: ReferenceKey::thread(t),
         });
     }
     let mut kept: Vec<(i32, u32, u64, u64)> = Vec::new();
@@ -179,7 +180,7 @@ impl Lazy {
             let reference = self
                 .references
                 .iter()
-                .find(|(runner, _)| *runner == w.runner)
+                .find(|(key, _)| w.key.matches(key))
                 .map(|(_, r)| r.as_str());
             match groups.iter_mut().find(|(r, _)| *r == reference) {
                 Some((_, ws)) => ws.push(w),
@@ -225,6 +226,8 @@ mod tests {
                 write_seconds: Some(0.5),
                 boundary: Some("before /w/a.test.js".to_owned()),
                 reference_of: reference.then(|| "vitest".to_owned()),
+                // The workers' parent (below).
+                reference_coordinator: reference.then_some(1),
                 size: MIB,
                 written_as: String::new(),
             },
@@ -242,6 +245,89 @@ mod tests {
         });
         p.snapshots = snapshots;
         p
+    }
+
+    /// `worker` answering to the runner process `coordinator`.
+    fn worker_of(coordinator: i32, pid: i32, snapshots: Vec<SnapshotFile>) -> ProcessRecord {
+        let mut p = worker(pid, snapshots);
+        p.ppid = coordinator;
+        for s in &mut p.snapshots {
+            if s.taken.reference_coordinator.is_some() {
+                s.taken.reference_coordinator = Some(coordinator);
+            }
+        }
+        p
+    }
+
+    fn run_of(processes: Vec<ProcessRecord>) -> TraceRun {
+        TraceRun {
+            command: Vec::new(),
+            exit: CommandExit::default(),
+            started_unix_ms: 0,
+            wall_seconds: 3.0,
+            interval_seconds: 0.2,
+            snapshot_every_seconds: Some(2.0),
+            snapshot_coordinators: false,
+            snapshots_streamed: false,
+            file_hooks: true,
+            lane_rule: "script".to_owned(),
+            processes,
+            tree_rss: Vec::new(),
+            tap_files: Vec::new(),
+            worker_files: Vec::new(),
+            threads: Vec::new(),
+            signals_forwarded: Vec::new(),
+            sampling_seconds: 0.0,
+            snapshot_cost: None,
+            allocations: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn two_runs_of_one_runner_each_have_their_own_reference() {
+        // `npm test` running Vitest twice: coordinators 10 and 20, a reference under each,
+        // and a worker of the second run that grew. It is diffed against its own run's
+        // reference (PID 21), not the first run's (PID 11), whose start-up may differ.
+        let grown = {
+            let mut s = snapshot(false);
+            s.taken.boundary = Some("after /w/leaky.test.js".to_owned());
+            s
+        };
+        let processes = vec![
+            worker_of(10, 11, vec![snapshot(true)]),
+            worker_of(20, 21, vec![snapshot(true)]),
+            worker_of(20, 22, vec![grown]),
+        ];
+        let said = lazy(&run_of(processes), &[]).sentences();
+        let once = said
+            .iter()
+            .find(|s| s.starts_with("One snapshot: PID 22"))
+            .expect("PID 22 grew once");
+        assert!(
+            once.contains("reference baseline (PID 21, vitest)"),
+            "{once}"
+        );
+        // A worker of a run whose reference was never taken has none, rather than another
+        // run's.
+        let processes = vec![
+            worker_of(10, 11, vec![snapshot(true)]),
+            worker_of(
+                20,
+                22,
+                vec![{
+                    let mut s = snapshot(false);
+                    s.taken.boundary = Some("after /w/leaky.test.js".to_owned());
+                    s
+                }],
+            ),
+        ];
+        let said = lazy(&run_of(processes), &[]).sentences();
+        assert!(
+            said.iter().any(|s| s.starts_with("One snapshot: PID 22")
+                && s.contains("no reference baseline of its runner was collected")),
+            "{said:?}"
+        );
     }
 
     fn span(pid: i32, file: &str, kept_mib: u64) -> FileSpan {
@@ -302,6 +388,7 @@ mod tests {
             signals_forwarded: Vec::new(),
             sampling_seconds: 0.0,
             snapshot_cost: None,
+            allocations: Vec::new(),
             warnings: Vec::new(),
         };
         let l = lazy(&run, &files);

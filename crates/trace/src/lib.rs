@@ -16,7 +16,9 @@
 //! (the default), the workers trace's preload hooks snapshot themselves between test files
 //! instead, never mid-test, and only once they grow, diffed against their runner's reference
 //! baseline when they have no snapshot of their own from before ([`boundaries`],
-//! [`lazy`]); the cost is reported either way.
+//! [`lazy`]); the cost is reported either way. Without a snapshot, the workers the preload
+//! hooks run V8's sampling heap profiler and, after a file that grew them, say where the
+//! memory they kept was allocated, for a fraction of a snapshot's cost ([`allocations`]).
 //!
 //! [`TraceReport::build`] then summarises per lane and PID: peak RSS, growth from a
 //! baseline taken once the process's start-up is over ([`baseline`]), a Theil–Sen slope ([`leaktrail_stats`]), and the earliest-vs-latest
@@ -30,6 +32,7 @@
 
 #![deny(missing_docs)]
 
+pub mod allocations;
 pub mod baseline;
 pub mod boundaries;
 pub mod files;
@@ -51,7 +54,8 @@ pub use baseline::{Baseline, BaselineRule, DEFAULT_SETTLE_SECONDS};
 pub use lane::LaneRule;
 pub use model::{ProcessRecord, RssPoint};
 pub use summary::{
-    growth_label, GrowthGate, HeapGrowth, LaneSummary, ProcessSummary, SummaryOptions,
-    ThreadSummary, ThreadVerdict, TraceReport, MIN_SLOPE_SAMPLES, THREAD_HEAP_GROWTH,
+    growth_label, GrowthGate, HeapBaseline, HeapGrowth, LaneSummary, ProcessSummary,
+    SummaryOptions, ThreadSummary, ThreadVerdict, TraceReport, MIN_SLOPE_SAMPLES,
+    THREAD_HEAP_GROWTH,
 };
 pub use tracer::{trace, CommandExit, TraceConfig, TraceError, TraceRun};

@@ -43,6 +43,12 @@ pub struct SnapshotTaken {
     /// the workers that grow without a snapshot of their own before are diffed against,
     /// [`crate::boundaries`]): the runner.
     pub reference_of: Option<String>,
+    /// For a reference baseline: the PID of the runner process whose workers it stands for
+    /// (the coordinator: Jest's parent, Vitest's or Mocha's main process, `node --test`'s;
+    /// the process itself for Jest in band and for worker threads). Two runs of one runner
+    /// in one trace (`npm test` running Jest twice, two Vitest projects) each have their
+    /// own.
+    pub reference_coordinator: Option<i32>,
     /// Bytes written or streamed.
     pub size: u64,
     /// The name its writer gave it (a file's or a pipe's), to match it with the worker's

@@ -7,12 +7,13 @@
 mod heap;
 mod threads;
 
+pub(crate) use heap::ReferenceKey;
 use heap::{census_growth, heap_growth_of, References};
 #[cfg(test)]
 use heap::{pair, pair_words};
 pub use heap::{CensusGrowth, HeapGrowth};
 use threads::summarise_thread;
-pub use threads::{growth_label, ThreadSummary, ThreadVerdict, THREAD_HEAP_GROWTH};
+pub use threads::{growth_label, HeapBaseline, ThreadSummary, ThreadVerdict, THREAD_HEAP_GROWTH};
 
 use serde::Serialize;
 
@@ -104,8 +105,9 @@ pub struct GrowthGate {
     pub limit: u64,
     /// PIDs whose RSS grew by more.
     pub exceeded: Vec<i32>,
-    /// Worker thread lanes whose own heap kept more after a full GC over their files
-    /// ([`ThreadRecord::heap_kept`]): RSS is per process and cannot show a thread's growth.
+    /// Worker thread lanes whose own heap grew more after start-up, counted from its
+    /// baseline by the rule processes' RSS is ([`ThreadRecord::heap_growth_after_startup`]):
+    /// RSS is per process and cannot show a thread's growth.
     pub exceeded_threads: Vec<String>,
     /// True when it made trace fail (the command itself succeeded).
     pub failed: bool,
@@ -131,6 +133,10 @@ pub struct TraceReport {
     pub snapshot_every_seconds: Option<f64>,
     /// What the snapshots cost, when taken ([`crate::boundaries`]).
     pub snapshot_cost: Option<crate::boundaries::SnapshotCost>,
+    /// Where the memory grown test workers kept was allocated, by V8's sampling heap
+    /// profiler: one entry per worker and file after which it had grown by
+    /// `--snapshot-growth` ([`crate::allocations`]).
+    pub allocations: Vec<crate::allocations::KeptAllocations>,
     /// The settle time: how long a process's start-up lasts at most, seconds.
     pub settle_seconds: f64,
     /// The lane rule.
@@ -171,16 +177,16 @@ fn summarise(p: ProcessRecord, top: usize, settle: f64, refs: &References) -> Pr
     });
     // Only a process that runs test files in its main thread has a reference to be
     // diffed against: the reference is a fresh worker of its runner.
-    let runner = p
+    let key = p
         .role
         .as_ref()
         .filter(|r| r.runs_tests && !r.in_threads)
-        .map(|r| r.runner.as_str());
-    let (heap, heap_error) = match heap_growth_of(&p.snapshots, refs.snapshot(runner, false), top) {
+        .map(|r| ReferenceKey::process(&r.runner, &p));
+    let (heap, heap_error) = match heap_growth_of(&p.snapshots, refs.snapshot(key.as_ref()), top) {
         Ok(h) => (h, None),
         Err(e) => (None, Some(e)),
     };
-    let census_heap = census_growth(&p.censuses, refs.census(runner, false), top);
+    let census_heap = census_growth(&p.censuses, refs.census(key.as_ref()), top);
     let baseline = p.baseline(settle);
     ProcessSummary {
         growth: baseline.map(|b| b.growth(&p.samples)),
@@ -230,7 +236,13 @@ impl TraceReport {
             let exceeded_threads: Vec<String> = run
                 .threads
                 .iter()
-                .filter(|t| t.heap_kept().is_some_and(|g| g > limit as i64))
+                // Its own heap from its baseline after start-up, by the rule processes'
+                // RSS is measured by: from its first file's start, the modules that file
+                // imports counted as growth.
+                .filter(|t| {
+                    t.heap_growth_after_startup(settle)
+                        .is_some_and(|g| g > limit as i64)
+                })
                 .map(|t| format!("thread {} of PID {}", t.thread, t.pid))
                 .collect();
             GrowthGate {
@@ -279,7 +291,8 @@ impl TraceReport {
             for (slot, o) in threads.iter_mut().zip(&owner) {
                 if *o == Some(i) {
                     if let Some(t) = slot.take() {
-                        s.threads.push(summarise_thread(t, options.top, &refs));
+                        s.threads
+                            .push(summarise_thread(t, options.top, settle, &refs));
                     }
                 }
             }
@@ -312,6 +325,7 @@ impl TraceReport {
             interval_seconds: run.interval_seconds,
             snapshot_every_seconds: run.snapshot_every_seconds,
             snapshot_cost: run.snapshot_cost,
+            allocations: run.allocations,
             settle_seconds: settle,
             lane_rule: run.lane_rule,
             out_dir: options.out_dir.clone(),
@@ -344,6 +358,10 @@ fn not_measured(run: &TraceRun, files: &[FileAttribution], settle: f64) -> Vec<S
     let mut out = Vec::new();
     let interval = run.interval_seconds;
     match run.snapshot_every_seconds {
+        None if !run.allocations.is_empty() => out.push(
+            "Heap contents: snapshots are off (--snapshot-every not given), so there is no heap diff or module-graph/runtime verdict; where the grown workers' kept memory was allocated comes from V8's sampling heap profiler (sections above), which names allocation sites, not retainers."
+                .to_owned(),
+        ),
         None => out.push(
             "Heap contents: snapshots are off (--snapshot-every not given), so there is no heap diff or module-graph/runtime verdict; RSS only."
                 .to_owned(),
@@ -491,5 +509,80 @@ mod tests {
             pair_words(Some("PID 41"), "snapshot"),
             "its runner's reference baseline (PID 41, a fresh worker before its first file: it had no snapshot of its own before it grew) and its snapshot"
         );
+    }
+
+    const MIB: u64 = 1 << 20;
+
+    /// Thread `thread` of PID 7, its own heap (MiB) every 0.25 s from 1.0 s.
+    fn thread_with(thread: u32, mib: &[u64]) -> ThreadRecord {
+        let heap_samples: Vec<crate::threads::HeapPoint> = mib
+            .iter()
+            .enumerate()
+            .map(|(i, m)| crate::threads::HeapPoint {
+                t: 1.0 + 0.25 * i as f64,
+                heap: m * MIB,
+                // The first and last are a file's start and end, after a full GC.
+                after_gc: i == 0 || i + 1 == mib.len(),
+            })
+            .collect();
+        ThreadRecord {
+            pid: 7,
+            thread,
+            lane: format!("vitest.thread-{thread}"),
+            runner: "vitest".to_owned(),
+            files: vec!["/w/a.test.js".to_owned()],
+            start: 1.0,
+            end: heap_samples.last().map_or(1.0, |p| p.t),
+            peak_heap: mib.iter().max().map_or(0, |m| m * MIB),
+            heap_samples,
+            snapshots: Vec::new(),
+            censuses: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn fail_on_growth_counts_a_threads_heap_from_after_its_start_up() {
+        // Thread 2 imports 30 MiB of modules as its file starts, then stays flat for
+        // 3 s: start-up, not growth, as it would be in a process's RSS. Thread 3 keeps
+        // rising long after its start-up: a leak.
+        let flat = thread_with(
+            2,
+            &[5, 20, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35],
+        );
+        let leaking = thread_with(
+            3,
+            &[5, 20, 35, 35, 35, 35, 35, 35, 35, 45, 55, 65, 75, 85, 95],
+        );
+        assert_eq!(flat.heap_kept(), Some(30 * MIB as i64));
+        let run = TraceRun {
+            command: Vec::new(),
+            exit: CommandExit::default(),
+            started_unix_ms: 0,
+            wall_seconds: 5.0,
+            interval_seconds: 0.25,
+            snapshot_every_seconds: None,
+            snapshot_coordinators: false,
+            snapshots_streamed: false,
+            file_hooks: true,
+            lane_rule: "script".to_owned(),
+            processes: Vec::new(),
+            tree_rss: Vec::new(),
+            tap_files: Vec::new(),
+            worker_files: Vec::new(),
+            threads: vec![flat, leaking],
+            signals_forwarded: Vec::new(),
+            sampling_seconds: 0.0,
+            snapshot_cost: None,
+            allocations: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let options = SummaryOptions {
+            fail_on_growth: Some(20 * MIB),
+            ..SummaryOptions::default()
+        };
+        let report = TraceReport::build(run, None, &options);
+        let gate = report.fail_on_growth.as_ref().expect("gate");
+        assert_eq!(gate.exceeded_threads, ["thread 3 of PID 7"]);
+        assert!(gate.failed);
     }
 }

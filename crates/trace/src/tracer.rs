@@ -97,6 +97,16 @@ pub fn trace(
             HEAP_SAMPLE_ENV,
             config.interval.as_millis().max(1).to_string(),
         );
+        if config.allocation_sampling {
+            cmd.env(
+                crate::allocations::SAMPLING_ENV,
+                crate::allocations::SAMPLING_BYTES.to_string(),
+            )
+            .env(
+                crate::allocations::GROWTH_ENV,
+                config.snapshot_growth.to_string(),
+            );
+        }
         if let (Some(s), Some(every), true) =
             (&snapshots, config.snapshot_every, config.snapshot_at_files)
         {
@@ -230,6 +240,7 @@ pub fn trace(
     let mut thread_heap = Vec::new();
     let mut written = Vec::new();
     let mut skipped = Vec::new();
+    let mut allocations = Vec::new();
     if let Some(h) = hooks {
         let events = h.read(started_unix_ms);
         worker_files = events.files;
@@ -239,6 +250,16 @@ pub fn trace(
         }
         written = events.snapshots;
         skipped = events.skipped.clone();
+        allocations = events.allocations;
+        for (pid, thread, why) in &events.allocations_off {
+            let who = match thread {
+                0 => format!("PID {pid}"),
+                t => format!("thread {t} of PID {pid}"),
+            };
+            tracer.warnings.push(format!(
+                "{who}: V8's sampling heap profiler could not start ({why}): no allocation sites for it"
+            ));
+        }
         for s in &events.skipped {
             if let Some(p) = tracer.processes.iter_mut().rev().find(|p| p.pid == s.pid) {
                 p.notes.push(crate::boundaries::skipped_note(s));
@@ -247,8 +268,9 @@ pub fn trace(
         tracer.roles.poll();
         if events.unreadable > 0 {
             tracer.warnings.push(format!(
-                "{} line(s) of the workers' file events could not be read",
-                events.unreadable
+                "{} line(s) of the workers' file events could not be read; the first: {}",
+                events.unreadable,
+                events.first_unreadable.as_deref().unwrap_or("-")
             ));
         }
         if let Err(e) = h.close() {
@@ -302,6 +324,7 @@ pub fn trace(
         signals_forwarded: tracer.signals_forwarded,
         sampling_seconds: tracer.sampling_seconds,
         snapshot_cost,
+        allocations,
         warnings: tracer.warnings,
     })
 }

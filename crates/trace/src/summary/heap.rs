@@ -9,7 +9,7 @@ use leaktrail_analysis::{CensusDiff, Classification, SnapshotDiff, SnapshotDiges
 use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
 
 use crate::model::ProcessRecord;
-use crate::snapshots::SnapshotFile;
+use crate::snapshots::{SnapshotFile, SnapshotTaken};
 use crate::streamed::StreamedCensus;
 use crate::threads::ThreadRecord;
 
@@ -45,13 +45,69 @@ pub struct CensusGrowth {
     pub diff: CensusDiff,
 }
 
-/// The runners' reference baselines ([`crate::boundaries`]): per runner and kind (a
-/// process's main thread or a worker thread), the snapshot (or census) one fresh worker
-/// took before its first file, and whose it is.
+/// Which reference baseline a worker is diffed against: its runner's, of its kind (a
+/// process's main thread or a worker thread), taken under the same coordinator — the
+/// runner process the worker answers to — so that two runs of one runner in one trace
+/// (`npm test` running Jest twice, two Vitest projects) do not share one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ReferenceKey {
+    /// The runner.
+    pub runner: String,
+    /// A worker thread, not a process's main thread.
+    pub thread: bool,
+    /// The PIDs its coordinator may have: for a worker process its parent, or itself when
+    /// it runs the files in its own main thread (Jest in band); for a worker thread its
+    /// process. A reference's key has one, the one its writer named.
+    pub coordinators: Vec<i32>,
+}
+
+impl ReferenceKey {
+    /// The key of a worker process of `runner`.
+    pub fn process(runner: &str, p: &ProcessRecord) -> ReferenceKey {
+        ReferenceKey {
+            runner: runner.to_owned(),
+            thread: false,
+            coordinators: vec![p.ppid, p.pid],
+        }
+    }
+
+    /// The key of a worker thread.
+    pub fn thread(t: &ThreadRecord) -> ReferenceKey {
+        ReferenceKey {
+            runner: t.runner.clone(),
+            thread: true,
+            coordinators: vec![t.pid],
+        }
+    }
+
+    /// The key of a reference baseline `taken` by a process's main thread or by a worker
+    /// thread (`thread`), if it is one.
+    pub fn of_reference(taken: &SnapshotTaken, thread: bool) -> Option<ReferenceKey> {
+        Some(ReferenceKey {
+            runner: taken.reference_of.clone()?,
+            thread,
+            coordinators: taken.reference_coordinator.into_iter().collect(),
+        })
+    }
+
+    /// Whether the reference keyed `reference` is this worker's.
+    pub fn matches(&self, reference: &ReferenceKey) -> bool {
+        self.runner == reference.runner
+            && self.thread == reference.thread
+            && reference
+                .coordinators
+                .iter()
+                .any(|c| self.coordinators.contains(c))
+    }
+}
+
+/// The runners' reference baselines ([`crate::boundaries`]): per runner, kind (a
+/// process's main thread or a worker thread) and coordinator, the snapshot (or census)
+/// one fresh worker took before its first file, and whose it is.
 #[derive(Default)]
 pub(crate) struct References {
-    snapshots: Vec<(String, bool, String, SnapshotFile)>,
-    censuses: Vec<(String, bool, String, StreamedCensus)>,
+    snapshots: Vec<(ReferenceKey, String, SnapshotFile)>,
+    censuses: Vec<(ReferenceKey, String, StreamedCensus)>,
 }
 
 impl References {
@@ -70,41 +126,33 @@ impl References {
 
     fn add(&mut self, thread: bool, who: &str, s: &[SnapshotFile], c: &[StreamedCensus]) {
         for s in s {
-            if let Some(runner) = &s.taken.reference_of {
-                self.snapshots
-                    .push((runner.clone(), thread, who.to_owned(), s.clone()));
+            if let Some(key) = ReferenceKey::of_reference(&s.taken, thread) {
+                self.snapshots.push((key, who.to_owned(), s.clone()));
             }
         }
         for c in c {
-            if let Some(runner) = &c.taken.reference_of {
-                self.censuses
-                    .push((runner.clone(), thread, who.to_owned(), c.clone()));
+            if let Some(key) = ReferenceKey::of_reference(&c.taken, thread) {
+                self.censuses.push((key, who.to_owned(), c.clone()));
             }
         }
     }
 
-    /// The reference snapshot for a worker of `runner` (a thread or not).
-    pub(crate) fn snapshot(
-        &self,
-        runner: Option<&str>,
-        thread: bool,
-    ) -> Option<(&SnapshotFile, &str)> {
+    /// The reference snapshot for the worker keyed `worker`.
+    pub(crate) fn snapshot(&self, worker: Option<&ReferenceKey>) -> Option<(&SnapshotFile, &str)> {
+        let worker = worker?;
         self.snapshots
             .iter()
-            .find(|(r, t, ..)| Some(r.as_str()) == runner && *t == thread)
-            .map(|(_, _, who, s)| (s, who.as_str()))
+            .find(|(key, ..)| worker.matches(key))
+            .map(|(_, who, s)| (s, who.as_str()))
     }
 
-    /// The reference census for a worker of `runner` (a thread or not).
-    pub(crate) fn census(
-        &self,
-        runner: Option<&str>,
-        thread: bool,
-    ) -> Option<(&StreamedCensus, &str)> {
+    /// The reference census for the worker keyed `worker`.
+    pub(crate) fn census(&self, worker: Option<&ReferenceKey>) -> Option<(&StreamedCensus, &str)> {
+        let worker = worker?;
         self.censuses
             .iter()
-            .find(|(r, t, ..)| Some(r.as_str()) == runner && *t == thread)
-            .map(|(_, _, who, c)| (c, who.as_str()))
+            .find(|(key, ..)| worker.matches(key))
+            .map(|(_, who, c)| (c, who.as_str()))
     }
 }
 

@@ -8,7 +8,7 @@ use leaktrail_analysis::GrowthKind;
 use leaktrail_stats::{theil_sen, SlopeEstimate};
 
 use super::heap::{
-    census_growth, heap_growth_of, pair_words, CensusGrowth, HeapGrowth, References,
+    census_growth, heap_growth_of, pair_words, CensusGrowth, HeapGrowth, ReferenceKey, References,
 };
 use super::MIN_SLOPE_SAMPLES;
 use crate::threads::ThreadRecord;
@@ -40,6 +40,13 @@ pub struct ThreadSummary {
     /// Its heap after a full GC at its last file's end minus at its first file's start,
     /// bytes: what its files kept; null without both.
     pub heap_growth: Option<i64>,
+    /// Where the growth of its own heap after start-up is counted from, by the rule
+    /// processes' RSS is ([`crate::baseline::Baseline`]); null when its start-up never
+    /// levelled off.
+    pub heap_baseline: Option<HeapBaseline>,
+    /// The highest heap from that baseline on minus the baseline, bytes: what
+    /// `--fail-on-growth` checks; null without a baseline.
+    pub heap_growth_after_startup: Option<i64>,
     /// Theil–Sen slope of its own heap over time, bytes per second; null with fewer than
     /// [`MIN_SLOPE_SAMPLES`] points.
     pub heap_slope: Option<SlopeEstimate>,
@@ -53,6 +60,18 @@ pub struct ThreadSummary {
     pub verdict: ThreadVerdict,
 }
 
+/// A thread's [`crate::baseline::Baseline`], named for what it measures: its own heap,
+/// not RSS.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct HeapBaseline {
+    /// When, seconds from the command's start.
+    pub t: f64,
+    /// Its own heap then, bytes.
+    pub heap: u64,
+    /// How it was chosen.
+    pub rule: crate::baseline::BaselineRule,
+}
+
 /// The label of a heap diff's verdict.
 pub fn growth_label(kind: GrowthKind) -> &'static str {
     match kind {
@@ -63,19 +82,30 @@ pub fn growth_label(kind: GrowthKind) -> &'static str {
     }
 }
 
-pub(crate) fn summarise_thread(t: ThreadRecord, top: usize, refs: &References) -> ThreadSummary {
+pub(crate) fn summarise_thread(
+    t: ThreadRecord,
+    top: usize,
+    settle: f64,
+    refs: &References,
+) -> ThreadSummary {
     let heap_growth = t.heap_kept();
+    let heap_baseline = t.heap_baseline(settle).map(|b| HeapBaseline {
+        t: b.t,
+        heap: b.rss,
+        rule: b.rule,
+    });
+    let heap_growth_after_startup = t.heap_growth_after_startup(settle);
     let heap_slope = (t.heap_samples.len() >= MIN_SLOPE_SAMPLES).then(|| {
         let (x, y): (Vec<f64>, Vec<f64>) =
             t.heap_samples.iter().map(|p| (p.t, p.heap as f64)).unzip();
         theil_sen(&x, &y, 0.05)
     });
-    let runner = Some(t.runner.as_str());
-    let (heap, heap_error) = match heap_growth_of(&t.snapshots, refs.snapshot(runner, true), top) {
+    let key = Some(ReferenceKey::thread(&t));
+    let (heap, heap_error) = match heap_growth_of(&t.snapshots, refs.snapshot(key.as_ref()), top) {
         Ok(h) => (h, None),
         Err(e) => (None, Some(e)),
     };
-    let census_heap = census_growth(&t.censuses, refs.census(runner, true), top);
+    let census_heap = census_growth(&t.censuses, refs.census(key.as_ref()), top);
     let who = format!("thread {} of PID {}", t.thread, t.pid);
     let from_census = census_heap.as_ref().map(|c| {
         let kind = c.diff.verdict.kind;
@@ -133,6 +163,8 @@ pub(crate) fn summarise_thread(t: ThreadRecord, top: usize, refs: &References) -
     };
     ThreadSummary {
         heap_growth,
+        heap_baseline,
+        heap_growth_after_startup,
         heap_slope,
         heap,
         heap_error,

@@ -44,6 +44,10 @@ pub struct TraceConfig {
     /// `--no-raw-snapshots`: the workers stream their snapshots into censuses taken here
     /// and no snapshot file is written ([`crate::streamed`]); `None`: snapshot files.
     pub stream_census: Option<leaktrail_harness::CensusWorker>,
+    /// With the preload: the test workers run V8's sampling heap profiler from their first
+    /// file and, after a file that grew them by `snapshot_growth`, say where the memory
+    /// they kept was allocated ([`crate::allocations`]).
+    pub allocation_sampling: bool,
 }
 
 /// How the command ended.
@@ -96,6 +100,9 @@ pub struct TraceRun {
     pub sampling_seconds: f64,
     /// What the snapshots cost, when taken.
     pub snapshot_cost: Option<crate::boundaries::SnapshotCost>,
+    /// Where grown workers' kept memory was allocated, one entry per read of a worker's
+    /// sampling heap profile ([`crate::allocations`]), in the order they were read.
+    pub allocations: Vec<crate::allocations::KeptAllocations>,
     /// What went wrong along the way without stopping the trace.
     pub warnings: Vec<String>,
 }
