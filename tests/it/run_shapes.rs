@@ -52,8 +52,8 @@ fn culprit(report: &serde_json::Value) -> Option<(String, String, Vec<String>)> 
 }
 
 /// A heap leak: exit 1, and the culprit is a manifest class held through the manifest's
-/// retainer.
-fn assert_heap_leak_named(scenario: &str) {
+/// retainer; returns the report for further checks.
+fn assert_heap_leak_named(scenario: &str) -> serde_json::Value {
     let spec = manifest(&format!("{scenario}.js"));
     let (code, report) = run_to_its_end(scenario);
     let sentence = &report["assessment"]["sentence"];
@@ -70,6 +70,7 @@ fn assert_heap_leak_named(scenario: &str) {
         holder.contains(&hint) || edges.contains(&hint),
         "{scenario}: {hint} neither in {holder} nor in {edges:?}"
     );
+    report
 }
 
 fn assert_clean(scenario: &str) {
@@ -160,6 +161,35 @@ fn a_schema_compiled_per_request_is_named_by_its_cache() {
 #[test]
 fn child_loggers_kept_per_session_are_named() {
     assert_heap_leak_named("npm/pino-child-per-session");
+}
+
+/// lodash: `_.memoize` over a lookup keyed by user ids that keep changing. The results
+/// sit in a plain `Object.create(null)` dictionary inside the library (the MapCache's
+/// string `Hash`); the culprit is the memoized result, named with the path through
+/// `memoized.cache` and the Hash's `__data__`, not the dictionary or lodash's classes.
+#[test]
+fn a_memoize_cache_keyed_by_changing_ids_is_named_through_the_library() {
+    let report = assert_heap_leak_named("npm/lodash-memoize-per-user");
+    let (class, holder, edges) = culprit(&report).expect("a culprit");
+    // The manifest also lists `Object` and `Array` (what each result holds): the first
+    // cluster must be the result itself, reached through the memoize cache's dictionary.
+    assert_eq!(class, "Entitlements", "{holder} {edges:?}");
+    let at = |e: &str| edges.iter().position(|x| x == e);
+    let (Some(cache), Some(data)) = (at("entitlementsFor"), at("__data__")) else {
+        panic!("the path misses entitlementsFor or __data__: {edges:?}");
+    };
+    assert!(
+        cache < data && edges.get(cache + 1).map(String::as_str) == Some("cache"),
+        "{edges:?}"
+    );
+}
+
+/// lodash used as documented: the same `_.memoize` over 200 tenants, hit mostly, with
+/// real lodash work per request. It rises while the rarer tenants are first seen and the
+/// JIT warms up, then is flat.
+#[test]
+fn a_memoize_cache_over_a_bounded_key_set_passes() {
+    assert_clean("npm/lodash-memoize-bounded-clean");
 }
 
 #[test]
