@@ -203,6 +203,23 @@ fn a_memoize_cache_over_a_bounded_key_set_passes() {
     assert_clean("npm/lodash-memoize-bounded-clean");
 }
 
+/// pino: a logger is an EventEmitter, and a request-scoped helper adds a 'level-change'
+/// listener per request on the process-wide logger and never removes it. The culprit is
+/// the listener, held in the logger's `_events['level-change']`.
+#[test]
+fn a_listener_added_per_request_on_a_library_emitter_is_named() {
+    let report = assert_heap_leak_named("npm/pino-level-listener-per-request");
+    let (class, holder, edges) = culprit(&report).expect("a culprit");
+    assert_eq!(class, "onLevelChange", "{holder} {edges:?}");
+    assert!(edges.iter().any(|e| e == "level-change"), "{edges:?}");
+}
+
+/// The same helper removing its listener when the request ends passes.
+#[test]
+fn a_listener_removed_when_its_request_ends_passes() {
+    assert_clean("npm/pino-level-listener-removed-clean");
+}
+
 #[test]
 fn worker_threads_never_terminated_are_the_headline() {
     let (code, report) = run_to_its_end("worker-threads-leak");
