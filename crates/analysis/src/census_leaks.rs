@@ -10,10 +10,13 @@
 //! growth test — the class's instance count rose in both intervals — needs the class counts of
 //! all three censuses and is made by whoever reads them ([`CensusLeaks::culprits`]).
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use leaktrail_snapshot::{HeapSnapshot, NodeIndex, NodeKind};
 
+use crate::class::counter_folded;
 use crate::cluster_growth::ClusterGrowth;
 use crate::heap::{HeapAnalysis, StepView};
 use crate::leaks::{folded_path, holder_of, instance_counts, Candidates};
@@ -141,6 +144,14 @@ impl CensusLeaks {
             has_serial_id(snap, v) && window.allocated_within(snap.node_id(v))
         });
         let class_counts = instance_counts(&a.classes, snap.self_sizes());
+        // A cluster of functions named from a counter is named and counted as `leaks`
+        // names it: under the folded name, with every instance of the names it folds.
+        let mut folded_counts: HashMap<String, u64> = HashMap::new();
+        for (name, &c) in a.classes.class_names.iter().zip(&class_counts) {
+            *folded_counts
+                .entry(counter_folded(name).into_owned())
+                .or_insert(0) += c;
+        }
         let clusters = found
             .ranked
             .iter()
@@ -152,11 +163,12 @@ impl CensusLeaks {
             .take(CENSUS_CLUSTERS)
             .map(|(c, best)| {
                 let path = folded_path(a, best);
+                let class = counter_folded(a.class_name(best)).into_owned();
                 CensusCluster {
-                    class: a.class_name(best).to_owned(),
+                    class_count: folded_counts.get(&class).copied().unwrap_or(0),
+                    class,
                     count: c.count,
                     retained_size: c.retained,
-                    class_count: class_counts[a.classes.node_class[best as usize] as usize],
                     holder: holder_of(&path),
                     path: path_line(&path),
                     example_id: a.snap.node_id(best),

@@ -198,3 +198,56 @@ mod tests {
         assert_eq!(object_class_name(""), "(anonymous object)");
     }
 }
+
+/// The class a leak cluster counts its members under: `class`, with a counter at the end
+/// of a function's name folded (`validate1010()` → `validate<n>()`).
+///
+/// Code generated at run time names its functions from a counter: ajv's `validate1010`,
+/// a template engine's `render_57`. Each such function is then a class of one instance,
+/// which never grows, and a leak of thousands of them would be dismissed one by one
+/// although together they hold the growth. Folded, they are one cluster whose class
+/// gains an instance per compile. Only closures are folded: a constructor's name is a
+/// class a program chose (`Sha256`, `Http2Session`), a function's counter is a generator's.
+pub(crate) fn counter_folded(class: &str) -> std::borrow::Cow<'_, str> {
+    let Some(name) = class.strip_suffix("()") else {
+        return class.into();
+    };
+    let stem = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    // A name that is all digits, or whose counter follows a digit-free stem that does not
+    // end in a letter or `_`/`$` (`sha-1`), is not a counter's.
+    let counted = stem.len() < name.len()
+        && stem
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$');
+    if counted {
+        format!("{stem}<n>()").into()
+    } else {
+        class.into()
+    }
+}
+
+#[cfg(test)]
+mod counter_tests {
+    use super::counter_folded;
+
+    #[test]
+    fn a_counter_at_the_end_of_a_function_name_is_folded() {
+        assert_eq!(counter_folded("validate1010()"), "validate<n>()");
+        assert_eq!(counter_folded("render_7()"), "render_<n>()");
+    }
+
+    #[test]
+    fn other_names_are_kept() {
+        for kept in [
+            "validate()",
+            "Sha256",
+            "Int32Array",
+            "123()",
+            "Function",
+            "(string)",
+        ] {
+            assert_eq!(counter_folded(kept), kept);
+        }
+    }
+}

@@ -15,7 +15,9 @@
 //! 3. Leak roots are **clustered by the shape of their shortest retainer path**
 //!    ([`PathShapes`]): the same sequence of edge labels and holder classes — element
 //!    indices, keys of dictionary objects and the links of a linked list folded — and the
-//!    same class.
+//!    same class. Functions generated with a counter in their name (ajv's `validate1010`)
+//!    are one class, `validate<n>()` ([`crate::class::counter_folded`]): one class each,
+//!    they would never grow, and they are what a leak of generated code keeps.
 //! 4. A cluster is kept only if its class **kept growing**: its instance count rose in
 //!    every interval between consecutive snapshots. Objects allocated once after BASE
 //!    (lazy initialisation, a cache still filling before TARGET then flat) fail this test;
@@ -114,15 +116,23 @@ pub(crate) fn instance_counts(classes: &crate::Classification, sizes: &[u32]) ->
     counts
 }
 
+/// Instances per class name, and per folded name of functions named from a counter
+/// ([`crate::class::counter_folded`]: `validate<n>()` counts every `validate1010()`), which
+/// is the class their cluster is named and judged by.
 fn class_counts(classes: &crate::Classification, sizes: &[u32]) -> HashMap<String, u64> {
     let counts = instance_counts(classes, sizes);
-    classes
-        .class_names
-        .iter()
-        .cloned()
-        .zip(counts)
-        .filter(|(_, c)| *c > 0)
-        .collect()
+    let mut out = HashMap::new();
+    for (name, c) in classes.class_names.iter().zip(counts) {
+        if c == 0 {
+            continue;
+        }
+        let folded = crate::class::counter_folded(name);
+        if folded != name.as_str() {
+            *out.entry(folded.into_owned()).or_insert(0) += c;
+        }
+        *out.entry(name.clone()).or_insert(0) += c;
+    }
+    out
 }
 
 /// One group of leak roots that share a retainer path shape and a class.
@@ -258,7 +268,9 @@ impl LeakReport {
         let (mut not_growing, mut small) = (0u64, 0u64);
         for c in ranked {
             let Some(best) = c.best else { continue };
-            let class = a.class_name(best).to_owned();
+            // A cluster of generated functions is as many classes as members, one name
+            // each: it is named and judged by their folded name.
+            let class = crate::class::counter_folded(a.class_name(best)).into_owned();
             let counts: Vec<u64> = earlier
                 .iter()
                 .map(|e| e.class_counts.get(&class).copied().unwrap_or(0))

@@ -98,7 +98,9 @@ impl<'a> PathShapes<'a> {
                 }
             }
             key.push('\u{1}');
-            key.push_str(self.class(steps[i].node));
+            // Functions generated with a counter in their name are one class here, as
+            // their cluster counts them ([`crate::class::counter_folded`]).
+            key.push_str(&crate::class::counter_folded(self.class(steps[i].node)));
             key.push('\u{2}');
             holder = steps[i].node;
             i += 1;
