@@ -87,7 +87,11 @@ fn run() -> TraceRun {
         in_threads: true,
     });
     p.samples = [(0.2, 60), (1.0, 90), (2.0, 120), (3.0, 140), (4.0, 141)]
-        .map(|(t, mib)| RssPoint { t, rss: mib * MIB })
+        .map(|(t, mib)| RssPoint {
+            t,
+            rss: mib * MIB,
+            cpu: None,
+        })
         .to_vec();
     p.peak_rss = 141 * MIB;
     p.end = Some(4.2);
@@ -110,6 +114,7 @@ fn run() -> TraceRun {
         tree_rss: vec![RssPoint {
             t: 3.0,
             rss: 140 * MIB,
+            cpu: None,
         }],
         tap_files: Vec::new(),
         worker_files: vec![

@@ -380,10 +380,10 @@ fn threads_table(d: &mut Doc, r: &TraceReport) {
                     format!("{}/s", signed_bytes(s.slope as i64))
                 })),
                 Cell::new(tr.snapshots.len() + tr.censuses.len()),
-                Cell::new(match (&t.heap_error, t.verdict.kind.as_str()) {
-                    (Some(_), _) => "diff failed".to_owned(),
-                    (None, "unknown") => "-".to_owned(),
-                    (None, kind) => kind.to_owned(),
+                Cell::new(match (&t.heap_error, t.verdict.kind) {
+                    (Some(_), _) => "diff failed",
+                    (None, leaktrail_trace::ThreadGrowth::Unknown) => "-",
+                    (None, kind) => kind.label(),
                 }),
             ]
         })
@@ -429,7 +429,7 @@ fn thread_heap_section(d: &mut Doc, t: &ThreadSummary) {
         tr.thread,
         tr.files.len(),
         if tr.files.len() == 1 { "" } else { "s" },
-        t.verdict.kind
+        t.verdict.kind.label()
     ));
     d.emphasis(&t.verdict.sentence, true);
     if d.opts.format == Format::Markdown {

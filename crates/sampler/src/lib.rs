@@ -133,6 +133,11 @@ pub struct ProcessEntry {
     /// When it started, in clock ticks since boot ([`clock_ticks_per_second`]); with the
     /// PID it names one process, since PIDs are reused.
     pub start_ticks: u64,
+    /// CPU time it has used, user and system, in clock ticks.
+    pub cpu_ticks: u64,
+    /// Running or waiting for a CPU (`R`), or in uninterruptible I/O (`D`), when listed:
+    /// busy, as opposed to sleeping until something happens.
+    pub busy: bool,
 }
 
 /// Every process of the system.
@@ -145,6 +150,8 @@ pub fn list_processes() -> Vec<ProcessEntry> {
                     pid: stat.pid,
                     ppid: stat.ppid,
                     start_ticks: stat.starttime,
+                    cpu_ticks: stat.utime + stat.stime,
+                    busy: matches!(stat.state, 'R' | 'D'),
                 });
             }
         }

@@ -19,6 +19,11 @@
 //!   first sample after which its RSS stopped rising: the next sample is at most
 //!   [`LEVEL_BYTES`] or [`LEVEL_FRACTION`] of its RSS higher. Its start-up rise is the
 //!   rise before that first level stretch, so it does not count, and growth after it does.
+//!   On a busy machine a start-up also stops rising while it waits for a CPU, and that
+//!   stall is not its end: a step counts as level only when the process was asleep at
+//!   its end or ran at least [`LEVEL_CPU_SECONDS`] during it without growing. (A shared
+//!   CI runner failed a clean `node --test` file this way: baseline mid-bootstrap, the
+//!   rest of the bootstrap, +22 MiB, counted as growth.)
 //! - **none**: a short process whose RSS rose at every sample until it ended never
 //!   finished starting up as far as RSS can tell (two samples, mid-bootstrap and after it,
 //!   look exactly like this): start-up and growth cannot be told apart, so it has no
@@ -44,6 +49,14 @@ pub trait Sample {
     fn t(&self) -> f64;
     /// Bytes.
     fn bytes(&self) -> u64;
+    /// Whether the series could have risen from `earlier` to this point and did not for
+    /// want of something to do, rather than for want of a CPU: true unless the process is
+    /// known to have been busy at this point with less than [`LEVEL_CPU_SECONDS`] of CPU
+    /// since `earlier`.
+    fn ran_since(&self, earlier: &Self) -> bool {
+        let _ = earlier;
+        true
+    }
 }
 
 impl Sample for RssPoint {
@@ -52,6 +65,12 @@ impl Sample for RssPoint {
     }
     fn bytes(&self) -> u64 {
         self.rss
+    }
+    fn ran_since(&self, earlier: &Self) -> bool {
+        match (earlier.cpu, self.cpu) {
+            (Some(a), Some(b)) => !b.busy || b.seconds - a.seconds >= LEVEL_CPU_SECONDS,
+            _ => true,
+        }
     }
 }
 
@@ -74,6 +93,10 @@ pub const LEVEL_BYTES: u64 = 1 << 20;
 
 /// …or at most this fraction of the RSS, for large processes whose heap breathes more.
 pub const LEVEL_FRACTION: f64 = 0.02;
+
+/// A busy process's step is level only with this much CPU in it: Node's bootstrap grows
+/// RSS by megabytes in that much work, so a step this long without growth is not a stall.
+pub const LEVEL_CPU_SECONDS: f64 = 0.05;
 
 /// How the baseline was chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -121,7 +144,7 @@ impl Baseline {
             .windows(2)
             .position(|w| {
                 let level = LEVEL_BYTES.max((w[0].bytes() as f64 * LEVEL_FRACTION) as u64);
-                w[1].bytes() <= w[0].bytes().saturating_add(level)
+                w[1].bytes() <= w[0].bytes().saturating_add(level) && w[1].ran_since(&w[0])
             })
             .map(|i| at(i, BaselineRule::Levelled))
     }
@@ -185,6 +208,7 @@ impl ThreadRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::CpuState;
 
     const MB: u64 = 1 << 20;
 
@@ -194,6 +218,7 @@ mod tests {
             .map(|(i, m)| RssPoint {
                 t: start_t + i as f64 * step,
                 rss: m * MB,
+                cpu: None,
             })
             .collect()
     }
@@ -217,6 +242,59 @@ mod tests {
         assert_eq!(b.rss, 43 * MB);
         assert_eq!(b.growth(&s), 32 * MB as i64);
         assert_eq!(b.net_growth(&s), 27 * MB as i64);
+    }
+
+    /// `series` with the CPU state `/proc` gave at each point: (CPU seconds, busy).
+    fn with_cpu(mut s: Vec<RssPoint>, cpu: &[(f64, bool)]) -> Vec<RssPoint> {
+        for (p, &(seconds, busy)) in s.iter_mut().zip(cpu) {
+            p.cpu = Some(CpuState { seconds, busy });
+        }
+        s
+    }
+
+    #[test]
+    fn a_start_up_stalled_for_a_cpu_is_not_where_it_levelled() {
+        // Bootstrap, a step without growth while it waited for a CPU (busy, 10 ms of CPU),
+        // the rest of the bootstrap (+22 MiB), then a quick test and the exit.
+        let rss = [20, 30, 30, 52, 52, 53];
+        let stalled = with_cpu(
+            series(0.05, 0.1, &rss),
+            &[
+                (0.02, true),
+                (0.05, true),
+                (0.06, true),
+                (0.12, true),
+                (0.2, true),
+                (0.26, false),
+            ],
+        );
+        let b = Baseline::find(&stalled, 0.0, 2.0).expect("baseline");
+        assert_eq!((b.rule, b.rss), (BaselineRule::Levelled, 52 * MB));
+        assert_eq!(b.growth(&stalled), MB as i64);
+        // The same RSS with CPU in the flat step (it ran and did not grow), or asleep at
+        // its end (start-up over, waiting for work): level there, as before.
+        for cpu in [
+            [
+                (0.02, true),
+                (0.05, true),
+                (0.11, true),
+                (0.12, true),
+                (0.2, true),
+                (0.26, false),
+            ],
+            [
+                (0.02, true),
+                (0.05, true),
+                (0.06, false),
+                (0.12, true),
+                (0.2, true),
+                (0.26, false),
+            ],
+        ] {
+            let s = with_cpu(series(0.05, 0.1, &rss), &cpu);
+            let b = Baseline::find(&s, 0.0, 2.0).expect("baseline");
+            assert_eq!(b.rss, 30 * MB, "{cpu:?}");
+        }
     }
 
     #[test]

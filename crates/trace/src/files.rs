@@ -324,6 +324,7 @@ mod tests {
             .map(|i| RssPoint {
                 t: i as f64,
                 rss: 100 + 10 * i as u64,
+                cpu: None,
             })
             .collect()
     }

@@ -52,10 +52,10 @@ pub mod unseen;
 
 pub use baseline::{Baseline, BaselineRule, DEFAULT_SETTLE_SECONDS};
 pub use lane::LaneRule;
-pub use model::{ProcessRecord, RssPoint};
+pub use model::{CpuState, ProcessRecord, RssPoint};
 pub use summary::{
     growth_label, GrowthGate, HeapBaseline, HeapGrowth, LaneSummary, ProcessSummary,
-    SummaryOptions, ThreadSummary, ThreadVerdict, TraceReport, MIN_SLOPE_SAMPLES,
+    SummaryOptions, ThreadGrowth, ThreadSummary, ThreadVerdict, TraceReport, MIN_SLOPE_SAMPLES,
     THREAD_HEAP_GROWTH,
 };
 pub use tracer::{trace, CommandExit, TraceConfig, TraceError, TraceRun};

@@ -8,13 +8,27 @@ use crate::roles::Role;
 use crate::snapshots::SnapshotFile;
 use crate::streamed::StreamedCensus;
 
-/// One RSS sample.
+/// One point of a process's RSS line.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq)]
 pub struct RssPoint {
     /// Seconds from the command's start.
     pub t: f64,
     /// Resident set size, bytes.
     pub rss: u64,
+    /// What the process was doing, when `/proc` was read (not for the tree's sum or RSS
+    /// a worker reported itself): it tells a start-up stalled for a CPU from one that is
+    /// over ([`crate::baseline`]).
+    #[serde(skip)]
+    pub cpu: Option<CpuState>,
+}
+
+/// A process's CPU state at a sample, from `/proc/PID/stat`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CpuState {
+    /// CPU time used so far, user and system, seconds.
+    pub seconds: f64,
+    /// Running, runnable (waiting for a CPU) or in uninterruptible I/O; not sleeping.
+    pub busy: bool,
 }
 
 /// One process of the tree, from its first sample to its end.

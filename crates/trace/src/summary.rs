@@ -13,7 +13,9 @@ use heap::{census_growth, heap_growth_of, References};
 use heap::{pair, pair_words};
 pub use heap::{CensusGrowth, HeapGrowth};
 use threads::summarise_thread;
-pub use threads::{growth_label, HeapBaseline, ThreadSummary, ThreadVerdict, THREAD_HEAP_GROWTH};
+pub use threads::{
+    growth_label, HeapBaseline, ThreadGrowth, ThreadSummary, ThreadVerdict, THREAD_HEAP_GROWTH,
+};
 
 use serde::Serialize;
 

@@ -21,7 +21,7 @@ use leaktrail_sampler::{
 
 use crate::hooks::{FileHooks, ReportedProcess};
 use crate::lane::node_script;
-use crate::model::{ProcessRecord, RssPoint};
+use crate::model::{CpuState, ProcessRecord, RssPoint};
 use crate::roles::{role_from_command, RoleFeed, Roles};
 use crate::snapshots::{SignalSnapshots, SnapshotFile};
 use crate::streamed::{StreamedCensus, StreamedSnapshots};
@@ -497,6 +497,10 @@ impl Tracer<'_> {
             let point = RssPoint {
                 t,
                 rss: mem.memory.rss,
+                cpu: Some(CpuState {
+                    seconds: entry.cpu_ticks as f64 / self.hz,
+                    busy: entry.busy,
+                }),
             };
             let known = self.processes.iter().position(|r| {
                 r.end.is_none() && r.pid == entry.pid && r.start_ticks == entry.start_ticks
@@ -552,7 +556,11 @@ impl Tracer<'_> {
                 r.end = Some(t);
             }
         }
-        self.tree_rss.push(RssPoint { t, rss: total });
+        self.tree_rss.push(RssPoint {
+            t,
+            rss: total,
+            cpu: None,
+        });
         self.sampling_seconds += began.elapsed().as_secs_f64();
     }
 
@@ -575,7 +583,7 @@ impl Tracer<'_> {
         let samples: Vec<RssPoint> = reported
             .rss
             .iter()
-            .map(|&(t, rss)| RssPoint { t, rss })
+            .map(|&(t, rss)| RssPoint { t, rss, cpu: None })
             .collect();
         let command = reported.command.clone();
         let record = ProcessRecord {

@@ -18,13 +18,55 @@ use crate::threads::ThreadRecord;
 /// `--snapshot-growth`: the growth a diff would have been taken for).
 pub const THREAD_HEAP_GROWTH: i64 = 16 << 20;
 
+/// What a worker thread's own heap did, by the evidence there is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadGrowth {
+    /// A heap diff's verdict (between two of its snapshots or censuses).
+    Diff(GrowthKind),
+    /// Its heap after a full GC kept more than [`THREAD_HEAP_GROWTH`] over its files, with
+    /// no diff.
+    HeapGrowth,
+    /// Kept less than that, with no diff.
+    Kept,
+    /// Not measured at a file's start and end.
+    Unknown,
+}
+
+impl ThreadGrowth {
+    /// Its name in reports and JSON: a diff's label ([`growth_label`]), `heap growth`,
+    /// `no significant growth` or `unknown`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ThreadGrowth::Diff(kind) => growth_label(kind),
+            ThreadGrowth::HeapGrowth => "heap growth",
+            ThreadGrowth::Kept => growth_label(GrowthKind::NoSignificantGrowth),
+            ThreadGrowth::Unknown => "unknown",
+        }
+    }
+
+    /// True when it grew: any but no significant growth and unknown.
+    pub fn grew(self) -> bool {
+        match self {
+            ThreadGrowth::Diff(kind) => kind != GrowthKind::NoSignificantGrowth,
+            ThreadGrowth::HeapGrowth => true,
+            ThreadGrowth::Kept | ThreadGrowth::Unknown => false,
+        }
+    }
+}
+
+impl Serialize for ThreadGrowth {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.label())
+    }
+}
+
 /// What a worker thread's own heap says.
 #[derive(Clone, Debug, Serialize)]
 pub struct ThreadVerdict {
     /// `runtime data leak`, `module graph`, `external memory` (from its heap diff),
     /// `heap growth` (from its heap after GC, without a diff), `no significant growth`, or
     /// `unknown` (too few measurements).
-    pub kind: String,
+    pub kind: ThreadGrowth,
     /// True when it grew: any kind but `no significant growth` and `unknown`.
     pub grew: bool,
     /// One sentence naming the thread's own heap.
@@ -107,59 +149,56 @@ pub(crate) fn summarise_thread(
     };
     let census_heap = census_growth(&t.censuses, refs.census(key.as_ref()), top);
     let who = format!("thread {} of PID {}", t.thread, t.pid);
-    let from_census = census_heap.as_ref().map(|c| {
-        let kind = c.diff.verdict.kind;
-        ThreadVerdict {
-            kind: growth_label(kind).to_owned(),
-            grew: kind != GrowthKind::NoSignificantGrowth,
-            sentence: format!(
-                "{who}: its own heap {} between the censuses of {} at {:.1} s and {:.1} s: {}",
-                signed_bytes(c.diff.total_delta),
-                pair_words(c.reference.as_deref(), "streamed snapshot"),
-                c.before_t,
-                c.after_t,
-                c.diff.verdict.sentence
+    let verdict = |kind: ThreadGrowth, sentence: String| ThreadVerdict {
+        kind,
+        grew: kind.grew(),
+        sentence: format!("{who}: its own heap {sentence}"),
+    };
+    // A heap diff's verdict, `pair` naming what was compared.
+    let of_diff = |kind: GrowthKind, delta: i64, pair: String, at: (f64, f64), said: &str| {
+        verdict(
+            ThreadGrowth::Diff(kind),
+            format!(
+                "{} between {pair} at {:.1} s and {:.1} s: {said}",
+                signed_bytes(delta),
+                at.0,
+                at.1
             ),
-        }
-    });
-    let verdict = match (&heap, heap_growth, from_census) {
-        (_, _, Some(v)) => v,
-        (Some(h), _, None) => {
-            let kind = h.diff.verdict.kind;
-            ThreadVerdict {
-                kind: growth_label(kind).to_owned(),
-                grew: kind != GrowthKind::NoSignificantGrowth,
-                sentence: format!(
-                    "{who}: its own heap {} between {} at {:.1} s and {:.1} s: {}",
-                    signed_bytes(h.diff.total_delta),
-                    pair_words(h.reference.as_deref(), "snapshot"),
-                    h.before.taken.t,
-                    h.after.taken.t,
-                    h.diff.verdict.sentence
-                ),
-            }
-        }
-        (None, Some(g), None) if g > THREAD_HEAP_GROWTH => ThreadVerdict {
-            kind: "heap growth".to_owned(),
-            grew: true,
-            sentence: format!(
-                "{who}: its own heap kept {} after a full GC from its first file's start to its last file's end (no heap diff: fewer than two snapshots of it)",
+        )
+    };
+    let verdict = match (&census_heap, &heap, heap_growth) {
+        (Some(c), _, _) => of_diff(
+            c.diff.verdict.kind,
+            c.diff.total_delta,
+            format!(
+                "the censuses of {}",
+                pair_words(c.reference.as_deref(), "streamed snapshot")
+            ),
+            (c.before_t, c.after_t),
+            &c.diff.verdict.sentence,
+        ),
+        (None, Some(h), _) => of_diff(
+            h.diff.verdict.kind,
+            h.diff.total_delta,
+            pair_words(h.reference.as_deref(), "snapshot"),
+            (h.before.taken.t, h.after.taken.t),
+            &h.diff.verdict.sentence,
+        ),
+        (None, None, Some(g)) if g > THREAD_HEAP_GROWTH => verdict(
+            ThreadGrowth::HeapGrowth,
+            format!(
+                "kept {} after a full GC from its first file's start to its last file's end (no heap diff: fewer than two snapshots of it)",
                 signed_bytes(g)
             ),
-        },
-        (None, Some(g), None) => ThreadVerdict {
-            kind: "no significant growth".to_owned(),
-            grew: false,
-            sentence: format!(
-                "{who}: its own heap kept {} after a full GC over its files",
-                signed_bytes(g)
-            ),
-        },
-        (None, None, None) => ThreadVerdict {
-            kind: "unknown".to_owned(),
-            grew: false,
-            sentence: format!("{who}: its own heap was not measured at a file's start and end"),
-        },
+        ),
+        (None, None, Some(g)) => verdict(
+            ThreadGrowth::Kept,
+            format!("kept {} after a full GC over its files", signed_bytes(g)),
+        ),
+        (None, None, None) => verdict(
+            ThreadGrowth::Unknown,
+            "was not measured at a file's start and end".to_owned(),
+        ),
     };
     ThreadSummary {
         heap_growth,
