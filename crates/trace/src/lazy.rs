@@ -369,28 +369,7 @@ mod tests {
             span(43, "b.test.js", 2),
         ];
         let files = attribute(spans, &processes, &[], 2.0);
-        let run = TraceRun {
-            command: Vec::new(),
-            exit: CommandExit::default(),
-            started_unix_ms: 0,
-            wall_seconds: 3.0,
-            interval_seconds: 0.2,
-            snapshot_every_seconds: Some(2.0),
-            snapshot_coordinators: false,
-            snapshots_streamed: false,
-            file_hooks: true,
-            lane_rule: "script".to_owned(),
-            processes,
-            tree_rss: Vec::new(),
-            tap_files: Vec::new(),
-            worker_files: Vec::new(),
-            threads: Vec::new(),
-            signals_forwarded: Vec::new(),
-            sampling_seconds: 0.0,
-            snapshot_cost: None,
-            allocations: Vec::new(),
-            warnings: Vec::new(),
-        };
+        let run = run_of(processes);
         let l = lazy(&run, &files);
         assert!(l.covers(43) && !l.covers(7));
         let said = l.sentences();
