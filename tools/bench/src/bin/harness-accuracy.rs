@@ -237,12 +237,16 @@ fn main() -> Result<()> {
                 }
             }
             if code != i32::from(leaks) {
+                // A fault (exit 2) voids the verdict whatever the sentence says: say it
+                // first, so that a load-dependent fault can be told from a wrong verdict.
+                let fault = report["fault"]
+                    .as_str()
+                    .map_or(String::new(), |f| format!("fault: {f}; "));
                 wrong.push(format!(
-                    "{file}, run {}: exit {code}: {}",
+                    "{file}, run {}: exit {code}: {fault}{}",
                     i + 1,
                     report["assessment"]["sentence"]
                         .as_str()
-                        .or(report["fault"].as_str())
                         .unwrap_or("no report")
                 ));
             }
