@@ -10,8 +10,6 @@
 //! growth test — the class's instance count rose in both intervals — needs the class counts of
 //! all three censuses and is made by whoever reads them ([`CensusLeaks::culprits`]).
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 use leaktrail_snapshot::{HeapSnapshot, NodeIndex, NodeKind};
@@ -19,7 +17,7 @@ use leaktrail_snapshot::{HeapSnapshot, NodeIndex, NodeKind};
 use crate::class::counter_folded;
 use crate::cluster_growth::ClusterGrowth;
 use crate::heap::{HeapAnalysis, StepView};
-use crate::leaks::{folded_path, holder_of, instance_counts, Candidates};
+use crate::leaks::{class_counts, folded_path, holder_of, Candidates};
 use crate::units::{agree, group_digits as group, human_bytes, plural_s};
 
 /// Clusters a census keeps (the largest above the noise floor).
@@ -143,15 +141,9 @@ impl CensusLeaks {
         let found = Candidates::of(a, |v| {
             has_serial_id(snap, v) && window.allocated_within(snap.node_id(v))
         });
-        let class_counts = instance_counts(&a.classes, snap.self_sizes());
         // A cluster of functions named from a counter is named and counted as `leaks`
         // names it: under the folded name, with every instance of the names it folds.
-        let mut folded_counts: HashMap<String, u64> = HashMap::new();
-        for (name, &c) in a.classes.class_names.iter().zip(&class_counts) {
-            *folded_counts
-                .entry(counter_folded(name).into_owned())
-                .or_insert(0) += c;
-        }
+        let folded_counts = class_counts(&a.classes, snap.self_sizes());
         let clusters = found
             .ranked
             .iter()

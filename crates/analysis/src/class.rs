@@ -186,19 +186,6 @@ fn code_owned_strings(snap: &HeapSnapshot) -> Vec<bool> {
     owned
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dom_names_are_cut_to_the_tag() {
-        assert_eq!(object_class_name("<div id=\"a\">"), "<div>");
-        assert_eq!(object_class_name("Detached <div id=x>"), "Detached <div>");
-        assert_eq!(object_class_name("StreamEntry"), "StreamEntry");
-        assert_eq!(object_class_name(""), "(anonymous object)");
-    }
-}
-
 /// The class a leak cluster counts its members under: `class`, with a counter at the end
 /// of a function's name folded (`validate1010()` → `validate<n>()`).
 ///
@@ -228,8 +215,16 @@ pub(crate) fn counter_folded(class: &str) -> std::borrow::Cow<'_, str> {
 }
 
 #[cfg(test)]
-mod counter_tests {
-    use super::counter_folded;
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dom_names_are_cut_to_the_tag() {
+        assert_eq!(object_class_name("<div id=\"a\">"), "<div>");
+        assert_eq!(object_class_name("Detached <div id=x>"), "Detached <div>");
+        assert_eq!(object_class_name("StreamEntry"), "StreamEntry");
+        assert_eq!(object_class_name(""), "(anonymous object)");
+    }
 
     #[test]
     fn a_counter_at_the_end_of_a_function_name_is_folded() {

@@ -106,7 +106,7 @@ pub struct FamilySizes {
 }
 
 /// Instances per class index: nodes of size 0 are V8's, not instances.
-pub(crate) fn instance_counts(classes: &crate::Classification, sizes: &[u32]) -> Vec<u64> {
+fn instance_counts(classes: &crate::Classification, sizes: &[u32]) -> Vec<u64> {
     let mut counts = vec![0u64; classes.class_names.len()];
     for (i, &c) in classes.node_class.iter().enumerate() {
         if sizes[i] != 0 {
@@ -119,7 +119,7 @@ pub(crate) fn instance_counts(classes: &crate::Classification, sizes: &[u32]) ->
 /// Instances per class name, and per folded name of functions named from a counter
 /// ([`crate::class::counter_folded`]: `validate<n>()` counts every `validate1010()`), which
 /// is the class their cluster is named and judged by.
-fn class_counts(classes: &crate::Classification, sizes: &[u32]) -> HashMap<String, u64> {
+pub(crate) fn class_counts(classes: &crate::Classification, sizes: &[u32]) -> HashMap<String, u64> {
     let counts = instance_counts(classes, sizes);
     let mut out = HashMap::new();
     for (name, c) in classes.class_names.iter().zip(counts) {
