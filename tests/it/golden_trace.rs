@@ -151,6 +151,7 @@ fn run() -> TraceRun {
                     column: 15,
                     bytes: 46 * MIB,
                     samples: 1472,
+                    unnamed_script: false,
                 },
                 AllocationSite {
                     function: String::new(),
@@ -159,6 +160,7 @@ fn run() -> TraceRun {
                     column: 0,
                     bytes: MIB,
                     samples: 32,
+                    unnamed_script: false,
                 },
             ],
         }],

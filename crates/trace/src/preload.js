@@ -429,26 +429,34 @@
         bytes += s.size;
         count += 1;
         // From the allocating frame outwards: the first frame of the project's own code,
-        // else the allocating frame with a script, else none.
+        // else the first function of a script V8 did not name, else the allocating frame
+        // with a script, else none. V8 names no script for code some loaders compile (Mocha
+        // imports its test files: their functions come with an empty URL, line -1 and a
+        // script id), and Node's and the dependencies' frames always carry theirs, so such
+        // a function is the runner's test code — without this rule the site was Mocha's
+        // callFn. Builtins (script id 0) are not.
         let site = null;
+        let unnamed = null;
         let leaf = null;
         for (let id = s.nodeId; id !== null && id !== undefined; id = parent.get(id)) {
           const n = nodes.get(id);
           if (!n) break;
           const f = n.callFrame;
           if (f.url && leaf === null) leaf = f;
+          if (!f.url && unnamed === null && f.functionName && f.scriptId && f.scriptId !== '0') unnamed = f;
           if (ownCode(f.url)) {
             site = f;
             break;
           }
         }
-        const f = site || leaf;
-        const key = f ? `${f.functionName}\0${f.url}\0${f.lineNumber}\0${f.columnNumber}` : '';
+        const f = site || unnamed || leaf;
+        const key = f ? `${f.functionName}\0${f.url}\0${f.lineNumber}\0${f.columnNumber}\0${f.url ? '' : f.scriptId}` : '';
         let e = sites.get(key);
         if (!e) {
           e = f
-            ? { function: f.functionName, url: f.url, line: f.lineNumber + 1, column: f.columnNumber + 1, bytes: 0, samples: 0 }
+            ? { function: f.functionName, url: f.url, line: f.url ? f.lineNumber + 1 : 0, column: f.url ? f.columnNumber + 1 : 0, bytes: 0, samples: 0 }
             : { function: '', url: '', line: 0, column: 0, bytes: 0, samples: 0 };
+          if (f && !f.url) e.unnamed_script = true;
           sites.set(key, e);
         }
         e.bytes += s.size;
