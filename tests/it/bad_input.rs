@@ -217,6 +217,17 @@ fn a_missing_file_is_said_once_by_every_command() {
     for (args, expected) in &cases {
         assert_eq!(&stderr_of(args, 2), expected, "{args:?}");
     }
+    // leaks reads the earlier snapshots beside the last one when memory allows; of two
+    // bad files it still names the earlier, as reading them in order would.
+    let bad_earlier = dir.path().join("bad-earlier.heapsnapshot");
+    let bad_last = dir.path().join("bad-last.heapsnapshot");
+    std::fs::write(&bad_earlier, "{\"snapshot\": 1").expect("write");
+    std::fs::write(&bad_last, "not a snapshot").expect("write");
+    let err = stderr_of(&["leaks", s(&real), s(&bad_earlier), s(&bad_last)], 2);
+    assert!(
+        err.starts_with(&format!("leaktrail: {}: ", s(&bad_earlier))),
+        "{err}"
+    );
     let no_store = format!(
         "leaktrail: {md}: no leaktrail store here (no leaktrail.db); start one with `leaktrail watch --store DIR`\n"
     );

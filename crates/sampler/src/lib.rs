@@ -22,6 +22,8 @@
 //!
 //! [`MemoryCgroup`] is the memory cgroup a process runs in (v2, or v1 on older and hybrid
 //! hosts): its limit, the OOM kills counted in it, and [`system_oom_kills`] the machine's.
+//! [`memory_headroom`] is what this process could still take, machine and cgroup
+//! together.
 
 #![deny(missing_docs)]
 
@@ -387,6 +389,15 @@ impl MemoryCgroup {
         best
     }
 
+    /// What it uses now (v2 `memory.current`, v1 `memory.usage_in_bytes`), bytes.
+    pub fn usage(&self) -> Option<u64> {
+        let file = match self {
+            MemoryCgroup::V2(d) => d.join("memory.current"),
+            MemoryCgroup::V1(d) => d.join("memory.usage_in_bytes"),
+        };
+        std::fs::read_to_string(file).ok()?.trim().parse().ok()
+    }
+
     /// How many processes of this cgroup the kernel's OOM killer has killed: the
     /// `oom_kill` line of v2 `memory.events` or of v1 `memory.oom_control` (Linux 4.13+).
     pub fn oom_kills(&self) -> Option<u64> {
@@ -421,8 +432,29 @@ pub fn cgroup_memory_limit(pid: i32) -> Option<u64> {
         .min()
 }
 
+/// Memory this process could still take without pushing the machine or its cgroup into
+/// reclaim: the kernel's `MemAvailable`, capped by each limited memory cgroup's limit less
+/// its usage. `None` when `/proc/meminfo` cannot be read.
+pub fn memory_headroom() -> Option<u64> {
+    let meminfo: procfs::Meminfo = procfs::Current::current().ok()?;
+    let mut headroom = meminfo.mem_available?;
+    for cgroup in MemoryCgroup::of(std::process::id() as i32) {
+        if let (Some(limit), Some(usage)) = (cgroup.limit(), cgroup.usage()) {
+            headroom = headroom.min(limit.saturating_sub(usage));
+        }
+    }
+    Some(headroom)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_headroom_is_some_of_the_machines_memory() {
+        let total: procfs::Meminfo = procfs::Current::current().expect("/proc/meminfo");
+        let headroom = super::memory_headroom().expect("MemAvailable");
+        assert!(headroom > 0 && headroom <= total.mem_total, "{headroom}");
+    }
+
     #[test]
     fn node_is_named_exactly() {
         for yes in [
