@@ -220,6 +220,46 @@ fn a_listener_removed_when_its_request_ends_passes() {
     assert_clean("npm/pino-level-listener-removed-clean");
 }
 
+/// rxjs: a handler subscribes to a process-wide BehaviorSubject per request and never
+/// unsubscribes. The culprit is the subscriber, held in the subject's `observers`.
+#[test]
+fn a_subscription_never_unsubscribed_is_named() {
+    let report = assert_heap_leak_named("npm/rxjs-subscription-per-request");
+    let (class, holder, edges) = culprit(&report).expect("a culprit");
+    assert_eq!(class, "SafeSubscriber", "{holder} {edges:?}");
+    assert!(holder.contains("BehaviorSubject"), "{holder}");
+}
+
+/// The same handler unsubscribing when its request ends passes.
+#[test]
+fn a_subscription_unsubscribed_when_its_request_ends_passes() {
+    assert_clean("npm/rxjs-subscription-unsubscribed-clean");
+}
+
+/// prom-client: a counter labelled with the raw URL keeps a series per URL in a plain
+/// object keyed by the label values. The culprit is the series object, held in the
+/// counter's `hashMap` under a key that is a URL.
+#[test]
+fn a_metric_series_per_url_is_named() {
+    let report = assert_heap_leak_named("npm/prom-client-label-per-path");
+    let (_, holder, edges) = culprit(&report).expect("a culprit");
+    assert!(holder.contains("of Counter"), "{holder}");
+    let at = edges
+        .iter()
+        .position(|e| e == "hashMap")
+        .unwrap_or_else(|| panic!("{edges:?}"));
+    assert!(
+        edges.get(at + 1).is_some_and(|key| key.contains("path:/")),
+        "{edges:?}"
+    );
+}
+
+/// The same counter labelled with the route template passes.
+#[test]
+fn a_metric_with_bounded_labels_passes() {
+    assert_clean("npm/prom-client-route-labels-clean");
+}
+
 #[test]
 fn worker_threads_never_terminated_are_the_headline() {
     let (code, report) = run_to_its_end("worker-threads-leak");
