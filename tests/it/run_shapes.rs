@@ -220,6 +220,25 @@ fn a_listener_removed_when_its_request_ends_passes() {
     assert_clean("npm/pino-level-listener-removed-clean");
 }
 
+/// A job raced against a shutdown promise that never settles: each race leaves a reaction
+/// in that promise's reaction list, which no user code can reach. The culprit is the
+/// reaction's closure, held through the promise's `reactions_or_result`.
+#[test]
+fn reactions_on_a_promise_that_never_settles_are_named() {
+    let report = assert_heap_leak_named("promise-race-shutdown");
+    let (_, holder, edges) = culprit(&report).expect("a culprit");
+    assert!(
+        edges.iter().any(|e| e == "reactions_or_result"),
+        "{holder} {edges:?}"
+    );
+}
+
+/// The same worker cancelling through a per-job AbortSignal passes.
+#[test]
+fn a_race_against_a_per_job_abort_passes() {
+    assert_clean("promise-race-abortable-clean");
+}
+
 /// rxjs: a handler subscribes to a process-wide BehaviorSubject per request and never
 /// unsubscribes. The culprit is the subscriber, held in the subject's `observers`.
 #[test]
