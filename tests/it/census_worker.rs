@@ -75,3 +75,33 @@ fn a_bad_snapshot_fails_its_census_with_the_file_named() {
         .expect_err("no program");
     assert!(missing.contains("cannot start"), "{missing}");
 }
+
+#[test]
+fn generated_functions_named_by_a_counter_are_one_class_in_a_census() {
+    let _shared = crate::common::shared();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // What ajv does per compile: a function named from a counter, kept in a cache.
+    node_eval(
+        dir.path(),
+        "globalThis.cache = []; for (let i = 1; i <= 600; i++) \
+         cache.push(eval(`(function validate${i}(data) { return data.id === ${i}; })`)); \
+         require('v8').writeHeapSnapshot('s.heapsnapshot')",
+    );
+    let census = census_of_file(
+        &dir.path().join("s.heapsnapshot"),
+        "s.heapsnapshot",
+        &CensusLimits::default(),
+        None,
+    )
+    .expect("census");
+    let folded = census
+        .classes
+        .iter()
+        .find(|c| c.class == "validate<n>()")
+        .unwrap_or_else(|| panic!("validate<n>() kept: {:?}", census.classes.len()));
+    assert!(folded.count >= 600, "{folded:?}");
+    assert!(
+        !census.classes.iter().any(|c| c.class == "validate17()"),
+        "each one's own class is gone"
+    );
+}
