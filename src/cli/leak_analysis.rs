@@ -116,5 +116,6 @@ fn overlap_fits(snapshots: &[PathBuf]) -> bool {
         return false;
     };
     let both = last.saturating_add(largest_earlier);
-    leaktrail_sampler::memory_headroom().is_some_and(|free| free / 2 >= both)
+    leaktrail_sampler::memory_headroom(std::process::id() as i32)
+        .is_some_and(|free| free / 2 >= both)
 }

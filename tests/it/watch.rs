@@ -1637,3 +1637,131 @@ fn services_on_npm_libraries_get_the_culprit_or_none() {
         trend.growing_places
     );
 }
+
+/// A memory cgroup of the test's own, with a limit, removed when dropped.
+struct LimitedCgroup {
+    dir: std::path::PathBuf,
+    /// The file a process writes its PID into to join it.
+    procs: std::path::PathBuf,
+}
+
+impl LimitedCgroup {
+    /// A child of this test's memory cgroup (v1 `memory`, or v2) limited to `limit` bytes;
+    /// `None`, said loudly, where cgroups cannot be created (not root, no delegation).
+    fn new(name: &str, limit: u64) -> Option<LimitedCgroup> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let (base, limit_file) = own
+            .lines()
+            .find_map(|l| {
+                let mut parts = l.splitn(3, ':');
+                let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+                controllers.split(',').any(|c| c == "memory").then(|| {
+                    (
+                        format!("/sys/fs/cgroup/memory{path}"),
+                        "memory.limit_in_bytes",
+                    )
+                })
+            })
+            .or_else(|| {
+                own.lines()
+                    .find_map(|l| l.strip_prefix("0::"))
+                    .map(|path| (format!("/sys/fs/cgroup{path}"), "memory.max"))
+            })?;
+        let dir = std::path::Path::new(&base).join(format!("{name}-{}", std::process::id()));
+        let made = std::fs::create_dir(&dir)
+            .and_then(|()| std::fs::write(dir.join(limit_file), limit.to_string()));
+        match made {
+            Ok(()) => Some(LimitedCgroup {
+                procs: dir.join("cgroup.procs"),
+                dir,
+            }),
+            Err(e) => {
+                eprintln!(
+                    "SKIPPED: cannot make a memory cgroup with a limit at {} ({e})",
+                    dir.display()
+                );
+                let _ = std::fs::remove_dir(&dir);
+                None
+            }
+        }
+    }
+}
+
+impl Drop for LimitedCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// A service near its cgroup's memory limit is not snapshotted: V8 needs about twice the
+/// heap to build a snapshot, and the watcher's own first snapshot would get the service
+/// OOM-killed. The watcher says so and goes on sampling.
+#[test]
+fn a_service_near_its_memory_limit_is_not_snapshotted() {
+    let _shared = crate::common::shared();
+    // ~45 MiB of live heap, ~110 MiB resident, under a 170 MiB limit: ~60 MiB left, too
+    // little for a snapshot (~90 MiB), plenty for the service itself.
+    let Some(cgroup) = LimitedCgroup::new("leaktrail-near-limit", 170 << 20) else {
+        return;
+    };
+    let script = "globalThis.keep = []; for (let i = 0; i < 400000; i++) keep.push({ i, s: 'order-' + i }); \
+                  console.log('ready'); setInterval(() => keep.push({ i: -1 }), 100)";
+    // Joins the cgroup before Node starts, so that all its memory is charged there.
+    let mut service = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "echo $$ > '{}' && exec '{}' -e \"$0\"",
+                cgroup.procs.display(),
+                node().display()
+            ),
+            script,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node starts");
+    let mut lines = std::io::BufReader::new(service.stdout.take().expect("stdout")).lines();
+    assert!(
+        lines.next().is_some_and(|l| l.is_ok_and(|l| l == "ready")),
+        "the service runs in the cgroup"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let pid = service.id().to_string();
+    let out = leaktrail(&[
+        "watch",
+        "--store",
+        s(&store_dir),
+        "--pid",
+        &pid,
+        "--sample-every",
+        "200ms",
+        "--snapshot-every",
+        "2s",
+        "--duration",
+        "5s",
+    ]);
+    let alive = service.try_wait().expect("wait").is_none();
+    let _ = service.kill();
+    let _ = service.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(alive, "the service survived the watcher: {stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "warning: no first snapshot of pid {pid}: V8 needs about"
+        )),
+        "{stderr}"
+    );
+    let store = Store::open(&store_dir).expect("the store opens");
+    let target = &store.targets().expect("targets")[0];
+    assert_eq!(store.snapshots(target.id).expect("snapshots"), vec![]);
+    // The samples went on, with the heap.
+    let samples = store.samples(target.id, 0, 1000).expect("samples");
+    assert!(
+        samples.len() >= 10 && samples.iter().all(|s| s.memory.heap_used.is_some()),
+        "{}",
+        samples.len()
+    );
+}

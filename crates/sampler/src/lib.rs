@@ -22,8 +22,7 @@
 //!
 //! [`MemoryCgroup`] is the memory cgroup a process runs in (v2, or v1 on older and hybrid
 //! hosts): its limit, the OOM kills counted in it, and [`system_oom_kills`] the machine's.
-//! [`memory_headroom`] is what this process could still take, machine and cgroup
-//! together.
+//! [`memory_headroom`] is what a process could still take, machine and cgroup together.
 
 #![deny(missing_docs)]
 
@@ -432,13 +431,13 @@ pub fn cgroup_memory_limit(pid: i32) -> Option<u64> {
         .min()
 }
 
-/// Memory this process could still take without pushing the machine or its cgroup into
-/// reclaim: the kernel's `MemAvailable`, capped by each limited memory cgroup's limit less
-/// its usage. `None` when `/proc/meminfo` cannot be read.
-pub fn memory_headroom() -> Option<u64> {
+/// Memory process `pid` could still take without pushing the machine or its cgroup into
+/// reclaim or the OOM killer: the kernel's `MemAvailable`, capped by each limited memory
+/// cgroup's limit less its usage. `None` when `/proc/meminfo` cannot be read.
+pub fn memory_headroom(pid: i32) -> Option<u64> {
     let meminfo: procfs::Meminfo = procfs::Current::current().ok()?;
     let mut headroom = meminfo.mem_available?;
-    for cgroup in MemoryCgroup::of(std::process::id() as i32) {
+    for cgroup in MemoryCgroup::of(pid) {
         if let (Some(limit), Some(usage)) = (cgroup.limit(), cgroup.usage()) {
             headroom = headroom.min(limit.saturating_sub(usage));
         }
@@ -451,7 +450,7 @@ mod tests {
     #[test]
     fn the_headroom_is_some_of_the_machines_memory() {
         let total: procfs::Meminfo = procfs::Current::current().expect("/proc/meminfo");
-        let headroom = super::memory_headroom().expect("MemAvailable");
+        let headroom = super::memory_headroom(std::process::id() as i32).expect("MemAvailable");
         assert!(headroom > 0 && headroom <= total.mem_total, "{headroom}");
     }
 
