@@ -43,5 +43,13 @@ pub fn retained_target(snap: &HeapSnapshot, from: NodeIndex, e: EdgeIndex) -> Op
 /// retainers view hides weak edges), and no self edge.
 #[inline]
 pub fn on_path(snap: &HeapSnapshot, from: NodeIndex, e: EdgeIndex) -> bool {
-    snap.edge_kind(e) != EdgeKind::Weak && snap.edge_target(e) != from
+    path_target(snap, from, e).is_some()
+}
+
+/// The target of edge `e` from node `from` when a retainer path may go along it
+/// ([`on_path`]), reading the edge once: what the distances' BFS asks of every edge.
+#[inline(always)]
+pub fn path_target(snap: &HeapSnapshot, from: NodeIndex, e: EdgeIndex) -> Option<NodeIndex> {
+    let (kind, to) = snap.edge_kind_and_target(e);
+    (kind != EdgeKind::Weak && to != from).then_some(to)
 }
