@@ -1,10 +1,10 @@
 //! [`Packed`]: a column of integers in as many bits as its largest value needs.
 //!
 //! The edge columns are most of a parsed snapshot (8 bytes an edge), and their values are
-//! far below 2^32: a target is a node index (23 bits for 6 M nodes), a name a string index
-//! (19 bits for 300 k strings) with the edge type beside it. Stored in the bits they need,
-//! they take about 3/4 of the memory, for every command and every phase of one, at the
-//! cost of a shift and a mask per read.
+//! far below 2^32: a target is a node index (23 bits for 6 M nodes, 27 with the edge type
+//! beside it), a name a string or element index (about 20 bits on the bench files). Stored
+//! in the bits they need, they take about 3/4 of the memory, for every command and every
+//! phase of one, at the cost of a shift and a mask per read.
 
 /// `len` values of `bits` bits each (1 to 32), end to end in `u32` words: value `i` is bits
 /// `bits * i ..` of the little-endian word stream. Reads are exact and random access.
