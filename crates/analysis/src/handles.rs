@@ -175,9 +175,11 @@ impl Handles {
             }
             let Some(events) = snap
                 .edges(n)
+                // The name first: it rules out almost every edge, and the kind is in
+                // another column.
                 .find(|&e| {
-                    snap.edge_kind(e) == EdgeKind::Property
-                        && events_names.contains(&snap.edge_name_index(e))
+                    events_names.contains(&snap.edge_name_index(e))
+                        && snap.edge_kind(e) == EdgeKind::Property
                 })
                 .map(|e| snap.edge_target(e))
             else {

@@ -61,8 +61,8 @@ impl Graph for HeapGraph<'_> {
         self.snap.edges(n)
     }
 
-    #[inline]
+    #[inline(always)]
     fn successor(&self, n: u32, e: u32) -> Option<u32> {
-        rules::retains(self.snap, n, e).then(|| self.snap.edge_target(e))
+        rules::retained_target(self.snap, n, e)
     }
 }

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 
 use leaktrail_snapshot::{EdgeIndex, HeapSnapshot, NodeIndex, NodeKind};
 
-use crate::rules::{on_path, ROOT};
+use crate::rules::{on_path, path_target, ROOT};
 
 /// Distances at or above this were reached only through the VM's own roots.
 pub const SYSTEM_DISTANCE: u32 = 100_000_000;
@@ -73,8 +73,10 @@ impl Distances {
         let bfs = |queue: &mut VecDeque<u32>, parent: &mut Vec<u32>| {
             while let Some(v) = queue.pop_front() {
                 for e in snap.edges(v) {
-                    let t = snap.edge_target(e);
-                    if parent[t as usize] == UNREACHED && on_path(snap, v, e) {
+                    let Some(t) = path_target(snap, v, e) else {
+                        continue;
+                    };
+                    if parent[t as usize] == UNREACHED {
                         parent[t as usize] = v;
                         queue.push_back(t);
                     }

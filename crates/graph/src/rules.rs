@@ -23,16 +23,33 @@ pub const ROOT: NodeIndex = 0;
 /// True when edge `e` from node `from` keeps its target alive (for dominators).
 #[inline]
 pub fn retains(snap: &HeapSnapshot, from: NodeIndex, e: EdgeIndex) -> bool {
-    match snap.edge_kind(e) {
+    retained_target(snap, from, e).is_some()
+}
+
+/// The target of edge `e` from node `from` when the edge keeps it alive ([`retains`]),
+/// reading the edge once: this is what the dominators' walks ask of every edge.
+#[inline(always)]
+pub fn retained_target(snap: &HeapSnapshot, from: NodeIndex, e: EdgeIndex) -> Option<NodeIndex> {
+    let (kind, to) = snap.edge_kind_and_target(e);
+    let retains = match kind {
         EdgeKind::Weak => false,
         EdgeKind::Shortcut => from == ROOT,
-        _ => snap.edge_target(e) != from,
-    }
+        _ => to != from,
+    };
+    retains.then_some(to)
 }
 
 /// True when a retainer path may go along edge `e`: any edge but a weak one (DevTools'
 /// retainers view hides weak edges), and no self edge.
 #[inline]
 pub fn on_path(snap: &HeapSnapshot, from: NodeIndex, e: EdgeIndex) -> bool {
-    snap.edge_kind(e) != EdgeKind::Weak && snap.edge_target(e) != from
+    path_target(snap, from, e).is_some()
+}
+
+/// The target of edge `e` from node `from` when a retainer path may go along it
+/// ([`on_path`]), reading the edge once: what the distances' BFS asks of every edge.
+#[inline(always)]
+pub fn path_target(snap: &HeapSnapshot, from: NodeIndex, e: EdgeIndex) -> Option<NodeIndex> {
+    let (kind, to) = snap.edge_kind_and_target(e);
+    (kind != EdgeKind::Weak && to != from).then_some(to)
 }

@@ -34,6 +34,7 @@
 mod error;
 mod json;
 pub mod meta;
+mod packed;
 mod parse;
 mod snapshot;
 mod source;

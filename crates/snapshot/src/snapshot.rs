@@ -8,15 +8,16 @@ use rayon::prelude::*;
 
 use crate::error::{Located, ParseError, ParseErrorKind};
 use crate::meta::{EdgeKind, NodeKind, SnapshotMeta};
+use crate::packed::Packed;
 use crate::parse::{csr_offsets, parse, Hooks, RawSnapshot};
 use crate::source::Source;
 use crate::strings::StringTable;
 
 const EDGE_TYPE_BITS: u32 = 4;
+const EDGE_TYPE_MASK: u32 = (1 << EDGE_TYPE_BITS) - 1;
 const EDGE_NAME_BITS: u32 = 32 - EDGE_TYPE_BITS;
-const EDGE_NAME_MASK: u32 = (1 << EDGE_NAME_BITS) - 1;
 /// Packed names at this value are looked up in the overflow map.
-const EDGE_NAME_OVERFLOW: u32 = EDGE_NAME_MASK;
+const EDGE_NAME_OVERFLOW: u32 = (1 << EDGE_NAME_BITS) - 1;
 /// Least bytes per read of the file (the integer arrays are read a chunk at a time).
 const READ_BLOCK_BYTES: usize = 1 << 20;
 
@@ -46,23 +47,32 @@ pub struct ParseOptions<'a> {
 
 /// A parsed V8 heap snapshot: nodes and edges as columns, strings stored once.
 ///
-/// Memory is about 17 bytes per node and 9 per edge plus the strings.
+/// Memory is at most 17 bytes per node and 8 per edge plus the strings: node names and the
+/// edge columns are stored in the bits their largest values need (about 15 bytes a node
+/// and 6 an edge for 6 M nodes and 300 k strings).
 #[derive(Debug)]
 pub struct HeapSnapshot {
     meta: SnapshotMeta,
     node_kind_table: Vec<NodeKind>,
     edge_kind_table: Vec<EdgeKind>,
     node_type: Vec<u8>,
-    node_name: Vec<u32>,
+    /// Strings-table indices, in the bits the strings count needs.
+    node_name: Packed,
     node_id: Vec<u32>,
     node_self_size: Vec<u32>,
     /// CSR offsets: node `i` owns edges `first_edge[i]..first_edge[i + 1]`.
     first_edge: Vec<u32>,
-    /// `type << 28 | name_or_index` per edge: the type in the top 4 bits (V8 has 7 edge
-    /// types) saves a byte per edge. Names of 2^28 - 1 or more are in `edge_name_overflow`.
-    edge_packed: Vec<u32>,
+    /// `to_node << 4 | type` per edge, in the bits the largest value needs. The type in
+    /// the low 4 bits (V8 has 7 edge types) saves a byte an edge, and in this column one
+    /// read gives a graph walk both halves of what it asks of an edge. Above 2^28 nodes the
+    /// two do not fit in 32 bits: the type then goes into `edge_name` instead
+    /// (`edge_type_in_name`).
+    edge_to: Packed,
+    /// `name_or_index` per edge (`<< 4 | type` when `edge_type_in_name`), in the bits the
+    /// largest value needs. Names of 2^28 - 1 or more are in `edge_name_overflow`.
+    edge_name: Packed,
+    edge_type_in_name: bool,
     edge_name_overflow: std::collections::HashMap<u32, u32>,
-    edge_to: Vec<u32>,
     strings: StringTable,
     clamped_sizes: usize,
     file_size: u64,
@@ -267,29 +277,55 @@ impl HeapSnapshot {
                 1 << EDGE_TYPE_BITS
             ))));
         }
-        // Names that do not fit in the packed form are rare (2^28 strings or indices): a
-        // parallel search finds whether there are any before the parallel packing.
+        // Names that do not fit in the packed form are rare (2^28 strings or indices): the
+        // parallel search for the largest name, which sets the packed width, finds whether
+        // there are any. They are kept in a map, and the column holds the overflow mark.
         let mut edge_name_overflow = std::collections::HashMap::new();
-        if edges
-            .name
-            .par_iter()
-            .any(|&name| name >= EDGE_NAME_OVERFLOW)
-        {
-            for (e, &name) in edges.name.iter().enumerate() {
-                if name >= EDGE_NAME_OVERFLOW {
-                    edge_name_overflow.insert(e as u32, name);
+        let max_name = edges.name.par_iter().copied().max().unwrap_or(0);
+        if max_name >= EDGE_NAME_OVERFLOW {
+            for (e, name) in edges.name.iter_mut().enumerate() {
+                if *name >= EDGE_NAME_OVERFLOW {
+                    edge_name_overflow.insert(e as u32, *name);
+                    *name = EDGE_NAME_OVERFLOW;
                 }
             }
         }
-        let mut edge_packed = edges.name;
-        edge_packed
+        let max_name = max_name.min(EDGE_NAME_OVERFLOW);
+        // Every target is below the node count (the parser checked).
+        let max_target = nodes.id.len().saturating_sub(1) as u32;
+        // The type joins the targets, or the names when the targets need more than 28 bits.
+        let edge_type_in_name = max_target > u32::MAX >> EDGE_TYPE_BITS || force_type_in_name();
+        let (mut edge_to, mut edge_name) = (edges.to, edges.name);
+        let typed = if edge_type_in_name {
+            &mut edge_name
+        } else {
+            &mut edge_to
+        };
+        typed
             .par_iter_mut()
             .zip(edges.kind.par_iter())
             .with_min_len(1 << 16)
-            .for_each(|(packed, &kind)| {
-                *packed = ((kind as u32) << EDGE_NAME_BITS) | (*packed).min(EDGE_NAME_OVERFLOW);
-            });
+            .for_each(|(value, &kind)| *value = (*value << EDGE_TYPE_BITS) | kind as u32);
         drop(edges.kind);
+        let with_type = |max: u32| (max << EDGE_TYPE_BITS) | EDGE_TYPE_MASK;
+        let (max_to, max_name) = match edge_type_in_name {
+            false => (with_type(max_target), max_name),
+            true => (max_target, with_type(max_name)),
+        };
+        // Every node name is below the strings count (checked above).
+        let max_node_name = string_count.saturating_sub(1).min(u32::MAX as usize) as u32;
+        let node_name = nodes.name;
+        // Each column is packed in its own allocation, on both cores (a sequential pass
+        // each).
+        let (edge_to, (edge_name, node_name)) = rayon::join(
+            || Packed::new(edge_to, max_to),
+            || {
+                (
+                    Packed::new(edge_name, max_name),
+                    Packed::new(node_name, max_node_name),
+                )
+            },
+        );
         let node_kind_table = meta
             .node_type_names
             .iter()
@@ -300,13 +336,14 @@ impl HeapSnapshot {
             node_kind_table,
             edge_kind_table,
             node_type: nodes.kind,
-            node_name: nodes.name,
+            node_name,
             node_id: nodes.id,
             node_self_size: nodes.self_size,
             first_edge,
-            edge_packed,
+            edge_name,
+            edge_type_in_name,
             edge_name_overflow,
-            edge_to: edges.to,
+            edge_to,
             strings,
             clamped_sizes: nodes.clamped_sizes,
             file_size,
@@ -390,14 +427,14 @@ impl HeapSnapshot {
     #[inline]
     pub fn node_name(&self, n: NodeIndex) -> &str {
         self.strings
-            .get(self.node_name[n as usize] as usize)
+            .get(self.node_name.get(n as usize) as usize)
             .unwrap_or("")
     }
 
     /// The strings-table index of node `n`'s name.
     #[inline]
     pub fn node_name_index(&self, n: NodeIndex) -> u32 {
-        self.node_name[n as usize]
+        self.node_name.get(n as usize)
     }
 
     /// V8's id of node `n`; stable for the same object across snapshots of one process.
@@ -442,7 +479,11 @@ impl HeapSnapshot {
     /// The raw `type` value of edge `e`: an index into `meta().edge_type_names`.
     #[inline]
     pub fn edge_type_index(&self, e: EdgeIndex) -> usize {
-        (self.edge_packed[e as usize] >> EDGE_NAME_BITS) as usize
+        let typed = match self.edge_type_in_name {
+            false => self.edge_to.get(e as usize),
+            true => self.edge_name.get(e as usize),
+        };
+        (typed & EDGE_TYPE_MASK) as usize
     }
 
     /// What edge `e` is.
@@ -454,7 +495,24 @@ impl HeapSnapshot {
     /// The node edge `e` points to.
     #[inline]
     pub fn edge_target(&self, e: EdgeIndex) -> NodeIndex {
-        self.edge_to[e as usize]
+        match self.edge_type_in_name {
+            false => self.edge_to.get(e as usize) >> EDGE_TYPE_BITS,
+            true => self.edge_to.get(e as usize),
+        }
+    }
+
+    /// What edge `e` is and the node it points to, with one read of the packed column
+    /// (graph walks ask both of every edge).
+    #[inline(always)]
+    pub fn edge_kind_and_target(&self, e: EdgeIndex) -> (EdgeKind, NodeIndex) {
+        if self.edge_type_in_name {
+            return (self.edge_kind(e), self.edge_to.get(e as usize));
+        }
+        let packed = self.edge_to.get(e as usize);
+        (
+            self.edge_kind_table[(packed & EDGE_TYPE_MASK) as usize],
+            packed >> EDGE_TYPE_BITS,
+        )
     }
 
     /// The raw `name_or_index` of edge `e`: a strings-table index for named edges (compare
@@ -462,7 +520,11 @@ impl HeapSnapshot {
     /// element or hidden index.
     #[inline]
     pub fn edge_name_index(&self, e: EdgeIndex) -> u32 {
-        match self.edge_packed[e as usize] & EDGE_NAME_MASK {
+        let raw = match self.edge_type_in_name {
+            false => self.edge_name.get(e as usize),
+            true => self.edge_name.get(e as usize) >> EDGE_TYPE_BITS,
+        };
+        match raw {
             EDGE_NAME_OVERFLOW => self
                 .edge_name_overflow
                 .get(&e)
@@ -485,12 +547,12 @@ impl HeapSnapshot {
     /// Bytes of memory the parsed form takes.
     pub fn heap_bytes(&self) -> usize {
         self.node_type.capacity()
-            + 4 * (self.node_name.capacity()
-                + self.node_id.capacity()
+            + 4 * (self.node_id.capacity()
                 + self.node_self_size.capacity()
-                + self.first_edge.capacity()
-                + self.edge_packed.capacity()
-                + self.edge_to.capacity())
+                + self.first_edge.capacity())
+            + self.node_name.heap_bytes()
+            + self.edge_name.heap_bytes()
+            + self.edge_to.heap_bytes()
             + self.strings.heap_bytes()
     }
 }
@@ -512,4 +574,59 @@ pub fn ends_like_a_complete_snapshot(path: &std::path::Path) -> bool {
         return false;
     }
     tail.trim_ascii_end().ends_with(b"]}")
+}
+
+/// Whether a test asked for the layout of more than 2^28 nodes.
+#[cfg(not(test))]
+#[inline]
+fn force_type_in_name() -> bool {
+    false
+}
+
+#[cfg(test)]
+fn force_type_in_name() -> bool {
+    tests::TYPE_IN_NAME.with(|t| t.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        /// Puts the edge type beside the names whatever the node count, as above 2^28
+        /// nodes, so that the layout is tested on small snapshots.
+        pub(super) static TYPE_IN_NAME: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    #[test]
+    fn both_edge_layouts_read_the_same() {
+        // Root -> Holder -(property "items")-> array -(element 4e9, an overflowing index;
+        // element 7; weak)-> string.
+        let text = r#"{"snapshot":{"meta":{"node_fields":["type","name","id","self_size","edge_count"],"node_types":[["hidden","array","string","object","code","closure","regexp","number","native","synthetic"],"string","number","number","number"],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["context","element","property","internal","hidden","shortcut","weak"],"string_or_number","node"]},"node_count":4,"edge_count":5},
+"nodes":[9,0,1,0,1,3,1,3,32,1,1,2,5,16,3,2,3,7,24,0],
+"edges":[5,0,5,2,4,10,1,4000000000,15,1,7,15,6,0,5],
+"strings":["","Holder","(object elements)","hello","items"]}"#;
+        let read = |in_name: bool| {
+            TYPE_IN_NAME.with(|t| t.set(in_name));
+            let s = HeapSnapshot::from_bytes(text.as_bytes(), "t").expect("parses");
+            TYPE_IN_NAME.with(|t| t.set(false));
+            assert_eq!(s.edge_type_in_name, in_name);
+            (0..s.edge_count() as u32)
+                .map(|e| {
+                    let (kind, to) = s.edge_kind_and_target(e);
+                    assert_eq!((kind, to), (s.edge_kind(e), s.edge_target(e)));
+                    (s.edge_type_index(e), to, s.edge_name_index(e))
+                })
+                .collect::<Vec<_>>()
+        };
+        let expected = vec![
+            (5, 1, 0),
+            (2, 2, 4),
+            (1, 3, 4_000_000_000),
+            (1, 3, 7),
+            (6, 1, 0),
+        ];
+        assert_eq!(read(false), expected);
+        assert_eq!(read(true), expected);
+    }
 }
