@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::{leaktrail, node, run_json, s};
+use common::{leaktrail, measured, node, run_json, s};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -325,5 +325,58 @@ fn a_workload_that_ends_before_the_iterations_asked_for_says_where() {
     assert!(
         fault.contains("exited at iteration 60") && fault.contains("before the 1,000 iterations"),
         "{fault}"
+    );
+}
+
+/// A workload near its memory limit gets no heap snapshot: V8 builds one in the
+/// workload's own memory, many times its heap, and leaktrail's snapshot got it OOM-killed
+/// (then the run ended in a "the workload ended before the first snapshot, run it longer"
+/// that blamed the workload for leaktrail's doing). The verdict stands on the samples, and
+/// the report says why there is no snapshot.
+#[test]
+fn a_workload_near_its_memory_limit_is_judged_without_snapshots_not_killed() {
+    let _measured = measured();
+    // ~43 MiB of heap in 400,000 small objects (~115 MiB resident); a snapshot needs about
+    // 12 times the heap; the cgroup leaves ~270 MiB.
+    let Some(cgroup) = common::cgroup::LimitedCgroup::new("leaktrail-run-near-limit", 400 << 20)
+    else {
+        return;
+    };
+    let script = "const table = []; for (let i = 0; i < 400000; i++) table.push({ i, s: 'sku-' + i }); \
+                  let i = 0; const t = setInterval(() => { JSON.stringify(table[i % table.length]); \
+                  console.log('iteration=' + ++i); if (i >= 1500) clearInterval(t); }, 2);";
+    // leaktrail and the workload both in the cgroup: the workload's memory is charged there
+    // from its first page.
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "echo $$ > '{}' && exec '{}' run --format json -- '{}' -e \"$0\"",
+                cgroup.procs.display(),
+                env!("CARGO_BIN_EXE_leaktrail"),
+                node().display()
+            ),
+            script,
+        ])
+        .output()
+        .expect("leaktrail runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let a = &report["assessment"];
+    assert_eq!(
+        report["run"]["exit"]["signal"],
+        serde_json::Value::Null,
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{}: {stderr}", a["sentence"]);
+    let skipped = report["run"]["snapshots_skipped"]
+        .as_array()
+        .unwrap_or_else(|| panic!("snapshots skipped: {stderr}"));
+    assert!(
+        skipped.first().and_then(|s| s.as_str()).is_some_and(|s| s
+            .starts_with("no heap snapshot at iteration ")
+            && s.contains("V8 needs about")),
+        "{skipped:?}"
     );
 }

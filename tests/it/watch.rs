@@ -1638,61 +1638,6 @@ fn services_on_npm_libraries_get_the_culprit_or_none() {
     );
 }
 
-/// A memory cgroup of the test's own, with a limit, removed when dropped.
-struct LimitedCgroup {
-    dir: std::path::PathBuf,
-    /// The file a process writes its PID into to join it.
-    procs: std::path::PathBuf,
-}
-
-impl LimitedCgroup {
-    /// A child of this test's memory cgroup (v1 `memory`, or v2) limited to `limit` bytes;
-    /// `None`, said loudly, where cgroups cannot be created (not root, no delegation).
-    fn new(name: &str, limit: u64) -> Option<LimitedCgroup> {
-        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-        let (base, limit_file) = own
-            .lines()
-            .find_map(|l| {
-                let mut parts = l.splitn(3, ':');
-                let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-                controllers.split(',').any(|c| c == "memory").then(|| {
-                    (
-                        format!("/sys/fs/cgroup/memory{path}"),
-                        "memory.limit_in_bytes",
-                    )
-                })
-            })
-            .or_else(|| {
-                own.lines()
-                    .find_map(|l| l.strip_prefix("0::"))
-                    .map(|path| (format!("/sys/fs/cgroup{path}"), "memory.max"))
-            })?;
-        let dir = std::path::Path::new(&base).join(format!("{name}-{}", std::process::id()));
-        let made = std::fs::create_dir(&dir)
-            .and_then(|()| std::fs::write(dir.join(limit_file), limit.to_string()));
-        match made {
-            Ok(()) => Some(LimitedCgroup {
-                procs: dir.join("cgroup.procs"),
-                dir,
-            }),
-            Err(e) => {
-                eprintln!(
-                    "SKIPPED: cannot make a memory cgroup with a limit at {} ({e})",
-                    dir.display()
-                );
-                let _ = std::fs::remove_dir(&dir);
-                None
-            }
-        }
-    }
-}
-
-impl Drop for LimitedCgroup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.dir);
-    }
-}
-
 /// A service near its cgroup's memory limit is not snapshotted: V8 needs about twice the
 /// heap to build a snapshot, and the watcher's own first snapshot would get the service
 /// OOM-killed. The watcher says so and goes on sampling.
@@ -1701,7 +1646,7 @@ fn a_service_near_its_memory_limit_is_not_snapshotted() {
     let _shared = crate::common::shared();
     // ~45 MiB of live heap, ~110 MiB resident, under a 170 MiB limit: ~60 MiB left, too
     // little for a snapshot (~90 MiB), plenty for the service itself.
-    let Some(cgroup) = LimitedCgroup::new("leaktrail-near-limit", 170 << 20) else {
+    let Some(cgroup) = common::cgroup::LimitedCgroup::new("leaktrail-near-limit", 170 << 20) else {
         return;
     };
     let script = "globalThis.keep = []; for (let i = 0; i < 400000; i++) keep.push({ i, s: 'order-' + i }); \

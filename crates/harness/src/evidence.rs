@@ -215,6 +215,14 @@ fn missing_snapshots(result: &RunResult, culprit: &[RunSnapshot]) -> Option<Stri
         return None;
     }
     let taken = result.snapshots.len() + usize::from(at_exit(result));
+    if let Some(first) = result.snapshots_skipped.first() {
+        // Not the run's length: the workload had no room for them.
+        let n = result.snapshots_skipped.len();
+        return Some(format!(
+            "No culprit: naming one needs three heap snapshots, and this run has {taken}; {n} {} not taken for lack of memory (the first: {first}). Give the workload more memory, or run it with a smaller heap.",
+            if n == 1 { "was" } else { "were" }
+        ));
+    }
     Some(format!(
         "No culprit: naming one needs three heap snapshots, and this run has {taken} (taken each time the run's progress doubles, and at the workload's exit). {}",
         longer_run(result)

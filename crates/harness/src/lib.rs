@@ -39,6 +39,7 @@ mod lines;
 mod profile;
 mod pss;
 mod run;
+mod snapshot_room;
 
 pub use assess::{
     assess, DecidedBy, MemoryKind, PointsUsed, RunAssessment, RunSeries, SeriesVerdict,
@@ -64,3 +65,4 @@ pub use run::{
     run, CheapPoint, EndSnapshot, ExitInfo, HarnessError, PointKind, PssMode, RunConfig, RunResult,
     RunSnapshot, Sample, SnapshotPlan, DOUBLING_KEEP,
 };
+pub use snapshot_room::{SnapshotShortfall, SNAPSHOT_NEED_FACTOR};

@@ -202,10 +202,13 @@ pub fn run(
             aftermath_seconds: 0.0,
             overhead_budget: config.max_overhead,
             end_snapshot: None,
+            snapshots_skipped: Vec::new(),
             profiles: RecordedProfiles::default(),
         },
         schedule: schedule::Schedule::default(),
         after_snapshot: false,
+        rss_before_snapshot: None,
+        snapshot_residue: 0,
         taken: 0,
         labeller: label::Labeller::default(),
         snapshot_labels: std::collections::HashMap::new(),
@@ -335,6 +338,11 @@ struct Session<'a> {
     schedule: schedule::Schedule,
     /// A snapshot was taken since the last sample.
     after_snapshot: bool,
+    /// The tree's resident memory when the last snapshot began, until the sample after it.
+    rss_before_snapshot: Option<u64>,
+    /// The most a snapshot left in the tree's resident memory: the next is built in it
+    /// first ([`crate::SnapshotShortfall`]).
+    snapshot_residue: u64,
     /// Snapshots taken so far (file names are numbered by it).
     taken: usize,
     /// Labels samples with the iteration they measured.
@@ -664,6 +672,10 @@ impl Session<'_> {
             s.memory.external = Some(heap.external);
         }
         if let Some(tree) = self.tree.sample(false) {
+            if let Some(before) = self.rss_before_snapshot.take() {
+                let left = tree.total.rss.saturating_sub(before);
+                self.snapshot_residue = self.snapshot_residue.max(left);
+            }
             s.memory.rss = tree.total.rss;
             s.memory.anon = tree.total.anon;
             s.memory.threads = tree.total.threads;
@@ -693,6 +705,14 @@ impl Session<'_> {
         let (iteration, t) = (s.iteration, s.t);
         self.last_point = Some(progress.amount);
         self.result.samples.push(s);
+        // The snapshot at the workload's exit is taken where no sample is: it goes by this
+        // one.
+        if self.config.end_snapshot.is_some() {
+            let no_room = self.snapshot_shortfall().map(|s| s.to_string());
+            if let Ok(mut at_exit) = self.at_exit.lock() {
+                at_exit.no_room = no_room;
+            }
+        }
         self.maybe_snapshot(progress, iteration, t)
     }
 }

@@ -68,6 +68,7 @@ fn run_result(samples: Vec<Sample>) -> RunResult {
         aftermath_seconds: 0.01,
         overhead_budget: Some(0.05),
         end_snapshot: None,
+        snapshots_skipped: Vec::new(),
         profiles: RecordedProfiles::default(),
     }
 }

@@ -68,6 +68,11 @@ impl ProcessTree {
         ProcessTree { root }
     }
 
+    /// The root's PID.
+    pub fn root(&self) -> i32 {
+        self.root
+    }
+
     /// PIDs of the root and its living descendants, the root first.
     pub fn pids(&self) -> Vec<(i32, i32)> {
         let mut tree: Vec<(i32, i32)> = descendants(&list_processes(), &[self.root])

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cgroup;
 pub mod http;
 pub mod runners;
 pub mod store;

@@ -67,14 +67,22 @@ pub(super) struct AtExit {
     census: Option<SnapshotCensus>,
     /// Zero-disk: the run's censuses, the one at exit waits for the pending one.
     pub(super) streams: streamed::Streams,
+    /// Why a snapshot would not fit in the workload's memory, as of the last sample: then
+    /// none is taken at its exit.
+    pub(super) no_room: Option<String>,
+    /// Why none was taken at its exit, when it was for lack of memory.
+    skipped: Option<String>,
 }
 
 impl AtExit {
     /// Takes the snapshot now, if there is a session for it and it was not tried yet,
     /// then closes the session (Node, at exit, waits while one is attached).
     pub(super) fn take_now(&mut self) {
-        if self.taken.is_none() {
-            if let (Some(session), Some(path)) = (self.session.as_mut(), self.path.as_ref()) {
+        if self.taken.is_none() && self.skipped.is_none() {
+            if let Some(why) = &self.no_room {
+                self.skipped = Some(why.clone());
+            } else if let (Some(session), Some(path)) = (self.session.as_mut(), self.path.as_ref())
+            {
                 let began = Instant::now();
                 let taken = match &self.census_by {
                     Some(worker) => self
@@ -120,16 +128,24 @@ impl Session<'_> {
     /// here unless the stderr reader took it already). The end session is closed after
     /// it, so that Node finishes exiting.
     pub(super) fn end_snapshot_at_exit(&mut self) {
-        let (outcome, census) = match self.at_exit.lock() {
+        let (outcome, census, skipped) = match self.at_exit.lock() {
             Ok(mut at_exit) => {
                 if self.result.end_snapshot.is_none() {
                     at_exit.take_now();
                 }
                 at_exit.session = None;
-                (at_exit.taken.take(), at_exit.census.take())
+                (
+                    at_exit.taken.take(),
+                    at_exit.census.take(),
+                    at_exit.skipped.take(),
+                )
             }
-            Err(_) => (None, None),
+            Err(_) => (None, None, None),
         };
+        if let Some(why) = skipped {
+            self.skip_snapshot(format!("no heap snapshot at the workload's exit: {why}"));
+            return;
+        }
         match (outcome, self.config.end_snapshot.clone()) {
             (Some(Ok(seconds)), Some(path)) => {
                 self.result.snapshot_seconds += seconds;
@@ -164,6 +180,11 @@ impl Session<'_> {
         let Some(path) = self.config.end_snapshot.clone() else {
             return;
         };
+        if let Some(short) = self.snapshot_shortfall() {
+            self.skip_snapshot(format!("no heap snapshot at the run's end: {short}"));
+            self.close_end_session();
+            return;
+        }
         // The two snapshots serve `--expect-freed`, which reads files: not zero-disk.
         if self.config.census_worker.is_some() {
             return self.close_end_session();

@@ -190,6 +190,10 @@ pub struct RunResult {
     pub overhead_budget: Option<f64>,
     /// The heap snapshot taken at the end, when asked for.
     pub end_snapshot: Option<EndSnapshot>,
+    /// Snapshots not taken because the workload had no room for V8 to build them in, each
+    /// with why ([`crate::SnapshotShortfall`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub snapshots_skipped: Vec<String>,
     /// CPU and allocation profiles written (`--cpu-profile`, `--alloc-profile`).
     pub profiles: RecordedProfiles,
 }

@@ -5,6 +5,8 @@ use std::time::Instant;
 
 use leaktrail_inspector::InspectorError;
 
+use crate::SnapshotShortfall;
+
 use super::{
     gc, label, own_gc, schedule, streamed, HarnessError, RunSnapshot, Session, SnapshotPlan,
     SETTLE_POINTS,
@@ -47,6 +49,20 @@ impl Session<'_> {
         self.config.duration.map(|d| t / d.as_secs_f64().max(1e-9))
     }
 
+    /// Whether a snapshot now would not fit in the workload's memory, from the last
+    /// sample ([`SnapshotShortfall`]; the workload's cgroup, else the machine).
+    pub(super) fn snapshot_shortfall(&self) -> Option<SnapshotShortfall> {
+        let memory = self.result.samples.last()?.memory;
+        let room = leaktrail_sampler::memory_headroom(self.tree.root());
+        SnapshotShortfall::of(&memory, self.snapshot_residue, room)
+    }
+
+    /// Notes a snapshot not taken for lack of memory, with `why`.
+    pub(super) fn skip_snapshot(&mut self, why: String) {
+        self.remember(format!("leaktrail: {why}"));
+        self.result.snapshots_skipped.push(why);
+    }
+
     /// Keeps a snapshot taken; a doubling schedule forgets (and removes) the oldest.
     pub(super) fn keep_snapshot(&mut self, snapshot: RunSnapshot) {
         self.result.snapshots.push(snapshot);
@@ -71,6 +87,18 @@ impl Session<'_> {
         if !self.schedule.due(&self.config.snapshots, progress) {
             return Ok(());
         }
+        // V8 builds the snapshot in the workload's own memory, many times its heap: near
+        // its limit, leaktrail's snapshot would get it OOM-killed, and the run would end
+        // in what looks like the workload's own death.
+        if let Some(short) = self.snapshot_shortfall() {
+            let at = match iteration {
+                Some(n) => format!("iteration {n}"),
+                None => format!("{t:.0} s"),
+            };
+            self.skip_snapshot(format!("no heap snapshot at {at}: {short}"));
+            return Ok(());
+        }
+        self.rss_before_snapshot = self.result.samples.last().map(|s| s.memory.rss);
         if worker.is_some() {
             // The next census's window needs the highest id of the one before.
             self.collect_censuses();

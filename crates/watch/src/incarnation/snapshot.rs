@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use leaktrail_analysis::{CensusLimits, LeakWindow, SnapshotCensus};
+use leaktrail_harness::SnapshotShortfall;
 use leaktrail_inspector::Inspector;
 use leaktrail_sampler::process_info;
 use leaktrail_store::{now_ms, Store};
@@ -162,7 +163,7 @@ impl Incarnation {
     /// taken (the process may have room by then).
     ///
     /// V8 builds a snapshot in the process's own memory, many times the heap on top of
-    /// what the process uses ([`SNAPSHOT_NEED_FACTOR`]): a service near its cgroup's limit
+    /// what the process uses ([`SnapshotShortfall`]): a service near its cgroup's limit
     /// — the one a watcher is started on at 3 a.m. — was OOM-killed by the watcher's own
     /// first snapshot.
     pub(super) fn snapshot_fits(
@@ -380,101 +381,4 @@ fn to_census(
         }
     };
     (Some(inspector), taken)
-}
-
-/// A snapshot that would not fit: what V8 would need to build it and what the process has
-/// left ([`leaktrail_sampler::memory_headroom`]: the machine's available memory, capped by
-/// its cgroup's limit less its usage).
-#[derive(Debug, PartialEq)]
-struct SnapshotShortfall {
-    /// The heap it would be built from (V8's used heap, or the resident memory when the
-    /// heap is unknown, as without an inspector).
-    heap: u64,
-    /// The fresh memory building it takes: [`SNAPSHOT_NEED_FACTOR`] × the heap, less what
-    /// earlier snapshots left in the process.
-    need: u64,
-    /// What the process has left.
-    left: u64,
-}
-
-/// The memory V8 (Node 20) takes to build a snapshot, as a multiple of the heap it is
-/// built from. Measured with `v8.writeHeapSnapshot` (peak resident memory during it less
-/// before, `tools/bench/runs/2026-12-07-snapshot-memory.md`): 8–16 × the heap, 4–10 × the
-/// snapshot's file, the most for heaps of many small objects (400,000 small objects, a
-/// 43 MiB heap: +702 MiB; a 240 MiB heap: +2.8 GiB). Node's documentation says "about
-/// twice": a guard at twice let the snapshot OOM-kill a service it judged safe.
-const SNAPSHOT_NEED_FACTOR: u64 = 12;
-
-impl SnapshotShortfall {
-    /// The shortfall of a snapshot of a process whose last reading is `memory`, in which
-    /// earlier snapshots left `residue` bytes, and that has `left` bytes of room, if it
-    /// would not fit (unknown room: it is taken).
-    fn of(
-        memory: &leaktrail_sampler::MemoryReading,
-        residue: u64,
-        left: Option<u64>,
-    ) -> Option<Self> {
-        let heap = memory.heap_used.unwrap_or(memory.rss);
-        let need = SNAPSHOT_NEED_FACTOR
-            .saturating_mul(heap)
-            .saturating_sub(residue);
-        let left = left?;
-        (need > left).then_some(SnapshotShortfall { heap, need, left })
-    }
-}
-
-impl std::fmt::Display for SnapshotShortfall {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use leaktrail_analysis::units::human_bytes;
-        write!(
-            f,
-            "V8 needs about {} to build one from a {} heap and the process has {} left before its memory limit; taking it could get it OOM-killed",
-            human_bytes(self.need),
-            human_bytes(self.heap),
-            human_bytes(self.left)
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MIB: u64 = 1 << 20;
-
-    fn reading(heap: Option<u64>, rss: u64) -> leaktrail_sampler::MemoryReading {
-        leaktrail_sampler::MemoryReading {
-            heap_used: heap,
-            rss,
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn a_snapshot_is_taken_only_with_room_for_what_v8_builds_it_in() {
-        let near_limit = reading(Some(150 * MIB), 300 * MIB);
-        let short = SnapshotShortfall::of(&near_limit, 0, Some(1000 * MIB)).expect("short");
-        assert_eq!(short.need, 1800 * MIB);
-        assert_eq!(
-            short.to_string(),
-            "V8 needs about 1.8 GiB to build one from a 150.0 MiB heap and the process has 1000.0 MiB left before its memory limit; taking it could get it OOM-killed"
-        );
-        assert_eq!(
-            SnapshotShortfall::of(&near_limit, 0, Some(2000 * MIB)),
-            None
-        );
-        // What an earlier snapshot left is built in first.
-        assert_eq!(
-            SnapshotShortfall::of(&near_limit, 900 * MIB, Some(1000 * MIB)),
-            None
-        );
-        // Unknown room: taken, as before.
-        assert_eq!(SnapshotShortfall::of(&near_limit, 0, None), None);
-        // No inspector: the resident memory stands in for the heap.
-        let no_heap = reading(None, 80 * MIB);
-        assert_eq!(
-            SnapshotShortfall::of(&no_heap, 0, Some(500 * MIB)).map(|s| s.need),
-            Some(960 * MIB)
-        );
-    }
 }
