@@ -35,7 +35,7 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use leaktrail_inspector::{listening_url, Inspector};
+use leaktrail_inspector::{listening_url, HeldBackSource, Inspector};
 use leaktrail_sampler::{HeldBackClock, ProcessTree};
 
 use crate::profile::{Profiling, RecordedProfiles};
@@ -276,8 +276,15 @@ pub fn run(
         inspector.disconnect();
     }
     if exiting.load(Ordering::SeqCst) {
-        // Released from waiting for the debugger, Node finishes exiting by itself.
-        let _ = wait_exit(&mut child, Duration::from_secs(5));
+        // Released from waiting for the debugger, Node finishes exiting by itself: on a
+        // busy machine, with a big heap to give back, that takes a while, and is no fault
+        // of the workload's. Stopped after that, the fault is leaktrail's, and says so.
+        if let Some(waited) = session.wait_for_exit(&mut child, EXIT_WAIT) {
+            session.result.fault = Some(format!(
+                "Node said it was exiting (its code had finished), but had not exited {waited} after leaktrail detached; leaktrail stopped it"
+            ));
+            session.result.exit.stopped_by_harness = true;
+        }
     }
     stop(&mut child);
     session.result.exit = exit_info(&mut child, session.result.exit.stopped_by_harness);
@@ -315,6 +322,10 @@ pub fn run(
     session.result.aftermath_seconds = session.aftermath.seconds();
     outcome.map(|_| session.result)
 }
+
+/// How long Node may take to exit once it said it is exiting and leaktrail has detached,
+/// in time it could run.
+const EXIT_WAIT: Duration = Duration::from_secs(10);
 
 /// How long an inspector failure waits for Node's exit line before it counts as a fault.
 const EXIT_LINE_WAIT: Duration = Duration::from_secs(1);
@@ -494,6 +505,7 @@ impl Session<'_> {
                             *cut = inspector.interrupt_handle();
                         }
                         let mut inspector = inspector;
+                        inspector.set_held_back(Some(self.held_back_source()));
                         // Attached: let a workload held at its start go (code is evaluated
                         // in it only once it runs).
                         if let Some(h) = self.hold.as_mut() {
@@ -585,6 +597,43 @@ impl Session<'_> {
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
         }
+    }
+
+    /// Waits for the workload to exit, up to `limit` of time it could run. `None` when it
+    /// exited; else how long was waited, said for a fault.
+    fn wait_for_exit(&self, child: &mut Child, limit: Duration) -> Option<String> {
+        let (began, held_before) = (Instant::now(), self.held_back.held());
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                return None;
+            }
+            let waited = began.elapsed();
+            let held = self
+                .held_back
+                .held()
+                .saturating_sub(held_before)
+                .min(waited);
+            if waited.saturating_sub(held) >= limit || waited >= limit * stall::HELD_BACK_CEILING {
+                let human =
+                    |d: Duration| leaktrail_analysis::units::human_duration(d.as_secs_f64());
+                return Some(match held.is_zero() {
+                    true => human(waited),
+                    false => format!(
+                        "{} of time it could run ({} in all, {} of it waiting for a CPU or stopped)",
+                        human(waited - held),
+                        human(waited),
+                        human(held)
+                    ),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// How long the workload has been held back, for an inspector's silences.
+    fn held_back_source(&self) -> HeldBackSource {
+        let clock = self.held_back.clone();
+        Arc::new(move || clock.held())
     }
 
     /// True when no new iteration came within the stall limit, counting only the time

@@ -22,6 +22,9 @@ pub const FIRST_LINE_WAIT: Duration = Duration::from_secs(60);
 pub const MIN_STALL: Duration = Duration::from_secs(10);
 /// Once iterations arrive, the limit is this many times the longest gap between them.
 pub const GAP_FACTOR: u32 = 10;
+/// However long the workload is held back, the wait ends after this many times the limit
+/// of wall time: a process stopped for good must not hang the run.
+pub const HELD_BACK_CEILING: u32 = 10;
 /// Lines of stdout kept for the message.
 const TAIL: usize = 5;
 
@@ -52,8 +55,11 @@ impl StdoutSeen {
 pub struct StallWatch {
     /// The limit given on the command line, if any.
     fixed: Option<Duration>,
-    /// When progress was last seen (or the clock restarted).
+    /// When progress was last seen (or the clock restarted), moved on by the time the
+    /// workload was held back since.
     since: Instant,
+    /// When progress was last seen (or the clock restarted), on the wall clock.
+    progress_at: Instant,
     /// The highest iteration read.
     highest: Option<u64>,
     /// The longest time between two new iterations.
@@ -65,9 +71,11 @@ pub struct StallWatch {
 impl StallWatch {
     /// A watch whose clock starts now; `fixed` overrides the limit scaled to the pace.
     pub fn new(fixed: Option<Duration>) -> StallWatch {
+        let now = Instant::now();
         StallWatch {
             fixed,
-            since: Instant::now(),
+            since: now,
+            progress_at: now,
             highest: None,
             longest_gap: None,
             excused: Duration::ZERO,
@@ -80,6 +88,7 @@ impl StallWatch {
             self.since = now;
             self.excused = Duration::ZERO;
         }
+        self.progress_at = self.progress_at.max(now);
     }
 
     /// Leaves out `held` of the time before `now`: the workload waited that long for a CPU
@@ -104,6 +113,7 @@ impl StallWatch {
             self.since = at;
             self.excused = Duration::ZERO;
         }
+        self.progress_at = self.progress_at.max(at);
     }
 
     /// How long without a new iteration counts as a stall: as given, or scaled to the
@@ -119,16 +129,18 @@ impl StallWatch {
         }
     }
 
-    /// True when no new iteration arrived within the limit.
+    /// True when no new iteration arrived within the limit of time the workload could
+    /// run, or within [`HELD_BACK_CEILING`] times the limit at all.
     pub fn stalled(&self, now: Instant) -> bool {
         now.saturating_duration_since(self.since) >= self.limit()
+            || now.saturating_duration_since(self.progress_at) >= self.limit() * HELD_BACK_CEILING
     }
 
     /// Why the run stalled at `now`, for the fault message: what stdout said, how long was
     /// waited, and what would fix it.
     pub fn describe(&self, pattern: &str, seen: &StdoutSeen, now: Instant) -> String {
         let human = |d: Duration| leaktrail_analysis::units::human_duration(d.as_secs_f64());
-        // The limit waited (the loop looks a little later).
+        // The limit, or less when the ceiling ended the wait.
         let ran = now.saturating_duration_since(self.since).min(self.limit());
         // The wall time too when the workload was held back for a tenth of the limit or
         // more: a busy machine reads as such.
@@ -137,7 +149,7 @@ impl StallWatch {
             false => format!(
                 "{} of time it could run ({} in all, {} of it waiting for a CPU or stopped)",
                 human(ran),
-                human(ran + self.excused),
+                human(now.saturating_duration_since(self.progress_at)),
                 human(self.excused)
             ),
         };
@@ -242,6 +254,19 @@ mod tests {
         w.excuse(Duration::from_secs(5), t0 + Duration::from_secs(2));
         assert!(!w.stalled(t0 + Duration::from_secs(2)));
         assert!(w.stalled(t0 + Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn a_workload_held_back_for_good_still_ends_the_wait() {
+        let mut w = StallWatch::new(Some(Duration::from_secs(1)));
+        let t0 = w.since;
+        // Stopped for good: every second of it held back.
+        for s in 1..=9 {
+            w.excuse(Duration::from_secs(1), t0 + Duration::from_secs(s));
+            assert!(!w.stalled(t0 + Duration::from_secs(s)), "{s} s");
+        }
+        w.excuse(Duration::from_secs(1), t0 + Duration::from_secs(10));
+        assert!(w.stalled(t0 + Duration::from_secs(10)));
     }
 
     #[test]
