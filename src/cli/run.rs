@@ -38,7 +38,8 @@ pub struct RunArgs {
 
     /// End the run with a fault (exit 2) when no new iteration number arrives for
     /// DURATION; by default a minute for the first, then ten times the longest gap seen
-    /// between iterations (at least 10 s).
+    /// between iterations (at least 10 s). Only time the workload could run counts: not
+    /// time it waited for a CPU or was stopped, nor leaktrail's heap snapshots.
     #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_duration)]
     stall_timeout: Option<Duration>,
 

@@ -20,6 +20,7 @@ mod run_cheap_points;
 mod run_checks;
 mod run_faults;
 mod run_harness;
+mod run_held_back;
 mod run_native;
 mod run_profiles;
 mod run_shapes;

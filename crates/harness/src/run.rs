@@ -35,8 +35,8 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use leaktrail_inspector::{listening_url, Inspector};
-use leaktrail_sampler::ProcessTree;
+use leaktrail_inspector::{listening_url, HeldBackSource, Inspector};
+use leaktrail_sampler::{HeldBackClock, ProcessTree};
 
 use crate::profile::{Profiling, RecordedProfiles};
 
@@ -82,6 +82,9 @@ pub fn run(
     )
     .map_err(spawn_error)?;
     let signals = StopSignals::install();
+    // Read by a thread of its own: the run's loop can be blocked for seconds in a call
+    // that a stopped workload does not answer.
+    let held_back = HeldBackClock::start(child.id() as i32, HELD_READ_EVERY);
     let (events, rx) = channel();
     let seen: Arc<Mutex<stall::StdoutSeen>> = Arc::default();
     if let Some(out) = child.stdout.take() {
@@ -235,6 +238,9 @@ pub fn run(
         settle: 0,
         profiling: Profiling::new(config.profiles.clone(), exiting.clone()),
         stall: stall::StallWatch::new(config.stall_timeout),
+        held_back: held_back.clone(),
+        held_excused: Duration::ZERO,
+        exiting: exiting.clone(),
         seen: seen.clone(),
         interrupted: interrupted.clone(),
     };
@@ -273,8 +279,15 @@ pub fn run(
         inspector.disconnect();
     }
     if exiting.load(Ordering::SeqCst) {
-        // Released from waiting for the debugger, Node finishes exiting by itself.
-        let _ = wait_exit(&mut child, Duration::from_secs(5));
+        // Released from waiting for the debugger, Node finishes exiting by itself: on a
+        // busy machine, with a big heap to give back, that takes a while, and is no fault
+        // of the workload's. Stopped after that, the fault is leaktrail's, and says so.
+        if let Some(waited) = session.wait_for_exit(&mut child, EXIT_WAIT) {
+            session.result.fault = Some(format!(
+                "Node said it was exiting (its code had finished), but had not exited {waited} after leaktrail detached; leaktrail stopped it"
+            ));
+            session.result.exit.stopped_by_harness = true;
+        }
     }
     stop(&mut child);
     session.result.exit = exit_info(&mut child, session.result.exit.stopped_by_harness);
@@ -290,6 +303,7 @@ pub fn run(
     }
     session.finish_labels();
     watching.store(false, Ordering::SeqCst);
+    held_back.stop();
     signals.disarm();
     if let Ok(seen) = seen.lock() {
         session.result.stdout_tail = seen.tail.iter().cloned().collect();
@@ -311,6 +325,10 @@ pub fn run(
     session.result.aftermath_seconds = session.aftermath.seconds();
     outcome.map(|_| session.result)
 }
+
+/// How long Node may take to exit once it said it is exiting and leaktrail has detached,
+/// in time it could run.
+const EXIT_WAIT: Duration = Duration::from_secs(10);
 
 /// How long an inspector failure waits for Node's exit line before it counts as a fault.
 const EXIT_LINE_WAIT: Duration = Duration::from_secs(1);
@@ -383,6 +401,13 @@ struct Session<'a> {
     profiling: Profiling,
     /// Whether iterations still arrive.
     stall: stall::StallWatch,
+    /// How long the workload's Node process waited for a CPU or was stopped: time the
+    /// stall clock leaves out.
+    held_back: HeldBackClock,
+    /// What `held_back` said when the stall clock last left it out.
+    held_excused: Duration,
+    /// Node said it is exiting: its code has finished, and no more iterations come.
+    exiting: Arc<AtomicBool>,
     /// What stdout showed, for a stalled run's message.
     seen: Arc<Mutex<stall::StdoutSeen>>,
     /// The stop signal received, 0 when none.
@@ -428,14 +453,17 @@ impl Session<'_> {
             }
             self.take_cheap();
             let sampling = !(self.config.inspect && self.inspector.is_none());
-            if !by_time && sampling && self.stall.stalled(Instant::now()) {
+            // Once Node says it is exiting no iteration is due: the snapshot at exit is
+            // being taken (by the stderr reader), and the inspector's wait bounds it.
+            let exiting = self.exiting.load(Ordering::SeqCst);
+            if !by_time && sampling && !exiting && self.stalled() {
                 let pattern = self
                     .config
                     .iteration_pattern
                     .as_ref()
                     .map_or(String::new(), |p| p.to_string());
                 let described = match self.seen.lock() {
-                    Ok(seen) => self.stall.describe(&pattern, &seen),
+                    Ok(seen) => self.stall.describe(&pattern, &seen, Instant::now()),
                     Err(_) => "no new iteration arrived".to_owned(),
                 };
                 self.result.fault = Some(described);
@@ -485,11 +513,13 @@ impl Session<'_> {
                             *cut = inspector.interrupt_handle();
                         }
                         let mut inspector = inspector;
+                        inspector.set_held_back(Some(self.held_back_source()));
                         // Attached: let a workload held at its start go (code is evaluated
                         // in it only once it runs).
                         if let Some(h) = self.hold.as_mut() {
                             h.release();
                         }
+                        self.held_back.follow(inspected_pid(&self.tree, &url));
                         self.stall.restart(Instant::now());
                         self.gc = gc::GcMethod::detect(&mut inspector);
                         if self.config.major_gc_points {
@@ -575,6 +605,54 @@ impl Session<'_> {
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
         }
+    }
+
+    /// Waits for the workload to exit, up to `limit` of time it could run. `None` when it
+    /// exited; else how long was waited, said for a fault.
+    fn wait_for_exit(&self, child: &mut Child, limit: Duration) -> Option<String> {
+        let (began, held_before) = (Instant::now(), self.held_back.held());
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                return None;
+            }
+            let waited = began.elapsed();
+            let held = self
+                .held_back
+                .held()
+                .saturating_sub(held_before)
+                .min(waited);
+            if waited.saturating_sub(held) >= limit || waited >= limit * stall::HELD_BACK_CEILING {
+                let human =
+                    |d: Duration| leaktrail_analysis::units::human_duration(d.as_secs_f64());
+                return Some(match held.is_zero() {
+                    true => human(waited),
+                    false => format!(
+                        "{} of time it could run ({} in all, {} of it waiting for a CPU or stopped)",
+                        human(waited - held),
+                        human(waited),
+                        human(held)
+                    ),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// How long the workload has been held back, for an inspector's silences.
+    fn held_back_source(&self) -> HeldBackSource {
+        let clock = self.held_back.clone();
+        Arc::new(move || clock.held())
+    }
+
+    /// True when no new iteration came within the stall limit, counting only the time
+    /// the workload could run.
+    fn stalled(&mut self) -> bool {
+        let now = Instant::now();
+        let held = self.held_back.held();
+        self.stall
+            .excuse(held.saturating_sub(self.held_excused), now);
+        self.held_excused = held;
+        self.stall.stalled(now)
     }
 
     /// Seconds since the start: the overhead budget is a share of the run's wall time.
@@ -715,6 +793,28 @@ impl Session<'_> {
         }
         self.maybe_snapshot(progress, iteration, t)
     }
+}
+
+/// How often the workload's held-back time is read.
+const HELD_READ_EVERY: Duration = Duration::from_millis(100);
+
+/// The process whose inspector is at `url` (`ws://host:port/id`): the one of the tree
+/// listening on its port (a wrapper such as `npm test` starts Node under it), else the
+/// root.
+fn inspected_pid(tree: &ProcessTree, url: &str) -> i32 {
+    let pids = tree.pids();
+    let port = url
+        .strip_prefix("ws://")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|host| host.rsplit(':').next())
+        .and_then(|port| port.parse::<u16>().ok());
+    port.and_then(|port| {
+        pids.iter()
+            .map(|&(pid, _)| pid)
+            .find(|&pid| leaktrail_sampler::loopback_listening_ports(pid).contains(&port))
+    })
+    .or(pids.first().map(|&(pid, _)| pid))
+    .unwrap_or(0)
 }
 
 /// How far from leaktrail's own GCs a major GC counts as one of them (the two clocks are

@@ -18,6 +18,13 @@
 //! A generated CDP crate (chromiumoxide) models browsers and targets and fails on Node
 //! (see `shared/research/rust-ecosystem.md` §4), hence this thin client. It is synchronous:
 //! the harness samples one process at a time.
+//!
+//! A call waits for its answer as long as messages keep coming, and gives up after a
+//! silence ([`Inspector::set_timeout`]). Given how long the target has been held back
+//! ([`Inspector::set_held_back`]: waiting for a CPU, or stopped), the silence counts only
+//! the time it could run: a slow snapshot on a busy machine is waited for, and a target
+//! that does not answer although it could is given up on with [`InspectorError::Silent`],
+//! which says how long was waited and how much of it the target was held back.
 
 #![deny(missing_docs)]
 
@@ -77,6 +84,16 @@ pub enum InspectorError {
         /// The command.
         method: String,
     },
+    /// Nothing came for the timeout ([`Inspector::set_timeout`]) of time the target could
+    /// run (or for [`HELD_BACK_CEILING`] times the timeout at all).
+    Silent {
+        /// The command or event waited for.
+        method: String,
+        /// The silence, all of it.
+        waited: Duration,
+        /// The part of it the target was held back (waiting for a CPU, or stopped).
+        held: Duration,
+    },
 }
 
 impl std::fmt::Display for InspectorError {
@@ -93,6 +110,23 @@ impl std::fmt::Display for InspectorError {
             InspectorError::Closed => f.write_str("the inspector closed the connection"),
             InspectorError::Abandoned { method } => {
                 write!(f, "gave up waiting for the answer to {method}")
+            }
+            InspectorError::Silent {
+                method,
+                waited,
+                held,
+            } => {
+                let ran = waited.saturating_sub(*held);
+                write!(f, "no answer to {method} for {:.1} s", ran.as_secs_f64())?;
+                if !held.is_zero() {
+                    write!(
+                        f,
+                        " of time the process could run ({:.1} s in all, {:.1} s of it waiting for a CPU or stopped)",
+                        waited.as_secs_f64(),
+                        held.as_secs_f64()
+                    )?;
+                }
+                Ok(())
             }
         }
     }
@@ -157,10 +191,39 @@ pub struct Inspector {
     timeout: Duration,
     /// When set (and true), a call waiting for its answer gives up.
     abort: Option<Arc<AtomicBool>>,
+    /// How long the target has been held back so far (see [`Inspector::set_held_back`]).
+    held_back: Option<HeldBackSource>,
     /// Binding calls whose payload starts with this are kept (see [`Inspector::keep`]).
     keep: Option<String>,
     /// The payloads kept, oldest first.
     kept: Vec<String>,
+}
+
+/// The time a target has been held back so far (it only grows): see
+/// [`Inspector::set_held_back`].
+pub type HeldBackSource = Arc<dyn Fn() -> Duration + Send + Sync>;
+
+/// However long the target is held back, a call gives up after this many times the timeout
+/// of silence: a process stopped for good must not hang the caller.
+pub const HELD_BACK_CEILING: u32 = 10;
+
+/// How often a waiting call looks at how long the target was held back.
+const HELD_BACK_POLL: Duration = Duration::from_millis(500);
+
+/// When a call last heard from the target, and how long it had been held back then.
+#[derive(Clone, Copy, Debug)]
+struct Heard {
+    at: Instant,
+    held: Duration,
+}
+
+impl Heard {
+    /// The silence since, all of it, and the part the target was held back (given `held`
+    /// so far), never more than the silence.
+    fn silence(&self, held: Duration) -> (Duration, Duration) {
+        let waited = self.at.elapsed();
+        (waited, held.saturating_sub(self.held).min(waited))
+    }
 }
 
 /// At most this many kept payloads wait to be taken; later ones are dropped.
@@ -178,6 +241,7 @@ impl Inspector {
             next_id: 1,
             timeout: Duration::from_secs(60),
             abort: None,
+            held_back: None,
             keep: None,
             kept: Vec::new(),
         };
@@ -204,11 +268,41 @@ impl Inspector {
         self.apply_read_timeout();
     }
 
+    /// Gives how long the target has been held back so far (waiting for a CPU, or
+    /// stopped): a call's silence then counts only the rest, the time it could run.
+    /// `None`: all of it counts.
+    pub fn set_held_back(&mut self, held_back: Option<HeldBackSource>) {
+        self.held_back = held_back;
+        self.apply_read_timeout();
+    }
+
+    /// How long the target has been held back so far (zero when not known).
+    fn held_now(&self) -> Duration {
+        self.held_back
+            .as_ref()
+            .map_or(Duration::ZERO, |held| held())
+    }
+
+    /// True when a silence of `waited`, `held` of it held back, is over the timeout (see
+    /// [`HELD_BACK_CEILING`]).
+    fn over_limit(&self, waited: Duration, held: Duration) -> bool {
+        waited.saturating_sub(held) >= self.timeout || waited >= self.timeout * HELD_BACK_CEILING
+    }
+
+    /// Now, as a call's last news from the target.
+    fn heard_now(&self) -> Heard {
+        Heard {
+            at: Instant::now(),
+            held: self.held_now(),
+        }
+    }
+
     fn apply_read_timeout(&self) {
-        // With an abort flag, reads wake up regularly to look at it.
-        let timeout = match self.abort {
-            Some(_) => self.timeout.min(ABORT_POLL),
-            None => self.timeout,
+        // With an abort flag, or time to leave out, reads wake up regularly to look.
+        let timeout = match (&self.abort, &self.held_back) {
+            (Some(_), _) => self.timeout.min(ABORT_POLL),
+            (None, Some(_)) => self.timeout.min(HELD_BACK_POLL),
+            (None, None) => self.timeout,
         };
         if let MaybeTlsStream::Plain(stream) = self.socket.get_ref() {
             let _ = stream.set_read_timeout(Some(timeout));
@@ -320,7 +414,7 @@ impl Inspector {
         self.next_id += 1;
         let msg = json!({ "id": id, "method": method, "params": params });
         self.socket.send(Message::text(msg.to_string()))?;
-        let mut last_heard = Instant::now();
+        let mut last_heard = self.heard_now();
         loop {
             let value = self.next_message(method, &mut last_heard)?;
             match value.get("id").and_then(Value::as_u64) {
@@ -354,8 +448,8 @@ impl Inspector {
         name: &str,
         mut matches: impl FnMut(&Value) -> bool,
     ) -> Result<Value, InspectorError> {
-        let mut last_heard = Instant::now();
-        let began = Instant::now();
+        let mut last_heard = self.heard_now();
+        let began = last_heard;
         loop {
             let value = self.next_message(name, &mut last_heard)?;
             if value.get("method").and_then(Value::as_str) == Some(name) {
@@ -365,10 +459,13 @@ impl Inspector {
                 }
             }
             // Unrelated messages must not keep a wait alive past its limit.
-            if began.elapsed() >= self.timeout {
-                return Err(InspectorError::Socket(Box::new(tungstenite::Error::Io(
-                    std::io::Error::from(std::io::ErrorKind::TimedOut),
-                ))));
+            let (waited, held) = began.silence(self.held_now());
+            if self.over_limit(waited, held) {
+                return Err(InspectorError::Silent {
+                    method: name.to_owned(),
+                    waited,
+                    held,
+                });
             }
         }
     }
@@ -377,13 +474,13 @@ impl Inspector {
     fn next_message(
         &mut self,
         method: &str,
-        last_heard: &mut Instant,
+        last_heard: &mut Heard,
     ) -> Result<Value, InspectorError> {
         loop {
             self.ack_at_once();
             let read = self.socket.read();
             if read.is_ok() {
-                *last_heard = Instant::now();
+                *last_heard = self.heard_now();
             }
             let text = match read {
                 Ok(Message::Text(t)) => t,
@@ -399,14 +496,14 @@ impl Inspector {
                 Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
                     continue
                 }
-                // A read that timed out only to look at the abort flag (tungstenite resumes
-                // a partly read frame on the next read).
+                // A read that timed out: the silence is over the limit, or it woke only to
+                // look at the abort flag and the time held back (tungstenite resumes a
+                // partly read frame on the next read).
                 Err(tungstenite::Error::Io(e))
-                    if self.abort.is_some()
-                        && matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        ) =>
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
                 {
                     if self
                         .abort
@@ -417,10 +514,15 @@ impl Inspector {
                             method: method.to_owned(),
                         });
                     }
-                    if last_heard.elapsed() < self.timeout {
+                    let (waited, held) = last_heard.silence(self.held_now());
+                    if !self.over_limit(waited, held) {
                         continue;
                     }
-                    return Err(tungstenite::Error::Io(e).into());
+                    return Err(InspectorError::Silent {
+                        method: method.to_owned(),
+                        waited,
+                        held,
+                    });
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -552,6 +654,38 @@ impl Inspector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_silence_leaves_out_the_time_held_back() {
+        let heard = Heard {
+            at: Instant::now() - Duration::from_secs(10),
+            held: Duration::from_secs(3),
+        };
+        // Held back 7 s more since: 3 s of the silence it could run.
+        let (waited, held) = heard.silence(Duration::from_secs(10));
+        assert!(waited >= Duration::from_secs(10));
+        assert_eq!(held, Duration::from_secs(7));
+        // Never more held back than the silence.
+        let (waited, held) = heard.silence(Duration::from_secs(3600));
+        assert_eq!(held, waited);
+    }
+
+    #[test]
+    fn a_silence_says_what_was_waited_for_and_how_long() {
+        let silent = |waited: u64, held: u64| InspectorError::Silent {
+            method: "HeapProfiler.takeHeapSnapshot".into(),
+            waited: Duration::from_secs(waited),
+            held: Duration::from_secs(held),
+        };
+        assert_eq!(
+            silent(60, 0).to_string(),
+            "no answer to HeapProfiler.takeHeapSnapshot for 60.0 s"
+        );
+        assert_eq!(
+            silent(95, 35).to_string(),
+            "no answer to HeapProfiler.takeHeapSnapshot for 60.0 s of time the process could run (95.0 s in all, 35.0 s of it waiting for a CPU or stopped)"
+        );
+    }
 
     #[test]
     fn finds_the_url() {

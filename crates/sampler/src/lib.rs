@@ -20,6 +20,9 @@
 //! [`MemoryReading`] is the one shape of a memory reading: `run`'s samples and the watcher's
 //! stored samples hold one, with the heap fields filled over the inspector.
 //!
+//! [`HeldBack`] says how long a process was kept from running (waiting for a CPU, or
+//! stopped), so that a wait for its progress counts only the time it could run.
+//!
 //! [`MemoryCgroup`] is the memory cgroup a process runs in (v2, or v1 on older and hybrid
 //! hosts): its limit, the OOM kills counted in it, and [`system_oom_kills`] the machine's.
 //! [`memory_headroom`] is what a process could still take, machine and cgroup together.
@@ -31,8 +34,10 @@ use std::path::{Path, PathBuf};
 use procfs::process::{all_processes, FDTarget, Process};
 use serde::Serialize;
 
+mod held_back;
 mod reading;
 
+pub use held_back::{held_back_between, HeldBack, HeldBackClock, SchedReading};
 pub use reading::MemoryReading;
 
 /// Memory of one process.

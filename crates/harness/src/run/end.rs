@@ -113,10 +113,12 @@ impl Session<'_> {
             return Ok(());
         };
         if at_exit.session.is_none() && at_exit.taken.is_none() {
-            let session = Inspector::connect(url).map_err(|error| HarnessError::Inspector {
+            let mut session = Inspector::connect(url).map_err(|error| HarnessError::Inspector {
                 command: self.command_line.clone(),
                 error,
             })?;
+            // A big heap's snapshot on a busy machine is slow, not stuck.
+            session.set_held_back(Some(self.held_back_source()));
             at_exit.session = Some(session);
             at_exit.path = Some(path);
             at_exit.census_by = self.config.census_worker.clone();

@@ -270,11 +270,13 @@ fn between_tasks(
     Ok(value.unwrap_or_default())
 }
 
-/// True when the call failed on a read that timed out (the socket error's source is an
-/// I/O error saying so).
+/// True when the call failed on a silence: the inspector's own, or a read that timed out
+/// (the socket error's source is an I/O error saying so).
 fn timed_out(e: &InspectorError) -> bool {
-    let InspectorError::Socket(socket) = e else {
-        return false;
+    let socket = match e {
+        InspectorError::Silent { .. } => return true,
+        InspectorError::Socket(socket) => socket,
+        _ => return false,
     };
     let source = std::error::Error::source(socket.as_ref());
     source
