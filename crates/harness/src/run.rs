@@ -621,7 +621,7 @@ impl Session<'_> {
                 .held()
                 .saturating_sub(held_before)
                 .min(waited);
-            if waited.saturating_sub(held) >= limit || waited >= limit * stall::HELD_BACK_CEILING {
+            if leaktrail_inspector::past_limit(waited, held, limit) {
                 let human =
                     |d: Duration| leaktrail_analysis::units::human_duration(d.as_secs_f64());
                 return Some(match held.is_zero() {

@@ -207,6 +207,14 @@ pub type HeldBackSource = Arc<dyn Fn() -> Duration + Send + Sync>;
 /// of silence: a process stopped for good must not hang the caller.
 pub const HELD_BACK_CEILING: u32 = 10;
 
+/// True when a wait of `waited`, `held` of it with the process held back (waiting for a
+/// CPU, or stopped), is over `limit`: that much of time it could run, or
+/// [`HELD_BACK_CEILING`] times it at all. The one rule for every such wait: an inspector
+/// call's silence here, and `run`'s stall clock and wait for Node's exit.
+pub fn past_limit(waited: Duration, held: Duration, limit: Duration) -> bool {
+    waited.saturating_sub(held) >= limit || waited >= limit * HELD_BACK_CEILING
+}
+
 /// How often a waiting call looks at how long the target was held back.
 const HELD_BACK_POLL: Duration = Duration::from_millis(500);
 
@@ -286,7 +294,7 @@ impl Inspector {
     /// True when a silence of `waited`, `held` of it held back, is over the timeout (see
     /// [`HELD_BACK_CEILING`]).
     fn over_limit(&self, waited: Duration, held: Duration) -> bool {
-        waited.saturating_sub(held) >= self.timeout || waited >= self.timeout * HELD_BACK_CEILING
+        past_limit(waited, held, self.timeout)
     }
 
     /// Now, as a call's last news from the target.

@@ -22,9 +22,6 @@ pub const FIRST_LINE_WAIT: Duration = Duration::from_secs(60);
 pub const MIN_STALL: Duration = Duration::from_secs(10);
 /// Once iterations arrive, the limit is this many times the longest gap between them.
 pub const GAP_FACTOR: u32 = 10;
-/// However long the workload is held back, the wait ends after this many times the limit
-/// of wall time: a process stopped for good must not hang the run.
-pub const HELD_BACK_CEILING: u32 = 10;
 /// Lines of stdout kept for the message.
 const TAIL: usize = 5;
 
@@ -130,10 +127,12 @@ impl StallWatch {
     }
 
     /// True when no new iteration arrived within the limit of time the workload could
-    /// run, or within [`HELD_BACK_CEILING`] times the limit at all.
+    /// run, or within [`leaktrail_inspector::HELD_BACK_CEILING`] times the limit at all.
     pub fn stalled(&self, now: Instant) -> bool {
-        now.saturating_duration_since(self.since) >= self.limit()
-            || now.saturating_duration_since(self.progress_at) >= self.limit() * HELD_BACK_CEILING
+        // `since` is `progress_at` moved on by the time left out.
+        let waited = now.saturating_duration_since(self.progress_at);
+        let ran = now.saturating_duration_since(self.since);
+        leaktrail_inspector::past_limit(waited, waited.saturating_sub(ran), self.limit())
     }
 
     /// Why the run stalled at `now`, for the fault message: what stdout said, how long was
