@@ -65,4 +65,4 @@ pub use run::{
     run, CheapPoint, EndSnapshot, ExitInfo, HarnessError, PointKind, PssMode, RunConfig, RunResult,
     RunSnapshot, Sample, SnapshotPlan, DOUBLING_KEEP,
 };
-pub use snapshot_room::{SnapshotShortfall, SNAPSHOT_NEED_FACTOR};
+pub use snapshot_room::{SnapshotResidue, SnapshotShortfall, SNAPSHOT_NEED_FACTOR};

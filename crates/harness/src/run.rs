@@ -210,8 +210,7 @@ pub fn run(
         },
         schedule: schedule::Schedule::default(),
         after_snapshot: false,
-        rss_before_snapshot: None,
-        snapshot_residue: 0,
+        snapshot_residue: crate::SnapshotResidue::default(),
         taken: 0,
         labeller: label::Labeller::default(),
         snapshot_labels: std::collections::HashMap::new(),
@@ -356,11 +355,9 @@ struct Session<'a> {
     schedule: schedule::Schedule,
     /// A snapshot was taken since the last sample.
     after_snapshot: bool,
-    /// The tree's resident memory when the last snapshot began, until the sample after it.
-    rss_before_snapshot: Option<u64>,
-    /// The most a snapshot left in the tree's resident memory: the next is built in it
+    /// What the snapshots left in the tree's resident memory: the next is built in it
     /// first ([`crate::SnapshotShortfall`]).
-    snapshot_residue: u64,
+    snapshot_residue: crate::SnapshotResidue,
     /// Snapshots taken so far (file names are numbered by it).
     taken: usize,
     /// Labels samples with the iteration they measured.
@@ -750,10 +747,7 @@ impl Session<'_> {
             s.memory.external = Some(heap.external);
         }
         if let Some(tree) = self.tree.sample(false) {
-            if let Some(before) = self.rss_before_snapshot.take() {
-                let left = tree.total.rss.saturating_sub(before);
-                self.snapshot_residue = self.snapshot_residue.max(left);
-            }
+            self.snapshot_residue.read(tree.total.rss);
             s.memory.rss = tree.total.rss;
             s.memory.anon = tree.total.anon;
             s.memory.threads = tree.total.threads;

@@ -44,6 +44,37 @@ impl SnapshotShortfall {
     }
 }
 
+/// What leaktrail's snapshots left in a process: V8 frees the memory it built a snapshot
+/// in, but the process keeps it, and the next snapshot is built in it before it needs
+/// more. Followed from the resident memory before each snapshot and at the first reading
+/// after it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SnapshotResidue {
+    /// The resident memory when the last snapshot began, until the first reading after it.
+    before: Option<u64>,
+    /// The most any snapshot left (resident memory after, less before).
+    most: u64,
+}
+
+impl SnapshotResidue {
+    /// A snapshot begins, the process at `rss` bytes resident.
+    pub fn began(&mut self, rss: u64) {
+        self.before = Some(rss);
+    }
+
+    /// A reading at `rss` bytes resident, taken while no snapshot is being built.
+    pub fn read(&mut self, rss: u64) {
+        if let Some(before) = self.before.take() {
+            self.most = self.most.max(rss.saturating_sub(before));
+        }
+    }
+
+    /// The most any snapshot left, bytes.
+    pub fn most(&self) -> u64 {
+        self.most
+    }
+}
+
 impl std::fmt::Display for SnapshotShortfall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use leaktrail_analysis::units::human_bytes;
@@ -96,6 +127,23 @@ mod tests {
         assert_eq!(
             SnapshotShortfall::of(&no_heap, 0, Some(500 * MIB)).map(|s| s.need),
             Some(960 * MIB)
+        );
+    }
+
+    #[test]
+    fn the_residue_is_the_most_a_snapshot_left() {
+        let mut r = SnapshotResidue::default();
+        r.read(100 * MIB);
+        assert_eq!(r.most(), 0, "no snapshot yet");
+        r.began(100 * MIB);
+        r.read(130 * MIB);
+        r.began(140 * MIB);
+        r.read(150 * MIB);
+        r.read(400 * MIB);
+        assert_eq!(
+            r.most(),
+            30 * MIB,
+            "only the first reading after each counts"
         );
     }
 }

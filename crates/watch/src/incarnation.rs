@@ -13,6 +13,7 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use leaktrail_harness::SnapshotResidue;
 use leaktrail_inspector::Inspector;
 use leaktrail_sampler::{cgroup_memory_limit, ProcessTree};
 use leaktrail_store::{now_ms, IncarnationEnd, IncarnationId, SampleRecord, Store, TargetId};
@@ -72,12 +73,8 @@ pub(crate) struct Incarnation {
     sample_count: u64,
     /// The snapshot being taken, if one is.
     in_flight: Option<SnapshotInFlight>,
-    /// The resident memory when the last snapshot began, until the first sample after it.
-    rss_before_snapshot: Option<u64>,
-    /// The most any snapshot left in the process (its resident memory after less before):
-    /// V8 frees what it built the snapshot in, but the process keeps it, and the next
-    /// snapshot is built in it before it needs more.
-    snapshot_residue: u64,
+    /// What the snapshots left in the process (see [`SnapshotResidue`]).
+    snapshot_residue: SnapshotResidue,
     /// Inspector sessions opened so far (see
     /// [`PendingSnapshot::id_epoch`](crate::analyser::PendingSnapshot::id_epoch)).
     id_epoch: u32,
@@ -171,8 +168,7 @@ impl Incarnation {
             next_scheduled: Instant::now(),
             sample_count: 0,
             in_flight: None,
-            rss_before_snapshot: None,
-            snapshot_residue: 0,
+            snapshot_residue: SnapshotResidue::default(),
             id_epoch: 0,
             spawned: matches!(config.target, WatchTarget::Command(_)).then(Instant::now),
             snapshots_done: 0,
@@ -263,13 +259,10 @@ impl Incarnation {
             let memory = sample.memory;
             on_event(&WatchEvent::Sample(sample));
             if self.in_flight.is_none() {
-                if let Some(before) = self.rss_before_snapshot.take() {
-                    let left = memory.rss.saturating_sub(before);
-                    self.snapshot_residue = self.snapshot_residue.max(left);
-                }
+                self.snapshot_residue.read(memory.rss);
                 if let Some(reason) = self.snapshot_due(config) {
                     if self.snapshot_fits(config, reason, &memory, on_event) {
-                        self.rss_before_snapshot = Some(memory.rss);
+                        self.snapshot_residue.began(memory.rss);
                         self.start_snapshot(config, store, analyser, reason, on_event);
                     }
                 }

@@ -54,7 +54,7 @@ impl Session<'_> {
     pub(super) fn snapshot_shortfall(&self) -> Option<SnapshotShortfall> {
         let memory = self.result.samples.last()?.memory;
         let room = leaktrail_sampler::memory_headroom(self.tree.root());
-        SnapshotShortfall::of(&memory, self.snapshot_residue, room)
+        SnapshotShortfall::of(&memory, self.snapshot_residue.most(), room)
     }
 
     /// Notes a snapshot not taken for lack of memory, with `why`.
@@ -98,7 +98,9 @@ impl Session<'_> {
             self.skip_snapshot(format!("no heap snapshot at {at}: {short}"));
             return Ok(());
         }
-        self.rss_before_snapshot = self.result.samples.last().map(|s| s.memory.rss);
+        if let Some(s) = self.result.samples.last() {
+            self.snapshot_residue.began(s.memory.rss);
+        }
         if worker.is_some() {
             // The next census's window needs the highest id of the one before.
             self.collect_censuses();

@@ -174,7 +174,7 @@ impl Incarnation {
         on_event: &mut impl FnMut(&WatchEvent),
     ) -> bool {
         let room = leaktrail_sampler::memory_headroom(self.pid);
-        let Some(short) = SnapshotShortfall::of(memory, self.snapshot_residue, room) else {
+        let Some(short) = SnapshotShortfall::of(memory, self.snapshot_residue.most(), room) else {
             return true;
         };
         on_event(&WatchEvent::Warning(format!(
