@@ -24,6 +24,7 @@ mod run_held_back;
 mod run_native;
 mod run_profiles;
 mod run_shapes;
+mod run_shapes_held_by_node;
 mod run_zero_disk;
 mod serve;
 mod snapshot_reports;

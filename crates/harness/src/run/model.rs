@@ -141,7 +141,7 @@ pub struct ExitInfo {
 }
 
 /// Everything a run collected.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct RunResult {
     /// The samples, in order.
     pub samples: Vec<Sample>,

@@ -1,0 +1,48 @@
+//! `leaktrail run` on leaks held by Node's own machinery rather than by a variable of the
+//! program: a stream's write queue, the timer lists, an EventTarget's listeners, and a
+//! string's parent. The culprit must still lead to the program's object that owns it.
+
+use crate::run_shapes::{assert_clean, assert_heap_leak_named};
+
+#[test]
+fn substrings_that_keep_their_request_bodies_are_named() {
+    // Each 40-character key is a sliced string: 20 bytes that keep a 6 KiB parent.
+    assert_heap_leak_named("sliced-string-keys");
+}
+
+#[test]
+fn parsed_keys_in_a_bounded_map_pass() {
+    assert_clean("sliced-string-keys-copied-clean");
+}
+
+#[test]
+fn writes_queued_on_a_stalled_stream_are_named() {
+    assert_heap_leak_named("audit-stream-backpressure");
+}
+
+#[test]
+fn a_writer_that_waits_for_drain_passes() {
+    assert_clean("audit-stream-drained-clean");
+}
+
+#[test]
+fn jittered_timers_never_cleared_are_named_through_the_timer_lists() {
+    // One TimersList per duration, under Node's `timerListMap`.
+    assert_heap_leak_named("session-expiry-timers");
+}
+
+#[test]
+fn jittered_timers_cleared_on_logout_pass() {
+    assert_clean("session-expiry-timers-cleared-clean");
+}
+
+#[test]
+fn listeners_on_a_long_lived_abort_signal_are_named() {
+    // An EventTarget: its listeners are a linked list of Listener records, not `_events`.
+    assert_heap_leak_named("abort-signal-listeners");
+}
+
+#[test]
+fn listeners_removed_from_an_abort_signal_pass() {
+    assert_clean("abort-signal-listeners-removed-clean");
+}
