@@ -306,6 +306,16 @@ fn a_dataloader_per_request_passes() {
 }
 
 #[test]
+fn a_document_cache_keyed_by_query_text_with_inlined_ids_is_named() {
+    assert_heap_leak_named("npm/graphql-document-cache-per-query");
+}
+
+#[test]
+fn a_document_cache_over_fixed_queries_passes() {
+    assert_clean("npm/graphql-queries-clean");
+}
+
+#[test]
 fn worker_threads_never_terminated_are_the_headline() {
     let (code, report) = run_to_its_end("worker-threads-leak");
     let a = &report["assessment"];
