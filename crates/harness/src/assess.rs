@@ -505,8 +505,7 @@ impl RunAssessment {
     }
 }
 
-/// A resident-memory series with what leaktrail's own heap snapshots left in the process
-/// taken out, and how much that was.
+/// What [`without_snapshot_steps`] gives: the series and what it took out.
 struct NetOfSnapshots {
     /// The series, less what the snapshots left.
     series: Vec<f64>,
@@ -698,9 +697,9 @@ mod tests {
 
     #[test]
     fn a_clean_process_growing_back_after_a_drop_at_a_snapshot_is_not_a_native_leak() {
-        // An Express service (scenarios/npm/express-session-cookie-kept-clean.js): +40 MiB
-        // at the first snapshot, then it creeps up 1 MiB a sample and levels off; each
-        // later snapshot gives 12 MiB back, which it grows back into.
+        // An Express service (scenarios/npm/express-session-cookie-kept-clean.js): +28 MiB
+        // at the first snapshot, then it creeps up 1 MiB a sample; each later snapshot
+        // gives the creep back (9 MiB), and it grows back into it.
         let snapshots = [5, 15, 25, 35];
         let anon: Vec<u64> = (0..45u64)
             .map(|i| {
