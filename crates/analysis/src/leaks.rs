@@ -627,10 +627,12 @@ pub(crate) fn holder_of(path: &[StepView]) -> String {
                 };
                 top = i - 1;
             }
-            let owner = if top > 0 {
-                path[top - 1].object.class.as_str()
-            } else {
-                "(GC roots)"
+            let owner = match top.checked_sub(1).map(|o| path[o].object.class.as_str()) {
+                None => "(GC roots)",
+                // V8 names the global object `global / ` and its URL, which Node leaves
+                // empty: `globalThis.cache` is held by the global object.
+                Some(class) if class.starts_with("global /") => "the global object",
+                Some(class) => class,
             };
             return format!("`{}` ({}{example}) of {}", name, step.object.class, owner);
         }
@@ -640,4 +642,39 @@ pub(crate) fn holder_of(path: &[StepView]) -> String {
         return format!("{} @{}", step.object.class, step.object.id);
     }
     "(GC roots)".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heap::ObjectView;
+
+    fn step(edge: &str, edge_type: &str, class: &str) -> StepView {
+        StepView {
+            edge: edge.to_owned(),
+            edge_type: edge_type.to_owned(),
+            object: ObjectView {
+                id: 1,
+                class: class.to_owned(),
+                name: String::new(),
+                self_size: 0,
+                retained_size: 0,
+            },
+            repeated: None,
+            block: None,
+            keyed: false,
+        }
+    }
+
+    #[test]
+    fn a_cache_on_the_global_object_is_held_by_the_global_object() {
+        // `globalThis.__pageCache = new Map()`, as V8 names the global object in Node.
+        let path = [
+            step("2", "element", "global / "),
+            step("__pageCache", "property", "Map"),
+            step("table", "internal", "(array)"),
+            step("5496", "internal", "Rendered"),
+        ];
+        assert_eq!(holder_of(&path), "`__pageCache` (Map) of the global object");
+    }
 }
