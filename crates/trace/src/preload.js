@@ -13,7 +13,8 @@
 //   runner's test-file-start/success/failure events.
 // - Vitest (forks and threads pools): the worker's `run` request and its
 //   `testfileFinished` answer.
-// - Mocha --parallel: the worker's `run(file)` (workerpool).
+// - Mocha --parallel: the worker's `run(file)` (workerpool); serially, the main process's
+//   Runner, by the file of each suite, hook and test it begins.
 // - node --test: each file runs in a process of its own (NODE_TEST_CONTEXT set): its start
 //   is this preload's load, its end the process's exit; a file process that lived between
 //   two of trace's samples is still reported.
@@ -537,8 +538,10 @@
   }
 
   // Mocha --parallel: workerpool.worker({ run }) in mocha/lib/nodejs/worker.cjs.
+  let mochaWorker = false;
   function patchWorkerpool(exports) {
     if (typeof exports.worker !== 'function' || !once(exports)) return;
+    mochaWorker = true;
     mark('mocha', 'worker');
     const worker = exports.worker;
     exports.worker = function leaktrailWorkerpool(methods, ...rest) {
@@ -560,6 +563,60 @@
     };
   }
 
+  // Mocha serial (its default, no --parallel): the main process loads every file and runs
+  // their suites itself, one file after another, through its Runner. A file's start is the
+  // first suite, hook or test of that file the Runner begins (each carries its file); its
+  // end, the next file's start or the run's end. The files' top-level code ran when Mocha
+  // loaded them all, before the first file began: what a file allocates at load time is
+  // not in its window. Not in a --parallel worker (it reports its file itself, above) nor
+  // in the --parallel main process, whose Runner subclass only replays its workers' events.
+  function patchMochaRunner(Runner) {
+    const proto = typeof Runner === 'function' && Runner.prototype;
+    if (!proto || typeof proto.run !== 'function' || !once(proto)) return;
+    const run = proto.run;
+    proto.run = function leaktrailMochaRun() {
+      try {
+        if (this.constructor === Runner && !mochaWorker && typeof this.on === 'function') {
+          inBand = true;
+          mark('mocha', 'coordinator');
+          mark('mocha', 'worker');
+          let current = null;
+          const finish = () => {
+            if (current === null) return;
+            const file = current;
+            current = null;
+            boundary('mocha', 'after', file, emit('mocha', 'end', file));
+          };
+          const begin = (runnable) => {
+            try {
+              const file = runnable && runnable.file;
+              if (typeof file !== 'string' || file === '' || file === current) return;
+              finish();
+              current = file;
+              boundary('mocha', 'before', file);
+              emit('mocha', 'start', file);
+            } catch {
+              // Never break the test run.
+            }
+          };
+          this.on('suite', begin);
+          this.on('hook', begin);
+          this.on('test', begin);
+          this.once('end', () => {
+            try {
+              finish();
+            } catch {
+              // Never break the test run.
+            }
+          });
+        }
+      } catch {
+        // Never break the test run.
+      }
+      return run.apply(this, arguments);
+    };
+  }
+
   const load = Module._load;
   Module._load = function leaktrailLoad(request, parent) {
     const exports = load.apply(this, arguments);
@@ -569,6 +626,11 @@
         if (/[\\/]jest-runner[\\/]build[\\/]testWorker(\.js)?$/.test(request)) patchJestWorker(exports);
         else if (request === 'jest-runner' || /[\\/]jest-runner[\\/]build[\\/]index(\.js)?$/.test(request)) patchJestRunner(exports);
         else if (request === 'workerpool' && /[\\/]mocha[\\/]lib[\\/]nodejs[\\/]worker\.c?js$/.test(from)) patchWorkerpool(exports);
+      } else if (typeof request === 'string' && typeof exports === 'function' &&
+                 /(^|[\\/])mocha\.c?js$/.test(request) && exports.Runner) {
+        // Mocha's main module (mocha/lib/mocha.cjs; mocha.js before 12), whose Runner runs
+        // the files in series.
+        patchMochaRunner(exports.Runner);
       } else if (typeof request === 'string' && /[\\/]parallel-buffered-runner\.c?js$/.test(request) &&
                  /[\\/]mocha[\\/]lib[\\/]/.test(from)) {
         // Mocha's main process schedules files only with --parallel (serially it runs

@@ -1,0 +1,25 @@
+'use strict';
+// Clean look-alike: allocates about 400 MB of short-lived garbage and keeps none of it.
+const assert = require('node:assert');
+const { describe, it } = require('../lib/harness');
+
+function churn(rounds) {
+  let total = 0;
+  for (let r = 0; r < rounds; r++) {
+    const rows = [];
+    for (let i = 0; i < 20000; i++) rows.push({ i, text: 'g'.repeat(200) + i });
+    total += rows.length;
+  }
+  return total;
+}
+
+describe('garbage', () => {
+  describe('churn', () => {
+    for (let t = 0; t < 4; t++) {
+      it(`round ${t}`, async () => {
+        assert.strictEqual(churn(20), 400000);
+        await new Promise((r) => setImmediate(r));
+      });
+    }
+  });
+});

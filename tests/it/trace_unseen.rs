@@ -1,0 +1,117 @@
+//! `leaktrail trace` on a suite shaped unlike the one it was built against:
+//! `scenarios/test-project/other/` (a leak through a shared CommonJS library that tests
+//! populate in `beforeEach`, one through an ES module cache, a clean file that churns
+//! garbage, a clean file that loads libraries, ESM and nested async tests), under the
+//! runner modes a project uses besides the tuned ones — Mocha serial (its default, every
+//! file in one process), among others.
+//!
+//! Same runners and the same rule as `trace_runners.rs`: without them each test says
+//! `SKIPPED` on stderr, and fails under CI.
+
+use crate::common;
+
+use common::runners::*;
+use std::path::Path;
+
+/// The second suite's files and what each keeps: the two leaks keep about 30 MiB each.
+const OTHER: [(&str, bool); 5] = [
+    ("sessions.test.js", true),
+    ("cache.test.mjs", true),
+    ("garbage.test.js", false),
+    ("loader.test.js", false),
+    ("nested.test.mjs", false),
+];
+
+/// The library file (under `other/lib/`) whose code allocated what a leaking file keeps.
+fn leak_site(file: &str) -> &'static str {
+    match file {
+        "sessions.test.js" => "/other/lib/sessions.js",
+        _ => "/other/lib/cache.mjs",
+    }
+}
+
+/// The node command line of Mocha on the second suite, `args` after it.
+fn mocha(args: &[&str]) -> Vec<String> {
+    let mut cmd = vec![
+        common::node().display().to_string(),
+        "node_modules/mocha/bin/mocha.js".to_owned(),
+    ];
+    if !args.contains(&"--no-config") {
+        cmd.extend(["--config", "other/.mocharc.json"].map(String::from));
+    }
+    cmd.extend(args.iter().map(|a| a.to_string()));
+    cmd
+}
+
+/// Checks that every file of the second suite is tied to `pid` (when given) and in its
+/// worker, that the leaking ones kept their leak and were read to their library's code,
+/// and that the clean look-alikes kept little and were not read for their own code.
+fn check_other_suite(what: &str, report: &serde_json::Value, pid: Option<i64>, dir: &Path) {
+    let files = files_by_name(report);
+    assert_eq!(files.len(), OTHER.len(), "{what}: {files:?}");
+    let kept = report["allocations"].as_array().expect("allocations");
+    for (name, leaks) in OTHER {
+        let (_, f) = files
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{what}: {name} reported: {files:?}"));
+        assert_eq!(f["source"], "preload", "{what} {name}: {f}");
+        assert_eq!(f["attribution"], "worker", "{what} {name}: {f}");
+        if let Some(pid) = pid {
+            assert_eq!(f["pid"], pid, "{what} {name}: {f}");
+        }
+        let heap = f["heap_delta"].as_i64().expect("heap_delta");
+        let read = kept.iter().find(|k| {
+            k["file"].as_str().is_some_and(|p| p.ends_with(name)) && k["pid"] == f["pid"]
+        });
+        if leaks {
+            assert!(heap > 20 << 20, "{what} {name}: {f}");
+            let read = read.unwrap_or_else(|| panic!("{what}: {name}'s worker read: {kept:?}"));
+            let top = &read["sites"][0];
+            let url = top["url"].as_str().unwrap_or("");
+            assert!(
+                url.ends_with(leak_site(name)) && url.contains(&*dir.to_string_lossy()),
+                "{what} {name}: top site {top}"
+            );
+            assert!(top["bytes"].as_u64() > Some(16 << 20), "{what}: {top}");
+        } else {
+            assert!(heap < 8 << 20, "{what} {name}: {f}");
+            assert!(read.is_none(), "{what} {name}: read {read:?}");
+        }
+    }
+}
+
+#[test]
+fn mocha_serial_ties_every_file_to_its_one_process() {
+    let Some(dir) = project("mocha_serial_ties_every_file_to_its_one_process") else {
+        return;
+    };
+    let _run = one_at_a_time();
+    // No --parallel: Mocha's default, every file run by its main process, one after
+    // another. Trace listed no file at all and said so only at the report's end.
+    let report = trace_passing(&dir, &["--interval", "200ms"], &mocha(&[]));
+    let all = processes(&report);
+    let runner = all
+        .iter()
+        .find(|p| p["command"].to_string().contains("mocha.js"))
+        .unwrap_or_else(|| panic!("mocha's process listed: {all:?}"));
+    assert_eq!(
+        role_of(runner),
+        (true, true, "mocha".to_owned()),
+        "{runner}"
+    );
+    let pid = runner["pid"].as_i64().expect("pid");
+    check_other_suite("mocha serial", &report, Some(pid), &dir);
+    // The command column names the mode.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leaktrail"))
+        .args(["trace", "--interval", "200ms", "--"])
+        .args(mocha(&["--no-config", "other/test/nested.test.mjs"]))
+        .current_dir(&dir)
+        .env("NO_COLOR", "1")
+        .env_remove("NODE_OPTIONS")
+        .output()
+        .expect("leaktrail runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("[mocha serial]"), "{text}");
+}
