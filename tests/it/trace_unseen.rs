@@ -115,3 +115,58 @@ fn mocha_serial_ties_every_file_to_its_one_process() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("[mocha serial]"), "{text}");
 }
+
+/// The node command line of Vitest on the second suite, `args` after it.
+fn vitest(args: &[&str]) -> Vec<String> {
+    let mut cmd = vec![
+        common::node().display().to_string(),
+        "node_modules/vitest/vitest.mjs".to_owned(),
+        "run".to_owned(),
+        "--config".to_owned(),
+        "other/vitest.config.mjs".to_owned(),
+    ];
+    cmd.extend(args.iter().map(|a| a.to_string()));
+    cmd
+}
+
+#[test]
+fn vitest_files_sent_to_a_worker_together_each_get_their_own_window() {
+    let Some(dir) = project("vitest_files_sent_to_a_worker_together_each_get_their_own_window")
+    else {
+        return;
+    };
+    // Without isolation and with one worker, Vitest sends every file to its worker in one
+    // run request, answered once at the end: each file was given the whole request's window
+    // and charged what all of them kept (the clean ones ~60 MiB each).
+    for (what, args) in [
+        ("forks", ["--pool=forks", "--no-isolate", "--maxWorkers=1"]),
+        (
+            "threads",
+            ["--pool=threads", "--no-isolate", "--no-file-parallelism"],
+        ),
+    ] {
+        let _run = one_at_a_time();
+        let report = trace_passing(&dir, &["--interval", "200ms"], &vitest(&args));
+        let files = files_by_name(&report);
+        let pid = files.first().map(|(_, f)| f["pid"].as_i64().expect("pid"));
+        check_other_suite(what, &report, pid, &dir);
+        // One after another, in one worker (and thread): the windows do not overlap.
+        let mut windows: Vec<(f64, f64, i64)> = files
+            .iter()
+            .map(|(_, f)| {
+                (
+                    f["start"].as_f64().expect("start"),
+                    f["end"].as_f64().expect("end"),
+                    f["thread"].as_i64().expect("thread"),
+                )
+            })
+            .collect();
+        windows.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert!(
+            windows
+                .windows(2)
+                .all(|w| w[0].1 <= w[1].0 && w[0].2 == w[1].2),
+            "{what}: {windows:?}"
+        );
+    }
+}

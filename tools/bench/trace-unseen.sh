@@ -23,13 +23,15 @@ cmd_of() {
     vitest-threads) echo "node $V run --config other/vitest.config.mjs --maxWorkers=2 --pool=threads" ;;
     vitest-vmthreads) echo "node $V run --config other/vitest.config.mjs --maxWorkers=2 --pool=vmThreads" ;;
     vitest-vmforks) echo "node $V run --config other/vitest.config.mjs --maxWorkers=2 --pool=vmForks" ;;
+    vitest-forks-noisolate) echo "node $V run --config other/vitest.config.mjs --maxWorkers=2 --pool=forks --no-isolate" ;;
+    vitest-threads-noisolate) echo "node $V run --config other/vitest.config.mjs --maxWorkers=2 --pool=threads --no-isolate" ;;
     mocha-serial) echo "node $M --config other/.mocharc.json" ;;
     mocha-parallel) echo "node $M --config other/.mocharc.json --parallel --jobs 2" ;;
     node-test) echo "node --test other/test/" ;;
     node-test-c1) echo "node --test --test-concurrency=1 other/test/" ;;
   esac
 }
-MODES=${MODES:-"jest-inband jest-workers vitest-forks vitest-threads vitest-vmthreads vitest-vmforks mocha-serial mocha-parallel node-test node-test-c1"}
+MODES=${MODES:-"jest-inband jest-workers vitest-forks vitest-threads vitest-vmthreads vitest-vmforks vitest-forks-noisolate vitest-threads-noisolate mocha-serial mocha-parallel node-test node-test-c1"}
 for m in $MODES; do
   c=$(cmd_of "$m")
   s=$(date +%s.%N); $c >"$OUT/$m.alone.log" 2>&1; rc=$?; e=$(date +%s.%N)

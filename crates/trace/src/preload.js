@@ -12,7 +12,7 @@
 // - Jest: the worker's per-file entry (jest-runner's testWorker `worker`), and in band the
 //   runner's test-file-start/success/failure events.
 // - Vitest (forks and threads pools): the worker's `run` request and its
-//   `testfileFinished` answer.
+//   `testfileFinished` answer; in a request of several files, each file's `onQueued`.
 // - Mocha --parallel: the worker's `run(file)` (workerpool); serially, the main process's
 //   Runner, by the file of each suite, hook and test it begins.
 // - node --test: each file runs in a process of its own (NODE_TEST_CONTEXT set): its start
@@ -643,8 +643,17 @@
     return exports;
   };
 
-  // Vitest: requests and answers between the pool and its worker.
+  // Vitest: requests and answers between the pool and its worker. A run request names the
+  // files the worker is to run, one after another, and is answered once, when the last has
+  // finished: one file per request in Vitest's usual modes, but every file of the worker in
+  // one request without isolation and one worker (`--no-isolate --maxWorkers=1`,
+  // `--no-file-parallelism`). There each file starts when the worker queues it (its
+  // `onQueued` call to the main process, sent as it begins collecting that file) and ends
+  // when the next is queued or the request is answered: without that, every file of the
+  // request shared one window, and each was charged what all of them kept.
   let running = [];
+  let batch = false; // the request names more than one file
+  let current = null; // in a batch, the file running now
   const seen = new WeakSet(); // a message reaches every listener: count it once
   function vitestIn(msg) {
     if (!msg || msg.__vitest_worker_request__ !== true || msg.type !== 'run') return;
@@ -656,11 +665,38 @@
       .map((f) => (typeof f === 'string' ? f : f && f.filepath))
       .filter((f) => typeof f === 'string');
     running = files;
+    batch = files.length > 1;
+    current = null;
+    if (batch) return;
     if (files.length > 0) boundary('vitest', 'before', files[0]);
     for (const f of files) emit('vitest', 'start', f);
   }
+  function vitestFileEnd() {
+    if (current === null) return null;
+    const file = current;
+    current = null;
+    const heap = emit('vitest', 'end', file);
+    boundary('vitest', 'after', file, heap);
+    return heap;
+  }
   function vitestOut(msg) {
-    if (!msg || msg.__vitest_worker_response__ !== true || msg.type !== 'testfileFinished') return;
+    if (!msg) return;
+    if (batch && msg.m === 'onQueued' && Array.isArray(msg.a)) {
+      const file = msg.a[0] && msg.a[0].filepath;
+      if (typeof file !== 'string' || file === current) return;
+      vitestFileEnd();
+      current = file;
+      boundary('vitest', 'before', file);
+      emit('vitest', 'start', file);
+      return;
+    }
+    if (msg.__vitest_worker_response__ !== true || msg.type !== 'testfileFinished') return;
+    if (batch) {
+      vitestFileEnd();
+      batch = false;
+      running = [];
+      return;
+    }
     let heap = null;
     for (const f of running) heap = emit('vitest', 'end', f);
     if (running.length > 0) boundary('vitest', 'after', running[running.length - 1], heap);

@@ -5,7 +5,7 @@
 const g = globalThis;
 const runnerGlobals = typeof g.describe === 'function' && typeof g.it === 'function';
 const nodeTest = runnerGlobals ? null : require('node:test');
-const pick = (name) => (nodeTest ? nodeTest[name === 'beforeEach' ? 'beforeEach' : name] : g[name]);
+const pick = (name) => (nodeTest ? nodeTest[name] : g[name]);
 module.exports = {
   describe: (...args) => pick('describe')(...args),
   it: (...args) => pick('it')(...args),
