@@ -170,3 +170,62 @@ fn vitest_files_sent_to_a_worker_together_each_get_their_own_window() {
         );
     }
 }
+
+#[test]
+fn a_site_in_a_file_the_runner_transformed_is_given_its_own_line() {
+    let Some(dir) = project("a_site_in_a_file_the_runner_transformed_is_given_its_own_line") else {
+        return;
+    };
+    // Where `render`, which builds the cached pages, begins in the file itself.
+    let source = std::fs::read_to_string(dir.join("other/lib/cache.mjs")).expect("cache.mjs");
+    let line = source
+        .lines()
+        .position(|l| l.starts_with("export function render("))
+        .expect("render in cache.mjs") as u64
+        + 1;
+    // Vitest runs the ES module as its module runner transformed it (two lines further
+    // down: the site said cache.mjs:12); node --test runs the file as it is.
+    for (what, cmd) in [
+        (
+            "vitest forks",
+            vitest(&["--pool=forks", "--maxWorkers=2", "test/cache.test.mjs"]),
+        ),
+        (
+            "vitest threads",
+            vitest(&["--pool=threads", "--maxWorkers=2", "test/cache.test.mjs"]),
+        ),
+        (
+            "node --test",
+            vec![
+                common::node().display().to_string(),
+                "--test".to_owned(),
+                "other/test/cache.test.mjs".to_owned(),
+            ],
+        ),
+    ] {
+        let _run = one_at_a_time();
+        let report = trace_passing(&dir, &["--interval", "200ms"], &cmd);
+        let kept = report["allocations"].as_array().expect("allocations");
+        let read = kept
+            .iter()
+            .find(|k| {
+                k["file"]
+                    .as_str()
+                    .is_some_and(|f| f.ends_with("/cache.test.mjs"))
+            })
+            .unwrap_or_else(|| panic!("{what}: cache.test.mjs's worker read: {kept:?}"));
+        let top = &read["sites"][0];
+        assert_eq!(top["function"], "render", "{what}: {top}");
+        assert!(
+            top["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/other/lib/cache.mjs")),
+            "{what}: {top}"
+        );
+        assert_eq!(top["line"], line, "{what}: {top}");
+        let mapped = what.starts_with("vitest");
+        assert_eq!(top["source_mapped"] == true, mapped, "{what}: {top}");
+        // Cheap still: the source maps are looked up at a read only.
+        assert!(read["read_seconds"].as_f64() < Some(5.0), "{what}: {read}");
+    }
+}

@@ -43,5 +43,8 @@ for m in $MODES; do
   traced=$(echo "$e - $s" | bc)
   c=$(cmd_of "$m")
   "$BIN" trace --interval 200ms -- $c >"$OUT/$m.txt" 2>/dev/null
-  printf '%s alone %.1fs exit %s; traced %.1fs exit %s\n' "$m" "$alone" "$rc" "$traced" "$trc"
+  # The same with one failing test: the runner's exit status must come through unchanged.
+  c=$(cmd_of "$m"); OTHER_SUITE_FAIL=1 $c >/dev/null 2>&1; frc=$?
+  c=$(cmd_of "$m"); OTHER_SUITE_FAIL=1 "$BIN" trace --interval 200ms --format json -- $c >"$OUT/$m.fail.json" 2>/dev/null; ftrc=$?
+  printf '%s alone %.1fs exit %s; traced %.1fs exit %s; failing: alone exit %s, traced exit %s\n' "$m" "$alone" "$rc" "$traced" "$trc" "$frc" "$ftrc"
 done

@@ -458,12 +458,15 @@
             ? { function: f.functionName, url: f.url, line: f.url ? f.lineNumber + 1 : 0, column: f.url ? f.columnNumber + 1 : 0, bytes: 0, samples: 0 }
             : { function: '', url: '', line: 0, column: 0, bytes: 0, samples: 0 };
           if (f && !f.url) e.unnamed_script = true;
+          // Not written out: which script, for its source map (mapSites).
+          if (f && f.url) Object.defineProperty(e, 'scriptId', { value: f.scriptId });
           sites.set(key, e);
         }
         e.bytes += s.size;
         e.samples += 1;
       }
       const ranked = [...sites.values()].sort((a, b) => b.bytes - a.bytes).slice(0, 10);
+      mapSites(ranked);
       say({ runner, event: 'allocations', file, heap, base_heap: base, since: allocSince,
             sampled_bytes: bytes, samples: count, sites: ranked, t: began, ms: now() - began });
       allocOrdinal = top;
@@ -473,6 +476,110 @@
       // Never break the test run.
     }
   }
+  // A site's line is where V8 saw its function begin, in the code V8 ran: for a file a
+  // runner transformed first (Vitest's module runner for ES modules and TypeScript,
+  // babel-jest for Jest) that is not the file's own line (two or more off, in
+  // scenarios/test-project/other). Both runners leave an inline source map in the code
+  // they run, which V8 keeps as the script's sourceMapURL: the debugger gives it for each
+  // script it knows (Debugger.enable reports every script already parsed, here at a read
+  // only, and is disabled again at once), and the site's position is mapped back through
+  // it to the line in its own file. A site of a script without an inline map (Node
+  // loaded it as it is) keeps V8's line.
+  const base64vlq = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  // The original [line, column] (0-based) of generated position (line, column) in a source
+  // map's `mappings`, and the index of its source; null when the map does not cover it.
+  function mapPosition(mappings, line, column) {
+    let gLine = 0;
+    let src = 0;
+    let oLine = 0;
+    let oCol = 0;
+    let found = null;
+    for (const group of mappings.split(';')) {
+      let gCol = 0;
+      if (gLine > line) break;
+      for (const seg of group.split(',')) {
+        if (seg === '') continue;
+        const fields = [];
+        let value = 0;
+        let shift = 0;
+        for (const ch of seg) {
+          const digit = base64vlq.indexOf(ch);
+          if (digit < 0) return null;
+          value += (digit & 31) << shift;
+          if (digit & 32) {
+            shift += 5;
+          } else {
+            fields.push(value & 1 ? -(value >>> 1) : value >>> 1);
+            value = 0;
+            shift = 0;
+          }
+        }
+        gCol += fields[0];
+        if (fields.length < 4) continue;
+        src += fields[1];
+        oLine += fields[2];
+        oCol += fields[3];
+        // The last segment at or before the position on its line.
+        if (gLine === line && gCol <= column) found = [oLine, oCol, src];
+        // A function V8 saw begin on this line but before the first mapped column (a
+        // runner's wrapper on the first line) still maps to this line's first segment.
+        if (gLine === line && found === null) found = [oLine, oCol, src];
+      }
+      gLine += 1;
+    }
+    return found;
+  }
+  function mapSites(ranked) {
+    const wanted = new Set(ranked.filter((e) => e.scriptId && e.line > 0).map((e) => e.scriptId));
+    if (wanted.size === 0) return;
+    const maps = new Map();
+    const onParsed = (m) => {
+      const p = m && m.params;
+      if (p && wanted.has(p.scriptId) && typeof p.sourceMapURL === 'string' &&
+          p.sourceMapURL.startsWith('data:application/json')) {
+        maps.set(p.scriptId, p.sourceMapURL);
+      }
+    };
+    try {
+      allocSession.on('Debugger.scriptParsed', onParsed);
+      inspect('Debugger.enable');
+    } catch {
+      // No source maps: V8's lines stay.
+    } finally {
+      allocSession.removeListener('Debugger.scriptParsed', onParsed);
+      try {
+        inspect('Debugger.disable');
+      } catch {
+        // Never break the test run.
+      }
+    }
+    for (const e of ranked) {
+      try {
+        const url = maps.get(e.scriptId);
+        if (!url) continue;
+        const comma = url.indexOf(',');
+        const data = url.slice(comma + 1);
+        const json = /;base64,/.test(url.slice(0, comma + 1))
+          ? Buffer.from(data, 'base64').toString('utf8')
+          : decodeURIComponent(data);
+        const map = JSON.parse(json);
+        if (typeof map.mappings !== 'string') continue;
+        const at = mapPosition(map.mappings, e.line - 1, e.column - 1);
+        if (!at) continue;
+        // Only back into the same file: a map into other sources (a bundle) would move the
+        // site to a file its url does not name.
+        const source = String((map.sources || [])[at[2]] || '');
+        const name = (u) => String(u).split(/[\\/]/).pop();
+        if (source !== '' && name(source) !== name(e.url)) continue;
+        e.line = at[0] + 1;
+        e.column = at[1] + 1;
+        e.source_mapped = true;
+      } catch {
+        // A map that does not parse: V8's line stays.
+      }
+    }
+  }
+
   // At a file boundary: the allocation profile (started before the first file, read after
   // a file that grew the heap), then the snapshot, when asked for.
   function boundary(runner, at, file, heap) {

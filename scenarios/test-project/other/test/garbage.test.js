@@ -14,6 +14,9 @@ function churn(rounds) {
 }
 
 describe('garbage', () => {
+  // OTHER_SUITE_FAIL=1: one failing test, to compare the runner's exit status alone and
+  // under trace.
+  if (process.env.OTHER_SUITE_FAIL) it('fails on request', () => assert.fail('OTHER_SUITE_FAIL'));
   describe('churn', () => {
     for (let t = 0; t < 4; t++) {
       it(`round ${t}`, async () => {
