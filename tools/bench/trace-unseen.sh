@@ -43,6 +43,8 @@ for m in $MODES; do
   traced=$(echo "$e - $s" | bc)
   c=$(cmd_of "$m")
   "$BIN" trace --interval 200ms -- $c >"$OUT/$m.txt" 2>/dev/null
+  # With snapshots at file boundaries: each worker's heap verdict.
+  c=$(cmd_of "$m"); "$BIN" trace --interval 200ms --snapshot-every 1s --format json -- $c >"$OUT/$m.snap.json" 2>/dev/null
   # The same with one failing test: the runner's exit status must come through unchanged.
   c=$(cmd_of "$m"); OTHER_SUITE_FAIL=1 $c >/dev/null 2>&1; frc=$?
   c=$(cmd_of "$m"); OTHER_SUITE_FAIL=1 "$BIN" trace --interval 200ms --format json -- $c >"$OUT/$m.fail.json" 2>/dev/null; ftrc=$?
