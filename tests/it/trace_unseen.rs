@@ -102,7 +102,8 @@ fn mocha_serial_ties_every_file_to_its_one_process() {
     );
     let pid = runner["pid"].as_i64().expect("pid");
     check_other_suite("mocha serial", &report, Some(pid), &dir);
-    // The command column names the mode.
+    // The command column names the mode, and the file by the path typed: `nested.test.mjs`
+    // alone would not say which suite's.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_leaktrail"))
         .args(["trace", "--interval", "200ms", "--"])
         .args(mocha(&["--no-config", "other/test/nested.test.mjs"]))
@@ -113,7 +114,10 @@ fn mocha_serial_ties_every_file_to_its_one_process() {
         .expect("leaktrail runs");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("[mocha serial]"), "{text}");
+    assert!(
+        text.contains("[mocha serial] node mocha.js --no-config other/test/nested"),
+        "{text}"
+    );
 }
 
 /// The node command line of Vitest on the second suite, `args` after it.
