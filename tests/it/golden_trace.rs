@@ -152,6 +152,7 @@ fn run() -> TraceRun {
                     bytes: 46 * MIB,
                     samples: 1472,
                     unnamed_script: false,
+                    source_mapped: false,
                 },
                 AllocationSite {
                     function: String::new(),
@@ -161,6 +162,7 @@ fn run() -> TraceRun {
                     bytes: MIB,
                     samples: 32,
                     unnamed_script: false,
+                    source_mapped: false,
                 },
             ],
         }],

@@ -30,5 +30,6 @@ mod serve;
 mod snapshot_reports;
 mod trace;
 mod trace_runners;
+mod trace_unseen;
 mod trend;
 mod watch;

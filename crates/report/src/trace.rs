@@ -13,10 +13,18 @@ use crate::numbers::{group_digits, signed_count};
 use crate::{Format, RenderOptions};
 
 /// One word of a command line with a path shortened to its file name: `/w/jest.js` is
-/// `jest.js`, `--outputFile=/tmp/x/r.json` is `--outputFile=r.json`.
+/// `jest.js`, `--outputFile=/tmp/x/r.json` is `--outputFile=r.json`,
+/// `node_modules/jest/bin/jest.js` is `jest.js`. A relative path outside `node_modules`
+/// stays as it was typed (`other/test/`, `--config packages/a/jest.config.js`): it is
+/// short, and its file name alone would not tell two suites of one project apart (two
+/// packages' `jest.config.js`, `test/` and `other/test/`).
 fn short_word(word: &str) -> String {
-    // A directory keeps its trailing slash (`test/`), which has no file name after it.
     let base = |p: &str| {
+        let dependency = p.starts_with("node_modules/") || p.contains("/node_modules/");
+        if !p.starts_with('/') && !dependency {
+            return p.to_owned();
+        }
+        // A directory keeps its trailing slash (`test/`), which has no file name after it.
         let dir = p.len() > 1 && p.ends_with('/');
         let name = p.trim_end_matches('/').rsplit('/').next().unwrap_or(p);
         if dir {
@@ -32,7 +40,8 @@ fn short_word(word: &str) -> String {
     }
 }
 
-/// A command line short enough for a table cell: paths by their file name, at most 60
+/// A command line short enough for a table cell: absolute paths and dependencies' by their
+/// file name, at most 60
 /// characters. An argument with spaces is shortened word by word: it is a shell script
 /// (`sh -c "jest --json"`) or a whole command line a process wrote over its arguments
 /// (npm sets its title to `npm run test -- …`), and its last path alone would hide what
@@ -617,7 +626,23 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        assert_eq!(short_command(&dir), "node --test node-test/");
+        assert_eq!(short_command(&dir), "node --test examples/node-test/");
+        // Two suites of one project, told apart by their relative paths; the runner in
+        // node_modules and an absolute path by their file names.
+        let other: Vec<String> = [
+            "node",
+            "node_modules/jest/bin/jest.js",
+            "--config",
+            "other/jest.config.js",
+            "--rootDir=/w/p/other/",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            short_command(&other),
+            "node jest.js --config other/jest.config.js --rootDir=other/"
+        );
         // npm's title over its arguments, and a shell script.
         let npm = vec!["npm run test:jest -- --json --outputFile=/tmp/x/jest.json".to_owned()];
         assert_eq!(

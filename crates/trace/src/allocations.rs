@@ -67,6 +67,10 @@ pub struct AllocationSite {
     /// as Mocha's test files): the line is unknown, and the file the worker ran says where.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unnamed_script: bool,
+    /// The line and column were mapped back to the file's own through the inline source map
+    /// of the code V8 ran (a runner transformed the file first: Vitest, babel-jest).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub source_mapped: bool,
 }
 
 impl AllocationSite {
@@ -181,6 +185,7 @@ mod tests {
             bytes: mib << 20,
             samples: mib * 32,
             unnamed_script: false,
+            source_mapped: false,
         };
         let k = KeptAllocations {
             pid: 41,

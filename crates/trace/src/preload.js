@@ -12,8 +12,9 @@
 // - Jest: the worker's per-file entry (jest-runner's testWorker `worker`), and in band the
 //   runner's test-file-start/success/failure events.
 // - Vitest (forks and threads pools): the worker's `run` request and its
-//   `testfileFinished` answer.
-// - Mocha --parallel: the worker's `run(file)` (workerpool).
+//   `testfileFinished` answer; in a request of several files, each file's `onQueued`.
+// - Mocha --parallel: the worker's `run(file)` (workerpool); serially, the main process's
+//   Runner, by the file of each suite, hook and test it begins.
 // - node --test: each file runs in a process of its own (NODE_TEST_CONTEXT set): its start
 //   is this preload's load, its end the process's exit; a file process that lived between
 //   two of trace's samples is still reported.
@@ -457,12 +458,15 @@
             ? { function: f.functionName, url: f.url, line: f.url ? f.lineNumber + 1 : 0, column: f.url ? f.columnNumber + 1 : 0, bytes: 0, samples: 0 }
             : { function: '', url: '', line: 0, column: 0, bytes: 0, samples: 0 };
           if (f && !f.url) e.unnamed_script = true;
+          // Not written out: which script, for its source map (mapSites).
+          if (f && f.url) Object.defineProperty(e, 'scriptId', { value: f.scriptId });
           sites.set(key, e);
         }
         e.bytes += s.size;
         e.samples += 1;
       }
       const ranked = [...sites.values()].sort((a, b) => b.bytes - a.bytes).slice(0, 10);
+      mapSites(ranked);
       say({ runner, event: 'allocations', file, heap, base_heap: base, since: allocSince,
             sampled_bytes: bytes, samples: count, sites: ranked, t: began, ms: now() - began });
       allocOrdinal = top;
@@ -472,6 +476,110 @@
       // Never break the test run.
     }
   }
+  // A site's line is where V8 saw its function begin, in the code V8 ran: for a file a
+  // runner transformed first (Vitest's module runner for ES modules and TypeScript,
+  // babel-jest for Jest) that is not the file's own line (two or more off, in
+  // scenarios/test-project/other). Both runners leave an inline source map in the code
+  // they run, which V8 keeps as the script's sourceMapURL: the debugger gives it for each
+  // script it knows (Debugger.enable reports every script already parsed, here at a read
+  // only, and is disabled again at once), and the site's position is mapped back through
+  // it to the line in its own file. A site of a script without an inline map (Node
+  // loaded it as it is) keeps V8's line.
+  const base64vlq = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  // The original [line, column] (0-based) of generated position (line, column) in a source
+  // map's `mappings`, and the index of its source; null when the map does not cover it.
+  function mapPosition(mappings, line, column) {
+    let gLine = 0;
+    let src = 0;
+    let oLine = 0;
+    let oCol = 0;
+    let found = null;
+    for (const group of mappings.split(';')) {
+      let gCol = 0;
+      if (gLine > line) break;
+      for (const seg of group.split(',')) {
+        if (seg === '') continue;
+        const fields = [];
+        let value = 0;
+        let shift = 0;
+        for (const ch of seg) {
+          const digit = base64vlq.indexOf(ch);
+          if (digit < 0) return null;
+          value += (digit & 31) << shift;
+          if (digit & 32) {
+            shift += 5;
+          } else {
+            fields.push(value & 1 ? -(value >>> 1) : value >>> 1);
+            value = 0;
+            shift = 0;
+          }
+        }
+        gCol += fields[0];
+        if (fields.length < 4) continue;
+        src += fields[1];
+        oLine += fields[2];
+        oCol += fields[3];
+        // The last segment at or before the position on its line.
+        if (gLine === line && gCol <= column) found = [oLine, oCol, src];
+        // A function V8 saw begin on this line but before the first mapped column (a
+        // runner's wrapper on the first line) still maps to this line's first segment.
+        if (gLine === line && found === null) found = [oLine, oCol, src];
+      }
+      gLine += 1;
+    }
+    return found;
+  }
+  function mapSites(ranked) {
+    const wanted = new Set(ranked.filter((e) => e.scriptId && e.line > 0).map((e) => e.scriptId));
+    if (wanted.size === 0) return;
+    const maps = new Map();
+    const onParsed = (m) => {
+      const p = m && m.params;
+      if (p && wanted.has(p.scriptId) && typeof p.sourceMapURL === 'string' &&
+          p.sourceMapURL.startsWith('data:application/json')) {
+        maps.set(p.scriptId, p.sourceMapURL);
+      }
+    };
+    try {
+      allocSession.on('Debugger.scriptParsed', onParsed);
+      inspect('Debugger.enable');
+    } catch {
+      // No source maps: V8's lines stay.
+    } finally {
+      allocSession.removeListener('Debugger.scriptParsed', onParsed);
+      try {
+        inspect('Debugger.disable');
+      } catch {
+        // Never break the test run.
+      }
+    }
+    for (const e of ranked) {
+      try {
+        const url = maps.get(e.scriptId);
+        if (!url) continue;
+        const comma = url.indexOf(',');
+        const data = url.slice(comma + 1);
+        const json = /;base64,/.test(url.slice(0, comma + 1))
+          ? Buffer.from(data, 'base64').toString('utf8')
+          : decodeURIComponent(data);
+        const map = JSON.parse(json);
+        if (typeof map.mappings !== 'string') continue;
+        const at = mapPosition(map.mappings, e.line - 1, e.column - 1);
+        if (!at) continue;
+        // Only back into the same file: a map into other sources (a bundle) would move the
+        // site to a file its url does not name.
+        const source = String((map.sources || [])[at[2]] || '');
+        const name = (u) => String(u).split(/[\\/]/).pop();
+        if (source !== '' && name(source) !== name(e.url)) continue;
+        e.line = at[0] + 1;
+        e.column = at[1] + 1;
+        e.source_mapped = true;
+      } catch {
+        // A map that does not parse: V8's line stays.
+      }
+    }
+  }
+
   // At a file boundary: the allocation profile (started before the first file, read after
   // a file that grew the heap), then the snapshot, when asked for.
   function boundary(runner, at, file, heap) {
@@ -537,8 +645,10 @@
   }
 
   // Mocha --parallel: workerpool.worker({ run }) in mocha/lib/nodejs/worker.cjs.
+  let mochaWorker = false;
   function patchWorkerpool(exports) {
     if (typeof exports.worker !== 'function' || !once(exports)) return;
+    mochaWorker = true;
     mark('mocha', 'worker');
     const worker = exports.worker;
     exports.worker = function leaktrailWorkerpool(methods, ...rest) {
@@ -560,6 +670,60 @@
     };
   }
 
+  // Mocha serial (its default, no --parallel): the main process loads every file and runs
+  // their suites itself, one file after another, through its Runner. A file's start is the
+  // first suite, hook or test of that file the Runner begins (each carries its file); its
+  // end, the next file's start or the run's end. The files' top-level code ran when Mocha
+  // loaded them all, before the first file began: what a file allocates at load time is
+  // not in its window. Not in a --parallel worker (it reports its file itself, above) nor
+  // in the --parallel main process, whose Runner subclass only replays its workers' events.
+  function patchMochaRunner(Runner) {
+    const proto = typeof Runner === 'function' && Runner.prototype;
+    if (!proto || typeof proto.run !== 'function' || !once(proto)) return;
+    const run = proto.run;
+    proto.run = function leaktrailMochaRun() {
+      try {
+        if (this.constructor === Runner && !mochaWorker && typeof this.on === 'function') {
+          inBand = true;
+          mark('mocha', 'coordinator');
+          mark('mocha', 'worker');
+          let current = null;
+          const finish = () => {
+            if (current === null) return;
+            const file = current;
+            current = null;
+            boundary('mocha', 'after', file, emit('mocha', 'end', file));
+          };
+          const begin = (runnable) => {
+            try {
+              const file = runnable && runnable.file;
+              if (typeof file !== 'string' || file === '' || file === current) return;
+              finish();
+              current = file;
+              boundary('mocha', 'before', file);
+              emit('mocha', 'start', file);
+            } catch {
+              // Never break the test run.
+            }
+          };
+          this.on('suite', begin);
+          this.on('hook', begin);
+          this.on('test', begin);
+          this.once('end', () => {
+            try {
+              finish();
+            } catch {
+              // Never break the test run.
+            }
+          });
+        }
+      } catch {
+        // Never break the test run.
+      }
+      return run.apply(this, arguments);
+    };
+  }
+
   const load = Module._load;
   Module._load = function leaktrailLoad(request, parent) {
     const exports = load.apply(this, arguments);
@@ -569,6 +733,11 @@
         if (/[\\/]jest-runner[\\/]build[\\/]testWorker(\.js)?$/.test(request)) patchJestWorker(exports);
         else if (request === 'jest-runner' || /[\\/]jest-runner[\\/]build[\\/]index(\.js)?$/.test(request)) patchJestRunner(exports);
         else if (request === 'workerpool' && /[\\/]mocha[\\/]lib[\\/]nodejs[\\/]worker\.c?js$/.test(from)) patchWorkerpool(exports);
+      } else if (typeof request === 'string' && typeof exports === 'function' &&
+                 /(^|[\\/])mocha\.c?js$/.test(request) && exports.Runner) {
+        // Mocha's main module (mocha/lib/mocha.cjs; mocha.js before 12), whose Runner runs
+        // the files in series.
+        patchMochaRunner(exports.Runner);
       } else if (typeof request === 'string' && /[\\/]parallel-buffered-runner\.c?js$/.test(request) &&
                  /[\\/]mocha[\\/]lib[\\/]/.test(from)) {
         // Mocha's main process schedules files only with --parallel (serially it runs
@@ -581,8 +750,17 @@
     return exports;
   };
 
-  // Vitest: requests and answers between the pool and its worker.
+  // Vitest: requests and answers between the pool and its worker. A run request names the
+  // files the worker is to run, one after another, and is answered once, when the last has
+  // finished: one file per request in Vitest's usual modes, but every file of the worker in
+  // one request without isolation and one worker (`--no-isolate --maxWorkers=1`,
+  // `--no-file-parallelism`). There each file starts when the worker queues it (its
+  // `onQueued` call to the main process, sent as it begins collecting that file) and ends
+  // when the next is queued or the request is answered: without that, every file of the
+  // request shared one window, and each was charged what all of them kept.
   let running = [];
+  let batch = false; // the request names more than one file
+  let current = null; // in a batch, the file running now
   const seen = new WeakSet(); // a message reaches every listener: count it once
   function vitestIn(msg) {
     if (!msg || msg.__vitest_worker_request__ !== true || msg.type !== 'run') return;
@@ -594,11 +772,38 @@
       .map((f) => (typeof f === 'string' ? f : f && f.filepath))
       .filter((f) => typeof f === 'string');
     running = files;
+    batch = files.length > 1;
+    current = null;
+    if (batch) return;
     if (files.length > 0) boundary('vitest', 'before', files[0]);
     for (const f of files) emit('vitest', 'start', f);
   }
+  function vitestFileEnd() {
+    if (current === null) return null;
+    const file = current;
+    current = null;
+    const heap = emit('vitest', 'end', file);
+    boundary('vitest', 'after', file, heap);
+    return heap;
+  }
   function vitestOut(msg) {
-    if (!msg || msg.__vitest_worker_response__ !== true || msg.type !== 'testfileFinished') return;
+    if (!msg) return;
+    if (batch && msg.m === 'onQueued' && Array.isArray(msg.a)) {
+      const file = msg.a[0] && msg.a[0].filepath;
+      if (typeof file !== 'string' || file === current) return;
+      vitestFileEnd();
+      current = file;
+      boundary('vitest', 'before', file);
+      emit('vitest', 'start', file);
+      return;
+    }
+    if (msg.__vitest_worker_response__ !== true || msg.type !== 'testfileFinished') return;
+    if (batch) {
+      vitestFileEnd();
+      batch = false;
+      running = [];
+      return;
+    }
     let heap = null;
     for (const f of running) heap = emit('vitest', 'end', f);
     if (running.length > 0) boundary('vitest', 'after', running[running.length - 1], heap);

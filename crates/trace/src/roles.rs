@@ -44,12 +44,15 @@ pub struct Role {
 
 impl Role {
     /// A short label for the report: `jest worker`, `vitest coordinator`, `jest in band`,
+    /// `mocha serial` (Mocha without --parallel: its one process runs every file),
     /// `vitest threads pool` (a main process whose worker threads run the files),
     /// `node --test file`, `node --test runner`.
     pub fn label(&self) -> String {
         let node_test = self.runner == "node --test";
         let what = match (self.runs_tests, self.coordinates) {
             (true, true) if self.in_threads => "threads pool",
+            // Mocha's own word for the mode it runs every file in itself.
+            (true, true) if self.runner == "mocha" => "serial",
             (true, true) => "in band",
             (true, false) if node_test => "file",
             (true, false) => "worker",
@@ -287,6 +290,13 @@ mod tests {
             ..Role::default()
         });
         assert_eq!(band.label(), "jest in band");
+        let serial = Role {
+            runner: "mocha".to_owned(),
+            runs_tests: true,
+            coordinates: true,
+            in_threads: false,
+        };
+        assert_eq!(serial.label(), "mocha serial");
         let mut pool = Role {
             runner: "vitest".to_owned(),
             coordinates: true,
