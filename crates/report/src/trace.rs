@@ -41,11 +41,10 @@ fn short_word(word: &str) -> String {
 }
 
 /// A command line short enough for a table cell: absolute paths and dependencies' by their
-/// file name, at most 60
-/// characters. An argument with spaces is shortened word by word: it is a shell script
-/// (`sh -c "jest --json"`) or a whole command line a process wrote over its arguments
-/// (npm sets its title to `npm run test -- …`), and its last path alone would hide what
-/// ran.
+/// file name, at most 60 characters. An argument with spaces is shortened word by word: it
+/// is a shell script (`sh -c "jest --json"`) or a whole command line a process wrote over
+/// its arguments (npm sets its title to `npm run test -- …`), and its last path alone
+/// would hide what ran.
 fn short_command(args: &[String]) -> String {
     let joined = args
         .iter()
