@@ -112,6 +112,11 @@ fn a_workload_that_ends_without_a_matching_line_is_a_fault_not_a_call_for_more_s
         fault.contains("without printing a line that matches --iteration-pattern"),
         "{fault}"
     );
+    // And what to do about it: the line to print, the flag for its own lines, or time.
+    assert!(
+        fault.contains("print `iteration=N`") && fault.contains("--interval 1s"),
+        "{fault}"
+    );
     let tail = report["run"]["stdout_tail"]
         .as_array()
         .expect("stdout tail");

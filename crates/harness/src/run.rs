@@ -312,7 +312,7 @@ pub fn run(
             && session.result.interrupted.is_none();
         if let (true, Some(pattern)) = (silent, config.iteration_pattern.as_ref()) {
             session.result.fault = Some(format!(
-                "the workload ended without printing a line that matches --iteration-pattern `{pattern}` ({} lines on stdout), so nothing was sampled",
+                "the workload ended without printing a line that matches --iteration-pattern `{pattern}` ({} lines on stdout), so nothing was sampled: have it print `iteration=N` after each request or unit of work, give --iteration-pattern a regular expression for the progress lines it prints (the number in its first group), or sample by time with --interval 1s",
                 seen.lines
             ));
         }
