@@ -114,7 +114,7 @@ impl SizedObjects {
             if distances.is_system(v) {
                 continue;
             }
-            let Some(place) = place(snap, distances, &mut shapes, v) else {
+            let Some(place) = place(snap, &mut shapes, v) else {
                 continue;
             };
             let entry = by_shape
@@ -132,13 +132,8 @@ impl SizedObjects {
 }
 
 /// Where `v` is held: its holder on its shortest path and that path's shape.
-fn place(
-    snap: &HeapSnapshot,
-    distances: &Distances,
-    shapes: &mut PathShapes<'_>,
-    v: NodeIndex,
-) -> Option<Place> {
-    let path = distances.path_to(snap, v)?;
+fn place(snap: &HeapSnapshot, shapes: &mut PathShapes<'_>, v: NodeIndex) -> Option<Place> {
+    let path = shapes.path_to(v)?;
     let last = path.steps.last()?;
     let holder = match path.steps.len() {
         1 => leaktrail_graph::rules::ROOT,
@@ -326,7 +321,7 @@ pub fn census_places(a: &HeapAnalysis<'_>) -> Vec<SizedPlace> {
     sized
         .into_iter()
         .filter_map(|(v, own_size)| {
-            let p = place(snap, distances, &mut shapes, v)?;
+            let p = place(snap, &mut shapes, v)?;
             let path = a.shortest_path(v);
             Some(SizedPlace {
                 holder_id: p.holder.0,

@@ -28,7 +28,7 @@
 
 use std::collections::HashMap;
 
-use leaktrail_graph::{Distances, PathStep, RetainerPath};
+use leaktrail_graph::{Distances, PathFinder, PathStep, RetainerPath};
 use leaktrail_snapshot::{EdgeKind, EdgeName, HeapSnapshot, NodeIndex, NodeKind};
 
 use crate::class::Classification;
@@ -49,7 +49,8 @@ pub enum StepFold {
 pub struct PathShapes<'a> {
     snap: &'a HeapSnapshot,
     classes: &'a Classification,
-    distances: &'a Distances,
+    /// Shortest paths: shapes are asked of many objects held by one large collection.
+    paths: PathFinder<'a>,
     dictionaries: HashMap<NodeIndex, bool>,
 }
 
@@ -63,7 +64,7 @@ impl<'a> PathShapes<'a> {
         PathShapes {
             snap,
             classes,
-            distances,
+            paths: PathFinder::new(distances, snap),
             dictionaries: HashMap::new(),
         }
     }
@@ -71,10 +72,15 @@ impl<'a> PathShapes<'a> {
     /// The shape of the shortest path of `v`, with `v`'s class last; empty when only weak
     /// edges reach it.
     pub fn key(&mut self, v: NodeIndex) -> String {
-        let Some(path) = self.distances.path_to(self.snap, v) else {
+        let Some(path) = self.paths.path_to(v) else {
             return String::new();
         };
         self.key_of(&path)
+    }
+
+    /// The shortest retainer path of `v` ([`Distances::path_to`]).
+    pub fn path_to(&mut self, v: NodeIndex) -> Option<RetainerPath> {
+        self.paths.path_to(v)
     }
 
     /// The shape of `path`.

@@ -25,7 +25,7 @@ mod paths;
 pub mod rules;
 
 pub use dominators::{Dominators, Graph, RetainedSizes};
-pub use paths::{Distances, PathStep, RetainerIndex, RetainerPath};
+pub use paths::{Distances, PathFinder, PathStep, RetainerIndex, RetainerPath};
 
 use leaktrail_snapshot::HeapSnapshot;
 
