@@ -1,9 +1,9 @@
 //! Retained sizes on a real snapshot of a known structure, checked against the definition.
 
-use std::process::Command;
+mod common;
 
 use leaktrail_graph::{Graph, HeapGraph};
-use leaktrail_snapshot::{HeapSnapshot, NodeKind, ParseOptions};
+use leaktrail_snapshot::NodeKind;
 
 /// Nodes reachable from the root along retaining edges, never entering `removed`.
 fn reachable(g: &HeapGraph<'_>, removed: Option<u32>) -> Vec<bool> {
@@ -25,21 +25,14 @@ fn reachable(g: &HeapGraph<'_>, removed: Option<u32>) -> Vec<bool> {
 fn map_of_buffers_retains_exactly_what_it_alone_holds() {
     const N: u64 = 500;
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("map.heapsnapshot");
-    let script = format!(
-        "class Holder {{ constructor() {{ this.entries = new Map(); }} }} \
-         globalThis.holder = new Holder(); \
-         for (let i = 0; i < {N}; i++) holder.entries.set('k' + i, {{ payload: new ArrayBuffer(1024) }}); \
-         require('v8').writeHeapSnapshot({:?});",
-        path.to_str().expect("utf-8 path")
+    let snap = common::snapshot_of(
+        dir.path(),
+        &format!(
+            "class Holder {{ constructor() {{ this.entries = new Map(); }} }} \
+             globalThis.holder = new Holder(); \
+             for (let i = 0; i < {N}; i++) holder.entries.set('k' + i, {{ payload: new ArrayBuffer(1024) }})"
+        ),
     );
-    assert!(Command::new("node")
-        .arg("-e")
-        .arg(&script)
-        .status()
-        .expect("node runs")
-        .success());
-    let snap = HeapSnapshot::open(&path, &ParseOptions::default()).expect("parses");
     let graph = HeapGraph::new(&snap);
     let mut dom = graph.dominators();
     let retained = dom.retained_sizes(|n| snap.self_size(n) as u64);

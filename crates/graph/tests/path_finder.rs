@@ -1,30 +1,20 @@
 //! `PathFinder` gives every node the path `Distances::path_to` gives it, on a real snapshot
 //! with parents of many edges (a Map's table, an array of 300 objects, duplicate edges).
 
-use std::process::Command;
+mod common;
 
 use leaktrail_graph::{Distances, PathFinder};
-use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
 
 #[test]
 fn path_finder_agrees_with_path_to_on_every_node() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("many.heapsnapshot");
-    let script = format!(
-        "const shared = {{ s: 1 }}; \
+    let snap = common::snapshot_of(
+        dir.path(),
+        "const shared = { s: 1 }; \
          globalThis.list = []; globalThis.map = new Map(); \
-         for (let i = 0; i < 300; i++) {{ list.push({{ i }}); map.set('k' + i, {{ i, shared }}); }} \
-         for (let i = 0; i < 100; i++) list.push(list[i]); \
-         require('v8').writeHeapSnapshot({:?});",
-        path.to_str().expect("utf-8 path")
+         for (let i = 0; i < 300; i++) { list.push({ i }); map.set('k' + i, { i, shared }); } \
+         for (let i = 0; i < 100; i++) list.push(list[i])",
     );
-    assert!(Command::new("node")
-        .arg("-e")
-        .arg(&script)
-        .status()
-        .expect("node runs")
-        .success());
-    let snap = HeapSnapshot::open(&path, &ParseOptions::default()).expect("parses");
     let distances = Distances::compute(&snap);
     let mut finder = PathFinder::new(&distances, &snap);
     let mut long = 0;
