@@ -30,7 +30,7 @@ mkdir -p "$WORK/bin" "$WORK/examples"
 ln -s "$BIN" "$WORK/bin/leaktrail"
 ln -s "$ROOT/scenarios" "$WORK/scenarios"
 ln -s "$ROOT/examples/leaky-service.js" "$WORK/examples/leaky-service.js"
-ln -s "$ROOT/examples/node-test" "$WORK/examples/node-test"
+cp -R "$ROOT/examples/node-test" "$WORK/examples/node-test" # a copy: Node names scripts by their real path
 cd "$WORK"
 export PATH="$WORK/bin:$PATH" NO_COLOR=1
 

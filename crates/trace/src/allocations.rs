@@ -74,8 +74,15 @@ pub struct AllocationSite {
 }
 
 impl AllocationSite {
-    /// `function path:line`, the script shown as a path.
+    /// `function path:line`, the script shown as a path: relative to the current directory
+    /// when it is inside it (`test/leaky.test.js:8`, as ripgrep shows paths), else whole.
     pub fn label(&self) -> String {
+        let here = std::env::current_dir().ok();
+        self.label_in(here.as_deref())
+    }
+
+    /// [`AllocationSite::label`], with paths inside `dir` shown relative to it.
+    pub fn label_in(&self, dir: Option<&std::path::Path>) -> String {
         if self.url.is_empty() && !self.unnamed_script {
             return "(no JavaScript frame: V8 or Node internals)".to_owned();
         }
@@ -88,6 +95,11 @@ impl AllocationSite {
             return format!("{function} (in a script V8 gave no name)");
         }
         let path = self.url.strip_prefix("file://").unwrap_or(&self.url);
+        let path = dir
+            .and_then(|d| std::path::Path::new(path).strip_prefix(d).ok())
+            .and_then(|p| p.to_str())
+            .filter(|p| !p.is_empty())
+            .unwrap_or(path);
         format!("{function} {path}:{}", self.line)
     }
 }
@@ -219,5 +231,15 @@ mod tests {
             ..site("audit", "", 0, 46)
         };
         assert_eq!(mocha.label(), "audit (in a script V8 gave no name)");
+        // Inside the directory trace runs in: relative, as typed paths are; outside it,
+        // and Node's own, whole.
+        let dir = std::path::Path::new("/w");
+        assert_eq!(k.sites[0].label_in(Some(dir)), "audit test/leaky.test.js:8");
+        assert_eq!(
+            k.sites[1].label_in(Some(std::path::Path::new("/elsewhere"))),
+            "(anonymous) /w/lib/registry.js:12"
+        );
+        let internal = site("post", "node:inspector", 112, 1);
+        assert_eq!(internal.label_in(Some(dir)), "post node:inspector:112");
     }
 }
