@@ -530,17 +530,22 @@ struct NetOfSnapshots {
 /// service: −8 to −17 MiB at a snapshot, then back up within a few hundred iterations).
 /// Taking a drop out counted that regrowth as growth of its own, a native leak of
 /// 20 KiB an iteration in a process whose memory is flat without snapshots.
+/// The largest step is what [`crate::SnapshotResidue`] follows while a run is live (the
+/// snapshot guard's residue), here read back from the samples.
 fn without_snapshot_steps(samples: &[Sample], of: impl Fn(&Sample) -> u64) -> NetOfSnapshots {
-    let mut left: f64 = 0.0;
+    let mut residue = crate::SnapshotResidue::default();
     let mut series = Vec::with_capacity(samples.len());
     for (i, s) in samples.iter().enumerate() {
         if s.after_snapshot && i > 0 {
-            let step = of(s) as f64 - of(&samples[i - 1]) as f64;
-            left = left.max(step);
+            residue.began(of(&samples[i - 1]));
+            residue.read(of(s));
         }
-        series.push(of(s) as f64 - left);
+        series.push(of(s) as f64 - residue.most() as f64);
     }
-    NetOfSnapshots { series, left }
+    NetOfSnapshots {
+        series,
+        left: residue.most() as f64,
+    }
 }
 
 /// A size in bytes, signed, for sentences.

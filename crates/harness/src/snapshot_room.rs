@@ -46,8 +46,8 @@ impl SnapshotShortfall {
 
 /// What leaktrail's snapshots left in a process: V8 frees the memory it built a snapshot
 /// in, but the process keeps it, and the next snapshot is built in it before it needs
-/// more. Followed from the resident memory before each snapshot and at the first reading
-/// after it.
+/// more. Followed from the resident memory (RSS, or its anonymous part) before each
+/// snapshot and at the first reading after it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SnapshotResidue {
     /// The resident memory when the last snapshot began, until the first reading after it.
@@ -57,15 +57,15 @@ pub struct SnapshotResidue {
 }
 
 impl SnapshotResidue {
-    /// A snapshot begins, the process at `rss` bytes resident.
-    pub fn began(&mut self, rss: u64) {
-        self.before = Some(rss);
+    /// A snapshot begins, the process at `resident` bytes.
+    pub fn began(&mut self, resident: u64) {
+        self.before = Some(resident);
     }
 
-    /// A reading at `rss` bytes resident, taken while no snapshot is being built.
-    pub fn read(&mut self, rss: u64) {
+    /// A reading at `resident` bytes, taken while no snapshot is being built.
+    pub fn read(&mut self, resident: u64) {
         if let Some(before) = self.before.take() {
-            self.most = self.most.max(rss.saturating_sub(before));
+            self.most = self.most.max(resident.saturating_sub(before));
         }
     }
 
