@@ -132,6 +132,16 @@ impl Distances {
 
     /// The shortest retainer path of `n`, or `None` when only weak edges reach it.
     pub fn path_to(&self, snap: &HeapSnapshot, n: NodeIndex) -> Option<RetainerPath> {
+        self.walk_up(n, |p, v| first_path_edge(snap, p, v))
+    }
+
+    /// The path of `n` up its shortest-path parents to the root, each step's edge from
+    /// `edge_into(parent, child)`.
+    fn walk_up(
+        &self,
+        n: NodeIndex,
+        mut edge_into: impl FnMut(NodeIndex, NodeIndex) -> Option<EdgeIndex>,
+    ) -> Option<RetainerPath> {
         if !self.is_reachable(n) {
             return None;
         }
@@ -142,15 +152,19 @@ impl Distances {
             if p == UNREACHED {
                 return None;
             }
-            let edge = snap
-                .edges(p)
-                .find(|&e| snap.edge_target(e) == v && on_path(snap, p, e))?;
+            let edge = edge_into(p, v)?;
             steps.push(PathStep { edge, node: v });
             v = p;
         }
         steps.reverse();
         Some(RetainerPath { steps })
     }
+}
+
+/// The first path edge from `p` to `v`, by a scan of `p`'s edges.
+fn first_path_edge(snap: &HeapSnapshot, p: NodeIndex, v: NodeIndex) -> Option<EdgeIndex> {
+    snap.edges(p)
+        .find(|&e| snap.edge_target(e) == v && on_path(snap, p, e))
 }
 
 /// A parent with at least this many edges gets its children's edges indexed by a
@@ -182,49 +196,38 @@ impl<'a> PathFinder<'a> {
 
     /// The shortest retainer path of `n` (the same as [`Distances::path_to`]).
     pub fn path_to(&mut self, n: NodeIndex) -> Option<RetainerPath> {
-        let d = self.distances;
-        if !d.is_reachable(n) {
-            return None;
-        }
-        let mut steps = Vec::new();
-        let mut v = n;
-        while v != ROOT {
-            let p = d.parent[v as usize];
-            if p == UNREACHED {
-                return None;
-            }
-            let edge = self.edge_into(p, v)?;
-            steps.push(PathStep { edge, node: v });
-            v = p;
-        }
-        steps.reverse();
-        Some(RetainerPath { steps })
+        let (snap, d, children) = (self.snap, self.distances, &mut self.children);
+        d.walk_up(n, |p, v| edge_into(snap, d, children, p, v))
     }
+}
 
-    /// The first path edge from `p` to `v`.
-    fn edge_into(&mut self, p: NodeIndex, v: NodeIndex) -> Option<EdgeIndex> {
-        let (snap, d) = (self.snap, self.distances);
-        let edges = snap.edges(p);
-        if edges.len() < INDEXED_PARENT_EDGES {
-            return edges
-                .into_iter()
-                .find(|&e| snap.edge_target(e) == v && on_path(snap, p, e));
-        }
-        let children = self.children.entry(p).or_insert_with(|| {
-            let mut children: Vec<(NodeIndex, EdgeIndex)> = edges
-                .filter_map(|e| path_target(snap, p, e).map(|t| (t, e)))
-                .filter(|&(t, _)| d.parent[t as usize] == p)
-                .collect();
-            // Stable: of several edges to one child, the first stays first, and is kept.
-            children.sort_by_key(|&(t, _)| t);
-            children.dedup_by_key(|&mut (t, _)| t);
-            children
-        });
-        children
-            .binary_search_by_key(&v, |&(t, _)| t)
-            .ok()
-            .map(|i| children[i].1)
+/// The first path edge from `p` to `v`: a scan of `p`'s edges, or, for a parent of many,
+/// a lookup in its children's edges (indexed in `children` at the first).
+fn edge_into(
+    snap: &HeapSnapshot,
+    d: &Distances,
+    children: &mut std::collections::HashMap<NodeIndex, Vec<(NodeIndex, EdgeIndex)>>,
+    p: NodeIndex,
+    v: NodeIndex,
+) -> Option<EdgeIndex> {
+    let edges = snap.edges(p);
+    if edges.len() < INDEXED_PARENT_EDGES {
+        return first_path_edge(snap, p, v);
     }
+    let children = children.entry(p).or_insert_with(|| {
+        let mut children: Vec<(NodeIndex, EdgeIndex)> = edges
+            .filter_map(|e| path_target(snap, p, e).map(|t| (t, e)))
+            .filter(|&(t, _)| d.parent[t as usize] == p)
+            .collect();
+        // Stable: of several edges to one child, the first stays first, and is kept.
+        children.sort_by_key(|&(t, _)| t);
+        children.dedup_by_key(|&mut (t, _)| t);
+        children
+    });
+    children
+        .binary_search_by_key(&v, |&(t, _)| t)
+        .ok()
+        .map(|i| children[i].1)
 }
 
 /// Who points at each node: the reverse of the path edges, for finding several paths.
