@@ -25,6 +25,7 @@ mod run_native;
 mod run_profiles;
 mod run_shapes;
 mod run_shapes_held_by_node;
+mod run_shapes_in_place;
 mod run_zero_disk;
 mod serve;
 mod snapshot_reports;

@@ -18,6 +18,16 @@ pub(crate) fn run_to_its_end(scenario: &str) -> (Option<i32>, serde_json::Value)
 
 /// Runs `scenario` for `iterations` under `leaktrail run`; returns the exit code and report.
 fn run_iterations(scenario: &str, iterations: u32) -> (Option<i32>, serde_json::Value) {
+    run_with(&[], scenario, iterations)
+}
+
+/// Runs `scenario` for `iterations` under `leaktrail run ARGS`; returns the exit code and
+/// report.
+pub(crate) fn run_with(
+    args: &[&str],
+    scenario: &str,
+    iterations: u32,
+) -> (Option<i32>, serde_json::Value) {
     // A test that failed while holding the lock poisons it; the others still run.
     let _turn = measured();
     if scenario.starts_with("npm/") {
@@ -34,7 +44,7 @@ fn run_iterations(scenario: &str, iterations: u32) -> (Option<i32>, serde_json::
         "--print-every".to_owned(),
         "25".to_owned(),
     ];
-    run_json(&[], &command)
+    run_json(args, &command)
 }
 
 /// The culprit's class, where it is held and the edges of its path, as the report names

@@ -38,10 +38,26 @@ const LAST_MAX_OBJECTS: usize = 2_000;
 
 /// The own size of the sizeable objects of one snapshot, by holder and by path shape.
 pub struct SizedObjects {
-    /// Shape → (own size, objects with that shape, the first object and its holder key).
-    by_shape: HashMap<String, (u64, u32, NodeIndex, (u32, String))>,
-    /// (Holder id, edge name) → own size.
-    by_holder: HashMap<(u32, String), u64>,
+    by_shape: HashMap<String, ShapeSizes>,
+    /// (Holder id, edge name) → the object held there and its own size.
+    by_holder: HashMap<(u32, String), HeldObject>,
+}
+
+/// The objects of one snapshot whose shortest paths have one shape.
+struct ShapeSizes {
+    /// The largest own size among them.
+    largest: u64,
+    /// Their own sizes added up.
+    total: u64,
+    /// How many there are.
+    count: u32,
+}
+
+/// The object at one (holder, edge) place.
+struct HeldObject {
+    object: NodeIndex,
+    own_size: u64,
+    shape: String,
 }
 
 /// Where an object is held, in both keys.
@@ -107,7 +123,7 @@ impl SizedObjects {
             sized.truncate(max_objects);
         }
         let mut shapes = PathShapes::new(snap, classes, distances);
-        let mut by_shape: HashMap<String, (u64, u32, NodeIndex, (u32, String))> = HashMap::new();
+        let mut by_shape: HashMap<String, ShapeSizes> = HashMap::new();
         let mut by_holder = HashMap::new();
         for (v, size) in sized {
             // Objects only the VM's own roots hold are V8's business.
@@ -117,12 +133,22 @@ impl SizedObjects {
             let Some(place) = place(snap, &mut shapes, v) else {
                 continue;
             };
-            let entry = by_shape
-                .entry(place.shape)
-                .or_insert_with(|| (0, 0, v, place.holder.clone()));
-            entry.0 = entry.0.max(size);
-            entry.1 += 1;
-            by_holder.insert(place.holder, size);
+            let entry = by_shape.entry(place.shape.clone()).or_insert(ShapeSizes {
+                largest: 0,
+                total: 0,
+                count: 0,
+            });
+            entry.largest = entry.largest.max(size);
+            entry.total += size;
+            entry.count += 1;
+            by_holder.insert(
+                place.holder,
+                HeldObject {
+                    object: v,
+                    own_size: size,
+                    shape: place.shape,
+                },
+            );
         }
         SizedObjects {
             by_shape,
@@ -156,6 +182,18 @@ pub(crate) fn is_string(k: NodeKind) -> bool {
     )
 }
 
+/// True for storage an object reached through an internal edge keeps for itself: an
+/// array (elements, property store, hash table), a string, a native backing store, and the
+/// `ArrayBuffer` of a typed array or `Buffer` (a `Buffer.concat` log replaces its
+/// `ArrayBuffer` as it grows, so only the Buffer's place sees the growth).
+fn is_own_storage(snap: &HeapSnapshot, t: NodeIndex) -> bool {
+    match snap.node_kind(t) {
+        NodeKind::Array | NodeKind::Native => true,
+        NodeKind::Object => matches!(snap.node_name(t), "ArrayBuffer" | "SharedArrayBuffer"),
+        k => is_string(k),
+    }
+}
+
 /// Objects and top strings (not part of another string) of own size `min_size` or more.
 fn own_sizes(snap: &HeapSnapshot, distances: &Distances, min_size: u64) -> Vec<(NodeIndex, u64)> {
     let n = snap.node_count();
@@ -181,8 +219,7 @@ fn own_sizes(snap: &HeapSnapshot, distances: &Distances, min_size: u64) -> Vec<(
                     continue;
                 }
                 let t = snap.edge_target(e);
-                let tk = snap.node_kind(t);
-                if claimed[t as usize] || !(tk == NodeKind::Array || is_string(tk)) {
+                if claimed[t as usize] || !is_own_storage(snap, t) {
                     continue;
                 }
                 claimed[t as usize] = true;
@@ -197,9 +234,15 @@ fn own_sizes(snap: &HeapSnapshot, distances: &Distances, min_size: u64) -> Vec<(
     out
 }
 
-/// Objects of `last` held alone at a place where every earlier snapshot had one object
-/// (or none yet, counted 0) of smaller size, growing in every interval by at least
-/// `min_growth` in all; largest growth first.
+/// Objects of `last` whose place (holder and edge) every earlier snapshot had with a
+/// smaller object (or none yet in the first, counted 0), growing in every interval by at
+/// least `min_growth` in all; largest growth first.
+///
+/// A place whose holder was replaced is followed by its path's shape, where one object
+/// alone has that shape in every snapshot. Where several places share a shape (the
+/// `samples` array of each of two routes), their shape's total must have grown in every
+/// interval as well: among many look-alike buffers of varying size, one grows in every
+/// interval by chance.
 pub fn growing_objects(
     earlier: &[&SizedObjects],
     last_sized: &SizedObjects,
@@ -207,43 +250,54 @@ pub fn growing_objects(
     min_growth: u64,
     top: usize,
 ) -> Vec<GrowingObject> {
+    let grew = |sizes: &[u64]| sizes.windows(2).all(|w| w[1] > w[0]);
     let mut found: Vec<(NodeIndex, Vec<u64>)> = Vec::new();
-    'shapes: for (key, (size, count, v, holder)) in &last_sized.by_shape {
-        let (size, v) = (*size, *v);
-        if *count != 1 {
+    let mut totals_by_shape: HashMap<&str, Vec<u64>> = HashMap::new();
+    for (holder, held) in &last_sized.by_holder {
+        let Some(shape) = last_sized.by_shape.get(&held.shape) else {
             continue;
-        }
-        // By holder where every earlier snapshot knows it, else by shape.
+        };
         let by_holder: Option<Vec<u64>> = earlier
             .iter()
             .enumerate()
             .map(|(i, e)| match e.by_holder.get(holder) {
-                Some(&s) => Some(s),
+                Some(h) => Some(h.own_size),
                 None if i == 0 => Some(0),
                 None => None,
             })
             .collect();
         let mut sizes = match by_holder {
             Some(s) if s.iter().any(|&x| x > 0) => s,
-            _ => {
-                let mut sizes = Vec::with_capacity(earlier.len() + 1);
-                for e in earlier {
-                    match e.by_shape.get(key) {
-                        Some(&(s, 1, ..)) => sizes.push(s),
-                        Some(_) => continue 'shapes,
-                        None => sizes.push(0),
-                    }
+            _ if shape.count == 1 => {
+                let by_shape: Option<Vec<u64>> = earlier
+                    .iter()
+                    .map(|e| match e.by_shape.get(&held.shape) {
+                        Some(s) if s.count == 1 => Some(s.largest),
+                        Some(_) => None,
+                        None => Some(0),
+                    })
+                    .collect();
+                match by_shape {
+                    Some(s) => s,
+                    None => continue,
                 }
-                sizes
             }
+            _ => continue,
         };
-        sizes.push(size);
-        let grew = sizes.windows(2).all(|w| w[1] > w[0]);
-        if grew && size - sizes[0] >= min_growth {
-            found.push((v, sizes));
+        sizes.push(held.own_size);
+        if shape.count > 1 {
+            let totals = totals_by_shape
+                .entry(held.shape.as_str())
+                .or_insert_with(|| place_totals(earlier, last_sized, &held.shape));
+            if !grew(totals) {
+                continue;
+            }
+        }
+        if grew(&sizes) && held.own_size - sizes[0] >= min_growth {
+            found.push((held.object, sizes));
         }
     }
-    found.sort_by_key(|(_, s)| std::cmp::Reverse(s[s.len() - 1] - s[0]));
+    found.sort_by_key(|(v, s)| (std::cmp::Reverse(s[s.len() - 1] - s[0]), *v));
     found
         .into_iter()
         .take(top)
@@ -270,6 +324,29 @@ pub fn growing_objects(
                 sentence,
             }
         })
+        .collect()
+}
+
+/// The own sizes of the places of `last` with path shape `shape` added up, in each
+/// snapshot, each place found by its holder (0 where an earlier snapshot lacks it).
+fn place_totals(earlier: &[&SizedObjects], last: &SizedObjects, shape: &str) -> Vec<u64> {
+    let places: Vec<&(u32, String)> = last
+        .by_holder
+        .iter()
+        .filter(|(_, h)| h.shape == shape)
+        .map(|(k, _)| k)
+        .collect();
+    let total = |s: &SizedObjects| -> u64 {
+        places
+            .iter()
+            .filter_map(|k| s.by_holder.get(*k))
+            .map(|h| h.own_size)
+            .sum()
+    };
+    earlier
+        .iter()
+        .map(|e| total(e))
+        .chain([total(last)])
         .collect()
 }
 
@@ -354,7 +431,8 @@ pub struct GrowingPlace {
 /// The places of the newest of three censuses (`places`, oldest first) held by one object
 /// whose own size rose in both intervals by `min_growth` or more in all, largest growth
 /// first. A place is followed by its holder's id, else by its path's shape where that is
-/// held by one object in every census; it must be recorded in all three (one missing from
+/// held by one object in every census (places sharing a shape must also have grown
+/// together, as in [`growing_objects`]); it must be recorded in all three (one missing from
 /// an earlier census was below its cut-off by an unknown amount: an object allocated after
 /// it would otherwise seem to grow from nothing).
 pub fn growing_places(places: [&[SizedPlace]; 3], min_growth: u64) -> Vec<GrowingPlace> {
@@ -366,19 +444,31 @@ pub fn growing_places(places: [&[SizedPlace]; 3], min_growth: u64) -> Vec<Growin
             _ => None,
         }
     };
-    let size_in = |list: &[SizedPlace], p: &SizedPlace| -> Option<u64> {
+    let by_holder = |list: &[SizedPlace], p: &SizedPlace| -> Option<u64> {
         list.iter()
             .find(|q| q.holder_id == p.holder_id && q.edge == p.edge)
             .map(|q| q.own_size)
-            .or_else(|| unique_shape(list, &p.shape))
+    };
+    let shared = |p: &SizedPlace| unique_shape(last, &p.shape).is_none();
+    // Places sharing a shape must also have grown together (see `growing_objects`).
+    let shape_grew = |p: &SizedPlace| -> bool {
+        let twins: Vec<&SizedPlace> = last.iter().filter(|q| q.shape == p.shape).collect();
+        let total =
+            |list: &[SizedPlace]| -> u64 { twins.iter().filter_map(|q| by_holder(list, q)).sum() };
+        total(first) < total(second) && total(second) < total(last)
     };
     let mut found: Vec<GrowingPlace> = last
         .iter()
-        .filter(|p| unique_shape(last, &p.shape).is_some())
         .filter_map(|p| {
-            let sizes = [size_in(first, p)?, size_in(second, p)?, p.own_size];
+            let size_in = |list: &[SizedPlace]| {
+                by_holder(list, p).or_else(|| unique_shape(list, &p.shape).filter(|_| !shared(p)))
+            };
+            let sizes = [size_in(first)?, size_in(second)?, p.own_size];
             let grew = sizes[0] < sizes[1] && sizes[1] < sizes[2];
-            (grew && sizes[2] - sizes[0] >= min_growth).then(|| GrowingPlace {
+            if !grew || sizes[2] - sizes[0] < min_growth || (shared(p) && !shape_grew(p)) {
+                return None;
+            }
+            Some(GrowingPlace {
                 sentence: format!(
                     "The {} at {} grew in both intervals: {}.",
                     p.class,
@@ -394,7 +484,13 @@ pub fn growing_places(places: [&[SizedPlace]; 3], min_growth: u64) -> Vec<Growin
             })
         })
         .collect();
-    found.sort_by_key(|g| std::cmp::Reverse(g.sizes[2] - g.sizes[0]));
+    found.sort_by_key(|g| {
+        (
+            std::cmp::Reverse(g.sizes[2] - g.sizes[0]),
+            g.place.holder_id,
+            g.place.edge.clone(),
+        )
+    });
     found
 }
 
@@ -452,5 +548,26 @@ mod census_tests {
             place(4, "log", "audit-log", 500 * k),
         ];
         assert!(growing_places([&first, &second, &twins], 64 * k).is_empty());
+    }
+
+    #[test]
+    fn places_sharing_a_shape_are_told_apart_by_holder_and_must_grow_together() {
+        let k = 1 << 10;
+        // The `samples` array of each of two routes: one shape, two holders, both growing.
+        let census = |a: u64, b: u64| {
+            [
+                place(7, "samples", "s", a * k),
+                place(9, "samples", "s", b * k),
+            ]
+        };
+        let (first, second, last) = (census(100, 100), census(300, 300), census(500, 500));
+        let found = growing_places([&first, &second, &last], 64 * k);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].place.holder_id, 7);
+        assert_eq!(found[1].place.holder_id, 9);
+        // Look-alike buffers whose sizes wander: one rises twice by chance, their total
+        // does not.
+        let (first, second, last) = (census(100, 900), census(300, 500), census(500, 100));
+        assert!(growing_places([&first, &second, &last], 64 * k).is_empty());
     }
 }
