@@ -385,3 +385,27 @@ fn a_workload_near_its_memory_limit_is_judged_without_snapshots_not_killed() {
         "{skipped:?}"
     );
 }
+
+#[test]
+fn a_workload_that_fails_before_its_first_line_is_told_by_its_exit_status() {
+    let _measured = common::measured();
+    let missing = std::env::temp_dir().join("leaktrail-no-such-script.js");
+    let command = [node().display().to_string(), missing.display().to_string()];
+    let (code, report) = run_json(&[], &command);
+    assert_eq!(code, Some(2), "{report}");
+    // Its own failure first, not the iteration lines it never got to print.
+    let fault = report["fault"].as_str().expect("fault");
+    assert_eq!(fault, "the workload ended with exit status 1", "{fault}");
+    let tail: Vec<&str> = report["run"]["stderr_tail"]
+        .as_array()
+        .expect("stderr tail")
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    assert!(
+        tail.iter().any(|l| l.contains("Cannot find module")),
+        "{tail:?}"
+    );
+    // Node's lines about the inspector leaktrail attached are not the workload's.
+    assert!(!tail.iter().any(|l| l.contains("debugger")), "{tail:?}");
+}

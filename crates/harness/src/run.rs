@@ -306,10 +306,15 @@ pub fn run(
     signals.disarm();
     if let Ok(seen) = seen.lock() {
         session.result.stdout_tail = seen.tail.iter().cloned().collect();
+        // A workload that failed before its first line (a typo in its path, a missing
+        // module) is told by its exit status, not by the lines it never printed.
+        let exit = &session.result.exit;
+        let failed = !exit.stopped_by_harness && exit.code != Some(0);
         let silent = session.result.samples.is_empty()
             && session.result.last_iteration.is_none()
             && session.result.fault.is_none()
-            && session.result.interrupted.is_none();
+            && session.result.interrupted.is_none()
+            && !failed;
         if let (true, Some(pattern)) = (silent, config.iteration_pattern.as_ref()) {
             session.result.fault = Some(format!(
                 "the workload ended without printing a line that matches --iteration-pattern `{pattern}` ({} lines on stdout), so nothing was sampled: have it print `iteration=N` after each request or unit of work, give --iteration-pattern a regular expression for the progress lines it prints (the number in its first group), or sample by time with --interval 1s",

@@ -175,9 +175,12 @@ pub fn listening_url(line: &str) -> Option<&str> {
 }
 
 /// True for what Node prints on stderr about the inspector leaktrail attached
-/// (`Debugger attached.`, `For help, see: …`): leaktrail's noise, not the workload's.
+/// (`Debugger attached.`, `For help, see: …`, `Waiting for the debugger to disconnect...`
+/// at exit): leaktrail's noise, not the workload's. Callers that act on Node's exit line
+/// look for it first.
 pub fn is_inspector_chatter(line: &str) -> bool {
-    line.starts_with("Debugger attached")
+    line.starts_with("Waiting for the debugger to disconnect")
+        || line.starts_with("Debugger attached")
         || line.starts_with("Debugger ending on")
         || line.starts_with("Debugger listening on")
         || line.starts_with("For help, see: https://nodejs.org")

@@ -35,15 +35,15 @@ pub(super) fn read(
                 let _ = url_tx.send(url.to_owned());
                 return true;
             }
-            if leaktrail_inspector::is_inspector_chatter(&line) {
-                return true;
-            }
             if line.contains("Waiting for the debugger to disconnect") {
                 // Node answers no GC request now: cut a call in flight.
                 exiting.store(true, Ordering::SeqCst);
                 if let Some(s) = cut.lock().ok().and_then(|mut c| c.take()) {
                     let _ = s.shutdown(std::net::Shutdown::Both);
                 }
+                return true;
+            }
+            if leaktrail_inspector::is_inspector_chatter(&line) {
                 return true;
             }
             // The service's own log goes on to ours.
