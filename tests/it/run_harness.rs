@@ -170,3 +170,37 @@ fn a_process_that_is_not_node_is_judged_by_rss() {
         .expect("slope");
     assert!(slope > 200.0 * 1024.0 && slope < 330.0 * 1024.0, "{slope}");
 }
+
+#[test]
+fn node_behind_a_shell_is_judged_by_rss_and_the_report_says_how_to_look_inside() {
+    let _measured = measured();
+    let dir = scenarios_dir();
+    let inner = format!(
+        "{} --expose-gc {} {} --iterations 3000 --print-every 25",
+        node().display(),
+        dir.join("runner.js").display(),
+        dir.join("stream-registry-no-ttl.js").display()
+    );
+    let command = vec!["sh".to_owned(), "-c".to_owned(), inner];
+    let (code, report) = run_json(&[], &command);
+    let sentence = report["assessment"]["sentence"].as_str().expect("sentence");
+    assert_eq!(code, Some(1), "{sentence}");
+    // RSS cannot tell the heap from native memory: it says so, not "native".
+    assert!(!sentence.contains("native (resident)"), "{sentence}");
+    assert!(
+        sentence.contains("Judged by RSS only: the process tree runs Node (PID ")
+            && sentence.contains("add --node"),
+        "{sentence}"
+    );
+    assert!(report["run"]["uninspected_node"]["pid"].as_i64().is_some());
+    // As it says: with --node the inspector goes through the shell to Node.
+    let (code, report) = run_json(&["--node"], &command);
+    let sentence = report["assessment"]["sentence"].as_str().expect("sentence");
+    assert_eq!(code, Some(1), "{sentence}");
+    assert!(
+        report["run"]["samples"][0]["heap_used"].as_u64().is_some(),
+        "{sentence}"
+    );
+    assert!(report["run"]["uninspected_node"].is_null());
+    assert_eq!(report["assessment"]["grows"], "v8_heap", "{sentence}");
+}

@@ -318,6 +318,9 @@ pub fn assess(
         sentence.push(' ');
         sentence.push_str(&said);
     }
+    if let (false, Some(seen)) = (node, &result.uninspected_node) {
+        sentence = rss_only(sentence, seen);
+    }
     let warmup_x = x.get(primary.verdict.warmup_samples).copied();
     let pss = crate::pss::compare(
         samples,
@@ -546,6 +549,21 @@ fn without_snapshot_steps(samples: &[Sample], of: impl Fn(&Sample) -> u64) -> Ne
         series,
         left: residue.most() as f64,
     }
+}
+
+/// `sentence` of a run that judged a tree with a Node process in it by RSS alone: its
+/// RSS cannot tell the V8 heap from native memory, so "native" is not said, and the user
+/// learns how to let leaktrail look inside.
+fn rss_only(sentence: String, seen: &crate::UninspectedNode) -> String {
+    let mut command = seen.command.clone();
+    if command.chars().count() > 60 {
+        command = command.chars().take(59).chain(['…']).collect();
+    }
+    format!(
+        "{} Judged by RSS only: the process tree runs Node (PID {}: `{command}`), which leaktrail did not start as Node, so it cannot tell the V8 heap from native memory or name a culprit. Run it as `leaktrail run -- node …`, or add --node when the command passes its environment on to one Node process (`sh -c`, a shell script).",
+        sentence.replace(&format!(" {}", MemoryKind::Native.phrase()), ""),
+        seen.pid
+    )
 }
 
 /// A size in bytes, signed, for sentences.

@@ -63,6 +63,6 @@ pub use profile::{ProfileRequest, RecordedProfiles, ALLOC_PROFILE_FILE, CPU_PROF
 pub use pss::PssComparison;
 pub use run::{
     run, CheapPoint, EndSnapshot, ExitInfo, HarnessError, PointKind, PssMode, RunConfig, RunResult,
-    RunSnapshot, Sample, SnapshotPlan, DOUBLING_KEEP,
+    RunSnapshot, Sample, SnapshotPlan, UninspectedNode, DOUBLING_KEEP,
 };
 pub use snapshot_room::{SnapshotResidue, SnapshotShortfall, SNAPSHOT_NEED_FACTOR};

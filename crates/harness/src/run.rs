@@ -42,6 +42,7 @@ use crate::profile::{Profiling, RecordedProfiles};
 
 pub use model::{
     CheapPoint, ExitInfo, HarnessError, PointKind, RunConfig, RunResult, RunSnapshot, Sample,
+    UninspectedNode,
 };
 
 enum Event {
@@ -207,6 +208,7 @@ pub fn run(
             end_snapshot: None,
             snapshots_skipped: Vec::new(),
             profiles: RecordedProfiles::default(),
+            uninspected_node: None,
         },
         schedule: schedule::Schedule::default(),
         after_snapshot: false,
@@ -757,6 +759,9 @@ impl Session<'_> {
             s.memory.anon = tree.total.anon;
             s.memory.threads = tree.total.threads;
             s.processes = tree.processes.len();
+            if !self.config.inspect && self.result.uninspected_node.is_none() {
+                self.result.uninspected_node = uninspected_node(&tree);
+            }
             self.budget
                 .record(self.elapsed(), cost, busy.elapsed().as_secs_f64());
             let edge = last || self.result.samples.is_empty();
@@ -792,6 +797,19 @@ impl Session<'_> {
         }
         self.maybe_snapshot(progress, iteration, t)
     }
+}
+
+/// The first Node process of `tree`, for a run that started none as Node (its RSS is all
+/// the run sees of it).
+fn uninspected_node(tree: &leaktrail_sampler::TreeSample) -> Option<UninspectedNode> {
+    tree.processes.iter().find_map(|p| {
+        let info = leaktrail_sampler::process_info(p.pid)?;
+        let exe = info.exe?;
+        leaktrail_sampler::is_node_program(&exe.to_string_lossy()).then(|| UninspectedNode {
+            pid: p.pid,
+            command: info.cmdline.join(" "),
+        })
+    })
 }
 
 /// How often the workload's held-back time is read.

@@ -70,6 +70,7 @@ fn run_result(samples: Vec<Sample>) -> RunResult {
         end_snapshot: None,
         snapshots_skipped: Vec::new(),
         profiles: RecordedProfiles::default(),
+        uninspected_node: None,
     }
 }
 

@@ -196,6 +196,19 @@ pub struct RunResult {
     pub snapshots_skipped: Vec<String>,
     /// CPU and allocation profiles written (`--cpu-profile`, `--alloc-profile`).
     pub profiles: RecordedProfiles,
+    /// A Node process of the tree that leaktrail did not start as Node (the command wraps
+    /// it: `sh -c`, a script), so the run saw its RSS only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uninspected_node: Option<UninspectedNode>,
+}
+
+/// A Node process the run found in the workload's tree without an inspector of its own.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct UninspectedNode {
+    /// Its PID.
+    pub pid: i32,
+    /// Its command line.
+    pub command: String,
 }
 
 /// A run that could not be carried out.
