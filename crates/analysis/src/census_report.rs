@@ -115,6 +115,9 @@ impl LeakReport {
             dismissed_small: small,
             min_cluster_bytes: leaks.min_cluster_bytes,
             growing_objects: growing,
+            // Censuses record the largest places only: a step between them is not told
+            // from a place that fell below the cut-off.
+            objects_grown_in_steps: Vec::new(),
             growing_collections: Vec::new(),
             handles: Default::default(),
             summary,

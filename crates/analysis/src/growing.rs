@@ -234,24 +234,40 @@ fn own_sizes(snap: &HeapSnapshot, distances: &Distances, min_size: u64) -> Vec<(
     out
 }
 
+/// What [`growing_objects`] finds: places whose object grew in every interval, and
+/// places whose object grew in steps.
+pub struct PlaceGrowth {
+    /// Grew in every interval, largest growth first: a finding.
+    pub every_interval: Vec<GrowingObject>,
+    /// Grew from the first snapshot to the last without ever shrinking, but not in every
+    /// interval, largest growth first: a lead, not a finding. A hash table or array
+    /// whose entries hold no objects of their own (numbers) grows only when it doubles
+    /// its capacity, so a leak of that kind steps between snapshots; so does a cache
+    /// that filled.
+    pub in_steps: Vec<GrowingObject>,
+}
+
 /// Objects of `last` whose place (holder and edge) every earlier snapshot had with a
 /// smaller object (or none yet in the first, counted 0), growing in every interval by at
-/// least `min_growth` in all; largest growth first.
+/// least `min_growth` in all; largest growth first. Beside them, the places that grew by
+/// `min_growth` in steps ([`PlaceGrowth::in_steps`]; held in the first snapshot already).
 ///
 /// A place whose holder was replaced is followed by its path's shape, where one object
 /// alone has that shape in every snapshot. Where several places share a shape (the
 /// `samples` array of each of two routes), their shape's total must have grown in every
-/// interval as well: among many look-alike buffers of varying size, one grows in every
-/// interval by chance.
+/// interval as well (in steps: never shrunk): among many look-alike buffers of varying
+/// size, one grows in every interval by chance.
 pub fn growing_objects(
     earlier: &[&SizedObjects],
     last_sized: &SizedObjects,
     last: &HeapAnalysis<'_>,
     min_growth: u64,
     top: usize,
-) -> Vec<GrowingObject> {
+) -> PlaceGrowth {
     let grew = |sizes: &[u64]| sizes.windows(2).all(|w| w[1] > w[0]);
+    let never_shrank = |sizes: &[u64]| sizes.windows(2).all(|w| w[1] >= w[0]);
     let mut found: Vec<(NodeIndex, Vec<u64>)> = Vec::new();
+    let mut stepped: Vec<(NodeIndex, Vec<u64>)> = Vec::new();
     let mut totals_by_shape: HashMap<&str, Vec<u64>> = HashMap::new();
     for (holder, held) in &last_sized.by_holder {
         let Some(shape) = last_sized.by_shape.get(&held.shape) else {
@@ -285,46 +301,55 @@ pub fn growing_objects(
             _ => continue,
         };
         sizes.push(held.own_size);
-        if shape.count > 1 {
-            let totals = totals_by_shape
-                .entry(held.shape.as_str())
-                .or_insert_with(|| place_totals(earlier, last_sized, &held.shape));
-            if !grew(totals) {
-                continue;
-            }
+        if held.own_size.saturating_sub(sizes[0]) < min_growth || !never_shrank(&sizes) {
+            continue;
         }
-        if grew(&sizes) && held.own_size - sizes[0] >= min_growth {
+        let totals = (shape.count > 1).then(|| {
+            totals_by_shape
+                .entry(held.shape.as_str())
+                .or_insert_with(|| place_totals(earlier, last_sized, &held.shape))
+                .clone()
+        });
+        if grew(&sizes) && totals.as_deref().is_none_or(grew) {
             found.push((held.object, sizes));
+        } else if sizes[0] > 0 && totals.as_deref().is_none_or(never_shrank) {
+            stepped.push((held.object, sizes));
         }
     }
-    found.sort_by_key(|(v, s)| (std::cmp::Reverse(s[s.len() - 1] - s[0]), *v));
-    found
-        .into_iter()
-        .take(top)
-        .map(|(v, sizes)| {
-            let path = last.shortest_path(v);
-            let holder = place_of(&path);
-            let class = last.class_name(v).to_owned();
-            let sentence = format!(
-                "The {} at {} grew in every interval: {}.",
-                class,
-                holder,
-                sizes
-                    .iter()
-                    .map(|&s| human_bytes(s))
-                    .collect::<Vec<_>>()
-                    .join(" → ")
-            );
-            GrowingObject {
-                class,
-                object: last.object(v),
-                sizes,
-                holder,
-                path,
-                sentence,
-            }
-        })
-        .collect()
+    let view = |list: Vec<(NodeIndex, Vec<u64>)>, how: &str| -> Vec<GrowingObject> {
+        let mut list = list;
+        list.sort_by_key(|(v, s)| (std::cmp::Reverse(s[s.len() - 1] - s[0]), *v));
+        list.into_iter()
+            .take(top)
+            .map(|(v, sizes)| {
+                let path = last.shortest_path(v);
+                let holder = place_of(&path);
+                let class = last.class_name(v).to_owned();
+                let sentence = format!(
+                    "The {} at {} grew {how}: {}.",
+                    class,
+                    holder,
+                    sizes
+                        .iter()
+                        .map(|&s| human_bytes(s))
+                        .collect::<Vec<_>>()
+                        .join(" → ")
+                );
+                GrowingObject {
+                    class,
+                    object: last.object(v),
+                    sizes,
+                    holder,
+                    path,
+                    sentence,
+                }
+            })
+            .collect()
+    };
+    PlaceGrowth {
+        every_interval: view(found, "in every interval"),
+        in_steps: view(stepped, "in steps"),
+    }
 }
 
 /// The own sizes of the places of `last` with path shape `shape` added up, in each

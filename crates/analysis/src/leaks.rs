@@ -184,6 +184,11 @@ pub struct LeakReport {
     pub min_cluster_bytes: u64,
     /// Objects at one place whose size grew in every interval, largest growth first.
     pub growing_objects: Vec<GrowingObject>,
+    /// Objects at one place that grew in steps (never shrank, not in every interval),
+    /// largest growth first: leads for a run whose bytes grew with no finding (a table
+    /// doubling as it gains numbers), not findings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects_grown_in_steps: Vec<GrowingObject>,
     /// With four or more snapshots: collections whose entry count grew in every interval,
     /// largest retained growth first (empty with three).
     pub growing_collections: Vec<crate::collections::GrowingCollection>,
@@ -326,23 +331,25 @@ impl LeakReport {
         let mut snapshots: Vec<SnapshotInfo> = earlier.iter().map(|e| e.info.clone()).collect();
         snapshots.push(SnapshotInfo::of(snap, final_path));
         let sized: Vec<&SizedObjects> = earlier.iter().map(|e| &e.sized).collect();
-        let growing = growing_objects(
+        let places = growing_objects(
             &sized,
             &SizedObjects::of_last(a, min_bytes),
             a,
             min_bytes,
             top,
-        )
-        .into_iter()
-        // A collection whose entries are a cluster is that cluster's holder, said already.
-        .filter(|g| {
-            !kept.iter().any(|c: &LeakCluster| {
-                c.path[..c.path.len().saturating_sub(1)]
-                    .iter()
-                    .any(|s| s.object.id == g.object.id)
+        );
+        let growing = places
+            .every_interval
+            .into_iter()
+            // A collection whose entries are a cluster is that cluster's holder, said already.
+            .filter(|g| {
+                !kept.iter().any(|c: &LeakCluster| {
+                    c.path[..c.path.len().saturating_sub(1)]
+                        .iter()
+                        .any(|s| s.object.id == g.object.id)
+                })
             })
-        })
-        .collect::<Vec<_>>();
+            .collect::<Vec<_>>();
         // A cluster of one object that is a growing object is said better as that.
         kept.retain(|c| c.count > 1 || !growing.iter().any(|g| g.object.id == c.example.id));
         let summary = match (kept.first(), growing.first()) {
@@ -381,6 +388,7 @@ impl LeakReport {
             dismissed_small: small,
             min_cluster_bytes: min_bytes,
             growing_objects: growing,
+            objects_grown_in_steps: places.in_steps,
             growing_collections: Vec::new(),
             handles: crate::handles::HandlesDelta::between(
                 &earlier[0].handles,

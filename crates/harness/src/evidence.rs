@@ -338,6 +338,17 @@ pub fn weigh_objects(
             assessment.grows = None;
             assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
         }
+        // A late step of the bytes with the program's data grown across the snapshots:
+        // a table that doubles (its entries numbers, no objects of their own) shows no
+        // class or place that grew in every interval, and is no growth of V8's own.
+        (Outcome::Inconclusive, None) if assessment.primary.verdict.late_step => {
+            if let Some(lead) = step_lead(report, &axis) {
+                evidence.sentence = format!(
+                    "The snapshots do not settle it: {lead}, and nothing grew in every interval. Run it longer."
+                );
+                assessment.sentence = format!("{} {}", assessment.sentence, evidence.sentence);
+            }
+        }
         (Outcome::Inconclusive, None) if nothing_grew(report) && comparable_intervals(&at) => {
             evidence.outcome = Outcome::NoLeak;
             evidence.sentence = format!(
@@ -375,7 +386,12 @@ pub fn weigh_objects(
                     assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
                 }
                 _ => {
-                    evidence.sentence = "No class, collection or object of the program grew in every interval across the snapshots: what grows is V8's own (code generated at run time, compilation caches) or objects replaced as they grow.".to_owned();
+                    evidence.sentence = match step_lead(report, &axis) {
+                        Some(lead) => format!(
+                            "No class, collection or object of the program grew in every interval across the snapshots, but {lead}: a Map, Set or array whose table doubles in steps as it gains entries that hold no objects of their own (numbers), or storage replaced as it grows."
+                        ),
+                        None => "No class, collection or object of the program grew in every interval across the snapshots: what grows is V8's own (code generated at run time, compilation caches) or objects replaced as they grow.".to_owned(),
+                    };
                     assessment.sentence.push(' ');
                     assessment.sentence.push_str(&evidence.sentence);
                 }
@@ -506,6 +522,43 @@ fn heap_judged(assessment: &RunAssessment) -> bool {
 /// True when the snapshots show nothing that grew, not even under the noise floor.
 fn nothing_grew(report: &LeakReport) -> bool {
     !report.found_leak() && report.dismissed_small == 0
+}
+
+/// What grew in the snapshots when nothing grew in every interval, as a clause: the
+/// place that grew the most in steps ("the Set at `processed` grew in steps: …"), else
+/// the family of the program's data (not code, not V8's internals) that grew the most,
+/// by the noise floor of a cluster or more; `None` when none did.
+fn step_lead(report: &LeakReport, axis: &str) -> Option<String> {
+    let sizes = |s: &[u64]| {
+        s.iter()
+            .map(|&b| human_bytes(b))
+            .collect::<Vec<_>>()
+            .join(" → ")
+    };
+    if let Some(g) = report.objects_grown_in_steps.first() {
+        return Some(format!(
+            "the {} at {} grew in steps, {} (at {axis})",
+            g.class,
+            g.holder,
+            sizes(&g.sizes)
+        ));
+    }
+    report
+        .families
+        .iter()
+        .filter(|f| !matches!(f.family, Family::Code | Family::System))
+        .filter_map(|f| {
+            let grew = f.sizes.last()?.checked_sub(*f.sizes.first()?)?;
+            (grew >= report.min_cluster_bytes).then_some((grew, f))
+        })
+        .max_by_key(|(grew, _)| *grew)
+        .map(|(_, f)| {
+            format!(
+                "the program's {} grew {} (at {axis})",
+                f.family.label(),
+                sizes(&f.sizes)
+            )
+        })
 }
 
 fn join(v: &[u64]) -> String {

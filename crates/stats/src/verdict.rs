@@ -4,7 +4,9 @@
 //! 1. fewer than [`MIN_SAMPLES`] samples: **inconclusive**;
 //! 2. the slope's interval reaches above the floor, but the last third's whole interval
 //!    is at or below it and clearly below the earlier slope: **saturating** growth (a
-//!    cache filling to its cap) — **no leak**;
+//!    cache filling to its cap) — **no leak**; unless most of the rise came in one step
+//!    and the flat stretch after it is shorter than the rise before it (a table that
+//!    doubles its capacity in steps looks so until its next step): **inconclusive**;
 //! 3. the Mann–Kendall trend is significant at `alpha` *and* the whole confidence interval
 //!    of the Theil–Sen slope is above the floor: **leak**;
 //! 4. the whole confidence interval is at or below the floor: **no leak** (it may grow, but
@@ -70,6 +72,10 @@ pub struct GrowthVerdict {
     pub warmup_detected: bool,
     /// Growth that flattens out: early slope above the floor, the last third below.
     pub saturating: bool,
+    /// Inconclusive because it levelled off only after a late step ([`late_step`]): the
+    /// flat stretch of a table that doubles, or a one-time allocation.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub late_step: bool,
     /// Slope of the last third, when computed.
     pub tail_slope: Option<SlopeEstimate>,
     /// Samples after the warm-up.
@@ -100,11 +106,22 @@ pub fn decide(x: &[f64], y: &[f64], policy: &GrowthPolicy) -> GrowthVerdict {
         warmup_samples,
         warmup_detected,
         saturating: false,
+        late_step: false,
         tail_slope: None,
         samples_used: m,
         more_samples_needed: None,
         reason: String::new(),
     };
+    // A warm-up that ended in a step late in the run may be no warm-up at all: the
+    // flat stretch after a table's doubling.
+    if warmup_detected {
+        if let Some(more) = late_step(&x[..n], &y[..n]) {
+            v.more_samples_needed = Some(more);
+            v.late_step = true;
+            v.reason = LATE_STEP.into();
+            return v;
+        }
+    }
     if m < MIN_SAMPLES {
         v.more_samples_needed = Some(MIN_SAMPLES - m);
         v.reason = format!("only {m} samples after the warm-up");
@@ -116,6 +133,12 @@ pub fn decide(x: &[f64], y: &[f64], policy: &GrowthPolicy) -> GrowthVerdict {
         let early = theil_sen(&xs[..2 * m / 3], &ys[..2 * m / 3], policy.alpha);
         v.tail_slope = Some(tail);
         if tail.high <= floor && early.low > tail.high {
+            if let Some(more) = late_step(xs, ys) {
+                v.more_samples_needed = Some(more);
+                v.late_step = true;
+                v.reason = LATE_STEP.into();
+                return v;
+            }
             v.saturating = true;
             v.outcome = Outcome::NoLeak;
             v.reason = "growth is saturating: the last third stays below the floor".into();
@@ -145,6 +168,52 @@ pub fn decide(x: &[f64], y: &[f64], policy: &GrowthPolicy) -> GrowthVerdict {
         };
     }
     v
+}
+
+/// Why a series that levels off after a late step is inconclusive ([`late_step`]).
+const LATE_STEP: &str = "it rose in a step late in the run and has been flat for less than it took to get there: a one-time allocation, or a Map, Set or array that grows its table by doubling and would not have doubled again yet";
+
+/// A series that levels off only after a step of at least this share of its rise is
+/// told from a cache filling to its cap by how long it has been flat ([`late_step`]).
+const STEP_SHARE: f64 = 0.3;
+
+/// For a series that rose and levels off: when most of its rise came in one step
+/// ([`STEP_SHARE`] or more of it) and the flat stretch after that step is shorter than the
+/// stretch before it, how many more samples would make the flat stretch as long. `None`
+/// otherwise.
+///
+/// A hash table (a `Map`, a `Set`, an object's dictionary) or an array that gains
+/// entries holding no objects of their own (numbers) grows only when its capacity
+/// doubles: flat, a step, flat twice as long, a step twice as large. A leak of that
+/// kind whose last step came past the middle of the run looks like a cache that
+/// filled: only a flat stretch longer than the rise before it tells them apart.
+fn late_step(xs: &[f64], ys: &[f64]) -> Option<usize> {
+    let m = xs.len();
+    let median = |v: &[f64]| -> f64 {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let start = median(&ys[..(m / 6).max(3)]);
+    let end = median(&ys[2 * m / 3..]);
+    let rise = end - start;
+    if rise <= 0.0 {
+        return None;
+    }
+    // The last sample below 60 % of the rise: after a doubling step's, the level before
+    // it is about half the rise.
+    let below = ys.iter().rposition(|&y| y < start + 0.6 * rise)?;
+    let reached = below + 1;
+    if reached < 3 || reached + 3 > m {
+        return None;
+    }
+    let step = median(&ys[reached..reached + 3]) - median(&ys[reached - 3..reached]);
+    let (before, after) = (xs[reached] - xs[0], xs[m - 1] - xs[reached]);
+    if step < STEP_SHARE * rise || after >= before {
+        return None;
+    }
+    let per_sample = (xs[m - 1] - xs[0]) / (m - 1) as f64;
+    Some((((before - after) / per_sample.max(f64::MIN_POSITIVE)).ceil() as usize).max(1))
 }
 
 /// Prefix lengths [`samples_needed`] decides on, at most.
@@ -257,6 +326,59 @@ mod tests {
         let v = decide(&x, &y, &policy(1_000.0));
         assert_eq!(v.outcome, Outcome::NoLeak, "{v:?}");
         assert!(v.warmup_detected || v.saturating, "{v:?}");
+    }
+
+    #[test]
+    fn a_table_doubling_in_steps_is_not_called_a_cache_that_filled() {
+        // A Set of numbers gaining 40 a step: its table doubles at 205, 410, 819 and
+        // 1,638 steps (the last +1.2 MB), and would again at 3,276, past the end.
+        let table = |t: f64| {
+            let steps = [205.0, 410.0, 819.0, 1638.0];
+            50e6 + steps
+                .iter()
+                .filter(|&&s| t >= s)
+                .map(|s| 750.0 * s)
+                .sum::<f64>()
+        };
+        let x: Vec<f64> = (0..120).map(|i| 25.0 * i as f64).collect();
+        let mut r = Noise(11);
+        let y: Vec<f64> = x.iter().map(|&t| table(t) + 60_000.0 * r.next()).collect();
+        let v = decide(&x, &y, &policy(256.0));
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{v:?}");
+        assert!(v.reason.contains("doubling"), "{v:?}");
+        // About the samples that make the flat stretch as long as the rise: ~10.
+        assert!(
+            v.more_samples_needed.is_some_and(|k| (5..=20).contains(&k)),
+            "{v:?}"
+        );
+        // Run twice as long it steps again: a leak.
+        let x: Vec<f64> = (0..240).map(|i| 25.0 * i as f64).collect();
+        let y: Vec<f64> = x
+            .iter()
+            .map(|&t| {
+                table(t) + if t >= 3276.0 { 750.0 * 3276.0 } else { 0.0 } + 60_000.0 * r.next()
+            })
+            .collect();
+        assert_ne!(decide(&x, &y, &policy(256.0)).outcome, Outcome::NoLeak);
+        // Found as the end of a warm-up instead (no earlier steps to see): the same.
+        let late = |t: f64| 50e6 + if t >= 1638.0 { 1.2e6 } else { 0.0 };
+        let x: Vec<f64> = (0..120).map(|i| 25.0 * i as f64).collect();
+        let y: Vec<f64> = x.iter().map(|&t| late(t) + 60_000.0 * r.next()).collect();
+        let v = decide(&x, &y, &policy(256.0));
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{v:?}");
+        // A cache that filled early in the run, in steps too, is still no leak.
+        let early = |t: f64| {
+            50e6 + [100.0, 200.0, 400.0]
+                .iter()
+                .filter(|&&s| t >= s)
+                .map(|s| 750.0 * s)
+                .sum::<f64>()
+        };
+        let y: Vec<f64> = (0..120)
+            .map(|i| early(25.0 * i as f64) + 60_000.0 * r.next())
+            .collect();
+        let x: Vec<f64> = (0..120).map(|i| 25.0 * i as f64).collect();
+        assert_eq!(decide(&x, &y, &policy(256.0)).outcome, Outcome::NoLeak);
     }
 
     #[test]
