@@ -220,6 +220,7 @@ fn plan(
             .max(Duration::from_millis(10)),
         stall_timeout: args.stall_timeout,
         inspect: is_node,
+        note_uninspected_node: !args.no_inspector,
         inspector_timeout: Duration::from_secs(20),
         snapshots,
         snapshot_dir: (!zero_disk).then(|| snapshot_dir.clone()),

@@ -759,7 +759,10 @@ impl Session<'_> {
             s.memory.anon = tree.total.anon;
             s.memory.threads = tree.total.threads;
             s.processes = tree.processes.len();
-            if !self.config.inspect && self.result.uninspected_node.is_none() {
+            if self.config.note_uninspected_node
+                && !self.config.inspect
+                && self.result.uninspected_node.is_none()
+            {
                 self.result.uninspected_node = uninspected_node(&tree);
             }
             self.budget

@@ -29,6 +29,9 @@ pub struct RunConfig {
     pub interval: Duration,
     /// Add `--inspect=127.0.0.1:0` to `NODE_OPTIONS` and sample the V8 heap.
     pub inspect: bool,
+    /// Without `inspect`: note a Node process found in the tree, which the run then saw
+    /// only the RSS of ([`RunResult::uninspected_node`]). Off when RSS alone was asked for.
+    pub note_uninspected_node: bool,
     /// How long to wait for Node's inspector URL.
     pub inspector_timeout: Duration,
     /// When to take heap snapshots (needs the inspector).
