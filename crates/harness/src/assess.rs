@@ -456,6 +456,14 @@ const NATIVE_FLOOR_FACTOR: f64 = 32.0;
 /// that can be a native leak of a Node process.
 const NATIVE_MIN_SHARE: f64 = 0.25;
 
+/// Native growth over the run must reach this many times what one of leaktrail's
+/// snapshots left (the largest step at one). A clean Express service, its workload ending
+/// by itself (five snapshots on the doubling schedule), read 0.29–0.67 times on 12 runs
+/// beside a CPU hog, and 1.26 once (a smaller first step, and later snapshots that gave
+/// nothing back); an addon keeping 64 KiB a request read 5.9, one keeping 16 KiB 1.51
+/// over 3,000 requests (a longer run, or its RSS note, tells that one).
+const NATIVE_SNAPSHOT_FACTOR: f64 = 1.5;
+
 /// Where the anonymous memory of a run started, how long the run was (in the unit of its
 /// x axis) and what leaktrail's snapshots left in it.
 struct AnonSpan {
@@ -476,13 +484,14 @@ impl RunAssessment {
         floor: f64,
     ) -> RunAssessment {
         let heap = &self.primary.verdict;
-        // Growth over the run, from where the series started. It must also reach what one
-        // of leaktrail's snapshots left in the process: a clean process creeps up after a
-        // snapshot by up to about that much before it levels off (an Express service:
-        // +17 MiB over ~1,000 iterations after each, then flat for 12,000), so less
-        // cannot be told from our own doing.
+        // Growth over the run, from where the series started. It must also reach
+        // [`NATIVE_SNAPSHOT_FACTOR`] times what one of leaktrail's snapshots left in the
+        // process: a clean process creeps up after a snapshot by up to about that much
+        // before it levels off (an Express service: +17 MiB over ~1,000 iterations after
+        // each, then flat for 12,000), so less cannot be told from our own doing.
         let growth = r.slope.slope * span.length;
-        let grown = growth >= NATIVE_MIN_SHARE * span.start && growth >= span.snapshots_left;
+        let grown = growth >= NATIVE_MIN_SHARE * span.start
+            && growth >= NATIVE_SNAPSHOT_FACTOR * span.snapshots_left;
         let native = node
             && grown
             && self.outcome != Outcome::Leak
