@@ -1,6 +1,7 @@
 //! `leaktrail run` on leaks held by Node's own machinery rather than by a variable of the
-//! program: a stream's write queue, the timer lists, an EventTarget's listeners, and a
-//! string's parent. The culprit must still lead to the program's object that owns it.
+//! program: a stream's write queue, the timer lists, an EventTarget's listeners, a
+//! string's parent, and V8's own string table. The culprit must still lead to the
+//! program's object that owns it, or name the part of Node or V8 that holds it.
 
 use crate::run_shapes::{assert_clean, assert_heap_leak_named};
 
@@ -45,4 +46,15 @@ fn listeners_on_a_long_lived_abort_signal_are_named() {
 #[test]
 fn listeners_removed_from_an_abort_signal_pass() {
     assert_clean("abort-signal-listeners-removed-clean");
+}
+
+#[test]
+fn keys_registered_with_symbol_for_are_named_under_v8s_string_table() {
+    // Nothing of the program holds them: V8's registry and string table do.
+    assert_heap_leak_named("symbol-for-request-keys");
+}
+
+#[test]
+fn plain_symbols_as_request_keys_pass() {
+    assert_clean("symbol-request-keys-clean");
 }

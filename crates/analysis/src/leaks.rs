@@ -647,7 +647,16 @@ pub(crate) fn holder_of(path: &[StepView]) -> String {
     }
     if path.len() >= 2 {
         let step = &path[path.len() - 2];
-        return format!("{} @{}", step.object.class, step.object.id);
+        return match (step.object.class.as_str(), step.object.name.as_str()) {
+            // A root of V8's own: the table it interns strings in keeps what
+            // `Symbol.for` keys and names made from data (`obj[id]`) hold on to.
+            ("(synthetic)", "(Internalized strings)") => {
+                "V8's string table (Internalized strings: `Symbol.for` keys, names made from data)"
+                    .to_owned()
+            }
+            ("(synthetic)", name) if !name.is_empty() => format!("V8's own root {name}"),
+            (class, _) => format!("{} @{}", class, step.object.id),
+        };
     }
     "(GC roots)".to_owned()
 }
@@ -684,5 +693,21 @@ mod tests {
             step("5496", "internal", "Rendered"),
         ];
         assert_eq!(holder_of(&path), "`__pageCache` (Map) of the global object");
+    }
+
+    #[test]
+    fn strings_held_by_a_root_of_v8s_own_name_that_root() {
+        // `Symbol.for(\`request:${id}\`)` per request: the descriptions stay interned.
+        let mut root = step("1", "element", "(synthetic)");
+        root.object.name = "(Internalized strings)".to_owned();
+        let path = [root, step("568", "element", "(string)")];
+        assert_eq!(
+            holder_of(&path),
+            "V8's string table (Internalized strings: `Symbol.for` keys, names made from data)"
+        );
+        let mut other = step("1", "element", "(synthetic)");
+        other.object.name = "(Strong roots)".to_owned();
+        let path = [other, step("3", "element", "(string)")];
+        assert_eq!(holder_of(&path), "V8's own root (Strong roots)");
     }
 }
