@@ -83,7 +83,9 @@ pub struct RunArgs {
     #[arg(long)]
     no_inspector: bool,
 
-    /// Treat the command as Node even if it is not called `node` (e.g. a script).
+    /// Treat the command as Node even if it is not called `node` (a shell script, `sh -c`
+    /// running one Node process); `npm`, `npx`, `yarn` and `pnpm` are taken as Node
+    /// already, their script's own Node process measured.
     #[arg(long, conflicts_with = "no_inspector")]
     node: bool,
 
@@ -161,8 +163,12 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
 fn plan(
     args: &RunArgs,
 ) -> anyhow::Result<(LeakTestPlan, Option<PathBuf>, Option<tempfile::TempDir>)> {
-    let is_node =
-        args.node || (!args.no_inspector && leaktrail_sampler::is_node_program(&args.command[0]));
+    // A package manager (`npm run load-test`) is Node running the script's own Node.
+    let program = &args.command[0];
+    let is_node = args.node
+        || (!args.no_inspector
+            && (leaktrail_sampler::is_node_program(program)
+                || leaktrail_sampler::is_package_manager(program)));
     let not_node = |what: &str| {
         format!(
             "{what} over Node's inspector, and `{}` is not run as Node (--node says it is)",

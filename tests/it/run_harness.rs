@@ -204,3 +204,40 @@ fn node_behind_a_shell_is_judged_by_rss_and_the_report_says_how_to_look_inside()
     assert!(report["run"]["uninspected_node"].is_null());
     assert_eq!(report["assessment"]["grows"], "v8_heap", "{sentence}");
 }
+
+#[test]
+fn a_leak_test_started_through_npm_run_is_judged_in_the_scripts_own_node() {
+    let _measured = measured();
+    // npm is Node too, and opens its inspector first: the workload is the Node process
+    // its script starts (through `sh -c`). Judged in npm, this leak read as no leak.
+    let project = tempfile::tempdir().expect("tempdir");
+    let dir = scenarios_dir();
+    let script = format!(
+        "{} --expose-gc {} {} --iterations 3000 --print-every 25",
+        node().display(),
+        dir.join("runner.js").display(),
+        dir.join("stream-registry-no-ttl.js").display()
+    );
+    let package = serde_json::json!({
+        "name": "leak-test", "version": "1.0.0", "private": true,
+        "scripts": { "leak": script }
+    });
+    std::fs::write(project.path().join("package.json"), package.to_string()).expect("write");
+    let prefix = project.path().display().to_string();
+    let command = ["npm", "--prefix", prefix.as_str(), "run", "leak"];
+    let (code, report) = run_json(&[], &command);
+    let sentence = report["assessment"]["sentence"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(code, Some(1), "{sentence}");
+    assert!(
+        report["run"]["samples"][0]["heap_used"].as_u64().is_some(),
+        "the heap of the script's Node: {sentence}"
+    );
+    assert_eq!(report["assessment"]["grows"], "v8_heap", "{sentence}");
+    assert_eq!(
+        report["culprit"]["clusters"][0]["class"], "StreamEntry",
+        "{}",
+        report["culprit"]["summary"]
+    );
+}

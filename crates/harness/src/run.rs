@@ -503,6 +503,14 @@ impl Session<'_> {
             };
             match event {
                 Ok(Event::Url(url)) => {
+                    // `npm run test`: npm is Node too, and opens its inspector first; the
+                    // workload is the Node process it starts. npm is let go unwatched.
+                    if self.inspector.is_none() && self.runs_package_manager(&url) {
+                        if let Some(h) = self.hold.as_mut() {
+                            h.release();
+                        }
+                        continue;
+                    }
                     if self.inspector.is_none() {
                         // The end session first: a short workload may finish while the
                         // sampling session is still being set up, and Node waits at exit
@@ -640,6 +648,14 @@ impl Session<'_> {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// True when the inspector at `url` is a package manager's (npm running a script):
+    /// not the workload.
+    fn runs_package_manager(&self, url: &str) -> bool {
+        listening_pid(&self.tree, url)
+            .and_then(leaktrail_sampler::process_info)
+            .is_some_and(|info| leaktrail_sampler::runs_package_manager(&info.cmdline))
     }
 
     /// How long the workload has been held back, for an inspector's silences.
@@ -808,7 +824,9 @@ fn uninspected_node(tree: &leaktrail_sampler::TreeSample) -> Option<UninspectedN
     tree.processes.iter().find_map(|p| {
         let info = leaktrail_sampler::process_info(p.pid)?;
         let exe = info.exe?;
-        leaktrail_sampler::is_node_program(&exe.to_string_lossy()).then(|| UninspectedNode {
+        let workload = leaktrail_sampler::is_node_program(&exe.to_string_lossy())
+            && !leaktrail_sampler::runs_package_manager(&info.cmdline);
+        workload.then(|| UninspectedNode {
             pid: p.pid,
             command: info.cmdline.join(" "),
         })
@@ -822,19 +840,22 @@ const HELD_READ_EVERY: Duration = Duration::from_millis(100);
 /// listening on its port (a wrapper such as `npm test` starts Node under it), else the
 /// root.
 fn inspected_pid(tree: &ProcessTree, url: &str) -> i32 {
-    let pids = tree.pids();
+    listening_pid(tree, url)
+        .or(tree.pids().first().map(|&(pid, _)| pid))
+        .unwrap_or(0)
+}
+
+/// The process of the tree listening on `url`'s port, if found.
+fn listening_pid(tree: &ProcessTree, url: &str) -> Option<i32> {
     let port = url
         .strip_prefix("ws://")
         .and_then(|rest| rest.split('/').next())
         .and_then(|host| host.rsplit(':').next())
-        .and_then(|port| port.parse::<u16>().ok());
-    port.and_then(|port| {
-        pids.iter()
-            .map(|&(pid, _)| pid)
-            .find(|&pid| leaktrail_sampler::loopback_listening_ports(pid).contains(&port))
-    })
-    .or(pids.first().map(|&(pid, _)| pid))
-    .unwrap_or(0)
+        .and_then(|port| port.parse::<u16>().ok())?;
+    tree.pids()
+        .iter()
+        .map(|&(pid, _)| pid)
+        .find(|&pid| leaktrail_sampler::loopback_listening_ports(pid).contains(&port))
 }
 
 /// How far from leaktrail's own GCs a major GC counts as one of them (the two clocks are

@@ -243,6 +243,45 @@ pub fn is_node_program(program: &str) -> bool {
             .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit() || c == '.'))
 }
 
+/// The package managers that run a project's scripts in a Node child of their own: as
+/// programs (`npm`) and as the scripts Node runs them from (`npm-cli.js`).
+const PACKAGE_MANAGERS: [&str; 12] = [
+    "npm",
+    "npx",
+    "yarn",
+    "pnpm",
+    "pnpx",
+    "corepack",
+    "npm-cli.js",
+    "npx-cli.js",
+    "yarn.js",
+    "yarn.cjs",
+    "pnpm.cjs",
+    "pnpm.js",
+];
+
+/// True when a program's path or file name is a package manager's (`npm`, `npx`, `yarn`,
+/// `pnpm`): `npm run test` is Node running npm, which starts the project's script in a
+/// Node process of its own — the one to inspect.
+pub fn is_package_manager(program: &str) -> bool {
+    // npm sets its process title ("npm run test"), which overwrites its command line.
+    let program = program.split_whitespace().next().unwrap_or(program);
+    let name = Path::new(program)
+        .file_name()
+        .map_or(program.into(), |n| n.to_string_lossy());
+    PACKAGE_MANAGERS.contains(&name.as_ref())
+}
+
+/// True when a Node process's command line runs a package manager (`node
+/// …/npm-cli.js run test`), by its program or the script Node was given.
+pub fn runs_package_manager(cmdline: &[String]) -> bool {
+    cmdline
+        .iter()
+        .filter(|arg| !arg.is_empty())
+        .take(2)
+        .any(|arg| is_package_manager(arg))
+}
+
 /// Whether `pid` still runs: a zombie (exited, not yet reaped by its parent) does not.
 pub fn is_running(pid: i32) -> bool {
     Process::new(pid)
@@ -457,6 +496,38 @@ pub fn memory_headroom(pid: i32) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn package_managers_are_told_by_program_script_or_title() {
+        let line = |args: &[&str]| args.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(super::runs_package_manager(&line(&[
+            "node",
+            "/usr/lib/node_modules/npm/bin/npm-cli.js",
+            "run",
+            "t"
+        ])));
+        assert!(super::runs_package_manager(&line(&[
+            "npm run leak",
+            "",
+            ""
+        ])));
+        assert!(super::runs_package_manager(&line(&[
+            "node",
+            "/usr/local/bin/pnpm",
+            "test"
+        ])));
+        assert!(!super::runs_package_manager(&line(&[
+            "node",
+            "--expose-gc",
+            "runner.js"
+        ])));
+        assert!(!super::runs_package_manager(&line(&[
+            "node",
+            "npm-audit-report.js"
+        ])));
+        assert!(super::is_package_manager("/usr/bin/npx"));
+        assert!(!super::is_package_manager("node"));
+    }
+
     #[test]
     fn the_headroom_is_some_of_the_machines_memory() {
         let total: procfs::Meminfo = procfs::Current::current().expect("/proc/meminfo");
