@@ -752,6 +752,45 @@ fn a_shell_that_starts_node_later_gets_its_inspector() {
 }
 
 #[test]
+fn a_service_started_through_npm_is_watched_in_its_own_node() {
+    let _shared = crate::common::shared();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    // npm is Node too and prints its inspector address first: the service is the Node
+    // process its script starts. Watched in npm, its ~8 MiB heap stood for the service's.
+    let service = format!(
+        "'{}' -e 'const a = []; setInterval(() => a.push(new Array(100000).fill(1.5)), 20)'",
+        node().display()
+    );
+    let package = serde_json::json!({
+        "name": "service", "version": "1.0.0", "private": true,
+        "scripts": { "start": service }
+    });
+    std::fs::write(dir.path().join("package.json"), package.to_string()).expect("write");
+    let prefix = dir.path().display().to_string();
+    let command = ["npm", "--prefix", prefix.as_str(), "start"].map(str::to_owned);
+    watch(
+        &store_dir,
+        &["--sample-every", "200ms", "--duration", "6s"],
+        &command,
+    );
+    let store = Store::open(&store_dir).expect("the store opens");
+    let target = &store.targets().expect("targets")[0];
+    let samples = store.samples(target.id, 0, 10_000).expect("samples");
+    // 800 KB of numbers every 20 ms: the service's heap passes 30 MiB within seconds.
+    let largest = samples
+        .iter()
+        .filter_map(|s| s.memory.heap_used)
+        .max()
+        .unwrap_or(0);
+    assert!(
+        largest > 30 << 20,
+        "largest heap sample {largest} B of {} samples",
+        samples.len()
+    );
+}
+
+#[test]
 fn a_running_node_process_is_found_by_pid_and_left_running() {
     let _measured = measured();
     let dir = tempfile::tempdir().expect("tempdir");

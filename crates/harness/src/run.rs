@@ -653,9 +653,7 @@ impl Session<'_> {
     /// True when the inspector at `url` is a package manager's (npm running a script):
     /// not the workload.
     fn runs_package_manager(&self, url: &str) -> bool {
-        listening_pid(&self.tree, url)
-            .and_then(leaktrail_sampler::process_info)
-            .is_some_and(|info| leaktrail_sampler::runs_package_manager(&info.cmdline))
+        leaktrail_inspector::url_port(url).is_some_and(|port| self.tree.package_manager_on(port))
     }
 
     /// How long the workload has been held back, for an inspector's silences.
@@ -847,15 +845,7 @@ fn inspected_pid(tree: &ProcessTree, url: &str) -> i32 {
 
 /// The process of the tree listening on `url`'s port, if found.
 fn listening_pid(tree: &ProcessTree, url: &str) -> Option<i32> {
-    let port = url
-        .strip_prefix("ws://")
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|host| host.rsplit(':').next())
-        .and_then(|port| port.parse::<u16>().ok())?;
-    tree.pids()
-        .iter()
-        .map(|&(pid, _)| pid)
-        .find(|&pid| leaktrail_sampler::loopback_listening_ports(pid).contains(&port))
+    tree.listening_on(leaktrail_inspector::url_port(url)?)
 }
 
 /// How far from leaktrail's own GCs a major GC counts as one of them (the two clocks are

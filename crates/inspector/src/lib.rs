@@ -174,6 +174,17 @@ pub fn listening_url(line: &str) -> Option<&str> {
     url.starts_with("ws://").then_some(url)
 }
 
+/// The port of an inspector's address (`ws://127.0.0.1:9229/0f2c…` → 9229).
+pub fn url_port(url: &str) -> Option<u16> {
+    url.strip_prefix("ws://")?
+        .split('/')
+        .next()?
+        .rsplit(':')
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// True for what Node prints on stderr about the inspector leaktrail attached
 /// (`Debugger attached.`, `For help, see: …`, `Waiting for the debugger to disconnect...`
 /// at exit): leaktrail's noise, not the workload's. Callers that act on Node's exit line

@@ -90,6 +90,22 @@ impl ProcessTree {
         tree
     }
 
+    /// The process of the tree listening on loopback `port` (an inspector's), if any.
+    pub fn listening_on(&self, port: u16) -> Option<i32> {
+        self.pids()
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .find(|&pid| loopback_listening_ports(pid).contains(&port))
+    }
+
+    /// True when the process of the tree listening on loopback `port` runs a package
+    /// manager ([`runs_package_manager`]): npm's own inspector, not its script's.
+    pub fn package_manager_on(&self, port: u16) -> bool {
+        self.listening_on(port)
+            .and_then(process_info)
+            .is_some_and(|info| runs_package_manager(&info.cmdline))
+    }
+
     /// Samples every process of the tree; `with_pss` also reads `smaps_rollup` (slow).
     /// `None` when the root has exited.
     pub fn sample(&self, with_pss: bool) -> Option<TreeSample> {
