@@ -163,12 +163,12 @@ pub fn run(args: &RunArgs, common: &Common) -> anyhow::Result<(String, u8)> {
 fn plan(
     args: &RunArgs,
 ) -> anyhow::Result<(LeakTestPlan, Option<PathBuf>, Option<tempfile::TempDir>)> {
-    // A package manager (`npm run load-test`) is Node running the script's own Node.
+    // A launcher (`npm run load-test`, `npx`, `cross-env …`) is Node running the script's own Node.
     let program = &args.command[0];
     let is_node = args.node
         || (!args.no_inspector
             && (leaktrail_sampler::is_node_program(program)
-                || leaktrail_sampler::is_package_manager(program)));
+                || leaktrail_sampler::is_launcher(program)));
     let not_node = |what: &str| {
         format!(
             "{what} over Node's inspector, and `{}` is not run as Node (--node says it is)",

@@ -241,3 +241,43 @@ fn a_leak_test_started_through_npm_run_is_judged_in_the_scripts_own_node() {
         report["culprit"]["summary"]
     );
 }
+
+#[test]
+fn a_launcher_in_front_of_node_is_passed_over_for_the_node_it_starts() {
+    let _measured = measured();
+    // What `cross-env NODE_ENV=test node load.js` does: a Node program that starts the
+    // workload's Node with its arguments and waits for it. Named so, it is a launcher.
+    let bin = tempfile::tempdir().expect("tempdir");
+    let launcher = bin.path().join("cross-env.js");
+    std::fs::write(
+        &launcher,
+        "const { spawnSync } = require('child_process');\n\
+         const [cmd, ...args] = process.argv.slice(2);\n\
+         process.exitCode = spawnSync(cmd, args, { stdio: 'inherit' }).status;\n",
+    )
+    .expect("write");
+    let dir = scenarios_dir();
+    let command: Vec<String> = vec![
+        node().display().to_string(),
+        launcher.display().to_string(),
+        node().display().to_string(),
+        "--expose-gc".into(),
+        dir.join("runner.js").display().to_string(),
+        dir.join("stream-registry-no-ttl.js").display().to_string(),
+        "--iterations".into(),
+        "3000".into(),
+        "--print-every".into(),
+        "25".into(),
+    ];
+    let (code, report) = run_json(&[], &command);
+    let sentence = report["assessment"]["sentence"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(code, Some(1), "{sentence}");
+    assert_eq!(report["assessment"]["grows"], "v8_heap", "{sentence}");
+    assert_eq!(
+        report["culprit"]["clusters"][0]["class"], "StreamEntry",
+        "{}",
+        report["culprit"]["summary"]
+    );
+}

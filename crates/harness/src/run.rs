@@ -505,7 +505,7 @@ impl Session<'_> {
                 Ok(Event::Url(url)) => {
                     // `npm run test`: npm is Node too, and opens its inspector first; the
                     // workload is the Node process it starts. npm is let go unwatched.
-                    if self.inspector.is_none() && self.runs_package_manager(&url) {
+                    if self.inspector.is_none() && self.runs_launcher(&url) {
                         if let Some(h) = self.hold.as_mut() {
                             h.release();
                         }
@@ -650,10 +650,10 @@ impl Session<'_> {
         }
     }
 
-    /// True when the inspector at `url` is a package manager's (npm running a script):
+    /// True when the inspector at `url` is a launcher's (npm running a script, `cross-env`):
     /// not the workload.
-    fn runs_package_manager(&self, url: &str) -> bool {
-        leaktrail_inspector::url_port(url).is_some_and(|port| self.tree.package_manager_on(port))
+    fn runs_launcher(&self, url: &str) -> bool {
+        leaktrail_inspector::url_port(url).is_some_and(|port| self.tree.launcher_on(port))
     }
 
     /// How long the workload has been held back, for an inspector's silences.
@@ -823,7 +823,7 @@ fn uninspected_node(tree: &leaktrail_sampler::TreeSample) -> Option<UninspectedN
         let info = leaktrail_sampler::process_info(p.pid)?;
         let exe = info.exe?;
         let workload = leaktrail_sampler::is_node_program(&exe.to_string_lossy())
-            && !leaktrail_sampler::runs_package_manager(&info.cmdline);
+            && !leaktrail_sampler::runs_launcher(&info.cmdline);
         workload.then(|| UninspectedNode {
             pid: p.pid,
             command: info.cmdline.join(" "),

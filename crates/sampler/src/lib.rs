@@ -98,12 +98,12 @@ impl ProcessTree {
             .find(|&pid| loopback_listening_ports(pid).contains(&port))
     }
 
-    /// True when the process of the tree listening on loopback `port` runs a package
-    /// manager ([`runs_package_manager`]): npm's own inspector, not its script's.
-    pub fn package_manager_on(&self, port: u16) -> bool {
+    /// True when the process of the tree listening on loopback `port` runs a launcher
+    /// ([`runs_launcher`]): npm's own inspector, not its script's.
+    pub fn launcher_on(&self, port: u16) -> bool {
         self.listening_on(port)
             .and_then(process_info)
-            .is_some_and(|info| runs_package_manager(&info.cmdline))
+            .is_some_and(|info| runs_launcher(&info.cmdline))
     }
 
     /// Samples every process of the tree; `with_pss` also reads `smaps_rollup` (slow).
@@ -259,43 +259,59 @@ pub fn is_node_program(program: &str) -> bool {
             .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit() || c == '.'))
 }
 
-/// The package managers that run a project's scripts in a Node child of their own: as
-/// programs (`npm`) and as the scripts Node runs them from (`npm-cli.js`).
-const PACKAGE_MANAGERS: [&str; 12] = [
+/// Node programs that start the workload in a Node process of their own and wait for it:
+/// package managers running a project's script (`npm run test`), and the launchers such
+/// scripts go through (`cross-env NODE_ENV=test node load.js`, `tsx`, `nodemon`, coverage
+/// with `c8` or `nyc`). As the file names they are run by, without `.js`/`.cjs`/`.mjs`.
+/// (`ts-node` runs the workload in its own process: not one.)
+const LAUNCHERS: [&str; 21] = [
     "npm",
     "npx",
+    "npm-cli",
+    "npx-cli",
     "yarn",
     "pnpm",
     "pnpx",
     "corepack",
-    "npm-cli.js",
-    "npx-cli.js",
-    "yarn.js",
-    "yarn.cjs",
-    "pnpm.cjs",
-    "pnpm.js",
+    "cross-env",
+    "cross-env-shell",
+    "dotenv",
+    "env-cmd",
+    "tsx",
+    "nodemon",
+    "ts-node-dev",
+    "tsnd",
+    "c8",
+    "nyc",
+    "run-s",
+    "run-p",
+    "npm-run-all",
 ];
 
-/// True when a program's path or file name is a package manager's (`npm`, `npx`, `yarn`,
-/// `pnpm`): `npm run test` is Node running npm, which starts the project's script in a
-/// Node process of its own — the one to inspect.
-pub fn is_package_manager(program: &str) -> bool {
+/// True when a program's path or file name is a launcher's ([`LAUNCHERS`]: `npm`, `npx`,
+/// `yarn`, `pnpm`, `cross-env`, `tsx`, …): `npm run test` is Node running npm, which
+/// starts the project's script in a Node process of its own — the one to inspect.
+pub fn is_launcher(program: &str) -> bool {
     // npm sets its process title ("npm run test"), which overwrites its command line.
     let program = program.split_whitespace().next().unwrap_or(program);
     let name = Path::new(program)
         .file_name()
         .map_or(program.into(), |n| n.to_string_lossy());
-    PACKAGE_MANAGERS.contains(&name.as_ref())
+    let stem = [".js", ".cjs", ".mjs"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+        .unwrap_or(&name);
+    LAUNCHERS.contains(&stem)
 }
 
-/// True when a Node process's command line runs a package manager (`node
+/// True when a Node process's command line runs a launcher ([`is_launcher`]: `node
 /// …/npm-cli.js run test`), by its program or the script Node was given.
-pub fn runs_package_manager(cmdline: &[String]) -> bool {
+pub fn runs_launcher(cmdline: &[String]) -> bool {
     cmdline
         .iter()
         .filter(|arg| !arg.is_empty())
         .take(2)
-        .any(|arg| is_package_manager(arg))
+        .any(|arg| is_launcher(arg))
 }
 
 /// Whether `pid` still runs: a zombie (exited, not yet reaped by its parent) does not.
@@ -513,35 +529,48 @@ pub fn memory_headroom(pid: i32) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn package_managers_are_told_by_program_script_or_title() {
+    fn launchers_are_told_by_program_script_or_title() {
         let line = |args: &[&str]| args.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(super::runs_package_manager(&line(&[
+        assert!(super::runs_launcher(&line(&[
             "node",
             "/usr/lib/node_modules/npm/bin/npm-cli.js",
             "run",
             "t"
         ])));
-        assert!(super::runs_package_manager(&line(&[
-            "npm run leak",
-            "",
-            ""
-        ])));
-        assert!(super::runs_package_manager(&line(&[
+        assert!(super::runs_launcher(&line(&["npm run leak", "", ""])));
+        assert!(super::runs_launcher(&line(&[
             "node",
             "/usr/local/bin/pnpm",
             "test"
         ])));
-        assert!(!super::runs_package_manager(&line(&[
+        assert!(!super::runs_launcher(&line(&[
             "node",
             "--expose-gc",
             "runner.js"
         ])));
-        assert!(!super::runs_package_manager(&line(&[
+        assert!(!super::runs_launcher(&line(&[
             "node",
             "npm-audit-report.js"
         ])));
-        assert!(super::is_package_manager("/usr/bin/npx"));
-        assert!(!super::is_package_manager("node"));
+        assert!(super::is_launcher("/usr/bin/npx"));
+        assert!(!super::is_launcher("node"));
+        assert!(super::runs_launcher(&line(&[
+            "node",
+            "/p/node_modules/.bin/cross-env",
+            "A=1",
+            "node",
+            "x.js"
+        ])));
+        assert!(super::runs_launcher(&line(&[
+            "node",
+            "/p/node_modules/nodemon/bin/nodemon.js",
+            "x.js"
+        ])));
+        assert!(!super::runs_launcher(&line(&[
+            "node",
+            "/p/node_modules/.bin/ts-node",
+            "x.ts"
+        ])));
     }
 
     #[test]

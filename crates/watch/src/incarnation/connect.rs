@@ -23,9 +23,9 @@ const NO_NODE_GRACE: Duration = Duration::from_secs(1);
 
 /// The address a started command prints on stderr, waited for as [`URL_WAIT`] and
 /// [`NO_NODE_GRACE`] say. `None` also when stderr closed without one.
-/// True when the inspector at `url` is a package manager's (npm running the service).
-fn by_package_manager(url: &str, tree: &ProcessTree) -> bool {
-    leaktrail_inspector::url_port(url).is_some_and(|port| tree.package_manager_on(port))
+/// True when the inspector at `url` is a launcher's (npm running the service).
+fn by_launcher(url: &str, tree: &ProcessTree) -> bool {
+    leaktrail_inspector::url_port(url).is_some_and(|port| tree.launcher_on(port))
 }
 
 fn first_url(rx: &Receiver<String>, tree: &ProcessTree) -> Option<String> {
@@ -34,7 +34,7 @@ fn first_url(rx: &Receiver<String>, tree: &ProcessTree) -> Option<String> {
         match rx.recv_timeout(Duration::from_millis(100)) {
             // npm's own inspector (`watch -- npm start`): the service is the Node process
             // its script starts, whose address comes next.
-            Ok(url) if by_package_manager(&url, tree) => {}
+            Ok(url) if by_launcher(&url, tree) => {}
             Ok(url) => return Some(url),
             Err(RecvTimeoutError::Disconnected) => return None,
             Err(RecvTimeoutError::Timeout) => {}
@@ -121,7 +121,7 @@ impl Incarnation {
             return;
         };
         match rx.try_recv() {
-            Ok(url) if by_package_manager(&url, &self.tree) => {}
+            Ok(url) if by_launcher(&url, &self.tree) => {}
             Ok(url) => {
                 on_event(&WatchEvent::Warning(format!(
                     "a Node inspector appeared at {url}: heap samples and snapshots from now on"
