@@ -409,3 +409,43 @@ fn a_workload_that_fails_before_its_first_line_is_told_by_its_exit_status() {
     // Node's lines about the inspector leaktrail attached are not the workload's.
     assert!(!tail.iter().any(|l| l.contains("debugger")), "{tail:?}");
 }
+
+/// A synchronous loop of `seconds` that prints `iteration=N` every 10 iterations and
+/// never lets its event loop turn.
+fn synchronous_loop(seconds: u32) -> String {
+    format!(
+        "const t0 = Date.now(); let i = 0, sum = 0; while (Date.now() - t0 < {ms}) {{ i++; const o = {{ id: i, tag: 'user-' + i }}; sum += o.tag.length; for (let k = 0; k < 2000; k++) sum += k & 1; if (i % 10 === 0) console.log('iteration=' + i); }}",
+        ms = seconds * 1000
+    )
+}
+
+#[test]
+fn a_synchronous_loop_without_expose_gc_is_a_fault_that_says_what_to_do() {
+    let _measured = common::measured();
+    // V8 dispatches no HeapProfiler.collectGarbage while such a loop runs: no sample. Its
+    // lines flood in faster than they are read, too.
+    let (code, report) = run_json(&[], &node_e(&synchronous_loop(3)));
+    assert_eq!(code, Some(2), "{report}");
+    let fault = report["fault"].as_str().expect("fault");
+    assert!(
+        (fault.starts_with("no sample was taken") || fault.starts_with("only one sample was"))
+            && fault.contains("--expose-gc"),
+        "{fault}"
+    );
+}
+
+#[test]
+fn a_synchronous_loop_with_expose_gc_is_sampled_in_its_middle() {
+    let _measured = common::measured();
+    let mut command = node_e(&synchronous_loop(8));
+    command.insert(1, "--expose-gc".to_owned());
+    let (code, report) = run_json(&[], &command);
+    let samples = report["run"]["samples"].as_array().map_or(0, Vec::len);
+    let sentence = &report["assessment"]["sentence"];
+    // After the event loop failed to turn twice, samples are taken at once for good
+    // (before: a 2 s wait for it after every 8). How many fit in 8 s depends on the
+    // machine (the overhead budget, two snapshots); enough to judge on a quiet one.
+    assert!(samples >= 6, "{samples} samples: {sentence}");
+    // Never a leak, nor a fault: it keeps nothing.
+    assert!(matches!(code, Some(0 | 3)), "exit {code:?}: {sentence}");
+}

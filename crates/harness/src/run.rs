@@ -317,6 +317,32 @@ pub fn run(
             && session.result.fault.is_none()
             && session.result.interrupted.is_none()
             && !failed;
+        // Lines came, the inspector was attached, and hardly a sample (one may land
+        // before the loop starts): V8 answered no GC request while the workload's code
+        // ran. A synchronous loop never lets Node dispatch HeapProfiler.collectGarbage;
+        // `gc()` of --expose-gc is reached at once, after waiting for the loop to turn.
+        // Two seconds of lines are dozens of samples for a loop that yields.
+        let starved = session.result.samples.len() < 2
+            && start.elapsed() >= gc::BOUNDARY_WAIT
+            && session.result.last_iteration.is_some()
+            && session.url.is_some()
+            && session.result.fault.is_none()
+            && session.result.interrupted.is_none();
+        if starved {
+            let what = match session.gc {
+                gc::GcMethod::Inspector => "Start Node with --expose-gc (leaktrail can then sample in the middle of such a loop), or let each iteration yield to the event loop (`await`, `setImmediate`)",
+                _ => "Run it longer (a loop that never yields is sampled in its middle only after it kept the event loop from turning twice, two seconds each), or let each iteration yield to the event loop (`await`, `setImmediate`)",
+            };
+            session.result.fault = Some(format!(
+                "{} taken in {}: V8 answered no garbage-collection request while the workload's code ran ({} iterations), so its event loop never turned (a synchronous loop). {what}",
+                match session.result.samples.len() {
+                    0 => "no sample was",
+                    _ => "only one sample was",
+                },
+                leaktrail_analysis::units::human_duration(start.elapsed().as_secs_f64()),
+                leaktrail_analysis::units::group_digits(session.result.last_iteration.unwrap_or(0))
+            ));
+        }
         if let (true, Some(pattern)) = (silent, config.iteration_pattern.as_ref()) {
             session.result.fault = Some(format!(
                 "the workload ended without printing a line that matches --iteration-pattern `{pattern}` ({} lines on stdout), so nothing was sampled: have it print `iteration=N` after each request or unit of work, give --iteration-pattern a regular expression for the progress lines it prints (the number in its first group), or sample by time with --interval 1s",
@@ -562,9 +588,13 @@ impl Session<'_> {
                 Ok(Event::Iteration(n, at)) => {
                     self.line_read(n, at);
                     // A fast loop prints faster than points are sampled: the newest line
-                    // read is the point, not one left waiting in the queue.
+                    // read is the point, not one left waiting in the queue. A loop that
+                    // prints faster than the lines are read (tens of thousands a second)
+                    // would keep the queue from ever emptying: the drain stops after
+                    // DRAIN_LIMIT and the point is taken.
                     let mut n = n;
-                    while self.backlog.is_empty() {
+                    let until = Instant::now() + DRAIN_LIMIT;
+                    while self.backlog.is_empty() && Instant::now() < until {
                         match rx.try_recv() {
                             Ok(Event::Iteration(m, at)) => {
                                 self.line_read(m, at);
@@ -830,6 +860,9 @@ fn uninspected_node(tree: &leaktrail_sampler::TreeSample) -> Option<UninspectedN
         })
     })
 }
+
+/// The longest the iteration lines queued behind a point are read before it is taken.
+const DRAIN_LIMIT: Duration = Duration::from_millis(20);
 
 /// How often the workload's held-back time is read.
 const HELD_READ_EVERY: Duration = Duration::from_millis(100);

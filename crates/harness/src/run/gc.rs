@@ -63,8 +63,12 @@ pub enum GcMethod {
     ExposedGc,
     /// The workload's own `gc()`, at once (its event loop did not turn in time), for this
     /// many more samples before between its tasks is tried again (`None`: for good — no
-    /// binding to answer through).
+    /// binding to answer through, or a loop that never turns).
     ExposedGcAtOnce(Option<u32>),
+    /// Between its tasks once more after samples at once; if the event loop does not turn
+    /// this time either (a synchronous loop), at once for good: each try costs the run
+    /// [`BOUNDARY_WAIT`] without a sample.
+    ExposedGcTryAgain,
 }
 
 /// Samples taken at once after the event loop did not turn in time, before the next try
@@ -121,7 +125,8 @@ impl GcMethod {
         inspector: &mut Inspector,
         seq: u64,
     ) -> Result<HeapSample, InspectorError> {
-        if *self == GcMethod::ExposedGc {
+        if matches!(*self, GcMethod::ExposedGc | GcMethod::ExposedGcTryAgain) {
+            let again = *self == GcMethod::ExposedGcTryAgain;
             match between_tasks(
                 inspector,
                 seq,
@@ -131,6 +136,7 @@ impl GcMethod {
             ) {
                 Ok(v) => {
                     if let Some(s) = parse_value(&v) {
+                        *self = GcMethod::ExposedGc;
                         return Ok(s);
                     }
                     // An exception (the program replaced `gc` since): the inspector's way.
@@ -138,14 +144,14 @@ impl GcMethod {
                 }
                 Err(e) if timed_out(&e) => {
                     // The late answer, if it ever comes, is skipped by its number.
-                    *self = GcMethod::ExposedGcAtOnce(Some(AT_ONCE_SAMPLES));
+                    *self = GcMethod::ExposedGcAtOnce((!again).then_some(AT_ONCE_SAMPLES));
                 }
                 Err(e) => return Err(e),
             }
         }
         if let GcMethod::ExposedGcAtOnce(left) = *self {
             *self = match left {
-                Some(0) => GcMethod::ExposedGc,
+                Some(0) => GcMethod::ExposedGcTryAgain,
                 Some(n) => GcMethod::ExposedGcAtOnce(Some(n - 1)),
                 None => GcMethod::ExposedGcAtOnce(None),
             };
