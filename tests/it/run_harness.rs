@@ -9,6 +9,18 @@ fn runner_args(scenario: &str) -> Vec<String> {
     forever_runner(&["--expose-gc"], scenario, &["--print-every", "25"])
 }
 
+/// `node --expose-gc runner.js SCENARIO --iterations 3000 --print-every 25` as one line,
+/// for a shell or an npm script.
+fn runner_line(scenario: &str) -> String {
+    let dir = scenarios_dir();
+    format!(
+        "{} --expose-gc {} {} --iterations 3000 --print-every 25",
+        node().display(),
+        dir.join("runner.js").display(),
+        dir.join(format!("{scenario}.js")).display()
+    )
+}
+
 #[test]
 fn a_leaking_scenario_fails_with_its_culprit() {
     let _measured = measured();
@@ -174,13 +186,7 @@ fn a_process_that_is_not_node_is_judged_by_rss() {
 #[test]
 fn node_behind_a_shell_is_judged_by_rss_and_the_report_says_how_to_look_inside() {
     let _measured = measured();
-    let dir = scenarios_dir();
-    let inner = format!(
-        "{} --expose-gc {} {} --iterations 3000 --print-every 25",
-        node().display(),
-        dir.join("runner.js").display(),
-        dir.join("stream-registry-no-ttl.js").display()
-    );
+    let inner = runner_line("stream-registry-no-ttl");
     let command = vec!["sh".to_owned(), "-c".to_owned(), inner];
     let (code, report) = run_json(&[], &command);
     let sentence = report["assessment"]["sentence"].as_str().expect("sentence");
@@ -211,13 +217,7 @@ fn a_leak_test_started_through_npm_run_is_judged_in_the_scripts_own_node() {
     // npm is Node too, and opens its inspector first: the workload is the Node process
     // its script starts (through `sh -c`). Judged in npm, this leak read as no leak.
     let project = tempfile::tempdir().expect("tempdir");
-    let dir = scenarios_dir();
-    let script = format!(
-        "{} --expose-gc {} {} --iterations 3000 --print-every 25",
-        node().display(),
-        dir.join("runner.js").display(),
-        dir.join("stream-registry-no-ttl.js").display()
-    );
+    let script = runner_line("stream-registry-no-ttl");
     let package = serde_json::json!({
         "name": "leak-test", "version": "1.0.0", "private": true,
         "scripts": { "leak": script }

@@ -530,47 +530,29 @@ pub fn memory_headroom(pid: i32) -> Option<u64> {
 mod tests {
     #[test]
     fn launchers_are_told_by_program_script_or_title() {
-        let line = |args: &[&str]| args.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(super::runs_launcher(&line(&[
-            "node",
-            "/usr/lib/node_modules/npm/bin/npm-cli.js",
-            "run",
-            "t"
-        ])));
-        assert!(super::runs_launcher(&line(&["npm run leak", "", ""])));
-        assert!(super::runs_launcher(&line(&[
-            "node",
-            "/usr/local/bin/pnpm",
-            "test"
-        ])));
-        assert!(!super::runs_launcher(&line(&[
-            "node",
-            "--expose-gc",
-            "runner.js"
-        ])));
-        assert!(!super::runs_launcher(&line(&[
-            "node",
-            "npm-audit-report.js"
-        ])));
+        // Command lines as /proc gives them, arguments split at `|`.
+        let runs = |cmdline: &str| {
+            let args: Vec<String> = cmdline.split('|').map(str::to_owned).collect();
+            super::runs_launcher(&args)
+        };
+        for launcher in [
+            "node|/usr/lib/node_modules/npm/bin/npm-cli.js|run|t",
+            "npm run leak||", // the process title npm sets over its command line
+            "node|/usr/local/bin/pnpm|test",
+            "node|/p/node_modules/.bin/cross-env|A=1|node|x.js",
+            "node|/p/node_modules/nodemon/bin/nodemon.js|x.js",
+        ] {
+            assert!(runs(launcher), "{launcher}");
+        }
+        for workload in [
+            "node|--expose-gc|runner.js",
+            "node|npm-audit-report.js",
+            "node|/p/node_modules/.bin/ts-node|x.ts", // runs the workload in itself
+        ] {
+            assert!(!runs(workload), "{workload}");
+        }
         assert!(super::is_launcher("/usr/bin/npx"));
         assert!(!super::is_launcher("node"));
-        assert!(super::runs_launcher(&line(&[
-            "node",
-            "/p/node_modules/.bin/cross-env",
-            "A=1",
-            "node",
-            "x.js"
-        ])));
-        assert!(super::runs_launcher(&line(&[
-            "node",
-            "/p/node_modules/nodemon/bin/nodemon.js",
-            "x.js"
-        ])));
-        assert!(!super::runs_launcher(&line(&[
-            "node",
-            "/p/node_modules/.bin/ts-node",
-            "x.ts"
-        ])));
     }
 
     #[test]
