@@ -115,7 +115,7 @@ pub fn decide(x: &[f64], y: &[f64], policy: &GrowthPolicy) -> GrowthVerdict {
     // A warm-up that ended in a step late in the run may be no warm-up at all: the
     // flat stretch after a table's doubling.
     if warmup_detected {
-        if let Some(more) = late_step(&x[..n], &y[..n]) {
+        if let Some(more) = late_step(&x[..n], &y[..n], policy.max_growth) {
             v.more_samples_needed = Some(more);
             v.late_step = true;
             v.reason = LATE_STEP.into();
@@ -133,7 +133,7 @@ pub fn decide(x: &[f64], y: &[f64], policy: &GrowthPolicy) -> GrowthVerdict {
         let early = theil_sen(&xs[..2 * m / 3], &ys[..2 * m / 3], policy.alpha);
         v.tail_slope = Some(tail);
         if tail.high <= floor && early.low > tail.high {
-            if let Some(more) = late_step(xs, ys) {
+            if let Some(more) = late_step(xs, ys, floor) {
                 v.more_samples_needed = Some(more);
                 v.late_step = true;
                 v.reason = LATE_STEP.into();
@@ -187,7 +187,7 @@ const STEP_SHARE: f64 = 0.3;
 /// doubles: flat, a step, flat twice as long, a step twice as large. A leak of that
 /// kind whose last step came past the middle of the run looks like a cache that
 /// filled: only a flat stretch longer than the rise before it tells them apart.
-fn late_step(xs: &[f64], ys: &[f64]) -> Option<usize> {
+fn late_step(xs: &[f64], ys: &[f64], floor: f64) -> Option<usize> {
     let m = xs.len();
     let median = |v: &[f64]| -> f64 {
         let mut v = v.to_vec();
@@ -197,7 +197,9 @@ fn late_step(xs: &[f64], ys: &[f64]) -> Option<usize> {
     let start = median(&ys[..(m / 6).max(3)]);
     let end = median(&ys[2 * m / 3..]);
     let rise = end - start;
-    if rise <= 0.0 {
+    // Spread over the run, the rise must be half the floor or more: noise around a
+    // small warm-up is no table that doubles.
+    if rise <= 0.0 || rise < 0.5 * floor * (xs[m - 1] - xs[0]) {
         return None;
     }
     // The last sample below 60 % of the rise: after a doubling step's, the level before
@@ -208,8 +210,12 @@ fn late_step(xs: &[f64], ys: &[f64]) -> Option<usize> {
         return None;
     }
     let step = median(&ys[reached..reached + 3]) - median(&ys[reached - 3..reached]);
+    // And stand out of the flat stretch's own noise (its median absolute deviation).
+    let level = median(&ys[reached..]);
+    let deviations: Vec<f64> = ys[reached..].iter().map(|y| (y - level).abs()).collect();
+    let noise = median(&deviations);
     let (before, after) = (xs[reached] - xs[0], xs[m - 1] - xs[reached]);
-    if step < STEP_SHARE * rise || after >= before {
+    if step < STEP_SHARE * rise || step < 4.0 * noise || after >= before {
         return None;
     }
     let per_sample = (xs[m - 1] - xs[0]) / (m - 1) as f64;
@@ -366,6 +372,15 @@ mod tests {
         let y: Vec<f64> = x.iter().map(|&t| late(t) + 60_000.0 * r.next()).collect();
         let v = decide(&x, &y, &policy(256.0));
         assert_eq!(v.outcome, Outcome::Inconclusive, "{v:?}");
+        // A small warm-up ending late in noise (60 KB, ±40 KB: 20 B an iteration spread
+        // over the run) is no table that doubles.
+        let small = |t: f64| 50e6 + if t >= 1600.0 { 60_000.0 } else { 0.0 };
+        for seed in 20..30 {
+            let mut r = Noise(seed);
+            let y: Vec<f64> = x.iter().map(|&t| small(t) + 40_000.0 * r.next()).collect();
+            let v = decide(&x, &y, &policy(256.0));
+            assert!(!v.late_step, "seed {seed}: {v:?}");
+        }
         // A cache that filled early in the run, in steps too, is still no leak.
         let early = |t: f64| {
             50e6 + [100.0, 200.0, 400.0]
