@@ -281,3 +281,34 @@ fn a_launcher_in_front_of_node_is_passed_over_for_the_node_it_starts() {
         report["culprit"]["summary"]
     );
 }
+
+#[test]
+fn a_script_npm_runs_that_is_not_node_is_judged_by_rss() {
+    let _measured = measured();
+    // npm's own inspector is passed over; no Node process follows it, so the lines are
+    // sampled by RSS (before: waiting for an inspector, not one sample).
+    let project = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        project.path().join("leak.py"),
+        "import time\nkeep = []\nfor i in range(1, 100000):\n    keep.append(bytearray(262144))\n    keep[-1][::4096] = b'x' * 64\n    print(f'iteration={i}', flush=True)\n    time.sleep(0.005)\n",
+    )
+    .expect("write");
+    let script = format!("python3 {}", project.path().join("leak.py").display());
+    let package = serde_json::json!({
+        "name": "py", "version": "1.0.0", "private": true, "scripts": { "leak": script }
+    });
+    std::fs::write(project.path().join("package.json"), package.to_string()).expect("write");
+    let prefix = project.path().display().to_string();
+    let command = ["npm", "--prefix", prefix.as_str(), "run", "leak"];
+    let (code, report) = run_json(
+        &["--iterations", "400", "--max-growth", "64KB/iter"],
+        &command,
+    );
+    let sentence = &report["assessment"]["sentence"];
+    assert_eq!(code, Some(1), "{sentence}");
+    assert_eq!(report["assessment"]["grows"], "native", "{sentence}");
+    assert!(
+        report["run"]["samples"].as_array().map_or(0, Vec::len) >= 8,
+        "{sentence}"
+    );
+}

@@ -236,6 +236,7 @@ pub fn run(
         aftermath: aftermath::Aftermath::default(),
         at_exit,
         gc: gc::GcMethod::default(),
+        passed_launcher: false,
         settle: 0,
         profiling: Profiling::new(config.profiles.clone(), exiting.clone()),
         stall: stall::StallWatch::new(config.stall_timeout),
@@ -426,6 +427,10 @@ struct Session<'a> {
     at_exit: Arc<Mutex<end::AtExit>>,
     /// How the full GC before each sample is forced.
     gc: gc::GcMethod,
+    /// A launcher's inspector was passed over (`npm run …`): until the Node process it
+    /// starts announces its own, the workload may be no Node at all (a script in Python),
+    /// and is sampled by RSS.
+    passed_launcher: bool,
     /// Sample points still to skip after a heap snapshot.
     settle: u32,
     profiling: Profiling,
@@ -535,9 +540,11 @@ impl Session<'_> {
                         if let Some(h) = self.hold.as_mut() {
                             h.release();
                         }
+                        self.passed_launcher = true;
                         continue;
                     }
-                    if self.inspector.is_none() {
+                    // Samples already taken by RSS alone are not mixed with heap ones.
+                    if self.inspector.is_none() && self.result.samples.is_empty() {
                         // The end session first: a short workload may finish while the
                         // sampling session is still being set up, and Node waits at exit
                         // only for a debugger already attached.
@@ -604,7 +611,7 @@ impl Session<'_> {
                             Err(_) => break,
                         }
                     }
-                    if self.config.inspect && self.inspector.is_none() {
+                    if self.waiting_for_inspector() {
                         continue;
                     }
                     // No new iteration, no new point (a line printed again and again).
@@ -631,7 +638,7 @@ impl Session<'_> {
                         return Ok(());
                     }
                     if by_time && Instant::now() >= next_tick {
-                        let waiting = self.config.inspect && self.inspector.is_none();
+                        let waiting = self.waiting_for_inspector();
                         let last = self
                             .config
                             .duration
@@ -678,6 +685,12 @@ impl Session<'_> {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// True while samples wait for the inspector: a Node workload's first samples are
+    /// its heap's. Not after a launcher was passed over: its script may be no Node.
+    fn waiting_for_inspector(&self) -> bool {
+        self.config.inspect && self.inspector.is_none() && !self.passed_launcher
     }
 
     /// True when the inspector at `url` is a launcher's (npm running a script, `cross-env`):
