@@ -194,6 +194,18 @@ fn is_own_storage(snap: &HeapSnapshot, t: NodeIndex) -> bool {
     }
 }
 
+/// True for an ArrayBuffer whose shortest-path parent holds it through an internal edge
+/// (the `buffer` of a Buffer or typed array).
+fn is_viewed_buffer(snap: &HeapSnapshot, distances: &Distances, v: NodeIndex) -> bool {
+    matches!(snap.node_name(v), "ArrayBuffer" | "SharedArrayBuffer")
+        && distances.parent(v).is_some_and(|p| {
+            snap.node_kind(p) == NodeKind::Object
+                && snap
+                    .edges(p)
+                    .any(|e| snap.edge_kind(e) == EdgeKind::Internal && snap.edge_target(e) == v)
+        })
+}
+
 /// Objects and top strings (not part of another string) of own size `min_size` or more.
 fn own_sizes(snap: &HeapSnapshot, distances: &Distances, min_size: u64) -> Vec<(NodeIndex, u64)> {
     let n = snap.node_count();
@@ -207,6 +219,12 @@ fn own_sizes(snap: &HeapSnapshot, distances: &Distances, min_size: u64) -> Vec<(
                 .parent(v)
                 .is_some_and(|p| !is_string(snap.node_kind(p)));
         if !(kind == NodeKind::Object || top_string) || !distances.is_reachable(v) {
+            continue;
+        }
+        // An ArrayBuffer behind a Buffer or typed array is that view's storage, whatever
+        // order the snapshot lists the two in: sized on its own first, it would keep its
+        // backing store from the view (`buf` of a Buffer.concat log looked flat).
+        if is_viewed_buffer(snap, distances, v) {
             continue;
         }
         // Storage reached through internal edges belongs to the first object that
