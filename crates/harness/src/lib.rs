@@ -40,6 +40,7 @@ mod profile;
 mod pss;
 mod run;
 mod snapshot_room;
+mod tree_inspector;
 
 pub use assess::{
     assess, DecidedBy, MemoryKind, PointsUsed, RunAssessment, RunSeries, SeriesVerdict,
@@ -66,3 +67,4 @@ pub use run::{
     RunSnapshot, Sample, SnapshotPlan, UninspectedNode, DOUBLING_KEEP,
 };
 pub use snapshot_room::{SnapshotResidue, SnapshotShortfall, SNAPSHOT_NEED_FACTOR};
+pub use tree_inspector::is_launcher_inspector;

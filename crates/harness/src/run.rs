@@ -39,6 +39,7 @@ use leaktrail_inspector::{listening_url, HeldBackSource, Inspector};
 use leaktrail_sampler::{HeldBackClock, ProcessTree};
 
 use crate::profile::{Profiling, RecordedProfiles};
+use crate::tree_inspector::{inspected_pid, is_launcher_inspector};
 
 pub use model::{
     CheapPoint, ExitInfo, HarnessError, PointKind, RunConfig, RunResult, RunSnapshot, Sample,
@@ -536,7 +537,7 @@ impl Session<'_> {
                 Ok(Event::Url(url)) => {
                     // `npm run test`: npm is Node too, and opens its inspector first; the
                     // workload is the Node process it starts. npm is let go unwatched.
-                    if self.inspector.is_none() && self.runs_launcher(&url) {
+                    if self.inspector.is_none() && is_launcher_inspector(&self.tree, &url) {
                         if let Some(h) = self.hold.as_mut() {
                             h.release();
                         }
@@ -691,12 +692,6 @@ impl Session<'_> {
     /// its heap's. Not after a launcher was passed over: its script may be no Node.
     fn waiting_for_inspector(&self) -> bool {
         self.config.inspect && self.inspector.is_none() && !self.passed_launcher
-    }
-
-    /// True when the inspector at `url` is a launcher's (npm running a script, `cross-env`):
-    /// not the workload.
-    fn runs_launcher(&self, url: &str) -> bool {
-        leaktrail_inspector::url_port(url).is_some_and(|port| self.tree.launcher_on(port))
     }
 
     /// How long the workload has been held back, for an inspector's silences.
@@ -879,20 +874,6 @@ const DRAIN_LIMIT: Duration = Duration::from_millis(20);
 
 /// How often the workload's held-back time is read.
 const HELD_READ_EVERY: Duration = Duration::from_millis(100);
-
-/// The process whose inspector is at `url` (`ws://host:port/id`): the one of the tree
-/// listening on its port (a wrapper such as `npm test` starts Node under it), else the
-/// root.
-fn inspected_pid(tree: &ProcessTree, url: &str) -> i32 {
-    listening_pid(tree, url)
-        .or(tree.pids().first().map(|&(pid, _)| pid))
-        .unwrap_or(0)
-}
-
-/// The process of the tree listening on `url`'s port, if found.
-fn listening_pid(tree: &ProcessTree, url: &str) -> Option<i32> {
-    tree.listening_on(leaktrail_inspector::url_port(url)?)
-}
 
 /// How far from leaktrail's own GCs a major GC counts as one of them (the two clocks are
 /// tied to within a round trip of the inspector).

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
+use leaktrail_harness::is_launcher_inspector;
 use leaktrail_inspector::{url_on_port, Inspector};
 use leaktrail_sampler::{loopback_listening_ports, process_info, ProcessTree};
 use leaktrail_store::Store;
@@ -23,18 +24,13 @@ const NO_NODE_GRACE: Duration = Duration::from_secs(1);
 
 /// The address a started command prints on stderr, waited for as [`URL_WAIT`] and
 /// [`NO_NODE_GRACE`] say. `None` also when stderr closed without one.
-/// True when the inspector at `url` is a launcher's (npm running the service).
-fn by_launcher(url: &str, tree: &ProcessTree) -> bool {
-    leaktrail_inspector::url_port(url).is_some_and(|port| tree.launcher_on(port))
-}
-
 fn first_url(rx: &Receiver<String>, tree: &ProcessTree) -> Option<String> {
     let start = Instant::now();
     while start.elapsed() < URL_WAIT {
         match rx.recv_timeout(Duration::from_millis(100)) {
             // npm's own inspector (`watch -- npm start`): the service is the Node process
             // its script starts, whose address comes next.
-            Ok(url) if by_launcher(&url, tree) => {}
+            Ok(url) if is_launcher_inspector(tree, &url) => {}
             Ok(url) => return Some(url),
             Err(RecvTimeoutError::Disconnected) => return None,
             Err(RecvTimeoutError::Timeout) => {}
@@ -121,7 +117,7 @@ impl Incarnation {
             return;
         };
         match rx.try_recv() {
-            Ok(url) if by_launcher(&url, &self.tree) => {}
+            Ok(url) if is_launcher_inspector(&self.tree, &url) => {}
             Ok(url) => {
                 on_event(&WatchEvent::Warning(format!(
                     "a Node inspector appeared at {url}: heap samples and snapshots from now on"
