@@ -211,7 +211,9 @@ fn released_at_exit(report: &LeakReport, snapshots: &[RunSnapshot]) -> Option<u6
 /// doubling schedule takes its first snapshot after some samples, and a fast or short
 /// run can end before the progress doubles again.
 fn missing_snapshots(result: &RunResult, culprit: &[RunSnapshot]) -> Option<String> {
-    if culprit.len() >= 3 {
+    // A run judged by RSS alone (no Node inspector: Python behind npm) takes no heap
+    // snapshot at all, however long it runs: the verdict says so already.
+    if culprit.len() >= 3 || result.inspector_url.is_none() {
         return None;
     }
     let taken = result.snapshots.len() + usize::from(at_exit(result));
