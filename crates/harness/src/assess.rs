@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use leaktrail_analysis::units::{human_bytes, signed_bytes};
+use leaktrail_analysis::units::{group_digits, human_bytes, signed_bytes};
 use leaktrail_stats::{decide, samples_needed, GrowthPolicy, GrowthVerdict, Outcome};
 
 use crate::check::{Check, CheckStatus};
@@ -313,7 +313,7 @@ pub fn assess(
         samples.first().map_or(0, |s| s.memory.threads),
         samples.last().map_or(0, |s| s.memory.threads),
     );
-    let mut sentence = sentence(&primary, &components, grows, floor.bytes, unit, node);
+    let mut sentence = sentence(&primary, &components, grows, floor.bytes, unit, node, &x);
     if let Some(said) = points_sentence(&points, outcome) {
         sentence.push(' ');
         sentence.push_str(&said);
@@ -575,6 +575,26 @@ fn rss_only(sentence: String, seen: &crate::UninspectedNode) -> String {
     )
 }
 
+/// ": a run to about iteration 9,000", where the samples an inconclusive verdict asks for
+/// would come at this run's pace of samples: what the user sets is the run's length, not
+/// its samples. Empty when the pace is unknown (fewer than two samples used).
+fn longer_run(v: &GrowthVerdict, x: &[f64], unit: Per) -> String {
+    let (Some(more), Some(&last), Some(&first)) =
+        (v.more_samples_needed, x.last(), x.get(v.warmup_samples))
+    else {
+        return String::new();
+    };
+    if more == 0 || v.samples_used < 2 || last <= first {
+        return String::new();
+    }
+    let pace = (last - first) / (v.samples_used - 1) as f64;
+    let until = (last + pace * more as f64).round() as u64;
+    match unit {
+        Per::Iteration => format!(": a run to about iteration {}", group_digits(until)),
+        Per::Second => format!(": a run of about {} s", group_digits(until)),
+    }
+}
+
 /// A size in bytes, signed, for sentences.
 fn bytes(b: f64) -> String {
     let rounded = b.round() as i64;
@@ -592,6 +612,7 @@ fn sentence(
     floor: f64,
     unit: Per,
     node: bool,
+    x: &[f64],
 ) -> String {
     let v = &primary.verdict;
     let what = if node {
@@ -635,10 +656,11 @@ fn sentence(
             bytes(floor)
         ),
         Outcome::Inconclusive => format!(
-            "Inconclusive: {what} changes {slope} over {} samples{warm}; {}. About {} more samples would decide.",
+            "Inconclusive: {what} changes {slope} over {} samples{warm}; {}. About {} more samples would decide{}.",
             v.samples_used,
             v.reason,
-            v.more_samples_needed.unwrap_or(0)
+            v.more_samples_needed.unwrap_or(0),
+            longer_run(v, x, unit)
         ),
     };
     if let Some(kind) = grows {
