@@ -73,7 +73,7 @@ pub(crate) fn assert_heap_leak_named(scenario: &str) -> serde_json::Value {
 }
 
 /// [`assert_heap_leak_named`] after `iterations`.
-fn leak_named_after(scenario: &str, iterations: u32) -> serde_json::Value {
+pub(crate) fn leak_named_after(scenario: &str, iterations: u32) -> serde_json::Value {
     let spec = manifest(&format!("{scenario}.js"));
     let (code, report) = run_iterations(scenario, iterations);
     let sentence = &report["assessment"]["sentence"];

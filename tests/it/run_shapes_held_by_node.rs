@@ -1,9 +1,9 @@
 //! `leaktrail run` on leaks held by Node's own machinery rather than by a variable of the
 //! program: a stream's write queue, the timer lists, an EventTarget's listeners, a
-//! string's parent, and V8's own string table. The culprit must still lead to the
+//! string's parent, V8's own string table, and undici's registry of response bodies. The culprit must still lead to the
 //! program's object that owns it, or name the part of Node or V8 that holds it.
 
-use crate::run_shapes::{assert_clean, assert_heap_leak_named};
+use crate::run_shapes::{assert_clean, assert_heap_leak_named, leak_named_after};
 
 #[test]
 fn substrings_that_keep_their_request_bodies_are_named() {
@@ -57,4 +57,23 @@ fn keys_registered_with_symbol_for_are_named_under_v8s_string_table() {
 #[test]
 fn plain_symbols_as_request_keys_pass() {
     assert_clean("symbol-request-keys-clean");
+}
+
+#[test]
+fn fetch_responses_kept_in_a_list_are_named_at_the_list() {
+    // Each entry's cloned body streams are also held by undici's FinalizationRegistry: no
+    // entry dominates them, and their clusters (under undici's `body`) outweigh the
+    // entries'. The list the program keeps them in comes first (it came third).
+    let report = leak_named_after("fetch-retry-log-clones", 1500);
+    let first = &report["culprit"]["clusters"][0];
+    assert!(
+        first["holder"].as_str().unwrap_or("").contains("retryLog"),
+        "{first}"
+    );
+}
+
+#[test]
+fn fetch_calls_whose_bodies_are_read_pass() {
+    // undici loads lazily and warms up: its first requests must not read as growth.
+    assert_clean("fetch-inventory-clean");
 }

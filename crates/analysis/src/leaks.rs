@@ -460,8 +460,8 @@ impl Candidates {
                 acc.best = Some(v);
             }
         }
-        let mut ranked: Vec<Acc> = clusters.into_values().collect();
-        ranked.sort_by_key(|c| std::cmp::Reverse(c.retained));
+        let is_root = |u: NodeIndex| leaked[u as usize] && !inside[u as usize];
+        let ranked = rank(clusters, a.distances(), &mut shapes, is_root);
         Candidates {
             roots,
             roots_retained,
@@ -469,6 +469,75 @@ impl Candidates {
             ranked,
         }
     }
+}
+
+/// How many of the largest clusters are looked at for another cluster above them.
+const RANK_THROUGH: usize = 64;
+
+/// The clusters, largest retained size first, except that a cluster reached through the
+/// members of another comes right after it, and that one ranks with their sizes added up.
+/// Entries kept in a list that each hold a stream or a socket: the stream is held twice,
+/// by the entry and by a registry of the runtime (a `FinalizationRegistry`, a handle
+/// list), so no entry dominates it and it is a cluster of its own, under a holder deep in
+/// a library ("`body` of Object"), often larger than the entries'. Its path still runs
+/// through an entry of the list, which is the place the program keeps them.
+fn rank(
+    clusters: HashMap<String, Acc>,
+    distances: &Distances,
+    shapes: &mut PathShapes<'_>,
+    is_root: impl Fn(NodeIndex) -> bool,
+) -> Vec<Acc> {
+    let mut ranked: Vec<(String, Acc)> = clusters.into_iter().collect();
+    ranked.sort_by_key(|(_, c)| std::cmp::Reverse(c.retained));
+    let index: HashMap<&str, usize> = ranked
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| (k.as_str(), i))
+        .collect();
+    // The outermost other cluster whose member the best member's shortest path runs
+    // through.
+    let mut above: Vec<Option<usize>> = vec![None; ranked.len()];
+    for (i, (_, c)) in ranked.iter().enumerate().take(RANK_THROUGH) {
+        let mut u = c.best.and_then(|b| distances.parent(b));
+        while let Some(v) = u {
+            if is_root(v) {
+                if let Some(&j) = index.get(shapes.key(v).as_str()) {
+                    if j != i {
+                        above[i] = Some(j);
+                    }
+                }
+            }
+            u = distances.parent(v);
+        }
+    }
+    // Follow chains to the top (a cycle cannot form along one path, but a bound costs
+    // nothing).
+    let top = |mut i: usize| {
+        for _ in 0..ranked.len() {
+            match above[i] {
+                Some(j) if j != i => i = j,
+                _ => break,
+            }
+        }
+        i
+    };
+    let mut group_size = vec![0u64; ranked.len()];
+    for (i, (_, c)) in ranked.iter().enumerate() {
+        group_size[top(i)] += c.retained;
+    }
+    let mut order: Vec<usize> = (0..ranked.len()).collect();
+    order.sort_by_key(|&i| {
+        let t = top(i);
+        (
+            std::cmp::Reverse(group_size[t]),
+            t,
+            i != t,
+            std::cmp::Reverse(ranked[i].1.retained),
+            i,
+        )
+    });
+    let mut slots: Vec<Option<Acc>> = ranked.into_iter().map(|(_, c)| Some(c)).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 /// True for a collection with 16 entries or more (a `Map`, `Set`, `Array` or dictionary
