@@ -445,6 +445,15 @@ fn per_route_arrays_under_identifier_keys_are_one_leak() {
 }
 
 #[test]
+fn a_list_on_an_app_instance_of_many_fields_is_named_as_its_field() {
+    // The instance has as many keys as a dictionary, but it is one object's fields: the
+    // holder said "`app[key]` (Array, e.g. `app.auditTrail`)", one key of many.
+    let report = assert_heap_leak_named("app-instance-audit-trail");
+    let (_, holder, _) = culprit(&report).expect("culprit");
+    assert!(holder.starts_with("`app.auditTrail` (Array)"), "{holder}");
+}
+
+#[test]
 fn per_route_arrays_trimmed_to_a_window_pass() {
     assert_clean("route-stats-trimmed");
 }

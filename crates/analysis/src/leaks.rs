@@ -37,7 +37,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use leaktrail_graph::Distances;
-use leaktrail_snapshot::{EdgeKind, HeapSnapshot, NodeIndex, NodeKind};
+use leaktrail_snapshot::{EdgeKind, EdgeName, HeapSnapshot, NodeIndex, NodeKind};
 
 /// Clusters retaining less than this are noise.
 pub const MIN_CLUSTER_BYTES: u64 = 64 << 10;
@@ -612,10 +612,20 @@ pub(crate) fn folded_path(a: &HeapAnalysis<'_>, v: NodeIndex) -> Vec<StepView> {
         for k in 0..run.period {
             let at = last_block + k;
             let mut step = a.step(&path.steps[at]);
-            // The rule that folds the key for clustering names it for the reader.
-            step.keyed = at > 0
-                && a.snap.edge_kind(path.steps[at].edge) == EdgeKind::Property
-                && crate::shape::is_dictionary(a.snap, path.steps[at - 1].node);
+            // The rule that folds the key for clustering names it for the reader, unless
+            // the key is a field of an object that merely has many.
+            let (edge, holder) = (
+                path.steps[at].edge,
+                at.checked_sub(1).map(|h| path.steps[h].node),
+            );
+            step.keyed = holder.is_some_and(|h| {
+                a.snap.edge_kind(edge) == EdgeKind::Property
+                    && crate::shape::is_dictionary(a.snap, h)
+                    && match a.snap.edge_name(edge) {
+                        EdgeName::Name(name) => crate::shape::reads_as_key(a.snap, h, name),
+                        EdgeName::Index(_) => true,
+                    }
+            });
             if k + 1 == run.period && run.count > 1 {
                 step.repeated = Some(run.count as u64);
                 step.block = (run.period > 1).then_some(run.period as u64);

@@ -173,6 +173,15 @@ pub fn is_dictionary(snap: &HeapSnapshot, v: NodeIndex) -> bool {
     keys > 0 && store.is_some_and(|s| snap.edges(s).len() as u64 > keys)
 }
 
+/// True when property `name` of `holder`, an object used as a dictionary
+/// ([`is_dictionary`]), reads as one key of many to a reader: a key that came from data
+/// (`sess-1751-c6`), or a label among like values (`login`, `search`). An identifier of
+/// an object that merely has many fields of different kinds (a framework's instance:
+/// `app.auditTrail` of a Fastify app) is that field, whatever the clustering folds.
+pub fn reads_as_key(snap: &HeapSnapshot, holder: NodeIndex, name: &str) -> bool {
+    !is_code_name(name) || has_uniform_values(snap, holder)
+}
+
 /// A plain object with this many keys or more, all holding objects of one class, is a
 /// table of like values under labels.
 const UNIFORM_MIN_KEYS: u64 = 3;
