@@ -216,13 +216,7 @@ fn a_leak_test_started_through_npm_run_is_judged_in_the_scripts_own_node() {
     let _measured = measured();
     // npm is Node too, and opens its inspector first: the workload is the Node process
     // its script starts (through `sh -c`). Judged in npm, this leak read as no leak.
-    let project = tempfile::tempdir().expect("tempdir");
-    let script = runner_line("stream-registry-no-ttl");
-    let package = serde_json::json!({
-        "name": "leak-test", "version": "1.0.0", "private": true,
-        "scripts": { "leak": script }
-    });
-    std::fs::write(project.path().join("package.json"), package.to_string()).expect("write");
+    let project = npm_project(&runner_line("stream-registry-no-ttl"));
     let prefix = project.path().display().to_string();
     let command = ["npm", "--prefix", prefix.as_str(), "run", "leak"];
     let (code, report) = run_json(&[], &command);
@@ -286,18 +280,14 @@ fn a_launcher_in_front_of_node_is_passed_over_for_the_node_it_starts() {
 fn a_script_npm_runs_that_is_not_node_is_judged_by_rss() {
     let _measured = measured();
     // npm's own inspector is passed over; no Node process follows it, so the lines are
-    // sampled by RSS (before: waiting for an inspector, not one sample).
-    let project = tempfile::tempdir().expect("tempdir");
+    // sampled by RSS (before: waiting for an inspector, not one sample). npm runs a
+    // script in its package's folder.
+    let project = npm_project("python3 leak.py");
     std::fs::write(
         project.path().join("leak.py"),
         "import time\nkeep = []\nfor i in range(1, 401):\n    keep.append(bytearray(262144))\n    keep[-1][::4096] = b'x' * 64\n    print(f'iteration={i}', flush=True)\n    time.sleep(0.005)\n",
     )
     .expect("write");
-    let script = format!("python3 {}", project.path().join("leak.py").display());
-    let package = serde_json::json!({
-        "name": "py", "version": "1.0.0", "private": true, "scripts": { "leak": script }
-    });
-    std::fs::write(project.path().join("package.json"), package.to_string()).expect("write");
     let prefix = project.path().display().to_string();
     let command = ["npm", "--prefix", prefix.as_str(), "run", "leak"];
     let (code, report) = run_json(&["--max-growth", "64KB/iter"], &command);
@@ -314,4 +304,15 @@ fn a_script_npm_runs_that_is_not_node_is_judged_by_rss() {
         !sentence.as_str().unwrap_or("").contains("heap snapshots"),
         "{sentence}"
     );
+}
+
+/// A project folder whose package.json has one script, `leak`, that runs `script`.
+fn npm_project(script: &str) -> tempfile::TempDir {
+    let project = tempfile::tempdir().expect("tempdir");
+    let package = serde_json::json!({
+        "name": "leak-test", "version": "1.0.0", "private": true,
+        "scripts": { "leak": script }
+    });
+    std::fs::write(project.path().join("package.json"), package.to_string()).expect("write");
+    project
 }
