@@ -205,6 +205,14 @@ fn child_loggers_kept_per_session_are_named() {
     assert_heap_leak_named("npm/pino-child-per-session");
 }
 
+/// winston: a transport added per request to the process-wide logger and never removed.
+/// The logger is a stream that pipes into each: the culprit is the transport, held in
+/// its ReadableState's `pipes`, with the path through `logger`.
+#[test]
+fn a_logger_transport_added_per_request_is_named() {
+    assert_heap_leak_named("npm/winston-transport-per-request");
+}
+
 /// lodash: `_.memoize` over a lookup keyed by user ids that keep changing. The results
 /// sit in a plain `Object.create(null)` dictionary inside the library (the MapCache's
 /// string `Hash`); the culprit is the memoized result, named with the path through
