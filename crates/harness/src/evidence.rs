@@ -360,6 +360,40 @@ pub fn weigh_objects(
             assessment.outcome = Outcome::NoLeak;
             assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
         }
+        // Grew, then stopped: the heap snapshots of the run's last stretch (a quarter of
+        // it or more) grew under the floor, no object of the program grew in every
+        // interval, and the samples of the series' last third do not show it growing
+        // either. A cache that fills for two thirds of a run and then holds every key
+        // looks like a leak to a slope fitted over the whole run; so does a leak that
+        // grows in steps, which a longer run tells apart.
+        (Outcome::Leak, None)
+            if floor_applies
+                && heap_judged(assessment)
+                && !report.found_leak()
+                && !tail_grows(assessment, floor)
+                && last_stretch(rates.as_deref(), &at).is_some_and(|(rate, ..)| rate < floor) =>
+        {
+            let (rate, from, to) = last_stretch(rates.as_deref(), &at).unwrap_or_default();
+            let stretch = match by_iteration {
+                true => format!(
+                    "from {} to {} iterations",
+                    group_digits(from as u64),
+                    group_digits(to as u64)
+                ),
+                false => format!("from {from:.0} s to {to:.0} s"),
+            };
+            let lead = step_lead(report, &axis)
+                .map(|l| format!(", or a table that doubles does between its steps: {l}"))
+                .unwrap_or_default();
+            evidence.outcome = Outcome::Inconclusive;
+            evidence.sentence = format!(
+                "Not decided: the heap snapshots grew {}/{unit} {stretch}, under the floor of {}/{unit}, and no class, collection or object of the program grew in every interval — the growth stopped before the run did, as a cache's does once it holds every key{lead}. A longer run decides.",
+                signed_bytes(rate as i64),
+                human_bytes(floor as u64)
+            );
+            assessment.outcome = Outcome::Inconclusive;
+            assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
+        }
         // A leak of threads or native memory has nothing to show in the heap.
         (Outcome::Leak, None)
             if !report.found_leak()
@@ -468,6 +502,25 @@ fn comparable_intervals(at: &[f64]) -> bool {
     let gaps: Vec<f64> = at.windows(2).map(|x| x[1] - x[0]).collect();
     let longest = gaps.iter().copied().fold(0.0, f64::max);
     gaps.iter().all(|g| g * IN_STEP_RATIO >= longest)
+}
+
+/// The run's last stretch between snapshots, when it is a quarter of the run or more:
+/// the heap's growth rate over it, and where it starts and ends.
+fn last_stretch(rates: Option<&[f64]>, at: &[f64]) -> Option<(f64, f64, f64)> {
+    let (&rate, [.., from, to]) = (rates?.last()?, at) else {
+        return None;
+    };
+    (at.len() >= 3 && (to - from) * 4.0 >= *to).then_some((rate, *from, *to))
+}
+
+/// True when the samples of the series' last third show it growing: their slope's whole
+/// interval is above the floor.
+fn tail_grows(assessment: &RunAssessment, floor: f64) -> bool {
+    assessment
+        .primary
+        .verdict
+        .tail_slope
+        .is_some_and(|t| t.low > floor)
 }
 
 /// True when `counts` rose in every interval at rates within [`IN_STEP_RATIO`] of each
