@@ -668,17 +668,23 @@ fn sentence(
         s.push_str(kind.phrase());
     }
     if node && primary.verdict.outcome != Outcome::Leak {
-        if let Some(rss) = components
-            .iter()
-            .find(|c| c.series == RunSeries::Rss && c.verdict.outcome == Outcome::Leak)
-        {
-            s.push_str(&format!(
-                " Note: RSS grows {}/{unit} while the heap does not — native memory, or V8 still growing its heap.",
-                bytes(rss.verdict.slope.slope)
-            ));
+        if let Some(note) = rss_note(components, unit) {
+            s.push_str(&note);
         }
     }
     s
+}
+
+/// " Note: RSS grows … while the heap does not": said when the heap series is no leak
+/// and RSS is one. Taken back when the snapshots decide the heap leaks after all.
+pub(crate) fn rss_note(components: &[SeriesVerdict], unit: Per) -> Option<String> {
+    let rss = components
+        .iter()
+        .find(|c| c.series == RunSeries::Rss && c.verdict.outcome == Outcome::Leak)?;
+    Some(format!(
+        " Note: RSS grows {}/{unit} while the heap does not — native memory, or V8 still growing its heap.",
+        bytes(rss.verdict.slope.slope)
+    ))
 }
 
 #[cfg(test)]

@@ -312,6 +312,10 @@ pub fn weigh_objects(
             if assessment.grows.is_none() {
                 assessment.grows = Some(MemoryKind::V8Heap);
             }
+            // "RSS grows while the heap does not" no longer holds.
+            if let Some(note) = crate::assess::rss_note(&assessment.components, assessment.unit) {
+                assessment.sentence = assessment.sentence.replace(&note, "");
+            }
             assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
         }
         // The snapshots are a second measure of the heap, later in the run than most
@@ -635,6 +639,20 @@ mod tests {
         // Filled in the first interval, nearly flat after.
         assert!(!in_step(&[100, 5000, 5010], &at));
         assert!(!in_step(&[100, 200, 200], &at));
+    }
+
+    #[test]
+    fn the_last_stretch_counts_when_it_is_a_quarter_of_the_run_or_more() {
+        let rates = [900.0, 13.0];
+        assert_eq!(
+            last_stretch(Some(&rates), &[1010.0, 2010.0, 3000.0]),
+            Some((13.0, 2010.0, 3000.0))
+        );
+        // 2,900 → 3,000: a thirtieth of the run says nothing about how it ended.
+        assert_eq!(last_stretch(Some(&rates), &[1010.0, 2900.0, 3000.0]), None);
+        // Two snapshots are one stretch, the whole of what they saw.
+        assert_eq!(last_stretch(Some(&rates[..1]), &[1500.0, 3000.0]), None);
+        assert_eq!(last_stretch(None, &[1010.0, 2010.0, 3000.0]), None);
     }
 
     #[test]
