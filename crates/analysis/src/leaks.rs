@@ -733,11 +733,33 @@ pub(crate) fn holder_of(path: &[StepView]) -> String {
                 "V8's string table (Internalized strings: `Symbol.for` keys, names made from data)"
                     .to_owned()
             }
+            // Node's handles (the embedder's roots): what they hold lives while the
+            // socket, server or request stays open.
+            ("(synthetic)", name) if name.starts_with("Node / ") => {
+                node_handles(&name["Node / ".len()..])
+            }
             ("(synthetic)", name) if !name.is_empty() => format!("V8's own root {name}"),
             (class, _) => format!("{} @{}", class, step.object.id),
         };
     }
     "(GC roots)".to_owned()
+}
+
+/// How a root of Node's handles reads (`TCPSocketWrap` is `Node / TCPSocketWrap` in the
+/// snapshot): objects held there leak because what they wrap was never closed.
+fn node_handles(wrap: &str) -> String {
+    match wrap {
+        "TCPSocketWrap" => {
+            "Node's open TCP sockets (TCPSocketWrap: connections never ended or destroyed)".into()
+        }
+        "TCPServerWrap" | "TCPWrap" => {
+            format!("Node's listening TCP servers ({wrap}: servers never closed)")
+        }
+        "PipeWrap" | "PipeSocketWrap" | "PipeServerWrap" => {
+            format!("Node's open pipes ({wrap}: never closed)")
+        }
+        _ => format!("Node's open handles ({wrap}: never closed or finished)"),
+    }
 }
 
 #[cfg(test)]
@@ -788,5 +810,25 @@ mod tests {
         other.object.name = "(Strong roots)".to_owned();
         let path = [other, step("3", "element", "(string)")];
         assert_eq!(holder_of(&path), "V8's own root (Strong roots)");
+    }
+
+    #[test]
+    fn objects_held_by_nodes_handles_name_what_was_left_open() {
+        // A keep-alive Agent per request, never destroyed: its sockets stay open, held by
+        // Node's handle root, not by anything of the program.
+        let mut root = step("1", "element", "(synthetic)");
+        root.object.name = "Node / TCPSocketWrap".to_owned();
+        let path = [root, step("2129", "element", "TCP")];
+        assert_eq!(
+            holder_of(&path),
+            "Node's open TCP sockets (TCPSocketWrap: connections never ended or destroyed)"
+        );
+        let mut root = step("1", "element", "(synthetic)");
+        root.object.name = "Node / FSReqCallback".to_owned();
+        let path = [root, step("7", "element", "FSReqCallback")];
+        assert_eq!(
+            holder_of(&path),
+            "Node's open handles (FSReqCallback: never closed or finished)"
+        );
     }
 }
