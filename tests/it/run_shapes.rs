@@ -135,6 +135,25 @@ fn a_leak_that_starts_late_in_the_run_is_named() {
 }
 
 #[test]
+fn a_leak_inside_a_worker_thread_is_found_in_its_own_heap() {
+    // The main thread's heap is flat and its snapshots hold none of it: the run said "No
+    // leak". The worker's own heap, read at each snapshot, grows.
+    let (code, report) = run_iterations("worker-render-cache-unbounded", 3000);
+    let sentence = report["assessment"]["sentence"].as_str().unwrap_or("");
+    assert_eq!(code, Some(1), "{sentence}");
+    assert!(sentence.starts_with("Leak in worker threads"), "{sentence}");
+    assert_eq!(
+        report["assessment"]["worker_heaps"]["workers"], 1,
+        "{sentence}"
+    );
+}
+
+#[test]
+fn a_bounded_cache_inside_a_worker_thread_passes() {
+    assert_clean("worker-render-cache-bounded-clean");
+}
+
+#[test]
 fn a_slow_leak_under_the_byte_floor_is_decided_by_its_objects() {
     assert_heap_leak_named("slow-leak");
 }

@@ -143,6 +143,10 @@ pub struct RunAssessment {
     /// What the culprit's snapshots said, when they were weighed in
     /// ([`crate::weigh_objects`]).
     pub objects: Option<crate::ObjectEvidence>,
+    /// How the worker threads' heaps went, when the workload ran any
+    /// ([`crate::weigh_worker_heaps`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_heaps: Option<crate::WorkerHeapGrowth>,
     /// The points of the heap series by kind, and which decided.
     pub points: PointsUsed,
     /// One paragraph for the reader.
@@ -342,6 +346,7 @@ pub fn assess(
         checks: Vec::new(),
         decided_after,
         objects: None,
+        worker_heaps: None,
         points,
         sentence,
     }

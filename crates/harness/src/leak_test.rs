@@ -10,8 +10,8 @@ use leaktrail_stats::Outcome;
 
 use crate::{
     assess, census_culprit, check_expect_freed, check_threads, find_culprit, paths, run,
-    weigh_objects, CheckDetail, CheckStatus, GrowthFloor, HarnessError, RunAssessment, RunConfig,
-    RunResult, Sample, SnapshotPlan,
+    weigh_objects, weigh_worker_heaps, CheckDetail, CheckStatus, GrowthFloor, HarnessError,
+    RunAssessment, RunConfig, RunResult, Sample, SnapshotPlan,
 };
 
 /// Clusters a culprit report names at most.
@@ -102,6 +102,7 @@ pub fn leak_test<E: From<HarnessError>>(
         assessment.sentence.push(' ');
         assessment.sentence.push_str(note);
     }
+    weigh_worker_heaps(&mut assessment, &result.worker_heaps);
     // Zero-disk snapshots are names, not files: nothing to remove.
     if !zero_disk {
         let keep =

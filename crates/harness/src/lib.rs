@@ -41,6 +41,7 @@ mod pss;
 mod run;
 mod snapshot_room;
 mod tree_inspector;
+mod worker_heaps;
 
 pub use assess::{
     assess, DecidedBy, MemoryKind, PointsUsed, RunAssessment, RunSeries, SeriesVerdict,
@@ -64,7 +65,8 @@ pub use profile::{ProfileRequest, RecordedProfiles, ALLOC_PROFILE_FILE, CPU_PROF
 pub use pss::PssComparison;
 pub use run::{
     run, CheapPoint, EndSnapshot, ExitInfo, HarnessError, PointKind, PssMode, RunConfig, RunResult,
-    RunSnapshot, Sample, SnapshotPlan, UninspectedNode, DOUBLING_KEEP,
+    RunSnapshot, Sample, SnapshotPlan, UninspectedNode, WorkerHeaps, DOUBLING_KEEP,
 };
 pub use snapshot_room::{SnapshotResidue, SnapshotShortfall, SNAPSHOT_NEED_FACTOR};
 pub use tree_inspector::is_launcher_inspector;
+pub use worker_heaps::{weigh_worker_heaps, WorkerHeapGrowth};

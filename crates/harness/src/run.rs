@@ -43,7 +43,7 @@ use crate::tree_inspector::{inspected_pid, is_launcher_inspector};
 
 pub use model::{
     CheapPoint, ExitInfo, HarnessError, PointKind, RunConfig, RunResult, RunSnapshot, Sample,
-    UninspectedNode,
+    UninspectedNode, WorkerHeaps,
 };
 
 enum Event {
@@ -210,9 +210,11 @@ pub fn run(
             snapshots_skipped: Vec::new(),
             profiles: RecordedProfiles::default(),
             uninspected_node: None,
+            worker_heaps: Vec::new(),
         },
         schedule: schedule::Schedule::default(),
         after_snapshot: false,
+        workers_silent: false,
         snapshot_residue: crate::SnapshotResidue::default(),
         taken: 0,
         labeller: label::Labeller::default(),
@@ -390,6 +392,9 @@ struct Session<'a> {
     schedule: schedule::Schedule,
     /// A snapshot was taken since the last sample.
     after_snapshot: bool,
+    /// A worker thread did not answer at a snapshot (busy in a long synchronous task):
+    /// their heaps are not read again, so that no later snapshot waits for one.
+    workers_silent: bool,
     /// What the snapshots left in the tree's resident memory: the next is built in it
     /// first ([`crate::SnapshotShortfall`]).
     snapshot_residue: crate::SnapshotResidue,
@@ -568,6 +573,9 @@ impl Session<'_> {
                         self.held_back.follow(inspected_pid(&self.tree, &url));
                         self.stall.restart(Instant::now());
                         self.gc = gc::GcMethod::detect(&mut inspector);
+                        // Worker threads' heaps are read at the snapshots; a Node without
+                        // the domain has none to read.
+                        let _ = inspector.follow_workers();
                         if self.config.major_gc_points {
                             self.clock = gc::watch_major_gcs(&mut inspector);
                         }

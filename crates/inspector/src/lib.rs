@@ -45,6 +45,7 @@ use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
 pub mod profiler;
+mod workers;
 
 /// What can go wrong talking to an inspector.
 ///
@@ -211,6 +212,9 @@ pub struct Inspector {
     keep: Option<String>,
     /// The payloads kept, oldest first.
     kept: Vec<String>,
+    /// The sessions of the target's worker threads, once followed
+    /// ([`Inspector::follow_workers`]).
+    workers: Option<Vec<String>>,
 }
 
 /// The time a target has been held back so far (it only grows): see
@@ -266,6 +270,7 @@ impl Inspector {
             held_back: None,
             keep: None,
             kept: Vec::new(),
+            workers: None,
         };
         // A stuck target must not hang the harness: a full GC of a multi-GB heap takes
         // seconds, snapshot chunks arrive continuously, so a minute of silence is a fault.
@@ -377,6 +382,7 @@ impl Inspector {
                 Ok(Message::Text(t)) => {
                     if let Ok(value) = serde_json::from_str::<Value>(t.as_str()) {
                         self.keep_if_marked(&value);
+                        self.note_worker(&value);
                     }
                 }
                 Ok(Message::Close(_)) => break Err(InspectorError::Closed),
@@ -554,6 +560,7 @@ impl Inspector {
                     detail: e.to_string(),
                 })?;
             self.keep_if_marked(&value);
+            self.note_worker(&value);
             return Ok(value);
         }
     }

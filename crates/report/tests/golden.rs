@@ -71,6 +71,7 @@ fn run_result(samples: Vec<Sample>) -> RunResult {
         snapshots_skipped: Vec::new(),
         profiles: RecordedProfiles::default(),
         uninspected_node: None,
+        worker_heaps: Vec::new(),
     }
 }
 

@@ -203,6 +203,21 @@ pub struct RunResult {
     /// it: `sh -c`, a script), so the run saw its RSS only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uninspected_node: Option<UninspectedNode>,
+    /// The live heaps of the workload's worker threads, read at each heap snapshot: each
+    /// is a V8 isolate of its own, outside the main thread's heap and snapshots.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub worker_heaps: Vec<WorkerHeaps>,
+}
+
+/// The worker threads' live heaps at one point of the run (after a full GC in each).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct WorkerHeaps {
+    /// The iteration the workload was at, when sampling by iteration.
+    pub iteration: Option<u64>,
+    /// Seconds since the start.
+    pub t: f64,
+    /// The heap of each worker thread that answered, bytes.
+    pub heaps: Vec<u64>,
 }
 
 /// A Node process the run found in the workload's tree without an inspector of its own.

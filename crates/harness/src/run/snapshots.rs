@@ -9,7 +9,7 @@ use crate::SnapshotShortfall;
 
 use super::{
     gc, label, own_gc, schedule, streamed, HarnessError, RunSnapshot, Session, SnapshotPlan,
-    SETTLE_POINTS,
+    WorkerHeaps, SETTLE_POINTS,
 };
 
 impl Session<'_> {
@@ -120,6 +120,16 @@ impl Session<'_> {
         let Some(inspector) = self.inspector.as_mut() else {
             return Ok(());
         };
+        if inspector.worker_count() > 0 && !self.workers_silent {
+            match inspector.worker_heaps() {
+                Some(heaps) => self.result.worker_heaps.push(WorkerHeaps {
+                    iteration,
+                    t,
+                    heaps,
+                }),
+                None => self.workers_silent = true,
+            }
+        }
         let taken = match (worker, self.config.snapshot_dir.as_ref()) {
             (Some(worker), _) => {
                 let snapshot = snapshot(PathBuf::from(streamed::name(self.taken)));

@@ -1,0 +1,77 @@
+//! The heaps of a live Node's worker threads, read over its main thread's inspector.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use leaktrail_inspector::{listening_url, Inspector};
+
+/// One worker that keeps ~80 KB more every 20 ms, and one that keeps nothing; the main
+/// thread keeps nothing.
+const SCRIPT: &str = "
+const { Worker } = require('worker_threads');
+new Worker(`const kept = []; setInterval(() => kept.push(new Array(10000).fill(Date.now())), 20);`, { eval: true });
+new Worker(`setInterval(() => JSON.stringify({ a: Date.now() }), 20);`, { eval: true });
+setInterval(() => {}, 1000);
+";
+
+fn start_node() -> (Child, String) {
+    let mut child = Command::new("node")
+        .arg("--inspect=127.0.0.1:0")
+        .arg("-e")
+        .arg(SCRIPT)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("node starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let url = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| listening_url(&line).map(str::to_owned));
+    match url {
+        Some(url) => (child, url),
+        None => {
+            let _ = child.kill();
+            panic!("Node printed no inspector URL");
+        }
+    }
+}
+
+#[test]
+fn each_worker_threads_heap_is_read_and_the_growing_one_grows() {
+    let (mut child, url) = start_node();
+    let result = (|| -> Result<(), Box<dyn std::error::Error>> {
+        let mut inspector = Inspector::connect(&url)?;
+        inspector.follow_workers()?;
+        // Workers start as Node runs the script: wait until both are attached.
+        let began = Instant::now();
+        while inspector.worker_count() < 2 && began.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
+            inspector.poll()?;
+        }
+        assert_eq!(inspector.worker_count(), 2);
+        let first = inspector.worker_heaps().expect("both answer");
+        std::thread::sleep(Duration::from_millis(1000));
+        let second = inspector.worker_heaps().expect("both answer");
+        assert_eq!((first.len(), second.len()), (2, 2), "{first:?} {second:?}");
+        // ~50 arrays of 80 KB in a second in one of them; the other stays put.
+        let grown: Vec<i64> = first
+            .iter()
+            .zip(&second)
+            .map(|(a, b)| *b as i64 - *a as i64)
+            .collect();
+        let (most, least) = (
+            grown.iter().copied().max().unwrap_or(0),
+            grown.iter().copied().min().unwrap_or(0),
+        );
+        assert!(most > 2_000_000, "{first:?} → {second:?}");
+        assert!(least < 500_000, "{first:?} → {second:?}");
+        Ok(())
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
