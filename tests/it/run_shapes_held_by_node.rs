@@ -63,7 +63,7 @@ fn plain_symbols_as_request_keys_pass() {
 fn fetch_responses_kept_in_a_list_are_named_at_the_list() {
     // Each entry's cloned body streams are also held by undici's FinalizationRegistry: no
     // entry dominates them, and their clusters (under undici's `body`) outweigh the
-    // entries'. The list the program keeps them in comes first (it came third).
+    // entries'. The first names the list the program keeps them in (it was the third).
     let report = leak_named_after("fetch-retry-log-clones", 1500);
     let first = &report["culprit"]["clusters"][0];
     assert!(

@@ -17,7 +17,7 @@ use leaktrail_snapshot::{HeapSnapshot, NodeIndex, NodeKind};
 use crate::class::counter_folded;
 use crate::cluster_growth::ClusterGrowth;
 use crate::heap::{HeapAnalysis, StepView};
-use crate::leaks::{class_counts, folded_path, holder_of, Candidates};
+use crate::leaks::{class_counts, folded_path, Candidates};
 use crate::units::{agree, group_digits as group, human_bytes, plural_s};
 
 /// Clusters a census keeps (the largest above the noise floor).
@@ -161,7 +161,7 @@ impl CensusLeaks {
                     class,
                     count: c.count,
                     retained_size: c.retained,
-                    holder: holder_of(&path),
+                    holder: c.holder(a, &path),
                     path: path_line(&path),
                     example_id: a.snap.node_id(best),
                 }

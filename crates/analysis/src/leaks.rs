@@ -205,6 +205,26 @@ pub(crate) struct Acc {
     pub(crate) retained: u64,
     /// The member that retains the most.
     pub(crate) best: Option<NodeIndex>,
+    /// The best member of the cluster whose members this one is reached through, when
+    /// another is ([`rank`]): where the program keeps what this cluster's objects hang off.
+    pub(crate) through: Option<NodeIndex>,
+}
+
+impl Acc {
+    /// Where the cluster's objects accumulate ([`holder_of`] of `path`, its best member's),
+    /// and, when it is reached through the members of another cluster, that cluster's place
+    /// ("`body` (Object) of Object, reached through the entries of `retryLog` (Array) of
+    /// system / Context").
+    pub(crate) fn holder(&self, a: &HeapAnalysis<'_>, path: &[StepView]) -> String {
+        let own = holder_of(path);
+        match self.through {
+            Some(t) => format!(
+                "{own}, reached through the entries of {}",
+                holder_of(&folded_path(a, t))
+            ),
+            None => own,
+        }
+    }
 }
 
 impl LeakReport {
@@ -300,7 +320,7 @@ impl LeakReport {
                 continue;
             }
             let path = folded_path(a, best);
-            let holder = holder_of(&path);
+            let holder = c.holder(a, &path);
             let trend = counts
                 .iter()
                 .map(|c| c.to_string())
@@ -474,13 +494,16 @@ impl Candidates {
 /// How many of the largest clusters are looked at for another cluster above them.
 const RANK_THROUGH: usize = 64;
 
-/// The clusters, largest retained size first, except that a cluster reached through the
-/// members of another comes right after it, and that one ranks with their sizes added up.
-/// Entries kept in a list that each hold a stream or a socket: the stream is held twice,
-/// by the entry and by a registry of the runtime (a `FinalizationRegistry`, a handle
-/// list), so no entry dominates it and it is a cluster of its own, under a holder deep in
-/// a library ("`body` of Object"), often larger than the entries'. Its path still runs
-/// through an entry of the list, which is the place the program keeps them.
+/// The clusters, largest retained size first, except that clusters reached through the
+/// members of another are ranked with it, by their sizes added up, and remember it
+/// ([`Acc::through`]). Entries kept in a list that each hold a stream or a socket: the
+/// stream is held twice, by the entry and by a registry of the runtime (a
+/// `FinalizationRegistry`, a handle list), so no entry dominates it and it is a cluster of
+/// its own, under a holder deep in a library ("`body` of Object"), often larger than the
+/// entries'. Its path still runs through an entry of the list, which is the place the
+/// program keeps them, and its holder then says so. Within a group the largest comes
+/// first: what holds the growth (ajv's generated functions, ~13 KB each, reached through
+/// its cache's schema entries of ~1 KB).
 fn rank(
     clusters: HashMap<String, Acc>,
     distances: &Distances,
@@ -531,13 +554,23 @@ fn rank(
         (
             std::cmp::Reverse(group_size[t]),
             t,
-            i != t,
             std::cmp::Reverse(ranked[i].1.retained),
             i,
         )
     });
+    let tops: Vec<usize> = (0..ranked.len()).map(top).collect();
+    let bests: Vec<Option<NodeIndex>> = ranked.iter().map(|(_, c)| c.best).collect();
     let mut slots: Vec<Option<Acc>> = ranked.into_iter().map(|(_, c)| Some(c)).collect();
-    order.into_iter().filter_map(|i| slots[i].take()).collect()
+    order
+        .into_iter()
+        .filter_map(|i| {
+            let mut c = slots[i].take()?;
+            if tops[i] != i {
+                c.through = bests[tops[i]];
+            }
+            Some(c)
+        })
+        .collect()
 }
 
 /// True for a collection with 16 entries or more (a `Map`, `Set`, `Array` or dictionary
