@@ -34,7 +34,7 @@ const MIN_POINTS: usize = 3;
 
 /// Weighs the worker threads' heaps of a run into `assessment`: growth above the floor in
 /// both of the last two intervals between snapshots, alike in each (within
-/// [`IN_STEP_RATIO`]), makes the run a leak, said first.
+/// [`IN_STEP_RATIO`]), of as many workers each time, makes the run a leak, said first.
 pub fn weigh_worker_heaps(assessment: &mut RunAssessment, points: &[WorkerHeaps]) {
     let by_iteration = assessment.unit == Per::Iteration;
     let read: Vec<(f64, u64, usize)> = points
@@ -65,8 +65,12 @@ pub fn weigh_worker_heaps(assessment: &mut RunAssessment, points: &[WorkerHeaps]
         totals: read.iter().map(|r| r.1).collect(),
         workers: read.last().map_or(0, |r| r.2),
         least_rate,
-        // A steady leak grows alike in both intervals; warm-up slows down.
-        leak: least_rate > floor && rates.iter().all(|r| *r <= least_rate * IN_STEP_RATIO),
+        // A steady leak grows alike in both intervals; warm-up slows down. Growth from
+        // workers started and never ended is the threads check's finding, not a leak
+        // inside them: the same workers must have answered each time.
+        leak: least_rate > floor
+            && rates.iter().all(|r| *r <= least_rate * IN_STEP_RATIO)
+            && read.iter().all(|r| r.2 == read[0].2),
     };
     if growth.leak {
         let unit = assessment.unit;

@@ -14,7 +14,7 @@ use crate::{Inspector, InspectorError};
 
 /// The longest a worker thread's answer is waited for: one busy in a long synchronous task
 /// answers only once it is done, and the run must not wait that long at each snapshot.
-const WORKER_WAIT: Duration = Duration::from_secs(10);
+const WORKER_WAIT: Duration = Duration::from_secs(2);
 
 impl Inspector {
     /// Starts following the target's worker threads: those running now attach at once,
@@ -36,6 +36,7 @@ impl Inspector {
 
     /// The live heap of each worker thread, bytes, after a full GC in it; a worker that
     /// ended meanwhile is left out. `None` when one did not answer within [`WORKER_WAIT`]
+    /// (2 s)
     /// (busy in a long synchronous task): a total without it would read as a fall.
     pub fn worker_heaps(&mut self) -> Option<Vec<u64>> {
         let sessions = self.workers.clone().unwrap_or_default();

@@ -12,6 +12,9 @@ use super::{
     WorkerHeaps, SETTLE_POINTS,
 };
 
+/// Worker threads read at a snapshot at most ([`crate::WorkerHeaps`]).
+const MAX_WORKERS_READ: usize = 8;
+
 impl Session<'_> {
     /// True when a heap snapshot is due at a point at `iteration` (by time when `None`,
     /// now): that point is sampled whatever the budget, since the snapshot follows it.
@@ -120,7 +123,10 @@ impl Session<'_> {
         let Some(inspector) = self.inspector.as_mut() else {
             return Ok(());
         };
-        if inspector.worker_count() > 0 && !self.workers_silent {
+        // A pool has a few workers; dozens are workers started and never ended, the
+        // threads check's finding, and reading each at every snapshot would cost seconds.
+        let workers = inspector.worker_count();
+        if workers > 0 && workers <= MAX_WORKERS_READ && !self.workers_silent {
             match inspector.worker_heaps() {
                 Some(heaps) => self.result.worker_heaps.push(WorkerHeaps {
                     iteration,
