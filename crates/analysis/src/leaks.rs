@@ -217,12 +217,13 @@ impl Acc {
     /// system / Context").
     pub(crate) fn holder(&self, a: &HeapAnalysis<'_>, path: &[StepView]) -> String {
         let own = holder_of(path);
-        match self.through {
-            Some(t) => format!(
-                "{own}, reached through the entries of {}",
-                holder_of(&folded_path(a, t))
-            ),
-            None => own,
+        // Entries of one list reached through one another (a Worker's MessagePort) are
+        // held there already.
+        match self.through.map(|t| holder_of(&folded_path(a, t))) {
+            Some(through) if through != own => {
+                format!("{own}, reached through the entries of {through}")
+            }
+            _ => own,
         }
     }
 }

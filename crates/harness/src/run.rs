@@ -214,7 +214,7 @@ pub fn run(
         },
         schedule: schedule::Schedule::default(),
         after_snapshot: false,
-        workers_silent: false,
+        workers_done: false,
         snapshot_residue: crate::SnapshotResidue::default(),
         taken: 0,
         labeller: label::Labeller::default(),
@@ -392,9 +392,9 @@ struct Session<'a> {
     schedule: schedule::Schedule,
     /// A snapshot was taken since the last sample.
     after_snapshot: bool,
-    /// A worker thread did not answer at a snapshot (busy in a long synchronous task):
-    /// their heaps are not read again, so that no later snapshot waits for one.
-    workers_silent: bool,
+    /// The worker threads' heaps are not read again: one did not answer (busy in a long
+    /// synchronous task), there were more than a pool's worth, or their number changed.
+    workers_done: bool,
     /// What the snapshots left in the tree's resident memory: the next is built in it
     /// first ([`crate::SnapshotShortfall`]).
     snapshot_residue: crate::SnapshotResidue,
@@ -573,9 +573,6 @@ impl Session<'_> {
                         self.held_back.follow(inspected_pid(&self.tree, &url));
                         self.stall.restart(Instant::now());
                         self.gc = gc::GcMethod::detect(&mut inspector);
-                        // Worker threads' heaps are read at the snapshots; a Node without
-                        // the domain has none to read.
-                        let _ = inspector.follow_workers();
                         if self.config.major_gc_points {
                             self.clock = gc::watch_major_gcs(&mut inspector);
                         }

@@ -29,6 +29,14 @@ impl Inspector {
         Ok(())
     }
 
+    /// Stops following the worker threads: their sessions are detached, and what Node
+    /// keeps for them in the main thread goes.
+    pub fn unfollow_workers(&mut self) {
+        if self.workers.take().is_some() {
+            let _ = self.call("NodeWorker.disable", json!({}));
+        }
+    }
+
     /// The number of worker threads attached now ([`Inspector::follow_workers`]).
     pub fn worker_count(&self) -> usize {
         self.workers.as_ref().map_or(0, Vec::len)

@@ -123,17 +123,31 @@ impl Session<'_> {
         let Some(inspector) = self.inspector.as_mut() else {
             return Ok(());
         };
-        // A pool has a few workers; dozens are workers started and never ended, the
-        // threads check's finding, and reading each at every snapshot would cost seconds.
-        let workers = inspector.worker_count();
-        if workers > 0 && workers <= MAX_WORKERS_READ && !self.workers_silent {
-            match inspector.worker_heaps() {
+        // Worker threads are followed from the first snapshot on, while they are a pool:
+        // as many each time, a few. Dozens, or a number that changes, are workers started
+        // and never ended, the threads check's finding; following them has Node keep a
+        // session for each in the main thread, which changes what its snapshots hold.
+        if !self.workers_done {
+            if self.result.worker_heaps.is_empty() {
+                // A Node without the domain has none to follow.
+                let _ = inspector.follow_workers();
+            }
+            let workers = inspector.worker_count();
+            let first = self.result.worker_heaps.first().map(|w| w.heaps.len());
+            let heaps = (workers > 0 && workers <= MAX_WORKERS_READ)
+                .then(|| inspector.worker_heaps())
+                .flatten()
+                .filter(|h| first.is_none_or(|n| n == h.len()));
+            match heaps {
                 Some(heaps) => self.result.worker_heaps.push(WorkerHeaps {
                     iteration,
                     t,
                     heaps,
                 }),
-                None => self.workers_silent = true,
+                None => {
+                    inspector.unfollow_workers();
+                    self.workers_done = true;
+                }
             }
         }
         let taken = match (worker, self.config.snapshot_dir.as_ref()) {
