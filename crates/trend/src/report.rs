@@ -132,38 +132,13 @@ impl TrendReport {
                     heap
                 })
             } else {
-                // The samples of the process's start-up are left out when the window
-                // began with it and enough are left (the heap climbs through start-up as
-                // surely as under a leak: a clean service watched for 150 s was called
-                // leaking, its first sample read before its modules had loaded). They
-                // count as warm-up.
-                let heap_samples = || {
-                    input
-                        .samples
-                        .iter()
-                        .filter(|s| s.memory.heap_used.is_some())
-                };
-                let in_start_up = heap_samples()
-                    .take_while(|s| s.t >= started && !after_start_up(s.t))
-                    .count();
-                let from_start = heap_samples().next().is_some_and(|s| s.t >= started);
-                let skip = match from_start
-                    && pts.len().saturating_sub(in_start_up) >= leaktrail_stats::MIN_SAMPLES
-                {
-                    true => in_start_up,
-                    false => 0,
-                };
                 memory_trend(
                     MemorySeries::HeapUsed,
-                    &pts[skip..],
+                    &pts,
                     &gp,
                     policy.min_growth_bytes,
                     heap_limit,
                 )
-                .map(|mut heap| {
-                    heap.warmup_samples += skip;
-                    heap
-                })
             };
             if let Some(mut heap) = heap {
                 if heap.time_to_oom.is_some() {
