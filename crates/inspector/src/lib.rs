@@ -446,19 +446,7 @@ impl Inspector {
         loop {
             let value = self.next_message(method, &mut last_heard)?;
             match value.get("id").and_then(Value::as_u64) {
-                Some(got) if got == id => {
-                    if let Some(err) = value.get("error") {
-                        return Err(InspectorError::Protocol {
-                            method: method.to_owned(),
-                            message: err
-                                .get("message")
-                                .and_then(Value::as_str)
-                                .unwrap_or("unknown")
-                                .to_owned(),
-                        });
-                    }
-                    return Ok(value.get("result").cloned().unwrap_or(Value::Null));
-                }
+                Some(got) if got == id => return answer(method, &value),
                 Some(_) => continue,
                 None => {
                     if let Some(event) = value.get("method").and_then(Value::as_str) {
@@ -678,6 +666,23 @@ impl Inspector {
             (Ok(_), None) => out.flush().map(|_| written).map_err(io),
         }
     }
+}
+
+/// A protocol answer to `method`: its `result`, or its `error` as
+/// [`InspectorError::Protocol`]. The main session's answers and a worker's (carried
+/// inside `NodeWorker.receivedMessageFromWorker`) read alike.
+pub(crate) fn answer(method: &str, value: &Value) -> Result<Value, InspectorError> {
+    if let Some(err) = value.get("error") {
+        return Err(InspectorError::Protocol {
+            method: method.to_owned(),
+            message: err
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_owned(),
+        });
+    }
+    Ok(value.get("result").cloned().unwrap_or(Value::Null))
 }
 
 #[cfg(test)]

@@ -115,17 +115,7 @@ impl Inspector {
             if answer.get("id").and_then(Value::as_u64) != Some(id) {
                 continue;
             }
-            if let Some(err) = answer.get("error") {
-                return Err(InspectorError::Protocol {
-                    method: method.to_owned(),
-                    message: err
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("unknown")
-                        .to_owned(),
-                });
-            }
-            return Ok(Some(answer.get("result").cloned().unwrap_or(Value::Null)));
+            return crate::answer(method, &answer).map(Some);
         }
     }
 

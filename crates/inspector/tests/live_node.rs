@@ -1,29 +1,10 @@
 //! Against a real `node --inspect=127.0.0.1:0`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+use common::node_with_inspector;
 
-use leaktrail_inspector::{listening_url, Inspector};
+use leaktrail_inspector::Inspector;
 use leaktrail_snapshot::{HeapSnapshot, NodeKind, ParseOptions};
-
-/// `node --inspect=127.0.0.1:0 -e SCRIPT`, and the inspector URL it printed.
-fn node_with_inspector(script: &str) -> (Child, String) {
-    let mut child = Command::new("node")
-        .arg("--inspect=127.0.0.1:0")
-        .arg("-e")
-        .arg(script)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("node starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let url = BufReader::new(stderr)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| listening_url(&l).map(str::to_owned))
-        .expect("Node printed its inspector URL");
-    (child, url)
-}
 
 #[test]
 fn heap_usage_gc_and_a_snapshot_from_a_live_node() {

@@ -1,11 +1,12 @@
 //! CPU and sampling heap profiles recorded over the inspector of a live
 //! `node --inspect=127.0.0.1:0`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+use common::node_with_inspector;
+
 use std::time::Duration;
 
-use leaktrail_inspector::{listening_url, Inspector};
+use leaktrail_inspector::Inspector;
 use leaktrail_profile::{Profile, ProfileKind};
 
 /// Burns CPU in `hotLoop` and keeps what `allocateBlocks` allocates, every 10 ms, forever.
@@ -16,32 +17,9 @@ function allocateBlocks(n) { for (let i = 0; i < n; i++) kept.push(new Array(256
 setInterval(() => { hotLoop(8); allocateBlocks(50); }, 10);
 ";
 
-fn start_node() -> (Child, String) {
-    let mut child = Command::new("node")
-        .arg("--inspect=127.0.0.1:0")
-        .arg("-e")
-        .arg(SCRIPT)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("node starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let url = BufReader::new(stderr)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|line| listening_url(&line).map(str::to_owned));
-    match url {
-        Some(url) => (child, url),
-        None => {
-            let _ = child.kill();
-            panic!("Node printed no inspector URL");
-        }
-    }
-}
-
 #[test]
 fn cpu_and_allocation_profiles_of_a_live_node() {
-    let (mut child, url) = start_node();
+    let (mut child, url) = node_with_inspector(SCRIPT);
     let result = (|| -> Result<(), Box<dyn std::error::Error>> {
         let mut inspector = Inspector::connect(&url)?;
         inspector.start_cpu_profile(Duration::from_micros(500))?;
@@ -86,21 +64,10 @@ fn cpu_and_allocation_profiles_of_a_live_node() {
 #[test]
 fn profiles_survive_a_node_that_is_exiting() {
     // Ends by itself after 300 ms; with a debugger attached Node then waits for it.
-    let mut child = Command::new("node")
-        .arg("--inspect=127.0.0.1:0")
-        .arg("-e")
-        .arg("function spin() { const end = Date.now() + 300; while (Date.now() < end); } setTimeout(spin, 10);")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("node starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr"))
-        .lines()
-        .map_while(Result::ok);
-    let url = lines
-        .by_ref()
-        .find_map(|line| listening_url(&line).map(str::to_owned))
-        .expect("inspector URL");
+    let (mut child, url, lines) = common::node_with_inspector_and_stderr(
+        "function spin() { const end = Date.now() + 300; while (Date.now() < end); } setTimeout(spin, 10);",
+    );
+    let mut lines = lines.map_while(Result::ok);
     let result = (|| -> Result<(), Box<dyn std::error::Error>> {
         let mut inspector = Inspector::connect(&url)?;
         inspector.start_cpu_profile(Duration::from_millis(1))?;

@@ -1,10 +1,11 @@
 //! The heaps of a live Node's worker threads, read over its main thread's inspector.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+use common::node_with_inspector;
+
 use std::time::{Duration, Instant};
 
-use leaktrail_inspector::{listening_url, Inspector};
+use leaktrail_inspector::Inspector;
 
 /// One worker that keeps ~80 KB more every 20 ms, and one that keeps nothing; the main
 /// thread keeps nothing.
@@ -15,32 +16,9 @@ new Worker(`setInterval(() => JSON.stringify({ a: Date.now() }), 20);`, { eval: 
 setInterval(() => {}, 1000);
 ";
 
-fn start_node() -> (Child, String) {
-    let mut child = Command::new("node")
-        .arg("--inspect=127.0.0.1:0")
-        .arg("-e")
-        .arg(SCRIPT)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("node starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let url = BufReader::new(stderr)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|line| listening_url(&line).map(str::to_owned));
-    match url {
-        Some(url) => (child, url),
-        None => {
-            let _ = child.kill();
-            panic!("Node printed no inspector URL");
-        }
-    }
-}
-
 #[test]
 fn each_worker_threads_heap_is_read_and_the_growing_one_grows() {
-    let (mut child, url) = start_node();
+    let (mut child, url) = node_with_inspector(SCRIPT);
     let result = (|| -> Result<(), Box<dyn std::error::Error>> {
         let mut inspector = Inspector::connect(&url)?;
         inspector.follow_workers()?;

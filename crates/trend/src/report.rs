@@ -132,13 +132,46 @@ impl TrendReport {
                     heap
                 })
             } else {
+                // The samples of the process's start-up are left out when the window
+                // began with it and what is left is enough and spans at least as long
+                // (the heap climbs through start-up as surely as under a leak: a clean
+                // service watched for 150 s was called leaking, its first sample read
+                // before its modules had loaded). They count as warm-up. A shorter
+                // watch is judged whole: 15 s of a leak's sawtooth after 30 s of
+                // start-up hid a leak that 45 s showed.
+                let heap_samples = || {
+                    input
+                        .samples
+                        .iter()
+                        .filter(|s| s.memory.heap_used.is_some())
+                };
+                let in_start_up = heap_samples()
+                    .take_while(|s| s.t >= started && !after_start_up(s.t))
+                    .count();
+                let from_start = heap_samples().next().is_some_and(|s| s.t >= started);
+                let left = &pts[in_start_up.min(pts.len())..];
+                let spans_enough = left
+                    .first()
+                    .zip(left.last())
+                    .is_some_and(|(a, b)| b.0 - a.0 >= START_UP_SECONDS as f64);
+                let skip = match from_start
+                    && left.len() >= leaktrail_stats::MIN_SAMPLES
+                    && spans_enough
+                {
+                    true => in_start_up,
+                    false => 0,
+                };
                 memory_trend(
                     MemorySeries::HeapUsed,
-                    &pts,
+                    &pts[skip..],
                     &gp,
                     policy.min_growth_bytes,
                     heap_limit,
                 )
+                .map(|mut heap| {
+                    heap.warmup_samples += skip;
+                    heap
+                })
             };
             if let Some(mut heap) = heap {
                 if heap.time_to_oom.is_some() {

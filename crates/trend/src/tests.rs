@@ -481,3 +481,67 @@ fn a_code_class_alone_raises_no_alarm() {
     let r = TrendReport::assess(&i, &TrendPolicy::default());
     assert_eq!(r.overall, Assessment::Leaking, "{}", r.sentence);
 }
+
+#[test]
+fn the_heap_samples_of_the_first_30_s_are_warm_up() {
+    // A clean service watched for 150 s with the defaults: one sample every 10 s, its
+    // first read before its modules had loaded (4 MiB), then a sawtooth of garbage that
+    // does not grow. Judged with the first sample, it was leaking (p = 0.048), with a time
+    // to OOM.
+    let mut i = input(0, Some(4 << 30));
+    i.snapshots.clear();
+    // As read (KiB): fetch-inventory-clean under `watch` with the defaults.
+    let heap = [
+        3883u64, 23135, 20643, 24707, 20999, 29289, 19931, 37300, 21341, 38525, 25112, 30745,
+        36002, 38679, 18862,
+    ];
+    i.samples = heap
+        .iter()
+        .enumerate()
+        .map(|(k, &kib)| SampleRecord {
+            incarnation_id: 1,
+            t: 127 + k as i64 * 10_000,
+            memory: MemoryReading {
+                rss: 180 << 20,
+                threads: 8,
+                heap_used: Some(kib << 10),
+                ..MemoryReading::default()
+            },
+            ..SampleRecord::default()
+        })
+        .collect();
+    let r = TrendReport::assess(&i, &TrendPolicy::default());
+    let heap = &r.memory[0];
+    assert_ne!(heap.assessment, Assessment::Leaking, "{heap:?}");
+    assert!(heap.time_to_oom.is_none(), "{heap:?}");
+    // The three samples of the first 30 s count as warm-up.
+    assert!(heap.warmup_samples >= 3, "{heap:?}");
+}
+
+#[test]
+fn a_watch_shorter_than_twice_the_start_up_is_judged_whole() {
+    // `watch` for 45 s of a leak, a heap sample a second: 15 s of its sawtooth after
+    // the first 30 s could not show what 45 s did (a CI run failed so). Every sample
+    // counts, and the leak has its time to OOM.
+    let mut i = input(0, Some(4 << 30));
+    i.snapshots.clear();
+    i.samples = (0..46u64)
+        .map(|k| SampleRecord {
+            incarnation_id: 1,
+            t: 100 + k as i64 * 1_000,
+            memory: MemoryReading {
+                rss: 180 << 20,
+                threads: 8,
+                heap_used: Some((20 << 20) + k * (512 << 10) + (k % 5) * (2 << 20)),
+                ..MemoryReading::default()
+            },
+            ..SampleRecord::default()
+        })
+        .collect();
+    let r = TrendReport::assess(&i, &TrendPolicy::default());
+    let heap = &r.memory[0];
+    assert_eq!(heap.samples + heap.warmup_samples, 46, "{heap:?}");
+    assert!(heap.samples > 30, "the start-up's samples count: {heap:?}");
+    assert_eq!(heap.assessment, Assessment::Leaking, "{heap:?}");
+    assert!(heap.time_to_oom.is_some(), "{heap:?}");
+}
