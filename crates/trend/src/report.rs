@@ -332,7 +332,7 @@ fn ending(i: &Incarnation, reason: EndReason) -> String {
 }
 
 fn sentence(r: &TrendReport) -> String {
-    use leaktrail_analysis::units::{group_digits, human_bytes};
+    use leaktrail_analysis::units::{group_digits, human_bytes, signed_bytes};
     let mut out = match r.overall {
         Assessment::Insufficient => format!(
             "{}: not enough data yet ({} snapshots, {} samples in the latest incarnation).",
@@ -351,21 +351,34 @@ fn sentence(r: &TrendReport) -> String {
                 .rev()
                 .max_by_key(|m| m.assessment)
                 .or(r.memory.first())
-                .map(|m| {
-                    format!(
+                .map(|m| match a {
+                    // A stable series' slope may be large and mean nothing (a sawtooth of
+                    // garbage, no significant trend): its interval says so.
+                    Assessment::Stable => format!(
+                        " {} {} at {}/h (95 % interval {}/h to {}/h).",
+                        m.series.name(),
+                        human_bytes(m.current),
+                        signed_bytes(m.rate.slope as i64),
+                        signed_bytes(m.rate.low as i64),
+                        signed_bytes(m.rate.high as i64)
+                    ),
+                    _ => format!(
                         " {} {} at {}/h.",
                         m.series.name(),
                         human_bytes(m.current),
                         human_bytes(m.rate.slope.max(0.0) as u64)
-                    )
+                    ),
                 })
                 .unwrap_or_default();
             format!("{}: {}.{}", r.target, a.label(), lead)
         }
     };
+    // Code classes never make the verdict (V8 compiles for minutes after a start), so
+    // none heads it: "stable. Top class: (compiled code) (leaking …)" contradicts itself.
     if let Some(c) = r
         .classes
-        .first()
+        .iter()
+        .find(|c| c.family != leaktrail_analysis::Family::Code.key())
         .filter(|c| c.assessment >= Assessment::Growing)
     {
         out.push_str(&format!(

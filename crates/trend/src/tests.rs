@@ -474,6 +474,8 @@ fn a_code_class_alone_raises_no_alarm() {
         ("code", Assessment::Leaking)
     );
     assert_eq!(r.overall, Assessment::Stable, "{}", r.sentence);
+    // Nor does it head the verdict's sentence.
+    assert!(!r.sentence.contains("Top class"), "{}", r.sentence);
     // The same class as data is the alarm.
     for (_, c) in &mut i.snapshots {
         c.classes[0].family = Family::Objects;
@@ -514,6 +516,10 @@ fn the_heap_samples_of_the_first_30_s_are_warm_up() {
     let heap = &r.memory[0];
     assert_ne!(heap.assessment, Assessment::Leaking, "{heap:?}");
     assert!(heap.time_to_oom.is_none(), "{heap:?}");
+    // A stable heap's slope comes with its interval: alone, a sawtooth's slope reads as
+    // growth.
+    assert_eq!(r.overall, Assessment::Stable, "{}", r.sentence);
+    assert!(r.sentence.contains("/h (95 % interval -"), "{}", r.sentence);
     // The three samples of the first 30 s count as warm-up.
     assert!(heap.warmup_samples >= 3, "{heap:?}");
 }
