@@ -275,7 +275,14 @@ pub fn shape_label(shape: &str, many: bool) -> String {
             .find(|&&(e, _)| !folded(e) && !INTERNAL_EDGES.contains(&e));
         match owner {
             Some(&(name, _)) => label.push_str(&format!(", one per entry of `{name}`")),
-            None => label.push_str(&format!(", one per {}", steps[k].1)),
+            // V8 names some containers "global / " (the global object, with its URL
+            // left empty): the class without its dangling separator.
+            None => {
+                let class = steps[k].1.trim_end_matches([' ', '/']);
+                if !class.is_empty() {
+                    label.push_str(&format!(", one per entry of a {class}"));
+                }
+            }
         }
     }
     label
@@ -308,5 +315,11 @@ mod tests {
         let single = key(&[("registry", "StreamRegistry"), ("streams", "Map")]);
         assert_eq!(shape_label(&single, true), "`StreamRegistry.streams` (Map)");
         assert_eq!(shape_label("", false), "(no strong path)");
+        // No named owner: the container's class, without V8's dangling " / ".
+        let per_global = key(&[("[]", "global / "), ("_events", "Object"), ("{}", "Array")]);
+        assert_eq!(
+            shape_label(&per_global, true),
+            "`Object{}` (Array), one per entry of a global"
+        );
     }
 }
