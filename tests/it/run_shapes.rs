@@ -146,6 +146,17 @@ fn a_leak_inside_a_worker_thread_is_found_in_its_own_heap() {
         report["assessment"]["worker_heaps"]["workers"], 1,
         "{sentence}"
     );
+    // Its culprit is named from the worker's own snapshots: the Map at the top of its
+    // module. RSS grew with the worker's heap, not "while the heap does not".
+    assert_eq!(
+        report["assessment"]["worker_heaps"]["culprit_worker"], 1,
+        "{sentence}"
+    );
+    let culprit = report["culprit"]["clusters"][0]["sentence"]
+        .as_str()
+        .unwrap_or("");
+    assert!(culprit.contains("`rendered` (Map)"), "{culprit}");
+    assert!(!sentence.contains("while the heap does not"), "{sentence}");
 }
 
 #[test]

@@ -680,6 +680,17 @@ fn sentence(
     s
 }
 
+impl RunAssessment {
+    /// Takes back the note that RSS grows "while the heap does not" ([`rss_note`]): a
+    /// heap leak decided after all (by the objects, or in a worker thread's heap) explains
+    /// the growth of RSS.
+    pub(crate) fn take_back_rss_note(&mut self) {
+        if let Some(note) = rss_note(&self.components, self.unit) {
+            self.sentence = self.sentence.replace(&note, "");
+        }
+    }
+}
+
 /// " Note: RSS grows … while the heap does not": said when the heap series is no leak
 /// and RSS is one. Taken back when the snapshots decide the heap leaks after all.
 pub(crate) fn rss_note(components: &[SeriesVerdict], unit: Per) -> Option<String> {

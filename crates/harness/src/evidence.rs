@@ -313,9 +313,7 @@ pub fn weigh_objects(
                 assessment.grows = Some(MemoryKind::V8Heap);
             }
             // "RSS grows while the heap does not" no longer holds.
-            if let Some(note) = crate::assess::rss_note(&assessment.components, assessment.unit) {
-                assessment.sentence = assessment.sentence.replace(&note, "");
-            }
+            assessment.take_back_rss_note();
             assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
         }
         // The snapshots are a second measure of the heap, later in the run than most

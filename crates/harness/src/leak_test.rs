@@ -10,8 +10,8 @@ use leaktrail_stats::Outcome;
 
 use crate::{
     assess, census_culprit, check_expect_freed, check_threads, find_culprit, paths, run,
-    weigh_objects, weigh_worker_heaps, CheckDetail, CheckStatus, GrowthFloor, HarnessError,
-    RunAssessment, RunConfig, RunResult, Sample, SnapshotPlan,
+    weigh_objects, weigh_worker_heaps, worker_culprit_snapshots, CheckDetail, CheckStatus,
+    GrowthFloor, HarnessError, RunAssessment, RunConfig, RunResult, Sample, SnapshotPlan,
 };
 
 /// Clusters a culprit report names at most.
@@ -102,18 +102,30 @@ pub fn leak_test<E: From<HarnessError>>(
         assessment.sentence.push(' ');
         assessment.sentence.push_str(note);
     }
-    weigh_worker_heaps(&mut assessment, &result.worker_heaps);
+    // A leak inside a worker thread is named from the worker's own snapshots when the
+    // main thread's name none.
+    let mut culprit = found.report;
+    let main_named = culprit.as_ref().is_some_and(|c| c.culprit().is_some());
+    weigh_worker_heaps(&mut assessment, &result.worker_heaps, || {
+        let (worker, paths) = worker_culprit_snapshots(&result.worker_heaps)?;
+        let report = analyse_files(&paths).ok()?;
+        if main_named || report.culprit().is_none() {
+            return None;
+        }
+        culprit = Some(report);
+        Some(worker)
+    });
     // Zero-disk snapshots are names, not files: nothing to remove.
     if !zero_disk {
         let keep =
-            plan.keep_snapshots || (found.report.is_some() && assessment.outcome == Outcome::Leak);
+            plan.keep_snapshots || (culprit.is_some() && assessment.outcome == Outcome::Leak);
         let culprit_paths: Vec<&PathBuf> = found.snapshots.iter().map(|s| &s.path).collect();
         remove_unwanted_snapshots(&result, &assessment, keep, &culprit_paths);
     }
     Ok(LeakTest {
         result,
         assessment,
-        culprit: found.report,
+        culprit,
         fault,
     })
 }
@@ -130,6 +142,9 @@ fn remove_unwanted_snapshots(
     if !keep {
         for s in &result.snapshots {
             let _ = std::fs::remove_file(&s.path);
+        }
+        for path in result.worker_heaps.iter().flat_map(|p| &p.snapshots) {
+            let _ = std::fs::remove_file(path);
         }
     }
     let Some(end) = &result.end_snapshot else {

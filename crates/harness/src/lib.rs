@@ -69,4 +69,4 @@ pub use run::{
 };
 pub use snapshot_room::{SnapshotResidue, SnapshotShortfall, SNAPSHOT_NEED_FACTOR};
 pub use tree_inspector::is_launcher_inspector;
-pub use worker_heaps::{weigh_worker_heaps, WorkerHeapGrowth};
+pub use worker_heaps::{weigh_worker_heaps, worker_culprit_snapshots, WorkerHeapGrowth};

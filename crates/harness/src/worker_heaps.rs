@@ -4,6 +4,8 @@
 //! heap snapshot ([`crate::WorkerHeaps`]); growth there above the floor in every interval
 //! is a leak whatever the main thread says.
 
+use std::path::PathBuf;
+
 use serde::Serialize;
 
 use leaktrail_analysis::units::{group_digits, human_bytes, signed_bytes};
@@ -27,6 +29,9 @@ pub struct WorkerHeapGrowth {
     pub least_rate: f64,
     /// True when they grew above the floor in every interval: a leak.
     pub leak: bool,
+    /// The worker thread (numbered from 1, in the order they started) whose own heap
+    /// snapshots name the culprit, when they do.
+    pub culprit_worker: Option<usize>,
 }
 
 /// The fewest readings that make two intervals.
@@ -35,7 +40,13 @@ const MIN_POINTS: usize = 3;
 /// Weighs the worker threads' heaps of a run into `assessment`: growth above the floor in
 /// both of the last two intervals between snapshots, alike in each (within
 /// [`IN_STEP_RATIO`]), of as many workers each time, makes the run a leak, said first.
-pub fn weigh_worker_heaps(assessment: &mut RunAssessment, points: &[WorkerHeaps]) {
+/// Then `name_culprit` is asked for the worker whose snapshots named the culprit
+/// ([`worker_culprit_snapshots`]), if any.
+pub fn weigh_worker_heaps(
+    assessment: &mut RunAssessment,
+    points: &[WorkerHeaps],
+    name_culprit: impl FnOnce() -> Option<usize>,
+) {
     let by_iteration = assessment.unit == Per::Iteration;
     let read: Vec<(f64, u64, usize)> = points
         .iter()
@@ -60,7 +71,7 @@ pub fn weigh_worker_heaps(assessment: &mut RunAssessment, points: &[WorkerHeaps]
         .map(|w| (w[1].1 as f64 - w[0].1 as f64) / (w[1].0 - w[0].0).max(1e-9))
         .collect();
     let least_rate = rates.iter().copied().fold(f64::INFINITY, f64::min);
-    let growth = WorkerHeapGrowth {
+    let mut growth = WorkerHeapGrowth {
         at: read.iter().map(|r| r.0).collect(),
         totals: read.iter().map(|r| r.1).collect(),
         workers: read.last().map_or(0, |r| r.2),
@@ -71,8 +82,10 @@ pub fn weigh_worker_heaps(assessment: &mut RunAssessment, points: &[WorkerHeaps]
         leak: least_rate > floor
             && rates.iter().all(|r| *r <= least_rate * IN_STEP_RATIO)
             && read.iter().all(|r| r.2 == read[0].2),
+        culprit_worker: None,
     };
     if growth.leak {
+        growth.culprit_worker = name_culprit();
         let unit = assessment.unit;
         let axis = match by_iteration {
             true => format!(
@@ -95,8 +108,13 @@ pub fn weigh_worker_heaps(assessment: &mut RunAssessment, points: &[WorkerHeaps]
             1 => "the heap of its worker thread".to_owned(),
             n => format!("the heaps of its {n} worker threads"),
         };
+        let named = match (growth.culprit_worker, growth.workers) {
+            (Some(_), 1) => "its culprit is named from the worker's own heap snapshots".to_owned(),
+            (Some(k), _) => format!("its culprit is named from the heap snapshots of worker thread {k}, whose heap grew most"),
+            (None, _) => "no culprit is named from them".to_owned(),
+        };
         let finding = format!(
-            "{whose} grew {} (at {axis}), at least {}/{unit} in each of the last two intervals, above the floor of {}/{unit}. Each worker thread is a V8 isolate of its own: what it keeps is not in the main thread's heap or snapshots, so no culprit is named from them",
+            "{whose} grew {} (at {axis}), at least {}/{unit} in each of the last two intervals, above the floor of {}/{unit}. Each worker thread is a V8 isolate of its own: what it keeps is not in the main thread's heap or snapshots; {named}",
             growth
                 .totals
                 .iter()
@@ -106,6 +124,8 @@ pub fn weigh_worker_heaps(assessment: &mut RunAssessment, points: &[WorkerHeaps]
             signed_bytes(least_rate as i64),
             human_bytes(floor as u64)
         );
+        // RSS grew with the workers' heaps.
+        assessment.take_back_rss_note();
         if assessment.outcome == Outcome::Leak {
             assessment.sentence = format!("{} Also, {finding}.", assessment.sentence);
         } else {
@@ -118,4 +138,23 @@ pub fn weigh_worker_heaps(assessment: &mut RunAssessment, points: &[WorkerHeaps]
         }
     }
     assessment.worker_heaps = Some(growth);
+}
+
+/// The heap snapshots of the worker thread whose heap grew most over the last three
+/// points that have a snapshot of every worker, oldest first, with its number (from 1, in
+/// the order the workers started); `None` with fewer than three such points, or a number
+/// of workers that changed between them.
+pub fn worker_culprit_snapshots(points: &[WorkerHeaps]) -> Option<(usize, Vec<PathBuf>)> {
+    let with: Vec<&WorkerHeaps> = points
+        .iter()
+        .filter(|p| !p.snapshots.is_empty() && p.snapshots.len() == p.heaps.len())
+        .collect();
+    let last = with.get(with.len().checked_sub(MIN_POINTS)?..)?;
+    let workers = last[0].heaps.len();
+    if last.iter().any(|p| p.heaps.len() != workers) {
+        return None;
+    }
+    let grown = |k: usize| last[MIN_POINTS - 1].heaps[k] as i64 - last[0].heaps[k] as i64;
+    let k = (0..workers).max_by_key(|&k| grown(k))?;
+    Some((k + 1, last.iter().map(|p| p.snapshots[k].clone()).collect()))
 }

@@ -42,6 +42,12 @@ impl Inspector {
         self.workers.as_ref().map_or(0, Vec::len)
     }
 
+    /// The sessions of the worker threads attached now, in the order they attached: the
+    /// order of [`Inspector::worker_heaps`].
+    pub fn worker_sessions(&self) -> Vec<String> {
+        self.workers.clone().unwrap_or_default()
+    }
+
     /// The live heap of each worker thread, bytes, after a full GC in it; a worker that
     /// ended meanwhile is left out. `None` when one did not answer within [`WORKER_WAIT`]
     /// (2 s)
@@ -72,6 +78,43 @@ impl Inspector {
         heaps
     }
 
+    /// Takes a heap snapshot of the worker thread of `session` (V8 runs a full GC in it
+    /// first) and writes its chunks into `out` as they arrive; `what` names `out` in
+    /// errors. Returns the bytes written, or `None` when the worker ended first.
+    pub fn stream_worker_heap_snapshot(
+        &mut self,
+        session: &str,
+        out: &mut dyn std::io::Write,
+        what: &str,
+    ) -> Result<Option<u64>, InspectorError> {
+        let mut written = 0u64;
+        let mut failed: Option<std::io::Error> = None;
+        let result = self.worker_call_with_events(
+            session,
+            "HeapProfiler.takeHeapSnapshot",
+            json!({ "reportProgress": false }),
+            |event, params| {
+                if event == "HeapProfiler.addHeapSnapshotChunk" && failed.is_none() {
+                    let chunk = params.get("chunk").and_then(Value::as_str).unwrap_or("");
+                    match out.write_all(chunk.as_bytes()) {
+                        Ok(()) => written += chunk.len() as u64,
+                        Err(e) => failed = Some(e),
+                    }
+                }
+            },
+        );
+        let io = |source| InspectorError::Io {
+            path: what.to_owned(),
+            source,
+        };
+        match (result, failed) {
+            (Err(e), _) => Err(e),
+            (Ok(None), _) => Ok(None),
+            (Ok(Some(_)), Some(e)) => Err(io(e)),
+            (Ok(Some(_)), None) => out.flush().map(|_| Some(written)).map_err(io),
+        }
+    }
+
     /// Sends `method` to the worker of `session` and waits for its answer: `None` when the
     /// worker ended first.
     fn worker_call(
@@ -79,9 +122,21 @@ impl Inspector {
         session: &str,
         method: &str,
     ) -> Result<Option<Value>, InspectorError> {
+        self.worker_call_with_events(session, method, json!({}), |_, _| {})
+    }
+
+    /// As [`Inspector::worker_call`] with `params`, calling `on_event` with the method and
+    /// params of each event the worker sends meanwhile (a snapshot's chunks).
+    fn worker_call_with_events(
+        &mut self,
+        session: &str,
+        method: &str,
+        params: Value,
+        mut on_event: impl FnMut(&str, &Value),
+    ) -> Result<Option<Value>, InspectorError> {
         let id = self.next_id;
         self.next_id += 1;
-        let message = json!({ "id": id, "method": method, "params": {} }).to_string();
+        let message = json!({ "id": id, "method": method, "params": params }).to_string();
         self.call(
             "NodeWorker.sendMessageToWorker",
             json!({ "sessionId": session, "message": message }),
@@ -112,10 +167,15 @@ impl Inspector {
             else {
                 continue;
             };
-            if answer.get("id").and_then(Value::as_u64) != Some(id) {
-                continue;
+            match answer.get("id").and_then(Value::as_u64) {
+                Some(got) if got == id => return crate::answer(method, &answer).map(Some),
+                Some(_) => continue,
+                None => {
+                    if let Some(event) = answer.get("method").and_then(Value::as_str) {
+                        on_event(event, answer.get("params").unwrap_or(&Value::Null));
+                    }
+                }
             }
-            return crate::answer(method, &answer).map(Some);
         }
     }
 

@@ -6,6 +6,7 @@ use common::node_with_inspector;
 use std::time::{Duration, Instant};
 
 use leaktrail_inspector::Inspector;
+use leaktrail_snapshot::{HeapSnapshot, ParseOptions};
 
 /// One worker that keeps ~80 KB more every 20 ms, and one that keeps nothing; the main
 /// thread keeps nothing.
@@ -45,6 +46,40 @@ fn each_worker_threads_heap_is_read_and_the_growing_one_grows() {
         );
         assert!(most > 2_000_000, "{first:?} → {second:?}");
         assert!(least < 500_000, "{first:?} → {second:?}");
+        // The growing worker's own heap snapshot holds what it keeps: the 80 KB element
+        // stores of its arrays; the main thread's
+        // holds no more than its own few large objects.
+        let sessions = inspector.worker_sessions();
+        let growing = grown
+            .iter()
+            .position(|g| *g == most)
+            .expect("a worker grew");
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("worker.heapsnapshot");
+        let mut file = std::fs::File::create(&path)?;
+        let written = inspector
+            .stream_worker_heap_snapshot(&sessions[growing], &mut file, "worker.heapsnapshot")?
+            .expect("the worker lives");
+        drop(file);
+        assert_eq!(written, std::fs::metadata(&path)?.len());
+        let big_stores = |path: &std::path::Path| -> Result<usize, Box<dyn std::error::Error>> {
+            let snapshot = HeapSnapshot::open(path, &ParseOptions::default())?;
+            Ok((0..snapshot.node_count() as u32)
+                .filter(|&n| snapshot.self_size(n) >= 80_000)
+                .count())
+        };
+        let in_worker = big_stores(&path)?;
+        assert!(
+            in_worker >= 50,
+            "{in_worker} stores of 80 KB in the worker's snapshot"
+        );
+        let main = dir.path().join("main.heapsnapshot");
+        inspector.take_heap_snapshot(&main)?;
+        let in_main = big_stores(&main)?;
+        assert!(
+            in_main < 10,
+            "{in_main} stores of 80 KB in the main thread's snapshot"
+        );
         Ok(())
     })();
     let _ = child.kill();

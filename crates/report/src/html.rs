@@ -122,7 +122,8 @@ pub fn render_run_html(
     });
     if let Some((sentence, path)) = culprit.and_then(|c| c.culprit()) {
         body.push_str(&format!(
-            "<p class=\"bad\"><b>Culprit:</b> {}</p><pre>{}</pre>",
+            "<p class=\"bad\"><b>{}:</b> {}</p><pre>{}</pre>",
+            escape(&crate::run::culprit_label(assessment)),
             prose_html(sentence),
             escape(&path_lines(path))
         ));

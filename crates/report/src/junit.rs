@@ -31,7 +31,11 @@ pub fn render_run_junit(
         (None, Outcome::Leak) => match culprit.and_then(|c| c.culprit()) {
             Some((sentence, path)) => format!(
                 "<failure message=\"{}\">{}</failure>",
-                escape(&format!("{} Culprit: {sentence}", assessment.sentence)),
+                escape(&format!(
+                    "{} {}: {sentence}",
+                    assessment.sentence,
+                    crate::run::culprit_label(assessment)
+                )),
                 escape(&path_lines(path))
             ),
             None => format!("<failure message=\"{}\"/>", escape(&assessment.sentence)),

@@ -69,7 +69,7 @@ pub fn render_run(
     }
     let top = culprit.and_then(|c| c.culprit());
     if let Some((sentence, _)) = top {
-        d.emphasis(&format!("Culprit: {sentence}"), true);
+        d.emphasis(&format!("{}: {sentence}", culprit_label(assessment)), true);
     }
     let leak = assessment.outcome == leaktrail_stats::Outcome::Leak;
     d.emphasis(&assessment.sentence, leak);
@@ -124,6 +124,18 @@ pub fn render_run(
         d.line(&c.summary);
     }
     d.out
+}
+
+/// What the culprit's line starts with: where it was found when not in the main thread.
+pub(crate) fn culprit_label(assessment: &leaktrail_harness::RunAssessment) -> String {
+    match assessment
+        .worker_heaps
+        .as_ref()
+        .and_then(|w| w.culprit_worker)
+    {
+        Some(k) => format!("Culprit in worker thread {k}"),
+        None => "Culprit".to_owned(),
+    }
 }
 
 /// Where the run's verdict was first reached and then held, against the run's length.

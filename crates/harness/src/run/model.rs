@@ -218,6 +218,10 @@ pub struct WorkerHeaps {
     pub t: f64,
     /// The heap of each worker thread that answered, bytes.
     pub heaps: Vec<u64>,
+    /// A heap snapshot of each of them, in the same order, when they were taken (a few
+    /// small workers, snapshots into files); empty otherwise. Kept for the last
+    /// snapshots only, as the main thread's are.
+    pub snapshots: Vec<PathBuf>,
 }
 
 /// A Node process the run found in the workload's tree without an inspector of its own.
