@@ -101,3 +101,18 @@ fn an_addon_that_frees_its_memory_passes() {
     let (code, report) = run_native(&dir, "addon-frame-cache-clean.js");
     assert_eq!(code, Some(0), "{}", report["assessment"]["sentence"]);
 }
+
+/// Intl formatters kept per customer: small in the V8 heap, large in ICU's native memory.
+/// The culprit is the cache in the heap; the verdict says RSS outgrows the heap because
+/// what is kept holds native memory.
+#[test]
+fn kept_intl_formatters_are_named_and_their_native_memory_is_said() {
+    let report = crate::run_shapes::assert_heap_leak_named("intl-formatter-per-user");
+    let sentence = report["assessment"]["sentence"].as_str().unwrap_or("");
+    assert!(sentence.contains("holds native memory too"), "{sentence}");
+}
+
+#[test]
+fn intl_formatters_cached_by_locale_pass() {
+    crate::run_shapes::assert_clean("intl-formatters-by-locale-clean");
+}

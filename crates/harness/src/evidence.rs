@@ -315,6 +315,14 @@ pub fn weigh_objects(
             // "RSS grows while the heap does not" no longer holds.
             assessment.take_back_rss_note();
             assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
+            // RSS that leaks far faster than the heap: the objects hold native memory.
+            if let Some(note) = crate::assess::native_note(
+                &assessment.primary,
+                &assessment.components,
+                assessment.unit,
+            ) {
+                assessment.sentence.push_str(&note);
+            }
         }
         // The snapshots are a second measure of the heap, later in the run than most
         // samples: a steady leak grows them at its rate whatever it is made of, while

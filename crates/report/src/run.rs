@@ -121,9 +121,20 @@ pub fn render_run(
         d.heading("Where the culprit accumulates");
         d.path(path);
     } else if let Some(c) = culprit {
-        d.line(&c.summary);
+        d.line(&snapshots_summary(&c.summary, assessment.outcome));
     }
     d.out
+}
+
+/// The leaks report's summary under a run's verdict: its "No leak:" is what the
+/// snapshots alone show, and under a verdict of leak or inconclusive it would read as a
+/// second verdict that contradicts the first (snapshots close together in a short run
+/// hold little growth).
+fn snapshots_summary(summary: &str, outcome: leaktrail_stats::Outcome) -> String {
+    match (outcome, summary.strip_prefix("No leak: ")) {
+        (leaktrail_stats::Outcome::NoLeak, _) | (_, None) => summary.to_owned(),
+        (_, Some(rest)) => format!("The snapshots name no culprit: {rest}"),
+    }
 }
 
 /// What the culprit's line starts with: where it was found when not in the main thread.
@@ -168,4 +179,22 @@ pub(crate) fn stop_sentence(result: &leaktrail_harness::RunResult) -> Option<Str
             result.samples.len()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leaktrail_stats::Outcome;
+
+    #[test]
+    fn the_snapshots_summary_does_not_contradict_the_verdict() {
+        let summary = "No leak: 50 objects allocated after the first snapshot are still alive (51.8 KiB retained), but …";
+        assert_eq!(snapshots_summary(summary, Outcome::NoLeak), summary);
+        assert_eq!(
+            snapshots_summary(summary, Outcome::Inconclusive),
+            "The snapshots name no culprit: 50 objects allocated after the first snapshot are still alive (51.8 KiB retained), but …"
+        );
+        let other = "Leak: 1791 ChangeRecord objects …";
+        assert_eq!(snapshots_summary(other, Outcome::Leak), other);
+    }
 }
