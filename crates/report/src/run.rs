@@ -137,15 +137,22 @@ fn snapshots_summary(summary: &str, outcome: leaktrail_stats::Outcome) -> String
     }
 }
 
-/// What the culprit's line starts with: where it was found when not in the main thread.
+/// What the culprit's line starts with: "Suspect" under a verdict that is no leak (a
+/// sawtooth's counts can rise across three snapshots by chance: a clean log compacted
+/// in bursts was called the culprit of an inconclusive run), and where it was found when
+/// not in the main thread.
 pub(crate) fn culprit_label(assessment: &leaktrail_harness::RunAssessment) -> String {
+    let what = match assessment.outcome {
+        leaktrail_stats::Outcome::Leak => "Culprit",
+        _ => "Suspect",
+    };
     match assessment
         .worker_heaps
         .as_ref()
         .and_then(|w| w.culprit_worker)
     {
-        Some(k) => format!("Culprit in worker thread {k}"),
-        None => "Culprit".to_owned(),
+        Some(k) => format!("{what} in worker thread {k}"),
+        None => what.to_owned(),
     }
 }
 
