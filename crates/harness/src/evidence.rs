@@ -364,7 +364,7 @@ pub fn weigh_objects(
         (Outcome::Inconclusive, None) if nothing_grew(report) && comparable_intervals(&at) => {
             evidence.outcome = Outcome::NoLeak;
             evidence.sentence = format!(
-                "No leak, decided by the objects: in {} snapshots (at {axis}) no class, collection or object grew in every interval, while the bytes alone were inconclusive — the growth was V8's own (compiled code, the module graph, caches filling).",
+                "No leak, decided by the objects: in {} snapshots (at {axis}) no class, collection or object grew in every interval, while the bytes alone were inconclusive — what the bytes saw is not kept by the program: garbage between collections, V8 compiling code, caches filling.",
                 at.len()
             );
             assessment.outcome = Outcome::NoLeak;
