@@ -115,6 +115,18 @@ impl SnapshotCensus {
         self.info.total_self_size.saturating_sub(apart)
     }
 
+    /// The total on V8's heap: without family `external` (ArrayBuffer backing stores,
+    /// outside the heap and its limit). Without family totals, the whole total.
+    pub fn on_heap_size(&self) -> u64 {
+        let external: u64 = self
+            .families
+            .iter()
+            .filter(|f| crate::Family::from_key(&f.name) == Some(crate::Family::External))
+            .map(|f| f.self_size)
+            .sum();
+        self.info.total_self_size.saturating_sub(external)
+    }
+
     /// Takes the census of an analysed snapshot read from `path`; with `window`, with its
     /// leak roots against the two earlier censuses the window names.
     pub fn of(

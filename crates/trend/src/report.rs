@@ -176,7 +176,16 @@ impl TrendReport {
             if let Some(mut heap) = heap {
                 if heap.time_to_oom.is_some() {
                     let now = pts.last().map_or(0.0, |p| p.0);
-                    if let Some(t) = live_heap_time_to_oom(&live, now, &gp, heap_limit) {
+                    // Against V8's heap limit counts what is on V8's heap: ArrayBuffer
+                    // backing stores live outside it (a Buffer leak was given a time to
+                    // OOM at the heap limit, which 400 MiB of Buffers under a 32 MiB old
+                    // space do not reach).
+                    let on_heap: Vec<(f64, f64)> = input
+                        .snapshots
+                        .iter()
+                        .map(|(s, c)| (secs(s.t), c.on_heap_size() as f64))
+                        .collect();
+                    if let Some(t) = live_heap_time_to_oom(&on_heap, now, &gp, heap_limit) {
                         // The live heap decides when: not growing, it projects no OOM.
                         heap.time_to_oom = t;
                     }

@@ -551,3 +551,24 @@ fn a_watch_shorter_than_twice_the_start_up_is_judged_whole() {
     assert_eq!(heap.assessment, Assessment::Leaking, "{heap:?}");
     assert!(heap.time_to_oom.is_some(), "{heap:?}");
 }
+
+#[test]
+fn backing_stores_reach_no_heap_limit() {
+    // A day of censuses where what grows is ArrayBuffer backing stores (family
+    // `external`): outside V8's heap, they do not bring its limit nearer.
+    let mut i = input(24, Some(4 << 30));
+    for (_, c) in &mut i.snapshots {
+        let grown = c.info.total_self_size - 50_000_000;
+        c.families.push(GroupTotal {
+            name: Family::External.key().into(),
+            count: 1,
+            self_size: grown,
+        });
+    }
+    let r = TrendReport::assess(&i, &TrendPolicy::default());
+    let heap = &r.memory[0];
+    assert!(heap.time_to_oom.is_none(), "{heap:?}");
+    // The same growth as objects on the heap does.
+    let r = TrendReport::assess(&input(24, Some(4 << 30)), &TrendPolicy::default());
+    assert!(r.memory[0].time_to_oom.is_some(), "{:?}", r.memory[0]);
+}
