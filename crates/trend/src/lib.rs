@@ -10,8 +10,8 @@
 //! |---|---|
 //! | **leaking** | `decide` says leak: a significant trend whose whole slope interval is above the floor, not saturating — and it grew by enough over the window: a class or collection by the noise floor, a memory series by [`TrendPolicy::min_growth_bytes`] and 1 % of its level (four minutes of 1 MiB/h is 70 KB, what Node's RSS creeps by after a start) |
 //! | **growing** | not leaking, but the trend is significantly upward and its slope interval reaches above the floor (not yet decided), or growth above the floor that saturates (a cache filling); for a class or collection also any significant rise under the floor (a suspect: its share of the heap's growth can be small) |
-//! | **stable** | neither: no significant rise, or for a memory series one whose whole slope interval is at or below the floor (what `run` calls no leak) |
-//! | **insufficient** | fewer than 8 points after the warm-up: nothing is decided |
+//! | **stable** | neither: for a class, no significant rise; for a memory series, a whole slope interval at or below the floor (what `run` calls no leak) |
+//! | **insufficient** | fewer than 8 points after the warm-up, or a memory series with no significant rise whose interval reaches above the floor: nothing is decided |
 //!
 //! The memory series are the V8 heap in use (`heap_used`, Node) and RSS from the samples
 //! (RSS without the samples taken while the watcher had a heap snapshot built, which V8's

@@ -42,6 +42,11 @@ pub(crate) fn assessment_of(
         _ if v.saturating => Assessment::Growing,
         // The slope's interval reaches above the floor: it may yet be a leak.
         (Outcome::Inconclusive, _) if upward => Assessment::Growing,
+        // No significant trend, but an interval reaching above the floor: a memory
+        // series cannot be called stable yet (a leak's heap samples, read through a
+        // garbage sawtooth of hundreds of MiB beside a CPU hog, were "stable … at 3.7
+        // GiB/h" while its live heap went 3 → 12 → 19 MiB).
+        (Outcome::Inconclusive, RiseUnderFloor::NoLeak) => Assessment::Insufficient,
         (Outcome::NoLeak, RiseUnderFloor::Suspect) if upward => Assessment::Growing,
         _ => Assessment::Stable,
     }

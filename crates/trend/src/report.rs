@@ -109,6 +109,8 @@ impl TrendReport {
             // of the moment, a sawtooth whose size changes as the service warms up (a
             // bounded cache was called *leaking* on them). The row shows the live total;
             // what it is called comes from its parts (`heap_assessment`).
+            // The live data stopped growing before the window ended: no projection.
+            let mut stopped = false;
             let heap = if live_after_start_up.len() >= leaktrail_stats::MIN_SAMPLES {
                 memory_trend(
                     MemorySeries::HeapUsed,
@@ -120,13 +122,21 @@ impl TrendReport {
                 .map(|mut heap| {
                     heap.basis = SeriesBasis::AfterGc;
                     heap.current = pts.last().map_or(heap.current, |p| p.1 as u64);
+                    let data_after_start_up = past_start_up(&data);
                     heap.assessment = heap_assessment(
                         &live_after_start_up,
-                        &past_start_up(&data),
+                        &data_after_start_up,
                         &gp,
                         policy.min_growth_bytes,
                     );
-                    if heap.assessment == Assessment::Stable {
+                    if heap.assessment >= Assessment::Growing
+                        && stopped_growing(&live_after_start_up, &gp)
+                    {
+                        heap.assessment = Assessment::Growing;
+                        heap.saturating = true;
+                        stopped = true;
+                    }
+                    if heap.assessment == Assessment::Stable || stopped {
                         heap.time_to_oom = None;
                     }
                     heap
@@ -174,17 +184,22 @@ impl TrendReport {
                 })
             };
             if let Some(mut heap) = heap {
-                if heap.time_to_oom.is_some() {
+                if heap.time_to_oom.is_some() && !stopped {
                     let now = pts.last().map_or(0.0, |p| p.0);
                     // Against V8's heap limit counts what is on V8's heap: ArrayBuffer
                     // backing stores live outside it (a Buffer leak was given a time to
                     // OOM at the heap limit, which 400 MiB of Buffers under a 32 MiB old
                     // space do not reach).
-                    let on_heap: Vec<(f64, f64)> = input
-                        .snapshots
-                        .iter()
-                        .map(|(s, c)| (secs(s.t), c.on_heap_size() as f64))
-                        .collect();
+                    let on_heap: Vec<(f64, f64)> =
+                        match trends.live_on_heap.len() == input.snapshots.len() {
+                            true => input
+                                .snapshots
+                                .iter()
+                                .zip(&trends.live_on_heap)
+                                .map(|((s, _), &b)| (secs(s.t), b as f64))
+                                .collect(),
+                            false => live.clone(),
+                        };
                     if let Some(t) = live_heap_time_to_oom(&on_heap, now, &gp, heap_limit) {
                         // The live heap decides when: not growing, it projects no OOM.
                         heap.time_to_oom = t;
@@ -428,4 +443,23 @@ fn sentence(r: &TrendReport) -> String {
         out.push_str(&format!(" Restarted {} times.", r.restarts));
     }
     out
+}
+
+/// True when the live heap's last quarter of the window (three censuses or more) grew at
+/// most at the floor: the growth stopped before the window did, as a cache's does once it
+/// holds every key (a cache capped at 12,000 entries, full two minutes into a three-minute
+/// watch, was called leaking with a time to OOM of 2.1 days). A fit over the whole window
+/// still rises; a leak keeps rising in its last quarter too.
+fn stopped_growing(data: &[(f64, f64)], gp: &leaktrail_stats::GrowthPolicy) -> bool {
+    let (Some(first), Some(last)) = (data.first(), data.last()) else {
+        return false;
+    };
+    let from = last.0 - (last.0 - first.0) / 4.0;
+    let tail: Vec<(f64, f64)> = data.iter().copied().filter(|p| p.0 >= from).collect();
+    if tail.len() < 3 {
+        return false;
+    }
+    let xs: Vec<f64> = tail.iter().map(|p| p.0).collect();
+    let ys: Vec<f64> = tail.iter().map(|p| p.1).collect();
+    leaktrail_stats::theil_sen(&xs, &ys, gp.alpha).slope <= gp.max_growth
 }

@@ -79,6 +79,9 @@ pub struct SnapshotTrends {
     /// Each census's data ([`SnapshotCensus::data_size`]), bytes, oldest first: what
     /// judges whether the live heap grows.
     pub live_data: Vec<u64>,
+    /// Each census's total on V8's heap ([`SnapshotCensus::on_heap_size`]), bytes, oldest
+    /// first: what the heap's time to OOM projects against V8's heap limit.
+    pub live_on_heap: Vec<u64>,
 }
 
 impl SnapshotTrends {
@@ -219,6 +222,7 @@ impl SnapshotTrends {
             culprits,
             growing_places,
             live_data: table.data_sizes.clone(),
+            live_on_heap: table.on_heap_sizes.clone(),
         }
     }
 }

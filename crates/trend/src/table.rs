@@ -54,6 +54,9 @@ pub struct CensusTable {
     pub(crate) heap_last: u64,
     /// Each snapshot's data ([`SnapshotCensus::data_size`]), bytes, oldest first.
     pub(crate) data_sizes: Vec<u64>,
+    /// Each snapshot's total on V8's heap ([`SnapshotCensus::on_heap_size`]), bytes,
+    /// oldest first.
+    pub(crate) on_heap_sizes: Vec<u64>,
     /// Class names, collection kinds, paths and shapes, each once.
     pub(crate) names: Vec<String>,
     /// Sorted by class name, then snapshot; one row per class and census.
@@ -104,6 +107,7 @@ impl CensusTable {
             .map(|(_, c)| c.places.clone())
             .collect();
         b.table.data_sizes = snapshots.iter().map(|(_, c)| c.data_size()).collect();
+        b.table.on_heap_sizes = snapshots.iter().map(|(_, c)| c.on_heap_size()).collect();
         for (i, (s, c)) in snapshots.iter().enumerate() {
             b.heap_last = c.info.total_self_size;
             for k in &c.classes {
@@ -148,8 +152,8 @@ impl CensusTable {
             index.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
         let mut b = Builder::new(index.iter());
         b.heap_last = index.last().map_or(0, |s| s.total_self_size as u64);
-        // Each census's data, as `SnapshotCensus::data_size` counts it, from its stored
-        // family totals.
+        // Each census's data and total on the heap, as `SnapshotCensus::data_size` and
+        // `on_heap_size` count them, from its stored family totals.
         let mut censuses: Vec<SnapshotCensus> = index.iter().map(|s| s.facts_only()).collect();
         for (snapshot, total) in store.incarnation_families(incarnation)? {
             if let Some(&i) = slots.get(&snapshot) {
@@ -157,6 +161,7 @@ impl CensusTable {
             }
         }
         b.table.data_sizes = censuses.iter().map(SnapshotCensus::data_size).collect();
+        b.table.on_heap_sizes = censuses.iter().map(SnapshotCensus::on_heap_size).collect();
         store.for_each_incarnation_class(incarnation, |row| {
             if let Some(&i) = slots.get(&row.snapshot) {
                 b.class(i, row);

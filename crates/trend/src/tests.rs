@@ -516,10 +516,9 @@ fn the_heap_samples_of_the_first_30_s_are_warm_up() {
     let heap = &r.memory[0];
     assert_ne!(heap.assessment, Assessment::Leaking, "{heap:?}");
     assert!(heap.time_to_oom.is_none(), "{heap:?}");
-    // A stable heap's slope comes with its interval: alone, a sawtooth's slope reads as
-    // growth.
-    assert_eq!(r.overall, Assessment::Stable, "{}", r.sentence);
-    assert!(r.sentence.contains("/h (95 % interval -"), "{}", r.sentence);
+    // Twelve samples of a sawtooth of 18–39 MiB: an interval too wide to call it stable
+    // yet, and no growth.
+    assert_eq!(r.overall, Assessment::Insufficient, "{}", r.sentence);
     // The three samples of the first 30 s count as warm-up.
     assert!(heap.warmup_samples >= 3, "{heap:?}");
 }
@@ -571,4 +570,51 @@ fn backing_stores_reach_no_heap_limit() {
     // The same growth as objects on the heap does.
     let r = TrendReport::assess(&input(24, Some(4 << 30)), &TrendPolicy::default());
     assert!(r.memory[0].time_to_oom.is_some(), "{:?}", r.memory[0]);
+}
+
+#[test]
+fn a_stable_heap_gives_its_slope_with_the_interval() {
+    // Ten minutes of a flat heap with a little noise: stable, and the headline's slope
+    // comes with its interval (alone, a sawtooth's slope read as growth).
+    let mut i = input(0, Some(4 << 30));
+    i.snapshots.clear();
+    i.samples = (0..60u64)
+        .map(|k| SampleRecord {
+            incarnation_id: 1,
+            t: 40_000 + k as i64 * 10_000,
+            memory: MemoryReading {
+                rss: 180 << 20,
+                threads: 8,
+                heap_used: Some((50 << 20) + (k * 7 % 5) * (100 << 10)),
+                ..MemoryReading::default()
+            },
+            ..SampleRecord::default()
+        })
+        .collect();
+    let r = TrendReport::assess(&i, &TrendPolicy::default());
+    assert_eq!(r.overall, Assessment::Stable, "{}", r.sentence);
+    assert!(r.sentence.contains("/h (95 % interval "), "{}", r.sentence);
+}
+
+#[test]
+fn a_cache_full_before_the_window_ends_is_not_leaking() {
+    // A day of censuses of a cache that fills for 16 hours and then holds every key: a
+    // fit over the whole day rises, its last quarter does not. Growing, no time to OOM.
+    let mut i = input(24, Some(4 << 30));
+    for (h, (_, c)) in i.snapshots.iter_mut().enumerate() {
+        *c = census(h as u64, (h.min(16) as u64 * 20) << 20);
+    }
+    let r = TrendReport::assess(&i, &TrendPolicy::default());
+    let heap = &r.memory[0];
+    assert_eq!(heap.assessment, Assessment::Growing, "{heap:?}");
+    assert!(heap.saturating, "{heap:?}");
+    assert!(heap.time_to_oom.is_none(), "{heap:?}");
+    // Still rising in its last quarter: leaking.
+    let r = TrendReport::assess(&input(24, Some(4 << 30)), &TrendPolicy::default());
+    assert_eq!(
+        r.memory[0].assessment,
+        Assessment::Leaking,
+        "{:?}",
+        r.memory[0]
+    );
 }
