@@ -640,30 +640,58 @@ impl Inspector {
         out: &mut dyn Write,
         what: &str,
     ) -> Result<u64, InspectorError> {
-        let mut written = 0u64;
-        let mut failed: Option<std::io::Error> = None;
+        let mut chunks = SnapshotChunks::new(out);
         let result = self.call_with_events(
             "HeapProfiler.takeHeapSnapshot",
             json!({ "reportProgress": false }),
             |event, params| {
-                if event == "HeapProfiler.addHeapSnapshotChunk" && failed.is_none() {
-                    let chunk = params.get("chunk").and_then(Value::as_str).unwrap_or("");
-                    match out.write_all(chunk.as_bytes()) {
-                        Ok(()) => written += chunk.len() as u64,
-                        Err(e) => failed = Some(e),
-                    }
-                }
+                chunks.take(event, params);
                 Ok(())
             },
         );
+        result.and_then(|_| chunks.finish(what))
+    }
+}
+
+/// Writes a heap snapshot's chunks (`HeapProfiler.addHeapSnapshotChunk` events) into an
+/// output as they arrive, keeping the first write error for the end: the main thread's
+/// snapshots and a worker's arrive alike.
+pub(crate) struct SnapshotChunks<'a> {
+    out: &'a mut dyn Write,
+    written: u64,
+    failed: Option<std::io::Error>,
+}
+
+impl<'a> SnapshotChunks<'a> {
+    /// Chunks written into `out`.
+    pub(crate) fn new(out: &'a mut dyn Write) -> SnapshotChunks<'a> {
+        SnapshotChunks {
+            out,
+            written: 0,
+            failed: None,
+        }
+    }
+
+    /// Writes the chunk `event` carries, if it is one.
+    pub(crate) fn take(&mut self, event: &str, params: &Value) {
+        if event == "HeapProfiler.addHeapSnapshotChunk" && self.failed.is_none() {
+            let chunk = params.get("chunk").and_then(Value::as_str).unwrap_or("");
+            match self.out.write_all(chunk.as_bytes()) {
+                Ok(()) => self.written += chunk.len() as u64,
+                Err(e) => self.failed = Some(e),
+            }
+        }
+    }
+
+    /// The bytes written, once flushed, or the first write error, naming `what`.
+    pub(crate) fn finish(self, what: &str) -> Result<u64, InspectorError> {
         let io = |source| InspectorError::Io {
             path: what.to_owned(),
             source,
         };
-        match (result, failed) {
-            (Err(e), _) => Err(e),
-            (Ok(_), Some(e)) => Err(io(e)),
-            (Ok(_), None) => out.flush().map(|_| written).map_err(io),
+        match self.failed {
+            Some(e) => Err(io(e)),
+            None => self.out.flush().map(|_| self.written).map_err(io),
         }
     }
 }

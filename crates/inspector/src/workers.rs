@@ -87,31 +87,16 @@ impl Inspector {
         out: &mut dyn std::io::Write,
         what: &str,
     ) -> Result<Option<u64>, InspectorError> {
-        let mut written = 0u64;
-        let mut failed: Option<std::io::Error> = None;
+        let mut chunks = crate::SnapshotChunks::new(out);
         let result = self.worker_call_with_events(
             session,
             "HeapProfiler.takeHeapSnapshot",
             json!({ "reportProgress": false }),
-            |event, params| {
-                if event == "HeapProfiler.addHeapSnapshotChunk" && failed.is_none() {
-                    let chunk = params.get("chunk").and_then(Value::as_str).unwrap_or("");
-                    match out.write_all(chunk.as_bytes()) {
-                        Ok(()) => written += chunk.len() as u64,
-                        Err(e) => failed = Some(e),
-                    }
-                }
-            },
+            |event, params| chunks.take(event, params),
         );
-        let io = |source| InspectorError::Io {
-            path: what.to_owned(),
-            source,
-        };
-        match (result, failed) {
-            (Err(e), _) => Err(e),
-            (Ok(None), _) => Ok(None),
-            (Ok(Some(_)), Some(e)) => Err(io(e)),
-            (Ok(Some(_)), None) => out.flush().map(|_| Some(written)).map_err(io),
+        match result? {
+            Some(_) => chunks.finish(what).map(Some),
+            None => Ok(None),
         }
     }
 

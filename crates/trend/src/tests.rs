@@ -497,21 +497,7 @@ fn the_heap_samples_of_the_first_30_s_are_warm_up() {
         3883u64, 23135, 20643, 24707, 20999, 29289, 19931, 37300, 21341, 38525, 25112, 30745,
         36002, 38679, 18862,
     ];
-    i.samples = heap
-        .iter()
-        .enumerate()
-        .map(|(k, &kib)| SampleRecord {
-            incarnation_id: 1,
-            t: 127 + k as i64 * 10_000,
-            memory: MemoryReading {
-                rss: 180 << 20,
-                threads: 8,
-                heap_used: Some(kib << 10),
-                ..MemoryReading::default()
-            },
-            ..SampleRecord::default()
-        })
-        .collect();
+    i.samples = heap_samples(127, 10_000, heap.iter().map(|kib| kib << 10));
     let r = TrendReport::assess(&i, &TrendPolicy::default());
     let heap = &r.memory[0];
     assert_ne!(heap.assessment, Assessment::Leaking, "{heap:?}");
@@ -530,19 +516,11 @@ fn a_watch_shorter_than_twice_the_start_up_is_judged_whole() {
     // counts, and the leak has its time to OOM.
     let mut i = input(0, Some(4 << 30));
     i.snapshots.clear();
-    i.samples = (0..46u64)
-        .map(|k| SampleRecord {
-            incarnation_id: 1,
-            t: 100 + k as i64 * 1_000,
-            memory: MemoryReading {
-                rss: 180 << 20,
-                threads: 8,
-                heap_used: Some((20 << 20) + k * (512 << 10) + (k % 5) * (2 << 20)),
-                ..MemoryReading::default()
-            },
-            ..SampleRecord::default()
-        })
-        .collect();
+    i.samples = heap_samples(
+        100,
+        1_000,
+        (0..46u64).map(|k| (20 << 20) + k * (512 << 10) + (k % 5) * (2 << 20)),
+    );
     let r = TrendReport::assess(&i, &TrendPolicy::default());
     let heap = &r.memory[0];
     assert_eq!(heap.samples + heap.warmup_samples, 46, "{heap:?}");
@@ -578,19 +556,11 @@ fn a_stable_heap_gives_its_slope_with_the_interval() {
     // comes with its interval (alone, a sawtooth's slope read as growth).
     let mut i = input(0, Some(4 << 30));
     i.snapshots.clear();
-    i.samples = (0..60u64)
-        .map(|k| SampleRecord {
-            incarnation_id: 1,
-            t: 40_000 + k as i64 * 10_000,
-            memory: MemoryReading {
-                rss: 180 << 20,
-                threads: 8,
-                heap_used: Some((50 << 20) + (k * 7 % 5) * (100 << 10)),
-                ..MemoryReading::default()
-            },
-            ..SampleRecord::default()
-        })
-        .collect();
+    i.samples = heap_samples(
+        40_000,
+        10_000,
+        (0..60u64).map(|k| (50 << 20) + (k * 7 % 5) * (100 << 10)),
+    );
     let r = TrendReport::assess(&i, &TrendPolicy::default());
     assert_eq!(r.overall, Assessment::Stable, "{}", r.sentence);
     assert!(r.sentence.contains("/h (95 % interval "), "{}", r.sentence);
@@ -617,4 +587,22 @@ fn a_cache_full_before_the_window_ends_is_not_leaking() {
         "{:?}",
         r.memory[0]
     );
+}
+
+/// Samples of a process with a flat RSS (180 MiB) and these heap readings, the first at
+/// `first` ms and one every `every` ms.
+fn heap_samples(first: i64, every: i64, heap: impl Iterator<Item = u64>) -> Vec<SampleRecord> {
+    heap.enumerate()
+        .map(|(k, bytes)| SampleRecord {
+            incarnation_id: 1,
+            t: first + k as i64 * every,
+            memory: MemoryReading {
+                rss: 180 << 20,
+                threads: 8,
+                heap_used: Some(bytes),
+                ..MemoryReading::default()
+            },
+            ..SampleRecord::default()
+        })
+        .collect()
 }
