@@ -107,11 +107,12 @@ pub fn leak_test<E: From<HarnessError>>(
     let mut culprit = found.report;
     let main_named = culprit.as_ref().is_some_and(|c| c.culprit().is_some());
     weigh_worker_heaps(&mut assessment, &result.worker_heaps, || {
-        let (worker, paths) = worker_culprit_snapshots(&result.worker_heaps)?;
-        let report = analyse_files(&paths).ok()?;
-        if main_named || report.culprit().is_none() {
+        if main_named {
             return None;
         }
+        let (worker, paths) = worker_culprit_snapshots(&result.worker_heaps)?;
+        let report = analyse_files(&paths).ok()?;
+        report.culprit()?;
         culprit = Some(report);
         Some(worker)
     });
