@@ -78,6 +78,33 @@ impl Inspector {
         heaps
     }
 
+    /// Takes a heap snapshot of the worker thread of `session` and streams it to `path`,
+    /// created with mode 0600, as [`Inspector::take_heap_snapshot`] does the main
+    /// thread's: the bytes written, or `None` when the worker ended first. No file is left
+    /// behind unless the snapshot is whole.
+    pub fn take_worker_heap_snapshot(
+        &mut self,
+        session: &str,
+        path: &std::path::Path,
+    ) -> Result<Option<u64>, InspectorError> {
+        let io = |source| InspectorError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = leaktrail_private_files::create_file(path).map_err(io)?;
+        let taken = self
+            .stream_worker_heap_snapshot(session, &mut file, &path.display().to_string())
+            .and_then(|n| match n {
+                Some(n) => file.sync_all().map(|_| Some(n)).map_err(io),
+                None => Ok(None),
+            });
+        if !matches!(taken, Ok(Some(_))) {
+            drop(file);
+            let _ = std::fs::remove_file(path);
+        }
+        taken
+    }
+
     /// Takes a heap snapshot of the worker thread of `session` (V8 runs a full GC in it
     /// first) and writes its chunks into `out` as they arrive; `what` names `out` in
     /// errors. Returns the bytes written, or `None` when the worker ended first.

@@ -56,11 +56,9 @@ fn each_worker_threads_heap_is_read_and_the_growing_one_grows() {
             .expect("a worker grew");
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("worker.heapsnapshot");
-        let mut file = std::fs::File::create(&path)?;
         let written = inspector
-            .stream_worker_heap_snapshot(&sessions[growing], &mut file, "worker.heapsnapshot")?
+            .take_worker_heap_snapshot(&sessions[growing], &path)?
             .expect("the worker lives");
-        drop(file);
         assert_eq!(written, std::fs::metadata(&path)?.len());
         let big_stores = |path: &std::path::Path| -> Result<usize, Box<dyn std::error::Error>> {
             let snapshot = HeapSnapshot::open(path, &ParseOptions::default())?;

@@ -122,10 +122,9 @@ impl TrendReport {
                 .map(|mut heap| {
                     heap.basis = SeriesBasis::AfterGc;
                     heap.current = pts.last().map_or(heap.current, |p| p.1 as u64);
-                    let data_after_start_up = past_start_up(&data);
                     heap.assessment = heap_assessment(
                         &live_after_start_up,
-                        &data_after_start_up,
+                        &past_start_up(&data),
                         &gp,
                         policy.min_growth_bytes,
                     );

@@ -17,7 +17,7 @@ const MAX_WORKERS_READ: usize = 8;
 
 /// Worker threads whose heaps are snapshotted too, at most, and their heaps' total: each
 /// snapshot costs the worker a pause of about 85 ms a MiB, and its culprit is looked for
-/// only when the workers leak ([`crate::WorkerCulprit`]).
+/// only when the workers leak ([`crate::worker_culprit_snapshots`]).
 const MAX_WORKERS_SNAPSHOTTED: usize = 4;
 const MAX_WORKER_HEAPS_SNAPSHOTTED: u64 = 256 << 20;
 
@@ -116,22 +116,9 @@ impl Session<'_> {
                 k + 1,
                 self.taken
             ));
-            let written = leaktrail_private_files::create_file(&path)
-                .ok()
-                .and_then(|mut file| {
-                    let what = path.display().to_string();
-                    let n = inspector
-                        .stream_worker_heap_snapshot(session, &mut file, &what)
-                        .ok()
-                        .flatten()?;
-                    file.sync_all().ok().map(|()| n)
-                });
-            match written {
-                Some(_) => taken.push(path),
-                None => {
-                    let _ = std::fs::remove_file(&path);
-                    break;
-                }
+            match inspector.take_worker_heap_snapshot(session, &path) {
+                Ok(Some(_)) => taken.push(path),
+                _ => break,
             }
         }
         if taken.len() == sessions.len() {
