@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use leaktrail_analysis::snapshot_dir::SnapshotDirError;
 use leaktrail_harness::GrowthFloor;
 use leaktrail_report::TrendContext;
-use leaktrail_store::{now_ms, Store};
+use leaktrail_store::{now_ms, Store, DB_FILE};
 use leaktrail_trend::{
     snapshot_groups, Assessment, FileOrder, TrendCache, TrendPolicy, TrendReport,
 };
@@ -109,7 +110,14 @@ fn from_directory(
     policy: &TrendPolicy,
     common: &Common,
 ) -> anyhow::Result<(TrendContext, Vec<TrendReport>)> {
-    let groups = snapshot_groups(dir)?;
+    let groups = snapshot_groups(dir).map_err(|e| match e {
+        // A watcher's store holds censuses, not snapshot files: say how to read it.
+        SnapshotDirError::Empty(_) if dir.join(DB_FILE).is_file() => anyhow::anyhow!(
+            "{e}; it holds a store of `leaktrail watch`: read it with `leaktrail trend --store {}`",
+            dir.display()
+        ),
+        e => e.into(),
+    })?;
     for g in groups.iter().filter(|g| g.times_unordered) {
         eprintln!(
             "leaktrail: warning: {}: the snapshots of {} do not have increasing times in {} order; rates per hour are unreliable",

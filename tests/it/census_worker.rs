@@ -105,3 +105,43 @@ fn generated_functions_named_by_a_counter_are_one_class_in_a_census() {
         "each one's own class is gone"
     );
 }
+
+#[test]
+fn a_maps_entries_are_counted_whatever_its_keys_and_values_are() {
+    let _shared = crate::common::shared();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // V8 writes an edge only for a slot of a Map's table that holds an object: number keys
+    // and number values have none, deleted entries neither.
+    node_eval(
+        dir.path(),
+        "globalThis.byNumber = new Map(); for (let i = 0; i < 600; i++) byNumber.set(i, {i}); \
+         globalThis.byObject = new Map(); for (let i = 0; i < 700; i++) byObject.set({i}, {i}); \
+         globalThis.counts = new Map(); for (let i = 0; i < 800; i++) counts.set('k' + i, i); \
+         globalThis.pruned = new Map(); for (let i = 0; i < 900; i++) pruned.set('p' + i, {i}); \
+         for (let i = 0; i < 300; i++) pruned.delete('p' + i); \
+         globalThis.seen = new Set(); for (let i = 0; i < 500; i++) seen.add({i}); \
+         require('v8').writeHeapSnapshot('s.heapsnapshot')",
+    );
+    let census = census_of_file(
+        &dir.path().join("s.heapsnapshot"),
+        "s.heapsnapshot",
+        &CensusLimits::default(),
+        None,
+    )
+    .expect("census");
+    let entries = |global: &str| {
+        census
+            .collections
+            .iter()
+            .find(|c| {
+                c.path.ends_with(&format!(".{global}")) || c.path.contains(&format!("{global} "))
+            })
+            .unwrap_or_else(|| panic!("{global} in {:#?}", census.collections))
+            .entries
+    };
+    assert_eq!(entries("byNumber"), 600);
+    assert_eq!(entries("byObject"), 700);
+    assert_eq!(entries("counts"), 800);
+    assert_eq!(entries("pruned"), 600);
+    assert_eq!(entries("seen"), 500);
+}

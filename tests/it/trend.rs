@@ -238,6 +238,19 @@ fn bad_input_is_a_clear_error() {
     let out = leaktrail(&["trend", s(&empty)]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no .heapsnapshot files"));
+    // A watcher's store given as a directory of snapshots: the error says how to read it.
+    let store = root.path().join("store");
+    leaktrail_store::Store::create(&store).expect("store");
+    let out = leaktrail(&["trend", s(&store)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "read it with `leaktrail trend --store {}`",
+            s(&store)
+        )),
+        "{err}"
+    );
 
     let bad = root.path().join("bad");
     std::fs::create_dir(&bad).expect("dir");

@@ -2,9 +2,12 @@
 //! gains entries in every interval.
 //!
 //! Collections are recognised in the V8 graph as:
-//! - `Map`/`Set`: the object's `table` (an `OrderedHashMap`/`OrderedHashSet`) holds one
-//!   numbered edge per key and per value, so entries are numbered edges / 2 for a Map, / 1
-//!   for a Set;
+//! - `Map`/`Set`: the object's `table` (an `OrderedHashMap`/`OrderedHashSet`) holds its
+//!   entries as slots numbered from a header: key, value, chain for a Map, key, chain for a
+//!   Set. V8 writes an edge only for a slot that holds an object (a number key is a Smi, a
+//!   deleted entry the hole: no edge), so a Set's entries are its numbered edges and a
+//!   Map's the larger of its key edges and its value edges, told apart by slot number
+//!   modulo 3 (a Map of number keys to objects has only value edges);
 //! - `Array`: element edges of the array object;
 //! - plain `Object`s used as dictionaries: property edges (without `__proto__`), counted
 //!   only from [`DICTIONARY_MIN_KEYS`] keys on, so ordinary objects stay out.
@@ -73,13 +76,20 @@ pub fn collection_entries(snap: &HeapSnapshot, v: NodeIndex) -> Option<(&'static
     if snap.node_kind(v) != NodeKind::Object {
         return None;
     }
-    let numbered = |n: NodeIndex| {
-        snap.edges(n)
-            .filter(|&e| match snap.edge_name(e) {
-                EdgeName::Index(_) => snap.edge_kind(e) == EdgeKind::Element,
-                EdgeName::Name(s) => crate::shape::is_index_name(s),
-            })
-            .count() as u64
+    // The slot number of each numbered edge of `n`.
+    let slots = |n: NodeIndex| {
+        snap.edges(n).filter_map(move |e| match snap.edge_name(e) {
+            EdgeName::Index(i) => (snap.edge_kind(e) == EdgeKind::Element).then_some(i as u64),
+            EdgeName::Name(s) if crate::shape::is_index_name(s) => s.parse::<u64>().ok(),
+            EdgeName::Name(_) => None,
+        })
+    };
+    let map_entries = |n: NodeIndex| {
+        let mut by_slot_kind = [0u64; 3];
+        for i in slots(n) {
+            by_slot_kind[(i % 3) as usize] += 1;
+        }
+        by_slot_kind.into_iter().max().unwrap_or(0)
     };
     let table = || {
         snap.edges(v)
@@ -87,8 +97,8 @@ pub fn collection_entries(snap: &HeapSnapshot, v: NodeIndex) -> Option<(&'static
             .map(|e| snap.edge_target(e))
     };
     match snap.node_name(v) {
-        "Map" => table().map(|t| ("Map", numbered(t) / 2)),
-        "Set" => table().map(|t| ("Set", numbered(t))),
+        "Map" => table().map(|t| ("Map", map_entries(t))),
+        "Set" => table().map(|t| ("Set", slots(t).count() as u64)),
         "Array" => Some((
             "Array",
             snap.edges(v)

@@ -275,7 +275,7 @@ impl Session<'_> {
         self.stall.restart(Instant::now());
         self.settle = SETTLE_POINTS;
         self.after_snapshot = true;
-        self.aftermath.disturbed();
+        self.aftermath.disturbed(began, Instant::now());
         Ok(())
     }
 }
