@@ -84,6 +84,11 @@ pub fn run(args: &DiffArgs, common: &Common) -> anyhow::Result<String> {
     };
     let a = digest(before, args.listeners, common)?;
     let b = digest(after, args.listeners, common)?;
+    a.identity.check_later(
+        &b.identity,
+        &before.display().to_string(),
+        &after.display().to_string(),
+    )?;
     Ok(leaktrail_report::render_diff(
         &SnapshotDiff::between(&a, &b),
         None,

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use leaktrail_analysis::{
     growing_collections, CollectionCensus, EarlierSnapshot, HeapAnalysis, LeakReport,
+    SnapshotIdentity,
 };
 
 use super::load;
@@ -36,7 +37,28 @@ pub fn leak_report(
     // With four or more snapshots, collections are followed through every one of them by
     // id. Every earlier snapshot is read whole: growing objects are found by their paths.
     let follow = snapshots.len() >= 4;
-    let finish = |earlier: Earlier, analysis: &HeapAnalysis<'_>| {
+    if let Some(twice) = given_twice(snapshots) {
+        anyhow::bail!(
+            "{}: given twice; leaks needs three snapshots taken one after the other",
+            twice.display()
+        );
+    }
+    let finish = |earlier: Earlier, analysis: &HeapAnalysis<'_>| -> anyhow::Result<LeakReport> {
+        // Each snapshot a later one of the first one's process.
+        let last_identity = SnapshotIdentity::of(analysis.snap);
+        let identities: Vec<&SnapshotIdentity> = earlier
+            .snapshots
+            .iter()
+            .map(|s| &s.identity)
+            .chain([&last_identity])
+            .collect();
+        for (k, pair) in identities.windows(2).enumerate() {
+            pair[0].check_later(
+                pair[1],
+                &snapshots[k].display().to_string(),
+                &snapshots[k + 1].display().to_string(),
+            )?;
+        }
         let mut report = LeakReport::find(
             &earlier.snapshots,
             analysis,
@@ -46,12 +68,12 @@ pub fn leak_report(
         if follow {
             report.growing_collections = growing_collections(&earlier.censuses, analysis, top);
         }
-        report
+        Ok(report)
     };
     if !overlap_fits(snapshots) {
         let earlier = digest_earlier(earlier_paths, follow, progress)?;
         let snap = load::snapshot(last, progress, None)?;
-        return Ok(finish(earlier, &HeapAnalysis::new(&snap)));
+        return finish(earlier, &HeapAnalysis::new(&snap));
     }
     std::thread::scope(|scope| {
         // No progress bar for them: two at once would garble the terminal, and the last
@@ -64,12 +86,19 @@ pub fn leak_report(
             .join()
             .map_err(|_| anyhow::anyhow!("the thread reading the earlier snapshots panicked"))??;
         match analysis {
-            Some(analysis) => Ok(finish(earlier, &analysis)),
+            Some(analysis) => finish(earlier, &analysis),
             None => Err(last_snap
                 .err()
                 .unwrap_or_else(|| anyhow::anyhow!("{}: not analysed", last.display()))),
         }
     })
+}
+
+/// A file given more than once (as the same path or through another name).
+pub fn given_twice(paths: &[PathBuf]) -> Option<&PathBuf> {
+    let key = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+    let mut seen = std::collections::HashSet::new();
+    paths.iter().find(|p| !seen.insert(key(p)))
 }
 
 /// Parses and digests the snapshots before the last, in order.

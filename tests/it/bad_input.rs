@@ -596,3 +596,40 @@ fn not_quite_snapshots_are_refused_and_any_field_order_is_read() {
     };
     assert_eq!(summary(&a), summary(&b));
 }
+
+#[test]
+fn snapshots_of_two_processes_or_out_of_order_are_refused() {
+    let _shared = crate::common::shared();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let leak = scenario_snapshots(
+        &dir.path().join("leak"),
+        "stream-registry-no-ttl",
+        &[200, 400, 600],
+    );
+    let other = scenario_snapshots(&dir.path().join("other"), "listener-accumulation", &[600]);
+    let [a, b, c] = [s(&leak[0]), s(&leak[1]), s(&leak[2])];
+    // In order, one process: a leak, and a diff.
+    assert_eq!(leaktrail(&["leaks", a, b, c]).status.code(), Some(1));
+    assert_eq!(leaktrail(&["diff", a, c]).status.code(), Some(0));
+    // The last of another program: refused, both files named.
+    let stray = s(&other[0]);
+    for args in [vec!["leaks", a, b, stray], vec!["diff", a, stray]] {
+        let err = stderr_of(&args, 2);
+        assert!(
+            err.contains(&format!("{a} and {stray} are not snapshots of one process"))
+                || err.contains(&format!("{b} and {stray} are not snapshots of one process")),
+            "{args:?}: {err}"
+        );
+    }
+    // Newest first.
+    for args in [vec!["leaks", c, b, a], vec!["diff", c, a]] {
+        let err = stderr_of(&args, 2);
+        assert!(
+            err.contains("give the snapshots oldest first"),
+            "{args:?}: {err}"
+        );
+    }
+    // One file twice.
+    let err = stderr_of(&["leaks", a, a, c], 2);
+    assert!(err.contains(&format!("{a}: given twice")), "{err}");
+}

@@ -24,6 +24,8 @@ pub struct SnapshotDigest {
     classes: Classification,
     /// Timers, workers and listeners.
     pub handles: Handles,
+    /// Which process it is of, and when.
+    pub identity: crate::SnapshotIdentity,
     ids: Vec<u32>,
     sizes: Vec<u32>,
 }
@@ -40,11 +42,13 @@ impl SnapshotDigest {
         let info = SnapshotInfo::of(&snap, path);
         let classes = Classification::of(&snap);
         let handles = Handles::of(&snap, &classes);
+        let identity = crate::SnapshotIdentity::of(&snap);
         let (ids, sizes) = snap.into_ids_and_sizes();
         SnapshotDigest {
             info,
             classes,
             handles,
+            identity,
             ids,
             sizes,
         }

@@ -59,6 +59,8 @@ pub struct EarlierSnapshot {
     pub info: SnapshotInfo,
     /// Timers, workers and listeners.
     pub handles: crate::handles::Handles,
+    /// Which process it is of, and when.
+    pub identity: crate::SnapshotIdentity,
     ids: Vec<u32>,
     class_counts: HashMap<String, u64>,
     sized: SizedObjects,
@@ -75,10 +77,12 @@ impl EarlierSnapshot {
         let class_counts = class_counts(&classes, snap.self_sizes());
         let families = family_sizes(&classes, snap.self_sizes());
         let sized = SizedObjects::of_earlier(&snap, &classes, &Distances::compute(&snap));
+        let identity = crate::SnapshotIdentity::of(&snap);
         let (ids, _) = snap.into_ids_and_sizes();
         EarlierSnapshot {
             info,
             handles,
+            identity,
             ids,
             class_counts,
             sized,

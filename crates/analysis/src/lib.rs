@@ -13,6 +13,7 @@
 //! - [`snapshot_dir`] lists a directory of snapshots, parses their names and pairs the
 //!   earliest and latest snapshot of each process.
 //! - [`ClassSurvivors`] counts the live objects of one class, with the path of one.
+//! - [`SnapshotIdentity`] says whether two snapshots are of one process, in order.
 //!
 //! All analysis types are plain data and `Serialize`; the JSON they produce is the
 //! documented output schema (`docs/json-schema.md`).
@@ -31,6 +32,7 @@ mod family;
 mod growing;
 mod handles;
 mod heap;
+mod identity;
 mod idset;
 mod leaks;
 mod retainers;
@@ -59,6 +61,7 @@ pub use growing::{
 };
 pub use handles::{HandleTotals, Handles, HandlesDelta, ListenerCount, ListenerDelta};
 pub use heap::{edge_label, HeapAnalysis, ObjectView, StepView};
+pub use identity::{IdentityError, SnapshotIdentity};
 pub use idset::IdSet;
 pub use leaks::{EarlierSnapshot, FamilySizes, LeakCluster, LeakReport, MIN_CLUSTER_BYTES};
 pub use retainers::{ClassRetainers, Held, ObjectRetainers, PathGroup};
