@@ -113,6 +113,23 @@ fn leaks_finds_a_cache_keyed_by_unique_strings() {
     assert_leak_found("dictionary-cache");
 }
 
+/// Values of a WeakMap kept alive by keys held elsewhere: V8 names each key-to-value edge
+/// with three ids, and the values are still one cluster, held by the WeakMap.
+#[test]
+fn leaks_finds_weakmap_values_kept_by_their_keys() {
+    let _shared = crate::common::shared();
+    assert_leak_found("weakmap-metadata-of-kept-sockets");
+    let (_, report) = leaks_of("weakmap-metadata-of-kept-sockets");
+    let first = &report["clusters"][0];
+    assert_eq!(first["class"], "ConnectionMeta", "{first}");
+    assert!(
+        path_edges(&first["path"])
+            .iter()
+            .any(|e| e == "value of key Connection in a WeakMap"),
+        "{first}"
+    );
+}
+
 /// Timers never cleared sit in Node's linked lists, each at its own depth: the links fold.
 #[test]
 fn leaks_finds_uncleared_timers_along_their_linked_list() {
@@ -179,6 +196,7 @@ fn leaks_stays_quiet_on_clean_programs() {
         "churn-noise",
         "fast-loop-clean",
         "npm/clean-npm-service",
+        "weakmap-metadata-released-clean",
     ] {
         let (out, report) = leaks_of(scenario);
         assert_eq!(

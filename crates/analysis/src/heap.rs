@@ -220,7 +220,10 @@ impl<'s> HeapAnalysis<'s> {
 /// How an edge is labelled in a path: its name, `[i]` for indices.
 pub fn edge_label(snap: &HeapSnapshot, e: u32) -> String {
     match snap.edge_name(e) {
-        EdgeName::Name(s) => shorten(s, 80),
+        EdgeName::Name(s) => match crate::shape::WeakMapValue::parse(s) {
+            Some(value) => value.label(),
+            None => shorten(s, 80),
+        },
         EdgeName::Index(i) => {
             if snap.edge_kind(e) == EdgeKind::Hidden {
                 format!("<{i}>")
