@@ -37,13 +37,14 @@ pub fn leak_report(
     // With four or more snapshots, collections are followed through every one of them by
     // id. Every earlier snapshot is read whole: growing objects are found by their paths.
     let follow = snapshots.len() >= 4;
-    if let Some(twice) = given_twice(snapshots) {
-        anyhow::bail!(
-            "{}: given twice; leaks needs three snapshots taken one after the other",
-            twice.display()
-        );
-    }
     let finish = |earlier: Earlier, analysis: &HeapAnalysis<'_>| -> anyhow::Result<LeakReport> {
+        // Each file readable first: a file that cannot be read is said as it is met.
+        if let Some(twice) = given_twice(snapshots) {
+            anyhow::bail!(
+                "{}: given twice; leaks needs three snapshots taken one after the other",
+                twice.display()
+            );
+        }
         // Each snapshot a later one of the first one's process.
         let last_identity = SnapshotIdentity::of(analysis.snap);
         let identities: Vec<&SnapshotIdentity> = earlier
@@ -95,7 +96,7 @@ pub fn leak_report(
 }
 
 /// A file given more than once (as the same path or through another name).
-pub fn given_twice(paths: &[PathBuf]) -> Option<&PathBuf> {
+fn given_twice(paths: &[PathBuf]) -> Option<&PathBuf> {
     let key = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
     let mut seen = std::collections::HashSet::new();
     paths.iter().find(|p| !seen.insert(key(p)))

@@ -390,3 +390,51 @@ fn parallel_and_sequential_parse_agree_on_every_scenario() {
     }
     assert!(parsed >= scenarios.len(), "only {parsed} snapshots parsed");
 }
+
+/// Functions generated with a counter in their name (`validate1()` … `validate1200()`)
+/// are one class in every command, the name `leaks` gives them: a row each hid the growth.
+#[test]
+fn functions_named_by_a_counter_are_one_class_in_every_command() {
+    let _shared = crate::common::shared();
+    let dir = tempfile::tempdir().expect("tempdir");
+    node_eval(
+        dir.path(),
+        "globalThis.cache = []; const v8 = require('v8'); \
+         const add = (from, to) => { for (let i = from; i <= to; i++) \
+           cache.push(eval(`(function validate${i}(data) { return data.id === ${i}; })`)); }; \
+         add(1, 600); v8.writeHeapSnapshot('a.heapsnapshot'); \
+         add(601, 1200); v8.writeHeapSnapshot('b.heapsnapshot');",
+    );
+    let (a, b) = (
+        dir.path().join("a.heapsnapshot"),
+        dir.path().join("b.heapsnapshot"),
+    );
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = leaktrail(&[&["--format", "json"], args].concat());
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let diff = json(&["diff", s(&a), s(&b)]);
+    let row = diff["classes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|r| r["class"] == "validate<n>()"))
+        .unwrap_or_else(|| panic!("a validate<n>() row: {}", diff["classes"]));
+    assert_eq!(row["count_delta"], 600, "{row}");
+    assert!(!diff["classes"].to_string().contains("validate17()"));
+    let summary = json(&["summary", s(&b)]);
+    let class = summary["classes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|r| r["class"] == "validate<n>()"))
+        .unwrap_or_else(|| panic!("validate<n>() in the summary"));
+    assert_eq!(class["count"], 1200, "{class}");
+    assert!(
+        class["retained_size"].as_u64().is_some_and(|r| r > 0),
+        "{class}"
+    );
+    let retainers = json(&["retainers", s(&b), "--class", "validate<n>()"]);
+    assert_eq!(retainers["instances"], 1200, "{retainers}");
+}

@@ -214,6 +214,44 @@ pub(crate) fn counter_folded(class: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// `classes` (largest self size first) with the functions a generator names from a
+/// counter (`validate1010()`) as one class, `validate<n>()`, as `leaks` counts them
+/// ([`crate::class::counter_folded`]): alone each is one instance that never grows, too
+/// small to be kept, and a trend over censuses could not see a leak of thousands. Their
+/// retained sizes add up (such functions seldom hold one another). Largest self size first.
+pub(crate) fn counter_named_as_one(classes: Vec<crate::ClassStats>) -> Vec<crate::ClassStats> {
+    let mut out: Vec<crate::ClassStats> = Vec::with_capacity(classes.len());
+    let mut folded_at: std::collections::HashMap<String, usize> = Default::default();
+    for c in classes {
+        let folded = counter_folded(&c.class);
+        if folded == c.class.as_str() {
+            out.push(c);
+            continue;
+        }
+        match folded_at.get(folded.as_ref()) {
+            Some(&i) => {
+                let into = &mut out[i];
+                into.count += c.count;
+                into.self_size += c.self_size;
+                into.retained_size = match (into.retained_size, c.retained_size) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    (a, b) => a.or(b),
+                };
+            }
+            None => {
+                folded_at.insert(folded.to_string(), out.len());
+                out.push(crate::ClassStats {
+                    class: folded.into_owned(),
+                    ..c
+                });
+            }
+        }
+    }
+    // Stable: ties keep the summary's order.
+    out.sort_by_key(|c| std::cmp::Reverse(c.self_size));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,6 +59,8 @@ pub struct ClassRetainers {
     pub instances: u64,
     /// Instances only weak edges reach (they go at the next GC).
     pub unreachable: u64,
+    /// Path shapes among the instances; `groups` holds the largest of them.
+    pub shapes: u64,
     /// Groups, largest retained first.
     pub groups: Vec<PathGroup>,
 }
@@ -95,14 +97,24 @@ impl ObjectRetainers {
 
 impl ClassRetainers {
     /// Groups the shortest paths of every instance of `class` by shape; the `k` largest
-    /// groups are kept. `None` when the snapshot has no such class.
+    /// groups are kept. `class` may also be the name `leaks` gives functions generated
+    /// with a counter in their name (`handler<n>()` for `handler1()`, `handler2()`, …).
+    /// `None` when the snapshot has no such class.
     pub fn find(a: &HeapAnalysis<'_>, class: &str, k: usize) -> Option<ClassRetainers> {
-        let c = a.classes.class_names.iter().position(|n| n == class)? as u32;
+        let wanted: Vec<bool> = a
+            .classes
+            .class_names
+            .iter()
+            .map(|n| n == class || crate::class::counter_folded(n) == class)
+            .collect();
+        if !wanted.contains(&true) {
+            return None;
+        }
         let mut groups: HashMap<String, (u64, u64, NodeIndex)> = HashMap::new();
         let mut shapes = PathShapes::new(a.snap, &a.classes, a.distances());
         let (mut instances, mut unreachable) = (0u64, 0u64);
         for v in 0..a.snap.node_count() as u32 {
-            if a.classes.node_class[v as usize] != c || a.snap.self_size(v) == 0 {
+            if !wanted[a.classes.node_class[v as usize] as usize] || a.snap.self_size(v) == 0 {
                 continue;
             }
             instances += 1;
@@ -117,6 +129,7 @@ impl ClassRetainers {
                 g.2 = v;
             }
         }
+        let shapes = groups.len() as u64;
         let mut list: Vec<(u64, u64, NodeIndex)> = groups.into_values().collect();
         list.sort_by_key(|g| std::cmp::Reverse((g.1, g.0)));
         let groups = list
@@ -125,13 +138,16 @@ impl ClassRetainers {
             .map(|(count, retained_size, best)| PathGroup {
                 count,
                 retained_size,
-                path: a.shortest_path(best),
+                // A linked list's links shown once, as `leaks` shows them: the path of
+                // the 1,201st timer is not 1,201 lines.
+                path: crate::leaks::folded_path(a, best),
             })
             .collect();
         Some(ClassRetainers {
             class: class.to_owned(),
             instances,
             unreachable,
+            shapes,
             groups,
         })
     }

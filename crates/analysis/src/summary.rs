@@ -87,6 +87,17 @@ pub(crate) struct ClassAcc {
     pub family_size: [u64; 7],
 }
 
+impl ClassAcc {
+    /// Adds `other` to this one.
+    pub fn add(&mut self, other: &ClassAcc) {
+        self.count += other.count;
+        self.size += other.size;
+        for (f, g) in self.family_size.iter_mut().zip(other.family_size) {
+            *f += g;
+        }
+    }
+}
+
 /// Sums count and self size per class over the nodes for which `keep(node)` holds,
 /// skipping zero-size nodes as DevTools does. Runs in parallel over node ranges.
 pub(crate) fn accumulate(
@@ -114,12 +125,8 @@ pub(crate) fn accumulate(
         .reduce(
             || vec![ClassAcc::default(); k],
             |mut a, b| {
-                for (x, y) in a.iter_mut().zip(b) {
-                    x.count += y.count;
-                    x.size += y.size;
-                    for (f, g) in x.family_size.iter_mut().zip(y.family_size) {
-                        *f += g;
-                    }
+                for (x, y) in a.iter_mut().zip(&b) {
+                    x.add(y);
                 }
                 a
             },
@@ -179,6 +186,8 @@ impl Summary {
             })
             .collect();
         class_stats.sort_by(|a, b| b.self_size.cmp(&a.self_size).then(a.class.cmp(&b.class)));
+        // `handler1()` … `handler5000()` are one class, `handler<n>()`, as `leaks` names it.
+        let class_stats = crate::class::counter_named_as_one(class_stats);
 
         let type_names = &snap.meta().node_type_names;
         let mut by_type = vec![(0u64, 0u64); type_names.len()];
@@ -241,15 +250,14 @@ impl Summary {
                 )
             },
         );
-        let id_of: std::collections::HashMap<&str, usize> = a
-            .classes
-            .class_names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i))
-            .collect();
+        // By the name the summary shows: functions named from a counter add up.
+        let mut by_name: std::collections::HashMap<std::borrow::Cow<'_, str>, u64> =
+            std::collections::HashMap::new();
+        for (n, r) in a.classes.class_names.iter().zip(&retained) {
+            *by_name.entry(crate::class::counter_folded(n)).or_default() += r;
+        }
         for c in &mut summary.classes {
-            c.retained_size = id_of.get(c.class.as_str()).map(|&i| retained[i]);
+            c.retained_size = by_name.get(c.class.as_str()).copied();
         }
         summary.largest_objects = a
             .largest_objects(largest)

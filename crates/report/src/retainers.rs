@@ -54,11 +54,16 @@ pub fn render_class_retainers(r: &ClassRetainers, opts: RenderOptions) -> String
     let mut d = Doc::new(opts);
     d.emphasis(
         &format!(
-            "{}: {} instances in {} path shape{}{}",
+            "{}: {} instance{} in {} path shape{}{}{}",
             r.class,
             group_digits(r.instances),
-            r.groups.len(),
-            plural_s(r.groups.len()),
+            plural_s(r.instances),
+            group_digits(r.shapes),
+            plural_s(r.shapes),
+            match r.shapes > r.groups.len() as u64 {
+                true => format!(" (the {} largest below)", r.groups.len()),
+                false => String::new(),
+            },
             if r.unreachable > 0 {
                 format!(", {} held only weakly", r.unreachable)
             } else {
