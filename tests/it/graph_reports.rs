@@ -482,3 +482,35 @@ fn the_root_is_said_to_be_the_root() {
     assert_eq!(json["held"], "strongly", "{json}");
     assert_eq!(json["paths"][0].as_array().map(Vec::len), Some(1), "{json}");
 }
+
+/// A cache that wraps each value (`{ t, v }`, as node-cache does): the leak roots are
+/// plain `Object`s, and the report says what each holds.
+#[test]
+fn leaks_says_what_wrapper_objects_hold() {
+    let _shared = crate::common::shared();
+    let dir = tempfile::tempdir().expect("tempdir");
+    node_eval(
+        dir.path(),
+        "class Session { constructor(i) { this.user = 'user-' + i; this.roles = ['reader', 'writer']; \
+           this.prefs = { theme: 'dark', lang: 'en', size: i % 50 }; this.token = 'tok-' + i.toString(36).repeat(4); } } \
+         const data = {}; globalThis.cache = { data }; const v8 = require('v8'); \
+         let i = 0; const add = (n) => { for (const end = i + n; i < end; i++) data['sess:' + i] = { t: 0, v: new Session(i) }; }; \
+         add(1000); v8.writeHeapSnapshot('1.heapsnapshot'); add(1000); v8.writeHeapSnapshot('2.heapsnapshot'); \
+         add(1000); v8.writeHeapSnapshot('3.heapsnapshot');",
+    );
+    let snaps: Vec<String> = (1..=3)
+        .map(|k| s(&dir.path().join(format!("{k}.heapsnapshot"))).to_owned())
+        .collect();
+    let out = leaktrail(&["--format", "json", "leaks", &snaps[0], &snaps[1], &snaps[2]]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let first = &report["clusters"][0];
+    assert_eq!(first["class"], "Object", "{first}");
+    assert_eq!(first["holding"], "Session", "{first}");
+    assert!(
+        first["sentence"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("1000 Object objects, each holding a Session (")),
+        "{first}"
+    );
+}

@@ -61,6 +61,7 @@ impl LeakReport {
                         |s| s.object.clone(),
                     ),
                     path,
+                    holding: None,
                 }
             })
             .collect();

@@ -158,6 +158,47 @@ pub struct LeakCluster {
     pub path: Vec<StepView>,
     /// The largest member.
     pub example: ObjectView,
+    /// What each member mostly is a wrapper of, when its class says little (`Object`,
+    /// `Array`): the class of what its largest member keeps alone, when that is most of
+    /// its retained size ([`wrapped_class`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holding: Option<String>,
+}
+
+/// Classes that say little of what an object is for: a cache's entry wrapper (`{ t, v }`
+/// of node-cache), an array of records.
+const WRAPPER_CLASSES: [&str; 5] = [
+    "Object",
+    "Array",
+    "(array)",
+    "(object properties)",
+    "(object elements)",
+];
+
+/// The class of what `v` keeps alive when `v`'s own class says little: going down through
+/// wrappers (at most three levels), the object `v` alone keeps that retains the most, if
+/// it retains at least half of `v`'s retained size. node-cache keeps each session as
+/// `{ t, v: Session }`: the leak roots are `Object`s, what they hold is `Session`s.
+pub(crate) fn wrapped_class(a: &HeapAnalysis<'_>, v: NodeIndex) -> Option<String> {
+    let total = a.retained.get(v);
+    let mut at = v;
+    for _ in 0..3 {
+        if !WRAPPER_CLASSES.contains(&a.class_name(at)) {
+            break;
+        }
+        let child = a
+            .snap
+            .edges(at)
+            .map(|e| a.snap.edge_target(e))
+            .filter(|&t| t != at && a.dominators.idom(t) == at)
+            .max_by_key(|&t| a.retained.get(t))?;
+        if a.retained.get(child) * 2 < total {
+            return None;
+        }
+        at = child;
+    }
+    let class = a.class_name(at);
+    (at != v && !WRAPPER_CLASSES.contains(&class)).then(|| class.to_owned())
 }
 
 /// The `leaks` report.
@@ -331,11 +372,16 @@ impl LeakReport {
                 .map(|c| c.to_string())
                 .collect::<Vec<_>>()
                 .join(" → ");
+            let holding = wrapped_class(a, best);
             let sentence = format!(
-                "{} {} object{} ({} retained) {} in {}; {} instances went {} across the snapshots.",
+                "{} {} object{}{} ({} retained) {} in {}; {} instances went {} across the snapshots.",
                 c.count,
                 class,
                 plural_s(c.count),
+                holding.as_ref().map_or(String::new(), |h| format!(
+                    ", {} a {h}",
+                    agree(c.count, "holding", "each holding")
+                )),
                 human_bytes(c.retained),
                 agree(c.count, "accumulates", "accumulate"),
                 holder,
@@ -351,6 +397,7 @@ impl LeakReport {
                 sentence,
                 example: a.object(best),
                 path,
+                holding,
             });
         }
         let mut snapshots: Vec<SnapshotInfo> = earlier.iter().map(|e| e.info.clone()).collect();
