@@ -63,6 +63,9 @@ pub fn render_summary(s: &Summary, opts: RenderOptions) -> String {
         })
         .collect();
     d.table(&["family", "count", "self size", "share"], rows, 1);
+    // Each node counts in its own family here; the class table gives a class one family,
+    // and every string class is strings there.
+    d.line("Per object: a string that is code (a script's source, a function's name) counts as code here, and under strings in the class table.");
     let with_retained = s.classes.iter().any(|c| c.retained_size.is_some());
     let class_rows =
         |classes: &mut dyn Iterator<Item = &leaktrail_analysis::ClassStats>| -> Vec<Vec<Cell>> {
