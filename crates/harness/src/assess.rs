@@ -318,7 +318,20 @@ pub fn assess(
         samples.first().map_or(0, |s| s.memory.threads),
         samples.last().map_or(0, |s| s.memory.threads),
     );
-    let mut sentence = sentence(&primary, &components, grows, floor.bytes, unit, node, &x);
+    let ran_to = match (by_iteration, result.last_iteration) {
+        (true, Some(n)) => n as f64,
+        _ => x.last().copied().unwrap_or(0.0),
+    };
+    let mut sentence = sentence(
+        &primary,
+        &components,
+        grows,
+        floor.bytes,
+        unit,
+        node,
+        &x,
+        ran_to,
+    );
     if let Some(said) = points_sentence(&points, outcome) {
         sentence.push(' ');
         sentence.push_str(&said);
@@ -584,7 +597,9 @@ fn rss_only(sentence: String, seen: &crate::UninspectedNode) -> String {
 /// ": a run to about iteration 9,000", where the samples an inconclusive verdict asks for
 /// would come at this run's pace of samples: what the user sets is the run's length, not
 /// its samples. Empty when the pace is unknown (fewer than two samples used).
-fn longer_run(v: &GrowthVerdict, x: &[f64], unit: Per) -> String {
+/// `ran_to` is where the run ended: a fast loop runs on past its last sample, and the
+/// advice was a run to iteration 7,867 of a run that had gone to 8,000.
+fn longer_run(v: &GrowthVerdict, x: &[f64], ran_to: f64, unit: Per) -> String {
     let (Some(more), Some(&last), Some(&first)) =
         (v.more_samples_needed, x.last(), x.get(v.warmup_samples))
     else {
@@ -594,7 +609,7 @@ fn longer_run(v: &GrowthVerdict, x: &[f64], unit: Per) -> String {
         return String::new();
     }
     let pace = (last - first) / (v.samples_used - 1) as f64;
-    let until = (last + pace * more as f64).round() as u64;
+    let until = (last.max(ran_to) + pace * more as f64).round() as u64;
     match unit {
         Per::Iteration => format!(": a run to about iteration {}", group_digits(until)),
         Per::Second => format!(": a run of about {} s", group_digits(until)),
@@ -611,6 +626,7 @@ fn bytes(b: f64) -> String {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn sentence(
     primary: &SeriesVerdict,
     components: &[SeriesVerdict],
@@ -619,6 +635,7 @@ fn sentence(
     unit: Per,
     node: bool,
     x: &[f64],
+    ran_to: f64,
 ) -> String {
     let v = &primary.verdict;
     let what = if node {
@@ -666,7 +683,7 @@ fn sentence(
             v.samples_used,
             v.reason,
             v.more_samples_needed.unwrap_or(0),
-            longer_run(v, x, unit)
+            longer_run(v, x, ran_to, unit)
         ),
     };
     if let Some(kind) = grows {
@@ -745,6 +762,42 @@ mod tests {
     use super::*;
 
     const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn a_longer_run_is_asked_from_where_the_run_ended() {
+        // Six samples of a slope near the floor with noise: not enough to decide.
+        let x: Vec<f64> = (1..=6).map(|k| k as f64 * 1000.0).collect();
+        let y = [0.0, 400_000.0, 150_000.0, 700_000.0, 300_000.0, 900_000.0];
+        let v = decide(
+            &x,
+            &y,
+            &GrowthPolicy {
+                max_growth: 256.0,
+                alpha: 0.05,
+                warmup: Some(0),
+            },
+        );
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{v:?}");
+        let more = v.more_samples_needed.expect("more samples") as f64;
+        let pace = 5000.0 / (v.samples_used - 1) as f64;
+        // The last sample was at 6,000; the workload ran on to 8,000.
+        let at = |s: String| -> f64 {
+            s.rsplit(' ')
+                .next()
+                .expect("a number")
+                .replace(',', "")
+                .parse()
+                .expect("n")
+        };
+        assert_eq!(
+            at(longer_run(&v, &x, 6000.0, Per::Iteration)),
+            (6000.0 + pace * more).round()
+        );
+        assert_eq!(
+            at(longer_run(&v, &x, 8000.0, Per::Iteration)),
+            (8000.0 + pace * more).round()
+        );
+    }
 
     /// Samples of anonymous memory, `snapshots` marking the first sample after each.
     fn series(anon: &[u64], snapshots: &[usize]) -> Vec<Sample> {
