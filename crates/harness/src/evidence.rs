@@ -159,6 +159,8 @@ pub fn find_culprit<E>(
     let Some(lost) = released else {
         let note = match report {
             Some(_) => None,
+            // Three or more, and still none: censuses that do not add up (zero-disk).
+            None if snapshots.len() >= 3 => Some(unread_censuses(&snapshots)),
             None if doubling => missing_snapshots(result, &snapshots),
             None => None,
         };
@@ -229,6 +231,24 @@ fn missing_snapshots(result: &RunResult, culprit: &[RunSnapshot]) -> Option<Stri
         "No culprit: naming one needs three heap snapshots, and this run has {taken} (taken each time the run's progress doubles, and at the workload's exit). {}",
         longer_run(result)
     ))
+}
+
+/// Why three zero-disk snapshots or more named no culprit, as a sentence: a census missing
+/// (its process failed, or the run ended before it was collected), or a last census with
+/// no leak window over the two before it. (A leak was once reported with no culprit and no
+/// word why.)
+fn unread_censuses(snapshots: &[RunSnapshot]) -> String {
+    let missing = snapshots.iter().filter(|s| s.census.is_none()).count();
+    match missing {
+        0 => format!(
+            "No culprit: the census of the last of the {} snapshots has no leak window over the two before it, so its leak roots cannot be told.",
+            snapshots.len()
+        ),
+        n => format!(
+            "No culprit: {n} of the {} snapshots it is named from left no census (the census process failed or the run ended first).",
+            snapshots.len()
+        ),
+    }
 }
 
 /// True when Node gave its snapshot at the workload's exit.
@@ -659,6 +679,32 @@ mod tests {
         // Two snapshots are one stretch, the whole of what they saw.
         assert_eq!(last_stretch(Some(&rates[..1]), &[1500.0, 3000.0]), None);
         assert_eq!(last_stretch(None, &[1010.0, 2010.0, 3000.0]), None);
+    }
+
+    #[test]
+    fn three_snapshots_that_name_nothing_say_why() {
+        let snapshot = |number: u64| RunSnapshot {
+            path: format!("#{number}").into(),
+            census: None,
+            iteration: Some(number * 1000),
+            sample: number as usize,
+            number,
+            t: number as f64,
+        };
+        let result = RunResult {
+            snapshots: vec![snapshot(1), snapshot(2), snapshot(3)],
+            inspector_url: Some("ws://127.0.0.1:9229/x".into()),
+            ..RunResult::default()
+        };
+        let found = find_culprit(&result, true, |s: &[RunSnapshot]| {
+            Ok::<_, ()>(census_culprit(s, 5))
+        })
+        .expect("no error");
+        assert!(found.report.is_none());
+        assert_eq!(
+            found.note.as_deref(),
+            Some("No culprit: 3 of the 3 snapshots it is named from left no census (the census process failed or the run ended first).")
+        );
     }
 
     #[test]
