@@ -643,12 +643,16 @@ fn sentence(
     } else {
         "the resident memory (RSS) of the process tree"
     };
-    let slope = format!(
-        "{}/{unit} (95 % interval {} to {})",
-        bytes(v.slope.slope),
-        bytes(v.slope.low),
-        bytes(v.slope.high)
-    );
+    // Two points make one slope and no interval (it would read "219 B to 219 B").
+    let slope = match v.samples_used > 2 {
+        true => format!(
+            "{}/{unit} (95 % interval {} to {})",
+            bytes(v.slope.slope),
+            bytes(v.slope.low),
+            bytes(v.slope.high)
+        ),
+        false => format!("{}/{unit}", bytes(v.slope.slope)),
+    };
     let warm = if v.warmup_samples > 0 {
         format!(
             " after a warm-up of {} samples{}",

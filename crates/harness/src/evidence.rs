@@ -251,6 +251,18 @@ fn unread_censuses(snapshots: &[RunSnapshot]) -> String {
     }
 }
 
+/// The bytes' own sentence, said after a verdict the snapshots made, as what it is rather
+/// than as a second verdict ("Leak, decided by the objects: … Inconclusive: …").
+fn bytes_alone(sentence: &str) -> String {
+    ["Inconclusive: ", "No leak: ", "Leak: "]
+        .iter()
+        .find_map(|head| sentence.strip_prefix(head))
+        .map_or_else(
+            || sentence.to_owned(),
+            |rest| format!("By the bytes alone: {rest}"),
+        )
+}
+
 /// True when Node gave its snapshot at the workload's exit.
 fn at_exit(result: &RunResult) -> bool {
     result.end_snapshot.as_ref().is_some_and(|e| e.at_exit)
@@ -334,7 +346,11 @@ pub fn weigh_objects(
             }
             // "RSS grows while the heap does not" no longer holds.
             assessment.take_back_rss_note();
-            assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
+            assessment.sentence = format!(
+                "{} {}",
+                evidence.sentence,
+                bytes_alone(&assessment.sentence)
+            );
             // RSS that leaks far faster than the heap: the objects hold native memory.
             if let Some(note) = crate::assess::native_note(
                 &assessment.primary,
@@ -368,7 +384,11 @@ pub fn weigh_objects(
             );
             assessment.outcome = Outcome::NoLeak;
             assessment.grows = None;
-            assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
+            assessment.sentence = format!(
+                "{} {}",
+                evidence.sentence,
+                bytes_alone(&assessment.sentence)
+            );
         }
         // A late step of the bytes with the program's data grown across the snapshots:
         // a table that doubles (its entries numbers, no objects of their own) shows no
@@ -388,7 +408,11 @@ pub fn weigh_objects(
                 at.len()
             );
             assessment.outcome = Outcome::NoLeak;
-            assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
+            assessment.sentence = format!(
+                "{} {}",
+                evidence.sentence,
+                bytes_alone(&assessment.sentence)
+            );
         }
         // Grew, then stopped: the heap snapshots of the run's last stretch (a quarter of
         // it or more) grew under the floor, no object of the program grew in every
@@ -422,7 +446,11 @@ pub fn weigh_objects(
                 human_bytes(floor as u64)
             );
             assessment.outcome = Outcome::Inconclusive;
-            assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
+            assessment.sentence = format!(
+                "{} {}",
+                evidence.sentence,
+                bytes_alone(&assessment.sentence)
+            );
         }
         // A leak of threads or native memory has nothing to show in the heap.
         (Outcome::Leak, None)
@@ -449,7 +477,11 @@ pub fn weigh_objects(
                         human_bytes(floor as u64)
                     );
                     assessment.outcome = Outcome::Inconclusive;
-                    assessment.sentence = format!("{} {}", evidence.sentence, assessment.sentence);
+                    assessment.sentence = format!(
+                        "{} {}",
+                        evidence.sentence,
+                        bytes_alone(&assessment.sentence)
+                    );
                 }
                 _ => {
                     evidence.sentence = match step_lead(report, &axis) {
@@ -679,6 +711,16 @@ mod tests {
         // Two snapshots are one stretch, the whole of what they saw.
         assert_eq!(last_stretch(Some(&rates[..1]), &[1500.0, 3000.0]), None);
         assert_eq!(last_stretch(None, &[1010.0, 2010.0, 3000.0]), None);
+    }
+
+    #[test]
+    fn what_the_bytes_said_follows_a_verdict_of_the_snapshots_as_what_it_is() {
+        assert_eq!(
+            bytes_alone("Inconclusive: the heap changes 5 B/iteration."),
+            "By the bytes alone: the heap changes 5 B/iteration."
+        );
+        assert_eq!(bytes_alone("Leak: x."), "By the bytes alone: x.");
+        assert_eq!(bytes_alone("Something else."), "Something else.");
     }
 
     #[test]
