@@ -438,3 +438,79 @@ fn functions_named_by_a_counter_are_one_class_in_every_command() {
     let retainers = json(&["retainers", s(&b), "--class", "validate<n>()"]);
     assert_eq!(retainers["instances"], 1200, "{retainers}");
 }
+
+/// Timers, workers and ports are Node's own objects, not any class of that name: a
+/// program's `class Timeout` is no timer.
+#[test]
+fn handles_are_nodes_own_not_classes_of_that_name() {
+    let _shared = crate::common::shared();
+    let dir = tempfile::tempdir().expect("tempdir");
+    node_eval(
+        dir.path(),
+        "class Timeout { constructor(i) { this.i = i; } } class Worker { constructor(i) { this.i = i; } } \
+         class MessagePort { constructor(i) { this.i = i; } } \
+         globalThis.kept = []; for (let i = 0; i < 30; i++) kept.push(new Timeout(i), new Worker(i), new MessagePort(i)); \
+         globalThis.timer = setTimeout(() => {}, 600000); \
+         require('v8').writeHeapSnapshot('s.heapsnapshot'); clearTimeout(timer);",
+    );
+    let out = leaktrail(&[
+        "--format",
+        "json",
+        "summary",
+        s(&dir.path().join("s.heapsnapshot")),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let h = &summary["handles"];
+    assert_eq!(
+        (&h["timeouts"], &h["workers"], &h["message_ports"]),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(0),
+            &serde_json::json!(0)
+        ),
+        "{h}"
+    );
+}
+
+/// A chain whose links each retain the rest: `retainers --class` counts each link once, as
+/// `summary` does (summed, the links of 3,000 made hundreds of MiB of a few-MiB heap).
+#[test]
+fn retainers_count_a_chains_links_once() {
+    let _shared = crate::common::shared();
+    let dir = tempfile::tempdir().expect("tempdir");
+    node_eval(
+        dir.path(),
+        "class Link { constructor(next, i) { this.next = next; this.payload = 'p'.repeat(16) + i; } } \
+         let head = null; for (let i = 0; i < 3000; i++) head = new Link(head, i); globalThis.chain = head; \
+         require('v8').writeHeapSnapshot('s.heapsnapshot');",
+    );
+    let snap = dir.path().join("s.heapsnapshot");
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = leaktrail(&[&["--format", "json"], args].concat());
+        assert!(out.status.success(), "{args:?}");
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let retainers = json(&["retainers", s(&snap), "--class", "Link"]);
+    let groups = retainers["groups"].as_array().expect("groups");
+    let retained: u64 = groups
+        .iter()
+        .filter_map(|g| g["retained_size"].as_u64())
+        .sum();
+    let summary = json(&["summary", s(&snap)]);
+    let class = summary["classes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["class"] == "Link"))
+        .expect("Link in the summary");
+    assert_eq!(
+        Some(retained),
+        class["retained_size"].as_u64(),
+        "{retainers}"
+    );
+    let nested: u64 = groups.iter().filter_map(|g| g["nested"].as_u64()).sum();
+    assert!(nested >= 2990, "{retainers}");
+}

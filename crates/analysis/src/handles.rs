@@ -166,12 +166,13 @@ impl Handles {
             if snap.node_kind(n) != NodeKind::Object {
                 continue;
             }
-            match class_of(n) {
-                "Timeout" => h.timeouts += 1,
-                "Immediate" => h.immediates += 1,
-                "Worker" => h.workers += 1,
-                "MessagePort" => h.message_ports += 1,
-                _ => {}
+            if let Some(kind) = HandleKind::of(snap, n, class_of(n)) {
+                match kind {
+                    HandleKind::Timeout => h.timeouts += 1,
+                    HandleKind::Immediate => h.immediates += 1,
+                    HandleKind::Worker => h.workers += 1,
+                    HandleKind::MessagePort => h.message_ports += 1,
+                }
             }
             let Some(events) = snap
                 .edges(n)
@@ -229,6 +230,43 @@ impl Handles {
                 ))
             });
         h
+    }
+}
+
+/// Node's handle objects, told by their class and a field only Node's own has: a class
+/// of the program's named `Timeout` or `Worker` is no timer or thread (one named so was
+/// counted as 500 timers), and neither are the prototypes of Node's classes, or the
+/// wrapper V8 keeps beside a `Worker`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HandleKind {
+    /// `setTimeout`/`setInterval`: its callback in `_onTimeout`.
+    Timeout,
+    /// `setImmediate` not yet run: its callback in `_onImmediate`.
+    Immediate,
+    /// `worker_threads.Worker`: its native handle in `kHandle`.
+    Worker,
+    /// A `MessagePort`: an event target with `kHandlers`.
+    MessagePort,
+}
+
+impl HandleKind {
+    /// What handle object `n` of class `class` is, if any. The fields read are edges
+    /// [`Handles::EDGES_NEEDED`] keeps (to an object or a function).
+    fn of(snap: &HeapSnapshot, n: NodeIndex, class: &str) -> Option<HandleKind> {
+        let (kind, field, to_function) = match class {
+            "Timeout" => (HandleKind::Timeout, "_onTimeout", true),
+            "Immediate" => (HandleKind::Immediate, "_onImmediate", true),
+            "Worker" => (HandleKind::Worker, "<symbol kHandle>", false),
+            "MessagePort" => (HandleKind::MessagePort, "<symbol kHandlers>", false),
+            _ => return None,
+        };
+        snap.edges(n)
+            .any(|e| {
+                snap.edge_kind(e) == EdgeKind::Property
+                    && snap.edge_name(e) == EdgeName::Name(field)
+                    && (!to_function || snap.node_kind(snap.edge_target(e)) == NodeKind::Closure)
+            })
+            .then_some(kind)
     }
 }
 

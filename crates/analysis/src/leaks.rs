@@ -563,7 +563,9 @@ fn rank(
     is_root: impl Fn(NodeIndex) -> bool,
 ) -> Vec<Acc> {
     let mut ranked: Vec<(String, Acc)> = clusters.into_iter().collect();
-    ranked.sort_by_key(|(_, c)| std::cmp::Reverse(c.retained));
+    // Ties by shape: the same report on every run (clusters of equal size came out in
+    // the hash map's order, a different headline each time).
+    ranked.sort_by(|(ka, a), (kb, b)| b.retained.cmp(&a.retained).then_with(|| ka.cmp(kb)));
     let index: HashMap<&str, usize> = ranked
         .iter()
         .enumerate()

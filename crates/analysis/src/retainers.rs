@@ -44,8 +44,11 @@ pub struct ObjectRetainers {
 pub struct PathGroup {
     /// Instances with this path shape.
     pub count: u64,
-    /// Their retained size, bytes (nested instances counted once each).
+    /// Their retained size, bytes: an instance inside another's retained size is not
+    /// counted again.
     pub retained_size: u64,
+    /// Of them, those inside another instance's retained size (a chain's links).
+    pub nested: u64,
     /// The path of the largest of them.
     pub path: Vec<StepView>,
 }
@@ -110,11 +113,25 @@ impl ClassRetainers {
         if !wanted.contains(&true) {
             return None;
         }
-        let mut groups: HashMap<String, (u64, u64, NodeIndex)> = HashMap::new();
+        let is_instance = |v: NodeIndex| {
+            wanted[a.classes.node_class[v as usize] as usize] && a.snap.self_size(v) != 0
+        };
+        // nested[v]: an instance dominates v from above. Its retained size is in that
+        // one's already: a group's size counts it once (a ring of 5,000 nodes, each
+        // retaining the rest, summed to 477 MiB of a 3 MiB heap), as `summary` does.
+        let mut nested = vec![false; a.snap.node_count()];
+        a.dominators.preorder(|v| {
+            let d = a.dominators.idom(v);
+            if d != v {
+                nested[v as usize] = nested[d as usize] || is_instance(d);
+            }
+        });
+        // Per shape: instances, retained size, the largest, nested instances.
+        let mut groups: HashMap<String, (u64, u64, NodeIndex, u64)> = HashMap::new();
         let mut shapes = PathShapes::new(a.snap, &a.classes, a.distances());
         let (mut instances, mut unreachable) = (0u64, 0u64);
         for v in 0..a.snap.node_count() as u32 {
-            if !wanted[a.classes.node_class[v as usize] as usize] || a.snap.self_size(v) == 0 {
+            if !is_instance(v) {
                 continue;
             }
             instances += 1;
@@ -122,22 +139,27 @@ impl ClassRetainers {
                 unreachable += 1;
                 continue;
             }
-            let g = groups.entry(shapes.key(v)).or_insert((0, 0, v));
+            let g = groups.entry(shapes.key(v)).or_insert((0, 0, v, 0));
             g.0 += 1;
-            g.1 += a.retained.get(v);
+            match nested[v as usize] {
+                true => g.3 += 1,
+                false => g.1 += a.retained.get(v),
+            }
             if a.retained.get(g.2) < a.retained.get(v) {
                 g.2 = v;
             }
         }
         let shapes = groups.len() as u64;
-        let mut list: Vec<(u64, u64, NodeIndex)> = groups.into_values().collect();
-        list.sort_by_key(|g| std::cmp::Reverse((g.1, g.0)));
+        let mut list: Vec<(u64, u64, NodeIndex, u64)> = groups.into_values().collect();
+        // Ties by the largest member's id: the same order on every run.
+        list.sort_by_key(|g| std::cmp::Reverse((g.1, g.0, a.snap.node_id(g.2))));
         let groups = list
             .into_iter()
             .take(k)
-            .map(|(count, retained_size, best)| PathGroup {
+            .map(|(count, retained_size, best, nested)| PathGroup {
                 count,
                 retained_size,
+                nested,
                 // A linked list's links shown once, as `leaks` shows them: the path of
                 // the 1,201st timer is not 1,201 lines.
                 path: crate::leaks::folded_path(a, best),

@@ -74,11 +74,20 @@ pub fn render_class_retainers(r: &ClassRetainers, opts: RenderOptions) -> String
     );
     for (i, g) in r.groups.iter().enumerate() {
         d.heading(&format!(
-            "{}. {} instance{}, {} retained",
+            "{}. {} instance{}, {} retained{}",
             i + 1,
             group_digits(g.count),
             plural_s(g.count),
-            human_bytes(g.retained_size)
+            human_bytes(g.retained_size),
+            match g.nested {
+                0 => String::new(),
+                1 if g.count == 1 => " (inside another instance's retained size)".to_owned(),
+                n if n == g.count => " (each inside another instance's retained size)".to_owned(),
+                n => format!(
+                    " ({} of them inside another instance's retained size)",
+                    group_digits(n)
+                ),
+            }
         ));
         d.path(&g.path);
     }
