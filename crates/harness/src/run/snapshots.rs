@@ -213,6 +213,7 @@ impl Session<'_> {
                 }
             }
         }
+        let mut inside_began = None;
         let taken = match (worker, self.config.snapshot_dir.as_ref()) {
             (Some(worker), _) => {
                 let snapshot = snapshot(PathBuf::from(streamed::name(self.taken)));
@@ -233,8 +234,11 @@ impl Session<'_> {
                 // Numbered apart from the samples' answers.
                 let seq = 1 << 40 | self.taken as u64;
                 match gc::snapshot_inside(inspector, &path, seq, between) {
-                    Ok(true) => Ok(0),
-                    Ok(false) => inspector.take_heap_snapshot(&path),
+                    Ok(Some(written)) => {
+                        inside_began = written.began;
+                        Ok(0)
+                    }
+                    Ok(None) => inspector.take_heap_snapshot(&path),
                     Err(e) => Err(e),
                 }
                 .map(|_| Some(snapshot(path)))
@@ -261,10 +265,12 @@ impl Session<'_> {
             }
         }
         if iteration.is_some() {
-            // Labelled from the moment it was asked for, its own pause taken out.
+            // Labelled from the moment it began, when known, else from the moment it was
+            // asked for; its own pause taken out.
             let target = label::Target::Snapshot(number);
-            let paused = began.elapsed().as_secs_f64();
-            if let Some(n) = self.labeller.measured(target, began, paused) {
+            let from = inside_began.unwrap_or(began);
+            let paused = from.elapsed().as_secs_f64();
+            if let Some(n) = self.labeller.measured(target, from, paused) {
                 self.label(target, n);
             }
         }
