@@ -87,13 +87,7 @@ fn generated_functions_named_by_a_counter_are_one_class_in_a_census() {
          cache.push(eval(`(function validate${i}(data) { return data.id === ${i}; })`)); \
          require('v8').writeHeapSnapshot('s.heapsnapshot')",
     );
-    let census = census_of_file(
-        &dir.path().join("s.heapsnapshot"),
-        "s.heapsnapshot",
-        &CensusLimits::default(),
-        None,
-    )
-    .expect("census");
+    let census = census_of_written(dir.path());
     let folded = census
         .classes
         .iter()
@@ -122,13 +116,7 @@ fn a_maps_entries_are_counted_whatever_its_keys_and_values_are() {
          globalThis.seen = new Set(); for (let i = 0; i < 500; i++) seen.add({i}); \
          require('v8').writeHeapSnapshot('s.heapsnapshot')",
     );
-    let census = census_of_file(
-        &dir.path().join("s.heapsnapshot"),
-        "s.heapsnapshot",
-        &CensusLimits::default(),
-        None,
-    )
-    .expect("census");
+    let census = census_of_written(dir.path());
     let entries = |global: &str| {
         census
             .collections
@@ -144,4 +132,15 @@ fn a_maps_entries_are_counted_whatever_its_keys_and_values_are() {
     assert_eq!(entries("counts"), 800);
     assert_eq!(entries("pruned"), 600);
     assert_eq!(entries("seen"), 500);
+}
+
+/// The census of the `s.heapsnapshot` a script wrote in `dir`.
+fn census_of_written(dir: &std::path::Path) -> leaktrail_analysis::SnapshotCensus {
+    census_of_file(
+        &dir.join("s.heapsnapshot"),
+        "s.heapsnapshot",
+        &CensusLimits::default(),
+        None,
+    )
+    .expect("census")
 }

@@ -409,15 +409,6 @@ fn functions_named_by_a_counter_are_one_class_in_every_command() {
         dir.path().join("a.heapsnapshot"),
         dir.path().join("b.heapsnapshot"),
     );
-    let json = |args: &[&str]| -> serde_json::Value {
-        let out = leaktrail(&[&["--format", "json"], args].concat());
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("JSON")
-    };
     let diff = json(&["diff", s(&a), s(&b)]);
     let row = diff["classes"]
         .as_array()
@@ -453,18 +444,7 @@ fn handles_are_nodes_own_not_classes_of_that_name() {
          globalThis.timer = setTimeout(() => {}, 600000); \
          require('v8').writeHeapSnapshot('s.heapsnapshot'); clearTimeout(timer);",
     );
-    let out = leaktrail(&[
-        "--format",
-        "json",
-        "summary",
-        s(&dir.path().join("s.heapsnapshot")),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let summary = json(&["summary", s(&dir.path().join("s.heapsnapshot"))]);
     let h = &summary["handles"];
     assert_eq!(
         (&h["timeouts"], &h["workers"], &h["message_ports"]),
@@ -490,11 +470,6 @@ fn retainers_count_a_chains_links_once() {
          require('v8').writeHeapSnapshot('s.heapsnapshot');",
     );
     let snap = dir.path().join("s.heapsnapshot");
-    let json = |args: &[&str]| -> serde_json::Value {
-        let out = leaktrail(&[&["--format", "json"], args].concat());
-        assert!(out.status.success(), "{args:?}");
-        serde_json::from_slice(&out.stdout).expect("JSON")
-    };
     let retainers = json(&["retainers", s(&snap), "--class", "Link"]);
     let groups = retainers["groups"].as_array().expect("groups");
     let retained: u64 = groups
@@ -513,4 +488,15 @@ fn retainers_count_a_chains_links_once() {
     );
     let nested: u64 = groups.iter().filter_map(|g| g["nested"].as_u64()).sum();
     assert!(nested >= 2990, "{retainers}");
+}
+
+/// The JSON report of a command that succeeds.
+fn json(args: &[&str]) -> serde_json::Value {
+    let out = leaktrail(&[&["--format", "json"], args].concat());
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
 }
