@@ -138,6 +138,21 @@ impl<'s> HeapAnalysis<'s> {
             .unwrap_or_default()
     }
 
+    /// For each node, whether a strict dominator of it is a member (`member`): its retained
+    /// size is then inside that member's, and counting both would count it twice (a leak
+    /// root inside another, a link of a chain of instances).
+    pub fn inside_a_member(&self, member: impl Fn(NodeIndex) -> bool) -> Vec<bool> {
+        let mut inside = vec![false; self.snap.node_count()];
+        // Dominators come first in preorder.
+        self.dominators.preorder(|v| {
+            let d = self.dominators.idom(v);
+            if d != v {
+                inside[v as usize] = inside[d as usize] || member(d);
+            }
+        });
+        inside
+    }
+
     /// Retained size per class by the DevTools rule: a node counts unless a dominator
     /// above it has the same class (so nested instances are not counted twice); nodes of
     /// self size 0 are left out. Indexed by class id.

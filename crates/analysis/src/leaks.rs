@@ -502,14 +502,8 @@ impl Candidates {
                     && a.distances().is_reachable(v)
             })
             .collect();
-        // inside[v]: a strict dominator of v is leaked (dominators come first in preorder).
-        let mut inside = vec![false; n];
-        a.dominators.preorder(|v| {
-            let d = a.dominators.idom(v);
-            if d != v {
-                inside[v as usize] = inside[d as usize] || leaked[d as usize];
-            }
-        });
+        // inside[v]: a strict dominator of v is leaked.
+        let inside = a.inside_a_member(|d| leaked[d as usize]);
         let heap_total: u64 = snap.self_sizes().iter().map(|&s| s as u64).sum();
         let min_bytes = MIN_CLUSTER_BYTES.max((heap_total as f64 * MIN_CLUSTER_SHARE) as u64);
         let mut clusters: HashMap<String, Acc> = HashMap::new();

@@ -251,8 +251,13 @@ fn unread_censuses(snapshots: &[RunSnapshot]) -> String {
     }
 }
 
-/// The bytes' own sentence, said after a verdict the snapshots made, as what it is rather
-/// than as a second verdict ("Leak, decided by the objects: … Inconclusive: …").
+/// `verdict` (the snapshots') followed by `bytes`, the bytes' own sentence, said as what it
+/// is rather than as a second verdict ("Leak, decided by the objects: … Inconclusive: …").
+fn lead_with(verdict: &str, bytes: &str) -> String {
+    format!("{verdict} {}", bytes_alone(bytes))
+}
+
+/// The bytes' own sentence, said after a verdict the snapshots made ([`lead_with`]).
 fn bytes_alone(sentence: &str) -> String {
     ["Inconclusive: ", "No leak: ", "Leak: "]
         .iter()
@@ -346,11 +351,7 @@ pub fn weigh_objects(
             }
             // "RSS grows while the heap does not" no longer holds.
             assessment.take_back_rss_note();
-            assessment.sentence = format!(
-                "{} {}",
-                evidence.sentence,
-                bytes_alone(&assessment.sentence)
-            );
+            assessment.sentence = lead_with(&evidence.sentence, &assessment.sentence);
             // RSS that leaks far faster than the heap: the objects hold native memory.
             if let Some(note) = crate::assess::native_note(
                 &assessment.primary,
@@ -384,11 +385,7 @@ pub fn weigh_objects(
             );
             assessment.outcome = Outcome::NoLeak;
             assessment.grows = None;
-            assessment.sentence = format!(
-                "{} {}",
-                evidence.sentence,
-                bytes_alone(&assessment.sentence)
-            );
+            assessment.sentence = lead_with(&evidence.sentence, &assessment.sentence);
         }
         // A late step of the bytes with the program's data grown across the snapshots:
         // a table that doubles (its entries numbers, no objects of their own) shows no
@@ -408,11 +405,7 @@ pub fn weigh_objects(
                 at.len()
             );
             assessment.outcome = Outcome::NoLeak;
-            assessment.sentence = format!(
-                "{} {}",
-                evidence.sentence,
-                bytes_alone(&assessment.sentence)
-            );
+            assessment.sentence = lead_with(&evidence.sentence, &assessment.sentence);
         }
         // Grew, then stopped: the heap snapshots of the run's last stretch (a quarter of
         // it or more) grew under the floor, no object of the program grew in every
@@ -446,11 +439,7 @@ pub fn weigh_objects(
                 human_bytes(floor as u64)
             );
             assessment.outcome = Outcome::Inconclusive;
-            assessment.sentence = format!(
-                "{} {}",
-                evidence.sentence,
-                bytes_alone(&assessment.sentence)
-            );
+            assessment.sentence = lead_with(&evidence.sentence, &assessment.sentence);
         }
         // A leak of threads or native memory has nothing to show in the heap.
         (Outcome::Leak, None)
@@ -477,11 +466,7 @@ pub fn weigh_objects(
                         human_bytes(floor as u64)
                     );
                     assessment.outcome = Outcome::Inconclusive;
-                    assessment.sentence = format!(
-                        "{} {}",
-                        evidence.sentence,
-                        bytes_alone(&assessment.sentence)
-                    );
+                    assessment.sentence = lead_with(&evidence.sentence, &assessment.sentence);
                 }
                 _ => {
                     evidence.sentence = match step_lead(report, &axis) {
